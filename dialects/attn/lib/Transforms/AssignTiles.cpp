@@ -1,0 +1,53 @@
+//===- AssignTiles.cpp - default tiles and the tunable space --------------===//
+#include "attn/AttnOps.h"
+#include "attn/AttnPasses.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNASSIGNTILES
+#include "attn/AttnPasses.h.inc"
+}  // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+struct AttnAssignTiles : mlir::attn::impl::AttnAssignTilesBase<AttnAssignTiles> {
+  using AttnAssignTilesBase::AttnAssignTilesBase;
+
+  void runOnOperation() override {
+    if (headDim != 64 && headDim != 128) {
+      getOperation().emitError() << "head dimension " << static_cast<int64_t>(headDim) << " has no kernel (64 or 128)";
+      return signalPassFailure();
+    }
+    getOperation().walk([&](KernelOp k) {
+      OpBuilder b(k.getContext());
+      auto i64 = [&](int64_t v) { return b.getI64IntegerAttr(v); };
+      auto list = [&](std::initializer_list<int64_t> vs) {
+        SmallVector<Attribute> out;
+        for (int64_t v : vs) out.push_back(i64(v));
+        return b.getArrayAttr(out);
+      };
+      // Tiles chosen by the user (or by an earlier run) are kept.
+      if (!k.getTilesAttr()) {
+        // The heuristic default (docs/performance.md): 128-row query tiles, 4 warps, and key tiles
+        // that keep the K/V stages of the larger head dimension within shared memory.
+        k.setTilesAttr(b.getDictionaryAttr({
+            b.getNamedAttr("head_dim", i64(headDim)),
+            b.getNamedAttr("block_m", i64(128)),
+            b.getNamedAttr("block_n", i64(headDim == 128 ? 64 : 128)),
+            b.getNamedAttr("warps", i64(4)),
+            b.getNamedAttr("stages", i64(2)),
+        }));
+      }
+      k.setTunableAttr(b.getDictionaryAttr({
+          b.getNamedAttr("block_m", list({64, 128})),
+          b.getNamedAttr("block_n", list({32, 64, 128})),
+          b.getNamedAttr("warps", list({4, 8})),
+          b.getNamedAttr("stages", list({2, 3})),
+      }));
+    });
+  }
+};
+
+}  // namespace

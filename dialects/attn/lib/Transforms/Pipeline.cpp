@@ -1,0 +1,24 @@
+//===- Pipeline.cpp - the attn lowering pipeline --------------------------===//
+#include "attn/AttnPasses.h"
+
+#include "mlir/Pass/PassRegistry.h"
+
+namespace mlir::attn {
+
+void buildAttnLowerPipeline(OpPassManager& pm, int64_t headDim) {
+  pm.addPass(createAttnSimplify());
+  pm.addPass(createAttnExtractGroups());
+  pm.addPass(createAttnFuseMixture());
+  pm.addPass(createAttnSimplify());
+  pm.addPass(createAttnClassifyBlocks());
+  AttnAssignTilesOptions tiles;
+  tiles.headDim = headDim;
+  pm.addPass(createAttnAssignTiles(tiles));
+}
+
+void registerAttnPipelines() {
+  PassPipelineRegistration<>("attn-lower", "Lower attn patterns to attn.kernel ops (the whole pipeline)",
+                             [](OpPassManager& pm) { buildAttnLowerPipeline(pm); });
+}
+
+}  // namespace mlir::attn

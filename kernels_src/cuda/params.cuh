@@ -1,0 +1,48 @@
+// Kernel parameters shared by the prep kernels (router, sort, block map) and the attention kernel.
+// NVRTC-compatible: no host standard headers. Included by generated sources and by host code
+// (the runtime fills these structs), so everything here is plain data.
+#pragma once
+#include "coords.cuh"
+
+namespace moga {
+
+// Block map of one branch in BCSR form (FlexAttention's layout): for batch b and query tile i (tiles
+// of BM tokens in the branch's token order), the key tiles (of BN tokens) that are full (mask true
+// everywhere, no per-element evaluation) and partial (evaluate per element). Empty tiles are absent.
+struct BlockMap {
+  const int* full_cnt;   // [B][Tq]
+  const int* full_idx;   // [B][Tq][Tk]
+  const int* part_cnt;   // [B][Tq]
+  const int* part_idx;   // [B][Tq][Tk]
+  int num_q_tiles;       // Tq = ceil(N / BM)
+  int num_kv_tiles;      // Tk = ceil(N / BN): row stride of *_idx
+};
+
+struct AttnParams {
+  // bf16 tensors [B][N][H][D] with arbitrary batch/token/head strides (in elements); D contiguous.
+  const void* q; const void* k; const void* v; void* o;
+  long long q_sb, q_sn, q_sh;
+  long long k_sb, k_sn, k_sh;
+  long long v_sb, v_sn, v_sh;
+  long long o_sb, o_sn, o_sh;
+  int B, N, H;
+  float scale_log2;      // softmax scale * log2(e): scores are computed in base 2
+
+  // Token order of the branch. perm == nullptr: identity. Otherwise perm[b*N + s] is the original
+  // token at sorted position s (queries and keys use the same order).
+  const int* perm;
+  // Group id at each sorted position (nullptr: ungrouped). On partial tiles a query sees a key only
+  // if their group ids are equal.
+  const int* gid;
+
+  BlockMap map;          // map.full_cnt == nullptr: dense, every tile full
+
+  // Epilogue: out[token] = (accumulate ? out[token] : 0) + weight * gate * o.
+  const float* gate;     // [B][N] at sorted positions, or nullptr (gate 1)
+  float weight;
+  int accumulate;
+
+  MaskShape shape;       // runtime shape for the branch's mask and bias
+};
+
+}  // namespace moga
