@@ -13,7 +13,7 @@ namespace mlir::attn {
 #define GEN_PASS_REGISTRATION
 #include "attn/AttnPasses.h.inc"
 
-/// The lowering pipeline, in order: simplify, extract-groups, fuse-mixture, simplify,
+/// The lowering pipeline, in order: simplify, cse, extract-groups, fuse-mixture, simplify,
 /// classify-blocks, assign-tiles. `moga compile` and `moga-opt --attn-lower` run it.
 void buildAttnLowerPipeline(OpPassManager& pm, int64_t headDim = 128);
 void registerAttnPipelines();

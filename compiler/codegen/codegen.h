@@ -1,0 +1,47 @@
+// Lowered attn IR (attn.kernel ops) -> CUDA C++ source and the JSON manifest.
+#pragma once
+
+#include <string>
+
+#include "attn/AttnOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "nlohmann/json.hpp"
+
+namespace moga::codegen {
+
+/// One region of an attn.kernel as C++ and as a serialized program.
+enum class Domain {
+  Generic,  // mask: `template <class T, class B>`, T = int | moga::Ivl, B = bool | moga::Tri
+  Element,  // key, bias, gate: plain int / float / bool
+};
+
+/// The statements computing a region's value, one `const auto vN = ...;` per op, and the name of
+/// the yielded value. Token block arguments are named by `tokenNames`; a head index argument `h`.
+struct EmittedExpr {
+  std::string body;
+  std::string result;
+};
+EmittedExpr emitRegionCpp(mlir::Region& region, const std::vector<std::string>& tokenNames,
+                          Domain domain, const std::string& indent);
+
+/// A float constant as a C++ literal that round-trips ("0.5f", "1.0f").
+std::string floatLiteral(double v);
+
+/// The region as a program: {"args": [...], "ops": [...], "result": i} (see runtime/reference).
+nlohmann::json serializeRegion(mlir::Region& region, const std::vector<std::string>& argNames);
+
+/// Variant structs (FlashInfer-style: a struct per kernel with mask/key/bias/gate hooks) and the
+/// extern "C" entry points of every kernel of `pattern`, ready for NVRTC.
+std::string emitCuda(mlir::attn::PatternOp pattern);
+
+/// Names of the generated entry points of one kernel.
+std::string attentionEntry(mlir::attn::PatternOp pattern, mlir::attn::KernelOp kernel);
+std::string blockMapEntry(mlir::attn::PatternOp pattern, mlir::attn::KernelOp kernel);
+std::string keyEntry(mlir::attn::PatternOp pattern, mlir::attn::KernelOp kernel);
+std::string gateEntry(mlir::attn::PatternOp pattern, mlir::attn::KernelOp kernel);
+
+/// The manifest: pattern, layout, params, and per kernel its epilogue, tiles, tunable space,
+/// entry points and programs.
+nlohmann::json emitManifest(mlir::attn::PatternOp pattern, const nlohmann::json& params);
+
+}  // namespace moga::codegen

@@ -1,0 +1,73 @@
+// attn.kernel ops -> the JSON manifest the runtime and the CPU reference read.
+#include "compiler/codegen/codegen.h"
+
+namespace moga::codegen {
+
+using namespace mlir;
+using nlohmann::json;
+
+namespace {
+
+json dictToJson(DictionaryAttr dict) {
+  json j = json::object();
+  if (!dict) return j;
+  for (NamedAttribute a : dict) {
+    if (auto i = llvm::dyn_cast<IntegerAttr>(a.getValue())) {
+      j[a.getName().str()] = i.getInt();
+    } else if (auto arr = llvm::dyn_cast<ArrayAttr>(a.getValue())) {
+      json list = json::array();
+      for (Attribute e : arr) list.push_back(llvm::cast<IntegerAttr>(e).getInt());
+      j[a.getName().str()] = list;
+    }
+  }
+  return j;
+}
+
+json regionOrNull(Region& r, std::vector<std::string> args) {
+  return r.empty() ? json(nullptr) : serializeRegion(r, args);
+}
+
+}  // namespace
+
+json emitManifest(attn::PatternOp p, const json& params) {
+  json kernels = json::array();
+  for (auto k : p.getBody().getOps<attn::KernelOp>()) {
+    json route = nullptr;
+    if (Value r = k.getRouting()) {
+      auto op = r.getDefiningOp<attn::RouteOp>();
+      route = {{"groups", op.getGroups()}, {"topk", op.getTopk()}};
+    }
+    json uses = json::array();
+    if (auto u = k.getUsesAttr())
+      for (Attribute a : u) uses.push_back(llvm::cast<StringAttr>(a).str());
+    json entries = {{"attention", attentionEntry(p, k)}};
+    if (!k.getMask().empty() || !k.getKey().empty() || k.getRouting()) entries["blockmap"] = blockMapEntry(p, k);
+    if (!k.getKey().empty()) entries["keys"] = keyEntry(p, k);
+    if (!k.getGate().empty()) entries["gates"] = gateEntry(p, k);
+    kernels.push_back({
+        {"name", k.getName().str()},
+        {"weight", k.getWeight().convertToDouble()},
+        {"accumulate", k.getAccumulate()},
+        {"route", route},
+        {"route_gate", k.getRouteGate()},
+        {"scale", k.getScale() ? json(k.getScale()->convertToDouble()) : json(nullptr)},
+        {"softcap", k.getSoftcap() ? json(k.getSoftcap()->convertToDouble()) : json(nullptr)},
+        {"structure", k.getStructure().value_or("").str()},
+        {"uses", uses},
+        {"tiles", dictToJson(k.getTilesAttr())},
+        {"tunable", dictToJson(k.getTunableAttr())},
+        {"entries", entries},
+        {"mask", regionOrNull(k.getMask(), {"q", "kv"})},
+        {"key", regionOrNull(k.getKey(), {"t"})},
+        {"bias", regionOrNull(k.getBias(), {"q", "kv", "h"})},
+        {"gate", regionOrNull(k.getGate(), {"q"})},
+    });
+  }
+  return {{"pattern", p.getSymName().str()},
+          {"layout", attn::stringifyLayout(p.getLayout()).str()},
+          {"params", params},
+          {"tool_version", MOGA_VERSION},
+          {"kernels", kernels}};
+}
+
+}  // namespace moga::codegen
