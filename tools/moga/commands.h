@@ -15,5 +15,6 @@ struct Command {
 
 void register_version(CLI::App& app);  // the --version flag (not a subcommand)
 Command register_smoke(CLI::App& app);
+Command register_compile(CLI::App& app);  // needs the compiler (MLIR, linked statically)
 
 }  // namespace moga::cli

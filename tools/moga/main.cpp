@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   moga::cli::register_version(app);
   const std::vector<moga::cli::Command> commands = {
       moga::cli::register_smoke(app),
+      moga::cli::register_compile(app),
   };
   CLI11_PARSE(app, argc, argv);
   try {

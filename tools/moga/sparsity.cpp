@@ -1,0 +1,51 @@
+// See sparsity.h.
+#include "tools/moga/sparsity.h"
+
+#include <stdexcept>
+
+#include "runtime/reference/block_map.h"
+#include "runtime/reference/manifest.h"
+
+namespace moga::cli {
+
+ref::Shape parse_shape(const std::string& text, const std::vector<int>& shots) {
+  std::vector<int> dims;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('x', start);
+    std::string part = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    size_t used = 0;
+    int v = 0;
+    try {
+      v = std::stoi(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != part.size() || part.empty() || v <= 0)
+      throw std::invalid_argument("--shape expects N or FxHxW with positive integers, got '" + text + "'");
+    dims.push_back(v);
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  if (dims.size() == 1) {
+    if (!shots.empty()) throw std::invalid_argument("--shots needs a video shape FxHxW");
+    return ref::Shape::seq(dims[0]);
+  }
+  if (dims.size() != 3) throw std::invalid_argument("--shape expects N or FxHxW, got '" + text + "'");
+  ref::VideoShape v;
+  v.F = dims[0];
+  v.H = dims[1];
+  v.W = dims[2];
+  v.shot_starts.push_back(0);
+  v.shot_starts.insert(v.shot_starts.end(), shots.begin(), shots.end());
+  return ref::Shape::video(v);
+}
+
+void print_sparsity(const nlohmann::json& manifest, const ref::Shape& shape, std::ostream& out) {
+  ref::PatternSpec spec = ref::parse_manifest(manifest);
+  ref::BlockMapOptions opt;
+  opt.exact_density = shape.mask().N <= 20000;  // element-exact density only where it is quick
+  for (const ref::BlockMap& m : ref::build_block_maps(spec, shape, 1, {}, opt)) out << m.summary() << "\n";
+}
+
+}  // namespace moga::cli
