@@ -75,7 +75,8 @@ Entry entry_for(const std::string& dir, const std::string& name, uint64_t hash) 
   return {stem + ".cubin", stem + ".json", stem + ".lock", hash};
 }
 
-std::optional<std::vector<char>> load(const Entry& e, std::string* why) {
+std::optional<std::vector<char>> load(const Entry& e, std::string* why,
+                                      std::map<std::string, std::string>* lowered) {
   auto fail = [&](std::string reason) -> std::optional<std::vector<char>> {
     if (why) *why = std::move(reason);
     return std::nullopt;
@@ -95,6 +96,15 @@ std::optional<std::vector<char>> load(const Entry& e, std::string* why) {
                             rec.value("bytes", uint64_t{0})));
   if (rec.value("xxh3", "") != hex64(xxh3(*bytes))) return fail("cubin checksum mismatch");
   if (bytes->size() < 4 || bytes->compare(0, 4, "\x7f" "ELF") != 0) return fail("not an ELF file");
+  const nlohmann::json names = rec.value("lowered", nlohmann::json::object());
+  if (!names.is_object()) return fail("record's lowered names are not an object");
+  if (lowered) {
+    lowered->clear();
+    for (const auto& [expr, sym] : names.items()) {
+      if (!sym.is_string()) return fail("record's lowered name is not a string");
+      (*lowered)[expr] = sym.get<std::string>();
+    }
+  }
   return std::vector<char>(bytes->begin(), bytes->end());
 }
 
@@ -133,7 +143,8 @@ void write_atomic(const std::string& path, const char* data, size_t size) {
   }
 }
 
-void store(const Entry& e, const std::vector<char>& cubin, const std::string& key_json) {
+void store(const Entry& e, const std::vector<char>& cubin, const std::string& key_json,
+           const std::map<std::string, std::string>& lowered) {
   write_atomic(e.cubin_path, cubin.data(), cubin.size());
   const nlohmann::json rec = {
       {"format", kFormat},
@@ -141,6 +152,7 @@ void store(const Entry& e, const std::vector<char>& cubin, const std::string& ke
       {"bytes", cubin.size()},
       {"xxh3", hex64(xxh3(std::string_view(cubin.data(), cubin.size())))},
       {"options", nlohmann::json::parse(key_json)},
+      {"lowered", lowered},
   };
   const std::string text = rec.dump(2) + "\n";
   write_atomic(e.record_path, text.data(), text.size());

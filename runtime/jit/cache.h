@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,14 +30,16 @@ Entry entry_for(const std::string& dir, const std::string& name, uint64_t hash);
 std::string sanitize(const std::string& name);
 
 // The cubin if the entry exists and verifies; otherwise nullopt and *why says what was wrong
-// ("missing" when there is simply no entry).
-std::optional<std::vector<char>> load(const Entry& e, std::string* why = nullptr);
+// ("missing" when there is simply no entry). *lowered receives the record's name-expression map.
+std::optional<std::vector<char>> load(const Entry& e, std::string* why = nullptr,
+                                      std::map<std::string, std::string>* lowered = nullptr);
 
 // Deletes the entry's cubin and record (not the lock). Only call while holding the lock.
 void remove(const Entry& e);
 
 // Writes cubin then record, each atomically. Throws std::runtime_error on I/O failure.
-void store(const Entry& e, const std::vector<char>& cubin, const std::string& key_json);
+void store(const Entry& e, const std::vector<char>& cubin, const std::string& key_json,
+           const std::map<std::string, std::string>& lowered = {});
 
 // Writes `data` to `path` through a unique temp file and rename(). Creates parent folders.
 void write_atomic(const std::string& path, const char* data, size_t size);

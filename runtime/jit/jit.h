@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -30,6 +31,10 @@ struct CompileOptions {
   std::vector<EmbeddedHeader> headers;    // passed to nvrtcCreateProgram; hashed with their contents
   std::vector<std::string> flags;         // verbatim NVRTC options: --use_fast_math, -lineinfo,
                                           // --ptxas-options=-O3 (NVRTC itself rejects a bare -O3)
+  // Template instantiations to compile and name, e.g. "moga::attention_fwd<V, 128, 128, 64, 8, 2>"
+  // or "&moga::smem_bytes<...>" (a __device__ variable): NVRTC instantiates each and reports its
+  // mangled name (CompiledKernel::lowered), so templated kernels need no extern "C" wrappers.
+  std::vector<std::string> name_expressions;
 
   // The arch actually compiled for: `arch`, or the default described above.
   std::string resolved_arch() const;
@@ -55,6 +60,10 @@ struct CompiledKernel {
   uint64_t hash = 0;        // compile_hash(source, options)
   bool cache_hit = false;
   std::string log;          // NVRTC's log (warnings); empty on a cache hit
+  // name expression -> mangled symbol (kept in the cache record, so a cache hit has them too)
+  std::map<std::string, std::string> lowered;
+  // The symbol of a name expression, or `name` itself when it is not one (extern "C" names).
+  const std::string& symbol(const std::string& name) const;
 };
 
 // An NVRTC compile failure. what() holds the log, the saved source path and a repro command.

@@ -18,6 +18,7 @@ struct NvrtcResult {
   nvrtcResult status = NVRTC_SUCCESS;
   std::string log;
   std::vector<char> cubin;
+  std::map<std::string, std::string> lowered;
 };
 
 std::vector<std::string> nvrtc_args(const CompileOptions& o, const std::string& arch) {
@@ -50,6 +51,8 @@ NvrtcResult run_nvrtc(const std::string& source, const CompileOptions& o, const 
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
 
+  for (const auto& e : o.name_expressions) NVRTC_CHECK(nvrtcAddNameExpression(prog, e.c_str()));
+
   NvrtcResult r;
   r.status = nvrtcCompileProgram(prog, static_cast<int>(argv.size()), argv.data());
   size_t log_size = 0;
@@ -63,6 +66,11 @@ NvrtcResult run_nvrtc(const std::string& source, const CompileOptions& o, const 
   NVRTC_CHECK(nvrtcGetCUBINSize(prog, &cubin_size));
   r.cubin.resize(cubin_size);
   NVRTC_CHECK(nvrtcGetCUBIN(prog, r.cubin.data()));
+  for (const auto& e : o.name_expressions) {
+    const char* mangled = nullptr;
+    NVRTC_CHECK(nvrtcGetLoweredName(prog, e.c_str(), &mangled));
+    r.lowered[e] = mangled;
+  }
   return r;
 }
 
@@ -123,6 +131,11 @@ std::string safe_relative(const std::string& name) {
 
 }  // namespace
 
+const std::string& CompiledKernel::symbol(const std::string& name) const {
+  auto it = lowered.find(name);
+  return it == lowered.end() ? name : it->second;
+}
+
 CompiledKernel compile(const std::string& source, const CompileOptions& options) {
   CompiledKernel k;
   k.arch = options.resolved_arch();
@@ -135,7 +148,7 @@ CompiledKernel compile(const std::string& source, const CompileOptions& options)
   const cache::Entry entry = cache::entry_for(cache_dir(k.arch), options.name, k.hash);
 
   // Fast path, no lock: an entry that verifies is complete (its record is written last).
-  if (auto cubin = cache::load(entry)) {
+  if (auto cubin = cache::load(entry, nullptr, &k.lowered)) {
     k.cubin = std::move(*cubin);
     k.cache_path = entry.cubin_path;
     k.cache_hit = true;
@@ -153,7 +166,7 @@ CompiledKernel compile(const std::string& source, const CompileOptions& options)
   }
   if (lock) {
     std::string why;
-    if (auto cubin = cache::load(entry, &why)) {
+    if (auto cubin = cache::load(entry, &why, &k.lowered)) {
       k.cubin = std::move(*cubin);
       k.cache_path = entry.cubin_path;
       k.cache_hit = true;
@@ -166,10 +179,11 @@ CompiledKernel compile(const std::string& source, const CompileOptions& options)
   if (r.status != NVRTC_SUCCESS) report_failure(source, options, k.arch, k.hash, r);
   k.cubin = std::move(r.cubin);
   k.log = std::move(r.log);
+  k.lowered = std::move(r.lowered);
 
   if (lock) {
     try {
-      cache::store(entry, k.cubin, key);
+      cache::store(entry, k.cubin, key, k.lowered);
       k.cache_path = entry.cubin_path;
     } catch (const std::exception& e) {
       cache_problem = e.what();

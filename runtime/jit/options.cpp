@@ -53,6 +53,7 @@ std::string CompileOptions::key() const {
       {"include_dirs", include_dirs},
       {"headers", headers_json},
       {"flags", flags},
+      {"name_expressions", name_expressions},
       {"fixed", std::vector<std::string>(std::begin(detail::kFixedNvrtcOptions),
                                          std::end(detail::kFixedNvrtcOptions))},
       {"moga", MOGA_VERSION},

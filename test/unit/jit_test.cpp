@@ -111,7 +111,7 @@ TEST(jit_options, HashIsStableAndChangesWithEveryField) {
   EXPECT_EQ(base.key(), copy.key());
   EXPECT_EQ(base.hash(), base.hash());
 
-  std::vector<CompileOptions> variants(8, base);
+  std::vector<CompileOptions> variants(9, base);
   variants[0].arch = "sm_90a";
   variants[1].name = "k2";
   variants[2].defines = {"A=2"};
@@ -120,6 +120,7 @@ TEST(jit_options, HashIsStableAndChangesWithEveryField) {
   variants[5].headers[0].contents = "#define H 2";
   variants[6].flags = {"--use_fast_math"};
   variants[7].headers.push_back({"g.cuh", ""});
+  variants[8].name_expressions = {"k<1>"};
   std::set<uint64_t> hashes = {base.hash()};
   for (size_t i = 0; i < variants.size(); ++i) {
     EXPECT_NE(variants[i].hash(), base.hash()) << "field " << i << " is not hashed";
@@ -207,6 +208,35 @@ TEST_F(jit_compile, ToolkitHeadersThroughCudaIncludeDir) {
 extern "C" __global__ void jit_test_bf16(__nv_bfloat16* x) { x[threadIdx.x] = __hadd(x[threadIdx.x], x[0]); }
 )", o);
   EXPECT_TRUE(contains(k.cubin, "jit_test_bf16"));
+}
+
+TEST_F(jit_compile, NameExpressionsInstantiateTemplatesAndSurviveTheCache) {
+  const std::string src = R"(
+namespace ns {
+template <int N> __global__ void scale(float* x) { x[threadIdx.x] *= N; }
+template <int N> __device__ const int twice = 2 * N;
+}
+)";
+  CompileOptions o;
+  o.arch = "sm_90";
+  o.name = "jit_test_templates";
+  o.name_expressions = {"ns::scale<3>", "ns::scale<5>", "&ns::twice<7>"};
+  const CompiledKernel first = compile(src, o);
+  const CompiledKernel second = compile(src, o);
+  ASSERT_FALSE(first.cache_hit);
+  ASSERT_TRUE(second.cache_hit);
+  for (const CompiledKernel* k : {&first, &second}) {
+    ASSERT_EQ(k->lowered.size(), 3u);
+    // Mangled names of distinct instantiations, present in the cubin's symbol table.
+    EXPECT_NE(k->symbol("ns::scale<3>"), k->symbol("ns::scale<5>"));
+    for (const auto& [expr, sym] : k->lowered) {
+      EXPECT_EQ(sym.rfind("_Z", 0), 0u) << expr << " -> " << sym;
+      EXPECT_TRUE(contains(k->cubin, sym)) << sym;
+    }
+  }
+  EXPECT_EQ(first.lowered, second.lowered);
+  // A name that is no expression is returned as it is (extern "C" kernels).
+  EXPECT_EQ(first.symbol("plain_name"), "plain_name");
 }
 
 TEST_F(jit_compile, RejectsAVirtualArch) {
