@@ -62,7 +62,7 @@ MOGA_HD inline int clamp32(long long x) {
 }
 MOGA_HD inline Ivl operator+(Ivl a, Ivl b) { return Ivl(clamp32((long long)a.lo + b.lo), clamp32((long long)a.hi + b.hi)); }
 MOGA_HD inline Ivl operator-(Ivl a, Ivl b) { return Ivl(clamp32((long long)a.lo - b.hi), clamp32((long long)a.hi - b.lo)); }
-MOGA_HD inline Ivl operator-(Ivl a) { return Ivl(-a.hi, -a.lo); }
+MOGA_HD inline Ivl operator-(Ivl a) { return Ivl(clamp32(-(long long)a.hi), clamp32(-(long long)a.lo)); }  // -INT_MIN clamps
 MOGA_HD inline Ivl operator*(Ivl a, Ivl b) {
   long long p[4] = {(long long)a.lo * b.lo, (long long)a.lo * b.hi, (long long)a.hi * b.lo, (long long)a.hi * b.hi};
   long long lo = p[0], hi = p[0];
