@@ -63,7 +63,28 @@ json emitManifest(attn::PatternOp p, const json& params) {
         {"gate", regionOrNull(k.getGate(), {"q"})},
     });
   }
+  // What a caller passes at run time: the tensors and the runtime shape (never compiled in).
+  json arguments = json::array({
+      {{"name", "q"}, {"dtype", "bf16"}, {"shape", {"B", "N", "H", "D"}}},
+      {{"name", "k"}, {"dtype", "bf16"}, {"shape", {"B", "N", "H", "D"}}},
+      {{"name", "v"}, {"dtype", "bf16"}, {"shape", {"B", "N", "H", "D"}}},
+      {{"name", "out"}, {"dtype", "bf16"}, {"shape", {"B", "N", "H", "D"}}},
+  });
+  bool routed = false;
+  for (auto k : p.getBody().getOps<attn::KernelOp>())
+    if (Value r = k.getRouting()) {
+      routed = true;
+      auto op = r.getDefiningOp<attn::RouteOp>();
+      arguments.push_back({{"name", "router." + k.getName().str()}, {"dtype", "bf16"},
+                           {"shape", {"d_model", std::to_string(op.getGroups())}}});
+    }
+  if (routed) arguments.push_back({{"name", "x"}, {"dtype", "bf16"}, {"shape", {"B", "N", "d_model"}}});
+  json shape = p.getLayout() == attn::Layout::video
+                   ? json{{"runtime", {"F", "H", "W", "shot_starts"}}, {"N", "F*H*W"}}
+                   : json{{"runtime", {"N"}}};
   return {{"pattern", p.getSymName().str()},
+          {"arguments", arguments},
+          {"shape", shape},
           {"layout", attn::stringifyLayout(p.getLayout()).str()},
           {"params", params},
           {"tool_version", MOGA_VERSION},
