@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   const std::vector<moga::cli::Command> commands = {
       moga::cli::register_smoke(app),
       moga::cli::register_compile(app),
+      moga::cli::register_run(app),
+      moga::cli::register_init_weights(app),
   };
   CLI11_PARSE(app, argc, argv);
   try {

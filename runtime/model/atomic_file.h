@@ -1,0 +1,30 @@
+// Files written under a unique temporary name in the destination folder and renamed into place on
+// commit(), so a reader never sees half a file; destroyed without commit() the temp file is removed.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace moga::model {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(const std::string& path);  // creates parent folders; throws std::runtime_error
+  ~AtomicFile();                                 // removes the temp file unless committed
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t n);  // throws std::runtime_error naming the file
+  void commit();                           // fsync, close, rename onto the final path
+  const std::string& path() const { return path_; }
+  const std::string& temp_path() const { return tmp_; }
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+void write_file_atomic(const std::string& path, const void* data, size_t n);
+
+}  // namespace moga::model

@@ -1,0 +1,328 @@
+#include "runtime/model/run.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <ostream>
+#include <stdexcept>
+
+#include "runtime/kernels/embedded.h"
+#include "runtime/model/config.h"
+#include "runtime/model/cpu/dit.h"
+#include "runtime/model/cpu/parallel.h"
+#include "runtime/model/preview.h"
+#include "runtime/model/safetensors.h"
+#include "runtime/model/sampler.h"
+#include "runtime/model/weights.h"
+
+namespace moga::model {
+
+// ---- embedded patterns ------------------------------------------------------------------------------
+
+std::vector<std::string> embedded_pattern_names() {
+  std::vector<std::string> n;
+  for (const auto& p : kernels::embedded_patterns()) n.push_back(p.name);
+  return n;
+}
+
+const char* embedded_pattern_dsl(const std::string& name) {
+  for (const auto& p : kernels::embedded_patterns())
+    if (name == p.name) return p.dsl;
+  return nullptr;
+}
+
+ref::PatternSpec embedded_pattern(const std::string& name) {
+  for (const auto& p : kernels::embedded_patterns())
+    if (name == p.name) return ref::parse_manifest_text(p.manifest);
+  std::string known;
+  for (const auto& n : embedded_pattern_names()) known += (known.empty() ? "" : ", ") + n;
+  throw std::invalid_argument("unknown attention pattern '" + name + "' (built in: " + known + ")");
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct Context {
+  std::vector<std::vector<float>> cond;  // per shot (or one), [L][text_dim]
+  std::vector<int> cond_len;
+  std::vector<float> neg;                // [L][text_dim]
+  int neg_len = 0;
+  std::string source;
+};
+
+// A [L, text_dim] or [1, L, text_dim] tensor from the context file.
+std::vector<float> read_context(const SafetensorsFile& f, const std::string& key, const ModelConfig& c, int* L) {
+  const TensorInfo& t = f.info(key);
+  std::vector<long long> s = t.shape;
+  if (s.size() == 3 && s[0] == 1) s.erase(s.begin());
+  if (s.size() != 2 || s[1] != c.text_dim)
+    throw std::runtime_error(fmt::format("{}: tensor '{}' has shape {}, expected [L, {}] (umT5 outputs, L <= {})", f.path(), key,
+                                         shape_str(t.shape), c.text_dim, c.text_len));
+  if (s[0] > c.text_len || s[0] < 1)
+    throw std::runtime_error(fmt::format("{}: tensor '{}' has {} tokens; config '{}' takes 1 to {} (text_len)", f.path(), key,
+                                         s[0], c.name, c.text_len));
+  *L = (int)s[0];
+  return f.to_f32(key);
+}
+
+Context load_context(const RunOptions& o, const ModelConfig& c, int nshots) {
+  Context ctx;
+  if (o.context == "random") {
+    NormalRng rng(hash_name("context", o.seed));
+    ctx.cond.assign(1, std::vector<float>((size_t)c.text_len * c.text_dim));
+    rng.fill(ctx.cond[0].data(), ctx.cond[0].size());
+    ctx.cond_len = {c.text_len};
+    ctx.neg.assign((size_t)c.text_len * c.text_dim, 0.f);  // the "empty" negative: zeros
+    ctx.neg_len = c.text_len;
+    ctx.source = fmt::format("random (seed {}), {} x {}", o.seed, c.text_len, c.text_dim);
+    return ctx;
+  }
+  SafetensorsFile f(o.context);
+  if (f.has("context")) {
+    int L = 0;
+    ctx.cond.push_back(read_context(f, "context", c, &L));
+    ctx.cond_len.push_back(L);
+  } else {
+    for (int s = 0;; ++s) {
+      const std::string k = "context." + std::to_string(s);
+      if (!f.has(k)) break;
+      int L = 0;
+      ctx.cond.push_back(read_context(f, k, c, &L));
+      ctx.cond_len.push_back(L);
+    }
+    if (ctx.cond.empty())
+      throw std::runtime_error(o.context + ": no tensor 'context' (or 'context.0', 'context.1', ... one per shot)");
+    if ((int)ctx.cond.size() != nshots && ctx.cond.size() != 1)
+      throw std::runtime_error(fmt::format("{}: {} per-shot contexts (context.0 ...) for {} shot(s)", o.context, ctx.cond.size(), nshots));
+  }
+  if (f.has("negative")) {
+    ctx.neg = read_context(f, "negative", c, &ctx.neg_len);
+  } else {
+    ctx.neg.assign((size_t)c.text_len * c.text_dim, 0.f);
+    ctx.neg_len = c.text_len;
+  }
+  ctx.source = fmt::format("{} ({} context(s){})", o.context, ctx.cond.size(), f.has("negative") ? ", negative" : "");
+  return ctx;
+}
+
+std::vector<int> normalize_shots(std::vector<int> s, int F) {
+  if (s.empty()) return s;
+  if (s[0] != 0) s.insert(s.begin(), 0);
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] < 0 || s[i] >= F) throw std::invalid_argument(fmt::format("--shots: frame {} outside [0, {})", s[i], F));
+    if (i && s[i] <= s[i - 1]) throw std::invalid_argument("--shots: first frames must be strictly increasing");
+  }
+  if (s.size() == 1) s.clear();
+  return s;
+}
+
+std::string progress_bar(int done, int total, int width = 30) {
+  const int filled = total ? done * width / total : width;
+  return "[" + std::string(filled, '#') + std::string(width - filled, '.') + "]";
+}
+
+}  // namespace
+
+// ---- run --------------------------------------------------------------------------------------------
+
+RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
+  const auto t_start = Clock::now();
+  const ModelConfig cfg = config_by_name(o.config);
+  if (o.backend == "gpu")
+    throw std::runtime_error("the GPU backend is not built yet: use --backend cpu (or auto)");
+  if (o.backend != "cpu" && o.backend != "auto")
+    throw std::invalid_argument("--backend must be cpu, gpu or auto, got '" + o.backend + "'");
+  const bool is_tiny = cfg.name == "tiny";
+
+  const ref::PatternSpec pattern = o.pattern ? *o.pattern : embedded_pattern(o.attention);
+  const int M = cpu::pattern_router_groups(pattern);
+
+  // Latent shape.
+  RunResult res;
+  res.pattern = pattern.pattern;
+  std::vector<float> forward_input;
+  int F = o.frames ? o.frames : (is_tiny ? 4 : 21);
+  int H = o.height ? o.height : (is_tiny ? 8 : 60);
+  int W = o.width ? o.width : (is_tiny ? 8 : 104);
+  const bool forward_mode = !o.forward_latent.empty();
+  if (forward_mode) {
+    SafetensorsFile lf(o.forward_latent);
+    const TensorInfo& t = lf.info("latent");
+    std::vector<long long> s = t.shape;
+    if (s.size() == 5 && s[0] == 1) s.erase(s.begin());
+    if (s.size() != 4 || s[0] != cfg.in_channels)
+      throw std::runtime_error(fmt::format("{}: 'latent' has shape {}, expected [{}, F, H, W]", o.forward_latent, shape_str(t.shape),
+                                           cfg.in_channels));
+    F = (int)s[1], H = (int)s[2], W = (int)s[3];
+    forward_input = lf.to_f32("latent");
+  }
+  if (F < 1 || H < 1 || W < 1) throw std::invalid_argument("frames, height and width must be >= 1");
+  if (F % cfg.patch[0] || H % cfg.patch[1] || W % cfg.patch[2])
+    throw std::invalid_argument(fmt::format("latent {}x{}x{} (frames x height x width, latent pixels) is not a multiple of the patch "
+                                            "({}, {}, {})", F, H, W, cfg.patch[0], cfg.patch[1], cfg.patch[2]));
+  const std::vector<int> shots = normalize_shots(o.shots, F);
+  const int nshots = shots.empty() ? 1 : (int)shots.size();
+  if (pattern.layout == ref::Layout::Seq && nshots > 1)
+    out << fmt::format("note: pattern '{}' has layout seq: shot boundaries only select the per-shot contexts\n", pattern.pattern);
+  const int steps = o.steps ? o.steps : (is_tiny ? 2 : 50);
+  const long long N = (long long)(F / cfg.patch[0]) * (H / cfg.patch[1]) * (W / cfg.patch[2]);
+  const int threads = o.threads > 0 ? o.threads : cpu::default_threads();
+
+  out << fmt::format("moga run: config {} (dim {}, {} layers, {} heads x {}), attention '{}'{}, backend cpu ({} threads)\n",
+                     cfg.name, cfg.dim, cfg.layers, cfg.heads, cfg.head_dim(), pattern.pattern,
+                     M ? fmt::format(" (router M = {})", M) : "", threads);
+  out << fmt::format("latent 16 x {} x {} x {} -> {} tokens ({} x {} x {} grid){}\n", F, H, W, N, F / cfg.patch[0],
+                     H / cfg.patch[1], W / cfg.patch[2],
+                     nshots > 1 ? fmt::format(", {} shots", nshots) : "");
+  const MemoryEstimate mem_cpu = estimate_memory(cfg, N, cfg.text_len, 4, M, o.cfg.has_value(), threads);
+  out << format_memory(mem_cpu, "cpu, float32");
+  out << format_memory(estimate_memory(cfg, N, cfg.text_len, 2, M, o.cfg.has_value(), threads), "gpu, bf16");
+  // Refuse before allocating anything when the CPU backend cannot fit (weights are held once in
+  // float32; a file is converted tensor by tensor).
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page > 0 && mem_cpu.total() > (size_t)pages * (size_t)page)
+    throw std::runtime_error(fmt::format("the CPU backend needs about {} for config '{}' at {} tokens, but this machine has {} of memory",
+                                         format_bytes(mem_cpu.total()), cfg.name, N, format_bytes((size_t)pages * page)));
+
+  // Weights.
+  std::string note;
+  Weights w = o.weights == "random" ? random_weights(cfg, o.seed, M) : load_weights(o.weights, cfg, M, &note);
+  out << (o.weights == "random" ? fmt::format("weights: random (seed {})", o.seed) : note) << "\n";
+  const cpu::CpuDiT dit(std::move(w), pattern, threads);
+
+  // Context.
+  const Context ctx = load_context(o, cfg, nshots);
+  out << "context: " << ctx.source << "\n";
+  StageTimes setup_times;
+  std::vector<cpu::EmbeddedContext> emb;
+  for (size_t s = 0; s < ctx.cond.size(); ++s) emb.push_back(dit.embed_context(ctx.cond[s].data(), ctx.cond_len[s], &setup_times));
+  std::vector<const cpu::EmbeddedContext*> cond_ptrs;
+  for (const auto& e : emb) cond_ptrs.push_back(&e);
+  cpu::EmbeddedContext neg_emb;
+  std::vector<const cpu::EmbeddedContext*> neg_ptrs;
+  if (o.cfg) {
+    neg_emb = dit.embed_context(ctx.neg.data(), ctx.neg_len, &setup_times);
+    neg_ptrs = {&neg_emb};
+  }
+  res.setup_seconds = since(t_start);
+
+  res.C = cfg.out_channels, res.F = F, res.H = H, res.W = W;
+  const size_t lat_n = (size_t)cfg.out_channels * F * H * W;
+  StageTimes running;
+  cpu::RoutingStats routing;
+  auto velocity = [&](const float* x, double t, bool cond, float* v) {
+    dit.forward(x, F, H, W, t, cond ? cond_ptrs : neg_ptrs, shots, v, &running, M ? &routing : nullptr);
+  };
+
+  const bool tty = &err == &std::cerr && ::isatty(2);
+  if (forward_mode) {
+    res.latent.resize(lat_n);
+    const auto t0 = Clock::now();
+    velocity(forward_input.data(), o.forward_timestep, true, res.latent.data());
+    res.steps.push_back({since(t0), running});
+    out << fmt::format("forward at t = {}: {:.3f} s\n", o.forward_timestep, since(t0));
+  } else {
+    // Initial noise.
+    res.latent.resize(lat_n);
+    NormalRng rng(hash_name("noise", o.seed));
+    rng.fill(res.latent.data(), lat_n);
+    SamplerOptions so;
+    so.steps = steps, so.shift = o.shift, so.cfg = o.cfg.has_value(), so.guidance = o.cfg.value_or(1.0);
+    out << fmt::format("sampler: flow matching, Euler, {} steps, shift {}{}\n", steps, o.shift,
+                       so.cfg ? fmt::format(", CFG {} (negative: {})", so.guidance, o.context == "random" ? "zeros" : "file or zeros") : "");
+    out.flush();
+    StageTimes before;
+    double elapsed = 0;
+    auto on_step = [&](int i, int n, double sec) {
+      StageTimes d = running;
+      d.attention -= before.attention, d.gemm -= before.gemm, d.other -= before.other;
+      before = running;
+      res.steps.push_back({sec, d});
+      elapsed += sec;
+      if (!o.progress) return;
+      const double eta = elapsed / (i + 1) * (n - i - 1);
+      const std::string line = fmt::format("{} step {}/{}  {:.2f} s/step  ETA {:.1f} s", progress_bar(i + 1, n), i + 1, n,
+                                           elapsed / (i + 1), eta);
+      if (tty) err << "\r" << line << (i + 1 == n ? "\n" : "") << std::flush;
+      else err << line << "\n" << std::flush;
+    };
+    if (o.progress) {
+      const std::string line = fmt::format("{} step 0/{}", progress_bar(0, steps), steps);
+      if (tty) err << line << std::flush;
+      else err << line << "\n" << std::flush;
+    }
+    sample_euler(res.latent, so, velocity, on_step);
+  }
+  res.total = running;
+  res.total += setup_times;
+
+  for (float v : res.latent)
+    if (!std::isfinite(v)) throw std::runtime_error("the output has non-finite values (NaN or inf): check the weights");
+
+  // Outputs.
+  if (!o.out_dir.empty()) {
+    std::filesystem::create_directories(o.out_dir);
+    const std::map<std::string, std::string> meta = {
+        {"config", cfg.name},       {"attention", pattern.pattern}, {"steps", std::to_string(forward_mode ? 0 : steps)},
+        {"seed", std::to_string(o.seed)}, {"shift", fmt::format("{}", o.shift)}, {"weights", o.weights},
+        {"cfg", o.cfg ? fmt::format("{}", *o.cfg) : "none"}, {"format", "moga latent [C, F, H, W]"}};
+    TensorWrite tw;
+    tw.name = forward_mode ? "velocity" : "latent";
+    tw.shape = {cfg.out_channels, F, H, W};
+    tw.data = res.latent.data();
+    res.latent_path = (std::filesystem::path(o.out_dir) / (forward_mode ? "forward.safetensors" : "latent.safetensors")).string();
+    write_safetensors(res.latent_path, {tw}, meta);
+    out << "wrote " << res.latent_path << "\n";
+    if (!forward_mode) {
+      res.preview_path = (std::filesystem::path(o.out_dir) / "preview.png").string();
+      const Image im = preview_image(res.latent.data(), cfg.out_channels, F, H, W);
+      write_png_atomic(res.preview_path, im);
+      out << fmt::format("wrote {} ({} x {}, {} frames, channels 0-2 as RGB)\n", res.preview_path, im.width, im.height, F);
+    }
+  }
+  res.wall_seconds = since(t_start);
+
+  // Timing table.
+  const StageTimes& T = res.total;
+  const double tot = std::max(1e-12, T.total());
+  const double n = std::max<size_t>(1, res.steps.size());
+  out << fmt::format("\ntiming (cpu, {} threads; setup {:.3f} s incl. weights and context embedding, wall {:.3f} s)\n", threads,
+                     res.setup_seconds, res.wall_seconds);
+  out << fmt::format("  {:<10} {:>10} {:>12} {:>7}\n", "stage", "total s", "per step s", "share");
+  auto row = [&](const char* name, double s) {
+    out << fmt::format("  {:<10} {:>10.4f} {:>12.4f} {:>6.1f}%\n", name, s, s / n, 100.0 * s / tot);
+  };
+  row("attention", T.attention);
+  row("gemm", T.gemm);
+  row("other", T.other);
+  row("total", T.total());
+  out << fmt::format("  {:<6} {:>9} {:>11} {:>9} {:>9}\n", "step", "wall s", "attention", "gemm", "other");
+  for (size_t i = 0; i < res.steps.size(); ++i) {
+    const auto& s = res.steps[i];
+    out << fmt::format("  {:<6} {:>9.4f} {:>11.4f} {:>9.4f} {:>9.4f}\n", i + 1, s.seconds, s.stages.attention, s.stages.gemm,
+                       s.stages.other);
+  }
+  if (M && !routing.counts.empty()) {
+    out << fmt::format("routing of the last forward (tokens per group, M = {}):\n", M);
+    for (size_t l = 0; l < routing.counts.size(); ++l) {
+      if (l == 4 && routing.counts.size() > 5) {
+        out << fmt::format("  ... {} more blocks\n", routing.counts.size() - 5);
+        l = routing.counts.size() - 1;
+      }
+      std::string r;
+      for (int c : routing.counts[l]) r += fmt::format(" {}", c);
+      out << fmt::format("  block {:>2}:{}\n", l, r);
+    }
+  }
+  return res;
+}
+
+}  // namespace moga::model

@@ -1,0 +1,63 @@
+// `moga run` as a library call: resolve the config, pattern, weights, context and latent shape,
+// print the memory estimate, denoise with the sampler on a backend, write latent.safetensors and
+// preview.png (atomically), print a per-stage and per-step timing table. The CLI (tools/moga/
+// cmd_run.cpp) only parses options into RunOptions.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/model/profile.h"
+#include "runtime/reference/manifest.h"
+
+namespace moga::model {
+
+struct RunOptions {
+  std::string config = "tiny";
+  std::string weights = "random";  // a checkpoint path, or "random" (seeded synthetic weights)
+  uint64_t seed = 0;               // weights (random), noise, random context
+  std::string attention = "full";  // an embedded pattern's name (runtime/kernels)
+  std::optional<ref::PatternSpec> pattern;  // set: use this compiled pattern (e.g. with --param overrides)
+  int frames = 0, height = 0, width = 0;    // latent units; 0: the config's default
+  std::vector<int> shots;                   // first latent frame of each shot (0 may be omitted)
+  std::string context = "random";           // FILE.safetensors (context / context.N / negative) or "random"
+  int steps = 0;                            // 0: config default
+  double shift = 5.0;
+  std::optional<double> cfg;                // classifier-free guidance scale
+  std::string backend = "auto";             // cpu | gpu | auto
+  std::string out_dir;                      // empty: write nothing
+  int threads = 0;                          // 0: all cores ($MOGA_THREADS)
+  bool progress = true;
+  // Debug: one forward of `forward_latent` (key `latent`, [16, F, H, W]) at `forward_timestep`,
+  // written to <out_dir>/forward.safetensors (key `velocity`), no sampling.
+  std::string forward_latent;
+  double forward_timestep = 500.0;
+};
+
+struct StepTiming {
+  double seconds = 0;
+  StageTimes stages;
+};
+
+struct RunResult {
+  int C = 0, F = 0, H = 0, W = 0;
+  std::vector<float> latent;  // [C][F][H][W]: the final latent (or the velocity in forward mode)
+  StageTimes total;
+  double setup_seconds = 0, wall_seconds = 0;
+  std::vector<StepTiming> steps;
+  std::string latent_path, preview_path;
+  std::string pattern;
+};
+
+// Logs (memory estimate, timing table) go to `out`, the progress bar to `err`.
+RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err);
+
+// The patterns shipped in the binary (runtime/kernels/embedded.h).
+std::vector<std::string> embedded_pattern_names();
+ref::PatternSpec embedded_pattern(const std::string& name);  // throws listing the known names
+const char* embedded_pattern_dsl(const std::string& name);   // the .moga source (nullptr: unknown)
+
+}  // namespace moga::model
