@@ -1,0 +1,427 @@
+// moga_bench_attention: the runtime layer (runtime/attention) on the GPU, against PyTorch peers.
+//
+//   moga_bench_attention [--json FILE] [--peers bench/peers/attention_peers.py | --no-peers]
+//                        [--quick] [--iters N] [--precompile]
+//
+// Cases (bf16, B = 1, H = 12, D = 128; video grids 21x30x52 = 32,760 and 21x45x80 = 75,600 tokens):
+//   full            dense attention: ms and TFLOP/s = 4 N^2 H D / t, vs SDPA's flash and cuDNN backends;
+//   moga_dynamic M  (M = 4, 5, 16, 64; router d_model 1536): the whole layer (weight pack, router +
+//                   fused histogram, scatter, block map, attention) and the attention kernel alone
+//                   (RunOptions{prep = false}); useful FLOPs 4 D H sum_g n_g^2 from the actual groups;
+//                   vs "MoGA the PyTorch way" (router matmul + softmax + argmax, torch.argsort, gather,
+//                   FlexAttention with a document mask over the sorted groups, gate, scatter);
+//   moga            the full layer (router branch + STGA + frame-local, mean), one shot.
+// Timing: CUDA events around each call, 3 warm-up calls (JIT, static maps), median of >= 10 timed
+// calls, two input sets used in turn. The peer script runs afterwards in its own process (our
+// buffers freed first) and prints its own JSON; this program merges both, prints the table last and
+// writes --json (device name and date included).
+// --precompile: compile every module the benchmark needs into the JIT cache (NVRTC only, no GPU).
+#include <fmt/format.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "runtime/attention/attention.h"
+#include "runtime/attention/compiled_embed.h"
+#include "runtime/attention/driver_ext.h"
+#include "runtime/jit/check.h"
+#include "runtime/jit/driver.h"
+#include "runtime/jit/module.h"
+
+namespace moga::rt {
+const std::vector<CompiledText>& bench_patterns();
+}
+
+using namespace moga;
+using namespace moga::rt;
+using json = nlohmann::json;
+
+namespace {
+
+struct Grid {
+  int F, Hg, Wd;
+  int N() const { return F * Hg * Wd; }
+};
+const Grid kGrids[] = {{21, 30, 52}, {21, 45, 80}};
+constexpr int kH = 12, kD = 128, kDModel = 1536;
+
+LoadedPattern pattern_for(const std::string& name, int M) {
+  if (name == "moga_dynamic" && M != 5) {
+    const std::string label = fmt::format("moga_dynamic_M{}", M);
+    for (const auto& e : bench_patterns())
+      if (label == e.label) return load_from_text(e.cuda, e.manifest, e.label);
+    throw std::runtime_error("no embedded pattern " + label);
+  }
+  return load_builtin(name);
+}
+
+unsigned short f2bf(float f) {
+  unsigned u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (unsigned short)(u >> 16);
+}
+
+// Random bf16 on the device (uniform [-a, a]), generated on the host once.
+std::unique_ptr<jit::DeviceBuffer> random_device(size_t n, float a, std::mt19937_64& rng) {
+  std::vector<unsigned short> h(n);
+  std::uniform_real_distribution<float> d(-a, a);
+  for (auto& x : h) x = f2bf(d(rng));
+  auto b = std::make_unique<jit::DeviceBuffer>(n * 2);
+  b->upload(h.data(), n * 2);
+  return b;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+struct Timer {
+  CUevent a, b;
+  Timer() {
+    CU_CHECK(jit::driver().cuEventCreate(&a, CU_EVENT_DEFAULT));
+    CU_CHECK(jit::driver().cuEventCreate(&b, CU_EVENT_DEFAULT));
+  }
+  ~Timer() {
+    jit::driver().cuEventDestroy(a);
+    jit::driver().cuEventDestroy(b);
+  }
+};
+
+// Times fn(i) `iters` times after `warm` calls; median ms and the spread (max/min of the middle half).
+template <class F>
+std::pair<double, double> time_it(F&& fn, int warm, int iters, CUstream st) {
+  const jit::Driver& d = jit::driver();
+  for (int i = 0; i < warm; ++i) fn(i);
+  CU_CHECK(d.cuStreamSynchronize(st));
+  std::vector<std::unique_ptr<Timer>> t(iters);
+  for (int i = 0; i < iters; ++i) {
+    t[i] = std::make_unique<Timer>();
+    CU_CHECK(d.cuEventRecord(t[i]->a, st));
+    fn(warm + i);
+    CU_CHECK(d.cuEventRecord(t[i]->b, st));
+  }
+  CU_CHECK(d.cuStreamSynchronize(st));
+  std::vector<double> ms(iters);
+  for (int i = 0; i < iters; ++i) {
+    float x = 0;
+    CU_CHECK(d.cuEventElapsedTime(&x, t[i]->a, t[i]->b));
+    ms[i] = x;
+  }
+  std::vector<double> s = ms;
+  std::sort(s.begin(), s.end());
+  const double spread = s[s.size() * 3 / 4] / std::max(1e-9, s[s.size() / 4]);
+  return {median(ms), spread};
+}
+
+struct Inputs {
+  int N = 0;
+  std::vector<std::unique_ptr<jit::DeviceBuffer>> q, k, v, x;  // 2 sets each
+  std::unique_ptr<jit::DeviceBuffer> out;
+  std::map<int, std::unique_ptr<jit::DeviceBuffer>> w;  // per M
+};
+
+json run_ours(const std::vector<int>& Ms, int iters, bool quick, std::mt19937_64& rng, CUstream st) {
+  json rows = json::array();
+  for (const Grid& g : kGrids) {
+    const int N = g.N();
+    const size_t nel = (size_t)N * kH * kD;
+    Inputs in;
+    in.N = N;
+    for (int r = 0; r < 2; ++r) {
+      in.q.push_back(random_device(nel, 1.f, rng));
+      in.k.push_back(random_device(nel, 1.f, rng));
+      in.v.push_back(random_device(nel, 1.f, rng));
+      in.x.push_back(random_device((size_t)N * kDModel, 1.f, rng));
+    }
+    in.out = std::make_unique<jit::DeviceBuffer>(nel * 2);
+    auto view = [&](const jit::DeviceBuffer& b) {
+      return TensorView::contiguous(b.ptr(), DType::BF16, {1, N, kH, kD});
+    };
+    const TensorView o = view(*in.out);
+    // logits ~ N(0, 1): x uniform [-1, 1] (var 1/3), w uniform [-a, a], var(w) = a^2/3, d = 1536
+    const float wa = std::sqrt(9.f / kDModel);
+
+    // tuned: the kernel harness's recommended tiles (docs/performance.md, "State after v7") instead of
+    // the manifest's 128/64/4/2: dense 128/128/8/2, grouped and masked 64/64/4/2.
+    auto bench_case = [&](const std::string& pname, int M, bool video, bool tuned) {
+      LoadedPattern lp = pattern_for(pname, M);
+      AttentionOptions opts;
+      std::string tiles_note = "manifest";
+      if (tuned) {
+        tiles_note = "";
+        for (const auto& ks : lp.spec.kernels) {
+          const bool dense = !ks.grouped() && !ks.mask;
+          opts.tiles[ks.name] = dense ? TileConfig{128, 128, 8, 2} : TileConfig{64, 64, 4, 2};
+          tiles_note += fmt::format("{}{}={}", tiles_note.empty() ? "" : ",", ks.name, dense ? "128/128/8/2" : "64/64/4/2");
+        }
+      }
+      PatternAttention attn(std::move(lp), opts);
+      const AttentionShape s = video ? AttentionShape::make_video(1, g.F, g.Hg, g.Wd, kH, kD)
+                                     : AttentionShape::seq(1, N, kH, kD);
+      RouterInputs router;
+      const bool routed = !attn.routed_kernels().empty();
+      if (routed) {
+        const int Mr = attn.spec().kernels[attn.routed_kernels()[0]].route->groups;
+        if (!in.w.count(Mr)) in.w[Mr] = random_device((size_t)kDModel * Mr, wa, rng);
+        router.weights = {TensorView::contiguous(in.w[Mr]->ptr(), DType::BF16, {kDModel, Mr})};
+      }
+      auto call = [&](int i, const RunOptions& ro) {
+        const int r = i & 1;
+        if (routed) router.x = TensorView::contiguous(in.x[r]->ptr(), DType::BF16, {1, N, kDModel});
+        attn.run(view(*in.q[r]), view(*in.k[r]), view(*in.v[r]), o, s, routed ? &router : nullptr, st, ro);
+      };
+      const auto t0 = std::chrono::steady_clock::now();
+      call(0, {});  // compile / load, static maps
+      CU_CHECK(jit::driver().cuStreamSynchronize(st));
+      const double first_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      json row;
+      row["case"] = pname == "moga_dynamic" ? fmt::format("moga_dynamic M={}", M) : pname;
+      row["tiles"] = tiles_note;
+      row["tuned"] = tuned;
+      row["pattern"] = pname;
+      row["N"] = N;
+      row["grid"] = video ? fmt::format("{}x{}x{}", g.F, g.Hg, g.Wd) : "seq";
+      row["H"] = kH;
+      row["D"] = kD;
+      row["first_call_ms"] = first_ms;
+      const int it = iters;
+      auto [layer_ms, layer_spread] = time_it([&](int i) { call(i, {}); }, 3, it, st);
+      row["layer_ms"] = layer_ms;
+      row["layer_spread"] = layer_spread;
+      if (pname != "full") {
+        RunOptions ko;
+        ko.prep = false;
+        // the routing of the last timed call stays in place (input set of that call)
+        auto [k_ms, k_spread] = time_it([&](int i) { call(i, ko); }, 2, it, st);
+        row["kernel_ms"] = k_ms;
+        row["kernel_spread"] = k_spread;
+      }
+      if (routed) {  // the per-call preparation alone: pack, router, sort, block map (no attention)
+        RunOptions po;
+        po.attention = false;
+        auto [p_ms, p_spread] = time_it([&](int i) { call(i, po); }, 2, it, st);
+        row["prep_ms"] = p_ms;
+        row["prep_spread"] = p_spread;
+        call(0, {});  // leave a complete state behind for the inspection below
+      }
+      if (pname == "full") {
+        row["flops"] = 4.0 * N * (double)N * kH * kD;
+      } else if (pname == "moga_dynamic") {
+        const auto ord = attn.last_order(0, st);
+        double sum2 = 0;
+        int mx = 0, mn = N;
+        for (int gi = 0; gi < ord.G; ++gi) {
+          const int n = ord.seg_offsets[gi + 1] - ord.seg_offsets[gi];
+          sum2 += (double)n * n;
+          mx = std::max(mx, n);
+          mn = std::min(mn, n);
+        }
+        row["M"] = M;
+        row["sum_n2"] = sum2;
+        row["group_min"] = mn;
+        row["group_max"] = mx;
+        row["flops"] = 4.0 * kD * kH * sum2;
+      }
+      if (row.contains("flops")) {
+        row["layer_tflops"] = row["flops"].get<double>() / (layer_ms * 1e-3) / 1e12;
+        if (row.contains("kernel_ms"))
+          row["kernel_tflops"] = row["flops"].get<double>() / (row["kernel_ms"].get<double>() * 1e-3) / 1e12;
+      }
+      for (int ki = 0; ki < (int)attn.spec().kernels.size(); ++ki) {
+        const auto mst = attn.last_block_map(ki, st);
+        const double pairs = (double)mst.tq * mst.tk;
+        row["maps"][attn.spec().kernels[ki].name] = {{"full", mst.full / pairs}, {"partial", mst.partial / pairs}};
+      }
+      std::cerr << row.dump() << "\n";
+      rows.push_back(row);
+    };
+    for (bool tuned : {false, true}) {
+      bench_case("full", 0, false, tuned);
+      for (int M : Ms) bench_case("moga_dynamic", M, true, tuned);
+      bench_case("moga", 5, true, tuned);
+    }
+    // the static branches of the moga layer on their own (breakdown)
+    bench_case("stga", 0, true, false);
+    bench_case("frame_local", 0, true, false);
+    if (quick) break;
+  }
+  return rows;
+}
+
+std::string today() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
+  return buf;
+}
+
+std::string fmt_ms(const json& r, const char* k) {
+  return r.contains(k) && r[k].is_number() ? fmt::format("{:.3f}", r[k].get<double>()) : "-";
+}
+std::string fmt_tf(const json& r, const char* k) {
+  return r.contains(k) && r[k].is_number() ? fmt::format("{:.0f}", r[k].get<double>()) : "-";
+}
+
+// The table: one line per (case, ours-what, peer).
+void print_table(const json& rows, const json& peers) {
+  auto find_peer = [&](const json& r, const std::string& name) -> const json* {
+    if (!peers.is_array()) return nullptr;
+    for (const auto& p : peers)
+      if (p.value("peer", "") == name && p.value("N", 0) == r["N"].get<int>() &&
+          p.value("case", "") == r["case"].get<std::string>())
+        return &p;
+    return nullptr;
+  };
+  std::printf("\n%-20s %6s %-7s %9s %7s | %-18s %9s %7s | %7s\n", "case", "N", "part", "ours ms", "TF/s", "peer",
+              "peer ms", "TF/s", "speedup");
+  std::printf("%s\n", std::string(106, '-').c_str());
+  for (const auto& r : rows) {
+    const std::string c = r["case"];
+    const int N = r["N"];
+    const bool tuned = r.value("tuned", false);
+    auto line = [&](const char* part, const char* ms_key, const char* tf_key, const std::string& peer,
+                    const char* pms_key, const char* ptf_key) {
+      const json* p = peer.empty() ? nullptr : find_peer(r, peer);
+      std::string pms = "-", ptf = "-", ratio = "-";
+      if (p && p->contains(pms_key) && (*p)[pms_key].is_number()) {
+        pms = fmt::format("{:.3f}", (*p)[pms_key].get<double>());
+        if (p->contains(ptf_key) && (*p)[ptf_key].is_number()) ptf = fmt::format("{:.0f}", (*p)[ptf_key].get<double>());
+        if (r.contains(ms_key)) ratio = fmt::format("{:.2f}x", (*p)[pms_key].get<double>() / r[ms_key].get<double>());
+      } else if (p && p->contains("error")) {
+        pms = "error";
+      }
+      const std::string partt = std::string(part) + (tuned ? "*" : "");
+      std::printf("%-20s %6d %-7s %9s %7s | %-18s %9s %7s | %7s\n", c.c_str(), N, partt.c_str(), fmt_ms(r, ms_key).c_str(),
+                  fmt_tf(r, tf_key).c_str(), peer.empty() ? "-" : peer.c_str(), pms.c_str(), ptf.c_str(),
+                  ratio.c_str());
+    };
+    if (c == "full") {
+      line("kernel", "layer_ms", "layer_tflops", "sdpa_flash", "ms", "tflops");
+      line("kernel", "layer_ms", "layer_tflops", "sdpa_cudnn", "ms", "tflops");
+    } else if (c == "stga" || c == "frame_local") {
+      line("kernel", "kernel_ms", "kernel_tflops", "", "", "");
+    } else {
+      line("layer", "layer_ms", "layer_tflops", "torch_flex", "layer_ms", "layer_tflops");
+      line("kernel", "kernel_ms", "kernel_tflops", "torch_flex", "kernel_ms", "kernel_tflops");
+      if (r.contains("prep_ms")) line("prep", "prep_ms", "", "torch_flex", "prep_ms", "");
+    }
+  }
+  std::printf("speedup = peer ms / ours ms (> 1: ours is faster). TF/s: dense 4*N^2*H*D, grouped useful "
+              "4*D*H*sum n_g^2 (each side's own groups); moga (3 branches), stga, frame_local: time only.\n"
+              "layer = everything per call (router, sort, map, attention); kernel = attention kernels only; "
+              "prep = layer without attention (ours: memset, pack, router, scatter, map; torch: layer_ms - kernel_ms); "
+              "* = tuned tiles (dense 128/128/8/2, others 64/64/4/2), else the manifest's 128/64/4/2.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string json_path, peers = "bench/peers/attention_peers.py";
+  bool quick = false, precompile = false, no_peers = false;
+  int iters = 10, peer_budget = 330;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--json") json_path = next();
+    else if (a == "--peers") peers = next();
+    else if (a == "--no-peers") no_peers = true;
+    else if (a == "--quick") quick = true;
+    else if (a == "--iters") iters = std::max(10, std::stoi(next()));
+    else if (a == "--precompile") precompile = true;
+    else if (a == "--peer-budget") peer_budget = std::stoi(next());
+    else {
+      std::fprintf(stderr, "usage: %s [--json FILE] [--peers SCRIPT | --no-peers] [--quick] [--iters N] [--peer-budget S] [--precompile]\n",
+                   argv[0]);
+      return 2;
+    }
+  }
+  const std::vector<int> Ms = quick ? std::vector<int>{16} : std::vector<int>{4, 5, 16, 64};
+  try {
+    if (precompile) {
+      for (const char* p : {"full", "moga"}) {
+        PatternAttention a(load_builtin(p));
+        const auto info = a.compile(kD);
+        std::printf("%s: %s %.0f ms\n", p, info.cache_hit ? "hit" : "compiled", info.compile_ms);
+      }
+      for (int M : Ms) {
+        PatternAttention a(pattern_for("moga_dynamic", M));
+        const auto info = a.compile(kD);
+        std::printf("moga_dynamic M=%d: %s %.0f ms\n", M, info.cache_hit ? "hit" : "compiled", info.compile_ms);
+      }
+      return 0;
+    }
+    std::string why;
+    if (!jit::device_available(&why)) {
+      std::fprintf(stderr, "no CUDA device: %s\n", why.c_str());
+      return 1;
+    }
+    jit::Device& dev = jit::Device::get();
+    CUstream st;
+    CU_CHECK(jit::driver().cuStreamCreate(&st, CU_STREAM_NON_BLOCKING));
+    const uint64_t seed = std::random_device{}();
+    std::mt19937_64 rng(seed);
+    json result;
+    result["device"] = dev.name();
+    result["arch"] = dev.arch();
+    result["date"] = today();
+    result["seed"] = seed;
+    result["iters"] = iters;
+    result["method"] = "CUDA events per call, 3 warm-up calls, median of iters calls, 2 input sets in turn";
+    result["ours"] = run_ours(Ms, iters, quick, rng, st);
+    CU_CHECK(jit::driver().cuStreamSynchronize(st));
+    json peer_rows = json::array();
+    if (!no_peers) {
+      const std::string tmp = fmt::format("/tmp/moga-bench-peers-{}.json", (unsigned long long)seed);
+      std::string Ns;
+      for (const Grid& g : kGrids) {
+        Ns += (Ns.empty() ? "" : ",") + fmt::format("{}x{}x{}", g.F, g.Hg, g.Wd);
+        if (quick) break;
+      }
+      std::string ms;
+      for (int M : Ms) ms += (ms.empty() ? "" : ",") + std::to_string(M);
+      const std::string cmd = fmt::format("python3 {} --json {} --grids {} --m {} --iters {} --budget-s {} 1>&2", peers,
+                                          tmp, Ns, ms, iters, peer_budget);
+      std::fprintf(stderr, "peers: %s\n", cmd.c_str());
+      const int rc = std::system(cmd.c_str());
+      std::ifstream f(tmp);
+      if (rc == 0 && f) {
+        json pj = json::parse(f);
+        peer_rows = pj["rows"];
+        result["peer_env"] = pj["env"];
+      } else {
+        result["peer_error"] = fmt::format("peer script exited {}", rc);
+      }
+    }
+    result["peers"] = peer_rows;
+    if (!json_path.empty()) {
+      std::ofstream(json_path) << result.dump(1) << "\n";
+      std::fprintf(stderr, "wrote %s\n", json_path.c_str());
+    }
+    std::printf("moga_bench_attention: %s (%s), %s, seed %llu\n", dev.name().c_str(), dev.arch().c_str(),
+                result["date"].get<std::string>().c_str(), (unsigned long long)seed);
+    print_table(result["ours"], peer_rows);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "moga_bench_attention: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,882 @@
+#include "runtime/attention/attention.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <tuple>
+
+#include "kernels_src/cuda/prep.cuh"  // parameter structs, sort_plan, counting_sort_host, router planning
+#include "runtime/attention/driver_ext.h"
+#include "runtime/jit/check.h"
+#include "runtime/jit/driver.h"
+#include "runtime/jit/jit.h"
+#include "runtime/jit/module.h"
+#include "runtime/kernels/embedded.h"
+#include "runtime/reference/program.h"
+
+namespace moga::rt {
+
+// ---- shapes ------------------------------------------------------------------------------------------
+
+AttentionShape AttentionShape::seq(int B, int N, int H, int D) {
+  AttentionShape s;
+  s.B = B;
+  s.N = N;
+  s.H = H;
+  s.D = D;
+  s.Wid = N;
+  return s;
+}
+
+AttentionShape AttentionShape::make_video(int B, int F, int Hgt, int Wid, int H, int D, std::vector<int> shots) {
+  AttentionShape s;
+  s.B = B;
+  s.H = H;
+  s.D = D;
+  s.video = true;
+  s.F = F;
+  s.Hgt = Hgt;
+  s.Wid = Wid;
+  s.N = F * Hgt * Wid;
+  s.shot_starts = std::move(shots);
+  return s;
+}
+
+std::string AttentionShape::describe() const {
+  std::string s = fmt::format("B={} N={}", B, N);
+  if (video) {
+    s += fmt::format(" (video {}x{}x{}", F, Hgt, Wid);
+    if (!shot_starts.empty()) {
+      s += ", shots";
+      for (size_t i = 0; i < shot_starts.size(); ++i) s += fmt::format("{}{}", i ? "," : " ", shot_starts[i]);
+    }
+    s += ")";
+  }
+  return s + fmt::format(" H={} D={}", H, D);
+}
+
+namespace {
+
+constexpr double kLog2e = 1.4426950408889634;
+
+enum class Kind { Dense, Masked, Keyed, Routed };
+
+struct RouterCfg {
+  int MT, S, THREADS, NH;
+  bool L2;
+};
+constexpr RouterCfg kRouterCfgs[] = {
+    {1, 3, 512, 2, false}, {1, 3, 512, 2, true}, {1, 2, 512, 4, true}, {2, 2, 256, 2, true}, {1, 2, 256, 4, true}};
+
+// Device buffer that grows on demand.
+struct DBuf {
+  std::unique_ptr<jit::DeviceBuffer> b;
+  CUdeviceptr ptr() const { return b ? b->ptr() : 0; }
+  void ensure(size_t bytes) {
+    if (bytes == 0) bytes = 16;
+    if (!b || b->bytes() < bytes) {
+      b.reset();
+      b = std::make_unique<jit::DeviceBuffer>(bytes);
+    }
+  }
+};
+
+template <class T>
+T* dp(const DBuf& b) {
+  return reinterpret_cast<T*>(b.ptr());
+}
+
+template <class T>
+std::vector<T> download(const DBuf& b, size_t n) {
+  std::vector<T> v(n);
+  if (n) CU_CHECK(jit::driver().cuMemcpyDtoH(v.data(), b.ptr(), n * sizeof(T)));
+  return v;
+}
+
+void launch_ex(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned threads, unsigned smem, CUstream st,
+               bool pdl, void** args) {
+  CUlaunchConfig cfg{};
+  cfg.gridDimX = gx;
+  cfg.gridDimY = gy;
+  cfg.gridDimZ = gz;
+  cfg.blockDimX = threads;
+  cfg.blockDimY = 1;
+  cfg.blockDimZ = 1;
+  cfg.sharedMemBytes = smem;
+  cfg.hStream = st;
+  CUlaunchAttribute attr[1];
+  attr[0].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+  attr[0].value.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = pdl ? attr : nullptr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  CU_CHECK(ext().cuLaunchKernelEx(&cfg, f, args, nullptr));
+}
+
+}  // namespace
+
+// ---- the plan and the state ------------------------------------------------------------------------------
+
+struct PatternAttention::Impl {
+  struct KPlan {
+    int index = 0;
+    const ref::KernelSpec* ks = nullptr;
+    TileConfig t;
+    std::string variant;  // moga_gen_<pattern>::<kernel>
+    Kind kind = Kind::Dense;
+    bool mask = false, gate_prog = false, route_gate = false;
+    int M = 0;  // routed
+  };
+  std::vector<KPlan> plan;
+
+  struct ModK {
+    CUfunction attn = nullptr, bmap = nullptr, gate = nullptr, router = nullptr;
+    int smem = 0;
+    int router_threads = 0, router_mt = 1;
+    size_t router_smem_attr = 0;  // max dynamic smem set so far
+    int router_blocks_per_sm = 0;
+    size_t router_occ_smem = 0;
+  };
+  struct Mod {
+    int D = 0;
+    jit::CompiledKernel ck;
+    std::unique_ptr<jit::Module> mod;
+    std::vector<ModK> k;
+    CUfunction pack = nullptr, hist = nullptr, scatter = nullptr, summary = nullptr, gmap = nullptr;
+    size_t scatter_smem_attr = 0;
+  };
+  std::map<int, std::unique_ptr<Mod>> mods;
+
+  struct KWs {
+    DBuf perm, gid, gate, seg, hist, keys, rgid, rprob, qsum, kvsum, fcnt, fidx, pcnt, pidx, wpack;
+    int G = 0, tq = 0, tk = 0, chunk = 0, nblk = 0, ld = 0;
+    bool static_done = false, ran = false;
+    CUdeviceptr wpack_src = 0;
+    int wpack_d = -1;
+    long long w_sk = 0, w_sn = 0;
+  };
+  using ShapeKey = std::tuple<int, int, bool, int, int, int, std::vector<int>>;
+  struct ShapeState {
+    ref::Shape host;
+    DBuf sof, sfirst;
+    MaskShape ms{};  // device pointers
+    std::vector<KWs> k;
+    uint64_t last_use = 0;
+    int B = 0, N = 0;
+  };
+  std::map<ShapeKey, std::unique_ptr<ShapeState>> shapes;
+  ShapeState* last = nullptr;
+  uint64_t tick = 0;
+  int sms = 0, smem_optin = 0;
+
+  const LoadedPattern* pattern = nullptr;
+  const AttentionOptions* options = nullptr;
+
+  jit::CompileOptions compile_options(int D) const;
+  Mod& module(int D);
+  ShapeState& shape_state(const AttentionShape& s);
+  void static_prep(ShapeState& st, Mod& m, const AttentionShape& s, CUstream stream);
+  void routed_prep(ShapeState& st, Mod& m, int ki, const RouterInputs& r, const TensorView& w, CUstream stream);
+  void block_map(ShapeState& st, Mod& m, int ki, bool grouped, CUstream stream, bool pdl);
+  void gate_fill(ShapeState& st, Mod& m, int ki, bool multiply, CUstream stream, bool pdl);
+  void attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k, const TensorView& v,
+                 const TensorView& out, const AttentionShape& s, CUstream stream);
+};
+
+static TileConfig resolve_tiles(const ref::KernelSpec& ks, const AttentionOptions& o) {
+  TileConfig t{ks.tiles.block_m, ks.tiles.block_n, ks.tiles.warps, ks.tiles.stages};
+  auto it = o.tiles.find(ks.name);
+  if (it != o.tiles.end()) {
+    if (it->second.block_m) t.block_m = it->second.block_m;
+    if (it->second.block_n) t.block_n = it->second.block_n;
+    if (it->second.warps) t.warps = it->second.warps;
+    if (it->second.stages) t.stages = it->second.stages;
+  }
+  return t;
+}
+
+// attention_fwd's static_asserts (AttnFwdCfg), as errors that name the kernel.
+static void check_tiles(const std::string& kname, const TileConfig& t, int D) {
+  const int threads = t.warps * 32, ch = D / 8;
+  auto bad = [&](const std::string& why) {
+    throw ArgumentError(fmt::format("kernel '{}': tiles BM={} BN={} warps={} stages={} at head dim {}: {}", kname,
+                                    t.block_m, t.block_n, t.warps, t.stages, D, why));
+  };
+  if (t.warps < 1 || t.warps > 16) bad("warps must be 1..16");
+  if (t.block_m < 16 || t.block_m % (16 * t.warps) != 0) bad("BM must be a multiple of 16 * warps");
+  if (t.block_m / (16 * t.warps) > 2) bad("at most two 16-row m-tiles per warp (BM <= 32 * warps)");
+  if (t.block_n < 16 || t.block_n % 16 != 0) bad("BN must be a multiple of 16");
+  if (t.stages < 2 || t.stages > 4) bad("stages must be 2..4");
+  if (threads % ch != 0 || (threads / ch) % 8 != 0) bad("warps * 32 / (D / 8) must be a multiple of 8");
+  if (t.block_m % (threads / ch) != 0 || t.block_n % (threads / ch) != 0)
+    bad("BM and BN must split evenly over the threads' rows");
+}
+
+PatternAttention::PatternAttention(LoadedPattern pattern, AttentionOptions options)
+    : pattern_(std::move(pattern)), options_(std::move(options)), impl_(std::make_unique<Impl>()) {
+  impl_->pattern = &pattern_;
+  impl_->options = &options_;
+  const auto& spec = pattern_.spec;
+  if (spec.kernels.empty()) throw ArgumentError(fmt::format("pattern '{}' has no kernels", spec.pattern));
+  if (options_.router_config < 0 || options_.router_config >= (int)std::size(kRouterCfgs))
+    throw ArgumentError(fmt::format("router_config {} out of range 0..{}", options_.router_config,
+                                    std::size(kRouterCfgs) - 1));
+  for (const auto& [name, t] : options_.tiles) {
+    bool found = false;
+    for (const auto& ks : spec.kernels) found |= ks.name == name;
+    if (!found) throw ArgumentError(fmt::format("tiles: pattern '{}' has no kernel '{}'", spec.pattern, name));
+  }
+  for (int i = 0; i < (int)spec.kernels.size(); ++i) {
+    const auto& ks = spec.kernels[i];
+    Impl::KPlan p;
+    p.index = i;
+    p.ks = &ks;
+    p.t = resolve_tiles(ks, options_);
+    p.variant = fmt::format("moga_gen_{}::{}", spec.pattern, ks.name);
+    p.mask = ks.mask.has_value();
+    p.gate_prog = ks.gate.has_value();
+    if (ks.route) {
+      if (ks.route->topk != 1)
+        throw NotSupportedError(fmt::format(
+            "kernel '{}': route top {} is not supported on the GPU yet (only top 1: with k > 1 a token "
+            "appears k times in the sorted order and the epilogue's write/accumulate to it would race)",
+            ks.name, ks.route->topk));
+      if (ks.route->groups < 1 || ks.route->groups > 64)
+        throw NotSupportedError(
+            fmt::format("kernel '{}': {} router groups; the GPU router supports 1..64", ks.name, ks.route->groups));
+      p.kind = Kind::Routed;
+      p.M = ks.route->groups;
+      p.route_gate = ks.route_gate;
+      routed_.push_back(i);
+    } else if (ks.key) {
+      p.kind = Kind::Keyed;
+    } else if (ks.mask) {
+      p.kind = Kind::Masked;
+    } else {
+      p.kind = Kind::Dense;
+    }
+    if (i == 0 && ks.accumulate)
+      throw ArgumentError(fmt::format("pattern '{}': the first kernel '{}' is marked accumulate", spec.pattern, ks.name));
+    if (i > 0 && !ks.accumulate)
+      throw ArgumentError(fmt::format("pattern '{}': kernel '{}' (not the first) must accumulate", spec.pattern, ks.name));
+    impl_->plan.push_back(p);
+  }
+}
+
+PatternAttention::~PatternAttention() = default;
+
+TileConfig PatternAttention::tiles(int ki) const { return impl_->plan.at(ki).t; }
+
+// ---- validation ------------------------------------------------------------------------------------------
+
+static const TensorView* weight_for(const RouterInputs& r, const std::vector<int>& routed, int nkernels, int ki) {
+  if (r.weights.size() == routed.size()) {
+    for (size_t j = 0; j < routed.size(); ++j)
+      if (routed[j] == ki) return &r.weights[j];
+  }
+  if ((int)r.weights.size() == nkernels) return &r.weights[ki];
+  return nullptr;
+}
+
+void PatternAttention::validate(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
+                                const AttentionShape& s, const RouterInputs* router) const {
+  const auto& spec = pattern_.spec;
+  const std::string pname = spec.pattern;
+  if (s.B < 1 || s.H < 1 || s.N < 1)
+    throw ArgumentError(fmt::format("shape: B, N, H must be >= 1, got {}", s.describe()));
+  if (s.D != 64 && s.D != 128)
+    throw ArgumentError(fmt::format("shape: head dim {} is not supported: the kernels exist for D = 64 and 128", s.D));
+  if (s.B > 65535 || s.H > 65535)
+    throw ArgumentError(fmt::format("shape: B and H must be <= 65535 (grid limits), got {}", s.describe()));
+  if ((long long)s.B * s.N >= (1LL << 31))
+    throw ArgumentError(fmt::format("shape: B * N must be below 2^31, got {}", s.describe()));
+  if (spec.layout == ref::Layout::Video) {
+    if (!s.video)
+      throw ArgumentError(fmt::format("shape: pattern '{}' has layout video: pass the latent grid "
+                                      "(AttentionShape::make_video), got {}",
+                                      pname, s.describe()));
+  } else if (s.video) {
+    throw ArgumentError(fmt::format("shape: pattern '{}' has layout seq: pass AttentionShape::seq, got {}", pname,
+                                    s.describe()));
+  }
+  if (s.video) {
+    if (s.F < 1 || s.Hgt < 1 || s.Wid < 1)
+      throw ArgumentError(fmt::format("shape: video grid F x H x W must be positive, got {}", s.describe()));
+    if ((long long)s.F * s.Hgt * s.Wid != s.N)
+      throw ArgumentError(fmt::format("shape: video grid {}x{}x{} = {} tokens does not match N = {}", s.F, s.Hgt,
+                                      s.Wid, (long long)s.F * s.Hgt * s.Wid, s.N));
+    if (!s.shot_starts.empty()) {
+      if (s.shot_starts[0] != 0)
+        throw ArgumentError(fmt::format("shape: shot starts must begin at frame 0, got {}", s.describe()));
+      for (size_t i = 1; i < s.shot_starts.size(); ++i)
+        if (s.shot_starts[i] <= s.shot_starts[i - 1] || s.shot_starts[i] >= s.F)
+          throw ArgumentError(fmt::format("shape: shot starts must increase strictly and stay below F = {}, got {}",
+                                          s.F, s.describe()));
+    }
+  }
+  expect_bnhd(q, "q", s.B, s.N, s.H, s.D);
+  expect_bnhd(k, "k", s.B, s.N, s.H, s.D);
+  expect_bnhd(v, "v", s.B, s.N, s.H, s.D);
+  expect_bnhd(out, "out", s.B, s.N, s.H, s.D);
+  if (overlaps(out, q) || overlaps(out, k) || overlaps(out, v))
+    throw ArgumentError(fmt::format("out: its memory overlaps {} (the kernels read q, k, v while writing out)",
+                                    overlaps(out, q) ? "q" : overlaps(out, k) ? "k" : "v"));
+  for (const auto& p : impl_->plan) check_tiles(p.ks->name, p.t, s.D);
+  if (!routed_.empty()) {
+    const auto& first = spec.kernels[routed_[0]];
+    if (!router)
+      throw ArgumentError(fmt::format("router: pattern '{}' routes kernel '{}' (route linear({}) top 1): pass "
+                                      "RouterInputs with x [B, N, d_model] and W_r [d_model, {}]",
+                                      pname, first.name, first.route->groups, first.route->groups));
+    expect_router_x(router->x, "router.x", s.B, s.N);
+    const int64_t d = router->x.shape[2];
+    for (int ki : routed_) {
+      const TensorView* w = weight_for(*router, routed_, (int)spec.kernels.size(), ki);
+      if (!w)
+        throw ArgumentError(fmt::format("router.weights: {} given; expected one per routed kernel ({}) or one per "
+                                        "kernel ({})",
+                                        router->weights.size(), routed_.size(), spec.kernels.size()));
+      expect_router_w(*w, fmt::format("router.weights (kernel '{}')", spec.kernels[ki].name).c_str(), d,
+                      spec.kernels[ki].route->groups);
+    }
+  }
+}
+
+// ---- JIT -------------------------------------------------------------------------------------------------
+
+static std::string attn_expr(const std::string& v, int D, const TileConfig& t) {
+  return fmt::format("moga::attention_fwd<{}, {}, {}, {}, {}, {}>", v, D, t.block_m, t.block_n, t.warps, t.stages);
+}
+static std::string smem_expr(int D, const TileConfig& t) {
+  return fmt::format("&moga::attn_fwd_smem_bytes<{}, {}, {}, {}, {}>", D, t.block_m, t.block_n, t.warps, t.stages);
+}
+static std::string router_expr(int M, int cfg) {
+  const RouterCfg& c = kRouterCfgs[cfg];
+  return fmt::format("moga::router_kernel<{}, {}, {}, {}, {}, {}>", (M + 7) / 8, c.MT, c.S, c.THREADS, c.NH,
+                     c.L2 ? "true" : "false");
+}
+static const char* kPrepExprs[] = {"moga::router_pack_weight_kernel", "moga::sort_hist_kernel",
+                                   "moga::sort_scatter_kernel", "moga::tile_summary_kernel",
+                                   "moga::block_map_grouped_kernel"};
+
+
+jit::CompileOptions PatternAttention::Impl::compile_options(int D) const {
+  jit::CompileOptions o;
+  o.name = fmt::format("moga-{}-d{}", pattern->spec.pattern, D);
+  o.flags = options->nvrtc_flags;
+  for (const auto& h : kernels::embedded_headers()) o.headers.push_back({h.name, h.text});
+  std::set<std::string> seen;
+  auto add = [&](const std::string& e) {
+    if (seen.insert(e).second) o.name_expressions.push_back(e);
+  };
+  bool any_prep = false;
+  for (const auto& p : plan) {
+    check_tiles(p.ks->name, p.t, D);
+    add(attn_expr(p.variant, D, p.t));
+    add(smem_expr(D, p.t));
+    if (p.mask) add(fmt::format("moga::block_map_kernel<{}>", p.variant));
+    if (p.gate_prog) add(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
+    if (p.kind == Kind::Routed) add(router_expr(p.M, options->router_config));
+    any_prep |= p.kind != Kind::Dense;
+  }
+  if (any_prep)
+    for (const char* e : kPrepExprs) add(e);
+  return o;
+}
+
+ModuleInfo PatternAttention::compile(int D) {
+  if (D != 64 && D != 128)
+    throw ArgumentError(fmt::format("head dim {} is not supported: the kernels exist for D = 64 and 128", D));
+  const jit::CompileOptions o = impl_->compile_options(D);
+  const auto t0 = std::chrono::steady_clock::now();
+  jit::CompiledKernel ck = jit::compile(pattern_.cuda, o);
+  ModuleInfo info;
+  info.head_dim = D;
+  info.cache_hit = ck.cache_hit;
+  info.compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  info.cache_path = ck.cache_path;
+  info.kernels = o.name_expressions;
+  return info;
+}
+
+PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
+  auto it = mods.find(D);
+  if (it != mods.end()) return *it->second;
+  jit::Device& dev = jit::Device::get();
+  if (!sms) {
+    sms = dev.attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+    smem_optin = dev.attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+  }
+  auto m = std::make_unique<Mod>();
+  m->D = D;
+  m->ck = jit::compile(pattern->cuda, compile_options(D));
+  m->mod = std::make_unique<jit::Module>(m->ck, dev);
+  auto fn = [&](const std::string& expr) { return m->mod->function(m->ck.symbol(expr).c_str()); };
+  const jit::Driver& d = jit::driver();
+  bool any_prep = false;
+  for (const auto& p : plan) {
+    ModK k;
+    k.attn = fn(attn_expr(p.variant, D, p.t));
+    CUdeviceptr g = 0;
+    size_t gbytes = 0;
+    CU_CHECK(ext().cuModuleGetGlobal(&g, &gbytes, m->mod->handle(), m->ck.symbol(smem_expr(D, p.t)).c_str()));
+    CU_CHECK(d.cuMemcpyDtoH(&k.smem, g, sizeof(int)));
+    if (k.smem > smem_optin)
+      throw ArgumentError(fmt::format("kernel '{}': tiles BM={} BN={} warps={} stages={} at D={} need {} bytes of "
+                                      "shared memory; the device allows {}",
+                                      p.ks->name, p.t.block_m, p.t.block_n, p.t.warps, p.t.stages, D, k.smem,
+                                      smem_optin));
+    CU_CHECK(d.cuFuncSetAttribute(k.attn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k.smem));
+    if (p.mask) k.bmap = fn(fmt::format("moga::block_map_kernel<{}>", p.variant));
+    if (p.gate_prog) k.gate = fn(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
+    if (p.kind == Kind::Routed) {
+      k.router = fn(router_expr(p.M, options->router_config));
+      k.router_threads = kRouterCfgs[options->router_config].THREADS;
+      k.router_mt = kRouterCfgs[options->router_config].MT;
+    }
+    any_prep |= p.kind != Kind::Dense;
+    m->k.push_back(k);
+  }
+  if (any_prep) {
+    m->pack = fn(kPrepExprs[0]);
+    m->hist = fn(kPrepExprs[1]);
+    m->scatter = fn(kPrepExprs[2]);
+    m->summary = fn(kPrepExprs[3]);
+    m->gmap = fn(kPrepExprs[4]);
+  }
+  return *mods.emplace(D, std::move(m)).first->second;
+}
+
+// ---- per-shape state ---------------------------------------------------------------------------------------
+
+PatternAttention::Impl::ShapeState& PatternAttention::Impl::shape_state(const AttentionShape& s) {
+  ShapeKey key{s.B, s.N, s.video, s.F, s.Hgt, s.Wid, s.shot_starts};
+  ++tick;
+  auto it = shapes.find(key);
+  if (it != shapes.end()) {
+    it->second->last_use = tick;
+    return *it->second;
+  }
+  // Keep a few shapes (a sampler alternates between a handful); drop the least recently used.
+  constexpr size_t kMaxShapes = 8;
+  if (shapes.size() >= kMaxShapes) {
+    auto lru = shapes.begin();
+    for (auto i = shapes.begin(); i != shapes.end(); ++i)
+      if (i->second->last_use < lru->second->last_use) lru = i;
+    if (lru->second.get() == last) last = nullptr;
+    jit::driver().cuCtxSynchronize();  // buffers may still be in use by queued work
+    shapes.erase(lru);
+  }
+  auto st = std::make_unique<ShapeState>();
+  st->B = s.B;
+  st->N = s.N;
+  if (s.video) {
+    ref::VideoShape vs;
+    vs.F = s.F;
+    vs.H = s.Hgt;
+    vs.W = s.Wid;
+    vs.shot_starts = s.shot_starts;
+    st->host = ref::Shape::video(vs);
+  } else {
+    st->host = ref::Shape::seq(s.N);
+  }
+  const MaskShape& hm = st->host.mask();
+  st->ms = hm;
+  st->ms.shot_of_frame = nullptr;
+  st->ms.shot_first = nullptr;
+  if (hm.shot_of_frame && hm.shot_first) {
+    const int nshots = st->host.num_shots();
+    st->sof.ensure(sizeof(int) * hm.F);
+    st->sof.b->upload(hm.shot_of_frame, sizeof(int) * hm.F);
+    st->sfirst.ensure(sizeof(int) * (nshots + 1));
+    st->sfirst.b->upload(hm.shot_first, sizeof(int) * (nshots + 1));
+    st->ms.shot_of_frame = dp<const int>(st->sof);
+    st->ms.shot_first = dp<const int>(st->sfirst);
+  }
+  st->k.resize(plan.size());
+  st->last_use = tick;
+  return *shapes.emplace(std::move(key), std::move(st)).first->second;
+}
+
+// Block map of kernel ki from its current token order (perm/gid/seg, or identity).
+void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grouped, CUstream stream, bool pdl) {
+  const KPlan& p = plan[ki];
+  KWs& w = st.k[ki];
+  const int B = st.B, N = st.N;
+  if (p.mask) {
+    SummaryParams sp{};
+    sp.perm = grouped ? dp<const int>(w.perm) : nullptr;
+    sp.gid = grouped ? dp<const int>(w.gid) : nullptr;
+    sp.shape = st.ms;
+    sp.B = B;
+    sp.Ne = N;
+    sp.tile_q = p.t.block_m;
+    sp.tile_kv = p.t.block_n;
+    sp.tq = w.tq;
+    sp.tk = w.tk;
+    sp.q_out = dp<TileSummary>(w.qsum);
+    sp.kv_out = dp<TileSummary>(w.kvsum);
+    long long blocks = ((long long)B * (w.tq + w.tk) + 7) / 8;
+    blocks = std::min<long long>(std::max<long long>(blocks, 1), 65535);
+    void* a1[] = {&sp};
+    launch_ex(m.summary, (unsigned)blocks, 1, 1, 256, 0, stream, pdl, a1);
+    BlockMapParams bp{};
+    bp.qsum = dp<const TileSummary>(w.qsum);
+    bp.kvsum = dp<const TileSummary>(w.kvsum);
+    bp.B = B;
+    bp.tq = w.tq;
+    bp.tk = w.tk;
+    bp.grouped = grouped ? 1 : 0;
+    bp.seg_offsets = grouped ? dp<const int>(w.seg) : nullptr;
+    bp.G = grouped ? w.G : 0;
+    bp.tile_kv = p.t.block_n;
+    bp.shape = st.ms;
+    bp.full_cnt = dp<int>(w.fcnt);
+    bp.full_idx = dp<int>(w.fidx);
+    bp.part_cnt = dp<int>(w.pcnt);
+    bp.part_idx = dp<int>(w.pidx);
+    void* a2[] = {&bp};
+    launch_ex(m.k[ki].bmap, (unsigned)((w.tq + 7) / 8), (unsigned)B, 1, 256, 0, stream, pdl, a2);
+  } else {
+    GroupMapParams gp{};
+    gp.gid = dp<const int>(w.gid);
+    gp.seg_offsets = dp<const int>(w.seg);
+    gp.B = B;
+    gp.Ne = N;
+    gp.G = w.G;
+    gp.tile_q = p.t.block_m;
+    gp.tile_kv = p.t.block_n;
+    gp.tq = w.tq;
+    gp.tk = w.tk;
+    gp.full_cnt = dp<int>(w.fcnt);
+    gp.full_idx = dp<int>(w.fidx);
+    gp.part_cnt = dp<int>(w.pcnt);
+    gp.part_idx = dp<int>(w.pidx);
+    long long blocks = ((long long)B * w.tq + 7) / 8;
+    blocks = std::min<long long>(std::max<long long>(blocks, 1), 65535);
+    void* a[] = {&gp};
+    launch_ex(m.gmap, (unsigned)blocks, 1, 1, 256, 0, stream, pdl, a);
+  }
+}
+
+void PatternAttention::Impl::gate_fill(ShapeState& st, Mod& m, int ki, bool multiply, CUstream stream, bool pdl) {
+  KWs& w = st.k[ki];
+  const int* perm = plan[ki].kind == Kind::Keyed || plan[ki].kind == Kind::Routed ? dp<const int>(w.perm) : nullptr;
+  float* gate = dp<float>(w.gate);
+  int B = st.B, N = st.N, mul = multiply ? 1 : 0;
+  MaskShape ms = st.ms;
+  void* a[] = {&perm, &gate, &B, &N, &ms, &mul};
+  const long long n = (long long)B * N;
+  launch_ex(m.k[ki].gate, (unsigned)((n + 255) / 256), 1, 1, 256, 0, stream, pdl, a);
+}
+
+// Everything that depends only on the shape: allocations, static token orders, block maps, gates.
+void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const AttentionShape& s, CUstream stream) {
+  const int B = st.B, N = st.N;
+  const size_t BN_ = (size_t)B * N;
+  for (size_t ki = 0; ki < plan.size(); ++ki) {
+    const KPlan& p = plan[ki];
+    KWs& w = st.k[ki];
+    if (w.static_done) continue;
+    w.tq = (N + p.t.block_m - 1) / p.t.block_m;
+    w.tk = (N + p.t.block_n - 1) / p.t.block_n;
+    const bool need_map = p.kind != Kind::Dense;
+    if (need_map) {
+      w.fcnt.ensure(sizeof(int) * B * w.tq);
+      w.pcnt.ensure(sizeof(int) * B * w.tq);
+      w.fidx.ensure(sizeof(int) * (size_t)B * w.tq * w.tk);
+      w.pidx.ensure(sizeof(int) * (size_t)B * w.tq * w.tk);
+      if (p.mask) {
+        w.qsum.ensure(sizeof(TileSummary) * B * w.tq);
+        w.kvsum.ensure(sizeof(TileSummary) * B * w.tk);
+      }
+    }
+    if (p.gate_prog || p.route_gate) w.gate.ensure(sizeof(float) * BN_);
+    switch (p.kind) {
+      case Kind::Dense:
+        break;
+      case Kind::Masked:
+        block_map(st, m, (int)ki, false, stream, false);
+        break;
+      case Kind::Keyed: {
+        // Keys on the host from the manifest's key program (the generated V::key is the same program).
+        ref::ElementEvaluator ev(*p.ks->key);
+        std::vector<int> keys(BN_);
+        int kmin = 0, kmax = 0;
+        for (int t = 0; t < N; ++t) {
+          const int key = ev.key(st.host.coords(t), st.host.mask());
+          if (key < 0)
+            throw ArgumentError(fmt::format("kernel '{}': its group key is negative ({}) at token {} for shape {}; "
+                                            "keys must be >= 0",
+                                            p.ks->name, key, t, s.describe()));
+          keys[t] = key;
+          kmin = t ? std::min(kmin, key) : key;
+          kmax = t ? std::max(kmax, key) : key;
+        }
+        for (int b = 1; b < B; ++b) std::copy(keys.begin(), keys.begin() + N, keys.begin() + (size_t)b * N);
+        w.G = kmax + 1;
+        std::vector<int> perm(BN_), gid(BN_), seg((size_t)B * (w.G + 1)), scratch(w.G);
+        counting_sort_host(keys.data(), nullptr, B, N, 1, w.G, scratch.data(), seg.data(), perm.data(), gid.data(),
+                           nullptr, nullptr);
+        w.perm.ensure(sizeof(int) * BN_);
+        w.gid.ensure(sizeof(int) * BN_);
+        w.seg.ensure(sizeof(int) * seg.size());
+        w.perm.b->upload(perm);
+        w.gid.b->upload(gid);
+        w.seg.b->upload(seg);
+        block_map(st, m, (int)ki, true, stream, false);
+        break;
+      }
+      case Kind::Routed: {
+        w.G = p.M;
+        sort_plan(N, w.G, &w.chunk, &w.nblk, &w.ld);
+        w.rgid.ensure(sizeof(int) * BN_);
+        w.rprob.ensure(sizeof(float) * BN_);
+        w.perm.ensure(sizeof(int) * BN_);
+        w.gid.ensure(sizeof(int) * BN_);
+        w.seg.ensure(sizeof(int) * (size_t)B * (w.G + 1));
+        w.hist.ensure(sizeof(int) * (size_t)sort_scratch_ints(B, N, w.G));
+        break;
+      }
+    }
+    if (p.gate_prog && p.kind != Kind::Routed) gate_fill(st, m, (int)ki, false, stream, false);
+    w.static_done = true;
+  }
+}
+
+// Every call of a routed kernel: router (+ fused histogram), scatter, block map, gates.
+void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const RouterInputs& r, const TensorView& wt,
+                                         CUstream stream) {
+  const KPlan& p = plan[ki];
+  KWs& w = st.k[ki];
+  ModK& mk = m.k[ki];
+  const bool pdl = options->pdl;
+  const int B = st.B, N = st.N, M = p.M;
+  const int d = (int)r.x.shape[2], d_pad = round_up(d, 128), NT = (M + 7) / 8, Mp = 8 * NT;
+  // 1. histogram cleared (the router adds to it)
+  CU_CHECK(ext().cuMemsetD32Async(w.hist.ptr(), 0, (size_t)B * w.G * w.ld, stream));
+  // 2. weight pack (skipped when the caller vouches for an unchanged weight)
+  const bool repack = !(r.weights_unchanged && w.wpack_src == wt.ptr && w.wpack_d == d &&
+                        w.w_sk == wt.strides[0] && w.w_sn == wt.strides[1]);
+  if (repack) {
+    w.wpack.ensure(sizeof(unsigned short) * (size_t)Mp * d_pad);
+    const void* src = reinterpret_cast<const void*>(wt.ptr);
+    long long sk = wt.strides[0], sn = wt.strides[1];
+    int dd = d, MM = M, dp_ = d_pad, Mpp = Mp;
+    void* out = reinterpret_cast<void*>(w.wpack.ptr());
+    void* a[] = {&src, &sk, &sn, &dd, &MM, &dp_, &Mpp, &out};
+    const long long total = (long long)Mp * d_pad;
+    const unsigned blocks = (unsigned)std::min<long long>((total + 255) / 256, 4096);
+    launch_ex(m.pack, blocks, 1, 1, 256, 0, stream, false, a);
+    w.wpack_src = wt.ptr;
+    w.wpack_d = d;
+    w.w_sk = sk;
+    w.w_sn = sn;
+  }
+  // 3. router
+  RouterParams rp{};
+  rp.x = reinterpret_cast<const void*>(r.x.ptr);
+  rp.x_sb = r.x.strides[0];
+  rp.x_sn = r.x.strides[1];
+  rp.w_packed = reinterpret_cast<const void*>(w.wpack.ptr());
+  rp.B = B;
+  rp.N = N;
+  rp.d = d;
+  rp.d_pad = d_pad;
+  rp.M = M;
+  rp.topk = 1;
+  router_choose_chunks(NT, d_pad, &rp.kc, &rp.kst);
+  rp.gid = dp<int>(w.rgid);
+  rp.prob = dp<float>(w.rprob);
+  rp.logits = nullptr;
+  rp.hist = dp<int>(w.hist);
+  rp.hist_chunk = w.chunk;
+  rp.hist_ld = w.ld;
+  const size_t rsmem = router_smem_bytes(NT, d_pad, rp.kc);
+  const jit::Driver& drv = jit::driver();
+  if (rsmem > mk.router_smem_attr) {
+    CU_CHECK(drv.cuFuncSetAttribute(mk.router, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)rsmem));
+    mk.router_smem_attr = rsmem;
+  }
+  if (mk.router_occ_smem != rsmem) {
+    CU_CHECK(ext().cuOccupancyMaxActiveBlocksPerMultiprocessor(&mk.router_blocks_per_sm, mk.router,
+                                                                mk.router_threads, rsmem));
+    mk.router_occ_smem = rsmem;
+  }
+  if (mk.router_blocks_per_sm < 1)
+    throw ArgumentError(fmt::format("kernel '{}': the router for d_model {} does not fit on an SM", p.ks->name, d));
+  const long long rows = (long long)B * N, tiles = (rows + 16 * mk.router_mt - 1) / (16 * mk.router_mt);
+  long long blocks = (tiles + mk.router_threads / 32 - 1) / (mk.router_threads / 32);
+  blocks = std::max<long long>(1, std::min<long long>(blocks, (long long)mk.router_blocks_per_sm * sms));
+  {
+    void* a[] = {&rp};
+    // PDL only behind a kernel (the pack); behind the memset it launches normally
+    launch_ex(mk.router, (unsigned)blocks, 1, 1, mk.router_threads, (unsigned)rsmem, stream, pdl && repack, a);
+  }
+  // 4. scatter: segment offsets, perm, gid, gate
+  SortParams sp{};
+  sp.keys = dp<const int>(w.rgid);
+  sp.probs = p.route_gate ? dp<const float>(w.rprob) : nullptr;
+  sp.B = B;
+  sp.Ne = N;
+  sp.k = 1;
+  sp.G = w.G;
+  sp.chunk = w.chunk;
+  sp.nblk = w.nblk;
+  sp.ld = w.ld;
+  sp.blk_hist = dp<int>(w.hist);
+  sp.seg_offsets = dp<int>(w.seg);
+  sp.order = nullptr;
+  sp.perm = dp<int>(w.perm);
+  sp.gid = dp<int>(w.gid);
+  sp.gate = p.route_gate ? dp<float>(w.gate) : nullptr;
+  sp.err = nullptr;
+  const size_t ssmem = sort_scatter_smem_bytes(w.G, false);
+  if (ssmem > 48 * 1024 && ssmem > m.scatter_smem_attr) {
+    CU_CHECK(drv.cuFuncSetAttribute(m.scatter, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)ssmem));
+    m.scatter_smem_attr = ssmem;
+  }
+  {
+    void* a[] = {&sp};
+    launch_ex(m.scatter, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)ssmem, stream, pdl, a);
+  }
+  // 5. block map from the segments (and the mask, if any); 6. gate program
+  block_map(st, m, ki, true, stream, pdl);
+  if (p.gate_prog) gate_fill(st, m, ki, p.route_gate, stream, pdl);
+}
+
+void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k,
+                                       const TensorView& v, const TensorView& out, const AttentionShape& s,
+                                       CUstream stream) {
+  const KPlan& p = plan[ki];
+  KWs& w = st.k[ki];
+  AttnParams a{};
+  a.q = reinterpret_cast<const void*>(q.ptr);
+  a.k = reinterpret_cast<const void*>(k.ptr);
+  a.v = reinterpret_cast<const void*>(v.ptr);
+  a.o = reinterpret_cast<void*>(out.ptr);
+  a.q_sb = q.strides[0], a.q_sn = q.strides[1], a.q_sh = q.strides[2];
+  a.k_sb = k.strides[0], a.k_sn = k.strides[1], a.k_sh = k.strides[2];
+  a.v_sb = v.strides[0], a.v_sn = v.strides[1], a.v_sh = v.strides[2];
+  a.o_sb = out.strides[0], a.o_sn = out.strides[1], a.o_sh = out.strides[2];
+  a.B = s.B;
+  a.N = s.N;
+  a.H = s.H;
+  const double scale = p.ks->scale ? *p.ks->scale : 1.0 / std::sqrt((double)s.D);
+  a.scale_log2 = (float)(scale * kLog2e);
+  const bool grouped = p.kind == Kind::Keyed || p.kind == Kind::Routed;
+  a.perm = grouped ? dp<const int>(w.perm) : nullptr;
+  a.gid = grouped ? dp<const int>(w.gid) : nullptr;
+  if (p.kind != Kind::Dense) {
+    a.map.full_cnt = dp<const int>(w.fcnt);
+    a.map.full_idx = dp<const int>(w.fidx);
+    a.map.part_cnt = dp<const int>(w.pcnt);
+    a.map.part_idx = dp<const int>(w.pidx);
+    a.map.num_q_tiles = w.tq;
+    a.map.num_kv_tiles = w.tk;
+  }
+  a.gate = (p.gate_prog || p.route_gate) ? dp<const float>(w.gate) : nullptr;
+  a.weight = (float)p.ks->weight;
+  a.accumulate = ki > 0 ? 1 : 0;
+  a.shape = st.ms;
+  void* args[] = {&a};
+  launch_ex(m.k[ki].attn, (unsigned)((s.N + p.t.block_m - 1) / p.t.block_m), (unsigned)s.H, (unsigned)s.B,
+            p.t.warps * 32, m.k[ki].smem, stream, false, args);
+}
+
+// ---- run -------------------------------------------------------------------------------------------------
+
+void PatternAttention::run(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
+                           const AttentionShape& s, const RouterInputs* router, CUstream stream,
+                           const RunOptions& opt) {
+  validate(q, k, v, out, s, router);
+  Impl& im = *impl_;
+  jit::Device::get().make_current();
+  Impl::Mod& m = im.module(s.D);
+  Impl::ShapeState& st = im.shape_state(s);
+  const bool fresh = std::any_of(st.k.begin(), st.k.end(), [](const Impl::KWs& w) { return !w.static_done; });
+  if (fresh) im.static_prep(st, m, s, stream);
+  if (!opt.prep)
+    for (int ki : routed_)
+      if (!st.k[ki].ran)
+        throw ArgumentError(fmt::format("run(prep = false): kernel '{}' has not been routed for shape {} yet; run "
+                                        "once with prep first",
+                                        spec().kernels[ki].name, s.describe()));
+  for (size_t ki = 0; ki < im.plan.size(); ++ki) {
+    if (opt.prep && im.plan[ki].kind == Kind::Routed) {
+      const TensorView* w = weight_for(*router, routed_, (int)spec().kernels.size(), (int)ki);
+      im.routed_prep(st, m, (int)ki, *router, *w, stream);
+      st.k[ki].ran = true;
+    }
+    if (opt.attention) im.attention(st, m, (int)ki, q, k, v, out, s, stream);
+  }
+  im.last = &st;
+}
+
+// ---- inspection ------------------------------------------------------------------------------------------
+
+static void sync(CUstream stream) { CU_CHECK(jit::driver().cuStreamSynchronize(stream)); }
+
+PatternAttention::Routing PatternAttention::last_routing(int ki, CUstream stream) const {
+  const Impl& im = *impl_;
+  if (ki < 0 || ki >= (int)im.plan.size() || im.plan[ki].kind != Kind::Routed)
+    throw ArgumentError(fmt::format("last_routing: kernel {} is not routed", ki));
+  if (!im.last || !im.last->k[ki].ran) throw ArgumentError("last_routing: no routed run yet");
+  sync(stream);
+  Routing r;
+  r.B = im.last->B;
+  r.N = im.last->N;
+  r.M = im.plan[ki].M;
+  const size_t n = (size_t)r.B * r.N;
+  r.gid = download<int>(im.last->k[ki].rgid, n);
+  r.prob = download<float>(im.last->k[ki].rprob, n);
+  return r;
+}
+
+PatternAttention::Order PatternAttention::last_order(int ki, CUstream stream) const {
+  const Impl& im = *impl_;
+  if (ki < 0 || ki >= (int)im.plan.size() ||
+      (im.plan[ki].kind != Kind::Routed && im.plan[ki].kind != Kind::Keyed))
+    throw ArgumentError(fmt::format("last_order: kernel {} is not grouped", ki));
+  if (!im.last) throw ArgumentError("last_order: no run yet");
+  sync(stream);
+  const auto& w = im.last->k[ki];
+  Order o;
+  o.B = im.last->B;
+  o.N = im.last->N;
+  o.G = w.G;
+  const size_t n = (size_t)o.B * o.N;
+  o.perm = download<int>(w.perm, n);
+  o.gid = download<int>(w.gid, n);
+  o.seg_offsets = download<int>(w.seg, (size_t)o.B * (o.G + 1));
+  if (im.plan[ki].gate_prog || im.plan[ki].route_gate) o.gate = download<float>(w.gate, n);
+  return o;
+}
+
+PatternAttention::MapStats PatternAttention::last_block_map(int ki, CUstream stream) const {
+  const Impl& im = *impl_;
+  if (!im.last) throw ArgumentError("last_block_map: no run yet");
+  if (ki < 0 || ki >= (int)im.plan.size()) throw ArgumentError(fmt::format("last_block_map: no kernel {}", ki));
+  const auto& w = im.last->k[ki];
+  MapStats ms;
+  ms.tq = w.tq;
+  ms.tk = w.tk;
+  const long long pairs = (long long)im.last->B * w.tq * w.tk;
+  if (im.plan[ki].kind == Kind::Dense) {
+    ms.full = pairs;
+    return ms;
+  }
+  sync(stream);
+  const size_t n = (size_t)im.last->B * w.tq;
+  const auto fc = download<int>(w.fcnt, n), pc = download<int>(w.pcnt, n);
+  for (size_t i = 0; i < n; ++i) {
+    ms.full += fc[i];
+    ms.partial += pc[i];
+  }
+  ms.empty = pairs - ms.full - ms.partial;
+  return ms;
+}
+
+}  // namespace moga::rt

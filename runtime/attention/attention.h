@@ -1,0 +1,176 @@
+// PatternAttention: runs a compiled attention pattern on the GPU (docs/architecture.md, "Execution
+// model"). The API the model code calls:
+//
+//   rt::PatternAttention attn(rt::load_builtin("moga"));               // no device work yet
+//   rt::AttentionShape shape = rt::AttentionShape::video(B, F, Hgt, Wid, H, D, {0, 8});
+//   rt::RouterInputs router{x, {w_dynamic}};                             // routed kernels only
+//   attn.run(q, k, v, out, shape, &router, stream);                      // async on `stream`
+//
+// q, k, v, out: bf16 [B, N, H, D] (rt::TensorView; any batch/token/head strides that are multiples
+// of 8 elements, D contiguous, 16-byte aligned); D is 64 or 128. Every argument is checked before
+// anything is launched: validate() is that check on its own and needs no device (a wrong argument
+// raises rt::ArgumentError naming it).
+//
+// What a call does, per kernel (branch) of the pattern, in manifest order, all on `stream`; the first
+// kernel writes out, the others accumulate into it (the epilogue's weight * gate, no extra pass):
+//   dense (no group, no mask):   the attention kernel alone (no block map);
+//   mask only:                   identity order + a block map that depends only on the shape: built
+//                                once per (shape, tiles) and kept on the device;
+//   computed key (group t.frame, STGA's region): the token order is static per shape too: keys on
+//                                the host from the manifest's key program (G = max key + 1), counting
+//                                sort, block map (GPU), all once per shape;
+//   routed (route linear(M) top 1): every call: [memset of the histogram] + [weight pack] + router
+//                                (x W_r on the tensor cores, softmax, top-1, sort histogram fused) +
+//                                scatter (offsets, perm, gid, gate = router prob at sorted positions)
+//                                + block map (from the segments; or tile summaries + classification
+//                                when the branch also has a mask) + attention: 4 to 6 launches,
+//                                chained with programmatic dependent launch.
+// Workspaces are allocated per shape and reused: a warm call allocates nothing and copies nothing
+// between host and device.
+//
+// JIT: one module per (pattern, head dim), compiled by NVRTC from the generated source, the embedded
+// kernels_src/cuda headers and name expressions for exactly the instantiations needed
+// (attention_fwd<moga_gen_P::K, D, BM, BN, W, S> per kernel, the router for each M, block maps for
+// masked kernels, ...); cached on disk by runtime/jit. Tile configurations: the manifest's, or
+// AttentionOptions::tiles per kernel name.
+//
+// Streams and threads: a PatternAttention owns its workspaces (token orders, block maps, router
+// outputs), so calls on one object must be ordered: use one object per stream (or per thread), or
+// synchronize between calls on different streams. run() is not thread-safe.
+// CUDA graphs: the first call for a shape or head dim uploads and compiles synchronously; capture
+// warm calls only (a warm call only enqueues launches and one memset).
+//
+// Not supported on the GPU yet (raised by the constructor, before any work): top-k > 1 routing (the
+// epilogue writes each sorted entry to its token: with k > 1 a token appears k times and the
+// accumulation would race; it needs fp32 atomics or a k-pass schedule).
+#pragma once
+
+#include <cuda.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/attention/pattern.h"
+#include "runtime/attention/tensor.h"
+
+namespace moga::rt {
+
+// A feature the pattern uses that the GPU path does not implement yet.
+class NotSupportedError : public ArgumentError {
+ public:
+  using ArgumentError::ArgumentError;
+};
+
+// Per-kernel tile configuration (attention_fwd's BM, BN, WARPS, STAGES). 0 fields: the manifest's.
+struct TileConfig {
+  int block_m = 0, block_n = 0, warps = 0, stages = 0;
+};
+
+struct AttentionShape {
+  int B = 1, N = 0, H = 0, D = 0;
+  bool video = false;         // layout video: the latent grid below (N = F * Hgt * Wid)
+  int F = 1, Hgt = 1, Wid = 1;
+  std::vector<int> shot_starts;  // video: first frame of each shot (empty: one shot; else starts at 0)
+
+  static AttentionShape seq(int B, int N, int H, int D);
+  static AttentionShape make_video(int B, int F, int Hgt, int Wid, int H, int D, std::vector<int> shots = {});
+  std::string describe() const;  // "B=1 N=1105 (video 5x13x17, shots 0,3) H=2 D=128"
+};
+
+struct RouterInputs {
+  TensorView x;                     // bf16 [B, N, d_model]
+  // W_r bf16 [d_model, M] per routed kernel: either one per routed kernel (in manifest order) or one
+  // per kernel (index = kernel index; entries of kernels that are not routed are ignored).
+  std::vector<TensorView> weights;
+  // The caller promises that the weights are the same tensors with the same contents as in the
+  // previous call: the packed copy is reused (one launch fewer per routed kernel).
+  bool weights_unchanged = false;
+};
+
+struct AttentionOptions {
+  std::map<std::string, TileConfig> tiles;  // by kernel name; missing or 0 fields: the manifest's
+  bool pdl = true;                          // programmatic dependent launch between the prep kernels
+  int router_config = 1;                    // prep.cuh's router configuration (0..4)
+  std::vector<std::string> nvrtc_flags;     // extra NVRTC options (part of the cache key)
+};
+
+// Which parts of run() to do. Benchmarks time the attention kernels alone with {prep=false}: the
+// token order, gates and block maps of the previous call (same shape) are reused.
+struct RunOptions {
+  bool prep = true;
+  bool attention = true;
+};
+
+// What the module for one head dim compiled to (prepare()).
+struct ModuleInfo {
+  int head_dim = 0;
+  bool cache_hit = false;
+  double compile_ms = 0;
+  std::string cache_path;
+  std::vector<std::string> kernels;  // the name expressions
+};
+
+class PatternAttention {
+ public:
+  // No device work: parses the plan (kinds of kernels, tiles). Throws NotSupportedError for features
+  // the GPU path lacks, ArgumentError for bad tile overrides.
+  explicit PatternAttention(LoadedPattern pattern, AttentionOptions options = {});
+  ~PatternAttention();
+  PatternAttention(const PatternAttention&) = delete;
+  PatternAttention& operator=(const PatternAttention&) = delete;
+
+  const LoadedPattern& pattern() const { return pattern_; }
+  const ref::PatternSpec& spec() const { return pattern_.spec; }
+  // The tile configuration kernel ki runs with.
+  TileConfig tiles(int ki) const;
+  // Indices of the routed kernels, in manifest order.
+  const std::vector<int>& routed_kernels() const { return routed_; }
+
+  // Every check run() makes, without touching the device. Throws ArgumentError / NotSupportedError.
+  void validate(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
+                const AttentionShape& shape, const RouterInputs* router) const;
+
+  // Validates, then launches everything on `stream` (asynchronous; the first call for a shape builds
+  // and caches the static token orders and block maps, the first call for a head dim compiles or
+  // loads the module).
+  void run(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
+           const AttentionShape& shape, const RouterInputs* router, CUstream stream,
+           const RunOptions& opt = {});
+
+  // Compiles (or finds in the disk cache) the module for head dim D; needs NVRTC, not a device
+  // (build machines use it to fill the cache that travels to the GPU machine).
+  ModuleInfo compile(int head_dim);
+
+  // ---- inspection (tests, benchmarks): synchronize `stream` and download -------------------------
+  struct Routing {
+    int B = 0, N = 0, M = 0;
+    std::vector<int> gid;     // [B][N] chosen group
+    std::vector<float> prob;  // [B][N] its softmax probability
+  };
+  // The router output of routed kernel ki in the last run.
+  Routing last_routing(int ki, CUstream stream = nullptr) const;
+  struct Order {
+    int B = 0, N = 0, G = 0;
+    std::vector<int> perm, gid, seg_offsets;  // [B][N], [B][N], [B][G+1]
+    std::vector<float> gate;                  // [B][N] or empty
+  };
+  // Token order of grouped kernel ki in the last run.
+  Order last_order(int ki, CUstream stream = nullptr) const;
+  struct MapStats {
+    int tq = 0, tk = 0;
+    long long full = 0, partial = 0, empty = 0;  // tile pairs over all batch items
+  };
+  // Block map of kernel ki (dense kernels: every pair full) for the last run's shape.
+  MapStats last_block_map(int ki, CUstream stream = nullptr) const;
+
+ private:
+  struct Impl;
+  LoadedPattern pattern_;
+  AttentionOptions options_;
+  std::vector<int> routed_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace moga::rt

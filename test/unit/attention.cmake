@@ -1,0 +1,29 @@
+# runtime/attention: the CPU suite (argument validation, pattern loading, JIT compile of the shipped
+# patterns: no GPU needed) and the GPU suite (every shipped pattern against the CPU reference), which
+# skips loudly without a device. Test patterns (test/unit/patterns/*.moga) are compiled at build
+# time by moga-compile and embedded into both binaries (the GPU machine has no MLIR).
+# runtime/CMakeLists.txt lists `attention`; the guard keeps this file working in a tree where it does not.
+if(NOT TARGET moga_attention)
+  add_subdirectory(${PROJECT_SOURCE_DIR}/runtime/attention ${CMAKE_BINARY_DIR}/runtime/attention)
+endif()
+include(${PROJECT_SOURCE_DIR}/runtime/attention/embed_patterns_fn.cmake)
+
+set(_attn_pat ${CMAKE_CURRENT_LIST_DIR}/patterns)
+set(_attn_test_patterns
+  "attn_all_masked|${_attn_pat}/attn_all_masked.moga"
+  "attn_hooks|${_attn_pat}/attn_hooks.moga"
+  "attn_routed_mix|${_attn_pat}/attn_routed_mix.moga"
+  "attn_route64|${_attn_pat}/attn_route64.moga"
+  "attn_top2|${_attn_pat}/attn_top2.moga")
+
+add_library(moga_attention_test_patterns STATIC)
+target_link_libraries(moga_attention_test_patterns PUBLIC moga_attention)
+moga_embed_patterns(moga_attention_test_patterns test_patterns ${_attn_test_patterns})
+
+moga_unit_test(moga_attention_tests
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/attention_test.cpp
+  LIBS moga_attention_test_patterns moga_attention)
+
+moga_unit_test(moga_gpu_attention_tests
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/gpu_attention_test.cpp
+  LIBS moga_attention_test_patterns moga_attention)

@@ -1,0 +1,253 @@
+// runtime/attention without a GPU: pattern loading, tensor views, and every argument check of
+// PatternAttention::validate() (run() calls it before any launch, so a fake device pointer is enough
+// to exercise them), plus one NVRTC compile of a shipped pattern (needs NVRTC, not a device).
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "runtime/attention/attention.h"
+#include "runtime/attention/compiled_embed.h"
+#include "runtime/attention/pattern.h"
+#include "runtime/attention/tensor.h"
+
+namespace moga::rt {
+const std::vector<CompiledText>& test_patterns();
+}
+
+using namespace moga::rt;
+
+namespace {
+
+LoadedPattern test_pattern(const std::string& label) {
+  for (const auto& e : test_patterns())
+    if (label == e.label) return load_from_text(e.cuda, e.manifest, e.label);
+  throw std::runtime_error("no test pattern " + label);
+}
+
+// Expects `fn` to throw E with every one of `parts` in its message.
+template <class E, class F>
+void expect_error(F&& fn, std::initializer_list<const char*> parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "no exception; expected one containing '" << *parts.begin() << "'";
+  } catch (const E& e) {
+    const std::string msg = e.what();
+    for (const char* p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "message: " << msg << "\nmissing: " << p;
+  }
+}
+
+// Fake, aligned, disjoint device addresses: validation never dereferences them.
+constexpr CUdeviceptr kQ = 0x10000000, kK = 0x20000000, kV = 0x30000000, kO = 0x40000000, kX = 0x50000000,
+                      kW = 0x60000000;
+
+struct Args {
+  TensorView q, k, v, o;
+  AttentionShape s;
+};
+
+Args seq_args(int B, int N, int H, int D) {
+  Args a;
+  a.s = AttentionShape::seq(B, N, H, D);
+  a.q = TensorView::contiguous(kQ, DType::BF16, {B, N, H, D});
+  a.k = TensorView::contiguous(kK, DType::BF16, {B, N, H, D});
+  a.v = TensorView::contiguous(kV, DType::BF16, {B, N, H, D});
+  a.o = TensorView::contiguous(kO, DType::BF16, {B, N, H, D});
+  return a;
+}
+
+Args video_args(int B, int F, int Hg, int Wd, int H, int D) {
+  Args a = seq_args(B, F * Hg * Wd, H, D);
+  a.s = AttentionShape::make_video(B, F, Hg, Wd, H, D);
+  return a;
+}
+
+}  // namespace
+
+TEST(attention_pattern, BuiltinsAreTheShippedNine) {
+  const auto names = builtin_names();
+  for (const char* n : {"full", "causal", "sliding_window", "moga_dynamic", "stga", "frame_local", "moga", "radial",
+                        "natten2d"})
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
+  const LoadedPattern p = load_builtin("moga");
+  EXPECT_EQ(p.name, "moga");
+  EXPECT_EQ(p.origin, "builtin:moga");
+  ASSERT_EQ(p.spec.kernels.size(), 3u);
+  EXPECT_TRUE(p.spec.kernels[0].route.has_value());
+  EXPECT_NE(p.cuda.find("entry.cuh"), std::string::npos);
+}
+
+TEST(attention_pattern, UnknownBuiltinListsTheShippedOnes) {
+  expect_error<PatternError>([] { load_builtin("nope"); }, {"no shipped pattern 'nope'", "moga_dynamic", "causal"});
+}
+
+TEST(attention_pattern, LoadCompiledFolder) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("moga-attn-test-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const auto& e = test_patterns()[0];
+  std::ofstream(dir / "attn_all_masked.cu") << e.cuda;
+  expect_error<PatternError>([&] { load_compiled(dir.string()); }, {"holds 0 manifests"});
+  std::ofstream(dir / "attn_all_masked.json") << e.manifest;
+  const LoadedPattern p = load_compiled(dir.string());
+  EXPECT_EQ(p.name, "attn_all_masked");
+  EXPECT_EQ(load_compiled(dir.string(), "attn_all_masked").name, "attn_all_masked");
+  fs::remove(dir / "attn_all_masked.cu");
+  expect_error<PatternError>([&] { load_compiled(dir.string()); }, {"missing CUDA source", "attn_all_masked.cu"});
+  fs::remove_all(dir);
+  expect_error<PatternError>([&] { load_compiled(dir.string()); }, {"is not a folder"});
+}
+
+TEST(attention_tensor, Describe) {
+  const TensorView t = TensorView::contiguous(kQ, DType::F32, {2, 100, 12});
+  EXPECT_EQ(t.describe(), "f32 [2, 100, 12]");
+  EXPECT_TRUE(t.is_contiguous());
+  const TensorView s = TensorView::strided(kQ, DType::BF16, {2, 10, 4, 64}, {7680, 768, 64, 1});
+  EXPECT_EQ(s.describe(), "bf16 [2, 10, 4, 64] strides [7680, 768, 64, 1]");
+  EXPECT_EQ(s.extent_bytes(), (int64_t)((1 * 7680 + 9 * 768 + 3 * 64 + 63 + 1) * 2));
+}
+
+TEST(attention_validate, WrongDtypeAndRankNameTheArgument) {
+  PatternAttention attn(load_builtin("full"));
+  Args a = seq_args(2, 100, 12, 128);
+  a.q = TensorView::contiguous(kQ, DType::F32, {2, 100, 12});
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"q: expected bf16 [B=2, N=100, H=12, D=128] with D contiguous, got f32 [2, 100, 12]"});
+  a = seq_args(2, 100, 12, 128);
+  a.v = TensorView::contiguous(kV, DType::BF16, {2, 100, 12, 64});
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"v: expected bf16", "got bf16 [2, 100, 12, 64]"});
+}
+
+TEST(attention_validate, StridesAndAlignment) {
+  PatternAttention attn(load_builtin("full"));
+  Args a = seq_args(1, 64, 2, 64);
+  a.k = TensorView::strided(kK, DType::BF16, {1, 64, 2, 64}, {64 * 2 * 64, 2 * 64, 1, 2});  // D not contiguous
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); }, {"k: expected", "strides"});
+  a = seq_args(1, 64, 2, 64);
+  a.k = TensorView::strided(kK, DType::BF16, {1, 64, 2, 64}, {64 * 136, 136, 68, 1});  // head stride 68
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"k: head stride 68", "multiple of 8"});
+  a = seq_args(1, 64, 2, 64);
+  a.q.ptr += 8;  // 8-byte aligned only
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); }, {"q: data pointer", "16-byte"});
+  // a packed qkv tensor [B, N, 3, H, D] viewed per part is fine
+  a = seq_args(1, 64, 2, 64);
+  const int64_t sn = 3 * 2 * 64;
+  a.q = TensorView::strided(kQ, DType::BF16, {1, 64, 2, 64}, {64 * sn, sn, 64, 1});
+  a.k = TensorView::strided(kQ + 2 * 2 * 64, DType::BF16, {1, 64, 2, 64}, {64 * sn, sn, 64, 1});
+  a.v = TensorView::strided(kQ + 2 * 2 * 2 * 64, DType::BF16, {1, 64, 2, 64}, {64 * sn, sn, 64, 1});
+  EXPECT_NO_THROW(attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr));
+  // ... but out may not alias them
+  a.o = TensorView::strided(kQ + 64, DType::BF16, {1, 64, 2, 64}, {64 * sn, sn, 64, 1});
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); }, {"out: its memory overlaps"});
+}
+
+TEST(attention_validate, HeadDimAndShape) {
+  PatternAttention attn(load_builtin("causal"));
+  Args a = seq_args(1, 100, 2, 96);
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"head dim 96 is not supported", "64 and 128"});
+  a = seq_args(1, 100, 2, 128);
+  a.s.N = 0;
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); }, {"must be >= 1"});
+  a = video_args(1, 2, 4, 4, 2, 128);
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"pattern 'causal' has layout seq"});
+}
+
+TEST(attention_validate, VideoShapeMustMatchN) {
+  PatternAttention attn(load_builtin("stga"));
+  Args a = video_args(1, 5, 13, 17, 2, 128);
+  EXPECT_NO_THROW(attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr));
+  a.s.shot_starts = {0, 3};
+  EXPECT_NO_THROW(attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr));
+  a.s.shot_starts = {1, 3};
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); }, {"shot starts must begin at frame 0"});
+  a.s.shot_starts = {0, 7};
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); }, {"below F = 5"});
+  a.s.shot_starts = {};
+  a.s.Wid = 16;  // 5*13*16 != 1105
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"video grid 5x13x16 = 1040 tokens does not match N = 1105"});
+  Args b = seq_args(1, 1105, 2, 128);
+  expect_error<ArgumentError>([&] { attn.validate(b.q, b.k, b.v, b.o, b.s, nullptr); },
+                              {"pattern 'stga' has layout video", "make_video"});
+}
+
+TEST(attention_validate, RouterInputs) {
+  PatternAttention attn(load_builtin("moga"));
+  ASSERT_EQ(attn.routed_kernels(), std::vector<int>{0});
+  Args a = video_args(2, 5, 13, 17, 2, 128);
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"router: pattern 'moga' routes kernel 'dynamic'", "W_r [d_model, 5]"});
+  RouterInputs r;
+  r.x = TensorView::contiguous(kX, DType::BF16, {2, 1105, 64});
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, &r); }, {"router.weights: 0 given"});
+  r.weights = {TensorView::contiguous(kW, DType::BF16, {64, 4})};
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, &r); },
+                              {"router.weights (kernel 'dynamic'): expected bf16 [d_model=64, M=5], got bf16 [64, 4]"});
+  r.weights = {TensorView::contiguous(kW, DType::BF16, {64, 5})};
+  EXPECT_NO_THROW(attn.validate(a.q, a.k, a.v, a.o, a.s, &r));
+  // one weight per kernel works too (non-routed entries ignored)
+  r.weights = {TensorView::contiguous(kW, DType::BF16, {64, 5}), TensorView(), TensorView()};
+  EXPECT_NO_THROW(attn.validate(a.q, a.k, a.v, a.o, a.s, &r));
+  // nn.Linear's [M, d] weight, transposed view
+  r.weights = {TensorView::strided(kW, DType::BF16, {64, 5}, {1, 64})};
+  EXPECT_NO_THROW(attn.validate(a.q, a.k, a.v, a.o, a.s, &r));
+  r.x = TensorView::contiguous(kX, DType::BF16, {2, 1105, 60});
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, &r); },
+                              {"router.x: d_model 60 must be a multiple of 8"});
+  r.x = TensorView::contiguous(kX, DType::BF16, {2, 1000, 64});
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, &r); },
+                              {"router.x: expected bf16 [B=2, N=1105, d_model]", "got bf16 [2, 1000, 64]"});
+}
+
+TEST(attention_validate, TopKAboveOneIsNotSupportedYet) {
+  expect_error<NotSupportedError>([] { PatternAttention attn(test_pattern("attn_top2")); },
+                                  {"route top 2 is not supported on the GPU yet"});
+}
+
+TEST(attention_validate, TileOverrides) {
+  AttentionOptions o;
+  o.tiles["nope"] = TileConfig{64, 64, 4, 2};
+  expect_error<ArgumentError>([&] { PatternAttention attn(load_builtin("full"), o); }, {"no kernel 'nope'"});
+  o.tiles.clear();
+  o.tiles["full"] = TileConfig{100, 0, 0, 0};
+  PatternAttention attn(load_builtin("full"), o);
+  EXPECT_EQ(attn.tiles(0).block_m, 100);
+  EXPECT_EQ(attn.tiles(0).block_n, 64);  // the manifest's
+  Args a = seq_args(1, 100, 2, 128);
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"kernel 'full': tiles BM=100", "multiple of 16 * warps"});
+  o.tiles["full"] = TileConfig{64, 64, 4, 3};
+  PatternAttention ok(load_builtin("full"), o);
+  EXPECT_NO_THROW(ok.validate(a.q, a.k, a.v, a.o, a.s, nullptr));
+}
+
+TEST(attention_validate, ShapeDescribe) {
+  AttentionShape s = AttentionShape::make_video(1, 5, 13, 17, 2, 128, {0, 3});
+  EXPECT_EQ(s.describe(), "B=1 N=1105 (video 5x13x17, shots 0,3) H=2 D=128");
+}
+
+// NVRTC compiles the generated source with every instantiation the runtime names (router, sort,
+// summaries, block maps, attention): no device needed. Uses a private cache folder.
+TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
+  char tmpl[] = "/tmp/moga-attn-jit-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  setenv("MOGA_CACHE_DIR", tmpl, 1);
+  PatternAttention attn(load_builtin("moga"));
+  const ModuleInfo info = attn.compile(128);
+  EXPECT_FALSE(info.cache_hit);
+  EXPECT_GE(info.kernels.size(), 9u);
+  const ModuleInfo again = attn.compile(128);
+  EXPECT_TRUE(again.cache_hit);
+  std::cout << "moga d128: " << info.kernels.size() << " kernels, compile " << info.compile_ms << " ms\n";
+  unsetenv("MOGA_CACHE_DIR");
+  std::filesystem::remove_all(tmpl);
+}

@@ -1,0 +1,536 @@
+// runtime/attention on a GPU: every shipped pattern (and the test patterns of test/unit/patterns/)
+// run through PatternAttention and compared with the CPU reference (ref::reference_attention, in
+// double), on fresh random inputs (the seed is printed; MOGA_TEST_SEED=S repeats a run).
+//
+// Pass criterion: relative L2 error ||out - ref|| / ||ref|| <= 1e-2 (bf16 operands, bf16 P, a bf16
+// output accumulated in bf16 across branches); a reference of norm 0 (no visible key anywhere) needs
+// an exact 0. The output is poisoned with 0xFFFF (a bf16 NaN) before every run, and no NaN may
+// survive (every element written).
+// Routed kernels: the reference is fed the GPU's own routing (gid/prob from last_routing), so ties
+// cannot differ; the GPU router is checked separately against the CPU router (same group wherever
+// the CPU's top-2 logit margin exceeds 1e-3, probabilities within 1e-4). Token orders are checked
+// exactly against counting_sort_host, block maps against ref::build_block_maps.
+// Without a device every test SKIPs loudly ("no CUDA device: <reason>").
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels_src/cuda/prep.cuh"
+#include "runtime/attention/attention.h"
+#include "runtime/attention/compiled_embed.h"
+#include "runtime/attention/driver_ext.h"
+#include "runtime/jit/check.h"
+#include "runtime/jit/driver.h"
+#include "runtime/jit/module.h"
+#include "runtime/reference/attention.h"
+#include "runtime/reference/block_map.h"
+
+namespace moga::rt {
+const std::vector<CompiledText>& test_patterns();
+}
+
+using namespace moga;
+using namespace moga::rt;
+
+namespace {
+
+constexpr double kTol = 1e-2;
+
+unsigned short f2bf(float f) {
+  unsigned u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
+  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
+  return (unsigned short)(u >> 16);
+}
+float bf2f(unsigned short h) {
+  unsigned u = (unsigned)h << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+float round_bf(float f) { return bf2f(f2bf(f)); }
+
+uint64_t base_seed() {
+  static const uint64_t s = [] {
+    if (const char* e = getenv("MOGA_TEST_SEED")) return (uint64_t)strtoull(e, nullptr, 10);
+    return ((uint64_t)std::random_device{}() << 32) ^ std::random_device{}();
+  }();
+  return s;
+}
+
+LoadedPattern test_pattern(const std::string& label) {
+  for (const auto& e : test_patterns())
+    if (label == e.label) return load_from_text(e.cuda, e.manifest, e.label);
+  throw std::runtime_error("no test pattern " + label);
+}
+
+// A bf16 device tensor with its host copy (as floats, exactly the bf16 values).
+struct DevT {
+  std::unique_ptr<jit::DeviceBuffer> buf;
+  std::vector<float> host;
+  void upload_bf16(const std::vector<float>& v) {
+    host = v;
+    std::vector<unsigned short> b(v.size());
+    for (size_t i = 0; i < v.size(); ++i) b[i] = f2bf(v[i]);
+    buf = std::make_unique<jit::DeviceBuffer>(std::max<size_t>(16, b.size() * 2));
+    buf->upload(b.data(), b.size() * 2);
+  }
+  std::vector<float> download_bf16(size_t n) const {
+    std::vector<unsigned short> b(n);
+    buf->download(b.data(), n * 2);
+    std::vector<float> f(n);
+    for (size_t i = 0; i < n; ++i) f[i] = bf2f(b[i]);
+    return f;
+  }
+};
+
+std::vector<float> random_bf(size_t n, std::mt19937_64& rng, float lo = -1.f, float hi = 1.f) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = round_bf(d(rng));
+  return v;
+}
+
+struct Problem {
+  AttentionShape s;
+  int d_model = 64;
+  uint64_t seed = 0;
+  // optional: shape the routing (called with x [B][N][d] and the weights per kernel [d][M])
+  std::function<void(std::vector<float>& x, std::vector<std::vector<float>>& w)> tweak_router;
+  bool packed_qkv = false;  // q, k, v as views of one [B, N, 3, H, D] tensor
+};
+
+struct Outcome {
+  double rel = 0, ref_norm = 0;
+  long long unwritten = 0;
+  std::vector<float> out;
+  std::vector<double> ref;
+  std::vector<PatternAttention::Routing> routing;  // per kernel (empty when not routed)
+};
+
+class gpu_attention : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!jit::device_available(&why)) GTEST_SKIP() << "no CUDA device: " << why;
+    jit::Device::get().make_current();
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    seed_ = base_seed() ^ std::hash<std::string>{}(info->name());
+    std::cout << "seed: " << seed_ << " (MOGA_TEST_SEED=" << base_seed() << ")\n";
+  }
+  uint64_t seed_ = 0;
+
+  // Runs `attn` on random inputs and the CPU reference on the same inputs and routing.
+  Outcome run(PatternAttention& attn, Problem p, RunOptions ro = {}) {
+    const auto& spec = attn.spec();
+    const AttentionShape& s = p.s;
+    std::mt19937_64 rng(p.seed ? p.seed : seed_);
+    const size_t nel = (size_t)s.B * s.N * s.H * s.D;
+    DevT q, k, v, qkv, x;
+    std::vector<DevT> w(spec.kernels.size());
+    TensorView tq, tk, tv;
+    if (p.packed_qkv) {
+      // [B][N][3][H][D]
+      std::vector<float> all = random_bf(nel * 3, rng);
+      qkv.upload_bf16(all);
+      const int64_t sn = 3LL * s.H * s.D, sb = sn * s.N;
+      auto part = [&](int j, std::vector<float>& host) {
+        host.resize(nel);
+        for (int b = 0; b < s.B; ++b)
+          for (int n = 0; n < s.N; ++n)
+            for (int h = 0; h < s.H; ++h)
+              for (int d = 0; d < s.D; ++d)
+                host[(((size_t)b * s.N + n) * s.H + h) * s.D + d] = all[b * sb + n * sn + j * s.H * s.D + h * s.D + d];
+        return TensorView::strided(qkv.buf->ptr() + 2 * j * s.H * s.D, DType::BF16, {s.B, s.N, s.H, s.D},
+                                   {sb, sn, s.D, 1});
+      };
+      tq = part(0, q.host);
+      tk = part(1, k.host);
+      tv = part(2, v.host);
+    } else {
+      q.upload_bf16(random_bf(nel, rng));
+      k.upload_bf16(random_bf(nel, rng));
+      v.upload_bf16(random_bf(nel, rng));
+      tq = TensorView::contiguous(q.buf->ptr(), DType::BF16, {s.B, s.N, s.H, s.D});
+      tk = TensorView::contiguous(k.buf->ptr(), DType::BF16, {s.B, s.N, s.H, s.D});
+      tv = TensorView::contiguous(v.buf->ptr(), DType::BF16, {s.B, s.N, s.H, s.D});
+    }
+    DevT o;
+    o.buf = std::make_unique<jit::DeviceBuffer>(nel * 2);
+    o.buf->fill_bytes(0xFF);  // bf16 NaN everywhere
+    const TensorView to = TensorView::contiguous(o.buf->ptr(), DType::BF16, {s.B, s.N, s.H, s.D});
+
+    RouterInputs router;
+    std::vector<std::vector<float>> wh(spec.kernels.size());
+    std::vector<float> xh;
+    const bool routed = !attn.routed_kernels().empty();
+    if (routed) {
+      xh = random_bf((size_t)s.B * s.N * p.d_model, rng);
+      const float a = 3.f / std::sqrt((float)p.d_model);
+      for (int ki : attn.routed_kernels())
+        wh[ki] = random_bf((size_t)p.d_model * spec.kernels[ki].route->groups, rng, -a, a);
+      if (p.tweak_router) {
+        p.tweak_router(xh, wh);
+        for (float& f : xh) f = round_bf(f);
+        for (auto& ww : wh)
+          for (float& f : ww) f = round_bf(f);
+      }
+      x.upload_bf16(xh);
+      router.x = TensorView::contiguous(x.buf->ptr(), DType::BF16, {s.B, s.N, p.d_model});
+      for (int ki : attn.routed_kernels()) {
+        w[ki].upload_bf16(wh[ki]);
+        router.weights.push_back(
+            TensorView::contiguous(w[ki].buf->ptr(), DType::BF16, {p.d_model, spec.kernels[ki].route->groups}));
+      }
+    }
+    if (!ro.prep) attn.run(tq, tk, tv, to, s, routed ? &router : nullptr, nullptr);  // a full run first
+    attn.run(tq, tk, tv, to, s, routed ? &router : nullptr, nullptr, ro);
+    CU_CHECK(jit::driver().cuCtxSynchronize());
+
+    Outcome r;
+    r.out = o.download_bf16(nel);
+    for (float f : r.out) r.unwritten += std::isnan(f) ? 1 : 0;
+
+    // the reference, with the GPU's routing
+    ref::RefInputs in;
+    in.B = s.B;
+    in.heads = s.H;
+    in.head_dim = s.D;
+    in.N = s.N;
+    if (s.video) in.video = ref::VideoShape{s.F, s.Hgt, s.Wid, s.shot_starts};
+    in.q = q.host.data();
+    in.k = k.host.data();
+    in.v = v.host.data();
+    std::vector<ref::Grouping> groupings(spec.kernels.size());
+    r.routing.resize(spec.kernels.size());
+    if (routed) {
+      in.x = xh.data();
+      in.d_model = p.d_model;
+      in.router_weight.assign(spec.kernels.size(), nullptr);
+      in.routing.assign(spec.kernels.size(), nullptr);
+      for (int ki : attn.routed_kernels()) {
+        in.router_weight[ki] = wh[ki].data();
+        r.routing[ki] = attn.last_routing(ki);
+        ref::Grouping& g = groupings[ki];
+        g.B = s.B;
+        g.N = s.N;
+        g.k = 1;
+        g.M = r.routing[ki].M;
+        g.gid = r.routing[ki].gid;
+        g.prob.assign(r.routing[ki].prob.begin(), r.routing[ki].prob.end());
+        in.routing[ki] = &g;
+        check_router(xh, wh[ki], s.B, s.N, p.d_model, g.M, r.routing[ki]);
+        check_order(attn, ki, r.routing[ki]);
+      }
+    }
+    ref::RefOutput ro_;
+    ref::reference_attention<double>(spec, in, ro_);
+    r.ref = ro_.out;
+    double num = 0, den = 0;
+    for (size_t i = 0; i < nel; ++i) {
+      const double d = (double)r.out[i] - r.ref[i];
+      num += d * d;
+      den += r.ref[i] * r.ref[i];
+    }
+    r.ref_norm = std::sqrt(den);
+    r.rel = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+    check_block_maps(attn, s, ro_);
+    return r;
+  }
+
+  // GPU router vs the CPU router (double).
+  void check_router(const std::vector<float>& x, const std::vector<float>& w, int B, int N, int d, int M,
+                    const PatternAttention::Routing& gpu) {
+    const ref::Grouping cpu = ref::route_tokens(x.data(), w.data(), B, N, d, M, 1);
+    long long mismatched = 0, close = 0;
+    double max_dp = 0;
+    for (long long t = 0; t < (long long)B * N; ++t) {
+      const double* lg = &cpu.logits[t * M];
+      double best = -1e300, second = -1e300;
+      for (int g = 0; g < M; ++g) {
+        if (lg[g] > best) {
+          second = best;
+          best = lg[g];
+        } else if (lg[g] > second) {
+          second = lg[g];
+        }
+      }
+      const bool near_tie = best - second < 1e-3;
+      if (gpu.gid[t] != cpu.gid[t]) {
+        if (near_tie) ++close;
+        else ++mismatched;
+      } else {
+        max_dp = std::max(max_dp, std::abs((double)gpu.prob[t] - cpu.prob[t]));
+      }
+    }
+    EXPECT_EQ(mismatched, 0) << "GPU router chose another group than the CPU router with a clear margin";
+    EXPECT_LE(max_dp, 1e-4) << "router probabilities differ";
+    if (close) std::cout << "router: " << close << " near-ties resolved differently (allowed)\n";
+  }
+
+  // The GPU's sorted order is exactly the stable counting sort of its router output.
+  void check_order(PatternAttention& attn, int ki, const PatternAttention::Routing& r) {
+    const auto o = attn.last_order(ki);
+    std::vector<int> seg((size_t)r.B * (r.M + 1)), perm((size_t)r.B * r.N), gid(perm.size()), scratch(r.M);
+    std::vector<float> probs(r.prob), gate(perm.size());
+    counting_sort_host(r.gid.data(), probs.data(), r.B, r.N, 1, r.M, scratch.data(), seg.data(), perm.data(),
+                       gid.data(), gate.data(), nullptr);
+    EXPECT_EQ(o.seg_offsets, seg) << "segment offsets";
+    EXPECT_EQ(o.perm, perm) << "perm";
+    EXPECT_EQ(o.gid, gid) << "gid";
+    if (!o.gate.empty() && !attn.spec().kernels[ki].gate) EXPECT_EQ(o.gate, gate) << "gate";
+  }
+
+  // The GPU block maps classify exactly as the CPU (ref::build_block_maps with the same orders).
+  void check_block_maps(PatternAttention& attn, const AttentionShape& s, const ref::RefOutput& ro) {
+    const auto& spec = attn.spec();
+    ref::Shape shape = s.video ? ref::Shape::video(ref::VideoShape{s.F, s.Hgt, s.Wid, s.shot_starts})
+                               : ref::Shape::seq(s.N);
+    for (int ki = 0; ki < (int)spec.kernels.size(); ++ki) {
+      ref::BlockMapOptions bo;
+      bo.block_m = attn.tiles(ki).block_m;
+      bo.block_n = attn.tiles(ki).block_n;
+      bo.density_budget = 0;
+      const auto& ks = spec.kernels[ki];
+      if (!ks.grouped() && !ks.mask) continue;  // dense: no map on the GPU (every tile full)
+      const ref::TokenOrder order = ref::token_order(ro.groups[ki], ks.grouped());
+      const ref::BlockMap cpu = ref::build_block_map(ks, shape, order, bo);
+      const auto gpu = attn.last_block_map(ki);
+      EXPECT_EQ(gpu.tq, cpu.tq);
+      EXPECT_EQ(gpu.tk, cpu.tk);
+      EXPECT_EQ(gpu.full, cpu.full) << "kernel " << ks.name << ": full tiles";
+      EXPECT_EQ(gpu.partial, cpu.partial) << "kernel " << ks.name << ": partial tiles";
+      EXPECT_EQ(gpu.empty, cpu.empty) << "kernel " << ks.name << ": empty tiles";
+    }
+  }
+
+  void expect_close(const Outcome& r, const std::string& what) {
+    EXPECT_EQ(r.unwritten, 0) << what << ": elements left unwritten (still NaN)";
+    if (r.ref_norm == 0) {
+      EXPECT_EQ(r.rel, 0.0) << what << ": the reference is all zeros, the output must be exactly 0";
+    } else {
+      EXPECT_LE(r.rel, kTol) << what << ": relative L2 error";
+    }
+    std::cout << what << ": rel L2 " << r.rel << " (|ref| " << r.ref_norm << ")\n";
+  }
+};
+
+Problem seq_problem(int B, int N, int H, int D) {
+  Problem p;
+  p.s = AttentionShape::seq(B, N, H, D);
+  return p;
+}
+Problem video_problem(int B, int F, int Hg, int Wd, int H, int D, std::vector<int> shots = {}) {
+  Problem p;
+  p.s = AttentionShape::make_video(B, F, Hg, Wd, H, D, std::move(shots));
+  return p;
+}
+
+
+}  // namespace
+
+// gtest fixtures' members are protected; a thin public face for the helpers above.
+class gpu_attention_pub : public gpu_attention {
+ public:
+  Outcome run_public(PatternAttention& a, const Problem& p, RunOptions ro = {}) { return run(a, p, ro); }
+  void expect_close_public(const Outcome& r, const std::string& w) { expect_close(r, w); }
+};
+
+#define GPU_TEST(name) TEST_F(gpu_attention_pub, name)
+
+namespace {
+void check(gpu_attention_pub* t, const std::string& name, const Problem& p) {
+  PatternAttention attn(load_builtin(name));
+  t->expect_close_public(t->run_public(attn, p), name + " " + p.s.describe());
+}
+}  // namespace
+
+// ---- every shipped pattern, lengths that are no multiple of the tiles -----------------------------------
+
+GPU_TEST(Full) { check(this, "full", seq_problem(2, 1000, 2, 128)); }
+GPU_TEST(Causal) { check(this, "causal", seq_problem(2, 1000, 2, 128)); }
+GPU_TEST(CausalHeadDim64) { check(this, "causal", seq_problem(2, 1000, 3, 64)); }
+GPU_TEST(SlidingWindow) { check(this, "sliding_window", seq_problem(2, 1000, 2, 128)); }
+GPU_TEST(MogaDynamic) { check(this, "moga_dynamic", video_problem(2, 5, 13, 17, 2, 128)); }
+GPU_TEST(Stga) { check(this, "stga", video_problem(2, 5, 13, 17, 2, 128, {0, 3})); }
+GPU_TEST(StgaOneShot) { check(this, "stga", video_problem(1, 5, 13, 17, 2, 128)); }
+GPU_TEST(FrameLocal) { check(this, "frame_local", video_problem(2, 5, 13, 17, 2, 128)); }
+GPU_TEST(MogaLayer) { check(this, "moga", video_problem(2, 5, 13, 17, 2, 128, {0, 3})); }
+GPU_TEST(MogaLayerHeadDim64) { check(this, "moga", video_problem(1, 5, 13, 17, 4, 64, {0, 2})); }
+GPU_TEST(Radial) { check(this, "radial", video_problem(2, 5, 13, 17, 2, 128)); }
+GPU_TEST(Natten2d) { check(this, "natten2d", video_problem(2, 5, 13, 17, 2, 128)); }
+
+// ---- dense at 32,761 tokens, checked on a subset of rows against a direct double computation ---------
+
+GPU_TEST(FullLongRowSubset) {
+  const int B = 1, N = 32761, H = 2, D = 128;
+  PatternAttention attn(load_builtin("full"));
+  std::mt19937_64 rng(seed_);
+  const size_t nel = (size_t)B * N * H * D;
+  DevT q, k, v, o;
+  q.upload_bf16(random_bf(nel, rng));
+  k.upload_bf16(random_bf(nel, rng));
+  v.upload_bf16(random_bf(nel, rng));
+  o.buf = std::make_unique<jit::DeviceBuffer>(nel * 2);
+  o.buf->fill_bytes(0xFF);
+  const AttentionShape s = AttentionShape::seq(B, N, H, D);
+  auto view = [&](DevT& t) { return TensorView::contiguous(t.buf->ptr(), DType::BF16, {B, N, H, D}); };
+  attn.run(view(q), view(k), view(v), view(o), s, nullptr, nullptr);
+  CU_CHECK(jit::driver().cuCtxSynchronize());
+  const std::vector<float> out = o.download_bf16(nel);
+  long long unwritten = 0;
+  for (float f : out) unwritten += std::isnan(f);
+  EXPECT_EQ(unwritten, 0);
+  std::vector<int> rows = {0, 1, 127, 128, 16383, 32759, 32760};
+  std::uniform_int_distribution<int> pick(0, N - 1);
+  for (int i = 0; i < 57; ++i) rows.push_back(pick(rng));
+  const double scale = 1.0 / std::sqrt((double)D);
+  double num = 0, den = 0;
+  std::vector<double> sc(N);
+  for (int r : rows)
+    for (int h = 0; h < H; ++h) {
+      const float* qr = &q.host[((size_t)r * H + h) * D];
+      double mx = -1e300;
+      for (int j = 0; j < N; ++j) {
+        const float* kr = &k.host[((size_t)j * H + h) * D];
+        double dot = 0;
+        for (int d = 0; d < D; ++d) dot += (double)qr[d] * kr[d];
+        sc[j] = dot * scale;
+        mx = std::max(mx, sc[j]);
+      }
+      double l = 0;
+      std::vector<double> acc(D, 0.0);
+      for (int j = 0; j < N; ++j) {
+        const double p = std::exp(sc[j] - mx);
+        l += p;
+        const float* vr = &v.host[((size_t)j * H + h) * D];
+        for (int d = 0; d < D; ++d) acc[d] += p * vr[d];
+      }
+      for (int d = 0; d < D; ++d) {
+        const double ref = acc[d] / l, got = out[((size_t)r * H + h) * D + d];
+        num += (got - ref) * (got - ref);
+        den += ref * ref;
+      }
+    }
+  const double rel = std::sqrt(num / den);
+  std::cout << "full N=32761, " << rows.size() << " rows x " << H << " heads: rel L2 " << rel << "\n";
+  EXPECT_LE(rel, kTol);
+}
+
+// ---- routing edge cases -------------------------------------------------------------------------------
+
+// Group 3 gets no token (its logit is pushed down by 100 through a constant feature), group 4 exactly
+// one token per batch item.
+GPU_TEST(EmptyGroupAndSingleTokenGroup) {
+  PatternAttention attn(load_builtin("moga_dynamic"));
+  Problem p = video_problem(2, 5, 13, 17, 2, 128);
+  const int N = p.s.N, d = p.d_model, M = 5;
+  const int lone[2] = {537, 12};
+  p.tweak_router = [&](std::vector<float>& x, std::vector<std::vector<float>>& w) {
+    for (int b = 0; b < 2; ++b)
+      for (int n = 0; n < N; ++n) {
+        x[((size_t)b * N + n) * d + 0] = 1.f;
+        x[((size_t)b * N + n) * d + 1] = n == lone[b] ? 1.f : 0.f;
+      }
+    w[0][0 * M + 3] = -100.f;
+    w[0][0 * M + 4] = -100.f;
+    w[0][1 * M + 4] = 200.f;
+  };
+  const Outcome r = run_public(attn, p);
+  expect_close(r, "moga_dynamic with an empty and a one-token group");
+  const auto o = attn.last_order(0);
+  for (int b = 0; b < 2; ++b) {
+    const int* seg = &o.seg_offsets[(size_t)b * (M + 1)];
+    EXPECT_EQ(seg[4] - seg[3], 0) << "group 3 must be empty (batch " << b << ")";
+    EXPECT_EQ(seg[5] - seg[4], 1) << "group 4 must hold one token (batch " << b << ")";
+    EXPECT_EQ(o.perm[(size_t)b * N + seg[4]], lone[b]);
+  }
+}
+
+// The GPU router at the benchmark's size (d_model 1536) against the CPU router: M = 5 (one n-tile)
+// and M = 64 (eight n-tiles, the largest).
+GPU_TEST(RouterMatchesCpuAtModelSize) {
+  PatternAttention attn(load_builtin("moga_dynamic"));
+  Problem p = video_problem(1, 4, 16, 32, 1, 128);
+  p.d_model = 1536;
+  expect_close(run_public(attn, p), "moga_dynamic d_model=1536");  // checks router, order, output
+  PatternAttention a64(test_pattern("attn_route64"));
+  Problem q = seq_problem(2, 3000, 1, 64);
+  q.d_model = 1536;
+  expect_close(run_public(a64, q), "attn_route64 d_model=1536");
+}
+
+// ---- test patterns compiled at build time ---------------------------------------------------------------
+
+GPU_TEST(AllMaskedRowsAreExactlyZero) {
+  PatternAttention attn(test_pattern("attn_all_masked"));
+  const Outcome r = run_public(attn, seq_problem(2, 1000, 2, 128));
+  EXPECT_EQ(r.ref_norm, 0.0);
+  long long nonzero = 0;
+  for (float f : r.out) nonzero += f != 0.f;
+  EXPECT_EQ(nonzero, 0) << "all-masked rows must be exactly 0";
+  EXPECT_EQ(attn.last_block_map(0).full + attn.last_block_map(0).partial, 0) << "every tile empty";
+  expect_close(r, "attn_all_masked");
+}
+
+GPU_TEST(BiasSoftcapScaleGateProgramAndWeights) {
+  PatternAttention attn(test_pattern("attn_hooks"));
+  expect_close(run_public(attn, seq_problem(2, 1000, 3, 128)), "attn_hooks");
+}
+
+GPU_TEST(RoutedWithMaskAndKeyWithEmptyGroups) {
+  PatternAttention attn(test_pattern("attn_routed_mix"));
+  expect_close(run_public(attn, seq_problem(2, 1000, 2, 128)), "attn_routed_mix");
+  const auto o = attn.last_order(1);
+  int empty = 0;
+  for (int g = 0; g < o.G; ++g) empty += o.seg_offsets[g + 1] == o.seg_offsets[g];
+  EXPECT_GT(empty, 0) << "odd keys must leave empty groups";
+}
+
+// ---- reuse: new inputs and new routing on the same object; strided inputs; attention-only runs -------
+
+GPU_TEST(RepeatedCallsRerouteAndReuseStaticMaps) {
+  PatternAttention attn(load_builtin("moga"));
+  for (int rep = 0; rep < 3; ++rep) {
+    Problem p = video_problem(2, 5, 13, 17, 2, 128, {0, 3});
+    p.seed = seed_ + 1000 * rep;
+    p.packed_qkv = rep == 1;
+    expect_close(run_public(attn, p), "moga call " + std::to_string(rep) + (p.packed_qkv ? " (packed qkv)" : ""));
+  }
+  // a second shape on the same object, then the first again
+  expect_close(run_public(attn, video_problem(1, 3, 7, 9, 2, 128)), "moga 3x7x9");
+  expect_close(run_public(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga back to 5x13x17");
+}
+
+GPU_TEST(AttentionOnlyRunReusesThePrep) {
+  PatternAttention attn(load_builtin("moga"));
+  Problem p = video_problem(2, 5, 13, 17, 2, 128, {0, 3});
+  RunOptions ro;
+  ro.prep = false;
+  expect_close(run_public(attn, p, ro), "moga attention-only after a full run");
+}
+
+GPU_TEST(TileOverride) {
+  AttentionOptions o;
+  o.tiles["dynamic"] = TileConfig{64, 64, 4, 3};
+  o.tiles["stga"] = TileConfig{64, 128, 4, 2};
+  o.tiles["frame_local"] = TileConfig{128, 32, 8, 2};
+  PatternAttention attn(load_builtin("moga"), o);
+  expect_close(run_public(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga with tile overrides");
+}
+
+GPU_TEST(NoPdl) {
+  AttentionOptions o;
+  o.pdl = false;
+  PatternAttention attn(load_builtin("moga_dynamic"), o);
+  expect_close(run_public(attn, video_problem(2, 5, 13, 17, 2, 128)), "moga_dynamic without PDL");
+}
