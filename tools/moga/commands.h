@@ -16,6 +16,7 @@ struct Command {
 void register_version(CLI::App& app);  // the --version flag (not a subcommand)
 Command register_smoke(CLI::App& app);
 Command register_compile(CLI::App& app);  // needs the compiler (MLIR, linked statically)
+Command register_tune(CLI::App& app);     // autotuning (runtime/tune, docs/autotune.md)
 Command register_run(CLI::App& app);           // the DiT runtime (runtime/model)
 Command register_init_weights(CLI::App& app);  // synthetic DiT checkpoints
 

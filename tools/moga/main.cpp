@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   const std::vector<moga::cli::Command> commands = {
       moga::cli::register_smoke(app),
       moga::cli::register_compile(app),
+      moga::cli::register_tune(app),
       moga::cli::register_run(app),
       moga::cli::register_init_weights(app),
   };

@@ -1,0 +1,197 @@
+#include "runtime/tune/space.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+#include <tuple>
+
+#include "runtime/jit/xxh3.h"
+
+namespace moga::tune {
+
+using nlohmann::json;
+
+// ---- Config ----------------------------------------------------------------------------------------
+
+std::string Config::id() const { return fmt::format("bm{}_bn{}_w{}_s{}", block_m, block_n, warps, stages); }
+
+std::optional<Config> Config::parse(const std::string& id) {
+  Config c;
+  char tail = 0;
+  if (std::sscanf(id.c_str(), "bm%d_bn%d_w%d_s%d%c", &c.block_m, &c.block_n, &c.warps, &c.stages, &tail) != 4)
+    return std::nullopt;
+  if (c.block_m <= 0 || c.block_n <= 0 || c.warps <= 0 || c.stages <= 0 || c.id() != id) return std::nullopt;
+  return c;
+}
+
+bool Config::operator<(const Config& o) const {
+  return std::tie(block_m, block_n, warps, stages) < std::tie(o.block_m, o.block_n, o.warps, o.stages);
+}
+
+// ---- manifest ----------------------------------------------------------------------------------------
+
+std::string KernelInfo::pattern_hash_hex() const { return jit::hex64(pattern_hash); }
+
+namespace {
+
+int get_int(const json& obj, const char* field, const std::string& where) {
+  auto it = obj.find(field);
+  if (it == obj.end() || !it->is_number_integer())
+    throw std::invalid_argument(fmt::format("{}: \"{}\" is missing or not an integer", where, field));
+  return it->get<int>();
+}
+
+std::vector<int> tunable_list(const json& entry, const char* field, int fallback, const std::string& where) {
+  std::set<int> values{fallback};  // the manifest's own choice is always a candidate
+  auto t = entry.find("tunable");
+  if (t != entry.end() && t->is_object()) {
+    auto it = t->find(field);
+    if (it != t->end()) {
+      if (!it->is_array())
+        throw std::invalid_argument(fmt::format("{}: tunable \"{}\" is not a list", where, field));
+      for (const auto& v : *it) {
+        if (!v.is_number_integer() || v.get<long long>() <= 0 || v.get<long long>() > 4096)
+          throw std::invalid_argument(
+              fmt::format("{}: tunable \"{}\" holds {}, expected positive integers", where, field, v.dump()));
+        values.insert(v.get<int>());
+      }
+    }
+  }
+  return {values.begin(), values.end()};
+}
+
+KernelInfo info_of(const json& manifest, const json& entry, int index) {
+  KernelInfo k;
+  k.pattern = manifest.value("pattern", std::string("pattern"));
+  if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string())
+    throw std::invalid_argument(fmt::format("manifest: kernels[{}] has no name", index));
+  k.kernel = entry["name"].get<std::string>();
+  k.index = index;
+  const std::string where = fmt::format("manifest: kernels[{}] '{}'", index, k.kernel);
+  auto tiles = entry.find("tiles");
+  if (tiles == entry.end() || !tiles->is_object())
+    throw std::invalid_argument(fmt::format("{}: \"tiles\" is missing", where));
+  k.tiles = {get_int(*tiles, "block_m", where), get_int(*tiles, "block_n", where), get_int(*tiles, "warps", where),
+             get_int(*tiles, "stages", where)};
+  k.manifest_head_dim = tiles->contains("head_dim") ? get_int(*tiles, "head_dim", where) : 128;
+  k.block_m = tunable_list(entry, "block_m", k.tiles.block_m, where);
+  k.block_n = tunable_list(entry, "block_n", k.tiles.block_n, where);
+  k.warps = tunable_list(entry, "warps", k.tiles.warps, where);
+  k.stages = tunable_list(entry, "stages", k.tiles.stages, where);
+  json what = entry;
+  what.erase("tiles");
+  what.erase("tunable");
+  // nlohmann::json keeps object keys sorted and prints doubles round-trip exact: dump() is canonical.
+  const json hashed = {{"layout", manifest.value("layout", json())}, {"kernel", what}};
+  k.pattern_hash = jit::xxh3(hashed.dump());
+  return k;
+}
+
+}  // namespace
+
+std::vector<KernelInfo> all_kernels(const json& manifest) {
+  auto ks = manifest.find("kernels");
+  if (!manifest.is_object() || ks == manifest.end() || !ks->is_array())
+    throw std::invalid_argument("manifest: no \"kernels\" list");
+  std::vector<KernelInfo> out;
+  for (size_t i = 0; i < ks->size(); ++i) out.push_back(info_of(manifest, (*ks)[i], static_cast<int>(i)));
+  return out;
+}
+
+KernelInfo kernel_info(const json& manifest, const std::string& kernel) {
+  std::vector<KernelInfo> all = all_kernels(manifest);
+  std::string names;
+  for (KernelInfo& k : all) {
+    if (k.kernel == kernel) return std::move(k);
+    names += (names.empty() ? "" : ", ") + k.kernel;
+  }
+  throw std::invalid_argument(fmt::format("pattern '{}' has no kernel '{}' (kernels: {})",
+                                          manifest.value("pattern", std::string("?")), kernel, names));
+}
+
+// ---- rules -------------------------------------------------------------------------------------------
+
+int attn_fwd_smem_bytes(int D, const Config& c) {
+  // AttnFwdCfg: kMainBytes = Q tile + STAGES * (K tile + V tile), rows of D bf16;
+  //             kEpiBytes  = BM rows of (D + 8) floats (the fp32 output staging);
+  //             kSmemBytes = max of the two (the epilogue reuses the main buffers).
+  const long long row = 2LL * D;
+  const long long main_bytes = c.block_m * row + c.stages * 2LL * c.block_n * row;
+  const long long epi_bytes = static_cast<long long>(c.block_m) * (D + 8) * 4;
+  return static_cast<int>(std::max(main_bytes, epi_bytes));
+}
+
+std::string static_check(const Config& c, int D, const DeviceLimits& lim) {
+  if (D <= 0 || D % 64 != 0) return fmt::format("head dim {} is not a multiple of 64", D);
+  if (c.warps < 1 || c.warps > 16) return fmt::format("warps {} outside 1..16", c.warps);
+  if (c.block_m % (16 * c.warps) != 0 || c.block_m < 16 * c.warps)
+    return fmt::format("BM {} is not a multiple of 16*warps = {}", c.block_m, 16 * c.warps);
+  if (c.block_m / (16 * c.warps) > 2)
+    return fmt::format("BM {} gives {} m-tiles per warp (at most 2)", c.block_m, c.block_m / (16 * c.warps));
+  if (c.block_n < 16 || c.block_n % 16 != 0) return fmt::format("BN {} is not a multiple of 16", c.block_n);
+  if (c.stages < 2 || c.stages > 4) return fmt::format("stages {} outside 2..4", c.stages);
+  const int ch = D / 8, threads = c.threads();
+  if (threads % ch != 0 || (threads / ch) % 8 != 0)
+    return fmt::format("{} threads over {} chunks per row: row step {} is not a multiple of 8", threads, ch,
+                       threads % ch ? -1 : threads / ch);
+  const int step = threads / ch;
+  if (c.block_m % step != 0 || c.block_n % step != 0)
+    return fmt::format("BM {} / BN {} do not split over the load row step {}", c.block_m, c.block_n, step);
+  if (threads > lim.max_threads_per_block)
+    return fmt::format("{} threads > {} per block", threads, lim.max_threads_per_block);
+  const int smem = attn_fwd_smem_bytes(D, c);
+  if (smem > lim.smem_optin_bytes)
+    return fmt::format("shared memory {} B > opt-in limit {} B", smem, lim.smem_optin_bytes);
+  return "";
+}
+
+std::string resource_check(const Config& c, int regs, int smem, const DeviceLimits& lim) {
+  if (regs > 0 && static_cast<long long>(regs) * c.threads() > lim.regs_per_block)
+    return fmt::format("registers {} x {} threads = {} > {} per block", regs, c.threads(),
+                       static_cast<long long>(regs) * c.threads(), lim.regs_per_block);
+  if (smem > lim.smem_optin_bytes)
+    return fmt::format("module shared memory {} B > opt-in limit {} B", smem, lim.smem_optin_bytes);
+  return "";
+}
+
+Space build_space(const KernelInfo& k, int D, const DeviceLimits& lim) {
+  Space s;
+  s.head_dim = D;
+  for (int bm : k.block_m)
+    for (int bn : k.block_n)
+      for (int w : k.warps)
+        for (int st : k.stages) {
+          const Config c{bm, bn, w, st};
+          std::string why = static_check(c, D, lim);
+          if (why.empty())
+            s.kept.push_back(c);
+          else
+            s.pruned.push_back({c, std::move(why)});
+        }
+  // The lists are sorted sets, so the loops already produce id order; sort anyway (cheap, explicit).
+  std::sort(s.kept.begin(), s.kept.end());
+  return s;
+}
+
+std::optional<Config> heuristic_default(const KernelInfo& k, const Space& space, const DeviceLimits& lim) {
+  if (static_check(k.tiles, space.head_dim, lim).empty()) return k.tiles;
+  if (space.kept.empty()) return std::nullopt;
+  auto dist = [&](const Config& c) {
+    auto l = [](int a, int b) { return std::fabs(std::log2(static_cast<double>(a) / b)); };
+    return l(c.block_m, k.tiles.block_m) + l(c.block_n, k.tiles.block_n) + l(c.warps, k.tiles.warps) +
+           std::abs(c.stages - k.tiles.stages);
+  };
+  return *std::min_element(space.kept.begin(), space.kept.end(), [&](const Config& a, const Config& b) {
+    const double da = dist(a), db = dist(b);
+    if (da != db) return da < db;
+    const int sa = attn_fwd_smem_bytes(space.head_dim, a), sb = attn_fwd_smem_bytes(space.head_dim, b);
+    if (sa != sb) return sa > sb;  // nearer the manifest's footprint
+    return a.id() < b.id();
+  });
+}
+
+}  // namespace moga::tune

@@ -1,0 +1,255 @@
+// runtime/tune/space.h without a GPU: config ids, the manifest reader, the pattern hash, the
+// shared-memory formula (pinned to hand-worked values AND to the real header through NVRTC), the
+// pruning rules and the heuristic default. Build: ninja moga_tune_tests; run: ctest -R tune.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "runtime/jit/jit.h"
+#include "runtime/tune/space.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace moga::tune;
+
+namespace {
+
+// A manifest shaped like the codegen's (moga.json's stga kernel, programs trimmed).
+json sample_manifest() {
+  return json::parse(R"({
+    "pattern": "moga", "layout": "video", "params": {"M": 5},
+    "kernels": [
+      {"name": "stga", "weight": 0.5, "accumulate": false, "route": null, "route_gate": false,
+       "scale": null, "softcap": null, "structure": "grouped_masked", "uses": ["frame"],
+       "entries": {"attention": "moga_moga_stga_attn"},
+       "tiles": {"block_m": 128, "block_n": 64, "warps": 4, "stages": 2, "head_dim": 128},
+       "tunable": {"block_m": [64, 128], "block_n": [32, 64, 128], "warps": [4, 8], "stages": [2, 3]},
+       "mask": {"args": ["q", "kv"], "ops": [{"op": "const", "type": "i1", "value": 1}], "result": 0},
+       "key": null, "bias": null, "gate": null},
+      {"name": "local", "weight": 0.5, "accumulate": true, "route": null, "route_gate": false,
+       "scale": null, "softcap": null, "structure": "masked", "uses": [],
+       "tiles": {"block_m": 64, "block_n": 64, "warps": 4, "stages": 3, "head_dim": 128},
+       "mask": null, "key": null, "bias": null, "gate": null}
+    ]})");
+}
+
+std::string read_all(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+TEST(TuneConfig, IdRoundTripsAndRejectsJunk) {
+  const Config c{128, 64, 4, 2};
+  EXPECT_EQ(c.id(), "bm128_bn64_w4_s2");
+  ASSERT_TRUE(Config::parse("bm128_bn64_w4_s2"));
+  EXPECT_EQ(*Config::parse("bm128_bn64_w4_s2"), c);
+  for (const char* bad : {"", "bm128_bn64_w4", "bm128_bn64_w4_s2x", " bm128_bn64_w4_s2", "bm0_bn64_w4_s2",
+                          "bm-128_bn64_w4_s2", "bm+128_bn64_w4_s2", "128x64x4x2"})
+    EXPECT_FALSE(Config::parse(bad)) << bad;
+}
+
+TEST(TuneSpace, ReadsTilesAndTunableLists) {
+  const KernelInfo k = kernel_info(sample_manifest(), "stga");
+  EXPECT_EQ(k.pattern, "moga");
+  EXPECT_EQ(k.tiles, (Config{128, 64, 4, 2}));
+  EXPECT_EQ(k.block_m, (std::vector<int>{64, 128}));
+  EXPECT_EQ(k.block_n, (std::vector<int>{32, 64, 128}));
+  EXPECT_EQ(k.warps, (std::vector<int>{4, 8}));
+  EXPECT_EQ(k.stages, (std::vector<int>{2, 3}));
+  // No "tunable": the space is the manifest's tiles alone.
+  const KernelInfo l = kernel_info(sample_manifest(), "local");
+  EXPECT_EQ(l.block_m, (std::vector<int>{64}));
+  EXPECT_EQ(l.stages, (std::vector<int>{3}));
+  try {
+    kernel_info(sample_manifest(), "nope");
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("kernels: stga, local"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TuneSpace, PatternHashIgnoresTilingButNotSemantics) {
+  const json m = sample_manifest();
+  const uint64_t h = kernel_info(m, "stga").pattern_hash;
+  EXPECT_EQ(kernel_info(sample_manifest(), "stga").pattern_hash, h);  // stable
+  EXPECT_NE(kernel_info(m, "local").pattern_hash, h);
+
+  json t = m;  // tiles / tunable / other kernels / params do not change it
+  t["kernels"][0]["tiles"]["block_n"] = 128;
+  t["kernels"][0]["tunable"]["stages"] = {2, 3, 4};
+  t["kernels"][1]["weight"] = 0.25;
+  t["source_file"] = "/elsewhere/moga.moga";
+  EXPECT_EQ(kernel_info(t, "stga").pattern_hash, h);
+
+  for (auto edit : std::vector<std::function<void(json&)>>{
+           [](json& j) { j["kernels"][0]["weight"] = 0.25; },
+           [](json& j) { j["kernels"][0]["mask"]["ops"][0]["value"] = 0; },
+           [](json& j) { j["kernels"][0]["softcap"] = 30.0; },
+           [](json& j) { j["kernels"][0]["name"] = "stga2"; },
+           [](json& j) { j["layout"] = "seq"; },
+       }) {
+    json e = m;
+    edit(e);
+    EXPECT_NE(all_kernels(e)[0].pattern_hash, h) << e["kernels"][0].dump();
+  }
+  EXPECT_EQ(kernel_info(m, "stga").pattern_hash_hex().size(), 16u);
+}
+
+// Values worked out by hand from AttnFwdCfg in kernels_src/cuda/attention_fwd.cuh:
+//   main = BM*D*2 + STAGES*2*BN*D*2,  epi = BM*(D+8)*4,  smem = max(main, epi).
+TEST(TuneSpace, SharedMemoryFormulaKnownValues) {
+  EXPECT_EQ(attn_fwd_smem_bytes(128, {128, 64, 4, 2}), 98304);    // 32768 + 2*32768
+  EXPECT_EQ(attn_fwd_smem_bytes(128, {64, 128, 4, 3}), 212992);   // 16384 + 3*65536
+  EXPECT_EQ(attn_fwd_smem_bytes(128, {128, 128, 8, 3}), 229376);  // 32768 + 3*65536: fits 227 KiB
+  EXPECT_EQ(attn_fwd_smem_bytes(128, {128, 128, 4, 4}), 294912);  // does not
+  EXPECT_EQ(attn_fwd_smem_bytes(64, {128, 32, 4, 2}), 36864);     // the epilogue's 128*72*4 wins
+  EXPECT_EQ(attn_fwd_smem_bytes(64, {64, 64, 4, 2}), 40960);      // 8192 + 2*16384
+}
+
+// The formula against the header itself: NVRTC (no GPU needed) compiles static_asserts comparing
+// AttnFwdCfg<...>::kSmemBytes with attn_fwd_smem_bytes(); a drift in either breaks this test.
+TEST(TuneSpace, SharedMemoryFormulaMatchesTheHeader) {
+  const char* src_dir = std::getenv("MOGA_SOURCE_DIR");
+  if (!src_dir) GTEST_SKIP() << "MOGA_SOURCE_DIR not set (run through ctest)";
+  char tmpl[] = "/tmp/moga-tune-nvrtc-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  setenv("MOGA_CACHE_DIR", tmpl, 1);
+  moga::jit::CompileOptions opt;
+  opt.arch = "sm_90";
+  opt.name = "tune_smem_pin";
+  for (const auto& e : fs::directory_iterator(fs::path(src_dir) / "kernels_src/cuda"))
+    if (e.path().extension() == ".cuh") opt.headers.push_back({e.path().filename().string(), read_all(e.path())});
+  std::string src = "#include \"attention_fwd.cuh\"\n";
+  int n = 0;
+  for (int D : {64, 128})
+    for (int bm : {64, 128})
+      for (int bn : {32, 64, 128})
+        for (int w : {4, 8})
+          for (int s : {2, 3, 4}) {
+            const Config c{bm, bn, w, s};
+            if (bm % (16 * w) != 0) continue;  // the header's own static_assert would fire
+            src += fmt::format("static_assert(moga::AttnFwdCfg<{}, {}, {}, {}, {}>::kSmemBytes == {}, \"{} D={}\");\n",
+                               D, bm, bn, w, s, attn_fwd_smem_bytes(D, c), c.id(), D);
+            ++n;
+          }
+  EXPECT_GT(n, 30);
+  try {
+    moga::jit::compile(src, opt);
+  } catch (const moga::jit::CompileError& e) {
+    FAIL() << "the host formula disagrees with AttnFwdCfg:\n" << e.log();
+  }
+  // And the check can fail: a wrong value is caught.
+  try {
+    moga::jit::compile("#include \"attention_fwd.cuh\"\nstatic_assert(moga::AttnFwdCfg<128, 128, 64, 4, 2>::kSmemBytes"
+                       " == 98305, \"off by one\");\n",
+                       opt);
+    FAIL() << "a wrong value compiled";
+  } catch (const moga::jit::CompileError& e) {
+    EXPECT_NE(e.log().find("off by one"), std::string::npos) << e.log();
+  }
+  unsetenv("MOGA_CACHE_DIR");
+  fs::remove_all(tmpl);
+}
+
+TEST(TuneSpace, StaticRulesEachReject) {
+  const DeviceLimits h100 = DeviceLimits::assumed_h100();
+  EXPECT_EQ(h100.smem_optin_bytes, 232448);
+  EXPECT_EQ(static_check({128, 64, 4, 2}, 128, h100), "");
+  EXPECT_EQ(static_check({128, 128, 8, 3}, 128, h100), "");  // 229376 B: just fits
+  struct Case {
+    Config c;
+    int D;
+    const char* expect;
+  };
+  for (const Case& k : std::vector<Case>{
+           {{64, 64, 8, 2}, 128, "not a multiple of 16*warps"},  // BM % (16*warps)
+           {{128, 40, 4, 2}, 128, "BN 40 is not a multiple of 16"},
+           {{128, 128, 4, 4}, 128, "shared memory 294912 B > opt-in limit 232448 B"},
+           {{256, 64, 4, 2}, 128, "m-tiles per warp"},
+           {{128, 64, 4, 5}, 128, "stages 5 outside 2..4"},
+           {{64, 64, 2, 2}, 128, "row step 4 is not"},              // 64 threads / 16 chunks = 4
+           {{48, 64, 3, 2}, 128, "row step 6 is not"},
+           {{128, 64, 4, 2}, 96, "head dim 96"},
+           {{512, 64, 32, 2}, 128, "warps 32 outside"},
+           {{128, 16, 8, 2}, 64, "load row step 32"},               // BN 16 < 256 threads / 8 chunks
+       }) {
+    const std::string why = static_check(k.c, k.D, h100);
+    EXPECT_NE(why.find(k.expect), std::string::npos) << k.c.id() << " D=" << k.D << ": '" << why << "'";
+  }
+  DeviceLimits small = h100;
+  small.smem_optin_bytes = 99 * 1024;  // an sm_86-sized limit
+  EXPECT_NE(static_check({128, 64, 4, 3}, 128, small).find("shared memory 131072 B > opt-in limit 101376 B"),
+            std::string::npos);
+}
+
+TEST(TuneSpace, RegistersAreCheckedAfterTheCompile) {
+  const DeviceLimits h100 = DeviceLimits::assumed_h100();
+  EXPECT_EQ(resource_check({128, 64, 4, 2}, 255, 98304, h100), "");   // 255 x 128 threads
+  EXPECT_EQ(resource_check({128, 64, 8, 2}, 255, 0, h100), "");       // 65280 <= 65536
+  DeviceLimits half = h100;
+  half.regs_per_block = 32768;
+  EXPECT_NE(resource_check({128, 64, 8, 2}, 200, 0, half).find("registers 200 x 256 threads = 51200 > 32768"),
+            std::string::npos);
+  EXPECT_NE(resource_check({128, 64, 4, 2}, 0, 300000, h100).find("module shared memory"), std::string::npos);
+  EXPECT_EQ(resource_check({128, 64, 4, 2}, 0, 0, h100), "");  // unknown: not checked
+}
+
+TEST(TuneSpace, FullProductPrunedBeforeCompiling) {
+  const KernelInfo k = kernel_info(sample_manifest(), "stga");
+  const Space s128 = build_space(k, 128, DeviceLimits::assumed_h100());
+  EXPECT_EQ(s128.total(), 24u);  // 2 x 3 x 2 x 2
+  EXPECT_EQ(s128.kept.size(), 18u);
+  ASSERT_EQ(s128.pruned.size(), 6u);  // BM 64 with 8 warps, for every BN and stages
+  for (const Pruned& p : s128.pruned) {
+    EXPECT_EQ(p.config.block_m, 64);
+    EXPECT_EQ(p.config.warps, 8);
+    EXPECT_NE(p.reason.find("16*warps"), std::string::npos) << p.reason;
+  }
+  EXPECT_TRUE(std::is_sorted(s128.kept.begin(), s128.kept.end()));
+  std::set<std::string> ids;
+  for (const Config& c : s128.kept) ids.insert(c.id());
+  EXPECT_EQ(ids.size(), s128.kept.size());
+
+  DeviceLimits small = DeviceLimits::assumed_h100();
+  small.smem_optin_bytes = 99 * 1024;
+  const Space s_small = build_space(k, 128, small);
+  EXPECT_LT(s_small.kept.size(), s128.kept.size());
+  size_t smem_pruned = 0;
+  for (const Pruned& p : s_small.pruned) smem_pruned += p.reason.find("shared memory") != std::string::npos;
+  EXPECT_GT(smem_pruned, 0u);
+  for (const Config& c : s_small.kept) EXPECT_LE(attn_fwd_smem_bytes(128, c), small.smem_optin_bytes);
+}
+
+TEST(TuneSpace, HeuristicDefaultIsTheManifestTilesWhenTheyFit) {
+  const KernelInfo k = kernel_info(sample_manifest(), "stga");
+  const Space s = build_space(k, 128, DeviceLimits::assumed_h100());
+  EXPECT_EQ(*heuristic_default(k, s, DeviceLimits::assumed_h100()), k.tiles);
+
+  // Manifest tiles that cannot run (too much shared memory on a small device): the closest kept one.
+  KernelInfo big = k;
+  big.tiles = {128, 128, 4, 3};
+  DeviceLimits small = DeviceLimits::assumed_h100();
+  small.smem_optin_bytes = 99 * 1024;
+  const Space ss = build_space(big, 128, small);
+  const std::optional<Config> d = heuristic_default(big, ss, small);
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(static_check(*d, 128, small).empty());
+  EXPECT_EQ(*d, (Config{128, 64, 4, 2})) << d->id();  // one halving of BN and one stage less: 98304 B
+
+  KernelInfo none = k;
+  none.block_m = {48};
+  none.tiles = {48, 64, 4, 2};
+  EXPECT_FALSE(heuristic_default(none, build_space(none, 128, small), small));
+}
