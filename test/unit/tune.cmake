@@ -9,3 +9,8 @@ moga_unit_test(moga_tune_tests
           ${CMAKE_CURRENT_LIST_DIR}/tune_tuner_test.cpp
   LIBS moga_tune moga_jit nlohmann_json::nlohmann_json)
 target_include_directories(moga_tune_tests PRIVATE $<TARGET_PROPERTY:moga_xxhash,INTERFACE_INCLUDE_DIRECTORIES>)
+if(TARGET moga_tune_gpu)
+  moga_unit_test(moga_tune_select_tests
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/tune_select_test.cpp
+    LIBS moga_tune_gpu)
+endif()

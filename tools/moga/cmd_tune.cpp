@@ -19,6 +19,7 @@
 #include "compiler/driver/compile_pattern.h"
 #include "runtime/jit/module.h"
 #include "runtime/kernels/embedded.h"
+#include "runtime/tune/select.h"
 #include "runtime/tune/tuner.h"
 #include "tools/moga/commands.h"
 #ifdef MOGA_HAVE_TUNE_GPU
@@ -142,11 +143,7 @@ std::optional<tune::Shape> shape_for(const PatternText& p, const TuneArgs& a) {
   return tune::Shape::make_video(a.batch, dims[0], dims[1], dims[2], a.heads, a.head_dim, shots);
 }
 
-std::string templates_hash() {
-  std::vector<std::pair<std::string, std::string>> h;
-  for (const auto& e : kernels::embedded_headers()) h.emplace_back(e.name, e.text);
-  return tune::templates_hash(h);
-}
+std::string templates_hash() { return tune::embedded_templates_hash(); }
 
 std::string fmt_ms(const tune::Result& r) { return r.ok() ? fmt::format("{:.4f}", r.ms) : "-"; }
 std::string fmt_tflops(const tune::Result& r) { return r.tflops() > 0 ? fmt::format("{:.1f}", r.tflops()) : "-"; }

@@ -1,0 +1,36 @@
+// See select.h.
+#include "runtime/tune/select.h"
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/jit/module.h"
+#include "runtime/kernels/embedded.h"
+#include "runtime/tune/db.h"
+#include "runtime/tune/gpu_runner.h"
+#include "runtime/tune/space.h"
+#include "runtime/tune/tuner.h"
+
+namespace moga::tune {
+
+std::string embedded_templates_hash() {
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (const auto& e : kernels::embedded_headers()) headers.emplace_back(e.name, e.text);
+  return templates_hash(headers);
+}
+
+rt::AttentionOptions tuned_attention_options(const rt::LoadedPattern& pattern, const Shape& shape,
+                                             rt::AttentionOptions base, std::vector<std::string>* notes) {
+  const nlohmann::json manifest = nlohmann::json::parse(pattern.manifest_json);
+  const DeviceLimits limits = jit::device_available() ? device_limits() : DeviceLimits::assumed_h100();
+  const Versions versions = Versions::current(embedded_templates_hash());
+  const TuneDb db;
+  for (const KernelInfo& k : all_kernels(manifest)) {
+    if (base.tiles.count(k.kernel)) continue;  // the caller's explicit choice wins
+    const Choice c = best_config(k, shape, db, limits, versions);
+    base.tiles[k.kernel] = rt::TileConfig{c.config.block_m, c.config.block_n, c.config.warps, c.config.stages};
+    if (notes) notes->push_back(k.kernel + ": " + c.config.id() + " (" + source_name(c.source) + ")");
+  }
+  return base;
+}
+
+}  // namespace moga::tune

@@ -1,0 +1,73 @@
+// The runtime's side of tuning (runtime/tune/select.h), without a GPU: a pattern's kernels get the
+// heuristic default until `tune` has measured them, then the measured best, with no flag.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "runtime/attention/pattern.h"
+#include "runtime/tune/select.h"
+#include "runtime/tune/space.h"
+#include "runtime/tune/tuner.h"
+
+namespace fs = std::filesystem;
+using namespace moga;
+
+namespace {
+
+// Times every config at 1 ms but one, planted as the fastest.
+struct PlantedRunner : tune::TrialRunner {
+  tune::Config best;
+  tune::CompileResult compile(const tune::Config&) override { return {true, "", 128, 0}; }
+  tune::Timing time(const tune::Config& c) override {
+    tune::Timing t;
+    t.median_ms = t.min_ms = t.max_ms = c == best ? 0.25 : 1.0;
+    t.runs = 10;
+    return t;
+  }
+};
+
+TEST(TuneSelect, RuntimeUsesTheTunedBestElseTheDefault) {
+  const fs::path dir = fs::temp_directory_path() / ("moga-tune-select-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ::setenv("MOGA_CACHE_DIR", dir.c_str(), 1);
+
+  const rt::LoadedPattern causal = rt::load_builtin("causal");
+  const tune::Shape shape = tune::Shape::seq(1, 4096, 12, 128);
+
+  std::vector<std::string> notes;
+  rt::AttentionOptions before = tune::tuned_attention_options(causal, shape, {}, &notes);
+  const auto manifest = nlohmann::json::parse(causal.manifest_json);
+  const tune::KernelInfo k = tune::kernel_info(manifest, "causal");
+  ASSERT_EQ(before.tiles.count("causal"), 1u);
+  EXPECT_EQ(before.tiles["causal"].block_m, k.tiles.block_m);  // the manifest's tiles: the default
+  EXPECT_EQ(before.tiles["causal"].block_n, k.tiles.block_n);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("(default)"), std::string::npos) << notes[0];
+
+  PlantedRunner runner;
+  runner.best = tune::Config{64, 64, 4, 2};
+  ASSERT_NE(runner.best, k.tiles);
+  tune::TuneDb db;
+  tune::Progress quiet(nullptr, false);
+  tune::TuneOptions opt;
+  opt.versions = tune::Versions::current(tune::embedded_templates_hash());
+  tune::tune(k, shape, runner, db, quiet, opt);
+
+  notes.clear();
+  rt::AttentionOptions after = tune::tuned_attention_options(causal, shape, {}, &notes);
+  EXPECT_EQ(after.tiles["causal"].block_m, 64);
+  EXPECT_EQ(after.tiles["causal"].block_n, 64);
+  EXPECT_EQ(after.tiles["causal"].warps, 4);
+  EXPECT_EQ(after.tiles["causal"].stages, 2);
+  EXPECT_NE(notes[0].find("(tuned)"), std::string::npos) << notes[0];
+
+  // An explicit choice of the caller wins over the database.
+  rt::AttentionOptions mine;
+  mine.tiles["causal"] = rt::TileConfig{128, 128, 8, 2};
+  EXPECT_EQ(tune::tuned_attention_options(causal, shape, mine).tiles["causal"].block_n, 128);
+  fs::remove_all(dir);
+}
+
+}  // namespace
