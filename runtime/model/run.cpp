@@ -16,6 +16,8 @@
 #include "runtime/model/config.h"
 #include "runtime/model/cpu/dit.h"
 #include "runtime/model/cpu/parallel.h"
+#include "runtime/model/gpu/dit.h"
+#include "runtime/jit/module.h"
 #include "runtime/model/preview.h"
 #include "runtime/model/safetensors.h"
 #include "runtime/model/sampler.h"
@@ -136,10 +138,17 @@ std::string progress_bar(int done, int total, int width = 30) {
 RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
   const auto t_start = Clock::now();
   const ModelConfig cfg = config_by_name(o.config);
-  if (o.backend == "gpu")
-    throw std::runtime_error("the GPU backend is not built yet: use --backend cpu (or auto)");
-  if (o.backend != "cpu" && o.backend != "auto")
+  if (o.backend != "cpu" && o.backend != "gpu" && o.backend != "auto")
     throw std::invalid_argument("--backend must be cpu, gpu or auto, got '" + o.backend + "'");
+  // gpu: a device is required; auto: the GPU when one is available, else the CPU (with a note).
+  bool use_gpu = false;
+  if (o.backend != "cpu") {
+    std::string why;
+    const bool have = jit::device_available(&why);
+    if (o.backend == "gpu" && !have) throw std::runtime_error("--backend gpu: no CUDA device: " + why);
+    if (!have) out << "note: --backend auto: no CUDA device (" << why << "), running on the CPU\n";
+    use_gpu = have;
+  }
   const bool is_tiny = cfg.name == "tiny";
 
   const ref::PatternSpec pattern = o.pattern ? *o.pattern : embedded_pattern(o.attention);
@@ -176,41 +185,70 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
   const long long N = (long long)(F / cfg.patch[0]) * (H / cfg.patch[1]) * (W / cfg.patch[2]);
   const int threads = o.threads > 0 ? o.threads : cpu::default_threads();
 
-  out << fmt::format("moga run: config {} (dim {}, {} layers, {} heads x {}), attention '{}'{}, backend cpu ({} threads)\n",
+  const std::string backend_desc =
+      use_gpu ? fmt::format("gpu ({}, bf16)", jit::Device::get().name()) : fmt::format("cpu ({} threads)", threads);
+  out << fmt::format("moga run: config {} (dim {}, {} layers, {} heads x {}), attention '{}'{}, backend {}\n",
                      cfg.name, cfg.dim, cfg.layers, cfg.heads, cfg.head_dim(), pattern.pattern,
-                     M ? fmt::format(" (router M = {})", M) : "", threads);
+                     M ? fmt::format(" (router M = {})", M) : "", backend_desc);
   out << fmt::format("latent 16 x {} x {} x {} -> {} tokens ({} x {} x {} grid){}\n", F, H, W, N, F / cfg.patch[0],
                      H / cfg.patch[1], W / cfg.patch[2],
                      nshots > 1 ? fmt::format(", {} shots", nshots) : "");
   const MemoryEstimate mem_cpu = estimate_memory(cfg, N, cfg.text_len, 4, M, o.cfg.has_value(), threads);
   out << format_memory(mem_cpu, "cpu, float32");
   out << format_memory(estimate_memory(cfg, N, cfg.text_len, 2, M, o.cfg.has_value(), threads), "gpu, bf16");
+  // GPU: what the backend allocates, against the device's free memory, before any allocation.
+  std::unique_ptr<gpu::GpuDiT> gdit;
+  rt::LoadedPattern gpu_lp;
+  if (use_gpu) {
+    gpu_lp = gpu::gpu_pattern(o.attention, pattern);
+    const int n_ctx = nshots + (o.cfg ? 1 : 0);  // at most: one context per shot, the negative
+    const gpu::GpuMemory need = gpu::estimate_gpu_memory(cfg, N, M, std::max(1, n_ctx));
+    size_t fr = 0, tot = 0;
+    gpu::device_memory(&fr, &tot);
+    out << "gpu backend allocates: " << gpu::format_gpu_memory(need)
+        << fmt::format("; device free {} of {}\n", format_bytes(fr), format_bytes(tot));
+    gpu::check_device_memory(need, fmt::format("config '{}' at {} tokens", cfg.name, N));
+  }
   // Refuse before allocating anything when the CPU backend cannot fit (weights are held once in
   // float32; a file is converted tensor by tensor).
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  if (pages > 0 && page > 0 && mem_cpu.total() > (size_t)pages * (size_t)page)
+  if (!use_gpu && pages > 0 && page > 0 && mem_cpu.total() > (size_t)pages * (size_t)page)
     throw std::runtime_error(fmt::format("the CPU backend needs about {} for config '{}' at {} tokens, but this machine has {} of memory",
                                          format_bytes(mem_cpu.total()), cfg.name, N, format_bytes((size_t)pages * page)));
 
   // Weights.
   std::string note;
-  Weights w = o.weights == "random" ? random_weights(cfg, o.seed, M) : load_weights(o.weights, cfg, M, &note);
-  out << (o.weights == "random" ? fmt::format("weights: random (seed {})", o.seed) : note) << "\n";
-  const cpu::CpuDiT dit(std::move(w), pattern, threads);
+  std::unique_ptr<cpu::CpuDiT> cdit;
+  if (use_gpu && o.weights == "random") {
+    gdit = std::make_unique<gpu::GpuDiT>(cfg, o.seed, M, gpu_lp);  // generated on the device, no host copy
+  } else {
+    Weights w = o.weights == "random" ? random_weights(cfg, o.seed, M) : load_weights(o.weights, cfg, M, &note);
+    if (use_gpu) gdit = std::make_unique<gpu::GpuDiT>(std::move(w), gpu_lp);
+    else cdit = std::make_unique<cpu::CpuDiT>(std::move(w), pattern, threads);
+  }
+  out << (o.weights == "random" ? fmt::format("weights: random (seed {}{})", o.seed, use_gpu ? ", generated on the GPU" : "")
+                                : note)
+      << "\n";
 
   // Context.
   const Context ctx = load_context(o, cfg, nshots);
   out << "context: " << ctx.source << "\n";
   StageTimes setup_times;
   std::vector<cpu::EmbeddedContext> emb;
-  for (size_t s = 0; s < ctx.cond.size(); ++s) emb.push_back(dit.embed_context(ctx.cond[s].data(), ctx.cond_len[s], &setup_times));
   std::vector<const cpu::EmbeddedContext*> cond_ptrs;
-  for (const auto& e : emb) cond_ptrs.push_back(&e);
   cpu::EmbeddedContext neg_emb;
   std::vector<const cpu::EmbeddedContext*> neg_ptrs;
-  if (o.cfg) {
-    neg_emb = dit.embed_context(ctx.neg.data(), ctx.neg_len, &setup_times);
-    neg_ptrs = {&neg_emb};
+  std::vector<std::shared_ptr<gpu::GpuContext>> gcond, gneg;
+  if (use_gpu) {
+    for (size_t s = 0; s < ctx.cond.size(); ++s) gcond.push_back(gdit->embed_context(ctx.cond[s].data(), ctx.cond_len[s], &setup_times));
+    if (o.cfg) gneg = {gdit->embed_context(ctx.neg.data(), ctx.neg_len, &setup_times)};
+  } else {
+    for (size_t s = 0; s < ctx.cond.size(); ++s) emb.push_back(cdit->embed_context(ctx.cond[s].data(), ctx.cond_len[s], &setup_times));
+    for (const auto& e : emb) cond_ptrs.push_back(&e);
+    if (o.cfg) {
+      neg_emb = cdit->embed_context(ctx.neg.data(), ctx.neg_len, &setup_times);
+      neg_ptrs = {&neg_emb};
+    }
   }
   res.setup_seconds = since(t_start);
 
@@ -218,8 +256,15 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
   const size_t lat_n = (size_t)cfg.out_channels * F * H * W;
   StageTimes running;
   cpu::RoutingStats routing;
+  // GPU: the routing statistics need a download per block, so only the last forward collects them.
+  const int total_forwards = forward_mode ? 1 : steps * (o.cfg ? 2 : 1);
+  int forwards = 0;
   auto velocity = [&](const float* x, double t, bool cond, float* v) {
-    dit.forward(x, F, H, W, t, cond ? cond_ptrs : neg_ptrs, shots, v, &running, M ? &routing : nullptr);
+    const bool last = ++forwards == total_forwards;
+    if (use_gpu)
+      gdit->forward(x, F, H, W, t, cond ? gcond : gneg, shots, v, &running, M && last ? &routing : nullptr);
+    else
+      cdit->forward(x, F, H, W, t, cond ? cond_ptrs : neg_ptrs, shots, v, &running, M ? &routing : nullptr);
   };
 
   const bool tty = &err == &std::cerr && ::isatty(2);
@@ -294,13 +339,17 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
   const StageTimes& T = res.total;
   const double tot = std::max(1e-12, T.total());
   const double n = std::max<size_t>(1, res.steps.size());
-  out << fmt::format("\ntiming (cpu, {} threads; setup {:.3f} s incl. weights and context embedding, wall {:.3f} s)\n", threads,
-                     res.setup_seconds, res.wall_seconds);
+  out << fmt::format("\ntiming ({}; setup {:.3f} s incl. weights and context embedding, wall {:.3f} s){}\n", backend_desc,
+                     res.setup_seconds, res.wall_seconds,
+                     use_gpu ? "\n  (gpu stages: CUDA event time per stage; step wall time includes host work and transfers)" : "");
   out << fmt::format("  {:<10} {:>10} {:>12} {:>7}\n", "stage", "total s", "per step s", "share");
   auto row = [&](const char* name, double s) {
     out << fmt::format("  {:<10} {:>10.4f} {:>12.4f} {:>6.1f}%\n", name, s, s / n, 100.0 * s / tot);
   };
   row("attention", T.attention);
+  if (use_gpu)
+    out << fmt::format("  {:<10} {:>10.4f} {:>12.4f}   (cross-attention, part of attention)\n", "  cross",
+                       gdit->cross_attention_seconds(), gdit->cross_attention_seconds() / n);
   row("gemm", T.gemm);
   row("other", T.other);
   row("total", T.total());

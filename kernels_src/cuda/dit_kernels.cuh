@@ -1,0 +1,259 @@
+// The DiT's own kernels (runtime/model/gpu): everything of a Wan2.1 block that is not a GEMM (cuBLASLt)
+// or self-attention (PatternAttention). JIT-compiled by NVRTC from this embedded header; plain
+// extern "C" kernels, so no name expressions are needed. bf16 is carried as unsigned short (no
+// cuda_bf16.h: NVRTC needs no include path), converted with round-to-nearest-even.
+//
+//   dit_fill_normal       seeded normal(mean, std) weights, bit-compatible with NormalRng::fill
+//                         (splitmix64 + Box-Muller in double): `--weights random` without a host copy
+//   dit_fill_const        constant fill (norm weights 1, biases 0)
+//   dit_f32_to_bf16       conversion (context upload)
+//   dit_patchify          latent f32 [C][F][H][W] -> patches bf16 [N][C*pt*ph*pw] (Conv3d im2col)
+//   dit_unpatchify        head output bf16 [N][pt*ph*pw*C] -> f32 [C][F][H][W]
+//   dit_gemv              y = act(W . act_in(x) + b), W bf16 [out][in], x, y f32 (time embedding)
+//   dit_add_ln            the gated residual and the next norm in one pass over a row: x f32 += y bf16 *
+//                         (ga + gb) (gate null: 1; assign: x = ...), then bf16 h = LN(x) * (one + sa + sb)
+//                         + (ta + tb): adaLN modulation (one = 1, table + time embedding) or an affine LN
+//                         (one = 0); y null: the norm alone
+//   dit_rms_rope          in place on bf16 rows: RMSNorm over all of d (weight w), then optionally
+//                         Wan's 3-D RoPE from a cos/sin table [N][D/2][2]
+//   dit_softmax_rows      P bf16 [rows][T] = softmax(S f32 [rows][T]) (cross-attention)
+#pragma once
+
+#define DIT_EXTERN extern "C" __global__
+
+__device__ __forceinline__ float dit_bf2f(unsigned short h) { return __uint_as_float(((unsigned)h) << 16); }
+__device__ __forceinline__ unsigned short dit_f2bf(float f) {
+  unsigned u = __float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;  // NaN stays NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (unsigned short)(u >> 16);
+}
+
+// Sum over the block (blockDim.x a multiple of 32, <= 1024); every thread gets the result.
+__device__ __forceinline__ float dit_block_sum(float v, float* red) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nw = blockDim.x >> 5;
+  __syncthreads();  // red may still be read by a previous call
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  float s = 0.f;
+  for (int i = 0; i < nw; ++i) s += red[i];
+  return s;
+}
+
+// ---- weights ------------------------------------------------------------------------------------------
+
+__device__ __forceinline__ unsigned long long dit_splitmix(unsigned long long z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// NormalRng(seed).fill(dst, n, mean, std): call c (1-based) of next_u64 is splitmix(seed + c * golden);
+// pair j uses calls 2j+1 (u1) and 2j+2 (u2); element 2j = r cos(th), 2j+1 = r sin(th).
+DIT_EXTERN void dit_fill_normal(void* out, long long n, unsigned long long seed, float mean, float std, int f32) {
+  const unsigned long long golden = 0x9e3779b97f4a7c15ull;
+  for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+    const long long j = e >> 1;
+    const unsigned long long z1 = dit_splitmix(seed + (unsigned long long)(2 * j + 1) * golden);
+    const unsigned long long z2 = dit_splitmix(seed + (unsigned long long)(2 * j + 2) * golden);
+    const double u1 = ((double)(z1 >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    const double u2 = ((double)(z2 >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+    const double r = sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2;
+    const float z = (float)((e & 1) ? r * sin(th) : r * cos(th));
+    const float v = mean + std * z;
+    if (f32) ((float*)out)[e] = v;
+    else ((unsigned short*)out)[e] = dit_f2bf(v);
+  }
+}
+
+DIT_EXTERN void dit_fill_const(void* out, long long n, float value, int f32) {
+  for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+    if (f32) ((float*)out)[e] = value;
+    else ((unsigned short*)out)[e] = dit_f2bf(value);
+  }
+}
+
+DIT_EXTERN void dit_f32_to_bf16(const float* in, unsigned short* out, long long n) {
+  for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x)
+    out[e] = dit_f2bf(in[e]);
+}
+
+// ---- patch embedding / unpatchify ----------------------------------------------------------------------
+
+// cols[n][j], j = ((c * pt + it) * ph + ih) * pw + iw (Conv3d weight order), n = (f * gh + h) * gw + w.
+DIT_EXTERN void dit_patchify(const float* lat, unsigned short* cols, int C, int F, int H, int W, int pt, int ph, int pw) {
+  const int gf = F / pt, gh = H / ph, gw = W / pw, P = C * pt * ph * pw;
+  const long long total = (long long)gf * gh * gw * P, HW = (long long)H * W, FHW = HW * F;
+  for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+    const long long n = e / P;
+    int j = (int)(e % P);
+    const int iw = j % pw; j /= pw;
+    const int ih = j % ph; j /= ph;
+    const int it = j % pt;
+    const int c = j / pt;
+    const int w = (int)(n % gw), h = (int)((n / gw) % gh), f = (int)(n / ((long long)gw * gh));
+    cols[e] = dit_f2bf(lat[c * FHW + (long long)(f * pt + it) * HW + (long long)(h * ph + ih) * W + (w * pw + iw)]);
+  }
+}
+
+// tok[n][((it * ph + ih) * pw + iw) * C + c] -> lat[c][f*pt+it][h*ph+ih][w*pw+iw] (Wan's unpatchify).
+DIT_EXTERN void dit_unpatchify(const unsigned short* tok, float* lat, int C, int F, int H, int W, int pt, int ph, int pw) {
+  const int gh = H / ph, gw = W / pw;
+  const long long total = (long long)C * F * H * W, HW = (long long)H * W;
+  for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+    const int c = (int)(e / (HW * F));
+    const long long r = e % (HW * F);
+    const int fi = (int)(r / HW), hi = (int)((r % HW) / W), wi = (int)(r % W);
+    const int f = fi / pt, it = fi % pt, h = hi / ph, ih = hi % ph, w = wi / pw, iw = wi % pw;
+    const long long n = ((long long)f * gh + h) * gw + w;
+    lat[e] = dit_bf2f(tok[n * (C * pt * ph * pw) + ((it * ph + ih) * pw + iw) * C + c]);
+  }
+}
+
+// ---- time embedding ------------------------------------------------------------------------------------
+
+__device__ __forceinline__ float dit_silu(float v) { return v / (1.f + expf(-v)); }
+
+// One warp per output: y[o] = act_out(sum_i W[o][i] * act_in(x[i]) + b[o]); act: 1 = SiLU.
+DIT_EXTERN void dit_gemv(const unsigned short* W, const unsigned short* b, const float* x, float* y, int in, int out,
+                         int silu_in, int silu_out) {
+  const int o = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  if (o >= out) return;
+  const unsigned short* w = W + (long long)o * in;
+  float s = 0.f;
+  for (int i = lane; i < in; i += 32) {
+    const float xv = silu_in ? dit_silu(x[i]) : x[i];
+    s += dit_bf2f(w[i]) * xv;
+  }
+  for (int k = 16; k > 0; k >>= 1) s += __shfl_xor_sync(0xffffffffu, s, k);
+  if (lane == 0) {
+    s += b ? dit_bf2f(b[o]) : 0.f;
+    y[o] = silu_out ? dit_silu(s) : s;
+  }
+}
+
+// ---- residual + norms ----------------------------------------------------------------------------------
+
+#define DIT_MAX_G 6  // float4 groups per thread: d <= 24 * blockDim.x
+
+__device__ __forceinline__ float4 dit_ld_bf4(const unsigned short* p) {  // 4 bf16, 8-byte aligned
+  const uint2 u = *(const uint2*)p;
+  return make_float4(__uint_as_float(u.x << 16), __uint_as_float(u.x & 0xffff0000u), __uint_as_float(u.y << 16),
+                     __uint_as_float(u.y & 0xffff0000u));
+}
+__device__ __forceinline__ void dit_st_bf4(unsigned short* p, float a, float b, float c, float e) {
+  uint2 u;
+  u.x = (unsigned)dit_f2bf(a) | ((unsigned)dit_f2bf(b) << 16);
+  u.y = (unsigned)dit_f2bf(c) | ((unsigned)dit_f2bf(e) << 16);
+  *(uint2*)p = u;
+}
+__device__ __forceinline__ float dit_opt(const float* p, int i) { return p ? p[i] : 0.f; }
+
+// One block per row (d % 4 == 0, rows 16-byte aligned). The gated residual and the next norm in one pass:
+//   y given:  x = (assign ? 0 : x) + y * g,  g = ga[i] + gb[i] (ga null: 1); x written back (f32)
+//   then      h = (x - mean) * rstd * (one + sa[i] + sb[i]) + ta[i] + tb[i]   (bf16; null tables read 0)
+// one = 1 with the adaLN tables (LN without affine, modulated), one = 0 with sa = weight, ta = bias
+// (affine LN). Two-pass moments from registers, fp32.
+DIT_EXTERN void dit_add_ln(float* x, const unsigned short* y, const float* ga, const float* gb, int assign,
+                           unsigned short* h, int d, float eps, float one, const float* sa, const float* sb,
+                           const float* ta, const float* tb) {
+  __shared__ float red[32];
+  const long long row = blockIdx.x;
+  float4* xr = (float4*)(x + row * d);
+  const int G = d >> 2;
+  float4 v[DIT_MAX_G];
+  float s = 0.f;
+#pragma unroll
+  for (int k = 0; k < DIT_MAX_G; ++k) {
+    const int g = threadIdx.x + k * blockDim.x;
+    v[k] = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (g < G) {
+      if (!(y && assign)) v[k] = xr[g];
+      if (y) {
+        const float4 yv = dit_ld_bf4(y + row * d + 4 * g);
+        const int i = 4 * g;
+        const float g0 = ga ? ga[i] + dit_opt(gb, i) : 1.f, g1 = ga ? ga[i + 1] + dit_opt(gb, i + 1) : 1.f;
+        const float g2 = ga ? ga[i + 2] + dit_opt(gb, i + 2) : 1.f, g3 = ga ? ga[i + 3] + dit_opt(gb, i + 3) : 1.f;
+        v[k].x += yv.x * g0, v[k].y += yv.y * g1, v[k].z += yv.z * g2, v[k].w += yv.w * g3;
+        xr[g] = v[k];
+      }
+      s += (v[k].x + v[k].y) + (v[k].z + v[k].w);
+    }
+  }
+  const float mean = dit_block_sum(s, red) / d;
+  float s2 = 0.f;
+#pragma unroll
+  for (int k = 0; k < DIT_MAX_G; ++k) {
+    const int g = threadIdx.x + k * blockDim.x;
+    if (g < G) {
+      const float a = v[k].x - mean, b = v[k].y - mean, c = v[k].z - mean, e = v[k].w - mean;
+      s2 += (a * a + b * b) + (c * c + e * e);
+    }
+  }
+  const float rstd = rsqrtf(dit_block_sum(s2, red) / d + eps);
+#pragma unroll
+  for (int k = 0; k < DIT_MAX_G; ++k) {
+    const int g = threadIdx.x + k * blockDim.x;
+    if (g < G) {
+      const int i = 4 * g;
+      float o[4];
+      const float in[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+        o[j] = (in[j] - mean) * rstd * (one + dit_opt(sa, i + j) + dit_opt(sb, i + j)) + dit_opt(ta, i + j) +
+               dit_opt(tb, i + j);
+      dit_st_bf4(h + row * d + i, o[0], o[1], o[2], o[3]);
+    }
+  }
+}
+
+// One block per row r: p[r * ld + i], i < d (d % 4 == 0, ld % 4 == 0, p 8-byte aligned), in place.
+// RMSNorm over all d (fp32 sum of squares), times w[i]; then, with rope, each head's pairs (2j, 2j+1)
+// rotate by the table's (cos, sin)[r][j] (j < D/2), as runtime/model/cpu/rope.cpp. 4 values a thread
+// step (two pairs of one head: D/2 is even).
+DIT_EXTERN void dit_rms_rope(unsigned short* p, long long ld, int d, float eps, const float* w, const float* rope_cs,
+                             int D) {
+  __shared__ float red[32];
+  unsigned short* row = p + (long long)blockIdx.x * ld;
+  const int G = d >> 2;
+  float s2 = 0.f;
+  for (int g = threadIdx.x; g < G; g += blockDim.x) {
+    const float4 v = dit_ld_bf4(row + 4 * g);
+    s2 += (v.x * v.x + v.y * v.y) + (v.z * v.z + v.w * v.w);
+  }
+  const float rs = rsqrtf(dit_block_sum(s2, red) / d + eps);
+  const int half = D / 2;
+  for (int g = threadIdx.x; g < G; g += blockDim.x) {
+    const int i = 4 * g;
+    const float4 v = dit_ld_bf4(row + i);
+    float a = v.x * rs * w[i], b = v.y * rs * w[i + 1], c = v.z * rs * w[i + 2], e = v.w * rs * w[i + 3];
+    if (rope_cs) {
+      const int j = (i >> 1) % half;  // pair index within the head (even)
+      const float4 t = *(const float4*)(rope_cs + ((long long)blockIdx.x * half + j) * 2);  // cos j, sin j, cos j+1, sin j+1
+      const float a2 = a * t.x - b * t.y, b2 = a * t.y + b * t.x;
+      const float c2 = c * t.z - e * t.w, e2 = c * t.w + e * t.z;
+      a = a2, b = b2, c = c2, e = e2;
+    }
+    dit_st_bf4(row + i, a, b, c, e);
+  }
+}
+
+// ---- cross-attention softmax ---------------------------------------------------------------------------
+
+// One warp per row: P[r][j] = exp(S[r][j] - max) / sum (S already scaled by 1/sqrt(D)).
+DIT_EXTERN void dit_softmax_rows(const float* S, unsigned short* P, long long rows, int T) {
+  const long long r = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (r >= rows) return;
+  const float* s = S + r * T;
+  unsigned short* pr = P + r * T;
+  float mx = -3.0e38f;
+  for (int j = lane; j < T; j += 32) mx = fmaxf(mx, s[j]);
+  for (int k = 16; k > 0; k >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, k));
+  float sum = 0.f;
+  for (int j = lane; j < T; j += 32) sum += expf(s[j] - mx);
+  for (int k = 16; k > 0; k >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, k);
+  const float inv = 1.f / sum;
+  for (int j = lane; j < T; j += 32) pr[j] = dit_f2bf(expf(s[j] - mx) * inv);
+}

@@ -1,0 +1,686 @@
+#include "runtime/model/gpu/dit.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+
+#include "runtime/attention/driver_ext.h"
+#include "runtime/jit/check.h"
+#include "runtime/jit/driver.h"
+#include "runtime/kernels/embedded.h"
+#include "runtime/model/cpu/dit.h"
+#include "runtime/model/cpu/embedding.h"
+#include "runtime/model/cpu/rope.h"
+#include "runtime/model/gpu/gemm.h"
+
+namespace moga::model::gpu {
+
+namespace {
+
+constexpr size_t kCrossBudget = 256u << 20;  // bytes of cross-attention scores (f32 S + bf16 P) per chunk
+constexpr size_t kMargin = 160u << 20;       // modules, cuBLASLt's own allocations, attention workspaces
+
+size_t align256(size_t x) { return (x + 255) & ~size_t(255); }
+
+uint16_t f2bf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+float bf2f(uint16_t h) {
+  const uint32_t u = (uint32_t)h << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Where each checkpoint tensor lives in the weight arena. Concatenated groups (q|k|v, k|v of the
+// cross-attention, and their biases) are contiguous so that one GEMM reads them as one weight.
+struct Slot {
+  size_t offset = 0;
+  long long numel = 0;
+  bool f32 = false;
+};
+struct WeightLayout {
+  size_t bytes = 0;
+  std::map<std::string, Slot> slots;
+  void add(const std::string& name, long long numel, bool f32 = false) {
+    bytes = align256(bytes);
+    slots[name] = {bytes, numel, f32};
+    bytes += (size_t)numel * (f32 ? 4 : 2);
+  }
+  void concat(const std::vector<std::string>& names, long long numel) {
+    bytes = align256(bytes);
+    for (const auto& n : names) {
+      slots[n] = {bytes, numel, false};
+      bytes += (size_t)numel * 2;
+    }
+  }
+};
+
+WeightLayout make_layout(const ModelConfig& c, int M) {
+  WeightLayout L;
+  const long long d = c.dim, f = c.ffn_dim;
+  L.add("patch_embedding.weight", d * c.in_channels * c.patch_volume());
+  L.add("patch_embedding.bias", d);
+  L.add("text_embedding.0.weight", d * c.text_dim);
+  L.add("text_embedding.0.bias", d);
+  L.add("text_embedding.2.weight", d * d);
+  L.add("text_embedding.2.bias", d);
+  L.add("time_embedding.0.weight", d * c.freq_dim);
+  L.add("time_embedding.0.bias", d);
+  L.add("time_embedding.2.weight", d * d);
+  L.add("time_embedding.2.bias", d);
+  L.add("time_projection.1.weight", 6 * d * d);
+  L.add("time_projection.1.bias", 6 * d);
+  L.add("head.head.weight", (long long)c.head_out() * d);
+  L.add("head.head.bias", c.head_out());
+  L.add("head.modulation", 2 * d, true);
+  for (int i = 0; i < c.layers; ++i) {
+    const std::string p = "blocks." + std::to_string(i) + ".";
+    L.add(p + "modulation", 6 * d, true);
+    L.concat({p + "self_attn.q.weight", p + "self_attn.k.weight", p + "self_attn.v.weight"}, d * d);
+    L.concat({p + "self_attn.q.bias", p + "self_attn.k.bias", p + "self_attn.v.bias"}, d);
+    L.add(p + "self_attn.o.weight", d * d);
+    L.add(p + "self_attn.o.bias", d);
+    L.add(p + "self_attn.norm_q.weight", d, true);
+    L.add(p + "self_attn.norm_k.weight", d, true);
+    if (M > 0) L.add(p + "self_attn.router.weight", (long long)M * d);
+    L.add(p + "cross_attn.q.weight", d * d);
+    L.add(p + "cross_attn.q.bias", d);
+    L.concat({p + "cross_attn.k.weight", p + "cross_attn.v.weight"}, d * d);
+    L.concat({p + "cross_attn.k.bias", p + "cross_attn.v.bias"}, d);
+    L.add(p + "cross_attn.o.weight", d * d);
+    L.add(p + "cross_attn.o.bias", d);
+    L.add(p + "cross_attn.norm_q.weight", d, true);
+    L.add(p + "cross_attn.norm_k.weight", d, true);
+    L.add(p + "norm3.weight", d, true);
+    L.add(p + "norm3.bias", d, true);
+    L.add(p + "ffn.0.weight", f * d);
+    L.add(p + "ffn.0.bias", f);
+    L.add(p + "ffn.2.weight", d * f);
+    L.add(p + "ffn.2.bias", d);
+  }
+  L.bytes = align256(L.bytes);
+  return L;
+}
+
+int cross_chunk_rows(const ModelConfig& c, long long N) {
+  const size_t per_row = (size_t)c.heads * c.text_len * 6;
+  return (int)std::max<long long>(1, std::min<long long>(N, (long long)(kCrossBudget / per_row)));
+}
+
+size_t activation_bytes(const ModelConfig& c, long long N) {
+  const long long d = c.dim, P = (long long)c.in_channels * c.patch_volume(), O = c.head_out();
+  size_t b = 0;
+  b += align256(N * d * 4);              // x (f32 residual stream)
+  b += align256(N * d * 2) * 3;          // h, a (attention out), y (GEMM out)
+  b += align256(N * 3 * d * 2);          // q|k|v
+  b += align256(N * c.ffn_dim * 2);      // FFN hidden
+  b += align256(N * P * 2);              // patches
+  b += align256(N * O * 2);              // head output
+  b += align256(N * P * 4) + align256(N * O * 4);  // latent in, velocity out (f32)
+  b += align256(N * (c.head_dim() / 2) * 2 * 4);   // RoPE cos/sin
+  b += align256((8 * d + c.freq_dim) * 4);        // time embedding
+  return b;
+}
+
+size_t context_bytes(const ModelConfig& c) {
+  const long long T = c.text_len, d = c.dim;
+  // kept: every block's k|v; transient while embedding: f32 + bf16 context, two [T][d] bf16
+  return align256((size_t)c.layers * T * 2 * d * 2) + align256(T * c.text_dim * 4) + align256(T * c.text_dim * 2) +
+         2 * align256(T * d * 2);
+}
+
+// cuMemGetInfo is not in runtime/jit's driver table: looked up in the already loaded driver.
+using MemGetInfoFn = CUresult (*)(size_t*, size_t*);
+MemGetInfoFn mem_get_info() {
+  static MemGetInfoFn fn = [] {
+    (void)jit::driver();  // loads libcuda.so.1 or throws "no CUDA device"
+    void* h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+    if (!h) h = dlopen("libcuda.so.1", RTLD_LAZY);
+    void* s = h ? dlsym(h, "cuMemGetInfo_v2") : nullptr;
+    if (!s) throw std::runtime_error("no CUDA device: cuMemGetInfo_v2 not found in libcuda.so.1");
+    return reinterpret_cast<MemGetInfoFn>(s);
+  }();
+  return fn;
+}
+
+// Per-stage GPU time from events recorded between stages (read after the forward's final sync).
+class StageEvents {
+ public:
+  ~StageEvents() {
+    for (CUevent e : pool_) jit::driver().cuEventDestroy(e);
+  }
+  void begin(CUstream s) {
+    used_ = 0;
+    fields_.clear();
+    cross_.clear();
+    record(s, nullptr);
+  }
+  // The time since the previous mark goes to `field` (and also to *cross when `cross`).
+  void mark(CUstream s, double StageTimes::*field, bool cross = false) {
+    record(s, field);
+    cross_.back() = cross;
+  }
+  void collect(StageTimes* t, double* cross = nullptr) {
+    if ((!t && !cross) || used_ < 2) return;
+    CU_CHECK(jit::driver().cuEventSynchronize(pool_[used_ - 1]));
+    for (size_t i = 1; i < used_; ++i) {
+      float ms = 0.f;
+      CU_CHECK(jit::driver().cuEventElapsedTime(&ms, pool_[i - 1], pool_[i]));
+      if (t) t->*fields_[i] += ms * 1e-3;
+      if (cross && cross_[i]) *cross += ms * 1e-3;
+    }
+  }
+
+ private:
+  void record(CUstream s, double StageTimes::*field) {
+    if (used_ == pool_.size()) {
+      CUevent e;
+      CU_CHECK(jit::driver().cuEventCreate(&e, CU_EVENT_DEFAULT));
+      pool_.push_back(e);
+    }
+    CU_CHECK(jit::driver().cuEventRecord(pool_[used_++], s));
+    fields_.push_back(field);
+    cross_.push_back(0);
+  }
+  std::vector<CUevent> pool_;
+  std::vector<double StageTimes::*> fields_;
+  std::vector<char> cross_;
+  size_t used_ = 0;
+};
+
+struct Grow {
+  std::unique_ptr<jit::DeviceBuffer> b;
+  CUdeviceptr ptr() const { return b ? b->ptr() : 0; }
+  CUdeviceptr ensure(size_t bytes) {
+    bytes = std::max<size_t>(bytes, 256);
+    if (!b || b->bytes() < bytes) {
+      b.reset();
+      b = std::make_unique<jit::DeviceBuffer>(bytes);
+    }
+    return b->ptr();
+  }
+};
+
+unsigned grid_for(long long n, int threads = 256) {
+  return (unsigned)std::max<long long>(1, std::min<long long>((n + threads - 1) / threads, 132LL * 32));
+}
+unsigned round32(long long n) { return (unsigned)std::min<long long>(1024, std::max<long long>(32, (n + 31) / 32 * 32)); }
+
+}  // namespace
+
+// ---- memory -------------------------------------------------------------------------------------------
+
+GpuMemory estimate_gpu_memory(const ModelConfig& c, long long N, int M, int n_contexts) {
+  GpuMemory m;
+  m.weights = make_layout(c, M).bytes;
+  m.activations = activation_bytes(c, N);
+  m.cross = (size_t)cross_chunk_rows(c, N) * c.heads * c.text_len * 6;
+  m.contexts = (size_t)std::max(1, n_contexts) * context_bytes(c);
+  m.other = Gemm::kWorkspace + (size_t)N * 64 + kMargin;
+  return m;
+}
+
+std::string format_gpu_memory(const GpuMemory& m) {
+  return fmt::format("weights {} + activations {} + cross-attention scratch {} + contexts {} + workspaces/margin {} = {}",
+                     format_bytes(m.weights), format_bytes(m.activations), format_bytes(m.cross), format_bytes(m.contexts),
+                     format_bytes(m.other), format_bytes(m.total()));
+}
+
+void device_memory(size_t* free_bytes, size_t* total_bytes) {
+  jit::Device::get().make_current();
+  CU_CHECK(mem_get_info()(free_bytes, total_bytes));
+}
+
+void check_device_memory(const GpuMemory& need, const std::string& what) {
+  size_t fr = 0, tot = 0;
+  device_memory(&fr, &tot);
+  if (need.total() > fr)
+    throw std::runtime_error(fmt::format(
+        "not enough GPU memory for {}: the GPU backend needs about {} ({}), but {} has {} free of {}", what,
+        format_bytes(need.total()), format_gpu_memory(need), jit::Device::get().name(), format_bytes(fr), format_bytes(tot)));
+}
+
+// ---- kernels ------------------------------------------------------------------------------------------
+
+jit::CompiledKernel compile_dit_kernels() {
+  jit::CompileOptions o;
+  o.name = "dit";
+  for (const auto& h : kernels::embedded_headers())
+    if (std::strncmp(h.name, "dit_", 4) == 0) o.headers.push_back({h.name, h.text});
+  if (o.headers.empty()) throw std::runtime_error("dit kernels: dit_kernels.cuh is not embedded in this binary");
+  return jit::compile("#include \"dit_kernels.cuh\"\n", o);
+}
+
+// ---- the model ----------------------------------------------------------------------------------------
+
+struct GpuDiT::Impl {
+  ModelConfig cfg;
+  int M = 0;
+  WeightLayout layout;
+  std::unique_ptr<jit::DeviceBuffer> arena;
+  jit::CompiledKernel ck;
+  std::unique_ptr<jit::Module> mod;
+  CUfunction k_fill_normal, k_fill_const, k_f2bf, k_patchify, k_unpatchify, k_gemv, k_add_ln, k_rms, k_softmax;
+  Gemm gemm;
+  std::unique_ptr<rt::PatternAttention> attn;
+  rt::LoadedPattern pattern;
+  StageEvents ev;
+  // per-forward buffers
+  Grow x, h, qkv, a, y, ffh, cols, ho, lat_in, lat_out, rope, temb, S, P;
+  long long rope_key[3] = {-1, -1, -1};
+
+  CUdeviceptr w(const std::string& name) const {
+    auto it = layout.slots.find(name);
+    if (it == layout.slots.end()) throw std::runtime_error("gpu weights: no tensor '" + name + "'");
+    return arena->ptr() + it->second.offset;
+  }
+
+  template <class... A>
+  void launch(CUfunction f, unsigned grid, unsigned block, CUstream s, A... args) {
+    void* p[] = {&args...};
+    jit::launch(f, {grid, 1, 1}, {block, 1, 1}, 0, s, p);
+  }
+
+  // x (+)= y * (ga + gb), then h = LN(x) * (one + sa + sb) + ta + tb (dit_add_ln): the residual of one
+  // sub-layer fused with the norm of the next.
+  void add_ln(CUstream s, CUdeviceptr yin, CUdeviceptr ga, CUdeviceptr gb, int assign, long long rows, float one,
+              CUdeviceptr sa, CUdeviceptr sb, CUdeviceptr ta, CUdeviceptr tb) {
+    const int d = cfg.dim;
+    launch(k_add_ln, (unsigned)rows, round32((d / 4 + 1) / 2), s, x.ptr(), yin, ga, gb, assign, h.ptr(), d, (float)cfg.eps,
+           one, sa, sb, ta, tb);
+  }
+  void rms(CUstream s, CUdeviceptr p, long long ld, long long rows, CUdeviceptr wt, CUdeviceptr rope_cs) {
+    const int d = cfg.dim, D = cfg.head_dim();
+    launch(k_rms, (unsigned)rows, round32((d / 4 + 1) / 2), s, p, ld, d, (float)cfg.eps, wt, rope_cs, D);
+  }
+  void gemv(CUstream s, const std::string& name, CUdeviceptr xin, CUdeviceptr yout, int in, int out, int silu_in,
+            int silu_out) {
+    launch(k_gemv, (unsigned)((out + 7) / 8), 256, s, w(name + ".weight"), w(name + ".bias"), xin, yout, in, out, silu_in,
+           silu_out);
+  }
+};
+
+void GpuDiT::init_common() {
+  Impl& I = *impl_;
+  jit::Device::get().make_current();
+  I.ck = compile_dit_kernels();
+  I.mod = std::make_unique<jit::Module>(I.ck);
+  I.k_fill_normal = I.mod->function("dit_fill_normal");
+  I.k_fill_const = I.mod->function("dit_fill_const");
+  I.k_f2bf = I.mod->function("dit_f32_to_bf16");
+  I.k_patchify = I.mod->function("dit_patchify");
+  I.k_unpatchify = I.mod->function("dit_unpatchify");
+  I.k_gemv = I.mod->function("dit_gemv");
+  I.k_add_ln = I.mod->function("dit_add_ln");
+  I.k_rms = I.mod->function("dit_rms_rope");
+  I.k_softmax = I.mod->function("dit_softmax_rows");
+  CU_CHECK(jit::driver().cuStreamCreate(&stream_, CU_STREAM_DEFAULT));
+  I.layout = make_layout(cfg_, M_);
+  I.arena = std::make_unique<jit::DeviceBuffer>(I.layout.bytes);
+}
+
+static void check_pattern(const ModelConfig& cfg, const rt::LoadedPattern& p, int M) {
+  const int pm = cpu::pattern_router_groups(p.spec);
+  if (pm != M)
+    throw std::runtime_error(fmt::format("pattern '{}' routes to M = {} groups but the weights hold routers of M = {}",
+                                         p.spec.pattern, pm, M));
+  if (cfg.head_dim() != 64 && cfg.head_dim() != 128)
+    throw std::runtime_error(fmt::format("the GPU attention kernels need head_dim 64 or 128, config '{}' has {}", cfg.name,
+                                         cfg.head_dim()));
+  if (cfg.dim > 24 * 1024 || cfg.dim % 8) throw std::runtime_error("gpu: dim must be a multiple of 8 and <= 24576");
+}
+
+GpuDiT::GpuDiT(Weights&& wts, rt::LoadedPattern pattern) : cfg_(wts.config), M_(wts.router_groups), impl_(std::make_unique<Impl>()) {
+  M_ = cpu::pattern_router_groups(pattern.spec);
+  if (M_ && wts.router_groups != M_)
+    throw std::runtime_error(fmt::format("pattern '{}' routes to M = {} groups but the weights hold routers of M = {}",
+                                         pattern.spec.pattern, M_, wts.router_groups));
+  check_pattern(cfg_, pattern, M_);
+  impl_->cfg = cfg_;
+  impl_->M = M_;
+  impl_->pattern = pattern;
+  impl_->attn = std::make_unique<rt::PatternAttention>(std::move(pattern));
+  init_common();
+  Impl& I = *impl_;
+  std::vector<uint16_t> tmp;
+  for (const auto& [name, slot] : I.layout.slots) {
+    auto it = wts.tensors.find(name);
+    if (it == wts.tensors.end()) throw std::runtime_error("weights: no tensor '" + name + "'");
+    const std::vector<float>& v = it->second;
+    if ((long long)v.size() != slot.numel)
+      throw std::runtime_error(fmt::format("weights: '{}' has {} values, expected {}", name, v.size(), slot.numel));
+    const CUdeviceptr dst = I.arena->ptr() + slot.offset;
+    if (slot.f32) {
+      CU_CHECK(jit::driver().cuMemcpyHtoD(dst, v.data(), v.size() * 4));
+    } else {
+      tmp.resize(v.size());
+      for (size_t i = 0; i < v.size(); ++i) tmp[i] = f2bf(v[i]);
+      CU_CHECK(jit::driver().cuMemcpyHtoD(dst, tmp.data(), tmp.size() * 2));
+    }
+    wts.tensors.erase(it);
+  }
+  wts.tensors.clear();
+}
+
+GpuDiT::GpuDiT(const ModelConfig& cfg, uint64_t seed, int M, rt::LoadedPattern pattern)
+    : cfg_(cfg), M_(M), impl_(std::make_unique<Impl>()) {
+  check_pattern(cfg_, pattern, M_);
+  impl_->cfg = cfg_;
+  impl_->M = M_;
+  impl_->pattern = pattern;
+  impl_->attn = std::make_unique<rt::PatternAttention>(std::move(pattern));
+  init_common();
+  Impl& I = *impl_;
+  // The same rule as init_param (weights.cpp), on the device.
+  for (const auto& [name, slot] : I.layout.slots) {
+    const CUdeviceptr dst = I.arena->ptr() + slot.offset;
+    auto ends = [&](const char* s) {
+      const size_t l = std::strlen(s);
+      return name.size() >= l && name.compare(name.size() - l, l, s) == 0;
+    };
+    const int f32 = slot.f32 ? 1 : 0;
+    if (ends("norm_q.weight") || ends("norm_k.weight") || ends("norm3.weight")) {
+      I.launch(I.k_fill_const, grid_for(slot.numel), 256, stream_, dst, slot.numel, 1.f, f32);
+    } else if (ends("norm3.bias")) {
+      I.launch(I.k_fill_const, grid_for(slot.numel), 256, stream_, dst, slot.numel, 0.f, f32);
+    } else {
+      const unsigned long long s = hash_name(name, seed);
+      I.launch(I.k_fill_normal, grid_for(slot.numel), 256, stream_, dst, slot.numel, s, 0.f, 0.02f, f32);
+    }
+  }
+  CU_CHECK(jit::driver().cuStreamSynchronize(stream_));
+}
+
+GpuDiT::~GpuDiT() {
+  if (stream_) {
+    jit::driver().cuStreamSynchronize(stream_);
+    impl_.reset();
+    jit::driver().cuStreamDestroy(stream_);
+  }
+}
+
+size_t GpuDiT::weight_bytes() const { return impl_->layout.bytes; }
+
+std::vector<float> GpuDiT::download_weight(const std::string& name) const {
+  auto it = impl_->layout.slots.find(name);
+  if (it == impl_->layout.slots.end()) throw std::runtime_error("gpu weights: no tensor '" + name + "'");
+  const Slot& s = it->second;
+  std::vector<float> out(s.numel);
+  CU_CHECK(jit::driver().cuStreamSynchronize(stream_));
+  const CUdeviceptr src = impl_->arena->ptr() + s.offset;
+  if (s.f32) {
+    CU_CHECK(jit::driver().cuMemcpyDtoH(out.data(), src, out.size() * 4));
+  } else {
+    std::vector<uint16_t> t(s.numel);
+    CU_CHECK(jit::driver().cuMemcpyDtoH(t.data(), src, t.size() * 2));
+    for (size_t i = 0; i < t.size(); ++i) out[i] = bf2f(t[i]);
+  }
+  return out;
+}
+
+std::shared_ptr<GpuContext> GpuDiT::embed_context(const float* ctx, int L, StageTimes* t) {
+  const ModelConfig& c = cfg_;
+  if (L > c.text_len)
+    throw std::invalid_argument(fmt::format("context has {} tokens, more than text_len = {}", L, c.text_len));
+  Impl& I = *impl_;
+  const int T = c.text_len, d = c.dim;
+  std::vector<float> padded((size_t)T * c.text_dim, 0.f);
+  std::copy(ctx, ctx + (size_t)L * c.text_dim, padded.begin());
+  jit::DeviceBuffer f32buf(padded.size() * 4), bfbuf(padded.size() * 2), t1((size_t)T * d * 2), emb((size_t)T * d * 2);
+  auto g = std::make_shared<GpuContext>();
+  g->T = T;
+  g->kv = std::make_unique<jit::DeviceBuffer>((size_t)c.layers * T * 2 * d * 2);
+  I.ev.begin(stream_);
+  f32buf.upload(padded.data(), padded.size() * 4);
+  I.launch(I.k_f2bf, grid_for((long long)padded.size()), 256, stream_, f32buf.ptr(), bfbuf.ptr(), (long long)padded.size());
+  I.ev.mark(stream_, &StageTimes::other);
+  I.gemm.linear(I.w("text_embedding.0.weight"), I.w("text_embedding.0.bias"), d, c.text_dim, bfbuf.ptr(), c.text_dim, T,
+                t1.ptr(), d, Epilogue::GeluBias, stream_);
+  I.gemm.linear(I.w("text_embedding.2.weight"), I.w("text_embedding.2.bias"), d, d, t1.ptr(), d, T, emb.ptr(), d,
+                Epilogue::Bias, stream_);
+  for (int li = 0; li < c.layers; ++li) {
+    const std::string p = "blocks." + std::to_string(li) + ".cross_attn.";
+    const CUdeviceptr kv = g->kv->ptr() + (size_t)li * T * 2 * d * 2;
+    I.gemm.linear(I.w(p + "k.weight"), I.w(p + "k.bias"), 2 * d, d, emb.ptr(), d, T, kv, 2 * d, Epilogue::Bias, stream_);
+    I.ev.mark(stream_, &StageTimes::gemm);
+    I.rms(stream_, kv, 2 * d, T, I.w(p + "norm_k.weight"), 0);
+    I.ev.mark(stream_, &StageTimes::other);
+  }
+  CU_CHECK(jit::driver().cuStreamSynchronize(stream_));  // before the temporaries are freed
+  I.ev.collect(t);
+  return g;
+}
+
+void GpuDiT::time_embedding(double timestep, float* e, float* e0) {
+  Impl& I = *impl_;
+  const int d = cfg_.dim, r = cfg_.freq_dim;
+  std::vector<float> sin(r);
+  cpu::sinusoidal_embedding(r, timestep, sin.data());
+  const CUdeviceptr tb = I.temb.ensure((size_t)(8 * d + r) * 4);
+  const CUdeviceptr ts = tb, th = tb + (size_t)r * 4, te = th + (size_t)d * 4, te0 = te + (size_t)d * 4;
+  CU_CHECK(jit::driver().cuMemcpyHtoD(ts, sin.data(), (size_t)r * 4));
+  I.gemv(stream_, "time_embedding.0", ts, th, r, d, 0, 1);
+  I.gemv(stream_, "time_embedding.2", th, te, d, d, 0, 0);
+  I.gemv(stream_, "time_projection.1", te, te0, d, 6 * d, 1, 0);
+  if (e || e0) {
+    CU_CHECK(jit::driver().cuStreamSynchronize(stream_));
+    if (e) CU_CHECK(jit::driver().cuMemcpyDtoH(e, te, (size_t)d * 4));
+    if (e0) CU_CHECK(jit::driver().cuMemcpyDtoH(e0, te0, (size_t)6 * d * 4));
+  }
+}
+
+void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
+                     const std::vector<std::shared_ptr<GpuContext>>& contexts, const std::vector<int>& shot_starts, float* out,
+                     StageTimes* t, cpu::RoutingStats* routing) {
+  const ModelConfig& c = cfg_;
+  Impl& I = *impl_;
+  if (F % c.patch[0] || H % c.patch[1] || W % c.patch[2])
+    throw std::invalid_argument(fmt::format("latent {}x{}x{} is not a multiple of the patch ({}, {}, {})", F, H, W,
+                                            c.patch[0], c.patch[1], c.patch[2]));
+  const int gf = F / c.patch[0], gh = H / c.patch[1], gw = W / c.patch[2];
+  const long long N = (long long)gf * gh * gw;
+  const int d = c.dim, heads = c.heads, D = c.head_dim(), T = c.text_len, P = c.in_channels * c.patch_volume(),
+            O = c.head_out();
+  const int nshots = shot_starts.empty() ? 1 : (int)shot_starts.size();
+  if (contexts.empty() || ((int)contexts.size() != 1 && (int)contexts.size() != nshots))
+    throw std::invalid_argument(fmt::format("{} context(s) for {} shot(s): give one, or one per shot", contexts.size(), nshots));
+  for (const auto& cx : contexts)
+    if (!cx || cx->T != T) throw std::invalid_argument("gpu forward: a context was not embedded by this model");
+  std::vector<long long> shot_tok(nshots + 1, 0);
+  for (int s = 0; s < nshots; ++s) shot_tok[s] = (long long)(shot_starts.empty() ? 0 : shot_starts[s] / c.patch[0]) * gh * gw;
+  shot_tok[nshots] = N;
+  const CUstream st = stream_;
+
+  // Buffers (kept between forwards; grown when the token count grows).
+  const CUdeviceptr x = I.x.ensure(N * d * 4), h = I.h.ensure(N * d * 2), qkv = I.qkv.ensure(N * 3 * d * 2),
+                    a = I.a.ensure(N * d * 2), y = I.y.ensure(N * d * 2), ffh = I.ffh.ensure(N * c.ffn_dim * 2),
+                    cols = I.cols.ensure(N * P * 2), ho = I.ho.ensure(N * O * 2), lat_in = I.lat_in.ensure(N * P * 4),
+                    lat_out = I.lat_out.ensure(N * O * 4), rope = I.rope.ensure(N * (D / 2) * 2 * 4);
+  const int chunk = cross_chunk_rows(c, N);
+  const CUdeviceptr S = I.S.ensure((size_t)chunk * heads * T * 4), Pm = I.P.ensure((size_t)chunk * heads * T * 2);
+  (void)ffh;
+
+  // RoPE table for this grid (as cpu::make_rope), uploaded once per grid.
+  if (I.rope_key[0] != gf || I.rope_key[1] != gh || I.rope_key[2] != gw) {
+    const cpu::RopeTable rt = cpu::make_rope(D, gf, gh, gw, c.rope_theta);
+    std::vector<float> cs(rt.cos.size() * 2);
+    for (size_t i = 0; i < rt.cos.size(); ++i) cs[2 * i] = rt.cos[i], cs[2 * i + 1] = rt.sin[i];
+    CU_CHECK(jit::driver().cuMemcpyHtoD(rope, cs.data(), cs.size() * 4));
+    I.rope_key[0] = gf, I.rope_key[1] = gh, I.rope_key[2] = gw;
+  }
+
+  I.ev.begin(st);
+  // Time embedding: e [d], e0 [6d] (f32, on the device).
+  time_embedding(timestep, nullptr, nullptr);
+  const CUdeviceptr te = I.temb.ptr() + (size_t)(c.freq_dim + d) * 4, te0 = te + (size_t)d * 4;
+
+  // Patch embedding -> x (f32).
+  CU_CHECK(jit::driver().cuMemcpyHtoD(lat_in, latent, (size_t)N * P * 4));
+  I.launch(I.k_patchify, grid_for(N * P), 256, st, lat_in, cols, c.in_channels, F, H, W, c.patch[0], c.patch[1], c.patch[2]);
+  I.ev.mark(st, &StageTimes::other);
+  I.gemm.linear(I.w("patch_embedding.weight"), I.w("patch_embedding.bias"), d, P, cols, P, (int)N, y, d, Epilogue::Bias, st);
+  I.ev.mark(st, &StageTimes::gemm);
+  auto chunk_of = [&](CUdeviceptr base, int k) { return base + (size_t)k * d * 4; };
+  // x = patches; h = LN(x)(1 + m1) + m0 of block 0 (each sub-layer's residual is fused with the next norm).
+  {
+    const CUdeviceptr mod0 = I.w("blocks.0.modulation");
+    I.add_ln(st, y, 0, 0, 1, N, 1.f, chunk_of(mod0, 1), chunk_of(te0, 1), chunk_of(mod0, 0), chunk_of(te0, 0));
+  }
+
+  // Self-attention shape.
+  rt::AttentionShape shape;
+  if (I.pattern.spec.layout == ref::Layout::Video) {
+    std::vector<int> shots;
+    if (nshots > 1)
+      for (int s = 0; s < nshots; ++s) shots.push_back(shot_starts[s] / c.patch[0]);
+    shape = rt::AttentionShape::make_video(1, gf, gh, gw, heads, D, shots);
+  } else {
+    shape = rt::AttentionShape::seq(1, (int)N, heads, D);
+  }
+  const long long ld3 = 3LL * d;
+  const rt::TensorView qv = rt::TensorView::strided(qkv, rt::DType::BF16, {1, N, heads, D}, {N * ld3, ld3, D, 1});
+  const rt::TensorView kv = rt::TensorView::strided(qkv + (size_t)d * 2, rt::DType::BF16, {1, N, heads, D}, {N * ld3, ld3, D, 1});
+  const rt::TensorView vv = rt::TensorView::strided(qkv + (size_t)2 * d * 2, rt::DType::BF16, {1, N, heads, D}, {N * ld3, ld3, D, 1});
+  const rt::TensorView ov = rt::TensorView::contiguous(a, rt::DType::BF16, {1, N, heads, D});
+  if (routing) {
+    routing->M = M_;
+    routing->counts.assign(M_ ? c.layers : 0, std::vector<int>(M_, 0));
+  }
+  I.ev.mark(st, &StageTimes::other);
+
+  for (int li = 0; li < c.layers; ++li) {
+    const std::string p = "blocks." + std::to_string(li) + ".";
+    const CUdeviceptr mod = I.w(p + "modulation");
+
+    // ---- self-attention (h = LN(x)(1 + m1) + m0 is ready)
+    I.gemm.linear(I.w(p + "self_attn.q.weight"), I.w(p + "self_attn.q.bias"), 3 * d, d, h, d, (int)N, qkv, 3 * d,
+                  Epilogue::Bias, st);
+    I.ev.mark(st, &StageTimes::gemm);
+    I.rms(st, qkv, 3 * d, N, I.w(p + "self_attn.norm_q.weight"), rope);
+    I.rms(st, qkv + (size_t)d * 2, 3 * d, N, I.w(p + "self_attn.norm_k.weight"), rope);
+    I.ev.mark(st, &StageTimes::other);
+    rt::RouterInputs router;
+    if (M_) {
+      router.x = rt::TensorView::contiguous(h, rt::DType::BF16, {1, N, d});
+      router.weights = {rt::TensorView::strided(I.w(p + "self_attn.router.weight"), rt::DType::BF16, {d, M_}, {1, d})};
+    }
+    I.attn->run(qv, kv, vv, ov, shape, M_ ? &router : nullptr, st);
+    I.ev.mark(st, &StageTimes::attention);
+    if (routing && M_ && !I.attn->routed_kernels().empty()) {
+      const auto r = I.attn->last_routing(I.attn->routed_kernels()[0], st);
+      for (int g : r.gid)
+        if (g >= 0 && g < M_) ++routing->counts[li][g];
+    }
+    I.gemm.linear(I.w(p + "self_attn.o.weight"), I.w(p + "self_attn.o.bias"), d, d, a, d, (int)N, y, d, Epilogue::Bias, st);
+    I.ev.mark(st, &StageTimes::gemm);
+    // x += y * m2; h = norm3(x) (affine LN)
+    I.add_ln(st, y, chunk_of(mod, 2), chunk_of(te0, 2), 0, N, 0.f, I.w(p + "norm3.weight"), 0, I.w(p + "norm3.bias"), 0);
+    I.ev.mark(st, &StageTimes::other);
+
+    // ---- cross-attention: x += o(attn(rms(q(norm3(x))), k_ctx, v_ctx))
+    const CUdeviceptr qc = qkv;  // [N][d] contiguous, reusing the q|k|v buffer
+    I.gemm.linear(I.w(p + "cross_attn.q.weight"), I.w(p + "cross_attn.q.bias"), d, d, h, d, (int)N, qc, d, Epilogue::Bias, st);
+    I.ev.mark(st, &StageTimes::gemm);
+    I.rms(st, qc, d, N, I.w(p + "cross_attn.norm_q.weight"), 0);
+    I.ev.mark(st, &StageTimes::other);
+    for (int s = 0; s < nshots; ++s) {
+      const GpuContext& cx = *contexts[contexts.size() > 1 ? s : 0];
+      const CUdeviceptr kvl = cx.kv->ptr() + (size_t)li * T * 2 * d * 2;
+      for (long long r0 = shot_tok[s]; r0 < shot_tok[s + 1]; r0 += chunk) {
+        const int rows = (int)std::min<long long>(chunk, shot_tok[s + 1] - r0);
+        GemmArgs g1;  // S^T_h [T][rows] = K_h Q_h^T / sqrt(D)
+        g1.transa = true, g1.transb = false;
+        g1.m = T, g1.n = rows, g1.k = D;
+        g1.A = kvl, g1.lda = 2 * d, g1.strideA = D;
+        g1.B = qc + (size_t)r0 * d * 2, g1.ldb = d, g1.strideB = D;
+        g1.D = S, g1.ldd = T, g1.strideD = (long long)rows * T;
+        g1.out = OutType::F32, g1.batch = heads, g1.alpha = 1.f / std::sqrt((float)D);
+        I.gemm.run(g1, st);
+        const long long nrows = (long long)heads * rows;
+        I.launch(I.k_softmax, (unsigned)((nrows + 7) / 8), 256, st, S, Pm, nrows, T);
+        GemmArgs g2;  // O_h^T [D][rows] = V_h^T P_h^T
+        g2.transa = false, g2.transb = false;
+        g2.m = D, g2.n = rows, g2.k = T;
+        g2.A = kvl + (size_t)d * 2, g2.lda = 2 * d, g2.strideA = D;
+        g2.B = Pm, g2.ldb = T, g2.strideB = (long long)rows * T;
+        g2.D = a + (size_t)r0 * d * 2, g2.ldd = d, g2.strideD = D;
+        g2.out = OutType::BF16, g2.batch = heads;
+        I.gemm.run(g2, st);
+      }
+    }
+    I.ev.mark(st, &StageTimes::attention, true);
+    I.gemm.linear(I.w(p + "cross_attn.o.weight"), I.w(p + "cross_attn.o.bias"), d, d, a, d, (int)N, y, d, Epilogue::Bias, st);
+    I.ev.mark(st, &StageTimes::gemm);
+    // x += y; h = LN(x)(1 + m4) + m3
+    I.add_ln(st, y, 0, 0, 0, N, 1.f, chunk_of(mod, 4), chunk_of(te0, 4), chunk_of(mod, 3), chunk_of(te0, 3));
+    I.ev.mark(st, &StageTimes::other);
+
+    // ---- FFN: x += ffn2(gelu(ffn0(LN(x)(1+m4)+m3))) * m5
+    I.gemm.linear(I.w(p + "ffn.0.weight"), I.w(p + "ffn.0.bias"), c.ffn_dim, d, h, d, (int)N, ffh, c.ffn_dim,
+                  Epilogue::GeluBias, st);
+    I.gemm.linear(I.w(p + "ffn.2.weight"), I.w(p + "ffn.2.bias"), d, c.ffn_dim, ffh, c.ffn_dim, (int)N, y, d, Epilogue::Bias,
+                  st);
+    I.ev.mark(st, &StageTimes::gemm);
+    // x += y * m5; h = the next block's LN(x)(1 + m1) + m0, or the head's LN(x)(1 + n1) + n0 with
+    // n = head.modulation + e
+    if (li + 1 < c.layers) {
+      const CUdeviceptr nm = I.w("blocks." + std::to_string(li + 1) + ".modulation");
+      I.add_ln(st, y, chunk_of(mod, 5), chunk_of(te0, 5), 0, N, 1.f, chunk_of(nm, 1), chunk_of(te0, 1), chunk_of(nm, 0),
+               chunk_of(te0, 0));
+    } else {
+      const CUdeviceptr hm = I.w("head.modulation");
+      I.add_ln(st, y, chunk_of(mod, 5), chunk_of(te0, 5), 0, N, 1.f, hm + (size_t)d * 4, te, hm, te);
+    }
+    I.ev.mark(st, &StageTimes::other);
+  }
+
+  // ---- head
+  I.gemm.linear(I.w("head.head.weight"), I.w("head.head.bias"), O, d, h, d, (int)N, ho, O, Epilogue::Bias, st);
+  I.ev.mark(st, &StageTimes::gemm);
+  I.launch(I.k_unpatchify, grid_for(N * O), 256, st, ho, lat_out, c.out_channels, F, H, W, c.patch[0], c.patch[1], c.patch[2]);
+  I.ev.mark(st, &StageTimes::other);
+  CU_CHECK(jit::driver().cuStreamSynchronize(st));
+  CU_CHECK(jit::driver().cuMemcpyDtoH(out, lat_out, (size_t)N * O * 4));
+  I.ev.collect(t, &cross_seconds_);
+}
+
+// ---- patterns -----------------------------------------------------------------------------------------
+
+rt::LoadedPattern gpu_pattern(const std::string& attention, const ref::PatternSpec& spec) {
+  auto ends = [&](const char* s) {
+    const size_t l = std::strlen(s);
+    return attention.size() >= l && attention.compare(attention.size() - l, l, s) == 0;
+  };
+  if (ends(".json")) {
+    namespace fs = std::filesystem;
+    const fs::path p(attention);
+    return rt::load_compiled(p.parent_path().empty() ? "." : p.parent_path().string(), p.stem().string());
+  }
+  for (const auto& n : rt::builtin_names())
+    if (n == attention) {
+      rt::LoadedPattern lp = rt::load_builtin(attention);
+      if (lp.spec.params != spec.params || lp.spec.kernels.size() != spec.kernels.size())
+        throw std::runtime_error(fmt::format(
+            "--backend gpu: pattern '{}' with --param overrides: moga run keeps only the manifest of a recompiled pattern, "
+            "not its CUDA source. Compile it (`moga compile {}.moga --param ... -o DIR`) and pass --attention DIR/{}.json",
+            attention, attention, spec.pattern));
+      return lp;
+    }
+  throw std::runtime_error(fmt::format(
+      "--backend gpu: '{}' is not a built-in pattern or a compiled manifest (.json with its .cu beside it); "
+      "compile a .moga file first (`moga compile FILE.moga -o DIR`) and pass --attention DIR/NAME.json",
+      attention));
+}
+
+}  // namespace moga::model::gpu

@@ -1,0 +1,114 @@
+// The Wan2.1 DiT on the GPU in bf16 (docs/model.md, "GPU backend"): the same forward as
+// runtime/model/cpu/dit.h, with
+//   * weights uploaded once as bf16 (norm weights, modulation tables and biases of the time embedding
+//     kept in f32 where they are read by our kernels), or generated on the device from the seed
+//     (`--weights random`: the same numbers as NormalRng, no host copy);
+//   * GEMMs through cuBLASLt (gemm.h): q/k/v in one GEMM against the concatenated weight, the context's
+//     k/v likewise, bias in the epilogue, the FFN's GELU(tanh) fused as GELU_BIAS;
+//   * our kernels (kernels_src/cuda/dit_kernels.cuh, NVRTC): LN + adaLN modulation, RMSNorm + 3-D RoPE
+//     in place on the fused q/k/v output, gated residual (residual stream x kept in f32);
+//   * self-attention through rt::PatternAttention (any compiled pattern; the router reads the
+//     LN-modulated hidden state, as the CPU backend);
+//   * cross-attention over the text tokens as two strided-batched cuBLASLt GEMMs (per head: S = Q K^T
+//     in f32, softmax kernel -> bf16 P, O = P V), in row chunks that bound the score scratch.
+//     (PatternAttention takes one sequence length for q and k/v.) The context's k/v are computed once
+//     per context (embed_context), not per step.
+// One batch item per forward, one stream. Nothing here touches the device before the constructor.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/attention/attention.h"
+#include "runtime/jit/jit.h"
+#include "runtime/jit/module.h"
+#include "runtime/model/config.h"
+#include "runtime/model/cpu/dit.h"  // RoutingStats
+#include "runtime/model/profile.h"
+#include "runtime/model/weights.h"
+
+namespace moga::model::gpu {
+
+class Gemm;
+
+// What the GPU backend allocates for one forward at N tokens (weights + activations + scratch); the
+// same arithmetic as the allocations in GpuDiT (checked by the tests against the device's usage).
+struct GpuMemory {
+  size_t weights = 0;      // the bf16/f32 weight arena
+  size_t activations = 0;  // per-forward buffers (x f32, h, qkv, attention out, y, FFN hidden, patches, latents)
+  size_t cross = 0;        // cross-attention score scratch (one row chunk)
+  size_t contexts = 0;     // per context: text embedding + every block's k/v of the text
+  size_t other = 0;        // cuBLASLt workspace, attention workspaces, RoPE table, modules (margin)
+  size_t total() const { return weights + activations + cross + contexts + other; }
+};
+GpuMemory estimate_gpu_memory(const ModelConfig& c, long long tokens, int router_groups, int n_contexts);
+std::string format_gpu_memory(const GpuMemory& m);
+
+// The device's free and total memory (cuMemGetInfo on the primary context). Throws without a device.
+void device_memory(size_t* free_bytes, size_t* total_bytes);
+// Throws std::runtime_error with the numbers when `need` exceeds the free memory.
+void check_device_memory(const GpuMemory& need, const std::string& what);
+
+// The DiT's own kernels, compiled (or found in the disk cache) by NVRTC. compile() needs no device.
+jit::CompiledKernel compile_dit_kernels();
+
+// A text context after text_embedding, with every block's cross-attention k/v ([T][2d] bf16, k
+// RMS-normed): computed once, used by every step.
+struct GpuContext {
+  int T = 0;
+  std::unique_ptr<jit::DeviceBuffer> kv;  // [layers][T][2 * dim] bf16
+};
+
+class GpuDiT {
+ public:
+  // From host weights (consumed: each tensor is converted to bf16, uploaded and released).
+  GpuDiT(Weights&& w, rt::LoadedPattern pattern);
+  // Seeded synthetic weights generated on the device (= random_weights(cfg, seed, M) rounded to bf16).
+  GpuDiT(const ModelConfig& cfg, uint64_t seed, int router_groups, rt::LoadedPattern pattern);
+  ~GpuDiT();
+  GpuDiT(const GpuDiT&) = delete;
+  GpuDiT& operator=(const GpuDiT&) = delete;
+
+  const ModelConfig& config() const { return cfg_; }
+  int router_groups() const { return M_; }
+  CUstream stream() const { return stream_; }
+  size_t weight_bytes() const;
+
+  // context [L][text_dim] f32, L <= text_len (zero-padded to text_len, as Wan does).
+  std::shared_ptr<GpuContext> embed_context(const float* context, int L, StageTimes* t = nullptr);
+
+  // As CpuDiT::forward: latent [16][F][H][W] f32 on the host, out [16][F][H][W] f32 on the host.
+  // routing: when set, the router group sizes of every block are downloaded (synchronises per block).
+  void forward(const float* latent, int F, int H, int W, double timestep,
+               const std::vector<std::shared_ptr<GpuContext>>& contexts, const std::vector<int>& shot_starts, float* out,
+               StageTimes* t = nullptr, cpu::RoutingStats* routing = nullptr);
+
+  // GPU time spent in cross-attention by all forwards so far (part of StageTimes::attention).
+  double cross_attention_seconds() const { return cross_seconds_; }
+
+  // Time embedding e [dim] and e0 [6*dim] in f32 (tests).
+  void time_embedding(double timestep, float* e, float* e0);
+
+  // Download one weight tensor (Wan2.1 name) as f32 (tests: device RNG vs the host's).
+  std::vector<float> download_weight(const std::string& name) const;
+
+ private:
+  struct Impl;
+  void init_common();
+  ModelConfig cfg_;
+  int M_ = 0;
+  CUstream stream_ = nullptr;
+  double cross_seconds_ = 0;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The CUDA source of a pattern for the GPU backend: a built-in by name, or a compiled folder's
+// manifest (DIR/NAME.json with DIR/NAME.cu). `spec` is what moga run resolved (with --param it is
+// a recompiled pattern whose CUDA source moga run does not keep: refused with a clear message).
+rt::LoadedPattern gpu_pattern(const std::string& attention, const ref::PatternSpec& spec);
+
+}  // namespace moga::model::gpu
