@@ -1,7 +1,9 @@
 // Standalone harness for kernels_src/cuda/attention_fwd.cuh: correctness against an fp64 CPU reference
 // and timing on the GPU. Build (from the repo root):
 //   nvcc -std=c++17 -O3 -arch=sm_90 -lineinfo -Xptxas -v -o build-kern/attn_kernel_bench bench/attn_kernel_bench.cu
-// Run: build-kern/attn_kernel_bench [--seed S] [--no-bench] [--no-check]
+// Build for sm_90a (attention_fwd_wg uses wgmma):  nvcc -std=c++17 -O3 -gencode arch=compute_90a,code=sm_90a ...
+// Run: build-kern/attn_kernel_bench [--seed S] [--no-bench] [--no-check] [--no-v7-check] [--no-pp-check]
+//      [--no-wg-check] [--pp-bench]
 // Exit code: 0 all checks passed, 1 a correctness failure, 2 a CUDA error.
 //
 // NVRTC check (no GPU needed): nvcc -std=c++17 -DMOGA_NVRTC_CHECK -o build-kern/attn_nvrtc_check
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "kernels_src/cuda";
   const char* src = R"(
 #include "attention_fwd.cuh"
+#include "attention_fwd_pp.cuh"
+#include "attention_fwd_wg.cuh"
 struct VCausalBias {
   static constexpr bool kHasMask = true, kHasBias = true, kHasSoftcap = true;
   static constexpr float kSoftcap = 30.f;
@@ -53,23 +57,34 @@ template __global__ void moga::attention_fwd<VCausalBias, 128, 128, 128, 8, 2>(m
 template __global__ void moga::attention_fwd<VDense, 128, 128, 128, 8, 2>(moga::AttnParams);
 template __global__ void moga::attention_fwd<VDense, 128, 192, 64, 12, 3>(moga::AttnParams);
 template __global__ void moga::attention_fwd<VDense, 64, 128, 64, 4, 2>(moga::AttnParams);
+template __global__ void moga::attention_fwd_pp<VCausalBias, 128, 128, 128, 8, 3>(moga::AttnParams);
+template __global__ void moga::attention_fwd_pp<VDense, 128, 128, 128, 8, 3>(moga::AttnParams);
+template __global__ void moga::attention_fwd_pp<VDense, 64, 256, 64, 8, 3>(moga::AttnParams);
+template __global__ void moga::attention_fwd_wg<VCausalBias, 128, 128, 128, 8, 2>(moga::AttnParams);
+template __global__ void moga::attention_fwd_wg<VDense, 128, 128, 128, 8, 2>(moga::AttnParams);
+template __global__ void moga::attention_fwd_wg<VDense, 64, 128, 128, 8, 2>(moga::AttnParams);
 )";
-  const char* names[] = {"attention_fwd.cuh", "params.cuh", "coords.cuh", "interval.cuh", "mma_sm80.cuh"};
+  const char* names[] = {"attention_fwd.cuh", "params.cuh", "coords.cuh", "interval.cuh", "mma_sm80.cuh",
+                         "attention_fwd_pp.cuh", "attention_fwd_wg.cuh"};
   std::vector<std::string> bodies;
   for (const char* n : names) bodies.push_back(slurp(dir + "/" + n));
   std::vector<const char*> hdr;
   for (auto& b : bodies) hdr.push_back(b.c_str());
-  nvrtcProgram prog;
-  nvrtcCreateProgram(&prog, src, "nvrtc_check.cu", 5, hdr.data(), names);
-  const char* opts[] = {"--gpu-architecture=sm_90", "-std=c++17", "--ptxas-options=-v"};
-  const nvrtcResult r = nvrtcCompileProgram(prog, 3, opts);
-  size_t n = 0;
-  nvrtcGetProgramLogSize(prog, &n);
-  std::string log(n, '\0');
-  nvrtcGetProgramLog(prog, log.data());
-  std::printf("%s\nNVRTC: %s\n", log.c_str(), nvrtcGetErrorString(r));
-  nvrtcDestroyProgram(&prog);
-  return r == NVRTC_SUCCESS ? 0 : 1;
+  int bad = 0;
+  for (const char* arch : {"--gpu-architecture=sm_90", "--gpu-architecture=sm_90a"}) {  // wg: sm_90a only
+    nvrtcProgram prog;
+    nvrtcCreateProgram(&prog, src, "nvrtc_check.cu", 7, hdr.data(), names);
+    const char* opts[] = {arch, "-std=c++17", "--ptxas-options=-v"};
+    const nvrtcResult r = nvrtcCompileProgram(prog, 3, opts);
+    size_t n = 0;
+    nvrtcGetProgramLogSize(prog, &n);
+    std::string log(n, '\0');
+    nvrtcGetProgramLog(prog, log.data());
+    std::printf("%s\nNVRTC (%s): %s\n", log.c_str(), arch, nvrtcGetErrorString(r));
+    nvrtcDestroyProgram(&prog);
+    bad += r != NVRTC_SUCCESS;
+  }
+  return bad ? 1 : 0;
 }
 
 #else  // ------------------------------------------------------------------------------------------------
@@ -91,6 +106,8 @@ template __global__ void moga::attention_fwd<VDense, 64, 128, 64, 4, 2>(moga::At
 #include <vector>
 
 #include "../kernels_src/cuda/attention_fwd.cuh"
+#include "../kernels_src/cuda/attention_fwd_pp.cuh"
+#include "../kernels_src/cuda/attention_fwd_wg.cuh"
 
 using moga::AttnParams;
 using moga::Coords;
@@ -540,10 +557,53 @@ static void prepare_output(Problem& p) {
 #include "attention_fwd_ref.cuh"
 #endif
 
+// OPT = 2: moga::attention_fwd_pp (v8 ping-pong) with one CTA per work item; OPT = 3: the same kernel
+// persistent, grid = min(items, g_pp_grid) (the number of SMs when timing; small when checking, so that
+// every CTA streams through several items, empty ones included).
+static int g_pp_grid = 132;
+
+static std::string opt_tag(int opt, bool lng) {
+  if (opt == 0) return "";
+  if (opt == 1) return " ref";
+  if (opt == 2) return lng ? " pp" : " pp1";
+  if (opt == 3) return lng ? " pp-persist" : " pp";
+  const int k = (opt - 4) / 2;
+  const bool one = (opt - 4) % 2 == 1;
+  std::string t = one ? " wg1" : (lng ? " wg-persist" : " wg");
+  if (k) t += "/o" + std::to_string(k);
+  return t;
+}
+
 template <class V, int D, int BM, int BN, int W, int S, int OPT = 0>
 static void launch(const AttnParams& a, cudaStream_t st = 0) {
   const dim3 grid((a.N + BM - 1) / BM, a.H, a.B);
-  if constexpr (OPT == 0) {
+  if constexpr (OPT >= 4) {
+    // OPT = 4 + 2*k (+1): attention_fwd_wg with its switches k (bit 0 no ping-pong, bit 1 early
+    // copies), persistent (+0) or one item per CTA (+1)
+    constexpr int KOPT = (OPT - 4) / 2;
+    constexpr bool kOne = (OPT - 4) % 2 == 1;
+    using C = moga::AttnFwdWGCfg<D, BM, BN, W, S>;
+    static bool attr = [] {
+      CK(cudaFuncSetAttribute(moga::attention_fwd_wg<V, D, BM, BN, W, S, KOPT>,
+                              cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes));
+      return true;
+    }();
+    (void)attr;
+    const int items = C::num_items(a.N, a.H, a.B);
+    const int g = kOne ? items : std::max(1, std::min(items, g_pp_grid));
+    moga::attention_fwd_wg<V, D, BM, BN, W, S, KOPT><<<g, C::kThreads, C::kSmemBytes, st>>>(a);
+  } else if constexpr (OPT >= 2) {
+    using C = moga::AttnFwdPPCfg<D, BM, BN, W, S>;
+    static bool attr = [] {
+      CK(cudaFuncSetAttribute(moga::attention_fwd_pp<V, D, BM, BN, W, S>,
+                              cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmemBytes));
+      return true;
+    }();
+    (void)attr;
+    const int items = C::num_items(a.N, a.H, a.B);
+    const int g = OPT == 2 ? items : std::max(1, std::min(items, g_pp_grid));
+    moga::attention_fwd_pp<V, D, BM, BN, W, S><<<g, C::kThreads, C::kSmemBytes, st>>>(a);
+  } else if constexpr (OPT == 0) {
     using C = moga::AttnFwdCfg<D, BM, BN, W, S>;
     static bool attr = [] {
       CK(cudaFuncSetAttribute(moga::attention_fwd<V, D, BM, BN, W, S>,
@@ -573,14 +633,14 @@ static void launch(const AttnParams& a, cudaStream_t st = 0) {
 static int g_fail = 0;
 static std::vector<std::string> g_table;
 
-template <class V, int D, int BM, int BN, int W, int S>
+template <class V, int D, int BM, int BN, int W, int S, int OPT = 0>
 static void check_case(const char* name, Opts o, int mode, int sample, std::mt19937_64& rng) {
   o.D = D;
   Problem p = make_problem(o, rng);
   HostMap st;
   AttnParams a = make_params<V>(p, BM, BN, mode, &st);
   prepare_output(p);
-  launch<V, D, BM, BN, W, S>(a);
+  launch<V, D, BM, BN, W, S, OPT>(a);
   CK(cudaDeviceSynchronize());
   std::vector<uint16_t> out(p.out_elems());
   CK(cudaMemcpy(out.data(), p.d_out, out.size() * 2, cudaMemcpyDeviceToHost));
@@ -597,8 +657,9 @@ static void check_case(const char* name, Opts o, int mode, int sample, std::mt19
   if (!c.ok) ++g_fail;
   char line[320];
   std::snprintf(line, sizeof line,
-                "%-4s %-26s D=%-3d N=%-6d B=%d H=%d cfg=%d/%d/%d/%d map(full %lld part %lld)  rel %.2e  maxabs %.2e  bad %lld",
-                c.ok ? "ok" : "FAIL", name, D, o.N, o.B, o.H, BM, BN, W, S, st.n_full, st.n_part, c.rel,
+                "%-4s %-26s D=%-3d N=%-6d B=%d H=%d cfg=%d/%d/%d/%d%s map(full %lld part %lld)  rel %.2e  maxabs %.2e  bad %lld",
+                c.ok ? "ok" : "FAIL", name, D, o.N, o.B, o.H, BM, BN, W, S,
+                opt_tag(OPT, true).c_str(), st.n_full, st.n_part, c.rel,
                 c.max_abs, c.unwritten);
   std::printf("%s\n", line);
   std::fflush(stdout);
@@ -606,32 +667,124 @@ static void check_case(const char* name, Opts o, int mode, int sample, std::mt19
   p.free_dev();
 }
 
-template <int D, int BM, int BN, int W, int S>
+template <int D, int BM, int BN, int W, int S, int OPT = 0>
 static void check_suite(std::mt19937_64& rng) {
   for (int N : {1000, 4097}) {
     Opts o; o.N = N; o.B = 2; o.H = 2;
     const int smp = N <= 1000 ? 0 : 600;  // rows checked per (batch, head): all, or a random sample
-    { Opts d = o; d.packed = true; d.H = 3; check_case<VDense, D, BM, BN, W, S>("dense packed-qkv", d, 0, smp, rng); }
-    check_case<VCausal, D, BM, BN, W, S>("causal", o, 1, smp, rng);
-    check_case<VCausal, D, BM, BN, W, S>("causal forced-partial", o, 2, smp, rng);
-    { Opts g = o; g.groups = 7; check_case<VDense, D, BM, BN, W, S>("grouped perm M=7", g, 1, smp, rng); }
-    { Opts g = o; g.groups = 3; check_case<VCausal, D, BM, BN, W, S>("grouped+causal perm M=3", g, 1, smp, rng); }
-    { Opts g = o; g.shuffle = true; check_case<VCausal, D, BM, BN, W, S>("perm causal (no gid)", g, 1, smp, rng); }
-    check_case<VNone, D, BM, BN, W, S>("all-masked (empty map)", o, 1, smp, rng);
-    check_case<VNone, D, BM, BN, W, S>("all-masked (forced part)", o, 2, smp, rng);
-    check_case<VWinBiasCap, D, BM, BN, W, S>("window+bias+softcap", o, 1, smp, rng);
+    { Opts d = o; d.packed = true; d.H = 3; check_case<VDense, D, BM, BN, W, S, OPT>("dense packed-qkv", d, 0, smp, rng); }
+    check_case<VCausal, D, BM, BN, W, S, OPT>("causal", o, 1, smp, rng);
+    check_case<VCausal, D, BM, BN, W, S, OPT>("causal forced-partial", o, 2, smp, rng);
+    { Opts g = o; g.groups = 7; check_case<VDense, D, BM, BN, W, S, OPT>("grouped perm M=7", g, 1, smp, rng); }
+    { Opts g = o; g.groups = 3; check_case<VCausal, D, BM, BN, W, S, OPT>("grouped+causal perm M=3", g, 1, smp, rng); }
+    { Opts g = o; g.shuffle = true; check_case<VCausal, D, BM, BN, W, S, OPT>("perm causal (no gid)", g, 1, smp, rng); }
+    check_case<VNone, D, BM, BN, W, S, OPT>("all-masked (empty map)", o, 1, smp, rng);
+    check_case<VNone, D, BM, BN, W, S, OPT>("all-masked (forced part)", o, 2, smp, rng);
+    check_case<VWinBiasCap, D, BM, BN, W, S, OPT>("window+bias+softcap", o, 1, smp, rng);
     { Opts g = o; g.gate = true; g.accumulate = true; g.weight = 0.37f; g.groups = 5;
-      check_case<VCausal, D, BM, BN, W, S>("gate+weight+accum grouped", g, 1, smp, rng); }
+      check_case<VCausal, D, BM, BN, W, S, OPT>("gate+weight+accum grouped", g, 1, smp, rng); }
   }
   {
     Opts o; o.N = 32761; o.B = 1; o.H = 2;
-    check_case<VDense, D, BM, BN, W, S>("dense", o, 0, 384, rng);
+    check_case<VDense, D, BM, BN, W, S, OPT>("dense", o, 0, 384, rng);
     Opts g = o; g.groups = 16; g.balanced = true;
-    check_case<VDense, D, BM, BN, W, S>("grouped M=16 balanced", g, 1, 384, rng);
+    check_case<VDense, D, BM, BN, W, S, OPT>("grouped M=16 balanced", g, 1, 384, rng);
   }
 }
 
 static double median_ms(const std::function<void()>& fn, int warm, int reps);
+
+// ---- wgmma unit test: S = Q K^T (A = Q fragments, B = K tile K-major) and O = P V (B = V tile MN-major),
+// one warpgroup, the 128-byte-swizzled tile layout of attention_fwd_wg, against fp64 on the host ----------
+__global__ void __launch_bounds__(128) wg_unit_kernel(const uint16_t* Q, const uint16_t* K, const uint16_t* V,
+                                                      const uint16_t* P, float* S_out, float* O_out) {
+#if defined(MOGA_HAS_WGMMA)
+  extern __shared__ __align__(128) unsigned char smem_unit[];
+  const unsigned base = (moga::sm80::smem_u32(smem_unit) + 1023u) & ~1023u;
+  const unsigned sK = base, sV = base + 32768;
+  const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
+  for (int idx = tid; idx < 128 * 16; idx += 128) {
+    const int row = idx / 16, c = idx % 16;
+    const unsigned off = (c >> 3) * 16384 + row * 128 + (((c & 7) ^ (row & 7)) << 4);
+    moga::sm80::cp_async16(sK + off, K + row * 128 + c * 8, true);
+    moga::sm80::cp_async16(sV + off, V + row * 128 + c * 8, true);
+  }
+  moga::sm80::cp_async_commit();
+  moga::sm80::cp_async_wait<0>();
+  __syncthreads();
+  moga::sm90::fence_proxy_async();
+  const int g = lane >> 2, t = lane & 3, r0 = 16 * w + g, r1 = r0 + 8;
+  auto frag = [&](const uint16_t* M, int k0, unsigned (&a)[4]) {
+    auto pr = [&](int r, int k) { return (unsigned)M[r * 128 + k] | ((unsigned)M[r * 128 + k + 1] << 16); };
+    a[0] = pr(r0, k0 + 2 * t); a[1] = pr(r1, k0 + 2 * t); a[2] = pr(r0, k0 + 2 * t + 8); a[3] = pr(r1, k0 + 2 * t + 8);
+  };
+  unsigned qf[8][4], pf[8][4];
+  for (int k = 0; k < 8; ++k) { frag(Q, 16 * k, qf[k]); frag(P, 16 * k, pf[k]); }
+  float sacc[64], oacc[64];
+  for (int i = 0; i < 64; ++i) { sacc[i] = 0.f; oacc[i] = 0.f; }
+  moga::sm90::wg_fence();
+#pragma unroll
+  for (int ks = 0; ks < 8; ++ks)
+    moga::sm90::wgmma_rs<128, 0>(sacc, qf[ks], moga::sm90::gmma_desc_sw128(sK + (ks >> 2) * 16384 + (ks & 3) * 32, 16, 1024), ks > 0);
+  moga::sm90::wg_commit();
+#pragma unroll
+  for (int kb = 0; kb < 8; ++kb)
+    moga::sm90::wgmma_rs<128, 1>(oacc, pf[kb], moga::sm90::gmma_desc_sw128(sV + kb * 2048, 16384, 1024), 1);
+  moga::sm90::wg_commit();
+  moga::sm90::wg_wait<0>();
+  moga::sm90::fence_regs(sacc);
+  moga::sm90::fence_regs(oacc);
+  for (int nt = 0; nt < 16; ++nt)
+    for (int e = 0; e < 2; ++e) {
+      S_out[r0 * 128 + 8 * nt + 2 * t + e] = sacc[4 * nt + e];
+      S_out[r1 * 128 + 8 * nt + 2 * t + e] = sacc[4 * nt + 2 + e];
+      O_out[r0 * 128 + 8 * nt + 2 * t + e] = oacc[4 * nt + e];
+      O_out[r1 * 128 + 8 * nt + 2 * t + e] = oacc[4 * nt + 2 + e];
+    }
+#endif
+}
+static void wg_unit(std::mt19937_64& rng) {
+  std::vector<uint16_t> q(64 * 128), k(128 * 128), v(128 * 128), pm(64 * 128);
+  fill_random(q, rng()); fill_random(k, rng()); fill_random(v, rng()); fill_random(pm, rng());
+  uint16_t *dq, *dk, *dv, *dp; float *ds, *dout;
+  CK(cudaMalloc(&dq, q.size() * 2)); CK(cudaMalloc(&dk, k.size() * 2)); CK(cudaMalloc(&dv, v.size() * 2));
+  CK(cudaMalloc(&dp, pm.size() * 2)); CK(cudaMalloc(&ds, 64 * 128 * 4)); CK(cudaMalloc(&dout, 64 * 128 * 4));
+  CK(cudaMemcpy(dq, q.data(), q.size() * 2, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(dk, k.data(), k.size() * 2, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(dv, v.data(), v.size() * 2, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(dp, pm.data(), pm.size() * 2, cudaMemcpyHostToDevice));
+  CK(cudaMemset(ds, 0xFF, 64 * 128 * 4)); CK(cudaMemset(dout, 0xFF, 64 * 128 * 4));
+  CK(cudaFuncSetAttribute(wg_unit_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 66 * 1024));
+  wg_unit_kernel<<<1, 128, 66 * 1024>>>(dq, dk, dv, dp, ds, dout);
+  CK(cudaGetLastError());
+  CK(cudaDeviceSynchronize());
+  std::vector<float> S(64 * 128), O(64 * 128);
+  CK(cudaMemcpy(S.data(), ds, S.size() * 4, cudaMemcpyDeviceToHost));
+  CK(cudaMemcpy(O.data(), dout, O.size() * 4, cudaMemcpyDeviceToHost));
+  double ns = 0, ds2 = 0, no = 0, do2 = 0;
+  int first_bad_s = -1, first_bad_o = -1;
+  for (int r = 0; r < 64; ++r)
+    for (int c = 0; c < 128; ++c) {
+      double rs = 0, ro = 0;
+      for (int x = 0; x < 128; ++x) {
+        rs += (double)bf2f(q[r * 128 + x]) * bf2f(k[c * 128 + x]);
+        ro += (double)bf2f(pm[r * 128 + x]) * bf2f(v[x * 128 + c]);
+      }
+      const double es = S[r * 128 + c] - rs, eo = O[r * 128 + c] - ro;
+      ns += es * es; ds2 += rs * rs; no += eo * eo; do2 += ro * ro;
+      if (!(std::fabs(es) <= 1e-2 * (1 + std::fabs(rs))) && first_bad_s < 0) first_bad_s = r * 128 + c;
+      if (!(std::fabs(eo) <= 1e-2 * (1 + std::fabs(ro))) && first_bad_o < 0) first_bad_o = r * 128 + c;
+    }
+  const double rs = std::sqrt(ns / ds2), ro = std::sqrt(no / do2);
+  const bool ok = rs < 1e-4 && ro < 1e-4;
+  if (!ok) ++g_fail;
+  char line[200];
+  std::snprintf(line, sizeof line, "%-4s wgmma unit: S=QK^T rel %.2e (first bad %d), O=PV rel %.2e (first bad %d)",
+                ok ? "ok" : "FAIL", rs, first_bad_s, ro, first_bad_o);
+  std::printf("%s\n", line);
+  g_table.push_back(line);
+  cudaFree(dq); cudaFree(dk); cudaFree(dv); cudaFree(dp); cudaFree(ds); cudaFree(dout);
+}
 
 // ---- mma.sync ceiling: independent m16n8k16 chains, operands in registers ------------------------------
 __global__ void __launch_bounds__(256) mma_peak_kernel(float* out, int iters) {
@@ -646,17 +799,18 @@ __global__ void __launch_bounds__(256) mma_peak_kernel(float* out, int iters) {
   for (int k = 0; k < 16; ++k) s += acc[k][0] + acc[k][1] + acc[k][2] + acc[k][3];
   if (s == 1234.5f) out[threadIdx.x] = s;
 }
-static void mma_peak() {
+static void mma_peak(int blocks_per_sm, int threads) {
   float* d;
   CK(cudaMalloc(&d, 4096));
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
-  const int iters = 4096, blocks = prop.multiProcessorCount * 2;
-  const double ms = median_ms([&] { mma_peak_kernel<<<blocks, 256>>>(d, iters); }, 2, 7);
+  const int iters = 4096, blocks = prop.multiProcessorCount * blocks_per_sm;
+  const double ms = median_ms([&] { mma_peak_kernel<<<blocks, threads>>>(d, iters); }, 2, 7);
   CK(cudaGetLastError());
-  const double flops = (double)blocks * 8 * iters * 16 * 4096.0;
+  const double flops = (double)blocks * (threads / 32) * iters * 16 * 4096.0;
   char line[200];
-  std::snprintf(line, sizeof line, "mma.sync m16n8k16 bf16 ceiling (registers only, 16 warps/SM): %.1f TFLOP/s", flops / (ms * 1e-3) / 1e12);
+  std::snprintf(line, sizeof line, "mma.sync m16n8k16 bf16 ceiling (registers only, %d warps/SM): %.1f TFLOP/s",
+                blocks_per_sm * threads / 32, flops / (ms * 1e-3) / 1e12);
   std::printf("%s\n", line);
   g_table.push_back(line);
   cudaFree(d);
@@ -730,8 +884,9 @@ static void bench_cfg(BenchSet& bs) {
   for (int* q : p.map_bufs) cudaFree(q);
   p.map_bufs.clear();
   char line[320];
-  const char* tag = OPT == 0 ? "" : " ref";
-  std::snprintf(line, sizeof line, "%-22s D=%-3d N=%-5d H=%-2d BM=%-3d BN=%-3d W=%d S=%d%-4s| %8.3f ms %6.1f TFLOP/s | rel %.1e %s",
+  const std::string tags = opt_tag(OPT, false);
+  const char* tag = tags.c_str();
+  std::snprintf(line, sizeof line, "%-22s D=%-3d N=%-5d H=%-2d BM=%-3d BN=%-3d W=%-2d S=%d%-7s| %8.3f ms %6.1f TFLOP/s | rel %.1e %s",
                 bs.name.c_str(), D, p.N, p.H, BM, BN, W, S, tag, ms, bs.flops / (ms * 1e-3) / 1e12, c.rel,
                 c.ok ? "ok" : "FAIL");
   std::printf("%s\n", line);
@@ -741,11 +896,16 @@ static void bench_cfg(BenchSet& bs) {
 
 int main(int argc, char** argv) {
   unsigned long long seed = (unsigned long long)std::chrono::system_clock::now().time_since_epoch().count();
-  bool do_check = true, do_bench = true, do_profile = false;
+  bool do_check = true, do_bench = true, do_profile = false, do_v7_check = true, do_pp_check = true,
+       do_wg_check = true, do_pp_bench = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--seed") && i + 1 < argc) seed = std::strtoull(argv[++i], nullptr, 10);
     else if (!std::strcmp(argv[i], "--no-bench")) do_bench = false;
     else if (!std::strcmp(argv[i], "--no-check")) do_check = false;
+    else if (!std::strcmp(argv[i], "--no-v7-check")) do_v7_check = false;
+    else if (!std::strcmp(argv[i], "--no-pp-check")) do_pp_check = false;
+    else if (!std::strcmp(argv[i], "--no-wg-check")) do_wg_check = false;
+    else if (!std::strcmp(argv[i], "--pp-bench")) do_pp_bench = true;
     else if (!std::strcmp(argv[i], "--profile")) { do_profile = true; do_check = do_bench = false; }
   }
   cudaDeviceProp prop;
@@ -756,7 +916,53 @@ int main(int argc, char** argv) {
               "no unwritten (poisoned) or non-finite output element\n");
   std::mt19937_64 rng(seed);
 
-  if (do_check) {
+  if (do_check && do_wg_check) {
+    // v9 wgmma kernel: unit test of the two products first, then the suites (persistent with a small
+    // grid; one item per CTA; D=64; BN=64)
+    wg_unit(rng);
+    g_pp_grid = 5;
+    check_suite<128, 128, 128, 8, 2, 4>(rng);
+    check_suite<128, 128, 128, 8, 3, 5>(rng);
+    check_suite<64, 128, 128, 8, 2, 4>(rng);
+    check_suite<128, 128, 128, 8, 3, 4 + 2 * 2>(rng);  // early copies
+    check_suite<128, 128, 128, 8, 3, 4 + 2 * 3>(rng);  // early copies, no ping-pong
+    check_suite<128, 128, 128, 8, 2, 4 + 2 * 1 + 1>(rng);  // no ping-pong, one item per CTA
+    check_suite<128, 128, 128, 8, 3, 4 + 2 * 4 + 1>(rng);  // tree reductions, one item per CTA
+    check_suite<64, 128, 128, 8, 3, 4 + 2 * 4 + 1>(rng);
+    {
+      Opts o; o.N = 4097; o.B = 2; o.H = 2;
+      Opts g = o; g.groups = 3;
+      check_case<VCausal, 128, 128, 64, 8, 4, 4 + 2 * 2>("grouped+causal wg/o2 BN=64 S=4", g, 1, 600, rng);
+      check_case<VCausal, 64, 128, 128, 8, 3, 4 + 2 * 2 + 1>("grouped+causal wg1/o2 D=64", g, 1, 600, rng);
+      check_case<VCausal, 128, 128, 64, 8, 4, 4>("grouped+causal wg BN=64 S=4", g, 1, 600, rng);
+      check_case<VWinBiasCap, 128, 128, 64, 8, 3, 4>("window+bias+softcap wg BN=64", o, 1, 600, rng);
+      check_case<VWinBiasCap, 64, 128, 64, 8, 3, 5>("window+bias+softcap wg D=64", o, 1, 600, rng);
+      Opts a = g; a.gate = true; a.accumulate = true; a.weight = 0.61f;
+      check_case<VCausal, 128, 128, 64, 8, 4, 4>("gate+weight+accum wg BN=64", a, 1, 600, rng);
+      Opts gm = o; gm.N = 32761; gm.B = 1; gm.groups = 16; gm.balanced = true;
+      check_case<VDense, 128, 128, 64, 8, 4, 4>("grouped M=16 wg BN=64 S=4", gm, 1, 384, rng);
+    }
+  }
+  if (do_check && do_pp_check) {
+    // v8 ping-pong kernel: persistent with a small grid (several items per CTA, empty items, the K/V
+    // stream crossing items), one item per CTA, D=64 at MT=1 and MT=2, BN=64 with 4 stages
+    g_pp_grid = 5;
+    check_suite<128, 128, 128, 8, 3, 3>(rng);
+    check_suite<128, 128, 128, 8, 2, 2>(rng);
+    check_suite<64, 128, 128, 8, 3, 3>(rng);
+    {
+      Opts o; o.N = 4097; o.B = 2; o.H = 2;
+      Opts g = o; g.groups = 3;
+      check_case<VCausal, 64, 256, 64, 8, 3, 3>("grouped+causal pp MT=2", g, 1, 600, rng);
+      check_case<VWinBiasCap, 64, 256, 64, 8, 3, 3>("window+bias+softcap pp MT=2", o, 1, 600, rng);
+      check_case<VCausal, 128, 128, 64, 8, 4, 3>("grouped+causal pp BN=64 S=4", g, 1, 600, rng);
+      Opts a = g; a.gate = true; a.accumulate = true; a.weight = 0.61f;
+      check_case<VCausal, 128, 128, 64, 8, 4, 3>("gate+weight+accum pp BN=64", a, 1, 600, rng);
+      Opts gm = o; gm.N = 32761; gm.B = 1; gm.groups = 16; gm.balanced = true;
+      check_case<VDense, 128, 128, 64, 8, 4, 3>("grouped M=16 pp BN=64 S=4", gm, 1, 384, rng);
+    }
+  }
+  if (do_check && do_v7_check) {
     check_suite<128, 128, 128, 8, 2>(rng);  // D=128 default: MT=1, Q in registers, BN=128
     check_suite<64, 128, 64, 4, 2>(rng);    // D=64 default: MT=2, Q in registers
     {  // other shapes through the masked and grouped paths
@@ -781,14 +987,22 @@ int main(int argc, char** argv) {
     Opts o; o.N = 32760; o.B = 1; o.H = 12; o.D = 128;
     Problem p = make_problem(o, rng);
     AttnParams a = make_params<VDense>(p, 128, 128, 0, nullptr);
+    g_pp_grid = prop.multiProcessorCount;
     launch<VDense, 128, 128, 128, 8, 2>(a);
-    launch<VDense, 128, 192, 64, 12, 3>(a);
+    launch<VDense, 128, 128, 128, 8, 3, 5>(a);
     CK(cudaDeviceSynchronize());
     p.free_dev();
     return 0;
   }
   if (do_bench) {
-    mma_peak();
+    // v7 = moga::attention_fwd (tag none), v8 = moga::attention_fwd_pp persistent (tag "pp", grid =
+    // #SMs) or one CTA per item (tag "pp1"); same problem, same machine, interleaved.
+    g_pp_grid = prop.multiProcessorCount;
+    mma_peak(2, 256);  // 16 warps/SM (4 per scheduler): the ceiling quoted since v4
+    mma_peak(1, 128);  // 1 warp per scheduler
+    mma_peak(1, 256);  // 2 warps per scheduler
+    // final table: v7 (attention_fwd) against v9 (attention_fwd_wg, default switches) one item per CTA
+    // ("wg1", the recommended launch) and persistent ("wg"), v8 (attention_fwd_pp) for the record
     {
       Opts o; o.N = 32760; o.B = 1; o.H = 12; o.D = 128;
       BenchSet bs = make_bench<VDense>("dense", o, rng);
@@ -796,34 +1010,44 @@ int main(int argc, char** argv) {
       bench_cfg<VDense, 128, 128, 128, 8, 2, 1>(bs);
 #endif
       bench_cfg<VDense, 128, 128, 128, 8, 2>(bs);
-      bench_cfg<VDense, 128, 128, 128, 8, 3>(bs);
-      bench_cfg<VDense, 128, 128, 64, 4, 2>(bs);
-      bench_cfg<VDense, 128, 192, 64, 12, 2>(bs);
-      bench_cfg<VDense, 128, 192, 64, 12, 3>(bs);
+      bench_cfg<VDense, 128, 128, 128, 8, 3, 5>(bs);
+      bench_cfg<VDense, 128, 128, 128, 8, 3, 4>(bs);
+      bench_cfg<VDense, 128, 128, 128, 8, 2, 5>(bs);
+      bench_cfg<VDense, 128, 128, 128, 8, 2, 3>(bs);
       bench_cfg<VDense, 128, 128, 128, 8, 2>(bs);  // repeats: spread between two timings
-      bench_cfg<VDense, 128, 192, 64, 12, 3>(bs);
+      bench_cfg<VDense, 128, 128, 128, 8, 3, 5>(bs);
       bs.p.free_dev();
     }
     {
       Opts o; o.N = 32760; o.B = 1; o.H = 12; o.D = 128; o.groups = 16; o.balanced = true;
       BenchSet bs = make_bench<VDense>("grouped M=16 (useful)", o, rng);
-      bench_cfg<VDense, 128, 128, 128, 8, 2>(bs);
       bench_cfg<VDense, 128, 64, 64, 4, 2>(bs);
-      bench_cfg<VDense, 128, 192, 64, 12, 3>(bs);
+      bench_cfg<VDense, 128, 128, 128, 8, 2>(bs);
+      bench_cfg<VDense, 128, 128, 128, 8, 3, 5>(bs);
+      bench_cfg<VDense, 128, 128, 128, 8, 2, 5>(bs);
+      bench_cfg<VDense, 128, 128, 128, 8, 3, 4>(bs);
+      bench_cfg<VDense, 128, 64, 64, 4, 2>(bs);
+      bench_cfg<VDense, 128, 128, 128, 8, 3, 5>(bs);
       bs.p.free_dev();
     }
     {
       Opts o; o.N = 32760; o.B = 1; o.H = 12; o.D = 128;
       BenchSet bs = make_bench<VCausal>("causal (useful)", o, rng);
       bench_cfg<VCausal, 128, 128, 128, 8, 2>(bs);
-      bench_cfg<VCausal, 128, 192, 64, 12, 3>(bs);
+      bench_cfg<VCausal, 128, 128, 128, 8, 3, 5>(bs);
+      bench_cfg<VCausal, 128, 128, 128, 8, 3, 4>(bs);
+      bench_cfg<VCausal, 128, 128, 128, 8, 2>(bs);
+      bench_cfg<VCausal, 128, 128, 128, 8, 3, 5>(bs);
       bs.p.free_dev();
     }
     {
       Opts o; o.N = 32760; o.B = 1; o.H = 12; o.D = 64;
       BenchSet bs = make_bench<VDense>("dense", o, rng);
       bench_cfg<VDense, 64, 128, 64, 4, 2>(bs);
-      bench_cfg<VDense, 64, 192, 64, 12, 2>(bs);
+      bench_cfg<VDense, 64, 128, 128, 8, 3, 5>(bs);
+      bench_cfg<VDense, 64, 128, 128, 8, 2, 5>(bs);
+      bench_cfg<VDense, 64, 128, 64, 4, 2>(bs);
+      bench_cfg<VDense, 64, 128, 128, 8, 3, 5>(bs);
       bs.p.free_dev();
     }
   }
