@@ -36,7 +36,7 @@
 
 #include "runtime/attention/attention.h"
 #include "runtime/attention/compiled_embed.h"
-#include "runtime/attention/driver_ext.h"
+#include "runtime/jit/driver.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/module.h"

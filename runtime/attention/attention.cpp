@@ -9,7 +9,6 @@
 #include <tuple>
 
 #include "kernels_src/cuda/prep.cuh"  // parameter structs, sort_plan, counting_sort_host, router planning
-#include "runtime/attention/driver_ext.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/jit.h"
@@ -112,7 +111,7 @@ void launch_ex(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned thr
   attr[0].value.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = pdl ? attr : nullptr;
   cfg.numAttrs = pdl ? 1 : 0;
-  CU_CHECK(ext().cuLaunchKernelEx(&cfg, f, args, nullptr));
+  CU_CHECK(jit::driver().cuLaunchKernelEx(&cfg, f, args, nullptr));
 }
 
 }  // namespace
@@ -421,7 +420,7 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     k.attn = fn(attn_expr(p.variant, D, p.t));
     CUdeviceptr g = 0;
     size_t gbytes = 0;
-    CU_CHECK(ext().cuModuleGetGlobal(&g, &gbytes, m->mod->handle(), m->ck.symbol(smem_expr(D, p.t)).c_str()));
+    CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, m->mod->handle(), m->ck.symbol(smem_expr(D, p.t)).c_str()));
     CU_CHECK(d.cuMemcpyDtoH(&k.smem, g, sizeof(int)));
     if (k.smem > smem_optin)
       throw ArgumentError(fmt::format("kernel '{}': tiles BM={} BN={} warps={} stages={} at D={} need {} bytes of "
@@ -656,7 +655,7 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   const int B = st.B, N = st.N, M = p.M;
   const int d = (int)r.x.shape[2], d_pad = round_up(d, 128), NT = (M + 7) / 8, Mp = 8 * NT;
   // 1. histogram cleared (the router adds to it)
-  CU_CHECK(ext().cuMemsetD32Async(w.hist.ptr(), 0, (size_t)B * w.G * w.ld, stream));
+  CU_CHECK(jit::driver().cuMemsetD32Async(w.hist.ptr(), 0, (size_t)B * w.G * w.ld, stream));
   // 2. weight pack (skipped when the caller vouches for an unchanged weight)
   const bool repack = !(r.weights_unchanged && w.wpack_src == wt.ptr && w.wpack_d == d &&
                         w.w_sk == wt.strides[0] && w.w_sn == wt.strides[1]);
@@ -701,7 +700,7 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
     mk.router_smem_attr = rsmem;
   }
   if (mk.router_occ_smem != rsmem) {
-    CU_CHECK(ext().cuOccupancyMaxActiveBlocksPerMultiprocessor(&mk.router_blocks_per_sm, mk.router,
+    CU_CHECK(jit::driver().cuOccupancyMaxActiveBlocksPerMultiprocessor(&mk.router_blocks_per_sm, mk.router,
                                                                 mk.router_threads, rsmem));
     mk.router_occ_smem = rsmem;
   }

@@ -11,7 +11,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "runtime/attention/driver_ext.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/jit.h"
@@ -307,7 +306,7 @@ Timing GpuRunner::time(const Config& c) {
           if (!smem_sym.empty()) {
             CUdeviceptr g = 0;
             size_t gb = 0;
-            CU_CHECK(rt::ext().cuModuleGetGlobal(&g, &gb, mod.handle(), smem_sym.c_str()));
+            CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gb, mod.handle(), smem_sym.c_str()));
             CU_CHECK(d.cuMemcpyDtoH(&t.smem_bytes, g, sizeof(int)));
           }
           const std::string why = resource_check(c, t.regs, t.smem_bytes, st.lim);

@@ -10,7 +10,7 @@
 #include <map>
 #include <stdexcept>
 
-#include "runtime/attention/driver_ext.h"
+#include "runtime/jit/driver.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
 #include "runtime/kernels/embedded.h"
