@@ -42,39 +42,6 @@ std::string templates_hash(const std::vector<std::pair<std::string, std::string>
   return jit::hex64(jit::xxh3(j.dump()));
 }
 
-Shape Shape::seq(int B, int N, int H, int D) {
-  Shape s;
-  s.B = B;
-  s.N = N;
-  s.H = H;
-  s.D = D;
-  s.Wid = N;
-  return s;
-}
-
-Shape Shape::make_video(int B, int F, int Hgt, int Wid, int H, int D, std::vector<int> shots) {
-  Shape s;
-  s.B = B;
-  s.H = H;
-  s.D = D;
-  s.video = true;
-  s.F = F;
-  s.Hgt = Hgt;
-  s.Wid = Wid;
-  s.N = F * Hgt * Wid;
-  s.shot_starts = std::move(shots);
-  return s;
-}
-
-std::string Shape::describe() const {
-  std::string s = fmt::format("B={} N={}", B, N);
-  if (video) {
-    s += fmt::format(" (video {}x{}x{}", F, Hgt, Wid);
-    if (!shot_starts.empty()) s += fmt::format(", shots {}", fmt::join(shot_starts, ","));
-    s += ")";
-  }
-  return s + fmt::format(" H={} D={}", H, D);
-}
 
 int round_up_pow2(int n) {
   long long p = 1;

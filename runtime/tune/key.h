@@ -19,6 +19,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "runtime/attention/shape.h"
+
 namespace moga::tune {
 
 struct Versions {
@@ -40,15 +42,10 @@ std::string templates_hash(const std::vector<std::pair<std::string, std::string>
 
 // The problem a kernel is tuned for. `video` patterns also need the latent grid (the block map
 // depends on it); the bucket does not include it (docs/autotune.md says why that is good enough).
-struct Shape {
-  int B = 1, N = 0, H = 1, D = 128;
-  bool video = false;
-  int F = 1, Hgt = 1, Wid = 1;
-  std::vector<int> shot_starts;
-  static Shape seq(int B, int N, int H, int D);
-  static Shape make_video(int B, int F, int Hgt, int Wid, int H, int D, std::vector<int> shots = {});
-  std::string describe() const;  // "B=1 N=4096 H=16 D=128" or "B=1 N=1105 (video 5x13x17) H=16 D=128"
-};
+// The problem a kernel is tuned for: the runtime's own shape type. `video` patterns also need the
+// latent grid (the block map depends on it); the bucket does not include it (docs/autotune.md says
+// why that is good enough).
+using Shape = rt::AttentionShape;
 
 struct ShapeBucket {
   int N = 0, B = 0, H = 0, D = 0;  // N: a power of two

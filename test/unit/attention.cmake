@@ -3,9 +3,6 @@
 # skips loudly without a device. Test patterns (test/unit/patterns/*.moga) are compiled at build
 # time by moga-compile and embedded into both binaries (the GPU machine has no MLIR).
 # runtime/CMakeLists.txt lists `attention`; the guard keeps this file working in a tree where it does not.
-if(NOT TARGET moga_attention)
-  add_subdirectory(${PROJECT_SOURCE_DIR}/runtime/attention ${CMAKE_BINARY_DIR}/runtime/attention)
-endif()
 include(${PROJECT_SOURCE_DIR}/runtime/attention/embed_patterns_fn.cmake)
 
 set(_attn_pat ${CMAKE_CURRENT_LIST_DIR}/patterns)

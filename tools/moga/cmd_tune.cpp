@@ -22,9 +22,7 @@
 #include "runtime/tune/select.h"
 #include "runtime/tune/tuner.h"
 #include "tools/moga/commands.h"
-#ifdef MOGA_HAVE_TUNE_GPU
 #include "runtime/tune/gpu_runner.h"
-#endif
 
 namespace moga::cli {
 namespace {
@@ -246,7 +244,6 @@ int dry_run_kernel(const tune::KernelInfo& k, const tune::Shape& shape, tune::Tu
 
 int tune_kernel(const PatternText& p, const tune::KernelInfo& k, const tune::Shape& shape, tune::TuneDb& db,
                 const Ctx& ctx, const TuneArgs& a) {
-#ifdef MOGA_HAVE_TUNE_GPU
   tune::GpuRunnerOptions ro;
   ro.runs = a.runs;
   ro.warmup = a.warmup;
@@ -279,10 +276,6 @@ int tune_kernel(const PatternText& p, const tune::KernelInfo& k, const tune::Sha
   else
     fmt::print("  no config ran: the runtime keeps its default\n");
   return 0;
-#else
-  (void)p, (void)k, (void)shape, (void)db, (void)ctx, (void)a;
-  throw std::runtime_error("this moga was built without runtime/attention: only --dry-run and --show work");
-#endif
 }
 
 int run_tune(const TuneArgs& a) {
@@ -293,12 +286,7 @@ int run_tune(const TuneArgs& a) {
   Ctx ctx;
   ctx.device = jit::device_available(&ctx.no_device_why);
   if (ctx.device) {
-#ifdef MOGA_HAVE_TUNE_GPU
     ctx.limits = tune::device_limits();
-#else
-    ctx.limits.arch = jit::Device::get().arch();
-    ctx.limits.name = jit::Device::get().name();
-#endif
   }
   if (!a.arch.empty()) {
     if (ctx.device && a.arch != ctx.limits.arch && !a.show && !a.dry_run)
