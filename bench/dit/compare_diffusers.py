@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """Numerics of moga's CPU DiT against a model nobody here wrote: diffusers' WanTransformer3DModel.
 
-Steps (all on the CPU, float32):
-  1. `moga init-weights --config tiny` writes seeded weights under Wan2.1 names; this script perturbs
+Steps (all on the CPU, float32), for --config tiny or wan-1.3b-2l (Wan 1.3B widths, 2 blocks):
+  1. `moga init-weights --config C --dtype f32` writes seeded weights under Wan2.1 names; this script perturbs
      every norm weight/bias (so a norm that ignored its weight would show) and saves them again with
      the reference `safetensors` package (a file moga did not write).
-  2. diffusers builds WanTransformer3DModel with the tiny config and loads those weights through
+  2. diffusers builds WanTransformer3DModel with the matching config (CONFIGS below) and loads those weights through
      diffusers' OWN converter (convert_wan_transformer_to_diffusers, its single-file loader), strict.
   3. Both run one forward on the same latent / timestep / context; the relative L2 error
      ||moga - diffusers|| / ||diffusers|| is reported (and must be below --tol).
   4. The diffusers state dict (diffusers key names) is saved and moga runs on it too: moga's own
      diffusers -> Wan key mapping must give the same output as the Wan-named file.
 
-Usage: python3 bench/dit/compare_diffusers.py [--moga build-dit/bin/moga] [--frames 3 --height 6 --width 10]
+Usage: python3 bench/dit/compare_diffusers.py [--moga build-dit/bin/moga] [--config tiny|wan-1.3b-2l]
+                                             [--frames F --height H --width W] [--context-len L]
+Defaults: tiny 16x3x6x10 latent, wan-1.3b-2l 16x2x4x6; an 11-token context (zero-padded to text_len).
 Needs: pip install torch diffusers safetensors numpy
 """
 import argparse
@@ -24,6 +26,17 @@ import tempfile
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+
+
+# moga config -> diffusers WanTransformer3DModel arguments (and moga's text_len, the padded context
+# length). rope_max_seq_len 1024 is Wan's rope_params(1024, ...) and diffusers' default.
+CONFIGS = {
+    "tiny": dict(num_attention_heads=2, attention_head_dim=64, ffn_dim=256, num_layers=2, text_dim=32, freq_dim=32,
+                 text_len=16, latent=(3, 6, 10)),
+    # Wan2.1 T2V-1.3B's widths (dim 1536 = 12 x 128, ffn 8960, umT5 4096, freq 256) with 2 blocks.
+    "wan-1.3b-2l": dict(num_attention_heads=12, attention_head_dim=128, ffn_dim=8960, num_layers=2, text_dim=4096,
+                        freq_dim=256, text_len=512, latent=(2, 4, 6)),
+}
 
 
 def rel_l2(a, b):
@@ -44,11 +57,12 @@ def main():
     root = os.path.dirname(os.path.dirname(here))
     ap = argparse.ArgumentParser()
     ap.add_argument("--moga", default=os.path.join(root, "build-dit", "bin", "moga"))
-    ap.add_argument("--frames", type=int, default=3)
-    ap.add_argument("--height", type=int, default=6)
-    ap.add_argument("--width", type=int, default=10)
+    ap.add_argument("--config", choices=sorted(CONFIGS), default="tiny")
+    ap.add_argument("--frames", type=int, default=None, help="latent frames (default: per config)")
+    ap.add_argument("--height", type=int, default=None, help="latent height (default: per config)")
+    ap.add_argument("--width", type=int, default=None, help="latent width (default: per config)")
     ap.add_argument("--timestep", type=float, default=731.5)
-    ap.add_argument("--context-len", type=int, default=11, help="tokens of the context (padded to text_len=16)")
+    ap.add_argument("--context-len", type=int, default=11, help="tokens of the context (zero-padded to the config's text_len)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--workdir", default=None)
@@ -59,11 +73,16 @@ def main():
     from diffusers import WanTransformer3DModel
     from diffusers.loaders.single_file_utils import convert_wan_transformer_to_diffusers
 
+    cfg = CONFIGS[a.config]
+    text_dim, text_len = cfg["text_dim"], cfg["text_len"]
+    if a.context_len > text_len:
+        sys.exit(f"--context-len {a.context_len} exceeds text_len {text_len} of {a.config}")
     torch.manual_seed(a.seed)
-    wd = a.workdir or tempfile.mkdtemp(prefix="moga_cmp_")
+    tmp = None if a.workdir else tempfile.TemporaryDirectory(prefix="moga_cmp_")  # removed at exit
+    wd = a.workdir or tmp.name
     os.makedirs(wd, exist_ok=True)
     wan_path = os.path.join(wd, "wan_init.safetensors")
-    run([a.moga, "init-weights", "--config", "tiny", "--seed", str(a.seed), "-o", wan_path])
+    run([a.moga, "init-weights", "--config", a.config, "--seed", str(a.seed), "--dtype", "f32", "-o", wan_path])
 
     # 1. Perturb the norms (init-weights sets them to 1 / 0) and save with the reference package.
     sd = load_file(wan_path)
@@ -82,39 +101,43 @@ def main():
     wan_pert = os.path.join(wd, "wan_perturbed.safetensors")
     save_file(sd, wan_pert)
 
-    # 2. diffusers' model with the tiny config, loaded through diffusers' own converter.
+    # 2. diffusers' model with the matching config, loaded through diffusers' own converter.
     model = WanTransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=64, in_channels=16, out_channels=16,
-        text_dim=32, freq_dim=32, ffn_dim=256, num_layers=2, cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads", eps=1e-6).float().eval()
+        patch_size=(1, 2, 2), num_attention_heads=cfg["num_attention_heads"],
+        attention_head_dim=cfg["attention_head_dim"], in_channels=16, out_channels=16, text_dim=text_dim,
+        freq_dim=cfg["freq_dim"], ffn_dim=cfg["ffn_dim"], num_layers=cfg["num_layers"], cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024).float().eval()
     conv = convert_wan_transformer_to_diffusers({k: v.clone() for k, v in sd.items()})
     missing, unexpected = model.load_state_dict(conv, strict=True), None
 
     # 3. Inputs.
-    F, H, W = a.frames, a.height, a.width
+    F, H, W = (v if v is not None else d for v, d in zip((a.frames, a.height, a.width), cfg["latent"]))
     latent = torch.randn(16, F, H, W, generator=g)
-    ctx = torch.randn(a.context_len, 32, generator=g)
+    ctx = torch.randn(a.context_len, text_dim, generator=g)
     lat_path = os.path.join(wd, "latent.safetensors")
     ctx_path = os.path.join(wd, "context.safetensors")
     save_file({"latent": latent.contiguous()}, lat_path)
     save_file({"context": ctx.contiguous()}, ctx_path)
 
     def moga_forward(weights, out):
-        run([a.moga, "run", "--config", "tiny", "--weights", weights, "--context", ctx_path, "--attention", "full",
+        run([a.moga, "run", "--config", a.config, "--weights", weights, "--context", ctx_path, "--attention", "full",
              "--forward-latent", lat_path, "--timestep", str(a.timestep), "--out", out, "--no-progress"])
         return load_file(os.path.join(out, "forward.safetensors"))["velocity"]
 
     ours = moga_forward(wan_pert, os.path.join(wd, "out_wan"))
 
     # Wan (and diffusers' pipeline) pad the umT5 context with zeros to text_len before the model.
-    ctx_pad = torch.zeros(16, 32)
+    ctx_pad = torch.zeros(text_len, text_dim)
     ctx_pad[: a.context_len] = ctx
     with torch.no_grad():
         ref = model(hidden_states=latent[None], timestep=torch.tensor([a.timestep]),
                     encoder_hidden_states=ctx_pad[None], return_dict=False)[0][0]
     err = rel_l2(ours, ref)
     maxabs = (ours.double() - ref.double()).abs().max().item()
-    print(f"latent 16x{F}x{H}x{W} ({F * (H // 2) * (W // 2)} tokens), t = {a.timestep}, context {a.context_len} tokens")
+    print(f"config {a.config}: dim {cfg['num_attention_heads'] * cfg['attention_head_dim']}, "
+          f"ffn {cfg['ffn_dim']}, {cfg['num_layers']} blocks, "
+          f"{sum(p.numel() for p in model.parameters()):,} params")
+    print(f"latent 16x{F}x{H}x{W} ({F * (H // 2) * (W // 2)} tokens), t = {a.timestep}, context {a.context_len} tokens (padded to {text_len})")
     print(f"moga (CPU, float32) vs diffusers WanTransformer3DModel (torch {torch.__version__}, float32): "
           f"relative L2 error {err:.3e}, max abs error {maxabs:.3e}, |ref| rms {ref.pow(2).mean().sqrt().item():.3e}")
 

@@ -27,6 +27,10 @@ ModelConfig config_by_name(const std::string& name) {
     c.dim = 128, c.ffn_dim = 256, c.heads = 2, c.layers = 2, c.text_dim = 32, c.text_len = 16, c.freq_dim = 32;
   } else if (name == "wan-1.3b") {
     c.dim = 1536, c.ffn_dim = 8960, c.heads = 12, c.layers = 30, c.text_dim = 4096, c.text_len = 512, c.freq_dim = 256;
+  } else if (name == "wan-1.3b-2l") {
+    // wan-1.3b's widths with only 2 blocks: a 1.3B-width forward that fits a CPU comparison against
+    // diffusers (bench/dit/compare_diffusers.py --config wan-1.3b-2l).
+    c.dim = 1536, c.ffn_dim = 8960, c.heads = 12, c.layers = 2, c.text_dim = 4096, c.text_len = 512, c.freq_dim = 256;
   } else if (name == "wan-14b") {
     c.dim = 5120, c.ffn_dim = 13824, c.heads = 40, c.layers = 40, c.text_dim = 4096, c.text_len = 512, c.freq_dim = 256;
   } else {
@@ -38,7 +42,7 @@ ModelConfig config_by_name(const std::string& name) {
   return c;
 }
 
-std::vector<std::string> config_names() { return {"tiny", "wan-1.3b", "wan-14b"}; }
+std::vector<std::string> config_names() { return {"tiny", "wan-1.3b", "wan-1.3b-2l", "wan-14b"}; }
 
 std::vector<ParamInfo> param_list(const ModelConfig& c, int M) {
   const long long d = c.dim;

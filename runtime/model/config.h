@@ -36,7 +36,7 @@ struct ModelConfig {
   void validate() const;  // throws std::invalid_argument
 };
 
-// "tiny", "wan-1.3b", "wan-14b"; throws std::invalid_argument naming the known ones.
+// "tiny", "wan-1.3b", "wan-1.3b-2l" (wan-1.3b with 2 blocks), "wan-14b"; throws std::invalid_argument naming the known ones.
 ModelConfig config_by_name(const std::string& name);
 std::vector<std::string> config_names();
 

@@ -4,6 +4,7 @@ if(TARGET moga_model)
   moga_unit_test(moga_model_tests
     SOURCES
       ${CMAKE_CURRENT_LIST_DIR}/model_safetensors_test.cpp
+      ${CMAKE_CURRENT_LIST_DIR}/model_config_test.cpp
       ${CMAKE_CURRENT_LIST_DIR}/model_weights_test.cpp
       ${CMAKE_CURRENT_LIST_DIR}/model_layers_test.cpp
       ${CMAKE_CURRENT_LIST_DIR}/model_run_test.cpp
