@@ -1,7 +1,7 @@
 // moga_bench_attention: the runtime layer (runtime/attention) on the GPU, against PyTorch peers.
 //
-//   moga_bench_attention [--json FILE] [--peers bench/peers/attention_peers.py | --no-peers]
-//                        [--quick] [--iters N] [--precompile]
+//   moga_bench_attention [--json FILE] [--peers bench/peers/attention_peers.py | --no-peers | --peers-from FILE]
+//                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed]
 //
 // Cases (bf16, B = 1, H = 12, D = 128; video grids 21x30x52 = 32,760 and 21x45x80 = 75,600 tokens):
 //   full            dense attention: ms and TFLOP/s = 4 N^2 H D / t, vs SDPA's flash and cuDNN backends;
@@ -10,17 +10,35 @@
 //                   (RunOptions{prep = false}); useful FLOPs 4 D H sum_g n_g^2 from the actual groups;
 //                   vs "MoGA the PyTorch way" (router matmul + softmax + argmax, torch.argsort, gather,
 //                   FlexAttention with a document mask over the sorted groups, gate, scatter);
-//   moga            the full layer (router branch + STGA + frame-local, mean), one shot.
+//   moga            the full layer (router branch + STGA + frame-local, mean), one shot;
+//   stga, frame_local  the moga layer's static branches alone (kernel time only).
+// Engines (AttentionOptions::engine; the "engine" column): every case runs with
+//   mma      attention_fwd (v7, mma.sync) with the harness's best v7 tiles (docs/performance.md, "State
+//            after v7"): dense 128/128/8/2, grouped and masked 64/64/4/2 ("tuned": true in the JSON);
+//   wgmma    attention_fwd_wg (v9, sm_90a), its one configuration 128/128/8/3 (what Engine::Auto picks
+//            at D = 128 on an H100/H200); skipped with a note on other devices;
+//   mixed    (the moga case only) Engine::Auto with one tile entry, stga = 64/64/4/2: STGA on v7 (where
+//            the tuned v7 tiles beat v9: fewer partial tiles), the routed and frame-local branches on v9,
+//            in one sm_90a module.
+// Before the first case every module the run needs is compiled into the JIT cache on all cores.
 // Timing: CUDA events around each call, 3 warm-up calls (JIT, static maps), median of >= 10 timed
 // calls, two input sets used in turn. The peer script runs afterwards in its own process (our
 // buffers freed first) and prints its own JSON; this program merges both, prints the table last and
 // writes --json (device name and date included).
-// --precompile: compile every module the benchmark needs into the JIT cache (NVRTC only, no GPU).
+// --peers-from FILE (or MOGA_BENCH_PEERS_FROM=FILE in the environment, which wins over --peers: for
+// runners with a fixed command line such as tools/gpu-check): take the peer rows from an earlier
+// result JSON (written by this program with its peers) instead of running the script; the JSON's
+// "peer_source" and the table's last line say which file, date and device they come from. The peers
+// do not depend on this repository's code, so a stored run on the same kind of device is a fair
+// comparison when device time is short; rerun them when the PyTorch version or the device changes.
+// --precompile: compile every module the benchmark needs into the JIT cache (NVRTC only, no GPU;
+// without a device the target is sm_90, so the wgmma modules are built for sm_90a).
 #include <fmt/format.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -32,13 +50,14 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/attention/attention.h"
 #include "runtime/attention/compiled_embed.h"
-#include "runtime/jit/driver.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
+#include "runtime/jit/jit.h"
 #include "runtime/jit/module.h"
 
 namespace moga::rt {
@@ -129,6 +148,91 @@ std::pair<double, double> time_it(F&& fn, int warm, int iters, CUstream st) {
   return {median(ms), spread};
 }
 
+// The options a case runs with: "mma" = v7 with the harness's best v7 tiles, "wgmma" = v9.
+AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine, std::string* tiles_note) {
+  AttentionOptions opts;
+  if (engine == "mixed") {
+    opts.engine = Engine::Auto;
+    std::string note;
+    for (const auto& ks : lp.spec.kernels) {
+      if (ks.name == "stga") opts.tiles[ks.name] = TileConfig{64, 64, 4, 2};
+      note += fmt::format("{}{}={}", note.empty() ? "" : ",", ks.name, ks.name == "stga" ? "64/64/4/2" : "wg");
+    }
+    if (tiles_note) *tiles_note = note;
+    return opts;
+  }
+  if (engine == "wgmma") {
+    opts.engine = Engine::Wgmma;
+    if (tiles_note) *tiles_note = "128/128/8/3";
+    return opts;
+  }
+  opts.engine = Engine::MmaSync;
+  std::string note;
+  for (const auto& ks : lp.spec.kernels) {
+    const bool dense = !ks.grouped() && !ks.mask;
+    opts.tiles[ks.name] = dense ? TileConfig{128, 128, 8, 2} : TileConfig{64, 64, 4, 2};
+    note += fmt::format("{}{}={}", note.empty() ? "" : ",", ks.name, dense ? "128/128/8/2" : "64/64/4/2");
+  }
+  if (tiles_note) *tiles_note = note;
+  return opts;
+}
+
+struct CaseSpec {
+  std::string pname;
+  int M = 0;
+  bool video = false;
+};
+// "mixed" is a configuration of the moga layer alone.
+bool runs(const CaseSpec& c, const std::string& engine) { return engine != "mixed" || c.pname == "moga"; }
+std::vector<CaseSpec> cases(const std::vector<int>& Ms) {
+  std::vector<CaseSpec> c{{"full", 0, false}};
+  for (int M : Ms) c.push_back({"moga_dynamic", M, true});
+  c.push_back({"moga", 5, true});
+  c.push_back({"stga", 0, true});
+  c.push_back({"frame_local", 0, true});
+  return c;
+}
+
+// Every module of the run (each case x engine, D = 128) into the JIT cache, on all cores: the cases then
+// load them (the first call of a case would otherwise compile, one module at a time).
+void precompile(const std::vector<int>& Ms, const std::vector<std::string>& engines, bool print) {
+  (void)jit::CompileOptions{}.resolved_arch();  // the device query once, on this thread
+  struct Item {
+    CaseSpec c;
+    std::string engine;
+  };
+  std::vector<Item> items;
+  for (const CaseSpec& c : cases(Ms))
+    for (const std::string& e : engines)
+      if (runs(c, e)) items.push_back({c, e});
+  const unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), items.size()));
+  std::atomic<size_t> next{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> pool;
+  std::vector<std::string> lines(items.size());
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      for (size_t i; (i = next++) < items.size();) {
+        const Item& it = items[i];
+        const std::string label = it.c.pname == "moga_dynamic" ? fmt::format("moga_dynamic M={}", it.c.M) : it.c.pname;
+        try {
+          LoadedPattern lp = pattern_for(it.c.pname, it.c.M);
+          AttentionOptions o = options_for(lp, it.engine, nullptr);
+          PatternAttention a(std::move(lp), o);
+          const ModuleInfo info = a.compile(kD);
+          lines[i] = fmt::format("{} [{}]: {} ({}) {:.0f} ms", label, it.engine, info.cache_hit ? "hit" : "compiled",
+                                 info.arch, info.compile_ms);
+        } catch (const std::exception& ex) {  // the case itself reports it
+          lines[i] = fmt::format("{} [{}]: FAILED: {}", label, it.engine, ex.what());
+        }
+      }
+    });
+  for (auto& t : pool) t.join();
+  for (const auto& l : lines) (print ? std::cout : std::cerr) << l << "\n";
+  std::fprintf(stderr, "precompile: %zu modules on %u threads in %.1f s\n", items.size(), threads,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
 struct Inputs {
   int N = 0;
   std::vector<std::unique_ptr<jit::DeviceBuffer>> q, k, v, x;  // 2 sets each
@@ -136,8 +240,10 @@ struct Inputs {
   std::map<int, std::unique_ptr<jit::DeviceBuffer>> w;  // per M
 };
 
-json run_ours(const std::vector<int>& Ms, int iters, bool quick, std::mt19937_64& rng, CUstream st) {
+json run_ours(const std::vector<int>& Ms, const std::vector<std::string>& engines, int iters, bool quick,
+              std::mt19937_64& rng, CUstream st) {
   json rows = json::array();
+  precompile(Ms, engines, false);
   for (const Grid& g : kGrids) {
     const int N = g.N();
     const size_t nel = (size_t)N * kH * kD;
@@ -157,20 +263,13 @@ json run_ours(const std::vector<int>& Ms, int iters, bool quick, std::mt19937_64
     // logits ~ N(0, 1): x uniform [-1, 1] (var 1/3), w uniform [-a, a], var(w) = a^2/3, d = 1536
     const float wa = std::sqrt(9.f / kDModel);
 
-    // tuned: the kernel harness's recommended tiles (docs/performance.md, "State after v7") instead of
-    // the manifest's 128/64/4/2: dense 128/128/8/2, grouped and masked 64/64/4/2.
-    auto bench_case = [&](const std::string& pname, int M, bool video, bool tuned) {
+    // engine "mma": v7 with the kernel harness's recommended tiles (docs/performance.md, "State after
+    // v7": dense 128/128/8/2, grouped and masked 64/64/4/2; "tuned" in the JSON); "wgmma": v9.
+    auto bench_case = [&](const std::string& pname, int M, bool video, const std::string& engine) {
       LoadedPattern lp = pattern_for(pname, M);
-      AttentionOptions opts;
-      std::string tiles_note = "manifest";
-      if (tuned) {
-        tiles_note = "";
-        for (const auto& ks : lp.spec.kernels) {
-          const bool dense = !ks.grouped() && !ks.mask;
-          opts.tiles[ks.name] = dense ? TileConfig{128, 128, 8, 2} : TileConfig{64, 64, 4, 2};
-          tiles_note += fmt::format("{}{}={}", tiles_note.empty() ? "" : ",", ks.name, dense ? "128/128/8/2" : "64/64/4/2");
-        }
-      }
+      std::string tiles_note;
+      const AttentionOptions opts = options_for(lp, engine, &tiles_note);
+      const bool tuned = engine != "wgmma";  // mma, mixed: tile entries (v7 configurations)
       PatternAttention attn(std::move(lp), opts);
       const AttentionShape s = video ? AttentionShape::make_video(1, g.F, g.Hg, g.Wd, kH, kD)
                                      : AttentionShape::seq(1, N, kH, kD);
@@ -194,6 +293,9 @@ json run_ours(const std::vector<int>& Ms, int iters, bool quick, std::mt19937_64
       row["case"] = pname == "moga_dynamic" ? fmt::format("moga_dynamic M={}", M) : pname;
       row["tiles"] = tiles_note;
       row["tuned"] = tuned;
+      row["engine"] = engine;
+      for (int ki = 0; ki < (int)attn.spec().kernels.size(); ++ki)
+        row["kernel_engines"][attn.spec().kernels[ki].name] = engine_name(attn.engine(ki, kD));
       row["pattern"] = pname;
       row["N"] = N;
       row["grid"] = video ? fmt::format("{}x{}x{}", g.F, g.Hg, g.Wd) : "seq";
@@ -251,14 +353,11 @@ json run_ours(const std::vector<int>& Ms, int iters, bool quick, std::mt19937_64
       std::cerr << row.dump() << "\n";
       rows.push_back(row);
     };
-    for (bool tuned : {false, true}) {
-      bench_case("full", 0, false, tuned);
-      for (int M : Ms) bench_case("moga_dynamic", M, true, tuned);
-      bench_case("moga", 5, true, tuned);
-    }
-    // the static branches of the moga layer on their own (breakdown)
-    bench_case("stga", 0, true, false);
-    bench_case("frame_local", 0, true, false);
+    // each case under every engine, one after the other (the table compares them line by line); the
+    // static branches of the moga layer on their own last (breakdown)
+    for (const CaseSpec& c : cases(Ms))
+      for (const std::string& e : engines)
+        if (runs(c, e)) bench_case(c.pname, c.M, c.video, e);
     if (quick) break;
   }
   return rows;
@@ -279,7 +378,7 @@ std::string fmt_tf(const json& r, const char* k) {
 }
 
 // The table: one line per (case, ours-what, peer).
-void print_table(const json& rows, const json& peers) {
+void print_table(const json& rows, const json& peers, const std::string& peer_note) {
   auto find_peer = [&](const json& r, const std::string& name) -> const json* {
     if (!peers.is_array()) return nullptr;
     for (const auto& p : peers)
@@ -288,13 +387,14 @@ void print_table(const json& rows, const json& peers) {
         return &p;
     return nullptr;
   };
-  std::printf("\n%-20s %6s %-7s %9s %7s | %-18s %9s %7s | %7s\n", "case", "N", "part", "ours ms", "TF/s", "peer",
-              "peer ms", "TF/s", "speedup");
-  std::printf("%s\n", std::string(106, '-').c_str());
+  std::printf("\n%-20s %6s %-6s %-7s %9s %7s | %-18s %9s %7s | %7s\n", "case", "N", "engine", "part", "ours ms",
+              "TF/s", "peer", "peer ms", "TF/s", "speedup");
+  std::printf("%s\n", std::string(113, '-').c_str());
   for (const auto& r : rows) {
     const std::string c = r["case"];
     const int N = r["N"];
     const bool tuned = r.value("tuned", false);
+    const std::string engine = r.value("engine", "");
     auto line = [&](const char* part, const char* ms_key, const char* tf_key, const std::string& peer,
                     const char* pms_key, const char* ptf_key) {
       const json* p = peer.empty() ? nullptr : find_peer(r, peer);
@@ -307,7 +407,8 @@ void print_table(const json& rows, const json& peers) {
         pms = "error";
       }
       const std::string partt = std::string(part) + (tuned ? "*" : "");
-      std::printf("%-20s %6d %-7s %9s %7s | %-18s %9s %7s | %7s\n", c.c_str(), N, partt.c_str(), fmt_ms(r, ms_key).c_str(),
+      std::printf("%-20s %6d %-6s %-7s %9s %7s | %-18s %9s %7s | %7s\n", c.c_str(), N, engine.c_str(), partt.c_str(),
+                  fmt_ms(r, ms_key).c_str(),
                   fmt_tf(r, tf_key).c_str(), peer.empty() ? "-" : peer.c_str(), pms.c_str(), ptf.c_str(),
                   ratio.c_str());
     };
@@ -326,15 +427,20 @@ void print_table(const json& rows, const json& peers) {
               "4*D*H*sum n_g^2 (each side's own groups); moga (3 branches), stga, frame_local: time only.\n"
               "layer = everything per call (router, sort, map, attention); kernel = attention kernels only; "
               "prep = layer without attention (ours: memset, pack, router, scatter, map; torch: layer_ms - kernel_ms); "
-              "* = tuned tiles (dense 128/128/8/2, others 64/64/4/2), else the manifest's 128/64/4/2.\n");
+              "engine mma = attention_fwd (v7, mma.sync), * = its tuned tiles (dense 128/128/8/2, others 64/64/4/2); "
+              "engine wgmma = attention_fwd_wg (v9, sm_90a), tiles 128/128/8/3; mixed (moga only) = Auto with "
+              "stga on v7 64/64/4/2, the other branches on v9.\n");
+  if (!peer_note.empty()) std::printf("%s\n", peer_note.c_str());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string json_path, peers = "bench/peers/attention_peers.py";
-  bool quick = false, precompile = false, no_peers = false;
+  bool quick = false, precompile_only = false, no_peers = false;
   int iters = 10, peer_budget = 330;
+  std::string peers_from;
+  std::vector<std::string> engines = {"mma", "wgmma", "mixed"};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -344,29 +450,36 @@ int main(int argc, char** argv) {
     if (a == "--json") json_path = next();
     else if (a == "--peers") peers = next();
     else if (a == "--no-peers") no_peers = true;
+    else if (a == "--peers-from") peers_from = next();
+    else if (a == "--engines") {
+      engines.clear();
+      std::string v = next();
+      for (size_t b = 0; b <= v.size();) {
+        const size_t e = std::min(v.find(',', b), v.size());
+        const std::string x = v.substr(b, e - b);
+        if (x != "mma" && x != "wgmma" && x != "mixed")
+          throw std::runtime_error("--engines: mma, wgmma and/or mixed, got '" + x + "'");
+        engines.push_back(x);
+        b = e + 1;
+      }
+    }
     else if (a == "--quick") quick = true;
     else if (a == "--iters") iters = std::max(10, std::stoi(next()));
-    else if (a == "--precompile") precompile = true;
+    else if (a == "--precompile") precompile_only = true;
     else if (a == "--peer-budget") peer_budget = std::stoi(next());
     else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--peers SCRIPT | --no-peers] [--quick] [--iters N] [--peer-budget S] [--precompile]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--json FILE] [--peers SCRIPT | --no-peers | --peers-from JSON] [--quick] [--iters N] "
+                   "[--peer-budget S] [--engines mma,wgmma,mixed] [--precompile]\n",
                    argv[0]);
       return 2;
     }
   }
   const std::vector<int> Ms = quick ? std::vector<int>{16} : std::vector<int>{4, 5, 16, 64};
+  if (const char* e = getenv("MOGA_BENCH_PEERS_FROM"); e && *e) peers_from = e;
   try {
-    if (precompile) {
-      for (const char* p : {"full", "moga"}) {
-        PatternAttention a(load_builtin(p));
-        const auto info = a.compile(kD);
-        std::printf("%s: %s %.0f ms\n", p, info.cache_hit ? "hit" : "compiled", info.compile_ms);
-      }
-      for (int M : Ms) {
-        PatternAttention a(pattern_for("moga_dynamic", M));
-        const auto info = a.compile(kD);
-        std::printf("moga_dynamic M=%d: %s %.0f ms\n", M, info.cache_hit ? "hit" : "compiled", info.compile_ms);
-      }
+    if (precompile_only) {
+      precompile(Ms, engines, true);
       return 0;
     }
     std::string why;
@@ -375,6 +488,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     jit::Device& dev = jit::Device::get();
+    if (!wgmma_arch(dev.arch())) {
+      std::fprintf(stderr, "engines wgmma and mixed need an sm_90 device (this one is %s): mma only\n",
+                   dev.arch().c_str());
+      engines = {"mma"};
+    }
     CUstream st;
     CU_CHECK(jit::driver().cuStreamCreate(&st, CU_STREAM_NON_BLOCKING));
     const uint64_t seed = std::random_device{}();
@@ -386,10 +504,25 @@ int main(int argc, char** argv) {
     result["seed"] = seed;
     result["iters"] = iters;
     result["method"] = "CUDA events per call, 3 warm-up calls, median of iters calls, 2 input sets in turn";
-    result["ours"] = run_ours(Ms, iters, quick, rng, st);
+    result["engines"] = engines;
+    result["ours"] = run_ours(Ms, engines, iters, quick, rng, st);
     CU_CHECK(jit::driver().cuStreamSynchronize(st));
     json peer_rows = json::array();
-    if (!no_peers) {
+    std::string peer_note;
+    if (!peers_from.empty()) {
+      std::ifstream f(peers_from);
+      if (!f) throw std::runtime_error("--peers-from: cannot read " + peers_from);
+      const json old = json::parse(f);
+      peer_rows = old.value("peers", json::array());
+      result["peer_env"] = old.value("peer_env", json());
+      result["peer_source"] = {{"file", peers_from},
+                               {"date", old.value("date", "")},
+                               {"device", old.value("device", "")},
+                               {"seed", old.value("seed", json())}};
+      peer_note = fmt::format("peers: NOT re-run; {} rows from {} (measured {} on {}, same script)", peer_rows.size(),
+                              peers_from, old.value("date", "?"), old.value("device", "?"));
+      std::fprintf(stderr, "%s\n", peer_note.c_str());
+    } else if (!no_peers) {
       const std::string tmp = fmt::format("/tmp/moga-bench-peers-{}.json", (unsigned long long)seed);
       std::string Ns;
       for (const Grid& g : kGrids) {
@@ -418,7 +551,7 @@ int main(int argc, char** argv) {
     }
     std::printf("moga_bench_attention: %s (%s), %s, seed %llu\n", dev.name().c_str(), dev.arch().c_str(),
                 result["date"].get<std::string>().c_str(), (unsigned long long)seed);
-    print_table(result["ours"], peer_rows);
+    print_table(result["ours"], peer_rows, peer_note);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "moga_bench_attention: %s\n", e.what());

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <set>
 #include <tuple>
@@ -77,13 +78,25 @@ void launch_ex(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned thr
 
 }  // namespace
 
+const char* engine_name(Engine e) {
+  switch (e) {
+    case Engine::Auto: return "auto";
+    case Engine::MmaSync: return "mma.sync";
+    case Engine::Wgmma: return "wgmma";
+  }
+  return "?";
+}
+
+bool wgmma_arch(const std::string& arch) { return arch == "sm_90" || arch == "sm_90a"; }
+
 // ---- the plan and the state ------------------------------------------------------------------------------
 
 struct PatternAttention::Impl {
   struct KPlan {
     int index = 0;
     const ref::KernelSpec* ks = nullptr;
-    TileConfig t;
+    TileConfig t;             // the mma.sync (v7) tiles: the manifest's with the option's entry on top
+    bool tile_entry = false;  // AttentionOptions::tiles names this kernel (Auto keeps it on v7)
     std::string variant;  // moga_gen_<pattern>::<kernel>
     Kind kind = Kind::Dense;
     bool mask = false, gate_prog = false, route_gate = false;
@@ -93,6 +106,8 @@ struct PatternAttention::Impl {
 
   struct ModK {
     CUfunction attn = nullptr, bmap = nullptr, gate = nullptr, router = nullptr;
+    bool wg = false;  // attention_fwd_wg (v9) rather than attention_fwd (v7)
+    TileConfig t;     // the tiles it runs with (block maps use its BM/BN)
     int smem = 0;
     int router_threads = 0, router_mt = 1;
     size_t router_smem_attr = 0;  // max dynamic smem set so far
@@ -116,8 +131,11 @@ struct PatternAttention::Impl {
     CUdeviceptr wpack_src = 0;
     int wpack_d = -1;
     long long w_sk = 0, w_sn = 0;
+    CUdeviceptr given_gid = 0, given_prob = 0;  // the last run's given routing (RouterInputs::routing), or 0
   };
-  using ShapeKey = std::tuple<int, int, bool, int, int, int, std::vector<int>>;
+  // (D, B, N, video, F, Hgt, Wid, shots): D because the engine, and so the tiles of the block maps,
+  // depend on the head dim.
+  using ShapeKey = std::tuple<int, int, int, bool, int, int, int, std::vector<int>>;
   struct ShapeState {
     ref::Shape host;
     DBuf sof, sfirst;
@@ -134,11 +152,31 @@ struct PatternAttention::Impl {
   const LoadedPattern* pattern = nullptr;
   const AttentionOptions* options = nullptr;
 
+  struct Choice {
+    Engine engine = Engine::MmaSync;
+    TileConfig t;
+  };
+  // The engine (never Auto) and tiles of kernel ki at head dim D (header comment, "Attention kernels").
+  Choice choose(int ki, int D) const;
+  // AttentionOptions::arch, else the device's (sm_90 without one); cached.
+  const std::string& target_arch() const;
+  mutable std::string arch_cache;
+  // Every check of the plan at head dim D: forced wgmma on a target without it, v7 tile rules.
+  void check_plan(int D) const;
+  // The arch the module for D is compiled for: sm_90a when a kernel runs wgmma, else the option's.
+  std::string module_arch(int D) const;
+
   jit::CompileOptions compile_options(int D) const;
   Mod& module(int D);
   ShapeState& shape_state(const AttentionShape& s);
   void static_prep(ShapeState& st, Mod& m, const AttentionShape& s, CUstream stream);
   void routed_prep(ShapeState& st, Mod& m, int ki, const RouterInputs& r, const TensorView& w, CUstream stream);
+  void given_prep(ShapeState& st, Mod& m, int ki, const RouterInputs::Given& g, CUstream stream);
+  // route(): the packed router weight per routed kernel (kept across calls, repacked when the view changes)
+  struct RouteWs {
+    DBuf wpack;
+  };
+  std::map<int, RouteWs> route_ws;
   void block_map(ShapeState& st, Mod& m, int ki, bool grouped, CUstream stream, bool pdl);
   void gate_fill(ShapeState& st, Mod& m, int ki, bool multiply, CUstream stream, bool pdl);
   void attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k, const TensorView& v,
@@ -187,6 +225,15 @@ PatternAttention::PatternAttention(LoadedPattern pattern, AttentionOptions optio
     bool found = false;
     for (const auto& ks : spec.kernels) found |= ks.name == name;
     if (!found) throw ArgumentError(fmt::format("tiles: pattern '{}' has no kernel '{}'", spec.pattern, name));
+    const TileConfig& w = kWgmmaTiles;
+    if (options_.engine == Engine::Wgmma &&
+        ((t.block_m && t.block_m != w.block_m) || (t.block_n && t.block_n != w.block_n) ||
+         (t.warps && t.warps != w.warps) || (t.stages && t.stages != w.stages)))
+      throw ArgumentError(fmt::format(
+          "tiles: kernel '{}' asks for BM={} BN={} warps={} stages={}, but engine wgmma runs every kernel with "
+          "{}/{}/{}/{} (its only configuration); drop the entry, or use Engine::Auto (a kernel with a tile entry "
+          "keeps the mma.sync kernel there) or Engine::MmaSync",
+          name, t.block_m, t.block_n, t.warps, t.stages, w.block_m, w.block_n, w.warps, w.stages));
   }
   for (int i = 0; i < (int)spec.kernels.size(); ++i) {
     const auto& ks = spec.kernels[i];
@@ -194,6 +241,7 @@ PatternAttention::PatternAttention(LoadedPattern pattern, AttentionOptions optio
     p.index = i;
     p.ks = &ks;
     p.t = resolve_tiles(ks, options_);
+    p.tile_entry = options_.tiles.count(ks.name) > 0;
     p.variant = fmt::format("moga_gen_{}::{}", spec.pattern, ks.name);
     p.mask = ks.mask.has_value();
     p.gate_prog = ks.gate.has_value();
@@ -227,7 +275,51 @@ PatternAttention::PatternAttention(LoadedPattern pattern, AttentionOptions optio
 
 PatternAttention::~PatternAttention() = default;
 
-TileConfig PatternAttention::tiles(int ki) const { return impl_->plan.at(ki).t; }
+PatternAttention::Impl::Choice PatternAttention::Impl::choose(int ki, int D) const {
+  const KPlan& p = plan.at(ki);
+  switch (options->engine) {
+    case Engine::MmaSync:
+      return {Engine::MmaSync, p.t};
+    case Engine::Wgmma:
+      return {Engine::Wgmma, kWgmmaTiles};
+    case Engine::Auto:
+      break;
+  }
+  if (D == 128 && !p.tile_entry && wgmma_arch(target_arch())) return {Engine::Wgmma, kWgmmaTiles};
+  return {Engine::MmaSync, p.t};
+}
+
+const std::string& PatternAttention::Impl::target_arch() const {
+  if (arch_cache.empty()) arch_cache = options->arch.empty() ? jit::CompileOptions{}.resolved_arch() : options->arch;
+  return arch_cache;
+}
+
+void PatternAttention::Impl::check_plan(int D) const {
+  for (const KPlan& p : plan) {
+    const Choice c = choose(p.index, D);
+    if (c.engine == Engine::Wgmma) {
+      if (!wgmma_arch(target_arch()))
+        throw NotSupportedError(fmt::format("kernel '{}': engine wgmma needs an sm_90 (Hopper) target; this one is "
+                                            "{} (use Engine::Auto or Engine::MmaSync)",
+                                            p.ks->name, target_arch()));
+    } else {
+      check_tiles(p.ks->name, c.t, D);
+    }
+  }
+}
+
+std::string PatternAttention::Impl::module_arch(int D) const {
+  for (const KPlan& p : plan)
+    if (choose(p.index, D).engine == Engine::Wgmma) {
+      const std::string& a = target_arch();
+      return a.back() == 'a' ? a : a + "a";
+    }
+  return options->arch;
+}
+
+Engine PatternAttention::engine(int ki, int head_dim) const { return impl_->choose(ki, head_dim).engine; }
+TileConfig PatternAttention::tiles(int ki, int head_dim) const { return impl_->choose(ki, head_dim).t; }
+std::string PatternAttention::arch() const { return impl_->target_arch(); }
 
 // ---- validation ------------------------------------------------------------------------------------------
 
@@ -283,13 +375,32 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
   if (overlaps(out, q) || overlaps(out, k) || overlaps(out, v))
     throw ArgumentError(fmt::format("out: its memory overlaps {} (the kernels read q, k, v while writing out)",
                                     overlaps(out, q) ? "q" : overlaps(out, k) ? "k" : "v"));
-  for (const auto& p : impl_->plan) check_tiles(p.ks->name, p.t, s.D);
+  impl_->check_plan(s.D);
+  for (const auto& p : impl_->plan)
+    if (impl_->choose(p.index, s.D).engine == Engine::Wgmma &&
+        (long long)((s.N + kWgmmaTiles.block_m - 1) / kWgmmaTiles.block_m) * s.H * s.B > INT_MAX)
+      throw ArgumentError(fmt::format("shape: kernel '{}' (engine wgmma) has ceil(N/128) * H * B work items, more "
+                                      "than its 1-D grid takes (2^31 - 1), for {}",
+                                      p.ks->name, s.describe()));
   if (!routed_.empty()) {
     const auto& first = spec.kernels[routed_[0]];
     if (!router)
       throw ArgumentError(fmt::format("router: pattern '{}' routes kernel '{}' (route linear({}) top 1): pass "
                                       "RouterInputs with x [B, N, d_model] and W_r [d_model, {}]",
                                       pname, first.name, first.route->groups, first.route->groups));
+    if (!router->routing.empty()) {  // a given routing (sequence parallelism): x and weights are not read
+      if (router->routing.size() != routed_.size())
+        throw ArgumentError(fmt::format("router.routing: {} given; expected one (gid, prob) pair per routed kernel ({})",
+                                        router->routing.size(), routed_.size()));
+      for (size_t j = 0; j < routed_.size(); ++j) {
+        const RouterInputs::Given& g = router->routing[j];
+        if (!g.gid || !g.prob || (g.gid % 4) || (g.prob % 4))
+          throw ArgumentError(fmt::format("router.routing[{}] (kernel '{}'): gid and prob must be non-null, 4-byte "
+                                          "aligned device pointers to [B][N] int32 / float",
+                                          j, spec.kernels[routed_[j]].name));
+      }
+      return;
+    }
     expect_router_x(router->x, "router.x", s.B, s.N);
     const int64_t d = router->x.shape[2];
     for (int ki : routed_) {
@@ -306,11 +417,13 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
 
 // ---- JIT -------------------------------------------------------------------------------------------------
 
-static std::string attn_expr(const std::string& v, int D, const TileConfig& t) {
-  return fmt::format("moga::attention_fwd<{}, {}, {}, {}, {}, {}>", v, D, t.block_m, t.block_n, t.warps, t.stages);
+static std::string attn_expr(const std::string& v, int D, const TileConfig& t, bool wg) {
+  return fmt::format("moga::attention_fwd{}<{}, {}, {}, {}, {}, {}>", wg ? "_wg" : "", v, D, t.block_m, t.block_n,
+                     t.warps, t.stages);
 }
-static std::string smem_expr(int D, const TileConfig& t) {
-  return fmt::format("&moga::attn_fwd_smem_bytes<{}, {}, {}, {}, {}>", D, t.block_m, t.block_n, t.warps, t.stages);
+static std::string smem_expr(int D, const TileConfig& t, bool wg) {
+  return fmt::format("&moga::attn_fwd{}_smem_bytes<{}, {}, {}, {}, {}>", wg ? "_wg" : "", D, t.block_m, t.block_n,
+                     t.warps, t.stages);
 }
 static std::string router_expr(int M, int cfg) {
   const RouterCfg& c = kRouterCfgs[cfg];
@@ -325,6 +438,7 @@ static const char* kPrepExprs[] = {"moga::router_pack_weight_kernel", "moga::sor
 jit::CompileOptions PatternAttention::Impl::compile_options(int D) const {
   jit::CompileOptions o;
   o.name = fmt::format("moga-{}-d{}", pattern->spec.pattern, D);
+  o.arch = module_arch(D);
   o.flags = options->nvrtc_flags;
   for (const auto& h : kernels::embedded_headers()) o.headers.push_back({h.name, h.text});
   std::set<std::string> seen;
@@ -332,10 +446,12 @@ jit::CompileOptions PatternAttention::Impl::compile_options(int D) const {
     if (seen.insert(e).second) o.name_expressions.push_back(e);
   };
   bool any_prep = false;
+  check_plan(D);
   for (const auto& p : plan) {
-    check_tiles(p.ks->name, p.t, D);
-    add(attn_expr(p.variant, D, p.t));
-    add(smem_expr(D, p.t));
+    const Choice c = choose(p.index, D);
+    const bool wg = c.engine == Engine::Wgmma;
+    add(attn_expr(p.variant, D, c.t, wg));
+    add(smem_expr(D, c.t, wg));
     if (p.mask) add(fmt::format("moga::block_map_kernel<{}>", p.variant));
     if (p.gate_prog) add(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
     if (p.kind == Kind::Routed) add(router_expr(p.M, options->router_config));
@@ -358,6 +474,8 @@ ModuleInfo PatternAttention::compile(int D) {
   info.compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   info.cache_path = ck.cache_path;
   info.kernels = o.name_expressions;
+  info.arch = ck.arch;
+  for (int ki = 0; ki < (int)impl_->plan.size(); ++ki) info.engines.push_back(impl_->choose(ki, D).engine);
   return info;
 }
 
@@ -378,16 +496,20 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
   bool any_prep = false;
   for (const auto& p : plan) {
     ModK k;
-    k.attn = fn(attn_expr(p.variant, D, p.t));
+    const Choice c = choose(p.index, D);
+    k.wg = c.engine == Engine::Wgmma;
+    k.t = c.t;
+    k.attn = fn(attn_expr(p.variant, D, c.t, k.wg));
     CUdeviceptr g = 0;
     size_t gbytes = 0;
-    CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, m->mod->handle(), m->ck.symbol(smem_expr(D, p.t)).c_str()));
+    CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, m->mod->handle(),
+                                             m->ck.symbol(smem_expr(D, c.t, k.wg)).c_str()));
     CU_CHECK(d.cuMemcpyDtoH(&k.smem, g, sizeof(int)));
     if (k.smem > smem_optin)
-      throw ArgumentError(fmt::format("kernel '{}': tiles BM={} BN={} warps={} stages={} at D={} need {} bytes of "
-                                      "shared memory; the device allows {}",
-                                      p.ks->name, p.t.block_m, p.t.block_n, p.t.warps, p.t.stages, D, k.smem,
-                                      smem_optin));
+      throw ArgumentError(fmt::format("kernel '{}' ({}): tiles BM={} BN={} warps={} stages={} at D={} need {} bytes "
+                                      "of shared memory; the device allows {}",
+                                      p.ks->name, engine_name(c.engine), c.t.block_m, c.t.block_n, c.t.warps,
+                                      c.t.stages, D, k.smem, smem_optin));
     CU_CHECK(d.cuFuncSetAttribute(k.attn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k.smem));
     if (p.mask) k.bmap = fn(fmt::format("moga::block_map_kernel<{}>", p.variant));
     if (p.gate_prog) k.gate = fn(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
@@ -412,7 +534,7 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
 // ---- per-shape state ---------------------------------------------------------------------------------------
 
 PatternAttention::Impl::ShapeState& PatternAttention::Impl::shape_state(const AttentionShape& s) {
-  ShapeKey key{s.B, s.N, s.video, s.F, s.Hgt, s.Wid, s.shot_starts};
+  ShapeKey key{s.D, s.B, s.N, s.video, s.F, s.Hgt, s.Wid, s.shot_starts};
   ++tick;
   auto it = shapes.find(key);
   if (it != shapes.end()) {
@@ -463,6 +585,7 @@ PatternAttention::Impl::ShapeState& PatternAttention::Impl::shape_state(const At
 // Block map of kernel ki from its current token order (perm/gid/seg, or identity).
 void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grouped, CUstream stream, bool pdl) {
   const KPlan& p = plan[ki];
+  const TileConfig& t = m.k[ki].t;  // the tiles of the engine that runs the kernel
   KWs& w = st.k[ki];
   const int B = st.B, N = st.N;
   if (p.mask) {
@@ -472,8 +595,8 @@ void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grou
     sp.shape = st.ms;
     sp.B = B;
     sp.Ne = N;
-    sp.tile_q = p.t.block_m;
-    sp.tile_kv = p.t.block_n;
+    sp.tile_q = t.block_m;
+    sp.tile_kv = t.block_n;
     sp.tq = w.tq;
     sp.tk = w.tk;
     sp.q_out = dp<TileSummary>(w.qsum);
@@ -491,7 +614,7 @@ void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grou
     bp.grouped = grouped ? 1 : 0;
     bp.seg_offsets = grouped ? dp<const int>(w.seg) : nullptr;
     bp.G = grouped ? w.G : 0;
-    bp.tile_kv = p.t.block_n;
+    bp.tile_kv = t.block_n;
     bp.shape = st.ms;
     bp.full_cnt = dp<int>(w.fcnt);
     bp.full_idx = dp<int>(w.fidx);
@@ -506,8 +629,8 @@ void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grou
     gp.B = B;
     gp.Ne = N;
     gp.G = w.G;
-    gp.tile_q = p.t.block_m;
-    gp.tile_kv = p.t.block_n;
+    gp.tile_q = t.block_m;
+    gp.tile_kv = t.block_n;
     gp.tq = w.tq;
     gp.tk = w.tk;
     gp.full_cnt = dp<int>(w.fcnt);
@@ -540,8 +663,9 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
     const KPlan& p = plan[ki];
     KWs& w = st.k[ki];
     if (w.static_done) continue;
-    w.tq = (N + p.t.block_m - 1) / p.t.block_m;
-    w.tk = (N + p.t.block_n - 1) / p.t.block_n;
+    const TileConfig& t = m.k[ki].t;
+    w.tq = (N + t.block_m - 1) / t.block_m;
+    w.tk = (N + t.block_n - 1) / t.block_n;
     const bool need_map = p.kind != Kind::Dense;
     if (need_map) {
       w.fcnt.ensure(sizeof(int) * B * w.tq);
@@ -615,6 +739,7 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   const bool pdl = options->pdl;
   const int B = st.B, N = st.N, M = p.M;
   const int d = (int)r.x.shape[2], d_pad = round_up(d, 128), NT = (M + 7) / 8, Mp = 8 * NT;
+  w.given_gid = w.given_prob = 0;
   // 1. histogram cleared (the router adds to it)
   CU_CHECK(jit::driver().cuMemsetD32Async(w.hist.ptr(), 0, (size_t)B * w.G * w.ld, stream));
   // 2. weight pack (skipped when the caller vouches for an unchanged weight)
@@ -707,6 +832,50 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   if (p.gate_prog) gate_fill(st, m, ki, p.route_gate, stream, pdl);
 }
 
+// A given routing (RouterInputs::routing, sequence parallelism): the counting sort's histogram from the
+// given gid (sort_hist_kernel writes every cell the scatter reads: no memset), then as routed_prep from
+// the scatter on.
+void PatternAttention::Impl::given_prep(ShapeState& st, Mod& m, int ki, const RouterInputs::Given& g, CUstream stream) {
+  const KPlan& p = plan[ki];
+  KWs& w = st.k[ki];
+  const bool pdl = options->pdl;
+  const int B = st.B, N = st.N;
+  SortParams sp{};
+  sp.keys = reinterpret_cast<const int*>(g.gid);
+  sp.probs = p.route_gate ? reinterpret_cast<const float*>(g.prob) : nullptr;
+  sp.B = B;
+  sp.Ne = N;
+  sp.k = 1;
+  sp.G = w.G;
+  sp.chunk = w.chunk;
+  sp.nblk = w.nblk;
+  sp.ld = w.ld;
+  sp.blk_hist = dp<int>(w.hist);
+  sp.seg_offsets = dp<int>(w.seg);
+  sp.order = nullptr;
+  sp.perm = dp<int>(w.perm);
+  sp.gid = dp<int>(w.gid);
+  sp.gate = p.route_gate ? dp<float>(w.gate) : nullptr;
+  sp.err = nullptr;
+  {
+    void* a[] = {&sp};
+    launch_ex(m.hist, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)(sizeof(int) * w.G), stream, false, a);
+  }
+  const size_t ssmem = sort_scatter_smem_bytes(w.G, false);
+  if (ssmem > 48 * 1024 && ssmem > m.scatter_smem_attr) {
+    CU_CHECK(jit::driver().cuFuncSetAttribute(m.scatter, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)ssmem));
+    m.scatter_smem_attr = ssmem;
+  }
+  {
+    void* a[] = {&sp};
+    launch_ex(m.scatter, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)ssmem, stream, pdl, a);
+  }
+  block_map(st, m, ki, true, stream, pdl);
+  if (p.gate_prog) gate_fill(st, m, ki, p.route_gate, stream, pdl);
+  w.given_gid = g.gid;
+  w.given_prob = g.prob;
+}
+
 void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k,
                                        const TensorView& v, const TensorView& out, const AttentionShape& s,
                                        CUstream stream) {
@@ -742,8 +911,12 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   a.accumulate = ki > 0 ? 1 : 0;
   a.shape = st.ms;
   void* args[] = {&a};
-  launch_ex(m.k[ki].attn, (unsigned)((s.N + p.t.block_m - 1) / p.t.block_m), (unsigned)s.H, (unsigned)s.B,
-            p.t.warps * 32, m.k[ki].smem, stream, false, args);
+  const ModK& mk = m.k[ki];
+  const unsigned tq = (unsigned)((s.N + mk.t.block_m - 1) / mk.t.block_m);
+  if (mk.wg)  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)
+    launch_ex(mk.attn, tq * (unsigned)s.H * (unsigned)s.B, 1, 1, mk.t.warps * 32, mk.smem, stream, false, args);
+  else
+    launch_ex(mk.attn, tq, (unsigned)s.H, (unsigned)s.B, mk.t.warps * 32, mk.smem, stream, false, args);
 }
 
 // ---- run -------------------------------------------------------------------------------------------------
@@ -766,13 +939,89 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
                                         spec().kernels[ki].name, s.describe()));
   for (size_t ki = 0; ki < im.plan.size(); ++ki) {
     if (opt.prep && im.plan[ki].kind == Kind::Routed) {
-      const TensorView* w = weight_for(*router, routed_, (int)spec().kernels.size(), (int)ki);
-      im.routed_prep(st, m, (int)ki, *router, *w, stream);
+      if (!router->routing.empty()) {
+        const size_t j = std::find(routed_.begin(), routed_.end(), (int)ki) - routed_.begin();
+        im.given_prep(st, m, (int)ki, router->routing[j], stream);
+      } else {
+        const TensorView* w = weight_for(*router, routed_, (int)spec().kernels.size(), (int)ki);
+        im.routed_prep(st, m, (int)ki, *router, *w, stream);
+      }
       st.k[ki].ran = true;
     }
     if (opt.attention) im.attention(st, m, (int)ki, q, k, v, out, s, stream);
   }
   im.last = &st;
+}
+
+// ---- the router alone (sequence parallelism) ------------------------------------------------------------
+
+void PatternAttention::route(int ki, const TensorView& x, const TensorView& wt, CUdeviceptr gid, CUdeviceptr prob,
+                             int head_dim, CUstream stream) {
+  Impl& im = *impl_;
+  if (ki < 0 || ki >= (int)im.plan.size() || im.plan[ki].kind != Kind::Routed)
+    throw ArgumentError(fmt::format("route: kernel {} is not routed", ki));
+  if (head_dim != 64 && head_dim != 128)
+    throw ArgumentError(fmt::format("route: head dim {} is not supported: the kernels exist for D = 64 and 128", head_dim));
+  if (x.rank != 3) throw ArgumentError(fmt::format("route: x must be bf16 [B, n, d_model], got {}", x.describe()));
+  expect_router_x(x, "route: x", x.shape[0], x.shape[1]);
+  const Impl::KPlan& p = im.plan[ki];
+  expect_router_w(wt, "route: w", x.shape[2], p.M);
+  if (x.shape[0] < 1 || x.shape[1] < 1 || x.shape[0] * x.shape[1] >= (1LL << 31))
+    throw ArgumentError(fmt::format("route: B * n must be in [1, 2^31), got {}", x.describe()));
+  if (!gid || !prob || (gid % 4) || (prob % 4))
+    throw ArgumentError("route: gid and prob must be non-null, 4-byte aligned device pointers");
+  jit::Device::get().make_current();
+  Impl::Mod& m = im.module(head_dim);
+  Impl::ModK& mk = m.k[ki];
+  const jit::Driver& drv = jit::driver();
+  const int B = (int)x.shape[0], N = (int)x.shape[1], M = p.M;
+  const int d = (int)x.shape[2], d_pad = round_up(d, 128), NT = (M + 7) / 8, Mp = 8 * NT;
+  Impl::RouteWs& rw = im.route_ws[ki];
+  rw.wpack.ensure(sizeof(unsigned short) * (size_t)Mp * d_pad);
+  {
+    const void* src = reinterpret_cast<const void*>(wt.ptr);
+    long long sk = wt.strides[0], sn = wt.strides[1];
+    int dd = d, MM = M, dp_ = d_pad, Mpp = Mp;
+    void* out = reinterpret_cast<void*>(rw.wpack.ptr());
+    void* a[] = {&src, &sk, &sn, &dd, &MM, &dp_, &Mpp, &out};
+    const long long total = (long long)Mp * d_pad;
+    launch_ex(m.pack, (unsigned)std::min<long long>((total + 255) / 256, 4096), 1, 1, 256, 0, stream, false, a);
+  }
+  RouterParams rp{};
+  rp.x = reinterpret_cast<const void*>(x.ptr);
+  rp.x_sb = x.strides[0];
+  rp.x_sn = x.strides[1];
+  rp.w_packed = reinterpret_cast<const void*>(rw.wpack.ptr());
+  rp.B = B;
+  rp.N = N;
+  rp.d = d;
+  rp.d_pad = d_pad;
+  rp.M = M;
+  rp.topk = 1;
+  router_choose_chunks(NT, d_pad, &rp.kc, &rp.kst);
+  rp.gid = reinterpret_cast<int*>(gid);
+  rp.prob = reinterpret_cast<float*>(prob);
+  rp.logits = nullptr;
+  rp.hist = nullptr;  // no counting sort follows here
+  rp.hist_chunk = 1;
+  rp.hist_ld = 1;
+  const size_t rsmem = router_smem_bytes(NT, d_pad, rp.kc);
+  if (rsmem > mk.router_smem_attr) {
+    CU_CHECK(drv.cuFuncSetAttribute(mk.router, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)rsmem));
+    mk.router_smem_attr = rsmem;
+  }
+  if (mk.router_occ_smem != rsmem) {
+    CU_CHECK(drv.cuOccupancyMaxActiveBlocksPerMultiprocessor(&mk.router_blocks_per_sm, mk.router, mk.router_threads,
+                                                             rsmem));
+    mk.router_occ_smem = rsmem;
+  }
+  if (mk.router_blocks_per_sm < 1)
+    throw ArgumentError(fmt::format("kernel '{}': the router for d_model {} does not fit on an SM", p.ks->name, d));
+  const long long rows = (long long)B * N, tiles = (rows + 16 * mk.router_mt - 1) / (16 * mk.router_mt);
+  long long blocks = (tiles + mk.router_threads / 32 - 1) / (mk.router_threads / 32);
+  blocks = std::max<long long>(1, std::min<long long>(blocks, (long long)mk.router_blocks_per_sm * im.sms));
+  void* a[] = {&rp};
+  launch_ex(mk.router, (unsigned)blocks, 1, 1, mk.router_threads, (unsigned)rsmem, stream, options_.pdl, a);
 }
 
 // ---- inspection ------------------------------------------------------------------------------------------
@@ -790,8 +1039,16 @@ PatternAttention::Routing PatternAttention::last_routing(int ki, CUstream stream
   r.N = im.last->N;
   r.M = im.plan[ki].M;
   const size_t n = (size_t)r.B * r.N;
-  r.gid = download<int>(im.last->k[ki].rgid, n);
-  r.prob = download<float>(im.last->k[ki].rprob, n);
+  const auto& w = im.last->k[ki];
+  if (w.given_gid) {  // the run used a given routing (RouterInputs::routing): read it back from there
+    r.gid.resize(n);
+    r.prob.resize(n);
+    CU_CHECK(jit::driver().cuMemcpyDtoH(r.gid.data(), w.given_gid, n * sizeof(int)));
+    CU_CHECK(jit::driver().cuMemcpyDtoH(r.prob.data(), w.given_prob, n * sizeof(float)));
+    return r;
+  }
+  r.gid = download<int>(w.rgid, n);
+  r.prob = download<float>(w.rprob, n);
   return r;
 }
 

@@ -29,10 +29,26 @@
 // between host and device.
 //
 // JIT: one module per (pattern, head dim), compiled by NVRTC from the generated source, the embedded
-// kernels_src/cuda headers and name expressions for exactly the instantiations needed
-// (attention_fwd<moga_gen_P::K, D, BM, BN, W, S> per kernel, the router for each M, block maps for
-// masked kernels, ...); cached on disk by runtime/jit. Tile configurations: the manifest's, or
-// AttentionOptions::tiles per kernel name.
+// kernels_src/cuda headers and name expressions for exactly the instantiations needed (the attention
+// kernel of each pattern kernel, the router for each M, block maps for masked kernels, ...); cached on
+// disk by runtime/jit.
+//
+// Attention kernels (Engine, per pattern kernel and head dim; engine() says which one runs):
+//   MmaSync  attention_fwd<moga_gen_P::K, D, BM, BN, W, S> (v7, mma.sync, any sm_80+ device); tiles:
+//            the manifest's, or AttentionOptions::tiles per kernel name (what `moga tune` chooses);
+//            grid (ceil(N/BM), H, B).
+//   Wgmma    attention_fwd_wg<moga_gen_P::K, D, 128, 128, 8, 3> (v9, wgmma + mbarriers; Hopper only:
+//            the module is compiled for sm_90a); one tile configuration, BM = BN = 128, 8 warps, 3
+//            stages (block maps are built with 128/128); grid (ceil(N/128) * H * B, 1, 1), 230,512 B of
+//            shared memory at D = 128. docs/performance.md, "v9" and "Runtime with the wgmma kernel".
+//   Auto     (the default) Wgmma where it is the faster kernel: head dim 128 on an sm_90 target, for
+//            every kernel that has no AttentionOptions::tiles entry; MmaSync otherwise (D = 64, other
+//            archs, and kernels with a tile entry: those entries are mma.sync configurations, e.g. the
+//            tuner's, which measures v7; they keep v7).
+// AttentionOptions::engine = Wgmma forces v9 for every kernel at both head dims (64 and 128; at 64
+// it is slower than v7, useful for checks); a tile entry other than 128/128/8/3 is then an
+// ArgumentError (constructor), a target other than sm_90 a NotSupportedError (validate/compile/run).
+// A module whose kernels mix the engines (Auto with some tile entries) is one sm_90a module.
 //
 // Streams and threads: a PatternAttention owns its workspaces (token orders, block maps, router
 // outputs), so calls on one object must be ordered: use one object per stream (or per thread), or
@@ -67,7 +83,22 @@ class NotSupportedError : public ArgumentError {
 // Per-kernel tile configuration (attention_fwd's BM, BN, WARPS, STAGES). 0 fields: the manifest's.
 struct TileConfig {
   int block_m = 0, block_n = 0, warps = 0, stages = 0;
+  bool operator==(const TileConfig& o) const {
+    return block_m == o.block_m && block_n == o.block_n && warps == o.warps && stages == o.stages;
+  }
+  bool operator!=(const TileConfig& o) const { return !(*this == o); }
 };
+
+// The attention kernel (see the header comment, "Attention kernels").
+enum class Engine { Auto, MmaSync, Wgmma };
+const char* engine_name(Engine e);  // "auto", "mma.sync", "wgmma"
+
+// The one tile configuration of the wgmma kernel (v9).
+inline constexpr TileConfig kWgmmaTiles{128, 128, 8, 3};
+
+// Whether `arch` ("sm_90", "sm_90a", "sm_80", ...) can run the wgmma kernel: sm_90 only (wgmma is an
+// sm_90a feature; Blackwell has none).
+bool wgmma_arch(const std::string& arch);
 
 
 struct RouterInputs {
@@ -78,10 +109,26 @@ struct RouterInputs {
   // The caller promises that the weights are the same tensors with the same contents as in the
   // previous call: the packed copy is reused (one launch fewer per routed kernel).
   bool weights_unchanged = false;
+  // A routing computed elsewhere (sequence parallelism, runtime/parallel and docs/distributed.md: each
+  // rank routes the tokens of its own shard with route() and the ranks all-gather gid/prob, so that the
+  // attention over the full sequence for the rank's heads groups by the same routing). One entry per
+  // routed kernel (manifest order): device int32 gid [B][N] in [0, M) and float prob [B][N]. When set, x
+  // and weights are not read and no router runs: the counting sort starts from gid (one histogram
+  // launch instead of the router). The buffers must stay valid until the work on `stream` is done,
+  // and until last_routing() when it is called (it downloads from them).
+  struct Given {
+    CUdeviceptr gid = 0, prob = 0;
+  };
+  std::vector<Given> routing;
 };
 
 struct AttentionOptions {
   std::map<std::string, TileConfig> tiles;  // by kernel name; missing or 0 fields: the manifest's
+                                            // (an entry keeps that kernel on MmaSync under Auto)
+  Engine engine = Engine::Auto;             // which attention kernel (header comment)
+  // The GPU arch the modules are compiled for and the engine is chosen for: "" = the current
+  // device's (sm_90 without a device, as runtime/jit); Wgmma modules get the "a" suffix (sm_90a).
+  std::string arch;
   bool pdl = true;                          // programmatic dependent launch between the prep kernels
   int router_config = 1;                    // prep.cuh's router configuration (0..4)
   std::vector<std::string> nvrtc_flags;     // extra NVRTC options (part of the cache key)
@@ -97,6 +144,8 @@ struct RunOptions {
 // What the module for one head dim compiled to (prepare()).
 struct ModuleInfo {
   int head_dim = 0;
+  std::string arch;              // compiled for ("sm_90a" when a kernel runs the wgmma engine)
+  std::vector<Engine> engines;   // per kernel: MmaSync or Wgmma
   bool cache_hit = false;
   double compile_ms = 0;
   std::string cache_path;
@@ -106,16 +155,23 @@ struct ModuleInfo {
 class PatternAttention {
  public:
   // No device work: parses the plan (kinds of kernels, tiles). Throws NotSupportedError for features
-  // the GPU path lacks, ArgumentError for bad tile overrides.
+  // the GPU path lacks, ArgumentError for bad tile overrides (unknown kernel; under Engine::Wgmma a
+  // configuration other than 128/128/8/3).
   explicit PatternAttention(LoadedPattern pattern, AttentionOptions options = {});
   ~PatternAttention();
   PatternAttention(const PatternAttention&) = delete;
   PatternAttention& operator=(const PatternAttention&) = delete;
 
   const LoadedPattern& pattern() const { return pattern_; }
+  const AttentionOptions& options() const { return options_; }
   const ref::PatternSpec& spec() const { return pattern_.spec; }
-  // The tile configuration kernel ki runs with.
-  TileConfig tiles(int ki) const;
+  // The attention kernel (MmaSync or Wgmma, never Auto) and the tile configuration kernel ki runs with
+  // at head dim `head_dim` (Wgmma: kWgmmaTiles; block maps are built with its BM/BN). No device work
+  // beyond asking the device's arch when AttentionOptions::arch is "".
+  Engine engine(int ki, int head_dim = 128) const;
+  TileConfig tiles(int ki, int head_dim = 128) const;
+  // The target arch the engine choice is made for (AttentionOptions::arch, else the device's, else sm_90).
+  std::string arch() const;
   // Indices of the routed kernels, in manifest order.
   const std::vector<int>& routed_kernels() const { return routed_; }
 
@@ -129,6 +185,14 @@ class PatternAttention {
   void run(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
            const AttentionShape& shape, const RouterInputs* router, CUstream stream,
            const RunOptions& opt = {});
+
+  // The router alone (sequence parallelism): routed kernel ki (one of routed_kernels()) on x [B, n,
+  // d_model] (e.g. one rank's token shard) with its W_r [d_model, M]: writes gid (int32) and prob (f32)
+  // [B][n] (the same values run() would compute for those tokens) to the given device buffers, on
+  // `stream`. head_dim picks the module (compiled or loaded on first use, as run()). Feed the gathered
+  // result to run() through RouterInputs::routing.
+  void route(int ki, const TensorView& x, const TensorView& w, CUdeviceptr gid, CUdeviceptr prob, int head_dim,
+             CUstream stream);
 
   // Compiles (or finds in the disk cache) the module for head dim D; needs NVRTC, not a device
   // (build machines use it to fill the cache that travels to the GPU machine).

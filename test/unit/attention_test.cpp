@@ -220,6 +220,7 @@ TEST(attention_validate, TileOverrides) {
   o.tiles.clear();
   o.tiles["full"] = TileConfig{100, 0, 0, 0};
   PatternAttention attn(load_builtin("full"), o);
+  EXPECT_EQ(attn.engine(0), Engine::MmaSync);  // a tile entry keeps the kernel on mma.sync under Auto
   EXPECT_EQ(attn.tiles(0).block_m, 100);
   EXPECT_EQ(attn.tiles(0).block_n, 64);  // the manifest's
   Args a = seq_args(1, 100, 2, 128);
@@ -235,19 +236,183 @@ TEST(attention_validate, ShapeDescribe) {
   EXPECT_EQ(s.describe(), "B=1 N=1105 (video 5x13x17, shots 0,3) H=2 D=128");
 }
 
+// ---- the engine choice (attention.h, "Attention kernels"): no device, the target arch given -----------
+
+namespace {
+AttentionOptions for_arch(const std::string& arch, Engine e = Engine::Auto) {
+  AttentionOptions o;
+  o.arch = arch;
+  o.engine = e;
+  return o;
+}
+}  // namespace
+
+TEST(attention_engine, Names) {
+  EXPECT_STREQ(engine_name(Engine::Auto), "auto");
+  EXPECT_STREQ(engine_name(Engine::MmaSync), "mma.sync");
+  EXPECT_STREQ(engine_name(Engine::Wgmma), "wgmma");
+  EXPECT_TRUE(wgmma_arch("sm_90"));
+  EXPECT_TRUE(wgmma_arch("sm_90a"));
+  for (const char* a : {"sm_80", "sm_86", "sm_89", "sm_100", "sm_100a", "sm_120", ""}) EXPECT_FALSE(wgmma_arch(a)) << a;
+}
+
+TEST(attention_engine, AutoPicksWgmmaAtHeadDim128OnSm90) {
+  PatternAttention attn(load_builtin("moga"), for_arch("sm_90"));
+  EXPECT_EQ(attn.arch(), "sm_90");
+  for (int ki = 0; ki < 3; ++ki) {
+    EXPECT_EQ(attn.engine(ki, 128), Engine::Wgmma) << ki;
+    EXPECT_EQ(attn.tiles(ki, 128), kWgmmaTiles) << ki;  // block maps are built with 128/128
+    EXPECT_EQ(attn.engine(ki, 64), Engine::MmaSync) << ki;  // D = 64: v7 is faster (docs/performance.md, v9)
+    const auto& m = attn.spec().kernels[ki].tiles;
+    EXPECT_EQ(attn.tiles(ki, 64), (TileConfig{m.block_m, m.block_n, m.warps, m.stages})) << ki;
+  }
+  EXPECT_EQ(attn.engine(0), Engine::Wgmma);  // head dim 128 by default
+  Args a = video_args(2, 5, 13, 17, 2, 128);
+  RouterInputs r;
+  r.x = TensorView::contiguous(kX, DType::BF16, {2, 1105, 64});
+  r.weights = {TensorView::contiguous(kW, DType::BF16, {64, 5})};
+  EXPECT_NO_THROW(attn.validate(a.q, a.k, a.v, a.o, a.s, &r));
+  Args b = video_args(2, 5, 13, 17, 2, 64);
+  EXPECT_NO_THROW(attn.validate(b.q, b.k, b.v, b.o, b.s, &r));
+  // sm_90a (an explicit arch-specific target) chooses the same
+  PatternAttention a90a(load_builtin("full"), for_arch("sm_90a"));
+  EXPECT_EQ(a90a.engine(0, 128), Engine::Wgmma);
+}
+
+TEST(attention_engine, AutoKeepsMmaSyncOnOtherArchs) {
+  for (const char* arch : {"sm_80", "sm_89", "sm_100", "sm_120"}) {
+    PatternAttention attn(load_builtin("causal"), for_arch(arch));
+    EXPECT_EQ(attn.engine(0, 128), Engine::MmaSync) << arch;
+    EXPECT_EQ(attn.tiles(0, 128).block_n, attn.spec().kernels[0].tiles.block_n) << arch;
+    Args a = seq_args(1, 1000, 2, 128);
+    EXPECT_NO_THROW(attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr)) << arch;
+  }
+}
+
+// Tile entries are mma.sync configurations (the tuner's, runtime/tune/select.h, fills one per kernel): under
+// Auto such a kernel stays on v7 with exactly those tiles; the other kernels still get wgmma.
+TEST(attention_engine, TileEntryKeepsThatKernelOnMmaSync) {
+  AttentionOptions o = for_arch("sm_90");
+  o.tiles["stga"] = TileConfig{64, 64, 4, 2};
+  PatternAttention attn(load_builtin("moga"), o);
+  EXPECT_EQ(attn.engine(0, 128), Engine::Wgmma);    // dynamic
+  EXPECT_EQ(attn.engine(1, 128), Engine::MmaSync);  // stga
+  EXPECT_EQ(attn.tiles(1, 128), (TileConfig{64, 64, 4, 2}));
+  EXPECT_EQ(attn.engine(2, 128), Engine::Wgmma);    // frame_local
+  // the tuned path: every kernel has an entry (even one equal to 128/128/8/3, a v7 config too) -> v7
+  AttentionOptions tuned = for_arch("sm_90");
+  tuned.tiles = {{"dynamic", {64, 64, 4, 2}}, {"stga", {128, 64, 4, 2}}, {"frame_local", {128, 128, 8, 3}}};
+  PatternAttention t(load_builtin("moga"), tuned);
+  for (int ki = 0; ki < 3; ++ki) EXPECT_EQ(t.engine(ki, 128), Engine::MmaSync) << ki;
+  EXPECT_EQ(t.tiles(1, 128), (TileConfig{128, 64, 4, 2}));
+}
+
+TEST(attention_engine, ForcedWgmma) {
+  PatternAttention attn(load_builtin("moga"), for_arch("sm_90", Engine::Wgmma));
+  for (int ki = 0; ki < 3; ++ki)
+    for (int D : {64, 128}) {
+      EXPECT_EQ(attn.engine(ki, D), Engine::Wgmma) << ki << " D=" << D;
+      EXPECT_EQ(attn.tiles(ki, D), kWgmmaTiles);
+    }
+  // an entry that agrees with (or leaves to) the one wgmma configuration is fine ...
+  AttentionOptions ok = for_arch("sm_90", Engine::Wgmma);
+  ok.tiles["full"] = TileConfig{128, 0, 8, 0};
+  PatternAttention fine(load_builtin("full"), ok);
+  EXPECT_EQ(fine.engine(0), Engine::Wgmma);
+  // ... any other is rejected in the constructor, naming the kernel and the way out
+  AttentionOptions bad = for_arch("sm_90", Engine::Wgmma);
+  bad.tiles["stga"] = TileConfig{64, 64, 4, 2};
+  expect_error<ArgumentError>([&] { PatternAttention a(load_builtin("moga"), bad); },
+                              {"kernel 'stga' asks for BM=64 BN=64 warps=4 stages=2", "engine wgmma",
+                               "128/128/8/3", "Engine::Auto"});
+  // a target without wgmma: the constructor does no device work, validate() and compile() refuse
+  PatternAttention old(load_builtin("causal"), for_arch("sm_80", Engine::Wgmma));
+  Args a = seq_args(1, 1000, 2, 128);
+  expect_error<NotSupportedError>([&] { old.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                                  {"kernel 'causal': engine wgmma needs an sm_90 (Hopper) target; this one is sm_80"});
+  expect_error<NotSupportedError>([&] { old.compile(128); }, {"engine wgmma needs an sm_90"});
+}
+
+TEST(attention_engine, ForcedMmaSync) {
+  PatternAttention attn(load_builtin("moga"), for_arch("sm_90", Engine::MmaSync));
+  for (int ki = 0; ki < 3; ++ki) {
+    EXPECT_EQ(attn.engine(ki, 128), Engine::MmaSync);
+    EXPECT_EQ(attn.tiles(ki, 128).block_n, attn.spec().kernels[ki].tiles.block_n);
+  }
+}
+
+// The wgmma kernel's grid is 1-D over (q tile, head, batch) items: validate() bounds it.
+TEST(attention_engine, WgmmaGridLimit) {
+  PatternAttention attn(load_builtin("full"), for_arch("sm_90"));
+  const int N = 1 << 30, H = 300;  // 2^23 q tiles x 300 heads > 2^31 items
+  Args a;
+  a.s = AttentionShape::seq(1, N, H, 128);
+  const CUdeviceptr far = 1ULL << 50;  // fake, disjoint: each tensor is 2^30 * 300 * 128 * 2 bytes
+  a.q = TensorView::contiguous(1 * far, DType::BF16, {1, N, H, 128});
+  a.k = TensorView::contiguous(2 * far, DType::BF16, {1, N, H, 128});
+  a.v = TensorView::contiguous(3 * far, DType::BF16, {1, N, H, 128});
+  a.o = TensorView::contiguous(4 * far, DType::BF16, {1, N, H, 128});
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"kernel 'full' (engine wgmma)", "1-D grid"});
+  PatternAttention v7(load_builtin("full"), for_arch("sm_90", Engine::MmaSync));
+  EXPECT_NO_THROW(v7.validate(a.q, a.k, a.v, a.o, a.s, nullptr));  // v7's grid is (tiles, H, B)
+}
+
 // NVRTC compiles the generated source with every instantiation the runtime names (router, sort,
-// summaries, block maps, attention): no device needed. Uses a private cache folder.
+// summaries, block maps, attention): no device needed. Uses a private cache folder. Target sm_90 at
+// D = 128: the wgmma kernel (v9), so the module is built for sm_90a.
 TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
   char tmpl[] = "/tmp/moga-attn-jit-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   setenv("MOGA_CACHE_DIR", tmpl, 1);
-  PatternAttention attn(load_builtin("moga"));
+  PatternAttention attn(load_builtin("moga"), for_arch("sm_90"));
   const ModuleInfo info = attn.compile(128);
   EXPECT_FALSE(info.cache_hit);
   EXPECT_GE(info.kernels.size(), 9u);
+  EXPECT_EQ(info.arch, "sm_90a");
+  EXPECT_EQ(info.engines, std::vector<Engine>(3, Engine::Wgmma));
+  int wg = 0;
+  for (const auto& k : info.kernels) wg += k.rfind("moga::attention_fwd_wg<", 0) == 0 ? 1 : 0;
+  EXPECT_EQ(wg, 3) << "one attention_fwd_wg instantiation per kernel";
+  EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(),
+                      "moga::attention_fwd_wg<moga_gen_moga::stga, 128, 128, 128, 8, 3>"),
+            info.kernels.end());
+  EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(),
+                      "&moga::attn_fwd_wg_smem_bytes<128, 128, 128, 8, 3>"),
+            info.kernels.end());
+  EXPECT_NE(info.cache_path.find("sm_90a"), std::string::npos) << info.cache_path;
   const ModuleInfo again = attn.compile(128);
   EXPECT_TRUE(again.cache_hit);
-  std::cout << "moga d128: " << info.kernels.size() << " kernels, compile " << info.compile_ms << " ms\n";
+  std::cout << "moga d128 (wgmma, sm_90a): " << info.kernels.size() << " kernels, compile " << info.compile_ms
+            << " ms\n";
+  unsetenv("MOGA_CACHE_DIR");
+  std::filesystem::remove_all(tmpl);
+}
+
+// One module mixing both kernels (Auto, one kernel with a tile entry): sm_90a, v7 and v9 side by side.
+// And head dim 64 under Auto: v7 alone, the plain target.
+TEST(attention_jit, CompilesMixedAndHeadDim64Modules) {
+  char tmpl[] = "/tmp/moga-attn-jit-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  setenv("MOGA_CACHE_DIR", tmpl, 1);
+  AttentionOptions o = for_arch("sm_90");
+  o.tiles["stga"] = TileConfig{64, 64, 4, 2};
+  PatternAttention attn(load_builtin("moga"), o);
+  const ModuleInfo mixed = attn.compile(128);
+  EXPECT_EQ(mixed.arch, "sm_90a");
+  EXPECT_EQ(mixed.engines, (std::vector<Engine>{Engine::Wgmma, Engine::MmaSync, Engine::Wgmma}));
+  EXPECT_NE(std::find(mixed.kernels.begin(), mixed.kernels.end(),
+                      "moga::attention_fwd<moga_gen_moga::stga, 128, 64, 64, 4, 2>"),
+            mixed.kernels.end());
+  EXPECT_NE(std::find(mixed.kernels.begin(), mixed.kernels.end(),
+                      "moga::attention_fwd_wg<moga_gen_moga::frame_local, 128, 128, 128, 8, 3>"),
+            mixed.kernels.end());
+  PatternAttention causal(load_builtin("causal"), for_arch("sm_90"));
+  const ModuleInfo d64 = causal.compile(64);
+  EXPECT_EQ(d64.arch, "sm_90");
+  EXPECT_EQ(d64.engines, std::vector<Engine>{Engine::MmaSync});
+  std::cout << "moga d128 mixed: compile " << mixed.compile_ms << " ms; causal d64 (mma.sync, sm_90): "
+            << d64.compile_ms << " ms\n";
   unsetenv("MOGA_CACHE_DIR");
   std::filesystem::remove_all(tmpl);
 }

@@ -11,16 +11,28 @@
 // the CPU's top-2 logit margin exceeds 1e-3, probabilities within 1e-4). Token orders are checked
 // exactly against counting_sort_host, block maps against ref::build_block_maps.
 // Without a device every test SKIPs loudly ("no CUDA device: <reason>").
+//
+// Engines: every test of the gpu_attention_pub suite runs twice, once per attention kernel
+// (AttentionOptions::engine = MmaSync: attention_fwd, v7; = Wgmma: attention_fwd_wg, v9, at both head
+// dims, module built for sm_90a), names ending in /mma_sync and /wgmma; the wgmma ones SKIP on a
+// device that is not sm_90. Each checks that the engine it asked for is the one that ran. The
+// gpu_attention suite holds the Auto checks (v9 at D = 128 on Hopper, v7 at D = 64).
+// Before the first test a global environment compiles every module the tests need into the JIT
+// cache on all cores (the tests would compile them one by one otherwise); a module it misses is
+// simply compiled by its test.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <iostream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernels_src/cuda/prep.cuh"
@@ -28,6 +40,7 @@
 #include "runtime/attention/compiled_embed.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/check.h"
+#include "runtime/jit/jit.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/module.h"
 #include "runtime/reference/attention.h"
@@ -297,8 +310,8 @@ class gpu_attention : public ::testing::Test {
                                : ref::Shape::seq(s.N);
     for (int ki = 0; ki < (int)spec.kernels.size(); ++ki) {
       ref::BlockMapOptions bo;
-      bo.block_m = attn.tiles(ki).block_m;
-      bo.block_n = attn.tiles(ki).block_n;
+      bo.block_m = attn.tiles(ki, s.D).block_m;  // the engine's tiles (wgmma: 128/128)
+      bo.block_n = attn.tiles(ki, s.D).block_n;
       bo.density_budget = 0;
       const auto& ks = spec.kernels[ki];
       if (!ks.grouped() && !ks.mask) continue;  // dense: no map on the GPU (every tile full)
@@ -338,18 +351,45 @@ Problem video_problem(int B, int F, int Hg, int Wd, int H, int D, std::vector<in
 
 }  // namespace
 
-// gtest fixtures' members are protected; a thin public face for the helpers above.
-class gpu_attention_pub : public gpu_attention {
+// gtest fixtures' members are protected; a thin public face for the helpers above. Parameter: the engine.
+class gpu_attention_pub : public gpu_attention, public ::testing::WithParamInterface<Engine> {
  public:
-  Outcome run_public(PatternAttention& a, const Problem& p, RunOptions ro = {}) { return run(a, p, ro); }
-  void expect_close_public(const Outcome& r, const std::string& w) { expect_close(r, w); }
+  void SetUp() override {
+    gpu_attention::SetUp();
+    if (IsSkipped()) return;
+    if (GetParam() == Engine::Wgmma && !wgmma_arch(jit::Device::get().arch()))
+      GTEST_SKIP() << "engine wgmma needs an sm_90 device, this one is " << jit::Device::get().arch();
+  }
+  // The options every test of this suite builds its PatternAttention with.
+  AttentionOptions opts() const {
+    AttentionOptions o;
+    o.engine = GetParam();
+    return o;
+  }
+  // The engine asked for is the one that runs every kernel at this head dim.
+  void expect_engine(const PatternAttention& a, int D) {
+    for (int ki = 0; ki < (int)a.spec().kernels.size(); ++ki)
+      EXPECT_EQ(a.engine(ki, D), GetParam()) << "kernel " << a.spec().kernels[ki].name << " at D=" << D;
+  }
+  Outcome run_public(PatternAttention& a, const Problem& p, RunOptions ro = {}) {
+    if (a.options().engine == GetParam()) expect_engine(a, p.s.D);
+    return run(a, p, ro);
+  }
+  void expect_close_public(const Outcome& r, const std::string& w) {
+    expect_close(r, w + " [" + engine_name(GetParam()) + "]");
+  }
 };
 
-#define GPU_TEST(name) TEST_F(gpu_attention_pub, name)
+#define GPU_TEST(name) TEST_P(gpu_attention_pub, name)
+
+INSTANTIATE_TEST_SUITE_P(engines, gpu_attention_pub, ::testing::Values(Engine::MmaSync, Engine::Wgmma),
+                         [](const ::testing::TestParamInfo<Engine>& i) {
+                           return std::string(i.param == Engine::Wgmma ? "wgmma" : "mma_sync");
+                         });
 
 namespace {
 void check(gpu_attention_pub* t, const std::string& name, const Problem& p) {
-  PatternAttention attn(load_builtin(name));
+  PatternAttention attn(load_builtin(name), t->opts());
   t->expect_close_public(t->run_public(attn, p), name + " " + p.s.describe());
 }
 }  // namespace
@@ -368,12 +408,20 @@ GPU_TEST(MogaLayer) { check(this, "moga", video_problem(2, 5, 13, 17, 2, 128, {0
 GPU_TEST(MogaLayerHeadDim64) { check(this, "moga", video_problem(1, 5, 13, 17, 4, 64, {0, 2})); }
 GPU_TEST(Radial) { check(this, "radial", video_problem(2, 5, 13, 17, 2, 128)); }
 GPU_TEST(Natten2d) { check(this, "natten2d", video_problem(2, 5, 13, 17, 2, 128)); }
+// lengths that are an exact multiple of 128 (no partial last tile), and below one tile
+GPU_TEST(CausalExactTileMultiple) { check(this, "causal", seq_problem(1, 1024, 2, 128)); }
+GPU_TEST(TinyLengths) {
+  check(this, "full", seq_problem(3, 1, 2, 128));
+  check(this, "causal", seq_problem(2, 7, 2, 128));
+  check(this, "causal", seq_problem(2, 7, 2, 64));
+}
 
 // ---- dense at 32,761 tokens, checked on a subset of rows against a direct double computation ---------
 
 GPU_TEST(FullLongRowSubset) {
   const int B = 1, N = 32761, H = 2, D = 128;
-  PatternAttention attn(load_builtin("full"));
+  PatternAttention attn(load_builtin("full"), opts());
+  expect_engine(attn, D);
   std::mt19937_64 rng(seed_);
   const size_t nel = (size_t)B * N * H * D;
   DevT q, k, v, o;
@@ -431,7 +479,7 @@ GPU_TEST(FullLongRowSubset) {
 // Group 3 gets no token (its logit is pushed down by 100 through a constant feature), group 4 exactly
 // one token per batch item.
 GPU_TEST(EmptyGroupAndSingleTokenGroup) {
-  PatternAttention attn(load_builtin("moga_dynamic"));
+  PatternAttention attn(load_builtin("moga_dynamic"), opts());
   Problem p = video_problem(2, 5, 13, 17, 2, 128);
   const int N = p.s.N, d = p.d_model, M = 5;
   const int lone[2] = {537, 12};
@@ -446,7 +494,7 @@ GPU_TEST(EmptyGroupAndSingleTokenGroup) {
     w[0][1 * M + 4] = 200.f;
   };
   const Outcome r = run_public(attn, p);
-  expect_close(r, "moga_dynamic with an empty and a one-token group");
+  expect_close_public(r, "moga_dynamic with an empty and a one-token group");
   const auto o = attn.last_order(0);
   for (int b = 0; b < 2; ++b) {
     const int* seg = &o.seg_offsets[(size_t)b * (M + 1)];
@@ -459,37 +507,37 @@ GPU_TEST(EmptyGroupAndSingleTokenGroup) {
 // The GPU router at the benchmark's size (d_model 1536) against the CPU router: M = 5 (one n-tile)
 // and M = 64 (eight n-tiles, the largest).
 GPU_TEST(RouterMatchesCpuAtModelSize) {
-  PatternAttention attn(load_builtin("moga_dynamic"));
+  PatternAttention attn(load_builtin("moga_dynamic"), opts());
   Problem p = video_problem(1, 4, 16, 32, 1, 128);
   p.d_model = 1536;
-  expect_close(run_public(attn, p), "moga_dynamic d_model=1536");  // checks router, order, output
-  PatternAttention a64(test_pattern("attn_route64"));
+  expect_close_public(run_public(attn, p), "moga_dynamic d_model=1536");  // checks router, order, output
+  PatternAttention a64(test_pattern("attn_route64"), opts());
   Problem q = seq_problem(2, 3000, 1, 64);
   q.d_model = 1536;
-  expect_close(run_public(a64, q), "attn_route64 d_model=1536");
+  expect_close_public(run_public(a64, q), "attn_route64 d_model=1536");
 }
 
 // ---- test patterns compiled at build time ---------------------------------------------------------------
 
 GPU_TEST(AllMaskedRowsAreExactlyZero) {
-  PatternAttention attn(test_pattern("attn_all_masked"));
+  PatternAttention attn(test_pattern("attn_all_masked"), opts());
   const Outcome r = run_public(attn, seq_problem(2, 1000, 2, 128));
   EXPECT_EQ(r.ref_norm, 0.0);
   long long nonzero = 0;
   for (float f : r.out) nonzero += f != 0.f;
   EXPECT_EQ(nonzero, 0) << "all-masked rows must be exactly 0";
   EXPECT_EQ(attn.last_block_map(0).full + attn.last_block_map(0).partial, 0) << "every tile empty";
-  expect_close(r, "attn_all_masked");
+  expect_close_public(r, "attn_all_masked");
 }
 
 GPU_TEST(BiasSoftcapScaleGateProgramAndWeights) {
-  PatternAttention attn(test_pattern("attn_hooks"));
-  expect_close(run_public(attn, seq_problem(2, 1000, 3, 128)), "attn_hooks");
+  PatternAttention attn(test_pattern("attn_hooks"), opts());
+  expect_close_public(run_public(attn, seq_problem(2, 1000, 3, 128)), "attn_hooks");
 }
 
 GPU_TEST(RoutedWithMaskAndKeyWithEmptyGroups) {
-  PatternAttention attn(test_pattern("attn_routed_mix"));
-  expect_close(run_public(attn, seq_problem(2, 1000, 2, 128)), "attn_routed_mix");
+  PatternAttention attn(test_pattern("attn_routed_mix"), opts());
+  expect_close_public(run_public(attn, seq_problem(2, 1000, 2, 128)), "attn_routed_mix");
   const auto o = attn.last_order(1);
   int empty = 0;
   for (int g = 0; g < o.G; ++g) empty += o.seg_offsets[g + 1] == o.seg_offsets[g];
@@ -499,38 +547,129 @@ GPU_TEST(RoutedWithMaskAndKeyWithEmptyGroups) {
 // ---- reuse: new inputs and new routing on the same object; strided inputs; attention-only runs -------
 
 GPU_TEST(RepeatedCallsRerouteAndReuseStaticMaps) {
-  PatternAttention attn(load_builtin("moga"));
+  PatternAttention attn(load_builtin("moga"), opts());
   for (int rep = 0; rep < 3; ++rep) {
     Problem p = video_problem(2, 5, 13, 17, 2, 128, {0, 3});
     p.seed = seed_ + 1000 * rep;
     p.packed_qkv = rep == 1;
-    expect_close(run_public(attn, p), "moga call " + std::to_string(rep) + (p.packed_qkv ? " (packed qkv)" : ""));
+    expect_close_public(run_public(attn, p), "moga call " + std::to_string(rep) + (p.packed_qkv ? " (packed qkv)" : ""));
   }
   // a second shape on the same object, then the first again
-  expect_close(run_public(attn, video_problem(1, 3, 7, 9, 2, 128)), "moga 3x7x9");
-  expect_close(run_public(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga back to 5x13x17");
+  expect_close_public(run_public(attn, video_problem(1, 3, 7, 9, 2, 128)), "moga 3x7x9");
+  expect_close_public(run_public(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga back to 5x13x17");
 }
 
 GPU_TEST(AttentionOnlyRunReusesThePrep) {
-  PatternAttention attn(load_builtin("moga"));
+  PatternAttention attn(load_builtin("moga"), opts());
   Problem p = video_problem(2, 5, 13, 17, 2, 128, {0, 3});
   RunOptions ro;
   ro.prep = false;
-  expect_close(run_public(attn, p, ro), "moga attention-only after a full run");
+  expect_close_public(run_public(attn, p, ro), "moga attention-only after a full run");
+}
+
+// mma_sync: three v7 tile overrides. wgmma: Engine::Auto with an override on stga alone, so one sm_90a
+// module runs v9 (dynamic, frame_local; maps 128/128) next to v7 (stga, 64/128).
+AttentionOptions tile_override_options(Engine e) {
+  AttentionOptions o;
+  if (e == Engine::Wgmma) {
+    o.engine = Engine::Auto;
+    o.tiles["stga"] = TileConfig{64, 128, 4, 2};
+  } else {
+    o.engine = e;
+    o.tiles["dynamic"] = TileConfig{64, 64, 4, 3};
+    o.tiles["stga"] = TileConfig{64, 128, 4, 2};
+    o.tiles["frame_local"] = TileConfig{128, 32, 8, 2};
+  }
+  return o;
 }
 
 GPU_TEST(TileOverride) {
-  AttentionOptions o;
-  o.tiles["dynamic"] = TileConfig{64, 64, 4, 3};
-  o.tiles["stga"] = TileConfig{64, 128, 4, 2};
-  o.tiles["frame_local"] = TileConfig{128, 32, 8, 2};
-  PatternAttention attn(load_builtin("moga"), o);
-  expect_close(run_public(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga with tile overrides");
+  PatternAttention attn(load_builtin("moga"), tile_override_options(GetParam()));
+  if (GetParam() == Engine::Wgmma) {
+    EXPECT_EQ(attn.engine(0, 128), Engine::Wgmma);
+    EXPECT_EQ(attn.engine(1, 128), Engine::MmaSync);
+    EXPECT_EQ(attn.engine(2, 128), Engine::Wgmma);
+  }
+  expect_close_public(run_public(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})),
+                      GetParam() == Engine::Wgmma ? "moga mixed: wgmma + stga on mma.sync 64/128"
+                                                  : "moga with tile overrides");
+  EXPECT_EQ(attn.last_block_map(1).tq, (1105 + 63) / 64);
 }
 
 GPU_TEST(NoPdl) {
-  AttentionOptions o;
+  AttentionOptions o = opts();
   o.pdl = false;
   PatternAttention attn(load_builtin("moga_dynamic"), o);
-  expect_close(run_public(attn, video_problem(2, 5, 13, 17, 2, 128)), "moga_dynamic without PDL");
+  expect_close_public(run_public(attn, video_problem(2, 5, 13, 17, 2, 128)), "moga_dynamic without PDL");
 }
+
+// ---- Auto: wgmma at head dim 128 on Hopper, mma.sync at 64; one object, both head dims -----------------
+
+TEST_F(gpu_attention, AutoEngineOnThisDevice) {
+  const bool hopper = wgmma_arch(jit::Device::get().arch());
+  PatternAttention attn(load_builtin("moga"));
+  for (int ki = 0; ki < 3; ++ki) {
+    EXPECT_EQ(attn.engine(ki, 128), hopper ? Engine::Wgmma : Engine::MmaSync) << ki;
+    EXPECT_EQ(attn.engine(ki, 64), Engine::MmaSync) << ki;
+  }
+  expect_close(run(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga auto D=128");
+  if (hopper) EXPECT_EQ(attn.last_block_map(1).tq, (1105 + 127) / 128) << "wgmma: maps with BM = 128";
+  expect_close(run(attn, video_problem(2, 5, 13, 17, 4, 64, {0, 3})), "moga auto D=64 (same object, same N)");
+  EXPECT_EQ(attn.last_block_map(1).tq, (1105 + attn.tiles(1, 64).block_m - 1) / attn.tiles(1, 64).block_m);
+  expect_close(run(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga auto D=128 again");
+}
+
+// ---- the JIT cache, filled on every core before the first test -------------------------------------------
+
+namespace {
+class WarmJitCache : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (!jit::device_available()) return;
+    const std::string arch = jit::CompileOptions{}.resolved_arch();  // once, on this thread
+    struct Item {
+      std::function<LoadedPattern()> load;
+      AttentionOptions o;
+      int D;
+    };
+    std::vector<Item> items;
+    auto builtin = [](const char* n) { return [n] { return load_builtin(n); }; };
+    auto testp = [](const char* n) { return [n] { return test_pattern(n); }; };
+    for (Engine e : {Engine::MmaSync, Engine::Wgmma}) {
+      if (e == Engine::Wgmma && !wgmma_arch(arch)) continue;
+      AttentionOptions o;
+      o.engine = e;
+      for (const char* n : {"full", "causal", "sliding_window", "moga_dynamic", "stga", "frame_local", "moga", "radial",
+                            "natten2d"})
+        items.push_back({builtin(n), o, 128});
+      for (const char* n : {"causal", "moga"}) items.push_back({builtin(n), o, 64});
+      for (const char* n : {"attn_all_masked", "attn_hooks", "attn_routed_mix"}) items.push_back({testp(n), o, 128});
+      items.push_back({testp("attn_route64"), o, 64});
+      items.push_back({builtin("moga"), tile_override_options(e), 128});
+      // (Auto modules are these: the same instantiations and arch, so the same cache entries.)
+    }
+    const unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), items.size()));
+    std::atomic<size_t> next{0};
+    std::atomic<int> failed{0};
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t)
+      pool.emplace_back([&] {
+        for (size_t i; (i = next++) < items.size();) {
+          try {
+            PatternAttention a(items[i].load(), items[i].o);
+            a.compile(items[i].D);
+          } catch (const std::exception& ex) {  // the test that needs it reports it
+            ++failed;
+            std::cerr << "jit warm-up: " << ex.what() << "\n";
+          }
+        }
+      });
+    for (auto& t : pool) t.join();
+    std::cout << "jit warm-up: " << items.size() << " modules (" << failed << " failed) on " << threads
+              << " threads in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+              << " s\n";
+  }
+};
+::testing::Environment* const kWarmJitCache = ::testing::AddGlobalTestEnvironment(new WarmJitCache);
+}  // namespace
