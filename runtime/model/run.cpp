@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <map>
 #include <ostream>
 #include <stdexcept>
+#include <streambuf>
 
 #include "runtime/kernels/embedded.h"
 #include "runtime/model/config.h"
@@ -22,6 +24,10 @@
 #include "runtime/model/safetensors.h"
 #include "runtime/model/sampler.h"
 #include "runtime/model/weights.h"
+#include "runtime/jit/driver.h"
+#include "runtime/parallel/launch.h"
+#include "runtime/parallel/nccl_comm.h"
+#include "runtime/parallel/sharding.h"
 
 namespace moga::model {
 
@@ -131,18 +137,102 @@ std::string progress_bar(int done, int total, int width = 30) {
   return "[" + std::string(filled, '#') + std::string(width - filled, '.') + "]";
 }
 
+// This rank's part of a sequence-parallel run (--gpus N).
+struct ParallelRun {
+  int rank = 0, world = 1;
+  std::shared_ptr<parallel::Communicator> comm;
+};
+
+struct NullBuf : std::streambuf {
+  int overflow(int c) override { return c; }
+};
+
+RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, const ParallelRun* par);
+
 }  // namespace
 
 // ---- run --------------------------------------------------------------------------------------------
 
 RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
+  const parallel::RankEnv env = parallel::rank_from_env();
+  if (env.present && o.gpus != env.world)
+    throw std::invalid_argument(fmt::format("MOGA_WORLD={} (set by the rank that started this one) but --gpus {}", env.world,
+                                            o.gpus));
+  const int world = env.present ? env.world : o.gpus;
+  if (world < 1) throw std::invalid_argument(fmt::format("--gpus {}: must be at least 1", o.gpus));
+  if (world == 1) return run_local(o, out, err, nullptr);
+
+  // ---- sequence parallel: check everything that can be checked before any process starts
+  const ModelConfig cfg = config_by_name(o.config);
+  if (o.backend == "cpu")
+    throw std::invalid_argument(fmt::format("--gpus {}: sequence parallelism runs on the GPU backend (--backend gpu or "
+                                            "auto), not --backend cpu",
+                                            world));
+  parallel::check_heads(cfg.heads, world);
+  const ref::PatternSpec pattern = o.pattern ? *o.pattern : embedded_pattern(o.attention);
+  parallel::check_pattern_head_free(pattern);
+  if (o.forward_latent.empty()) {  // every GPU must own a token (the latent file's shape is checked per rank)
+    const bool tiny = cfg.name == "tiny";
+    const int F = o.frames ? o.frames : (tiny ? 4 : 21), H = o.height ? o.height : (tiny ? 8 : 60),
+              W = o.width ? o.width : (tiny ? 8 : 104);
+    if (F > 0 && H > 0 && W > 0 && F % cfg.patch[0] == 0 && H % cfg.patch[1] == 0 && W % cfg.patch[2] == 0)
+      (void)parallel::SeqShards::make((long long)(F / cfg.patch[0]) * (H / cfg.patch[1]) * (W / cfg.patch[2]), world);
+  }
+  std::string why;
+  int devices = -1;
+  if (const jit::Driver* drv = jit::try_driver(&why)) {
+    if (drv->cuDeviceGetCount(&devices) != CUDA_SUCCESS) devices = -1, why = "cuDeviceGetCount failed";
+  }
+  parallel::check_gpu_count(world, devices, why);
+  (void)parallel::nccl();  // "NCCL not available: ..." before any process starts
+
+  // ---- start the ranks (rank 0 only), then run this rank's part
+  ParallelRun par;
+  par.world = world;
+  par.rank = env.present ? env.rank : 0;
+  std::unique_ptr<parallel::Ranks> children;
+  NullBuf null_buf;
+  std::ostream null_out(&null_buf);
+  try {
+    parallel::UniqueId id;
+    if (env.present) {
+      id = parallel::unique_id_from_hex(env.id_hex);
+    } else {
+      id = parallel::new_unique_id();
+      out << fmt::format("moga run: {} GPUs, Ulysses sequence parallelism over NCCL {} (rank 0 reports; ranks 1..{} "
+                         "are child processes)\n",
+                         world, parallel::nccl_version(), world - 1);
+      out.flush();
+      children = parallel::Ranks::start(world, parallel::unique_id_to_hex(id), devices, "moga run --gpus");
+    }
+    jit::Device::get().make_current();  // device 0 of this process is GPU `rank` (launch.h)
+    par.comm = std::make_shared<parallel::Communicator>(par.rank, world, id);
+    RunResult r = run_local(o, par.rank == 0 ? out : null_out, par.rank == 0 ? err : null_out, &par);
+    // Every rank releases its communicator before rank 0 waits for the others: a destroy may wait
+    // for the peers' destroys, and a rank blocked in wait() would never make its own.
+    par.comm.reset();
+    if (children) children->wait();
+    return r;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "moga run (rank %d of %d): error: %s\n", par.rank, world, e.what());
+    if (children) children->kill_all();
+    std::fflush(nullptr);
+    ::_exit(1);  // not the destructors: a communicator or stream may wait for ranks that are gone
+  }
+}
+
+namespace {
+
+RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, const ParallelRun* par) {
   const auto t_start = Clock::now();
   const ModelConfig cfg = config_by_name(o.config);
   if (o.backend != "cpu" && o.backend != "gpu" && o.backend != "auto")
     throw std::invalid_argument("--backend must be cpu, gpu or auto, got '" + o.backend + "'");
   // gpu: a device is required; auto: the GPU when one is available, else the CPU (with a note).
   bool use_gpu = false;
-  if (o.backend != "cpu") {
+  if (par) {
+    use_gpu = true;  // run_dit checked the devices
+  } else if (o.backend != "cpu") {
     std::string why;
     const bool have = jit::device_available(&why);
     if (o.backend == "gpu" && !have) throw std::runtime_error("--backend gpu: no CUDA device: " + why);
@@ -186,7 +276,9 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
   const int threads = o.threads > 0 ? o.threads : cpu::default_threads();
 
   const std::string backend_desc =
-      use_gpu ? fmt::format("gpu ({}, bf16)", jit::Device::get().name()) : fmt::format("cpu ({} threads)", threads);
+      use_gpu ? fmt::format("gpu ({}, bf16{})", jit::Device::get().name(),
+                            par ? fmt::format(", {} GPUs, Ulysses sequence parallel; rank 0's timings", par->world) : "")
+              : fmt::format("cpu ({} threads)", threads);
   out << fmt::format("moga run: config {} (dim {}, {} layers, {} heads x {}), attention '{}'{}, backend {}\n",
                      cfg.name, cfg.dim, cfg.layers, cfg.heads, cfg.head_dim(), pattern.pattern,
                      M ? fmt::format(" (router M = {})", M) : "", backend_desc);
@@ -226,6 +318,7 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
     if (use_gpu) gdit = std::make_unique<gpu::GpuDiT>(std::move(w), gpu_lp);
     else cdit = std::make_unique<cpu::CpuDiT>(std::move(w), pattern, threads);
   }
+  if (par && gdit) gdit->set_sequence_parallel(par->comm);
   out << (o.weights == "random" ? fmt::format("weights: random (seed {}{})", o.seed, use_gpu ? ", generated on the GPU" : "")
                                 : note)
       << "\n";
@@ -313,7 +406,7 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
     if (!std::isfinite(v)) throw std::runtime_error("the output has non-finite values (NaN or inf): check the weights");
 
   // Outputs.
-  if (!o.out_dir.empty()) {
+  if (!o.out_dir.empty() && (!par || par->rank == 0)) {
     std::filesystem::create_directories(o.out_dir);
     const std::map<std::string, std::string> meta = {
         {"config", cfg.name},       {"attention", pattern.pattern}, {"steps", std::to_string(forward_mode ? 0 : steps)},
@@ -350,6 +443,9 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
   if (use_gpu)
     out << fmt::format("  {:<10} {:>10.4f} {:>12.4f}   (cross-attention, part of attention)\n", "  cross",
                        gdit->cross_attention_seconds(), gdit->cross_attention_seconds() / n);
+  if (use_gpu && gdit->world() > 1)
+    out << fmt::format("  {:<10} {:>10.4f} {:>12.4f}   (all-to-alls and all-gathers over NCCL, part of other)\n", "  comm",
+                       gdit->comm_seconds(), gdit->comm_seconds() / n);
   row("gemm", T.gemm);
   row("other", T.other);
   row("total", T.total());
@@ -373,5 +469,7 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
   }
   return res;
 }
+
+}  // namespace
 
 }  // namespace moga::model

@@ -28,6 +28,9 @@ struct RunOptions {
   double shift = 5.0;
   std::optional<double> cfg;                // classifier-free guidance scale
   std::string backend = "auto";             // cpu | gpu | auto
+  // GPUs (sequence parallelism, docs/distributed.md): N > 1 starts N - 1 more processes (ranks), one
+  // GPU each, and runs the DiT Ulysses-style over NCCL; rank 0 (this process) prints and writes.
+  int gpus = 1;
   std::string out_dir;                      // empty: write nothing
   int threads = 0;                          // 0: all cores ($MOGA_THREADS)
   bool progress = true;
@@ -53,6 +56,10 @@ struct RunResult {
 };
 
 // Logs (memory estimate, timing table) go to `out`, the progress bar to `err`.
+// With gpus > 1 (or in a rank started by it: MOGA_RANK set) the arguments are checked first (GPU
+// backend, heads divisible by the GPU count, a head-independent pattern, enough devices) and throw
+// as usual; once the ranks are started, an error in any rank prints "moga run (rank r of N): error:
+// ..." and ends every rank with exit status 1 (a rank left alone would wait in NCCL forever).
 RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err);
 
 // The patterns shipped in the binary (runtime/kernels/embedded.h).

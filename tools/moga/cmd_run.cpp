@@ -4,7 +4,7 @@
 //   moga run [--config tiny|wan-1.3b|wan-14b] [--weights FILE|random] [--seed S]
 //            [--attention PATTERN|FILE.moga|FILE.json] [--param k=v]... [--frames F --height H --width W]
 //            [--shots 0,8,15] [--context FILE.safetensors|random] [--steps N] [--shift S] [--cfg SCALE]
-//            [--backend cpu|gpu|auto] [--threads T] [--out DIR]
+//            [--backend cpu|gpu|auto] [--threads T] [--gpus N] [--out DIR]
 //
 // --param recompiles the pattern (the compiler is linked into this binary); the model code itself
 // (runtime/model) has no MLIR. Hidden debug options: --forward-latent FILE [--timestep T] runs one
@@ -114,6 +114,8 @@ Command register_run(CLI::App& app) {
   sub->add_option("--cfg", a->cfg, "classifier-free guidance scale (off when not given)");
   sub->add_option("--backend", o.backend, "cpu, gpu or auto")->check(CLI::IsMember({"cpu", "gpu", "auto"}))->capture_default_str();
   sub->add_option("--threads", o.threads, "CPU threads (default: all cores, or $MOGA_THREADS)");
+  sub->add_option("--gpus", o.gpus, "GPUs: N > 1 runs the DiT sequence-parallel (Ulysses over NCCL), one process per "
+                                    "GPU; the head count must be divisible by N (docs/distributed.md)")->capture_default_str();
   sub->add_option("-o,--out", o.out_dir, "write latent.safetensors and preview.png here");
   sub->add_flag("--no-progress", a->no_progress, "no progress bar");
   sub->add_option("--forward-latent", o.forward_latent, "debug: one forward of this latent ('latent' [16, F, H, W])")->group("");

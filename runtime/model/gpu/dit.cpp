@@ -18,6 +18,9 @@
 #include "runtime/model/cpu/embedding.h"
 #include "runtime/model/cpu/rope.h"
 #include "runtime/model/gpu/gemm.h"
+#include "runtime/parallel/nccl_comm.h"
+#include "runtime/parallel/sharding.h"
+#include "runtime/parallel/ulysses_gpu.h"
 
 namespace moga::model::gpu {
 
@@ -166,19 +169,22 @@ class StageEvents {
     cross_.clear();
     record(s, nullptr);
   }
-  // The time since the previous mark goes to `field` (and also to *cross when `cross`).
-  void mark(CUstream s, double StageTimes::*field, bool cross = false) {
+  // The time since the previous mark goes to `field` (and also to *cross when tag == kCross, to *comm
+  // when tag == kComm).
+  static constexpr int kCross = 1, kComm = 2;
+  void mark(CUstream s, double StageTimes::*field, int tag = 0) {
     record(s, field);
-    cross_.back() = cross;
+    cross_.back() = (char)tag;
   }
-  void collect(StageTimes* t, double* cross = nullptr) {
-    if ((!t && !cross) || used_ < 2) return;
+  void collect(StageTimes* t, double* cross = nullptr, double* comm = nullptr) {
+    if ((!t && !cross && !comm) || used_ < 2) return;
     CU_CHECK(jit::driver().cuEventSynchronize(pool_[used_ - 1]));
     for (size_t i = 1; i < used_; ++i) {
       float ms = 0.f;
       CU_CHECK(jit::driver().cuEventElapsedTime(&ms, pool_[i - 1], pool_[i]));
       if (t) t->*fields_[i] += ms * 1e-3;
-      if (cross && cross_[i]) *cross += ms * 1e-3;
+      if (cross && cross_[i] == kCross) *cross += ms * 1e-3;
+      if (comm && cross_[i] == kComm) *comm += ms * 1e-3;
     }
   }
 
@@ -278,6 +284,9 @@ struct GpuDiT::Impl {
   StageEvents ev;
   // per-forward buffers
   Grow x, h, qkv, a, y, ffh, cols, ho, lat_in, lat_out, rope, temb, S, P;
+  // sequence parallelism (set_sequence_parallel): the exchanges, and the gathered routing [routed][N]
+  std::unique_ptr<parallel::UlyssesGpu> sp;
+  Grow rgid, rprob;
   long long rope_key[3] = {-1, -1, -1};
 
   CUdeviceptr w(const std::string& name) const {
@@ -412,6 +421,18 @@ GpuDiT::~GpuDiT() {
 
 size_t GpuDiT::weight_bytes() const { return impl_->layout.bytes; }
 
+void GpuDiT::set_sequence_parallel(std::shared_ptr<parallel::Communicator> comm) {
+  if (!comm || comm->world() <= 1) {
+    impl_->sp.reset();
+    return;
+  }
+  parallel::check_heads(cfg_.heads, comm->world());
+  parallel::check_pattern_head_free(impl_->pattern.spec);
+  impl_->sp = std::make_unique<parallel::UlyssesGpu>(std::move(comm));
+}
+
+int GpuDiT::world() const { return impl_->sp ? impl_->sp->world() : 1; }
+
 std::vector<float> GpuDiT::download_weight(const std::string& name) const {
   auto it = impl_->layout.slots.find(name);
   if (it == impl_->layout.slots.end()) throw std::runtime_error("gpu weights: no tensor '" + name + "'");
@@ -502,12 +523,27 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
   shot_tok[nshots] = N;
   const CUstream st = stream_;
 
-  // Buffers (kept between forwards; grown when the token count grows).
-  const CUdeviceptr x = I.x.ensure(N * d * 4), h = I.h.ensure(N * d * 2), qkv = I.qkv.ensure(N * 3 * d * 2),
-                    a = I.a.ensure(N * d * 2), y = I.y.ensure(N * d * 2), ffh = I.ffh.ensure(N * c.ffn_dim * 2),
+  // Sequence parallelism: this rank runs its token shard [s0, s0 + n) through every layer; only the
+  // self-attention sees all N tokens (for H/P heads). One GPU: s0 = 0, n = N, hl = heads.
+  parallel::UlyssesGpu* sp = I.sp.get();
+  long long s0 = 0, n = N;
+  int hl = heads;
+  if (sp) {
+    sp->prepare(N, heads, D, 3LL * d, d);
+    s0 = sp->start();
+    n = sp->count();
+    hl = sp->heads_local();
+  }
+  constexpr int kComm = StageEvents::kComm;
+
+  // Buffers (kept between forwards; grown when the token count grows). Per shard: x, h, q|k|v, a, y,
+  // the FFN hidden; full: the patches, the head output (all-gathered), the latents, the RoPE table.
+  const CUdeviceptr x = I.x.ensure(n * d * 4), h = I.h.ensure(n * d * 2), qkv = I.qkv.ensure(n * 3 * d * 2),
+                    a = I.a.ensure(n * d * 2), y = I.y.ensure(n * d * 2), ffh = I.ffh.ensure(n * c.ffn_dim * 2),
                     cols = I.cols.ensure(N * P * 2), ho = I.ho.ensure(N * O * 2), lat_in = I.lat_in.ensure(N * P * 4),
                     lat_out = I.lat_out.ensure(N * O * 4), rope = I.rope.ensure(N * (D / 2) * 2 * 4);
-  const int chunk = cross_chunk_rows(c, N);
+  const CUdeviceptr rope_local = rope + (size_t)s0 * (D / 2) * 2 * 4;
+  const int chunk = cross_chunk_rows(c, n);
   const CUdeviceptr S = I.S.ensure((size_t)chunk * heads * T * 4), Pm = I.P.ensure((size_t)chunk * heads * T * 2);
   (void)ffh;
 
@@ -529,13 +565,14 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
   CU_CHECK(jit::driver().cuMemcpyHtoD(lat_in, latent, (size_t)N * P * 4));
   I.launch(I.k_patchify, grid_for(N * P), 256, st, lat_in, cols, c.in_channels, F, H, W, c.patch[0], c.patch[1], c.patch[2]);
   I.ev.mark(st, &StageTimes::other);
-  I.gemm.linear(I.w("patch_embedding.weight"), I.w("patch_embedding.bias"), d, P, cols, P, (int)N, y, d, Epilogue::Bias, st);
+  I.gemm.linear(I.w("patch_embedding.weight"), I.w("patch_embedding.bias"), d, P, cols + (size_t)s0 * P * 2, P, (int)n, y, d,
+                Epilogue::Bias, st);
   I.ev.mark(st, &StageTimes::gemm);
   auto chunk_of = [&](CUdeviceptr base, int k) { return base + (size_t)k * d * 4; };
   // x = patches; h = LN(x)(1 + m1) + m0 of block 0 (each sub-layer's residual is fused with the next norm).
   {
     const CUdeviceptr mod0 = I.w("blocks.0.modulation");
-    I.add_ln(st, y, 0, 0, 1, N, 1.f, chunk_of(mod0, 1), chunk_of(te0, 1), chunk_of(mod0, 0), chunk_of(te0, 0));
+    I.add_ln(st, y, 0, 0, 1, n, 1.f, chunk_of(mod0, 1), chunk_of(te0, 1), chunk_of(mod0, 0), chunk_of(te0, 0));
   }
 
   // Self-attention shape.
@@ -544,15 +581,23 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     std::vector<int> shots;
     if (nshots > 1)
       for (int s = 0; s < nshots; ++s) shots.push_back(shot_starts[s] / c.patch[0]);
-    shape = rt::AttentionShape::make_video(1, gf, gh, gw, heads, D, shots);
+    shape = rt::AttentionShape::make_video(1, gf, gh, gw, hl, D, shots);
   } else {
-    shape = rt::AttentionShape::seq(1, (int)N, heads, D);
+    shape = rt::AttentionShape::seq(1, (int)N, hl, D);
   }
-  const long long ld3 = 3LL * d;
-  const rt::TensorView qv = rt::TensorView::strided(qkv, rt::DType::BF16, {1, N, heads, D}, {N * ld3, ld3, D, 1});
-  const rt::TensorView kv = rt::TensorView::strided(qkv + (size_t)d * 2, rt::DType::BF16, {1, N, heads, D}, {N * ld3, ld3, D, 1});
-  const rt::TensorView vv = rt::TensorView::strided(qkv + (size_t)2 * d * 2, rt::DType::BF16, {1, N, heads, D}, {N * ld3, ld3, D, 1});
-  const rt::TensorView ov = rt::TensorView::contiguous(a, rt::DType::BF16, {1, N, heads, D});
+  // q, k, v: strided views of the q|k|v rows (one GPU), or of the exchange's [N][3][H/P][D] buffer.
+  const CUdeviceptr qkv_all = sp ? sp->heads() : qkv;
+  const long long ld3 = 3LL * hl * D;
+  const rt::TensorView qv = rt::TensorView::strided(qkv_all, rt::DType::BF16, {1, N, hl, D}, {N * ld3, ld3, D, 1});
+  const rt::TensorView kv =
+      rt::TensorView::strided(qkv_all + (size_t)hl * D * 2, rt::DType::BF16, {1, N, hl, D}, {N * ld3, ld3, D, 1});
+  const rt::TensorView vv =
+      rt::TensorView::strided(qkv_all + (size_t)2 * hl * D * 2, rt::DType::BF16, {1, N, hl, D}, {N * ld3, ld3, D, 1});
+  const rt::TensorView ov = rt::TensorView::contiguous(sp ? sp->out() : a, rt::DType::BF16, {1, N, hl, D});
+  // The gathered routing of each routed kernel (sequence parallelism): gid int32 / prob f32 [N] each.
+  const std::vector<int>& routed = I.attn->routed_kernels();
+  const CUdeviceptr rgid = sp && M_ ? I.rgid.ensure(routed.size() * N * 4) : 0,
+                    rprob = sp && M_ ? I.rprob.ensure(routed.size() * N * 4) : 0;
   if (routing) {
     routing->M = M_;
     routing->counts.assign(M_ ? c.layers : 0, std::vector<int>(M_, 0));
@@ -564,46 +609,71 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     const CUdeviceptr mod = I.w(p + "modulation");
 
     // ---- self-attention (h = LN(x)(1 + m1) + m0 is ready)
-    I.gemm.linear(I.w(p + "self_attn.q.weight"), I.w(p + "self_attn.q.bias"), 3 * d, d, h, d, (int)N, qkv, 3 * d,
+    I.gemm.linear(I.w(p + "self_attn.q.weight"), I.w(p + "self_attn.q.bias"), 3 * d, d, h, d, (int)n, qkv, 3 * d,
                   Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
-    I.rms(st, qkv, 3 * d, N, I.w(p + "self_attn.norm_q.weight"), rope);
-    I.rms(st, qkv + (size_t)d * 2, 3 * d, N, I.w(p + "self_attn.norm_k.weight"), rope);
+    I.rms(st, qkv, 3 * d, n, I.w(p + "self_attn.norm_q.weight"), rope_local);
+    I.rms(st, qkv + (size_t)d * 2, 3 * d, n, I.w(p + "self_attn.norm_k.weight"), rope_local);
     I.ev.mark(st, &StageTimes::other);
     rt::RouterInputs router;
     if (M_) {
-      router.x = rt::TensorView::contiguous(h, rt::DType::BF16, {1, N, d});
+      router.x = rt::TensorView::contiguous(h, rt::DType::BF16, {1, n, d});
       router.weights = {rt::TensorView::strided(I.w(p + "self_attn.router.weight"), rt::DType::BF16, {d, M_}, {1, d})};
+    }
+    if (sp && M_) {
+      // Routing before the exchange: this rank routes its own tokens (all heads share the routing), then
+      // every rank gets the gid/prob of all N tokens.
+      std::vector<std::pair<CUdeviceptr, size_t>> gathered;
+      for (size_t j = 0; j < routed.size(); ++j) {
+        const CUdeviceptr g = rgid + j * N * 4, pr = rprob + j * N * 4;
+        I.attn->route(routed[j], router.x, router.weights[0], g + (size_t)s0 * 4, pr + (size_t)s0 * 4, D, st);
+        gathered.push_back({g, 4});
+        gathered.push_back({pr, 4});
+        router.routing.push_back({g, pr});
+      }
+      I.ev.mark(st, &StageTimes::attention);
+      sp->all_gather(gathered, st);
+      I.ev.mark(st, &StageTimes::other, kComm);
+    }
+    if (sp) {
+      sp->qkv_to_heads(qkv, st);
+      I.ev.mark(st, &StageTimes::other, kComm);
     }
     I.attn->run(qv, kv, vv, ov, shape, M_ ? &router : nullptr, st);
     I.ev.mark(st, &StageTimes::attention);
+    if (sp) {
+      sp->out_to_seq(a, st);
+      I.ev.mark(st, &StageTimes::other, kComm);
+    }
     if (routing && M_ && !I.attn->routed_kernels().empty()) {
       const auto r = I.attn->last_routing(I.attn->routed_kernels()[0], st);
       for (int g : r.gid)
         if (g >= 0 && g < M_) ++routing->counts[li][g];
     }
-    I.gemm.linear(I.w(p + "self_attn.o.weight"), I.w(p + "self_attn.o.bias"), d, d, a, d, (int)N, y, d, Epilogue::Bias, st);
+    I.gemm.linear(I.w(p + "self_attn.o.weight"), I.w(p + "self_attn.o.bias"), d, d, a, d, (int)n, y, d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
     // x += y * m2; h = norm3(x) (affine LN)
-    I.add_ln(st, y, chunk_of(mod, 2), chunk_of(te0, 2), 0, N, 0.f, I.w(p + "norm3.weight"), 0, I.w(p + "norm3.bias"), 0);
+    I.add_ln(st, y, chunk_of(mod, 2), chunk_of(te0, 2), 0, n, 0.f, I.w(p + "norm3.weight"), 0, I.w(p + "norm3.bias"), 0);
     I.ev.mark(st, &StageTimes::other);
 
     // ---- cross-attention: x += o(attn(rms(q(norm3(x))), k_ctx, v_ctx))
     const CUdeviceptr qc = qkv;  // [N][d] contiguous, reusing the q|k|v buffer
-    I.gemm.linear(I.w(p + "cross_attn.q.weight"), I.w(p + "cross_attn.q.bias"), d, d, h, d, (int)N, qc, d, Epilogue::Bias, st);
+    I.gemm.linear(I.w(p + "cross_attn.q.weight"), I.w(p + "cross_attn.q.bias"), d, d, h, d, (int)n, qc, d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
-    I.rms(st, qc, d, N, I.w(p + "cross_attn.norm_q.weight"), 0);
+    I.rms(st, qc, d, n, I.w(p + "cross_attn.norm_q.weight"), 0);
     I.ev.mark(st, &StageTimes::other);
     for (int s = 0; s < nshots; ++s) {
       const GpuContext& cx = *contexts[contexts.size() > 1 ? s : 0];
       const CUdeviceptr kvl = cx.kv->ptr() + (size_t)li * T * 2 * d * 2;
-      for (long long r0 = shot_tok[s]; r0 < shot_tok[s + 1]; r0 += chunk) {
-        const int rows = (int)std::min<long long>(chunk, shot_tok[s + 1] - r0);
+      // this shard's part of the shot (token r0 is local row r0 - s0)
+      const long long lo = std::max(shot_tok[s], s0), hi = std::min(shot_tok[s + 1], s0 + n);
+      for (long long r0 = lo; r0 < hi; r0 += chunk) {
+        const int rows = (int)std::min<long long>(chunk, hi - r0);
         GemmArgs g1;  // S^T_h [T][rows] = K_h Q_h^T / sqrt(D)
         g1.transa = true, g1.transb = false;
         g1.m = T, g1.n = rows, g1.k = D;
         g1.A = kvl, g1.lda = 2 * d, g1.strideA = D;
-        g1.B = qc + (size_t)r0 * d * 2, g1.ldb = d, g1.strideB = D;
+        g1.B = qc + (size_t)(r0 - s0) * d * 2, g1.ldb = d, g1.strideB = D;
         g1.D = S, g1.ldd = T, g1.strideD = (long long)rows * T;
         g1.out = OutType::F32, g1.batch = heads, g1.alpha = 1.f / std::sqrt((float)D);
         I.gemm.run(g1, st);
@@ -614,45 +684,51 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
         g2.m = D, g2.n = rows, g2.k = T;
         g2.A = kvl + (size_t)d * 2, g2.lda = 2 * d, g2.strideA = D;
         g2.B = Pm, g2.ldb = T, g2.strideB = (long long)rows * T;
-        g2.D = a + (size_t)r0 * d * 2, g2.ldd = d, g2.strideD = D;
+        g2.D = a + (size_t)(r0 - s0) * d * 2, g2.ldd = d, g2.strideD = D;
         g2.out = OutType::BF16, g2.batch = heads;
         I.gemm.run(g2, st);
       }
     }
-    I.ev.mark(st, &StageTimes::attention, true);
-    I.gemm.linear(I.w(p + "cross_attn.o.weight"), I.w(p + "cross_attn.o.bias"), d, d, a, d, (int)N, y, d, Epilogue::Bias, st);
+    I.ev.mark(st, &StageTimes::attention, StageEvents::kCross);
+    I.gemm.linear(I.w(p + "cross_attn.o.weight"), I.w(p + "cross_attn.o.bias"), d, d, a, d, (int)n, y, d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
     // x += y; h = LN(x)(1 + m4) + m3
-    I.add_ln(st, y, 0, 0, 0, N, 1.f, chunk_of(mod, 4), chunk_of(te0, 4), chunk_of(mod, 3), chunk_of(te0, 3));
+    I.add_ln(st, y, 0, 0, 0, n, 1.f, chunk_of(mod, 4), chunk_of(te0, 4), chunk_of(mod, 3), chunk_of(te0, 3));
     I.ev.mark(st, &StageTimes::other);
 
     // ---- FFN: x += ffn2(gelu(ffn0(LN(x)(1+m4)+m3))) * m5
-    I.gemm.linear(I.w(p + "ffn.0.weight"), I.w(p + "ffn.0.bias"), c.ffn_dim, d, h, d, (int)N, ffh, c.ffn_dim,
+    I.gemm.linear(I.w(p + "ffn.0.weight"), I.w(p + "ffn.0.bias"), c.ffn_dim, d, h, d, (int)n, ffh, c.ffn_dim,
                   Epilogue::GeluBias, st);
-    I.gemm.linear(I.w(p + "ffn.2.weight"), I.w(p + "ffn.2.bias"), d, c.ffn_dim, ffh, c.ffn_dim, (int)N, y, d, Epilogue::Bias,
+    I.gemm.linear(I.w(p + "ffn.2.weight"), I.w(p + "ffn.2.bias"), d, c.ffn_dim, ffh, c.ffn_dim, (int)n, y, d, Epilogue::Bias,
                   st);
     I.ev.mark(st, &StageTimes::gemm);
     // x += y * m5; h = the next block's LN(x)(1 + m1) + m0, or the head's LN(x)(1 + n1) + n0 with
     // n = head.modulation + e
     if (li + 1 < c.layers) {
       const CUdeviceptr nm = I.w("blocks." + std::to_string(li + 1) + ".modulation");
-      I.add_ln(st, y, chunk_of(mod, 5), chunk_of(te0, 5), 0, N, 1.f, chunk_of(nm, 1), chunk_of(te0, 1), chunk_of(nm, 0),
+      I.add_ln(st, y, chunk_of(mod, 5), chunk_of(te0, 5), 0, n, 1.f, chunk_of(nm, 1), chunk_of(te0, 1), chunk_of(nm, 0),
                chunk_of(te0, 0));
     } else {
       const CUdeviceptr hm = I.w("head.modulation");
-      I.add_ln(st, y, chunk_of(mod, 5), chunk_of(te0, 5), 0, N, 1.f, hm + (size_t)d * 4, te, hm, te);
+      I.add_ln(st, y, chunk_of(mod, 5), chunk_of(te0, 5), 0, n, 1.f, hm + (size_t)d * 4, te, hm, te);
     }
     I.ev.mark(st, &StageTimes::other);
   }
 
   // ---- head
-  I.gemm.linear(I.w("head.head.weight"), I.w("head.head.bias"), O, d, h, d, (int)N, ho, O, Epilogue::Bias, st);
+  I.gemm.linear(I.w("head.head.weight"), I.w("head.head.bias"), O, d, h, d, (int)n, ho + (size_t)s0 * O * 2, O, Epilogue::Bias,
+                st);
   I.ev.mark(st, &StageTimes::gemm);
+  if (sp) {  // every rank gets the whole head output, so every rank's sampler sees the same velocity
+    sp->all_gather({{ho, (size_t)O * 2}}, st);
+    I.ev.mark(st, &StageTimes::other, kComm);
+  }
   I.launch(I.k_unpatchify, grid_for(N * O), 256, st, ho, lat_out, c.out_channels, F, H, W, c.patch[0], c.patch[1], c.patch[2]);
   I.ev.mark(st, &StageTimes::other);
   CU_CHECK(jit::driver().cuStreamSynchronize(st));
   CU_CHECK(jit::driver().cuMemcpyDtoH(out, lat_out, (size_t)N * O * 4));
-  I.ev.collect(t, &cross_seconds_);
+  I.ev.collect(t, &cross_seconds_, &comm_seconds_);
+  if (sp) sp->comm().check_async();
 }
 
 // ---- patterns -----------------------------------------------------------------------------------------

@@ -31,6 +31,10 @@
 #include "runtime/model/profile.h"
 #include "runtime/model/weights.h"
 
+namespace moga::parallel {
+class Communicator;
+}
+
 namespace moga::model::gpu {
 
 class Gemm;
@@ -90,6 +94,18 @@ class GpuDiT {
   // GPU time spent in cross-attention by all forwards so far (part of StageTimes::attention).
   double cross_attention_seconds() const { return cross_seconds_; }
 
+  // Sequence parallelism (Ulysses, docs/distributed.md): with a communicator of world P > 1, forward()
+  // runs this rank's contiguous token shard through every layer and exchanges q|k|v and the attention
+  // output around self-attention (all-to-all seq -> heads before, heads -> seq after; the attention
+  // runs over all N tokens for H/P heads). Routed patterns route the shard's tokens on this rank and
+  // all-gather gid/prob before the attention; the head output is all-gathered, so `out` (and the
+  // sampler state) is the same full latent on every rank. Every rank must call forward() with the same
+  // arguments. Call before the first forward.
+  void set_sequence_parallel(std::shared_ptr<parallel::Communicator> comm);
+  int world() const;
+  // GPU time spent in the exchanges by all forwards so far (part of StageTimes::other).
+  double comm_seconds() const { return comm_seconds_; }
+
   // Time embedding e [dim] and e0 [6*dim] in f32 (tests).
   void time_embedding(double timestep, float* e, float* e0);
 
@@ -102,7 +118,7 @@ class GpuDiT {
   ModelConfig cfg_;
   int M_ = 0;
   CUstream stream_ = nullptr;
-  double cross_seconds_ = 0;
+  double cross_seconds_ = 0, comm_seconds_ = 0;
   std::unique_ptr<Impl> impl_;
 };
 

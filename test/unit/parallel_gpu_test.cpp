@@ -1,0 +1,169 @@
+// The device side of sequence parallelism on ONE GPU (skips loudly without a device; the 2-GPU run is
+// runtime/parallel/sp_check.sh, docs/distributed.md):
+//   * cuMemcpy3DAsync executes the exchange plans' copies exactly as the CPU emulation does;
+//   * PatternAttention::route() on two token shards gives the router's gid/prob of a full run, bit for
+//     bit, and run() with that routing given (RouterInputs::routing) gives the same output bit for bit;
+//   * NCCL loads, a 1-rank communicator initialises, and a 1-rank exchange is the identity.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "runtime/attention/attention.h"
+#include "runtime/jit/check.h"
+#include "runtime/jit/driver.h"
+#include "runtime/jit/module.h"
+#include "runtime/parallel/nccl_comm.h"
+#include "runtime/parallel/sharding.h"
+#include "runtime/parallel/ulysses_gpu.h"
+
+namespace moga::parallel {
+namespace {
+
+class ParallelGpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!jit::device_available(&why)) GTEST_SKIP() << "no CUDA device: " << why;
+    jit::Device::get().make_current();
+  }
+};
+
+std::vector<unsigned char> random_bytes(size_t n, uint32_t seed) {
+  std::mt19937 g(seed);
+  std::vector<unsigned char> v(n);
+  for (auto& b : v) b = (unsigned char)(g() & 0xff);
+  return v;
+}
+
+std::vector<unsigned short> random_bf16(size_t n, uint32_t seed, float scale = 1.f) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> d(-scale, scale);
+  std::vector<unsigned short> v(n);
+  for (auto& h : v) {
+    const float f = d(g);
+    unsigned u;
+    std::memcpy(&u, &f, 4);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    h = (unsigned short)(u >> 16);
+  }
+  return v;
+}
+
+TEST_F(ParallelGpu, Copy3DMatchesTheHostEmulation) {
+  for (int pad : {0, 8})
+    for (int P : {2, 3}) {
+      const UlyssesShape s = UlyssesShape::make(37, 2 * P, 64, P);
+      for (int r = 0; r < P; ++r)
+        for (int dir = 0; dir < 2; ++dir) {
+          const Exchange e = dir == 0 ? seq_to_heads(s, r, 3, 3LL * s.H * s.D + pad, 2)
+                                      : heads_to_seq(s, r, 1, (long long)s.H * s.D + pad, 2);
+          for (const auto* list : {&e.pre, &e.post})
+            for (const Copy3D& c : *list) {
+              auto size = [&](Buf b) {
+                return b == Buf::Src ? e.src_bytes : b == Buf::Send ? e.send_buffer_bytes : b == Buf::Recv ? e.recv_buffer_bytes : e.dst_bytes;
+              };
+              const std::vector<unsigned char> hs = random_bytes(size(c.src), 1 + r), hd0 = random_bytes(size(c.dst), 99 + r);
+              std::vector<unsigned char> want = hd0;
+              copy3d_host(c, hs.data(), want.data());
+              jit::DeviceBuffer ds(hs.size()), dd(hd0.size());
+              ds.upload(hs.data(), hs.size());
+              dd.upload(hd0.data(), hd0.size());
+              copy3d_device(c, ds.ptr(), dd.ptr(), nullptr);
+              CU_CHECK(jit::driver().cuCtxSynchronize());
+              std::vector<unsigned char> got(hd0.size());
+              dd.download(got.data(), got.size());
+              ASSERT_EQ(got, want) << "P " << P << " rank " << r << (dir ? " heads->seq " : " seq->heads ") << buf_name(c.src)
+                                   << "->" << buf_name(c.dst) << " pad " << pad;
+            }
+        }
+    }
+}
+
+TEST_F(ParallelGpu, RouteOnShardsThenGivenRoutingEqualsTheRouter) {
+  rt::PatternAttention full_run(rt::load_builtin("moga")), sharded(rt::load_builtin("moga"));
+  ASSERT_EQ(full_run.routed_kernels().size(), 1u);
+  const int ki = full_run.routed_kernels()[0];
+  const int M = full_run.spec().kernels[ki].route->groups;
+  const int F = 3, Hg = 6, Wd = 10, H = 2, D = 128, dm = 256;
+  const long long N = (long long)F * Hg * Wd;  // 180 tokens: shards of 90 over 2 ranks, 60 over 3
+  const rt::AttentionShape shape = rt::AttentionShape::make_video(1, F, Hg, Wd, H, D, {0, 2});
+  const size_t nel = (size_t)N * H * D;
+  jit::DeviceBuffer q(nel * 2), k(nel * 2), v(nel * 2), x((size_t)N * dm * 2), w((size_t)dm * M * 2), o1(nel * 2),
+      o2(nel * 2), gid(N * 4), prob(N * 4);
+  q.upload(random_bf16(nel, 1));
+  k.upload(random_bf16(nel, 2));
+  v.upload(random_bf16(nel, 3));
+  x.upload(random_bf16((size_t)N * dm, 4));
+  w.upload(random_bf16((size_t)dm * M, 5, 0.2f));
+  o1.fill_bytes(0xFF);
+  o2.fill_bytes(0xFF);
+  auto view = [&](const jit::DeviceBuffer& b) { return rt::TensorView::contiguous(b.ptr(), rt::DType::BF16, {1, N, H, D}); };
+  const rt::TensorView wv = rt::TensorView::contiguous(w.ptr(), rt::DType::BF16, {dm, M});
+  rt::RouterInputs r1;
+  r1.x = rt::TensorView::contiguous(x.ptr(), rt::DType::BF16, {1, N, dm});
+  r1.weights = {wv};
+  full_run.run(view(q), view(k), view(v), view(o1), shape, &r1, nullptr);
+  const auto routing = full_run.last_routing(ki);
+
+  for (int P : {2, 3}) {
+    const SeqShards sh = SeqShards::make(N, P);
+    CU_CHECK(jit::driver().cuMemsetD8Async(gid.ptr(), 0xFF, N * 4, nullptr));
+    for (int r = 0; r < P; ++r) {
+      const rt::TensorView xs =
+          rt::TensorView::contiguous(x.ptr() + (size_t)sh.start(r) * dm * 2, rt::DType::BF16, {1, sh.count(r), dm});
+      sharded.route(ki, xs, wv, gid.ptr() + sh.start(r) * 4, prob.ptr() + sh.start(r) * 4, D, nullptr);
+    }
+    CU_CHECK(jit::driver().cuCtxSynchronize());
+    std::vector<int> g(N);
+    std::vector<float> p(N);
+    gid.download(g.data(), N * 4);
+    prob.download(p.data(), N * 4);
+    EXPECT_EQ(g, routing.gid) << "P " << P;
+    EXPECT_EQ(0, std::memcmp(p.data(), routing.prob.data(), N * 4)) << "P " << P;
+
+    rt::RouterInputs r2;
+    r2.routing = {{gid.ptr(), prob.ptr()}};
+    sharded.run(view(q), view(k), view(v), view(o2), shape, &r2, nullptr);
+    CU_CHECK(jit::driver().cuCtxSynchronize());
+    std::vector<unsigned short> a(nel), b(nel);
+    o1.download(a.data(), nel * 2);
+    o2.download(b.data(), nel * 2);
+    EXPECT_EQ(a, b) << "P " << P << ": the attention with the given routing differs from the routed run";
+    const auto back = sharded.last_routing(ki);
+    EXPECT_EQ(back.gid, routing.gid);
+  }
+  // a given routing of the wrong count is refused before any launch
+  rt::RouterInputs bad;
+  bad.routing = {{gid.ptr(), prob.ptr()}, {gid.ptr(), prob.ptr()}};
+  EXPECT_THROW(sharded.validate(view(q), view(k), view(v), view(o2), shape, &bad), rt::ArgumentError);
+}
+
+TEST_F(ParallelGpu, OneRankCommunicatorAndExchange) {
+  std::string why;
+  if (!try_nccl(&why)) GTEST_SKIP() << why << " (set MOGA_NCCL_LIBRARY; runtime/parallel/sp_check.sh finds pip's)";
+  std::printf("NCCL %s\n", nccl_version().c_str());
+  auto comm = std::make_shared<Communicator>(0, 1, new_unique_id());
+  UlyssesGpu u(comm);
+  const long long N = 50;
+  const int H = 4, D = 64;
+  u.prepare(N, H, D, 3LL * H * D, (long long)H * D);
+  const std::vector<unsigned short> src = random_bf16((size_t)N * 3 * H * D, 7);
+  jit::DeviceBuffer qkv(src.size() * 2), a((size_t)N * H * D * 2);
+  qkv.upload(src);
+  u.qkv_to_heads(qkv.ptr(), nullptr);
+  CU_CHECK(jit::driver().cuMemcpyHtoD(u.out(), src.data(), (size_t)N * H * D * 2));  // "attention output"
+  u.out_to_seq(a.ptr(), nullptr);
+  CU_CHECK(jit::driver().cuCtxSynchronize());
+  comm->check_async();
+  std::vector<unsigned short> heads((size_t)N * 3 * H * D), back((size_t)N * H * D);
+  CU_CHECK(jit::driver().cuMemcpyDtoH(heads.data(), u.heads(), heads.size() * 2));
+  a.download(back.data(), back.size() * 2);
+  EXPECT_EQ(heads, src);  // one rank: [N][3][H][D] is the q|k|v rows
+  EXPECT_TRUE(std::equal(back.begin(), back.end(), src.begin()));
+}
+
+}  // namespace
+}  // namespace moga::parallel
