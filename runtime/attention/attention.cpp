@@ -172,6 +172,8 @@ struct PatternAttention::Impl {
   void static_prep(ShapeState& st, Mod& m, const AttentionShape& s, CUstream stream);
   void routed_prep(ShapeState& st, Mod& m, int ki, const RouterInputs& r, const TensorView& w, CUstream stream);
   void given_prep(ShapeState& st, Mod& m, int ki, const RouterInputs::Given& g, CUstream stream);
+  void sort_and_map(ShapeState& st, Mod& m, int ki, const int* gid, const float* prob, bool hist_done,
+                    CUstream stream);
   // route(): the packed router weight per routed kernel (kept across calls, repacked when the view changes)
   struct RouteWs {
     DBuf wpack;
@@ -800,51 +802,34 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
     // PDL only behind a kernel (the pack); behind the memset it launches normally
     launch_ex(mk.router, (unsigned)blocks, 1, 1, mk.router_threads, (unsigned)rsmem, stream, pdl && repack, a);
   }
-  // 4. scatter: segment offsets, perm, gid, gate
-  SortParams sp{};
-  sp.keys = dp<const int>(w.rgid);
-  sp.probs = p.route_gate ? dp<const float>(w.rprob) : nullptr;
-  sp.B = B;
-  sp.Ne = N;
-  sp.k = 1;
-  sp.G = w.G;
-  sp.chunk = w.chunk;
-  sp.nblk = w.nblk;
-  sp.ld = w.ld;
-  sp.blk_hist = dp<int>(w.hist);
-  sp.seg_offsets = dp<int>(w.seg);
-  sp.order = nullptr;
-  sp.perm = dp<int>(w.perm);
-  sp.gid = dp<int>(w.gid);
-  sp.gate = p.route_gate ? dp<float>(w.gate) : nullptr;
-  sp.err = nullptr;
-  const size_t ssmem = sort_scatter_smem_bytes(w.G, false);
-  if (ssmem > 48 * 1024 && ssmem > m.scatter_smem_attr) {
-    CU_CHECK(drv.cuFuncSetAttribute(m.scatter, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)ssmem));
-    m.scatter_smem_attr = ssmem;
-  }
-  {
-    void* a[] = {&sp};
-    launch_ex(m.scatter, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)ssmem, stream, pdl, a);
-  }
-  // 5. block map from the segments (and the mask, if any); 6. gate program
-  block_map(st, m, ki, true, stream, pdl);
-  if (p.gate_prog) gate_fill(st, m, ki, p.route_gate, stream, pdl);
+  // 4. scatter: segment offsets, perm, gid, gate; 5. block map; 6. gate program
+  sort_and_map(st, m, ki, dp<const int>(w.rgid), dp<const float>(w.rprob), /*hist_done=*/true, stream);
 }
 
 // A given routing (RouterInputs::routing, sequence parallelism): the counting sort's histogram from the
 // given gid (sort_hist_kernel writes every cell the scatter reads: no memset), then as routed_prep from
 // the scatter on.
 void PatternAttention::Impl::given_prep(ShapeState& st, Mod& m, int ki, const RouterInputs::Given& g, CUstream stream) {
+  sort_and_map(st, m, ki, reinterpret_cast<const int*>(g.gid), reinterpret_cast<const float*>(g.prob),
+               /*hist_done=*/false, stream);
+  st.k[ki].given_gid = g.gid;
+  st.k[ki].given_prob = g.prob;
+}
+
+// The tail both routings share: (the histogram, unless the router fused it) -> scatter (segment
+// offsets, perm, gid, gate at sorted positions) -> block map from the segments (and the mask) ->
+// the gate program.
+void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const int* gid, const float* prob,
+                                          bool hist_done, CUstream stream) {
   const KPlan& p = plan[ki];
   KWs& w = st.k[ki];
   const bool pdl = options->pdl;
-  const int B = st.B, N = st.N;
+  const int B = st.B;
   SortParams sp{};
-  sp.keys = reinterpret_cast<const int*>(g.gid);
-  sp.probs = p.route_gate ? reinterpret_cast<const float*>(g.prob) : nullptr;
+  sp.keys = gid;
+  sp.probs = p.route_gate ? prob : nullptr;
   sp.B = B;
-  sp.Ne = N;
+  sp.Ne = st.N;
   sp.k = 1;
   sp.G = w.G;
   sp.chunk = w.chunk;
@@ -857,7 +842,7 @@ void PatternAttention::Impl::given_prep(ShapeState& st, Mod& m, int ki, const Ro
   sp.gid = dp<int>(w.gid);
   sp.gate = p.route_gate ? dp<float>(w.gate) : nullptr;
   sp.err = nullptr;
-  {
+  if (!hist_done) {  // sort_hist_kernel writes every cell the scatter reads: no memset
     void* a[] = {&sp};
     launch_ex(m.hist, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)(sizeof(int) * w.G), stream, false, a);
   }
@@ -872,8 +857,6 @@ void PatternAttention::Impl::given_prep(ShapeState& st, Mod& m, int ki, const Ro
   }
   block_map(st, m, ki, true, stream, pdl);
   if (p.gate_prog) gate_fill(st, m, ki, p.route_gate, stream, pdl);
-  w.given_gid = g.gid;
-  w.given_prob = g.prob;
 }
 
 void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k,
