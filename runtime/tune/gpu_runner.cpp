@@ -91,6 +91,7 @@ DeviceLimits device_limits() {
   l.regs_per_block = d.attribute(CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK);
   l.max_threads_per_block = d.attribute(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
   l.queried = true;
+  l.wgmma = l.arch == "sm_90";  // the wgmma kernel is built for sm_90a
   return l;
 }
 
@@ -150,7 +151,12 @@ rt::AttentionShape GpuRunner::rt_shape() const {
 
 rt::AttentionOptions GpuRunner::options_for(const Config& c) const {
   rt::AttentionOptions o;
-  o.tiles[kernel_] = rt::TileConfig{c.block_m, c.block_n, c.warps, c.stages};
+  if (c.wgmma) {
+    o.engine = rt::Engine::Wgmma;
+  } else {
+    o.engine = rt::Engine::MmaSync;
+    o.tiles[kernel_] = rt::TileConfig{c.block_m, c.block_n, c.warps, c.stages};
+  }
   o.nvrtc_flags = opt_.nvrtc_flags;
   return o;
 }

@@ -27,7 +27,9 @@ rt::AttentionOptions tuned_attention_options(const rt::LoadedPattern& pattern, c
   for (const KernelInfo& k : all_kernels(manifest)) {
     if (base.tiles.count(k.kernel)) continue;  // the caller's explicit choice wins
     const Choice c = best_config(k, shape, db, limits, versions);
-    base.tiles[k.kernel] = rt::TileConfig{c.config.block_m, c.config.block_n, c.config.warps, c.config.stages};
+    // The wgmma kernel is what Engine::Auto runs without a tiles entry; an entry selects mma.sync.
+    if (!c.config.wgmma)
+      base.tiles[k.kernel] = rt::TileConfig{c.config.block_m, c.config.block_n, c.config.warps, c.config.stages};
     if (notes) notes->push_back(k.kernel + ": " + c.config.id() + " (" + source_name(c.source) + ")");
   }
   return base;

@@ -17,9 +17,12 @@ using nlohmann::json;
 
 // ---- Config ----------------------------------------------------------------------------------------
 
-std::string Config::id() const { return fmt::format("bm{}_bn{}_w{}_s{}", block_m, block_n, warps, stages); }
+std::string Config::id() const {
+  return fmt::format("{}bm{}_bn{}_w{}_s{}", wgmma ? "wg_" : "", block_m, block_n, warps, stages);
+}
 
 std::optional<Config> Config::parse(const std::string& id) {
+  if (id == wgmma_kernel().id()) return wgmma_kernel();
   Config c;
   char tail = 0;
   if (std::sscanf(id.c_str(), "bm%d_bn%d_w%d_s%d%c", &c.block_m, &c.block_n, &c.warps, &c.stages, &tail) != 4)
@@ -29,7 +32,8 @@ std::optional<Config> Config::parse(const std::string& id) {
 }
 
 bool Config::operator<(const Config& o) const {
-  return std::tie(block_m, block_n, warps, stages) < std::tie(o.block_m, o.block_n, o.warps, o.stages);
+  return std::tie(wgmma, block_m, block_n, warps, stages) <
+         std::tie(o.wgmma, o.block_m, o.block_n, o.warps, o.stages);
 }
 
 // ---- manifest ----------------------------------------------------------------------------------------
@@ -126,6 +130,11 @@ int attn_fwd_smem_bytes(int D, const Config& c) {
 }
 
 std::string static_check(const Config& c, int D, const DeviceLimits& lim) {
+  if (c.wgmma) {
+    if (!lim.wgmma) return "the wgmma kernel needs an sm_90 device";
+    if (D != 128) return fmt::format("the wgmma kernel has head dim 128 only, not {}", D);
+    return c == Config::wgmma_kernel() ? "" : "the wgmma kernel has one configuration (wg_bm128_bn128_w8_s3)";
+  }
   if (D <= 0 || D % 64 != 0) return fmt::format("head dim {} is not a multiple of 64", D);
   if (c.warps < 1 || c.warps > 16) return fmt::format("warps {} outside 1..16", c.warps);
   if (c.block_m % (16 * c.warps) != 0 || c.block_m < 16 * c.warps)
@@ -172,12 +181,16 @@ Space build_space(const KernelInfo& k, int D, const DeviceLimits& lim) {
           else
             s.pruned.push_back({c, std::move(why)});
         }
+  // The wgmma kernel's one configuration competes where it can run (an sm_90 device, D = 128).
+  if (static_check(Config::wgmma_kernel(), D, lim).empty()) s.kept.push_back(Config::wgmma_kernel());
   // The lists are sorted sets, so the loops already produce id order; sort anyway (cheap, explicit).
   std::sort(s.kept.begin(), s.kept.end());
   return s;
 }
 
 std::optional<Config> heuristic_default(const KernelInfo& k, const Space& space, const DeviceLimits& lim) {
+  // The runtime's own default (Engine::Auto): the wgmma kernel where it can run.
+  if (static_check(Config::wgmma_kernel(), space.head_dim, lim).empty()) return Config::wgmma_kernel();
   if (static_check(k.tiles, space.head_dim, lim).empty()) return k.tiles;
   if (space.kept.empty()) return std::nullopt;
   auto dist = [&](const Config& c) {

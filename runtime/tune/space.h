@@ -18,17 +18,23 @@
 
 namespace moga::tune {
 
-// One tile configuration of attention_fwd<Variant, D, BM, BN, WARPS, STAGES> (D comes from the shape).
+// One tile configuration of attention_fwd<Variant, D, BM, BN, WARPS, STAGES> (D comes from the shape),
+// or (wgmma) the one configuration of the wgmma kernel attention_fwd_wg (128/128/8/3, sm_90a, D=128):
+// the runtime's own default there, so it competes with the mma.sync configs in the same space.
 struct Config {
   int block_m = 0, block_n = 0, warps = 0, stages = 0;
+  bool wgmma = false;
 
-  // "bm128_bn64_w4_s2": the database key of the config and the spelling `--configs` accepts.
+  static Config wgmma_kernel() { return Config{128, 128, 8, 3, true}; }
+  // "bm128_bn64_w4_s2" (mma.sync) or "wg_bm128_bn128_w8_s3": the database key of the config and the
+  // spelling `--configs` accepts.
   std::string id() const;
   // Inverse of id(); nullopt for anything else.
   static std::optional<Config> parse(const std::string& id);
   int threads() const { return warps * 32; }
   bool operator==(const Config& o) const {
-    return block_m == o.block_m && block_n == o.block_n && warps == o.warps && stages == o.stages;
+    return block_m == o.block_m && block_n == o.block_n && warps == o.warps && stages == o.stages &&
+           wgmma == o.wgmma;
   }
   bool operator!=(const Config& o) const { return !(*this == o); }
   bool operator<(const Config& o) const;
@@ -65,6 +71,7 @@ struct DeviceLimits {
   int regs_per_block = 64 * 1024;       // CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK
   int max_threads_per_block = 1024;
   bool queried = false;                 // true when these came from a device
+  bool wgmma = false;                   // sm_90 device: the wgmma kernel is a candidate at D = 128
   static DeviceLimits assumed_h100() { return DeviceLimits{}; }
 };
 

@@ -63,6 +63,16 @@ TEST(TuneSelect, RuntimeUsesTheTunedBestElseTheDefault) {
   EXPECT_EQ(after.tiles["causal"].stages, 2);
   EXPECT_NE(notes[0].find("(tuned)"), std::string::npos) << notes[0];
 
+  // A wgmma win leaves no tiles entry, so Engine::Auto runs the wgmma kernel for that kernel.
+  runner.best = tune::Config::wgmma_kernel();
+  opt.limits.wgmma = true;  // as on an sm_90 device
+  opt.force = true;
+  tune::tune(k, shape, runner, db, quiet, opt);
+  tune::DeviceLimits sm90 = tune::DeviceLimits::assumed_h100();
+  sm90.wgmma = true;
+  const tune::Choice c = tune::best_config(k, shape, db, sm90, opt.versions);
+  EXPECT_TRUE(c.config.wgmma) << c.config.id();
+
   // An explicit choice of the caller wins over the database.
   rt::AttentionOptions mine;
   mine.tiles["causal"] = rt::TileConfig{128, 128, 8, 2};

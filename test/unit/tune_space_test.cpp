@@ -253,3 +253,33 @@ TEST(TuneSpace, HeuristicDefaultIsTheManifestTilesWhenTheyFit) {
   none.tiles = {48, 64, 4, 2};
   EXPECT_FALSE(heuristic_default(none, build_space(none, 128, small), small));
 }
+
+namespace {
+
+// The wgmma kernel (one configuration, sm_90 only, D = 128) competes in the space, and is the
+// heuristic default where it can run, as it is the runtime's own default (Engine::Auto).
+TEST(TuneSpace, WgmmaKernelIsACandidateOnlyWhereItRuns) {
+  const Config wg = Config::wgmma_kernel();
+  EXPECT_EQ(wg.id(), "wg_bm128_bn128_w8_s3");
+  ASSERT_TRUE(Config::parse(wg.id()).has_value());
+  EXPECT_EQ(*Config::parse(wg.id()), wg);
+  EXPECT_FALSE(Config::parse("wg_bm64_bn64_w4_s2").has_value());
+  EXPECT_NE(wg, (Config{128, 128, 8, 3}));  // the mma.sync config of the same tiles is another one
+
+  const KernelInfo k = kernel_info(sample_manifest(), "stga");
+  DeviceLimits sm90 = DeviceLimits::assumed_h100();
+  sm90.wgmma = true;
+  const Space with = build_space(k, 128, sm90), without = build_space(k, 128, DeviceLimits::assumed_h100());
+  EXPECT_EQ(with.kept.size(), without.kept.size() + 1);
+  EXPECT_NE(std::find(with.kept.begin(), with.kept.end(), wg), with.kept.end());
+  EXPECT_EQ(std::find(without.kept.begin(), without.kept.end(), wg), without.kept.end());
+  const Space d64 = build_space(k, 64, sm90);
+  EXPECT_EQ(std::find(d64.kept.begin(), d64.kept.end(), wg), d64.kept.end());
+  EXPECT_NE(static_check(wg, 64, sm90).find("head dim 128"), std::string::npos);
+
+  EXPECT_EQ(*heuristic_default(k, with, sm90), wg);
+  EXPECT_EQ(*heuristic_default(k, without, DeviceLimits::assumed_h100()), k.tiles);
+  EXPECT_EQ(*heuristic_default(k, d64, sm90), k.tiles);
+}
+
+}  // namespace

@@ -10,7 +10,6 @@
 #include <map>
 #include <stdexcept>
 
-#include "runtime/jit/driver.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
 #include "runtime/kernels/embedded.h"
@@ -20,6 +19,7 @@
 #include "runtime/model/gpu/gemm.h"
 #include "runtime/parallel/nccl_comm.h"
 #include "runtime/parallel/sharding.h"
+#include "runtime/tune/select.h"
 #include "runtime/parallel/ulysses_gpu.h"
 
 namespace moga::model::gpu {
@@ -281,6 +281,8 @@ struct GpuDiT::Impl {
   Gemm gemm;
   std::unique_ptr<rt::PatternAttention> attn;
   rt::LoadedPattern pattern;
+  std::string tiles_for;  // the shape whose tuned tiles `attn` uses (choose_tiles)
+  void choose_tiles(int gf, int gh, int gw, int heads, int D, const std::vector<int>& shots);
   StageEvents ev;
   // per-forward buffers
   Grow x, h, qkv, a, y, ffh, cols, ho, lat_in, lat_out, rope, temb, S, P;
@@ -501,6 +503,26 @@ void GpuDiT::time_embedding(double timestep, float* e, float* e0) {
   }
 }
 
+// The tuning database's tiles for this attention shape (runtime/tune/select.h): results of `moga
+// tune` apply with no flag; with none for any kernel the runtime's default (Engine::Auto) stays.
+// Once per shape: a new PatternAttention recompiles nothing the disk cache already holds.
+void GpuDiT::Impl::choose_tiles(int gf, int gh, int gw, int heads, int D, const std::vector<int>& shots) {
+  Impl& I = *this;
+  const std::string key = fmt::format("{}x{}x{} h{} d{}", gf, gh, gw, heads, D);
+  if (I.tiles_for == key) return;
+  I.tiles_for = key;
+  const tune::Shape s = I.pattern.spec.layout == ref::Layout::Video
+                            ? tune::Shape::make_video(1, gf, gh, gw, heads, D, shots)
+                            : tune::Shape::seq(1, gf * gh * gw, heads, D);
+  std::vector<std::string> notes;
+  const rt::AttentionOptions o = tune::tuned_attention_options(I.pattern, s, {}, &notes);
+  const bool tuned = std::any_of(notes.begin(), notes.end(),
+                                 [](const std::string& n) { return n.find("(tuned") != std::string::npos; });
+  if (!tuned) return;
+  I.attn = std::make_unique<rt::PatternAttention>(I.pattern, o);
+  for (const std::string& n : notes) fmt::print(stderr, "attention tiles from the tuning database: {}\n", n);
+}
+
 void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
                      const std::vector<std::shared_ptr<GpuContext>>& contexts, const std::vector<int>& shot_starts, float* out,
                      StageTimes* t, cpu::RoutingStats* routing) {
@@ -534,6 +556,7 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     n = sp->count();
     hl = sp->heads_local();
   }
+  I.choose_tiles(gf, gh, gw, hl, D, shot_starts);
   constexpr int kComm = StageEvents::kComm;
 
   // Buffers (kept between forwards; grown when the token count grows). Per shard: x, h, q|k|v, a, y,
