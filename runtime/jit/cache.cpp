@@ -1,6 +1,8 @@
 // The on-disk cubin cache: locations, verified reads, atomic writes, the per-entry lock.
 #include "runtime/jit/cache.h"
 
+#include "runtime/jit/atomic_file.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <pwd.h>
@@ -53,11 +55,6 @@ std::optional<std::string> read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return std::nullopt;
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-std::string unique_suffix() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{}-{:016x}", getpid(), rng());
 }
 
 }  // namespace
@@ -115,32 +112,7 @@ void remove(const Entry& e) {
 }
 
 void write_atomic(const std::string& path, const char* data, size_t size) {
-  const fs::path target(path);
-  fs::create_directories(target.parent_path());
-  // Same folder as the target, so rename() is atomic (never across file systems).
-  const std::string tmp =
-      (target.parent_path() / fmt::format(".{}.tmp-{}", target.filename().string(), unique_suffix()))
-          .string();
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(fmt::format("cannot create {}: {}", tmp, std::strerror(errno)));
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::write(fd, data + done, size - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw std::runtime_error(fmt::format("cannot write {}: {}", tmp, std::strerror(err)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  // close() can report a deferred write error (NFS, full disk).
-  if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    throw std::runtime_error(fmt::format("cannot store {}: {}", path, std::strerror(err)));
-  }
+  write_file_atomic(path, data, size);  // temp file in the same folder, fsync, rename (atomic_file.h)
 }
 
 void store(const Entry& e, const std::vector<char>& cubin, const std::string& key_json,

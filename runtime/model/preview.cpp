@@ -8,7 +8,7 @@
 #define STB_IMAGE_WRITE_STATIC
 #include <stb/stb_image_write.h>
 
-#include "runtime/model/atomic_file.h"
+#include "runtime/jit/atomic_file.h"
 
 namespace moga::model {
 
@@ -60,7 +60,7 @@ std::vector<uint8_t> encode_png(const Image& im) {
 
 void write_png_atomic(const std::string& path, const Image& im) {
   const std::vector<uint8_t> png = encode_png(im);
-  write_file_atomic(path, png.data(), png.size());
+  jit::write_file_atomic(path, png.data(), png.size());
 }
 
 }  // namespace moga::model

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/model/atomic_file.h"
+#include "runtime/jit/atomic_file.h"
 
 namespace moga::model {
 
@@ -293,7 +293,7 @@ void write_safetensors(const std::string& path, const std::vector<TensorWrite>& 
   }
   std::string header = h.dump();
   while ((8 + header.size()) % 8) header.push_back(' ');  // align the data section (as safetensors does)
-  AtomicFile f(path);
+  jit::AtomicFile f(path);
   uint8_t len[8];
   uint64_t n = header.size();
   for (int i = 0; i < 8; ++i) len[i] = (uint8_t)(n >> (8 * i));

@@ -1,4 +1,4 @@
-#include "runtime/model/atomic_file.h"
+#include "runtime/jit/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
-namespace moga::model {
+namespace moga::jit {
 
 namespace {
 std::string errstr() { return std::strerror(errno); }
@@ -67,4 +67,4 @@ void write_file_atomic(const std::string& path, const void* data, size_t n) {
   f.commit();
 }
 
-}  // namespace moga::model
+}  // namespace moga::jit

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-namespace moga::model {
+namespace moga::jit {
 
 class AtomicFile {
  public:
@@ -27,4 +27,4 @@ class AtomicFile {
 
 void write_file_atomic(const std::string& path, const void* data, size_t n);
 
-}  // namespace moga::model
+}  // namespace moga::jit
