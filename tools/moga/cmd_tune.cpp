@@ -22,6 +22,7 @@
 #include "runtime/tune/select.h"
 #include "runtime/tune/tuner.h"
 #include "tools/moga/commands.h"
+#include "tools/moga/sparsity.h"
 #include "runtime/tune/gpu_runner.h"
 
 namespace moga::cli {
@@ -114,23 +115,7 @@ std::vector<PatternText> load_patterns(const TuneArgs& a) {
 // --shape for one pattern: seq N or video FxHxW; defaults 32768 (seq) and 21x30x52 (video).
 std::optional<tune::Shape> shape_for(const PatternText& p, const TuneArgs& a) {
   const bool video = p.manifest.value("layout", "seq") == "video";
-  std::vector<int> dims;
-  std::string text = a.shape.empty() ? (video ? "21x30x52" : "32768") : a.shape;
-  std::stringstream ss(text);
-  for (std::string part; std::getline(ss, part, 'x');) {
-    size_t used = 0;
-    int v = 0;
-    try {
-      v = std::stoi(part, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (part.empty() || used != part.size() || v <= 0)
-      throw std::runtime_error(fmt::format("--shape expects N or FxHxW with positive integers, got '{}'", text));
-    dims.push_back(v);
-  }
-  if (dims.size() != 1 && dims.size() != 3)
-    throw std::runtime_error(fmt::format("--shape expects N or FxHxW, got '{}'", text));
+  const std::vector<int> dims = parse_shape_dims(a.shape.empty() ? (video ? "21x30x52" : "32768") : a.shape);
   if ((dims.size() == 3) != video) return std::nullopt;  // this pattern has the other layout
   if (!video) return tune::Shape::seq(a.batch, dims[0], a.heads, a.head_dim);
   std::vector<int> shots;

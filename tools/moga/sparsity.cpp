@@ -8,7 +8,7 @@
 
 namespace moga::cli {
 
-ref::Shape parse_shape(const std::string& text, const std::vector<int>& shots) {
+std::vector<int> parse_shape_dims(const std::string& text) {
   std::vector<int> dims;
   size_t start = 0;
   while (start <= text.size()) {
@@ -27,11 +27,17 @@ ref::Shape parse_shape(const std::string& text, const std::vector<int>& shots) {
     if (end == std::string::npos) break;
     start = end + 1;
   }
+  if (dims.size() != 1 && dims.size() != 3)
+    throw std::invalid_argument("--shape expects N or FxHxW, got '" + text + "'");
+  return dims;
+}
+
+ref::Shape parse_shape(const std::string& text, const std::vector<int>& shots) {
+  const std::vector<int> dims = parse_shape_dims(text);
   if (dims.size() == 1) {
     if (!shots.empty()) throw std::invalid_argument("--shots needs a video shape FxHxW");
     return ref::Shape::seq(dims[0]);
   }
-  if (dims.size() != 3) throw std::invalid_argument("--shape expects N or FxHxW, got '" + text + "'");
   ref::VideoShape v;
   v.F = dims[0];
   v.H = dims[1];
