@@ -1,7 +1,7 @@
 // moga_bench_attention: the runtime layer (runtime/attention) on the GPU, against PyTorch peers.
 //
 //   moga_bench_attention [--json FILE] [--peers bench/peers/attention_peers.py | --no-peers | --peers-from FILE]
-//                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed]
+//                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-np]
 //
 // Cases (bf16, B = 1, H = 12, D = 128; video grids 21x30x52 = 32,760 and 21x45x80 = 75,600 tokens):
 //   full            dense attention: ms and TFLOP/s = 4 N^2 H D / t, vs SDPA's flash and cuDNN backends;
@@ -20,6 +20,9 @@
 //   mixed    (the moga case only) Engine::Auto with one tile entry, stga = 64/64/4/2: STGA on v7 (where
 //            the tuned v7 tiles beat v9: fewer partial tiles), the routed and frame-local branches on v9,
 //            in one sm_90a module.
+//   wg-ua    (A/B, routed cases only) wgmma without aligned groups (AttentionOptions::align_groups = false)
+//   wg-np    (A/B, routed cases only) wgmma without the gather-index prefetch (wg_opt = 8)
+// Every engine but wg-ua runs with aligned groups (the default).
 // Before the first case every module the run needs is compiled into the JIT cache on all cores.
 // Timing: CUDA events around each call, 3 warm-up calls (JIT, static maps), median of >= 10 timed
 // calls, two input sets used in turn. The peer script runs afterwards in its own process (our
@@ -161,9 +164,11 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
     if (tiles_note) *tiles_note = note;
     return opts;
   }
-  if (engine == "wgmma") {
+  if (engine == "wgmma" || engine == "wg-ua" || engine == "wg-np") {
     opts.engine = Engine::Wgmma;
-    if (tiles_note) *tiles_note = "128/128/8/3";
+    opts.align_groups = engine != "wg-ua";
+    if (engine == "wg-np") opts.wg_opt = 8;
+    if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : engine == "wg-np" ? "128/128/8/3 no prefetch" : "128/128/8/3";
     return opts;
   }
   opts.engine = Engine::MmaSync;
@@ -183,7 +188,11 @@ struct CaseSpec {
   bool video = false;
 };
 // "mixed" is a configuration of the moga layer alone.
-bool runs(const CaseSpec& c, const std::string& engine) { return engine != "mixed" || c.pname == "moga"; }
+bool runs(const CaseSpec& c, const std::string& engine) {
+  if (engine == "mixed") return c.pname == "moga";
+  if (engine == "wg-ua" || engine == "wg-np") return c.pname == "moga" || c.pname == "moga_dynamic";
+  return true;
+}
 std::vector<CaseSpec> cases(const std::vector<int>& Ms) {
   std::vector<CaseSpec> c{{"full", 0, false}};
   for (int M : Ms) c.push_back({"moga_dynamic", M, true});
@@ -269,7 +278,7 @@ json run_ours(const std::vector<int>& Ms, const std::vector<std::string>& engine
       LoadedPattern lp = pattern_for(pname, M);
       std::string tiles_note;
       const AttentionOptions opts = options_for(lp, engine, &tiles_note);
-      const bool tuned = engine != "wgmma";  // mma, mixed: tile entries (v7 configurations)
+      const bool tuned = engine == "mma" || engine == "mixed";  // tile entries (v7 configurations)
       PatternAttention attn(std::move(lp), opts);
       const AttentionShape s = video ? AttentionShape::make_video(1, g.F, g.Hg, g.Wd, kH, kD)
                                      : AttentionShape::seq(1, N, kH, kD);
@@ -457,8 +466,8 @@ int main(int argc, char** argv) {
       for (size_t b = 0; b <= v.size();) {
         const size_t e = std::min(v.find(',', b), v.size());
         const std::string x = v.substr(b, e - b);
-        if (x != "mma" && x != "wgmma" && x != "mixed")
-          throw std::runtime_error("--engines: mma, wgmma and/or mixed, got '" + x + "'");
+        if (x != "mma" && x != "wgmma" && x != "mixed" && x != "wg-ua" && x != "wg-np")
+          throw std::runtime_error("--engines: mma, wgmma, mixed, wg-ua and/or wg-np, got '" + x + "'");
         engines.push_back(x);
         b = e + 1;
       }

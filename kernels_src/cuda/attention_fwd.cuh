@@ -397,8 +397,8 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
   for (int it = 0; it < 16 * MT / kRowsPerPass; ++it) {
     const int r = warp * 16 * MT + it * kRowsPerPass + lane / kLanesPerRow;
     const int qs = q0 + r;
-    if (qs < N) {
-      const long long t = perm ? __ldg(perm + qs) : qs;
+    const long long t = qs < N ? (perm ? __ldg(perm + qs) : qs) : -1;
+    if (t >= 0) {  // rows past N and padding of aligned groups (perm -1) are not written
 #pragma unroll
       for (int cp = 0; cp < kChunkPasses; ++cp) {
         const int c = cp * kLanesPerRow + lane % kLanesPerRow;

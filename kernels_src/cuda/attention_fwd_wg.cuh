@@ -36,6 +36,9 @@ namespace sm90 {
 __device__ __forceinline__ void fence_proxy_async() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
+__device__ __forceinline__ void prefetch_l1(const void* p) {
+  asm volatile("prefetch.global.L1 [%0];\n" ::"l"(p));
+}
 __device__ __forceinline__ void mbar_arrive(unsigned addr) {
   asm volatile("{\n .reg .b64 st;\n mbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(addr) : "memory");
 }
@@ -161,7 +164,9 @@ struct AttnFwdWGCfg {
 // without passing a turn); bit 1: early copies (the copies are issued right after the MMAs, under the
 // wait for them, so the gather-index loads hide behind the tensor cores; the V copier then runs one
 // tile less ahead: V(c+STAGES-2) into the slot V(c-2) left in the previous phase, which keeps it from
-// waiting on its own release); bit 2: row max and row sum as four independent chains each.
+// waiting on its own release); bit 2: row max and row sum as four independent chains each; bit 3: no
+// prefetch of the gather indices (by default each copy issue also pulls the next tile's perm/gid lines
+// into L1, so that the next issue's index loads do not put an L2 latency on the warpgroup's path).
 constexpr int kAttnFwdWGDefaultOpt = 0;
 
 template <class Variant, int D, int BM, int BN, int WARPS, int STAGES, int OPT = kAttnFwdWGDefaultOpt>
@@ -251,6 +256,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
     }
   };
   p_skip();
+  constexpr bool kPrefetch = !(OPT & 8);
   auto p_issue = [&]() {
     const int kv0 = tile_of(pI, pj) * BN;
     const char* src = src_c + (pI.b * src_sb + pI.h * src_sh) * 2;
@@ -273,6 +279,14 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
     ++pc;
     ++pj;
     p_skip();
+    if (kPrefetch && p.perm && pit < n_items) {
+      // lines of the next tile's indices: BN ints = BN/32 lines of perm (and of gid), one per thread
+      constexpr int kLines = BN / 32;
+      const int line = (gtid < kLines ? gtid : gtid - kLines) * 32, s0 = tile_of(pI, pj) * BN + line;
+      const long long at = (long long)pI.b * N + s0;
+      if (gtid < kLines && s0 < N) sm90::prefetch_l1(p.perm + at);
+      else if (p.gid && gtid >= kLines && gtid < 2 * kLines && s0 < N) sm90::prefetch_l1(p.gid + at);
+    }
   };
 
   // ---- Q: each warp copies its own 16 rows (ldmatrix layout); one barrier per warpgroup ---------------
@@ -289,8 +303,9 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
     for (int i = 0; i < C::kQRows; ++i) {
       const int r = warp * 16 + qc_r + i * C::kQStep;
       const int s = qt * BM + r;
-      const bool ok = s < N;
-      const unsigned t = ok ? static_cast<unsigned>(pm ? __ldg(pm + s) : s) : 0u;
+      const int tok = s < N ? (pm ? __ldg(pm + s) : s) : -1;  // -1: past N, or padding of aligned groups
+      const bool ok = tok >= 0;
+      const unsigned t = ok ? static_cast<unsigned>(tok) : 0u;
       sm80::cp_async16(sQ + r * RB + ((qc_c ^ (r & 7)) << 4), src + static_cast<unsigned long long>(t) * rb, ok);
     }
     sm90::cp_async_mbar_arrive(barQ + 8 * grp);
@@ -534,8 +549,8 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
       lt += __shfl_xor_sync(0xffffffffu, lt, 1);
       lt += __shfl_xor_sync(0xffffffffu, lt, 2);
       const int qs = I.q0 + row_base + hr * 8;
-      if (qs < N) {
-        const long long t = perm ? __ldg(perm + qs) : qs;
+      const long long t = qs < N ? (perm ? __ldg(perm + qs) : qs) : -1;
+      if (t >= 0) {  // rows past N and padding of aligned groups are not written
         float g = p.weight;
         if (p.gate) g *= __ldg(p.gate + (long long)I.b * N + qs);
         const float f = lt > 0.f ? g / lt : 0.f;

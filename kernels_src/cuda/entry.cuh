@@ -51,6 +51,7 @@ __global__ void __launch_bounds__(256) gate_fill_kernel(const int* perm, float* 
   if (i >= (long long)B * N) return;
   const int s = (int)(i % N);
   const int tok = perm ? perm[i] : s;
+  if (tok < 0) return;  // padding of aligned groups: never read
   const float g = V::gate(coords_of(tok, shape), shape);
   gate[i] = multiply ? gate[i] * g : g;
 }

@@ -69,6 +69,12 @@ struct KeyParams {
 //   seg_offsets[b][g] = first sorted position of group g, seg_offsets[b][G] = Ne;
 //   order[b][i] = i-th group by size, descending (ties: lower g first), or nullptr.
 // Entries of one group keep their original order (stable). chunk / nblk / ld from sort_plan().
+// Aligned layout (align > 1): every group starts at a multiple of `align` in the sorted space, so no
+// attention tile of a multiple-of-align size straddles two groups (docs/performance.md, "aligned groups").
+// Then seg_offsets[b][g] is the group's padded start, seg_offsets[b][G] the padded total, and the
+// positions between a group's last entry and the next start are padding: the caller fills perm and gid
+// with -1 before the scatter (the scatter writes only real entries). Outputs have a row stride of out_ld
+// per batch item (>= aligned_sorted_length(Ne, G, align)); with align <= 1, out_ld = Ne.
 struct SortParams {
   const int* keys;     // [B][Ne] (read by sort_hist_kernel and, for the key, by sort_scatter_kernel)
   const float* probs;  // [B][Ne] or nullptr
@@ -81,9 +87,15 @@ struct SortParams {
   int* gid;            // [B][Ne] or nullptr
   float* gate;         // [B][Ne] or nullptr
   int* err;            // optional: set to 1 when a key is out of range (it is clamped into [0, G))
+  int align;           // <= 1: dense sorted order; > 1: groups start at multiples of align
+  int out_ld;          // row stride of perm / gid / gate per batch item (0: Ne)
 };
 
-// Coordinate intervals of one tile's tokens (through perm) and the interval of their group ids.
+// Coordinate intervals of one tile's tokens (through perm) and the interval of their group ids, doubled:
+// [2 glo, 2 ghi], and [2 glo, 2 ghi + 1] for a key tile that also holds padding of aligned groups. The
+// odd end keeps such a tile from being full while leaving it disjoint from every other group (a plain
+// -1 for padding would make [-1, g] overlap groups 0..g). Equality of doubled intervals is the
+// classification's group test as before.
 struct TileSummary {
   Coords<Ivl> c;
   Ivl gid;
@@ -144,6 +156,44 @@ MOGA_HD inline Tri classify_tile_pair(const TileSummary& q, const TileSummary& k
 }
 
 MOGA_HD inline int round_up(int a, int b) { return (a + b - 1) / b * b; }
+
+// The block map of a grouped branch without a mask, from the sorted group ids and segment offsets alone
+// (block_map_grouped_kernel; the host tests run the same rule). Query tile i holds groups glo..ghi
+// (positions [pa, pb) = [seg[glo], seg[ghi+1])); the key tiles overlapping [pa, pb) are the non-empty
+// ones, full exactly when glo == ghi and the key tile lies inside [pa, pb). Aligned groups
+// (SortParams::align): padding (gid -1) only ends a group's span and tiles do not straddle spans, so a
+// query tile starting with padding is empty, one ending with padding holds glo only, a key tile
+// starting with padding is empty and one ending with padding is partial.
+struct GroupedRow {
+  int glo, pa, pb, jl, jh;  // jh < jl: no key tiles
+  bool single;
+};
+MOGA_HD inline GroupedRow grouped_map_row(const int* gid, const int* seg, int Ne, int tile_q, int tile_kv, int i) {
+  GroupedRow r;
+  const int s0 = i * tile_q, s1 = (Ne < s0 + tile_q ? Ne : s0 + tile_q);
+  r.glo = gid[s0];
+  int ghi = gid[s1 - 1];
+  if (ghi < 0) ghi = r.glo;
+  r.pa = r.glo < 0 ? 0 : seg[r.glo];
+  r.pb = r.glo < 0 ? 0 : seg[ghi + 1];
+  r.single = r.glo == ghi;
+  r.jl = r.pa / tile_kv;
+  r.jh = r.glo < 0 ? r.jl - 1 : (r.pb - 1) / tile_kv;
+  return r;
+}
+// 0 empty, 1 full, 2 partial, for key tile j in [r.jl, r.jh].
+MOGA_HD inline int grouped_map_class(const int* gid, int Ne, int tile_kv, const GroupedRow& r, int j) {
+  const int k0 = j * tile_kv, k1 = (Ne < k0 + tile_kv ? Ne : k0 + tile_kv);
+  if (gid[k0] < 0) return 0;
+  return (r.single && k0 >= r.pa && k1 <= r.pb && gid[k1 - 1] == r.glo) ? 1 : 2;
+}
+
+// Length of the sorted space that holds Ne entries in G groups, each starting at a multiple of align:
+// an upper bound (every group may waste align - 1 positions), itself a multiple of align.
+MOGA_HD inline int aligned_sorted_length(int Ne, int G, int align) {
+  if (align <= 1) return Ne;
+  return round_up(Ne + G * (align - 1), align);
+}
 
 // Blocks per batch item for the counting sort: 256-entry blocks, grown so that the histogram
 // (G * nblk cells, which every scatter block reads) stays <= 8K cells.
@@ -581,15 +631,16 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     // exclusive scan of the group sizes: contiguous groups per thread
     const int per = (p.G + blockDim.x - 1) / blockDim.x;
     const int g0 = threadIdx.x * per, g1 = imin(p.G, g0 + per);
+    const int al = p.align > 1 ? p.align : 1;
     int local = 0;
-    for (int gq = g0; gq < g1; ++gq) local += s_total[gq];
+    for (int gq = g0; gq < g1; ++gq) local += round_up(s_total[gq], al);
     int total;
     int run = block_exclusive_scan(local, s_warp, &total);
     int* seg = p.seg_offsets + (long long)b * (p.G + 1);
     for (int gq = g0; gq < g1; ++gq) {
       if (blk == 0) seg[gq] = run;
       s_base[gq] += run;
-      run += s_total[gq];
+      run += round_up(s_total[gq], al);
     }
     if (blk == 0 && threadIdx.x == 0) seg[p.G] = total;
   }
@@ -631,7 +682,7 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     }
   }
   const unsigned lt = lanemask_lt();
-  const long long bo = (long long)b * p.Ne;
+  const long long bo = (long long)b * p.Ne, bo_out = (long long)b * (p.out_ld > 0 ? p.out_ld : p.Ne);
   const int e_begin = blk * p.chunk, e_end = imin(p.Ne, e_begin + p.chunk);
   for (int e0 = e_begin; e0 < e_end; e0 += blockDim.x) {
     const int e = e0 + threadIdx.x;
@@ -651,9 +702,9 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
       __syncthreads();
     }
     if (valid) {
-      p.perm[bo + pos] = e / p.k;
-      if (p.gid) p.gid[bo + pos] = key;
-      if (p.gate && p.probs) p.gate[bo + pos] = pr;
+      p.perm[bo_out + pos] = e / p.k;
+      if (p.gid) p.gid[bo_out + pos] = key;
+      if (p.gate && p.probs) p.gate[bo_out + pos] = pr;
     }
   }
 }
@@ -688,6 +739,7 @@ __global__ void __launch_bounds__(256) tile_summary_kernel(const SummaryParams p
 #pragma unroll
     for (int f = 0; f < 8; ++f) { lo[f] = kIntMax; hi[f] = kIntMin; }
     const long long bo = (long long)b * p.Ne;
+    bool pad = false;
     for (int sb = s0; sb < s1; sb += 128) {
       int tok[4], gv[4];
 #pragma unroll
@@ -698,9 +750,14 @@ __global__ void __launch_bounds__(256) tile_summary_kernel(const SummaryParams p
       }
 #pragma unroll
       for (int u = 0; u < 4; ++u) {
-        if (tok[u] < 0) continue;
+        if (tok[u] < 0) {
+          // padding of aligned groups (perm -1; past s1 tok is -1 too, with gv 0): nothing for a query
+          // tile, the odd end of the doubled gid interval for a key tile (TileSummary)
+          if (!isq && gv[u] < 0) pad = true;
+          continue;
+        }
         const Coords<int> c = coords_of(tok[u], shape);
-        const int v[8] = {c.pos, c.frame, c.row, c.col, c.shot, c.shot_start, c.shot_end, gv[u]};
+        const int v[8] = {c.pos, c.frame, c.row, c.col, c.shot, c.shot_start, c.shot_end, 2 * gv[u]};
 #pragma unroll
         for (int f = 0; f < 8; ++f) { lo[f] = imin(lo[f], v[f]); hi[f] = imax(hi[f], v[f]); }
       }
@@ -712,6 +769,8 @@ __global__ void __launch_bounds__(256) tile_summary_kernel(const SummaryParams p
         lo[f] = imin(lo[f], __shfl_xor_sync(0xffffffffu, lo[f], o));
         hi[f] = imax(hi[f], __shfl_xor_sync(0xffffffffu, hi[f], o));
       }
+    pad = __any_sync(0xffffffffu, pad);
+    if (pad && lo[7] <= hi[7]) hi[7] += 1;
     if (lane < 8) {
       // lane f writes field f (TileSummary is 8 consecutive Ivl: the 7 coordinates, then gid)
       int lf = lo[0], hf = hi[0];
@@ -742,9 +801,12 @@ __global__ void __launch_bounds__(256) block_map_kernel(const BlockMapParams p) 
   int wjl = 0, wjh = p.tk - 1;  // this warp's candidate key tiles (inclusive)
   if (active) {
     q = p.qsum[(long long)b * p.tq + i];
-    if (p.grouped && p.seg_offsets) {
+    if (q.gid.lo > q.gid.hi) {  // a query tile of padding only (aligned groups): nothing to attend
+      wjl = p.tk;
+      wjh = -1;
+    } else if (p.grouped && p.seg_offsets) {
       const int* seg = p.seg_offsets + (long long)b * (p.G + 1);
-      const int glo = imax(q.gid.lo, 0), ghi = imin(q.gid.hi, p.G - 1);
+      const int glo = imax(q.gid.lo >> 1, 0), ghi = imin(q.gid.hi >> 1, p.G - 1);  // doubled (TileSummary)
       const int pa = seg[glo], pb = seg[ghi + 1];
       wjl = pa / p.tile_kv;
       wjh = (pb - 1) / p.tile_kv;
@@ -785,10 +847,8 @@ __global__ void __launch_bounds__(256) block_map_kernel(const BlockMapParams p) 
   }
 }
 
-// Grouped branch without a mask. Query tile i holds groups glo..ghi (positions [pa, pb) =
-// [seg[glo], seg[ghi+1])); the key tiles overlapping [pa, pb) are the non-empty ones, full exactly when
-// glo == ghi and the key tile lies inside [pa, pb). Identical to block_map_kernel with grouped = 1 and
-// no mask. One warp per query tile, grid-stride; 256 threads.
+// Grouped branch without a mask: grouped_map_row / grouped_map_class per query tile (identical to
+// block_map_kernel with grouped = 1 and no mask). One warp per query tile, grid-stride; 256 threads.
 __global__ void __launch_bounds__(256) block_map_grouped_kernel(const GroupMapParams p) {
   using namespace prep_detail;
   grid_dep_wait();
@@ -800,17 +860,13 @@ __global__ void __launch_bounds__(256) block_map_grouped_kernel(const GroupMapPa
     const int b = (int)(w / p.tq), i = (int)(w - (long long)b * p.tq);
     const int* gid = p.gid + (long long)b * p.Ne;
     const int* seg = p.seg_offsets + (long long)b * (p.G + 1);
-    const int s0 = i * p.tile_q, s1 = imin(p.Ne, s0 + p.tile_q);
-    const int glo = gid[s0], ghi = gid[s1 - 1];
-    const int pa = seg[glo], pb = seg[ghi + 1];
-    const bool single = glo == ghi;
-    const int jl = pa / p.tile_kv, jh = (pb - 1) / p.tile_kv;
+    const GroupedRow r = grouped_map_row(gid, seg, p.Ne, p.tile_q, p.tile_kv, i);
     const long long row = w * p.tk;
     int nf = 0, np = 0;
-    for (int jj = jl; jj <= jh; jj += 32) {
+    for (int jj = r.jl; jj <= r.jh; jj += 32) {
       const int j = jj + lane;
-      const bool in = j <= jh;
-      const bool full = in && single && j * p.tile_kv >= pa && imin(p.Ne, (j + 1) * p.tile_kv) <= pb;
+      const int c = j <= r.jh ? grouped_map_class(gid, p.Ne, p.tile_kv, r, j) : 0;
+      const bool in = c != 0, full = c == 1;
       const unsigned fm = __ballot_sync(0xffffffffu, full);
       const unsigned pm = __ballot_sync(0xffffffffu, in && !full);
       if (full) p.full_idx[row + nf + __popc(fm & lt)] = j;
@@ -851,19 +907,26 @@ inline void build_block_map_host(const TileSummary* qsum, int tq, const TileSumm
 }
 
 // CPU tile summaries (perm / gid may be nullptr), tiles of `tile` entries.
+// key_side: padding (perm -1) makes the doubled gid interval odd-ended (as tile_summary_kernel's key tiles).
 inline void tile_summaries_host(const int* perm, const int* gid, int B, int Ne, const MaskShape& s, int tile,
-                                TileSummary* out) {
+                                TileSummary* out, bool key_side = false) {
   const int nt = (Ne + tile - 1) / tile;
   for (int b = 0; b < B; ++b)
     for (int i = 0; i < nt; ++i) {
       int lo[8], hi[8];
       for (int f = 0; f < 8; ++f) { lo[f] = kIntMax; hi[f] = kIntMin; }
+      bool pad = false;
       for (int q = i * tile; q < Ne && q < (i + 1) * tile; ++q) {
         const long long e = (long long)b * Ne + q;
+        if (perm && perm[e] < 0) {  // padding of aligned groups
+          pad |= key_side;
+          continue;
+        }
         const Coords<int> c = coords_of(perm ? perm[e] : q, s);
-        const int v[8] = {c.pos, c.frame, c.row, c.col, c.shot, c.shot_start, c.shot_end, gid ? gid[e] : 0};
+        const int v[8] = {c.pos, c.frame, c.row, c.col, c.shot, c.shot_start, c.shot_end, gid ? 2 * gid[e] : 0};
         for (int f = 0; f < 8; ++f) { lo[f] = imin(lo[f], v[f]); hi[f] = imax(hi[f], v[f]); }
       }
+      if (pad && lo[7] <= hi[7]) hi[7] += 1;  // doubled gid interval (TileSummary)
       Ivl* o = reinterpret_cast<Ivl*>(out + (long long)b * nt + i);
       for (int f = 0; f < 8; ++f) o[f] = Ivl(lo[f], hi[f]);
     }
@@ -871,10 +934,15 @@ inline void tile_summaries_host(const int* perm, const int* gid, int B, int Ne, 
 
 // CPU stable counting sort with the GPU's outputs (keys clamped into [0, G) like the GPU does).
 // scratch: G ints. order may be nullptr.
+// align > 1: the aligned layout of SortParams (outputs of row stride out_ld, default
+// aligned_sorted_length(Ne, G, align); padding positions get perm = gid = -1 here).
 inline void counting_sort_host(const int* keys, const float* probs, int B, int Ne, int k, int G, int* scratch,
-                               int* seg_offsets, int* perm, int* gid, float* gate, int* order) {
+                               int* seg_offsets, int* perm, int* gid, float* gate, int* order, int align = 1,
+                               int out_ld = 0) {
+  const int al = align > 1 ? align : 1;
+  const long long ld = out_ld > 0 ? out_ld : aligned_sorted_length(Ne, G, al);
   for (int b = 0; b < B; ++b) {
-    const long long bo = (long long)b * Ne;
+    const long long bo = (long long)b * Ne, bo_out = (long long)b * ld;
     int* seg = seg_offsets + (long long)b * (G + 1);
     for (int g = 0; g <= G; ++g) seg[g] = 0;
     for (int e = 0; e < Ne; ++e) {
@@ -882,23 +950,30 @@ inline void counting_sort_host(const int* keys, const float* probs, int B, int N
       key = key < 0 ? 0 : (key >= G ? G - 1 : key);
       seg[key + 1]++;
     }
-    for (int g = 0; g < G; ++g) seg[g + 1] += seg[g];
+    for (int g = 0; g < G; ++g) scratch[g] = seg[g + 1];  // sizes
+    for (int g = 0; g < G; ++g) seg[g + 1] = seg[g] + round_up(scratch[g], al);
+    for (long long s = 0; s < ld; ++s) {
+      perm[bo_out + s] = -1;
+      if (gid) gid[bo_out + s] = -1;
+    }
     for (int g = 0; g < G; ++g) scratch[g] = seg[g];
     for (int e = 0; e < Ne; ++e) {
       int key = keys[bo + e];
       key = key < 0 ? 0 : (key >= G ? G - 1 : key);
       const int pos = scratch[key]++;
-      perm[bo + pos] = e / k;
-      if (gid) gid[bo + pos] = key;
-      if (gate && probs) gate[bo + pos] = probs[bo + e];
+      perm[bo_out + pos] = e / k;
+      if (gid) gid[bo_out + pos] = key;
+      if (gate && probs) gate[bo_out + pos] = probs[bo + e];
     }
     if (order) {  // insertion by (size desc, g asc): G is small where this is used
+      // sizes from the fill pointers (seg holds padded starts when aligned)
+      auto size_of = [&](int g) { return scratch[g] - seg[g]; };
       int* o = order + (long long)b * G;
       for (int g = 0; g < G; ++g) {
-        const int sz = seg[g + 1] - seg[g];
+        const int sz = size_of(g);
         int x = g;
         while (x > 0) {
-          const int pg = o[x - 1], psz = seg[pg + 1] - seg[pg];
+          const int pg = o[x - 1], psz = size_of(pg);
           if (psz > sz || (psz == sz && pg < g)) break;
           o[x] = pg;
           --x;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <numeric>
 #include <cmath>
 #include <set>
 #include <tuple>
@@ -127,6 +128,8 @@ struct PatternAttention::Impl {
   struct KWs {
     DBuf perm, gid, gate, seg, hist, keys, rgid, rprob, qsum, kvsum, fcnt, fidx, pcnt, pidx, wpack;
     int G = 0, tq = 0, tk = 0, chunk = 0, nblk = 0, ld = 0;
+    int align = 1;  // group starts at multiples of align in the sorted order (grouped kernels)
+    int Ns = 0;     // length of the sorted order per batch item: N, or the padded length when align > 1
     bool static_done = false, ran = false;
     CUdeviceptr wpack_src = 0;
     int wpack_d = -1;
@@ -174,6 +177,14 @@ struct PatternAttention::Impl {
   void given_prep(ShapeState& st, Mod& m, int ki, const RouterInputs::Given& g, CUstream stream);
   void sort_and_map(ShapeState& st, Mod& m, int ki, const int* gid, const float* prob, bool hist_done,
                     CUstream stream);
+  // Aligned groups: perm and gid -1 everywhere before the scatter writes the real entries (the padding
+  // moves with the group sizes, so every call).
+  static void clear_padding(KWs& w, int B, CUstream stream) {
+    if (w.align <= 1) return;
+    const size_t n = (size_t)B * w.Ns;
+    CU_CHECK(jit::driver().cuMemsetD32Async(w.perm.ptr(), 0xffffffffu, n, stream));
+    CU_CHECK(jit::driver().cuMemsetD32Async(w.gid.ptr(), 0xffffffffu, n, stream));
+  }
   // route(): the packed router weight per routed kernel (kept across calls, repacked when the view changes)
   struct RouteWs {
     DBuf wpack;
@@ -419,9 +430,10 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
 
 // ---- JIT -------------------------------------------------------------------------------------------------
 
-static std::string attn_expr(const std::string& v, int D, const TileConfig& t, bool wg) {
-  return fmt::format("moga::attention_fwd{}<{}, {}, {}, {}, {}, {}>", wg ? "_wg" : "", v, D, t.block_m, t.block_n,
-                     t.warps, t.stages);
+static std::string attn_expr(const std::string& v, int D, const TileConfig& t, bool wg, int wg_opt) {
+  const std::string opt = wg && wg_opt >= 0 ? fmt::format(", {}", wg_opt) : "";
+  return fmt::format("moga::attention_fwd{}<{}, {}, {}, {}, {}, {}{}>", wg ? "_wg" : "", v, D, t.block_m, t.block_n,
+                     t.warps, t.stages, opt);
 }
 static std::string smem_expr(int D, const TileConfig& t, bool wg) {
   return fmt::format("&moga::attn_fwd{}_smem_bytes<{}, {}, {}, {}, {}>", wg ? "_wg" : "", D, t.block_m, t.block_n,
@@ -452,7 +464,7 @@ jit::CompileOptions PatternAttention::Impl::compile_options(int D) const {
   for (const auto& p : plan) {
     const Choice c = choose(p.index, D);
     const bool wg = c.engine == Engine::Wgmma;
-    add(attn_expr(p.variant, D, c.t, wg));
+    add(attn_expr(p.variant, D, c.t, wg, options->wg_opt));
     add(smem_expr(D, c.t, wg));
     if (p.mask) add(fmt::format("moga::block_map_kernel<{}>", p.variant));
     if (p.gate_prog) add(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
@@ -501,7 +513,7 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     const Choice c = choose(p.index, D);
     k.wg = c.engine == Engine::Wgmma;
     k.t = c.t;
-    k.attn = fn(attn_expr(p.variant, D, c.t, k.wg));
+    k.attn = fn(attn_expr(p.variant, D, c.t, k.wg, options->wg_opt));
     CUdeviceptr g = 0;
     size_t gbytes = 0;
     CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, m->mod->handle(),
@@ -589,7 +601,7 @@ void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grou
   const KPlan& p = plan[ki];
   const TileConfig& t = m.k[ki].t;  // the tiles of the engine that runs the kernel
   KWs& w = st.k[ki];
-  const int B = st.B, N = st.N;
+  const int B = st.B, N = w.Ns;
   if (p.mask) {
     SummaryParams sp{};
     sp.perm = grouped ? dp<const int>(w.perm) : nullptr;
@@ -650,7 +662,7 @@ void PatternAttention::Impl::gate_fill(ShapeState& st, Mod& m, int ki, bool mult
   KWs& w = st.k[ki];
   const int* perm = plan[ki].kind == Kind::Keyed || plan[ki].kind == Kind::Routed ? dp<const int>(w.perm) : nullptr;
   float* gate = dp<float>(w.gate);
-  int B = st.B, N = st.N, mul = multiply ? 1 : 0;
+  int B = st.B, N = w.Ns, mul = multiply ? 1 : 0;
   MaskShape ms = st.ms;
   void* a[] = {&perm, &gate, &B, &N, &ms, &mul};
   const long long n = (long long)B * N;
@@ -666,8 +678,33 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
     KWs& w = st.k[ki];
     if (w.static_done) continue;
     const TileConfig& t = m.k[ki].t;
-    w.tq = (N + t.block_m - 1) / t.block_m;
-    w.tk = (N + t.block_n - 1) / t.block_n;
+    const bool grouped = p.kind == Kind::Keyed || p.kind == Kind::Routed;
+    w.align = grouped && options->align_groups ? std::lcm(t.block_m, t.block_n) : 1;
+    // Keyed: the keys on the host from the manifest's key program (the generated V::key is the same
+    // program); they give G, which the aligned length needs.
+    std::vector<int> keys;
+    if (p.kind == Kind::Keyed) {
+      ref::ElementEvaluator ev(*p.ks->key);
+      keys.resize(BN_);
+      int kmax = 0;
+      for (int tok = 0; tok < N; ++tok) {
+        const int key = ev.key(st.host.coords(tok), st.host.mask());
+        if (key < 0)
+          throw ArgumentError(fmt::format("kernel '{}': its group key is negative ({}) at token {} for shape {}; "
+                                          "keys must be >= 0",
+                                          p.ks->name, key, tok, s.describe()));
+        keys[tok] = key;
+        kmax = std::max(kmax, key);
+      }
+      for (int b = 1; b < B; ++b) std::copy(keys.begin(), keys.begin() + N, keys.begin() + (size_t)b * N);
+      w.G = kmax + 1;
+    } else if (p.kind == Kind::Routed) {
+      w.G = p.M;
+    }
+    w.Ns = grouped ? aligned_sorted_length(N, w.G, w.align) : N;
+    const size_t BNs = (size_t)B * w.Ns;
+    w.tq = (w.Ns + t.block_m - 1) / t.block_m;
+    w.tk = (w.Ns + t.block_n - 1) / t.block_n;
     const bool need_map = p.kind != Kind::Dense;
     if (need_map) {
       w.fcnt.ensure(sizeof(int) * B * w.tq);
@@ -679,7 +716,7 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
         w.kvsum.ensure(sizeof(TileSummary) * B * w.tk);
       }
     }
-    if (p.gate_prog || p.route_gate) w.gate.ensure(sizeof(float) * BN_);
+    if (p.gate_prog || p.route_gate) w.gate.ensure(sizeof(float) * BNs);
     switch (p.kind) {
       case Kind::Dense:
         break;
@@ -687,27 +724,11 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
         block_map(st, m, (int)ki, false, stream, false);
         break;
       case Kind::Keyed: {
-        // Keys on the host from the manifest's key program (the generated V::key is the same program).
-        ref::ElementEvaluator ev(*p.ks->key);
-        std::vector<int> keys(BN_);
-        int kmin = 0, kmax = 0;
-        for (int t = 0; t < N; ++t) {
-          const int key = ev.key(st.host.coords(t), st.host.mask());
-          if (key < 0)
-            throw ArgumentError(fmt::format("kernel '{}': its group key is negative ({}) at token {} for shape {}; "
-                                            "keys must be >= 0",
-                                            p.ks->name, key, t, s.describe()));
-          keys[t] = key;
-          kmin = t ? std::min(kmin, key) : key;
-          kmax = t ? std::max(kmax, key) : key;
-        }
-        for (int b = 1; b < B; ++b) std::copy(keys.begin(), keys.begin() + N, keys.begin() + (size_t)b * N);
-        w.G = kmax + 1;
-        std::vector<int> perm(BN_), gid(BN_), seg((size_t)B * (w.G + 1)), scratch(w.G);
+        std::vector<int> perm(BNs), gid(BNs), seg((size_t)B * (w.G + 1)), scratch(w.G);
         counting_sort_host(keys.data(), nullptr, B, N, 1, w.G, scratch.data(), seg.data(), perm.data(), gid.data(),
-                           nullptr, nullptr);
-        w.perm.ensure(sizeof(int) * BN_);
-        w.gid.ensure(sizeof(int) * BN_);
+                           nullptr, nullptr, w.align, w.Ns);
+        w.perm.ensure(sizeof(int) * BNs);
+        w.gid.ensure(sizeof(int) * BNs);
         w.seg.ensure(sizeof(int) * seg.size());
         w.perm.b->upload(perm);
         w.gid.b->upload(gid);
@@ -716,12 +737,11 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
         break;
       }
       case Kind::Routed: {
-        w.G = p.M;
         sort_plan(N, w.G, &w.chunk, &w.nblk, &w.ld);
         w.rgid.ensure(sizeof(int) * BN_);
         w.rprob.ensure(sizeof(float) * BN_);
-        w.perm.ensure(sizeof(int) * BN_);
-        w.gid.ensure(sizeof(int) * BN_);
+        w.perm.ensure(sizeof(int) * BNs);
+        w.gid.ensure(sizeof(int) * BNs);
         w.seg.ensure(sizeof(int) * (size_t)B * (w.G + 1));
         w.hist.ensure(sizeof(int) * (size_t)sort_scratch_ints(B, N, w.G));
         break;
@@ -742,8 +762,9 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   const int B = st.B, N = st.N, M = p.M;
   const int d = (int)r.x.shape[2], d_pad = round_up(d, 128), NT = (M + 7) / 8, Mp = 8 * NT;
   w.given_gid = w.given_prob = 0;
-  // 1. histogram cleared (the router adds to it)
+  // 1. histogram cleared (the router adds to it); padding of aligned groups marked
   CU_CHECK(jit::driver().cuMemsetD32Async(w.hist.ptr(), 0, (size_t)B * w.G * w.ld, stream));
+  clear_padding(w, B, stream);
   // 2. weight pack (skipped when the caller vouches for an unchanged weight)
   const bool repack = !(r.weights_unchanged && w.wpack_src == wt.ptr && w.wpack_d == d &&
                         w.w_sk == wt.strides[0] && w.w_sn == wt.strides[1]);
@@ -810,6 +831,7 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
 // given gid (sort_hist_kernel writes every cell the scatter reads: no memset), then as routed_prep from
 // the scatter on.
 void PatternAttention::Impl::given_prep(ShapeState& st, Mod& m, int ki, const RouterInputs::Given& g, CUstream stream) {
+  clear_padding(st.k[ki], st.B, stream);
   sort_and_map(st, m, ki, reinterpret_cast<const int*>(g.gid), reinterpret_cast<const float*>(g.prob),
                /*hist_done=*/false, stream);
   st.k[ki].given_gid = g.gid;
@@ -842,6 +864,8 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   sp.gid = dp<int>(w.gid);
   sp.gate = p.route_gate ? dp<float>(w.gate) : nullptr;
   sp.err = nullptr;
+  sp.align = w.align;
+  sp.out_ld = w.Ns;
   if (!hist_done) {  // sort_hist_kernel writes every cell the scatter reads: no memset
     void* a[] = {&sp};
     launch_ex(m.hist, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)(sizeof(int) * w.G), stream, false, a);
@@ -874,7 +898,7 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   a.v_sb = v.strides[0], a.v_sn = v.strides[1], a.v_sh = v.strides[2];
   a.o_sb = out.strides[0], a.o_sn = out.strides[1], a.o_sh = out.strides[2];
   a.B = s.B;
-  a.N = s.N;
+  a.N = w.Ns;  // the sorted order's length (padded when the groups are aligned)
   a.H = s.H;
   const double scale = p.ks->scale ? *p.ks->scale : 1.0 / std::sqrt((double)s.D);
   a.scale_log2 = (float)(scale * kLog2e);
@@ -895,7 +919,7 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   a.shape = st.ms;
   void* args[] = {&a};
   const ModK& mk = m.k[ki];
-  const unsigned tq = (unsigned)((s.N + mk.t.block_m - 1) / mk.t.block_m);
+  const unsigned tq = (unsigned)((w.Ns + mk.t.block_m - 1) / mk.t.block_m);
   if (mk.wg)  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)
     launch_ex(mk.attn, tq * (unsigned)s.H * (unsigned)s.B, 1, 1, mk.t.warps * 32, mk.smem, stream, false, args);
   else
@@ -1035,7 +1059,7 @@ PatternAttention::Routing PatternAttention::last_routing(int ki, CUstream stream
   return r;
 }
 
-PatternAttention::Order PatternAttention::last_order(int ki, CUstream stream) const {
+PatternAttention::Order PatternAttention::last_order(int ki, CUstream stream, bool raw) const {
   const Impl& im = *impl_;
   if (ki < 0 || ki >= (int)im.plan.size() ||
       (im.plan[ki].kind != Kind::Routed && im.plan[ki].kind != Kind::Keyed))
@@ -1043,16 +1067,43 @@ PatternAttention::Order PatternAttention::last_order(int ki, CUstream stream) co
   if (!im.last) throw ArgumentError("last_order: no run yet");
   sync(stream);
   const auto& w = im.last->k[ki];
+  const bool gates = im.plan[ki].gate_prog || im.plan[ki].route_gate;
   Order o;
   o.B = im.last->B;
-  o.N = im.last->N;
+  o.N = w.Ns;
   o.G = w.G;
+  o.align = w.align;
   const size_t n = (size_t)o.B * o.N;
   o.perm = download<int>(w.perm, n);
   o.gid = download<int>(w.gid, n);
   o.seg_offsets = download<int>(w.seg, (size_t)o.B * (o.G + 1));
-  if (im.plan[ki].gate_prog || im.plan[ki].route_gate) o.gate = download<float>(w.gate, n);
-  return o;
+  if (gates) o.gate = download<float>(w.gate, n);
+  if (raw || w.Ns == im.last->N) return o;
+  // Compact: drop the padding (perm -1), segment offsets of the dense order.
+  Order c;
+  c.B = o.B, c.N = im.last->N, c.G = o.G, c.align = o.align;
+  c.seg_offsets.assign((size_t)c.B * (c.G + 1), 0);
+  for (int b = 0; b < o.B; ++b) {
+    int* seg = &c.seg_offsets[(size_t)b * (c.G + 1)];
+    for (size_t s = (size_t)b * o.N; s < (size_t)(b + 1) * o.N; ++s) {
+      if (o.perm[s] < 0) continue;
+      c.perm.push_back(o.perm[s]);
+      c.gid.push_back(o.gid[s]);
+      if (gates) c.gate.push_back(o.gate[s]);
+      if (o.gid[s] >= 0 && o.gid[s] < c.G) ++seg[o.gid[s] + 1];
+    }
+    for (int g = 0; g < c.G; ++g) seg[g + 1] += seg[g];
+  }
+  return c;
+}
+
+int PatternAttention::group_align(int ki, int head_dim) const {
+  const Impl& im = *impl_;
+  if (ki < 0 || ki >= (int)im.plan.size()) throw ArgumentError(fmt::format("group_align: no kernel {}", ki));
+  const Kind k = im.plan[ki].kind;
+  if (!options_.align_groups || (k != Kind::Routed && k != Kind::Keyed)) return 1;
+  const TileConfig t = tiles(ki, head_dim);
+  return std::lcm(t.block_m, t.block_n);
 }
 
 PatternAttention::MapStats PatternAttention::last_block_map(int ki, CUstream stream) const {

@@ -132,6 +132,12 @@ struct AttentionOptions {
   bool pdl = true;                          // programmatic dependent launch between the prep kernels
   int router_config = 1;                    // prep.cuh's router configuration (0..4)
   std::vector<std::string> nvrtc_flags;     // extra NVRTC options (part of the cache key)
+  // Grouped kernels (routed or keyed): every group starts at a multiple of lcm(BM, BN) of the sorted
+  // order, so no tile straddles two groups (fewer tile pairs, partial tiles only where a group's span
+  // ends in padding). false: the dense sorted order (A/B benchmarks). docs/performance.md, "Aligned groups".
+  bool align_groups = true;
+  // attention_fwd_wg's OPT switches (kernels_src/cuda/attention_fwd_wg.cuh), -1: its default. For A/B runs.
+  int wg_opt = -1;
 };
 
 // Which parts of run() to do. Benchmarks time the attention kernels alone with {prep=false}: the
@@ -208,11 +214,17 @@ class PatternAttention {
   Routing last_routing(int ki, CUstream stream = nullptr) const;
   struct Order {
     int B = 0, N = 0, G = 0;
+    int align = 1;                            // the group alignment the kernels saw (group_align)
     std::vector<int> perm, gid, seg_offsets;  // [B][N], [B][N], [B][G+1]
     std::vector<float> gate;                  // [B][N] or empty
   };
-  // Token order of grouped kernel ki in the last run.
-  Order last_order(int ki, CUstream stream = nullptr) const;
+  // Token order of grouped kernel ki in the last run: the tokens in sorted order (padding of aligned
+  // groups left out). raw: the layout the kernels read instead, N = the padded sorted length, perm and
+  // gid -1 at padding, seg_offsets the padded group starts.
+  Order last_order(int ki, CUstream stream = nullptr, bool raw = false) const;
+  // The alignment of group starts in kernel ki's sorted order at head dim D: lcm(BM, BN) of its engine's
+  // tiles when AttentionOptions::align_groups and the kernel is grouped, else 1.
+  int group_align(int ki, int head_dim = 128) const;
   struct MapStats {
     int tq = 0, tk = 0;
     long long full = 0, partial = 0, empty = 0;  // tile pairs over all batch items

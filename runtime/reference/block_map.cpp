@@ -7,6 +7,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "kernels_src/cuda/prep.cuh"  // aligned_sorted_length: the GPU layout aligned_order mirrors
 #include "runtime/reference/parallel.h"
 
 namespace moga::ref {
@@ -49,7 +50,35 @@ TokenOrder token_order(const Grouping& g, bool grouped) {
   return o;
 }
 
-std::vector<TileSummary> tile_summaries(const TokenOrder& o, const Shape& shape, int tile) {
+TokenOrder aligned_order(const TokenOrder& o, int G, int align) {
+  if (!o.grouped) bad("aligned_order needs a grouped order");
+  if (align <= 1) return o;
+  TokenOrder a = o;
+  a.Ne = moga::aligned_sorted_length(o.Ne, G, align);
+  const size_t total = (size_t)o.B * a.Ne;
+  a.perm.assign(total, -1);
+  a.gid.assign(total, -1);
+  if (!o.gate.empty()) a.gate.assign(total, 0.0);
+  for (int b = 0; b < o.B; ++b) {
+    int pos = 0, prev = -1;
+    for (int s = 0; s < o.Ne; ++s) {
+      const size_t from = (size_t)b * o.Ne + s;
+      const int g = o.gid[from];
+      if (g < 0 || g >= G) bad("aligned_order: group id " + std::to_string(g) + " outside [0, " + std::to_string(G) + ")");
+      if (g != prev) {  // groups ascend in a sorted order; skipped (empty) groups take no room
+        pos = (pos + align - 1) / align * align;
+        prev = g;
+      }
+      const size_t to = (size_t)b * a.Ne + pos++;
+      a.perm[to] = o.perm[from];
+      a.gid[to] = g;
+      if (!o.gate.empty()) a.gate[to] = o.gate[from];
+    }
+  }
+  return a;
+}
+
+std::vector<TileSummary> tile_summaries(const TokenOrder& o, const Shape& shape, int tile, bool key_side) {
   if (tile < 1) bad("tile size must be >= 1");
   if (o.N != shape.N()) bad("token order for N = " + std::to_string(o.N) + ", shape N = " + std::to_string(shape.N()));
   const int nt = (o.Ne + tile - 1) / tile;
@@ -58,12 +87,18 @@ std::vector<TileSummary> tile_summaries(const TokenOrder& o, const Shape& shape,
     for (int i = 0; i < nt; ++i) {
       int lo[8], hi[8];
       for (int f = 0; f < 8; ++f) lo[f] = kIntMax, hi[f] = kIntMin;
+      bool pad = false;
       for (int s = i * tile; s < o.Ne && s < (i + 1) * tile; ++s) {
         const size_t e = (size_t)b * o.Ne + s;
+        if (o.perm[e] < 0) {  // padding (aligned_order): a key tile with padding must not be full
+          pad |= key_side;
+          continue;
+        }
         const Coords<int> c = shape.coords(o.perm[e]);
-        const int v[8] = {c.pos, c.frame, c.row, c.col, c.shot, c.shot_start, c.shot_end, o.gid[e]};
+        const int v[8] = {c.pos, c.frame, c.row, c.col, c.shot, c.shot_start, c.shot_end, 2 * o.gid[e]};
         for (int f = 0; f < 8; ++f) lo[f] = imin(lo[f], v[f]), hi[f] = imax(hi[f], v[f]);
       }
+      if (pad && lo[7] <= hi[7]) hi[7] += 1;  // the doubled gid interval (block_map.h)
       TileSummary& t = out[(size_t)b * nt + i];
       Ivl* fields[8] = {&t.c.pos, &t.c.frame, &t.c.row, &t.c.col, &t.c.shot, &t.c.shot_start, &t.c.shot_end, &t.gid};
       for (int f = 0; f < 8; ++f) *fields[f] = Ivl(lo[f], hi[f]);
@@ -100,7 +135,7 @@ BlockMap build_block_map(const KernelSpec& k, const Shape& shape, const TokenOrd
   m.tq = (m.Ne + m.bm - 1) / m.bm;
   m.tk = (m.Ne + m.bn - 1) / m.bn;
   const std::vector<TileSummary> qs = tile_summaries(order, shape, m.bm);
-  const std::vector<TileSummary> ks = tile_summaries(order, shape, m.bn);
+  const std::vector<TileSummary> ks = tile_summaries(order, shape, m.bn, /*key_side=*/true);
   const MaskShape& ms = shape.mask();
   std::unique_ptr<TileEvaluator> tev;
   if (k.mask) tev = std::make_unique<TileEvaluator>(*k.mask);
@@ -122,7 +157,8 @@ BlockMap build_block_map(const KernelSpec& k, const Shape& shape, const TokenOrd
           if (c == TileClass::Partial) partial_pairs += (long double)rows(i) * cols(j);
         }
       }
-  const long double all = (long double)m.B * m.Ne * m.Ne;
+  const long double real = (long double)order.N * order.k;  // entries without the padding of aligned orders
+  const long double all = (long double)m.B * real * real;
   m.work = (double)(work / all);
 
   if (opt.density_budget < 0 || partial_pairs <= (long double)opt.density_budget) {
@@ -132,6 +168,11 @@ BlockMap build_block_map(const KernelSpec& k, const Shape& shape, const TokenOrd
     if (k.mask)
       for (auto& e : evs) e = std::make_unique<ElementEvaluator>(*k.mask);
     std::vector<long long> visible((size_t)m.B * m.tq, 0);
+    auto real = [](const int* perm, int s0, int n) {  // entries that are not padding (aligned_order)
+      long long r = 0;
+      for (int s = s0; s < s0 + n; ++s) r += perm[s] >= 0;
+      return r;
+    };
     detail::parallel_for((long long)m.B * m.tq, nthreads, 1, [&](long long bi, int w) {
       const int b = (int)(bi / m.tq), i = (int)(bi % m.tq);
       const int* perm = order.perm.data() + (size_t)b * m.Ne;
@@ -140,12 +181,13 @@ BlockMap build_block_map(const KernelSpec& k, const Shape& shape, const TokenOrd
       for (int j = 0; j < m.tk; ++j) {
         const TileClass c = m.at(b, i, j);
         if (c == TileClass::Full) {
-          cnt += (long long)rows(i) * cols(j);
+          cnt += real(perm, i * m.bm, rows(i)) * real(perm, j * m.bn, cols(j));
         } else if (c == TileClass::Partial) {
           for (int s = i * m.bm; s < i * m.bm + rows(i); ++s) {
+            if (perm[s] < 0) continue;
             const Coords<int> qc = shape.coords(perm[s]);
             for (int r = j * m.bn; r < j * m.bn + cols(j); ++r)
-              if (gid[s] == gid[r] && (!evs[w] || evs[w]->mask(qc, shape.coords(perm[r]), ms))) ++cnt;
+              if (perm[r] >= 0 && gid[s] == gid[r] && (!evs[w] || evs[w]->mask(qc, shape.coords(perm[r]), ms))) ++cnt;
           }
         }
       }

@@ -42,8 +42,17 @@ struct TokenOrder {
 // grouped == false: identity (k must be 1). grouped: stable sort of the entries by group id.
 TokenOrder token_order(const Grouping& g, bool grouped);
 
-// Summaries of the tiles of `tile` entries: [B][ceil(Ne / tile)].
-std::vector<TileSummary> tile_summaries(const TokenOrder& order, const Shape& shape, int tile);
+// The GPU's aligned layout of a grouped order (prep.cuh, SortParams::align): every group of ids in
+// [0, G) starts at a multiple of `align`; Ne becomes aligned_sorted_length(N*k, G, align) and the
+// positions in between are padding (perm = gid = -1, gate 0), which tile summaries and densities skip.
+TokenOrder aligned_order(const TokenOrder& o, int G, int align);
+
+// Summaries of the tiles of `tile` entries: [B][ceil(Ne / tile)]. As prep.cuh's, the gid interval is
+// doubled, [2 glo, 2 ghi]; padding (aligned_order) adds nothing to a query tile (its rows are never
+// written) and makes a key tile's interval [2 glo, 2 ghi + 1], so that one holding padding is never
+// full (the kernels would read the padding's zero-filled keys without a per-element check) yet stays
+// disjoint from the other groups.
+std::vector<TileSummary> tile_summaries(const TokenOrder& order, const Shape& shape, int tile, bool key_side = false);
 
 enum class TileClass : unsigned char { Empty = 0, Full = 1, Partial = 2 };
 const char* tile_class_name(TileClass c);

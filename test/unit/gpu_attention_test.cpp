@@ -242,7 +242,7 @@ class gpu_attention : public ::testing::Test {
         g.prob.assign(r.routing[ki].prob.begin(), r.routing[ki].prob.end());
         in.routing[ki] = &g;
         check_router(xh, wh[ki], s.B, s.N, p.d_model, g.M, r.routing[ki]);
-        check_order(attn, ki, r.routing[ki]);
+        check_order(attn, ki, r.routing[ki], s.D);
       }
     }
     ref::RefOutput ro_;
@@ -291,7 +291,7 @@ class gpu_attention : public ::testing::Test {
   }
 
   // The GPU's sorted order is exactly the stable counting sort of its router output.
-  void check_order(PatternAttention& attn, int ki, const PatternAttention::Routing& r) {
+  void check_order(PatternAttention& attn, int ki, const PatternAttention::Routing& r, int D) {
     const auto o = attn.last_order(ki);
     std::vector<int> seg((size_t)r.B * (r.M + 1)), perm((size_t)r.B * r.N), gid(perm.size()), scratch(r.M);
     std::vector<float> probs(r.prob), gate(perm.size());
@@ -301,6 +301,18 @@ class gpu_attention : public ::testing::Test {
     EXPECT_EQ(o.perm, perm) << "perm";
     EXPECT_EQ(o.gid, gid) << "gid";
     if (!o.gate.empty() && !attn.spec().kernels[ki].gate) EXPECT_EQ(o.gate, gate) << "gate";
+    // the layout the kernels read: groups aligned to lcm(BM, BN), padding perm = gid = -1
+    const auto raw = attn.last_order(ki, nullptr, /*raw=*/true);
+    EXPECT_EQ(raw.align, attn.group_align(ki, D)) << "alignment";
+    const int Ns = aligned_sorted_length(r.N, r.M, raw.align);
+    ASSERT_EQ(raw.N, Ns);
+    std::vector<int> aperm((size_t)r.B * Ns), agid(aperm.size());
+    std::vector<float> agate(aperm.size());
+    counting_sort_host(r.gid.data(), probs.data(), r.B, r.N, 1, r.M, scratch.data(), seg.data(), aperm.data(),
+                       agid.data(), agate.data(), nullptr, raw.align, Ns);
+    EXPECT_EQ(raw.seg_offsets, seg) << "aligned segment offsets";
+    EXPECT_EQ(raw.perm, aperm) << "aligned perm";
+    EXPECT_EQ(raw.gid, agid) << "aligned gid";
   }
 
   // The GPU block maps classify exactly as the CPU (ref::build_block_maps with the same orders).
@@ -315,7 +327,13 @@ class gpu_attention : public ::testing::Test {
       bo.density_budget = 0;
       const auto& ks = spec.kernels[ki];
       if (!ks.grouped() && !ks.mask) continue;  // dense: no map on the GPU (every tile full)
-      const ref::TokenOrder order = ref::token_order(ro.groups[ki], ks.grouped());
+      ref::TokenOrder order = ref::token_order(ro.groups[ki], ks.grouped());
+      if (ks.grouped()) {  // the aligned layout the GPU sorts into (G: the router's M, or the largest key + 1)
+        int G = 0;
+        for (int g : order.gid) G = std::max(G, g + 1);
+        if (ks.route) G = ks.route->groups;
+        order = ref::aligned_order(order, G, attn.group_align(ki, s.D));
+      }
       const ref::BlockMap cpu = ref::build_block_map(ks, shape, order, bo);
       const auto gpu = attn.last_block_map(ki);
       EXPECT_EQ(gpu.tq, cpu.tq);
@@ -407,6 +425,15 @@ GPU_TEST(FrameLocal) { check(this, "frame_local", video_problem(2, 5, 13, 17, 2,
 GPU_TEST(MogaLayer) { check(this, "moga", video_problem(2, 5, 13, 17, 2, 128, {0, 3})); }
 GPU_TEST(MogaLayerHeadDim64) { check(this, "moga", video_problem(1, 5, 13, 17, 4, 64, {0, 2})); }
 GPU_TEST(Radial) { check(this, "radial", video_problem(2, 5, 13, 17, 2, 128)); }
+// the grouped kernels without aligned groups (AttentionOptions::align_groups = false): the dense sorted
+// order, tiles that straddle groups
+GPU_TEST(MogaLayerUnalignedGroups) {
+  AttentionOptions o = opts();
+  o.align_groups = false;
+  PatternAttention attn(load_builtin("moga"), o);
+  expect_close_public(run_public(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga unaligned");
+  EXPECT_EQ(attn.group_align(0, 128), 1);
+}
 GPU_TEST(Natten2d) { check(this, "natten2d", video_problem(2, 5, 13, 17, 2, 128)); }
 // lengths that are an exact multiple of 128 (no partial last tile), and below one tile
 GPU_TEST(CausalExactTileMultiple) { check(this, "causal", seq_problem(1, 1024, 2, 128)); }

@@ -9,5 +9,6 @@ if(TARGET moga_reference)
       ${CMAKE_CURRENT_LIST_DIR}/reference_test.cpp
       ${CMAKE_CURRENT_LIST_DIR}/reference_attention_test.cpp
       ${CMAKE_CURRENT_LIST_DIR}/reference_block_map_test.cpp
+      ${CMAKE_CURRENT_LIST_DIR}/reference_aligned_groups_test.cpp
     LIBS moga_reference)
 endif()
