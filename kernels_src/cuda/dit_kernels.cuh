@@ -17,6 +17,9 @@
 //   dit_rms_rope          in place on bf16 rows: RMSNorm over all of d (weight w), then optionally
 //                         Wan's 3-D RoPE from a cos/sin table [N][D/2][2]
 //   dit_softmax_rows      P bf16 [rows][T] = softmax(S f32 [rows][T]) (cross-attention)
+//   dit_calib_col_sums    router calibration: per row chunk, the column sums of h bf16 [N][d]
+//   dit_calib_logit_moments  router calibration: per row chunk, the sum and sum of squares of each
+//                         group's logits W'_m . h_t (W' f32 [M][d])
 #pragma once
 
 #define DIT_EXTERN extern "C" __global__
@@ -256,4 +259,44 @@ DIT_EXTERN void dit_softmax_rows(const float* S, unsigned short* P, long long ro
   for (int k = 16; k > 0; k >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, k);
   const float inv = 1.f / sum;
   for (int j = lane; j < T; j += 32) pr[j] = dit_f2bf(expf(s[j] - mx) * inv);
+}
+
+// ---- router calibration (runtime/model/router_calibration.h) -------------------------------------------
+
+// Deterministic partial sums, no atomics: chunk c covers rows [c * chunk_rows, (c + 1) * chunk_rows) in
+// order and writes its own slot; the host adds the chunks in order (in double). One block per chunk.
+
+// part[c][j] = sum over the chunk's rows of h[r][j].
+DIT_EXTERN void dit_calib_col_sums(const unsigned short* h, long long N, int d, int chunk_rows, float* part) {
+  const long long c = blockIdx.x, r0 = c * chunk_rows, r1 = r0 + chunk_rows < N ? r0 + chunk_rows : N;
+  for (int j = threadIdx.x; j < d; j += blockDim.x) {
+    float s = 0.f;
+    for (long long r = r0; r < r1; ++r) s += dit_bf2f(h[r * d + j]);
+    part[c * d + j] = s;
+  }
+}
+
+// part[c][m] = sum over the chunk's rows of l, part[c][M + m] = sum of l^2, l = sum_j W[m][j] h[r][j]
+// (W f32 [M][d]). Warp w owns groups w, w + warps, ...; a logit is a lane-strided dot product reduced
+// by a fixed butterfly.
+DIT_EXTERN void dit_calib_logit_moments(const unsigned short* h, long long N, int d, const float* W, int M, int chunk_rows,
+                                        float* part) {
+  const long long c = blockIdx.x, r0 = c * chunk_rows, r1 = r0 + chunk_rows < N ? r0 + chunk_rows : N;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  for (int m = warp; m < M; m += warps) {
+    const float* w = W + (long long)m * d;
+    float s = 0.f, q = 0.f;
+    for (long long r = r0; r < r1; ++r) {
+      const unsigned short* hr = h + r * d;
+      float l = 0.f;
+      for (int j = lane; j < d; j += 32) l += w[j] * dit_bf2f(hr[j]);
+      for (int o = 16; o > 0; o >>= 1) l += __shfl_xor_sync(0xffffffffu, l, o);
+      s += l;
+      q += l * l;
+    }
+    if (lane == 0) {
+      part[c * 2 * M + m] = s;
+      part[c * 2 * M + M + m] = q;
+    }
+  }
 }

@@ -153,6 +153,8 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
 
 // ---- run --------------------------------------------------------------------------------------------
 
+bool calibrate_routers_for(const RunOptions& o) { return o.calibrate_routers.value_or(o.weights == "random"); }
+
 RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
   const parallel::RankEnv env = parallel::rank_from_env();
   if (env.present && o.gpus != env.world)
@@ -322,6 +324,15 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
   out << (o.weights == "random" ? fmt::format("weights: random (seed {}{})", o.seed, use_gpu ? ", generated on the GPU" : "")
                                 : note)
       << "\n";
+  const bool calibrate = M && calibrate_routers_for(o);
+  if (gdit) gdit->set_router_calibration(calibrate);
+  if (cdit) cdit->set_router_calibration(calibrate);
+  if (calibrate)
+    out << fmt::format("routers: calibrated on the first forward (each block's mean logit removed, equal logit spread per "
+                       "group; docs/model.md){}\n",
+                       o.calibrate_routers ? ""
+                                           : ": random routers send almost every token to one or two groups "
+                                             "(--no-calibrate-routers: keep them)");
 
   // Context.
   const Context ctx = load_context(o, cfg, nshots);
@@ -401,6 +412,7 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
   }
   res.total = running;
   res.total += setup_times;
+  res.routers_calibrated = gdit ? gdit->routers_calibrated() : cdit->routers_calibrated();
 
   for (float v : res.latent)
     if (!std::isfinite(v)) throw std::runtime_error("the output has non-finite values (NaN or inf): check the weights");

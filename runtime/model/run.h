@@ -33,6 +33,9 @@ struct RunOptions {
   int gpus = 1;
   std::string out_dir;                      // empty: write nothing
   int threads = 0;                          // 0: all cores ($MOGA_THREADS)
+  // Router calibration of routed patterns (runtime/model/router_calibration.h) at the first forward;
+  // unset: on with random weights, off with a checkpoint (a trained router is left alone).
+  std::optional<bool> calibrate_routers;
   bool progress = true;
   // Debug: one forward of `forward_latent` (key `latent`, [16, F, H, W]) at `forward_timestep`,
   // written to <out_dir>/forward.safetensors (key `velocity`), no sampling.
@@ -53,7 +56,11 @@ struct RunResult {
   std::vector<StepTiming> steps;
   std::string latent_path, preview_path;
   std::string pattern;
+  bool routers_calibrated = false;  // a routed pattern whose routers were calibrated
 };
+
+// Whether a run calibrates its routers (when the pattern is routed): the option, or its default.
+bool calibrate_routers_for(const RunOptions& o);
 
 // Logs (memory estimate, timing table) go to `out`, the progress bar to `err`.
 // With gpus > 1 (or in a rank started by it: MOGA_RANK set) the arguments are checked first (GPU

@@ -268,7 +268,42 @@ struct ForwardCase {
   std::vector<int> shots;
   int contexts;
   double t;
+  bool calibrate = false;  // router calibration on both backends (routed patterns)
 };
+
+// After a calibrated forward: both backends replaced their routers, with the same result up to bf16
+// (the GPU calibrates from bf16 h and bf16 W, the CPU from f32); the routing agrees closely (a few
+// tokens may flip at near-ties); a second forward keeps the GPU's routers.
+void check_calibration(gpu::GpuDiT& g, cpu::CpuDiT& c, const cpu::RoutingStats& rg, const cpu::RoutingStats& rc,
+                       const ForwardCase& fc) {
+  EXPECT_TRUE(g.routers_calibrated());
+  EXPECT_TRUE(c.routers_calibrated());
+  const int layers = g.config().layers;
+  std::vector<std::vector<float>> wg(layers);
+  for (int l = 0; l < layers; ++l) {
+    const std::string name = fmt::format("blocks.{}.self_attn.router.weight", l);
+    wg[l] = g.download_weight(name);
+    const double e = rel_l2(wg[l], c.router_weight(l));
+    std::printf("  calibrated router, block %d: gpu vs cpu relative L2 %.3e; groups gpu", l, e);
+    for (int v : rg.counts[l]) std::printf(" %d", v);
+    std::printf(", cpu");
+    for (int v : rc.counts[l]) std::printf(" %d", v);
+    std::printf("\n");
+    EXPECT_LE(e, kTol) << name;
+    int diff = 0, tokens = 0;
+    for (size_t m = 0; m < rg.counts[l].size(); ++m) diff += std::abs(rg.counts[l][m] - rc.counts[l][m]), tokens += rc.counts[l][m];
+    EXPECT_LE(diff, std::max(2, tokens / 10)) << "block " << l;
+    for (int v : rg.counts[l]) EXPECT_GT(v, 0) << "block " << l << ": an empty group after calibration";
+  }
+  // Once: a later forward (another timestep) leaves the calibrated routers as they are.
+  const ModelConfig& cfg = g.config();
+  const std::vector<float> latent = normal_vec((size_t)cfg.in_channels * fc.F * fc.H * fc.W, 22);
+  const std::vector<float> ctx = normal_vec((size_t)cfg.text_len * cfg.text_dim, 100);
+  std::vector<float> v(latent.size());
+  g.forward(latent.data(), fc.F, fc.H, fc.W, fc.t / 2, {g.embed_context(ctx.data(), cfg.text_len)}, fc.shots, v.data());
+  for (int l = 0; l < layers; ++l)
+    EXPECT_EQ(g.download_weight(fmt::format("blocks.{}.self_attn.router.weight", l)), wg[l]) << "block " << l;
+}
 
 void forward_case(const ForwardCase& fc) {
   const ModelConfig cfg = config_by_name("tiny");
@@ -276,7 +311,9 @@ void forward_case(const ForwardCase& fc) {
   const int M = cpu::pattern_router_groups(spec);
   const Weights w = test_weights(cfg, 11, M);
   gpu::GpuDiT g(copy_weights(w), rt::load_builtin(fc.pattern));
-  const cpu::CpuDiT c(copy_weights(w), spec, 2);
+  cpu::CpuDiT c(copy_weights(w), spec, 2);
+  g.set_router_calibration(fc.calibrate);
+  c.set_router_calibration(fc.calibrate);
   const size_t lat_n = (size_t)cfg.in_channels * fc.F * fc.H * fc.W;
   const std::vector<float> latent = normal_vec(lat_n, 21);
   std::vector<std::shared_ptr<gpu::GpuContext>> gctx;
@@ -313,6 +350,7 @@ void forward_case(const ForwardCase& fc) {
     EXPECT_LE(err, kTol);
   }
   EXPECT_GT(rms, 0.05);  // the comparison must see a non-trivial output
+  if (fc.calibrate) check_calibration(g, c, rg, rc, fc);
 }
 
 }  // namespace
@@ -330,6 +368,14 @@ TEST(GpuModel, ForwardFullOddGridMatchesCpu) {
 TEST(GpuModel, ForwardMogaShotsMatchesCpu) {
   REQUIRE_DEVICE();
   forward_case({"moga", 4, 8, 8, {0, 2}, 2, 500.0});
+}
+
+// Router calibration on both backends (docs/model.md, "Router calibration"): the same forward bound,
+// the calibrated routers and group counts of the GPU close to the CPU's.
+TEST(GpuModel, ForwardMogaCalibratedRoutersMatchCpu) {
+  REQUIRE_DEVICE();
+  forward_case({"moga", 4, 8, 8, {}, 1, 731.5, true});
+  forward_case({"moga", 4, 8, 8, {0, 2}, 2, 500.0, true});
 }
 
 TEST(GpuModel, MemoryCheckRefusesBeforeAllocating) {

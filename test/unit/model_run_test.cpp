@@ -239,4 +239,17 @@ TEST(ModelRun, CliExitCodes) {
   // --param recompiles the built-in pattern: M = 3 groups
   EXPECT_EQ(std::system((moga + " run --attention moga --param M=3 --no-progress" + q).c_str()), 0);
   EXPECT_TRUE(has(modeltest::read_bytes(dir + "/log"), "router M = 3")) << modeltest::read_bytes(dir + "/log");
+  // Router calibration: on by default with random weights, --no-calibrate-routers turns it off, and
+  // --calibrate-routers turns it on for a checkpoint (off by default there).
+  EXPECT_TRUE(has(modeltest::read_bytes(dir + "/log"), "routers: calibrated on the first forward"));
+  EXPECT_EQ(std::system((moga + " run --attention moga --no-progress --no-calibrate-routers" + q).c_str()), 0);
+  EXPECT_FALSE(has(modeltest::read_bytes(dir + "/log"), "routers: calibrated")) << modeltest::read_bytes(dir + "/log");
+  EXPECT_EQ(std::system((moga + " init-weights --config tiny --attention moga -o " + dir + "/wr.safetensors" + q).c_str()), 0);
+  EXPECT_EQ(std::system((moga + " run --attention moga --no-progress --weights " + dir + "/wr.safetensors" + q).c_str()), 0);
+  EXPECT_FALSE(has(modeltest::read_bytes(dir + "/log"), "routers: calibrated")) << modeltest::read_bytes(dir + "/log");
+  EXPECT_EQ(std::system(
+                (moga + " run --attention moga --no-progress --calibrate-routers --weights " + dir + "/wr.safetensors" + q).c_str()),
+            0);
+  EXPECT_TRUE(has(modeltest::read_bytes(dir + "/log"), "routers: calibrated on the first forward"))
+      << modeltest::read_bytes(dir + "/log");
 }

@@ -11,6 +11,7 @@
 #include "runtime/model/cpu/norm.h"
 #include "runtime/model/cpu/parallel.h"
 #include "runtime/model/cpu/rope.h"
+#include "runtime/model/router_calibration.h"
 
 namespace moga::model::cpu {
 
@@ -101,6 +102,25 @@ CpuDiT::CpuDiT(Weights&& w, const ref::PatternSpec& pattern, int threads)
   w.tensors.clear();
 }
 
+std::vector<float> CpuDiT::router_weight(int layer) const {
+  if (!routed_) throw std::logic_error("router_weight: the pattern is not routed");
+  const int d = cfg_.dim;
+  const std::vector<float>& wt = blocks_.at(layer).router_wt;  // [d][M]
+  std::vector<float> r((size_t)M_ * d);
+  for (int m = 0; m < M_; ++m)
+    for (int j = 0; j < d; ++j) r[(size_t)m * d + j] = wt[(size_t)j * M_ + m];
+  return r;
+}
+
+// h [N][d]: the block's router input (the LN-modulated hidden state), in the CPU layout [d][M].
+void CpuDiT::calibrate_router(int layer, const float* h, int N) {
+  const int d = cfg_.dim;
+  const std::vector<float> w = model::calibrate_router(router_weight(layer), M_, d, h, N, threads_);
+  std::vector<float>& wt = blocks_[layer].router_wt;
+  for (int m = 0; m < M_; ++m)
+    for (int j = 0; j < d; ++j) wt[(size_t)j * M_ + m] = w[(size_t)m * d + j];
+}
+
 EmbeddedContext CpuDiT::embed_context(const float* ctx, int L, StageTimes* t) const {
   if (L > cfg_.text_len)
     throw std::invalid_argument(fmt::format("context has {} tokens, more than text_len = {}", L, cfg_.text_len));
@@ -141,7 +161,7 @@ void CpuDiT::time_embedding(double timestep, float* e, float* e0, StageTimes* t)
 
 void CpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
                      const std::vector<const EmbeddedContext*>& contexts, const std::vector<int>& shot_starts, float* out,
-                     StageTimes* t, RoutingStats* routing) const {
+                     StageTimes* t, RoutingStats* routing) {
   const ModelConfig& c = cfg_;
   if (F % c.patch[0] || H % c.patch[1] || W % c.patch[2])
     throw std::invalid_argument(fmt::format("latent {}x{}x{} is not a multiple of the patch ({}, {}, {})", F, H, W,
@@ -184,6 +204,9 @@ void CpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     routing->M = M_;
     routing->counts.assign(routed_ ? c.layers : 0, std::vector<int>(M_, 0));
   }
+  // Router calibration: block by block in the first forward (each block's router input depends on the
+  // calibrated routers before it).
+  const bool calibrate_this_forward = routed_ && calibrate_routers_ && !calibrated_;
   for (int li = 0; li < c.layers; ++li) {
     const Block& b = blocks_[li];
     for (int i = 0; i < 6 * d; ++i) mod[i] = b.modulation[i] + e0[i];
@@ -192,6 +215,7 @@ void CpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
 
     // ---- self-attention: x += o(attn(rope(rms(q(h))), rope(rms(k(h))), v(h))) * gate1, h = LN(x)(1+scale1)+shift1
     layer_norm_modulate(x.data(), N, d, eps, shift1, scale1, h.data(), threads_);
+    if (calibrate_this_forward) calibrate_router(li, h.data(), N);
     clk.lap(&StageTimes::other);
     linear_forward(b.q, h.data(), N, y.data(), threads_);
     linear_forward(b.k, h.data(), N, a.data(), threads_);
@@ -258,6 +282,7 @@ void CpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     clk.lap(&StageTimes::gemm);
     add_gated(x.data(), y.data(), gate2, N, d);
   }
+  calibrated_ = calibrated_ || calibrate_this_forward;
 
   // ---- head: head(LN(x)(1+m1)+m0), m = head.modulation + e
   std::vector<float> m(2 * d);

@@ -17,6 +17,7 @@
 #include "runtime/model/cpu/embedding.h"
 #include "runtime/model/cpu/rope.h"
 #include "runtime/model/gpu/gemm.h"
+#include "runtime/model/router_calibration.h"
 #include "runtime/parallel/nccl_comm.h"
 #include "runtime/parallel/sharding.h"
 #include "runtime/tune/select.h"
@@ -277,7 +278,8 @@ struct GpuDiT::Impl {
   std::unique_ptr<jit::DeviceBuffer> arena;
   jit::CompiledKernel ck;
   std::unique_ptr<jit::Module> mod;
-  CUfunction k_fill_normal, k_fill_const, k_f2bf, k_patchify, k_unpatchify, k_gemv, k_add_ln, k_rms, k_softmax;
+  CUfunction k_fill_normal, k_fill_const, k_f2bf, k_patchify, k_unpatchify, k_gemv, k_add_ln, k_rms, k_softmax,
+      k_calib_sums, k_calib_moments;
   Gemm gemm;
   std::unique_ptr<rt::PatternAttention> attn;
   rt::LoadedPattern pattern;
@@ -289,6 +291,11 @@ struct GpuDiT::Impl {
   // sequence parallelism (set_sequence_parallel): the exchanges, and the gathered routing [routed][N]
   std::unique_ptr<parallel::UlyssesGpu> sp;
   Grow rgid, rprob;
+  // router calibration (first forward only): all N rows of h (sequence parallelism), per-chunk partial
+  // sums, W' in f32
+  Grow calib_h, calib_part, calib_w;
+  void calibrate_router(int layer, CUdeviceptr h, long long s0, long long n, long long N, CUstream s);
+  std::vector<double> chunk_sums(CUdeviceptr part, long long chunks, int width, CUstream s) const;
   long long rope_key[3] = {-1, -1, -1};
 
   CUdeviceptr w(const std::string& name) const {
@@ -336,6 +343,8 @@ void GpuDiT::init_common() {
   I.k_add_ln = I.mod->function("dit_add_ln");
   I.k_rms = I.mod->function("dit_rms_rope");
   I.k_softmax = I.mod->function("dit_softmax_rows");
+  I.k_calib_sums = I.mod->function("dit_calib_col_sums");
+  I.k_calib_moments = I.mod->function("dit_calib_logit_moments");
   CU_CHECK(jit::driver().cuStreamCreate(&stream_, CU_STREAM_DEFAULT));
   I.layout = make_layout(cfg_, M_);
   I.arena = std::make_unique<jit::DeviceBuffer>(I.layout.bytes);
@@ -503,6 +512,60 @@ void GpuDiT::time_embedding(double timestep, float* e, float* e0) {
   }
 }
 
+// ---- router calibration -------------------------------------------------------------------------------
+
+// Downloads per-chunk partial sums part[chunks][width] (f32) and adds them in chunk order, in double.
+std::vector<double> GpuDiT::Impl::chunk_sums(CUdeviceptr part, long long chunks, int width, CUstream s) const {
+  std::vector<float> p((size_t)chunks * width);
+  CU_CHECK(jit::driver().cuStreamSynchronize(s));
+  CU_CHECK(jit::driver().cuMemcpyDtoH(p.data(), part, p.size() * 4));
+  std::vector<double> sum(width, 0.0);
+  for (long long c = 0; c < chunks; ++c)
+    for (int j = 0; j < width; ++j) sum[j] += p[(size_t)c * width + j];
+  return sum;
+}
+
+// Block `layer`'s router from its input h (this rank's rows [s0, s0 + n) of N): the sums of
+// router_calibration.h by the dit_calib_* kernels over fixed chunks of all N rows (with sequence
+// parallelism the rows are all-gathered first, so every rank computes exactly what one GPU does), the
+// rest on the host; W'' is rounded to bf16 over the arena's copy.
+void GpuDiT::Impl::calibrate_router(int layer, CUdeviceptr h, long long s0, long long n, long long N, CUstream s) {
+  const int d = cfg.dim;
+  CUdeviceptr rows = h;
+  if (sp) {
+    rows = calib_h.ensure((size_t)N * d * 2);
+    parallel::Copy3D cp;  // n rows of d bf16 to rows [s0, s0 + n)
+    cp.width = (size_t)d * 2;
+    cp.height = (size_t)n;
+    cp.src_pitch = cp.dst_pitch = cp.width;
+    cp.src_slice_rows = cp.dst_slice_rows = (size_t)std::max<long long>(1, n);  // cuMemcpy3D: >= height
+    cp.dst_offset = (size_t)s0 * d * 2;
+    parallel::copy3d_device(cp, h, rows, s);
+    sp->all_gather({{rows, (size_t)d * 2}}, s);
+  }
+  const long long chunks = (N + kCalibrationRowChunk - 1) / kCalibrationRowChunk;
+  const CUdeviceptr part = calib_part.ensure((size_t)chunks * std::max(d, 2 * M) * 4);
+  launch(k_calib_sums, (unsigned)chunks, 256, s, rows, N, d, kCalibrationRowChunk, part);
+  const std::vector<double> hsum = chunk_sums(part, chunks, d, s);
+
+  const std::string name = fmt::format("blocks.{}.self_attn.router.weight", layer);
+  const CUdeviceptr wdev = w(name);
+  std::vector<uint16_t> wb((size_t)M * d);
+  CU_CHECK(jit::driver().cuMemcpyDtoH(wb.data(), wdev, wb.size() * 2));
+  std::vector<float> W(wb.size());
+  for (size_t i = 0; i < wb.size(); ++i) W[i] = bf2f(wb[i]);
+  const std::vector<float> Wp = router_project_mean(W, M, d, hsum);
+
+  const CUdeviceptr wp = calib_w.ensure(Wp.size() * 4);
+  CU_CHECK(jit::driver().cuMemcpyHtoD(wp, Wp.data(), Wp.size() * 4));
+  launch(k_calib_moments, (unsigned)chunks, 256, s, rows, N, d, wp, M, kCalibrationRowChunk, part);
+  const std::vector<double> moments = chunk_sums(part, chunks, 2 * M, s);
+  const std::vector<double> lsum(moments.begin(), moments.begin() + M), lsq(moments.begin() + M, moments.end());
+  const std::vector<float> Wc = router_equalize_spread(Wp, M, d, lsum, lsq, N);
+  for (size_t i = 0; i < wb.size(); ++i) wb[i] = f2bf(Wc[i]);
+  CU_CHECK(jit::driver().cuMemcpyHtoD(wdev, wb.data(), wb.size() * 2));
+}
+
 // The tuning database's tiles for this attention shape (runtime/tune/select.h): results of `moga
 // tune` apply with no flag; with none for any kernel the runtime's default (Engine::Auto) stays.
 // Once per shape: a new PatternAttention recompiles nothing the disk cache already holds.
@@ -627,11 +690,18 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
   }
   I.ev.mark(st, &StageTimes::other);
 
+  // Router calibration: block by block in the first forward (each block's router input depends on the
+  // calibrated routers before it).
+  const bool calibrate_this_forward = M_ && calibrate_routers_ && !calibrated_;
   for (int li = 0; li < c.layers; ++li) {
     const std::string p = "blocks." + std::to_string(li) + ".";
     const CUdeviceptr mod = I.w(p + "modulation");
 
     // ---- self-attention (h = LN(x)(1 + m1) + m0 is ready)
+    if (calibrate_this_forward) {
+      I.calibrate_router(li, h, s0, n, N, st);
+      I.ev.mark(st, &StageTimes::other);
+    }
     I.gemm.linear(I.w(p + "self_attn.q.weight"), I.w(p + "self_attn.q.bias"), 3 * d, d, h, d, (int)n, qkv, 3 * d,
                   Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
@@ -737,6 +807,8 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     }
     I.ev.mark(st, &StageTimes::other);
   }
+
+  calibrated_ = calibrated_ || calibrate_this_forward;
 
   // ---- head
   I.gemm.linear(I.w("head.head.weight"), I.w("head.head.bias"), O, d, h, d, (int)n, ho + (size_t)s0 * O * 2, O, Epilogue::Bias,

@@ -91,6 +91,15 @@ class GpuDiT {
                const std::vector<std::shared_ptr<GpuContext>>& contexts, const std::vector<int>& shot_starts, float* out,
                StageTimes* t = nullptr, cpu::RoutingStats* routing = nullptr);
 
+  // Router calibration (runtime/model/router_calibration.h; routed patterns only, off by default):
+  // when on, the first forward replaces each block's router (bf16, in the weight arena) by its
+  // calibrated version, computed from that block's router input over all N tokens (with sequence
+  // parallelism the shards' inputs are all-gathered first: every rank gets the same router, the same
+  // as one GPU's), and every later forward uses it. Set before the first forward.
+  void set_router_calibration(bool on) { calibrate_routers_ = on; }
+  bool router_calibration() const { return calibrate_routers_; }
+  bool routers_calibrated() const { return M_ > 0 && calibrated_; }
+
   // GPU time spent in cross-attention by all forwards so far (part of StageTimes::attention).
   double cross_attention_seconds() const { return cross_seconds_; }
 
@@ -119,6 +128,7 @@ class GpuDiT {
   int M_ = 0;
   CUstream stream_ = nullptr;
   double cross_seconds_ = 0, comm_seconds_ = 0;
+  bool calibrate_routers_ = false, calibrated_ = false;
   std::unique_ptr<Impl> impl_;
 };
 
