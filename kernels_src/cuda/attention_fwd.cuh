@@ -161,7 +161,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
   // accumulator element [mt][.][2*hr + e] is row  warp*16*MT + mt*16 + lane/4 + 8*hr
   const int row_base = warp * 16 * MT + (lane >> 2);
   Coords<int> qc[MT][2];
-  int qgid[MT][2];
+  int qgid[MT][2];  // the row's group id; with aligned groups (p.seg_end) the end of the row's group instead
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -169,6 +169,8 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
       const int qs = q0 + row_base + mt * 16 + hr * 8;
       const bool ok = qs < N;
       qgid[mt][hr] = (gid && ok) ? __ldg(gid + qs) : 0;
+      if (p.seg_end)
+        qgid[mt][hr] = qgid[mt][hr] >= 0 && gid && ok ? __ldg(p.seg_end + (long long)b * p.G + qgid[mt][hr]) : 0;
       if constexpr (kQCoords) {
         const int t = ok ? (perm ? __ldg(perm + qs) : qs) : 0;
         qc[mt][hr] = coords_of(t, p.shape);
@@ -284,7 +286,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
           Coords<int> kc;
           if (cv && (partial || Variant::kHasBias)) {
             const int kt = perm ? __ldg(perm + ks_) : ks_;
-            if (gid && partial) kg = __ldg(gid + ks_);
+            if (gid && partial && !p.seg_end) kg = __ldg(gid + ks_);
             if constexpr (kQCoords) kc = coords_of(kt, p.shape);
           }
 #pragma unroll
@@ -294,7 +296,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
               float& x = s[mt][nt][2 * hr + e];
               bool vis = cv;
               if (partial) {
-                if (gid) vis = vis && qgid[mt][hr] == kg;
+                if (gid) vis = vis && (p.seg_end ? ks_ < qgid[mt][hr] : qgid[mt][hr] == kg);
                 if constexpr (Variant::kHasMask)
                   vis = vis && Variant::template mask<int, bool>(qc[mt][hr], kc, p.shape);
               }

@@ -36,9 +36,6 @@ namespace sm90 {
 __device__ __forceinline__ void fence_proxy_async() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
-__device__ __forceinline__ void prefetch_l1(const void* p) {
-  asm volatile("prefetch.global.L1 [%0];\n" ::"l"(p));
-}
 __device__ __forceinline__ void mbar_arrive(unsigned addr) {
   asm volatile("{\n .reg .b64 st;\n mbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(addr) : "memory");
 }
@@ -164,9 +161,7 @@ struct AttnFwdWGCfg {
 // without passing a turn); bit 1: early copies (the copies are issued right after the MMAs, under the
 // wait for them, so the gather-index loads hide behind the tensor cores; the V copier then runs one
 // tile less ahead: V(c+STAGES-2) into the slot V(c-2) left in the previous phase, which keeps it from
-// waiting on its own release); bit 2: row max and row sum as four independent chains each; bit 3: no
-// prefetch of the gather indices (by default each copy issue also pulls the next tile's perm/gid lines
-// into L1, so that the next issue's index loads do not put an L2 latency on the warpgroup's path).
+// waiting on its own release); bit 2: row max and row sum as four independent chains each.
 constexpr int kAttnFwdWGDefaultOpt = 0;
 
 template <class Variant, int D, int BM, int BN, int WARPS, int STAGES, int OPT = kAttnFwdWGDefaultOpt>
@@ -256,7 +251,6 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
     }
   };
   p_skip();
-  constexpr bool kPrefetch = !(OPT & 8);
   auto p_issue = [&]() {
     const int kv0 = tile_of(pI, pj) * BN;
     const char* src = src_c + (pI.b * src_sb + pI.h * src_sh) * 2;
@@ -279,14 +273,6 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
     ++pc;
     ++pj;
     p_skip();
-    if (kPrefetch && p.perm && pit < n_items) {
-      // lines of the next tile's indices: BN ints = BN/32 lines of perm (and of gid), one per thread
-      constexpr int kLines = BN / 32;
-      const int line = (gtid < kLines ? gtid : gtid - kLines) * 32, s0 = tile_of(pI, pj) * BN + line;
-      const long long at = (long long)pI.b * N + s0;
-      if (gtid < kLines && s0 < N) sm90::prefetch_l1(p.perm + at);
-      else if (p.gid && gtid >= kLines && gtid < 2 * kLines && s0 < N) sm90::prefetch_l1(p.gid + at);
-    }
   };
 
   // ---- Q: each warp copies its own 16 rows (ldmatrix layout); one barrier per warpgroup ---------------
@@ -337,12 +323,13 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
     const int nxt = cit + G;
 
     Coords<int> qc[2];
-    int qgid[2];
+    int qgid[2];  // the row's group id; with aligned groups (p.seg_end) the end of the row's group instead
 #pragma unroll
     for (int hr = 0; hr < 2; ++hr) {
       const int qs = I.q0 + row_base + hr * 8;
       const bool ok = qs < N;
       qgid[hr] = (gid && ok) ? __ldg(gid + qs) : 0;
+      if (p.seg_end) qgid[hr] = qgid[hr] >= 0 && gid && ok ? __ldg(p.seg_end + (long long)I.b * p.G + qgid[hr]) : 0;
       if constexpr (kQCoords) {
         const int t = ok ? (perm ? __ldg(perm + qs) : qs) : 0;
         qc[hr] = coords_of(t, p.shape);
@@ -432,7 +419,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
               Coords<int> kc;
               if (cv && (partial || Variant::kHasBias)) {
                 const int kt = perm ? __ldg(perm + ks_) : ks_;
-                if (gid && partial) kg = __ldg(gid + ks_);
+                if (gid && partial && !p.seg_end) kg = __ldg(gid + ks_);
                 if constexpr (kQCoords) kc = coords_of(kt, p.shape);
               }
 #pragma unroll
@@ -440,7 +427,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
                 float& x = sacc[4 * nt + 2 * hr + e];
                 bool vis = cv;
                 if (partial) {
-                  if (gid) vis = vis && qgid[hr] == kg;
+                  if (gid) vis = vis && (p.seg_end ? ks_ < qgid[hr] : qgid[hr] == kg);
                   if constexpr (Variant::kHasMask) vis = vis && Variant::template mask<int, bool>(qc[hr], kc, p.shape);
                 }
                 if (!vis) {

@@ -34,6 +34,12 @@ struct AttnParams {
   // Group id at each sorted position (nullptr: ungrouped). On partial tiles a query sees a key only
   // if their group ids are equal.
   const int* gid;
+  // Aligned groups (prep.cuh, SortParams::align), else nullptr: seg_end[b * G + g] = the sorted position
+  // after group g's last entry. Every tile pair of the map then holds one group's queries and keys, so a
+  // partial tile's key is visible to a query row iff it lies before the end of the row's group (padding
+  // follows it): one load per row and item instead of a group-id load per key element.
+  const int* seg_end;
+  int G;
 
   BlockMap map;          // map.full_cnt == nullptr: dense, every tile full
 

@@ -71,10 +71,10 @@ struct KeyParams {
 // Entries of one group keep their original order (stable). chunk / nblk / ld from sort_plan().
 // Aligned layout (align > 1): every group starts at a multiple of `align` in the sorted space, so no
 // attention tile of a multiple-of-align size straddles two groups (docs/performance.md, "aligned groups").
-// Then seg_offsets[b][g] is the group's padded start, seg_offsets[b][G] the padded total, and the
-// positions between a group's last entry and the next start are padding: the caller fills perm and gid
-// with -1 before the scatter (the scatter writes only real entries). Outputs have a row stride of out_ld
-// per batch item (>= aligned_sorted_length(Ne, G, align)); with align <= 1, out_ld = Ne.
+// Then seg_offsets[b][g] is the group's padded start, seg_offsets[b][G] the padded total, seg_end[b][g]
+// (when given) the position after the group's last entry, and every other position up to out_ld is
+// padding, where the scatter writes perm = gid = -1. Outputs have a row stride of out_ld per batch item
+// (>= aligned_sorted_length(Ne, G, align)); with align <= 1, out_ld = Ne.
 struct SortParams {
   const int* keys;     // [B][Ne] (read by sort_hist_kernel and, for the key, by sort_scatter_kernel)
   const float* probs;  // [B][Ne] or nullptr
@@ -89,6 +89,7 @@ struct SortParams {
   int* err;            // optional: set to 1 when a key is out of range (it is clamped into [0, G))
   int align;           // <= 1: dense sorted order; > 1: groups start at multiples of align
   int out_ld;          // row stride of perm / gid / gate per batch item (0: Ne)
+  int* seg_end;        // [B][G] or nullptr: the end of each group's entries (aligned groups)
 };
 
 // Coordinate intervals of one tile's tokens (through perm) and the interval of their group ids, doubled:
@@ -639,12 +640,27 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     int* seg = p.seg_offsets + (long long)b * (p.G + 1);
     for (int gq = g0; gq < g1; ++gq) {
       if (blk == 0) seg[gq] = run;
+      if (blk == 0 && p.seg_end) p.seg_end[(long long)b * p.G + gq] = run + s_total[gq];
       s_base[gq] += run;
       run += round_up(s_total[gq], al);
     }
     if (blk == 0 && threadIdx.x == 0) seg[p.G] = total;
   }
   __syncthreads();
+  if (blk == 0 && p.align > 1) {
+    // padding: the tail of each group's span and everything after the last span (disjoint from the
+    // positions the other blocks scatter to). s_base holds block 0's starts = the padded starts.
+    const long long bo_pad = (long long)b * p.out_ld;
+    for (int gq = 0; gq <= p.G; ++gq) {
+      const int from = gq < p.G ? s_base[gq] + s_total[gq] : (gq == 0 ? 0 : s_base[gq - 1] + round_up(s_total[gq - 1], p.align));
+      const int to = gq < p.G ? s_base[gq] + round_up(s_total[gq], p.align) : p.out_ld;
+      for (int s = from + (int)threadIdx.x; s < to; s += blockDim.x) {
+        p.perm[bo_pad + s] = -1;
+        if (p.gid) p.gid[bo_pad + s] = -1;
+      }
+    }
+    __syncthreads();  // s_base is read above and updated by the scatter below (block-uniform branch)
+  }
   if (blk == 0 && p.order != nullptr) {
     int* order = p.order + (long long)b * p.G;
     if (p.G <= 256) {
@@ -935,10 +951,11 @@ inline void tile_summaries_host(const int* perm, const int* gid, int B, int Ne, 
 // CPU stable counting sort with the GPU's outputs (keys clamped into [0, G) like the GPU does).
 // scratch: G ints. order may be nullptr.
 // align > 1: the aligned layout of SortParams (outputs of row stride out_ld, default
-// aligned_sorted_length(Ne, G, align); padding positions get perm = gid = -1 here).
+// aligned_sorted_length(Ne, G, align); padding positions get perm = gid = -1 here; seg_end [B][G]
+// optional).
 inline void counting_sort_host(const int* keys, const float* probs, int B, int Ne, int k, int G, int* scratch,
                                int* seg_offsets, int* perm, int* gid, float* gate, int* order, int align = 1,
-                               int out_ld = 0) {
+                               int out_ld = 0, int* seg_end = nullptr) {
   const int al = align > 1 ? align : 1;
   const long long ld = out_ld > 0 ? out_ld : aligned_sorted_length(Ne, G, al);
   for (int b = 0; b < B; ++b) {
@@ -965,6 +982,8 @@ inline void counting_sort_host(const int* keys, const float* probs, int B, int N
       if (gid) gid[bo_out + pos] = key;
       if (gate && probs) gate[bo_out + pos] = probs[bo + e];
     }
+    if (seg_end)
+      for (int g = 0; g < G; ++g) seg_end[(long long)b * G + g] = scratch[g];
     if (order) {  // insertion by (size desc, g asc): G is small where this is used
       // sizes from the fill pointers (seg holds padded starts when aligned)
       auto size_of = [&](int g) { return scratch[g] - seg[g]; };

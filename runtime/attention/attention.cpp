@@ -126,7 +126,7 @@ struct PatternAttention::Impl {
   std::map<int, std::unique_ptr<Mod>> mods;
 
   struct KWs {
-    DBuf perm, gid, gate, seg, hist, keys, rgid, rprob, qsum, kvsum, fcnt, fidx, pcnt, pidx, wpack;
+    DBuf perm, gid, gate, seg, segend, hist, keys, rgid, rprob, qsum, kvsum, fcnt, fidx, pcnt, pidx, wpack;
     int G = 0, tq = 0, tk = 0, chunk = 0, nblk = 0, ld = 0;
     int align = 1;  // group starts at multiples of align in the sorted order (grouped kernels)
     int Ns = 0;     // length of the sorted order per batch item: N, or the padded length when align > 1
@@ -177,14 +177,7 @@ struct PatternAttention::Impl {
   void given_prep(ShapeState& st, Mod& m, int ki, const RouterInputs::Given& g, CUstream stream);
   void sort_and_map(ShapeState& st, Mod& m, int ki, const int* gid, const float* prob, bool hist_done,
                     CUstream stream);
-  // Aligned groups: perm and gid -1 everywhere before the scatter writes the real entries (the padding
-  // moves with the group sizes, so every call).
-  static void clear_padding(KWs& w, int B, CUstream stream) {
-    if (w.align <= 1) return;
-    const size_t n = (size_t)B * w.Ns;
-    CU_CHECK(jit::driver().cuMemsetD32Async(w.perm.ptr(), 0xffffffffu, n, stream));
-    CU_CHECK(jit::driver().cuMemsetD32Async(w.gid.ptr(), 0xffffffffu, n, stream));
-  }
+
   // route(): the packed router weight per routed kernel (kept across calls, repacked when the view changes)
   struct RouteWs {
     DBuf wpack;
@@ -724,9 +717,13 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
         block_map(st, m, (int)ki, false, stream, false);
         break;
       case Kind::Keyed: {
-        std::vector<int> perm(BNs), gid(BNs), seg((size_t)B * (w.G + 1)), scratch(w.G);
+        std::vector<int> perm(BNs), gid(BNs), seg((size_t)B * (w.G + 1)), scratch(w.G), segend((size_t)B * w.G);
         counting_sort_host(keys.data(), nullptr, B, N, 1, w.G, scratch.data(), seg.data(), perm.data(), gid.data(),
-                           nullptr, nullptr, w.align, w.Ns);
+                           nullptr, nullptr, w.align, w.Ns, segend.data());
+        if (w.align > 1) {
+          w.segend.ensure(sizeof(int) * segend.size());
+          w.segend.b->upload(segend);
+        }
         w.perm.ensure(sizeof(int) * BNs);
         w.gid.ensure(sizeof(int) * BNs);
         w.seg.ensure(sizeof(int) * seg.size());
@@ -743,6 +740,7 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
         w.perm.ensure(sizeof(int) * BNs);
         w.gid.ensure(sizeof(int) * BNs);
         w.seg.ensure(sizeof(int) * (size_t)B * (w.G + 1));
+        if (w.align > 1) w.segend.ensure(sizeof(int) * (size_t)B * w.G);
         w.hist.ensure(sizeof(int) * (size_t)sort_scratch_ints(B, N, w.G));
         break;
       }
@@ -764,7 +762,6 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   w.given_gid = w.given_prob = 0;
   // 1. histogram cleared (the router adds to it); padding of aligned groups marked
   CU_CHECK(jit::driver().cuMemsetD32Async(w.hist.ptr(), 0, (size_t)B * w.G * w.ld, stream));
-  clear_padding(w, B, stream);
   // 2. weight pack (skipped when the caller vouches for an unchanged weight)
   const bool repack = !(r.weights_unchanged && w.wpack_src == wt.ptr && w.wpack_d == d &&
                         w.w_sk == wt.strides[0] && w.w_sn == wt.strides[1]);
@@ -831,7 +828,6 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
 // given gid (sort_hist_kernel writes every cell the scatter reads: no memset), then as routed_prep from
 // the scatter on.
 void PatternAttention::Impl::given_prep(ShapeState& st, Mod& m, int ki, const RouterInputs::Given& g, CUstream stream) {
-  clear_padding(st.k[ki], st.B, stream);
   sort_and_map(st, m, ki, reinterpret_cast<const int*>(g.gid), reinterpret_cast<const float*>(g.prob),
                /*hist_done=*/false, stream);
   st.k[ki].given_gid = g.gid;
@@ -866,6 +862,7 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   sp.err = nullptr;
   sp.align = w.align;
   sp.out_ld = w.Ns;
+  sp.seg_end = w.align > 1 ? dp<int>(w.segend) : nullptr;
   if (!hist_done) {  // sort_hist_kernel writes every cell the scatter reads: no memset
     void* a[] = {&sp};
     launch_ex(m.hist, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)(sizeof(int) * w.G), stream, false, a);
@@ -905,6 +902,8 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   const bool grouped = p.kind == Kind::Keyed || p.kind == Kind::Routed;
   a.perm = grouped ? dp<const int>(w.perm) : nullptr;
   a.gid = grouped ? dp<const int>(w.gid) : nullptr;
+  a.seg_end = grouped && w.align > 1 ? dp<const int>(w.segend) : nullptr;
+  a.G = w.G;
   if (p.kind != Kind::Dense) {
     a.map.full_cnt = dp<const int>(w.fcnt);
     a.map.full_idx = dp<const int>(w.fidx);
@@ -920,8 +919,11 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   void* args[] = {&a};
   const ModK& mk = m.k[ki];
   const unsigned tq = (unsigned)((w.Ns + mk.t.block_m - 1) / mk.t.block_m);
-  if (mk.wg)  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)
-    launch_ex(mk.attn, tq * (unsigned)s.H * (unsigned)s.B, 1, 1, mk.t.warps * 32, mk.smem, stream, false, args);
+  if (mk.wg) {  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)
+    unsigned grid = tq * (unsigned)s.H * (unsigned)s.B;
+    if (options->wg_persistent && sms > 0) grid = std::min(grid, (unsigned)sms);
+    launch_ex(mk.attn, grid, 1, 1, mk.t.warps * 32, mk.smem, stream, false, args);
+  }
   else
     launch_ex(mk.attn, tq, (unsigned)s.H, (unsigned)s.B, mk.t.warps * 32, mk.smem, stream, false, args);
 }

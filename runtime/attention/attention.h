@@ -138,6 +138,9 @@ struct AttentionOptions {
   bool align_groups = true;
   // attention_fwd_wg's OPT switches (kernels_src/cuda/attention_fwd_wg.cuh), -1: its default. For A/B runs.
   int wg_opt = -1;
+  // attention_fwd_wg with a persistent grid (one CTA per SM looping over the items) instead of one CTA
+  // per item (the measured default). For A/B runs.
+  bool wg_persistent = false;
 };
 
 // Which parts of run() to do. Benchmarks time the attention kernels alone with {prep=false}: the

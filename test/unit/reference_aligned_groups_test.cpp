@@ -57,9 +57,10 @@ TEST(ReferenceAlignedGroups, HostSortIsTheAlignedOrder) {
     ASSERT_EQ(Ns % std::max(align, 1), 0);
 
     std::vector<float> probs(g.prob.begin(), g.prob.end()), gate((size_t)B * Ns, 0.f);
-    std::vector<int> seg((size_t)B * (G + 1)), perm((size_t)B * Ns), gid(perm.size()), scratch(G), order((size_t)B * G);
+    std::vector<int> seg((size_t)B * (G + 1)), perm((size_t)B * Ns), gid(perm.size()), scratch(G), order((size_t)B * G),
+        seg_end((size_t)B * G);
     counting_sort_host(g.gid.data(), probs.data(), B, N, 1, G, scratch.data(), seg.data(), perm.data(), gid.data(),
-                       gate.data(), order.data(), align);
+                       gate.data(), order.data(), align, 0, seg_end.data());
     ASSERT_EQ(perm, a.perm);
     ASSERT_EQ(gid, a.gid);
     for (size_t i = 0; i < perm.size(); ++i)
@@ -80,6 +81,7 @@ TEST(ReferenceAlignedGroups, HostSortIsTheAlignedOrder) {
           }
         }
         real += cnt;
+        ASSERT_EQ(seg_end[(size_t)b * G + q], sg[q] + cnt) << "seg_end of group " << q;
         ASSERT_LT(sg[q + 1] - sg[q] - cnt, std::max(align, 1)) << "more padding than the alignment needs";
       }
       ASSERT_EQ(real, N);
