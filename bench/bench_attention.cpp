@@ -1,7 +1,7 @@
 // moga_bench_attention: the runtime layer (runtime/attention) on the GPU, against PyTorch peers.
 //
 //   moga_bench_attention [--json FILE] [--peers bench/peers/attention_peers.py | --no-peers | --peers-from FILE]
-//                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-pe]
+//                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-pe,wg-ix]
 //
 // Cases (bf16, B = 1, H = 12, D = 128; video grids 21x30x52 = 32,760 and 21x45x80 = 75,600 tokens):
 //   full            dense attention: ms and TFLOP/s = 4 N^2 H D / t, vs SDPA's flash and cuDNN backends;
@@ -22,6 +22,8 @@
 //            in one sm_90a module.
 //   wg-ua    (A/B, routed cases only) wgmma without aligned groups (AttentionOptions::align_groups = false)
 //   wg-pe    (A/B, routed cases only) wgmma with a persistent grid (AttentionOptions::wg_persistent)
+//   wg-ix    (A/B, routed cases only) wgmma with the gather indices loaded at the copy issue (wg_opt = 0,
+//            v9's order; the default loads them at the start of the phase)
 // Every engine but wg-ua runs with aligned groups (the default).
 // Before the first case every module the run needs is compiled into the JIT cache on all cores.
 // Timing: CUDA events around each call, 3 warm-up calls (JIT, static maps), median of >= 10 timed
@@ -164,11 +166,12 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
     if (tiles_note) *tiles_note = note;
     return opts;
   }
-  if (engine == "wgmma" || engine == "wg-ua" || engine == "wg-pe") {
+  if (engine == "wgmma" || engine == "wg-ua" || engine == "wg-pe" || engine == "wg-ix") {
     opts.engine = Engine::Wgmma;
     opts.align_groups = engine != "wg-ua";
     opts.wg_persistent = engine == "wg-pe";
-    if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : engine == "wg-pe" ? "128/128/8/3 persistent" : "128/128/8/3";
+    if (engine == "wg-ix") opts.wg_opt = 0;
+    if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : engine == "wg-pe" ? "128/128/8/3 persistent" : engine == "wg-ix" ? "128/128/8/3 late indices" : "128/128/8/3";
     return opts;
   }
   opts.engine = Engine::MmaSync;
@@ -190,7 +193,7 @@ struct CaseSpec {
 // "mixed" is a configuration of the moga layer alone.
 bool runs(const CaseSpec& c, const std::string& engine) {
   if (engine == "mixed") return c.pname == "moga";
-  if (engine == "wg-ua" || engine == "wg-pe") return c.pname == "moga" || c.pname == "moga_dynamic";
+  if (engine == "wg-ua" || engine == "wg-pe" || engine == "wg-ix") return c.pname == "moga" || c.pname == "moga_dynamic";
   return true;
 }
 std::vector<CaseSpec> cases(const std::vector<int>& Ms) {
@@ -466,8 +469,8 @@ int main(int argc, char** argv) {
       for (size_t b = 0; b <= v.size();) {
         const size_t e = std::min(v.find(',', b), v.size());
         const std::string x = v.substr(b, e - b);
-        if (x != "mma" && x != "wgmma" && x != "mixed" && x != "wg-ua" && x != "wg-pe")
-          throw std::runtime_error("--engines: mma, wgmma, mixed, wg-ua and/or wg-pe, got '" + x + "'");
+        if (x != "mma" && x != "wgmma" && x != "mixed" && x != "wg-ua" && x != "wg-pe" && x != "wg-ix")
+          throw std::runtime_error("--engines: mma, wgmma, mixed, wg-ua, wg-pe and/or wg-ix, got '" + x + "'");
         engines.push_back(x);
         b = e + 1;
       }

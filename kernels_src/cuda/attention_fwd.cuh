@@ -78,7 +78,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-  const int N = p.N;
+  const int N = p.N, NK = p.Nk > 0 ? p.Nk : p.N;  // NK != N: dense cross-attention (AttnParams::Nk)
   const int q0 = qt * BM;
   const int* perm = p.perm ? p.perm + (long long)b * N : nullptr;
   const int* gid = p.gid ? p.gid + (long long)b * N : nullptr;
@@ -99,7 +99,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
       part_idx = p.map.part_idx + bi * p.map.num_kv_tiles;
     }
   } else {
-    n_full = (N + BN - 1) / BN;
+    n_full = (NK + BN - 1) / BN;
   }
   const int n_tot = n_full + n_part;
   auto tile_of = [&](int j) -> int {
@@ -110,9 +110,10 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
   const int ld_c = tid % CH, ld_r = tid / CH;
   const unsigned ld_soff = ld_r * RB + ((ld_c ^ (ld_r & 7)) << 4);
   auto row_tok = [&](int s) -> int { return s < N ? (perm ? __ldg(perm + s) : s) : -1; };
+  auto key_tok = [&](int s) -> int { return s < NK ? (perm ? __ldg(perm + s) : s) : -1; };
   auto kv_tokens = [&](int kv0, int (&tok)[C::kKVRows]) {
 #pragma unroll
-    for (int i = 0; i < C::kKVRows; ++i) tok[i] = row_tok(kv0 + ld_r + i * C::kRowStep);
+    for (int i = 0; i < C::kKVRows; ++i) tok[i] = key_tok(kv0 + ld_r + i * C::kRowStep);
   };
   // byte addresses: row base + token * byte stride as one 32x32->64-bit multiply-add per copy
   const char* gk_c = reinterpret_cast<const char*>(gk + ld_c * 8);
@@ -274,14 +275,14 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
     // ---- per-element work: partial tiles, the ragged last tile, softcap / bias ----
     const int kv0 = ti * BN;
     const bool partial = j >= n_full;
-    if (kTransform || partial || kv0 + BN > N) {
+    if (kTransform || partial || kv0 + BN > NK) {
       const float scale = p.scale_log2 * 0.6931471805599453f;
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int ks_ = kv0 + nt * 8 + 2 * (lane & 3) + e;
-          const bool cv = ks_ < N;
+          const bool cv = ks_ < NK;
           int kg = 0;
           Coords<int> kc;
           if (cv && (partial || Variant::kHasBias)) {

@@ -161,8 +161,12 @@ struct AttnFwdWGCfg {
 // without passing a turn); bit 1: early copies (the copies are issued right after the MMAs, under the
 // wait for them, so the gather-index loads hide behind the tensor cores; the V copier then runs one
 // tile less ahead: V(c+STAGES-2) into the slot V(c-2) left in the previous phase, which keeps it from
-// waiting on its own release); bit 2: row max and row sum as four independent chains each.
-constexpr int kAttnFwdWGDefaultOpt = 0;
+// waiting on its own release); bit 2: row max and row sum as four independent chains each; bit 3: the
+// gather indices of the next copy issue are loaded at the start of the phase, one row per lane, and
+// handed to the copying threads by shuffles at the issue (the index loads' L2 latency then hides
+// behind the MMAs and the softmax instead of stalling the copy issue at the end of the phase). Default:
+// bit 3 (measured on the H100: grouped kernels 3-7% faster, docs/performance.md "v10").
+constexpr int kAttnFwdWGDefaultOpt = 8;
 
 template <class Variant, int D, int BM, int BN, int WARPS, int STAGES, int OPT = kAttnFwdWGDefaultOpt>
 __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnParams p) {
@@ -183,10 +187,10 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int grp = warp >> 2;  // warpgroup: 0 copies K and leads, 1 copies V
   const int gtid = tid - grp * GT;
-  const int N = p.N, H = p.H;
+  const int N = p.N, H = p.H, NK = p.Nk > 0 ? p.Nk : p.N;  // NK != N: dense cross-attention (AttnParams::Nk)
   const int Tq = (N + BM - 1) / BM;
   const int n_items = Tq * H * p.B;
-  const int n_kv_dense = (N + BN - 1) / BN;
+  const int n_kv_dense = (NK + BN - 1) / BN;
   const int G = gridDim.x;
 
   if (tid == 0) {
@@ -251,16 +255,34 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
     }
   };
   p_skip();
-  auto p_issue = [&]() {
+  // OPT bit 3: lane l of a warp holds the index of row (warp's first ld_r) + l % kRpw + (l / kRpw) * kLdStep,
+  // i.e. exactly the BN/4 rows the warp copies (ld_r = (gtid / 32) * kRpw + lane / CH).
+  constexpr bool kIdxEarly = (OPT & 8) != 0;
+  constexpr int kRpw = 32 / CH;
+  static_assert(C::kKVRows * kRpw <= 32, "one gather index per lane");
+  unsigned p_idx = 0xffffffffu;
+  auto p_load = [&]() {
     const int kv0 = tile_of(pI, pj) * BN;
-    const char* src = src_c + (pI.b * src_sb + pI.h * src_sh) * 2;
     const int* pm = p.perm ? p.perm + (long long)pI.b * N : nullptr;
+    const int il = lane / kRpw;
+    const int s = kv0 + (gtid >> 5) * kRpw + lane % kRpw + il * C::kLdStep;
+    p_idx = (il < C::kKVRows && s < NK) ? static_cast<unsigned>(pm ? __ldg(pm + s) : s) : 0xffffffffu;
+  };
+  auto p_issue = [&]() {
+    const char* src = src_c + (pI.b * src_sb + pI.h * src_sh) * 2;
     const unsigned dst = ring + pslot * C::kTileBytes + ld_soff;
     unsigned t[C::kKVRows];
+    if constexpr (kIdxEarly) {
 #pragma unroll
-    for (int i = 0; i < C::kKVRows; ++i) {
-      const int s = kv0 + ld_r + i * C::kLdStep;
-      t[i] = s < N ? static_cast<unsigned>(pm ? __ldg(pm + s) : s) : 0xffffffffu;
+      for (int i = 0; i < C::kKVRows; ++i) t[i] = __shfl_sync(0xffffffffu, p_idx, i * kRpw + lane / CH);
+    } else {
+      const int kv0 = tile_of(pI, pj) * BN;
+      const int* pm = p.perm ? p.perm + (long long)pI.b * N : nullptr;
+#pragma unroll
+      for (int i = 0; i < C::kKVRows; ++i) {
+        const int s = kv0 + ld_r + i * C::kLdStep;
+        t[i] = s < NK ? static_cast<unsigned>(pm ? __ldg(pm + s) : s) : 0xffffffffu;
+      }
     }
     if (pc >= STAGES) sm90::mbar_wait(ringempty + 8 * pslot, ((pc / STAGES) & 1) ^ 1);
 #pragma unroll
@@ -303,7 +325,10 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
   const int ahead = (kEarly && grp == 1) ? STAGES - 2 : STAGES - 1;
 #pragma unroll 1
   for (int st = 0; st < ahead; ++st)
-    if (pit < n_items) p_issue();
+    if (pit < n_items) {
+      if (kIdxEarly) p_load();
+      p_issue();
+    }
   if (kPingPong && grp == 1) sm90::named_arrive(1, NTH);
 
   const int xq = (lane >> 4) ^ (lane & 7);
@@ -372,6 +397,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
     unsigned vpar = 0;
 
     auto phase = [&](int j, const bool kPV, const bool kQK) {
+      if (kIdxEarly && kQK && pit < n_items) p_load();  // this phase's copy issue, OPT bit 3
       const int ti = kQK ? tile_of(I, j) : 0;
       if (kQK) sm90::mbar_wait(barFK + 8 * cslot, cpar);
       if (kPV) sm90::mbar_wait(barFV + 8 * vslot, vpar);
@@ -407,14 +433,14 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
         // ---- per-element work: partial tiles, the ragged last tile, softcap / bias ----
         const int kv0 = ti * BN;
         const bool partial = j >= I.n_full;
-        if (kTransform || partial || kv0 + BN > N) {
+        if (kTransform || partial || kv0 + BN > NK) {
           const float scale = p.scale_log2 * 0.6931471805599453f;
 #pragma unroll
           for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
               const int ks_ = kv0 + nt * 8 + 2 * (lane & 3) + e;
-              const bool cv = ks_ < N;
+              const bool cv = ks_ < NK;
               int kg = 0;
               Coords<int> kc;
               if (cv && (partial || Variant::kHasBias)) {

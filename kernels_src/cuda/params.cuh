@@ -26,6 +26,9 @@ struct AttnParams {
   long long v_sb, v_sn, v_sh;
   long long o_sb, o_sn, o_sh;
   int B, N, H;
+  // Keys/values per batch item when they differ from the queries' N (cross-attention: dense kernels
+  // only, perm and map null); 0: N.
+  int Nk;
   float scale_log2;      // softmax scale * log2(e): scores are computed in base 2
 
   // Token order of the branch. perm == nullptr: identity. Otherwise perm[b*N + s] is the original

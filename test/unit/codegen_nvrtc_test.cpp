@@ -29,6 +29,8 @@ class CodegenNvrtc : public ::testing::TestWithParam<std::string> {
   std::string dir_;
 };
 
+class CodegenNvrtcSwitches : public CodegenNvrtc {};
+
 TEST_P(CodegenNvrtc, CompilesForSm90AtBothHeadDims) {
   PatternAttention attn(load_builtin(GetParam()));
   for (int d : {64, 128}) {
@@ -46,5 +48,22 @@ INSTANTIATE_TEST_SUITE_P(Shipped, CodegenNvrtc, ::testing::ValuesIn(builtin_name
                          [](const auto& info) { return info.param; });
 
 TEST(CodegenNvrtcList, AllNineShippedPatternsAreCovered) { EXPECT_EQ(builtin_names().size(), 9u); }
+
+// The wgmma kernel's A/B switches (AttentionOptions::wg_opt) the benchmarks instantiate compile too.
+TEST_F(CodegenNvrtcSwitches, WgmmaSwitchVariantsCompile) {
+  for (int opt : {0}) {  // the default is 8 (early gather indices); 0 is v9's copy issue
+    AttentionOptions o;
+    o.engine = Engine::Wgmma;
+    o.arch = "sm_90";
+    o.wg_opt = opt;
+    PatternAttention attn(load_builtin("moga"), o);
+    const ModuleInfo info = attn.compile(128);
+    EXPECT_EQ(info.arch, "sm_90a");
+    bool named = false;
+    for (const auto& k : info.kernels) named |= k.find("attention_fwd_wg<") != std::string::npos &&
+                                                k.find(", " + std::to_string(opt) + ">") != std::string::npos;
+    EXPECT_TRUE(named) << "no attention_fwd_wg instantiation with OPT " << opt;
+  }
+}
 
 }  // namespace
