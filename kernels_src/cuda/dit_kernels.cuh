@@ -16,7 +16,6 @@
 //                         (one = 0); y null: the norm alone
 //   dit_rms_rope          in place on bf16 rows: RMSNorm over all of d (weight w), then optionally
 //                         Wan's 3-D RoPE from a cos/sin table [N][D/2][2]
-//   dit_softmax_rows      P bf16 [rows][T] = softmax(S f32 [rows][T]) (cross-attention)
 //   dit_calib_col_sums    router calibration: per row chunk, the column sums of h bf16 [N][d]
 //   dit_calib_logit_moments  router calibration: per row chunk, the sum and sum of squares of each
 //                         group's logits W'_m . h_t (W' f32 [M][d])
@@ -240,25 +239,6 @@ DIT_EXTERN void dit_rms_rope(unsigned short* p, long long ld, int d, float eps, 
     }
     dit_st_bf4(row + i, a, b, c, e);
   }
-}
-
-// ---- cross-attention softmax ---------------------------------------------------------------------------
-
-// One warp per row: P[r][j] = exp(S[r][j] - max) / sum (S already scaled by 1/sqrt(D)).
-DIT_EXTERN void dit_softmax_rows(const float* S, unsigned short* P, long long rows, int T) {
-  const long long r = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-  const int lane = threadIdx.x & 31;
-  if (r >= rows) return;
-  const float* s = S + r * T;
-  unsigned short* pr = P + r * T;
-  float mx = -3.0e38f;
-  for (int j = lane; j < T; j += 32) mx = fmaxf(mx, s[j]);
-  for (int k = 16; k > 0; k >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, k));
-  float sum = 0.f;
-  for (int j = lane; j < T; j += 32) sum += expf(s[j] - mx);
-  for (int k = 16; k > 0; k >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, k);
-  const float inv = 1.f / sum;
-  for (int j = lane; j < T; j += 32) pr[j] = dit_f2bf(expf(s[j] - mx) * inv);
 }
 
 // ---- router calibration (runtime/model/router_calibration.h) -------------------------------------------

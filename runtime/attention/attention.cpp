@@ -375,9 +375,35 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
     }
   }
   expect_bnhd(q, "q", s.B, s.N, s.H, s.D);
-  expect_bnhd(k, "k", s.B, s.N, s.H, s.D);
-  expect_bnhd(v, "v", s.B, s.N, s.H, s.D);
+  // Keys/values may have another length Nk than the queries (cross-attention), taken from k; v must match.
+  const int64_t Nk = k.defined() && k.rank == 4 ? k.shape[1] : s.N;
+  const char* nk_name = Nk == s.N ? "N" : "Nk";
+  expect_bnhd(k, "k", s.B, Nk, s.H, s.D, nk_name);
+  if (v.defined() && v.rank == 4 && v.shape[1] != Nk)
+    throw ArgumentError(fmt::format("v: {} tokens, but k has {}: k and v must have the same length; got k {}, v {}",
+                                    v.shape[1], Nk, k.describe(), v.describe()));
+  expect_bnhd(v, "v", s.B, Nk, s.H, s.D, nk_name);
   expect_bnhd(out, "out", s.B, s.N, s.H, s.D);
+  if (Nk != s.N) {
+    if (Nk < 1) throw ArgumentError(fmt::format("k: no keys (token count 0), got {}", k.describe()));
+    if ((long long)s.B * Nk >= (1LL << 31))
+      throw ArgumentError(fmt::format("k: B * Nk must be below 2^31, got {}", k.describe()));
+    // Only dense kernels (no token order, no block map, nothing that reads key coordinates) can attend
+    // to keys of another length: a mask, a group key, a router or a bias program relate query and key
+    // positions of one sequence.
+    for (const auto& p : impl_->plan) {
+      const char* why = p.kind == Kind::Masked   ? "has a mask (it relates query and key positions of one sequence)"
+                        : p.kind == Kind::Keyed  ? "groups tokens by a key (one token order for queries and keys)"
+                        : p.kind == Kind::Routed ? "is routed (one token order for queries and keys)"
+                        : p.ks->bias             ? "has a bias program (it reads key coordinates)"
+                                                 : nullptr;
+      if (why)
+        throw ArgumentError(fmt::format("k: {} keys/values but q has N = {} tokens: keys of another length than the "
+                                        "queries (cross-attention) need a dense pattern, and kernel '{}' of pattern "
+                                        "'{}' {}",
+                                        Nk, s.N, p.ks->name, pname, why));
+    }
+  }
   if (overlaps(out, q) || overlaps(out, k) || overlaps(out, v))
     throw ArgumentError(fmt::format("out: its memory overlaps {} (the kernels read q, k, v while writing out)",
                                     overlaps(out, q) ? "q" : overlaps(out, k) ? "k" : "v"));
@@ -897,6 +923,10 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   a.B = s.B;
   a.N = w.Ns;  // the sorted order's length (padded when the groups are aligned)
   a.H = s.H;
+  // keys/values of another length (cross-attention; validate() allows it for dense kernels only)
+  const int Nk = (int)k.shape[1];
+  a.Nk = Nk != s.N ? Nk : 0;
+  if (p.kind == Kind::Dense) w.tk = (Nk + m.k[ki].t.block_n - 1) / m.k[ki].t.block_n;  // last_block_map
   const double scale = p.ks->scale ? *p.ks->scale : 1.0 / std::sqrt((double)s.D);
   a.scale_log2 = (float)(scale * kLog2e);
   const bool grouped = p.kind == Kind::Keyed || p.kind == Kind::Routed;

@@ -10,6 +10,11 @@
 // of 8 elements, D contiguous, 16-byte aligned); D is 64 or 128. Every argument is checked before
 // anything is launched: validate() is that check on its own and needs no device (a wrong argument
 // raises rt::ArgumentError naming it).
+// Cross-attention: k and v may hold another number of tokens Nk than q and out (k, v: [B, Nk, H, D],
+// Nk taken from k, v must match; the shape describes the queries) when the pattern is dense: every
+// kernel without mask, group key, router or bias program (e.g. the builtin `full`; softcap, scale, a
+// gate program over the queries and branch weights are fine). Key tiles = ceil(Nk / BN), keys past Nk
+// masked. Any other pattern with Nk != N is an ArgumentError naming the kernel, before any launch.
 //
 // What a call does, per kernel (branch) of the pattern, in manifest order, all on `stream`; the first
 // kernel writes out, the others accumulate into it (the epilogue's weight * gate, no extra pass):
@@ -190,7 +195,8 @@ class PatternAttention {
 
   // Validates, then launches everything on `stream` (asynchronous; the first call for a shape builds
   // and caches the static token orders and block maps, the first call for a head dim compiles or
-  // loads the module).
+  // loads the module). q, out: [B, N, H, D] of `shape`; k, v: [B, N, H, D], or [B, Nk, H, D] with
+  // Nk != N for dense patterns (cross-attention, header comment).
   void run(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
            const AttentionShape& shape, const RouterInputs* router, CUstream stream,
            const RunOptions& opt = {});

@@ -94,8 +94,9 @@ static std::string dims(std::initializer_list<std::pair<const char*, int64_t>> d
   return s + "]";
 }
 
-void expect_bnhd(const TensorView& t, const char* arg, int64_t B, int64_t N, int64_t H, int64_t D) {
-  const std::string want = fmt::format("bf16 {} with D contiguous", dims({{"B", B}, {"N", N}, {"H", H}, {"D", D}}));
+void expect_bnhd(const TensorView& t, const char* arg, int64_t B, int64_t N, int64_t H, int64_t D,
+                 const char* n_name) {
+  const std::string want = fmt::format("bf16 {} with D contiguous", dims({{"B", B}, {n_name, N}, {"H", H}, {"D", D}}));
   if (!t.defined()) throw ArgumentError(fmt::format("{}: expected {}, got no tensor", arg, want));
   if (t.dtype != DType::BF16 || t.rank != 4 || t.strides[3] != 1 || t.shape[0] != B || t.shape[1] != N ||
       t.shape[2] != H || t.shape[3] != D)

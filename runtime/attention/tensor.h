@@ -53,8 +53,10 @@ struct TensorView {
 
 // Checks (throw ArgumentError naming `arg`).
 // q/k/v/out: bf16 [B, N, H, D] with D contiguous; batch/token/head strides multiples of 8 elements,
-// ptr 16-byte aligned, token stride < 2^31 elements.
-void expect_bnhd(const TensorView& t, const char* arg, int64_t B, int64_t N, int64_t H, int64_t D);
+// ptr 16-byte aligned, token stride < 2^31 elements. n_name: how the message names the token count
+// ("Nk" for keys/values of another length than the queries).
+void expect_bnhd(const TensorView& t, const char* arg, int64_t B, int64_t N, int64_t H, int64_t D,
+                 const char* n_name = "N");
 // x: bf16 [B, N, d] with d contiguous, d, batch and token strides multiples of 8, 16-byte aligned.
 void expect_router_x(const TensorView& t, const char* arg, int64_t B, int64_t N);
 // W_r: bf16 [d_model, M], any non-negative strides (packed on the device).

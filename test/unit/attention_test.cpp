@@ -231,6 +231,84 @@ TEST(attention_validate, TileOverrides) {
   EXPECT_NO_THROW(ok.validate(a.q, a.k, a.v, a.o, a.s, nullptr));
 }
 
+// Cross-attention: k/v of another length Nk than q (taken from k; v must match) for dense patterns only.
+TEST(attention_validate, KeysOfAnotherLengthNeedADensePattern) {
+  PatternAttention full(load_builtin("full"));
+  Args a = seq_args(2, 1000, 2, 128);
+  auto kv = [&](int Nk, int H = 2, int D = 128) {
+    a.k = TensorView::contiguous(kK, DType::BF16, {2, Nk, H, D});
+    a.v = TensorView::contiguous(kV, DType::BF16, {2, Nk, H, D});
+  };
+  for (int Nk : {512, 77, 1, 5000}) {
+    kv(Nk);
+    EXPECT_NO_THROW(full.validate(a.q, a.k, a.v, a.o, a.s, nullptr)) << "Nk = " << Nk;
+  }
+  // head dim 64; k|v as views of one [B][Nk][2][H][D] buffer (the DiT's context rows)
+  Args b = seq_args(1, 300, 2, 64);
+  const int64_t sn = 2 * 2 * 64;
+  b.k = TensorView::strided(kK, DType::BF16, {1, 16, 2, 64}, {16 * sn, sn, 64, 1});
+  b.v = TensorView::strided(kK + 2 * 2 * 64, DType::BF16, {1, 16, 2, 64}, {16 * sn, sn, 64, 1});
+  EXPECT_NO_THROW(full.validate(b.q, b.k, b.v, b.o, b.s, nullptr));
+  // v of another length than k
+  kv(512);
+  a.v = TensorView::contiguous(kV, DType::BF16, {2, 77, 2, 128});
+  expect_error<ArgumentError>([&] { full.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"v: 77 tokens, but k has 512", "same length"});
+  // a wrong k names its length Nk
+  kv(512, 3);
+  expect_error<ArgumentError>([&] { full.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"k: expected bf16 [B=2, Nk=512, H=2, D=128] with D contiguous, got bf16 [2, 512, 3, 128]"});
+  kv(512, 2, 64);
+  expect_error<ArgumentError>([&] { full.validate(a.q, a.k, a.v, a.o, a.s, nullptr); }, {"k: expected", "Nk=512"});
+  kv(0);
+  expect_error<ArgumentError>([&] { full.validate(a.q, a.k, a.v, a.o, a.s, nullptr); }, {"k: no keys"});
+  // out keeps q's length
+  kv(512);
+  a.o = TensorView::contiguous(kO, DType::BF16, {2, 512, 2, 128});
+  expect_error<ArgumentError>([&] { full.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"out: expected bf16 [B=2, N=1000, H=2, D=128]"});
+
+  // masked, keyed, routed kernels: refused, naming the kernel and why
+  PatternAttention causal(load_builtin("causal"));
+  a = seq_args(2, 1000, 2, 128);
+  EXPECT_NO_THROW(causal.validate(a.q, a.k, a.v, a.o, a.s, nullptr));  // Nk = N: as before
+  kv(512);
+  expect_error<ArgumentError>([&] { causal.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"k: 512 keys/values but q has N = 1000 tokens", "need a dense pattern",
+                               "kernel 'causal' of pattern 'causal' has a mask"});
+  Args vid = video_args(2, 5, 13, 17, 2, 128);
+  vid.k = TensorView::contiguous(kK, DType::BF16, {2, 512, 2, 128});
+  vid.v = TensorView::contiguous(kV, DType::BF16, {2, 512, 2, 128});
+  PatternAttention dyn(load_builtin("moga_dynamic"));
+  RouterInputs r;
+  r.x = TensorView::contiguous(kX, DType::BF16, {2, 1105, 64});
+  r.weights = {TensorView::contiguous(kW, DType::BF16, {64, 5})};
+  expect_error<ArgumentError>([&] { dyn.validate(vid.q, vid.k, vid.v, vid.o, vid.s, &r); },
+                              {"k: 512 keys/values but q has N = 1105", "kernel 'moga_dynamic'", "is routed"});
+  PatternAttention stga(load_builtin("stga"));
+  expect_error<ArgumentError>([&] { stga.validate(vid.q, vid.k, vid.v, vid.o, vid.s, nullptr); },
+                              {"kernel 'stga'", "groups tokens by a key"});
+  PatternAttention moga(load_builtin("moga"));
+  expect_error<ArgumentError>([&] { moga.validate(vid.q, vid.k, vid.v, vid.o, vid.s, &r); },
+                              {"kernel 'dynamic' of pattern 'moga' is routed"});
+
+  // without masks: a bias program (reads key coordinates) is refused; softcap, scale, a gate program
+  // (over the queries) and branch weights are fine
+  LoadedPattern hooks = test_pattern("attn_hooks");
+  ASSERT_EQ(hooks.spec.kernels.size(), 2u);
+  for (auto& ks : hooks.spec.kernels) ks.mask.reset();
+  {
+    PatternAttention attn(hooks);
+    expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                                {"kernel 'alibi' of pattern 'attn_hooks' has a bias program"});
+  }
+  hooks.spec.kernels[0].bias.reset();
+  ASSERT_TRUE(hooks.spec.kernels[0].softcap.has_value());
+  ASSERT_TRUE(hooks.spec.kernels[1].gate.has_value());
+  PatternAttention attn(hooks);
+  EXPECT_NO_THROW(attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr));
+}
+
 TEST(attention_validate, ShapeDescribe) {
   AttentionShape s = AttentionShape::make_video(1, 5, 13, 17, 2, 128, {0, 3});
   EXPECT_EQ(s.describe(), "B=1 N=1105 (video 5x13x17, shots 0,3) H=2 D=128");

@@ -501,6 +501,115 @@ GPU_TEST(FullLongRowSubset) {
   EXPECT_LE(rel, kTol);
 }
 
+// ---- cross-attention: keys/values of another length Nk than the queries (dense patterns) ------------------
+
+namespace {
+// softmax(q k^T / sqrt(D)) v in double; q [B][N][H][D], k and v [B][Nk][H][D] (floats holding bf16 values).
+std::vector<double> cross_reference(const std::vector<float>& q, const std::vector<float>& k,
+                                    const std::vector<float>& v, int B, int N, int Nk, int H, int D) {
+  std::vector<double> out((size_t)B * N * H * D), sc(Nk), acc(D);
+  const double scale = 1.0 / std::sqrt((double)D);
+  for (int b = 0; b < B; ++b)
+    for (int r = 0; r < N; ++r)
+      for (int h = 0; h < H; ++h) {
+        const float* qr = &q[(((size_t)b * N + r) * H + h) * D];
+        double mx = -1e300;
+        for (int j = 0; j < Nk; ++j) {
+          const float* kr = &k[(((size_t)b * Nk + j) * H + h) * D];
+          double dot = 0;
+          for (int d = 0; d < D; ++d) dot += (double)qr[d] * kr[d];
+          sc[j] = dot * scale;
+          mx = std::max(mx, sc[j]);
+        }
+        double l = 0;
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int j = 0; j < Nk; ++j) {
+          const double p = std::exp(sc[j] - mx);
+          l += p;
+          const float* vr = &v[(((size_t)b * Nk + j) * H + h) * D];
+          for (int d = 0; d < D; ++d) acc[d] += p * vr[d];
+        }
+        for (int d = 0; d < D; ++d) out[(((size_t)b * N + r) * H + h) * D + d] = acc[d] / l;
+      }
+  return out;
+}
+}  // namespace
+
+// `full` with Nk != N on one object: Nk a multiple of the key tile, Nk = 77 (a ragged single tile), Nk
+// below one tile (16, the tiny DiT's text length), Nk > N, head dim 64, k and v as views of one packed
+// [B][Nk][2][H][D] buffer (the DiT's k|v rows), and Nk = N again (the shape state of N is shared with
+// the cross runs). Bound: relative L2 <= 1e-2 against a direct double computation; the output is
+// poisoned (bf16 NaN) before every run and every element must be written.
+GPU_TEST(FullCrossAttentionKeysOfAnotherLength) {
+  struct Case {
+    int B, N, Nk, H, D;
+    bool packed_kv;
+  };
+  const Case cases[] = {{2, 1000, 512, 2, 128, false}, {2, 1000, 77, 2, 128, false}, {2, 1000, 512, 2, 64, false},
+                        {2, 1000, 77, 2, 64, true},    {1, 64, 16, 2, 64, true},      {1, 100, 1000, 2, 128, false},
+                        {3, 1, 16, 2, 128, true},      {2, 1000, 512, 2, 128, true},  {2, 1000, 1000, 2, 128, false}};
+  PatternAttention attn(load_builtin("full"), opts());
+  int ci = 0;
+  for (const Case& c : cases) {
+    expect_engine(attn, c.D);
+    std::mt19937_64 rng(seed_ + 7919 * ++ci);
+    const size_t nq = (size_t)c.B * c.N * c.H * c.D, nk = (size_t)c.B * c.Nk * c.H * c.D;
+    DevT q, k, v, kv, o;
+    q.upload_bf16(random_bf(nq, rng));
+    TensorView tk, tv;
+    if (c.packed_kv) {  // [B][Nk][2][H][D]: k at column 0, v at column H * D of each row
+      const std::vector<float> all = random_bf(2 * nk, rng);
+      kv.upload_bf16(all);
+      k.host.resize(nk);
+      v.host.resize(nk);
+      const int64_t hd = (int64_t)c.H * c.D, sn = 2 * hd, sb = sn * c.Nk;
+      for (size_t row = 0; row < (size_t)c.B * c.Nk; ++row)
+        for (int64_t i = 0; i < hd; ++i) {
+          k.host[row * hd + i] = all[row * sn + i];
+          v.host[row * hd + i] = all[row * sn + hd + i];
+        }
+      tk = TensorView::strided(kv.buf->ptr(), DType::BF16, {c.B, c.Nk, c.H, c.D}, {sb, sn, c.D, 1});
+      tv = TensorView::strided(kv.buf->ptr() + hd * 2, DType::BF16, {c.B, c.Nk, c.H, c.D}, {sb, sn, c.D, 1});
+    } else {
+      k.upload_bf16(random_bf(nk, rng));
+      v.upload_bf16(random_bf(nk, rng));
+      tk = TensorView::contiguous(k.buf->ptr(), DType::BF16, {c.B, c.Nk, c.H, c.D});
+      tv = TensorView::contiguous(v.buf->ptr(), DType::BF16, {c.B, c.Nk, c.H, c.D});
+    }
+    o.buf = std::make_unique<jit::DeviceBuffer>(nq * 2);
+    o.buf->fill_bytes(0xFF);  // bf16 NaN everywhere
+    const TensorView tq = TensorView::contiguous(q.buf->ptr(), DType::BF16, {c.B, c.N, c.H, c.D});
+    const TensorView to = TensorView::contiguous(o.buf->ptr(), DType::BF16, {c.B, c.N, c.H, c.D});
+    const AttentionShape s = AttentionShape::seq(c.B, c.N, c.H, c.D);
+    attn.run(tq, tk, tv, to, s, nullptr, nullptr);
+    CU_CHECK(jit::driver().cuCtxSynchronize());
+    const std::vector<float> out = o.download_bf16(nq);
+    const std::vector<double> ref = cross_reference(q.host, k.host, v.host, c.B, c.N, c.Nk, c.H, c.D);
+    long long unwritten = 0;
+    double num = 0, den = 0;
+    for (size_t i = 0; i < nq; ++i) {
+      unwritten += std::isnan(out[i]) ? 1 : 0;
+      const double d = (double)out[i] - ref[i];
+      num += d * d;
+      den += ref[i] * ref[i];
+    }
+    const double rel = std::sqrt(num / den);
+    const std::string what = "full B=" + std::to_string(c.B) + " N=" + std::to_string(c.N) +
+                             " Nk=" + std::to_string(c.Nk) + " H=" + std::to_string(c.H) + " D=" +
+                             std::to_string(c.D) + (c.packed_kv ? " packed k|v" : "") + " [" +
+                             engine_name(GetParam()) + "]";
+    EXPECT_EQ(unwritten, 0) << what << ": elements left unwritten (still NaN)";
+    EXPECT_LE(rel, kTol) << what << ": relative L2 error";
+    std::cout << what << ": rel L2 " << rel << "\n";
+    // dense: every (query tile, key tile) pair full, key tiles over Nk
+    const TileConfig t = attn.tiles(0, c.D);
+    const auto bm = attn.last_block_map(0);
+    EXPECT_EQ(bm.tq, (c.N + t.block_m - 1) / t.block_m) << what;
+    EXPECT_EQ(bm.tk, (c.Nk + t.block_n - 1) / t.block_n) << what;
+    EXPECT_EQ(bm.full, (long long)c.B * bm.tq * bm.tk) << what;
+  }
+}
+
 // ---- routing edge cases -------------------------------------------------------------------------------
 
 // Group 3 gets no token (its logit is pushed down by 100 through a constant feature), group 4 exactly
@@ -633,6 +742,27 @@ GPU_TEST(NoPdl) {
 
 // ---- Auto: wgmma at head dim 128 on Hopper, mma.sync at 64; one object, both head dims -----------------
 
+// The wgmma kernel's A/B switches that benchmarks use (AttentionOptions::wg_opt, wg_persistent) compute
+// the same attention: every structure of the moga layer, a dense pattern, odd lengths.
+TEST_F(gpu_attention, WgmmaSwitchesAgree) {
+  if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
+  for (int opt : {0, 8}) {  // 0: the gather indices loaded at the copy issue (v9); 8: the default
+    for (bool persistent : {false, true}) {
+      AttentionOptions o;
+      o.engine = Engine::Wgmma;
+      o.wg_opt = opt;
+      o.wg_persistent = persistent;
+      const std::string tag = " wg_opt=" + std::to_string(opt) + (persistent ? " persistent" : "");
+      PatternAttention moga(load_builtin("moga"), o);
+      expect_close(run(moga, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga" + tag);
+      PatternAttention full(load_builtin("full"), o);
+      expect_close(run(full, seq_problem(2, 1000, 2, 128)), "full" + tag);
+      PatternAttention dyn(load_builtin("moga_dynamic"), o);
+      expect_close(run(dyn, video_problem(1, 9, 17, 23, 2, 128)), "moga_dynamic" + tag);
+    }
+  }
+}
+
 TEST_F(gpu_attention, AutoEngineOnThisDevice) {
   const bool hopper = wgmma_arch(jit::Device::get().arch());
   PatternAttention attn(load_builtin("moga"));
@@ -672,7 +802,7 @@ class WarmJitCache : public ::testing::Environment {
       for (const char* n : {"full", "causal", "sliding_window", "moga_dynamic", "stga", "frame_local", "moga", "radial",
                             "natten2d"})
         items.push_back({builtin(n), o, 128});
-      for (const char* n : {"causal", "moga"}) items.push_back({builtin(n), o, 64});
+      for (const char* n : {"full", "causal", "moga"}) items.push_back({builtin(n), o, 64});
       for (const char* n : {"attn_all_masked", "attn_hooks", "attn_routed_mix"}) items.push_back({testp(n), o, 128});
       items.push_back({testp("attn_route64"), o, 64});
       items.push_back({builtin("moga"), tile_override_options(e), 128});

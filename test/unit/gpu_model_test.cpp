@@ -137,6 +137,9 @@ TEST(GpuModelBuild, MemoryEstimate) {
   EXPECT_LE(m.weights, (size_t)param_count(c) * 2 + (64u << 20));
   EXPECT_GT(m.activations, (size_t)32760 * c.ffn_dim * 2);
   EXPECT_LT(m.total(), (size_t)8 << 30);
+  // cross-attention runs in the fused attention kernel: no score scratch
+  EXPECT_EQ(m.total(), m.weights + m.activations + m.contexts + m.other);
+  EXPECT_EQ(gpu::format_gpu_memory(m).find("scratch"), std::string::npos);
   const gpu::GpuMemory r = gpu::estimate_gpu_memory(c, 32760, 5, 1);
   EXPECT_EQ(r.weights - m.weights >= (size_t)30 * 5 * c.dim * 2, true);
 }

@@ -27,7 +27,6 @@ namespace moga::model::gpu {
 
 namespace {
 
-constexpr size_t kCrossBudget = 256u << 20;  // bytes of cross-attention scores (f32 S + bf16 P) per chunk
 constexpr size_t kMargin = 160u << 20;       // modules, cuBLASLt's own allocations, attention workspaces
 
 size_t align256(size_t x) { return (x + 255) & ~size_t(255); }
@@ -115,11 +114,6 @@ WeightLayout make_layout(const ModelConfig& c, int M) {
   }
   L.bytes = align256(L.bytes);
   return L;
-}
-
-int cross_chunk_rows(const ModelConfig& c, long long N) {
-  const size_t per_row = (size_t)c.heads * c.text_len * 6;
-  return (int)std::max<long long>(1, std::min<long long>(N, (long long)(kCrossBudget / per_row)));
 }
 
 size_t activation_bytes(const ModelConfig& c, long long N) {
@@ -232,15 +226,14 @@ GpuMemory estimate_gpu_memory(const ModelConfig& c, long long N, int M, int n_co
   GpuMemory m;
   m.weights = make_layout(c, M).bytes;
   m.activations = activation_bytes(c, N);
-  m.cross = (size_t)cross_chunk_rows(c, N) * c.heads * c.text_len * 6;
   m.contexts = (size_t)std::max(1, n_contexts) * context_bytes(c);
   m.other = Gemm::kWorkspace + (size_t)N * 64 + kMargin;
   return m;
 }
 
 std::string format_gpu_memory(const GpuMemory& m) {
-  return fmt::format("weights {} + activations {} + cross-attention scratch {} + contexts {} + workspaces/margin {} = {}",
-                     format_bytes(m.weights), format_bytes(m.activations), format_bytes(m.cross), format_bytes(m.contexts),
+  return fmt::format("weights {} + activations {} + contexts {} + workspaces/margin {} = {}",
+                     format_bytes(m.weights), format_bytes(m.activations), format_bytes(m.contexts),
                      format_bytes(m.other), format_bytes(m.total()));
 }
 
@@ -278,16 +271,19 @@ struct GpuDiT::Impl {
   std::unique_ptr<jit::DeviceBuffer> arena;
   jit::CompiledKernel ck;
   std::unique_ptr<jit::Module> mod;
-  CUfunction k_fill_normal, k_fill_const, k_f2bf, k_patchify, k_unpatchify, k_gemv, k_add_ln, k_rms, k_softmax,
-      k_calib_sums, k_calib_moments;
+  CUfunction k_fill_normal, k_fill_const, k_f2bf, k_patchify, k_unpatchify, k_gemv, k_add_ln, k_rms, k_calib_sums,
+      k_calib_moments;
   Gemm gemm;
   std::unique_ptr<rt::PatternAttention> attn;
+  // Cross-attention: the builtin dense pattern `full` with keys/values of the text's length T (one run
+  // per shot, q = the shot's rows, k/v = its context).
+  std::unique_ptr<rt::PatternAttention> cross;
   rt::LoadedPattern pattern;
   std::string tiles_for;  // the shape whose tuned tiles `attn` uses (choose_tiles)
   void choose_tiles(int gf, int gh, int gw, int heads, int D, const std::vector<int>& shots);
   StageEvents ev;
   // per-forward buffers
-  Grow x, h, qkv, a, y, ffh, cols, ho, lat_in, lat_out, rope, temb, S, P;
+  Grow x, h, qkv, a, y, ffh, cols, ho, lat_in, lat_out, rope, temb;
   // sequence parallelism (set_sequence_parallel): the exchanges, and the gathered routing [routed][N]
   std::unique_ptr<parallel::UlyssesGpu> sp;
   Grow rgid, rprob;
@@ -342,10 +338,10 @@ void GpuDiT::init_common() {
   I.k_gemv = I.mod->function("dit_gemv");
   I.k_add_ln = I.mod->function("dit_add_ln");
   I.k_rms = I.mod->function("dit_rms_rope");
-  I.k_softmax = I.mod->function("dit_softmax_rows");
   I.k_calib_sums = I.mod->function("dit_calib_col_sums");
   I.k_calib_moments = I.mod->function("dit_calib_logit_moments");
   CU_CHECK(jit::driver().cuStreamCreate(&stream_, CU_STREAM_DEFAULT));
+  I.cross = std::make_unique<rt::PatternAttention>(rt::load_builtin("full"));
   I.layout = make_layout(cfg_, M_);
   I.arena = std::make_unique<jit::DeviceBuffer>(I.layout.bytes);
 }
@@ -629,8 +625,6 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
                     cols = I.cols.ensure(N * P * 2), ho = I.ho.ensure(N * O * 2), lat_in = I.lat_in.ensure(N * P * 4),
                     lat_out = I.lat_out.ensure(N * O * 4), rope = I.rope.ensure(N * (D / 2) * 2 * 4);
   const CUdeviceptr rope_local = rope + (size_t)s0 * (D / 2) * 2 * 4;
-  const int chunk = cross_chunk_rows(c, n);
-  const CUdeviceptr S = I.S.ensure((size_t)chunk * heads * T * 4), Pm = I.P.ensure((size_t)chunk * heads * T * 2);
   (void)ffh;
 
   // RoPE table for this grid (as cpu::make_rope), uploaded once per grid.
@@ -755,32 +749,24 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     I.ev.mark(st, &StageTimes::gemm);
     I.rms(st, qc, d, n, I.w(p + "cross_attn.norm_q.weight"), 0);
     I.ev.mark(st, &StageTimes::other);
+    // one dense attention per shot over its context: q = the shot's rows of this shard [rows][d] (heads
+    // at column h * D), k | v = the context's [T][2d] rows of this block (k at column 0, v at d)
     for (int s = 0; s < nshots; ++s) {
       const GpuContext& cx = *contexts[contexts.size() > 1 ? s : 0];
       const CUdeviceptr kvl = cx.kv->ptr() + (size_t)li * T * 2 * d * 2;
       // this shard's part of the shot (token r0 is local row r0 - s0)
       const long long lo = std::max(shot_tok[s], s0), hi = std::min(shot_tok[s + 1], s0 + n);
-      for (long long r0 = lo; r0 < hi; r0 += chunk) {
-        const int rows = (int)std::min<long long>(chunk, hi - r0);
-        GemmArgs g1;  // S^T_h [T][rows] = K_h Q_h^T / sqrt(D)
-        g1.transa = true, g1.transb = false;
-        g1.m = T, g1.n = rows, g1.k = D;
-        g1.A = kvl, g1.lda = 2 * d, g1.strideA = D;
-        g1.B = qc + (size_t)(r0 - s0) * d * 2, g1.ldb = d, g1.strideB = D;
-        g1.D = S, g1.ldd = T, g1.strideD = (long long)rows * T;
-        g1.out = OutType::F32, g1.batch = heads, g1.alpha = 1.f / std::sqrt((float)D);
-        I.gemm.run(g1, st);
-        const long long nrows = (long long)heads * rows;
-        I.launch(I.k_softmax, (unsigned)((nrows + 7) / 8), 256, st, S, Pm, nrows, T);
-        GemmArgs g2;  // O_h^T [D][rows] = V_h^T P_h^T
-        g2.transa = false, g2.transb = false;
-        g2.m = D, g2.n = rows, g2.k = T;
-        g2.A = kvl + (size_t)d * 2, g2.lda = 2 * d, g2.strideA = D;
-        g2.B = Pm, g2.ldb = T, g2.strideB = (long long)rows * T;
-        g2.D = a + (size_t)(r0 - s0) * d * 2, g2.ldd = d, g2.strideD = D;
-        g2.out = OutType::BF16, g2.batch = heads;
-        I.gemm.run(g2, st);
-      }
+      if (lo >= hi) continue;
+      const long long rows = hi - lo;
+      const rt::TensorView cq = rt::TensorView::strided(qc + (size_t)(lo - s0) * d * 2, rt::DType::BF16,
+                                                        {1, rows, heads, D}, {rows * d, d, D, 1});
+      const rt::TensorView co = rt::TensorView::strided(a + (size_t)(lo - s0) * d * 2, rt::DType::BF16,
+                                                        {1, rows, heads, D}, {rows * d, d, D, 1});
+      const rt::TensorView ck =
+          rt::TensorView::strided(kvl, rt::DType::BF16, {1, T, heads, D}, {(long long)T * 2 * d, 2 * d, D, 1});
+      const rt::TensorView cv = rt::TensorView::strided(kvl + (size_t)d * 2, rt::DType::BF16, {1, T, heads, D},
+                                                        {(long long)T * 2 * d, 2 * d, D, 1});
+      I.cross->run(cq, ck, cv, co, rt::AttentionShape::seq(1, (int)rows, heads, D), nullptr, st);
     }
     I.ev.mark(st, &StageTimes::attention, StageEvents::kCross);
     I.gemm.linear(I.w(p + "cross_attn.o.weight"), I.w(p + "cross_attn.o.bias"), d, d, a, d, (int)n, y, d, Epilogue::Bias, st);

@@ -9,10 +9,10 @@
 //     in place on the fused q/k/v output, gated residual (residual stream x kept in f32);
 //   * self-attention through rt::PatternAttention (any compiled pattern; the router reads the
 //     LN-modulated hidden state, as the CPU backend);
-//   * cross-attention over the text tokens as two strided-batched cuBLASLt GEMMs (per head: S = Q K^T
-//     in f32, softmax kernel -> bf16 P, O = P V), in row chunks that bound the score scratch.
-//     (PatternAttention takes one sequence length for q and k/v.) The context's k/v are computed once
-//     per context (embed_context), not per step.
+//   * cross-attention over the text tokens through rt::PatternAttention too: the builtin dense pattern
+//     `full` with keys/values of another length (T = text_len), one run per shot (its rows of this
+//     rank's shard against its context), the fused attention kernel (no score scratch). The context's
+//     k/v are computed once per context (embed_context), not per step.
 // One batch item per forward, one stream. Nothing here touches the device before the constructor.
 #pragma once
 
@@ -44,10 +44,9 @@ class Gemm;
 struct GpuMemory {
   size_t weights = 0;      // the bf16/f32 weight arena
   size_t activations = 0;  // per-forward buffers (x f32, h, qkv, attention out, y, FFN hidden, patches, latents)
-  size_t cross = 0;        // cross-attention score scratch (one row chunk)
   size_t contexts = 0;     // per context: text embedding + every block's k/v of the text
   size_t other = 0;        // cuBLASLt workspace, attention workspaces, RoPE table, modules (margin)
-  size_t total() const { return weights + activations + cross + contexts + other; }
+  size_t total() const { return weights + activations + contexts + other; }
 };
 GpuMemory estimate_gpu_memory(const ModelConfig& c, long long tokens, int router_groups, int n_contexts);
 std::string format_gpu_memory(const GpuMemory& m);

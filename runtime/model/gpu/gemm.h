@@ -1,5 +1,6 @@
 // cuBLASLt GEMMs of the GPU backend: bf16 operands, fp32 accumulation, bf16 (or f32) output, bias and
-// GELU(tanh)+bias in the epilogue, strided batches (the cross-attention's per-head products).
+// GELU(tanh)+bias in the epilogue, strided batches (unused by the model since cross-attention runs in the
+// fused attention kernel; kept for A/B checks).
 //
 // Column-major, as cuBLASLt: D[m x n] = alpha * op(A) op(B) (+ bias[m] broadcast over columns).
 // A row-major activation X [rows][in] is the column-major in x rows matrix with ld = its row stride, and
