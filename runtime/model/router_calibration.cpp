@@ -40,6 +40,21 @@ std::vector<double> chunked_sums(long long N, int width, int threads, Body&& bod
 
 }  // namespace
 
+const char* router_calibration_name(RouterCalibration m) {
+  switch (m) {
+    case RouterCalibration::Off: return "off";
+    case RouterCalibration::First: return "first";
+    case RouterCalibration::Step: return "step";
+  }
+  return "?";
+}
+
+RouterCalibration parse_router_calibration(const std::string& s) {
+  for (RouterCalibration m : {RouterCalibration::Step, RouterCalibration::First, RouterCalibration::Off})
+    if (s == router_calibration_name(m)) return m;
+  throw std::invalid_argument(fmt::format("router calibration mode '{}': expected step, first or off", s));
+}
+
 std::vector<float> router_project_mean(const std::vector<float>& W, int M, int d, const std::vector<double>& hsum) {
   check_shape(W.size(), M, d, "the router weight");
   if ((int)hsum.size() != d) throw std::invalid_argument(fmt::format("router calibration: hsum has {} values, d = {}", hsum.size(), d));

@@ -7,7 +7,7 @@
 // and the routed pattern degenerates to dense attention: benchmarks of it measure nothing. A trained
 // MoGA router is balanced (the paper trains it with a balance loss). The calibration makes a random
 // router behave like a balanced one while keeping it a plain bias-free linear map (no new checkpoint
-// keys), from the statistics of the block's real router input at the first forward:
+// keys), from the statistics of the block's real router input (RouterCalibration below: when):
 //   1. u = hbar / |hbar| (hbar: mean of h over all tokens); W' = W - (W u) u^T, so W' hbar = 0: every
 //      group's mean logit is 0.
 //   2. s_m = standard deviation over the tokens of W'_m h_t; W''_m = W'_m * (mean(s) / s_m): every
@@ -20,9 +20,35 @@
 // thread count nor, on the GPU, on the number of ranks of a sequence-parallel run.
 #pragma once
 
+#include <string>
 #include <vector>
 
 namespace moga::model {
+
+// When a backend calibrates its routers (docs/model.md, "Router calibration"). Every calibration starts
+// from the block's original router weight (a host copy kept at the first one), never from an earlier
+// calibrated one; blocks are calibrated in order within the forward (a block's input depends on the
+// routers before it).
+//   Off:   the routers are used as loaded.
+//   First: once, at the first forward; every later forward keeps those routers.
+//   Step:  at every forward whose timestep differs from the one the routers were last calibrated for
+//          (the first forward of each sampling step; with CFG the unconditional forward of a step has
+//          the conditional one's timestep and uses its routers). The modulation shift m0 of the router
+//          input depends on the timestep, so routers fixed at the first step drift out of balance.
+enum class RouterCalibration { Off, First, Step };
+
+// "off" | "first" | "step" (the CLI's spelling).
+const char* router_calibration_name(RouterCalibration m);
+// The inverse; throws std::invalid_argument naming the three for anything else.
+RouterCalibration parse_router_calibration(const std::string& s);
+
+// Whether a forward at `timestep` calibrates, after `done` calibrating forwards, the last one at `last`
+// (both backends; exact comparison: a step's forwards get the sampler's same double).
+inline bool router_calibration_due(RouterCalibration m, int done, double last, double timestep) {
+  if (m == RouterCalibration::Off) return false;
+  if (done == 0) return true;
+  return m == RouterCalibration::Step && timestep != last;
+}
 
 // Rows per partial sum (both backends; the GPU kernels in dit_kernels.cuh take it as an argument).
 constexpr int kCalibrationRowChunk = 64;

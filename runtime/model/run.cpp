@@ -153,7 +153,9 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
 
 // ---- run --------------------------------------------------------------------------------------------
 
-bool calibrate_routers_for(const RunOptions& o) { return o.calibrate_routers.value_or(o.weights == "random"); }
+RouterCalibration router_calibration_for(const RunOptions& o) {
+  return o.calibrate_routers.value_or(o.weights == "random" ? RouterCalibration::Step : RouterCalibration::Off);
+}
 
 RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
   const parallel::RankEnv env = parallel::rank_from_env();
@@ -324,15 +326,20 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
   out << (o.weights == "random" ? fmt::format("weights: random (seed {}{})", o.seed, use_gpu ? ", generated on the GPU" : "")
                                 : note)
       << "\n";
-  const bool calibrate = M && calibrate_routers_for(o);
-  if (gdit) gdit->set_router_calibration(calibrate);
-  if (cdit) cdit->set_router_calibration(calibrate);
-  if (calibrate)
-    out << fmt::format("routers: calibrated on the first forward (each block's mean logit removed, equal logit spread per "
+  const RouterCalibration calibration = M ? router_calibration_for(o) : RouterCalibration::Off;
+  if (gdit) gdit->set_router_calibration(calibration);
+  if (cdit) cdit->set_router_calibration(calibration);
+  if (calibration != RouterCalibration::Off)
+    out << fmt::format("routers: calibrated, mode {} ({}: each block's mean logit removed, equal logit spread per "
                        "group; docs/model.md){}\n",
+                       router_calibration_name(calibration),
+                       calibration == RouterCalibration::Step ? "at the first forward of each step, from the original weights"
+                                                              : "once, at the first forward",
                        o.calibrate_routers ? ""
                                            : ": random routers send almost every token to one or two groups "
-                                             "(--no-calibrate-routers: keep them)");
+                                             "(--calibrate-routers off: keep them)");
+  else if (M && o.calibrate_routers)
+    out << "routers: not calibrated (--calibrate-routers off)\n";
 
   // Context.
   const Context ctx = load_context(o, cfg, nshots);
@@ -412,7 +419,9 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
   }
   res.total = running;
   res.total += setup_times;
-  res.routers_calibrated = gdit ? gdit->routers_calibrated() : cdit->routers_calibrated();
+  res.router_calibration = calibration;
+  res.router_calibrations = gdit ? gdit->router_calibrations() : cdit->router_calibrations();
+  res.routers_calibrated = res.router_calibrations > 0;
 
   for (float v : res.latent)
     if (!std::isfinite(v)) throw std::runtime_error("the output has non-finite values (NaN or inf): check the weights");

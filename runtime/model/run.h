@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/model/profile.h"
+#include "runtime/model/router_calibration.h"
 #include "runtime/reference/manifest.h"
 
 namespace moga::model {
@@ -33,9 +34,9 @@ struct RunOptions {
   int gpus = 1;
   std::string out_dir;                      // empty: write nothing
   int threads = 0;                          // 0: all cores ($MOGA_THREADS)
-  // Router calibration of routed patterns (runtime/model/router_calibration.h) at the first forward;
-  // unset: on with random weights, off with a checkpoint (a trained router is left alone).
-  std::optional<bool> calibrate_routers;
+  // Router calibration of routed patterns (runtime/model/router_calibration.h): step, first or off;
+  // unset: Step with random weights, Off with a checkpoint (a trained router is left alone).
+  std::optional<RouterCalibration> calibrate_routers;
   bool progress = true;
   // Debug: one forward of `forward_latent` (key `latent`, [16, F, H, W]) at `forward_timestep`,
   // written to <out_dir>/forward.safetensors (key `velocity`), no sampling.
@@ -56,11 +57,16 @@ struct RunResult {
   std::vector<StepTiming> steps;
   std::string latent_path, preview_path;
   std::string pattern;
-  bool routers_calibrated = false;  // a routed pattern whose routers were calibrated
+  // Router calibration: the mode applied (Off for a pattern without a router), the forwards that
+  // (re)calibrated, and whether the routers were calibrated at all (router_calibrations > 0).
+  RouterCalibration router_calibration = RouterCalibration::Off;
+  int router_calibrations = 0;
+  bool routers_calibrated = false;
 };
 
-// Whether a run calibrates its routers (when the pattern is routed): the option, or its default.
-bool calibrate_routers_for(const RunOptions& o);
+// The router calibration mode of a run (when the pattern is routed): the option, or its default
+// (Step with --weights random, Off with a checkpoint).
+RouterCalibration router_calibration_for(const RunOptions& o);
 
 // Logs (memory estimate, timing table) go to `out`, the progress bar to `err`.
 // With gpus > 1 (or in a rank started by it: MOGA_RANK set) the arguments are checked first (GPU

@@ -271,41 +271,70 @@ struct ForwardCase {
   std::vector<int> shots;
   int contexts;
   double t;
-  bool calibrate = false;  // router calibration on both backends (routed patterns)
+  RouterCalibration calibrate = RouterCalibration::Off;  // router calibration on both backends (routed patterns)
 };
 
-// After a calibrated forward: both backends replaced their routers, with the same result up to bf16
-// (the GPU calibrates from bf16 h and bf16 W, the CPU from f32); the routing agrees closely (a few
-// tokens may flip at near-ties); a second forward keeps the GPU's routers.
-void check_calibration(gpu::GpuDiT& g, cpu::CpuDiT& c, const cpu::RoutingStats& rg, const cpu::RoutingStats& rc,
-                       const ForwardCase& fc) {
-  EXPECT_TRUE(g.routers_calibrated());
-  EXPECT_TRUE(c.routers_calibrated());
+// The calibrated routers of both backends: the same up to bf16 (the GPU calibrates from bf16 h and
+// the bf16 original W, the CPU from f32); the routing agrees closely (a few tokens may flip at
+// near-ties) and uses every group. Returns the GPU's routers.
+std::vector<std::vector<float>> compare_routers(gpu::GpuDiT& g, cpu::CpuDiT& c, const cpu::RoutingStats& rg,
+                                                const cpu::RoutingStats& rc, const char* when) {
   const int layers = g.config().layers;
   std::vector<std::vector<float>> wg(layers);
   for (int l = 0; l < layers; ++l) {
     const std::string name = fmt::format("blocks.{}.self_attn.router.weight", l);
     wg[l] = g.download_weight(name);
     const double e = rel_l2(wg[l], c.router_weight(l));
-    std::printf("  calibrated router, block %d: gpu vs cpu relative L2 %.3e; groups gpu", l, e);
+    std::printf("  calibrated router (%s), block %d: gpu vs cpu relative L2 %.3e; groups gpu", when, l, e);
     for (int v : rg.counts[l]) std::printf(" %d", v);
     std::printf(", cpu");
     for (int v : rc.counts[l]) std::printf(" %d", v);
     std::printf("\n");
-    EXPECT_LE(e, kTol) << name;
+    EXPECT_LE(e, kTol) << name << " (" << when << ")";
     int diff = 0, tokens = 0;
     for (size_t m = 0; m < rg.counts[l].size(); ++m) diff += std::abs(rg.counts[l][m] - rc.counts[l][m]), tokens += rc.counts[l][m];
-    EXPECT_LE(diff, std::max(2, tokens / 10)) << "block " << l;
-    for (int v : rg.counts[l]) EXPECT_GT(v, 0) << "block " << l << ": an empty group after calibration";
+    EXPECT_LE(diff, std::max(2, tokens / 10)) << "block " << l << " (" << when << ")";
+    for (int v : rg.counts[l]) EXPECT_GT(v, 0) << "block " << l << " (" << when << "): an empty group after calibration";
   }
-  // Once: a later forward (another timestep) leaves the calibrated routers as they are.
+  return wg;
+}
+
+// After a calibrated forward: both backends replaced their routers (compare_routers). Then a second
+// forward at another timestep on both: mode first keeps the GPU's routers; mode step recalibrates
+// both (from the original routers), again the same up to bf16, with outputs within the forward bound.
+void check_calibration(gpu::GpuDiT& g, cpu::CpuDiT& c, const cpu::RoutingStats& rg, const cpu::RoutingStats& rc,
+                       const ForwardCase& fc) {
+  EXPECT_TRUE(g.routers_calibrated());
+  EXPECT_TRUE(c.routers_calibrated());
+  EXPECT_EQ(g.router_calibrations(), 1);
+  const std::vector<std::vector<float>> wg = compare_routers(g, c, rg, rc, "first forward");
+  const int layers = g.config().layers;
   const ModelConfig& cfg = g.config();
   const std::vector<float> latent = normal_vec((size_t)cfg.in_channels * fc.F * fc.H * fc.W, 22);
   const std::vector<float> ctx = normal_vec((size_t)cfg.text_len * cfg.text_dim, 100);
-  std::vector<float> v(latent.size());
-  g.forward(latent.data(), fc.F, fc.H, fc.W, fc.t / 2, {g.embed_context(ctx.data(), cfg.text_len)}, fc.shots, v.data());
-  for (int l = 0; l < layers; ++l)
-    EXPECT_EQ(g.download_weight(fmt::format("blocks.{}.self_attn.router.weight", l)), wg[l]) << "block " << l;
+  const cpu::EmbeddedContext cc = c.embed_context(ctx.data(), cfg.text_len);
+  std::vector<float> vg(latent.size(), NAN), vc(latent.size());
+  cpu::RoutingStats rg2, rc2;
+  g.forward(latent.data(), fc.F, fc.H, fc.W, fc.t / 2, {g.embed_context(ctx.data(), cfg.text_len)}, fc.shots, vg.data(), nullptr,
+            &rg2);
+  c.forward(latent.data(), fc.F, fc.H, fc.W, fc.t / 2, {&cc}, fc.shots, vc.data(), nullptr, &rc2);
+  if (fc.calibrate == RouterCalibration::First) {
+    EXPECT_EQ(g.router_calibrations(), 1);
+    for (int l = 0; l < layers; ++l)
+      EXPECT_EQ(g.download_weight(fmt::format("blocks.{}.self_attn.router.weight", l)), wg[l]) << "block " << l;
+    return;
+  }
+  EXPECT_EQ(g.router_calibrations(), 2);
+  EXPECT_EQ(c.router_calibrations(), 2);
+  const std::vector<std::vector<float>> wg2 = compare_routers(g, c, rg2, rc2, "second forward, t / 2");
+  for (int l = 0; l < layers; ++l) EXPECT_NE(wg2[l], wg[l]) << "block " << l << ": not recalibrated at the new timestep";
+  int flips = 0;
+  for (size_t l = 0; l < rg2.counts.size(); ++l)
+    for (size_t m = 0; m < rg2.counts[l].size(); ++m) flips += std::abs(rg2.counts[l][m] - rc2.counts[l][m]);
+  const double err = rel_l2(vg, vc);
+  std::printf("  second forward (t = %.1f, recalibrated): relative L2 %.3e; router group counts differ by %d\n", fc.t / 2, err,
+              flips);
+  EXPECT_LE(err, flips ? 1e-1 : kTol);
 }
 
 void forward_case(const ForwardCase& fc) {
@@ -353,7 +382,7 @@ void forward_case(const ForwardCase& fc) {
     EXPECT_LE(err, kTol);
   }
   EXPECT_GT(rms, 0.05);  // the comparison must see a non-trivial output
-  if (fc.calibrate) check_calibration(g, c, rg, rc, fc);
+  if (fc.calibrate != RouterCalibration::Off) check_calibration(g, c, rg, rc, fc);
 }
 
 }  // namespace
@@ -374,11 +403,18 @@ TEST(GpuModel, ForwardMogaShotsMatchesCpu) {
 }
 
 // Router calibration on both backends (docs/model.md, "Router calibration"): the same forward bound,
-// the calibrated routers and group counts of the GPU close to the CPU's.
+// the calibrated routers and group counts of the GPU close to the CPU's; mode first keeps them at a
+// second timestep, mode step recalibrates both there (routers and output again within the bounds).
 TEST(GpuModel, ForwardMogaCalibratedRoutersMatchCpu) {
   REQUIRE_DEVICE();
-  forward_case({"moga", 4, 8, 8, {}, 1, 731.5, true});
-  forward_case({"moga", 4, 8, 8, {0, 2}, 2, 500.0, true});
+  forward_case({"moga", 4, 8, 8, {}, 1, 731.5, RouterCalibration::First});
+  forward_case({"moga", 4, 8, 8, {0, 2}, 2, 500.0, RouterCalibration::First});
+}
+
+TEST(GpuModel, ForwardMogaStepCalibrationMatchesCpu) {
+  REQUIRE_DEVICE();
+  forward_case({"moga", 4, 8, 8, {}, 1, 731.5, RouterCalibration::Step});
+  forward_case({"moga", 4, 8, 8, {0, 2}, 2, 500.0, RouterCalibration::Step});
 }
 
 TEST(GpuModel, MemoryCheckRefusesBeforeAllocating) {

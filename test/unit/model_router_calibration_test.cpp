@@ -1,6 +1,6 @@
 // Router calibration (runtime/model/router_calibration.h, docs/model.md "Router calibration (random
-// weights)"): the host math on synthetic router inputs, its effect on the tiny model's routing, and
-// the default per weights source in `moga run`.
+// weights)"): the host math on synthetic router inputs, its effect on the tiny model's routing, the
+// modes (once, per step from the original routers, off), and the default per weights source in `moga run`.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -142,7 +142,7 @@ struct TinyRouting {
 
 // The tiny model with random weights (+ a normal(0, shift) vector added to every block's modulation shift m0, a common
 // offset of h), pattern moga, two forwards (t = 1000, then 600) of a seeded latent.
-TinyRouting tiny_routing(bool calibrate, float shift, int F, int H, int W) {
+TinyRouting tiny_routing(RouterCalibration mode, float shift, int F, int H, int W) {
   const ModelConfig cfg = config_by_name("tiny");
   const moga::ref::PatternSpec spec = embedded_pattern("moga");
   const int M = cpu::pattern_router_groups(spec);
@@ -157,7 +157,7 @@ TinyRouting tiny_routing(bool calibrate, float shift, int F, int H, int W) {
     }
   }
   cpu::CpuDiT dit(std::move(w), spec, 2);
-  dit.set_router_calibration(calibrate);
+  dit.set_router_calibration(mode);
   std::vector<float> ctx((size_t)cfg.text_len * cfg.text_dim), lat((size_t)16 * F * H * W), out(lat.size());
   NormalRng(8).fill(ctx.data(), ctx.size());
   NormalRng(9).fill(lat.data(), lat.size());
@@ -166,7 +166,7 @@ TinyRouting tiny_routing(bool calibrate, float shift, int F, int H, int W) {
   TinyRouting res;
   dit.forward(lat.data(), F, H, W, 1000.0, {&e}, {}, out.data(), nullptr, &r);
   res.first = r.counts;
-  EXPECT_EQ(dit.routers_calibrated(), calibrate);
+  EXPECT_EQ(dit.routers_calibrated(), mode != RouterCalibration::Off);
   dit.forward(lat.data(), F, H, W, 600.0, {&e}, {}, out.data(), nullptr, &r);
   res.second = r.counts;
   return res;
@@ -191,7 +191,8 @@ void print_routing(const char* what, const TinyRouting& r) {
 
 }  // namespace
 
-// Tiny, random weights, moga (M = 5), 64 tokens, two forwards (the second reuses the routers). As
+// Tiny, random weights, moga (M = 5), 64 tokens, two forwards (mode first: the second reuses the
+// routers; mode step: the second recalibrates at its timestep). As
 // seeded, the routers are already spread at tiny (measured, block 0: 16 11 7 24 6 without calibration,
 // 12 11 12 15 14 with it): calibration makes the largest group smaller. With a common offset in h
 // (normal(0, 3) added to every block's shift m0; the situation of wan-1.3b's blocks, where one group
@@ -201,30 +202,35 @@ void print_routing(const char* what, const TinyRouting& r) {
 TEST(ModelRouterCalibration, TinyRoutingIsMoreBalanced) {
   const long long N = 4 * 4 * 4;  // tokens of the 4x8x8 latent
   for (float shift : {0.f, 3.f}) {
-    const TinyRouting off = tiny_routing(false, shift, 4, 8, 8), on = tiny_routing(true, shift, 4, 8, 8);
+    const TinyRouting off = tiny_routing(RouterCalibration::Off, shift, 4, 8, 8),
+                      first = tiny_routing(RouterCalibration::First, shift, 4, 8, 8),
+                      step = tiny_routing(RouterCalibration::Step, shift, 4, 8, 8);
     std::printf("common offset std %.0f:\n", shift);
-    print_routing("  not calibrated:", off);
-    print_routing("  calibrated:    ", on);
-    for (const auto* r : {&on.first, &on.second}) {
+    print_routing("  not calibrated:  ", off);
+    print_routing("  calibrated first:", first);
+    print_routing("  calibrated step: ", step);
+    EXPECT_EQ(step.first, first.first);  // the same first calibration
+    for (const auto* r : {&first.first, &first.second, &step.second}) {
       EXPECT_LT(largest(*r), largest(off.first)) << "shift " << shift;
       EXPECT_GT(smallest(*r), 0) << "shift " << shift;
     }
     if (shift > 0) {  // the offset dominates the uncalibrated router: one group takes (almost) all
       EXPECT_GE(largest(off.first), N * 9 / 10);
       EXPECT_EQ(smallest(off.first), 0);
-      EXPECT_LE(largest(on.first), 2 * N / 5);
-      EXPECT_LE(largest(on.second), 2 * N / 5);
+      for (const auto* r : {&first.first, &first.second, &step.second}) EXPECT_LE(largest(*r), 2 * N / 5);
     }
   }
 }
 
-// Calibrated once: the first forward replaces the routers, later forwards keep them; off: untouched.
+// Mode first: the first forward replaces the routers, later forwards keep them; off: untouched.
 TEST(ModelRouterCalibration, OnceAtTheFirstForward) {
   const ModelConfig cfg = config_by_name("tiny");
   const moga::ref::PatternSpec spec = embedded_pattern("moga");
-  for (bool on : {false, true}) {
+  for (RouterCalibration mode : {RouterCalibration::Off, RouterCalibration::First}) {
+    const bool on = mode != RouterCalibration::Off;
     cpu::CpuDiT dit(random_weights(cfg, 5, 5), spec, 2);
-    dit.set_router_calibration(on);
+    dit.set_router_calibration(mode);
+    EXPECT_EQ(dit.router_calibration(), mode);
     const std::vector<float> w0 = dit.router_weight(1);
     std::vector<float> ctx((size_t)cfg.text_len * cfg.text_dim), lat((size_t)16 * 4 * 8 * 8), out(lat.size());
     NormalRng(8).fill(ctx.data(), ctx.size());
@@ -233,15 +239,93 @@ TEST(ModelRouterCalibration, OnceAtTheFirstForward) {
     EXPECT_FALSE(dit.routers_calibrated());
     dit.forward(lat.data(), 4, 8, 8, 1000.0, {&e}, {}, out.data());
     EXPECT_EQ(dit.routers_calibrated(), on);
+    EXPECT_EQ(dit.router_calibrations(), on ? 1 : 0);
     const std::vector<float> w1 = dit.router_weight(1);
     EXPECT_EQ(w1 != w0, on);
     dit.forward(lat.data(), 4, 8, 8, 300.0, {&e}, {}, out.data());
     EXPECT_EQ(dit.router_weight(1), w1);
+    EXPECT_EQ(dit.router_calibrations(), on ? 1 : 0);
   }
   // A pattern without a router: nothing to calibrate.
   cpu::CpuDiT full(random_weights(cfg, 5, 0), embedded_pattern("full"), 2);
-  full.set_router_calibration(true);
+  full.set_router_calibration(RouterCalibration::Step);
   EXPECT_FALSE(full.routers_calibrated());
+  EXPECT_EQ(full.router_calibrations(), 0);
+}
+
+namespace {
+
+// Every block's router in use, [layer][M * d].
+std::vector<std::vector<float>> all_routers(const cpu::CpuDiT& dit) {
+  std::vector<std::vector<float>> r;
+  for (int l = 0; l < dit.config().layers; ++l) r.push_back(dit.router_weight(l));
+  return r;
+}
+
+}  // namespace
+
+// Mode step: a forward at a new timestep recalibrates, one at the timestep of the last calibration
+// (CFG's unconditional forward of a step) keeps the routers; every calibration starts from the original
+// routers: calibrating at t = 1000 and then at 600 gives, bit for bit, the routers and output of a fresh
+// model calibrated at 600 directly.
+TEST(ModelRouterCalibration, StepRecalibratesFromTheOriginalRouters) {
+  const ModelConfig cfg = config_by_name("tiny");
+  const moga::ref::PatternSpec spec = embedded_pattern("moga");
+  const int F = 4, H = 8, W = 8;
+  std::vector<float> ctx((size_t)cfg.text_len * cfg.text_dim), lat((size_t)16 * F * H * W), out(lat.size()),
+      out2(lat.size());
+  NormalRng(8).fill(ctx.data(), ctx.size());
+  NormalRng(9).fill(lat.data(), lat.size());
+  const std::vector<float> zeros(ctx.size(), 0.f);
+
+  cpu::CpuDiT dit(random_weights(cfg, 5, 5), spec, 2);
+  dit.set_router_calibration(RouterCalibration::Step);
+  const auto w0 = all_routers(dit);
+  const cpu::EmbeddedContext e = dit.embed_context(ctx.data(), cfg.text_len), neg = dit.embed_context(zeros.data(), 1);
+  dit.forward(lat.data(), F, H, W, 1000.0, {&e}, {}, out.data());
+  EXPECT_EQ(dit.router_calibrations(), 1);
+  const auto w1 = all_routers(dit);
+  for (int l = 0; l < cfg.layers; ++l) EXPECT_NE(w1[l], w0[l]) << "block " << l;
+  // The same timestep (another context, as CFG's negative): the routers stay.
+  dit.forward(lat.data(), F, H, W, 1000.0, {&neg}, {}, out.data());
+  EXPECT_EQ(dit.router_calibrations(), 1);
+  EXPECT_EQ(all_routers(dit), w1);
+  // A new timestep: recalibrated.
+  dit.forward(lat.data(), F, H, W, 600.0, {&e}, {}, out.data());
+  EXPECT_EQ(dit.router_calibrations(), 2);
+  const auto w2 = all_routers(dit);
+  for (int l = 0; l < cfg.layers; ++l) EXPECT_NE(w2[l], w1[l]) << "block " << l;
+
+  cpu::CpuDiT fresh(random_weights(cfg, 5, 5), spec, 2);
+  fresh.set_router_calibration(RouterCalibration::Step);
+  const cpu::EmbeddedContext ef = fresh.embed_context(ctx.data(), cfg.text_len);
+  fresh.forward(lat.data(), F, H, W, 600.0, {&ef}, {}, out2.data());
+  EXPECT_EQ(fresh.router_calibrations(), 1);
+  EXPECT_EQ(all_routers(fresh), w2);
+  EXPECT_EQ(out2, out);
+  // Back to 1000: the first calibration again, bit for bit.
+  dit.forward(lat.data(), F, H, W, 1000.0, {&e}, {}, out.data());
+  EXPECT_EQ(dit.router_calibrations(), 3);
+  EXPECT_EQ(all_routers(dit), w1);
+}
+
+TEST(ModelRouterCalibration, ModeNames) {
+  for (RouterCalibration m : {RouterCalibration::Off, RouterCalibration::First, RouterCalibration::Step})
+    EXPECT_EQ(parse_router_calibration(router_calibration_name(m)), m);
+  EXPECT_STREQ(router_calibration_name(RouterCalibration::Step), "step");
+  try {
+    parse_router_calibration("always");
+    FAIL() << "expected a refusal";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_TRUE(std::string(e.what()).find("step, first or off") != std::string::npos) << e.what();
+  }
+  // When a forward calibrates.
+  EXPECT_FALSE(router_calibration_due(RouterCalibration::Off, 0, 0, 1000));
+  EXPECT_TRUE(router_calibration_due(RouterCalibration::First, 0, 0, 1000));
+  EXPECT_FALSE(router_calibration_due(RouterCalibration::First, 1, 1000, 600));
+  EXPECT_TRUE(router_calibration_due(RouterCalibration::Step, 0, 0, 0));
+  EXPECT_FALSE(router_calibration_due(RouterCalibration::Step, 1, 600, 600));
+  EXPECT_TRUE(router_calibration_due(RouterCalibration::Step, 1, 1000, 600));
 }
 
 namespace {
@@ -260,50 +344,67 @@ bool has(const std::string& s, const std::string& what) { return s.find(what) !=
 
 }  // namespace
 
-// moga run: on by default with random weights, off with a checkpoint (the same numbers as random:
+// moga run: step by default with random weights, off with a checkpoint (the same numbers as random:
 // write_random_checkpoint), either way by the option; only routed patterns; the debug forward too.
 TEST(ModelRouterCalibration, RunDefaultsPerWeightsSource) {
   RunOptions o;
-  EXPECT_TRUE(calibrate_routers_for(o));
+  EXPECT_EQ(router_calibration_for(o), RouterCalibration::Step);
   o.weights = "w.safetensors";
-  EXPECT_FALSE(calibrate_routers_for(o));
-  o.calibrate_routers = true;
-  EXPECT_TRUE(calibrate_routers_for(o));
+  EXPECT_EQ(router_calibration_for(o), RouterCalibration::Off);
+  o.calibrate_routers = RouterCalibration::First;
+  EXPECT_EQ(router_calibration_for(o), RouterCalibration::First);
   o.weights = "random";
-  o.calibrate_routers = false;
-  EXPECT_FALSE(calibrate_routers_for(o));
+  o.calibrate_routers = RouterCalibration::Off;
+  EXPECT_EQ(router_calibration_for(o), RouterCalibration::Off);
 
   const std::string dir = modeltest::scratch_dir();
   write_random_checkpoint(dir + "/w.safetensors", config_by_name("tiny"), 4, 5, DType::F32);
   RunOptions r;
   r.attention = "moga";
   r.seed = 4;
+  r.steps = 3;
   std::string log;
-  const RunResult rand_on = quiet_run(r, &log);
-  EXPECT_TRUE(rand_on.routers_calibrated);
-  EXPECT_TRUE(has(log, "routers: calibrated on the first forward") && has(log, "--no-calibrate-routers")) << log;
-  r.calibrate_routers = false;
+  const RunResult rand_step = quiet_run(r, &log);  // the default: once per step
+  EXPECT_EQ(rand_step.router_calibration, RouterCalibration::Step);
+  EXPECT_EQ(rand_step.router_calibrations, 3);
+  EXPECT_TRUE(rand_step.routers_calibrated);
+  EXPECT_TRUE(has(log, "routers: calibrated, mode step") && has(log, "--calibrate-routers off")) << log;
+  r.cfg = 4.0;  // CFG: the unconditional forward of a step uses that step's routers
+  EXPECT_EQ(quiet_run(r, &log).router_calibrations, 3);
+  r.cfg.reset();
+  r.calibrate_routers = RouterCalibration::First;
+  const RunResult rand_first = quiet_run(r, &log);
+  EXPECT_EQ(rand_first.router_calibration, RouterCalibration::First);
+  EXPECT_EQ(rand_first.router_calibrations, 1);
+  EXPECT_TRUE(has(log, "routers: calibrated, mode first")) << log;
+  EXPECT_FALSE(has(log, "--calibrate-routers off")) << log;  // the note is for the default only
+  EXPECT_NE(rand_first.latent, rand_step.latent);
+  r.calibrate_routers = RouterCalibration::Off;
   const RunResult rand_off = quiet_run(r, &log);
+  EXPECT_EQ(rand_off.router_calibration, RouterCalibration::Off);
   EXPECT_FALSE(rand_off.routers_calibrated);
   EXPECT_FALSE(has(log, "routers: calibrated")) << log;
-  EXPECT_NE(rand_on.latent, rand_off.latent);
+  EXPECT_TRUE(has(log, "routers: not calibrated (--calibrate-routers off)")) << log;
+  EXPECT_NE(rand_step.latent, rand_off.latent);
 
   RunOptions c = r;
   c.calibrate_routers.reset();
   c.weights = dir + "/w.safetensors";
   const RunResult ckpt = quiet_run(c, &log);
+  EXPECT_EQ(ckpt.router_calibration, RouterCalibration::Off);
   EXPECT_FALSE(ckpt.routers_calibrated);
-  EXPECT_FALSE(has(log, "routers: calibrated")) << log;
+  EXPECT_FALSE(has(log, "routers:")) << log;
   EXPECT_EQ(ckpt.latent, rand_off.latent);
-  c.calibrate_routers = true;
+  c.calibrate_routers = RouterCalibration::Step;
   const RunResult ckpt_on = quiet_run(c, &log);
-  EXPECT_TRUE(ckpt_on.routers_calibrated);
-  EXPECT_TRUE(has(log, "routers: calibrated on the first forward")) << log;
-  EXPECT_EQ(ckpt_on.latent, rand_on.latent);
+  EXPECT_EQ(ckpt_on.router_calibrations, 3);
+  EXPECT_TRUE(has(log, "routers: calibrated, mode step")) << log;
+  EXPECT_EQ(ckpt_on.latent, rand_step.latent);
 
   // Not routed: nothing calibrated, nothing said.
   RunOptions f;
   const RunResult full = quiet_run(f, &log);
+  EXPECT_EQ(full.router_calibration, RouterCalibration::Off);
   EXPECT_FALSE(full.routers_calibrated);
   EXPECT_FALSE(has(log, "routers:")) << log;
 
@@ -314,7 +415,9 @@ TEST(ModelRouterCalibration, RunDefaultsPerWeightsSource) {
   RunOptions d;
   d.attention = "moga";
   d.forward_latent = dir + "/lat.safetensors";
-  EXPECT_TRUE(quiet_run(d, &log).routers_calibrated);
+  const RunResult fwd = quiet_run(d, &log);
+  EXPECT_EQ(fwd.router_calibration, RouterCalibration::Step);
+  EXPECT_EQ(fwd.router_calibrations, 1);
   d.weights = dir + "/w.safetensors";
   EXPECT_FALSE(quiet_run(d, &log).routers_calibrated);
 }

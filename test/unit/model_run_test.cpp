@@ -239,17 +239,31 @@ TEST(ModelRun, CliExitCodes) {
   // --param recompiles the built-in pattern: M = 3 groups
   EXPECT_EQ(std::system((moga + " run --attention moga --param M=3 --no-progress" + q).c_str()), 0);
   EXPECT_TRUE(has(modeltest::read_bytes(dir + "/log"), "router M = 3")) << modeltest::read_bytes(dir + "/log");
-  // Router calibration: on by default with random weights, --no-calibrate-routers turns it off, and
-  // --calibrate-routers turns it on for a checkpoint (off by default there).
-  EXPECT_TRUE(has(modeltest::read_bytes(dir + "/log"), "routers: calibrated on the first forward"));
-  EXPECT_EQ(std::system((moga + " run --attention moga --no-progress --no-calibrate-routers" + q).c_str()), 0);
-  EXPECT_FALSE(has(modeltest::read_bytes(dir + "/log"), "routers: calibrated")) << modeltest::read_bytes(dir + "/log");
+  // Router calibration: mode step by default with random weights; --calibrate-routers step|first|off
+  // (anything else refused), --no-calibrate-routers = off (not both); a checkpoint is off by default
+  // and calibrated only when asked.
+  const auto last_log = [&] { return modeltest::read_bytes(dir + "/log"); };
+  EXPECT_TRUE(has(last_log(), "routers: calibrated, mode step")) << last_log();
+  EXPECT_EQ(std::system((moga + " run --attention moga --no-progress --calibrate-routers first" + q).c_str()), 0);
+  EXPECT_TRUE(has(last_log(), "routers: calibrated, mode first")) << last_log();
+  EXPECT_EQ(std::system((moga + " run --attention moga --no-progress --calibrate-routers=step" + q).c_str()), 0);
+  EXPECT_TRUE(has(last_log(), "routers: calibrated, mode step")) << last_log();
+  for (const char* off : {" --calibrate-routers off", " --no-calibrate-routers"}) {
+    EXPECT_EQ(std::system((moga + " run --attention moga --no-progress" + off + q).c_str()), 0) << off;
+    EXPECT_FALSE(has(last_log(), "routers: calibrated")) << last_log();
+    EXPECT_TRUE(has(last_log(), "routers: not calibrated")) << last_log();
+  }
+  EXPECT_NE(std::system((moga + " run --attention moga --no-progress --calibrate-routers always" + q).c_str()), 0);
+  EXPECT_TRUE(has(last_log(), "always")) << last_log();
+  EXPECT_NE(std::system((moga + " run --attention moga --no-progress --calibrate-routers step --no-calibrate-routers" + q).c_str()),
+            0);
+  EXPECT_NE(std::system((moga + " run --attention moga --no-progress --calibrate-routers" + q).c_str()), 0);  // a mode is needed
   EXPECT_EQ(std::system((moga + " init-weights --config tiny --attention moga -o " + dir + "/wr.safetensors" + q).c_str()), 0);
   EXPECT_EQ(std::system((moga + " run --attention moga --no-progress --weights " + dir + "/wr.safetensors" + q).c_str()), 0);
-  EXPECT_FALSE(has(modeltest::read_bytes(dir + "/log"), "routers: calibrated")) << modeltest::read_bytes(dir + "/log");
-  EXPECT_EQ(std::system(
-                (moga + " run --attention moga --no-progress --calibrate-routers --weights " + dir + "/wr.safetensors" + q).c_str()),
+  EXPECT_FALSE(has(last_log(), "routers:")) << last_log();
+  EXPECT_EQ(std::system((moga + " run --attention moga --no-progress --calibrate-routers step --weights " + dir +
+                         "/wr.safetensors" + q)
+                            .c_str()),
             0);
-  EXPECT_TRUE(has(modeltest::read_bytes(dir + "/log"), "routers: calibrated on the first forward"))
-      << modeltest::read_bytes(dir + "/log");
+  EXPECT_TRUE(has(last_log(), "routers: calibrated, mode step")) << last_log();
 }

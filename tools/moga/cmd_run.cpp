@@ -4,7 +4,7 @@
 //   moga run [--config tiny|wan-1.3b|wan-14b] [--weights FILE|random] [--seed S]
 //            [--attention PATTERN|FILE.moga|FILE.json] [--param k=v]... [--frames F --height H --width W]
 //            [--shots 0,8,15] [--context FILE.safetensors|random] [--steps N] [--shift S] [--cfg SCALE]
-//            [--backend cpu|gpu|auto] [--threads T] [--gpus N] [--[no-]calibrate-routers] [--out DIR]
+//            [--backend cpu|gpu|auto] [--threads T] [--gpus N] [--calibrate-routers step|first|off] [--out DIR]
 //
 // --param recompiles the pattern (the compiler is linked into this binary); the model code itself
 // (runtime/model) has no MLIR. Hidden debug options: --forward-latent FILE [--timestep T] runs one
@@ -30,7 +30,8 @@ struct RunArgs {
   std::string shots;
   double cfg = 0;
   bool no_progress = false;
-  bool calibrate_routers = false;
+  std::string calibrate_routers;  // step | first | off
+  bool no_calibrate_routers = false;
 };
 
 bool ends_with(const std::string& s, const std::string& t) {
@@ -71,8 +72,9 @@ int run_run(RunArgs& a, CLI::App* sub) {
   model::RunOptions o = a.o;
   if (sub->count("--cfg")) o.cfg = a.cfg;
   o.progress = !a.no_progress;
-  // Both spellings count the same option; unset: the default of the weights source (run.h).
-  if (sub->count("--calibrate-routers")) o.calibrate_routers = a.calibrate_routers;
+  // Unset: the default of the weights source (run.h); --no-calibrate-routers is --calibrate-routers off.
+  if (sub->count("--calibrate-routers")) o.calibrate_routers = model::parse_router_calibration(a.calibrate_routers);
+  if (a.no_calibrate_routers) o.calibrate_routers = model::RouterCalibration::Off;
   if (!a.shots.empty()) {
     std::stringstream ss(a.shots);
     std::string item;
@@ -121,9 +123,13 @@ Command register_run(CLI::App& app) {
                                     "GPU; the head count must be divisible by N (docs/distributed.md)")->capture_default_str();
   sub->add_option("-o,--out", o.out_dir, "write latent.safetensors and preview.png here");
   sub->add_flag("--no-progress", a->no_progress, "no progress bar");
-  sub->add_flag("--calibrate-routers,!--no-calibrate-routers", a->calibrate_routers,
-                "routed patterns: calibrate each block's router on the first forward (mean logit removed, equal logit "
-                "spread per group; docs/model.md). Default: on with --weights random, off with a checkpoint");
+  CLI::Option* cal =
+      sub->add_option("--calibrate-routers", a->calibrate_routers,
+                      "routed patterns: calibrate each block's router (mean logit removed, equal logit spread per group; "
+                      "docs/model.md) at the first forward of each step (step), once at the first forward (first), or "
+                      "not (off). Default: step with --weights random, off with a checkpoint")
+          ->check(CLI::IsMember({"step", "first", "off"}));
+  sub->add_flag("--no-calibrate-routers", a->no_calibrate_routers, "same as --calibrate-routers off")->excludes(cal);
   sub->add_option("--forward-latent", o.forward_latent, "debug: one forward of this latent ('latent' [16, F, H, W])")->group("");
   sub->add_option("--timestep", o.forward_timestep, "debug: the timestep of --forward-latent")->group("");
   return {sub, [a, sub] { return run_run(*a, sub); }};

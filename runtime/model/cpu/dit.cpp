@@ -112,10 +112,13 @@ std::vector<float> CpuDiT::router_weight(int layer) const {
   return r;
 }
 
-// h [N][d]: the block's router input (the LN-modulated hidden state), in the CPU layout [d][M].
+// h [N][d]: the block's router input (the LN-modulated hidden state); from the block's original
+// router (kept at its first calibration), written in the CPU layout [d][M].
 void CpuDiT::calibrate_router(int layer, const float* h, int N) {
   const int d = cfg_.dim;
-  const std::vector<float> w = model::calibrate_router(router_weight(layer), M_, d, h, N, threads_);
+  if (router_orig_.empty()) router_orig_.resize(cfg_.layers);
+  if (router_orig_[layer].empty()) router_orig_[layer] = router_weight(layer);
+  const std::vector<float> w = model::calibrate_router(router_orig_[layer], M_, d, h, N, threads_);
   std::vector<float>& wt = blocks_[layer].router_wt;
   for (int m = 0; m < M_; ++m)
     for (int j = 0; j < d; ++j) wt[(size_t)j * M_ + m] = w[(size_t)m * d + j];
@@ -204,9 +207,9 @@ void CpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     routing->M = M_;
     routing->counts.assign(routed_ ? c.layers : 0, std::vector<int>(M_, 0));
   }
-  // Router calibration: block by block in the first forward (each block's router input depends on the
-  // calibrated routers before it).
-  const bool calibrate_this_forward = routed_ && calibrate_routers_ && !calibrated_;
+  // Router calibration (mode First: the first forward; Step: a new timestep): block by block (each
+  // block's router input depends on the calibrated routers before it).
+  const bool calibrate_this_forward = routed_ && router_calibration_due(calibration_, calibrations_, calibrated_t_, timestep);
   for (int li = 0; li < c.layers; ++li) {
     const Block& b = blocks_[li];
     for (int i = 0; i < 6 * d; ++i) mod[i] = b.modulation[i] + e0[i];
@@ -282,7 +285,7 @@ void CpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     clk.lap(&StageTimes::gemm);
     add_gated(x.data(), y.data(), gate2, N, d);
   }
-  calibrated_ = calibrated_ || calibrate_this_forward;
+  if (calibrate_this_forward) ++calibrations_, calibrated_t_ = timestep;
 
   // ---- head: head(LN(x)(1+m1)+m0), m = head.modulation + e
   std::vector<float> m(2 * d);

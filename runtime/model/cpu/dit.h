@@ -9,6 +9,7 @@
 #include "runtime/model/cpu/embedding.h"
 #include "runtime/model/cpu/linear.h"
 #include "runtime/model/profile.h"
+#include "runtime/model/router_calibration.h"
 #include "runtime/model/weights.h"
 #include "runtime/reference/attention.h"
 #include "runtime/reference/manifest.h"
@@ -49,18 +50,22 @@ class CpuDiT {
 
   // velocity = forward(latent [16][F][H][W] (latent pixels), timestep t in [0, 1000]);
   // contexts: one per shot, or one for all shots; shot_starts: first latent frame of each shot
-  // (empty: one shot). out: [out_channels][F][H][W]. Not const: with router calibration on, the first
-  // forward replaces the routers.
+  // (empty: one shot). out: [out_channels][F][H][W]. Not const: with router calibration on, a forward
+  // may replace the routers.
   void forward(const float* latent, int F, int H, int W, double timestep, const std::vector<const EmbeddedContext*>& contexts,
                const std::vector<int>& shot_starts, float* out, StageTimes* t = nullptr, RoutingStats* routing = nullptr);
 
-  // Router calibration (runtime/model/router_calibration.h; routed patterns only, off by default):
-  // when on, the first forward replaces each block's router by its calibrated version, computed from
-  // that block's router input, and every later forward uses it. Set before the first forward.
-  void set_router_calibration(bool on) { calibrate_routers_ = on; }
-  bool router_calibration() const { return calibrate_routers_; }
-  bool routers_calibrated() const { return routed_ && calibrated_; }
-  // Block `layer`'s router weight in the checkpoint's layout [M][dim] (tests).
+  // Router calibration (runtime/model/router_calibration.h; routed patterns only, Off by default):
+  // First: the first forward replaces each block's router by its calibrated version, computed from
+  // that block's router input, and every later forward uses it; Step: likewise at every forward whose
+  // timestep differs from the last calibration's, each time from the original routers (a host copy
+  // kept at the first calibration). Set before the first forward.
+  void set_router_calibration(RouterCalibration mode) { calibration_ = mode; }
+  RouterCalibration router_calibration() const { return calibration_; }
+  bool routers_calibrated() const { return routed_ && calibrations_ > 0; }
+  // Forwards that (re)calibrated the routers so far.
+  int router_calibrations() const { return routed_ ? calibrations_ : 0; }
+  // Block `layer`'s router weight in use, in the checkpoint's layout [M][dim] (tests).
   std::vector<float> router_weight(int layer) const;
 
   // Time embedding e [dim] and e0 [6*dim] (exposed for tests).
@@ -72,7 +77,10 @@ class CpuDiT {
   bool routed_ = false;
   int M_ = 0;
   int threads_ = 1;
-  bool calibrate_routers_ = false, calibrated_ = false;
+  RouterCalibration calibration_ = RouterCalibration::Off;
+  int calibrations_ = 0;
+  double calibrated_t_ = 0;                    // the timestep of the last calibration
+  std::vector<std::vector<float>> router_orig_;  // [layer][M * dim]: the original routers (first calibration)
   void calibrate_router(int layer, const float* h, int N);
   Linear patch_, text0_, text2_, time0_, time2_, tproj_, head_;
   std::vector<float> head_mod_;  // [2][dim]

@@ -287,11 +287,16 @@ struct GpuDiT::Impl {
   // sequence parallelism (set_sequence_parallel): the exchanges, and the gathered routing [routed][N]
   std::unique_ptr<parallel::UlyssesGpu> sp;
   Grow rgid, rprob;
-  // router calibration (first forward only): all N rows of h (sequence parallelism), per-chunk partial
-  // sums, W' in f32
+  // router calibration (calibrating forwards only): all N rows of h (sequence parallelism), per-chunk
+  // partial sums, W' in f32; on the host the original routers [layer][M * d] (f32 of the arena's bf16,
+  // kept at the first calibration: every calibration starts from them), and scratch reused by every
+  // calibration (the downloaded partial sums, W'' in bf16)
   Grow calib_h, calib_part, calib_w;
+  std::vector<std::vector<float>> router_orig;
+  std::vector<float> calib_part_host;
+  std::vector<uint16_t> calib_wb;
   void calibrate_router(int layer, CUdeviceptr h, long long s0, long long n, long long N, CUstream s);
-  std::vector<double> chunk_sums(CUdeviceptr part, long long chunks, int width, CUstream s) const;
+  std::vector<double> chunk_sums(CUdeviceptr part, long long chunks, int width, CUstream s);
   long long rope_key[3] = {-1, -1, -1};
 
   CUdeviceptr w(const std::string& name) const {
@@ -511,8 +516,9 @@ void GpuDiT::time_embedding(double timestep, float* e, float* e0) {
 // ---- router calibration -------------------------------------------------------------------------------
 
 // Downloads per-chunk partial sums part[chunks][width] (f32) and adds them in chunk order, in double.
-std::vector<double> GpuDiT::Impl::chunk_sums(CUdeviceptr part, long long chunks, int width, CUstream s) const {
-  std::vector<float> p((size_t)chunks * width);
+std::vector<double> GpuDiT::Impl::chunk_sums(CUdeviceptr part, long long chunks, int width, CUstream s) {
+  std::vector<float>& p = calib_part_host;
+  p.resize((size_t)chunks * width);
   CU_CHECK(jit::driver().cuStreamSynchronize(s));
   CU_CHECK(jit::driver().cuMemcpyDtoH(p.data(), part, p.size() * 4));
   std::vector<double> sum(width, 0.0);
@@ -524,7 +530,8 @@ std::vector<double> GpuDiT::Impl::chunk_sums(CUdeviceptr part, long long chunks,
 // Block `layer`'s router from its input h (this rank's rows [s0, s0 + n) of N): the sums of
 // router_calibration.h by the dit_calib_* kernels over fixed chunks of all N rows (with sequence
 // parallelism the rows are all-gathered first, so every rank computes exactly what one GPU does), the
-// rest on the host; W'' is rounded to bf16 over the arena's copy.
+// rest on the host, from the block's original router (downloaded at its first calibration); W'' is
+// rounded to bf16 over the arena's copy.
 void GpuDiT::Impl::calibrate_router(int layer, CUdeviceptr h, long long s0, long long n, long long N, CUstream s) {
   const int d = cfg.dim;
   CUdeviceptr rows = h;
@@ -546,10 +553,15 @@ void GpuDiT::Impl::calibrate_router(int layer, CUdeviceptr h, long long s0, long
 
   const std::string name = fmt::format("blocks.{}.self_attn.router.weight", layer);
   const CUdeviceptr wdev = w(name);
-  std::vector<uint16_t> wb((size_t)M * d);
-  CU_CHECK(jit::driver().cuMemcpyDtoH(wb.data(), wdev, wb.size() * 2));
-  std::vector<float> W(wb.size());
-  for (size_t i = 0; i < wb.size(); ++i) W[i] = bf2f(wb[i]);
+  std::vector<uint16_t>& wb = calib_wb;
+  wb.resize((size_t)M * d);
+  if (router_orig.empty()) router_orig.resize(cfg.layers);
+  std::vector<float>& W = router_orig[layer];
+  if (W.empty()) {  // the first calibration of this block: the arena still holds the original
+    CU_CHECK(jit::driver().cuMemcpyDtoH(wb.data(), wdev, wb.size() * 2));
+    W.resize(wb.size());
+    for (size_t i = 0; i < wb.size(); ++i) W[i] = bf2f(wb[i]);
+  }
   const std::vector<float> Wp = router_project_mean(W, M, d, hsum);
 
   const CUdeviceptr wp = calib_w.ensure(Wp.size() * 4);
@@ -684,9 +696,9 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
   }
   I.ev.mark(st, &StageTimes::other);
 
-  // Router calibration: block by block in the first forward (each block's router input depends on the
-  // calibrated routers before it).
-  const bool calibrate_this_forward = M_ && calibrate_routers_ && !calibrated_;
+  // Router calibration (mode First: the first forward; Step: a new timestep): block by block (each
+  // block's router input depends on the calibrated routers before it).
+  const bool calibrate_this_forward = M_ && router_calibration_due(calibration_, calibrations_, calibrated_t_, timestep);
   for (int li = 0; li < c.layers; ++li) {
     const std::string p = "blocks." + std::to_string(li) + ".";
     const CUdeviceptr mod = I.w(p + "modulation");
@@ -794,7 +806,7 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     I.ev.mark(st, &StageTimes::other);
   }
 
-  calibrated_ = calibrated_ || calibrate_this_forward;
+  if (calibrate_this_forward) ++calibrations_, calibrated_t_ = timestep;
 
   // ---- head
   I.gemm.linear(I.w("head.head.weight"), I.w("head.head.bias"), O, d, h, d, (int)n, ho + (size_t)s0 * O * 2, O, Epilogue::Bias,

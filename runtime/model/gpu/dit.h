@@ -29,6 +29,7 @@
 #include "runtime/model/config.h"
 #include "runtime/model/cpu/dit.h"  // RoutingStats
 #include "runtime/model/profile.h"
+#include "runtime/model/router_calibration.h"
 #include "runtime/model/weights.h"
 
 namespace moga::parallel {
@@ -90,14 +91,19 @@ class GpuDiT {
                const std::vector<std::shared_ptr<GpuContext>>& contexts, const std::vector<int>& shot_starts, float* out,
                StageTimes* t = nullptr, cpu::RoutingStats* routing = nullptr);
 
-  // Router calibration (runtime/model/router_calibration.h; routed patterns only, off by default):
-  // when on, the first forward replaces each block's router (bf16, in the weight arena) by its
+  // Router calibration (runtime/model/router_calibration.h; routed patterns only, Off by default):
+  // First: the first forward replaces each block's router (bf16, in the weight arena) by its
   // calibrated version, computed from that block's router input over all N tokens (with sequence
   // parallelism the shards' inputs are all-gathered first: every rank gets the same router, the same
-  // as one GPU's), and every later forward uses it. Set before the first forward.
-  void set_router_calibration(bool on) { calibrate_routers_ = on; }
-  bool router_calibration() const { return calibrate_routers_; }
-  bool routers_calibrated() const { return M_ > 0 && calibrated_; }
+  // as one GPU's), and every later forward uses it; Step: likewise at every forward whose timestep
+  // differs from the last calibration's, each time from the original routers (a host f32 copy of the
+  // bf16 weights, kept at the first calibration; device and host scratch reused). Set before the
+  // first forward.
+  void set_router_calibration(RouterCalibration mode) { calibration_ = mode; }
+  RouterCalibration router_calibration() const { return calibration_; }
+  bool routers_calibrated() const { return M_ > 0 && calibrations_ > 0; }
+  // Forwards that (re)calibrated the routers so far.
+  int router_calibrations() const { return M_ > 0 ? calibrations_ : 0; }
 
   // GPU time spent in cross-attention by all forwards so far (part of StageTimes::attention).
   double cross_attention_seconds() const { return cross_seconds_; }
@@ -127,7 +133,9 @@ class GpuDiT {
   int M_ = 0;
   CUstream stream_ = nullptr;
   double cross_seconds_ = 0, comm_seconds_ = 0;
-  bool calibrate_routers_ = false, calibrated_ = false;
+  RouterCalibration calibration_ = RouterCalibration::Off;
+  int calibrations_ = 0;
+  double calibrated_t_ = 0;  // the timestep of the last calibration
   std::unique_ptr<Impl> impl_;
 };
 
