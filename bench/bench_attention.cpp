@@ -21,9 +21,11 @@
 //            the tuned v7 tiles beat v9: fewer partial tiles), the routed and frame-local branches on v9,
 //            in one sm_90a module.
 //   wg-ua    (A/B, routed cases only) wgmma without aligned groups (AttentionOptions::align_groups = false)
-//   wg-pe    (A/B, routed cases only) wgmma with a persistent grid (AttentionOptions::wg_persistent)
+//   wg-pe    (A/B, routed cases only) wgmma with a persistent grid (AttentionOptions::wg_persistent = 1)
+//   wg-1c    (A/B, routed cases only) wgmma with one CTA per item (wg_persistent = 0; the default is by kernel)
 //   wg-ix    (A/B, routed cases only) wgmma with the gather indices loaded at the copy issue (wg_opt = 0,
 //            v9's order; the default loads them at the start of the phase)
+//   wg-oN    (A/B, routed cases only) wgmma with attention_fwd_wg's OPT switches N (AttentionOptions::wg_opt)
 // Every engine but wg-ua runs with aligned groups (the default).
 // Before the first case every module the run needs is compiled into the JIT cache on all cores.
 // Timing: CUDA events around each call, 3 warm-up calls (JIT, static maps), median of >= 10 timed
@@ -166,12 +168,14 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
     if (tiles_note) *tiles_note = note;
     return opts;
   }
-  if (engine == "wgmma" || engine == "wg-ua" || engine == "wg-pe" || engine == "wg-ix") {
+  if (engine == "wgmma" || engine == "wg-ua" || engine == "wg-pe" || engine == "wg-1c" || engine == "wg-ix" ||
+      engine.rfind("wg-o", 0) == 0) {
     opts.engine = Engine::Wgmma;
     opts.align_groups = engine != "wg-ua";
-    opts.wg_persistent = engine == "wg-pe";
+    opts.wg_persistent = engine == "wg-pe" ? 1 : engine == "wg-1c" ? 0 : -1;
     if (engine == "wg-ix") opts.wg_opt = 0;
-    if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : engine == "wg-pe" ? "128/128/8/3 persistent" : engine == "wg-ix" ? "128/128/8/3 late indices" : "128/128/8/3";
+    if (engine.rfind("wg-o", 0) == 0) opts.wg_opt = std::stoi(engine.substr(4));
+    if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : engine == "wg-pe" ? "128/128/8/3 persistent" : engine == "wg-1c" ? "128/128/8/3 one CTA per item" : engine == "wg-ix" ? "128/128/8/3 late indices" : "128/128/8/3";
     return opts;
   }
   opts.engine = Engine::MmaSync;
@@ -193,7 +197,8 @@ struct CaseSpec {
 // "mixed" is a configuration of the moga layer alone.
 bool runs(const CaseSpec& c, const std::string& engine) {
   if (engine == "mixed") return c.pname == "moga";
-  if (engine == "wg-ua" || engine == "wg-pe" || engine == "wg-ix") return c.pname == "moga" || c.pname == "moga_dynamic";
+  if (engine == "wg-ua" || engine == "wg-pe" || engine == "wg-1c" || engine == "wg-ix" || engine.rfind("wg-o", 0) == 0)
+    return c.pname == "moga" || c.pname == "moga_dynamic";
   return true;
 }
 std::vector<CaseSpec> cases(const std::vector<int>& Ms) {
@@ -291,6 +296,9 @@ json run_ours(const std::vector<int>& Ms, const std::vector<std::string>& engine
         const int Mr = attn.spec().kernels[attn.routed_kernels()[0]].route->groups;
         if (!in.w.count(Mr)) in.w[Mr] = random_device((size_t)kDModel * Mr, wa, rng);
         router.weights = {TensorView::contiguous(in.w[Mr]->ptr(), DType::BF16, {kDModel, Mr})};
+        // a layer's router weight does not change between calls: packed once (the first call), as an
+        // inference engine packs weights at load time (the x input still changes every call)
+        router.weights_unchanged = true;
       }
       auto call = [&](int i, const RunOptions& ro) {
         const int r = i & 1;
@@ -438,7 +446,7 @@ void print_table(const json& rows, const json& peers, const std::string& peer_no
   std::printf("speedup = peer ms / ours ms (> 1: ours is faster). TF/s: dense 4*N^2*H*D, grouped useful "
               "4*D*H*sum n_g^2 (each side's own groups); moga (3 branches), stga, frame_local: time only.\n"
               "layer = everything per call (router, sort, map, attention); kernel = attention kernels only; "
-              "prep = layer without attention (ours: memset, pack, router, scatter, map; torch: layer_ms - kernel_ms); "
+              "prep = layer without attention (ours: memset, router, scatter, map; the router weight is packed once, weights_unchanged; torch: layer_ms - kernel_ms); "
               "engine mma = attention_fwd (v7, mma.sync), * = its tuned tiles (dense 128/128/8/2, others 64/64/4/2); "
               "engine wgmma = attention_fwd_wg (v9, sm_90a), tiles 128/128/8/3; mixed (moga only) = Auto with "
               "stga on v7 64/64/4/2, the other branches on v9.\n");
@@ -469,8 +477,11 @@ int main(int argc, char** argv) {
       for (size_t b = 0; b <= v.size();) {
         const size_t e = std::min(v.find(',', b), v.size());
         const std::string x = v.substr(b, e - b);
-        if (x != "mma" && x != "wgmma" && x != "mixed" && x != "wg-ua" && x != "wg-pe" && x != "wg-ix")
-          throw std::runtime_error("--engines: mma, wgmma, mixed, wg-ua, wg-pe and/or wg-ix, got '" + x + "'");
+        const bool opt_engine = x.size() > 4 && x.rfind("wg-o", 0) == 0 &&
+                                x.find_first_not_of("0123456789", 4) == std::string::npos;
+        if (x != "mma" && x != "wgmma" && x != "mixed" && x != "wg-ua" && x != "wg-pe" && x != "wg-1c" && x != "wg-ix" &&
+            !opt_engine)
+          throw std::runtime_error("--engines: mma, wgmma, mixed, wg-ua, wg-pe, wg-1c, wg-ix and/or wg-oN, got '" + x + "'");
         engines.push_back(x);
         b = e + 1;
       }

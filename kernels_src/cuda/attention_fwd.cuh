@@ -72,6 +72,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
   constexpr bool kTransform = Variant::kHasSoftcap || Variant::kHasBias;
   typedef unsigned short bf16_t;
 
+  grid_dep_wait();  // launched with PDL behind the prep kernels or the previous branch (params.cuh)
   extern __shared__ __align__(128) unsigned char smem_raw[];
   const unsigned sQ = sm80::smem_u32(smem_raw);
   const unsigned sKV = sQ + C::kQBytes;

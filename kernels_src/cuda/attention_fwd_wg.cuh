@@ -178,6 +178,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
   constexpr bool kTransform = Variant::kHasSoftcap || Variant::kHasBias;
   typedef unsigned short bf16_t;
 
+  grid_dep_wait();  // launched with PDL behind the prep kernels or the previous branch (params.cuh)
   extern __shared__ __align__(128) unsigned char smem_wg_raw[];
   const unsigned sBase = (sm80::smem_u32(smem_wg_raw) + 1023u) & ~1023u;  // kSmemBytes has the slack
   const unsigned sK = sBase + C::kKOff, sV = sBase + C::kVOff, sQ = sBase + C::kQOff;

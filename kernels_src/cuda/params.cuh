@@ -6,6 +6,17 @@
 
 namespace moga {
 
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+// Programmatic dependent launch: wait until the previous grid in the stream has completed and its
+// memory is visible (a no-op when the kernel was launched without PDL, or before sm_90). Every prep
+// and attention kernel calls it before its first global read, so any of them may be launched with PDL.
+__device__ __forceinline__ void grid_dep_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+#endif
+
 // Block map of one branch in BCSR form (FlexAttention's layout): for batch b and query tile i (tiles
 // of BM tokens in the branch's token order), the key tiles (of BN tokens) that are full (mask true
 // everywhere, no per-element evaluation) and partial (evaluate per element). Empty tiles are absent.

@@ -217,11 +217,7 @@ namespace prep_detail {
 // Programmatic dependent launch: wait for the previous grid's results (a no-op without PDL). No kernel
 // triggers its dependents early: an early trigger made the whole pipeline slower on the H100 (the waiting
 // grids' blocks sit on the SMs); the implicit trigger at grid completion still hides the launch latency.
-__device__ __forceinline__ void grid_dep_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-#endif
-}
+using moga::grid_dep_wait;  // params.cuh
 
 template <bool L2_256>
 __device__ __forceinline__ uint4 ld_stream16(const void* p) {

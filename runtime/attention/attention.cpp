@@ -185,6 +185,8 @@ struct PatternAttention::Impl {
   std::map<int, RouteWs> route_ws;
   void block_map(ShapeState& st, Mod& m, int ki, bool grouped, CUstream stream, bool pdl);
   void gate_fill(ShapeState& st, Mod& m, int ki, bool multiply, CUstream stream, bool pdl);
+  // The wgmma kernel's grid for kernel p: persistent or one CTA per item (AttentionOptions::wg_persistent).
+  bool persistent_grid(const KPlan& p, const KWs& w, const ModK& mk, int N) const;
   void attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k, const TensorView& v,
                  const TensorView& out, const AttentionShape& s, CUstream stream);
 };
@@ -906,6 +908,17 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   if (p.gate_prog) gate_fill(st, m, ki, p.route_gate, stream, pdl);
 }
 
+// AttentionOptions::wg_persistent. Measured on the H100 (persistent vs one CTA per item, v10): routed
+// groups of ~2k tokens (16 key tiles) -4%, ~0.5k -3.6%; ~4.7k (37 tiles) +1.5%, 8-19k +1..6%; STGA's
+// unequal items +27% (docs/performance.md, "v10").
+constexpr int kPersistentMaxTiles = 24;
+bool PatternAttention::Impl::persistent_grid(const KPlan& p, const KWs& w, const ModK& mk, int N) const {
+  if (options->wg_persistent >= 0) return options->wg_persistent == 1;
+  if (p.kind != Kind::Routed || p.mask || w.G < 1) return false;
+  const double tiles_per_group = (double)N / w.G / mk.t.block_n;
+  return tiles_per_group < kPersistentMaxTiles;
+}
+
 void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k,
                                        const TensorView& v, const TensorView& out, const AttentionShape& s,
                                        CUstream stream) {
@@ -951,11 +964,11 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   const unsigned tq = (unsigned)((w.Ns + mk.t.block_m - 1) / mk.t.block_m);
   if (mk.wg) {  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)
     unsigned grid = tq * (unsigned)s.H * (unsigned)s.B;
-    if (options->wg_persistent && sms > 0) grid = std::min(grid, (unsigned)sms);
-    launch_ex(mk.attn, grid, 1, 1, mk.t.warps * 32, mk.smem, stream, false, args);
+    if (persistent_grid(p, w, mk, s.N) && sms > 0) grid = std::min(grid, (unsigned)sms);
+    launch_ex(mk.attn, grid, 1, 1, mk.t.warps * 32, mk.smem, stream, options->pdl, args);
   }
   else
-    launch_ex(mk.attn, tq, (unsigned)s.H, (unsigned)s.B, mk.t.warps * 32, mk.smem, stream, false, args);
+    launch_ex(mk.attn, tq, (unsigned)s.H, (unsigned)s.B, mk.t.warps * 32, mk.smem, stream, options->pdl, args);
 }
 
 // ---- run -------------------------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ struct AttentionOptions {
   // The GPU arch the modules are compiled for and the engine is chosen for: "" = the current
   // device's (sm_90 without a device, as runtime/jit); Wgmma modules get the "a" suffix (sm_90a).
   std::string arch;
-  bool pdl = true;                          // programmatic dependent launch between the prep kernels
+  bool pdl = true;                          // programmatic dependent launch of the prep and attention kernels
   int router_config = 1;                    // prep.cuh's router configuration (0..4)
   std::vector<std::string> nvrtc_flags;     // extra NVRTC options (part of the cache key)
   // Grouped kernels (routed or keyed): every group starts at a multiple of lcm(BM, BN) of the sorted
@@ -143,9 +143,12 @@ struct AttentionOptions {
   bool align_groups = true;
   // attention_fwd_wg's OPT switches (kernels_src/cuda/attention_fwd_wg.cuh), -1: its default. For A/B runs.
   int wg_opt = -1;
-  // attention_fwd_wg with a persistent grid (one CTA per SM looping over the items) instead of one CTA
-  // per item (the measured default). For A/B runs.
-  bool wg_persistent = false;
+  // attention_fwd_wg's grid: 1 = persistent (one CTA per SM looping over the items), 0 = one CTA per
+  // item, -1 = by kernel: persistent for routed kernels without a mask whose groups average fewer than
+  // kPersistentMaxTiles key tiles (short, equal items: the persistent loop overlaps each item's start
+  // with the previous one's drain), one CTA per item otherwise (long or unequal items: the hardware's
+  // dispatch balances better than the static round-robin). docs/performance.md, "v10".
+  int wg_persistent = -1;
 };
 
 // Which parts of run() to do. Benchmarks time the attention kernels alone with {prep=false}: the

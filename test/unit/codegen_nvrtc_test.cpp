@@ -51,7 +51,7 @@ TEST(CodegenNvrtcList, AllNineShippedPatternsAreCovered) { EXPECT_EQ(builtin_nam
 
 // The wgmma kernel's A/B switches (AttentionOptions::wg_opt) the benchmarks instantiate compile too.
 TEST_F(CodegenNvrtcSwitches, WgmmaSwitchVariantsCompile) {
-  for (int opt : {0}) {  // the default is 8 (early gather indices); 0 is v9's copy issue
+  for (int opt : {0, 9, 10, 12}) {  // the default is 8 (early gather indices); 0 is v9's copy issue
     AttentionOptions o;
     o.engine = Engine::Wgmma;
     o.arch = "sm_90";

@@ -746,8 +746,8 @@ GPU_TEST(NoPdl) {
 // the same attention: every structure of the moga layer, a dense pattern, odd lengths.
 TEST_F(gpu_attention, WgmmaSwitchesAgree) {
   if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
-  for (int opt : {0, 8}) {  // 0: the gather indices loaded at the copy issue (v9); 8: the default
-    for (bool persistent : {false, true}) {
+  for (int opt : {0, 8}) {  // 0: indices at the copy issue (v9); 8: the default
+    for (int persistent : {0, 1}) {
       AttentionOptions o;
       o.engine = Engine::Wgmma;
       o.wg_opt = opt;
