@@ -26,6 +26,7 @@
 //   wg-ix    (A/B, routed cases only) wgmma with the gather indices loaded at the copy issue (wg_opt = 0,
 //            v9's order; the default loads them at the start of the phase)
 //   wg-oN    (A/B, routed cases only) wgmma with attention_fwd_wg's OPT switches N (AttentionOptions::wg_opt)
+//   wg-rN    (A/B, routed cases only) wgmma with router configuration N (AttentionOptions::router_config)
 // Every engine but wg-ua runs with aligned groups (the default).
 // Before the first case every module the run needs is compiled into the JIT cache on all cores.
 // Timing: CUDA events around each call, 3 warm-up calls (JIT, static maps), median of >= 10 timed
@@ -169,12 +170,13 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
     return opts;
   }
   if (engine == "wgmma" || engine == "wg-ua" || engine == "wg-pe" || engine == "wg-1c" || engine == "wg-ix" ||
-      engine.rfind("wg-o", 0) == 0) {
+      engine.rfind("wg-o", 0) == 0 || engine.rfind("wg-r", 0) == 0) {
     opts.engine = Engine::Wgmma;
     opts.align_groups = engine != "wg-ua";
     opts.wg_persistent = engine == "wg-pe" ? 1 : engine == "wg-1c" ? 0 : -1;
     if (engine == "wg-ix") opts.wg_opt = 0;
     if (engine.rfind("wg-o", 0) == 0) opts.wg_opt = std::stoi(engine.substr(4));
+    if (engine.rfind("wg-r", 0) == 0) opts.router_config = std::stoi(engine.substr(4));
     if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : engine == "wg-pe" ? "128/128/8/3 persistent" : engine == "wg-1c" ? "128/128/8/3 one CTA per item" : engine == "wg-ix" ? "128/128/8/3 late indices" : "128/128/8/3";
     return opts;
   }
@@ -197,7 +199,8 @@ struct CaseSpec {
 // "mixed" is a configuration of the moga layer alone.
 bool runs(const CaseSpec& c, const std::string& engine) {
   if (engine == "mixed") return c.pname == "moga";
-  if (engine == "wg-ua" || engine == "wg-pe" || engine == "wg-1c" || engine == "wg-ix" || engine.rfind("wg-o", 0) == 0)
+  if (engine == "wg-ua" || engine == "wg-pe" || engine == "wg-1c" || engine == "wg-ix" || engine.rfind("wg-o", 0) == 0 ||
+      engine.rfind("wg-r", 0) == 0)
     return c.pname == "moga" || c.pname == "moga_dynamic";
   return true;
 }
@@ -477,11 +480,12 @@ int main(int argc, char** argv) {
       for (size_t b = 0; b <= v.size();) {
         const size_t e = std::min(v.find(',', b), v.size());
         const std::string x = v.substr(b, e - b);
-        const bool opt_engine = x.size() > 4 && x.rfind("wg-o", 0) == 0 &&
+        const bool opt_engine = x.size() > 4 && (x.rfind("wg-o", 0) == 0 || x.rfind("wg-r", 0) == 0) &&
                                 x.find_first_not_of("0123456789", 4) == std::string::npos;
         if (x != "mma" && x != "wgmma" && x != "mixed" && x != "wg-ua" && x != "wg-pe" && x != "wg-1c" && x != "wg-ix" &&
             !opt_engine)
-          throw std::runtime_error("--engines: mma, wgmma, mixed, wg-ua, wg-pe, wg-1c, wg-ix and/or wg-oN, got '" + x + "'");
+          throw std::runtime_error("--engines: mma, wgmma, mixed, wg-ua, wg-pe, wg-1c, wg-ix, wg-oN and/or wg-rN, got '" + x +
+                                   "'");
         engines.push_back(x);
         b = e + 1;
       }

@@ -189,7 +189,12 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
   const int grp = warp >> 2;  // warpgroup: 0 copies K and leads, 1 copies V
   const int gtid = tid - grp * GT;
   const int N = p.N, H = p.H, NK = p.Nk > 0 ? p.Nk : p.N;  // NK != N: dense cross-attention (AttnParams::Nk)
-  const int Tq = (N + BM - 1) / BM;
+  int used = N;  // sorted positions that hold tokens: all but the padding after the last aligned group
+  if (p.seg_offsets) {
+    used = 0;
+    for (int b = 0; b < p.B; ++b) used = imax(used, __ldg(p.seg_offsets + (long long)b * (p.G + 1) + p.G));
+  }
+  const int Tq = (used + BM - 1) / BM;
   const int n_items = Tq * H * p.B;
   const int n_kv_dense = (NK + BN - 1) / BN;
   const int G = gridDim.x;

@@ -54,6 +54,10 @@ struct AttnParams {
   // follows it): one load per row and item instead of a group-id load per key element.
   const int* seg_end;
   int G;
+  // Aligned groups, optional: the sort's seg_offsets [B][G+1]. seg_offsets[b][G] is the sorted length
+  // the groups actually use; the query tiles past max_b of it are padding only, so the wgmma kernel
+  // leaves them out of its work items (a persistent grid then splits only real items evenly).
+  const int* seg_offsets;
 
   BlockMap map;          // map.full_cnt == nullptr: dense, every tile full
 

@@ -946,6 +946,7 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   a.perm = grouped ? dp<const int>(w.perm) : nullptr;
   a.gid = grouped ? dp<const int>(w.gid) : nullptr;
   a.seg_end = grouped && w.align > 1 ? dp<const int>(w.segend) : nullptr;
+  a.seg_offsets = grouped && w.align > 1 ? dp<const int>(w.seg) : nullptr;
   a.G = w.G;
   if (p.kind != Kind::Dense) {
     a.map.full_cnt = dp<const int>(w.fcnt);
