@@ -75,6 +75,10 @@ struct KeyParams {
 // (when given) the position after the group's last entry, and every other position up to out_ld is
 // padding, where the scatter writes perm = gid = -1. Outputs have a row stride of out_ld per batch item
 // (>= aligned_sorted_length(Ne, G, align)); with align <= 1, out_ld = Ne.
+// by_size (aligned only): the groups' spans are laid out by size, smallest first (ties: higher group id
+// first), instead of by group id. The attention kernels take query tiles from the end of the sorted
+// order, so the longest group is scheduled first. seg_offsets[b][g] is still group g's start (no longer
+// ascending in g); a group's span ends at seg_end rounded up to align.
 struct SortParams {
   const int* keys;     // [B][Ne] (read by sort_hist_kernel and, for the key, by sort_scatter_kernel)
   const float* probs;  // [B][Ne] or nullptr
@@ -90,6 +94,7 @@ struct SortParams {
   int align;           // <= 1: dense sorted order; > 1: groups start at multiples of align
   int out_ld;          // row stride of perm / gid / gate per batch item (0: Ne)
   int* seg_end;        // [B][G] or nullptr: the end of each group's entries (aligned groups)
+  int by_size;         // aligned groups laid out smallest first (see above); needs G <= 1024
 };
 
 // Coordinate intervals of one tile's tokens (through perm) and the interval of their group ids, doubled:
@@ -122,6 +127,7 @@ struct BlockMapParams {
   // Optional, grouped only: the sort's seg_offsets [B][G+1]. Key tiles outside the positions of the
   // query tile's groups are then skipped without evaluation (they are empty). tile_kv: BN.
   const int* seg_offsets;
+  const int* seg_end;        // aligned groups: [B][G] (a query tile holds one group; its keys end here)
   int G, tile_kv;
   MaskShape shape;           // device pointers for the shot tables
   int* full_cnt;             // [B][tq]
@@ -134,6 +140,7 @@ struct BlockMapParams {
 struct GroupMapParams {
   const int* gid;            // [B][Ne] sorted group id at each position
   const int* seg_offsets;    // [B][G+1]
+  const int* seg_end;        // [B][G] (aligned groups) or nullptr
   int B, Ne, G, tile_q, tile_kv, tq, tk;
   int* full_cnt;
   int* full_idx;
@@ -169,14 +176,16 @@ struct GroupedRow {
   int glo, pa, pb, jl, jh;  // jh < jl: no key tiles
   bool single;
 };
-MOGA_HD inline GroupedRow grouped_map_row(const int* gid, const int* seg, int Ne, int tile_q, int tile_kv, int i) {
+// seg_end (aligned groups, may be laid out by size): the end of glo's entries bounds its key range.
+MOGA_HD inline GroupedRow grouped_map_row(const int* gid, const int* seg, int Ne, int tile_q, int tile_kv, int i,
+                                          const int* seg_end = nullptr) {
   GroupedRow r;
   const int s0 = i * tile_q, s1 = (Ne < s0 + tile_q ? Ne : s0 + tile_q);
   r.glo = gid[s0];
   int ghi = gid[s1 - 1];
   if (ghi < 0) ghi = r.glo;
   r.pa = r.glo < 0 ? 0 : seg[r.glo];
-  r.pb = r.glo < 0 ? 0 : seg[ghi + 1];
+  r.pb = r.glo < 0 ? 0 : (seg_end ? seg_end[r.glo] : seg[ghi + 1]);
   r.single = r.glo == ghi;
   r.jl = r.pa / tile_kv;
   r.jh = r.glo < 0 ? r.jl - 1 : (r.pb - 1) / tile_kv;
@@ -588,6 +597,7 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
   using namespace prep_detail;
   extern __shared__ __align__(16) int prep_s_scatter[];
   __shared__ int s_warp[32];
+  __shared__ int s_used;                // the padded total (aligned groups): where the tail padding starts
   int* s_base = prep_s_scatter;         // [G]: this block's count before it, then its running offsets
   int* s_total = prep_s_scatter + p.G;  // [G]: group sizes
   grid_dep_wait();
@@ -634,13 +644,23 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     int total;
     int run = block_exclusive_scan(local, s_warp, &total);
     int* seg = p.seg_offsets + (long long)b * (p.G + 1);
+    const bool by_size = p.by_size && al > 1;
     for (int gq = g0; gq < g1; ++gq) {
-      if (blk == 0) seg[gq] = run;
-      if (blk == 0 && p.seg_end) p.seg_end[(long long)b * p.G + gq] = run + s_total[gq];
-      s_base[gq] += run;
+      int start = run;
+      if (by_size) {  // spans smallest first (ties: higher id first): the longest group ends the order
+        start = 0;
+        for (int o = 0; o < p.G; ++o) {
+          const int so = s_total[o], sg = s_total[gq];
+          if (so < sg || (so == sg && o > gq)) start += round_up(so, al);
+        }
+      }
+      if (blk == 0) seg[gq] = start;
+      if (blk == 0 && p.seg_end) p.seg_end[(long long)b * p.G + gq] = start + s_total[gq];
+      s_base[gq] += start;
       run += round_up(s_total[gq], al);
     }
     if (blk == 0 && threadIdx.x == 0) seg[p.G] = total;
+    if (threadIdx.x == 0) s_used = total;
   }
   __syncthreads();
   if (blk == 0 && p.align > 1) {
@@ -648,7 +668,7 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     // positions the other blocks scatter to). s_base holds block 0's starts = the padded starts.
     const long long bo_pad = (long long)b * p.out_ld;
     for (int gq = 0; gq <= p.G; ++gq) {
-      const int from = gq < p.G ? s_base[gq] + s_total[gq] : (gq == 0 ? 0 : s_base[gq - 1] + round_up(s_total[gq - 1], p.align));
+      const int from = gq < p.G ? s_base[gq] + s_total[gq] : s_used;
       const int to = gq < p.G ? s_base[gq] + round_up(s_total[gq], p.align) : p.out_ld;
       for (int s = from + (int)threadIdx.x; s < to; s += blockDim.x) {
         p.perm[bo_pad + s] = -1;
@@ -819,7 +839,7 @@ __global__ void __launch_bounds__(256) block_map_kernel(const BlockMapParams p) 
     } else if (p.grouped && p.seg_offsets) {
       const int* seg = p.seg_offsets + (long long)b * (p.G + 1);
       const int glo = imax(q.gid.lo >> 1, 0), ghi = imin(q.gid.hi >> 1, p.G - 1);  // doubled (TileSummary)
-      const int pa = seg[glo], pb = seg[ghi + 1];
+      const int pa = seg[glo], pb = p.seg_end ? p.seg_end[(long long)b * p.G + glo] : seg[ghi + 1];
       wjl = pa / p.tile_kv;
       wjh = (pb - 1) / p.tile_kv;
     }
@@ -872,7 +892,8 @@ __global__ void __launch_bounds__(256) block_map_grouped_kernel(const GroupMapPa
     const int b = (int)(w / p.tq), i = (int)(w - (long long)b * p.tq);
     const int* gid = p.gid + (long long)b * p.Ne;
     const int* seg = p.seg_offsets + (long long)b * (p.G + 1);
-    const GroupedRow r = grouped_map_row(gid, seg, p.Ne, p.tile_q, p.tile_kv, i);
+    const GroupedRow r = grouped_map_row(gid, seg, p.Ne, p.tile_q, p.tile_kv, i,
+                                         p.seg_end ? p.seg_end + (long long)b * p.G : nullptr);
     const long long row = w * p.tk;
     int nf = 0, np = 0;
     for (int jj = r.jl; jj <= r.jh; jj += 32) {
@@ -948,10 +969,10 @@ inline void tile_summaries_host(const int* perm, const int* gid, int B, int Ne, 
 // scratch: G ints. order may be nullptr.
 // align > 1: the aligned layout of SortParams (outputs of row stride out_ld, default
 // aligned_sorted_length(Ne, G, align); padding positions get perm = gid = -1 here; seg_end [B][G]
-// optional).
+// optional; by_size: SortParams::by_size).
 inline void counting_sort_host(const int* keys, const float* probs, int B, int Ne, int k, int G, int* scratch,
                                int* seg_offsets, int* perm, int* gid, float* gate, int* order, int align = 1,
-                               int out_ld = 0, int* seg_end = nullptr) {
+                               int out_ld = 0, int* seg_end = nullptr, bool by_size = false) {
   const int al = align > 1 ? align : 1;
   const long long ld = out_ld > 0 ? out_ld : aligned_sorted_length(Ne, G, al);
   for (int b = 0; b < B; ++b) {
@@ -965,6 +986,13 @@ inline void counting_sort_host(const int* keys, const float* probs, int B, int N
     }
     for (int g = 0; g < G; ++g) scratch[g] = seg[g + 1];  // sizes
     for (int g = 0; g < G; ++g) seg[g + 1] = seg[g] + round_up(scratch[g], al);
+    if (by_size && al > 1)  // spans smallest first, ties: higher id first (as sort_scatter_kernel)
+      for (int g = 0; g < G; ++g) {
+        int start = 0;
+        for (int o = 0; o < G; ++o)
+          if (scratch[o] < scratch[g] || (scratch[o] == scratch[g] && o > g)) start += round_up(scratch[o], al);
+        seg[g] = start;  // seg[G], the padded total, is unchanged
+      }
     for (long long s = 0; s < ld; ++s) {
       perm[bo_out + s] = -1;
       if (gid) gid[bo_out + s] = -1;

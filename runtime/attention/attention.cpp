@@ -648,6 +648,7 @@ void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grou
     bp.tk = w.tk;
     bp.grouped = grouped ? 1 : 0;
     bp.seg_offsets = grouped ? dp<const int>(w.seg) : nullptr;
+    bp.seg_end = grouped && w.align > 1 ? dp<const int>(w.segend) : nullptr;
     bp.G = grouped ? w.G : 0;
     bp.tile_kv = t.block_n;
     bp.shape = st.ms;
@@ -661,6 +662,7 @@ void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grou
     GroupMapParams gp{};
     gp.gid = dp<const int>(w.gid);
     gp.seg_offsets = dp<const int>(w.seg);
+    gp.seg_end = w.align > 1 ? dp<const int>(w.segend) : nullptr;
     gp.B = B;
     gp.Ne = N;
     gp.G = w.G;
@@ -891,6 +893,7 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   sp.align = w.align;
   sp.out_ld = w.Ns;
   sp.seg_end = w.align > 1 ? dp<int>(w.segend) : nullptr;
+  sp.by_size = w.align > 1 ? 1 : 0;  // routed groups: the longest is scheduled first (prep.cuh)
   if (!hist_done) {  // sort_hist_kernel writes every cell the scatter reads: no memset
     void* a[] = {&sp};
     launch_ex(m.hist, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)(sizeof(int) * w.G), stream, false, a);
@@ -1125,20 +1128,22 @@ PatternAttention::Order PatternAttention::last_order(int ki, CUstream stream, bo
   o.seg_offsets = download<int>(w.seg, (size_t)o.B * (o.G + 1));
   if (gates) o.gate = download<float>(w.gate, n);
   if (raw || w.Ns == im.last->N) return o;
-  // Compact: drop the padding (perm -1), segment offsets of the dense order.
+  // Compact: the groups in id order (the spans may be laid out by size), padding dropped.
   Order c;
   c.B = o.B, c.N = im.last->N, c.G = o.G, c.align = o.align;
   c.seg_offsets.assign((size_t)c.B * (c.G + 1), 0);
   for (int b = 0; b < o.B; ++b) {
     int* seg = &c.seg_offsets[(size_t)b * (c.G + 1)];
-    for (size_t s = (size_t)b * o.N; s < (size_t)(b + 1) * o.N; ++s) {
-      if (o.perm[s] < 0) continue;
-      c.perm.push_back(o.perm[s]);
-      c.gid.push_back(o.gid[s]);
-      if (gates) c.gate.push_back(o.gate[s]);
-      if (o.gid[s] >= 0 && o.gid[s] < c.G) ++seg[o.gid[s] + 1];
+    const size_t row = (size_t)b * o.N;
+    for (int g = 0; g < c.G; ++g) {
+      seg[g + 1] = seg[g];
+      for (size_t s = row + o.seg_offsets[(size_t)b * (o.G + 1) + g]; s < row + o.N && o.gid[s] == g; ++s) {
+        c.perm.push_back(o.perm[s]);
+        c.gid.push_back(g);
+        if (gates) c.gate.push_back(o.gate[s]);
+        ++seg[g + 1];
+      }
     }
-    for (int g = 0; g < c.G; ++g) seg[g + 1] += seg[g];
   }
   return c;
 }

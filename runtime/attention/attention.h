@@ -230,9 +230,10 @@ class PatternAttention {
     std::vector<int> perm, gid, seg_offsets;  // [B][N], [B][N], [B][G+1]
     std::vector<float> gate;                  // [B][N] or empty
   };
-  // Token order of grouped kernel ki in the last run: the tokens in sorted order (padding of aligned
+  // Token order of grouped kernel ki in the last run: the tokens sorted by group id (padding of aligned
   // groups left out). raw: the layout the kernels read instead, N = the padded sorted length, perm and
-  // gid -1 at padding, seg_offsets the padded group starts.
+  // gid -1 at padding, seg_offsets the padded group starts (routed kernels lay the spans out by size,
+  // smallest first: prep.cuh SortParams::by_size).
   Order last_order(int ki, CUstream stream = nullptr, bool raw = false) const;
   // The alignment of group starts in kernel ki's sorted order at head dim D: lcm(BM, BN) of its engine's
   // tiles when AttentionOptions::align_groups and the kernel is grouped, else 1.

@@ -50,7 +50,7 @@ TokenOrder token_order(const Grouping& g, bool grouped) {
   return o;
 }
 
-TokenOrder aligned_order(const TokenOrder& o, int G, int align) {
+TokenOrder aligned_order(const TokenOrder& o, int G, int align, bool by_size) {
   if (!o.grouped) bad("aligned_order needs a grouped order");
   if (align <= 1) return o;
   TokenOrder a = o;
@@ -59,17 +59,28 @@ TokenOrder aligned_order(const TokenOrder& o, int G, int align) {
   a.perm.assign(total, -1);
   a.gid.assign(total, -1);
   if (!o.gate.empty()) a.gate.assign(total, 0.0);
+  auto padded = [&](int n) { return (n + align - 1) / align * align; };
   for (int b = 0; b < o.B; ++b) {
-    int pos = 0, prev = -1;
+    std::vector<int> size(G, 0), next(G, 0);
+    for (int s = 0; s < o.Ne; ++s) {
+      const int g = o.gid[(size_t)b * o.Ne + s];
+      if (g < 0 || g >= G) bad("aligned_order: group id " + std::to_string(g) + " outside [0, " + std::to_string(G) + ")");
+      ++size[g];
+    }
+    // span starts: by group id, or smallest first with ties to the higher id (by_size)
+    for (int g = 0, run = 0; g < G; ++g) {
+      if (!by_size) {
+        next[g] = run;
+        run += padded(size[g]);
+        continue;
+      }
+      for (int q = 0; q < G; ++q)
+        if (size[q] < size[g] || (size[q] == size[g] && q > g)) next[g] += padded(size[q]);
+    }
     for (int s = 0; s < o.Ne; ++s) {
       const size_t from = (size_t)b * o.Ne + s;
       const int g = o.gid[from];
-      if (g < 0 || g >= G) bad("aligned_order: group id " + std::to_string(g) + " outside [0, " + std::to_string(G) + ")");
-      if (g != prev) {  // groups ascend in a sorted order; skipped (empty) groups take no room
-        pos = (pos + align - 1) / align * align;
-        prev = g;
-      }
-      const size_t to = (size_t)b * a.Ne + pos++;
+      const size_t to = (size_t)b * a.Ne + next[g]++;
       a.perm[to] = o.perm[from];
       a.gid[to] = g;
       if (!o.gate.empty()) a.gate[to] = o.gate[from];

@@ -45,7 +45,8 @@ TokenOrder token_order(const Grouping& g, bool grouped);
 // The GPU's aligned layout of a grouped order (prep.cuh, SortParams::align): every group of ids in
 // [0, G) starts at a multiple of `align`; Ne becomes aligned_sorted_length(N*k, G, align) and the
 // positions in between are padding (perm = gid = -1, gate 0), which tile summaries and densities skip.
-TokenOrder aligned_order(const TokenOrder& o, int G, int align);
+// by_size: the spans smallest first, ties to the higher id (SortParams::by_size), else by group id.
+TokenOrder aligned_order(const TokenOrder& o, int G, int align, bool by_size = false);
 
 // Summaries of the tiles of `tile` entries: [B][ceil(Ne / tile)]. As prep.cuh's, the gid interval is
 // doubled, [2 glo, 2 ghi]; padding (aligned_order) adds nothing to a query tile (its rows are never

@@ -309,7 +309,7 @@ class gpu_attention : public ::testing::Test {
     std::vector<int> aperm((size_t)r.B * Ns), agid(aperm.size());
     std::vector<float> agate(aperm.size());
     counting_sort_host(r.gid.data(), probs.data(), r.B, r.N, 1, r.M, scratch.data(), seg.data(), aperm.data(),
-                       agid.data(), agate.data(), nullptr, raw.align, Ns);
+                       agid.data(), agate.data(), nullptr, raw.align, Ns, nullptr, /*by_size=*/true);
     EXPECT_EQ(raw.seg_offsets, seg) << "aligned segment offsets";
     EXPECT_EQ(raw.perm, aperm) << "aligned perm";
     EXPECT_EQ(raw.gid, agid) << "aligned gid";
@@ -332,7 +332,7 @@ class gpu_attention : public ::testing::Test {
         int G = 0;
         for (int g : order.gid) G = std::max(G, g + 1);
         if (ks.route) G = ks.route->groups;
-        order = ref::aligned_order(order, G, attn.group_align(ki, s.D));
+        order = ref::aligned_order(order, G, attn.group_align(ki, s.D), /*by_size=*/ks.route.has_value());
       }
       const ref::BlockMap cpu = ref::build_block_map(ks, shape, order, bo);
       const auto gpu = attn.last_block_map(ki);

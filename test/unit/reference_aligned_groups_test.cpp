@@ -47,11 +47,12 @@ TEST(ReferenceAlignedGroups, HostSortIsTheAlignedOrder) {
     const int B = 1 + (int)(rng() % 2), N = 1 + (int)(rng() % 700), G = 1 + (int)(rng() % 9);
     const int aligns[] = {1, 2, 16, 64, 128};
     const int align = aligns[rng() % 5];
+    const bool by_size = rng() % 2;
     SCOPED_TRACE("B N G align " + std::to_string(B) + " " + std::to_string(N) + " " + std::to_string(G) + " " +
-                 std::to_string(align));
+                 std::to_string(align) + (by_size ? " by size" : " by id"));
     const ref::Grouping g = random_grouping(rng, B, N, G);
     const ref::TokenOrder dense = ref::token_order(g, true);
-    const ref::TokenOrder a = ref::aligned_order(dense, G, align);
+    const ref::TokenOrder a = ref::aligned_order(dense, G, align, by_size);
     const int Ns = aligned_sorted_length(N, G, align);
     ASSERT_EQ(a.Ne, Ns);
     ASSERT_EQ(Ns % std::max(align, 1), 0);
@@ -60,44 +61,51 @@ TEST(ReferenceAlignedGroups, HostSortIsTheAlignedOrder) {
     std::vector<int> seg((size_t)B * (G + 1)), perm((size_t)B * Ns), gid(perm.size()), scratch(G), order((size_t)B * G),
         seg_end((size_t)B * G);
     counting_sort_host(g.gid.data(), probs.data(), B, N, 1, G, scratch.data(), seg.data(), perm.data(), gid.data(),
-                       gate.data(), order.data(), align, 0, seg_end.data());
+                       gate.data(), order.data(), align, 0, seg_end.data(), by_size);
     ASSERT_EQ(perm, a.perm);
     ASSERT_EQ(gid, a.gid);
     for (size_t i = 0; i < perm.size(); ++i)
       if (perm[i] >= 0) ASSERT_FLOAT_EQ(gate[i], (float)a.gate[i]);
+    const int al = std::max(align, 1);
+    auto size_of = [&](int b, int q) {
+      return (int)std::count(g.gid.begin() + (size_t)b * N, g.gid.begin() + (size_t)(b + 1) * N, q);
+    };
     for (int b = 0; b < B; ++b) {
       const int* sg = &seg[(size_t)b * (G + 1)];
-      int real = 0;
+      std::vector<int> owner(Ns, -1);  // which group's span covers each position
+      int real = 0, used = 0;
       for (int q = 0; q < G; ++q) {
-        ASSERT_EQ(sg[q] % std::max(align, 1), 0) << "group " << q << " starts off the alignment";
-        ASSERT_LE(sg[q], sg[q + 1]);
-        // the group's entries fill its span from the start; the rest is padding
-        int cnt = 0;
-        for (int s = sg[q]; s < sg[q + 1]; ++s) {
-          const int gv = gid[(size_t)b * Ns + s];
-          if (gv >= 0) {
-            ASSERT_EQ(gv, q);
-            ASSERT_EQ(s - sg[q], cnt++) << "padding before the group's last entry";
-          }
-        }
-        real += cnt;
+        ASSERT_EQ(sg[q] % al, 0) << "group " << q << " starts off the alignment";
+        // the group's entries fill its span from the start; the rest of the span is padding
+        const int cnt = size_of(b, q), span = (cnt + al - 1) / al * al;
         ASSERT_EQ(seg_end[(size_t)b * G + q], sg[q] + cnt) << "seg_end of group " << q;
-        ASSERT_LT(sg[q + 1] - sg[q] - cnt, std::max(align, 1)) << "more padding than the alignment needs";
+        for (int s = sg[q]; s < sg[q] + span; ++s) {
+          ASSERT_LT(s, Ns);
+          ASSERT_EQ(owner[s], -1) << "spans of groups " << owner[s] << " and " << q << " overlap";
+          owner[s] = q;
+          ASSERT_EQ(gid[(size_t)b * Ns + s], s < sg[q] + cnt ? q : -1) << "position " << s << " of group " << q;
+        }
+        const bool sized = by_size && align > 1;  // by_size applies to aligned layouts only
+        if (!sized && q > 0) ASSERT_LE(sg[q - 1], sg[q]) << "by id: spans ascend";
+        if (sized)  // smallest first, ties to the higher id: every smaller group's span comes earlier
+          for (int o = 0; o < G; ++o)
+            if (size_of(b, o) > 0 && cnt > 0 && (size_of(b, o) < cnt || (size_of(b, o) == cnt && o > q)))
+              ASSERT_LT(sg[o], sg[q]) << "by size: group " << o << " before " << q;
+        real += cnt;
+        used += span;
       }
       ASSERT_EQ(real, N);
-      ASSERT_LE(sg[G], Ns);
+      ASSERT_EQ(sg[G], used) << "seg_offsets[G]: the padded total";
+      for (int s = used; s < Ns; ++s) ASSERT_EQ(owner[s], -1) << "the tail after the spans is padding";
       // order[] still ranks the groups by their real sizes
-      for (int i = 1; i < G; ++i) {
-        auto size = [&](int q) {
-          return (int)std::count(g.gid.begin() + (size_t)b * N, g.gid.begin() + (size_t)(b + 1) * N, q);
-        };
-        ASSERT_GE(size(order[(size_t)b * G + i - 1]), size(order[(size_t)b * G + i]));
-      }
+      for (int i = 1; i < G; ++i)
+        ASSERT_GE(size_of(b, order[(size_t)b * G + i - 1]), size_of(b, order[(size_t)b * G + i]));
     }
-    // the padding dropped: the dense stable sort
+    // the groups in id order, padding dropped: the dense stable sort
     std::vector<int> compact;
-    for (int v : perm)
-      if (v >= 0) compact.push_back(v);
+    for (int b = 0; b < B; ++b)
+      for (int q = 0; q < G; ++q)
+        for (int s = seg[(size_t)b * (G + 1) + q]; s < seg_end[(size_t)b * G + q]; ++s) compact.push_back(perm[(size_t)b * Ns + s]);
     ASSERT_EQ(compact, dense.perm);
   }
 }
@@ -178,25 +186,27 @@ TEST(ReferenceAlignedGroups, GroupedMapRuleEqualsTheReference) {
     const int B = 1 + (int)(rng() % 2), N = 1 + (int)(rng() % 900), G = 1 + (int)(rng() % 9);
     const int tiles[] = {8, 16, 64, 128};
     const int bm = tiles[rng() % 4], bn = tiles[rng() % 4];
-    const bool aligned = rng() % 4 != 0;
+    const bool aligned = rng() % 4 != 0, by_size = aligned && rng() % 2;
     const int align = aligned ? std::lcm(bm, bn) : 1;
     SCOPED_TRACE("B N G BM BN align " + std::to_string(B) + " " + std::to_string(N) + " " + std::to_string(G) + " " +
                  std::to_string(bm) + " " + std::to_string(bn) + " " + std::to_string(align));
     const ref::Grouping g = random_grouping(rng, B, N, G);
-    const ref::TokenOrder o = ref::aligned_order(ref::token_order(g, true), G, align);
+    const ref::TokenOrder o = ref::aligned_order(ref::token_order(g, true), G, align, by_size);
     const ref::Shape s = ref::Shape::seq(N);
     const ref::KernelSpec k = grouped_kernel(nullptr, nullptr, G, bm, bn);
     ref::BlockMapOptions bo;
     bo.density_budget = 0;
     const ref::BlockMap m = ref::build_block_map(k, s, o, bo);
-    std::vector<int> seg((size_t)B * (G + 1)), perm((size_t)B * o.Ne), gid(perm.size()), scratch(G);
+    std::vector<int> seg((size_t)B * (G + 1)), perm((size_t)B * o.Ne), gid(perm.size()), scratch(G),
+        seg_end((size_t)B * G);
     counting_sort_host(g.gid.data(), nullptr, B, N, 1, G, scratch.data(), seg.data(), perm.data(), gid.data(),
-                       nullptr, nullptr, align, o.Ne);
+                       nullptr, nullptr, align, o.Ne, seg_end.data(), by_size);
     ASSERT_EQ(gid, o.gid);
     for (int b = 0; b < B; ++b)
       for (int i = 0; i < m.tq; ++i) {
         const int* gb = gid.data() + (size_t)b * o.Ne;
-        const GroupedRow r = grouped_map_row(gb, seg.data() + (size_t)b * (G + 1), o.Ne, bm, bn, i);
+        const GroupedRow r = grouped_map_row(gb, seg.data() + (size_t)b * (G + 1), o.Ne, bm, bn, i,
+                                             aligned ? seg_end.data() + (size_t)b * G : nullptr);
         for (int j = 0; j < m.tk; ++j) {
           const int c = (j >= r.jl && j <= r.jh) ? grouped_map_class(gb, o.Ne, bn, r, j) : 0;
           ASSERT_EQ(c, (int)m.at(b, i, j)) << "tile " << i << "," << j << " (0 empty, 1 full, 2 partial)";
