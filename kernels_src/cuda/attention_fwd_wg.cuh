@@ -1,14 +1,18 @@
-// Forward attention on Hopper's warpgroup MMA (v9): wgmma.mma_async (sm_90a) for both products, the
+// Forward attention on Hopper's warpgroup MMA (v9/v10): wgmma.mma_async (sm_90a) for both products, the
 // rest as in the ping-pong kernel v8 (attention_fwd_pp.cuh): two warpgroups of 64 query rows that pass a
 // turn through named barriers, K/V slots filled by cp.async (gather through perm) and signalled on
-// mbarriers, persistent items, direct epilogue.
+// mbarriers, persistent items, direct epilogue. v10 (docs/performance.md): the gather indices of the
+// next copy are loaded at the start of a phase (OPT bit 3, default), aligned groups (p.seg_end) make a
+// partial tile's visibility one compare per key, and the work items stop at the last query tile that
+// holds tokens (p.seg_offsets).
 //
 //   template <class Variant, int D, int BM, int BN, int WARPS, int STAGES>
 //   __global__ void attention_fwd_wg(moga::AttnParams p);   BM = 128, WARPS = 8 (two warpgroups),
 //        grid (G, 1, 1) with any G >= 1; CTA c takes items c, c+G, ... (items = (b, h, q tile), q tiles
-//        descending within a head). Recommended G = AttnFwdWGCfg<...>::num_items(N, H, B), one item
-//        per CTA (measured faster than a persistent G = #SMs: 455.9 vs 447.0 TFLOP/s dense, 447.7 vs
-//        363.5 causal, 1.77 vs 2.72 ms grouped; docs/performance.md v9), STAGES = 3 at D = BN = 128.
+//        descending within a head). G = AttnFwdWGCfg<...>::num_items(N, H, B) (one item per CTA) is the
+//        measured best for dense, causal, masked and long-group kernels; G = #SMs (persistent) for routed
+//        kernels with short groups (the runtime's choice, AttentionOptions::wg_persistent).
+//        STAGES = 3 at D = BN = 128.
 //        AttnFwdWGCfg<...>::kThreads threads,
 //        AttnFwdWGCfg<...>::kSmemBytes dynamic smem. Needs sm_90a (nvcc -gencode
 //        arch=compute_90a,code=sm_90a; NVRTC --gpu-architecture=sm_90a); built for anything else the
