@@ -127,6 +127,12 @@ struct PatternAttention::Impl {
 
   struct KWs {
     DBuf perm, gid, gate, seg, segend, hist, keys, rgid, rprob, qsum, kvsum, fcnt, fidx, pcnt, pidx, wpack;
+    bool holds_memory() const {  // every DBuf above
+      for (const DBuf* d : {&perm, &gid, &gate, &seg, &segend, &hist, &keys, &rgid, &rprob, &qsum, &kvsum, &fcnt, &fidx,
+                            &pcnt, &pidx, &wpack})
+        if (d->b) return true;
+      return false;
+    }
     int G = 0, tq = 0, tk = 0, chunk = 0, nblk = 0, ld = 0;
     int align = 1;  // group starts at multiples of align in the sorted order (grouped kernels)
     int Ns = 0;     // length of the sorted order per batch item: N, or the padded length when align > 1
@@ -148,6 +154,12 @@ struct PatternAttention::Impl {
     int B = 0, N = 0;
   };
   std::map<ShapeKey, std::unique_ptr<ShapeState>> shapes;
+  static bool holds_device_memory(const ShapeState& st) {
+    if (st.sof.b || st.sfirst.b) return true;
+    for (const KWs& w : st.k)
+      if (w.holds_memory()) return true;
+    return false;
+  }
   ShapeState* last = nullptr;
   uint64_t tick = 0;
   int sms = 0, smem_optin = 0;
@@ -583,7 +595,9 @@ PatternAttention::Impl::ShapeState& PatternAttention::Impl::shape_state(const At
     for (auto i = shapes.begin(); i != shapes.end(); ++i)
       if (i->second->last_use < lru->second->last_use) lru = i;
     if (lru->second.get() == last) last = nullptr;
-    jit::driver().cuCtxSynchronize();  // buffers may still be in use by queued work
+    // Its buffers may still be in use by queued work. A state without device memory (a dense pattern
+    // on a sequence shape, e.g. the DiT's per-shot cross-attention) is dropped without waiting.
+    if (holds_device_memory(*lru->second)) jit::driver().cuCtxSynchronize();
     shapes.erase(lru);
   }
   auto st = std::make_unique<ShapeState>();
