@@ -31,6 +31,7 @@
 #pragma once
 #include "mma_sm80.cuh"
 #include "params.cuh"
+#include "score_mask.cuh"
 
 namespace moga {
 
@@ -170,9 +171,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
     for (int hr = 0; hr < 2; ++hr) {
       const int qs = q0 + row_base + mt * 16 + hr * 8;
       const bool ok = qs < N;
-      qgid[mt][hr] = (gid && ok) ? __ldg(gid + qs) : 0;
-      if (p.seg_end)
-        qgid[mt][hr] = qgid[mt][hr] >= 0 && gid && ok ? __ldg(p.seg_end + (long long)b * p.G + qgid[mt][hr]) : 0;
+      qgid[mt][hr] = row_key(p, gid, b, qs, ok);
       if constexpr (kQCoords) {
         const int t = ok ? (perm ? __ldg(perm + qs) : qs) : 0;
         qc[mt][hr] = coords_of(t, p.shape);
@@ -206,7 +205,6 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
       lrow[mt][hr] = 0.f;
     }
   }
-  const float kLog2e = 1.4426950408889634f;
   // plain path: S holds raw q.k and the scale rides in the exponent's FFMA; transform path: S is turned
   // into base-2 logits first.
   const float sl = kTransform ? 1.f : p.scale_log2;
@@ -286,32 +284,13 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
           const bool cv = ks_ < NK;
           int kg = 0;
           Coords<int> kc;
-          if (cv && (partial || Variant::kHasBias)) {
-            const int kt = perm ? __ldg(perm + ks_) : ks_;
-            if (gid && partial && !p.seg_end) kg = __ldg(gid + ks_);
-            if constexpr (kQCoords) kc = coords_of(kt, p.shape);
-          }
+          key_column<Variant>(p, perm, gid, ks_, cv, partial, kg, kc);
 #pragma unroll
           for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-            for (int hr = 0; hr < 2; ++hr) {
-              float& x = s[mt][nt][2 * hr + e];
-              bool vis = cv;
-              if (partial) {
-                if (gid) vis = vis && (p.seg_end ? ks_ < qgid[mt][hr] : qgid[mt][hr] == kg);
-                if constexpr (Variant::kHasMask)
-                  vis = vis && Variant::template mask<int, bool>(qc[mt][hr], kc, p.shape);
-              }
-              if (!vis) {
-                x = sm80::neg_inf();
-              } else if constexpr (kTransform) {
-                float y = x * scale;
-                if constexpr (Variant::kHasSoftcap)
-                  y = Variant::kSoftcap * sm80::tanh_approx(y * (1.f / Variant::kSoftcap));
-                if constexpr (Variant::kHasBias) y += Variant::bias(qc[mt][hr], kc, h, p.shape);
-                x = y * kLog2e;
-              }
-            }
+            for (int hr = 0; hr < 2; ++hr)
+              score_element<Variant>(s[mt][nt][2 * hr + e], p, gid != nullptr, cv, partial, ks_, qgid[mt][hr], kg,
+                                     qc[mt][hr], kc, h, scale);
         }
     }
 

@@ -37,6 +37,7 @@
 #pragma once
 #include "mma_sm80.cuh"
 #include "params.cuh"
+#include "score_mask.cuh"
 
 namespace moga {
 namespace sm90 {
@@ -247,7 +248,6 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_pp(const AttnPara
   const int xk = ((lane >> 3) & 1) ^ (lane & 7);
   const unsigned v_lane = (((lane >> 3) & 1) * 8 + (lane & 7)) * RB;
   const int xv = (lane >> 4) ^ (lane & 7);
-  const float kLog2e = 1.4426950408889634f;
   const float sl = kTransform ? 1.f : p.scale_log2;
   const int row_base = warp * 16 * MT + (lane >> 2);  // accumulator row of [mt][.][2*hr+e]: + mt*16 + 8*hr
 
@@ -269,7 +269,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_pp(const AttnPara
       for (int hr = 0; hr < 2; ++hr) {
         const int qs = I.q0 + row_base + mt * 16 + hr * 8;
         const bool ok = qs < N;
-        qgid[mt][hr] = (gid && ok) ? __ldg(gid + qs) : 0;
+        qgid[mt][hr] = row_key(p, gid, I.b, qs, ok);
         if constexpr (kQCoords) {
           const int t = ok ? (perm ? __ldg(perm + qs) : qs) : 0;
           qc[mt][hr] = coords_of(t, p.shape);
@@ -386,32 +386,13 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_pp(const AttnPara
               const bool cv = ks_ < N;
               int kg = 0;
               Coords<int> kc;
-              if (cv && (partial || Variant::kHasBias)) {
-                const int kt = perm ? __ldg(perm + ks_) : ks_;
-                if (gid && partial) kg = __ldg(gid + ks_);
-                if constexpr (kQCoords) kc = coords_of(kt, p.shape);
-              }
+              key_column<Variant>(p, perm, gid, ks_, cv, partial, kg, kc);
 #pragma unroll
               for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-                for (int hr = 0; hr < 2; ++hr) {
-                  float& x = s[mt][nt][2 * hr + e];
-                  bool vis = cv;
-                  if (partial) {
-                    if (gid) vis = vis && qgid[mt][hr] == kg;
-                    if constexpr (Variant::kHasMask)
-                      vis = vis && Variant::template mask<int, bool>(qc[mt][hr], kc, p.shape);
-                  }
-                  if (!vis) {
-                    x = sm80::neg_inf();
-                  } else if constexpr (kTransform) {
-                    float y = x * scale;
-                    if constexpr (Variant::kHasSoftcap)
-                      y = Variant::kSoftcap * sm80::tanh_approx(y * (1.f / Variant::kSoftcap));
-                    if constexpr (Variant::kHasBias) y += Variant::bias(qc[mt][hr], kc, I.h, p.shape);
-                    x = y * kLog2e;
-                  }
-                }
+                for (int hr = 0; hr < 2; ++hr)
+                  score_element<Variant>(s[mt][nt][2 * hr + e], p, gid != nullptr, cv, partial, ks_, qgid[mt][hr], kg,
+                                         qc[mt][hr], kc, I.h, scale);
             }
         }
 

@@ -343,7 +343,6 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
 
   const int xq = (lane >> 4) ^ (lane & 7);
   const unsigned q_lane = sQ + (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * RB;
-  const float kLog2e = 1.4426950408889634f;
   const float sl = kTransform ? 1.f : p.scale_log2;
   const int row_base = warp * 16 + (lane >> 2);
 
@@ -363,8 +362,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
     for (int hr = 0; hr < 2; ++hr) {
       const int qs = I.q0 + row_base + hr * 8;
       const bool ok = qs < N;
-      qgid[hr] = (gid && ok) ? __ldg(gid + qs) : 0;
-      if (p.seg_end) qgid[hr] = qgid[hr] >= 0 && gid && ok ? __ldg(p.seg_end + (long long)I.b * p.G + qgid[hr]) : 0;
+      qgid[hr] = row_key(p, gid, I.b, qs, ok);
       if constexpr (kQCoords) {
         const int t = ok ? (perm ? __ldg(perm + qs) : qs) : 0;
         qc[hr] = coords_of(t, p.shape);
@@ -453,29 +451,11 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
               const bool cv = ks_ < NK;
               int kg = 0;
               Coords<int> kc;
-              if (cv && (partial || Variant::kHasBias)) {
-                const int kt = perm ? __ldg(perm + ks_) : ks_;
-                if (gid && partial && !p.seg_end) kg = __ldg(gid + ks_);
-                if constexpr (kQCoords) kc = coords_of(kt, p.shape);
-              }
+              key_column<Variant>(p, perm, gid, ks_, cv, partial, kg, kc);
 #pragma unroll
-              for (int hr = 0; hr < 2; ++hr) {
-                float& x = sacc[4 * nt + 2 * hr + e];
-                bool vis = cv;
-                if (partial) {
-                  if (gid) vis = vis && (p.seg_end ? ks_ < qgid[hr] : qgid[hr] == kg);
-                  if constexpr (Variant::kHasMask) vis = vis && Variant::template mask<int, bool>(qc[hr], kc, p.shape);
-                }
-                if (!vis) {
-                  x = sm80::neg_inf();
-                } else if constexpr (kTransform) {
-                  float y = x * scale;
-                  if constexpr (Variant::kHasSoftcap)
-                    y = Variant::kSoftcap * sm80::tanh_approx(y * (1.f / Variant::kSoftcap));
-                  if constexpr (Variant::kHasBias) y += Variant::bias(qc[hr], kc, I.h, p.shape);
-                  x = y * kLog2e;
-                }
-              }
+              for (int hr = 0; hr < 2; ++hr)
+                score_element<Variant>(sacc[4 * nt + 2 * hr + e], p, gid != nullptr, cv, partial, ks_, qgid[hr], kg,
+                                       qc[hr], kc, I.h, scale);
             }
         }
 
