@@ -205,6 +205,15 @@ MOGA_HD inline int aligned_sorted_length(int Ne, int G, int align) {
   return round_up(Ne + G * (align - 1), align);
 }
 
+// SortParams::by_size: where group g's span starts when the spans go smallest first (ties: the higher id
+// first); sizes[G] are the groups' entry counts. O(G) per group (routed G <= 64).
+MOGA_HD inline int span_start_by_size(const int* sizes, int G, int g, int align) {
+  int start = 0;
+  for (int o = 0; o < G; ++o)
+    if (sizes[o] < sizes[g] || (sizes[o] == sizes[g] && o > g)) start += round_up(sizes[o], align);
+  return start;
+}
+
 // Blocks per batch item for the counting sort: 256-entry blocks, grown so that the histogram
 // (G * nblk cells, which every scatter block reads) stays <= 8K cells.
 MOGA_HD inline void sort_plan(int Ne, int G, int* chunk, int* nblk, int* ld) {
@@ -646,14 +655,8 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     int* seg = p.seg_offsets + (long long)b * (p.G + 1);
     const bool by_size = p.by_size && al > 1;
     for (int gq = g0; gq < g1; ++gq) {
-      int start = run;
-      if (by_size) {  // spans smallest first (ties: higher id first): the longest group ends the order
-        start = 0;
-        for (int o = 0; o < p.G; ++o) {
-          const int so = s_total[o], sg = s_total[gq];
-          if (so < sg || (so == sg && o > gq)) start += round_up(so, al);
-        }
-      }
+      // by_size: the longest group's span ends the order (the kernels schedule it first)
+      const int start = by_size ? span_start_by_size(s_total, p.G, gq, al) : run;
       if (blk == 0) seg[gq] = start;
       if (blk == 0 && p.seg_end) p.seg_end[(long long)b * p.G + gq] = start + s_total[gq];
       s_base[gq] += start;
@@ -986,13 +989,8 @@ inline void counting_sort_host(const int* keys, const float* probs, int B, int N
     }
     for (int g = 0; g < G; ++g) scratch[g] = seg[g + 1];  // sizes
     for (int g = 0; g < G; ++g) seg[g + 1] = seg[g] + round_up(scratch[g], al);
-    if (by_size && al > 1)  // spans smallest first, ties: higher id first (as sort_scatter_kernel)
-      for (int g = 0; g < G; ++g) {
-        int start = 0;
-        for (int o = 0; o < G; ++o)
-          if (scratch[o] < scratch[g] || (scratch[o] == scratch[g] && o > g)) start += round_up(scratch[o], al);
-        seg[g] = start;  // seg[G], the padded total, is unchanged
-      }
+    if (by_size && al > 1)  // seg[G], the padded total, is unchanged
+      for (int g = 0; g < G; ++g) seg[g] = span_start_by_size(scratch, G, g, al);
     for (long long s = 0; s < ld; ++s) {
       perm[bo_out + s] = -1;
       if (gid) gid[bo_out + s] = -1;

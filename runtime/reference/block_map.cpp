@@ -67,7 +67,8 @@ TokenOrder aligned_order(const TokenOrder& o, int G, int align, bool by_size) {
       if (g < 0 || g >= G) bad("aligned_order: group id " + std::to_string(g) + " outside [0, " + std::to_string(G) + ")");
       ++size[g];
     }
-    // span starts: by group id, or smallest first with ties to the higher id (by_size)
+    // span starts: by group id, or smallest first with ties to the higher id (by_size). Written out here,
+    // not through prep.cuh's span_start_by_size: this layout is the oracle the GPU's is tested against.
     for (int g = 0, run = 0; g < G; ++g) {
       if (!by_size) {
         next[g] = run;
