@@ -1,7 +1,7 @@
 // moga_bench_attention: the runtime layer (runtime/attention) on the GPU, against PyTorch peers.
 //
 //   moga_bench_attention [--json FILE] [--peers bench/peers/attention_peers.py | --no-peers | --peers-from FILE]
-//                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-pe,wg-ix]
+//                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-pe,wg-1c,wg-ix,wg-oN,wg-rN]
 //
 // Cases (bf16, B = 1, H = 12, D = 128; video grids 21x30x52 = 32,760 and 21x45x80 = 75,600 tokens):
 //   full            dense attention: ms and TFLOP/s = 4 N^2 H D / t, vs SDPA's flash and cuDNN backends;
@@ -157,6 +157,13 @@ std::pair<double, double> time_it(F&& fn, int warm, int iters, CUstream st) {
 }
 
 // The options a case runs with: "mma" = v7 with the harness's best v7 tiles, "wgmma" = v9.
+// A wgmma A/B variant (header comment): wg-ua, wg-pe, wg-1c, wg-ix, or wg-oN / wg-rN with N digits.
+bool ab_engine(const std::string& e) {
+  if (e == "wg-ua" || e == "wg-pe" || e == "wg-1c" || e == "wg-ix") return true;
+  return e.size() > 4 && (e.rfind("wg-o", 0) == 0 || e.rfind("wg-r", 0) == 0) &&
+         e.find_first_not_of("0123456789", 4) == std::string::npos;
+}
+
 AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine, std::string* tiles_note) {
   AttentionOptions opts;
   if (engine == "mixed") {
@@ -169,8 +176,7 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
     if (tiles_note) *tiles_note = note;
     return opts;
   }
-  if (engine == "wgmma" || engine == "wg-ua" || engine == "wg-pe" || engine == "wg-1c" || engine == "wg-ix" ||
-      engine.rfind("wg-o", 0) == 0 || engine.rfind("wg-r", 0) == 0) {
+  if (engine == "wgmma" || ab_engine(engine)) {
     opts.engine = Engine::Wgmma;
     opts.align_groups = engine != "wg-ua";
     opts.wg_persistent = engine == "wg-pe" ? 1 : engine == "wg-1c" ? 0 : -1;
@@ -199,9 +205,7 @@ struct CaseSpec {
 // "mixed" is a configuration of the moga layer alone.
 bool runs(const CaseSpec& c, const std::string& engine) {
   if (engine == "mixed") return c.pname == "moga";
-  if (engine == "wg-ua" || engine == "wg-pe" || engine == "wg-1c" || engine == "wg-ix" || engine.rfind("wg-o", 0) == 0 ||
-      engine.rfind("wg-r", 0) == 0)
-    return c.pname == "moga" || c.pname == "moga_dynamic";
+  if (ab_engine(engine)) return c.pname == "moga" || c.pname == "moga_dynamic";
   return true;
 }
 std::vector<CaseSpec> cases(const std::vector<int>& Ms) {
@@ -480,10 +484,7 @@ int main(int argc, char** argv) {
       for (size_t b = 0; b <= v.size();) {
         const size_t e = std::min(v.find(',', b), v.size());
         const std::string x = v.substr(b, e - b);
-        const bool opt_engine = x.size() > 4 && (x.rfind("wg-o", 0) == 0 || x.rfind("wg-r", 0) == 0) &&
-                                x.find_first_not_of("0123456789", 4) == std::string::npos;
-        if (x != "mma" && x != "wgmma" && x != "mixed" && x != "wg-ua" && x != "wg-pe" && x != "wg-1c" && x != "wg-ix" &&
-            !opt_engine)
+        if (x != "mma" && x != "wgmma" && x != "mixed" && !ab_engine(x))
           throw std::runtime_error("--engines: mma, wgmma, mixed, wg-ua, wg-pe, wg-1c, wg-ix, wg-oN and/or wg-rN, got '" + x +
                                    "'");
         engines.push_back(x);
