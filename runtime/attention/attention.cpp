@@ -804,7 +804,7 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   const int B = st.B, N = st.N, M = p.M;
   const int d = (int)r.x.shape[2], d_pad = round_up(d, 128), NT = (M + 7) / 8, Mp = 8 * NT;
   w.given_gid = w.given_prob = 0;
-  // 1. histogram cleared (the router adds to it); padding of aligned groups marked
+  // 1. histogram cleared (the router adds to it)
   CU_CHECK(jit::driver().cuMemsetD32Async(w.hist.ptr(), 0, (size_t)B * w.G * w.ld, stream));
   // 2. weight pack (skipped when the caller vouches for an unchanged weight)
   const bool repack = !(r.weights_unchanged && w.wpack_src == wt.ptr && w.wpack_d == d &&

@@ -31,19 +31,6 @@ constexpr size_t kMargin = 160u << 20;       // modules, cuBLASLt's own allocati
 
 size_t align256(size_t x) { return (x + 255) & ~size_t(255); }
 
-uint16_t f2bf(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-float bf2f(uint16_t h) {
-  const uint32_t u = (uint32_t)h << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 // Where each checkpoint tensor lives in the weight arena. Concatenated groups (q|k|v, k|v of the
 // cross-attention, and their biases) are contiguous so that one GEMM reads them as one weight.
@@ -386,7 +373,7 @@ GpuDiT::GpuDiT(Weights&& wts, rt::LoadedPattern pattern) : cfg_(wts.config), M_(
       CU_CHECK(jit::driver().cuMemcpyHtoD(dst, v.data(), v.size() * 4));
     } else {
       tmp.resize(v.size());
-      for (size_t i = 0; i < v.size(); ++i) tmp[i] = f2bf(v[i]);
+      for (size_t i = 0; i < v.size(); ++i) tmp[i] = f32_to_bf16(v[i]);
       CU_CHECK(jit::driver().cuMemcpyHtoD(dst, tmp.data(), tmp.size() * 2));
     }
     wts.tensors.erase(it);
@@ -457,7 +444,7 @@ std::vector<float> GpuDiT::download_weight(const std::string& name) const {
   } else {
     std::vector<uint16_t> t(s.numel);
     CU_CHECK(jit::driver().cuMemcpyDtoH(t.data(), src, t.size() * 2));
-    for (size_t i = 0; i < t.size(); ++i) out[i] = bf2f(t[i]);
+    for (size_t i = 0; i < t.size(); ++i) out[i] = bf16_to_f32(t[i]);
   }
   return out;
 }
@@ -560,7 +547,7 @@ void GpuDiT::Impl::calibrate_router(int layer, CUdeviceptr h, long long s0, long
   if (W.empty()) {  // the first calibration of this block: the arena still holds the original
     CU_CHECK(jit::driver().cuMemcpyDtoH(wb.data(), wdev, wb.size() * 2));
     W.resize(wb.size());
-    for (size_t i = 0; i < wb.size(); ++i) W[i] = bf2f(wb[i]);
+    for (size_t i = 0; i < wb.size(); ++i) W[i] = bf16_to_f32(wb[i]);
   }
   const std::vector<float> Wp = router_project_mean(W, M, d, hsum);
 
@@ -570,7 +557,7 @@ void GpuDiT::Impl::calibrate_router(int layer, CUdeviceptr h, long long s0, long
   const std::vector<double> moments = chunk_sums(part, chunks, 2 * M, s);
   const std::vector<double> lsum(moments.begin(), moments.begin() + M), lsq(moments.begin() + M, moments.end());
   const std::vector<float> Wc = router_equalize_spread(Wp, M, d, lsum, lsq, N);
-  for (size_t i = 0; i < wb.size(); ++i) wb[i] = f2bf(Wc[i]);
+  for (size_t i = 0; i < wb.size(); ++i) wb[i] = f32_to_bf16(Wc[i]);
   CU_CHECK(jit::driver().cuMemcpyHtoD(wdev, wb.data(), wb.size() * 2));
 }
 
