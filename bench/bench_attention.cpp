@@ -27,6 +27,8 @@
 //            v9's order; the default loads them at the start of the phase)
 //   wg-oN    (A/B, routed cases only) wgmma with attention_fwd_wg's OPT switches N (AttentionOptions::wg_opt)
 //   wg-rN    (A/B, routed cases only) wgmma with router configuration N (AttentionOptions::router_config)
+//   wg-ws    (A/B, every case) wgmma warp-specialized: attention_fwd_ws (v11, AttentionOptions::wg_producer = 1)
+//   wg-v10   (A/B, every case) wgmma without the producer warpgroup: attention_fwd_wg (v10, wg_producer = 0)
 // Every engine but wg-ua runs with aligned groups (the default).
 // Before the first case every module the run needs is compiled into the JIT cache on all cores.
 // Timing: CUDA events around each call, 3 warm-up calls (JIT, static maps), median of >= 10 timed
@@ -159,7 +161,7 @@ std::pair<double, double> time_it(F&& fn, int warm, int iters, CUstream st) {
 // The options a case runs with: "mma" = v7 with the harness's best v7 tiles, "wgmma" = v9.
 // A wgmma A/B variant (header comment): wg-ua, wg-pe, wg-1c, wg-ix, or wg-oN / wg-rN with N digits.
 bool ab_engine(const std::string& e) {
-  if (e == "wg-ua" || e == "wg-pe" || e == "wg-1c" || e == "wg-ix") return true;
+  if (e == "wg-ua" || e == "wg-pe" || e == "wg-1c" || e == "wg-ix" || e == "wg-ws" || e == "wg-v10") return true;
   return e.size() > 4 && (e.rfind("wg-o", 0) == 0 || e.rfind("wg-r", 0) == 0) &&
          e.find_first_not_of("0123456789", 4) == std::string::npos;
 }
@@ -183,7 +185,8 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
     if (engine == "wg-ix") opts.wg_opt = 0;
     if (engine.rfind("wg-o", 0) == 0) opts.wg_opt = std::stoi(engine.substr(4));
     if (engine.rfind("wg-r", 0) == 0) opts.router_config = std::stoi(engine.substr(4));
-    if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : engine == "wg-pe" ? "128/128/8/3 persistent" : engine == "wg-1c" ? "128/128/8/3 one CTA per item" : engine == "wg-ix" ? "128/128/8/3 late indices" : "128/128/8/3";
+    if (engine == "wg-ws" || engine == "wg-v10") opts.wg_producer = engine == "wg-ws" ? 1 : 0;
+    if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : engine == "wg-pe" ? "128/128/8/3 persistent" : engine == "wg-1c" ? "128/128/8/3 one CTA per item" : engine == "wg-ix" ? "128/128/8/3 late indices" : engine == "wg-ws" ? "128/128/ws/3 producer warpgroup" : engine == "wg-v10" ? "128/128/8/3 v10" : "128/128/8/3";
     return opts;
   }
   opts.engine = Engine::MmaSync;
@@ -205,6 +208,7 @@ struct CaseSpec {
 // "mixed" is a configuration of the moga layer alone.
 bool runs(const CaseSpec& c, const std::string& engine) {
   if (engine == "mixed") return c.pname == "moga";
+  if (engine == "wg-ws" || engine == "wg-v10") return true;  // the warp-specialization A/B covers dense too
   if (ab_engine(engine)) return c.pname == "moga" || c.pname == "moga_dynamic";
   return true;
 }

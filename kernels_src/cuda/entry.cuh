@@ -31,6 +31,7 @@
 #pragma once
 #include "attention_fwd.cuh"
 #include "attention_fwd_wg.cuh"
+#include "attention_fwd_ws.cuh"
 #include "prep.cuh"
 
 namespace moga {

@@ -107,7 +107,8 @@ struct PatternAttention::Impl {
 
   struct ModK {
     CUfunction attn = nullptr, bmap = nullptr, gate = nullptr, router = nullptr;
-    bool wg = false;  // attention_fwd_wg (v9) rather than attention_fwd (v7)
+    bool wg = false;  // the wgmma engine (attention_fwd_wg or _ws) rather than attention_fwd (v7)
+    bool ws = false;  // wgmma engine, warp-specialized: attention_fwd_ws (v11, 384 threads)
     TileConfig t;     // the tiles it runs with (block maps use its BM/BN)
     int smem = 0;
     int router_threads = 0, router_mt = 1;
@@ -463,10 +464,20 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
 
 // ---- JIT -------------------------------------------------------------------------------------------------
 
-static std::string attn_expr(const std::string& v, int D, const TileConfig& t, bool wg, int wg_opt) {
+// ws: attention_fwd_ws<V, D, BM, BN, STAGES> (its warps are fixed: one producer and two consumer warpgroups)
+static std::string attn_expr(const std::string& v, int D, const TileConfig& t, bool wg, bool ws, int wg_opt) {
+  if (ws) return fmt::format("moga::attention_fwd_ws<{}, {}, {}, {}, {}>", v, D, t.block_m, t.block_n, t.stages);
   const std::string opt = wg && wg_opt >= 0 ? fmt::format(", {}", wg_opt) : "";
   return fmt::format("moga::attention_fwd{}<{}, {}, {}, {}, {}, {}{}>", wg ? "_wg" : "", v, D, t.block_m, t.block_n,
                      t.warps, t.stages, opt);
+}
+// attention_fwd_ws (v11) or attention_fwd_wg (v10) when the wgmma engine runs. v11 by default: measured
+// on the H100 dense +14%, routed M=16 -17%, the moga layer -15% (docs/performance.md, "v11"). OPT
+// switches (wg_opt) are v10's, so asking for them without naming wg_producer selects v10.
+constexpr bool kWgProducerDefault = true;
+static bool use_ws(const AttentionOptions& o) {
+  if (o.wg_producer >= 0) return o.wg_producer == 1;
+  return o.wg_opt >= 0 ? false : kWgProducerDefault;
 }
 static std::string smem_expr(int D, const TileConfig& t, bool wg) {
   return fmt::format("&moga::attn_fwd{}_smem_bytes<{}, {}, {}, {}, {}>", wg ? "_wg" : "", D, t.block_m, t.block_n,
@@ -497,7 +508,7 @@ jit::CompileOptions PatternAttention::Impl::compile_options(int D) const {
   for (const auto& p : plan) {
     const Choice c = choose(p.index, D);
     const bool wg = c.engine == Engine::Wgmma;
-    add(attn_expr(p.variant, D, c.t, wg, options->wg_opt));
+    add(attn_expr(p.variant, D, c.t, wg, wg && use_ws(*options), options->wg_opt));
     add(smem_expr(D, c.t, wg));
     if (p.mask) add(fmt::format("moga::block_map_kernel<{}>", p.variant));
     if (p.gate_prog) add(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
@@ -545,8 +556,9 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     ModK k;
     const Choice c = choose(p.index, D);
     k.wg = c.engine == Engine::Wgmma;
+    k.ws = k.wg && use_ws(*options);
     k.t = c.t;
-    k.attn = fn(attn_expr(p.variant, D, c.t, k.wg, options->wg_opt));
+    k.attn = fn(attn_expr(p.variant, D, c.t, k.wg, k.ws, options->wg_opt));
     CUdeviceptr g = 0;
     size_t gbytes = 0;
     CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, m->mod->handle(),
@@ -983,7 +995,7 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   if (mk.wg) {  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)
     unsigned grid = tq * (unsigned)s.H * (unsigned)s.B;
     if (persistent_grid(p, w, mk, s.N) && sms > 0) grid = std::min(grid, (unsigned)sms);
-    launch_ex(mk.attn, grid, 1, 1, mk.t.warps * 32, mk.smem, stream, options->pdl, args);
+    launch_ex(mk.attn, grid, 1, 1, mk.ws ? 384 : mk.t.warps * 32, mk.smem, stream, options->pdl, args);
   }
   else
     launch_ex(mk.attn, tq, (unsigned)s.H, (unsigned)s.B, mk.t.warps * 32, mk.smem, stream, options->pdl, args);

@@ -42,15 +42,17 @@
 //   MmaSync  attention_fwd<moga_gen_P::K, D, BM, BN, W, S> (v7, mma.sync, any sm_80+ device); tiles:
 //            the manifest's, or AttentionOptions::tiles per kernel name (what `moga tune` chooses);
 //            grid (ceil(N/BM), H, B).
-//   Wgmma    attention_fwd_wg<moga_gen_P::K, D, 128, 128, 8, 3> (v9, wgmma + mbarriers; Hopper only:
-//            the module is compiled for sm_90a); one tile configuration, BM = BN = 128, 8 warps, 3
-//            stages (block maps are built with 128/128); grid (ceil(N/128) * H * B, 1, 1), 230,512 B of
-//            shared memory at D = 128. docs/performance.md, "v9" and "Runtime with the wgmma kernel".
+//   Wgmma    attention_fwd_ws<moga_gen_P::K, D, 128, 128, 3> (v11, wgmma + mbarriers, a producer
+//            warpgroup and two consumer warpgroups, 384 threads; Hopper only: the module is compiled for
+//            sm_90a), or with AttentionOptions::wg_producer = 0 attention_fwd_wg<..., D, 128, 128, 8, 3>
+//            (v10, 256 threads); one tile configuration, BM = BN = 128, 3 stages (block maps are built
+//            with 128/128); grid (ceil(N/128) * H * B, 1, 1) or persistent, 230,512 B of shared memory
+//            at D = 128. docs/performance.md, "v9", "v11" and "Runtime with the wgmma kernel".
 //   Auto     (the default) Wgmma where it is the faster kernel: head dim 128 on an sm_90 target, for
 //            every kernel that has no AttentionOptions::tiles entry; MmaSync otherwise (D = 64, other
 //            archs, and kernels with a tile entry: those entries are mma.sync configurations, e.g. the
 //            tuner's, which measures v7; they keep v7).
-// AttentionOptions::engine = Wgmma forces v9 for every kernel at both head dims (64 and 128; at 64
+// AttentionOptions::engine = Wgmma forces the wgmma engine for every kernel at both head dims (64 and 128; at 64
 // it is slower than v7, useful for checks); a tile entry other than 128/128/8/3 is then an
 // ArgumentError (constructor), a target other than sm_90 a NotSupportedError (validate/compile/run).
 // A module whose kernels mix the engines (Auto with some tile entries) is one sm_90a module.
@@ -141,7 +143,8 @@ struct AttentionOptions {
   // order, so no tile straddles two groups (fewer tile pairs, partial tiles only where a group's span
   // ends in padding). false: the dense sorted order (A/B benchmarks). docs/performance.md, "Aligned groups".
   bool align_groups = true;
-  // attention_fwd_wg's OPT switches (kernels_src/cuda/attention_fwd_wg.cuh), -1: its default. For A/B runs.
+  // attention_fwd_wg's OPT switches (kernels_src/cuda/attention_fwd_wg.cuh), -1: its default. For A/B runs;
+  // >= 0 with wg_producer = -1 runs attention_fwd_wg (v10), the kernel the switches belong to.
   int wg_opt = -1;
   // attention_fwd_wg's grid: 1 = persistent (one CTA per SM looping over the items), 0 = one CTA per
   // item, -1 = by kernel: persistent for routed kernels without a mask whose groups average fewer than
@@ -149,6 +152,10 @@ struct AttentionOptions {
   // with the previous one's drain), one CTA per item otherwise (long or unequal items: the hardware's
   // dispatch balances better than the static round-robin). docs/performance.md, "v10".
   int wg_persistent = -1;
+  // Warp specialization of the wgmma engine: 1 = attention_fwd_ws (v11: a producer warpgroup issues the
+  // copies, two consumer warpgroups compute; 384 threads), 0 = attention_fwd_wg (v10: the two warpgroups
+  // copy and compute), -1 = the default: v11 (v10 when wg_opt >= 0). docs/performance.md, "v11".
+  int wg_producer = -1;
 };
 
 // Which parts of run() to do. Benchmarks time the attention kernels alone with {prep=false}: the

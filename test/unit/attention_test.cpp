@@ -438,7 +438,7 @@ TEST(attention_engine, WgmmaGridLimit) {
 
 // NVRTC compiles the generated source with every instantiation the runtime names (router, sort,
 // summaries, block maps, attention): no device needed. Uses a private cache folder. Target sm_90 at
-// D = 128: the wgmma kernel (v9), so the module is built for sm_90a.
+// D = 128: the wgmma engine (v11, attention_fwd_ws), so the module is built for sm_90a.
 TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
   char tmpl[] = "/tmp/moga-attn-jit-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -450,10 +450,10 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
   EXPECT_EQ(info.arch, "sm_90a");
   EXPECT_EQ(info.engines, std::vector<Engine>(3, Engine::Wgmma));
   int wg = 0;
-  for (const auto& k : info.kernels) wg += k.rfind("moga::attention_fwd_wg<", 0) == 0 ? 1 : 0;
-  EXPECT_EQ(wg, 3) << "one attention_fwd_wg instantiation per kernel";
+  for (const auto& k : info.kernels) wg += k.rfind("moga::attention_fwd_ws<", 0) == 0 ? 1 : 0;
+  EXPECT_EQ(wg, 3) << "one attention_fwd_ws (v11, the wgmma default) instantiation per kernel";
   EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(),
-                      "moga::attention_fwd_wg<moga_gen_moga::stga, 128, 128, 128, 8, 3>"),
+                      "moga::attention_fwd_ws<moga_gen_moga::stga, 128, 128, 128, 3>"),
             info.kernels.end());
   EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(),
                       "&moga::attn_fwd_wg_smem_bytes<128, 128, 128, 8, 3>"),
@@ -483,7 +483,7 @@ TEST(attention_jit, CompilesMixedAndHeadDim64Modules) {
                       "moga::attention_fwd<moga_gen_moga::stga, 128, 64, 64, 4, 2>"),
             mixed.kernels.end());
   EXPECT_NE(std::find(mixed.kernels.begin(), mixed.kernels.end(),
-                      "moga::attention_fwd_wg<moga_gen_moga::frame_local, 128, 128, 128, 8, 3>"),
+                      "moga::attention_fwd_ws<moga_gen_moga::frame_local, 128, 128, 128, 3>"),
             mixed.kernels.end());
   PatternAttention causal(load_builtin("causal"), for_arch("sm_90"));
   const ModuleInfo d64 = causal.compile(64);

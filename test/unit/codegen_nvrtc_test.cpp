@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -64,6 +65,33 @@ TEST_F(CodegenNvrtcSwitches, WgmmaSwitchVariantsCompile) {
                                                 k.find(", " + std::to_string(opt) + ">") != std::string::npos;
     EXPECT_TRUE(named) << "no attention_fwd_wg instantiation with OPT " << opt;
   }
+}
+
+// The warp-specialized wgmma kernel (v11, AttentionOptions::wg_producer) and v10 both compile for every
+// shipped pattern, whichever is the default.
+TEST_F(CodegenNvrtcSwitches, WarpSpecializedAndV10CompileForEveryPattern) {
+  for (const std::string& name : builtin_names())
+    for (int producer : {0, 1}) {
+      AttentionOptions o;
+      o.engine = Engine::Wgmma;
+      o.arch = "sm_90";
+      o.wg_producer = producer;
+      PatternAttention attn(load_builtin(name), o);
+      const ModuleInfo info = attn.compile(128);
+      EXPECT_EQ(info.arch, "sm_90a") << name;
+      const std::string want = producer ? "moga::attention_fwd_ws<" : "moga::attention_fwd_wg<";
+      int n = 0;
+      for (const auto& k : info.kernels) n += k.rfind(want, 0) == 0 ? 1 : 0;
+      EXPECT_EQ(n, (int)attn.spec().kernels.size()) << name << ": one " << want << "...> per kernel";
+    }
+  // Engine::Wgmma also runs at head dim 64 (slower than v7 there; for checks).
+  AttentionOptions o;
+  o.engine = Engine::Wgmma;
+  o.arch = "sm_90";
+  PatternAttention attn(load_builtin("moga"), o);
+  const ModuleInfo info = attn.compile(64);
+  EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(), "moga::attention_fwd_ws<moga_gen_moga::stga, 64, 128, 128, 3>"),
+            info.kernels.end());
 }
 
 }  // namespace

@@ -763,6 +763,30 @@ TEST_F(gpu_attention, WgmmaSwitchesAgree) {
   }
 }
 
+// The warp-specialized wgmma kernel (v11: producer warpgroup, AttentionOptions::wg_producer = 1) and v10
+// (= 0) against the reference: every structure of the moga layer, dense at odd lengths, cross-attention
+// keys of another length, a routed branch, both grids.
+TEST_F(gpu_attention, WarpSpecializedAndV10Agree) {
+  if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
+  for (int producer : {1, 0})
+    for (int persistent : {0, 1}) {
+      AttentionOptions o;
+      o.engine = Engine::Wgmma;
+      o.wg_producer = producer;
+      o.wg_persistent = persistent;
+      const std::string tag = std::string(producer ? " v11 (producer)" : " v10") + (persistent ? " persistent" : "");
+      PatternAttention moga(load_builtin("moga"), o);
+      expect_close(run(moga, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga" + tag);
+      PatternAttention full(load_builtin("full"), o);
+      expect_close(run(full, seq_problem(2, 1000, 2, 128)), "full" + tag);
+      expect_close(run(full, seq_problem(1, 129, 3, 128)), "full N=129" + tag);
+      PatternAttention dyn(load_builtin("moga_dynamic"), o);
+      expect_close(run(dyn, video_problem(1, 9, 17, 23, 2, 128)), "moga_dynamic" + tag);
+      PatternAttention causal(load_builtin("causal"), o);
+      expect_close(run(causal, seq_problem(1, 777, 2, 128)), "causal" + tag);
+    }
+}
+
 TEST_F(gpu_attention, AutoEngineOnThisDevice) {
   const bool hopper = wgmma_arch(jit::Device::get().arch());
   PatternAttention attn(load_builtin("moga"));
