@@ -29,6 +29,7 @@
 //   wg-rN    (A/B, routed cases only) wgmma with router configuration N (AttentionOptions::router_config)
 //   wg-ws    (A/B, every case) wgmma warp-specialized: attention_fwd_ws (v11, AttentionOptions::wg_producer = 1)
 //   wg-v10   (A/B, every case) wgmma without the producer warpgroup: attention_fwd_wg (v10, wg_producer = 0)
+//   ws-oN    (A/B, every case) attention_fwd_ws with its OPT switches N (wg_producer = 1, wg_opt = N)
 // Every engine but wg-ua runs with aligned groups (the default).
 // Before the first case every module the run needs is compiled into the JIT cache on all cores.
 // Timing: CUDA events around each call, 3 warm-up calls (JIT, static maps), median of >= 10 timed
@@ -162,7 +163,7 @@ std::pair<double, double> time_it(F&& fn, int warm, int iters, CUstream st) {
 // A wgmma A/B variant (header comment): wg-ua, wg-pe, wg-1c, wg-ix, or wg-oN / wg-rN with N digits.
 bool ab_engine(const std::string& e) {
   if (e == "wg-ua" || e == "wg-pe" || e == "wg-1c" || e == "wg-ix" || e == "wg-ws" || e == "wg-v10") return true;
-  return e.size() > 4 && (e.rfind("wg-o", 0) == 0 || e.rfind("wg-r", 0) == 0) &&
+  return e.size() > 4 && (e.rfind("wg-o", 0) == 0 || e.rfind("wg-r", 0) == 0 || e.rfind("ws-o", 0) == 0) &&
          e.find_first_not_of("0123456789", 4) == std::string::npos;
 }
 
@@ -183,7 +184,8 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
     opts.align_groups = engine != "wg-ua";
     opts.wg_persistent = engine == "wg-pe" ? 1 : engine == "wg-1c" ? 0 : -1;
     if (engine == "wg-ix") opts.wg_opt = 0;
-    if (engine.rfind("wg-o", 0) == 0) opts.wg_opt = std::stoi(engine.substr(4));
+    if (engine.rfind("wg-o", 0) == 0 || engine.rfind("ws-o", 0) == 0) opts.wg_opt = std::stoi(engine.substr(4));
+    if (engine.rfind("ws-o", 0) == 0) opts.wg_producer = 1;
     if (engine.rfind("wg-r", 0) == 0) opts.router_config = std::stoi(engine.substr(4));
     if (engine == "wg-ws" || engine == "wg-v10") opts.wg_producer = engine == "wg-ws" ? 1 : 0;
     if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : engine == "wg-pe" ? "128/128/8/3 persistent" : engine == "wg-1c" ? "128/128/8/3 one CTA per item" : engine == "wg-ix" ? "128/128/8/3 late indices" : engine == "wg-ws" ? "128/128/ws/3 producer warpgroup" : engine == "wg-v10" ? "128/128/8/3 v10" : "128/128/8/3";
@@ -208,7 +210,8 @@ struct CaseSpec {
 // "mixed" is a configuration of the moga layer alone.
 bool runs(const CaseSpec& c, const std::string& engine) {
   if (engine == "mixed") return c.pname == "moga";
-  if (engine == "wg-ws" || engine == "wg-v10") return true;  // the warp-specialization A/B covers dense too
+  // the warp-specialization A/B and v11's switches cover dense too
+  if (engine == "wg-ws" || engine == "wg-v10" || engine.rfind("ws-o", 0) == 0) return true;
   if (ab_engine(engine)) return c.pname == "moga" || c.pname == "moga_dynamic";
   return true;
 }

@@ -19,7 +19,9 @@
 // Producer order per item: Q (after both consumer warpgroups read the previous item's Q: barrier QE),
 // then for each key tile K and V into the next ring slot (after the consumers released the tile that
 // used it STAGES tiles earlier). Items without key tiles are skipped by both sides (output 0).
-// OPT: bit 0 no ping-pong between the consumers (as attention_fwd_wg's bit 0).
+// OPT (A/B switch; the runtime uses the default 0): bit 0: no ping-pong between the consumers (as
+// attention_fwd_wg's bit 0). Measured and removed again (v11, within +-2.5%, docs/performance.md):
+// wgmma descriptors as one base plus constants, and four-chain row max / row sum.
 // NVRTC-compatible: no host standard headers.
 #pragma once
 #include "attention_fwd_wg.cuh"

@@ -464,10 +464,11 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
 
 // ---- JIT -------------------------------------------------------------------------------------------------
 
-// ws: attention_fwd_ws<V, D, BM, BN, STAGES> (its warps are fixed: one producer and two consumer warpgroups)
+// ws: attention_fwd_ws<V, D, BM, BN, STAGES[, OPT]> (its warps are fixed: one producer and two consumer
+// warpgroups); wg_opt >= 0 gives the OPT of whichever kernel runs (attention_fwd_ws's or _wg's switches)
 static std::string attn_expr(const std::string& v, int D, const TileConfig& t, bool wg, bool ws, int wg_opt) {
-  if (ws) return fmt::format("moga::attention_fwd_ws<{}, {}, {}, {}, {}>", v, D, t.block_m, t.block_n, t.stages);
   const std::string opt = wg && wg_opt >= 0 ? fmt::format(", {}", wg_opt) : "";
+  if (ws) return fmt::format("moga::attention_fwd_ws<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages, opt);
   return fmt::format("moga::attention_fwd{}<{}, {}, {}, {}, {}, {}{}>", wg ? "_wg" : "", v, D, t.block_m, t.block_n,
                      t.warps, t.stages, opt);
 }

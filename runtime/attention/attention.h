@@ -144,7 +144,8 @@ struct AttentionOptions {
   // ends in padding). false: the dense sorted order (A/B benchmarks). docs/performance.md, "Aligned groups".
   bool align_groups = true;
   // attention_fwd_wg's OPT switches (kernels_src/cuda/attention_fwd_wg.cuh), -1: its default. For A/B runs;
-  // >= 0 with wg_producer = -1 runs attention_fwd_wg (v10), the kernel the switches belong to.
+  // >= 0 with wg_producer = -1 runs attention_fwd_wg (v10); with wg_producer = 1 they are attention_fwd_ws's
+  // switches (kernels_src/cuda/attention_fwd_ws.cuh).
   int wg_opt = -1;
   // attention_fwd_wg's grid: 1 = persistent (one CTA per SM looping over the items), 0 = one CTA per
   // item, -1 = by kernel: persistent for routed kernels without a mask whose groups average fewer than

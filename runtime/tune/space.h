@@ -19,8 +19,9 @@
 namespace moga::tune {
 
 // One tile configuration of attention_fwd<Variant, D, BM, BN, WARPS, STAGES> (D comes from the shape),
-// or (wgmma) the one configuration of the wgmma kernel attention_fwd_wg (128/128/8/3, sm_90a, D=128):
-// the runtime's own default there, so it competes with the mma.sync configs in the same space.
+// or (wgmma) the one configuration of the wgmma engine (128/128, 3 stages, sm_90a, D=128): the runtime's
+// own default there, so it competes with the mma.sync configs in the same space. The engine runs
+// attention_fwd_ws (v11, 384 threads) by default; the id keeps v10's "w8" so tuning databases stay valid.
 struct Config {
   int block_m = 0, block_n = 0, warps = 0, stages = 0;
   bool wgmma = false;

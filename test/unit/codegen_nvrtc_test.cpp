@@ -84,7 +84,8 @@ TEST_F(CodegenNvrtcSwitches, WarpSpecializedAndV10CompileForEveryPattern) {
       for (const auto& k : info.kernels) n += k.rfind(want, 0) == 0 ? 1 : 0;
       EXPECT_EQ(n, (int)attn.spec().kernels.size()) << name << ": one " << want << "...> per kernel";
     }
-  // Engine::Wgmma also runs at head dim 64 (slower than v7 there; for checks).
+  // Engine::Wgmma also runs at head dim 64 (slower than v7 there; for checks), and v11's OPT switch
+  // (bench engine ws-o1: no ping-pong) compiles.
   AttentionOptions o;
   o.engine = Engine::Wgmma;
   o.arch = "sm_90";
@@ -92,6 +93,12 @@ TEST_F(CodegenNvrtcSwitches, WarpSpecializedAndV10CompileForEveryPattern) {
   const ModuleInfo info = attn.compile(64);
   EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(), "moga::attention_fwd_ws<moga_gen_moga::stga, 64, 128, 128, 3>"),
             info.kernels.end());
+  o.wg_producer = 1;
+  o.wg_opt = 1;
+  PatternAttention no_turn(load_builtin("full"), o);
+  const ModuleInfo nt = no_turn.compile(128);
+  EXPECT_NE(std::find(nt.kernels.begin(), nt.kernels.end(), "moga::attention_fwd_ws<moga_gen_full::full, 128, 128, 128, 3, 1>"),
+            nt.kernels.end());
 }
 
 }  // namespace
