@@ -135,7 +135,7 @@ struct Timer {
 
 // Times fn(i) `iters` times after `warm` calls; median ms and the spread (max/min of the middle half).
 template <class F>
-std::pair<double, double> time_it(F&& fn, int warm, int iters, CUstream st) {
+std::pair<double, double> time_it(F&& fn, int warm, int iters, CUstream st, std::vector<double>* all = nullptr) {
   const jit::Driver& d = jit::driver();
   for (int i = 0; i < warm; ++i) fn(i);
   CU_CHECK(d.cuStreamSynchronize(st));
@@ -153,6 +153,7 @@ std::pair<double, double> time_it(F&& fn, int warm, int iters, CUstream st) {
     CU_CHECK(d.cuEventElapsedTime(&x, t[i]->a, t[i]->b));
     ms[i] = x;
   }
+  if (all) *all = ms;
   std::vector<double> s = ms;
   std::sort(s.begin(), s.end());
   const double spread = s[s.size() * 3 / 4] / std::max(1e-9, s[s.size() / 4]);
@@ -337,9 +338,15 @@ json run_ours(const std::vector<int>& Ms, const std::vector<std::string>& engine
       row["D"] = kD;
       row["first_call_ms"] = first_ms;
       const int it = iters;
-      auto [layer_ms, layer_spread] = time_it([&](int i) { call(i, {}); }, 3, it, st);
+      std::vector<double> layer_all;
+      auto [layer_ms, layer_spread] = time_it([&](int i) { call(i, {}); }, 3, it, st, &layer_all);
       row["layer_ms"] = layer_ms;
       row["layer_spread"] = layer_spread;
+      if (routed) {  // the two input sets route differently (group sizes, so tile counts): median of each
+        std::vector<double> by_set[2];
+        for (int i = 0; i < (int)layer_all.size(); ++i) by_set[(3 + i) & 1].push_back(layer_all[i]);
+        row["layer_ms_by_input_set"] = {median(by_set[0]), median(by_set[1])};
+      }
       if (pname != "full") {
         RunOptions ko;
         ko.prep = false;
