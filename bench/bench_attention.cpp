@@ -21,7 +21,9 @@
 //            the tuned v7 tiles beat v9: fewer partial tiles), the routed and frame-local branches on v9,
 //            in one sm_90a module.
 //   wg-ua    (A/B, routed cases only) wgmma without aligned groups (AttentionOptions::align_groups = false)
-//   wg-pe    (A/B, routed cases only) wgmma with a persistent grid (AttentionOptions::wg_persistent = 1)
+//   wg-pe    (A/B, routed cases only) wgmma with a persistent grid (AttentionOptions::wg_persistent = 1;
+//            v11 schedules its items dynamically, AttentionOptions::wg_dynamic)
+//   wg-st    (A/B, routed cases only) wgmma with a persistent grid and the static round-robin (wg_dynamic = 0)
 //   wg-1c    (A/B, routed cases only) wgmma with one CTA per item (wg_persistent = 0; the default is by kernel)
 //   wg-ix    (A/B, routed cases only) wgmma with the gather indices loaded at the copy issue (wg_opt = 0,
 //            v9's order; the default loads them at the start of the phase)
@@ -163,7 +165,8 @@ std::pair<double, double> time_it(F&& fn, int warm, int iters, CUstream st, std:
 // The options a case runs with: "mma" = v7 with the harness's best v7 tiles, "wgmma" = v9.
 // A wgmma A/B variant (header comment): wg-ua, wg-pe, wg-1c, wg-ix, or wg-oN / wg-rN with N digits.
 bool ab_engine(const std::string& e) {
-  if (e == "wg-ua" || e == "wg-pe" || e == "wg-1c" || e == "wg-ix" || e == "wg-ws" || e == "wg-v10") return true;
+  if (e == "wg-ua" || e == "wg-pe" || e == "wg-st" || e == "wg-1c" || e == "wg-ix" || e == "wg-ws" || e == "wg-v10")
+    return true;
   return e.size() > 4 && (e.rfind("wg-o", 0) == 0 || e.rfind("wg-r", 0) == 0 || e.rfind("ws-o", 0) == 0) &&
          e.find_first_not_of("0123456789", 4) == std::string::npos;
 }
@@ -183,13 +186,14 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
   if (engine == "wgmma" || ab_engine(engine)) {
     opts.engine = Engine::Wgmma;
     opts.align_groups = engine != "wg-ua";
-    opts.wg_persistent = engine == "wg-pe" ? 1 : engine == "wg-1c" ? 0 : -1;
+    opts.wg_persistent = engine == "wg-pe" || engine == "wg-st" ? 1 : engine == "wg-1c" ? 0 : -1;
+    if (engine == "wg-st") opts.wg_dynamic = 0;
     if (engine == "wg-ix") opts.wg_opt = 0;
     if (engine.rfind("wg-o", 0) == 0 || engine.rfind("ws-o", 0) == 0) opts.wg_opt = std::stoi(engine.substr(4));
     if (engine.rfind("ws-o", 0) == 0) opts.wg_producer = 1;
     if (engine.rfind("wg-r", 0) == 0) opts.router_config = std::stoi(engine.substr(4));
     if (engine == "wg-ws" || engine == "wg-v10") opts.wg_producer = engine == "wg-ws" ? 1 : 0;
-    if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : engine == "wg-pe" ? "128/128/8/3 persistent" : engine == "wg-1c" ? "128/128/8/3 one CTA per item" : engine == "wg-ix" ? "128/128/8/3 late indices" : engine == "wg-ws" ? "128/128/ws/3 producer warpgroup" : engine == "wg-v10" ? "128/128/8/3 v10" : "128/128/8/3";
+    if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : engine == "wg-pe" ? "128/128/8/3 persistent" : engine == "wg-st" ? "128/128/8/3 persistent static" : engine == "wg-1c" ? "128/128/8/3 one CTA per item" : engine == "wg-ix" ? "128/128/8/3 late indices" : engine == "wg-ws" ? "128/128/ws/3 producer warpgroup" : engine == "wg-v10" ? "128/128/8/3 v10" : "128/128/8/3";
     return opts;
   }
   opts.engine = Engine::MmaSync;

@@ -38,6 +38,7 @@
 #include "mma_sm80.cuh"
 #include "params.cuh"
 #include "score_mask.cuh"
+#include "wg_common.cuh"
 
 namespace moga {
 namespace sm90 {
@@ -144,38 +145,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_pp(const AttnPara
   __syncthreads();
 
   // ---- work items -----------------------------------------------------------------------------------
-  struct Item {
-    int b, h, q0, n_full, n_tot;
-    const int* fidx;
-    const int* pidx;
-  };
-  auto item_info = [&](int it) -> Item {
-    Item r;
-    const int qt = Tq - 1 - it % Tq;
-    const int bh = it / Tq;
-    r.h = bh % H;
-    r.b = bh / H;
-    r.q0 = qt * BM;
-    r.fidx = nullptr;
-    r.pidx = nullptr;
-    if (p.map.full_cnt) {
-      const long long bi = (long long)r.b * p.map.num_q_tiles + qt;
-      r.n_full = __ldg(p.map.full_cnt + bi);
-      r.fidx = p.map.full_idx + bi * p.map.num_kv_tiles;
-      int np = 0;
-      if (p.map.part_cnt) {
-        np = __ldg(p.map.part_cnt + bi);
-        r.pidx = p.map.part_idx + bi * p.map.num_kv_tiles;
-      }
-      r.n_tot = r.n_full + np;
-    } else {
-      r.n_full = r.n_tot = n_kv_dense;
-    }
-    return r;
-  };
-  auto tile_of = [&](const Item& r, int j) -> int {
-    return j < r.n_full ? (r.fidx ? __ldg(r.fidx + j) : j) : __ldg(r.pidx + (j - r.n_full));
-  };
+  auto item_info = [&](int it) { return work_item(p, it, Tq, BM, n_kv_dense); };
 
   // ---- producer: this thread's share of the K (group 0) or V (group 1) tiles, STAGES-1 tiles ahead ----
   const int ld_c = gtid % CH, ld_r = gtid / CH;
@@ -185,7 +155,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_pp(const AttnPara
   const long long src_sb = grp ? p.v_sb : p.k_sb, src_sh = grp ? p.v_sh : p.k_sh;
   const unsigned src_rb = static_cast<unsigned>(grp ? p.v_sn : p.k_sn) * 2u;
   int pit = blockIdx.x, pj = 0, pslot = 0;
-  Item pI{0, 0, 0, 0, 0, nullptr, nullptr};
+  WorkItem pI{0, 0, 0, 0, 0, nullptr, nullptr};
   if (pit < n_items) pI = item_info(pit);
   auto p_skip = [&]() {
     while (pit < n_items && pj >= pI.n_tot) {
@@ -196,7 +166,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_pp(const AttnPara
   };
   p_skip();
   auto p_issue = [&]() {
-    const int kv0 = tile_of(pI, pj) * BN;
+    const int kv0 = pI.tile(pj) * BN;
     const char* src = src_c + (pI.b * src_sb + pI.h * src_sh) * 2;
     const int* pm = p.perm ? p.perm + (long long)pI.b * N : nullptr;
     const unsigned dst = ring + pslot * C::kTileBytes + ld_soff;
@@ -256,7 +226,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_pp(const AttnPara
 
 #pragma unroll 1
   for (int cit = blockIdx.x; cit < n_items; cit += G) {
-    const Item I = item_info(cit);
+    const WorkItem I = item_info(cit);
     const int* perm = p.perm ? p.perm + (long long)I.b * N : nullptr;
     const int* gid = p.gid ? p.gid + (long long)I.b * N : nullptr;
     const int nxt = cit + G;
@@ -322,7 +292,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_pp(const AttnPara
     // One phase: [wait for data and the turn] PV(j-1), QK(j) [pass the turn] copies, softmax(j).
     // Called with literal flags at three sites and inlined: kPV / kQK fold to constants.
     auto phase = [&](int j, const bool kPV, const bool kQK) {
-      const int ti = kQK ? tile_of(I, j) : 0;
+      const int ti = kQK ? I.tile(j) : 0;
       if (kQK) sm90::mbar_wait(barK + 8 * cslot, cpar);
       if (kPV) sm90::mbar_wait(barV + 8 * vslot, vpar);
       sm90::named_sync(1 + grp, NTH);

@@ -33,6 +33,7 @@
 // NVRTC-compatible: no host standard headers.
 #pragma once
 #include "attention_fwd_pp.cuh"
+#include "wg_common.cuh"
 
 namespace moga {
 namespace sm90 {
@@ -130,6 +131,26 @@ __device__ __forceinline__ void fence_regs(float (&r)[R]) {
   for (int i = 0; i < R; ++i) asm volatile("" : "+f"(r[i])::"memory");
 }
 
+#if defined(MOGA_HAS_WGMMA)
+// One warpgroup's S = Q K^T of a tile: D/16 k-steps of m64nBNk16, A = its Q fragments in registers, B =
+// the K tile at sKs ([D/64][BN][64], 128-byte swizzle, K-major); one commit group.
+template <int D, int BN>
+__device__ __forceinline__ void issue_qk(float (&s)[BN / 2], const unsigned (&qf)[D / 16][4], unsigned sKs) {
+#pragma unroll
+  for (int ks = 0; ks < D / 16; ++ks)
+    wgmma_rs<BN, 0>(s, qf[ks], gmma_desc_sw128(sKs + (ks >> 2) * (BN * 128) + (ks & 3) * 32, 16, 1024), ks > 0 ? 1 : 0);
+  wg_commit();
+}
+// O += P V of a tile: BN/16 k-steps of m64nDk16, A = P (bf16 pairs in registers), B = the V tile at sVs
+// (MN-major); one commit group.
+template <int D, int BN>
+__device__ __forceinline__ void issue_pv(float (&o)[D / 2], const unsigned (&pk)[BN / 16][4], unsigned sVs) {
+#pragma unroll
+  for (int kb = 0; kb < BN / 16; ++kb) wgmma_rs<D, 1>(o, pk[kb], gmma_desc_sw128(sVs + kb * 2048, BN * 128, 1024), 1);
+  wg_commit();
+}
+#endif
+
 }  // namespace sm90
 
 template <int D, int BM, int BN, int WARPS, int STAGES>
@@ -193,12 +214,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
   const int grp = warp >> 2;  // warpgroup: 0 copies K and leads, 1 copies V
   const int gtid = tid - grp * GT;
   const int N = p.N, H = p.H, NK = p.Nk > 0 ? p.Nk : p.N;  // NK != N: dense cross-attention (AttnParams::Nk)
-  int used = N;  // sorted positions that hold tokens: all but the padding after the last aligned group
-  if (p.seg_offsets) {
-    used = 0;
-    for (int b = 0; b < p.B; ++b) used = imax(used, __ldg(p.seg_offsets + (long long)b * (p.G + 1) + p.G));
-  }
-  const int Tq = (used + BM - 1) / BM;
+  const int Tq = query_tiles(p, BM);
   const int n_items = Tq * H * p.B;
   const int n_kv_dense = (NK + BN - 1) / BN;
   const int G = gridDim.x;
@@ -214,38 +230,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
   }
   __syncthreads();
 
-  struct Item {
-    int b, h, q0, n_full, n_tot;
-    const int* fidx;
-    const int* pidx;
-  };
-  auto item_info = [&](int it) -> Item {
-    Item r;
-    const int qt = Tq - 1 - it % Tq;
-    const int bh = it / Tq;
-    r.h = bh % H;
-    r.b = bh / H;
-    r.q0 = qt * BM;
-    r.fidx = nullptr;
-    r.pidx = nullptr;
-    if (p.map.full_cnt) {
-      const long long bi = (long long)r.b * p.map.num_q_tiles + qt;
-      r.n_full = __ldg(p.map.full_cnt + bi);
-      r.fidx = p.map.full_idx + bi * p.map.num_kv_tiles;
-      int np = 0;
-      if (p.map.part_cnt) {
-        np = __ldg(p.map.part_cnt + bi);
-        r.pidx = p.map.part_idx + bi * p.map.num_kv_tiles;
-      }
-      r.n_tot = r.n_full + np;
-    } else {
-      r.n_full = r.n_tot = n_kv_dense;
-    }
-    return r;
-  };
-  auto tile_of = [&](const Item& r, int j) -> int {
-    return j < r.n_full ? (r.fidx ? __ldg(r.fidx + j) : j) : __ldg(r.pidx + (j - r.n_full));
-  };
+  auto item_info = [&](int it) { return work_item(p, it, Tq, BM, n_kv_dense); };
 
   // ---- producer: K (warpgroup 0) or V (warpgroup 1) tiles, STAGES-1 tiles ahead ------------------------
   const int ld_c = gtid % CH, ld_r = gtid / CH;
@@ -255,7 +240,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
   const long long src_sb = grp ? p.v_sb : p.k_sb, src_sh = grp ? p.v_sh : p.k_sh;
   const unsigned src_rb = static_cast<unsigned>(grp ? p.v_sn : p.k_sn) * 2u;
   int pit = blockIdx.x, pj = 0, pslot = 0, pc = 0;
-  Item pI{0, 0, 0, 0, 0, nullptr, nullptr};
+  WorkItem pI{0, 0, 0, 0, 0, nullptr, nullptr};
   if (pit < n_items) pI = item_info(pit);
   auto p_skip = [&]() {
     while (pit < n_items && pj >= pI.n_tot) {
@@ -272,7 +257,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
   static_assert(C::kKVRows * kRpw <= 32, "one gather index per lane");
   unsigned p_idx = 0xffffffffu;
   auto p_load = [&]() {
-    const int kv0 = tile_of(pI, pj) * BN;
+    const int kv0 = pI.tile(pj) * BN;
     const int* pm = p.perm ? p.perm + (long long)pI.b * N : nullptr;
     const int il = lane / kRpw;
     const int s = kv0 + (gtid >> 5) * kRpw + lane % kRpw + il * C::kLdStep;
@@ -286,7 +271,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
 #pragma unroll
       for (int i = 0; i < C::kKVRows; ++i) t[i] = __shfl_sync(0xffffffffu, p_idx, i * kRpw + lane / CH);
     } else {
-      const int kv0 = tile_of(pI, pj) * BN;
+      const int kv0 = pI.tile(pj) * BN;
       const int* pm = p.perm ? p.perm + (long long)pI.b * N : nullptr;
 #pragma unroll
       for (int i = 0; i < C::kKVRows; ++i) {
@@ -351,23 +336,14 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
 
 #pragma unroll 1
   for (int cit = blockIdx.x; cit < n_items; cit += G) {
-    const Item I = item_info(cit);
+    const WorkItem I = item_info(cit);
     const int* perm = p.perm ? p.perm + (long long)I.b * N : nullptr;
     const int* gid = p.gid ? p.gid + (long long)I.b * N : nullptr;
     const int nxt = cit + G;
 
     Coords<int> qc[2];
     int qgid[2];  // the row's group id; with aligned groups (p.seg_end) the end of the row's group instead
-#pragma unroll
-    for (int hr = 0; hr < 2; ++hr) {
-      const int qs = I.q0 + row_base + hr * 8;
-      const bool ok = qs < N;
-      qgid[hr] = row_key(p, gid, I.b, qs, ok);
-      if constexpr (kQCoords) {
-        const int t = ok ? (perm ? __ldg(perm + qs) : qs) : 0;
-        qc[hr] = coords_of(t, p.shape);
-      }
-    }
+    row_keys<kQCoords>(p, perm, gid, I, row_base, qgid, qc);
 
     sm90::mbar_wait(barQ + 8 * grp, qpar);
     qpar ^= 1u;
@@ -385,49 +361,22 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
 
     float oacc[D / 2];  // [dt][e] at 4*dt + e
     float sacc[BN / 2];  // [nt][e] at 4*nt + e
-#pragma unroll
-    for (int i = 0; i < D / 2; ++i) oacc[i] = 0.f;
-#pragma unroll
-    for (int i = 0; i < BN / 2; ++i) sacc[i] = 0.f;
     float mrow[2], lrow[2], alpha[2];
-#pragma unroll
-    for (int hr = 0; hr < 2; ++hr) {
-      mrow[hr] = sm80::neg_inf();
-      lrow[hr] = 0.f;
-      alpha[hr] = 1.f;
-    }
     unsigned pk[KB][4];
-#pragma unroll
-    for (int kb = 0; kb < KB; ++kb)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) pk[kb][e] = 0u;
+    init_tile_state<D, BN>(oacc, sacc, mrow, lrow, alpha, pk);
     int vslot = 0;
     unsigned vpar = 0;
 
     auto phase = [&](int j, const bool kPV, const bool kQK) {
       if (kIdxEarly && kQK && pit < n_items) p_load();  // this phase's copy issue, OPT bit 3
-      const int ti = kQK ? tile_of(I, j) : 0;
+      const int ti = kQK ? I.tile(j) : 0;
       if (kQK) sm90::mbar_wait(barFK + 8 * cslot, cpar);
       if (kPV) sm90::mbar_wait(barFV + 8 * vslot, vpar);
       sm90::fence_proxy_async();
       if (kPingPong) sm90::named_sync(1 + grp, NTH);
       sm90::wg_fence();
-      if (kQK) {
-        const unsigned sKs = sK + cslot * C::kTileBytes;
-#pragma unroll
-        for (int ks = 0; ks < KD; ++ks)
-          sm90::wgmma_rs<BN, 0>(sacc, qf[ks],
-                                sm90::gmma_desc_sw128(sKs + (ks >> 2) * C::kHalfBytes + (ks & 3) * 32, 16, 1024),
-                                ks > 0 ? 1 : 0);
-        sm90::wg_commit();
-      }
-      if (kPV) {
-        const unsigned sVs = sV + vslot * C::kTileBytes;
-#pragma unroll
-        for (int kb = 0; kb < KB; ++kb)
-          sm90::wgmma_rs<D, 1>(oacc, pk[kb], sm90::gmma_desc_sw128(sVs + kb * 2048, C::kHalfBytes, 1024), 1);
-        sm90::wg_commit();
-      }
+      if (kQK) sm90::issue_qk<D, BN>(sacc, qf, sK + cslot * C::kTileBytes);
+      if (kPV) sm90::issue_pv<D, BN>(oacc, pk, sV + vslot * C::kTileBytes);
       if (kPingPong) sm90::named_arrive(2 - grp, NTH);
       if (kEarly && kQK && pit < n_items) p_issue();
 
@@ -441,70 +390,11 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
         // ---- per-element work: partial tiles, the ragged last tile, softcap / bias ----
         const int kv0 = ti * BN;
         const bool partial = j >= I.n_full;
-        if (kTransform || partial || kv0 + BN > NK) {
-          const float scale = p.scale_log2 * 0.6931471805599453f;
-#pragma unroll
-          for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-              const int ks_ = kv0 + nt * 8 + 2 * (lane & 3) + e;
-              const bool cv = ks_ < NK;
-              int kg = 0;
-              Coords<int> kc;
-              key_column<Variant>(p, perm, gid, ks_, cv, partial, kg, kc);
-#pragma unroll
-              for (int hr = 0; hr < 2; ++hr)
-                score_element<Variant>(sacc[4 * nt + 2 * hr + e], p, gid != nullptr, cv, partial, ks_, qgid[hr], kg,
-                                       qc[hr], kc, I.h, scale);
-            }
-        }
+        if (kTransform || partial || kv0 + BN > NK)
+          score_tile<Variant, NT>(sacc, p, perm, gid, kv0, NK, partial, qgid, qc, I.h, lane);
 
         // ---- online softmax (fp32, base 2), overlapping the P.V of the previous tile ----
-        float mxt[2];
-        if constexpr (kTree) {  // four independent max chains per row instead of one
-          float m4[2][4];
-#pragma unroll
-          for (int hr = 0; hr < 2; ++hr) {
-            m4[hr][0] = mrow[hr];
-            m4[hr][1] = m4[hr][2] = m4[hr][3] = sm80::neg_inf();
-          }
-#pragma unroll
-          for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int hr = 0; hr < 2; ++hr)
-              m4[hr][nt & 3] = fmaxf(m4[hr][nt & 3], fmaxf(sacc[4 * nt + 2 * hr], sacc[4 * nt + 2 * hr + 1]));
-#pragma unroll
-          for (int hr = 0; hr < 2; ++hr) mxt[hr] = fmaxf(fmaxf(m4[hr][0], m4[hr][1]), fmaxf(m4[hr][2], m4[hr][3]));
-        }
-#pragma unroll
-        for (int hr = 0; hr < 2; ++hr) {
-          float mx = mrow[hr];
-          if constexpr (kTree) {
-            mx = mxt[hr];
-          } else {
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) mx = fmaxf(mx, fmaxf(sacc[4 * nt + 2 * hr], sacc[4 * nt + 2 * hr + 1]));
-          }
-          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-          const float m_use = mx == sm80::neg_inf() ? 0.f : mx;
-          const float ms = m_use * sl;
-          alpha[hr] = sm80::ex2(mrow[hr] * sl - ms);
-          mrow[hr] = mx;
-          float sum4[4] = {0.f, 0.f, 0.f, 0.f};  // kTree: four independent sum chains
-          float sum = 0.f;
-#pragma unroll
-          for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-              const float pe = sm80::ex2(fmaf(sacc[4 * nt + 2 * hr + e], sl, -ms));
-              sacc[4 * nt + 2 * hr + e] = pe;
-              if constexpr (kTree) sum4[(2 * nt + e) & 3] += pe;
-              else sum += pe;
-            }
-          if constexpr (kTree) sum = (sum4[0] + sum4[1]) + (sum4[2] + sum4[3]);
-          lrow[hr] = lrow[hr] * alpha[hr] + sum;
-        }
+        online_softmax<NT, kTree>(sacc, mrow, lrow, alpha, sl);
       }
       if (kPV) {
         sm90::wg_wait<0>();
@@ -515,20 +405,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
         // copies of tile c+STAGES-1 into the slot of tile c-1 (after this warp released V(c-1): the V
         // copier waits for all eight releases)
         if (!kEarly && pit < n_items) p_issue();
-#pragma unroll
-        for (int dt = 0; dt < DT; ++dt) {
-          oacc[4 * dt + 0] *= alpha[0];
-          oacc[4 * dt + 1] *= alpha[0];
-          oacc[4 * dt + 2] *= alpha[1];
-          oacc[4 * dt + 3] *= alpha[1];
-        }
-#pragma unroll
-        for (int kb = 0; kb < KB; ++kb) {
-          pk[kb][0] = sm80::pack_bf16x2(sacc[8 * kb + 0], sacc[8 * kb + 1]);
-          pk[kb][1] = sm80::pack_bf16x2(sacc[8 * kb + 2], sacc[8 * kb + 3]);
-          pk[kb][2] = sm80::pack_bf16x2(sacc[8 * kb + 4], sacc[8 * kb + 5]);
-          pk[kb][3] = sm80::pack_bf16x2(sacc[8 * kb + 6], sacc[8 * kb + 7]);
-        }
+        rescale_and_pack<DT, KB>(oacc, alpha, sacc, pk);
         vslot = cslot;
         vpar = cpar;
         if (++cslot == STAGES) {
@@ -545,33 +422,7 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd_wg(const AttnPara
       phase(I.n_tot, true, false);
     }
 
-    bf16_t* go = static_cast<bf16_t*>(p.o) + I.b * p.o_sb + I.h * p.o_sh;
-#pragma unroll
-    for (int hr = 0; hr < 2; ++hr) {
-      float lt = lrow[hr];
-      lt += __shfl_xor_sync(0xffffffffu, lt, 1);
-      lt += __shfl_xor_sync(0xffffffffu, lt, 2);
-      const int qs = I.q0 + row_base + hr * 8;
-      const long long t = qs < N ? (perm ? __ldg(perm + qs) : qs) : -1;
-      if (t >= 0) {  // rows past N and padding of aligned groups are not written
-        float g = p.weight;
-        if (p.gate) g *= __ldg(p.gate + (long long)I.b * N + qs);
-        const float f = lt > 0.f ? g / lt : 0.f;
-        unsigned* dst = reinterpret_cast<unsigned*>(go + t * p.o_sn) + (lane & 3);
-        if (p.accumulate) {
-#pragma unroll
-          for (int dt = 0; dt < DT; ++dt) {
-            const unsigned old = dst[dt * 4];
-            dst[dt * 4] = sm80::pack_bf16x2(oacc[4 * dt + 2 * hr] * f + sm80::bf16lo_to_f32(old),
-                                            oacc[4 * dt + 2 * hr + 1] * f + sm80::bf16hi_to_f32(old));
-          }
-        } else {
-#pragma unroll
-          for (int dt = 0; dt < DT; ++dt)
-            dst[dt * 4] = sm80::pack_bf16x2(oacc[4 * dt + 2 * hr] * f, oacc[4 * dt + 2 * hr + 1] * f);
-        }
-      }
-    }
+    store_rows<DT>(p, oacc, lrow, I, perm, row_base, lane);  // rows past N and padding are not written
   }
   if (kPingPong && grp == 0) sm90::named_sync(1, NTH);
 #else

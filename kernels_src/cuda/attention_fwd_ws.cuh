@@ -14,7 +14,9 @@
 //   template <class Variant, int D, int BM, int BN, int STAGES, int OPT>
 //   __global__ void attention_fwd_ws(moga::AttnParams p);   BM = 128, BN = 128, 384 threads,
 //        grid and items as attention_fwd_wg (any G >= 1, CTA c takes items c, c+G, ...),
-//        AttnFwdWSCfg<...>::kSmemBytes dynamic smem (the same as attention_fwd_wg's). sm_90a only.
+//        AttnFwdWSCfg<...>::kSmemBytes dynamic smem (attention_fwd_wg's + the item ring). sm_90a only.
+//        p.item_counter (two ints, zero before the first launch; the kernel leaves them zero): dynamic
+//        scheduling of the items over a persistent grid; nullptr: the static round-robin.
 //
 // Producer order per item: Q (after both consumer warpgroups read the previous item's Q: barrier QE),
 // then for each key tile K and V into the next ring slot (after the consumers released the tile that
@@ -25,6 +27,7 @@
 // NVRTC-compatible: no host standard headers.
 #pragma once
 #include "attention_fwd_wg.cuh"
+#include "wg_common.cuh"
 
 namespace moga {
 namespace sm90 {
@@ -40,8 +43,14 @@ __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wai
 }  // namespace sm90
 
 template <int D, int BM, int BN, int STAGES>
-struct AttnFwdWSCfg : AttnFwdWGCfg<D, BM, BN, 8, STAGES> {  // the smem layout of attention_fwd_wg
+struct AttnFwdWSCfg : AttnFwdWGCfg<D, BM, BN, 8, STAGES> {  // the smem layout of attention_fwd_wg, plus:
+  using Base = AttnFwdWGCfg<D, BM, BN, 8, STAGES>;
   static constexpr int kThreads = 384;                    // producer warpgroup + two consumers
+  // the dynamic scheduler's ring of item ids: kRing ids, then full[kRing] and empty[kRing] mbarriers
+  static constexpr int kRing = 4;
+  static constexpr int kRingOff = Base::kBarOff + (4 * STAGES + 2) * 8;
+  static constexpr int kSmemBytes = 1024 + kRingOff + kRing * 4 + 2 * kRing * 8;
+  static_assert(kSmemBytes <= 232448, "exceeds the 227 KB of shared memory a Hopper CTA can have");
   static constexpr int kConsumerThreads = 256;
   // 56 * 128 + 224 * 256 = 64,512 of the SM's 65,536 registers (multiples of 8); the consumers' loop
   // needs 216 (v11, nvcc 13.0), the producer spills below 56
@@ -67,18 +76,19 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
   const unsigned sK = sBase + C::kKOff, sV = sBase + C::kVOff, sQ = sBase + C::kQOff;
   const unsigned barFK = sBase + C::kBarOff, barFV = barFK + 8 * STAGES, barEK = barFK + 16 * STAGES,
                  barEV = barFK + 24 * STAGES, barQ = barFK + 32 * STAGES, barQE = barQ + 8;
+  const unsigned sRing = sBase + C::kRingOff, barRF = sRing + C::kRing * 4, barRE = barRF + 8 * C::kRing;
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int N = p.N, H = p.H, NK = p.Nk > 0 ? p.Nk : p.N;  // NK != N: dense cross-attention (AttnParams::Nk)
-  int used = N;  // sorted positions that hold tokens: all but the padding after the last aligned group
-  if (p.seg_offsets) {
-    used = 0;
-    for (int b = 0; b < p.B; ++b) used = imax(used, __ldg(p.seg_offsets + (long long)b * (p.G + 1) + p.G));
-  }
-  const int Tq = (used + BM - 1) / BM;
+  const int Tq = query_tiles(p, BM);
   const int n_items = Tq * H * p.B;
   const int n_kv_dense = (NK + BN - 1) / BN;
   const int G = gridDim.x;
+  // Dynamic scheduling (p.item_counter): CTA c starts with item c; whenever its producer starts an item it
+  // claims the next unclaimed one (G + an atomic counter; the atomic's latency hides behind the item's
+  // copies) and, after issuing the item's copies, hands the claimed id to its own threads and, through a
+  // ring in shared memory, to the consumers. Otherwise items c, c + G, ...
+  int* const ctr = p.item_counter;
 
   if (tid == 0) {
 #pragma unroll 1
@@ -87,42 +97,16 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
     for (int i = 2 * STAGES; i < 4 * STAGES; ++i) sm90::mbar_init(barFK + 8 * i, 8);  // consumer warps
     sm90::mbar_init(barQ, 128);
     sm90::mbar_init(barQE, 8);
+#pragma unroll 1
+    for (int i = 0; i < C::kRing; ++i) {
+      sm90::mbar_init(barRF + 8 * i, 1);  // the producer's thread 0 publishes an item id
+      sm90::mbar_init(barRE + 8 * i, 8);  // every consumer warp has read it
+    }
     sm90::fence_mbar_init();
   }
   __syncthreads();  // the last CTA-wide barrier: the roles part here
 
-  struct Item {
-    int b, h, q0, n_full, n_tot;
-    const int* fidx;
-    const int* pidx;
-  };
-  auto item_info = [&](int it) -> Item {
-    Item r;
-    const int qt = Tq - 1 - it % Tq;
-    const int bh = it / Tq;
-    r.h = bh % H;
-    r.b = bh / H;
-    r.q0 = qt * BM;
-    r.fidx = nullptr;
-    r.pidx = nullptr;
-    if (p.map.full_cnt) {
-      const long long bi = (long long)r.b * p.map.num_q_tiles + qt;
-      r.n_full = __ldg(p.map.full_cnt + bi);
-      r.fidx = p.map.full_idx + bi * p.map.num_kv_tiles;
-      int np = 0;
-      if (p.map.part_cnt) {
-        np = __ldg(p.map.part_cnt + bi);
-        r.pidx = p.map.part_idx + bi * p.map.num_kv_tiles;
-      }
-      r.n_tot = r.n_full + np;
-    } else {
-      r.n_full = r.n_tot = n_kv_dense;
-    }
-    return r;
-  };
-  auto tile_of = [&](const Item& r, int j) -> int {
-    return j < r.n_full ? (r.fidx ? __ldg(r.fidx + j) : j) : __ldg(r.pidx + (j - r.n_full));
-  };
+  auto item_info = [&](int it) { return work_item(p, it, Tq, BM, n_kv_dense); };
 
   if (warp < 4) {
     // ================================ producer ================================================
@@ -134,11 +118,28 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
     const unsigned qoff = r0 * RB + ((c ^ (r0 & 7)) << 4);                                   // Q rows
     constexpr int kRows = C::kKVRows, kStep = C::kLdStep;
     static_assert(kStep % 8 == 0 && BM / kStep == kRows, "Q and K/V tiles split alike");
-    int slot = 0, cnt = 0;
+    int slot = 0, cnt = 0, rcnt = 0;
     unsigned qe_par = 1;  // the first Q needs no release
+    int claimed = 0;      // thread 0: the item claimed when the current one started (its latency hides)
+    auto next_item = [&](int it) -> int {
+      if (!ctr) return it + G;
+      const int rs = rcnt % C::kRing;
+      if (tid == 0) {
+        if (rcnt >= C::kRing) sm90::mbar_wait(barRE + 8 * rs, ((rcnt / C::kRing) & 1) ^ 1);
+        const int nx = claimed;
+        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(sRing + 4 * rs), "r"(nx) : "memory");
+        sm90::mbar_arrive(barRF + 8 * rs);  // release: the consumers read the id after their wait
+      }
+      sm90::named_sync(3, 128);  // the producer's threads read it too (the slot is rewritten kRing ids later)
+      int nx;
+      asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(nx) : "r"(sRing + 4 * rs) : "memory");
+      ++rcnt;
+      return nx;
+    };
 #pragma unroll 1
-    for (int it = blockIdx.x; it < n_items; it += G) {
-      const Item I = item_info(it);
+    for (int it = blockIdx.x; it < n_items; it = next_item(it)) {
+      if (ctr && tid == 0) claimed = G + atomicAdd(ctr, 1);
+      const WorkItem I = item_info(it);
       if (I.n_tot == 0) continue;
       const int* pm = p.perm ? p.perm + (long long)I.b * N : nullptr;
       {  // Q
@@ -165,7 +166,7 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
       const unsigned krb = static_cast<unsigned>(p.k_sn) * 2u, vrb = static_cast<unsigned>(p.v_sn) * 2u;
 #pragma unroll 1
       for (int j = 0; j < I.n_tot; ++j) {
-        const int kv0 = tile_of(I, j) * BN;
+        const int kv0 = I.tile(j) * BN;
         int tok[kRows];
 #pragma unroll
         for (int i = 0; i < kRows; ++i) {
@@ -173,21 +174,27 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
           tok[i] = s < NK ? (pm ? __ldg(pm + s) : s) : -1;
         }
         const unsigned par = ((cnt / STAGES) & 1) ^ 1;
-        const unsigned kdst = sK + slot * C::kTileBytes + soff, vdst = sV + slot * C::kTileBytes + soff;
-        if (cnt >= STAGES) sm90::mbar_wait(barEK + 8 * slot, par);
+        // into this slot of ring (K or V) once its tile of STAGES tiles ago was released (barrier empty)
+        auto copy = [&](unsigned ring, unsigned full, unsigned empty, const char* src, unsigned rb) {
+          if (cnt >= STAGES) sm90::mbar_wait(empty + 8 * slot, par);
+          const unsigned dst = ring + slot * C::kTileBytes + soff;
 #pragma unroll
-        for (int i = 0; i < kRows; ++i)
-          sm80::cp_async16(kdst + i * kStep * 128, ksrc + static_cast<unsigned long long>(tok[i] >= 0 ? tok[i] : 0) * krb,
-                           tok[i] >= 0);
-        sm90::cp_async_mbar_arrive(barFK + 8 * slot);
-        if (cnt >= STAGES) sm90::mbar_wait(barEV + 8 * slot, par);
-#pragma unroll
-        for (int i = 0; i < kRows; ++i)
-          sm80::cp_async16(vdst + i * kStep * 128, vsrc + static_cast<unsigned long long>(tok[i] >= 0 ? tok[i] : 0) * vrb,
-                           tok[i] >= 0);
-        sm90::cp_async_mbar_arrive(barFV + 8 * slot);
+          for (int i = 0; i < kRows; ++i)
+            sm80::cp_async16(dst + i * kStep * 128, src + static_cast<unsigned long long>(tok[i] >= 0 ? tok[i] : 0) * rb,
+                             tok[i] >= 0);
+          sm90::cp_async_mbar_arrive(full + 8 * slot);
+        };
+        copy(sK, barFK, barEK, ksrc, krb);
+        copy(sV, barFV, barEV, vsrc, vrb);
         slot = slot + 1 == STAGES ? 0 : slot + 1;
         ++cnt;
+      }
+    }
+    if (ctr && tid == 0) {  // the last CTA to finish claiming resets the counter for the next launch
+      __threadfence();
+      if (atomicAdd(ctr + 1, 1) == G - 1) {
+        ctr[0] = 0;
+        ctr[1] = 0;
       }
     }
     sm90::cp_async_wait_all();
@@ -205,27 +212,29 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
   const float sl = kTransform ? 1.f : p.scale_log2;
   const int row_base = cw * 16 + (lane >> 2);
 
-  int cslot = 0;
+  int cslot = 0, rcnt = 0;
   unsigned cpar = 0, qpar = 0;
+  auto next_item = [&](int cit) -> int {  // the id the producer published after item cit
+    if (!ctr) return cit + G;
+    const int rs = rcnt % C::kRing;
+    sm90::mbar_wait(barRF + 8 * rs, (rcnt / C::kRing) & 1);
+    int nx;
+    asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(nx) : "r"(sRing + 4 * rs) : "memory");
+    __syncwarp();
+    if (lane == 0) sm90::mbar_arrive(barRE + 8 * rs);
+    ++rcnt;
+    return nx;
+  };
 
 #pragma unroll 1
-  for (int cit = blockIdx.x; cit < n_items; cit += G) {
-    const Item I = item_info(cit);
+  for (int cit = blockIdx.x; cit < n_items; cit = next_item(cit)) {
+    const WorkItem I = item_info(cit);
     const int* perm = p.perm ? p.perm + (long long)I.b * N : nullptr;
     const int* gid = p.gid ? p.gid + (long long)I.b * N : nullptr;
 
     Coords<int> qc[2];
     int qgid[2];  // the row's group id; with aligned groups (p.seg_end) the end of the row's group instead
-#pragma unroll
-    for (int hr = 0; hr < 2; ++hr) {
-      const int qs = I.q0 + row_base + hr * 8;
-      const bool ok = qs < N;
-      qgid[hr] = row_key(p, gid, I.b, qs, ok);
-      if constexpr (kQCoords) {
-        const int t = ok ? (perm ? __ldg(perm + qs) : qs) : 0;
-        qc[hr] = coords_of(t, p.shape);
-      }
-    }
+    row_keys<kQCoords>(p, perm, gid, I, row_base, qgid, qc);
 
     unsigned qf[KD][4];
     if (I.n_tot > 0) {
@@ -244,48 +253,21 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
 
     float oacc[D / 2];  // [dt][e] at 4*dt + e
     float sacc[BN / 2];  // [nt][e] at 4*nt + e
-#pragma unroll
-    for (int i = 0; i < D / 2; ++i) oacc[i] = 0.f;
-#pragma unroll
-    for (int i = 0; i < BN / 2; ++i) sacc[i] = 0.f;
     float mrow[2], lrow[2], alpha[2];
-#pragma unroll
-    for (int hr = 0; hr < 2; ++hr) {
-      mrow[hr] = sm80::neg_inf();
-      lrow[hr] = 0.f;
-      alpha[hr] = 1.f;
-    }
     unsigned pk[KB][4];
-#pragma unroll
-    for (int kb = 0; kb < KB; ++kb)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) pk[kb][e] = 0u;
+    init_tile_state<D, BN>(oacc, sacc, mrow, lrow, alpha, pk);
     int vslot = 0;
     unsigned vpar = 0;
 
     auto phase = [&](int j, const bool kPV, const bool kQK) {
-      const int ti = kQK ? tile_of(I, j) : 0;
+      const int ti = kQK ? I.tile(j) : 0;
       if (kQK) sm90::mbar_wait(barFK + 8 * cslot, cpar);
       if (kPV) sm90::mbar_wait(barFV + 8 * vslot, vpar);
       sm90::fence_proxy_async();
       if (kPingPong) sm90::named_sync(1 + grp, NTH);
       sm90::wg_fence();
-      if (kQK) {
-        const unsigned sKs = sK + cslot * C::kTileBytes;
-#pragma unroll
-        for (int ks = 0; ks < KD; ++ks)
-          sm90::wgmma_rs<BN, 0>(sacc, qf[ks],
-                                sm90::gmma_desc_sw128(sKs + (ks >> 2) * C::kHalfBytes + (ks & 3) * 32, 16, 1024),
-                                ks > 0 ? 1 : 0);
-        sm90::wg_commit();
-      }
-      if (kPV) {
-        const unsigned sVs = sV + vslot * C::kTileBytes;
-#pragma unroll
-        for (int kb = 0; kb < KB; ++kb)
-          sm90::wgmma_rs<D, 1>(oacc, pk[kb], sm90::gmma_desc_sw128(sVs + kb * 2048, C::kHalfBytes, 1024), 1);
-        sm90::wg_commit();
-      }
+      if (kQK) sm90::issue_qk<D, BN>(sacc, qf, sK + cslot * C::kTileBytes);
+      if (kPV) sm90::issue_pv<D, BN>(oacc, pk, sV + vslot * C::kTileBytes);
       if (kPingPong) sm90::named_arrive(2 - grp, NTH);
 
       if (kQK) {
@@ -297,47 +279,11 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
         // ---- per-element work: partial tiles, the ragged last tile, softcap / bias ----
         const int kv0 = ti * BN;
         const bool partial = j >= I.n_full;
-        if (kTransform || partial || kv0 + BN > NK) {
-          const float scale = p.scale_log2 * 0.6931471805599453f;
-#pragma unroll
-          for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-              const int ks_ = kv0 + nt * 8 + 2 * (lane & 3) + e;
-              const bool cv = ks_ < NK;
-              int kg = 0;
-              Coords<int> kc;
-              key_column<Variant>(p, perm, gid, ks_, cv, partial, kg, kc);
-#pragma unroll
-              for (int hr = 0; hr < 2; ++hr)
-                score_element<Variant>(sacc[4 * nt + 2 * hr + e], p, gid != nullptr, cv, partial, ks_, qgid[hr], kg,
-                                       qc[hr], kc, I.h, scale);
-            }
-        }
+        if (kTransform || partial || kv0 + BN > NK)
+          score_tile<Variant, NT>(sacc, p, perm, gid, kv0, NK, partial, qgid, qc, I.h, lane);
 
         // ---- online softmax (fp32, base 2), overlapping the P.V of the previous tile ----
-#pragma unroll
-        for (int hr = 0; hr < 2; ++hr) {
-          float mx = mrow[hr];
-#pragma unroll
-          for (int nt = 0; nt < NT; ++nt) mx = fmaxf(mx, fmaxf(sacc[4 * nt + 2 * hr], sacc[4 * nt + 2 * hr + 1]));
-          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-          mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-          const float m_use = mx == sm80::neg_inf() ? 0.f : mx;
-          const float ms = m_use * sl;
-          alpha[hr] = sm80::ex2(mrow[hr] * sl - ms);
-          mrow[hr] = mx;
-          float sum = 0.f;
-#pragma unroll
-          for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int e = 0; e < 2; ++e) {
-              const float pe = sm80::ex2(fmaf(sacc[4 * nt + 2 * hr + e], sl, -ms));
-              sacc[4 * nt + 2 * hr + e] = pe;
-              sum += pe;
-            }
-          lrow[hr] = lrow[hr] * alpha[hr] + sum;
-        }
+        online_softmax<NT, false>(sacc, mrow, lrow, alpha, sl);
       }
       if (kPV) {
         sm90::wg_wait<0>();
@@ -345,20 +291,7 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
         if (lane == 0) sm90::mbar_arrive(barEV + 8 * vslot);
       }
       if (kQK) {
-#pragma unroll
-        for (int dt = 0; dt < DT; ++dt) {
-          oacc[4 * dt + 0] *= alpha[0];
-          oacc[4 * dt + 1] *= alpha[0];
-          oacc[4 * dt + 2] *= alpha[1];
-          oacc[4 * dt + 3] *= alpha[1];
-        }
-#pragma unroll
-        for (int kb = 0; kb < KB; ++kb) {
-          pk[kb][0] = sm80::pack_bf16x2(sacc[8 * kb + 0], sacc[8 * kb + 1]);
-          pk[kb][1] = sm80::pack_bf16x2(sacc[8 * kb + 2], sacc[8 * kb + 3]);
-          pk[kb][2] = sm80::pack_bf16x2(sacc[8 * kb + 4], sacc[8 * kb + 5]);
-          pk[kb][3] = sm80::pack_bf16x2(sacc[8 * kb + 6], sacc[8 * kb + 7]);
-        }
+        rescale_and_pack<DT, KB>(oacc, alpha, sacc, pk);
         vslot = cslot;
         vpar = cpar;
         if (++cslot == STAGES) {
@@ -375,33 +308,7 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
       phase(I.n_tot, true, false);
     }
 
-    bf16_t* go = static_cast<bf16_t*>(p.o) + I.b * p.o_sb + I.h * p.o_sh;
-#pragma unroll
-    for (int hr = 0; hr < 2; ++hr) {
-      float lt = lrow[hr];
-      lt += __shfl_xor_sync(0xffffffffu, lt, 1);
-      lt += __shfl_xor_sync(0xffffffffu, lt, 2);
-      const int qs = I.q0 + row_base + hr * 8;
-      const long long t = qs < N ? (perm ? __ldg(perm + qs) : qs) : -1;
-      if (t >= 0) {  // rows past N and padding of aligned groups are not written
-        float g = p.weight;
-        if (p.gate) g *= __ldg(p.gate + (long long)I.b * N + qs);
-        const float f = lt > 0.f ? g / lt : 0.f;
-        unsigned* dst = reinterpret_cast<unsigned*>(go + t * p.o_sn) + (lane & 3);
-        if (p.accumulate) {
-#pragma unroll
-          for (int dt = 0; dt < DT; ++dt) {
-            const unsigned old = dst[dt * 4];
-            dst[dt * 4] = sm80::pack_bf16x2(oacc[4 * dt + 2 * hr] * f + sm80::bf16lo_to_f32(old),
-                                            oacc[4 * dt + 2 * hr + 1] * f + sm80::bf16hi_to_f32(old));
-          }
-        } else {
-#pragma unroll
-          for (int dt = 0; dt < DT; ++dt)
-            dst[dt * 4] = sm80::pack_bf16x2(oacc[4 * dt + 2 * hr] * f, oacc[4 * dt + 2 * hr + 1] * f);
-        }
-      }
-    }
+    store_rows<DT>(p, oacc, lrow, I, perm, row_base, lane);  // rows past N and padding are not written
   }
   if (kPingPong && grp == 0) sm90::named_sync(1, NTH);
 #else

@@ -24,6 +24,7 @@
 //   attn_fwd_wg_smem_bytes<D, BM, BN, WARPS, STAGES> the same for attention_fwd_wg (AttnFwdWGCfg; the
 //                                                   value is right in any build, the kernel itself
 //                                                   only in an sm_90a one)
+//   attn_fwd_ws_smem_bytes<D, BM, BN, STAGES>       the same for attention_fwd_ws (AttnFwdWSCfg)
 //   gate_fill_kernel<V>                             gate[b][s] (*)= V::gate(coords of perm[b][s]):
 //                                                   a branch's `gate <expr>` at sorted positions
 //
@@ -41,6 +42,8 @@ template <int D, int BM, int BN, int WARPS, int STAGES>
 __device__ int attn_fwd_smem_bytes = AttnFwdCfg<D, BM, BN, WARPS, STAGES>::kSmemBytes;
 template <int D, int BM, int BN, int WARPS, int STAGES>
 __device__ int attn_fwd_wg_smem_bytes = AttnFwdWGCfg<D, BM, BN, WARPS, STAGES>::kSmemBytes;
+template <int D, int BM, int BN, int STAGES>
+__device__ int attn_fwd_ws_smem_bytes = AttnFwdWSCfg<D, BM, BN, STAGES>::kSmemBytes;
 
 // Gate program of a branch, at each sorted position s of batch b (perm == nullptr: identity).
 // multiply != 0: gate[b][s] *= value (a routed branch whose gate also has the router probability);

@@ -58,6 +58,10 @@ struct AttnParams {
   // the groups actually use; the query tiles past max_b of it are padding only, so the wgmma kernel
   // leaves them out of its work items (a persistent grid then splits only real items evenly).
   const int* seg_offsets;
+  // attention_fwd_ws only, optional: two ints, zero before the first launch (the kernel resets them at
+  // its end), for dynamic scheduling of the work items over a persistent grid (each CTA claims the next
+  // item when it is free); nullptr: CTA c takes items c, c + G, ...
+  int* item_counter;
 
   BlockMap map;          // map.full_cnt == nullptr: dense, every tile full
 

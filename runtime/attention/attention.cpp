@@ -128,9 +128,10 @@ struct PatternAttention::Impl {
 
   struct KWs {
     DBuf perm, gid, gate, seg, segend, hist, keys, rgid, rprob, qsum, kvsum, fcnt, fidx, pcnt, pidx, wpack;
+    DBuf sched;  // attention_fwd_ws's item counter (AttnParams::item_counter), persistent grids only
     bool holds_memory() const {  // every DBuf above
       for (const DBuf* d : {&perm, &gid, &gate, &seg, &segend, &hist, &keys, &rgid, &rprob, &qsum, &kvsum, &fcnt, &fidx,
-                            &pcnt, &pidx, &wpack})
+                            &pcnt, &pidx, &wpack, &sched})
         if (d->b) return true;
       return false;
     }
@@ -480,7 +481,8 @@ static bool use_ws(const AttentionOptions& o) {
   if (o.wg_producer >= 0) return o.wg_producer == 1;
   return o.wg_opt >= 0 ? false : kWgProducerDefault;
 }
-static std::string smem_expr(int D, const TileConfig& t, bool wg) {
+static std::string smem_expr(int D, const TileConfig& t, bool wg, bool ws) {
+  if (ws) return fmt::format("&moga::attn_fwd_ws_smem_bytes<{}, {}, {}, {}>", D, t.block_m, t.block_n, t.stages);
   return fmt::format("&moga::attn_fwd{}_smem_bytes<{}, {}, {}, {}, {}>", wg ? "_wg" : "", D, t.block_m, t.block_n,
                      t.warps, t.stages);
 }
@@ -510,7 +512,7 @@ jit::CompileOptions PatternAttention::Impl::compile_options(int D) const {
     const Choice c = choose(p.index, D);
     const bool wg = c.engine == Engine::Wgmma;
     add(attn_expr(p.variant, D, c.t, wg, wg && use_ws(*options), options->wg_opt));
-    add(smem_expr(D, c.t, wg));
+    add(smem_expr(D, c.t, wg, wg && use_ws(*options)));
     if (p.mask) add(fmt::format("moga::block_map_kernel<{}>", p.variant));
     if (p.gate_prog) add(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
     if (p.kind == Kind::Routed) add(router_expr(p.M, options->router_config));
@@ -563,7 +565,7 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     CUdeviceptr g = 0;
     size_t gbytes = 0;
     CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, m->mod->handle(),
-                                             m->ck.symbol(smem_expr(D, c.t, k.wg)).c_str()));
+                                             m->ck.symbol(smem_expr(D, c.t, k.wg, k.ws)).c_str()));
     CU_CHECK(d.cuMemcpyDtoH(&k.smem, g, sizeof(int)));
     if (k.smem > smem_optin)
       throw ArgumentError(fmt::format("kernel '{}' ({}): tiles BM={} BN={} warps={} stages={} at D={} need {} bytes "
@@ -938,15 +940,17 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   if (p.gate_prog) gate_fill(st, m, ki, p.route_gate, stream, pdl);
 }
 
-// AttentionOptions::wg_persistent. Measured on the H100 (persistent vs one CTA per item, v10): routed
-// groups of ~2k tokens (16 key tiles) -4%, ~0.5k -3.6%; ~4.7k (37 tiles) +1.5%, 8-19k +1..6%; STGA's
-// unequal items +27% (docs/performance.md, "v10").
-constexpr int kPersistentMaxTiles = 24;
+// AttentionOptions::wg_persistent. Measured on the H100 (persistent vs one CTA per item): v10 (static
+// round-robin) routed groups of ~2k tokens (16 key tiles) -4%, ~0.5k -3.6%; ~4.7k (37 tiles) +1.5%,
+// 8-19k +1..6%; STGA's unequal items +27%. v11 with the dynamic scheduler (AttentionOptions::wg_dynamic):
+// 16 key tiles -5..-7%, 37 tiles -6%, 51 tiles -2% (one CTA per item varied 17% there), 64+ tiles +-3%;
+// the moga layer's static branches (STGA, frame-local) +2% (docs/performance.md, "v11").
+constexpr int kPersistentMaxTiles = 64, kPersistentMaxTilesStatic = 24;
 bool PatternAttention::Impl::persistent_grid(const KPlan& p, const KWs& w, const ModK& mk, int N) const {
   if (options->wg_persistent >= 0) return options->wg_persistent == 1;
   if (p.kind != Kind::Routed || p.mask || w.G < 1) return false;
   const double tiles_per_group = (double)N / w.G / mk.t.block_n;
-  return tiles_per_group < kPersistentMaxTiles;
+  return tiles_per_group < (mk.ws && options->wg_dynamic != 0 ? kPersistentMaxTiles : kPersistentMaxTilesStatic);
 }
 
 void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k,
@@ -995,7 +999,16 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   const unsigned tq = (unsigned)((w.Ns + mk.t.block_m - 1) / mk.t.block_m);
   if (mk.wg) {  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)
     unsigned grid = tq * (unsigned)s.H * (unsigned)s.B;
-    if (persistent_grid(p, w, mk, s.N) && sms > 0) grid = std::min(grid, (unsigned)sms);
+    if (persistent_grid(p, w, mk, s.N) && sms > 0 && (unsigned)sms < grid) {
+      grid = (unsigned)sms;
+      if (mk.ws && options->wg_dynamic != 0) {  // AttentionOptions::wg_dynamic
+        if (!w.sched.b) {
+          w.sched.ensure(2 * sizeof(int));
+          w.sched.b->upload(std::vector<int>{0, 0});  // the kernel leaves it zero after every launch
+        }
+        a.item_counter = dp<int>(w.sched);
+      }
+    }
     launch_ex(mk.attn, grid, 1, 1, mk.ws ? 384 : mk.t.warps * 32, mk.smem, stream, options->pdl, args);
   }
   else

@@ -147,16 +147,20 @@ struct AttentionOptions {
   // >= 0 with wg_producer = -1 runs attention_fwd_wg (v10); with wg_producer = 1 they are attention_fwd_ws's
   // switches (kernels_src/cuda/attention_fwd_ws.cuh).
   int wg_opt = -1;
-  // attention_fwd_wg's grid: 1 = persistent (one CTA per SM looping over the items), 0 = one CTA per
+  // The wgmma engine's grid: 1 = persistent (one CTA per SM looping over the items), 0 = one CTA per
   // item, -1 = by kernel: persistent for routed kernels without a mask whose groups average fewer than
   // kPersistentMaxTiles key tiles (short, equal items: the persistent loop overlaps each item's start
   // with the previous one's drain), one CTA per item otherwise (long or unequal items: the hardware's
-  // dispatch balances better than the static round-robin). docs/performance.md, "v10".
+  // dispatch balances as well). docs/performance.md, "v10" and "v11".
   int wg_persistent = -1;
   // Warp specialization of the wgmma engine: 1 = attention_fwd_ws (v11: a producer warpgroup issues the
   // copies, two consumer warpgroups compute; 384 threads), 0 = attention_fwd_wg (v10: the two warpgroups
   // copy and compute), -1 = the default: v11 (v10 when wg_opt >= 0). docs/performance.md, "v11".
   int wg_producer = -1;
+  // Persistent grids of attention_fwd_ws: 1 (and -1, the default) = dynamic scheduling, each CTA claims
+  // the next work item from an atomic counter when it is free; 0 = the static round-robin (CTA c takes
+  // items c, c + G, ...). docs/performance.md, "v11".
+  int wg_dynamic = -1;
 };
 
 // Which parts of run() to do. Benchmarks time the attention kernels alone with {prep=false}: the

@@ -787,6 +787,34 @@ TEST_F(gpu_attention, WarpSpecializedAndV10Agree) {
     }
 }
 
+// Persistent grids with more work items than SMs, so CTAs loop: v11's dynamic scheduler (its default:
+// CTAs claim items from an atomic counter) and the static round-robin agree with the reference, over
+// repeated calls on one object (the counter resets itself at the end of every launch).
+TEST_F(gpu_attention, PersistentSchedulersAgree) {
+  if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
+  const int sms = jit::Device::get().attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+  for (int dynamic : {1, 0}) {
+    AttentionOptions o;
+    o.engine = Engine::Wgmma;
+    o.wg_producer = 1;
+    o.wg_persistent = 1;
+    o.wg_dynamic = dynamic;
+    const std::string tag = dynamic ? " dynamic" : " static";
+    PatternAttention dyn(load_builtin("moga_dynamic"), o);
+    for (int call = 0; call < 3; ++call) {
+      Problem pr = video_problem(1, 8, 24, 24, 8, 128);  // >= 36 query tiles x 8 heads
+      ASSERT_GT((pr.s.N / 128) * pr.s.H, sms) << "more items than SMs";
+      pr.seed = seed_ + 101 * (call + 1);
+      expect_close(run(dyn, pr), "moga_dynamic persistent" + tag + " call " + std::to_string(call));
+    }
+    PatternAttention full(load_builtin("full"), o);
+    const Problem pf = seq_problem(1, 2100, 9, 128);  // 17 query tiles x 9 heads
+    ASSERT_GT(17 * 9, sms);
+    expect_close(run(full, pf), "full persistent" + tag);
+    expect_close(run(full, pf), "full persistent again" + tag);
+  }
+}
+
 TEST_F(gpu_attention, AutoEngineOnThisDevice) {
   const bool hopper = wgmma_arch(jit::Device::get().arch());
   PatternAttention attn(load_builtin("moga"));
