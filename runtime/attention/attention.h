@@ -46,8 +46,8 @@
 //            warpgroup and two consumer warpgroups, 384 threads; Hopper only: the module is compiled for
 //            sm_90a), or with AttentionOptions::wg_producer = 0 attention_fwd_wg<..., D, 128, 128, 8, 3>
 //            (v10, 256 threads); one tile configuration, BM = BN = 128, 3 stages (block maps are built
-//            with 128/128); grid (ceil(N/128) * H * B, 1, 1) or persistent, 230,512 B of shared memory
-//            at D = 128. docs/performance.md, "v9", "v11" and "Runtime with the wgmma kernel".
+//            with 128/128); grid (ceil(N/128) * H * B, 1, 1) or persistent; at D = 128 230,512 B of
+//            shared memory (v10), 230,592 B (v11: + its ring of item ids). docs/performance.md, "v9", "v11" and "Runtime with the wgmma kernel".
 //   Auto     (the default) Wgmma where it is the faster kernel: head dim 128 on an sm_90 target, for
 //            every kernel that has no AttentionOptions::tiles entry; MmaSync otherwise (D = 64, other
 //            archs, and kernels with a tile entry: those entries are mma.sync configurations, e.g. the
