@@ -1,7 +1,7 @@
 // moga_bench_attention: the runtime layer (runtime/attention) on the GPU, against PyTorch peers.
 //
 //   moga_bench_attention [--json FILE] [--peers bench/peers/attention_peers.py | --no-peers | --peers-from FILE]
-//                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-pe,wg-1c,wg-ix,wg-oN,wg-rN]
+//                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-rN,<registry row>]
 //
 // Cases (bf16, B = 1, H = 12, D = 128; video grids 21x30x52 = 32,760 and 21x45x80 = 75,600 tokens):
 //   full            dense attention: ms and TFLOP/s = 4 N^2 H D / t, vs SDPA's flash and cuDNN backends;
@@ -13,25 +13,17 @@
 //   moga            the full layer (router branch + STGA + frame-local, mean), one shot;
 //   stga, frame_local  the moga layer's static branches alone (kernel time only).
 // Engines (AttentionOptions::engine; the "engine" column): every case runs with
-//   mma      attention_fwd (v7, mma.sync) with the harness's best v7 tiles (docs/performance.md, "State
+//   mma      sm80.mma (attention_fwd, mma.sync) with the harness's best tiles (docs/performance.md, "State
 //            after v7"): dense 128/128/8/2, grouped and masked 64/64/4/2 ("tuned": true in the JSON);
-//   wgmma    attention_fwd_wg (v9, sm_90a), its one configuration 128/128/8/3 (what Engine::Auto picks
-//            at D = 128 on an H100/H200); skipped with a note on other devices;
-//   mixed    (the moga case only) Engine::Auto with one tile entry, stga = 64/64/4/2: STGA on v7 (where
-//            the tuned v7 tiles beat v9: fewer partial tiles), the routed and frame-local branches on v9,
-//            in one sm_90a module.
+//   wgmma    sm90.ws (attention_fwd_ws, sm_90a) with its default tiles 128/128/8/3 (what Engine::Auto
+//            picks at D = 128 on an H100/H200); skipped with a note on other devices;
+//   mixed    (the moga case only) Engine::Auto with one tile entry, stga = 64/64/4/2: STGA on sm80.mma,
+//            the routed and frame-local branches on sm90.ws, in one sm_90a module.
 //   wg-ua    (A/B, routed cases only) wgmma without aligned groups (AttentionOptions::align_groups = false)
-//   wg-pe    (A/B, routed cases only) wgmma with a persistent grid (AttentionOptions::wg_persistent = 1;
-//            v11 schedules its items dynamically, AttentionOptions::wg_dynamic)
-//   wg-st    (A/B, routed cases only) wgmma with a persistent grid and the static round-robin (wg_dynamic = 0)
-//   wg-1c    (A/B, routed cases only) wgmma with one CTA per item (wg_persistent = 0; the default is by kernel)
-//   wg-ix    (A/B, routed cases only) wgmma with the gather indices loaded at the copy issue (wg_opt = 0,
-//            v9's order; the default loads them at the start of the phase)
-//   wg-oN    (A/B, routed cases only) wgmma with attention_fwd_wg's OPT switches N (AttentionOptions::wg_opt)
 //   wg-rN    (A/B, routed cases only) wgmma with router configuration N (AttentionOptions::router_config)
-//   wg-ws    (A/B, every case) wgmma warp-specialized: attention_fwd_ws (v11, AttentionOptions::wg_producer = 1)
-//   wg-v10   (A/B, every case) wgmma without the producer warpgroup: attention_fwd_wg (v10, wg_producer = 0)
-//   ws-oN    (A/B, every case) attention_fwd_ws with its OPT switches N (wg_producer = 1, wg_opt = N)
+//   <row>    (A/B, every case) a wgmma row of the kernel registry by name (runtime/attention/registry.h):
+//            sm90.ws.items, sm90.ws.persistent, sm90.ws.static; "<row>:BNxS" with other tiles
+//            (e.g. sm90.ws:64x4 = BN 64, 4 stages)
 // Every engine but wg-ua runs with aligned groups (the default).
 // Before the first case every module the run needs is compiled into the JIT cache on all cores.
 // Timing: CUDA events around each call, 3 warm-up calls (JIT, static maps), median of >= 10 timed
@@ -162,15 +154,25 @@ std::pair<double, double> time_it(F&& fn, int warm, int iters, CUstream st, std:
   return {median(ms), spread};
 }
 
-// The options a case runs with: "mma" = v7 with the harness's best v7 tiles, "wgmma" = v9.
-// A wgmma A/B variant (header comment): wg-ua, wg-pe, wg-1c, wg-ix, or wg-oN / wg-rN with N digits.
+// A registry row named as an engine ("sm90.ws.static", or "sm90.ws:64x4" with BN 64, 4 stages): the row,
+// its tiles; nullptr for anything else.
+const KernelVariant* row_engine(const std::string& e, TileConfig* tiles = nullptr) {
+  const size_t colon = e.find(':');
+  const KernelVariant* v = find_variant(e.substr(0, colon));
+  if (!v || v->engine != Engine::Wgmma) return nullptr;
+  TileConfig t = v->default_tiles;
+  if (colon != std::string::npos && std::sscanf(e.c_str() + colon + 1, "%dx%d", &t.block_n, &t.stages) != 2)
+    return nullptr;
+  if (tiles) *tiles = t;
+  return v;
+}
+// A wgmma A/B variant (header comment): wg-ua, wg-rN with N digits.
 bool ab_engine(const std::string& e) {
-  if (e == "wg-ua" || e == "wg-pe" || e == "wg-st" || e == "wg-1c" || e == "wg-ix" || e == "wg-ws" || e == "wg-v10")
-    return true;
-  return e.size() > 4 && (e.rfind("wg-o", 0) == 0 || e.rfind("wg-r", 0) == 0 || e.rfind("ws-o", 0) == 0) &&
-         e.find_first_not_of("0123456789", 4) == std::string::npos;
+  if (e == "wg-ua") return true;
+  return e.size() > 4 && e.rfind("wg-r", 0) == 0 && e.find_first_not_of("0123456789", 4) == std::string::npos;
 }
 
+// The options a case runs with (header comment, "Engines").
 AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine, std::string* tiles_note) {
   AttentionOptions opts;
   if (engine == "mixed") {
@@ -183,17 +185,21 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
     if (tiles_note) *tiles_note = note;
     return opts;
   }
+  TileConfig rt_tiles;
+  if (const KernelVariant* v = row_engine(engine, &rt_tiles)) {
+    opts.engine = Engine::Wgmma;
+    opts.variant = v->name;
+    for (const auto& ks : lp.spec.kernels) opts.tiles[ks.name] = rt_tiles;
+    if (tiles_note)
+      *tiles_note = fmt::format("{}/{}/{}/{} {}", rt_tiles.block_m, rt_tiles.block_n, rt_tiles.warps, rt_tiles.stages,
+                                scheduler_name(v->scheduler));
+    return opts;
+  }
   if (engine == "wgmma" || ab_engine(engine)) {
     opts.engine = Engine::Wgmma;
     opts.align_groups = engine != "wg-ua";
-    opts.wg_persistent = engine == "wg-pe" || engine == "wg-st" ? 1 : engine == "wg-1c" ? 0 : -1;
-    if (engine == "wg-st") opts.wg_dynamic = 0;
-    if (engine == "wg-ix") opts.wg_opt = 0;
-    if (engine.rfind("wg-o", 0) == 0 || engine.rfind("ws-o", 0) == 0) opts.wg_opt = std::stoi(engine.substr(4));
-    if (engine.rfind("ws-o", 0) == 0) opts.wg_producer = 1;
     if (engine.rfind("wg-r", 0) == 0) opts.router_config = std::stoi(engine.substr(4));
-    if (engine == "wg-ws" || engine == "wg-v10") opts.wg_producer = engine == "wg-ws" ? 1 : 0;
-    if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : engine == "wg-pe" ? "128/128/8/3 persistent" : engine == "wg-st" ? "128/128/8/3 persistent static" : engine == "wg-1c" ? "128/128/8/3 one CTA per item" : engine == "wg-ix" ? "128/128/8/3 late indices" : engine == "wg-ws" ? "128/128/ws/3 producer warpgroup" : engine == "wg-v10" ? "128/128/8/3 v10" : "128/128/8/3";
+    if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : "128/128/8/3";
     return opts;
   }
   opts.engine = Engine::MmaSync;
@@ -215,8 +221,8 @@ struct CaseSpec {
 // "mixed" is a configuration of the moga layer alone.
 bool runs(const CaseSpec& c, const std::string& engine) {
   if (engine == "mixed") return c.pname == "moga";
-  // the warp-specialization A/B and v11's switches cover dense too
-  if (engine == "wg-ws" || engine == "wg-v10" || engine.rfind("ws-o", 0) == 0) return true;
+  // registry rows cover every case
+  if (row_engine(engine)) return true;
   if (ab_engine(engine)) return c.pname == "moga" || c.pname == "moga_dynamic";
   return true;
 }
@@ -299,8 +305,8 @@ json run_ours(const std::vector<int>& Ms, const std::vector<std::string>& engine
     // logits ~ N(0, 1): x uniform [-1, 1] (var 1/3), w uniform [-a, a], var(w) = a^2/3, d = 1536
     const float wa = std::sqrt(9.f / kDModel);
 
-    // engine "mma": v7 with the kernel harness's recommended tiles (docs/performance.md, "State after
-    // v7": dense 128/128/8/2, grouped and masked 64/64/4/2; "tuned" in the JSON); "wgmma": v9.
+    // engine "mma": sm80.mma with the kernel harness's recommended tiles (docs/performance.md, "State
+    // after v7": dense 128/128/8/2, grouped and masked 64/64/4/2; "tuned" in the JSON); "wgmma": sm90.ws.
     auto bench_case = [&](const std::string& pname, int M, bool video, const std::string& engine) {
       LoadedPattern lp = pattern_for(pname, M);
       std::string tiles_note;
@@ -472,9 +478,9 @@ void print_table(const json& rows, const json& peers, const std::string& peer_no
               "4*D*H*sum n_g^2 (each side's own groups); moga (3 branches), stga, frame_local: time only.\n"
               "layer = everything per call (router, sort, map, attention); kernel = attention kernels only; "
               "prep = layer without attention (ours: memset, router, scatter, map; the router weight is packed once, weights_unchanged; torch: layer_ms - kernel_ms); "
-              "engine mma = attention_fwd (v7, mma.sync), * = its tuned tiles (dense 128/128/8/2, others 64/64/4/2); "
-              "engine wgmma = attention_fwd_wg (v9, sm_90a), tiles 128/128/8/3; mixed (moga only) = Auto with "
-              "stga on v7 64/64/4/2, the other branches on v9.\n");
+              "engine mma = sm80.mma (mma.sync), * = its tuned tiles (dense 128/128/8/2, others 64/64/4/2); "
+              "engine wgmma = sm90.ws (warp-specialized wgmma, sm_90a), tiles 128/128/8/3; mixed (moga only) = "
+              "Auto with stga on sm80.mma 64/64/4/2, the other branches on sm90.ws; other engines: registry rows.\n");
   if (!peer_note.empty()) std::printf("%s\n", peer_note.c_str());
 }
 
@@ -502,9 +508,9 @@ int main(int argc, char** argv) {
       for (size_t b = 0; b <= v.size();) {
         const size_t e = std::min(v.find(',', b), v.size());
         const std::string x = v.substr(b, e - b);
-        if (x != "mma" && x != "wgmma" && x != "mixed" && !ab_engine(x))
-          throw std::runtime_error("--engines: mma, wgmma, mixed, wg-ua, wg-pe, wg-1c, wg-ix, wg-oN and/or wg-rN, got '" + x +
-                                   "'");
+        if (x != "mma" && x != "wgmma" && x != "mixed" && !ab_engine(x) && !row_engine(x))
+          throw std::runtime_error("--engines: mma, wgmma, mixed, wg-ua, wg-rN and/or a wgmma registry row (" +
+                                   variant_names() + ", optionally :BNxSTAGES), got '" + x + "'");
         engines.push_back(x);
         b = e + 1;
       }

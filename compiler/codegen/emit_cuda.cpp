@@ -18,6 +18,18 @@ std::string prefix(attn::PatternOp p, attn::KernelOp k) {
   return fmt::format("moga_{}_{}", p.getSymName().str(), k.getName().str());
 }
 
+// The key token's coordinates the per-element pass reads (attn-classify-blocks' key_uses), as the bit mask
+// the kernel's producer stages (bit c = attn::Coord c, kernels_src/cuda/coords.cuh CoordBit). Without the
+// attribute (the pass did not run): every coordinate, the safe answer.
+unsigned keyUsesMask(attn::KernelOp k) {
+  auto uses = k.getKeyUsesAttr();
+  if (!uses) return 0x7f;
+  unsigned m = 0;
+  for (Attribute a : uses)
+    if (auto c = attn::symbolizeCoord(llvm::cast<StringAttr>(a).getValue())) m |= 1u << static_cast<unsigned>(*c);
+  return m;
+}
+
 std::string variantStruct(attn::KernelOp k) {
   const bool hasMask = !k.getMask().empty(), hasKey = !k.getKey().empty();
   const bool hasBias = !k.getBias().empty(), hasGate = !k.getGate().empty();
@@ -28,9 +40,14 @@ std::string variantStruct(attn::KernelOp k) {
   s += fmt::format("struct {} {{\n", k.getName().str());
   s += fmt::format("  static constexpr bool kHasMask = {};\n", hasMask);
   s += fmt::format("  static constexpr bool kHasKey = {};\n", hasKey);
+  // grouped (a computed key or a router): the kernel reads keys through a token order (perm); ungrouped
+  // kernels run in the identity order, so their score pass needs no gather loads
+  s += fmt::format("  static constexpr bool kGrouped = {};\n", hasKey || k.getRouting());
   s += fmt::format("  static constexpr bool kHasBias = {};\n", hasBias);
   s += fmt::format("  static constexpr bool kHasGate = {};\n", hasGate);
   s += fmt::format("  static constexpr bool kHasSoftcap = {};\n", k.getSoftcap().has_value());
+  s += fmt::format("  static constexpr unsigned kKeyUses = {:#x};  // attn-classify-blocks key_uses: bit c = coordinate c\n",
+                   keyUsesMask(k));
   s += fmt::format("  static constexpr float kSoftcap = {};\n",
                    floatLiteral(k.getSoftcap() ? k.getSoftcap()->convertToDouble() : 0.0));
 

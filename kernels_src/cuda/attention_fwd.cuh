@@ -31,7 +31,7 @@
 #pragma once
 #include "mma_sm80.cuh"
 #include "params.cuh"
-#include "score_mask.cuh"
+#include "score_pass.cuh"
 
 namespace moga {
 
@@ -380,7 +380,10 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
   for (int it = 0; it < 16 * MT / kRowsPerPass; ++it) {
     const int r = warp * 16 * MT + it * kRowsPerPass + lane / kLanesPerRow;
     const int qs = q0 + r;
-    const long long t = qs < N ? (perm ? __ldg(perm + qs) : qs) : -1;
+    const long long t = qs >= N ? -1
+                        : p.out_row ? __ldg(p.out_row + (long long)b * N + qs)
+                        : perm      ? __ldg(perm + qs)
+                                    : qs;
     if (t >= 0) {  // rows past N and padding of aligned groups (perm -1) are not written
 #pragma unroll
       for (int cp = 0; cp < kChunkPasses; ++cp) {

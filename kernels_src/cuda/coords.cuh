@@ -13,6 +13,11 @@ struct MaskShape {
   const int* shot_first;      // [num_shots + 1] first frame of each shot, then F
 };
 
+// One bit per coordinate, in the order of the attn dialect's Coord enum (a variant's kKeyUses).
+enum CoordBit : unsigned {
+  kPosBit = 1u, kFrameBit = 2u, kRowBit = 4u, kColBit = 8u, kShotBit = 16u, kShotStartBit = 32u, kShotEndBit = 64u
+};
+
 template <class T>
 struct Coords {
   T pos, frame, row, col, shot, shot_start, shot_end;

@@ -1,13 +1,14 @@
 // The header every generated pattern source includes first (`#include "entry.cuh"`): it brings in the
-// kernel templates (attention_fwd.cuh = v7 mma.sync, attention_fwd_wg.cuh = v9 wgmma, sm_90a only;
-// prep.cuh) the variant structs are plugged into, a few small
+// kernel templates (the rows of the kernel registry, runtime/attention/registry.h: attention_fwd.cuh =
+// mma.sync, attention_fwd_ws.cuh = warp-specialized wgmma, sm_90a only; prep.cuh) the variant structs are
+// plugged into, a few small
 // helpers the runtime (runtime/attention) needs beside them, and the MOGA_*_ENTRY macros the codegen
 // writes after the variant structs.
 //
 // Entry macros. The runtime names every instantiation it needs through NVRTC name expressions
 // (jit::CompileOptions::name_expressions), e.g.
 //     moga::attention_fwd<moga_gen_moga::stga, 128, 128, 64, 4, 2>
-//     moga::attention_fwd_wg<moga_gen_moga::stga, 128, 128, 128, 8, 3>     (module built for sm_90a)
+//     moga::attention_fwd_ws<moga_gen_moga::stga, 128, 128, 128, 3>        (module built for sm_90a)
 //     moga::block_map_kernel<moga_gen_moga::stga>
 //     moga::router_kernel<1, 1, 3, 512, 2, true>
 // so one generated source serves every head dim and tile configuration without recompiling the
@@ -21,17 +22,15 @@
 //   attn_fwd_smem_bytes<D, BM, BN, WARPS, STAGES>   __device__ int: the attention kernel's dynamic
 //                                                   shared memory, read by the runtime with
 //                                                   cuModuleGetGlobal (one definition: AttnFwdCfg)
-//   attn_fwd_wg_smem_bytes<D, BM, BN, WARPS, STAGES> the same for attention_fwd_wg (AttnFwdWGCfg; the
+//   attn_fwd_ws_smem_bytes<D, BM, BN, STAGES>       the same for attention_fwd_ws (AttnFwdWSCfg; the
 //                                                   value is right in any build, the kernel itself
 //                                                   only in an sm_90a one)
-//   attn_fwd_ws_smem_bytes<D, BM, BN, STAGES>       the same for attention_fwd_ws (AttnFwdWSCfg)
 //   gate_fill_kernel<V>                             gate[b][s] (*)= V::gate(coords of perm[b][s]):
 //                                                   a branch's `gate <expr>` at sorted positions
 //
 // NVRTC-compatible: no host standard headers.
 #pragma once
 #include "attention_fwd.cuh"
-#include "attention_fwd_wg.cuh"
 #include "attention_fwd_ws.cuh"
 #include "prep.cuh"
 
@@ -40,8 +39,6 @@ namespace moga {
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 template <int D, int BM, int BN, int WARPS, int STAGES>
 __device__ int attn_fwd_smem_bytes = AttnFwdCfg<D, BM, BN, WARPS, STAGES>::kSmemBytes;
-template <int D, int BM, int BN, int WARPS, int STAGES>
-__device__ int attn_fwd_wg_smem_bytes = AttnFwdWGCfg<D, BM, BN, WARPS, STAGES>::kSmemBytes;
 template <int D, int BM, int BN, int STAGES>
 __device__ int attn_fwd_ws_smem_bytes = AttnFwdWSCfg<D, BM, BN, STAGES>::kSmemBytes;
 

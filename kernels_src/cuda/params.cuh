@@ -62,6 +62,13 @@ struct AttnParams {
   // its end), for dynamic scheduling of the work items over a persistent grid (each CTA claims the next
   // item when it is free); nullptr: CTA c takes items c, c + G, ...
   int* item_counter;
+  // Optional [B][N]: the row of o (within batch item b) each sorted position writes, -1: none; nullptr:
+  // the token perm names. Top-k > 1 routing points it at the sort's entry indices (SortParams::entry) and
+  // o at a [B][N*k][H][D] buffer, so the k entries of a token never write one row (topk_combine_kernel).
+  const int* out_row;
+  // attention_fwd_ws, video layout: the bit widths of the column and row fields of a staged key column
+  // (score_pass.cuh encode_key: frame << (row_bits + col_bits) | row << col_bits | col).
+  int key_col_bits, key_row_bits;
 
   BlockMap map;          // map.full_cnt == nullptr: dense, every tile full
 

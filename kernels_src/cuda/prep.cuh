@@ -25,6 +25,9 @@
 // NVRTC-compatible: no host standard headers outside the `#ifndef __CUDACC_RTC__` host section.
 #pragma once
 #include "params.cuh"
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#include "mma_sm80.cuh"  // bf16 pairs (topk_combine_kernel)
+#endif
 #if !defined(__CUDACC_RTC__)
 #include <cstddef>  // size_t in the host planning functions
 #endif
@@ -95,6 +98,22 @@ struct SortParams {
   int out_ld;          // row stride of perm / gid / gate per batch item (0: Ne)
   int* seg_end;        // [B][G] or nullptr: the end of each group's entries (aligned groups)
   int by_size;         // aligned groups laid out smallest first (see above); needs G <= 1024
+  // optional [B][out_ld]: the entry e (token e / k, its j-th group e % k) at each sorted position, -1 at
+  // padding. Top-k > 1 routing: the attention epilogue writes entry rows (AttnParams::out_row), so no
+  // two sorted positions write the same row, and topk_combine_kernel sums a token's k rows.
+  int* entry;
+};
+
+// Top-k > 1 routing: out[b][n][h] = (accumulate ? out : 0) + weight * sum_j rows[b][n k + j][h], j = 0..k-1 in
+// order (deterministic: no atomics). rows: bf16 [B][N k][H][D] contiguous, the attention kernel's output
+// at entry rows (AttnParams::out_row; gate already applied); out: bf16 [B][N][H][D] with strides.
+struct TopkCombineParams {
+  const void* rows;
+  void* out;
+  long long o_sb, o_sn, o_sh;
+  int B, N, H, D, k;
+  float weight;
+  int accumulate;
 };
 
 // Coordinate intervals of one tile's tokens (through perm) and the interval of their group ids, doubled:
@@ -676,6 +695,7 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
       for (int s = from + (int)threadIdx.x; s < to; s += blockDim.x) {
         p.perm[bo_pad + s] = -1;
         if (p.gid) p.gid[bo_pad + s] = -1;
+        if (p.entry) p.entry[bo_pad + s] = -1;
       }
     }
     __syncthreads();  // s_base is read above and updated by the scatter below (block-uniform branch)
@@ -738,6 +758,7 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     }
     if (valid) {
       p.perm[bo_out + pos] = e / p.k;
+      if (p.entry) p.entry[bo_out + pos] = e;
       if (p.gid) p.gid[bo_out + pos] = key;
       if (p.gate && p.probs) p.gate[bo_out + pos] = pr;
     }
@@ -914,6 +935,44 @@ __global__ void __launch_bounds__(256) block_map_grouped_kernel(const GroupMapPa
       p.full_cnt[w] = nf;
       p.part_cnt[w] = np;
     }
+  }
+}
+
+// TopkCombineParams: one thread per 8 elements (16 bytes), grid-stride.
+__global__ void __launch_bounds__(256) topk_combine_kernel(const TopkCombineParams p) {
+  grid_dep_wait();
+  typedef unsigned short bf16_t;
+  const int dv = p.D / 8;
+  const long long n = (long long)p.B * p.N * p.H * dv;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    const int c = (int)(i % dv);
+    long long r = i / dv;
+    const int h = (int)(r % p.H);
+    r /= p.H;
+    const int t = (int)(r % p.N);
+    const int b = (int)(r / p.N);
+    float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+    for (int j = 0; j < p.k; ++j) {
+      const long long row = ((long long)b * p.N + t) * p.k + j;
+      const uint4 v = *reinterpret_cast<const uint4*>(static_cast<const bf16_t*>(p.rows) + (row * p.H + h) * p.D + c * 8);
+      const unsigned w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        acc[2 * e] += sm80::bf16lo_to_f32(w[e]);
+        acc[2 * e + 1] += sm80::bf16hi_to_f32(w[e]);
+      }
+    }
+    uint4* dst = reinterpret_cast<uint4*>(static_cast<bf16_t*>(p.out) + b * p.o_sb + t * p.o_sn + h * p.o_sh + c * 8);
+    unsigned w[4];
+    const uint4 old = p.accumulate ? *dst : make_uint4(0u, 0u, 0u, 0u);
+    const unsigned o[4] = {old.x, old.y, old.z, old.w};
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float lo = p.weight * acc[2 * e] + (p.accumulate ? sm80::bf16lo_to_f32(o[e]) : 0.f);
+      const float hi = p.weight * acc[2 * e + 1] + (p.accumulate ? sm80::bf16hi_to_f32(o[e]) : 0.f);
+      w[e] = sm80::pack_bf16x2(lo, hi);
+    }
+    *dst = make_uint4(w[0], w[1], w[2], w[3]);
   }
 }
 #endif  // device code

@@ -79,17 +79,6 @@ void launch_ex(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned thr
 
 }  // namespace
 
-const char* engine_name(Engine e) {
-  switch (e) {
-    case Engine::Auto: return "auto";
-    case Engine::MmaSync: return "mma.sync";
-    case Engine::Wgmma: return "wgmma";
-  }
-  return "?";
-}
-
-bool wgmma_arch(const std::string& arch) { return arch == "sm_90" || arch == "sm_90a"; }
-
 // ---- the plan and the state ------------------------------------------------------------------------------
 
 struct PatternAttention::Impl {
@@ -101,15 +90,15 @@ struct PatternAttention::Impl {
     std::string variant;  // moga_gen_<pattern>::<kernel>
     Kind kind = Kind::Dense;
     bool mask = false, gate_prog = false, route_gate = false;
-    int M = 0;  // routed
+    int M = 0;     // routed
+    int topk = 1;  // routed: groups per token (top-k > 1: entry rows + topk_combine_kernel)
   };
   std::vector<KPlan> plan;
 
   struct ModK {
     CUfunction attn = nullptr, bmap = nullptr, gate = nullptr, router = nullptr;
-    bool wg = false;  // the wgmma engine (attention_fwd_wg or _ws) rather than attention_fwd (v7)
-    bool ws = false;  // wgmma engine, warp-specialized: attention_fwd_ws (v11, 384 threads)
-    TileConfig t;     // the tiles it runs with (block maps use its BM/BN)
+    const KernelVariant* v = nullptr;  // the registry row it runs
+    TileConfig t;                      // the tiles it runs with (block maps use its BM/BN)
     int smem = 0;
     int router_threads = 0, router_mt = 1;
     size_t router_smem_attr = 0;  // max dynamic smem set so far
@@ -121,7 +110,8 @@ struct PatternAttention::Impl {
     jit::CompiledKernel ck;
     std::unique_ptr<jit::Module> mod;
     std::vector<ModK> k;
-    CUfunction pack = nullptr, hist = nullptr, scatter = nullptr, summary = nullptr, gmap = nullptr;
+    CUfunction pack = nullptr, hist = nullptr, scatter = nullptr, summary = nullptr, gmap = nullptr,
+               combine = nullptr;
     size_t scatter_smem_attr = 0;
   };
   std::map<int, std::unique_ptr<Mod>> mods;
@@ -129,9 +119,10 @@ struct PatternAttention::Impl {
   struct KWs {
     DBuf perm, gid, gate, seg, segend, hist, keys, rgid, rprob, qsum, kvsum, fcnt, fidx, pcnt, pidx, wpack;
     DBuf sched;  // attention_fwd_ws's item counter (AttnParams::item_counter), persistent grids only
+    DBuf entry, rows;  // top-k > 1: entry index per sorted position; the attention's output at entry rows
     bool holds_memory() const {  // every DBuf above
       for (const DBuf* d : {&perm, &gid, &gate, &seg, &segend, &hist, &keys, &rgid, &rprob, &qsum, &kvsum, &fcnt, &fidx,
-                            &pcnt, &pidx, &wpack, &sched})
+                            &pcnt, &pidx, &wpack, &sched, &entry, &rows})
         if (d->b) return true;
       return false;
     }
@@ -170,10 +161,11 @@ struct PatternAttention::Impl {
   const AttentionOptions* options = nullptr;
 
   struct Choice {
-    Engine engine = Engine::MmaSync;
+    const KernelVariant* v = nullptr;
     TileConfig t;
+    Engine engine() const { return v->engine; }
   };
-  // The engine (never Auto) and tiles of kernel ki at head dim D (header comment, "Attention kernels").
+  // The registry row and tiles of kernel ki at head dim D (header comment, "Attention kernels").
   Choice choose(int ki, int D) const;
   // AttentionOptions::arch, else the device's (sm_90 without one); cached.
   const std::string& target_arch() const;
@@ -199,7 +191,7 @@ struct PatternAttention::Impl {
   std::map<int, RouteWs> route_ws;
   void block_map(ShapeState& st, Mod& m, int ki, bool grouped, CUstream stream, bool pdl);
   void gate_fill(ShapeState& st, Mod& m, int ki, bool multiply, CUstream stream, bool pdl);
-  // The wgmma kernel's grid for kernel p: persistent or one CTA per item (AttentionOptions::wg_persistent).
+  // The wgmma kernel's grid for kernel p: persistent or one CTA per item (the row's Scheduler).
   bool persistent_grid(const KPlan& p, const KWs& w, const ModK& mk, int N) const;
   void attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k, const TensorView& v,
                  const TensorView& out, const AttentionShape& s, CUstream stream);
@@ -217,23 +209,6 @@ static TileConfig resolve_tiles(const ref::KernelSpec& ks, const AttentionOption
   return t;
 }
 
-// attention_fwd's static_asserts (AttnFwdCfg), as errors that name the kernel.
-static void check_tiles(const std::string& kname, const TileConfig& t, int D) {
-  const int threads = t.warps * 32, ch = D / 8;
-  auto bad = [&](const std::string& why) {
-    throw ArgumentError(fmt::format("kernel '{}': tiles BM={} BN={} warps={} stages={} at head dim {}: {}", kname,
-                                    t.block_m, t.block_n, t.warps, t.stages, D, why));
-  };
-  if (t.warps < 1 || t.warps > 16) bad("warps must be 1..16");
-  if (t.block_m < 16 || t.block_m % (16 * t.warps) != 0) bad("BM must be a multiple of 16 * warps");
-  if (t.block_m / (16 * t.warps) > 2) bad("at most two 16-row m-tiles per warp (BM <= 32 * warps)");
-  if (t.block_n < 16 || t.block_n % 16 != 0) bad("BN must be a multiple of 16");
-  if (t.stages < 2 || t.stages > 4) bad("stages must be 2..4");
-  if (threads % ch != 0 || (threads / ch) % 8 != 0) bad("warps * 32 / (D / 8) must be a multiple of 8");
-  if (t.block_m % (threads / ch) != 0 || t.block_n % (threads / ch) != 0)
-    bad("BM and BN must split evenly over the threads' rows");
-}
-
 PatternAttention::PatternAttention(LoadedPattern pattern, AttentionOptions options)
     : pattern_(std::move(pattern)), options_(std::move(options)), impl_(std::make_unique<Impl>()) {
   impl_->pattern = &pattern_;
@@ -247,15 +222,21 @@ PatternAttention::PatternAttention(LoadedPattern pattern, AttentionOptions optio
     bool found = false;
     for (const auto& ks : spec.kernels) found |= ks.name == name;
     if (!found) throw ArgumentError(fmt::format("tiles: pattern '{}' has no kernel '{}'", spec.pattern, name));
-    const TileConfig& w = kWgmmaTiles;
-    if (options_.engine == Engine::Wgmma &&
-        ((t.block_m && t.block_m != w.block_m) || (t.block_n && t.block_n != w.block_n) ||
-         (t.warps && t.warps != w.warps) || (t.stages && t.stages != w.stages)))
-      throw ArgumentError(fmt::format(
-          "tiles: kernel '{}' asks for BM={} BN={} warps={} stages={}, but engine wgmma runs every kernel with "
-          "{}/{}/{}/{} (its only configuration); drop the entry, or use Engine::Auto (a kernel with a tile entry "
-          "keeps the mma.sync kernel there) or Engine::MmaSync",
-          name, t.block_m, t.block_n, t.warps, t.stages, w.block_m, w.block_n, w.warps, w.stages));
+  }
+  auto check_variant = [&](const std::string& name, const std::string& where) {
+    const KernelVariant* v = find_variant(name);
+    if (!v)
+      throw ArgumentError(fmt::format("{}: no kernel variant '{}' (the registry has: {})", where, name, variant_names()));
+    if (options_.engine != Engine::Auto && v->engine != options_.engine)
+      throw ArgumentError(fmt::format("{}: variant '{}' is of the {} family, but engine {} is forced", where, name,
+                                      engine_name(v->engine), engine_name(options_.engine)));
+  };
+  if (!options_.variant.empty()) check_variant(options_.variant, "variant");
+  for (const auto& [name, vn] : options_.variants) {
+    bool found = false;
+    for (const auto& ks : spec.kernels) found |= ks.name == name;
+    if (!found) throw ArgumentError(fmt::format("variants: pattern '{}' has no kernel '{}'", spec.pattern, name));
+    check_variant(vn, fmt::format("variants['{}']", name));
   }
   for (int i = 0; i < (int)spec.kernels.size(); ++i) {
     const auto& ks = spec.kernels[i];
@@ -268,16 +249,16 @@ PatternAttention::PatternAttention(LoadedPattern pattern, AttentionOptions optio
     p.mask = ks.mask.has_value();
     p.gate_prog = ks.gate.has_value();
     if (ks.route) {
-      if (ks.route->topk != 1)
-        throw NotSupportedError(fmt::format(
-            "kernel '{}': route top {} is not supported on the GPU yet (only top 1: with k > 1 a token "
-            "appears k times in the sorted order and the epilogue's write/accumulate to it would race)",
-            ks.name, ks.route->topk));
+      if (ks.route->topk < 1 || ks.route->topk > 8 || ks.route->topk > ks.route->groups)
+        throw NotSupportedError(fmt::format("kernel '{}': route linear({}) top {}: the GPU router takes 1 <= k <= "
+                                            "min(M, 8)",
+                                            ks.name, ks.route->groups, ks.route->topk));
       if (ks.route->groups < 1 || ks.route->groups > 64)
         throw NotSupportedError(
             fmt::format("kernel '{}': {} router groups; the GPU router supports 1..64", ks.name, ks.route->groups));
       p.kind = Kind::Routed;
       p.M = ks.route->groups;
+      p.topk = ks.route->topk;
       p.route_gate = ks.route_gate;
       routed_.push_back(i);
     } else if (ks.key) {
@@ -293,22 +274,43 @@ PatternAttention::PatternAttention(LoadedPattern pattern, AttentionOptions optio
       throw ArgumentError(fmt::format("pattern '{}': kernel '{}' (not the first) must accumulate", spec.pattern, ks.name));
     impl_->plan.push_back(p);
   }
+  // A tiles entry for a kernel that runs a wgmma row must be in that row's space (checked here for the
+  // head dim the DiT runs, 128; validate() checks the one it is called with).
+  for (const auto& p : impl_->plan) {
+    if (!p.tile_entry) continue;
+    const Impl::Choice c = impl_->choose(p.index, 128);
+    if (c.engine() != Engine::Wgmma) continue;
+    const std::string why = c.v->check_tiles(c.t, 128);
+    if (!why.empty())
+      throw ArgumentError(fmt::format(
+          "tiles: kernel '{}' asks for BM={} BN={} warps={} stages={}, but it runs {} ({}), whose tiles are BM 128, "
+          "BN 64 or 128, 8 warps, 2-4 stages: {}; drop the entry, or use Engine::Auto (a kernel with a tile entry "
+          "and no named variant runs sm80.mma) or Engine::MmaSync",
+          p.ks->name, c.t.block_m, c.t.block_n, c.t.warps, c.t.stages, c.v->name, engine_name(c.engine()), why));
+  }
 }
 
 PatternAttention::~PatternAttention() = default;
 
 PatternAttention::Impl::Choice PatternAttention::Impl::choose(int ki, int D) const {
   const KPlan& p = plan.at(ki);
-  switch (options->engine) {
-    case Engine::MmaSync:
-      return {Engine::MmaSync, p.t};
-    case Engine::Wgmma:
-      return {Engine::Wgmma, kWgmmaTiles};
-    case Engine::Auto:
-      break;
+  const KernelVariant* v = nullptr;
+  auto named = options->variants.find(p.ks->name);
+  if (named != options->variants.end()) v = find_variant(named->second);
+  else if (!options->variant.empty()) v = find_variant(options->variant);
+  else if (options->engine != Engine::Auto) v = &default_variant(options->engine);
+  else v = &default_variant(D == 128 && !p.tile_entry && wgmma_arch(target_arch()) ? Engine::Wgmma : Engine::MmaSync);
+  if (v->engine == Engine::MmaSync) return {v, p.t};
+  // a wgmma row: its default tiles, with the fields a tiles entry gives on top
+  TileConfig t = v->default_tiles;
+  auto it = options->tiles.find(p.ks->name);
+  if (it != options->tiles.end()) {
+    if (it->second.block_m) t.block_m = it->second.block_m;
+    if (it->second.block_n) t.block_n = it->second.block_n;
+    if (it->second.warps) t.warps = it->second.warps;
+    if (it->second.stages) t.stages = it->second.stages;
   }
-  if (D == 128 && !p.tile_entry && wgmma_arch(target_arch())) return {Engine::Wgmma, kWgmmaTiles};
-  return {Engine::MmaSync, p.t};
+  return {v, t};
 }
 
 const std::string& PatternAttention::Impl::target_arch() const {
@@ -319,31 +321,45 @@ const std::string& PatternAttention::Impl::target_arch() const {
 void PatternAttention::Impl::check_plan(int D) const {
   for (const KPlan& p : plan) {
     const Choice c = choose(p.index, D);
-    if (c.engine == Engine::Wgmma) {
-      if (!wgmma_arch(target_arch()))
-        throw NotSupportedError(fmt::format("kernel '{}': engine wgmma needs an sm_90 (Hopper) target; this one is "
-                                            "{} (use Engine::Auto or Engine::MmaSync)",
-                                            p.ks->name, target_arch()));
-    } else {
-      check_tiles(p.ks->name, c.t, D);
-    }
+    if (!c.v->runs_on(target_arch()))
+      throw NotSupportedError(fmt::format("kernel '{}': variant {} ({}) needs an sm_90 (Hopper) target; this one is "
+                                          "{} (use Engine::Auto or Engine::MmaSync)",
+                                          p.ks->name, c.v->name, engine_name(c.engine()), target_arch()));
+    const std::string why = c.v->check_tiles(c.t, D, smem_optin > 0 ? smem_optin : 227 * 1024);
+    if (!why.empty())
+      throw ArgumentError(fmt::format("kernel '{}': tiles BM={} BN={} warps={} stages={} at head dim {} on variant {}: "
+                                      "{}",
+                                      p.ks->name, c.t.block_m, c.t.block_n, c.t.warps, c.t.stages, D, c.v->name, why));
   }
 }
 
 std::string PatternAttention::Impl::module_arch(int D) const {
   for (const KPlan& p : plan)
-    if (choose(p.index, D).engine == Engine::Wgmma) {
+    if (choose(p.index, D).v->needs_arch_specific()) {
       const std::string& a = target_arch();
       return a.back() == 'a' ? a : a + "a";
     }
   return options->arch;
 }
 
-Engine PatternAttention::engine(int ki, int head_dim) const { return impl_->choose(ki, head_dim).engine; }
+Engine PatternAttention::engine(int ki, int head_dim) const { return impl_->choose(ki, head_dim).engine(); }
+const KernelVariant& PatternAttention::variant(int ki, int head_dim) const { return *impl_->choose(ki, head_dim).v; }
 TileConfig PatternAttention::tiles(int ki, int head_dim) const { return impl_->choose(ki, head_dim).t; }
 std::string PatternAttention::arch() const { return impl_->target_arch(); }
 
 // ---- validation ------------------------------------------------------------------------------------------
+
+// The bit widths of a staged key column's fields (AttnParams::key_col_bits, kernels_src/cuda/score_pass.cuh
+// encode_key): col in bits(W), row in bits(H), the frame above them.
+static int bits_for(int n) {
+  int b = 0;
+  while ((1LL << b) < n) ++b;
+  return b;
+}
+KeyFieldBits key_field_bits(const AttentionShape& s) {
+  if (!s.video) return {0, 0, 0};
+  return {bits_for(s.Wid), bits_for(s.Hgt), bits_for(s.F)};
+}
 
 static const TensorView* weight_for(const RouterInputs& r, const std::vector<int>& routed, int nkernels, int ki) {
   if (r.weights.size() == routed.size()) {
@@ -390,6 +406,13 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
                                           s.F, s.describe()));
     }
   }
+  if (s.video) {
+    const KeyFieldBits kb = key_field_bits(s);
+    if (kb.col + kb.row + kb.frame > 31)
+      throw ArgumentError(fmt::format("shape: video grid {}x{}x{} needs {} + {} + {} bits for frame, row and column; "
+                                      "the kernels pack a key's coordinates into 31",
+                                      s.F, s.Hgt, s.Wid, kb.frame, kb.row, kb.col));
+  }
   expect_bnhd(q, "q", s.B, s.N, s.H, s.D);
   // Keys/values may have another length Nk than the queries (cross-attention), taken from k; v must match.
   const int64_t Nk = k.defined() && k.rank == 4 ? k.shape[1] : s.N;
@@ -425,7 +448,7 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
                                     overlaps(out, q) ? "q" : overlaps(out, k) ? "k" : "v"));
   impl_->check_plan(s.D);
   for (const auto& p : impl_->plan)
-    if (impl_->choose(p.index, s.D).engine == Engine::Wgmma &&
+    if (impl_->choose(p.index, s.D).engine() == Engine::Wgmma &&
         (long long)((s.N + kWgmmaTiles.block_m - 1) / kWgmmaTiles.block_m) * s.H * s.B > INT_MAX)
       throw ArgumentError(fmt::format("shape: kernel '{}' (engine wgmma) has ceil(N/128) * H * B work items, more "
                                       "than its 1-D grid takes (2^31 - 1), for {}",
@@ -465,27 +488,6 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
 
 // ---- JIT -------------------------------------------------------------------------------------------------
 
-// ws: attention_fwd_ws<V, D, BM, BN, STAGES[, OPT]> (its warps are fixed: one producer and two consumer
-// warpgroups); wg_opt >= 0 gives the OPT of whichever kernel runs (attention_fwd_ws's or _wg's switches)
-static std::string attn_expr(const std::string& v, int D, const TileConfig& t, bool wg, bool ws, int wg_opt) {
-  const std::string opt = wg && wg_opt >= 0 ? fmt::format(", {}", wg_opt) : "";
-  if (ws) return fmt::format("moga::attention_fwd_ws<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages, opt);
-  return fmt::format("moga::attention_fwd{}<{}, {}, {}, {}, {}, {}{}>", wg ? "_wg" : "", v, D, t.block_m, t.block_n,
-                     t.warps, t.stages, opt);
-}
-// attention_fwd_ws (v11) or attention_fwd_wg (v10) when the wgmma engine runs. v11 by default: measured
-// on the H100 dense +14%, routed M=16 -17%, the moga layer -15% (docs/performance.md, "v11"). OPT
-// switches (wg_opt) are v10's, so asking for them without naming wg_producer selects v10.
-constexpr bool kWgProducerDefault = true;
-static bool use_ws(const AttentionOptions& o) {
-  if (o.wg_producer >= 0) return o.wg_producer == 1;
-  return o.wg_opt >= 0 ? false : kWgProducerDefault;
-}
-static std::string smem_expr(int D, const TileConfig& t, bool wg, bool ws) {
-  if (ws) return fmt::format("&moga::attn_fwd_ws_smem_bytes<{}, {}, {}, {}>", D, t.block_m, t.block_n, t.stages);
-  return fmt::format("&moga::attn_fwd{}_smem_bytes<{}, {}, {}, {}, {}>", wg ? "_wg" : "", D, t.block_m, t.block_n,
-                     t.warps, t.stages);
-}
 static std::string router_expr(int M, int cfg) {
   const RouterCfg& c = kRouterCfgs[cfg];
   return fmt::format("moga::router_kernel<{}, {}, {}, {}, {}, {}>", (M + 7) / 8, c.MT, c.S, c.THREADS, c.NH,
@@ -493,7 +495,7 @@ static std::string router_expr(int M, int cfg) {
 }
 static const char* kPrepExprs[] = {"moga::router_pack_weight_kernel", "moga::sort_hist_kernel",
                                    "moga::sort_scatter_kernel", "moga::tile_summary_kernel",
-                                   "moga::block_map_grouped_kernel"};
+                                   "moga::block_map_grouped_kernel", "moga::topk_combine_kernel"};
 
 
 jit::CompileOptions PatternAttention::Impl::compile_options(int D) const {
@@ -510,9 +512,8 @@ jit::CompileOptions PatternAttention::Impl::compile_options(int D) const {
   check_plan(D);
   for (const auto& p : plan) {
     const Choice c = choose(p.index, D);
-    const bool wg = c.engine == Engine::Wgmma;
-    add(attn_expr(p.variant, D, c.t, wg, wg && use_ws(*options), options->wg_opt));
-    add(smem_expr(D, c.t, wg, wg && use_ws(*options)));
+    add(c.v->kernel_expr(p.variant, D, c.t));
+    add(c.v->smem_expr(D, c.t));
     if (p.mask) add(fmt::format("moga::block_map_kernel<{}>", p.variant));
     if (p.gate_prog) add(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
     if (p.kind == Kind::Routed) add(router_expr(p.M, options->router_config));
@@ -536,7 +537,10 @@ ModuleInfo PatternAttention::compile(int D) {
   info.cache_path = ck.cache_path;
   info.kernels = o.name_expressions;
   info.arch = ck.arch;
-  for (int ki = 0; ki < (int)impl_->plan.size(); ++ki) info.engines.push_back(impl_->choose(ki, D).engine);
+  for (int ki = 0; ki < (int)impl_->plan.size(); ++ki) {
+    info.engines.push_back(impl_->choose(ki, D).engine());
+    info.variants.push_back(impl_->choose(ki, D).v->name);
+  }
   return info;
 }
 
@@ -558,19 +562,17 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
   for (const auto& p : plan) {
     ModK k;
     const Choice c = choose(p.index, D);
-    k.wg = c.engine == Engine::Wgmma;
-    k.ws = k.wg && use_ws(*options);
+    k.v = c.v;
     k.t = c.t;
-    k.attn = fn(attn_expr(p.variant, D, c.t, k.wg, k.ws, options->wg_opt));
+    k.attn = fn(c.v->kernel_expr(p.variant, D, c.t));
     CUdeviceptr g = 0;
     size_t gbytes = 0;
-    CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, m->mod->handle(),
-                                             m->ck.symbol(smem_expr(D, c.t, k.wg, k.ws)).c_str()));
+    CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, m->mod->handle(), m->ck.symbol(c.v->smem_expr(D, c.t)).c_str()));
     CU_CHECK(d.cuMemcpyDtoH(&k.smem, g, sizeof(int)));
     if (k.smem > smem_optin)
       throw ArgumentError(fmt::format("kernel '{}' ({}): tiles BM={} BN={} warps={} stages={} at D={} need {} bytes "
                                       "of shared memory; the device allows {}",
-                                      p.ks->name, engine_name(c.engine), c.t.block_m, c.t.block_n, c.t.warps,
+                                      p.ks->name, c.v->name, c.t.block_m, c.t.block_n, c.t.warps,
                                       c.t.stages, D, k.smem, smem_optin));
     CU_CHECK(d.cuFuncSetAttribute(k.attn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k.smem));
     if (p.mask) k.bmap = fn(fmt::format("moga::block_map_kernel<{}>", p.variant));
@@ -589,6 +591,7 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     m->scatter = fn(kPrepExprs[2]);
     m->summary = fn(kPrepExprs[3]);
     m->gmap = fn(kPrepExprs[4]);
+    m->combine = fn(kPrepExprs[5]);
   }
   return *mods.emplace(D, std::move(m)).first->second;
 }
@@ -753,7 +756,9 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
     } else if (p.kind == Kind::Routed) {
       w.G = p.M;
     }
-    w.Ns = grouped ? aligned_sorted_length(N, w.G, w.align) : N;
+    // entries of the sorted order: a token once, or k times for top-k routing (entry e = token e / k)
+    const int Ne = p.kind == Kind::Routed ? N * p.topk : N;
+    w.Ns = grouped ? aligned_sorted_length(Ne, w.G, w.align) : N;
     const size_t BNs = (size_t)B * w.Ns;
     w.tq = (w.Ns + t.block_m - 1) / t.block_m;
     w.tk = (w.Ns + t.block_n - 1) / t.block_n;
@@ -793,14 +798,15 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
         break;
       }
       case Kind::Routed: {
-        sort_plan(N, w.G, &w.chunk, &w.nblk, &w.ld);
-        w.rgid.ensure(sizeof(int) * BN_);
-        w.rprob.ensure(sizeof(float) * BN_);
+        sort_plan(Ne, w.G, &w.chunk, &w.nblk, &w.ld);
+        w.rgid.ensure(sizeof(int) * B * (size_t)Ne);
+        w.rprob.ensure(sizeof(float) * B * (size_t)Ne);
+        if (p.topk > 1) w.entry.ensure(sizeof(int) * BNs);
         w.perm.ensure(sizeof(int) * BNs);
         w.gid.ensure(sizeof(int) * BNs);
         w.seg.ensure(sizeof(int) * (size_t)B * (w.G + 1));
         if (w.align > 1) w.segend.ensure(sizeof(int) * (size_t)B * w.G);
-        w.hist.ensure(sizeof(int) * (size_t)sort_scratch_ints(B, N, w.G));
+        w.hist.ensure(sizeof(int) * (size_t)sort_scratch_ints(B, Ne, w.G));
         break;
       }
     }
@@ -850,7 +856,7 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   rp.d = d;
   rp.d_pad = d_pad;
   rp.M = M;
-  rp.topk = 1;
+  rp.topk = p.topk;
   router_choose_chunks(NT, d_pad, &rp.kc, &rp.kst);
   rp.gid = dp<int>(w.rgid);
   rp.prob = dp<float>(w.rprob);
@@ -906,8 +912,8 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   sp.keys = gid;
   sp.probs = p.route_gate ? prob : nullptr;
   sp.B = B;
-  sp.Ne = st.N;
-  sp.k = 1;
+  sp.Ne = st.N * p.topk;
+  sp.k = p.topk;
   sp.G = w.G;
   sp.chunk = w.chunk;
   sp.nblk = w.nblk;
@@ -923,6 +929,7 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   sp.out_ld = w.Ns;
   sp.seg_end = w.align > 1 ? dp<int>(w.segend) : nullptr;
   sp.by_size = w.align > 1 ? 1 : 0;  // routed groups: the longest is scheduled first (prep.cuh)
+  sp.entry = p.topk > 1 ? dp<int>(w.entry) : nullptr;
   if (!hist_done) {  // sort_hist_kernel writes every cell the scatter reads: no memset
     void* a[] = {&sp};
     launch_ex(m.hist, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)(sizeof(int) * w.G), stream, false, a);
@@ -940,17 +947,22 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   if (p.gate_prog) gate_fill(st, m, ki, p.route_gate, stream, pdl);
 }
 
-// AttentionOptions::wg_persistent. Measured on the H100 (persistent vs one CTA per item): v10 (static
-// round-robin) routed groups of ~2k tokens (16 key tiles) -4%, ~0.5k -3.6%; ~4.7k (37 tiles) +1.5%,
-// 8-19k +1..6%; STGA's unequal items +27%. v11 with the dynamic scheduler (AttentionOptions::wg_dynamic):
-// 16 key tiles -5..-7%, 37 tiles -6%, 51 tiles -2% (one CTA per item varied 17% there), 64+ tiles +-3%;
-// the moga layer's static branches (STGA, frame-local) +2% (docs/performance.md, "v11").
-constexpr int kPersistentMaxTiles = 64, kPersistentMaxTilesStatic = 24;
+// Scheduler::ByKernel. Measured on the H100 (persistent vs one CTA per item): the static round-robin,
+// routed groups of ~2k tokens (16 key tiles) -4%, ~0.5k -3.6%; ~4.7k (37 tiles) +1.5%, 8-19k +1..6%;
+// STGA's unequal items +27%. With the dynamic scheduler: 16 key tiles -5..-7%, 37 tiles -6%, 51 tiles -2%
+// (one CTA per item varied 17% there), 64+ tiles +-3%; the moga layer's static branches (STGA,
+// frame-local) +2% (docs/performance.md, "v11").
+constexpr int kPersistentMaxTiles = 64;
 bool PatternAttention::Impl::persistent_grid(const KPlan& p, const KWs& w, const ModK& mk, int N) const {
-  if (options->wg_persistent >= 0) return options->wg_persistent == 1;
+  switch (mk.v->scheduler) {
+    case Scheduler::QueryTiles:
+    case Scheduler::PerItem: return false;
+    case Scheduler::PersistentDynamic:
+    case Scheduler::PersistentStatic: return true;
+    case Scheduler::ByKernel: break;
+  }
   if (p.kind != Kind::Routed || p.mask || w.G < 1) return false;
-  const double tiles_per_group = (double)N / w.G / mk.t.block_n;
-  return tiles_per_group < (mk.ws && options->wg_dynamic != 0 ? kPersistentMaxTiles : kPersistentMaxTilesStatic);
+  return (double)N / w.G / mk.t.block_n < kPersistentMaxTiles;
 }
 
 void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k,
@@ -994,14 +1006,31 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   a.weight = (float)p.ks->weight;
   a.accumulate = ki > 0 ? 1 : 0;
   a.shape = st.ms;
+  const KeyFieldBits kb = key_field_bits(s);
+  a.key_col_bits = kb.col;
+  a.key_row_bits = kb.row;
+  // Top-k > 1: the k entries of a token write k rows of a [B][N k][H][D] buffer (AttnParams::out_row), which
+  // topk_combine_kernel then sums into out with the branch weight, in a fixed order (deterministic).
+  const bool topk_rows = p.topk > 1;
+  if (topk_rows) {
+    const long long Ne = (long long)s.N * p.topk;
+    w.rows.ensure(sizeof(unsigned short) * (size_t)s.B * Ne * s.H * s.D);
+    a.o = reinterpret_cast<void*>(w.rows.ptr());
+    a.o_sh = s.D;
+    a.o_sn = (long long)s.H * s.D;
+    a.o_sb = Ne * s.H * s.D;
+    a.out_row = dp<const int>(w.entry);
+    a.weight = 1.f;
+    a.accumulate = 0;
+  }
   void* args[] = {&a};
   const ModK& mk = m.k[ki];
   const unsigned tq = (unsigned)((w.Ns + mk.t.block_m - 1) / mk.t.block_m);
-  if (mk.wg) {  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)
+  if (mk.v->engine == Engine::Wgmma) {  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)
     unsigned grid = tq * (unsigned)s.H * (unsigned)s.B;
-    if (persistent_grid(p, w, mk, s.N) && sms > 0 && (unsigned)sms < grid) {
+    if (persistent_grid(p, w, mk, s.N * p.topk) && sms > 0 && (unsigned)sms < grid) {
       grid = (unsigned)sms;
-      if (mk.ws && options->wg_dynamic != 0) {  // AttentionOptions::wg_dynamic
+      if (mk.v->scheduler != Scheduler::PersistentStatic) {  // dynamic scheduling
         if (!w.sched.b) {
           w.sched.ensure(2 * sizeof(int));
           w.sched.b->upload(std::vector<int>{0, 0});  // the kernel leaves it zero after every launch
@@ -1009,10 +1038,23 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
         a.item_counter = dp<int>(w.sched);
       }
     }
-    launch_ex(mk.attn, grid, 1, 1, mk.ws ? 384 : mk.t.warps * 32, mk.smem, stream, options->pdl, args);
+    launch_ex(mk.attn, grid, 1, 1, mk.v->threads(mk.t), mk.smem, stream, options->pdl, args);
   }
   else
-    launch_ex(mk.attn, tq, (unsigned)s.H, (unsigned)s.B, mk.t.warps * 32, mk.smem, stream, options->pdl, args);
+    launch_ex(mk.attn, tq, (unsigned)s.H, (unsigned)s.B, mk.v->threads(mk.t), mk.smem, stream, options->pdl, args);
+  if (topk_rows) {
+    TopkCombineParams c{};
+    c.rows = reinterpret_cast<const void*>(w.rows.ptr());
+    c.out = reinterpret_cast<void*>(out.ptr);
+    c.o_sb = out.strides[0], c.o_sn = out.strides[1], c.o_sh = out.strides[2];
+    c.B = s.B, c.N = s.N, c.H = s.H, c.D = s.D, c.k = p.topk;
+    c.weight = (float)p.ks->weight;
+    c.accumulate = ki > 0 ? 1 : 0;
+    void* ca[] = {&c};
+    const long long n = (long long)s.B * s.N * s.H * (s.D / 8);
+    const unsigned blocks = (unsigned)std::min<long long>((n + 255) / 256, (long long)std::max(sms, 1) * 8);
+    launch_ex(m.combine, blocks, 1, 1, 256, 0, stream, options->pdl, ca);
+  }
 }
 
 // ---- run -------------------------------------------------------------------------------------------------
@@ -1093,7 +1135,7 @@ void PatternAttention::route(int ki, const TensorView& x, const TensorView& wt, 
   rp.d = d;
   rp.d_pad = d_pad;
   rp.M = M;
-  rp.topk = 1;
+  rp.topk = p.topk;
   router_choose_chunks(NT, d_pad, &rp.kc, &rp.kst);
   rp.gid = reinterpret_cast<int*>(gid);
   rp.prob = reinterpret_cast<float*>(prob);
@@ -1134,7 +1176,8 @@ PatternAttention::Routing PatternAttention::last_routing(int ki, CUstream stream
   r.B = im.last->B;
   r.N = im.last->N;
   r.M = im.plan[ki].M;
-  const size_t n = (size_t)r.B * r.N;
+  r.topk = im.plan[ki].topk;
+  const size_t n = (size_t)r.B * r.N * r.topk;
   const auto& w = im.last->k[ki];
   if (w.given_gid) {  // the run used a given routing (RouterInputs::routing): read it back from there
     r.gid.resize(n);
@@ -1170,7 +1213,7 @@ PatternAttention::Order PatternAttention::last_order(int ki, CUstream stream, bo
   if (raw || w.Ns == im.last->N) return o;
   // Compact: the groups in id order (the spans may be laid out by size), padding dropped.
   Order c;
-  c.B = o.B, c.N = im.last->N, c.G = o.G, c.align = o.align;
+  c.B = o.B, c.N = im.last->N * im.plan[ki].topk, c.G = o.G, c.align = o.align;
   c.seg_offsets.assign((size_t)c.B * (c.G + 1), 0);
   for (int b = 0; b < o.B; ++b) {
     int* seg = &c.seg_offsets[(size_t)b * (c.G + 1)];

@@ -38,24 +38,27 @@
 // kernel of each pattern kernel, the router for each M, block maps for masked kernels, ...); cached on
 // disk by runtime/jit.
 //
-// Attention kernels (Engine, per pattern kernel and head dim; engine() says which one runs):
-//   MmaSync  attention_fwd<moga_gen_P::K, D, BM, BN, W, S> (v7, mma.sync, any sm_80+ device); tiles:
-//            the manifest's, or AttentionOptions::tiles per kernel name (what `moga tune` chooses);
-//            grid (ceil(N/BM), H, B).
-//   Wgmma    attention_fwd_ws<moga_gen_P::K, D, 128, 128, 3> (v11, wgmma + mbarriers, a producer
-//            warpgroup and two consumer warpgroups, 384 threads; Hopper only: the module is compiled for
-//            sm_90a), or with AttentionOptions::wg_producer = 0 attention_fwd_wg<..., D, 128, 128, 8, 3>
-//            (v10, 256 threads); one tile configuration, BM = BN = 128, 3 stages (block maps are built
-//            with 128/128); grid (ceil(N/128) * H * B, 1, 1) or persistent; at D = 128 230,512 B of
-//            shared memory (v10), 230,592 B (v11: + its ring of item ids). docs/performance.md, "v9", "v11" and "Runtime with the wgmma kernel".
-//   Auto     (the default) Wgmma where it is the faster kernel: head dim 128 on an sm_90 target, for
-//            every kernel that has no AttentionOptions::tiles entry; MmaSync otherwise (D = 64, other
-//            archs, and kernels with a tile entry: those entries are mma.sync configurations, e.g. the
-//            tuner's, which measures v7; they keep v7).
-// AttentionOptions::engine = Wgmma forces the wgmma engine for every kernel at both head dims (64 and 128; at 64
-// it is slower than v7, useful for checks); a tile entry other than 128/128/8/3 is then an
-// ArgumentError (constructor), a target other than sm_90 a NotSupportedError (validate/compile/run).
-// A module whose kernels mix the engines (Auto with some tile entries) is one sm_90a module.
+// Attention kernels: the rows of the kernel registry (registry.h), one per pattern kernel and head dim;
+// variant(ki, D) says which one runs:
+//   sm80.mma  attention_fwd<moga_gen_P::K, D, BM, BN, W, S> (mma.sync, any sm_80+ device); tiles: the
+//             manifest's, or AttentionOptions::tiles per kernel name (what `moga tune` chooses); grid
+//             (ceil(N/BM), H, B).
+//   sm90.ws*  attention_fwd_ws<moga_gen_P::K, D, 128, BN, S> (wgmma + mbarriers, a producer warpgroup and
+//             two consumer warpgroups, 384 threads; Hopper only: the module is compiled for sm_90a); tiles
+//             128/128 with 3 stages by default, BN 64 and 2-4 stages through a tiles entry; block maps are
+//             built with its BM/BN. The rows differ in the grid: sm90.ws by kernel (persistent with dynamic
+//             scheduling for routed kernels with short groups, else one CTA per work item),
+//             sm90.ws.items, sm90.ws.persistent, sm90.ws.static (docs/performance.md, "v11").
+// Which row: AttentionOptions::variants[kernel name], else AttentionOptions::variant, else by engine:
+//   Auto     (the default) sm90.ws where it is the faster kernel: head dim 128 on an sm_90 target, for
+//            every kernel that has no AttentionOptions::tiles entry; sm80.mma otherwise (D = 64, other
+//            archs, and kernels with a tile entry: a tile entry without a named variant is an mma.sync
+//            configuration, e.g. a tuning database's older entries).
+//   MmaSync  sm80.mma for every kernel; Wgmma sm90.ws for every kernel at both head dims (64 and 128; at
+//            64 slower than mma.sync, useful for checks); a tile entry must then be in sm90.ws's space,
+//            else an ArgumentError (constructor); a target other than sm_90 is a NotSupportedError.
+// A named variant of the other family than a forced engine is an ArgumentError. A module whose kernels
+// mix the families is one sm_90a module.
 //
 // Streams and threads: a PatternAttention owns its workspaces (token orders, block maps, router
 // outputs), so calls on one object must be ordered: use one object per stream (or per thread), or
@@ -63,9 +66,12 @@
 // CUDA graphs: the first call for a shape or head dim uploads and compiles synchronously; capture
 // warm calls only (a warm call only enqueues launches and one memset).
 //
-// Not supported on the GPU yet (raised by the constructor, before any work): top-k > 1 routing (the
-// epilogue writes each sorted entry to its token: with k > 1 a token appears k times and the
-// accumulation would race; it needs fp32 atomics or a k-pass schedule).
+// Top-k routing (route linear(M) top k, 1 <= k <= min(M, 8)): the router keeps a token's k most
+// probable groups, the sort lays out N k entries (entry e = token e / k in its (e % k)-th group), the
+// attention kernel writes entry rows of a [B][N k][H][D] buffer (AttnParams::out_row; each gated by its
+// group's probability), and topk_combine_kernel sums a token's k rows into out in a fixed order: the
+// output is the sum over the token's groups of p_g Attn_g, deterministic (no atomics). The work grows
+// with k^2 (groups k times larger), the buffer by B N k H D bf16.
 #pragma once
 
 #include <cuda.h>
@@ -76,6 +82,7 @@
 #include <vector>
 
 #include "runtime/attention/pattern.h"
+#include "runtime/attention/registry.h"
 #include "runtime/attention/shape.h"
 #include "runtime/attention/tensor.h"
 
@@ -86,27 +93,6 @@ class NotSupportedError : public ArgumentError {
  public:
   using ArgumentError::ArgumentError;
 };
-
-// Per-kernel tile configuration (attention_fwd's BM, BN, WARPS, STAGES). 0 fields: the manifest's.
-struct TileConfig {
-  int block_m = 0, block_n = 0, warps = 0, stages = 0;
-  bool operator==(const TileConfig& o) const {
-    return block_m == o.block_m && block_n == o.block_n && warps == o.warps && stages == o.stages;
-  }
-  bool operator!=(const TileConfig& o) const { return !(*this == o); }
-};
-
-// The attention kernel (see the header comment, "Attention kernels").
-enum class Engine { Auto, MmaSync, Wgmma };
-const char* engine_name(Engine e);  // "auto", "mma.sync", "wgmma"
-
-// The one tile configuration of the wgmma kernel (v9).
-inline constexpr TileConfig kWgmmaTiles{128, 128, 8, 3};
-
-// Whether `arch` ("sm_90", "sm_90a", "sm_80", ...) can run the wgmma kernel: sm_90 only (wgmma is an
-// sm_90a feature; Blackwell has none).
-bool wgmma_arch(const std::string& arch);
-
 
 struct RouterInputs {
   TensorView x;                     // bf16 [B, N, d_model]
@@ -119,7 +105,8 @@ struct RouterInputs {
   // A routing computed elsewhere (sequence parallelism, runtime/parallel and docs/distributed.md: each
   // rank routes the tokens of its own shard with route() and the ranks all-gather gid/prob, so that the
   // attention over the full sequence for the rank's heads groups by the same routing). One entry per
-  // routed kernel (manifest order): device int32 gid [B][N] in [0, M) and float prob [B][N]. When set, x
+  // routed kernel (manifest order): device int32 gid [B][N][k] in [0, M) and float prob [B][N][k] (k: the
+  // kernel's top k; [B][N] for top 1). When set, x
   // and weights are not read and no router runs: the counting sort starts from gid (one histogram
   // launch instead of the router). The buffers must stay valid until the work on `stream` is done,
   // and until last_routing() when it is called (it downloads from them).
@@ -143,24 +130,11 @@ struct AttentionOptions {
   // order, so no tile straddles two groups (fewer tile pairs, partial tiles only where a group's span
   // ends in padding). false: the dense sorted order (A/B benchmarks). docs/performance.md, "Aligned groups".
   bool align_groups = true;
-  // attention_fwd_wg's OPT switches (kernels_src/cuda/attention_fwd_wg.cuh), -1: its default. For A/B runs;
-  // >= 0 with wg_producer = -1 runs attention_fwd_wg (v10); with wg_producer = 1 they are attention_fwd_ws's
-  // switches (kernels_src/cuda/attention_fwd_ws.cuh).
-  int wg_opt = -1;
-  // The wgmma engine's grid: 1 = persistent (one CTA per SM looping over the items), 0 = one CTA per
-  // item, -1 = by kernel: persistent for routed kernels without a mask whose groups average fewer than
-  // kPersistentMaxTiles key tiles (short, equal items: the persistent loop overlaps each item's start
-  // with the previous one's drain), one CTA per item otherwise (long or unequal items: the hardware's
-  // dispatch balances as well). docs/performance.md, "v10" and "v11".
-  int wg_persistent = -1;
-  // Warp specialization of the wgmma engine: 1 = attention_fwd_ws (v11: a producer warpgroup issues the
-  // copies, two consumer warpgroups compute; 384 threads), 0 = attention_fwd_wg (v10: the two warpgroups
-  // copy and compute), -1 = the default: v11 (v10 when wg_opt >= 0). docs/performance.md, "v11".
-  int wg_producer = -1;
-  // Persistent grids of attention_fwd_ws: 1 (and -1, the default) = dynamic scheduling, each CTA claims
-  // the next work item from an atomic counter when it is free; 0 = the static round-robin (CTA c takes
-  // items c, c + G, ...). docs/performance.md, "v11".
-  int wg_dynamic = -1;
+  // The registry row (registry.h) every kernel runs, by kernel name, and for kernels without an entry;
+  // "" = chosen by engine. Unknown names, or a row of the other family than a forced engine, are
+  // ArgumentErrors (constructor). For A/B runs and the tuner (e.g. "sm90.ws.static").
+  std::map<std::string, std::string> variants;
+  std::string variant;
 };
 
 // Which parts of run() to do. Benchmarks time the attention kernels alone with {prep=false}: the
@@ -175,17 +149,25 @@ struct ModuleInfo {
   int head_dim = 0;
   std::string arch;              // compiled for ("sm_90a" when a kernel runs the wgmma engine)
   std::vector<Engine> engines;   // per kernel: MmaSync or Wgmma
+  std::vector<std::string> variants;  // per kernel: the registry row
   bool cache_hit = false;
   double compile_ms = 0;
   std::string cache_path;
   std::vector<std::string> kernels;  // the name expressions
 };
 
+// The bit widths in which the wgmma kernel packs a key column's video coordinates (frame << (row +
+// col) | row << col | col; score_pass.cuh encode_key); validate() refuses grids that need more than 31.
+struct KeyFieldBits {
+  int col = 0, row = 0, frame = 0;
+};
+KeyFieldBits key_field_bits(const AttentionShape& s);
+
 class PatternAttention {
  public:
   // No device work: parses the plan (kinds of kernels, tiles). Throws NotSupportedError for features
   // the GPU path lacks, ArgumentError for bad tile overrides (unknown kernel; under Engine::Wgmma a
-  // configuration other than 128/128/8/3).
+  // configuration outside sm90.ws's space) and unknown or mismatched variants.
   explicit PatternAttention(LoadedPattern pattern, AttentionOptions options = {});
   ~PatternAttention();
   PatternAttention(const PatternAttention&) = delete;
@@ -199,6 +181,7 @@ class PatternAttention {
   // beyond asking the device's arch when AttentionOptions::arch is "".
   Engine engine(int ki, int head_dim = 128) const;
   TileConfig tiles(int ki, int head_dim = 128) const;
+  const KernelVariant& variant(int ki, int head_dim = 128) const;
   // The target arch the engine choice is made for (AttentionOptions::arch, else the device's, else sm_90).
   std::string arch() const;
   // Indices of the routed kernels, in manifest order.
@@ -218,7 +201,8 @@ class PatternAttention {
 
   // The router alone (sequence parallelism): routed kernel ki (one of routed_kernels()) on x [B, n,
   // d_model] (e.g. one rank's token shard) with its W_r [d_model, M]: writes gid (int32) and prob (f32)
-  // [B][n] (the same values run() would compute for those tokens) to the given device buffers, on
+  // [B][n][k] (k: the kernel's top k; the same values run() would compute for those tokens) to the given
+  // device buffers, on
   // `stream`. head_dim picks the module (compiled or loaded on first use, as run()). Feed the gathered
   // result to run() through RouterInputs::routing.
   void route(int ki, const TensorView& x, const TensorView& w, CUdeviceptr gid, CUdeviceptr prob, int head_dim,
@@ -230,9 +214,9 @@ class PatternAttention {
 
   // ---- inspection (tests, benchmarks): synchronize `stream` and download -------------------------
   struct Routing {
-    int B = 0, N = 0, M = 0;
-    std::vector<int> gid;     // [B][N] chosen group
-    std::vector<float> prob;  // [B][N] its softmax probability
+    int B = 0, N = 0, M = 0, topk = 1;
+    std::vector<int> gid;     // [B][N][topk] chosen groups, by decreasing probability
+    std::vector<float> prob;  // [B][N][topk] their softmax probabilities
   };
   // The router output of routed kernel ki in the last run.
   Routing last_routing(int ki, CUstream stream = nullptr) const;

@@ -151,12 +151,9 @@ rt::AttentionShape GpuRunner::rt_shape() const {
 
 rt::AttentionOptions GpuRunner::options_for(const Config& c) const {
   rt::AttentionOptions o;
-  if (c.wgmma) {
-    o.engine = rt::Engine::Wgmma;
-  } else {
-    o.engine = rt::Engine::MmaSync;
-    o.tiles[kernel_] = rt::TileConfig{c.block_m, c.block_n, c.warps, c.stages};
-  }
+  o.engine = c.wgmma() ? rt::Engine::Wgmma : rt::Engine::MmaSync;
+  o.variant = c.variant;
+  o.tiles[kernel_] = rt::TileConfig{c.block_m, c.block_n, c.warps, c.stages};
   o.nvrtc_flags = opt_.nvrtc_flags;
   return o;
 }

@@ -27,9 +27,12 @@ rt::AttentionOptions tuned_attention_options(const rt::LoadedPattern& pattern, c
   for (const KernelInfo& k : all_kernels(manifest)) {
     if (base.tiles.count(k.kernel)) continue;  // the caller's explicit choice wins
     const Choice c = best_config(k, shape, db, limits, versions);
-    // The wgmma kernel is what Engine::Auto runs without a tiles entry; an entry selects mma.sync.
-    if (!c.config.wgmma)
+    // sm90.ws 128/128/3 is what Engine::Auto runs without entries; anything else is named: a tiles entry
+    // (without a variant entry it selects sm80.mma) and, for another wgmma row or tiles, the variant.
+    if (c.config != Config::wgmma_kernel()) {
       base.tiles[k.kernel] = rt::TileConfig{c.config.block_m, c.config.block_n, c.config.warps, c.config.stages};
+      if (c.config.wgmma()) base.variants[k.kernel] = c.config.variant;
+    }
     if (notes) notes->push_back(k.kernel + ": " + c.config.id() + " (" + source_name(c.source) + ")");
   }
   return base;

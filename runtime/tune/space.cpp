@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "runtime/attention/registry.h"
 #include "runtime/jit/xxh3.h"
 
 namespace moga::tune {
@@ -18,22 +19,37 @@ using nlohmann::json;
 // ---- Config ----------------------------------------------------------------------------------------
 
 std::string Config::id() const {
-  return fmt::format("{}bm{}_bn{}_w{}_s{}", wgmma ? "wg_" : "", block_m, block_n, warps, stages);
+  const rt::KernelVariant* v = rt::find_variant(variant);
+  const std::string tag = v ? v->id_tag : variant;
+  return fmt::format("{}{}bm{}_bn{}_w{}_s{}", tag, tag.empty() ? "" : "_", block_m, block_n, warps, stages);
 }
 
 std::optional<Config> Config::parse(const std::string& id) {
-  if (id == wgmma_kernel().id()) return wgmma_kernel();
   Config c;
+  const size_t bm = id.find("bm");
+  if (bm == std::string::npos || (bm > 0 && id[bm - 1] != '_')) return std::nullopt;
+  const std::string tag = bm ? id.substr(0, bm - 1) : "";
+  const rt::KernelVariant* row = nullptr;
+  for (const rt::KernelVariant& v : rt::kernel_registry())
+    if (tag == v.id_tag) row = &v;
+  if (!row) return std::nullopt;
+  c.variant = row->name;
   char tail = 0;
-  if (std::sscanf(id.c_str(), "bm%d_bn%d_w%d_s%d%c", &c.block_m, &c.block_n, &c.warps, &c.stages, &tail) != 4)
+  if (std::sscanf(id.c_str() + bm, "bm%d_bn%d_w%d_s%d%c", &c.block_m, &c.block_n, &c.warps, &c.stages, &tail) != 4)
     return std::nullopt;
   if (c.block_m <= 0 || c.block_n <= 0 || c.warps <= 0 || c.stages <= 0 || c.id() != id) return std::nullopt;
   return c;
 }
 
+int Config::threads() const {
+  const rt::KernelVariant* v = rt::find_variant(variant);
+  return v ? v->threads(rt::TileConfig{block_m, block_n, warps, stages}) : warps * 32;
+}
+
 bool Config::operator<(const Config& o) const {
-  return std::tie(wgmma, block_m, block_n, warps, stages) <
-         std::tie(o.wgmma, o.block_m, o.block_n, o.warps, o.stages);
+  const bool a = wgmma(), b = o.wgmma();
+  return std::tie(a, variant, block_m, block_n, warps, stages) <
+         std::tie(b, o.variant, o.block_m, o.block_n, o.warps, o.stages);
 }
 
 // ---- manifest ----------------------------------------------------------------------------------------
@@ -120,20 +136,18 @@ KernelInfo kernel_info(const json& manifest, const std::string& kernel) {
 // ---- rules -------------------------------------------------------------------------------------------
 
 int attn_fwd_smem_bytes(int D, const Config& c) {
-  // AttnFwdCfg: kMainBytes = Q tile + STAGES * (K tile + V tile), rows of D bf16;
-  //             kEpiBytes  = BM rows of (D + 8) floats (the fp32 output staging);
-  //             kSmemBytes = max of the two (the epilogue reuses the main buffers).
-  const long long row = 2LL * D;
-  const long long main_bytes = c.block_m * row + c.stages * 2LL * c.block_n * row;
-  const long long epi_bytes = static_cast<long long>(c.block_m) * (D + 8) * 4;
-  return static_cast<int>(std::max(main_bytes, epi_bytes));
+  const rt::KernelVariant* v = rt::find_variant(c.variant);
+  return (v ? *v : rt::default_variant(rt::Engine::MmaSync))
+      .smem_bytes(D, rt::TileConfig{c.block_m, c.block_n, c.warps, c.stages});
 }
 
 std::string static_check(const Config& c, int D, const DeviceLimits& lim) {
-  if (c.wgmma) {
+  if (c.wgmma()) {
+    const rt::KernelVariant* v = rt::find_variant(c.variant);
+    if (!v) return fmt::format("no kernel variant '{}'", c.variant);
     if (!lim.wgmma) return "the wgmma kernel needs an sm_90 device";
-    if (D != 128) return fmt::format("the wgmma kernel has head dim 128 only, not {}", D);
-    return c == Config::wgmma_kernel() ? "" : "the wgmma kernel has one configuration (wg_bm128_bn128_w8_s3)";
+    if (D != 128) return fmt::format("the wgmma kernel is tuned at head dim 128 only, not {}", D);
+    return v->check_tiles(rt::TileConfig{c.block_m, c.block_n, c.warps, c.stages}, D, lim.smem_optin_bytes);
   }
   if (D <= 0 || D % 64 != 0) return fmt::format("head dim {} is not a multiple of 64", D);
   if (c.warps < 1 || c.warps > 16) return fmt::format("warps {} outside 1..16", c.warps);
@@ -181,8 +195,19 @@ Space build_space(const KernelInfo& k, int D, const DeviceLimits& lim) {
           else
             s.pruned.push_back({c, std::move(why)});
         }
-  // The wgmma kernel's one configuration competes where it can run (an sm_90 device, D = 128).
-  if (static_check(Config::wgmma_kernel(), D, lim).empty()) s.kept.push_back(Config::wgmma_kernel());
+  // The wgmma rows compete where they can run (an sm_90 device, D = 128): every row of the registry's
+  // wgmma family with every tile configuration of its space.
+  for (const rt::KernelVariant& v : rt::kernel_registry()) {
+    if (v.engine != rt::Engine::Wgmma) continue;
+    for (const rt::TileConfig& t : v.tile_space(D)) {
+      const Config c{t.block_m, t.block_n, t.warps, t.stages, v.name};
+      std::string why = static_check(c, D, lim);
+      if (why.empty())
+        s.kept.push_back(c);
+      else if (lim.wgmma)
+        s.pruned.push_back({c, std::move(why)});
+    }
+  }
   // The lists are sorted sets, so the loops already produce id order; sort anyway (cheap, explicit).
   std::sort(s.kept.begin(), s.kept.end());
   return s;

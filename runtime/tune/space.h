@@ -18,24 +18,27 @@
 
 namespace moga::tune {
 
-// One tile configuration of attention_fwd<Variant, D, BM, BN, WARPS, STAGES> (D comes from the shape),
-// or (wgmma) the one configuration of the wgmma engine (128/128, 3 stages, sm_90a, D=128): the runtime's
-// own default there, so it competes with the mma.sync configs in the same space. The engine runs
-// attention_fwd_ws (v11, 384 threads) by default; the id keeps v10's "w8" so tuning databases stay valid.
+// One point of the space: a row of the kernel registry (runtime/attention/registry.h) and its tiles
+// (D comes from the shape). sm80.mma: attention_fwd<Variant, D, BM, BN, WARPS, STAGES> with the manifest's
+// tunable lists; the wgmma rows (sm90.ws and its scheduler rows): attention_fwd_ws with BM 128, BN 64 or
+// 128, 2-4 stages, where the device is an sm_90 (the runtime's own default there is sm90.ws 128/128/3, so
+// it competes with everything else in the same space).
 struct Config {
   int block_m = 0, block_n = 0, warps = 0, stages = 0;
-  bool wgmma = false;
+  std::string variant = "sm80.mma";  // the registry row
 
-  static Config wgmma_kernel() { return Config{128, 128, 8, 3, true}; }
-  // "bm128_bn64_w4_s2" (mma.sync) or "wg_bm128_bn128_w8_s3": the database key of the config and the
+  static Config wgmma_kernel() { return Config{128, 128, 8, 3, "sm90.ws"}; }
+  bool wgmma() const { return variant != "sm80.mma"; }
+  // "bm128_bn64_w4_s2" (sm80.mma) or the row's tag first: "wg_bm128_bn128_w8_s3" (sm90.ws; the spelling
+  // older databases hold), "wgp_..." (sm90.ws.persistent), ...: the database key of the config and the
   // spelling `--configs` accepts.
   std::string id() const;
   // Inverse of id(); nullopt for anything else.
   static std::optional<Config> parse(const std::string& id);
-  int threads() const { return warps * 32; }
+  int threads() const;  // the registry row's (sm90.ws*: 384)
   bool operator==(const Config& o) const {
     return block_m == o.block_m && block_n == o.block_n && warps == o.warps && stages == o.stages &&
-           wgmma == o.wgmma;
+           variant == o.variant;
   }
   bool operator!=(const Config& o) const { return !(*this == o); }
   bool operator<(const Config& o) const;

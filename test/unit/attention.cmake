@@ -11,7 +11,8 @@ set(_attn_test_patterns
   "attn_hooks|${_attn_pat}/attn_hooks.moga"
   "attn_routed_mix|${_attn_pat}/attn_routed_mix.moga"
   "attn_route64|${_attn_pat}/attn_route64.moga"
-  "attn_top2|${_attn_pat}/attn_top2.moga")
+  "attn_top2|${_attn_pat}/attn_top2.moga"
+  "attn_top2_mix|${_attn_pat}/attn_top2_mix.moga")
 
 add_library(moga_attention_test_patterns STATIC)
 target_link_libraries(moga_attention_test_patterns PUBLIC moga_attention)

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "runtime/attention/attention.h"
@@ -208,9 +209,11 @@ TEST(attention_validate, RouterInputs) {
                               {"router.x: expected bf16 [B=2, N=1105, d_model]", "got bf16 [2, 1000, 64]"});
 }
 
-TEST(attention_validate, TopKAboveOneIsNotSupportedYet) {
-  expect_error<NotSupportedError>([] { PatternAttention attn(test_pattern("attn_top2")); },
-                                  {"route top 2 is not supported on the GPU yet"});
+// Top-k routing runs on the GPU for 1 <= k <= min(M, 8) (the router keeps k groups in registers).
+TEST(attention_validate, TopKRoutingIsAccepted) {
+  PatternAttention attn(test_pattern("attn_top2"));
+  ASSERT_EQ(attn.routed_kernels().size(), 1u);
+  EXPECT_EQ(attn.spec().kernels[0].route->topk, 2);
 }
 
 TEST(attention_validate, TileOverrides) {
@@ -334,6 +337,58 @@ TEST(attention_engine, Names) {
   for (const char* a : {"sm_80", "sm_86", "sm_89", "sm_100", "sm_100a", "sm_120", ""}) EXPECT_FALSE(wgmma_arch(a)) << a;
 }
 
+// The kernel registry: every row is found by its name, belongs to one family, and its tile space holds
+// only configurations its own check accepts (shared memory included); id tags are unique (tuner keys).
+TEST(attention_registry, RowsAreConsistent) {
+  std::set<std::string> names, tags;
+  for (const KernelVariant& v : kernel_registry()) {
+    EXPECT_EQ(find_variant(v.name), &v);
+    EXPECT_TRUE(names.insert(v.name).second) << v.name;
+    EXPECT_TRUE(tags.insert(v.id_tag).second) << v.id_tag;
+    for (const TileConfig& t : v.tile_space(128)) {
+      EXPECT_EQ(v.check_tiles(t, 128), "") << v.name;
+      EXPECT_LE(v.smem_bytes(128, t), 227 * 1024) << v.name;
+    }
+    EXPECT_EQ(v.runs_on("sm_90"), true) << v.name;
+    EXPECT_EQ(v.runs_on("sm_80"), v.engine == Engine::MmaSync) << v.name;
+  }
+  EXPECT_EQ(find_variant("sm90.nope"), nullptr);
+  EXPECT_STREQ(default_variant(Engine::Wgmma).name, "sm90.ws");
+  EXPECT_STREQ(default_variant(Engine::MmaSync).name, "sm80.mma");
+  // the header's formula, 232,128 B at 128/128/3 (v11's 230,592 + 1,536 of staged key columns); 4 stages of 128 do not fit
+  EXPECT_EQ(find_variant("sm90.ws")->smem_bytes(128, kWgmmaTiles), 232128);
+  EXPECT_NE(find_variant("sm90.ws")->check_tiles(TileConfig{128, 128, 8, 4}, 128).find("shared memory"),
+            std::string::npos);
+  EXPECT_EQ(find_variant("sm90.ws")->tile_space(128).size(), 5u);  // BN 64 x 2..4 stages, BN 128 x 2..3
+}
+
+// A variant is chosen by name for every kernel or per kernel; unknown names and a row of the other family
+// than a forced engine are refused in the constructor, naming what was given.
+TEST(attention_registry, VariantsByName) {
+  AttentionOptions o = {};
+  o.arch = "sm_90";
+  o.variant = "sm90.ws.static";
+  o.variants["stga"] = "sm80.mma";
+  PatternAttention attn(load_builtin("moga"), o);
+  EXPECT_STREQ(attn.variant(0).name, "sm90.ws.static");
+  EXPECT_STREQ(attn.variant(1).name, "sm80.mma");
+  EXPECT_EQ(attn.engine(1), Engine::MmaSync);
+  EXPECT_STREQ(attn.variant(2).name, "sm90.ws.static");
+  AttentionOptions unknown;
+  unknown.variant = "sm90.fast";
+  expect_error<ArgumentError>([&] { PatternAttention a(load_builtin("full"), unknown); },
+                              {"variant: no kernel variant 'sm90.fast'", "sm80.mma", "sm90.ws.persistent"});
+  AttentionOptions wrong_kernel;
+  wrong_kernel.variants["nope"] = "sm90.ws";
+  expect_error<ArgumentError>([&] { PatternAttention a(load_builtin("full"), wrong_kernel); },
+                              {"variants: pattern 'full' has no kernel 'nope'"});
+  AttentionOptions clash;
+  clash.engine = Engine::MmaSync;
+  clash.variant = "sm90.ws";
+  expect_error<ArgumentError>([&] { PatternAttention a(load_builtin("full"), clash); },
+                              {"variant 'sm90.ws' is of the wgmma family, but engine mma.sync is forced"});
+}
+
 TEST(attention_engine, AutoPicksWgmmaAtHeadDim128OnSm90) {
   PatternAttention attn(load_builtin("moga"), for_arch("sm_90"));
   EXPECT_EQ(attn.arch(), "sm_90");
@@ -397,18 +452,23 @@ TEST(attention_engine, ForcedWgmma) {
   ok.tiles["full"] = TileConfig{128, 0, 8, 0};
   PatternAttention fine(load_builtin("full"), ok);
   EXPECT_EQ(fine.engine(0), Engine::Wgmma);
-  // ... any other is rejected in the constructor, naming the kernel and the way out
+  // ... as is another configuration of its space (BN 64, 2 stages) ...
+  AttentionOptions bn64 = for_arch("sm_90", Engine::Wgmma);
+  bn64.tiles["full"] = TileConfig{0, 64, 0, 2};
+  PatternAttention narrow(load_builtin("full"), bn64);
+  EXPECT_EQ(narrow.tiles(0), (TileConfig{128, 64, 8, 2}));
+  // ... any other is rejected in the constructor, naming the kernel, the rule and the way out
   AttentionOptions bad = for_arch("sm_90", Engine::Wgmma);
   bad.tiles["stga"] = TileConfig{64, 64, 4, 2};
   expect_error<ArgumentError>([&] { PatternAttention a(load_builtin("moga"), bad); },
-                              {"kernel 'stga' asks for BM=64 BN=64 warps=4 stages=2", "engine wgmma",
-                               "128/128/8/3", "Engine::Auto"});
+                              {"kernel 'stga' asks for BM=64 BN=64 warps=4 stages=2", "sm90.ws (wgmma)",
+                               "BM must be 128", "Engine::Auto"});
   // a target without wgmma: the constructor does no device work, validate() and compile() refuse
   PatternAttention old(load_builtin("causal"), for_arch("sm_80", Engine::Wgmma));
   Args a = seq_args(1, 1000, 2, 128);
   expect_error<NotSupportedError>([&] { old.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
-                                  {"kernel 'causal': engine wgmma needs an sm_90 (Hopper) target; this one is sm_80"});
-  expect_error<NotSupportedError>([&] { old.compile(128); }, {"engine wgmma needs an sm_90"});
+                                  {"kernel 'causal': variant sm90.ws (wgmma) needs an sm_90 (Hopper) target; this one is sm_80"});
+  expect_error<NotSupportedError>([&] { old.compile(128); }, {"(wgmma) needs an sm_90"});
 }
 
 TEST(attention_engine, ForcedMmaSync) {

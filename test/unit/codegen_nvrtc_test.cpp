@@ -50,42 +50,43 @@ INSTANTIATE_TEST_SUITE_P(Shipped, CodegenNvrtc, ::testing::ValuesIn(builtin_name
 
 TEST(CodegenNvrtcList, AllNineShippedPatternsAreCovered) { EXPECT_EQ(builtin_names().size(), 9u); }
 
-// The wgmma kernel's A/B switches (AttentionOptions::wg_opt) the benchmarks instantiate compile too.
-TEST_F(CodegenNvrtcSwitches, WgmmaSwitchVariantsCompile) {
-  for (int opt : {0, 9, 10, 12}) {  // the default is 8 (early gather indices); 0 is v9's copy issue
-    AttentionOptions o;
-    o.engine = Engine::Wgmma;
-    o.arch = "sm_90";
-    o.wg_opt = opt;
-    PatternAttention attn(load_builtin("moga"), o);
-    const ModuleInfo info = attn.compile(128);
-    EXPECT_EQ(info.arch, "sm_90a");
-    bool named = false;
-    for (const auto& k : info.kernels) named |= k.find("attention_fwd_wg<") != std::string::npos &&
-                                                k.find(", " + std::to_string(opt) + ">") != std::string::npos;
-    EXPECT_TRUE(named) << "no attention_fwd_wg instantiation with OPT " << opt;
+// Every row of the kernel registry compiles for its arch, and the wgmma rows at every tile configuration
+// of their space (what the tuner searches): one module each, with the row's name expression in it.
+TEST_F(CodegenNvrtcSwitches, EveryRegistryRowCompilesAtEveryTileConfig) {
+  for (const KernelVariant& v : kernel_registry()) {
+    std::vector<TileConfig> space = v.tile_space(128);
+    if (space.empty()) space.push_back(TileConfig{});  // sm80.mma: the manifest's tiles
+    for (const TileConfig& t : space) {
+      AttentionOptions o;
+      o.arch = v.engine == Engine::Wgmma ? "sm_90" : "sm_80";
+      o.variant = v.name;
+      if (t.block_m) o.tiles["full"] = t;
+      PatternAttention attn(load_builtin("full"), o);
+      ASSERT_STREQ(attn.variant(0, 128).name, v.name);
+      const ModuleInfo info = attn.compile(128);
+      EXPECT_EQ(info.arch, v.engine == Engine::Wgmma ? "sm_90a" : "sm_80") << v.name;
+      const std::string want = v.kernel_expr("moga_gen_full::full", 128, attn.tiles(0, 128));
+      EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(), want), info.kernels.end())
+          << v.name << ": no " << want;
+      EXPECT_EQ(info.variants, std::vector<std::string>{v.name});
+    }
   }
 }
 
-// The warp-specialized wgmma kernel (v11, AttentionOptions::wg_producer) and v10 both compile for every
-// shipped pattern, whichever is the default.
-TEST_F(CodegenNvrtcSwitches, WarpSpecializedAndV10CompileForEveryPattern) {
-  for (const std::string& name : builtin_names())
-    for (int producer : {0, 1}) {
-      AttentionOptions o;
-      o.engine = Engine::Wgmma;
-      o.arch = "sm_90";
-      o.wg_producer = producer;
-      PatternAttention attn(load_builtin(name), o);
-      const ModuleInfo info = attn.compile(128);
-      EXPECT_EQ(info.arch, "sm_90a") << name;
-      const std::string want = producer ? "moga::attention_fwd_ws<" : "moga::attention_fwd_wg<";
-      int n = 0;
-      for (const auto& k : info.kernels) n += k.rfind(want, 0) == 0 ? 1 : 0;
-      EXPECT_EQ(n, (int)attn.spec().kernels.size()) << name << ": one " << want << "...> per kernel";
-    }
-  // Engine::Wgmma also runs at head dim 64 (slower than v7 there; for checks), and v11's OPT switch
-  // (bench engine ws-o1: no ping-pong) compiles.
+// The warp-specialized wgmma kernel compiles for every shipped pattern, at both head dims.
+TEST_F(CodegenNvrtcSwitches, WarpSpecializedCompilesForEveryPattern) {
+  for (const std::string& name : builtin_names()) {
+    AttentionOptions o;
+    o.engine = Engine::Wgmma;
+    o.arch = "sm_90";
+    PatternAttention attn(load_builtin(name), o);
+    const ModuleInfo info = attn.compile(128);
+    EXPECT_EQ(info.arch, "sm_90a") << name;
+    int n = 0;
+    for (const auto& k : info.kernels) n += k.rfind("moga::attention_fwd_ws<", 0) == 0 ? 1 : 0;
+    EXPECT_EQ(n, (int)attn.spec().kernels.size()) << name << ": one attention_fwd_ws<...> per kernel";
+  }
+  // Engine::Wgmma also runs at head dim 64 (slower than mma.sync there; for checks).
   AttentionOptions o;
   o.engine = Engine::Wgmma;
   o.arch = "sm_90";
@@ -93,12 +94,6 @@ TEST_F(CodegenNvrtcSwitches, WarpSpecializedAndV10CompileForEveryPattern) {
   const ModuleInfo info = attn.compile(64);
   EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(), "moga::attention_fwd_ws<moga_gen_moga::stga, 64, 128, 128, 3>"),
             info.kernels.end());
-  o.wg_producer = 1;
-  o.wg_opt = 1;
-  PatternAttention no_turn(load_builtin("full"), o);
-  const ModuleInfo nt = no_turn.compile(128);
-  EXPECT_NE(std::find(nt.kernels.begin(), nt.kernels.end(), "moga::attention_fwd_ws<moga_gen_full::full, 128, 128, 128, 3, 1>"),
-            nt.kernels.end());
 }
 
 }  // namespace

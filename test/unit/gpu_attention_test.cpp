@@ -21,6 +21,7 @@
 // cache on all cores (the tests would compile them one by one otherwise); a module it misses is
 // simply compiled by its test.
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -236,12 +237,12 @@ class gpu_attention : public ::testing::Test {
         ref::Grouping& g = groupings[ki];
         g.B = s.B;
         g.N = s.N;
-        g.k = 1;
+        g.k = r.routing[ki].topk;
         g.M = r.routing[ki].M;
         g.gid = r.routing[ki].gid;
         g.prob.assign(r.routing[ki].prob.begin(), r.routing[ki].prob.end());
         in.routing[ki] = &g;
-        check_router(xh, wh[ki], s.B, s.N, p.d_model, g.M, r.routing[ki]);
+        check_router(xh, wh[ki], s.B, s.N, p.d_model, g.M, g.k, r.routing[ki]);
         check_order(attn, ki, r.routing[ki], s.D);
       }
     }
@@ -261,28 +262,28 @@ class gpu_attention : public ::testing::Test {
   }
 
   // GPU router vs the CPU router (double).
-  void check_router(const std::vector<float>& x, const std::vector<float>& w, int B, int N, int d, int M,
+  // The GPU router's top-k choice (gid/prob [B][N][k], by decreasing probability) is the CPU router's
+  // except at near-ties between neighbouring ranks.
+  void check_router(const std::vector<float>& x, const std::vector<float>& w, int B, int N, int d, int M, int k,
                     const PatternAttention::Routing& gpu) {
-    const ref::Grouping cpu = ref::route_tokens(x.data(), w.data(), B, N, d, M, 1);
+    const ref::Grouping cpu = ref::route_tokens(x.data(), w.data(), B, N, d, M, k);
+    ASSERT_EQ(gpu.topk, k);
+    ASSERT_EQ(gpu.gid.size(), (size_t)B * N * k);
     long long mismatched = 0, close = 0;
     double max_dp = 0;
     for (long long t = 0; t < (long long)B * N; ++t) {
-      const double* lg = &cpu.logits[t * M];
-      double best = -1e300, second = -1e300;
-      for (int g = 0; g < M; ++g) {
-        if (lg[g] > best) {
-          second = best;
-          best = lg[g];
-        } else if (lg[g] > second) {
-          second = lg[g];
+      std::vector<double> lg(&cpu.logits[t * M], &cpu.logits[t * M] + M);
+      std::sort(lg.begin(), lg.end(), std::greater<double>());
+      for (int j = 0; j < k; ++j) {
+        const long long e = t * k + j;
+        // rank j is ambiguous when its logit is within 1e-3 of a neighbouring rank's
+        const bool near_tie = (j > 0 && lg[j - 1] - lg[j] < 1e-3) || (j + 1 < M && lg[j] - lg[j + 1] < 1e-3);
+        if (gpu.gid[e] != cpu.gid[e]) {
+          if (near_tie) ++close;
+          else ++mismatched;
+        } else {
+          max_dp = std::max(max_dp, std::abs((double)gpu.prob[e] - cpu.prob[e]));
         }
-      }
-      const bool near_tie = best - second < 1e-3;
-      if (gpu.gid[t] != cpu.gid[t]) {
-        if (near_tie) ++close;
-        else ++mismatched;
-      } else {
-        max_dp = std::max(max_dp, std::abs((double)gpu.prob[t] - cpu.prob[t]));
       }
     }
     EXPECT_EQ(mismatched, 0) << "GPU router chose another group than the CPU router with a clear margin";
@@ -293,9 +294,10 @@ class gpu_attention : public ::testing::Test {
   // The GPU's sorted order is exactly the stable counting sort of its router output.
   void check_order(PatternAttention& attn, int ki, const PatternAttention::Routing& r, int D) {
     const auto o = attn.last_order(ki);
-    std::vector<int> seg((size_t)r.B * (r.M + 1)), perm((size_t)r.B * r.N), gid(perm.size()), scratch(r.M);
+    const int Ne = r.N * r.topk;  // entries: a token once per chosen group
+    std::vector<int> seg((size_t)r.B * (r.M + 1)), perm((size_t)r.B * Ne), gid(perm.size()), scratch(r.M);
     std::vector<float> probs(r.prob), gate(perm.size());
-    counting_sort_host(r.gid.data(), probs.data(), r.B, r.N, 1, r.M, scratch.data(), seg.data(), perm.data(),
+    counting_sort_host(r.gid.data(), probs.data(), r.B, Ne, r.topk, r.M, scratch.data(), seg.data(), perm.data(),
                        gid.data(), gate.data(), nullptr);
     EXPECT_EQ(o.seg_offsets, seg) << "segment offsets";
     EXPECT_EQ(o.perm, perm) << "perm";
@@ -304,11 +306,11 @@ class gpu_attention : public ::testing::Test {
     // the layout the kernels read: groups aligned to lcm(BM, BN), padding perm = gid = -1
     const auto raw = attn.last_order(ki, nullptr, /*raw=*/true);
     EXPECT_EQ(raw.align, attn.group_align(ki, D)) << "alignment";
-    const int Ns = aligned_sorted_length(r.N, r.M, raw.align);
+    const int Ns = aligned_sorted_length(Ne, r.M, raw.align);
     ASSERT_EQ(raw.N, Ns);
     std::vector<int> aperm((size_t)r.B * Ns), agid(aperm.size());
     std::vector<float> agate(aperm.size());
-    counting_sort_host(r.gid.data(), probs.data(), r.B, r.N, 1, r.M, scratch.data(), seg.data(), aperm.data(),
+    counting_sort_host(r.gid.data(), probs.data(), r.B, Ne, r.topk, r.M, scratch.data(), seg.data(), aperm.data(),
                        agid.data(), agate.data(), nullptr, raw.align, Ns, nullptr, /*by_size=*/true);
     EXPECT_EQ(raw.seg_offsets, seg) << "aligned segment offsets";
     EXPECT_EQ(raw.perm, aperm) << "aligned perm";
@@ -671,6 +673,19 @@ GPU_TEST(BiasSoftcapScaleGateProgramAndWeights) {
   expect_close_public(run_public(attn, seq_problem(2, 1000, 3, 128)), "attn_hooks");
 }
 
+// Top-2 routing: each token in its two most probable groups, the output the sum of p_g Attn_g over them
+// (entry rows + topk_combine_kernel); deterministic: a second call gives the same bytes.
+GPU_TEST(TopTwoRoutingMatchesTheReferenceAndRepeatsBitwise) {
+  PatternAttention attn(test_pattern("attn_top2"), opts());
+  const Problem p = seq_problem(2, 1001, 3, 128);
+  const Outcome a = run_public(attn, p);
+  expect_close_public(a, "attn_top2");
+  const Outcome b = run_public(attn, p);
+  EXPECT_EQ(a.out, b.out) << "top-2 output differs between two identical calls";
+  PatternAttention mixed(test_pattern("attn_top2_mix"), opts());
+  expect_close_public(run_public(mixed, video_problem(1, 5, 13, 17, 2, 128, {0, 3})), "attn_top2_mix");
+}
+
 GPU_TEST(RoutedWithMaskAndKeyWithEmptyGroups) {
   PatternAttention attn(test_pattern("attn_routed_mix"), opts());
   expect_close_public(run_public(attn, seq_problem(2, 1000, 2, 128)), "attn_routed_mix");
@@ -742,64 +757,52 @@ GPU_TEST(NoPdl) {
 
 // ---- Auto: wgmma at head dim 128 on Hopper, mma.sync at 64; one object, both head dims -----------------
 
-// The wgmma kernel's A/B switches that benchmarks use (AttentionOptions::wg_opt, wg_persistent) compute
-// the same attention: every structure of the moga layer, a dense pattern, odd lengths.
-TEST_F(gpu_attention, WgmmaSwitchesAgree) {
+// Every wgmma row of the kernel registry (its grid) and every tile configuration of the rows with their
+// own kernel code (sm90.ws, sm90.ws.sq: Q in shared memory) against the reference: every structure of the moga layer, dense at odd lengths, a routed branch,
+// causal.
+TEST_F(gpu_attention, EveryWgmmaRowAndTileConfigAgrees) {
   if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
-  for (int opt : {0, 8}) {  // 0: indices at the copy issue (v9); 8: the default
-    for (int persistent : {0, 1}) {
+  for (const KernelVariant& v : kernel_registry()) {
+    if (v.engine != Engine::Wgmma) continue;
+    std::vector<TileConfig> space = {v.default_tiles};
+    if (v.scheduler == Scheduler::ByKernel) space = v.tile_space(128);  // the rows whose kernel code differs
+    for (const TileConfig& t : space) {
       AttentionOptions o;
-      o.engine = Engine::Wgmma;
-      o.wg_opt = opt;
-      o.wg_persistent = persistent;
-      const std::string tag = " wg_opt=" + std::to_string(opt) + (persistent ? " persistent" : "");
-      PatternAttention moga(load_builtin("moga"), o);
+      o.variant = v.name;
+      const std::string tag = fmt::format(" {} {}/{}/{}", v.name, t.block_m, t.block_n, t.stages);
+      auto opts = [&](const LoadedPattern& lp) {
+        AttentionOptions r = o;
+        for (const auto& ks : lp.spec.kernels) r.tiles[ks.name] = t;
+        return r;
+      };
+      LoadedPattern moga_p = load_builtin("moga"), full_p = load_builtin("full"), dyn_p = load_builtin("moga_dynamic"),
+                    causal_p = load_builtin("causal");
+      PatternAttention moga(moga_p, opts(moga_p));
       expect_close(run(moga, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga" + tag);
-      PatternAttention full(load_builtin("full"), o);
+      PatternAttention full(full_p, opts(full_p));
       expect_close(run(full, seq_problem(2, 1000, 2, 128)), "full" + tag);
-      PatternAttention dyn(load_builtin("moga_dynamic"), o);
+      expect_close(run(full, seq_problem(1, 129, 3, 128)), "full N=129" + tag);
+      PatternAttention dyn(dyn_p, opts(dyn_p));
       expect_close(run(dyn, video_problem(1, 9, 17, 23, 2, 128)), "moga_dynamic" + tag);
+      PatternAttention causal(causal_p, opts(causal_p));
+      expect_close(run(causal, seq_problem(1, 777, 2, 128)), "causal" + tag);
+      LoadedPattern hooks_p = test_pattern("attn_hooks");  // mask, bias over the head, softcap, scale, gate
+      PatternAttention hooks(hooks_p, opts(hooks_p));
+      expect_close(run(hooks, seq_problem(2, 1000, 3, 128)), "attn_hooks" + tag);
     }
   }
 }
 
-// The warp-specialized wgmma kernel (v11: producer warpgroup, AttentionOptions::wg_producer = 1) and v10
-// (= 0) against the reference: every structure of the moga layer, dense at odd lengths, cross-attention
-// keys of another length, a routed branch, both grids.
-TEST_F(gpu_attention, WarpSpecializedAndV10Agree) {
-  if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
-  for (int producer : {1, 0})
-    for (int persistent : {0, 1}) {
-      AttentionOptions o;
-      o.engine = Engine::Wgmma;
-      o.wg_producer = producer;
-      o.wg_persistent = persistent;
-      const std::string tag = std::string(producer ? " v11 (producer)" : " v10") + (persistent ? " persistent" : "");
-      PatternAttention moga(load_builtin("moga"), o);
-      expect_close(run(moga, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga" + tag);
-      PatternAttention full(load_builtin("full"), o);
-      expect_close(run(full, seq_problem(2, 1000, 2, 128)), "full" + tag);
-      expect_close(run(full, seq_problem(1, 129, 3, 128)), "full N=129" + tag);
-      PatternAttention dyn(load_builtin("moga_dynamic"), o);
-      expect_close(run(dyn, video_problem(1, 9, 17, 23, 2, 128)), "moga_dynamic" + tag);
-      PatternAttention causal(load_builtin("causal"), o);
-      expect_close(run(causal, seq_problem(1, 777, 2, 128)), "causal" + tag);
-    }
-}
-
-// Persistent grids with more work items than SMs, so CTAs loop: v11's dynamic scheduler (its default:
-// CTAs claim items from an atomic counter) and the static round-robin agree with the reference, over
+// Persistent grids with more work items than SMs, so CTAs loop: the dynamic scheduler (sm90.ws.persistent:
+// CTAs claim items from an atomic counter) and the static round-robin (sm90.ws.static) agree with the reference, over
 // repeated calls on one object (the counter resets itself at the end of every launch).
 TEST_F(gpu_attention, PersistentSchedulersAgree) {
   if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
   const int sms = jit::Device::get().attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
-  for (int dynamic : {1, 0}) {
+  for (const char* row : {"sm90.ws.persistent", "sm90.ws.static"}) {
     AttentionOptions o;
-    o.engine = Engine::Wgmma;
-    o.wg_producer = 1;
-    o.wg_persistent = 1;
-    o.wg_dynamic = dynamic;
-    const std::string tag = dynamic ? " dynamic" : " static";
+    o.variant = row;
+    const std::string tag = std::string(" ") + row;
     PatternAttention dyn(load_builtin("moga_dynamic"), o);
     for (int call = 0; call < 3; ++call) {
       Problem pr = video_problem(1, 8, 24, 24, 8, 128);  // >= 36 query tiles x 8 heads

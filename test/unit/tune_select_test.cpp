@@ -71,7 +71,7 @@ TEST(TuneSelect, RuntimeUsesTheTunedBestElseTheDefault) {
   tune::DeviceLimits sm90 = tune::DeviceLimits::assumed_h100();
   sm90.wgmma = true;
   const tune::Choice c = tune::best_config(k, shape, db, sm90, opt.versions);
-  EXPECT_TRUE(c.config.wgmma) << c.config.id();
+  EXPECT_TRUE(c.config.wgmma()) << c.config.id();
 
   // An explicit choice of the caller wins over the database.
   rt::AttentionOptions mine;

@@ -16,11 +16,13 @@
 #include <string>
 
 #include "runtime/jit/jit.h"
+#include "runtime/attention/registry.h"
 #include "runtime/tune/space.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace moga::tune;
+namespace rt = moga::rt;
 
 namespace {
 
@@ -256,26 +258,39 @@ TEST(TuneSpace, HeuristicDefaultIsTheManifestTilesWhenTheyFit) {
 
 namespace {
 
-// The wgmma kernel (one configuration, sm_90 only, D = 128) competes in the space, and is the
-// heuristic default where it can run, as it is the runtime's own default (Engine::Auto).
-TEST(TuneSpace, WgmmaKernelIsACandidateOnlyWhereItRuns) {
+// The wgmma rows of the kernel registry (sm_90 only, D = 128) compete in the space with every tile
+// configuration of their space; sm90.ws 128/128/3 is the heuristic default where it can run, as it is
+// the runtime's own default (Engine::Auto). Its id is the one older databases hold.
+TEST(TuneSpace, WgmmaRowsAreCandidatesOnlyWhereTheyRun) {
   const Config wg = Config::wgmma_kernel();
   EXPECT_EQ(wg.id(), "wg_bm128_bn128_w8_s3");
   ASSERT_TRUE(Config::parse(wg.id()).has_value());
   EXPECT_EQ(*Config::parse(wg.id()), wg);
-  EXPECT_FALSE(Config::parse("wg_bm64_bn64_w4_s2").has_value());
   EXPECT_NE(wg, (Config{128, 128, 8, 3}));  // the mma.sync config of the same tiles is another one
+  const Config pers{128, 64, 8, 4, "sm90.ws.persistent"};
+  EXPECT_EQ(pers.id(), "wgp_bm128_bn64_w8_s4");
+  ASSERT_TRUE(Config::parse(pers.id()).has_value());
+  EXPECT_EQ(*Config::parse(pers.id()), pers);
+  EXPECT_FALSE(Config::parse("wgx_bm128_bn64_w8_s4").has_value());
+  EXPECT_EQ(pers.threads(), 384);
+  EXPECT_EQ(attn_fwd_smem_bytes(128, wg), 232128);
 
   const KernelInfo k = kernel_info(sample_manifest(), "stga");
   DeviceLimits sm90 = DeviceLimits::assumed_h100();
   sm90.wgmma = true;
   const Space with = build_space(k, 128, sm90), without = build_space(k, 128, DeviceLimits::assumed_h100());
-  EXPECT_EQ(with.kept.size(), without.kept.size() + 1);
+  size_t rows = 0;
+  for (const rt::KernelVariant& v : rt::kernel_registry())
+    if (v.engine == rt::Engine::Wgmma) rows += v.tile_space(128).size();
+  EXPECT_EQ(rows, 5u * 5u);  // five wgmma rows, five tile configurations each
+  EXPECT_EQ(with.kept.size(), without.kept.size() + rows);
   EXPECT_NE(std::find(with.kept.begin(), with.kept.end(), wg), with.kept.end());
+  EXPECT_NE(std::find(with.kept.begin(), with.kept.end(), pers), with.kept.end());
   EXPECT_EQ(std::find(without.kept.begin(), without.kept.end(), wg), without.kept.end());
   const Space d64 = build_space(k, 64, sm90);
   EXPECT_EQ(std::find(d64.kept.begin(), d64.kept.end(), wg), d64.kept.end());
   EXPECT_NE(static_check(wg, 64, sm90).find("head dim 128"), std::string::npos);
+  EXPECT_NE(static_check(Config{128, 128, 8, 4, "sm90.ws"}, 128, sm90).find("shared memory"), std::string::npos);
 
   EXPECT_EQ(*heuristic_default(k, with, sm90), wg);
   EXPECT_EQ(*heuristic_default(k, without, DeviceLimits::assumed_h100()), k.tiles);

@@ -675,6 +675,12 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
   const rt::TensorView ov = rt::TensorView::contiguous(sp ? sp->out() : a, rt::DType::BF16, {1, N, hl, D});
   // The gathered routing of each routed kernel (sequence parallelism): gid int32 / prob f32 [N] each.
   const std::vector<int>& routed = I.attn->routed_kernels();
+  if (sp)
+    for (int ki : routed)
+      if (I.attn->spec().kernels[ki].route->topk != 1)
+        throw std::runtime_error(fmt::format("sequence parallelism: kernel '{}' routes top {}; the gathered routing "
+                                             "holds one group per token (top 1 only)",
+                                             I.attn->spec().kernels[ki].name, I.attn->spec().kernels[ki].route->topk));
   const CUdeviceptr rgid = sp && M_ ? I.rgid.ensure(routed.size() * N * 4) : 0,
                     rprob = sp && M_ ? I.rprob.ensure(routed.size() * N * 4) : 0;
   if (routing) {

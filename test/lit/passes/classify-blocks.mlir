@@ -1,10 +1,13 @@
 // RUN: moga-opt %s -attn-classify-blocks | FileCheck %s
 
+// uses: the coordinates the tile summaries need (mask and key); key_uses: the key token's coordinates
+// the per-element pass reads (mask and bias), which the kernel stages per key column.
 // CHECK-LABEL: attn.pattern @structures
-// CHECK: attn.kernel "dense" weight {{.*}} {accumulate = false, structure = "dense", uses = []}
-// CHECK: attn.kernel "routed" group(%{{.*}}) weight {{.*}} structure = "grouped", uses = []
-// CHECK: attn.kernel "causal" weight {{.*}} structure = "masked", uses = ["pos"]
-// CHECK: attn.kernel "stga" weight {{.*}} structure = "grouped_masked", uses = ["frame", "row", "col", "shot"]
+// CHECK: attn.kernel "dense" weight {{.*}} {accumulate = false, key_uses = [], structure = "dense", uses = []}
+// CHECK: attn.kernel "routed" group(%{{.*}}) weight {{.*}} key_uses = [], {{.*}}structure = "grouped", uses = []
+// CHECK: attn.kernel "causal" weight {{.*}} key_uses = ["pos"], structure = "masked", uses = ["pos"]
+// CHECK: attn.kernel "stga" weight {{.*}} key_uses = ["frame", "shot"], structure = "grouped_masked", uses = ["frame", "row", "col", "shot"]
+// CHECK: attn.kernel "alibi" weight {{.*}} key_uses = ["pos", "row"], structure = "masked", uses = ["pos"]
 attn.pattern @structures layout video {
   %r = attn.route groups 4 top 1
   attn.kernel "dense" weight 1.0 {accumulate = false}
@@ -32,5 +35,19 @@ attn.pattern @structures layout video {
     %c0 = attn.coord %t col
     %s = arith.addi %r0, %c0 : i64
     attn.yield %s : i64
+  }
+  attn.kernel "alibi" weight 1.0 {accumulate = true} mask {
+  ^bb0(%q: !attn.token, %kv: !attn.token):
+    %a = attn.coord %q pos
+    %b = attn.coord %kv pos
+    %c = arith.cmpi sge, %a, %b : i64
+    attn.yield %c : i1
+  } bias {
+  ^bb0(%q: !attn.token, %kv: !attn.token, %h: i64):
+    %a = attn.coord %q col
+    %b = attn.coord %kv row
+    %d = arith.subi %a, %b : i64
+    %f = arith.sitofp %d : i64 to f32
+    attn.yield %f : f32
   }
 }

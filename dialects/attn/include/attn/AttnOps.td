@@ -216,8 +216,11 @@ def Attn_KernelOp : Attn_Op<"kernel", [MemoryEffects<[MemWrite]>, IsolatedFromAb
   let description = [{
     Produced by `attn-fuse-mixture`. Kernels run in order on one stream; each adds
     `weight * gate * attention` to the output (`accumulate`) or overwrites it (the first).
-    `attn-classify-blocks` records the coordinates the mask reads (`uses`) and the structure
-    the block classifier found; `attn-assign-tiles` adds the tile sizes and the tunable space.
+    `attn-classify-blocks` records the coordinates the mask and the key read (`uses`: the tile
+    summaries the block classifier needs), the coordinates of the key token that the mask and the
+    bias read (`key_uses`: what the kernel's producer stages per key column, so the per-element pass
+    computes no coordinates) and the structure the classifier found; `attn-assign-tiles` adds the
+    tile sizes and the tunable space.
 
     ```mlir
     attn.kernel "frame" weight 0.5 {accumulate = false} key {
@@ -235,6 +238,7 @@ def Attn_KernelOp : Attn_Op<"kernel", [MemoryEffects<[MemWrite]>, IsolatedFromAb
                        OptionalAttr<F32Attr>:$scale,
                        OptionalAttr<F32Attr>:$softcap,
                        OptionalAttr<StrArrayAttr>:$uses,
+                       OptionalAttr<StrArrayAttr>:$key_uses,
                        OptionalAttr<StrAttr>:$structure,
                        OptionalAttr<DictionaryAttr>:$tiles,
                        OptionalAttr<DictionaryAttr>:$tunable);

@@ -24,6 +24,19 @@ struct AttnClassifyBlocks : mlir::attn::impl::AttnClassifyBlocksBase<AttnClassif
         r->walk([&](CoordOp c) { coords.insert(static_cast<int>(c.getCoord())); });
       SmallVector<StringRef> names;
       for (int c : coords) names.push_back(stringifyCoord(static_cast<Coord>(c)));
+      // The key token's coordinates that the per-element pass reads (the mask on partial tiles, the bias
+      // on every tile): the second block argument of both regions. The kernel stages exactly these per
+      // key column (codegen: Variant::kKeyUses).
+      std::set<int> key_coords;
+      for (Region* r : {&k.getMask(), &k.getBias()}) {
+        if (r->empty() || r->front().getNumArguments() < 2) continue;
+        Value kv = r->front().getArgument(1);
+        r->walk([&](CoordOp c) {
+          if (c.getToken() == kv) key_coords.insert(static_cast<int>(c.getCoord()));
+        });
+      }
+      SmallVector<StringRef> key_names;
+      for (int c : key_coords) key_names.push_back(stringifyCoord(static_cast<Coord>(c)));
 
       bool grouped = k.getRouting() || !k.getKey().empty();
       bool masked = !k.getMask().empty();
@@ -31,6 +44,7 @@ struct AttnClassifyBlocks : mlir::attn::impl::AttnClassifyBlocksBase<AttnClassif
                                     : (masked ? "masked" : "dense");
       OpBuilder b(k.getContext());
       k.setUsesAttr(b.getStrArrayAttr(names));
+      k.setKeyUsesAttr(b.getStrArrayAttr(key_names));
       k.setStructureAttr(b.getStringAttr(structure));
     });
   }

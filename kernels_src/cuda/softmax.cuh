@@ -1,0 +1,85 @@
+// Softmax of the attention kernels' work items (attention_fwd_ws): an item's accumulator state, the
+// online softmax of one key tile (fp32, base 2), and the rescale of O with the packing of P into the A
+// fragments of the P.V product. Per warp the wgmma m64nN accumulator layout (the mma.sync m16n8 one):
+// rows lane/4 and lane/4 + 8, columns 2 (lane % 4) + e; s[4 nt + 2 hr + e], o[4 dt + 2 hr + e].
+// NVRTC-compatible: no host standard headers.
+#pragma once
+#include "mma_sm80.cuh"
+#include "params.cuh"
+
+namespace moga {
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+// An item's accumulators and row statistics before its first tile.
+template <int D, int BN>
+__device__ __forceinline__ void init_tile_state(float (&o)[D / 2], float (&s)[BN / 2], float (&mrow)[2],
+                                                float (&lrow)[2], float (&alpha)[2], unsigned (&pk)[BN / 16][4]) {
+#pragma unroll
+  for (int i = 0; i < D / 2; ++i) o[i] = 0.f;
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i) s[i] = 0.f;
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    mrow[hr] = sm80::neg_inf();
+    lrow[hr] = 0.f;
+    alpha[hr] = 1.f;
+  }
+#pragma unroll
+  for (int kb = 0; kb < BN / 16; ++kb)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) pk[kb][e] = 0u;
+}
+
+// Online softmax (fp32, base 2) of the tile: new row max m, alpha = exp2((m_old - m) sl), s <- exp2(s sl -
+// m sl), l <- l alpha + row sum. sl: the scale in base 2 (score_scale: the softmax scale, or the softcap's).
+// A row that has seen only masked keys so far keeps m = -inf and l = 0 (its exps of -inf are 0).
+template <int NT>
+__device__ __forceinline__ void online_softmax(float* s, float (&mrow)[2], float (&lrow)[2], float (&alpha)[2],
+                                               float sl) {
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    float mx = mrow[hr];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) mx = fmaxf(mx, fmaxf(s[4 * nt + 2 * hr], s[4 * nt + 2 * hr + 1]));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float m_use = mx == sm80::neg_inf() ? 0.f : mx;
+    const float ms = m_use * sl;
+    alpha[hr] = sm80::ex2(mrow[hr] * sl - ms);
+    mrow[hr] = mx;
+    float sum = 0.f;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const float pe = sm80::ex2(fmaf(s[4 * nt + 2 * hr + e], sl, -ms));
+        s[4 * nt + 2 * hr + e] = pe;
+        sum += pe;
+      }
+    lrow[hr] = lrow[hr] * alpha[hr] + sum;
+  }
+}
+
+// O *= alpha per row; P (bf16 pairs, the A fragments of the P.V product) from the exponentiated scores.
+template <int DT, int KB>
+__device__ __forceinline__ void rescale_and_pack(float* o, const float (&alpha)[2], const float* s,
+                                                 unsigned (&pk)[KB][4]) {
+#pragma unroll
+  for (int dt = 0; dt < DT; ++dt) {
+    o[4 * dt + 0] *= alpha[0];
+    o[4 * dt + 1] *= alpha[0];
+    o[4 * dt + 2] *= alpha[1];
+    o[4 * dt + 3] *= alpha[1];
+  }
+#pragma unroll
+  for (int kb = 0; kb < KB; ++kb) {
+    pk[kb][0] = sm80::pack_bf16x2(s[8 * kb + 0], s[8 * kb + 1]);
+    pk[kb][1] = sm80::pack_bf16x2(s[8 * kb + 2], s[8 * kb + 3]);
+    pk[kb][2] = sm80::pack_bf16x2(s[8 * kb + 4], s[8 * kb + 5]);
+    pk[kb][3] = sm80::pack_bf16x2(s[8 * kb + 6], s[8 * kb + 7]);
+  }
+}
+
+#endif
+
+}  // namespace moga

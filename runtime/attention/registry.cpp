@@ -1,0 +1,155 @@
+#include "runtime/attention/registry.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace moga::rt {
+
+const char* engine_name(Engine e) {
+  switch (e) {
+    case Engine::Auto: return "auto";
+    case Engine::MmaSync: return "mma.sync";
+    case Engine::Wgmma: return "wgmma";
+  }
+  return "?";
+}
+
+bool wgmma_arch(const std::string& arch) { return arch == "sm_90" || arch == "sm_90a"; }
+
+const char* scheduler_name(Scheduler s) {
+  switch (s) {
+    case Scheduler::QueryTiles: return "query tiles";
+    case Scheduler::ByKernel: return "by kernel";
+    case Scheduler::PerItem: return "one CTA per item";
+    case Scheduler::PersistentDynamic: return "persistent, dynamic";
+    case Scheduler::PersistentStatic: return "persistent, static";
+  }
+  return "?";
+}
+
+namespace {
+
+// sm_XY -> XY (0 when unparsable)
+int arch_number(const std::string& arch) {
+  int n = 0;
+  if (arch.size() < 5 || arch.compare(0, 3, "sm_") != 0) return 0;
+  for (size_t i = 3; i < arch.size() && arch[i] >= '0' && arch[i] <= '9'; ++i) n = n * 10 + (arch[i] - '0');
+  return n;
+}
+
+// AttnFwdCfg (kernels_src/cuda/attention_fwd.cuh): max(Q + STAGES (K + V), the fp32 epilogue staging).
+int mma_smem(int D, const TileConfig& t) {
+  const long long row = 2LL * D;
+  const long long main_bytes = t.block_m * row + t.stages * 2LL * t.block_n * row;
+  const long long epi_bytes = static_cast<long long>(t.block_m) * (D + 8) * 4;
+  return static_cast<int>(std::max(main_bytes, epi_bytes));
+}
+
+// AttnFwdWSCfg (kernels_src/cuda/attention_fwd_ws.cuh): 1024 (alignment slack) + STAGES (K + V) + Q +
+// the barriers (4 STAGES + 2) + the item ring (4 ids, 8 barriers) + the staged key columns (STAGES x BN).
+int ws_smem(int D, const TileConfig& t) {
+  const int tile = t.block_n * D * 2, q = t.block_m * D * 2;
+  return 1024 + 2 * t.stages * tile + q + (4 * t.stages + 2) * 8 + 4 * 4 + 2 * 4 * 8 + t.stages * t.block_n * 4;
+}
+
+// attention_fwd's static_asserts and the runtime's tile rules.
+std::string mma_check(const TileConfig& t, int D) {
+  const int threads = t.warps * 32, ch = D / 8;
+  if (D <= 0 || D % 64 != 0) return fmt::format("head dim {} is not a multiple of 64", D);
+  if (t.warps < 1 || t.warps > 16) return "warps must be 1..16";
+  if (t.block_m < 16 || t.block_m % (16 * t.warps) != 0) return "BM must be a multiple of 16 * warps";
+  if (t.block_m / (16 * t.warps) > 2) return "at most two 16-row m-tiles per warp (BM <= 32 * warps)";
+  if (t.block_n < 16 || t.block_n % 16 != 0) return "BN must be a multiple of 16";
+  if (t.stages < 2 || t.stages > 4) return "stages must be 2..4";
+  if (threads % ch != 0 || (threads / ch) % 8 != 0) return "warps * 32 / (D / 8) must be a multiple of 8";
+  if (t.block_m % (threads / ch) != 0 || t.block_n % (threads / ch) != 0)
+    return "BM and BN must split evenly over the threads' rows";
+  return "";
+}
+
+// AttnFwdWSCfg's static_asserts.
+std::string ws_check(const TileConfig& t, int D) {
+  if (D != 64 && D != 128) return fmt::format("head dim {} (the wgmma kernel has 64 and 128)", D);
+  if (t.block_m != 128) return "BM must be 128 (two consumer warpgroups of 64 rows)";
+  if (t.block_n != 64 && t.block_n != 128) return "BN must be 64 or 128";
+  if (t.warps != 8) return "warps must be 8 (the two consumer warpgroups; the producer is extra)";
+  if (t.stages < 2 || t.stages > 4) return "stages must be 2..4";
+  return "";
+}
+
+const char* kWsSummary = "wgmma, producer warpgroup + 2 ping-pong consumers (384 threads)";
+
+}  // namespace
+
+bool KernelVariant::runs_on(const std::string& arch) const {
+  return engine == Engine::Wgmma ? wgmma_arch(arch) : arch_number(arch) >= 80;
+}
+
+std::string KernelVariant::check_tiles(const TileConfig& t, int D, int smem_limit) const {
+  std::string why = engine == Engine::Wgmma ? ws_check(t, D) : mma_check(t, D);
+  if (why.empty() && smem_bytes(D, t) > smem_limit)
+    why = fmt::format("{} B of shared memory, above the {} B a block can have", smem_bytes(D, t), smem_limit);
+  return why;
+}
+
+std::string KernelVariant::kernel_expr(const std::string& v, int D, const TileConfig& t) const {
+  if (engine == Engine::Wgmma)
+    return fmt::format("moga::attention_fwd_ws<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages,
+                       q_smem ? ", true" : "");
+  return fmt::format("moga::attention_fwd<{}, {}, {}, {}, {}, {}>", v, D, t.block_m, t.block_n, t.warps, t.stages);
+}
+
+std::string KernelVariant::smem_expr(int D, const TileConfig& t) const {
+  if (engine == Engine::Wgmma)
+    return fmt::format("&moga::attn_fwd_ws_smem_bytes<{}, {}, {}, {}>", D, t.block_m, t.block_n, t.stages);
+  return fmt::format("&moga::attn_fwd_smem_bytes<{}, {}, {}, {}, {}>", D, t.block_m, t.block_n, t.warps, t.stages);
+}
+
+int KernelVariant::smem_bytes(int D, const TileConfig& t) const {
+  return engine == Engine::Wgmma ? ws_smem(D, t) : mma_smem(D, t);
+}
+
+int KernelVariant::threads(const TileConfig& t) const { return engine == Engine::Wgmma ? 384 : t.warps * 32; }
+
+std::vector<TileConfig> KernelVariant::tile_space(int D) const {
+  std::vector<TileConfig> out;
+  if (engine != Engine::Wgmma) return out;
+  for (int bn : {64, 128})
+    for (int st : {2, 3, 4}) {
+      const TileConfig t{128, bn, 8, st};
+      if (check_tiles(t, D).empty()) out.push_back(t);
+    }
+  return out;
+}
+
+const std::vector<KernelVariant>& kernel_registry() {
+  static const std::vector<KernelVariant> rows = {
+      {"sm80.mma", "", Engine::MmaSync, "mma.sync, cp.async pipeline (any sm_80+)", Scheduler::QueryTiles, {}},
+      {"sm90.ws", "wg", Engine::Wgmma, kWsSummary, Scheduler::ByKernel, kWgmmaTiles},
+      {"sm90.ws.items", "wgi", Engine::Wgmma, kWsSummary, Scheduler::PerItem, kWgmmaTiles},
+      {"sm90.ws.persistent", "wgp", Engine::Wgmma, kWsSummary, Scheduler::PersistentDynamic, kWgmmaTiles},
+      {"sm90.ws.static", "wgs", Engine::Wgmma, kWsSummary, Scheduler::PersistentStatic, kWgmmaTiles},
+      {"sm90.ws.sq", "wgq", Engine::Wgmma, "wgmma as sm90.ws, Q from shared memory (SS)", Scheduler::ByKernel,
+       kWgmmaTiles, true},
+  };
+  return rows;
+}
+
+const KernelVariant* find_variant(const std::string& name) {
+  for (const KernelVariant& v : kernel_registry())
+    if (name == v.name) return &v;
+  return nullptr;
+}
+
+const KernelVariant& default_variant(Engine e) {
+  return *find_variant(e == Engine::Wgmma ? "sm90.ws" : "sm80.mma");
+}
+
+std::string variant_names() {
+  std::string s;
+  for (const KernelVariant& v : kernel_registry()) s += (s.empty() ? "" : ", ") + std::string(v.name);
+  return s;
+}
+
+}  // namespace moga::rt

@@ -1,0 +1,79 @@
+// The kernel registry: one row per attention kernel variant. The runtime (attention.cpp: which kernel a
+// pattern kernel runs, its name expression, threads, shared memory, grid), the tuner (runtime/tune:
+// the space it searches), the tests and the benchmarks all read these rows; nothing else names a kernel
+// template. Adding a kernel (e.g. for Blackwell) is one row here and one header in kernels_src/cuda.
+//
+//   const KernelVariant& v = *find_variant("sm90.ws.persistent");
+//   v.kernel_expr("moga_gen_moga::dynamic", 128, v.default_tiles)
+//       -> "moga::attention_fwd_ws<moga_gen_moga::dynamic, 128, 128, 128, 3>"
+//
+// The rows (docs/performance.md, "Registry"):
+//   sm80.mma             attention_fwd (mma.sync), any sm_80+ target; tiles BM/BN/warps/stages from the
+//                        manifest or the tuner; grid (ceil(N/BM), H, B).
+//   sm90.ws              attention_fwd_ws (warp-specialized wgmma: a producer warpgroup, two ping-pong
+//                        consumers; 384 threads), sm_90 only; BM 128, BN 64 or 128, 2-4 stages as shared
+//                        memory allows; the grid chosen by kernel: persistent with dynamic scheduling for
+//                        routed kernels with short groups, one CTA per work item otherwise.
+//   sm90.ws.items        the same kernel, always one CTA per work item.
+//   sm90.ws.persistent   the same kernel, always persistent with dynamic scheduling (atomic counter).
+//   sm90.ws.static       the same kernel, always persistent with the static round-robin.
+//   sm90.ws.sq           the same kernel with S = Q K^T reading Q from shared memory (SS wgmma; 32
+//                        registers per consumer thread fewer, room for score modifications), grid by kernel.
+// Engine (attention.h) names the family a row belongs to: MmaSync or Wgmma.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/attention/tile_config.h"
+
+namespace moga::rt {
+
+// How a row's grid is laid out.
+enum class Scheduler {
+  QueryTiles,         // grid (ceil(N/BM), H, B): one CTA per query tile (sm80.mma)
+  ByKernel,           // work items; persistent + dynamic for routed kernels with short groups, else one per item
+  PerItem,            // one CTA per work item (b, h, query tile), 1-D grid
+  PersistentDynamic,  // one CTA per SM, items claimed from an atomic counter (AttnParams::item_counter)
+  PersistentStatic,   // one CTA per SM, CTA c takes items c, c + G, ...
+};
+const char* scheduler_name(Scheduler s);
+
+struct KernelVariant {
+  const char* name;      // "sm90.ws.persistent"
+  const char* id_tag;    // tuner config ids: "" (sm80.mma: "bm64_bn64_w4_s2") or "wg", "wgi", ... ("wg_bm128_...")
+  Engine engine;         // the family (MmaSync or Wgmma)
+  const char* summary;   // one line, for `moga bench` / `--list-variants`
+  Scheduler scheduler;
+  TileConfig default_tiles;  // Wgmma rows: their default; MmaSync: none (the manifest's)
+  bool q_smem = false;       // Wgmma rows: Q from shared memory (attention_fwd_ws's kQSmem)
+
+  // Whether the row runs on the target `arch` ("sm_90", "sm_90a", "sm_80", ...).
+  bool runs_on(const std::string& arch) const;
+  // Why tiles `t` cannot run at head dim D (the template's static_asserts, the shared memory limit),
+  // or "" when they can.
+  std::string check_tiles(const TileConfig& t, int D, int smem_limit = 227 * 1024) const;
+  // The NVRTC name expression of the kernel for variant struct `v` ("moga_gen_P::K"), and of its
+  // __device__ int holding the dynamic shared memory the kernel needs (entry.cuh).
+  std::string kernel_expr(const std::string& v, int D, const TileConfig& t) const;
+  std::string smem_expr(int D, const TileConfig& t) const;
+  // The dynamic shared memory in bytes (the host copy of the header's formula; the module's own
+  // number, read through smem_expr, is what the launch uses).
+  int smem_bytes(int D, const TileConfig& t) const;
+  int threads(const TileConfig& t) const;
+  // The tile configurations the tuner searches at head dim D (MmaSync rows: the manifest's lists, so
+  // empty here).
+  std::vector<TileConfig> tile_space(int D) const;
+  // Whether the module must be built for the "a" target (sm_90a: wgmma).
+  bool needs_arch_specific() const { return engine == Engine::Wgmma; }
+};
+
+const std::vector<KernelVariant>& kernel_registry();
+// nullptr when no row has that name.
+const KernelVariant* find_variant(const std::string& name);
+// The row an engine runs when no variant is named: MmaSync -> sm80.mma, Wgmma -> sm90.ws.
+const KernelVariant& default_variant(Engine e);
+// "sm80.mma, sm90.ws, ..." (error messages).
+std::string variant_names();
+
+}  // namespace moga::rt
