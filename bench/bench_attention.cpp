@@ -2,6 +2,7 @@
 //
 //   moga_bench_attention [--json FILE] [--peers bench/peers/attention_peers.py | --no-peers | --peers-from FILE]
 //                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-rN,<registry row>]
+//                        [--cases default|scoremod]
 //
 // Cases (bf16, B = 1, H = 12, D = 128; video grids 21x30x52 = 32,760 and 21x45x80 = 75,600 tokens):
 //   full            dense attention: ms and TFLOP/s = 4 N^2 H D / t, vs SDPA's flash and cuDNN backends;
@@ -12,6 +13,9 @@
 //                   FlexAttention with a document mask over the sorted groups, gate, scatter);
 //   moga            the full layer (router branch + STGA + frame-local, mean), one shot;
 //   stga, frame_local  the moga layer's static branches alone (kernel time only).
+// --cases scoremod instead: routed6 (route linear(6) top 1, gated; bench/scoremod/) alone, with a softcap,
+//   with a bias over video coordinates and the head, with both; full alone, with a softcap, with ALiBi:
+//   the cost of each score modification in one run (issue #12, item 3).
 // Engines (AttentionOptions::engine; the "engine" column): every case runs with
 //   mma      sm80.mma (attention_fwd, mma.sync) with the harness's best tiles (docs/performance.md, "State
 //            after v7"): dense 128/128/8/2, grouped and masked 64/64/4/2 ("tuned": true in the JSON);
@@ -89,8 +93,14 @@ LoadedPattern pattern_for(const std::string& name, int M) {
       if (label == e.label) return load_from_text(e.cuda, e.manifest, e.label);
     throw std::runtime_error("no embedded pattern " + label);
   }
+  for (const auto& e : bench_patterns())  // --cases scoremod (bench/scoremod/*.moga)
+    if (name == e.label) return load_from_text(e.cuda, e.manifest, e.label);
   return load_builtin(name);
 }
+
+// The routed cases whose useful FLOPs come from their groups (4 D H sum n_g^2), and the dense ones.
+bool routed_case(const std::string& p) { return p == "moga_dynamic" || p.rfind("routed6", 0) == 0; }
+bool dense_case(const std::string& p) { return p == "full" || p.rfind("full_", 0) == 0; }
 
 unsigned short f2bf(float f) {
   unsigned u;
@@ -226,7 +236,11 @@ bool runs(const CaseSpec& c, const std::string& engine) {
   if (ab_engine(engine)) return c.pname == "moga" || c.pname == "moga_dynamic";
   return true;
 }
+bool g_scoremod = false;  // --cases scoremod
 std::vector<CaseSpec> cases(const std::vector<int>& Ms) {
+  if (g_scoremod)  // a pattern with and without its score modification, side by side
+    return {{"routed6", 6, true},    {"routed6_cap", 6, true}, {"routed6_bias", 6, true}, {"routed6_cap_bias", 6, true},
+            {"full", 0, false},      {"full_cap", 0, false},   {"full_alibi", 0, false}};
   std::vector<CaseSpec> c{{"full", 0, false}};
   for (int M : Ms) c.push_back({"moga_dynamic", M, true});
   c.push_back({"moga", 5, true});
@@ -357,7 +371,7 @@ json run_ours(const std::vector<int>& Ms, const std::vector<std::string>& engine
         for (int i = 0; i < (int)layer_all.size(); ++i) by_set[(warm + i) & 1].push_back(layer_all[i]);  // call(i)
         row["layer_ms_by_input_set"] = {median(by_set[0]), median(by_set[1])};
       }
-      if (pname != "full") {
+      if (!dense_case(pname)) {
         RunOptions ko;
         ko.prep = false;
         // the routing of the last timed call stays in place (input set of that call)
@@ -373,9 +387,9 @@ json run_ours(const std::vector<int>& Ms, const std::vector<std::string>& engine
         row["prep_spread"] = p_spread;
         call(0, {});  // leave a complete state behind for the inspection below
       }
-      if (pname == "full") {
+      if (dense_case(pname)) {
         row["flops"] = 4.0 * N * (double)N * kH * kD;
-      } else if (pname == "moga_dynamic") {
+      } else if (routed_case(pname)) {
         const auto ord = attn.last_order(0, st);
         double sum2 = 0;
         int mx = 0, mn = N;
@@ -463,7 +477,9 @@ void print_table(const json& rows, const json& peers, const std::string& peer_no
                   fmt_tf(r, tf_key).c_str(), peer.empty() ? "-" : peer.c_str(), pms.c_str(), ptf.c_str(),
                   ratio.c_str());
     };
-    if (c == "full") {
+    if (dense_case(c) && c != "full") {
+      line("kernel", "layer_ms", "layer_tflops", "", "", "");
+    } else if (c == "full") {
       line("kernel", "layer_ms", "layer_tflops", "sdpa_flash", "ms", "tflops");
       line("kernel", "layer_ms", "layer_tflops", "sdpa_cudnn", "ms", "tflops");
     } else if (c == "stga" || c == "frame_local") {
@@ -514,6 +530,11 @@ int main(int argc, char** argv) {
         engines.push_back(x);
         b = e + 1;
       }
+    }
+    else if (a == "--cases") {
+      const std::string v = next();
+      if (v != "scoremod" && v != "default") throw std::runtime_error("--cases: scoremod or default, got '" + v + "'");
+      g_scoremod = v == "scoremod";
     }
     else if (a == "--quick") quick = true;
     else if (a == "--iters") iters = std::max(10, std::stoi(next()));
