@@ -110,7 +110,7 @@ def main():
         for r in json.load(open(result_path)).get("rows", []):
             if not r.get("check", "").startswith("skipped"):
                 done[r["pattern"]] = r
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+    commit = os.environ.get("MOGA_COMMIT") or subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True).stdout.strip() or "unknown"
     result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
               "commit": commit, "command": " ".join(sys.argv), "budget_s": a.budget_s, "rows": []}

@@ -20,6 +20,7 @@
 // failed, 2 bad pattern or argument, 3 no CUDA device, 4 refused by the GPU runtime.
 #include <fmt/format.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>

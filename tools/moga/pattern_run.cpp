@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -259,6 +260,8 @@ std::string utc_now() {
 }
 
 std::string git_commit_of(const std::string& path) {
+  // A copied work tree without .git (the GPU machine) says which commit it is through the environment.
+  if (const char* c = std::getenv("MOGA_COMMIT"); c && *c) return c;
   std::error_code ec;
   const auto dir = std::filesystem::absolute(path, ec).parent_path();
   // The command line is ours (a quoted folder), not the user's text: no shell injection beyond the path.

@@ -118,7 +118,7 @@ rt::LoadedPattern single_kernel(const CompiledFile& f, int ki);
 
 // UTC "2026-12-01T22:30:00Z".
 std::string utc_now();
-// `git rev-parse --short HEAD` of the tree holding `path`, or "unknown".
+// $MOGA_COMMIT, else `git rev-parse --short HEAD` of the tree holding `path`, else "unknown".
 std::string git_commit_of(const std::string& path);
 
 }  // namespace moga::cli
