@@ -108,7 +108,7 @@ def main():
     done = {}
     if a.resume and os.path.exists(result_path):
         for r in json.load(open(result_path)).get("rows", []):
-            if not r.get("check", "").startswith("skipped"):
+            if not r.get("check", "").startswith("skipped") and r.get("bench") != "skipped: budget":
                 done[r["pattern"]] = r
     commit = os.environ.get("MOGA_COMMIT") or subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True).stdout.strip() or "unknown"
