@@ -257,6 +257,15 @@ def count_visible(k, shape, xp, be, device=None, chunk=1024):
 # ---- the GPU peer ---------------------------------------------------------------------------------------
 
 def timed(torch, fn, iters, warm=3):
+    if not torch.cuda.is_available():  # --device cpu (a smoke test of this script): wall clock
+        for _ in range(warm):
+            fn()
+        ts = []
+        for _ in range(iters):
+            t0 = time.perf_counter()
+            fn()
+            ts.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(ts)
     for _ in range(warm):
         fn()
     torch.cuda.synchronize()
@@ -275,23 +284,26 @@ def run_gpu(a, manifest, out):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
-    dev = torch.device("cuda")
+    dev = torch.device(a.device)
     be = Backend(torch)
     shape = make_shape(manifest, a.shape, a.shots, torch, dev)
     N, Hh, D = shape["N"], a.heads, a.head_dim
-    out["env"] = {"torch": torch.__version__, "device": torch.cuda.get_device_name(),
-                  "cudnn": torch.backends.cudnn.version()}
+    out["env"] = {"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(),
+                  "device": torch.cuda.get_device_name() if dev.type == "cuda" else "cpu"}
     gen = torch.Generator(device=dev)
+    dt = torch.bfloat16 if dev.type == "cuda" else torch.float32
     gen.manual_seed(1234)
 
     def rnd(*s, scale=1.0):
-        return (torch.rand(*s, device=dev, generator=gen) * 2 - 1).mul_(scale).to(torch.bfloat16)
+        return (torch.rand(*s, device=dev, generator=gen) * 2 - 1).mul_(scale).to(dt)
 
     q, k, v = (rnd(1, Hh, N, D) for _ in range(3))
 
     # ---- dense cuDNN ------------------------------------------------------------------------------------
     cud = out["cudnn"] = {}
     try:
+        if dev.type != "cuda":
+            raise RuntimeError("cuDNN needs --device cuda")
         with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
             cud["ms"] = timed(torch, lambda: Fn.scaled_dot_product_attention(q, k, v), a.iters)
         cud["tflops"] = 4.0 * N * N * Hh * D / (cud["ms"] * 1e-3) / 1e12
@@ -332,6 +344,14 @@ def run_gpu(a, manifest, out):
             for b in branches:
                 b["kernel"]()
 
+        if a.verify:  # the peer's own output against the dense computation of the same programs
+            got = layer().float()
+            want = sum(dense_branch(torch, be, kk, shape, q, k, v, b["groups"], D)
+                       for kk, b in zip(manifest["kernels"], branches))
+            rel = float((got - want).norm() / want.norm().clamp_min(1e-30))
+            out["verify"] = {"rel_l2": rel, "pass": rel <= (1e-2 if dt == torch.bfloat16 else 1e-4)}
+            print(f"verify: FlexAttention path vs dense rel L2 {rel:.2e} {'PASS' if out['verify']['pass'] else 'FAIL'}",
+                  file=sys.stderr)
         flex_out["layer_ms"] = timed(torch, layer, a.iters)
         for b in branches:
             b["prepare_kernel"]()
@@ -403,7 +423,7 @@ def make_branch(torch, be, kk, shape, q, k, v, x, rnd, wa, flex, block_mask, a, 
     if kind in ("dense", "masked"):
         bm = block_mask(mask_mod, N) if mask is not None else None
         return {"layer": lambda: finish(attend(q, k, v, bm)), "prepare_kernel": lambda: None,
-                "kernel": lambda: attend(q, k, v, bm)}
+                "kernel": lambda: attend(q, k, v, bm), "groups": lambda: None}
 
     if kind == "keyed":
         key = key_vector(kk, shape, torch, be, dev)
@@ -419,7 +439,8 @@ def make_branch(torch, be, kk, shape, q, k, v, x, rnd, wa, flex, block_mask, a, 
             res[:, :, order] = o
             return finish(res)
 
-        return {"layer": layer, "prepare_kernel": lambda: None, "kernel": lambda: attend(qs, ks, vs, bm)}
+        return {"layer": layer, "prepare_kernel": lambda: None, "kernel": lambda: attend(qs, ks, vs, bm),
+                "groups": lambda: (key[:, None], None)}
 
     # routed, top k: the k entries of every token sorted by group id
     M, topk = kk["route"]["groups"], kk["route"]["topk"]
@@ -451,8 +472,52 @@ def make_branch(torch, be, kk, shape, q, k, v, x, rnd, wa, flex, block_mask, a, 
         st["bm"] = block_mask(mask_mod, N * topk)
         st["qkv"] = [t[:, :, tokens].contiguous() for t in (q, k, v)]
 
+    def groups():  # [N, k] group ids and probabilities, as route() chose them
+        p = torch.softmax((x @ W).float(), dim=-1)
+        prob, gid = torch.topk(p, topk, dim=-1)
+        return gid, prob
+
     return {"layer": layer, "prepare_kernel": prepare_kernel,
-            "kernel": lambda: attend(*st["qkv"], st["bm"])}
+            "kernel": lambda: attend(*st["qkv"], st["bm"]), "groups": groups}
+
+
+def dense_branch(torch, be, kk, shape, q, k, v, groups, D):
+    """The branch computed densely in float32 from the same programs ([H, N, N] scores): the check of the
+    FlexAttention path (block masks, score_mod, sorting, scatter) that --verify runs at small N."""
+    N, H = shape["N"], q.shape[1]
+    dev = q.device
+    ti = torch.arange(N, device=dev)
+    qf, kf, vf = (t[0].float() for t in (q, k, v))  # [H, N, D]
+    scale = kk.get("scale") or 1.0 / math.sqrt(D)
+    s = torch.einsum("hnd,hmd->hnm", qf, kf) * scale
+    if kk.get("softcap") is not None:
+        c = float(kk["softcap"])
+        s = c * torch.tanh(s / c)
+    if kk.get("bias") is not None:
+        b = eval_program(kk["bias"], [Coords(ti[None, :, None], shape), Coords(ti[None, None, :], shape),
+                                      torch.arange(H, device=dev)[:, None, None]], shape, be)
+        s = s + b
+    vis = torch.ones(N, N, dtype=torch.bool, device=dev)
+    if kk.get("mask") is not None:
+        vis = vis & eval_program(kk["mask"], [Coords(ti[:, None], shape), Coords(ti[None, :], shape)], shape, be)
+    g = groups()
+    out = torch.zeros_like(qf)
+    choices = [(None, None)] if g is None else [(g[0][:, j], None if g[1] is None else g[1][:, j]) for j in range(g[0].shape[1])]
+    for gid_j, prob_j in choices:
+        v_j = vis
+        if gid_j is not None:
+            member = (g[0][None, :, :] == gid_j[:, None, None]).any(-1)  # [t, u]: u is in t's j-th group
+            v_j = vis & member
+        sj = s.masked_fill(~v_j[None], float("-inf"))
+        p = torch.softmax(sj, dim=-1).nan_to_num(0.0)
+        o = p @ vf
+        if prob_j is not None and kk.get("route_gate"):
+            o = o * prob_j[None, :, None].float()
+        out = out + o
+    if kk.get("gate"):
+        gv = eval_program(kk["gate"], [Coords(ti, shape)], shape, be)
+        out = out * (gv.float()[None, :, None] if torch.is_tensor(gv) else float(gv))
+    return out[None] * float(kk.get("weight", 1.0))
 
 
 def main():
@@ -467,6 +532,9 @@ def main():
     ap.add_argument("--json", default="", help="write the result here (default: stdout)")
     ap.add_argument("--count-only", action="store_true", help="only count each unrouted kernel's visible pairs")
     ap.add_argument("--backend", choices=["torch", "numpy"], default="torch", help="for --count-only")
+    ap.add_argument("--verify", action="store_true", help="check the FlexAttention output against a dense "
+                    "computation of the same programs (small N: [H, N, N] scores)")
+    ap.add_argument("--device", default="cuda", help="cuda; cpu runs FlexAttention on the CPU (a smoke test of this script)")
     a = ap.parse_args()
     a.shots = [int(s) for s in a.shots.split(",") if s]
     with open(a.manifest) as f:
