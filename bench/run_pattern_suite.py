@@ -10,8 +10,9 @@ Each file's `# suite:` line gives its shapes (bench/patterns/README.md). Exit co
 bench (tools/moga/pattern_run.h): 0 pass, 1 fail, 2 bad pattern, 3 no GPU, 4 refused by the GPU
 runtime: a refusal is recorded as "refused: <message>", never a crash of the suite.
 Time: the JIT modules of all patterns are compiled first, in parallel (`moga check --cpu-only`, NVRTC
-only); then the patterns run in file order until --budget-s is spent (the rest are "skipped: budget";
---resume with the same --out runs only what is missing, so a second call finishes the suite).
+only); then every pattern's check, then the benchmarks in file order until --budget-s is spent (the
+rest are "skipped: budget"; --resume with the same --out runs only what is missing, so a second call
+finishes the suite).
 Writes DIR/pattern_suite.json (every row, date, device, commit) and per pattern DIR/<name>.check.log,
 DIR/<name>.bench.json. Exit 1 when a check fails or a run breaks (a target missed only with
 --strict-targets), else 0.
@@ -128,6 +129,8 @@ def main():
         list(ex.map(precompile, todo))
     print(f"precompiled {len(todo)} patterns in {time.time() - t_start:.0f} s", flush=True)
 
+    # Phase 1: every pattern's correctness check (cheap, and what must never be skipped for time).
+    pending = []
     for n in names:
         if n in done:
             result["rows"].append(done[n])
@@ -143,8 +146,11 @@ def main():
                       os.path.join(a.out, n + ".check.log"))
         row["check"] = check_status(rc, out)
         print(f"{n}: check {row['check']}", flush=True)
-        if rc not in (0, 1):
-            continue  # refused, no GPU, does not compile: bench would say the same
+        if rc in (0, 1):  # refused, no GPU, does not compile: bench would say the same
+            pending.append((n, path, keys, row))
+
+    # Phase 2: the benchmarks with their peers, in file order, while the budget lasts.
+    for n, path, keys, row in pending:
         if left() < 30:
             row["bench"] = "skipped: budget"
             continue
