@@ -79,6 +79,23 @@ def check_status(rc, out):
     return "FAIL" + (": " + ", ".join(f"{n} {v}" for n, v in fail[:2]) if fail else f" (exit {rc})")
 
 
+def verify_peer(a, n, path, keys, timeout):
+    """pattern_peer.py --verify at the check shape: "PASS 1.2e-03", "FAIL 5.3e-02" or "error: ..."."""
+    d = os.path.join(a.out, n + ".manifest")
+    rc, out = run([a.moga, "compile", path, "-o", d], min(60, timeout))
+    if rc != 0:
+        return f"error: moga compile exit {rc}"
+    vj = os.path.join(a.out, n + ".peer_verify.json")
+    rc, out = run([sys.executable, os.path.join(ROOT, "bench", "peers", "pattern_peer.py"), "--manifest",
+                   os.path.join(d, n + ".json"), "--shape", keys.get("check", ""), "--heads", "4", "--iters", "1",
+                   "--verify", "--json", vj], timeout, os.path.join(a.out, n + ".peer_verify.log"))
+    try:
+        v = json.load(open(vj))["verify"]
+        return f"{'PASS' if v['pass'] else 'FAIL'} {v['rel_l2']:.1e}"
+    except Exception:  # noqa: BLE001
+        return f"error: no verify result (exit {rc})"
+
+
 def fmt_ms(x):
     return f"{x:.3f}" if isinstance(x, (int, float)) else "-"
 
@@ -92,6 +109,8 @@ def main():
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--resume", action="store_true", help="keep the rows of an earlier run in --out; run the rest")
+    ap.add_argument("--verify-peers", action="store_true", help="before each benchmark, check the FlexAttention peer's "
+                    "output against a dense computation of the same programs at the check shape (pattern_peer.py --verify)")
     ap.add_argument("--strict-targets", action="store_true", help="exit 1 when a speed target is missed")
     ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1), help="parallel JIT precompiles")
     a = ap.parse_args()
@@ -154,6 +173,9 @@ def main():
         if left() < 30:
             row["bench"] = "skipped: budget"
             continue
+        if a.verify_peers and not a.no_peers:
+            row["peer_verify"] = verify_peer(a, n, path, keys, min(BENCH_CAP_S, left()))
+            print(f"{n}: peer verify {row['peer_verify']}", flush=True)
         bj = os.path.join(a.out, n + ".bench.json")
         if os.path.exists(bj):
             os.remove(bj)
@@ -204,7 +226,8 @@ def main():
         c = r.get("check", "-")
         cshort = ("PASS" if c == "PASS" else "REFUSED" if c.startswith("refused") else "SKIP" if c.startswith("skipped")
                   else "NO-GPU" if c == "no GPU" else "FAIL")
-        if cshort in ("FAIL", "NO-GPU") or str(r.get("bench", "")).startswith("FAIL") or r.get("mask_disagreement"):
+        if (cshort in ("FAIL", "NO-GPU") or str(r.get("bench", "")).startswith("FAIL") or r.get("mask_disagreement")
+                or str(r.get("peer_verify", "")).startswith("FAIL")):
             failed += 1
         rat = r.get("ratios", {})
 
@@ -217,7 +240,7 @@ def main():
             t_pass += 1 if v["pass"] else 0
             return f"{v['value']:.2f} {'ok' if v['pass'] else 'MISS'}"
         note = c if cshort in ("REFUSED", "SKIP", "NO-GPU") else c[5:] if cshort == "FAIL" else ""
-        for extra in ("bench", "peer_error", "mask_disagreement"):
+        for extra in ("bench", "peer_verify", "peer_error", "mask_disagreement"):
             if r.get(extra) and r.get(extra) != "ok":
                 note += f" {extra}: {r[extra]}"
         print(f"{r['pattern']:<22} {cshort:<8} {fmt_ms(r.get('layer_ms')):>9} {fmt_ms(r.get('flex_kernel_ms')):>9} "
