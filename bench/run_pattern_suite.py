@@ -246,6 +246,10 @@ def main():
         print(f"{r['pattern']:<22} {cshort:<8} {fmt_ms(r.get('layer_ms')):>9} {fmt_ms(r.get('flex_kernel_ms')):>9} "
               f"{fmt_ms(r.get('cudnn_ms')):>9} {cell('ours_layer/flex_kernel'):>10} {cell('ours_layer/cudnn_dense'):>11}  {note.strip()[:110]}")
     print(f"targets (ours layer <= 0.8x flex kernel, <= 1.0x cuDNN dense): {t_pass}/{t_total} met")
+    skipped = [r["pattern"] for r in result["rows"] if "skipped: budget" in (r.get("check", ""), r.get("bench", ""))]
+    if skipped:  # a fresh $OUT (another machine) cannot --resume: name what is left
+        print(f"skipped for the budget: {len(skipped)}; to finish: --patterns {','.join(skipped)} (or --resume here)")
+        result["skipped_for_budget"] = skipped
     result.update(targets_met=t_pass, targets_total=t_total, failures=failed)
     with open(result_path, "w") as f:
         json.dump(result, f, indent=1)
