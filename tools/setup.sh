@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ python3 llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
           zlib1g-dev libzstd-dev libfmt-dev libcli11-dev nlohmann-json3-dev libxxhash-dev libstb-dev
-          libgtest-dev)
+          libgtest-dev python3-numpy)  # numpy: bench_patterns_test checks the FlexAttention peer's mask interpreter
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

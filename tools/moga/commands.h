@@ -19,5 +19,7 @@ Command register_compile(CLI::App& app);  // needs the compiler (MLIR, linked st
 Command register_tune(CLI::App& app);     // autotuning (runtime/tune, docs/autotune.md)
 Command register_run(CLI::App& app);           // the DiT runtime (runtime/model)
 Command register_init_weights(CLI::App& app);  // synthetic DiT checkpoints
+Command register_check(CLI::App& app);         // a .moga pattern on the GPU vs the CPU reference
+Command register_bench(CLI::App& app);         // a .moga pattern's speed vs FlexAttention / cuDNN
 
 }  // namespace moga::cli

@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
       moga::cli::register_tune(app),
       moga::cli::register_run(app),
       moga::cli::register_init_weights(app),
+      moga::cli::register_check(app),
+      moga::cli::register_bench(app),
   };
   CLI11_PARSE(app, argc, argv);
   try {
