@@ -24,7 +24,7 @@ enum ExitCode : int {
   kExitFail = 1,        // check: a wrong or non-finite output; bench: a run failed
   kExitBadInput = 2,    // the pattern does not compile, or an argument is wrong
   kExitNoDevice = 3,    // no CUDA device: nothing ran on the GPU
-  kExitRefused = 4,     // the GPU runtime refuses the pattern (NotSupportedError), e.g. route top 2
+  kExitRefused = 4,     // the GPU runtime refuses the pattern (NotSupportedError), e.g. more than 64 router groups
 };
 
 // A user error (bad argument, pattern that does not compile): reported and mapped to kExitBadInput.
