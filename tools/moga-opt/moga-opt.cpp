@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     sourceMgr.AddNewSourceBuffer(
         llvm::MemoryBuffer::getMemBufferCopy(file->getBuffer(), file->getBufferIdentifier()),
         llvm::SMLoc());
-    if (mlir::failed(mlir::attn::checkNestingDepth(sourceMgr))) return 1;
+    if (mlir::failed(mlir::attn::checkBeforeParsing(sourceMgr))) return 1;
   }
   std::unique_ptr<llvm::ToolOutputFile> out = mlir::openOutputFile(output, &error);
   if (!out) {

@@ -20,4 +20,16 @@ constexpr unsigned kMaxParseNesting = 256;
 LogicalResult checkNestingDepth(llvm::SourceMgr& sourceMgr,
                                 unsigned maxDepth = kMaxParseNesting);
 
+/// Reports the first use of an SSA value (`%x`) before its definition in the innermost region
+/// around it, and fails. Such a use is never valid in the IR moga-opt reads (attn, arith, math
+/// and builtin: every region op is IsolatedFromAbove and every region one straight-line block),
+/// and MLIR 19's parser, given a forward reference followed by another error in the same op,
+/// destroys the defining block while the user still points at it (a use after free found by
+/// tools/fuzz; test/fuzz/corpus/mlir/forward-ref-*.mlir). Strings and comments are skipped;
+/// `// -----` starts afresh.
+LogicalResult checkForwardReferences(llvm::SourceMgr& sourceMgr);
+
+/// Both checks above, the nesting first.
+LogicalResult checkBeforeParsing(llvm::SourceMgr& sourceMgr);
+
 }  // namespace mlir::attn
