@@ -1,5 +1,6 @@
 #include "compiler/frontend/ast.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -55,8 +56,20 @@ std::string Value::str() const {
   }
 }
 
+// 1 + the tallest child.
+static int heightOf(const Expr::Node& node) {
+  int h = 0;
+  if (auto* u = std::get_if<Unary>(&node)) h = u->operand ? u->operand->height : 0;
+  if (auto* b = std::get_if<Binary>(&node))
+    h = std::max(b->lhs ? b->lhs->height : 0, b->rhs ? b->rhs->height : 0);
+  if (auto* c = std::get_if<Call>(&node))
+    for (const ExprPtr& a : c->args) h = std::max(h, a ? a->height : 0);
+  return h + 1;
+}
+
 ExprPtr makeExpr(Expr::Node node, SourceLoc loc, Type type) {
   auto e = std::make_unique<Expr>();
+  e->height = heightOf(node);
   e->node = std::move(node);
   e->loc = std::move(loc);
   e->type = type;

@@ -112,6 +112,9 @@ struct Expr {
   Node node;
   SourceLoc loc;              // the span of the whole expression
   Type type = Type::Unknown;  // filled in by resolve(); Unknown in a parsed Pattern
+  // Height of the tree under this node (a leaf is 1), kept by makeExpr so the parser and the
+  // def inliner can bound the recursion depth of every later pass in O(1) (limits.h).
+  int height = 1;
 
   template <class T> bool is() const { return std::holds_alternative<T>(node); }
   template <class T> const T* as() const { return std::get_if<T>(&node); }

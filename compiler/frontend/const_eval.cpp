@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 
+#include "compiler/frontend/limits.h"
 #include "compiler/frontend/names.h"
 
 namespace moga::frontend {
@@ -63,7 +64,10 @@ Folded foldBinary(BinaryOp op, const Value& a, const Value& b) {
     if (op == BinaryOp::Div && y == 0.0) return {std::nullopt, "division by zero"};
     double r = op == BinaryOp::Add ? x + y : op == BinaryOp::Sub ? x - y
              : op == BinaryOp::Mul ? x * y : x / y;
-    if (!std::isfinite(r)) return {std::nullopt, "float overflow"};
+    // 32-bit floats in the kernels: beyond FLT_MAX the value would be infinity there.
+    if (!(std::fabs(r) <= limits::kMaxFloat))
+      return {std::nullopt, "float overflow (" + Value::ofFloat(r).str() +
+                                " is beyond the 32-bit float range)"};
     return {Value::ofFloat(r), {}};
   }
   int64_t x = a.i, y = b.i;
@@ -129,6 +133,8 @@ struct Evaluator {
   const std::string& what;
   Diagnostics& diags;
   int depth = 0;
+  size_t steps = 0;       // nodes evaluated: defs are re-evaluated at every call
+  bool overLimit = false;  // reported once
 
   std::optional<Value> fail(const SourceLoc& loc, const std::string& message) {
     diags.error(loc, message);
@@ -142,7 +148,21 @@ struct Evaluator {
   }
 
   std::optional<Value> eval(const Expr& e, const std::map<std::string, Value>& env) {
-    if (++depth > 64) return std::nullopt;  // recursive defs: reported by the checker
+    // Recursive defs were reported by the checker; a deep or exponential chain of defs is cut
+    // here with a located error (limits.h), never with a silent default.
+    if (overLimit) return std::nullopt;
+    if (++depth > limits::kMaxExprDepth || ++steps > (size_t)limits::kMaxExprNodes) {
+      overLimit = true;
+      --depth;
+      return fail(e.loc, what + ": compile-time expression too " +
+                             (depth >= limits::kMaxExprDepth ? "deep" : "large") +
+                             " after inlining defs (more than " +
+                             std::to_string(depth >= limits::kMaxExprDepth
+                                                ? limits::kMaxExprDepth
+                                                : limits::kMaxExprNodes) +
+                             (depth >= limits::kMaxExprDepth ? " levels" : " nodes") +
+                             "; docs/dsl.md, \"Limits\")");
+    }
     struct Guard {
       int& d;
       ~Guard() { --d; }

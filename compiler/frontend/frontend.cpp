@@ -1,5 +1,8 @@
 #include "compiler/frontend/frontend.h"
 
+#include "compiler/frontend/limits.h"
+
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -20,9 +23,24 @@ std::optional<ResolvedPattern> compileSource(const std::string& text, const std:
   return out;
 }
 
-std::optional<ResolvedPattern> compileFile(const std::string& path,
-                                           const ParamOverrides& overrides, Diagnostics& diags,
-                                           Pattern* ast) {
+std::optional<std::string> readPatternFile(const std::string& path, Diagnostics& diags) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    diags.error(SourceLoc{path, 0, 0, 1}, "cannot read pattern file: it does not exist");
+    return std::nullopt;
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    diags.error(SourceLoc{path, 0, 0, 1}, "cannot read pattern file: not a regular file");
+    return std::nullopt;
+  }
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > limits::kMaxSourceBytes) {
+    diags.error(SourceLoc{path, 1, 1, 1},
+                "pattern file is " + std::to_string(size) + " bytes; the limit is " +
+                    std::to_string(limits::kMaxSourceBytes) + " bytes (docs/dsl.md, \"Limits\")");
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     diags.error(SourceLoc{path, 0, 0, 1}, "cannot read pattern file");
@@ -30,7 +48,15 @@ std::optional<ResolvedPattern> compileFile(const std::string& path,
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return compileSource(buffer.str(), path, overrides, diags, ast);
+  return buffer.str();  // a file that grew meanwhile is caught by parsePattern's own check
+}
+
+std::optional<ResolvedPattern> compileFile(const std::string& path,
+                                           const ParamOverrides& overrides, Diagnostics& diags,
+                                           Pattern* ast) {
+  std::optional<std::string> text = readPatternFile(path, diags);
+  if (!text) return std::nullopt;
+  return compileSource(*text, path, overrides, diags, ast);
 }
 
 }  // namespace moga::frontend

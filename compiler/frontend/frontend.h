@@ -29,7 +29,12 @@ std::optional<ResolvedPattern> compileSource(const std::string& text, const std:
                                              const ParamOverrides& overrides, Diagnostics& diags,
                                              Pattern* ast = nullptr);
 
-// Same, reading `path` (an unreadable file is reported as an error).
+// The text of the pattern file `path`, or nullopt with the error reported: not a regular file
+// (a FIFO would block the read forever), unreadable, or larger than limits::kMaxSourceBytes
+// (checked before reading).
+std::optional<std::string> readPatternFile(const std::string& path, Diagnostics& diags);
+
+// Same, reading `path` with readPatternFile.
 std::optional<ResolvedPattern> compileFile(const std::string& path,
                                            const ParamOverrides& overrides, Diagnostics& diags,
                                            Pattern* ast = nullptr);

@@ -3,10 +3,15 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <cmath>
 #include <limits>
+
+#include "compiler/frontend/limits.h"
 
 namespace moga::frontend {
 namespace {
+
+constexpr double kMinNormalFloat = 1.1754943508222875e-38;  // FLT_MIN
 
 struct Keyword {
   const char* word;
@@ -115,6 +120,15 @@ class Lexer {
     Token& t = push(isFloat ? TokenKind::Float : TokenKind::Int, end - pos_);
     if (isFloat) {
       t.floatValue = std::strtod(t.text.c_str(), nullptr);
+      // The kernels compute in 32-bit floats: a literal they cannot hold would silently become
+      // infinity or zero there (and `1e400` is infinite already here).
+      const double mag = std::fabs(t.floatValue);
+      if (!(mag <= limits::kMaxFloat) || (mag != 0.0 && mag < kMinNormalFloat)) {
+        diags_.error(t.loc, "float literal '" + t.text +
+                                "' is out of range for a 32-bit float (magnitude 1.2e-38 to "
+                                "3.4e38, or 0)");
+        t.floatValue = 1.0;  // a harmless stand-in: no follow-up "must be > 0" error
+      }
     } else {
       // Coordinates and keys are 32-bit ints at run time; a literal must fit.
       errno = 0;

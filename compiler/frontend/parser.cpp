@@ -1,6 +1,7 @@
 #include "compiler/frontend/parser.h"
 
 #include "compiler/frontend/lexer.h"
+#include "compiler/frontend/limits.h"
 #include "compiler/frontend/names.h"
 
 namespace moga::frontend {
@@ -156,6 +157,23 @@ class Parser {
   void enter() {
     if (++nesting_ > kMaxNesting) fail(cur().loc, "expression nested too deeply");
   }
+  // A flat chain (`a + b + c ...`) builds a tree one level taller per operator without any
+  // recursion here, but every later pass recurses over the tree: bound its height (limits.h).
+  ExprPtr bounded(ExprPtr e, const SourceLoc& opLoc) {
+    if (e->height > limits::kMaxExprDepth)
+      fail(opLoc, "expression too deep: more than " + std::to_string(limits::kMaxExprDepth) +
+                      " nested operations (each operator of a chain counts one level; the "
+                      "limit is in docs/dsl.md, \"Limits\")");
+    return e;
+  }
+  // Counts one statement; past the file's limit the rest of the file is skipped (one error).
+  void countStatement(const SourceLoc& loc) {
+    if (++statements_ <= limits::kMaxStatements) return;
+    diags_.error(loc, "too many statements: the limit is " +
+                          std::to_string(limits::kMaxStatements) + " per file");
+    idx_ = toks_.size() - 1;  // Eof: nothing after this is parsed
+    throw SyntaxError{};
+  }
   struct Leave {
     int& n;
     ~Leave() { --n; }
@@ -167,6 +185,7 @@ class Parser {
   size_t idx_ = 0;
   int depth_ = 0;    // open parentheses
   int nesting_ = 0;  // recursion depth of the expression parser
+  int statements_ = 0;
   SourceLoc firstTopLevelStatement_;
   bool hasTopLevelStatements_ = false;
   bool hasBranchBlocks_ = false;
@@ -246,6 +265,7 @@ Pattern Parser::parseFile() {
 
 void Parser::parseTopLevelStatement(Pattern& p) {
   TokenKind k = cur().kind;
+  if (k != TokenKind::KwBranch && !isBranchStatement(k)) countStatement(cur().loc);
   switch (k) {
     case TokenKind::KwPattern:
       fail(take().loc, "only one 'pattern' per file");  // taken: skip the whole line
@@ -321,6 +341,9 @@ void Parser::parseParam(Pattern& p) {
   }
   take();
   prm.valueLoc = spanning(valueLoc, v.loc);
+  if ((int)p.params.size() >= limits::kMaxParams)
+    diags_.error(prm.loc, "too many params: the limit is " + std::to_string(limits::kMaxParams) +
+                              " per pattern");
   p.params.push_back(std::move(prm));
   endStatement("the param value");
 }
@@ -331,6 +354,9 @@ void Parser::parseDef(Pattern& p) {
   Token name = expectIdent("a def name after 'def'");
   d.name = name.text;
   d.loc = name.loc;
+  if ((int)p.defs.size() >= limits::kMaxDefs)
+    diags_.error(d.loc, "too many defs: the limit is " + std::to_string(limits::kMaxDefs) +
+                            " per pattern");
   expect(TokenKind::LParen, "after the def name (def NAME(ARGS) = EXPR)");
   ++depth_;
   if (!at(TokenKind::RParen)) {
@@ -353,8 +379,12 @@ void Parser::parseDef(Pattern& p) {
 
 void Parser::parseBranchBlock(Pattern& p) {
   hasBranchBlocks_ = true;
+  countStatement(cur().loc);
   take();
   Token name = expectIdent("a branch name after 'branch'");
+  if ((int)p.branches.size() >= limits::kMaxBranches)
+    diags_.error(name.loc, "too many branches: the limit is " +
+                               std::to_string(limits::kMaxBranches) + " per pattern");
   p.branches.emplace_back();
   size_t index = p.branches.size() - 1;
   p.branches[index].name = name.text;
@@ -381,6 +411,7 @@ void Parser::parseBranchBlock(Pattern& p) {
 }
 
 void Parser::parseBranchStatement(Branch& b) {
+  countStatement(cur().loc);
   Token kw = take();
   const std::string word = kw.text;
   auto duplicate = [&](bool present, const SourceLoc& previous) {
@@ -511,10 +542,11 @@ ExprPtr Parser::parseOr() {
   Leave leave{nesting_};
   ExprPtr lhs = parseAnd();
   while (at(TokenKind::OrOr)) {
+    SourceLoc opLoc = cur().loc;
     takeOperator();
     ExprPtr rhs = parseAnd();
     SourceLoc loc = spanning(lhs->loc, rhs->loc);
-    lhs = makeBinary(BinaryOp::Or, std::move(lhs), std::move(rhs), loc);
+    lhs = bounded(makeBinary(BinaryOp::Or, std::move(lhs), std::move(rhs), loc), opLoc);
   }
   return lhs;
 }
@@ -522,10 +554,11 @@ ExprPtr Parser::parseOr() {
 ExprPtr Parser::parseAnd() {
   ExprPtr lhs = parseNot();
   while (at(TokenKind::AndAnd)) {
+    SourceLoc opLoc = cur().loc;
     takeOperator();
     ExprPtr rhs = parseNot();
     SourceLoc loc = spanning(lhs->loc, rhs->loc);
-    lhs = makeBinary(BinaryOp::And, std::move(lhs), std::move(rhs), loc);
+    lhs = bounded(makeBinary(BinaryOp::And, std::move(lhs), std::move(rhs), loc), opLoc);
   }
   return lhs;
 }
@@ -537,7 +570,7 @@ ExprPtr Parser::parseNot() {
     Token op = take();
     ExprPtr operand = parseNot();
     SourceLoc loc = spanning(op.loc, operand->loc);
-    return makeUnary(UnaryOp::Not, std::move(operand), loc);
+    return bounded(makeUnary(UnaryOp::Not, std::move(operand), loc), op.loc);
   }
   return parseComparison();
 }
@@ -557,10 +590,11 @@ static std::optional<BinaryOp> comparisonOp(TokenKind k) {
 ExprPtr Parser::parseComparison() {
   ExprPtr lhs = parseAdditive();
   if (auto op = comparisonOp(cur().kind)) {
+    SourceLoc opLoc = cur().loc;
     takeOperator();
     ExprPtr rhs = parseAdditive();
     SourceLoc loc = spanning(lhs->loc, rhs->loc);
-    lhs = makeBinary(*op, std::move(lhs), std::move(rhs), loc);
+    lhs = bounded(makeBinary(*op, std::move(lhs), std::move(rhs), loc), opLoc);
     if (comparisonOp(cur().kind))
       fail(cur().loc, "comparisons do not chain: write 'a < b && b < c' instead of 'a < b < c'");
   }
@@ -571,10 +605,11 @@ ExprPtr Parser::parseAdditive() {
   ExprPtr lhs = parseMultiplicative();
   while (at(TokenKind::Plus) || at(TokenKind::Minus)) {
     BinaryOp op = cur().kind == TokenKind::Plus ? BinaryOp::Add : BinaryOp::Sub;
+    SourceLoc opLoc = cur().loc;
     takeOperator();
     ExprPtr rhs = parseMultiplicative();
     SourceLoc loc = spanning(lhs->loc, rhs->loc);
-    lhs = makeBinary(op, std::move(lhs), std::move(rhs), loc);
+    lhs = bounded(makeBinary(op, std::move(lhs), std::move(rhs), loc), opLoc);
   }
   return lhs;
 }
@@ -583,13 +618,14 @@ ExprPtr Parser::parseMultiplicative() {
   ExprPtr lhs = parseNegation();
   while (at(TokenKind::Star) || at(TokenKind::Slash) || at(TokenKind::Percent)) {
     TokenKind k = cur().kind;
+    SourceLoc opLoc = cur().loc;
     takeOperator();
     BinaryOp op = k == TokenKind::Star ? BinaryOp::Mul
                   : k == TokenKind::Slash ? BinaryOp::Div
                                           : BinaryOp::Mod;
     ExprPtr rhs = parseNegation();
     SourceLoc loc = spanning(lhs->loc, rhs->loc);
-    lhs = makeBinary(op, std::move(lhs), std::move(rhs), loc);
+    lhs = bounded(makeBinary(op, std::move(lhs), std::move(rhs), loc), opLoc);
   }
   return lhs;
 }
@@ -601,7 +637,7 @@ ExprPtr Parser::parseNegation() {
     Token op = take();
     ExprPtr operand = parseNegation();
     SourceLoc loc = spanning(op.loc, operand->loc);
-    return makeUnary(UnaryOp::Neg, std::move(operand), loc);
+    return bounded(makeUnary(UnaryOp::Neg, std::move(operand), loc), op.loc);
   }
   return parsePostfix();
 }
@@ -628,7 +664,8 @@ ExprPtr Parser::parsePostfix() {
     }
     Token close = expect(TokenKind::RParen, "to close the argument list of '" + call.callee + "'");
     --depth_;
-    e = makeExpr(std::move(call), spanning(e->loc, close.loc));
+    SourceLoc callLoc = e->loc;
+    e = bounded(makeExpr(std::move(call), spanning(e->loc, close.loc)), callLoc);
   }
   if (at(TokenKind::LParen) || at(TokenKind::Dot))
     fail(cur().loc, "unexpected " + found() + " after an expression");
@@ -677,6 +714,15 @@ ExprPtr Parser::parseLoneExpression() {
 
 Pattern parsePattern(const std::string& text, const std::string& file, Diagnostics& diags) {
   diags.addSource(file, text);
+  if (text.size() > limits::kMaxSourceBytes) {
+    // Refused before lexing: the cost of every stage grows with the file.
+    diags.error(SourceLoc{file, 1, 1, 1},
+                "pattern file is " + std::to_string(text.size()) + " bytes; the limit is " +
+                    std::to_string(limits::kMaxSourceBytes) + " bytes (docs/dsl.md, \"Limits\")");
+    Pattern p;
+    p.loc = {file, 1, 1, 1};
+    return p;
+  }
   return Parser(lex(text, file, diags), diags, file).parseFile();
 }
 

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "compiler/frontend/const_eval.h"
+#include "compiler/frontend/limits.h"
 #include "compiler/frontend/names.h"
 
 namespace moga::frontend {
@@ -23,6 +24,32 @@ ExprPtr literal(const Value& v, const SourceLoc& loc) {
   }
 }
 
+size_t countNodes(const Expr& e) {
+  size_t n = 1;
+  if (auto* u = e.as<Unary>()) n += countNodes(*u->operand);
+  if (auto* b = e.as<Binary>()) n += countNodes(*b->lhs) + countNodes(*b->rhs);
+  if (auto* c = e.as<Call>())
+    for (const ExprPtr& a : c->args) n += countNodes(*a);
+  return n;
+}
+
+// The outermost subexpression of type float that is not a literal (a runtime float), or null.
+const Expr* findRuntimeFloat(const Expr& e) {
+  if (e.type == Type::Float && !e.is<FloatLit>()) return &e;
+  if (auto* u = e.as<Unary>()) return findRuntimeFloat(*u->operand);
+  if (auto* b = e.as<Binary>()) {
+    if (const Expr* f = findRuntimeFloat(*b->lhs)) return f;
+    return findRuntimeFloat(*b->rhs);
+  }
+  if (auto* c = e.as<Call>())
+    for (const ExprPtr& a : c->args)
+      if (const Expr* f = findRuntimeFloat(*a)) return f;
+  return nullptr;
+}
+
+// Thrown when a statement's expression passes a limit (reported already); caught per statement.
+struct LimitExceeded {};
+
 // Lowers checked expressions to the closed form described in resolve.h.
 class Resolver {
  public:
@@ -31,7 +58,31 @@ class Resolver {
   // Def arguments in scope: name -> the (already lowered) argument expression.
   using Env = std::map<std::string, const Expr*>;
 
+  // Lowers one statement's expression under the limits of limits.h (null after an error).
+  // Inlining copies a def's body at every call, so the size and height of the result are
+  // bounded here, while it is built, not afterwards.
+  ExprPtr lowerStatement(const Expr& e) {
+    nodes_ = 0;
+    depth_ = 0;
+    calls_.clear();
+    try {
+      return lower(e, {});
+    } catch (const LimitExceeded&) {
+      failed_ = true;
+      return nullptr;
+    }
+  }
+
   ExprPtr lower(const Expr& e, const Env& env) {
+    if (++depth_ > limits::kMaxExprDepth)
+      limitError(e.loc, "expression too deep after inlining defs: more than " +
+                            std::to_string(limits::kMaxExprDepth) +
+                            " nested operations and def calls");
+    struct Leave {
+      int& d;
+      ~Leave() { --d; }
+    } leave{depth_};
+    countNode(e.loc, 1);
     if (auto v = literalValue(e)) return literal(*v, e.loc);
     if (auto* n = e.as<Ident>()) return lowerName(n->name, e.loc, env);
     if (auto* n = e.as<Field>()) {
@@ -55,7 +106,10 @@ class Resolver {
       const Def* d = p_.findDef(n->callee);
       Env inner;
       for (size_t i = 0; i < d->args.size(); ++i) inner[d->args[i].name] = args[i].get();
-      return lower(*d->body, inner);
+      calls_.push_back(e.loc);
+      ExprPtr body = lower(*d->body, inner);
+      calls_.pop_back();
+      return body;
     }
     return makeBool(false, e.loc);  // unreachable for a checked pattern
   }
@@ -69,9 +123,40 @@ class Resolver {
 
   bool failed() const { return failed_; }
 
+  // A mask is classified per tile pair on integer intervals (architecture.md, "Execution
+  // model"), which have no float counterpart: a float that depends on the tokens is refused
+  // here, located, rather than failing in the code generator.
+  bool checkMaskIsIntegral(const Expr& mask) {
+    const Expr* f = findRuntimeFloat(mask);
+    if (!f) return true;
+    d_.error(f->loc, "a mask computes with ints and bools only, but this is a float; masks are "
+                     "classified per tile on integer intervals (scale both sides to ints, e.g. "
+                     "'2 * q.pos >= 2 * kv.pos + 1' for 'q.pos >= kv.pos + 0.5')");
+    failed_ = true;
+    return false;
+  }
+
  private:
+  [[noreturn]] void limitError(const SourceLoc& loc, const std::string& message) {
+    // The outermost def call of the statement is the place the user can change.
+    d_.error(calls_.empty() ? loc : calls_.front(),
+             message + " (docs/dsl.md, \"Limits\")");
+    throw LimitExceeded{};
+  }
+
+  void countNode(const SourceLoc& loc, size_t n) {
+    nodes_ += n;
+    if (nodes_ > (size_t)limits::kMaxExprNodes)
+      limitError(loc, "expression too large after inlining defs: more than " +
+                          std::to_string(limits::kMaxExprNodes) +
+                          " nodes (a def is copied at each of its calls)");
+  }
+
   ExprPtr lowerName(const std::string& name, const SourceLoc& loc, const Env& env) {
-    if (auto it = env.find(name); it != env.end()) return clone(*it->second);
+    if (auto it = env.find(name); it != env.end()) {
+      countNode(loc, countNodes(*it->second));
+      return clone(*it->second);
+    }
     if (const Param* prm = p_.findParam(name)) return literal(prm->value, loc);
     if (name == "h") return makeExpr(Ident{name, NameKind::HeadIndex}, loc, Type::Int);
     for (const std::string& c : allShapeConstants())
@@ -103,8 +188,21 @@ class Resolver {
     if (a->type == Type::Float && b->type == Type::Int) b = toFloat(std::move(b));
   }
 
+  // docs/dsl.md: a constant divisor of 0 is a compile-time error, also when the dividend is a
+  // runtime value (`q.pos / 0`), which folding alone would leave to the kernel.
+  void checkDivisor(BinaryOp op, const Expr& lhs, const Expr& rhs) {
+    if (op != BinaryOp::Div && op != BinaryOp::Mod) return;
+    if (literalValue(lhs)) return;  // both constant: fold() reports it
+    auto v = literalValue(rhs);
+    if (!v || v->asFloat() != 0.0) return;
+    d_.error(rhs.loc, std::string(op == BinaryOp::Div ? "division" : "modulo") +
+                          " by zero: the divisor is the constant " + v->str());
+    failed_ = true;
+  }
+
   ExprPtr binary(BinaryOp op, ExprPtr lhs, ExprPtr rhs, const SourceLoc& loc) {
     if (op != BinaryOp::And && op != BinaryOp::Or) unify(lhs, rhs);
+    checkDivisor(op, *lhs, *rhs);
     Type type = (isComparison(op) || op == BinaryOp::And || op == BinaryOp::Or) ? Type::Bool
                                                                                 : lhs->type;
     auto a = literalValue(*lhs), b = literalValue(*rhs);
@@ -126,6 +224,9 @@ class Resolver {
   const Pattern& p_;
   Diagnostics& d_;
   bool failed_ = false;
+  size_t nodes_ = 0;             // nodes built for the current statement
+  int depth_ = 0;                // recursion depth of lower()
+  std::vector<SourceLoc> calls_;  // the def calls being inlined, outermost first
 };
 
 }  // namespace
@@ -171,21 +272,25 @@ std::optional<ResolvedPattern> resolve(const Pattern& p, Diagnostics& diags) {
         rb.group = GroupKind::Route;
       } else {
         rb.group = GroupKind::Key;
-        rb.groupKey = r.lower(*b->group->key, {});
+        rb.groupKey = r.lowerStatement(*b->group->key);
       }
     }
-    if (b->mask) rb.mask = r.lower(*b->mask->value, {});
+    if (b->mask) {
+      rb.mask = r.lowerStatement(*b->mask->value);
+      if (rb.mask) r.checkMaskIsIntegral(*rb.mask);
+    }
     if (b->gate) {
       if (b->gate->byRouteProb) {
         rb.gate = GateKind::RouteProb;
       } else {
         rb.gate = GateKind::Expr;
-        rb.gateValue = r.toFloat(r.lower(*b->gate->value, {}));
+        if (ExprPtr g = r.lowerStatement(*b->gate->value)) rb.gateValue = r.toFloat(std::move(g));
       }
     }
     if (b->scale) rb.scale = number(b->scale->value, "scale").asFloat();
     if (b->softcap) rb.softcap = number(b->softcap->value, "softcap").asFloat();
-    if (b->bias) rb.bias = r.toFloat(r.lower(*b->bias->value, {}));
+    if (b->bias)
+      if (ExprPtr e = r.lowerStatement(*b->bias->value)) rb.bias = r.toFloat(std::move(e));
     out.branches.push_back(std::move(rb));
   }
   if (r.failed() || diags.errorCount() != errorsBefore) return std::nullopt;

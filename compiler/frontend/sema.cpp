@@ -9,6 +9,7 @@
 #include <set>
 
 #include "compiler/frontend/const_eval.h"
+#include "compiler/frontend/limits.h"
 #include "compiler/frontend/names.h"
 
 namespace moga::frontend {
@@ -51,6 +52,23 @@ class Checker {
  private:
   // ---- expressions ----
   Type check(const Expr& e, const Scope& s) {
+    // A def body is checked inside its caller's recursion: a chain of defs nests deeper than
+    // any one tree. Bounded like the inliner (limits.h), reported once at the outermost level.
+    if (depth_ >= limits::kMaxExprDepth) {
+      if (!depthReported_)
+        d_.error(e.loc, "expression too deep after inlining defs: more than " +
+                            std::to_string(limits::kMaxExprDepth) +
+                            " nested operations and def calls (docs/dsl.md, \"Limits\")");
+      depthReported_ = true;
+      return Type::Unknown;
+    }
+    ++depth_;
+    Type t = checkNode(e, s);
+    --depth_;
+    return t;
+  }
+
+  Type checkNode(const Expr& e, const Scope& s) {
     if (e.is<IntLit>()) return Type::Int;
     if (e.is<FloatLit>()) return Type::Float;
     if (e.is<BoolLit>()) return Type::Bool;
@@ -283,8 +301,16 @@ class Checker {
 
   void positive(const std::optional<ExprStmt>& stmt, const std::string& what) {
     if (!stmt || !stmt->value) return;
-    if (auto v = constant(*stmt->value, what, Type::Float); v && !(v->asFloat() > 0))
-      d_.error(stmt->value->loc, what + " must be > 0, got " + v->str());
+    if (auto v = constant(*stmt->value, what, Type::Float)) positiveFloat(*v, *stmt->value, what);
+  }
+
+  // scale, softcap and weights reach the kernels as 32-bit floats: > 0 there too, and finite.
+  void positiveFloat(const Value& v, const Expr& e, const std::string& what) {
+    const double x = v.asFloat();
+    if (!(x > 0))
+      d_.error(e.loc, what + " must be > 0, got " + v.str());
+    else if (x < 1.1754943508222875e-38 || !(x <= limits::kMaxFloat))
+      d_.error(e.loc, what + " " + v.str() + " is out of range for a 32-bit float (1.2e-38 to 3.4e38)");
   }
 
   // ---- statements ----
@@ -383,8 +409,10 @@ class Checker {
     if (b.route) {
       if (b.route->groups && (groups = constant(*b.route->groups, "the number of route groups",
                                                 Type::Int)) &&
-          groups->i < 1) {
-        d_.error(b.route->groups->loc, "route needs at least 1 group, got " + groups->str());
+          (groups->i < 1 || groups->i > limits::kMaxRouteGroups)) {
+        d_.error(b.route->groups->loc,
+                 "route needs between 1 and " + std::to_string(limits::kMaxRouteGroups) +
+                     " groups, got " + groups->str());
         groups.reset();
       }
       std::optional<Value> k;
@@ -449,8 +477,8 @@ class Checker {
       if (t.weight && p_.output->kind == OutputKind::Mean) {
         d_.error(t.loc, "mean(...) takes branch names only; use sum(...) for weights");
       } else if (t.weight) {
-        if (auto w = constant(*t.weight, "an output weight", Type::Float); w && !(w->asFloat() > 0))
-          d_.error(t.weight->loc, "output weight must be > 0, got " + w->str());
+        if (auto w = constant(*t.weight, "an output weight", Type::Float))
+          positiveFloat(*w, *t.weight, "output weight");
       }
       if (!p_.findBranch(t.branch)) {
         d_.error(t.branchLoc, "unknown branch " + quote(t.branch) +
@@ -483,6 +511,8 @@ class Checker {
   const Pattern& p_;
   Diagnostics& d_;
   std::set<std::string> recursive_;
+  int depth_ = 0;
+  bool depthReported_ = false;
   std::set<std::string> used_;
   std::map<std::string, Type> memo_;
 };
@@ -539,6 +569,13 @@ bool applyParamOverrides(Pattern& p, const std::map<std::string, std::string>& o
       prm->value = Value::ofInt(v);
     } else {
       double v;
+      if (parseFloatStrict(text, v) && !(std::fabs(v) <= limits::kMaxFloat)) {
+        // 32-bit floats in the kernels (as for literals, lexer.cpp).
+        diags.error(where, prefix + "param " + quote(name) + " is a float; " + quote(text) +
+                               " is out of range for a 32-bit float");
+        ok = false;
+        continue;
+      }
       if (!parseFloatStrict(text, v)) {
         diags.error(where, prefix + "param " + quote(name) + " is a float; " + quote(text) +
                                " is not a number");

@@ -8,6 +8,7 @@ if(TARGET moga_frontend)
       ${CMAKE_CURRENT_LIST_DIR}/frontend_resolve_test.cpp
       ${CMAKE_CURRENT_LIST_DIR}/frontend_patterns_test.cpp
       ${CMAKE_CURRENT_LIST_DIR}/frontend_fuzz_test.cpp
+      ${CMAKE_CURRENT_LIST_DIR}/frontend_limits_test.cpp
     LIBS moga_frontend)
   moga_unit_test(dsl_examples_test
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/dsl_examples_test.cpp

@@ -1,6 +1,7 @@
 // See sparsity.h.
 #include "tools/moga/sparsity.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "runtime/reference/block_map.h"
@@ -29,6 +30,13 @@ std::vector<int> parse_shape_dims(const std::string& text) {
   }
   if (dims.size() != 1 && dims.size() != 3)
     throw std::invalid_argument("--shape expects N or FxHxW, got '" + text + "'");
+  // Each factor fits an int (stoi), so the product of three fits in 64 bits.
+  long long tokens = 1;
+  for (int d : dims) tokens *= d;
+  if (tokens > kMaxShapeTokens)
+    throw std::invalid_argument("--shape " + text + " has " + std::to_string(tokens) +
+                                " tokens; token indices are 32-bit, at most " +
+                                std::to_string(kMaxShapeTokens));
   return dims;
 }
 
@@ -45,6 +53,20 @@ ref::Shape parse_shape(const std::string& text, const std::vector<int>& shots) {
   v.shot_starts.push_back(0);
   v.shot_starts.insert(v.shot_starts.end(), shots.begin(), shots.end());
   return ref::Shape::video(v);
+}
+
+void check_sparsity_size(const nlohmann::json& manifest, long long tokens, const std::string& text) {
+  const ref::PatternSpec spec = ref::parse_manifest(manifest);
+  long long pairs = 0;
+  for (const ref::KernelSpec& k : spec.kernels) {
+    const long long bm = std::max(1, k.tiles.block_m), bn = std::max(1, k.tiles.block_n);
+    pairs += ((tokens + bm - 1) / bm) * ((tokens + bn - 1) / bn);  // <= 2^62: tokens < 2^31
+    if (pairs > kMaxShapeTilePairs)
+      throw std::invalid_argument(
+          "--shape " + text + ": " + std::to_string(tokens) + " tokens need block maps of more than " +
+          std::to_string(kMaxShapeTilePairs) + " tile pairs (one byte each; counted up to kernel '" +
+          k.name + "'); give a smaller shape (about 1,000,000 tokens at most at 128x64 tiles)");
+  }
 }
 
 void print_sparsity(const nlohmann::json& manifest, const ref::Shape& shape, std::ostream& out) {

@@ -40,6 +40,11 @@ LogicalResult verifyExprRegion(Operation* op, Region& region, StringRef what, Ar
   return success();
 }
 
+// Subnormal and infinite values have no textual form that reads back to the same value through
+// the attribute printers (1e-320 printed as 9.999880e-321), and the kernels flush subnormals.
+constexpr const char* kNormalF32 = "finite, at least 1.17549435e-38";
+constexpr const char* kNormalF64 = "finite, at least 2.2250738585072014e-308";
+
 /// The regions shared by attn.attend and attn.kernel.
 LogicalResult verifyBranchRegions(Operation* op, Value routing, Region& mask, Region& key,
                                   Region& bias, std::optional<APFloat> scale,
@@ -57,6 +62,12 @@ LogicalResult verifyBranchRegions(Operation* op, Value routing, Region& mask, Re
     return op->emitOpError("scale must be positive");
   if (softcap && !(softcap->convertToDouble() > 0.0))
     return op->emitOpError("softcap must be positive");
+  if (scale && !scale->isNormal())
+    return op->emitOpError() << "scale must be a normal f32 (" << kNormalF32 << "), got "
+                             << scale->convertToDouble();
+  if (softcap && !softcap->isNormal())
+    return op->emitOpError() << "softcap must be a normal f32 (" << kNormalF32 << "), got "
+                             << softcap->convertToDouble();
   return success();
 }
 
@@ -130,8 +141,11 @@ LogicalResult MixOp::verify() {
   if (weights.size() != getInputs().size())
     return emitOpError() << "has " << getInputs().size() << " inputs but " << weights.size()
                          << " weights";
-  for (double w : weights)
+  for (double w : weights) {
     if (!std::isfinite(w) || w <= 0.0) return emitOpError() << "weights must be positive, got " << w;
+    if (!std::isnormal(w))
+      return emitOpError() << "weights must be normal doubles (" << kNormalF64 << "), got " << w;
+  }
   llvm::SmallPtrSet<void*, 8> seen;
   for (Value v : getInputs())
     if (!seen.insert(v.getAsOpaquePointer()).second)
@@ -152,5 +166,7 @@ LogicalResult KernelOp::verify() {
     return emitOpError("has both a route gate and a gate region");
   double w = getWeight().convertToDouble();
   if (!std::isfinite(w) || w <= 0.0) return emitOpError() << "weight must be positive, got " << w;
+  if (!std::isnormal(w))
+    return emitOpError() << "weight must be a normal double (" << kNormalF64 << "), got " << w;
   return success();
 }

@@ -39,7 +39,7 @@ attn.pattern @moga layout video {
     %half = arith.constant 0.5 : f32
     attn.yield %half : f32
   }
-  // CHECK: attn.mix %[[G]], %{{.*}}, %{{.*}} weights [3.300000e-01, 3.300000e-01, 3.400000e-01]
+  // CHECK: attn.mix %[[G]], %{{.*}}, %{{.*}} weights [0.33, 0.33, 0.34]
   %m = attn.mix %g, %s, %fg weights [0.33, 0.33, 0.34]
   // CHECK: attn.output %{{.*}}
   attn.output %m

@@ -48,7 +48,7 @@ attn.pattern @fold layout seq {
 // CHECK: %[[A:.+]] = attn.attend {name = "a"}
 // CHECK: %[[B:.+]] = attn.attend {name = "b"}
 // CHECK: %[[C:.+]] = attn.attend {name = "c"}
-// CHECK: %[[M:.+]] = attn.mix %[[A]], %[[B]], %[[C]] weights [5.000000e-01, 2.500000e-01, 2.500000e-01]
+// CHECK: %[[M:.+]] = attn.mix %[[A]], %[[B]], %[[C]] weights [0.5, 0.25, 0.25]
 // CHECK: attn.output %[[M]]
 attn.pattern @mixes layout seq {
   %a = attn.attend {name = "a"}

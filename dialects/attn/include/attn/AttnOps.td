@@ -198,12 +198,14 @@ def Attn_MixOp : Attn_Op<"mix", [Pure]> {
     The paper's layer is the mean of three branches.
 
     ```mlir
-    %m = attn.mix %a, %b, %c weights [0.333333, 0.333333, 0.333333]
+    %m = attn.mix %a, %b, %c weights [0.25, 0.25, 0.5]
     ```
   }];
   let arguments = (ins Variadic<Attn_StreamType>:$inputs, DenseF64ArrayAttr:$weights);
   let results = (outs Attn_StreamType:$result);
-  let assemblyFormat = "$inputs `weights` $weights attr-dict";
+  // custom<Weights>: each weight printed with the fewest digits that read back to the same
+  // double (the array attribute's own printer rounds, e.g. 1.0e308 to INF, 1e-320 to 0.0).
+  let assemblyFormat = "$inputs `weights` custom<Weights>($weights) attr-dict";
   let hasVerifier = 1;
 }
 

@@ -1,0 +1,10000 @@
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+"builtin.module"() ({
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()
+}) : () -> ()

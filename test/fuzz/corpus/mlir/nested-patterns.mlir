@@ -1,0 +1,10000 @@
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+attn.pattern @p layout seq {
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
