@@ -303,7 +303,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   // stat before open: a FIFO or a device given as a checkpoint is refused instead of blocking or
   // reading forever.
   jit::RegularFile rf = jit::open_regular_file(path, kMaxFile);
-  if (rf.status == jit::RegularFile::Status::Missing) fail("no such file");
+  if (rf.status == jit::RegularFile::Status::Missing) fail("cannot open: no such file or directory");
   if (rf.status != jit::RegularFile::Status::Ok) fail(rf.why + (rf.status == jit::RegularFile::Status::NotRegular ? " (a .safetensors file is expected)" : ""));
   const int fd = rf.fd;
   size_ = (size_t)rf.size;
