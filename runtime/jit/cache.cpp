@@ -135,7 +135,7 @@ std::optional<std::vector<char>> load_checked(const Entry& e, std::string* why,
   if (cubin.status != Status::Ok) return fail("cubin " + e.cubin_path + " " + cubin.why);
   std::string rwhy;
   const std::optional<Record> rec = parse_record(rec_text.data, &rwhy);
-  if (!rec) return fail(rwhy + " (" + e.record_path + ")");
+  if (!rec) return fail(rwhy);
   if (rec->hash != hex64(e.hash)) return fail("record belongs to another entry");
   if (rec->bytes != cubin.size) return fail(fmt::format("cubin has {} bytes, record says {}", cubin.size, rec->bytes));
   std::vector<char> bytes((size_t)cubin.size);

@@ -131,6 +131,17 @@ std::vector<int> checked_shape_dims(const std::string& text) {
   return dims;
 }
 
+// Each shot's first frame inside the video and after the previous one (frame 0 is implied).
+void check_shots(const std::vector<int>& shots, int frames, const std::string& shape) {
+  int prev = 0;
+  for (int s : shots) {
+    if (s <= 0 || s >= frames)
+      throw model::OptionError("--shots", fmt::format("frame {} outside [1, {}) (the frames of --shape {})", s, frames, shape));
+    if (s <= prev) throw model::OptionError("--shots", "first frames must be strictly increasing");
+    prev = s;
+  }
+}
+
 // --shape for one pattern: seq N or video FxHxW; defaults 32768 (seq) and 21x30x52 (video).
 std::optional<tune::Shape> shape_for(const PatternText& p, const TuneArgs& a) {
   const bool video = p.manifest.value("layout", "seq") == "video";
@@ -148,12 +159,7 @@ std::optional<tune::Shape> shape_for(const PatternText& p, const TuneArgs& a) {
     shots.push_back(0);
     shots.insert(shots.end(), a.shots.begin(), a.shots.end());
   }
-  // Each shot's first frame inside the video and after the previous one (frame 0 is implied).
-  for (size_t i = 1; i < shots.size(); ++i) {
-    if (shots[i] <= 0 || shots[i] >= dims[0])
-      throw model::OptionError("--shots", fmt::format("frame {} outside [1, {}) (the frames of --shape {})", shots[i], dims[0], text));
-    if (shots[i] <= shots[i - 1]) throw model::OptionError("--shots", "first frames must be strictly increasing");
-  }
+  check_shots(a.shots, dims[0], text);
   return tune::Shape::make_video(a.batch, dims[0], dims[1], dims[2], a.heads, a.head_dim, shots);
 }
 
@@ -295,10 +301,17 @@ int tune_kernel(const PatternText& p, const tune::KernelInfo& k, const tune::Sha
 }
 
 int run_tune(const TuneArgs& a) {
-  if (a.show && a.dry_run) throw std::runtime_error("--show and --dry-run exclude each other");
+  if (a.show && a.dry_run) throw model::OptionError("--show", "--show and --dry-run exclude each other");
+  // An explicit --shape and its --shots, before anything is printed or compiled.
+  if (!a.shape.empty()) {
+    const std::vector<int> dims = checked_shape_dims(a.shape);
+    if (dims.size() == 3) check_shots(a.shots, dims[0], a.shape);
+    else if (!a.shots.empty())
+      throw model::OptionError("--shots", "needs a video shape FxHxW (--shape " + a.shape + " is a sequence)");
+  }
   for (const std::string& id : a.configs)
     if (!tune::Config::parse(id))
-      throw std::runtime_error(fmt::format("--configs: '{}' is not a config id (e.g. bm128_bn64_w4_s2)", id));
+      throw model::OptionError("--configs", fmt::format("'{}' is not a config id (e.g. bm128_bn64_w4_s2)", id));
   Ctx ctx;
   ctx.device = jit::device_available(&ctx.no_device_why);
   if (ctx.device) {

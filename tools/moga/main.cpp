@@ -35,6 +35,19 @@ int main(int argc, char** argv) {
       moga::cli::register_run(app),
       moga::cli::register_init_weights(app),
   };
+  // An unknown command is named (CLI11 would only say "A subcommand is required").
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const auto& c : commands) {
+      known |= c.app->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + c.app->get_name();
+    }
+    if (!known) {
+      fmt::print(stderr, "moga: error: unknown command '{}' (commands: {}; see moga --help)\n", argv[1], names);
+      return moga::cli::kExitUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -239,7 +239,8 @@ void mutate_spec(Spec& s, const std::string& m, Rng& r) {
     std::swap(e.begin, f.begin), std::swap(e.end, f.end);
   } else if (m == "nan_payload") {
     const size_t es = elem_size(e.dtype);
-    if (e.end - e.begin < es) return;
+    // An earlier mutation may have moved the offsets: poison only bytes that exist.
+    if (e.end < e.begin || e.end - e.begin < es || e.end > s.data.size()) return;
     const size_t at = e.begin + es * r.below((e.end - e.begin) / es);
     if (e.dtype == "F32") {
       const uint32_t bits = r.chance(50) ? 0x7fc00000u : (r.chance(50) ? 0x7f800000u : 0xff800000u);

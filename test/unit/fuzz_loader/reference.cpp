@@ -1,6 +1,8 @@
 #include "test/unit/fuzz_loader/reference.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <cstring>
 #include <set>
 
@@ -261,14 +263,14 @@ bool finite_element(const std::string& dtype, const unsigned char* p) {
 
 }  // namespace
 
-std::optional<Json> parse_json(const std::string& text, int max_depth, std::string* why) {
+std::optional<Json> parse_json(const std::string& text, int max_depth, std::string* why, bool trailing_ws) {
   Parser p{text, 0, max_depth, ""};
   Json v;
   if (!p.value(v, 0)) {
     *why = p.err;
     return std::nullopt;
   }
-  p.ws();
+  if (trailing_ws) p.ws();
   if (p.i != text.size()) {
     *why = "trailing characters after the JSON value";
     return std::nullopt;
@@ -296,7 +298,8 @@ File check_safetensors(const std::string& b) {
   size_t e = h.size();
   while (e > 0 && h[e - 1] == ' ') --e;
   std::string why;
-  const std::optional<Json> j = parse_json(h.substr(0, e), 3, &why);
+  // Only spaces may follow the JSON: the value must end where the spaces begin (no \n, \t, \r).
+  const std::optional<Json> j = parse_json(h.substr(0, e), 3, &why, /*trailing_ws=*/false);
   if (!j) return problem("", "header JSON: " + why), done();
   if (j->kind != Json::Obj) return problem("", "header not an object"), done();
   std::string dup;
@@ -379,12 +382,6 @@ File check_safetensors(const std::string& b) {
       continue;
     }
     t.bytes = b.substr(8 + n + t.begin, t.end - t.begin);
-    const size_t es = dtype_bytes(t.dtype);
-    for (size_t k = 0; k + es <= t.bytes.size(); k += es)
-      if (!finite_element(t.dtype, reinterpret_cast<const unsigned char*>(t.bytes.data()) + k)) {
-        bad("non-finite");
-        break;
-      }
     f.tensors.push_back(std::move(t));
   }
   if (!f.problems.empty()) return done();
@@ -400,6 +397,16 @@ File check_safetensors(const std::string& b) {
     cursor = t->end;
   }
   if (cursor != data_size) return problem("", "trailing bytes"), done();
+  // Values last: a loader reads them only once the layout is sound.
+  for (const Tensor& t : f.tensors) {
+    const size_t es = dtype_bytes(t.dtype);
+    for (size_t k = 0; k + es <= t.bytes.size(); k += es)
+      if (!finite_element(t.dtype, reinterpret_cast<const unsigned char*>(t.bytes.data()) + k)) {
+        problem(t.name, "non-finite");
+        break;
+      }
+  }
+  if (!f.problems.empty()) return done();
   std::sort(f.tensors.begin(), f.tensors.end(), [](const Tensor& a, const Tensor& c) { return a.name < c.name; });
   return done();
 }

@@ -55,6 +55,7 @@ struct Json {
 };
 // Parses exactly one JSON value spanning all of `text` (RFC 8259; containers nested at most
 // max_depth + 1 levels, the root at depth 0). nullopt on any error, with *why.
-std::optional<Json> parse_json(const std::string& text, int max_depth, std::string* why);
+// trailing_ws: JSON whitespace may follow the value (true for ordinary JSON files).
+std::optional<Json> parse_json(const std::string& text, int max_depth, std::string* why, bool trailing_ws = true);
 
 }  // namespace fuzzref
