@@ -29,8 +29,15 @@ Entry entry_for(const std::string& dir, const std::string& name, uint64_t hash);
 // Names become file names: anything outside [A-Za-z0-9_.-] becomes '_', at most 64 characters.
 std::string sanitize(const std::string& name);
 
+// Bounds checked (by stat) before anything is read: a record is a few hundred bytes, a cubin at most
+// a few MB (the largest shipped kernel is ~0.5 MB).
+constexpr uint64_t kMaxRecordBytes = 1ull << 20;
+constexpr uint64_t kMaxCubinBytes = 256ull << 20;
+
 // The cubin if the entry exists and verifies; otherwise nullopt and *why says what was wrong
-// ("missing" when there is simply no entry). *lowered receives the record's name-expression map.
+// ("missing" when there is simply no entry). Never throws: an unreadable, ill-typed, oversized or
+// non-regular record or cubin (a directory, a FIFO, a link to /dev/zero) is a corrupt entry.
+// *lowered receives the record's name-expression map.
 std::optional<std::vector<char>> load(const Entry& e, std::string* why = nullptr,
                                       std::map<std::string, std::string>* lowered = nullptr);
 

@@ -172,7 +172,10 @@ CompiledKernel compile(const std::string& source, const CompileOptions& options)
       k.cache_hit = true;
       return k;
     }
-    if (why != "missing") cache::remove(entry);  // corrupt or truncated: rebuilt below, never loaded
+    if (why != "missing") {  // corrupt or truncated: rebuilt below, never loaded; say which file
+      fmt::print(stderr, "moga: warning: cache entry {} is corrupt ({}); rebuilding it\n", entry.record_path, why);
+      cache::remove(entry);
+    }
   }
 
   NvrtcResult r = run_nvrtc(source, options, k.arch);

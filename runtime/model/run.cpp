@@ -78,7 +78,7 @@ std::vector<float> read_context(const SafetensorsFile& f, const std::string& key
     throw std::runtime_error(fmt::format("{}: tensor '{}' has {} tokens; config '{}' takes 1 to {} (text_len)", f.path(), key,
                                          s[0], c.name, c.text_len));
   *L = (int)s[0];
-  return f.to_f32(key);
+  return f.to_f32_finite(key);  // a NaN in the context is found here, naming the tensor, not after sampling
 }
 
 Context load_context(const RunOptions& o, const ModelConfig& c, int nshots) {
@@ -125,11 +125,42 @@ std::vector<int> normalize_shots(std::vector<int> s, int F) {
   if (s.empty()) return s;
   if (s[0] != 0) s.insert(s.begin(), 0);
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] < 0 || s[i] >= F) throw std::invalid_argument(fmt::format("--shots: frame {} outside [0, {})", s[i], F));
-    if (i && s[i] <= s[i - 1]) throw std::invalid_argument("--shots: first frames must be strictly increasing");
+    if (s[i] < 0 || s[i] >= F) throw OptionError("--shots", fmt::format("frame {} outside [0, {}) (the latent's frames)", s[i], F));
+    if (i && s[i] <= s[i - 1]) throw OptionError("--shots", "first frames must be strictly increasing");
   }
   if (s.size() == 1) s.clear();
   return s;
+}
+
+// The latent shape of a sampling run: the flags, else the config's default.
+struct LatentDims {
+  int F = 0, H = 0, W = 0;
+};
+LatentDims default_dims(const RunOptions& o, const ModelConfig& cfg) {
+  const bool tiny = cfg.name == "tiny";
+  return {o.frames ? o.frames : (tiny ? 4 : 21), o.height ? o.height : (tiny ? 8 : 60), o.width ? o.width : (tiny ? 8 : 104)};
+}
+
+// An input file named by a flag: there and a regular file (or a directory where `dir_ok`); its
+// contents are checked by its reader. Not an OptionError: the command line is fine, the file is not.
+void check_input_path(const std::string& path, const std::string& flag, bool dir_ok) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (!fs::exists(st)) throw std::runtime_error(fmt::format("{} {}: no such file or directory", flag, path));
+  if (fs::is_regular_file(st) || (dir_ok && fs::is_directory(st))) return;
+  throw std::runtime_error(fmt::format("{} {}: not a regular file{}", flag, path, dir_ok ? " or directory" : ""));
+}
+
+bool writable_dir(const std::filesystem::path& p) { return ::access(p.c_str(), W_OK | X_OK) == 0; }
+
+// The closest existing ancestor of a path that does not exist (where create_directories would start).
+std::filesystem::path existing_ancestor(std::filesystem::path p) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  p = fs::absolute(p, ec);
+  while (p.has_parent_path() && p != p.parent_path() && !fs::exists(fs::status(p, ec))) p = p.parent_path();
+  return p;
 }
 
 std::string progress_bar(int done, int total, int width = 30) {
@@ -153,11 +184,102 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
 
 // ---- run --------------------------------------------------------------------------------------------
 
+long long checked_tokens(const ModelConfig& cfg, long long F, long long H, long long W, const std::string& flags) {
+  if (F < 1 || H < 1 || W < 1)
+    throw OptionError(flags, fmt::format("latent {} x {} x {}: frames, height and width must be >= 1", F, H, W));
+  if (F % cfg.patch[0] || H % cfg.patch[1] || W % cfg.patch[2])
+    throw OptionError(flags, fmt::format("latent {}x{}x{} (frames x height x width, latent pixels) is not a multiple of the "
+                                         "patch ({}, {}, {})",
+                                         F, H, W, cfg.patch[0], cfg.patch[1], cfg.patch[2]));
+  // In 128 bits: 1024 x 268435456 x 268435456 / 4 overflows 64 bits (it used to wrap to 0 tokens).
+  const unsigned __int128 n = (unsigned __int128)(F / cfg.patch[0]) * (unsigned __int128)(H / cfg.patch[1]) *
+                              (unsigned __int128)(W / cfg.patch[2]);
+  if (n > (unsigned __int128)kMaxTokens)
+    throw OptionError(flags, fmt::format("latent {} x {} x {} is {:.4g} tokens, more than the {} a run supports", F, H, W,
+                                         (double)n, kMaxTokens));
+  return (long long)n;
+}
+
+void check_output_dir(const std::string& dir, const std::string& flag, const std::vector<std::string>& files) {
+  namespace fs = std::filesystem;
+  if (dir.empty()) return;
+  std::error_code ec;
+  const fs::file_status st = fs::status(dir, ec);
+  if (fs::exists(st)) {
+    if (!fs::is_directory(st)) throw OptionError(flag, fmt::format("'{}' exists and is not a directory", dir));
+    if (!writable_dir(dir)) throw OptionError(flag, fmt::format("directory '{}' is not writable", dir));
+    for (const std::string& f : files)
+      if (fs::is_directory(fs::status(fs::path(dir) / f, ec)))
+        throw OptionError(flag, fmt::format("'{}' is a directory; the run writes a file there", (fs::path(dir) / f).string()));
+    return;
+  }
+  const fs::path a = existing_ancestor(dir);
+  if (!fs::is_directory(fs::status(a, ec)))
+    throw OptionError(flag, fmt::format("cannot create '{}': '{}' is not a directory", dir, a.string()));
+  if (!writable_dir(a)) throw OptionError(flag, fmt::format("cannot create '{}': '{}' is not writable", dir, a.string()));
+}
+
+void check_output_file(const std::string& file, const std::string& flag) {
+  namespace fs = std::filesystem;
+  if (file.empty()) throw OptionError(flag, "an empty file name");
+  std::error_code ec;
+  const fs::file_status st = fs::status(file, ec);
+  if (fs::is_directory(st)) throw OptionError(flag, fmt::format("'{}' is a directory", file));
+  if (fs::exists(st) && !fs::is_regular_file(st))
+    throw OptionError(flag, fmt::format("'{}' exists and is not a regular file", file));
+  const fs::path parent = fs::absolute(fs::path(file), ec).parent_path();
+  const fs::path a = existing_ancestor(parent);
+  if (!fs::is_directory(fs::status(a, ec)))
+    throw OptionError(flag, fmt::format("cannot write '{}': '{}' is not a directory", file, a.string()));
+  if (!writable_dir(a)) throw OptionError(flag, fmt::format("cannot write '{}': '{}' is not writable", file, a.string()));
+}
+
+void check_run_options(const RunOptions& o) {
+  ModelConfig cfg;
+  try {
+    cfg = config_by_name(o.config);
+  } catch (const std::invalid_argument& e) {
+    throw OptionError("--config", e.what());
+  }
+  if (o.backend != "cpu" && o.backend != "gpu" && o.backend != "auto")
+    throw OptionError("--backend", "must be cpu, gpu or auto, got '" + o.backend + "'");
+  if (o.gpus < 1 || o.gpus > 1024) throw OptionError("--gpus", fmt::format("{}: must be between 1 and 1024", o.gpus));
+  if (o.threads < 0 || o.threads > 4096) throw OptionError("--threads", fmt::format("{}: must be between 1 and 4096", o.threads));
+  if (o.steps < 0 || o.steps > 100000) throw OptionError("--steps", fmt::format("{}: must be between 1 and 100000", o.steps));
+  if (!std::isfinite(o.shift) || o.shift <= 0) throw OptionError("--shift", fmt::format("{}: must be a positive number", o.shift));
+  if (o.cfg && !std::isfinite(*o.cfg)) throw OptionError("--cfg", fmt::format("{}: must be a finite number", *o.cfg));
+  if (!std::isfinite(o.forward_timestep)) throw OptionError("--timestep", "must be a finite number");
+  for (const auto& [flag, v] : {std::pair<const char*, int>{"--frames", o.frames}, {"--height", o.height}, {"--width", o.width}})
+    if (v < 0) throw OptionError(flag, fmt::format("{}: must be a positive integer", v));
+  const bool pattern_file = o.attention.size() > 5 && (o.attention.rfind(".json") == o.attention.size() - 5 ||
+                                                       o.attention.rfind(".moga") == o.attention.size() - 5);
+  if (!o.pattern && !pattern_file) {
+    try {
+      (void)embedded_pattern(o.attention);
+    } catch (const std::invalid_argument& e) {
+      throw OptionError("--attention", e.what());
+    }
+  }
+  if (o.forward_latent.empty()) {  // else the shape (and the shots) are checked against the latent file's
+    const LatentDims d = default_dims(o, cfg);
+    (void)checked_tokens(cfg, d.F, d.H, d.W, fmt::format("--frames {} --height {} --width {}", d.F, d.H, d.W));
+    (void)normalize_shots(o.shots, d.F);
+  }
+  if (pattern_file && !o.pattern) check_input_path(o.attention, "--attention", false);
+  if (o.weights != "random") check_input_path(o.weights, "--weights", true);
+  if (o.context != "random") check_input_path(o.context, "--context", false);
+  if (!o.forward_latent.empty()) check_input_path(o.forward_latent, "--forward-latent", false);
+  check_output_dir(o.out_dir, "--out",
+                   o.forward_latent.empty() ? std::vector<std::string>{"latent.safetensors", "preview.png"}
+                                            : std::vector<std::string>{"forward.safetensors"});
+}
+
 RouterCalibration router_calibration_for(const RunOptions& o) {
   return o.calibrate_routers.value_or(o.weights == "random" ? RouterCalibration::Step : RouterCalibration::Off);
 }
 
 RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
+  check_run_options(o);  // every bad value refused before anything is loaded, compiled or written
   const parallel::RankEnv env = parallel::rank_from_env();
   if (env.present && o.gpus != env.world)
     throw std::invalid_argument(fmt::format("MOGA_WORLD={} (set by the rank that started this one) but --gpus {}", env.world,
@@ -176,11 +298,8 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
   const ref::PatternSpec pattern = o.pattern ? *o.pattern : embedded_pattern(o.attention);
   parallel::check_pattern_head_free(pattern);
   if (o.forward_latent.empty()) {  // every GPU must own a token (the latent file's shape is checked per rank)
-    const bool tiny = cfg.name == "tiny";
-    const int F = o.frames ? o.frames : (tiny ? 4 : 21), H = o.height ? o.height : (tiny ? 8 : 60),
-              W = o.width ? o.width : (tiny ? 8 : 104);
-    if (F > 0 && H > 0 && W > 0 && F % cfg.patch[0] == 0 && H % cfg.patch[1] == 0 && W % cfg.patch[2] == 0)
-      (void)parallel::SeqShards::make((long long)(F / cfg.patch[0]) * (H / cfg.patch[1]) * (W / cfg.patch[2]), world);
+    const LatentDims d = default_dims(o, cfg);
+    (void)parallel::SeqShards::make(checked_tokens(cfg, d.F, d.H, d.W, "--frames/--height/--width"), world);
   }
   std::string why;
   int devices = -1;
@@ -252,10 +371,10 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
   RunResult res;
   res.pattern = pattern.pattern;
   std::vector<float> forward_input;
-  int F = o.frames ? o.frames : (is_tiny ? 4 : 21);
-  int H = o.height ? o.height : (is_tiny ? 8 : 60);
-  int W = o.width ? o.width : (is_tiny ? 8 : 104);
+  const LatentDims dims = default_dims(o, cfg);
+  int F = dims.F, H = dims.H, W = dims.W;
   const bool forward_mode = !o.forward_latent.empty();
+  long long N = 0;
   if (forward_mode) {
     SafetensorsFile lf(o.forward_latent);
     const TensorInfo& t = lf.info("latent");
@@ -264,19 +383,18 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
     if (s.size() != 4 || s[0] != cfg.in_channels)
       throw std::runtime_error(fmt::format("{}: 'latent' has shape {}, expected [{}, F, H, W]", o.forward_latent, shape_str(t.shape),
                                            cfg.in_channels));
+    // The file's dimensions pass the same checks as the flags before they are narrowed to int.
+    N = checked_tokens(cfg, s[1], s[2], s[3], o.forward_latent + ": tensor 'latent'");
     F = (int)s[1], H = (int)s[2], W = (int)s[3];
-    forward_input = lf.to_f32("latent");
+    forward_input = lf.to_f32_finite("latent");
+  } else {
+    N = checked_tokens(cfg, F, H, W, fmt::format("--frames {} --height {} --width {}", F, H, W));
   }
-  if (F < 1 || H < 1 || W < 1) throw std::invalid_argument("frames, height and width must be >= 1");
-  if (F % cfg.patch[0] || H % cfg.patch[1] || W % cfg.patch[2])
-    throw std::invalid_argument(fmt::format("latent {}x{}x{} (frames x height x width, latent pixels) is not a multiple of the patch "
-                                            "({}, {}, {})", F, H, W, cfg.patch[0], cfg.patch[1], cfg.patch[2]));
   const std::vector<int> shots = normalize_shots(o.shots, F);
   const int nshots = shots.empty() ? 1 : (int)shots.size();
   if (pattern.layout == ref::Layout::Seq && nshots > 1)
     out << fmt::format("note: pattern '{}' has layout seq: shot boundaries only select the per-shot contexts\n", pattern.pattern);
   const int steps = o.steps ? o.steps : (is_tiny ? 2 : 50);
-  const long long N = (long long)(F / cfg.patch[0]) * (H / cfg.patch[1]) * (W / cfg.patch[2]);
   const int threads = o.threads > 0 ? o.threads : cpu::default_threads();
 
   const std::string backend_desc =

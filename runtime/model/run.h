@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "runtime/model/config.h"
 #include "runtime/model/profile.h"
 #include "runtime/model/router_calibration.h"
 #include "runtime/reference/manifest.h"
@@ -43,6 +45,42 @@ struct RunOptions {
   std::string forward_latent;
   double forward_timestep = 500.0;
 };
+
+// A value the user gave that cannot work, named by its flag ("--steps: -1 ..."). The CLI exits 2
+// (a usage error) for these, 1 for every other error (docs/model.md, "Exit codes").
+class OptionError : public std::invalid_argument {
+ public:
+  OptionError(const std::string& flag, const std::string& what) : std::invalid_argument(flag + ": " + what), flag_(flag) {}
+  const std::string& flag() const { return flag_; }
+
+ private:
+  std::string flag_;
+};
+
+// The most tokens a run accepts: 2^24 = 16,777,216, 90x the paper's longest video (187,200). Far past
+// what any memory holds (the memory estimate refuses long before), and small enough that every size
+// computed from it (N x dim x bytes, the memory estimate) fits in 64 bits and the per-axis counts in int.
+constexpr long long kMaxTokens = 1LL << 24;
+
+// Tokens of an F x H x W latent (latent pixels) for cfg's patch: every dimension >= 1 and a multiple
+// of the patch, the product computed without overflow and at most kMaxTokens. `flags` names where
+// the numbers came from ("--frames 4 --height 8 --width 8", or a latent file) for the OptionError.
+long long checked_tokens(const ModelConfig& cfg, long long F, long long H, long long W, const std::string& flags);
+
+// Every check on RunOptions that needs no work (no weights, no compile, nothing written): config,
+// backend, counts (steps, threads, gpus) and numbers (shift, cfg), the latent shape and its token
+// count, the shots, the pattern's name, that the named input files exist and are regular files,
+// and that the output folder can be written. OptionError for a bad value, std::runtime_error naming
+// the flag and the path for an input file that is missing. run_dit calls it first; the CLI calls it
+// before compiling a pattern.
+void check_run_options(const RunOptions& o);
+
+// An output folder (--out): empty (write nothing), an existing writable directory, or a path whose
+// closest existing ancestor is a writable directory; the files a run writes there must not be
+// directories. Creates nothing (a failed run leaves no folder behind). OptionError naming `flag`.
+void check_output_dir(const std::string& dir, const std::string& flag, const std::vector<std::string>& files = {});
+// An output file (init-weights -o): not a directory, its folder (or closest existing ancestor) writable.
+void check_output_file(const std::string& file, const std::string& flag);
 
 struct StepTiming {
   double seconds = 0;

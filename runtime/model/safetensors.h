@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace moga::model {
 
 class SafetensorsError : public std::runtime_error {
@@ -50,9 +52,12 @@ std::string shape_str(const std::vector<long long>& s);  // "[1536, 16, 1, 2, 2]
 
 class SafetensorsFile {
  public:
-  // Maps the file and validates the header completely: header length within the file, JSON object,
-  // known dtype strings, shapes of non-negative integers, offsets inside the data section, a byte
-  // length equal to numel x dtype size, no two tensors overlapping.
+  // Opens only a regular file (stat first: a FIFO or a device is refused, never blocked on), maps it
+  // and validates the header completely, as the format's spec says: header length within the file,
+  // the header a JSON object starting with '{' and padded with spaces only (no NUL), no key twice,
+  // known dtype strings, shapes of non-negative integers (byte size below 2^62), offsets inside the
+  // data section, a byte length equal to numel x dtype size, and the tensors tiling the data
+  // section exactly (no gap, no overlap, no trailing byte).
   explicit SafetensorsFile(const std::string& path);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
@@ -67,8 +72,12 @@ class SafetensorsFile {
   // The tensor as float32 (numel values, row-major).
   std::vector<float> to_f32(const std::string& name) const;
   void read_f32(const std::string& name, float* dst) const;
+  // As to_f32, but refuses NaN / inf (check_finite), naming the file and the tensor.
+  std::vector<float> to_f32_finite(const std::string& name) const;
 
  private:
+  TensorInfo parse_tensor(const std::string& name, const nlohmann::json& entry) const;
+  void check_coverage() const;
   std::string path_;
   void* map_ = nullptr;
   size_t size_ = 0;
@@ -78,6 +87,14 @@ class SafetensorsFile {
   std::map<std::string, size_t> index_;
   std::map<std::string, std::string> metadata_;
 };
+
+// Throws SafetensorsError "<where>: element i of n is NaN ..." at the first non-finite value.
+// Weights and contexts are checked at load: a NaN found after sampling names no tensor.
+void check_finite(const float* v, size_t n, const std::string& where);
+
+// JSON whose objects have no key twice (nlohmann would keep the last one silently); `what` names the
+// file in the SafetensorsError. For the headers and the sharded checkpoints' index files.
+nlohmann::json parse_json_unique_keys(const std::string& text, const std::string& what);
 
 // Writer: tensors are produced one at a time (fill writes numel float32 values and is converted to
 // `dtype`), so a multi-GB checkpoint needs memory for one tensor only. Written to a temp name in the

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/jit/safe_file.h"
+
 namespace moga::model {
 
 // ---- key mapping ------------------------------------------------------------------------------------
@@ -115,70 +117,185 @@ const char* layout_name(KeyLayout l) { return l == KeyLayout::Wan ? "Wan2.1" : "
 
 namespace {
 
-bool diffusers_only_name(const std::string& k) {
+// ComfyUI-style single files prefix every key with "model.diffusion_model." (diffusers' single-file
+// loader strips it too).
+const std::string kComfyPrefix = "model.diffusion_model.";
+
+std::string strip_comfy(const std::string& k) { return k.rfind(kComfyPrefix, 0) == 0 ? k.substr(kComfyPrefix.size()) : k; }
+
+// Which layout a key (prefix stripped) belongs to. Only patch_embedding.* is spelled alike in both.
+enum class KeyKind { Both, WanOnly, DiffusersOnly, Neither };
+KeyKind key_kind(const std::string& k) {
+  const bool wan = wan_to_diffusers(k).has_value(), diff = diffusers_to_wan(k).has_value();
+  if (wan && diff) return KeyKind::Both;
+  if (wan) return KeyKind::WanOnly;
+  if (diff) return KeyKind::DiffusersOnly;
+  // Names outside both tables still tell the layout by their modules (e.g. a stray attn1.* key).
   for (const char* p : {"condition_embedder.", "proj_out.", "scale_shift_table"})
-    if (k.rfind(p, 0) == 0) return true;
+    if (k.rfind(p, 0) == 0) return KeyKind::DiffusersOnly;
   for (const char* p : {".attn1.", ".attn2.", ".ffn.net.", ".scale_shift_table"})
-    if (k.find(p) != std::string::npos) return true;
-  return false;
+    if (k.find(p) != std::string::npos) return KeyKind::DiffusersOnly;
+  return KeyKind::Neither;
 }
 
-std::vector<std::string> resolve_files(const std::string& path) {
+// Index files are small JSON; a bound keeps a hostile one from exhausting memory.
+constexpr uint64_t kMaxIndexBytes = 64ull << 20;
+
+bool ends_with(const std::string& s, const std::string& t) {
+  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
+}
+
+// A weight_map file name must stay inside the index's folder: relative, no ".." component, no empty
+// component. Checked on the name as written (lexically): symlinks inside the folder are followed,
+// since the Hugging Face cache links every snapshot file to ../../blobs/, and the user chose that
+// folder; what is refused is an index (downloaded, untrusted) naming /etc/passwd or ../../x.
+void check_shard_name(const std::string& idx, const std::string& key, const std::string& f) {
+  auto bad = [&](const std::string& why) {
+    throw CheckpointError(fmt::format("{}: weight_map['{}'] = '{}': {} (shard files must be inside the index's folder)", idx,
+                                      key, f, why));
+  };
+  if (f.empty()) bad("empty file name");
+  if (f.find('\0') != std::string::npos) bad("NUL in the file name");
+  if (f[0] == '/') bad("an absolute path");
+  size_t start = 0;
+  while (start <= f.size()) {
+    const size_t end = std::min(f.find('/', start), f.size());
+    const std::string part = f.substr(start, end - start);
+    if (part == "..") bad("a '..' component");
+    if (part.empty() || part == ".") bad("an empty or '.' path component");
+    start = end + 1;
+  }
+}
+
+struct IndexShards {
+  std::vector<std::string> files;                 // sorted, unique
+  std::map<std::string, std::string> weight_map;  // tensor -> file path (as opened)
+};
+
+IndexShards read_index(const std::string& idx) {
+  namespace fs = std::filesystem;
+  const jit::FileBytes fb = jit::read_regular_file(idx, kMaxIndexBytes);
+  if (fb.status != jit::RegularFile::Status::Ok) throw CheckpointError(idx + ": " + fb.why);
+  nlohmann::json j;
+  try {
+    j = parse_json_unique_keys(fb.data, idx);
+  } catch (const SafetensorsError& e) {
+    throw CheckpointError(std::string(e.what()) + " (not a safetensors index?)");
+  }
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    throw CheckpointError(idx + ": no 'weight_map' object (not a safetensors index?)");
+  if (j["weight_map"].empty()) throw CheckpointError(idx + ": 'weight_map' is empty");
+  IndexShards r;
+  std::set<std::string> files;
+  for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+    if (!it->is_string()) throw CheckpointError(idx + ": weight_map['" + it.key() + "'] is not a file name");
+    const std::string name = it->get<std::string>();
+    check_shard_name(idx, it.key(), name);
+    const std::string file = (fs::path(idx).parent_path() / name).string();
+    files.insert(file);
+    r.weight_map[it.key()] = file;
+  }
+  r.files.assign(files.begin(), files.end());
+  return r;
+}
+
+struct Resolved {
+  std::vector<std::string> files;
+  std::optional<IndexShards> index;
+  std::string index_path;
+};
+
+Resolved resolve_files(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw std::runtime_error(path + ": no such file or directory");
-  auto from_index = [](const fs::path& idx) {
-    std::ifstream in(idx);
-    nlohmann::json j;
-    try {
-      in >> j;
-    } catch (const std::exception& e) {
-      throw std::runtime_error(idx.string() + ": not a valid index JSON: " + e.what());
-    }
-    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
-      throw std::runtime_error(idx.string() + ": no 'weight_map' object (not a safetensors index?)");
-    std::set<std::string> files;
-    for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-      if (!it->is_string()) throw std::runtime_error(idx.string() + ": weight_map['" + it.key() + "'] is not a file name");
-      files.insert((idx.parent_path() / it->get<std::string>()).string());
-    }
-    return std::vector<std::string>(files.begin(), files.end());
-  };
-  const fs::path p(path);
-  if (fs::is_directory(p, ec)) {
-    std::vector<fs::path> idx, st;
-    for (const auto& e : fs::directory_iterator(p)) {
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) throw CheckpointError(path + ": no such file or directory");
+  Resolved r;
+  if (fs::is_directory(st)) {
+    std::vector<fs::path> idx, shards;
+    for (const auto& e : fs::directory_iterator(path, ec)) {
       const std::string n = e.path().filename().string();
-      if (n.size() > 22 && n.substr(n.size() - 22) == ".safetensors.index.json") idx.push_back(e.path());
-      else if (n.size() > 12 && n.substr(n.size() - 12) == ".safetensors") st.push_back(e.path());
+      if (ends_with(n, ".safetensors.index.json")) idx.push_back(e.path());
+      else if (ends_with(n, ".safetensors")) shards.push_back(e.path());
     }
-    if (idx.size() > 1) throw std::runtime_error(path + ": more than one *.safetensors.index.json");
-    if (idx.size() == 1) return from_index(idx[0]);
-    if (st.empty()) throw std::runtime_error(path + ": directory holds no .safetensors file");
-    std::sort(st.begin(), st.end());
-    std::vector<std::string> r;
-    for (const auto& s : st) r.push_back(s.string());
+    if (ec) throw CheckpointError(path + ": cannot list the directory: " + ec.message());
+    if (idx.size() > 1) throw CheckpointError(path + ": more than one *.safetensors.index.json");
+    if (idx.size() == 1) {
+      r.index_path = idx[0].string();
+      r.index = read_index(r.index_path);
+      r.files = r.index->files;
+      return r;
+    }
+    if (shards.empty()) throw CheckpointError(path + ": directory holds no .safetensors file");
+    std::sort(shards.begin(), shards.end());
+    for (const auto& s : shards) r.files.push_back(s.string());
     return r;
   }
-  if (path.size() > 5 && path.substr(path.size() - 5) == ".json") return from_index(p);
-  return {path};
+  if (ends_with(path, ".json")) {
+    r.index_path = path;
+    r.index = read_index(path);
+    r.files = r.index->files;
+    return r;
+  }
+  r.files = {path};
+  return r;
+}
+
+// An index and its shards must agree: every tensor the index lists is in the file it names, and
+// every tensor of a shard is listed (else a loader trusting the index would read another tensor).
+void check_index_agrees(const std::string& idx, const IndexShards& ix,
+                        const std::vector<std::unique_ptr<SafetensorsFile>>& files) {
+  for (const auto& [tensor, file] : ix.weight_map) {
+    const auto f = std::find_if(files.begin(), files.end(), [&](const auto& p) { return p->path() == file; });
+    if (f == files.end() || !(*f)->has(tensor))
+      throw CheckpointError(fmt::format("{}: weight_map puts tensor '{}' in {}, which does not hold it", idx, tensor, file));
+  }
+  for (const auto& f : files)
+    for (const auto& t : f->tensors()) {
+      auto it = ix.weight_map.find(t.name);
+      if (it == ix.weight_map.end() || it->second != f->path())
+        throw CheckpointError(fmt::format("{}: tensor '{}' is not listed in the index {}{}", f->path(), t.name, idx,
+                                          it == ix.weight_map.end() ? "" : " under this file (it names " + it->second + ")"));
+    }
+}
+
+std::string first_names(const std::vector<std::string>& v, size_t n = 3) {
+  std::string r;
+  for (size_t i = 0; i < v.size() && i < n; ++i) r += (i ? ", '" : "'") + v[i] + "'";
+  if (v.size() > n) r += fmt::format(" and {} more", v.size() - n);
+  return r;
 }
 
 }  // namespace
 
 Checkpoint::Checkpoint(const std::string& path) : path_(path) {
-  for (const std::string& f : resolve_files(path)) files_.push_back(std::make_unique<SafetensorsFile>(f));
-  bool diff = false;
+  const Resolved res = resolve_files(path);
+  for (const std::string& f : res.files) files_.push_back(std::make_unique<SafetensorsFile>(f));
+  if (res.index) check_index_agrees(res.index_path, *res.index, files_);
+  // The layout, from the names: diffusers-only names make it diffusers; Wan-only names beside them
+  // are a mixed file, refused (mapping one half would report the other half's real keys as
+  // unknown and count blocks from whichever half parses).
+  std::vector<std::string> wan_only, diff_only;
+  size_t prefixed = 0, total = 0;
   for (const auto& f : files_)
-    for (const auto& t : f->tensors())
-      if (diffusers_only_name(t.name.rfind("model.diffusion_model.", 0) == 0 ? t.name.substr(22) : t.name)) diff = true;
+    for (const auto& t : f->tensors()) {
+      ++total;
+      prefixed += t.name.rfind(kComfyPrefix, 0) == 0;
+      const KeyKind k = key_kind(strip_comfy(t.name));
+      if (k == KeyKind::WanOnly) wan_only.push_back(t.name);
+      if (k == KeyKind::DiffusersOnly) diff_only.push_back(t.name);
+    }
+  if (!wan_only.empty() && !diff_only.empty())
+    throw CheckpointError(fmt::format(
+        "checkpoint {} mixes Wan2.1 and diffusers key names: {} Wan2.1 name(s) ({}) and {} diffusers name(s) ({}); use one "
+        "layout (docs/model.md, \"Checkpoint keys\")",
+        path, wan_only.size(), first_names(wan_only), diff_only.size(), first_names(diff_only)));
+  const bool diff = !diff_only.empty();
   layout_ = diff ? KeyLayout::Diffusers : KeyLayout::Wan;
+  prefix_ = prefixed == total && total > 0 ? kComfyPrefix : "";
   for (size_t fi = 0; fi < files_.size(); ++fi)
     for (const auto& t : files_[fi]->tensors()) {
-      // ComfyUI-style single files prefix every key with "model.diffusion_model." (diffusers'
-      // single-file loader strips it too).
-      const std::string pre = "model.diffusion_model.";
-      std::string wan = t.name.rfind(pre, 0) == 0 ? t.name.substr(pre.size()) : t.name;
+      std::string wan = strip_comfy(t.name);
       if (diff) {
         auto m = diffusers_to_wan(wan);
         if (!m) {
@@ -189,22 +306,31 @@ Checkpoint::Checkpoint(const std::string& path) : path_(path) {
       }
       auto [it, fresh] = entries_.emplace(wan, Entry{fi, t.name});
       if (!fresh)
-        throw std::runtime_error(fmt::format("{}: tensor '{}' appears twice ({} in {} and {} in {})", path, wan,
-                                             it->second.original, files_[it->second.file]->path(), t.name,
-                                             files_[fi]->path()));
+        throw CheckpointError(fmt::format("{}: tensor '{}' appears twice ({} in {} and {} in {})", path, wan,
+                                          it->second.original, files_[it->second.file]->path(), t.name, files_[fi]->path()));
     }
+}
+
+std::string Checkpoint::file_name(const std::string& wan) const {
+  auto it = entries_.find(wan);
+  if (it != entries_.end()) return it->second.original;
+  if (layout_ == KeyLayout::Diffusers)
+    if (auto d = wan_to_diffusers(wan)) return prefix_ + *d;
+  return prefix_ + wan;
 }
 
 const TensorInfo& Checkpoint::info(const std::string& wan) const {
   auto it = entries_.find(wan);
-  if (it == entries_.end()) throw std::runtime_error(path_ + ": no tensor '" + wan + "'");
+  if (it == entries_.end()) throw CheckpointError(path_ + ": no tensor '" + wan + "'");
   return files_[it->second.file]->info(it->second.original);
 }
 
 void Checkpoint::read_f32(const std::string& wan, float* dst) const {
   auto it = entries_.find(wan);
-  if (it == entries_.end()) throw std::runtime_error(path_ + ": no tensor '" + wan + "'");
-  files_[it->second.file]->read_f32(it->second.original, dst);
+  if (it == entries_.end()) throw CheckpointError(path_ + ": no tensor '" + wan + "'");
+  const SafetensorsFile& f = *files_[it->second.file];
+  f.read_f32(it->second.original, dst);
+  check_finite(dst, (size_t)f.info(it->second.original).numel(), where(wan));
 }
 
 std::string Checkpoint::where(const std::string& wan) const {
@@ -263,7 +389,8 @@ Weights load_weights(const std::string& path, const ModelConfig& cfg, int M, std
   std::vector<std::string> missing, unexpected, mismatched;
   for (const auto& p : want) {
     if (!ck.entries().count(p.name)) {
-      missing.push_back(p.name);
+      const std::string spelled = ck.file_name(p.name);  // the diffusers name in a diffusers file
+      missing.push_back(spelled == p.name ? p.name : spelled + " (Wan2.1 '" + p.name + "')");
       continue;
     }
     const TensorInfo& t = ck.info(p.name);
@@ -280,7 +407,7 @@ Weights load_weights(const std::string& path, const ModelConfig& cfg, int M, std
     }
     unexpected.push_back(e.original == k ? k : e.original + " (Wan2.1 '" + k + "')");
   }
-  for (const auto& u : ck.unmapped()) unexpected.push_back(u + " (no Wan2.1 name)");
+  for (const auto& u : ck.unmapped()) unexpected.push_back(u + " (not a name of the diffusers layout)");
   if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
     std::string msg = fmt::format("checkpoint {} ({} layout) does not match config '{}'{}:", path, layout_name(ck.layout()),
                                   cfg.name, M > 0 ? fmt::format(" with a router of M = {} groups", M) : "");
@@ -288,7 +415,7 @@ Weights load_weights(const std::string& path, const ModelConfig& cfg, int M, std
     if (!unexpected.empty()) msg += fmt::format("\n  {} unexpected key(s):{}", unexpected.size(), list_names(unexpected));
     if (!mismatched.empty()) msg += fmt::format("\n  {} shape mismatch(es):{}", mismatched.size(), list_names(mismatched));
     msg += config_hint(ck, cfg);
-    throw std::runtime_error(msg);
+    throw CheckpointError(msg);
   }
   Weights w;
   w.config = cfg;

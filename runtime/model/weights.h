@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -23,13 +24,22 @@ std::optional<std::string> wan_to_diffusers(const std::string& key);
 // The rename rules, in order, for docs and tests: {wan fragment, diffusers fragment}.
 const std::vector<std::pair<std::string, std::string>>& diffusers_rename_table();
 
+// A checkpoint that cannot be used (its files, its index, its key names, its values); the message
+// names the file and the tensor or key as the file spells it.
+class CheckpointError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 enum class KeyLayout { Wan, Diffusers };
 const char* layout_name(KeyLayout l);
 
 // One or more safetensors files seen as one set of tensors under Wan2.1 names. `path` is a
 // .safetensors file, a sharded checkpoint's *.safetensors.index.json, or a directory holding either
 // (diffusers' diffusion_pytorch_model*.safetensors). The key layout is detected (diffusers if any key
-// uses a diffusers-only name: condition_embedder., attn1., proj_out., scale_shift_table, ...).
+// uses a diffusers-only name: condition_embedder., attn1., proj_out., scale_shift_table, ...); a set
+// of files mixing Wan-only and diffusers-only names is refused. An index's weight_map may only name
+// files inside its folder (relative, no ".."), and must agree with the shards' contents.
 class Checkpoint {
  public:
   explicit Checkpoint(const std::string& path);
@@ -43,12 +53,17 @@ class Checkpoint {
   // Keys the layout does not know (reported by load_weights as unexpected, under their own names).
   const std::vector<std::string>& unmapped() const { return unmapped_; }
   const TensorInfo& info(const std::string& wan_name) const;
+  // The tensor as float32; NaN / inf are refused (CheckpointError naming the file and the tensor).
   void read_f32(const std::string& wan_name, float* dst) const;
+  // A Wan2.1 name as this checkpoint spells it (the diffusers name, with the ComfyUI prefix when the
+  // file uses one), also for keys it lacks: missing keys are reported under the file's own names.
+  std::string file_name(const std::string& wan_name) const;
   std::string where(const std::string& wan_name) const;  // "file: tensor 'x' (diffusers 'y')"
 
  private:
   std::string path_;
   KeyLayout layout_ = KeyLayout::Wan;
+  std::string prefix_;  // "model.diffusion_model." when every key has it
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, Entry> entries_;
   std::vector<std::string> unmapped_;

@@ -13,6 +13,7 @@
 
 #include "runtime/jit/cache.h"
 #include "runtime/jit/jit.h"
+#include "runtime/jit/safe_file.h"
 #include "runtime/jit/xxh3.h"
 #include "runtime/tune/space.h"
 
@@ -89,11 +90,9 @@ json body(const DbKey& key, const Results& results) {
   return {{"format", kDbFormat}, {"key", key.to_json()}, {"results", res}};
 }
 
-std::optional<std::string> slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
+// A database file holds one key's results (a few KB); the bound keeps a hostile or damaged one
+// (a link to /dev/zero, a huge sparse file) from being read at all.
+constexpr uint64_t kMaxDbFileBytes = 16ull << 20;
 
 }  // namespace
 
@@ -149,14 +148,26 @@ Loaded TuneDb::parse(const std::string& path, const std::string& text, const DbK
 }
 
 Loaded TuneDb::read(const std::string& path, const DbKey* expect) const {
-  std::optional<std::string> text = slurp(path);
-  if (!text) {
-    Loaded l;
-    l.path = path;
-    if (expect) l.key = *expect;
-    return l;  // Missing
+  // stat first: a directory, FIFO or device in the file's place, or an oversized file, is corrupt
+  // (warned about, moved aside on the next save), never read and never fatal.
+  const jit::FileBytes f = jit::read_regular_file(path, kMaxDbFileBytes);
+  Loaded l;
+  l.path = path;
+  if (expect) l.key = *expect;
+  if (f.status == jit::RegularFile::Status::Missing) return l;  // Missing
+  if (f.status != jit::RegularFile::Status::Ok) {
+    l.state = Loaded::State::Corrupt;
+    l.why = f.why;
+    return l;
   }
-  return parse(path, *text, expect);
+  try {
+    return parse(path, f.data, expect);
+  } catch (const std::exception& e) {  // parse checks every type; this is the last line of defence
+    l.state = Loaded::State::Corrupt;
+    l.why = std::string("unreadable: ") + e.what();
+    l.results.clear();
+    return l;
+  }
 }
 
 Loaded TuneDb::load(const DbKey& key) const {
@@ -173,7 +184,11 @@ Results TuneDb::save(const DbKey& key, const Results& results) {
   if (cur.state == Loaded::State::Corrupt) {
     if (on_warning) on_warning(fmt::format("{}: {}; rebuilding (old file kept as .corrupt)", p, cur.why));
     std::error_code ec;
-    fs::rename(p, p + ".corrupt", ec);  // best effort: kept for a post-mortem, never read
+    // Best effort: kept for a post-mortem, never read. An older .corrupt (even a directory) gives
+    // way, and so does a directory in the file's place, so the rebuilt file can take its name.
+    fs::remove_all(p + ".corrupt", ec);
+    fs::rename(p, p + ".corrupt", ec);
+    if (ec && fs::is_directory(fs::symlink_status(p, ec))) fs::remove_all(p, ec);
   }
   Results merged = std::move(cur.results);
   for (const auto& [id, r] : results) merged[id] = r;

@@ -9,5 +9,7 @@ if(TARGET moga_model)
       ${CMAKE_CURRENT_LIST_DIR}/model_layers_test.cpp
       ${CMAKE_CURRENT_LIST_DIR}/model_run_test.cpp
       ${CMAKE_CURRENT_LIST_DIR}/model_router_calibration_test.cpp
+      ${CMAKE_CURRENT_LIST_DIR}/model_robust_test.cpp
+      ${CMAKE_CURRENT_LIST_DIR}/model_robust_cli_test.cpp
     LIBS moga_model)
 endif()

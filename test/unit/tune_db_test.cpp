@@ -3,6 +3,7 @@
 // detected and rebuilt, merging saves, and several processes saving at once (fork).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <chrono>
 #include <functional>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -316,4 +318,55 @@ TEST_F(TuneDbTest, ConcurrentProcessesLeaveAValidMergedFile) {
   ASSERT_EQ(l.state, Loaded::State::Valid) << l.why;
   EXPECT_EQ(l.results.size(), static_cast<size_t>(kProcs * kEach));
   EXPECT_TRUE(warnings_.empty());
+}
+
+// Ill-typed fields under a correct checksum, and special files in a database file's place: each is a
+// corrupt file, warned about naming it, never read past the bound (16 MiB), never fatal; the next
+// save rebuilds it (issue #14).
+TEST_F(TuneDbTest, IllTypedFieldsAndSpecialFilesAreCorruptNotFatal) {
+  const DbKey k = sample_key();
+  const std::string text = TuneDb::serialize(k, {{"bm128_bn64_w4_s2", ok_result(1.0)}});
+  auto resigned = [&](const std::function<void(json&)>& edit) {
+    json j = json::parse(text);
+    j.erase("checksum");
+    edit(j);
+    j["checksum"] = moga::jit::hex64(moga::jit::xxh3(j.dump()));
+    return j.dump(2);
+  };
+  const std::vector<std::pair<std::string, std::function<void(const std::string&)>>> cases = {
+      {"runs as a string", [&](const std::string& p) { write_all(p, resigned([](json& j) { j["results"]["bm128_bn64_w4_s2"]["runs"] = "20"; })); }},
+      {"ms as an object", [&](const std::string& p) { write_all(p, resigned([](json& j) { j["results"]["bm128_bn64_w4_s2"]["ms"] = json::object(); })); }},
+      {"key bucket N as a string", [&](const std::string& p) { write_all(p, resigned([](json& j) { j["key"]["bucket"]["N"] = "4096"; })); }},
+      {"results an array", [&](const std::string& p) { write_all(p, resigned([](json& j) { j["results"] = json::array(); })); }},
+      {"note a number", [&](const std::string& p) { write_all(p, resigned([](json& j) { j["results"]["bm128_bn64_w4_s2"]["note"] = 3; })); }},
+      {"a directory", [](const std::string& p) { fs::create_directories(p + "/x"); }},
+      {"a FIFO", [](const std::string& p) { ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0); }},
+      {"a link to /dev/zero", [](const std::string& p) { fs::create_symlink("/dev/zero", p); }},
+      {"a 1 GiB sparse file", [](const std::string& p) {
+         write_all(p, "{");
+         fs::resize_file(p, 1ull << 30);
+       }},
+  };
+  for (const auto& [what, damage] : cases) {
+    SCOPED_TRACE(what);
+    TuneDb db = make_db();
+    warnings_.clear();
+    const std::string path = db.path(k);
+    fs::create_directories(fs::path(path).parent_path());
+    damage(path);
+    const auto t0 = std::chrono::steady_clock::now();
+    Loaded l;
+    EXPECT_NO_THROW(l = db.load(k));
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
+    EXPECT_EQ(l.state, Loaded::State::Corrupt);
+    EXPECT_TRUE(l.results.empty());
+    ASSERT_EQ(warnings_.size(), 1u);
+    EXPECT_NE(warnings_[0].find(path), std::string::npos) << warnings_[0];
+    EXPECT_NO_THROW(db.list_kernel(k));  // --show walks the folder: skipped, not fatal
+    EXPECT_NO_THROW(db.save(k, "bm64_bn32_w4_s2", ok_result(3.0)));
+    const Loaded r = db.load(k);
+    ASSERT_EQ(r.state, Loaded::State::Valid) << r.why;
+    EXPECT_EQ(r.results.size(), 1u);
+    fs::remove_all(fs::path(path).parent_path());
+  }
 }

@@ -20,6 +20,7 @@
 #include "runtime/model/run.h"
 #include "runtime/reference/manifest.h"
 #include "tools/moga/commands.h"
+#include "tools/moga/validate.h"
 
 namespace moga::cli {
 namespace {
@@ -42,7 +43,7 @@ bool ends_with(const std::string& s, const std::string& t) {
 // here), or a manifest .json.
 ref::PatternSpec resolve_pattern(const std::string& attention, const std::vector<std::string>& params, int head_dim) {
   if (ends_with(attention, ".json")) {
-    if (!params.empty()) throw std::runtime_error("--param needs a pattern source (.moga or a built-in name), not a manifest");
+    if (!params.empty()) throw model::OptionError("--param", "needs a pattern source (.moga or a built-in name), not a manifest");
     return ref::load_manifest(attention);
   }
   const bool file = ends_with(attention, ".moga");
@@ -51,7 +52,7 @@ ref::PatternSpec resolve_pattern(const std::string& attention, const std::vector
   opt.head_dim = head_dim == 64 ? 64 : 128;
   for (const std::string& kv : params) {
     const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) throw std::runtime_error(fmt::format("--param expects k=v, got '{}'", kv));
+    if (eq == std::string::npos || eq == 0) throw model::OptionError("--param", fmt::format("expects k=v, got '{}'", kv));
     opt.params[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   frontend::Diagnostics diags;
@@ -85,10 +86,12 @@ int run_run(RunArgs& a, CLI::App* sub) {
         o.shots.push_back(std::stoi(item, &pos));
         if (pos != item.size()) throw std::invalid_argument(item);
       } catch (const std::exception&) {
-        throw std::runtime_error("--shots expects comma-separated frame numbers, e.g. 0,8,15; got '" + a.shots + "'");
+        throw model::OptionError("--shots", "expects comma-separated frame numbers, e.g. 0,8,15; got '" + a.shots + "'");
       }
     }
   }
+  // Every value, the input files' existence and --out before any work (a --param compile, weights).
+  model::check_run_options(o);
   const model::ModelConfig cfg = model::config_by_name(o.config);
   o.pattern = resolve_pattern(o.attention, a.params, cfg.head_dim());
   model::run_dit(o, std::cout, std::cerr);
@@ -104,23 +107,33 @@ Command register_run(CLI::App& app) {
   sub->add_option("--config", o.config, "model config")->check(CLI::IsMember(model::config_names()))->capture_default_str();
   sub->add_option("--weights", o.weights, "checkpoint (.safetensors, sharded index .json, or a directory; Wan2.1 or diffusers "
                                           "key names), or 'random'")->capture_default_str();
-  sub->add_option("--seed", o.seed, "seed of the random weights, the noise and the random context")->capture_default_str();
+  sub->add_option("--seed", o.seed, "seed of the random weights, the noise and the random context")
+      ->check(non_negative_integer())
+      ->capture_default_str();
   sub->add_option("--attention", o.attention, "self-attention pattern: a built-in name (full, moga, stga, ...), a .moga file "
                                               "or a manifest .json")->capture_default_str();
   sub->add_option("--param", a->params, "override a pattern param: --param M=8 (repeatable)");
-  sub->add_option("--frames", o.frames, "latent frames (default: 4 for tiny, 21 for wan-*)");
-  sub->add_option("--height", o.height, "latent height in latent pixels, a multiple of 2 (default: 8 / 60)");
-  sub->add_option("--width", o.width, "latent width in latent pixels, a multiple of 2 (default: 8 / 104)");
+  // Counts are refused outside their range here (0 would silently mean "the default" in RunOptions);
+  // the token count of the whole latent is checked by check_run_options.
+  sub->add_option("--frames", o.frames, "latent frames (default: 4 for tiny, 21 for wan-*)")->check(int_range(1, 1 << 30));
+  sub->add_option("--height", o.height, "latent height in latent pixels, a multiple of 2 (default: 8 / 60)")
+      ->check(int_range(1, 1 << 30));
+  sub->add_option("--width", o.width, "latent width in latent pixels, a multiple of 2 (default: 8 / 104)")
+      ->check(int_range(1, 1 << 30));
   sub->add_option("--shots", a->shots, "first latent frame of each shot, e.g. 0,8,15");
   sub->add_option("--context", o.context, "text context: a .safetensors with 'context' [L, text_dim] (or 'context.0', "
                                           "'context.1', ... per shot; optional 'negative'), or 'random'")->capture_default_str();
-  sub->add_option("--steps", o.steps, "sampling steps (default: 2 for tiny, 50 for wan-*)");
-  sub->add_option("--shift", o.shift, "timestep shift of the flow-matching schedule")->capture_default_str();
-  sub->add_option("--cfg", a->cfg, "classifier-free guidance scale (off when not given)");
+  sub->add_option("--steps", o.steps, "sampling steps (default: 2 for tiny, 50 for wan-*)")->check(int_range(1, 100000));
+  sub->add_option("--shift", o.shift, "timestep shift of the flow-matching schedule")
+      ->check(finite_number(true))
+      ->capture_default_str();
+  sub->add_option("--cfg", a->cfg, "classifier-free guidance scale (off when not given)")->check(finite_number(false));
   sub->add_option("--backend", o.backend, "cpu, gpu or auto")->check(CLI::IsMember({"cpu", "gpu", "auto"}))->capture_default_str();
-  sub->add_option("--threads", o.threads, "CPU threads (default: all cores, or $MOGA_THREADS)");
+  sub->add_option("--threads", o.threads, "CPU threads (default: all cores, or $MOGA_THREADS)")->check(int_range(1, 4096));
   sub->add_option("--gpus", o.gpus, "GPUs: N > 1 runs the DiT sequence-parallel (Ulysses over NCCL), one process per "
-                                    "GPU; the head count must be divisible by N (docs/distributed.md)")->capture_default_str();
+                                    "GPU; the head count must be divisible by N (docs/distributed.md)")
+      ->check(int_range(1, 1024))
+      ->capture_default_str();
   sub->add_option("-o,--out", o.out_dir, "write latent.safetensors and preview.png here");
   sub->add_flag("--no-progress", a->no_progress, "no progress bar");
   CLI::Option* cal =
@@ -131,7 +144,9 @@ Command register_run(CLI::App& app) {
           ->check(CLI::IsMember({"step", "first", "off"}));
   sub->add_flag("--no-calibrate-routers", a->no_calibrate_routers, "same as --calibrate-routers off")->excludes(cal);
   sub->add_option("--forward-latent", o.forward_latent, "debug: one forward of this latent ('latent' [16, F, H, W])")->group("");
-  sub->add_option("--timestep", o.forward_timestep, "debug: the timestep of --forward-latent")->group("");
+  sub->add_option("--timestep", o.forward_timestep, "debug: the timestep of --forward-latent")
+      ->check(finite_number(false))
+      ->group("");
   return {sub, [a, sub] { return run_run(*a, sub); }};
 }
 

@@ -10,7 +10,9 @@
 
 #include "runtime/jit/jit.h"
 #include "runtime/jit/module.h"
+#include "runtime/model/run.h"
 #include "tools/moga/commands.h"
+#include "tools/moga/validate.h"
 
 namespace moga::cli {
 namespace {
@@ -27,6 +29,9 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 
 int run_smoke(const std::string& arch, int n) {
+  // A virtual or misspelt arch is a usage error, refused before the driver is touched.
+  if (!arch.empty() && (arch.rfind("sm_", 0) != 0 || arch.size() < 5))
+    throw model::OptionError("--arch", "expects a real GPU arch such as sm_90 or sm_90a, got '" + arch + "'");
   jit::CompileOptions opt;
   opt.name = "moga_smoke_saxpy";
   // Resolved before the clock starts: finding the device's arch initialises the driver (~0.2 s).
@@ -87,7 +92,7 @@ Command register_smoke(CLI::App& app) {
   auto arch = std::make_shared<std::string>();
   auto n = std::make_shared<int>(1 << 20);
   sub->add_option("--arch", *arch, "Target arch (sm_90, sm_90a, ...); default: the device's, else sm_90");
-  sub->add_option("-n", *n, "Number of elements")->check(CLI::PositiveNumber);
+  sub->add_option("-n", *n, "Number of elements")->check(int_range(1, 1 << 28));
   return {sub, [arch, n] { return run_smoke(*arch, *n); }};
 }
 

@@ -22,6 +22,8 @@
 #include "runtime/tune/select.h"
 #include "runtime/tune/tuner.h"
 #include "tools/moga/commands.h"
+#include "tools/moga/validate.h"
+#include "runtime/model/run.h"
 #include "tools/moga/sparsity.h"
 #include "runtime/tune/gpu_runner.h"
 
@@ -112,17 +114,52 @@ std::vector<PatternText> load_patterns(const TuneArgs& a) {
                                        a.pattern, names));
 }
 
+// --shape parsed, and its token count checked before it is multiplied in int anywhere (the
+// attention shape's N = F * H * W): at most model::kMaxTokens, and batch x tokens likewise.
+std::vector<int> checked_shape_dims(const std::string& text) {
+  std::vector<int> dims;
+  try {
+    dims = parse_shape_dims(text);
+  } catch (const std::invalid_argument& e) {
+    throw model::OptionError("--shape", e.what());
+  }
+  unsigned __int128 n = 1;
+  for (int d : dims) n *= (unsigned __int128)d;
+  if (n > (unsigned __int128)model::kMaxTokens)
+    throw model::OptionError("--shape", fmt::format("{} is {:.4g} tokens, more than the {} supported", text, (double)n,
+                                                    model::kMaxTokens));
+  return dims;
+}
+
+// Each shot's first frame inside the video and after the previous one (frame 0 is implied).
+void check_shots(const std::vector<int>& shots, int frames, const std::string& shape) {
+  int prev = 0;
+  for (int s : shots) {
+    if (s <= 0 || s >= frames)
+      throw model::OptionError("--shots", fmt::format("frame {} outside [1, {}) (the frames of --shape {})", s, frames, shape));
+    if (s <= prev) throw model::OptionError("--shots", "first frames must be strictly increasing");
+    prev = s;
+  }
+}
+
 // --shape for one pattern: seq N or video FxHxW; defaults 32768 (seq) and 21x30x52 (video).
 std::optional<tune::Shape> shape_for(const PatternText& p, const TuneArgs& a) {
   const bool video = p.manifest.value("layout", "seq") == "video";
-  const std::vector<int> dims = parse_shape_dims(a.shape.empty() ? (video ? "21x30x52" : "32768") : a.shape);
+  const std::string text = a.shape.empty() ? (video ? "21x30x52" : "32768") : a.shape;
+  const std::vector<int> dims = checked_shape_dims(text);
   if ((dims.size() == 3) != video) return std::nullopt;  // this pattern has the other layout
-  if (!video) return tune::Shape::seq(a.batch, dims[0], a.heads, a.head_dim);
+  if (!video) {
+    // A seq pattern has no shots; only an explicit sequence --shape with --shots is a contradiction.
+    if (!a.shots.empty() && !a.shape.empty())
+      throw model::OptionError("--shots", "needs a video shape FxHxW (--shape " + text + " is a sequence)");
+    return tune::Shape::seq(a.batch, dims[0], a.heads, a.head_dim);
+  }
   std::vector<int> shots;
   if (!a.shots.empty()) {
     shots.push_back(0);
     shots.insert(shots.end(), a.shots.begin(), a.shots.end());
   }
+  check_shots(a.shots, dims[0], text);
   return tune::Shape::make_video(a.batch, dims[0], dims[1], dims[2], a.heads, a.head_dim, shots);
 }
 
@@ -264,10 +301,17 @@ int tune_kernel(const PatternText& p, const tune::KernelInfo& k, const tune::Sha
 }
 
 int run_tune(const TuneArgs& a) {
-  if (a.show && a.dry_run) throw std::runtime_error("--show and --dry-run exclude each other");
+  if (a.show && a.dry_run) throw model::OptionError("--show", "--show and --dry-run exclude each other");
+  // An explicit --shape and its --shots, before anything is printed or compiled.
+  if (!a.shape.empty()) {
+    const std::vector<int> dims = checked_shape_dims(a.shape);
+    if (dims.size() == 3) check_shots(a.shots, dims[0], a.shape);
+    else if (!a.shots.empty())
+      throw model::OptionError("--shots", "needs a video shape FxHxW (--shape " + a.shape + " is a sequence)");
+  }
   for (const std::string& id : a.configs)
     if (!tune::Config::parse(id))
-      throw std::runtime_error(fmt::format("--configs: '{}' is not a config id (e.g. bm128_bn64_w4_s2)", id));
+      throw model::OptionError("--configs", fmt::format("'{}' is not a config id (e.g. bm128_bn64_w4_s2)", id));
   Ctx ctx;
   ctx.device = jit::device_available(&ctx.no_device_why);
   if (ctx.device) {
@@ -330,8 +374,8 @@ Command register_tune(CLI::App& app) {
   sub->add_option("--kernel", a->kernel, "only this kernel of the pattern");
   sub->add_option("--shape", a->shape, "N (seq) or FxHxW (video); default 32768 / 21x30x52");
   sub->add_option("--shots", a->shots, "video: first frame of each shot after the first");
-  sub->add_option("--batch", a->batch, "batch size B")->check(CLI::PositiveNumber);
-  sub->add_option("--heads", a->heads, "heads H")->check(CLI::PositiveNumber);
+  sub->add_option("--batch", a->batch, "batch size B")->check(int_range(1, 4096));
+  sub->add_option("--heads", a->heads, "heads H")->check(int_range(1, 1024));
   sub->add_option("--head-dim", a->head_dim, "head dim D")->check(CLI::IsMember({64, 128}));
   sub->add_option("--param", a->params, "override a param (shipped pattern or .moga file): --param M=16");
   sub->add_option("--configs", a->configs, "only these configs, e.g. bm128_bn64_w4_s2,bm64_bn64_w4_s3")
@@ -340,12 +384,12 @@ Command register_tune(CLI::App& app) {
   sub->add_flag("--dry-run", a->dry_run, "print the pruned space and what would be tuned (no GPU needed)");
   sub->add_flag("--retry-failed", a->retry_failed, "measure configs recorded as failed again");
   sub->add_flag("--force", a->force, "measure every config again (results replaced)");
-  sub->add_option("--jobs", a->jobs, "compile threads (default: all cores)");
+  sub->add_option("--jobs", a->jobs, "compile threads (default: all cores)")->check(int_range(0, 1024));
   sub->add_option("--db", a->db_dir, "database folder (default: <cache>/tune)");
   sub->add_option("--arch", a->arch, "arch for --show/--dry-run without a device (default sm_90)");
   sub->add_option("--runs", a->runs, "timed calls per config (at least 10)")->check(CLI::Range(10, 100000));
   sub->add_option("--warmup", a->warmup, "warm-up calls per config")->check(CLI::Range(1, 1000));
-  sub->add_option("--d-model", a->d_model, "router input width for routed kernels")->check(CLI::PositiveNumber);
+  sub->add_option("--d-model", a->d_model, "router input width for routed kernels")->check(int_range(1, 1 << 20));
   return {sub, [a] { return run_tune(*a); }};
 }
 
