@@ -20,6 +20,8 @@ _DUMP_FILES = {"ast": ".ast", "attn": ".attn.mlir", "lowered": ".lowered.mlir"}
 # Patterns by id: the torch op carries the id (an int) so that its schema needs no Python object.
 _REGISTRY: Dict[int, "Pattern"] = {}
 _REGISTRY_LOCK = threading.Lock()
+# moga._torch_ops.call, set when that module is imported (no import inside a call torch.compile traces).
+_TORCH_CALL = [None]
 
 
 class Pattern:
@@ -113,10 +115,12 @@ class Pattern:
     def __call__(self, q, k, v, *, shape=None, router_x=None, router_w=None, out=None, layout: str = "bnhd"):
         """Runs the pattern (torch tensors). CUDA bf16: the fused kernels, on the current stream; CPU: the
         CPU reference (float64, brute force; for tests). Returns a new tensor, or ``out``."""
-        from . import _torch_ops
+        call = _TORCH_CALL[0]
+        if call is None:  # torch was not imported by moga/__init__ (MOGA_NO_TORCH=1)
+            from . import _torch_ops  # noqa: F401  (sets _TORCH_CALL)
 
-        return _torch_ops.call(self, q, k, v, shape=shape, router_x=router_x, router_w=router_w, out=out,
-                               layout=layout)
+            call = _TORCH_CALL[0]
+        return call(self, q, k, v, shape=shape, router_x=router_x, router_w=router_w, out=out, layout=layout)
 
     def launch(self, q, k, v, out, *, shape=None, router_x=None, router_w=(), stream: int = 0):
         """The framework-free entry: q, k, v, out, router_x, router_w are ``moga.View``s (or anything

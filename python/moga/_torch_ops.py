@@ -15,7 +15,7 @@ from typing import List, Optional
 import numpy as np
 import torch
 
-from ._pattern import _REGISTRY, Pattern
+from ._pattern import _REGISTRY, _TORCH_CALL, Pattern
 from ._shapes import Shape
 
 _DTYPES = {torch.bfloat16: "bf16", torch.float16: "f16", torch.float32: "f32", torch.int32: "i32"}
@@ -245,3 +245,6 @@ def call(pat: Pattern, q, k, v, *, shape=None, router_x=None, router_w=None, out
     else:
         torch.ops.moga.attention_out(q, k, v, x, ws, pat._id, spec, out)
     return out.transpose(1, 2) if layout == "bhnd" else out
+
+
+_TORCH_CALL[0] = call

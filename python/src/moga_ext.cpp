@@ -570,9 +570,15 @@ NB_MODULE(_moga, m) {
       .def_prop_ro("kernels", &kernels_of)
       .def_prop_ro("routed_kernels", [](const Pattern& p) { return p.routed(); })
       .def_prop_rw("use_tuned", &Pattern::use_tuned, &Pattern::set_use_tuned)
-      .def("validate", &validate)
-      .def("run", &run)
-      .def("bench_cpp_loop", &bench_cpp_loop)
+      .def("validate", &validate, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a)
+      .def("run", &run, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a, "tokens"_a, "stream"_a)
+      .def("bench_cpp_loop", &bench_cpp_loop, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a, "iters"_a, "stream"_a, "weights_unchanged"_a)
+      // The argument conversion of run() alone (python/bench/call_overhead.py: the binding's own cost).
+      .def("parse_only", [](Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle out, nb::handle shape,
+                            nb::handle router_x, nb::handle router_w, std::vector<int64_t> tokens, uint64_t stream) {
+        Call c = make_call(p, q, k, v, out, shape, router_x, router_w);
+        return (int)(c.q.rank + tokens.size() + (stream & 1));
+      }, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a, "tokens"_a, "stream"_a)
       .def("reference", &reference, "q"_a, "k"_a, "v"_a, "shape"_a, "x"_a.none(), "weights"_a, "routing"_a,
            "per_kernel"_a = false, "threads"_a = 0)
       .def("sparsity", &sparsity, "shape"_a, "batch"_a = 1, "density_budget"_a = 1LL << 26)

@@ -118,7 +118,8 @@ def test_save_load_roundtrip(tmp_path, monkeypatch):
     p = moga.compile(CAUSAL)
     p.dump("ast")
     d = p.save(tmp_path / "c")
-    assert sorted(os.listdir(d)) == ["my_causal.ast", "my_causal.cu", "my_causal.json", "my_causal.moga"]
+    assert sorted(os.listdir(d)) == ["my_causal.ast", "my_causal.attn.mlir", "my_causal.cu", "my_causal.json",
+                                     "my_causal.lowered.mlir", "my_causal.moga"]
     monkeypatch.setenv("MOGA_COMPILE", "/nonexistent/moga-compile")
     q = moga.load(d)
     assert q.name == "my_causal" and q.cuda == p.cuda
@@ -146,7 +147,7 @@ def test_sparsity():
     assert k["empty"] + k["full"] + k["partial"] == k["tiles_q"] * k["tiles_k"]
     m = moga.pattern("moga").sparsity(moga.video(5, 13, 17, shots=[0, 3]))
     assert [k["name"] for k in m] == [k["name"] for k in moga.pattern("moga").kernels]
-    with pytest.raises(ValueError, match="layout video"):
+    with pytest.raises(ValueError, match="has layout seq"):
         p.sparsity(moga.video(2, 3, 4))
 
 
@@ -166,24 +167,25 @@ def test_validate_without_device():
     good = moga.view(1 << 20, (B, N, H, D))
     x = moga.view(1 << 24, (B, N, 64))
     w = moga.view(1 << 26, (64, 5))
+    sh = moga.video(1, 16, 16)
     p.validate(good, good._replace(ptr=2 << 20), good._replace(ptr=3 << 20), good._replace(ptr=4 << 20),
-               shape=moga.seq(N), router_x=x, router_w=[w])
+               shape=sh, router_x=x, router_w=[w])
     with pytest.raises(ValueError, match=r"^k:"):
         p.validate(good, moga.view(2 << 20, (B, N, H, 64)), good._replace(ptr=3 << 20), good._replace(ptr=4 << 20),
-                   shape=moga.seq(N), router_x=x, router_w=[w])
+                   shape=sh, router_x=x, router_w=[w])
     with pytest.raises(ValueError, match=r"^q:"):
         p.validate(moga.view(1 << 20, (B, N, H, D), dtype="f32"), good._replace(ptr=2 << 20),
-                   good._replace(ptr=3 << 20), good._replace(ptr=4 << 20), shape=moga.seq(N), router_x=x,
+                   good._replace(ptr=3 << 20), good._replace(ptr=4 << 20), shape=sh, router_x=x,
                    router_w=[w])
     with pytest.raises(ValueError, match=r"out"):  # out aliases q
-        p.validate(good, good._replace(ptr=2 << 20), good._replace(ptr=3 << 20), good, shape=moga.seq(N),
+        p.validate(good, good._replace(ptr=2 << 20), good._replace(ptr=3 << 20), good, shape=sh,
                    router_x=x, router_w=[w])
     with pytest.raises(ValueError, match="router"):
         p.validate(good, good._replace(ptr=2 << 20), good._replace(ptr=3 << 20), good._replace(ptr=4 << 20),
-                   shape=moga.seq(N))
+                   shape=sh)
     with pytest.raises(ValueError, match="shape"):
         p.validate(good, good._replace(ptr=2 << 20), good._replace(ptr=3 << 20), good._replace(ptr=4 << 20),
-                   shape=moga.seq(N + 1), router_x=x, router_w=[w])
+                   shape=moga.video(1, 16, 17), router_x=x, router_w=[w])
 
 
 def test_tune_dry_run_uses_the_cli_database(cache_dir):
