@@ -526,6 +526,8 @@ nb::list kernels_of(const Pattern& p) {
 NB_MODULE(_moga, m) {
   m.doc() = "moga's runtime (MLIR-free): patterns, the GPU attention, the CPU reference, the tuner";
   m.attr("version") = MOGA_VERSION;
+  // moga.Pattern objects live in a registry for the whole process (the torch op refers to them by id).
+  nb::set_leak_warnings(false);
 
   static nb::exception<rt::PatternError> pattern_error(m, "PatternError", PyExc_RuntimeError);
   static nb::exception<ref::ManifestError> manifest_error(m, "ManifestError", PyExc_RuntimeError);

@@ -80,8 +80,11 @@ def test_bhnd_strides_without_copy():
     qh, kh, vh = (rnd(B, H, N, D, seed=i) for i in range(3))
     import warnings
 
+    import moga._torch_ops as ops
+
+    ops._copy_warned.clear()
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a copy would warn
+        warnings.filterwarnings("error", message="moga:")  # a copy would warn
         o = pat(qh, kh, vh, layout="bhnd")
     ref = pat.reference(cpu(qh), cpu(kh), cpu(vh), layout="bhnd")
     assert o.shape == (B, H, N, D) and rel_l2(cpu(o).numpy(), ref.numpy()) <= TOL
@@ -273,8 +276,12 @@ def test_wan_forward_moga_32760_tokens():
 def test_tune_runs_and_is_picked_up(cache_dir):
     pat = moga.pattern("causal")
     shape = moga.seq(4096)
-    rows = moga.tune(pat, shape, heads=4, head_dim=64, configs=["bm64_bn64_w4_s2"], runs=10, quiet=True)
-    assert rows[0]["results"]["bm64_bn64_w4_s2"]["status"] == "ok"
+    t = pat.manifest["kernels"][0]["tiles"]
+    cid = f"bm{t['block_m']}_bn{t['block_n']}_w{t['warps']}_s{t['stages']}"  # the manifest's own tiles
+    dry = moga.tune(pat, shape, heads=4, head_dim=64, dry_run=True)
+    assert cid in dry[0]["space"], (cid, dry[0]["space"])
+    rows = moga.tune(pat, shape, heads=4, head_dim=64, configs=[cid], runs=10, quiet=True)
+    assert rows[0]["results"][cid]["status"] == "ok", rows[0]["results"][cid]
     assert rows[0]["runtime_choice_source"].startswith("tuned")
     q, k, v, kw = inputs(pat, shape, H=4, D=64)
     out = pat(q, k, v, **kw)
