@@ -49,6 +49,24 @@ def _as_pattern(p, params=None) -> Pattern:
     return _moga.compile(p, params=params)
 
 
+def _get_qkv_projections(attn, hidden_states, encoder_hidden_states):
+    # diffusers' transformer_wan._get_qkv_projections (fused or separate projections)
+    if encoder_hidden_states is None:
+        encoder_hidden_states = hidden_states
+    if getattr(attn, "fused_projections", False):
+        if not attn.is_cross_attention:
+            return attn.to_qkv(hidden_states).chunk(3, dim=-1)
+        key, value = attn.to_kv(encoder_hidden_states).chunk(2, dim=-1)
+        return attn.to_q(hidden_states), key, value
+    return attn.to_q(hidden_states), attn.to_k(encoder_hidden_states), attn.to_v(encoder_hidden_states)
+
+
+def _get_added_kv_projections(attn, encoder_hidden_states_img):
+    if getattr(attn, "fused_projections", False):
+        return attn.to_added_kv(encoder_hidden_states_img).chunk(2, dim=-1)
+    return attn.add_k_proj(encoder_hidden_states_img), attn.add_v_proj(encoder_hidden_states_img)
+
+
 def _apply_rotary_emb(x: torch.Tensor, freqs_cos: torch.Tensor, freqs_sin: torch.Tensor) -> torch.Tensor:
     # diffusers' WanAttnProcessor (transformer_wan.py), the same arithmetic.
     x1, x2 = x.unflatten(-1, (-1, 2)).unbind(-1)
@@ -157,8 +175,6 @@ class MoGAAttnProcessor(nn.Module):
             return self._diffusers_proc(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb)
         if attention_mask is not None:
             raise ValueError("attention_mask: MoGAAttnProcessor does not take a mask (the pattern is the mask)")
-        from diffusers.models.transformers.transformer_wan import _get_added_kv_projections, _get_qkv_projections
-
         encoder_hidden_states_img = None
         if encoder_hidden_states is not None and attn.add_k_proj is not None:
             image_context_length = encoder_hidden_states.shape[1] - 512  # as diffusers: 512 text tokens
