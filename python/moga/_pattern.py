@@ -44,6 +44,7 @@ class Pattern:
         self._head_dim = head_dim
         self._dumps = dict(dumps or {})
         self._builtin = builtin
+        self._wprev = None  # the router weights of the previous GPU call (moga._torch_ops._weight_tokens)
         # Everything the torch wrapper reads is plain Python data (torch.compile traces it).
         self.name: str = native.name
         self.layout: str = native.layout

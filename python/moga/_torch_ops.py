@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import weakref
 from typing import List, Optional
 
 import numpy as np
@@ -62,6 +63,22 @@ def _fix(t: torch.Tensor, name: str) -> torch.Tensor:
     return t.contiguous()
 
 
+def _weight_tokens(pat: Pattern, router_w) -> list:
+    """The router weights' version counters when they are the very tensors (alive since, same storage
+    base, same version) of the pattern's previous call, so the packed copy can be reused; else [] (the
+    runtime repacks). A fresh tensor each call (even at a recycled address) is never "unchanged"; under
+    CUDA graph capture nothing is (each replay repacks)."""
+    if torch.cuda.is_current_stream_capturing():
+        pat._wprev = None
+        return []
+    bases = [w if w._base is None else w._base for w in router_w]
+    prev = pat._wprev
+    same = prev is not None and len(prev) == len(bases) and all(
+        r() is b and ver == b._version for (r, ver), b in zip(prev, bases))
+    pat._wprev = [(weakref.ref(b), b._version) for b in bases]
+    return [b._version for b in bases] if same else []
+
+
 def _run_cuda(pat: Pattern, q, k, v, router_x, router_w, shape: List[int], out):
     if q.device.index not in (0, None):
         raise ValueError(f"q: the moga runtime runs on device ordinal 0 (cuda:0; use CUDA_VISIBLE_DEVICES to pick "
@@ -74,9 +91,7 @@ def _run_cuda(pat: Pattern, q, k, v, router_x, router_w, shape: List[int], out):
         router_x = _fix(router_x, "router_x")
         xv = torch_view(router_x, "router_x")
         ws = [torch_view(w, "router_w") for w in router_w]
-        if not torch.cuda.is_current_stream_capturing():
-            # same tensors, same versions as the previous call: the packed copy of W_r is reused
-            tokens = [w._version for w in router_w]
+        tokens = _weight_tokens(pat, router_w)
     sh = Shape.from_list(shape)
     pat._native.run(torch_view(q, "q"), torch_view(k, "k"), torch_view(v, "v"), torch_view(out, "out"), sh.native(),
                     xv, ws, tokens, _raw_stream(q.device.index or 0))

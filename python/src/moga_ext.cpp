@@ -169,6 +169,16 @@ class Pattern {
   }
 
   void forget_shapes() { by_shape_.clear(); }
+  // A call on slot `s`: the other slots' "previous call" is no longer the pattern's previous call, so
+  // their packed router weights must not be trusted (python/moga/_torch_ops.py: the version tokens
+  // say "the same live tensors as the pattern's previous call").
+  void forget_weights_except(const Slot* s) {
+    for (auto& [k, slot] : by_tiles_)
+      if (slot.get() != s) {
+        slot->last_w.clear();
+        slot->last_tokens.clear();
+      }
+  }
   void set_use_tuned(bool v) {
     use_tuned_ = v;
     forget_shapes();
@@ -219,14 +229,16 @@ void validate(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle o
   p.default_attn().validate(c.q, c.k, c.v, c.out, c.shape, c.has_router ? &c.router : nullptr);
 }
 
-// Validates and launches on `stream`. tokens: one version token per router weight (torch's
-// `_version`, or -1 = unknown): the same pointers and tokens as the previous call of the same
-// PatternAttention mean the packed weights are reused (RouterInputs::weights_unchanged). Never under
-// CUDA graph capture (the caller passes -1 there): a replay must repack.
+// Validates and launches on `stream`. tokens: one version token per router weight (torch's `_version`),
+// given only when the weights are the same live tensors as in the pattern's previous call (else empty);
+// with the same pointers and tokens as the previous call of the same PatternAttention the packed
+// weights are reused (RouterInputs::weights_unchanged). Never under CUDA graph capture (the caller
+// passes none there): a replay must repack.
 void run(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle out, nb::handle shape, nb::handle router_x,
          nb::handle router_w, std::vector<int64_t> tokens, uint64_t stream) {
   Call c = make_call(p, q, k, v, out, shape, router_x, router_w);
   Pattern::Slot& s = p.slot_for(c.shape);
+  p.forget_weights_except(&s);
   if (c.has_router) {
     std::vector<CUdeviceptr> ptrs;
     for (const auto& w : c.router.weights) ptrs.push_back(w.ptr);

@@ -9,7 +9,17 @@ import pytest
 import moga
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-HAS_DIFFUSERS = HAS_TORCH and importlib.util.find_spec("diffusers") is not None
+DIFFUSERS_WHY = ""
+if not HAS_TORCH:
+    DIFFUSERS_WHY = "torch is not installed"
+elif importlib.util.find_spec("diffusers") is None:
+    DIFFUSERS_WHY = "diffusers is not installed (carry its wheel: docs/python.md)"
+else:
+    try:
+        import diffusers  # noqa: F401  (its import checks its dependencies' versions)
+    except Exception as e:  # noqa: BLE001
+        DIFFUSERS_WHY = f"diffusers does not import: {type(e).__name__}: {e}"[:300]
+HAS_DIFFUSERS = not DIFFUSERS_WHY
 
 
 def cuda_ok():

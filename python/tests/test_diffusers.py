@@ -3,11 +3,10 @@ reference there): `full` reproduces diffusers' own attention; `moga` runs with i
 weights as parameters of the model. Skipped where torch or diffusers is missing."""
 import pytest
 
-from conftest import HAS_DIFFUSERS, rel_l2
+from conftest import DIFFUSERS_WHY, HAS_DIFFUSERS, rel_l2
 
 if not HAS_DIFFUSERS:
-    pytest.skip("torch and diffusers are needed for the processor tests (not installed here)",
-                allow_module_level=True)
+    pytest.skip(f"the processor tests need torch and diffusers: {DIFFUSERS_WHY}", allow_module_level=True)
 
 import torch  # noqa: E402
 from diffusers import WanTransformer3DModel  # noqa: E402

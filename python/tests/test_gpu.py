@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import HAS_DIFFUSERS, HAS_TORCH, rel_l2
+from conftest import DIFFUSERS_WHY, HAS_DIFFUSERS, HAS_TORCH, rel_l2
 
 pytestmark = pytest.mark.gpu
 
@@ -205,7 +205,7 @@ def test_python_overhead_vs_cpp():
     assert d <= c * 1.05, f"through the dispatcher {d * 1e3:.3f} ms vs C++ {c * 1e3:.3f} ms"
 
 
-@pytest.mark.skipif(not HAS_DIFFUSERS, reason="diffusers is not installed (carry its wheel: docs/python.md)")
+@pytest.mark.skipif(not HAS_DIFFUSERS, reason=DIFFUSERS_WHY or "-")
 def test_processor_full_matches_diffusers_attention():
     from diffusers.models.transformers.transformer_wan import WanAttention, WanAttnProcessor, WanRotaryPosEmbed
 
@@ -233,7 +233,7 @@ def test_processor_full_matches_diffusers_attention():
     assert rel_l2(cpu(got_x).numpy(), cpu(want_x).numpy()) <= TOL
 
 
-@pytest.mark.skipif(not HAS_DIFFUSERS, reason="diffusers is not installed (carry its wheel: docs/python.md)")
+@pytest.mark.skipif(not HAS_DIFFUSERS, reason=DIFFUSERS_WHY or "-")
 def test_wan_forward_moga_32760_tokens():
     """A WanTransformer3DModel forward (Wan2.1-1.3B layout, random weights, bf16) at 21x60x104 latents
     = 32,760 tokens with every self-attention through `moga`; the same forward with diffusers' own
