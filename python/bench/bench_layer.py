@@ -73,7 +73,10 @@ def main():
     flex = torch.compile(flex_attention, dynamic=False)
 
     def block_mask(mod):
-        return create_block_mask(mod, B=None, H=None, Q_LEN=N, KV_LEN=N, device=dev)
+        try:  # as bench/peers/attention_peers.py: the compiled block-mask builder
+            return create_block_mask(mod, B=None, H=None, Q_LEN=N, KV_LEN=N, device=dev, _compile=True)
+        except TypeError:  # a torch without the _compile argument
+            return create_block_mask(mod, B=None, H=None, Q_LEN=N, KV_LEN=N, device=dev)
 
     doc_buf = torch.zeros(N, dtype=torch.int64, device=dev)
 

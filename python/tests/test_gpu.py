@@ -69,9 +69,9 @@ def test_shipped_pattern_vs_reference(name, D):
     ref = reference_of(pat, q, k, v, kw)
     err = rel_l2(cpu(out).numpy(), ref.numpy())
     assert err <= TOL, f"{name} D={D}: rel L2 {err:.3g}"
-    # a new tensor, same result
+    # a new tensor, the same result (up to the accumulation order of a routed sort: atomics)
     o2 = pat(q, k, v, **kw)
-    assert rel_l2(cpu(o2).numpy(), cpu(out).numpy()) <= 1e-6
+    assert rel_l2(cpu(o2).numpy(), cpu(out).numpy()) <= 1e-3
 
 
 def test_bhnd_strides_without_copy():
@@ -123,13 +123,13 @@ def test_torch_compile_and_cuda_graph():
     exp = torch._dynamo.explain(f)(q, k, v, x, ws[0])
     assert exp.graph_break_count == 0
     cf = torch.compile(f, fullgraph=True)
-    assert rel_l2(cpu(cf(q, k, v, x, ws[0])).numpy(), cpu(eager).numpy()) <= 1e-3
+    assert rel_l2(cpu(cf(q, k, v, x, ws[0])).numpy(), cpu(eager).numpy()) <= TOL
     # torch.compile with CUDA graphs (reduce-overhead)
     torch._dynamo.reset()
     cg = torch.compile(f, mode="reduce-overhead", fullgraph=True)
     for _ in range(3):
         r = cg(q, k, v, x, ws[0])
-    assert rel_l2(cpu(r).numpy(), cpu(eager).numpy()) <= 1e-3
+    assert rel_l2(cpu(r).numpy(), cpu(eager).numpy()) <= TOL
     # a captured CUDA graph of warm calls, replayed on new inputs
     out = torch.empty_like(q)
     s = torch.cuda.Stream()
@@ -147,7 +147,8 @@ def test_torch_compile_and_cuda_graph():
     g.replay()
     torch.cuda.synchronize()
     want = pat(q2, k2, v2, **kw2)
-    assert rel_l2(cpu(out).numpy(), cpu(want).numpy()) <= 1e-6, "the replay must see the new inputs and weights"
+    assert rel_l2(cpu(out).numpy(), cpu(want).numpy()) <= TOL, "the replay must see the new inputs and weights"
+    assert rel_l2(cpu(out).numpy(), cpu(eager).numpy() / 2) > 0.1  # and not the old ones
 
 
 def _layer_inputs():

@@ -119,3 +119,23 @@ def test_argument_errors_name_the_argument():
         p(q, q, q, shape=shape, router_x=x, router_w=[w], layout="nhd")
     with pytest.raises(ValueError, match=r"^router_x:"):
         moga.pattern("causal")(q, q, q, router_x=x)
+
+
+def test_router_weight_reuse_tokens(monkeypatch):
+    """The packed W_r is reused only for the very same live tensors with the same version."""
+    import moga._torch_ops as ops
+
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
+    p = moga.pattern("moga_dynamic")
+    w = torch.nn.Parameter(torch.randn(5, 8))
+    assert ops._weight_tokens(p, [w.t()]) == []          # first call: repack
+    v = ops._weight_tokens(p, [w.t()])
+    assert v == [w._version]                              # same parameter (a new view): reuse
+    with torch.no_grad():
+        w.mul_(2)
+    assert ops._weight_tokens(p, [w.t()]) == []          # modified in place: repack
+    assert ops._weight_tokens(p, [w.t()]) != []
+    assert ops._weight_tokens(p, [torch.randn(8, 5)]) == []
+    assert ops._weight_tokens(p, [torch.randn(8, 5)]) == []  # fresh tensors are never "unchanged"
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
+    assert ops._weight_tokens(p, [w.t()]) == []          # under capture: every replay repacks
