@@ -142,11 +142,15 @@ class Pattern {
     if (it != by_shape_.end()) return *it->second;
     rt::AttentionOptions o = base_;
     if (use_tuned_) {
-      std::vector<std::string> notes;
-      rt::AttentionOptions t = tune::tuned_attention_options(p_, s, base_, &notes);
-      bool tuned = false;
-      for (const auto& n : notes) tuned |= n.find("(tuned") != std::string::npos;
-      if (tuned) o = t;
+      try {
+        std::vector<std::string> notes;
+        rt::AttentionOptions t = tune::tuned_attention_options(p_, s, base_, &notes);
+        bool tuned = false;
+        for (const auto& n : notes) tuned |= n.find("(tuned") != std::string::npos;
+        if (tuned) o = t;  // as the DiT: only when the database has a result (else the runtime's default)
+      } catch (const std::exception&) {
+        // no usable tuning data for this shape (e.g. a space empty at this head dim): the default
+      }
     }
     const std::string tk = tiles_key(o);
     auto& slot = by_tiles_[tk];
