@@ -56,6 +56,24 @@ def reference_of(pat, q, k, v, kw, gpu_routing=True):
 SHAPES = {"seq": moga.seq(1531), "video": moga.video(7, 9, 13, shots=[0, 4])}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _prewarm_jit():
+    """NVRTC-compiles every module the tests use at once, in threads (compile_module releases the GIL;
+    the disk cache makes the tests' own first calls hits): gpu-check starts from an empty cache."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not HAS_TORCH or not torch.cuda.is_available():
+        yield
+        return
+    pats = [(moga.pattern(n), d) for n in moga.builtin_names() for d in (64, 128)]
+    pats += [(moga.pattern("moga", params={"M": 16}), 128), (moga.pattern("moga_dynamic", params={"M": 16}), 128)]
+    t0 = time.time()
+    with ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 4)) as ex:
+        list(ex.map(lambda pd: pd[0].compile_module(pd[1]), pats))
+    print(f"prewarm: {len(pats)} modules in {time.time() - t0:.1f} s")
+    yield
+
+
 @pytest.mark.parametrize("name", moga.builtin_names())
 @pytest.mark.parametrize("D", [128, 64])
 def test_shipped_pattern_vs_reference(name, D):
