@@ -247,7 +247,9 @@ def call(pat: Pattern, q, k, v, *, shape=None, router_x=None, router_w=None, out
         raise ValueError(f"router_x: pattern '{pat.name}' has no routed kernel; pass no router inputs")
     x = router_x if pat.routed_kernels else None
     spec = sh.as_list()
-    direct = _DIRECT and not torch.compiler.is_compiling() and type(q) is torch.Tensor and _no_modes()
+    # (inputs that need gradients go through the op too: it has no backward, and says so)
+    direct = _DIRECT and not torch.compiler.is_compiling() and type(q) is torch.Tensor and _no_modes() \
+        and not (torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad))
     if out is None:
         if direct:
             res = q.new_empty(q.shape)
