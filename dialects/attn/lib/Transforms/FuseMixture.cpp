@@ -62,7 +62,7 @@ struct AttnFuseMixture : mlir::attn::impl::AttnFuseMixtureBase<AttnFuseMixture> 
         auto kernel = builder.create<KernelOp>(
             a.getLoc(), a.getRouting(), name, builder.getF64FloatAttr(c.weight),
             builder.getBoolAttr(i != 0), routeGate ? builder.getUnitAttr() : UnitAttr(),
-            a.getScaleAttr(), a.getSoftcapAttr(), /*uses=*/ArrayAttr(), /*structure=*/StringAttr(),
+            a.getScaleAttr(), a.getSoftcapAttr(), /*uses=*/ArrayAttr(), /*key_uses=*/ArrayAttr(), /*structure=*/StringAttr(),
             /*tiles=*/DictionaryAttr(), /*tunable=*/DictionaryAttr());
         cloneRegion(a.getMask(), kernel.getMask());
         cloneRegion(a.getKey(), kernel.getKey());
