@@ -236,7 +236,7 @@ def call(pat: Pattern, q, k, v, *, shape=None, router_x=None, router_w=None, out
         d_model = router_x.shape[2]
         for w, M in zip(ws, pat.router_groups):
             if not isinstance(w, torch.Tensor) or w.dim() != 2:
-                raise ValueError(f"router_w: expected 2-d tensors [d_model, M]")
+                raise ValueError("router_w: expected 2-d tensors [d_model, M]")
             if w.device != dev:
                 raise ValueError(f"router_w: expected a tensor on {dev}, got {w.device}")
             if w.shape[0] != d_model or w.shape[1] != M:

@@ -1,10 +1,10 @@
 """moga.tune: the autotuner of runtime/tune on a pattern, with the CLI's persistent database."""
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 from ._pattern import Pattern
-from ._shapes import Shape, seq
+from ._shapes import seq
 
 
 def tune(pat: Pattern, shape, *, heads: int = 12, head_dim: int = 128, batch: int = 1, kernel: str = "",

@@ -22,8 +22,7 @@ patch_size; without it set ``processor.grid = (F, H, W)`` (and ``processor.shots
 """
 from __future__ import annotations
 
-import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn

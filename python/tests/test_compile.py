@@ -1,11 +1,9 @@
 """Compiling (through moga-compile), errors with the CLI's caret text, loading, dumps, sparsity,
 validation without a device, the tuning database (dry run)."""
-import json
 import os
 import re
 import subprocess
 
-import numpy as np
 import pytest
 
 import moga

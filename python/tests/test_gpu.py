@@ -6,7 +6,6 @@ import math
 import os
 import time
 
-import numpy as np
 import pytest
 
 from conftest import DIFFUSERS_WHY, HAS_DIFFUSERS, HAS_TORCH, rel_l2

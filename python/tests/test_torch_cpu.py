@@ -1,7 +1,6 @@
 """The torch op without a GPU: CPU tensors run the CPU reference through the same op; the fake
 implementation under torch.compile (fullgraph: no graph break), opcheck, argument errors.
 Skipped (loudly) where torch is not installed: CI does not install the 6 GB CUDA torch (docs/python.md)."""
-import numpy as np
 import pytest
 
 from conftest import HAS_TORCH, rel_l2
