@@ -243,14 +243,14 @@ void check_run_options(const RunOptions& o) {
   }
   if (o.backend != "cpu" && o.backend != "gpu" && o.backend != "auto")
     throw OptionError("--backend", "must be cpu, gpu or auto, got '" + o.backend + "'");
-  if (o.gpus < 1 || o.gpus > 1024) throw OptionError("--gpus", fmt::format("{}: must be between 1 and 1024", o.gpus));
-  if (o.threads < 0 || o.threads > 4096) throw OptionError("--threads", fmt::format("{}: must be between 1 and 4096", o.threads));
-  if (o.steps < 0 || o.steps > 100000) throw OptionError("--steps", fmt::format("{}: must be between 1 and 100000", o.steps));
-  if (!std::isfinite(o.shift) || o.shift <= 0) throw OptionError("--shift", fmt::format("{}: must be a positive number", o.shift));
-  if (o.cfg && !std::isfinite(*o.cfg)) throw OptionError("--cfg", fmt::format("{}: must be a finite number", *o.cfg));
+  if (o.gpus < 1 || o.gpus > 1024) throw OptionError("--gpus", std::to_string(o.gpus), "must be between 1 and 1024");
+  if (o.threads < 0 || o.threads > 4096) throw OptionError("--threads", std::to_string(o.threads), "must be between 1 and 4096");
+  if (o.steps < 0 || o.steps > 100000) throw OptionError("--steps", std::to_string(o.steps), "must be between 1 and 100000");
+  if (!std::isfinite(o.shift) || o.shift <= 0) throw OptionError("--shift", fmt::format("{}", o.shift), "must be a positive number");
+  if (o.cfg && !std::isfinite(*o.cfg)) throw OptionError("--cfg", fmt::format("{}", *o.cfg), "must be a finite number");
   if (!std::isfinite(o.forward_timestep)) throw OptionError("--timestep", "must be a finite number");
   for (const auto& [flag, v] : {std::pair<const char*, int>{"--frames", o.frames}, {"--height", o.height}, {"--width", o.width}})
-    if (v < 0) throw OptionError(flag, fmt::format("{}: must be a positive integer", v));
+    if (v < 0) throw OptionError(flag, std::to_string(v), "must be a positive integer");
   const bool pattern_file = o.attention.size() > 5 && (o.attention.rfind(".json") == o.attention.size() - 5 ||
                                                        o.attention.rfind(".moga") == o.attention.size() - 5);
   if (!o.pattern && !pattern_file) {

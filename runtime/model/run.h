@@ -51,6 +51,9 @@ struct RunOptions {
 class OptionError : public std::invalid_argument {
  public:
   OptionError(const std::string& flag, const std::string& what) : std::invalid_argument(flag + ": " + what), flag_(flag) {}
+  // "--gpus 0: must be between 1 and 1024": the flag with the value the user gave.
+  OptionError(const std::string& flag, const std::string& value, const std::string& what)
+      : std::invalid_argument(flag + " " + value + ": " + what), flag_(flag) {}
   const std::string& flag() const { return flag_; }
 
  private:

@@ -108,6 +108,7 @@ uint16_t f32_to_f16(float f) {
 }
 
 void convert_to_f32(DType t, const void* src, float* dst, size_t n) {
+  if (n == 0) return;  // an empty tensor: dst may be a null data() (memcpy must not see it, UBSan)
   switch (t) {
     case DType::F32: std::memcpy(dst, src, n * 4); break;
     case DType::BF16: {
@@ -132,6 +133,7 @@ void convert_to_f32(DType t, const void* src, float* dst, size_t n) {
 }
 
 void convert_from_f32(DType t, const float* src, void* dst, size_t n) {
+  if (n == 0) return;
   switch (t) {
     case DType::F32: std::memcpy(dst, src, n * 4); break;
     case DType::BF16: {

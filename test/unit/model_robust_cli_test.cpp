@@ -133,7 +133,7 @@ TEST(ModelRobust, RunOptionsAreCheckedBeforeAnyWork) {
   EXPECT_TRUE(has(check_error(o), "not a multiple of the patch")) << check_error(o);
   o = RunOptions();
   o.steps = -1;
-  EXPECT_TRUE(has(check_error(o, &flag), "--steps: -1") && flag == "--steps");
+  EXPECT_TRUE(has(check_error(o, &flag), "--steps -1: must be between 1 and 100000") && flag == "--steps");
   o = RunOptions();
   o.shift = std::nan("");
   EXPECT_TRUE(has(check_error(o, &flag), "--shift") && flag == "--shift");

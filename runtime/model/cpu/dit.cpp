@@ -18,7 +18,7 @@ namespace moga::model::cpu {
 int default_threads() {
   if (const char* e = std::getenv("MOGA_THREADS")) {
     const int n = std::atoi(e);
-    if (n > 0) return n;
+    if (n > 0) return std::min(n, 4096);  // the --threads bound: MOGA_THREADS=100000000 would spawn 1e8 threads
   }
   return (int)std::max(1u, std::thread::hardware_concurrency());
 }

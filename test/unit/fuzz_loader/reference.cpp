@@ -429,20 +429,30 @@ Index check_index(const std::string& text) {
   const Json* wm = field(*j, "weight_map");
   if (!wm || wm->kind != Json::Obj) return problem("", "no weight_map");
   if (wm->obj.empty()) return problem("", "empty weight_map");
+  // Every entry is checked (a loader may meet them in another order, so all are blamed).
   for (const auto& [k, v] : wm->obj) {
-    if (v.kind != Json::Str) return problem(k, "not a string");
+    if (v.kind != Json::Str) {
+      x.problems.push_back({k, "not a string"});
+      continue;
+    }
     const std::string& f = v.s;
-    if (f.empty() || f.find('\0') != std::string::npos || f[0] == '/') return problem(k, "bad file name");
+    if (f.empty() || f.find('\0') != std::string::npos || f[0] == '/') {
+      x.problems.push_back({k, "bad file name"});
+      continue;
+    }
     size_t s = 0;
+    bool escapes = false;
     while (s <= f.size()) {
       const size_t e = std::min(f.find('/', s), f.size());
       const std::string part = f.substr(s, e - s);
-      if (part.empty() || part == "." || part == "..") return problem(k, "escapes the folder");
+      escapes |= part.empty() || part == "." || part == "..";
       s = e + 1;
     }
-    x.weight_map[k] = f;
+    if (escapes) x.problems.push_back({k, "escapes the folder"});
+    else x.weight_map[k] = f;
   }
-  x.ok = true;
+  x.ok = x.problems.empty();
+  if (!x.ok) x.weight_map.clear();
   return x;
 }
 
