@@ -84,7 +84,6 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
   const int n_kv_dense = (NK + BN - 1) / BN;
 
   if (tid == 0) {
-#pragma unroll 1
     // full K: the producer's 128 cp.async arrivals, plus one per row-writing thread when it stages key columns
     constexpr unsigned kFullK = 128 + (KeyStaging<Variant>::kStage ? 128 / C::kCH : 0);
 #pragma unroll 1

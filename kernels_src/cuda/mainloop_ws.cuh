@@ -42,7 +42,8 @@ __device__ __forceinline__ void ws_load_item(const AttnParams& p, const WorkItem
                                              int N, int NK, WSLoadState& ls) {
   typedef unsigned short bf16_t;
   constexpr int CH = C::kCH, RB = C::kRowBytes, kRows = C::kKVRows, kStep = C::kLdStep;
-  static_assert(kStep % 8 == 0 && C::kBM / kStep == kRows, "Q and K/V tiles split alike");
+  constexpr int kQRows = C::kBM / kStep;  // Q copies per thread (BM rows; kRows: BN rows of K and V)
+  static_assert(kStep % 8 == 0 && C::kBM % kStep == 0, "Q rows split over the producer's threads");
   const int c = tid % CH, r0 = tid / CH;
   const unsigned soff = (c >> 3) * C::kHalfBytes + r0 * 128 + (((c & 7) ^ (r0 & 7)) << 4);  // K/V rows
   // Q rows: the ldmatrix layout (rows of RB bytes), or with kQSmem the K tiles' ([D/64][BM][64])
@@ -54,16 +55,16 @@ __device__ __forceinline__ void ws_load_item(const AttnParams& p, const WorkItem
     const char* src =
         reinterpret_cast<const char*>(static_cast<const bf16_t*>(p.q) + I.b * p.q_sb + I.h * p.q_sh + c * 8);
     const unsigned rb = static_cast<unsigned>(p.q_sn) * 2u;
-    int tok[kRows];
+    int tok[kQRows];
 #pragma unroll
-    for (int i = 0; i < kRows; ++i) {
+    for (int i = 0; i < kQRows; ++i) {
       const int s = I.q0 + r0 + i * kStep;
       tok[i] = s < N ? (pm ? __ldg(pm + s) : s) : -1;
     }
     sm90::mbar_wait(sm.q_empty, ls.q_empty_parity);
     ls.q_empty_parity ^= 1u;
 #pragma unroll
-    for (int i = 0; i < kRows; ++i)
+    for (int i = 0; i < kQRows; ++i)
       sm80::cp_async16(sm.q + qoff + i * kStep * kQRowStep,
                        src + static_cast<unsigned long long>(tok[i] >= 0 ? tok[i] : 0) * rb, tok[i] >= 0);
     sm90::cp_async_mbar_arrive(sm.q_full);

@@ -145,7 +145,7 @@ std::vector<ref::Grouping> gpu_groupings(const rt::PatternAttention& attn, const
     ref::Grouping& g = out[ki];
     g.B = s.B;
     g.N = s.N;
-    g.k = 1;  // the GPU routes top 1 only (PatternAttention refuses k > 1)
+    g.k = r.topk;  // gid / prob [B][N][k]
     g.M = r.M;
     g.gid = r.gid;
     g.prob.assign(r.prob.begin(), r.prob.end());
