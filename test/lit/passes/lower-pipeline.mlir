@@ -3,8 +3,8 @@
 // a grouping key, the gate and mean fold into three kernels with tiles.
 
 // CHECK-LABEL: attn.pattern @moga layout video
-// CHECK: attn.kernel "dynamic" group(%{{.+}}) weight {{.*}} {accumulate = false, route_gate, structure = "grouped"
-// CHECK: attn.kernel "frame" weight {{.*}} {accumulate = true, structure = "grouped", tiles = {{.*}}, uses = ["frame"]} key {
+// CHECK: attn.kernel "dynamic" group(%{{.+}}) weight {{.*}} {accumulate = false, key_uses = [], route_gate, structure = "grouped"
+// CHECK: attn.kernel "frame" weight {{.*}} {accumulate = true, key_uses = [], structure = "grouped", tiles = {{.*}}, uses = ["frame"]} key {
 // CHECK-NOT: mask
 attn.pattern @moga layout video {
   %r = attn.route groups 5 top 1
