@@ -12,3 +12,13 @@ if(TARGET moga_reference)
       ${CMAKE_CURRENT_LIST_DIR}/reference_aligned_groups_test.cpp
     LIBS moga_reference)
 endif()
+
+# runtime/reference/backward.h: the float64 gradient against finite differences (its own binary: the
+# finite differences run the forward thousands of times).
+if(TARGET moga_reference)
+  moga_unit_test(moga_reference_backward_tests
+    SOURCES
+      ${CMAKE_CURRENT_LIST_DIR}/reference_fixtures.cpp
+      ${CMAKE_CURRENT_LIST_DIR}/reference_backward_test.cpp
+    LIBS moga_reference)
+endif()
