@@ -74,16 +74,7 @@ std::string variantStruct(attn::KernelOp k) {
   }
   s += "  }\n";
 
-  s += "  MOGA_HD static float bias(const moga::Coords<int>& q, const moga::Coords<int>& kv, int h,\n"
-       "                          const moga::MaskShape& s) {\n";
-  if (hasBias) {
-    s += "    (void)q; (void)kv; (void)h; (void)s;\n";
-    EmittedExpr e = emitRegionCpp(k.getBias(), {"q", "kv"}, Domain::Element, "    ");
-    s += e.body + fmt::format("    return {};\n", e.result);
-  } else {
-    s += "    (void)q; (void)kv; (void)h; (void)s;\n    return 0.0f;\n";
-  }
-  s += "  }\n";
+  s += emitBias(k);
 
   s += "  MOGA_HD static float gate(const moga::Coords<int>& q, const moga::MaskShape& s) {\n";
   if (hasGate) {

@@ -12,7 +12,8 @@ set(_attn_test_patterns
   "attn_routed_mix|${_attn_pat}/attn_routed_mix.moga"
   "attn_route64|${_attn_pat}/attn_route64.moga"
   "attn_top2|${_attn_pat}/attn_top2.moga"
-  "attn_top2_mix|${_attn_pat}/attn_top2_mix.moga")
+  "attn_top2_mix|${_attn_pat}/attn_top2_mix.moga"
+  "attn_video_bias|${_attn_pat}/attn_video_bias.moga")
 
 add_library(moga_attention_test_patterns STATIC)
 target_link_libraries(moga_attention_test_patterns PUBLIC moga_attention)

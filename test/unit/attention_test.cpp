@@ -516,7 +516,7 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
                       "moga::attention_fwd_ws<moga_gen_moga::stga, 128, 128, 128, 3>"),
             info.kernels.end());
   EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(),
-                      "&moga::attn_fwd_ws_smem_bytes<128, 128, 128, 3>"),
+                      "&moga::attn_fwd_ws_smem_bytes<moga_gen_moga::stga, 128, 128, 128, 3>"),
             info.kernels.end());
   EXPECT_NE(info.cache_path.find("sm_90a"), std::string::npos) << info.cache_path;
   const ModuleInfo again = attn.compile(128);
