@@ -334,7 +334,7 @@ void check_moga(int topk, const char* test) {
   stga["mask"] = json::parse(reftest::kStgaMask);
   json fl = kernel("frame_local", 1.0 / 3, "grouped");
   fl["key"] = json::parse(reftest::kFrameKey);
-  Case c(pattern("video", {dyn, stga, fl}), 2, VideoShape{5, 2, 3, {0, 3}}, rng, dm);  // N = 30
+  Case c(pattern("video", {dyn, stga, fl}), 1, VideoShape{5, 2, 3, {0, 3}}, rng, dm);  // N = 30
   const RefGrads g = backward(c, /*balance=*/true);
   check_all_finite(g);
   ASSERT_EQ(g.drouter_w.size(), 3u);
@@ -369,7 +369,7 @@ TEST(ReferenceBackward, BalanceLossHandComputed) {
   g = backward(c, true);
   EXPECT_NEAR(g.balance_loss, 0.1, 1e-15);
 
-  // Top-2 of M = 3 with W = 0: every group gets k*N/3 ... no: ties pick groups 0 and 1 for every token,
+  // Top-2 of M = 3 with W = 0 (over a batch of 2): ties pick groups 0 and 1 for every token,
   // F = (1/2, 1/2, 0), P = 1/3 each: L = 0.1 * 3 * (1/3) = 0.1.
   Case c3(pattern("seq", {routed("dyn", 1.0, 3, 2, true)}), 2, 3, rng, 1);
   c3.w[0] = {0.0f, 0.0f, 0.0f};
