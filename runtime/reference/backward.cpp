@@ -254,12 +254,14 @@ void router_pass(const KernelSpec& k, int ki, const KernelRun* r, const Grouping
   }
   std::vector<double>& dW = grads.drouter_w[ki];
   dW.assign((size_t)dm * M, 0.0);
+  std::vector<double>& dlog = grads.dlogits[ki];
+  dlog.assign((size_t)T * M, 0.0);
   const int nthreads = (int)std::min<long long>(detail::resolve_threads(threads), std::max<long long>(1, T / 64));
   std::vector<std::vector<double>> part(nthreads, std::vector<double>((size_t)dm * M, 0.0));
-  std::vector<std::vector<double>> scratch(nthreads, std::vector<double>(2 * (size_t)M));
+  std::vector<std::vector<double>> scratch(nthreads, std::vector<double>(M));
   detail::parallel_for(T, nthreads, 16, [&](long long t, int wi) {
     double* dp = scratch[wi].data();
-    double* dl = dp + M;
+    double* dl = dlog.data() + t * M;
     for (int m = 0; m < M; ++m) dp[m] = dbal[m];
     if (r && k.route_gate)
       for (int j = 0; j < K; ++j) dp[g.gid[t * K + j]] += r->dgate[t * K + j];
@@ -316,6 +318,7 @@ void reference_attention_backward(const PatternSpec& spec, const RefInputs& in, 
   grads.dv.assign(total, 0.0);
   grads.dx.assign(any_router ? (size_t)in.B * N * in.d_model : 0, 0.0);
   grads.drouter_w.assign(nk, {});
+  grads.dlogits.assign(nk, {});
   grads.balance_loss = 0;
   const int nthreads = detail::resolve_threads(in.threads);
   const Tensors qkv(in, total);

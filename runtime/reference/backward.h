@@ -52,6 +52,8 @@ struct RefGrads {
                                                // empty when no kernel has router inputs
   std::vector<std::vector<double>> drouter_w;  // per kernel index: [d_model][M]; empty for unrouted kernels
                                                // (and routed ones given a routing but no router inputs)
+  std::vector<std::vector<double>> dlogits;    // per kernel index: [B][N][M], d L / d l (what dx and dW are
+                                               // products of); empty where drouter_w is
   double balance_loss = 0;                     // L_bal above (0 unless BackwardOptions::balance_loss)
 };
 

@@ -151,6 +151,23 @@ void check_routed(int topk, bool gate, const char* test) {
   ASSERT_EQ(g.drouter_w.size(), 1u);
   ASSERT_EQ(g.drouter_w[0].size(), c.w[0].size());
   check_qkv(c, g);
+  // dx = dlogits W^T, dW = x^T dlogits; a softmax Jacobian's output sums to 0 over the groups.
+  ASSERT_EQ(g.dlogits[0].size(), (size_t)c.B * c.N * M);
+  std::vector<double> dx(c.x.size(), 0.0), dW(c.w[0].size(), 0.0);
+  for (int t = 0; t < c.B * c.N; ++t) {
+    double sum = 0, mag = 0;
+    for (int m = 0; m < M; ++m) {
+      const double dl = g.dlogits[0][(size_t)t * M + m];
+      sum += dl, mag += std::fabs(dl);
+      for (int d = 0; d < dm; ++d) {
+        dx[(size_t)t * dm + d] += dl * c.w[0][(size_t)d * M + m];
+        dW[(size_t)d * M + m] += c.x[(size_t)t * dm + d] * dl;
+      }
+    }
+    EXPECT_LE(std::fabs(sum), 1e-14 * std::max(1.0, mag));
+  }
+  EXPECT_LE(rel_l2(g.dx, dx), 1e-13);
+  EXPECT_LE(rel_l2(g.drouter_w[0], dW), 1e-13);
   if (gate) {
     check_fd(c, c.x, g.dx, "dx");
     check_fd(c, c.w[0], g.drouter_w[0], "dW");
