@@ -21,7 +21,9 @@
 //   dY_ij = P_ij (dP_ij - D_i);  dS_ij = dY_ij * (1 - tanh^2(s_ij / c)) (softcap) or dY_ij;  bias: no gradient
 //   dQ_i = scale * sum_j dS_ij k_j;  dK_j = scale * sum_i dS_ij q_i;  dV_j = weight * sum_i P_ij dO_i.
 // A row that sees no key has lse = -inf: it is read as +inf so that P = 0 (never NaN), and so are rows past N.
-// Ungrouped kernels only for now (identity token order); the grouped paths need the forward's perm.
+// Token order: identity, or (computed group keys) a.perm / a.gid: the tokens sorted by group, as the forward;
+// tiles gather rows through perm, partial tiles compare group ids, gradients land at the original tokens, and
+// lse and D are indexed by original token.
 // Requirements: D in {64, 128}, rows 16-byte aligned (strides multiples of 8 elements).
 // NVRTC-compatible: no host standard headers.
 #pragma once
@@ -37,8 +39,8 @@ struct AttnBwdCfg {
   static constexpr int kRowBytes = D * 2;
   static constexpr int kTileBytes = 64 * kRowBytes;  // one 64-row bf16 tile (K, V, Q or dO)
   static constexpr int kDSPitch = kBN + 8;           // bf16 per row of the dS staging: ldmatrix conflict-free
-  // attention_bwd: K, V, then 2 stages of (Q, dO, lse, D), then dS
-  static constexpr int kStageBytes = 2 * kTileBytes + 2 * kBM * 4;
+  // attention_bwd: K, V, then 2 stages of (Q, dO, and per query row: lse, D, token, group id), then dS
+  static constexpr int kStageBytes = 2 * kTileBytes + 4 * kBM * 4;
   static constexpr int kSmemBytes = 2 * kTileBytes + 2 * kStageBytes + kBM * kDSPitch * 2;
   // attention_bwd_dq: Q, dO, then 2 stages of (K, V)
   static constexpr int kDqSmemBytes = 2 * kTileBytes + 2 * 2 * kTileBytes;
@@ -52,24 +54,41 @@ struct AttnBwdCfg {
 namespace bwd_detail {
 typedef unsigned short bf16_t;
 
-// 64 rows of a [..][token][..][D] bf16 tensor starting at position r0 into a swizzled tile (attention_fwd's
-// layout: 16-byte chunk c of row r at chunk c ^ (r & 7)); rows past N are zero-filled.
+__device__ __forceinline__ int token_at(const int* perm, int s) { return perm ? __ldg(perm + s) : s; }
+
+// 64 rows of a [..][token][..][D] bf16 tensor starting at sorted position r0 into a swizzled tile
+// (attention_fwd's layout: 16-byte chunk c of row r at chunk c ^ (r & 7)), gathered through perm; rows past N
+// are zero-filled.
 template <int D>
-__device__ __forceinline__ void load_tile(unsigned dst, const bf16_t* g, long long sn, int r0, int N, int tid) {
+__device__ __forceinline__ void load_tile(unsigned dst, const bf16_t* g, long long sn, const int* perm, int r0, int N,
+                                          int tid) {
   using C = AttnBwdCfg<D>;
   const int c = tid % C::kCH, r = tid / C::kCH;
 #pragma unroll
   for (int i = 0; i < C::kRows; ++i) {
     const int row = r + i * C::kRowStep, s = r0 + row;
     const bool ok = s < N;
-    sm80::cp_async16(dst + row * C::kRowBytes + ((c ^ (row & 7)) << 4), g + (long long)(ok ? s : 0) * sn + c * 8, ok);
+    const long long t = ok ? token_at(perm, s) : 0;
+    sm80::cp_async16(dst + row * C::kRowBytes + ((c ^ (row & 7)) << 4), g + t * sn + c * 8, ok);
   }
 }
 
-// base-2 log-sum-exp of a row for P = exp2(y2 - lse2): +inf for rows past N and rows that saw no key (P = 0)
-__device__ __forceinline__ float lse2_of(const float* lse, int s, int N) {
-  if (s >= N) return __int_as_float(0x7f800000);
-  const float l = __ldg(lse + s);
+// dst[0] += x, dst[1] += y in global memory, no return value; dst 8-byte aligned. sm_90 has a vector
+// reduction (one instruction, one L2 request for the pair), earlier archs two scalar ones.
+__device__ __forceinline__ void red_add2(float* dst, float x, float y) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(dst), "f"(x), "f"(y) : "memory");
+#else
+  atomicAdd(dst, x);
+  atomicAdd(dst + 1, y);
+#endif
+}
+
+// base-2 log-sum-exp of a row (token t) for P = exp2(y2 - lse2): +inf for rows past N (ok false) and rows that
+// saw no key, so that P = 0
+__device__ __forceinline__ float lse2_of(const float* lse, int t, bool ok) {
+  if (!ok) return __int_as_float(0x7f800000);
+  const float l = __ldg(lse + t);
   return l == sm80::neg_inf() ? __int_as_float(0x7f800000) : l * 1.4426950408889634f;
 }
 
@@ -77,15 +96,16 @@ __device__ __forceinline__ float lse2_of(const float* lse, int s, int N) {
 // not visible), and for softcap the chain factor 1 - tanh^2. Element (row, col) = (qs_of(..), ks_of(..)) by
 // the caller's orientation through score_element (score_pass.cuh), the forward's own function.
 template <class Variant>
-__device__ __forceinline__ float logit2(float x, const AttnParams& p, bool cv, bool partial, int ks,
-                                        const Coords<int>& qc, const Coords<int>& kc, int h, float& cap_d) {
+__device__ __forceinline__ float logit2(float x, const AttnParams& p, bool grouped, bool cv, bool partial, int ks,
+                                        int qkey, int kg, const Coords<int>& qc, const Coords<int>& kc, int h,
+                                        float& cap_d) {
   const float scale = p.scale_log2 * 0.6931471805599453f;
   if constexpr (Variant::kHasSoftcap) {
     const float t = sm80::tanh_approx(x * scale * (1.f / Variant::kSoftcap));
     cap_d = 1.f - t * t;
   }
   constexpr bool kTransform = Variant::kHasSoftcap || Variant::kHasBias;
-  score_element<Variant>(x, p, false, cv, partial, ks, 0, 0, qc, kc, h, scale);
+  score_element<Variant>(x, p, grouped, cv, partial, ks, qkey, kg, qc, kc, h, scale);
   return kTransform ? x : x * p.scale_log2;  // -inf stays -inf
 }
 }  // namespace bwd_detail
@@ -138,6 +158,8 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
   const bf16_t* gdo = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + h * p.do_sh;
   const float* lse = p.lse + ((long long)b * a.H + h) * N;
   const float* dlt = p.dq_delta + ((long long)b * a.H + h) * N;
+  const int* perm = a.perm ? a.perm + (long long)b * N : nullptr;
+  const int* gid = a.gid ? a.gid + (long long)b * N : nullptr;
 
   // the query tiles that see this key tile: full first, then partial
   int n_full, n_part = 0;
@@ -157,28 +179,35 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
   };
   auto issue = [&](int stage, int qt) {
     const unsigned base = sSt + stage * C::kStageBytes;
-    load_tile<D>(base, gq, a.q_sn, qt * BM, N, tid);
-    load_tile<D>(base + C::kTileBytes, gdo, p.do_sn, qt * BM, N, tid);
+    load_tile<D>(base, gq, a.q_sn, perm, qt * BM, N, tid);
+    load_tile<D>(base + C::kTileBytes, gdo, p.do_sn, perm, qt * BM, N, tid);
     if (tid < BM) {  // plain loads: the slot was released by the previous iteration's last barrier
       float* f = reinterpret_cast<float*>(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes);
+      int* ti = reinterpret_cast<int*>(f + 2 * BM);
       const int s = qt * BM + tid;
-      f[tid] = lse2_of(lse, s, N);
-      f[BM + tid] = s < N ? __ldg(dlt + s) : 0.f;
+      const bool ok = s < N;
+      const int t = ok ? token_at(perm, s) : 0;
+      f[tid] = lse2_of(lse, t, ok);
+      f[BM + tid] = ok ? __ldg(dlt + t) : 0.f;
+      ti[tid] = t;
+      ti[BM + tid] = ok && gid ? __ldg(gid + s) : 0;
     }
   };
 
-  load_tile<D>(sK, gk, a.k_sn, kv0, N, tid);
-  load_tile<D>(sV, gv, a.v_sn, kv0, N, tid);
+  load_tile<D>(sK, gk, a.k_sn, perm, kv0, N, tid);
+  load_tile<D>(sV, gv, a.v_sn, perm, kv0, N, tid);
   if (n_tot > 0) issue(0, tile_of(0));
   sm80::cp_async_commit();
 
   // this thread's two key rows (accumulator rows lane/4 and lane/4 + 8 of warp's 16)
   const int krow0 = warp * 16 + (lane >> 2);
   Coords<int> kc[2];
+  int kg[2];
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     const int ks = kv0 + krow0 + hr * 8;
-    if constexpr (kCoords) kc[hr] = coords_of(ks < N ? ks : 0, a.shape);
+    kg[hr] = gid && ks < N ? __ldg(gid + ks) : 0;
+    if constexpr (kCoords) kc[hr] = coords_of(ks < N ? token_at(perm, ks) : 0, a.shape);
   }
 
   float dk[DT][4], dv[DT][4];
@@ -204,6 +233,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
     __syncthreads();
     const unsigned sQ = sSt + stage * C::kStageBytes, sdO = sQ + C::kTileBytes;
     const float* sl2 = reinterpret_cast<const float*>(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes);
+    const int* stok = reinterpret_cast<const int*>(sl2 + 2 * BM);  // token, then group id, per query row
 
     // S^T = K Q^T and dP^T = V dO^T: 16 keys x 64 queries per warp
     float s[NT][4], dp[NT][4];
@@ -237,15 +267,17 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
       for (int e = 0; e < 2; ++e) {
         const int qcol = nt * 8 + 2 * (lane & 3) + e, qs = q0 + qcol;
         const float l2 = sl2[qcol], dd = sl2[BM + qcol];
+        const int qg = stok[BM + qcol];
         Coords<int> qc;
         if constexpr (kCoords)
-          if (elem) qc = coords_of(qs < N ? qs : 0, a.shape);
+          if (elem) qc = coords_of(stok[qcol], a.shape);
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           const int ks = kv0 + krow0 + hr * 8;
           float& x = s[nt][2 * hr + e];
           float cap = 1.f;
-          const float y2 = elem ? logit2<Variant>(x, a, ks < N && qs < N, partial, ks, qc, kc[hr], h, cap)
+          const float y2 = elem ? logit2<Variant>(x, a, gid != nullptr, ks < N && qs < N, partial, ks, qg, kg[hr],
+                                                  qc, kc[hr], h, cap)
                                 : x * a.scale_log2;
           const float pe = sm80::ex2(y2 - l2);
           float& g = dp[nt][2 * hr + e];
@@ -315,14 +347,12 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
         }
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
-          const int qs = q0 + warp * 16 + (lane >> 2) + hr * 8;
-          if (qs < N) {
-            float* row = gdq + (long long)qs * a.H * D + half * 64 + 2 * (lane & 3);
+          const int r = warp * 16 + (lane >> 2) + hr * 8;
+          if (q0 + r < N) {
+            float* row = gdq + (long long)stok[r] * a.H * D + half * 64 + 2 * (lane & 3);
 #pragma unroll
-            for (int nt = 0; nt < 8; ++nt) {
-              atomicAdd(row + nt * 8, acc[nt][2 * hr] * scale);
-              atomicAdd(row + nt * 8 + 1, acc[nt][2 * hr + 1] * scale);
-            }
+            for (int nt = 0; nt < 8; ++nt)
+              bwd_detail::red_add2(row + nt * 8, acc[nt][2 * hr] * scale, acc[nt][2 * hr + 1] * scale);
           }
         }
       }
@@ -337,8 +367,9 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
   for (int hr = 0; hr < 2; ++hr) {
     const int ks = kv0 + krow0 + hr * 8;
     if (ks >= N) continue;
-    unsigned* rk = reinterpret_cast<unsigned*>(gdk + (long long)ks * p.dk_sn) + (lane & 3);
-    unsigned* rv = reinterpret_cast<unsigned*>(gdv + (long long)ks * p.dv_sn) + (lane & 3);
+    const long long t = token_at(perm, ks);
+    unsigned* rk = reinterpret_cast<unsigned*>(gdk + t * p.dk_sn) + (lane & 3);
+    unsigned* rv = reinterpret_cast<unsigned*>(gdv + t * p.dv_sn) + (lane & 3);
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt) {
       rk[dt * 4] = sm80::pack_bf16x2(dk[dt][2 * hr] * scale, dk[dt][2 * hr + 1] * scale);
@@ -367,6 +398,8 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
   const bf16_t* gk = static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh;
   const bf16_t* gv = static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh;
   const bf16_t* gdo = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + h * p.do_sh;
+  const int* perm = a.perm ? a.perm + (long long)b * N : nullptr;
+  const int* gid = a.gid ? a.gid + (long long)b * N : nullptr;
 
   int n_full, n_part = 0;
   const int *full_idx = nullptr, *part_idx = nullptr;
@@ -385,23 +418,27 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
   };
   auto issue = [&](int stage, int kt) {
     const unsigned base = sKV + stage * 2 * C::kTileBytes;
-    load_tile<D>(base, gk, a.k_sn, kt * BN, N, tid);
-    load_tile<D>(base + C::kTileBytes, gv, a.v_sn, kt * BN, N, tid);
+    load_tile<D>(base, gk, a.k_sn, perm, kt * BN, N, tid);
+    load_tile<D>(base + C::kTileBytes, gv, a.v_sn, perm, kt * BN, N, tid);
   };
-  load_tile<D>(sQ, gq, a.q_sn, q0, N, tid);
-  load_tile<D>(sdO, gdo, p.do_sn, q0, N, tid);
+  load_tile<D>(sQ, gq, a.q_sn, perm, q0, N, tid);
+  load_tile<D>(sdO, gdo, p.do_sn, perm, q0, N, tid);
   if (n_tot > 0) issue(0, tile_of(0));
   sm80::cp_async_commit();
 
   const int row0 = warp * 16 + (lane >> 2);
   float l2[2], dd[2];
+  int qtok[2], qg[2];
   Coords<int> qc[2];
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     const int qs = q0 + row0 + hr * 8;
-    l2[hr] = lse2_of(p.lse + ((long long)b * a.H + h) * N, qs, N);
-    dd[hr] = qs < N ? __ldg(p.dq_delta + ((long long)b * a.H + h) * N + qs) : 0.f;
-    if constexpr (kCoords) qc[hr] = coords_of(qs < N ? qs : 0, a.shape);
+    const bool ok = qs < N;
+    qtok[hr] = ok ? token_at(perm, qs) : 0;
+    qg[hr] = ok && gid ? __ldg(gid + qs) : 0;
+    l2[hr] = lse2_of(p.lse + ((long long)b * a.H + h) * N, qtok[hr], ok);
+    dd[hr] = ok ? __ldg(p.dq_delta + ((long long)b * a.H + h) * N + qtok[hr]) : 0.f;
+    if constexpr (kCoords) qc[hr] = coords_of(qtok[hr], a.shape);
   }
   float dq[DT][4];
 #pragma unroll
@@ -454,15 +491,18 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int ks = kv0 + nt * 8 + 2 * (lane & 3) + e;
+        const bool kv_ok = ks < N;
+        const int kg = gid && partial && kv_ok ? __ldg(gid + ks) : 0;
         Coords<int> kc;
         if constexpr (kCoords)
-          if (elem) kc = coords_of(ks < N ? ks : 0, a.shape);
+          if (elem) kc = coords_of(kv_ok ? token_at(perm, ks) : 0, a.shape);
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           const int qs = q0 + row0 + hr * 8;
           float& x = s[nt][2 * hr + e];
           float cap = 1.f;
-          const float y2 = elem ? logit2<Variant>(x, a, ks < N && qs < N, partial, ks, qc[hr], kc, h, cap)
+          const float y2 = elem ? logit2<Variant>(x, a, gid != nullptr, kv_ok && qs < N, partial, ks, qg[hr], kg,
+                                                  qc[hr], kc, h, cap)
                                 : x * a.scale_log2;
           const float pe = sm80::ex2(y2 - l2[hr]);
           x = pe * (dp[nt][2 * hr + e] * w - dd[hr]) * cap;  // dS
@@ -493,7 +533,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
   for (int hr = 0; hr < 2; ++hr) {
     const int qs = q0 + row0 + hr * 8;
     if (qs >= N) continue;
-    unsigned* r = reinterpret_cast<unsigned*>(gdq + (long long)qs * p.dq_sn) + (lane & 3);
+    unsigned* r = reinterpret_cast<unsigned*>(gdq + (long long)qtok[hr] * p.dq_sn) + (lane & 3);
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt) r[dt * 4] = sm80::pack_bf16x2(dq[dt][2 * hr] * scale, dq[dt][2 * hr + 1] * scale);
   }

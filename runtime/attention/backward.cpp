@@ -53,6 +53,8 @@ struct AttentionBackward::Impl {
     MaskShape ms{};
     // masked kernels: the 64x64 block map, query-major (attention_bwd_dq) and key-major (attention_bwd)
     std::unique_ptr<jit::DeviceBuffer> fcnt, fidx, pcnt, pidx, tfcnt, tfidx, tpcnt, tpidx;
+    // computed group keys: the tokens sorted by group (stable), [B][N] each
+    std::unique_ptr<jit::DeviceBuffer> perm, gid;
     int tq = 0, tk = 0;
   };
   std::map<ShapeKey, std::unique_ptr<ShapeState>> shapes;
@@ -92,10 +94,6 @@ AttentionBackward::AttentionBackward(LoadedPattern pattern, BackwardOptions opti
     throw NotSupportedError(fmt::format("backward: kernel '{}' is routed (route linear({}) top {}): routed "
                                         "kernels are not supported by the backward yet",
                                         k.name, k.route->groups, k.route->topk));
-  if (k.key)
-    throw NotSupportedError(fmt::format("backward: kernel '{}' has a computed group key: grouped kernels are not "
-                                        "supported by the backward yet",
-                                        k.name));
   if (k.gate)
     throw NotSupportedError(fmt::format("backward: kernel '{}' has a gate program: gates (and the gate gradient) "
                                         "are not supported by the backward yet",
@@ -201,14 +199,26 @@ AttentionBackward::Impl::ShapeState& AttentionBackward::Impl::shape_state(const 
     st->ms.shot_first = reinterpret_cast<const int*>(st->sfirst->ptr());
   }
   st->tq = st->tk = (s.N + kTile - 1) / kTile;
-  if (ks->mask) {
-    // The forward's classification (the same tile evaluator of the mask program) at the backward's tiles;
-    // a mask is a function of the shape, so once per shape. Ungrouped: identity order, every batch item alike.
+  if (ks->mask || ks->key) {
+    // The forward's classification (the same tile evaluator of the mask program, the group-id intervals) at
+    // the backward's tiles. Masks and computed keys are functions of the shape, so once per shape, and every
+    // batch item has the same order and map. The order: identity, or the tokens stably sorted by their key
+    // (the forward's order without its alignment padding; empty groups take no positions).
     ref::BlockMapOptions bo;
     bo.block_m = kTile;
     bo.block_n = kTile;
     bo.density_budget = 0;
-    const ref::TokenOrder order = ref::token_order(ref::single_group(1, s.N), false);
+    const ref::TokenOrder order = ks->key ? ref::token_order(ref::key_groups(*ks->key, st->host, 1), true)
+                                          : ref::token_order(ref::single_group(1, s.N), false);
+    if (ks->key) {
+      std::vector<int> perm, gid;
+      for (int b = 0; b < s.B; ++b) {
+        perm.insert(perm.end(), order.perm.begin(), order.perm.end());
+        gid.insert(gid.end(), order.gid.begin(), order.gid.end());
+      }
+      st->perm = upload_ints(perm);
+      st->gid = upload_ints(gid);
+    }
     const ref::BlockMap bm = ref::build_block_map(*ks, st->host, order, bo);
     const int tq = bm.tq, tk = bm.tk, B = s.B;
     std::vector<int> fc, fi, pc, pi, tfc, tfi, tpc, tpi;
@@ -270,6 +280,10 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
   p.dq_sb = g.dq.strides[0], p.dq_sn = g.dq.strides[1], p.dq_sh = g.dq.strides[2];
   p.dk_sb = g.dk.strides[0], p.dk_sn = g.dk.strides[1], p.dk_sh = g.dk.strides[2];
   p.dv_sb = g.dv.strides[0], p.dv_sn = g.dv.strides[1], p.dv_sh = g.dv.strides[2];
+  if (st.perm) {
+    a.perm = reinterpret_cast<const int*>(st.perm->ptr());
+    a.gid = reinterpret_cast<const int*>(st.gid->ptr());
+  }
   if (st.fcnt) {
     a.map = {reinterpret_cast<const int*>(st.fcnt->ptr()), reinterpret_cast<const int*>(st.fidx->ptr()),
              reinterpret_cast<const int*>(st.pcnt->ptr()), reinterpret_cast<const int*>(st.pidx->ptr()), st.tq, st.tk};

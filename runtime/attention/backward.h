@@ -11,10 +11,10 @@
 // never accumulated, and are bf16 (dQ is summed in float32 first, kernels_src/cuda/attention_bwd.cuh).
 // lse: the forward's float32 log-sum-exp of this kernel, [B][H][N], -inf for rows that see no key.
 //
-// Supported now: patterns of ONE kernel that is ungrouped (dense or masked), with any scale, softcap, bias
-// (no gradient to the bias) and branch weight. Everything else is a NotSupportedError at construction that
-// names the feature: several kernels (mixtures), routed or computed-key grouping, gate programs (and so the
-// gate gradient), cross-attention (Nk != N).
+// Supported now: patterns of ONE kernel, ungrouped (dense or masked) or grouped by a computed key (`group
+// t.frame`, with or without a mask), with any scale, softcap, bias (no gradient to the bias) and branch weight.
+// Everything else is a NotSupportedError that names the feature: several kernels (mixtures), routed kernels,
+// gate programs (and so the gate gradient) at construction; cross-attention (Nk != N) in validate().
 //
 // Kernels (FlashAttention-2 structure on mma.sync, 64x64 tiles; run on sm_80+, Hopper included): a
 // preprocess (D_i = rowsum(dO * O)), one CTA per key tile looping over the query tiles that see it (dK, dV
@@ -22,9 +22,10 @@
 //   deterministic = false: dQ by float32 atomics in the same kernel + a conversion to bf16, or
 //   deterministic = true:  dQ by a second kernel, one CTA per query tile over its key tiles: no atomics,
 //                          bit-identical results across runs (more work: S and dP are recomputed).
-// Masked kernels skip empty tile pairs and evaluate the mask per element only on partial ones, with block
-// maps of the backward's 64x64 tiles built on the host once per shape (ref::build_block_map, the forward's
-// classification) and kept on the device.
+// Masked and keyed kernels skip empty tile pairs and evaluate the mask (and group equality) per element only on
+// partial ones, with block maps of the backward's 64x64 tiles built on the host once per shape
+// (ref::build_block_map, the forward's classification) and kept on the device; keyed kernels run in the
+// tokens' group order (ref::token_order of the key's groups: the forward's order without alignment padding).
 // Threads: as PatternAttention, one object per stream; run() is not thread-safe.
 #pragma once
 

@@ -13,6 +13,7 @@ set(_attn_test_patterns
   "attn_route64|${_attn_pat}/attn_route64.moga"
   "attn_top2|${_attn_pat}/attn_top2.moga"
   "attn_top2_mix|${_attn_pat}/attn_top2_mix.moga"
+  "bwd_groups|${_attn_pat}/bwd_groups.moga"
   "bwd_hooks|${_attn_pat}/bwd_hooks.moga"
   "bwd_holes|${_attn_pat}/bwd_holes.moga")
 

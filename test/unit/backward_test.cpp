@@ -70,8 +70,9 @@ struct TmpCache {
 
 }  // namespace
 
-TEST(attention_backward, TakesSingleUngroupedKernels) {
-  for (const char* p : {"full", "causal", "sliding_window", "radial", "bwd_hooks", "bwd_holes"})
+TEST(attention_backward, TakesSingleKernelsUngroupedOrKeyed) {
+  for (const char* p : {"full", "causal", "sliding_window", "radial", "natten2d", "frame_local", "bwd_hooks", "bwd_holes",
+                        "bwd_groups"})
     EXPECT_NO_THROW(AttentionBackward{pattern_named(p)}) << p;
 }
 
@@ -80,9 +81,8 @@ TEST(attention_backward, OtherKindsAreNamedAsNotSupported) {
                                   {"pattern 'moga' has 3 kernels", "mixtures are not supported yet"});
   expect_error<NotSupportedError>([] { AttentionBackward b(pattern_named("moga_dynamic")); },
                                   {"is routed", "route linear(5) top 1", "not supported by the backward yet"});
-  for (const char* p : {"frame_local", "natten2d"})
-    expect_error<NotSupportedError>([&] { AttentionBackward b(pattern_named(p)); },
-                                    {"computed group key", "not supported by the backward yet"});
+  expect_error<NotSupportedError>([] { AttentionBackward b(pattern_named("attn_top2")); },
+                                  {"is routed", "top 2", "not supported by the backward yet"});
 }
 
 TEST(attention_backward, ValidateNamesTheArgument) {

@@ -1,19 +1,17 @@
 // The backward on a GPU (runtime/attention/backward.h) and the forward's log-sum-exp (RunOptions::lse), for
-// every single-kernel ungrouped pattern shipped (full, causal, sliding_window, radial) and the test
-// patterns (bwd_hooks: mask + bias + softcap + scale + weight 0.75; bwd_holes: every fifth row sees no key;
+// every single-kernel pattern shipped that it runs (ungrouped: full, causal, sliding_window, radial; computed
+// groups: frame_local, natten2d) and the test patterns (bwd_hooks: mask + bias + softcap + scale + weight 0.75;
+// bwd_holes: every fifth row sees no key; bwd_groups: computed groups with empty ones under a mask;
 // attn_all_masked: no row sees a key), on fresh random inputs (seed printed; MOGA_TEST_SEED=S repeats it).
 //
-// Oracle: a float64 computation in this file from the pattern's own manifest programs (ref::eval_mask,
-// ref::eval_bias: the CPU reference's evaluators): scores, softmax, log-sum-exp and the exact gradients
-// dQ, dK, dV of out = weight * softmax(y) V for the loss <dout, out>.
-// TODO(bwd-ref): switch to ref::reference_attention_backward / ref::reference_lse once runtime/reference/
-// backward.h is in main (the branch bwd-ref writes it).
-// Pass criteria: lse: -inf exactly where the oracle's row is empty, elsewhere |gpu - ref| <= 2e-3 (float32 from
-// bf16 inputs); gradients: relative L2 ||gpu - ref|| / ||ref|| <= 2e-2 each (bf16 operands, bf16 P and dS in the
-// MMAs), and exactly 0 where the oracle's gradient is 0 everywhere (no visible key at all). Outputs (out, lse,
-// dq, dk, dv) are poisoned with NaN bytes before every run and no NaN may survive. Lengths that are no
-// multiple of the 64-row tiles, D = 64 and 128, B = 2, both dQ modes; deterministic mode bit-identical across
-// two runs. Without a device every test SKIPs loudly.
+// Oracle: the CPU reference in float64 (ref::reference_attention_backward for the loss <dout, out>,
+// ref::reference_lse), on the same bf16-exact inputs.
+// Pass criteria: lse: -inf exactly where the reference's row is empty, elsewhere |gpu - ref| <= 2e-3 (float32
+// from bf16 inputs); gradients: relative L2 ||gpu - ref|| / ||ref|| <= 2e-2 each (bf16 operands, bf16 P and dS
+// in the MMAs), and exactly 0 where the reference's gradient is 0 everywhere (no visible key at all). Outputs
+// (out, lse, dq, dk, dv) are poisoned with NaN bytes before every run and no NaN may survive. Lengths that are
+// no multiple of the 64-row tiles, D = 64 and 128, B = 2, both dQ modes, the lse of both forward engines;
+// deterministic mode bit-identical across two runs. Without a device every test SKIPs loudly.
 #include <gtest/gtest.h>
 #include <fmt/format.h>
 #include <stdlib.h>
@@ -36,7 +34,7 @@
 #include "runtime/jit/driver.h"
 #include "runtime/jit/jit.h"
 #include "runtime/jit/module.h"
-#include "runtime/reference/program.h"
+#include "runtime/reference/backward.h"
 
 namespace moga::rt {
 const std::vector<CompiledText>& test_patterns();
@@ -104,77 +102,22 @@ Dev upload_bf16(const std::vector<float>& v) {
   return d;
 }
 
-// The float64 oracle for one single-kernel ungrouped pattern (header comment).
+// The float64 oracle: the CPU reference's backward and log-sum-exp (runtime/reference/backward.h).
 struct Oracle {
   std::vector<double> lse, dq, dk, dv;  // lse [B][H][N] (-inf: empty row); grads [B][N][H][D]
 };
 Oracle oracle(const ref::PatternSpec& spec, const AttentionShape& s, const std::vector<float>& q,
               const std::vector<float>& k, const std::vector<float>& v, const std::vector<float>& dout) {
-  const ref::KernelSpec& ks = spec.kernels.at(0);
-  ref::Shape shape;
-  if (s.video) {
-    ref::VideoShape vs;
-    vs.F = s.F, vs.H = s.Hgt, vs.W = s.Wid, vs.shot_starts = s.shot_starts;
-    shape = ref::Shape::video(vs);
-  } else {
-    shape = ref::Shape::seq(s.N);
-  }
-  const int B = s.B, N = s.N, H = s.H, D = s.D;
-  const double scale = ks.scale ? *ks.scale : 1.0 / std::sqrt((double)D), w = ks.weight;
-  auto at = [&](int b, int t, int h) { return (((size_t)b * N + t) * H + h) * D; };
+  ref::RefInputs in;
+  in.B = s.B, in.heads = s.H, in.head_dim = s.D, in.N = s.N;
+  if (s.video) in.video = {s.F, s.Hgt, s.Wid, s.shot_starts};
+  in.q = q.data(), in.k = k.data(), in.v = v.data();
+  const std::vector<double> d(dout.begin(), dout.end());
+  ref::RefGrads g;
+  ref::reference_attention_backward(spec, in, d.data(), ref::BackwardOptions{}, g);
   Oracle o;
-  o.lse.assign((size_t)B * H * N, -INFINITY);
-  o.dq.assign((size_t)B * N * H * D, 0.0);
-  o.dk = o.dq;
-  o.dv = o.dq;
-  std::vector<double> y(N), sraw(N), P(N), dP(N);
-  std::vector<char> vis(N);
-  for (int b = 0; b < B; ++b)
-    for (int h = 0; h < H; ++h)
-      for (int i = 0; i < N; ++i) {
-        const Coords<int> qc = shape.coords(i);
-        double mx = -INFINITY;
-        for (int j = 0; j < N; ++j) {
-          vis[j] = !ks.mask || ref::eval_mask(*ks.mask, qc, shape.coords(j), shape.mask());
-          if (!vis[j]) continue;
-          double dot = 0;
-          for (int d = 0; d < D; ++d) dot += (double)q[at(b, i, h) + d] * k[at(b, j, h) + d];
-          sraw[j] = dot * scale;
-          double yy = sraw[j];
-          if (ks.softcap) yy = *ks.softcap * std::tanh(yy / *ks.softcap);
-          if (ks.bias) yy += ref::eval_bias(*ks.bias, qc, shape.coords(j), h, shape.mask());
-          y[j] = yy;
-          mx = std::max(mx, yy);
-        }
-        if (mx == -INFINITY) continue;  // empty row: lse -inf, no gradient
-        double sum = 0;
-        for (int j = 0; j < N; ++j)
-          if (vis[j]) sum += std::exp(y[j] - mx);
-        const double lse = mx + std::log(sum);
-        o.lse[((size_t)b * H + h) * N + i] = lse;
-        double Dt = 0;
-        for (int j = 0; j < N; ++j) {
-          if (!vis[j]) continue;
-          P[j] = std::exp(y[j] - lse);
-          double g = 0;
-          for (int d = 0; d < D; ++d) g += w * (double)dout[at(b, i, h) + d] * v[at(b, j, h) + d];
-          dP[j] = g;
-          Dt += P[j] * g;
-        }
-        for (int j = 0; j < N; ++j) {
-          if (!vis[j]) continue;
-          double dS = P[j] * (dP[j] - Dt);
-          if (ks.softcap) {
-            const double t = std::tanh(sraw[j] / *ks.softcap);
-            dS *= 1 - t * t;
-          }
-          for (int d = 0; d < D; ++d) {
-            o.dq[at(b, i, h) + d] += scale * dS * k[at(b, j, h) + d];
-            o.dk[at(b, j, h) + d] += scale * dS * q[at(b, i, h) + d];
-            o.dv[at(b, j, h) + d] += P[j] * w * dout[at(b, i, h) + d];
-          }
-        }
-      }
+  o.lse = ref::reference_lse(spec, in).at(0);
+  o.dq = std::move(g.dq), o.dk = std::move(g.dk), o.dv = std::move(g.dv);
   return o;
 }
 
@@ -245,8 +188,8 @@ class gpu_backward : public ::testing::Test {
       else lse_err = std::max(lse_err, std::fabs(l[i] - o.lse[i]));
     }
     EXPECT_EQ(nan, 0) << "lse rows left unwritten (NaN poison)";
-    EXPECT_EQ(bad_inf, 0) << "lse rows where exactly one of GPU / oracle is -inf";
-    EXPECT_LE(lse_err, kLseTol) << "max |lse - oracle|";
+    EXPECT_EQ(bad_inf, 0) << "lse rows where exactly one of GPU / reference is -inf";
+    EXPECT_LE(lse_err, kLseTol) << "max |lse - reference|";
 
     BackwardOptions bo;
     bo.deterministic = deterministic;
@@ -270,9 +213,9 @@ class gpu_backward : public ::testing::Test {
         double norm = 0;
         const double rel = rel_l2(got, *gs[g].second, &norm);
         if (norm > 0)
-          EXPECT_LE(rel, kGradTol) << names[g] << " relative L2 vs the float64 oracle (ref norm " << norm << ")";
+          EXPECT_LE(rel, kGradTol) << names[g] << " relative L2 vs the float64 reference (ref norm " << norm << ")";
         else
-          EXPECT_EQ(rel, 0.0) << names[g] << ": the oracle's gradient is 0 everywhere, the GPU's is not";
+          EXPECT_EQ(rel, 0.0) << names[g] << ": the reference gradient is 0 everywhere, the GPU's is not";
         if (r == 0)
           std::cout << fmt::format("  {} {} {}{}: {} rel L2 {:.2e}\n", c.pattern, s.describe(), engine_name(engine),
                                    deterministic ? " det" : "", names[g], rel);
@@ -297,6 +240,10 @@ std::vector<Case> cases() {
   c.push_back({"bwd_holes", AttentionShape::seq(2, 190, 2, 128)});
   c.push_back({"attn_all_masked", AttentionShape::seq(1, 77, 2, 128)});
   c.push_back({"radial", AttentionShape::make_video(1, 4, 7, 9, 2, 128)});
+  c.push_back({"frame_local", AttentionShape::make_video(2, 3, 9, 11, 2, 128)});
+  c.push_back({"natten2d", AttentionShape::make_video(1, 3, 9, 13, 2, 128)});
+  c.push_back({"bwd_groups", AttentionShape::seq(2, 301, 2, 128)});
+  c.push_back({"bwd_groups", AttentionShape::seq(1, 150, 2, 64)});
   return c;
 }
 
@@ -313,7 +260,7 @@ class Precompile : public ::testing::Environment {
       jobs.insert({c.pattern, c.s.D, 2});
     }
     if (jit::Device::get().arch() == "sm_90")
-      for (const char* p : {"causal", "bwd_hooks", "bwd_holes"}) jobs.insert({p, 128, 1});
+      for (const char* p : {"causal", "bwd_hooks", "bwd_holes", "natten2d"}) jobs.insert({p, 128, 1});
     const std::vector<std::tuple<std::string, int, int>> list(jobs.begin(), jobs.end());
     std::atomic<size_t> next{0};
     std::vector<std::thread> pool;
@@ -354,6 +301,7 @@ TEST_F(gpu_backward, LseFromTheWgmmaForward) {
   check({"causal", AttentionShape::seq(2, 257, 2, 128)}, Engine::Wgmma, false);
   check({"bwd_hooks", AttentionShape::seq(1, 300, 2, 128)}, Engine::Wgmma, false);
   check({"bwd_holes", AttentionShape::seq(1, 190, 2, 128)}, Engine::Wgmma, false);
+  check({"natten2d", AttentionShape::make_video(1, 3, 9, 13, 2, 128)}, Engine::Wgmma, false);
 }
 
 TEST_F(gpu_backward, DeterministicModeIsBitIdentical) {
