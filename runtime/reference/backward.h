@@ -45,6 +45,11 @@
 
 namespace moga::ref {
 
+// One kernel's own share of dq, dk, dv (BackwardOptions::per_kernel).
+struct KernelGrads {
+  std::vector<double> dq, dk, dv;
+};
+
 // Gradients of the reference w.r.t. its inputs, in double.
 struct RefGrads {
   std::vector<double> dq, dk, dv;              // [B][N][heads][head_dim], like RefInputs::q
@@ -55,11 +60,13 @@ struct RefGrads {
   std::vector<std::vector<double>> dlogits;    // per kernel index: [B][N][M], d L / d l (what dx and dW are
                                                // products of); empty where drouter_w is
   double balance_loss = 0;                     // L_bal above (0 unless BackwardOptions::balance_loss)
+  std::vector<KernelGrads> terms;              // per kernel index (BackwardOptions::per_kernel); dq = sum of terms' dq
 };
 
 struct BackwardOptions {
   bool balance_loss = false;    // add L_bal to the loss: its value in RefGrads::balance_loss, its gradient in dx, dW
   double balance_weight = 0.1;  // the paper's 0.1
+  bool per_kernel = false;      // also each kernel's own dq, dk, dv (RefGrads::terms), to check a GPU branch alone
 };
 
 // dout: [B][N][heads][head_dim]. Throws std::invalid_argument on inconsistent inputs (the forward's
