@@ -307,6 +307,10 @@ void reference_attention_backward(const PatternSpec& spec, const RefInputs& in, 
   for (int ki = 0; ki < nk; ++ki) {
     const KernelSpec& k = spec.kernels[ki];
     if (!k.route) continue;
+    const bool has_w = ki < (int)in.router_weight.size() && in.router_weight[ki], has_x = in.x && in.d_model >= 1;
+    if (has_w != has_x)  // half the router inputs (beside a given routing): a mistake, not "no router gradient"
+      bad("kernel '" + k.name + "': router_weight[" + std::to_string(ki) + "] is " + (has_w ? "given" : "null") +
+          " but x / d_model " + (has_x ? "are given" : "are not") + "; give both for the router gradient, or neither");
     if (has_router_inputs(in, ki)) any_router = true;
     else if (opt.balance_loss)
       bad("kernel '" + k.name + "': the balance loss needs router inputs (x, d_model, router_weight[" +

@@ -36,7 +36,10 @@
 // A routing given in RefInputs::routing is used for the groups and the gate values of the forward;
 // the router Jacobian then uses p recomputed from x and W_r when they are given. Without router inputs
 // such a kernel gets no router gradient (drouter_w[kernel] stays empty) and the balance loss is
-// refused.
+// refused; half of them (W_r without x, or x without W_r) is an error.
+//
+// Layout: every gradient is in the layout of its input (dq like RefInputs::q, dx like x, dW like W_r);
+// per-row values (lse, dlogits) are listed below.
 #pragma once
 
 #include <vector>

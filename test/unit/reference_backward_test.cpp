@@ -384,10 +384,15 @@ TEST(ReferenceBackward, InputErrors) {
   RefOutput out;
   reference_attention(c.spec, in, out);
   in.routing = {&out.groups[0]};
-  in.x = nullptr;
+  in.x = nullptr, in.d_model = 0, in.router_weight.clear();
   opt.balance_loss = true;
   EXPECT_EQ(message(c.dout.data()),
             "reference backward: kernel 'dyn': the balance loss needs router inputs (x, d_model, router_weight[0])");
+  in.router_weight = {c.w[0].data()};
+  opt.balance_loss = false;
+  EXPECT_EQ(message(c.dout.data()),
+            "reference backward: kernel 'dyn': router_weight[0] is given but x / d_model are not; give both for the "
+            "router gradient, or neither");
   in = c.inputs();
   in.head_dim = 0;
   EXPECT_NE(message(c.dout.data()).find("head_dim"), std::string::npos);
