@@ -224,7 +224,7 @@ void key_pass(KernelRun& r, std::vector<Worker>& workers, double* dk, double* dv
 }
 
 // Pass 3: the router of routed kernel `ki` (router inputs given): dp -> dl -> dx, dW; the balance loss.
-void router_pass(const KernelSpec& k, int ki, const KernelRun* r, const Grouping& g, const RefInputs& in,
+void router_pass(const KernelSpec& k, int ki, const KernelRun& r, const Grouping& g, const RefInputs& in,
                  const BackwardOptions& opt, int threads, RefGrads& grads) {
   const int B = in.B, N = g.N, M = k.route->groups, K = g.k, dm = in.d_model;
   const float* W = in.router_weight[ki];
@@ -263,8 +263,8 @@ void router_pass(const KernelSpec& k, int ki, const KernelRun* r, const Grouping
     double* dp = scratch[wi].data();
     double* dl = dlog.data() + t * M;
     for (int m = 0; m < M; ++m) dp[m] = dbal[m];
-    if (r && k.route_gate)
-      for (int j = 0; j < K; ++j) dp[g.gid[t * K + j]] += r->dgate[t * K + j];
+    if (k.route_gate)
+      for (int j = 0; j < K; ++j) dp[g.gid[t * K + j]] += r.dgate[t * K + j];
     const double* pt = p.data() + t * M;
     double pdp = 0;
     for (int m = 0; m < M; ++m) pdp += pt[m] * dp[m];
@@ -307,6 +307,10 @@ void reference_attention_backward(const PatternSpec& spec, const RefInputs& in, 
   for (int ki = 0; ki < nk; ++ki) {
     const KernelSpec& k = spec.kernels[ki];
     if (!k.route) continue;
+    const bool has_w = ki < (int)in.router_weight.size() && in.router_weight[ki], has_x = in.x && in.d_model >= 1;
+    if (has_w != has_x)  // half the router inputs (beside a given routing): a mistake, not "no router gradient"
+      bad("kernel '" + k.name + "': router_weight[" + std::to_string(ki) + "] is " + (has_w ? "given" : "null") +
+          " but x / d_model " + (has_x ? "are given" : "are not") + "; give both for the router gradient, or neither");
     if (has_router_inputs(in, ki)) any_router = true;
     else if (opt.balance_loss)
       bad("kernel '" + k.name + "': the balance loss needs router inputs (x, d_model, router_weight[" +
@@ -320,6 +324,7 @@ void reference_attention_backward(const PatternSpec& spec, const RefInputs& in, 
   grads.drouter_w.assign(nk, {});
   grads.dlogits.assign(nk, {});
   grads.balance_loss = 0;
+  grads.terms.assign(opt.per_kernel ? nk : 0, {});
   const int nthreads = detail::resolve_threads(in.threads);
   const Tensors qkv(in, total);
   for (int ki = 0; ki < nk; ++ki) {
@@ -329,9 +334,17 @@ void reference_attention_backward(const PatternSpec& spec, const RefInputs& in, 
     std::vector<Worker> workers;
     workers.reserve(nthreads);
     for (int i = 0; i < nthreads; ++i) workers.emplace_back(run);
-    query_pass(run, workers, grads.dq.data());
-    key_pass(run, workers, grads.dk.data(), grads.dv.data());
-    if (k.route && has_router_inputs(in, ki)) router_pass(k, ki, &run, g, in, opt, nthreads, grads);
+    if (opt.per_kernel) {
+      KernelGrads& t = grads.terms[ki];
+      t.dq.assign(total, 0.0), t.dk.assign(total, 0.0), t.dv.assign(total, 0.0);
+      query_pass(run, workers, t.dq.data());
+      key_pass(run, workers, t.dk.data(), t.dv.data());
+      for (size_t i = 0; i < total; ++i) grads.dq[i] += t.dq[i], grads.dk[i] += t.dk[i], grads.dv[i] += t.dv[i];
+    } else {
+      query_pass(run, workers, grads.dq.data());
+      key_pass(run, workers, grads.dk.data(), grads.dv.data());
+    }
+    if (k.route && has_router_inputs(in, ki)) router_pass(k, ki, run, g, in, opt, nthreads, grads);
   }
 }
 

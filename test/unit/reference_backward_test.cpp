@@ -336,6 +336,36 @@ TEST(ReferenceBackward, ThreadsAndAGivenRoutingChangeNothing) {
   EXPECT_TRUE(given.drouter_w[0].empty());
 }
 
+TEST(ReferenceBackward, PerKernelTermsAreEachKernelAlone) {
+  std::mt19937_64 rng(reftest::test_seed("ReferenceBackward.PerKernelTermsAreEachKernelAlone"));
+  json causal = kernel("causal", 0.25, "masked");
+  causal["mask"] = json::parse(reftest::kCausalMask);
+  json sliding = kernel("sliding", 0.75, "masked");
+  sliding["mask"] = json::parse(reftest::kSlidingMask);
+  sliding["softcap"] = 1.5;
+  Case c(pattern("seq", {causal, routed("dyn", 0.5, 3, 2, true), sliding}), 2, 13, rng, 3);
+  BackwardOptions opt;
+  opt.per_kernel = true;
+  RefGrads all;
+  reference_attention_backward(c.spec, c.inputs(2), c.dout.data(), opt, all);
+  ASSERT_EQ(all.terms.size(), 3u);
+  const RefGrads plain = backward(c);
+  EXPECT_TRUE(backward(c).terms.empty());
+  EXPECT_LE(rel_l2(all.dq, plain.dq), 1e-14);
+  EXPECT_LE(rel_l2(all.dk, plain.dk), 1e-14);
+  EXPECT_LE(rel_l2(all.dv, plain.dv), 1e-14);
+  for (int ki = 0; ki < 3; ++ki) {
+    // The pattern of kernel ki alone (its weight kept), with its own router weight.
+    Case one = c;
+    one.spec.kernels = {c.spec.kernels[ki]};
+    one.w = {c.w[ki]};
+    const RefGrads g = backward(one);
+    EXPECT_EQ(all.terms[ki].dq, g.dq) << ki;
+    EXPECT_EQ(all.terms[ki].dk, g.dk) << ki;
+    EXPECT_EQ(all.terms[ki].dv, g.dv) << ki;
+  }
+}
+
 TEST(ReferenceBackward, InputErrors) {
   std::mt19937_64 rng(reftest::test_seed("ReferenceBackward.InputErrors"));
   Case c(pattern("seq", {routed("dyn", 1.0, 3, 1, true)}), 1, 4, rng, 2);
@@ -354,10 +384,15 @@ TEST(ReferenceBackward, InputErrors) {
   RefOutput out;
   reference_attention(c.spec, in, out);
   in.routing = {&out.groups[0]};
-  in.x = nullptr;
+  in.x = nullptr, in.d_model = 0, in.router_weight.clear();
   opt.balance_loss = true;
   EXPECT_EQ(message(c.dout.data()),
             "reference backward: kernel 'dyn': the balance loss needs router inputs (x, d_model, router_weight[0])");
+  in.router_weight = {c.w[0].data()};
+  opt.balance_loss = false;
+  EXPECT_EQ(message(c.dout.data()),
+            "reference backward: kernel 'dyn': router_weight[0] is given but x / d_model are not; give both for the "
+            "router gradient, or neither");
   in = c.inputs();
   in.head_dim = 0;
   EXPECT_NE(message(c.dout.data()).find("head_dim"), std::string::npos);
