@@ -25,7 +25,8 @@ std::vector<double> randn_d(size_t n, std::mt19937_64& rng) {
   return v;
 }
 
-Case::Case(PatternSpec s, int B_, int N_, std::mt19937_64& rng, int dm_) : spec(std::move(s)), B(B_), N(N_), dm(dm_) {
+Case::Case(PatternSpec s, int B_, int N_, std::mt19937_64& rng, int dm_, int heads, int head_dim)
+    : spec(std::move(s)), B(B_), N(N_), H(heads), D(head_dim), dm(dm_) {
   init(rng);
 }
 Case::Case(PatternSpec s, int B_, VideoShape vs, std::mt19937_64& rng, int dm_)

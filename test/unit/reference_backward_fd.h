@@ -32,7 +32,7 @@ std::vector<double> randn_d(size_t n, std::mt19937_64& rng);
 
 // A pattern with its inputs, owned: q, k, v (sd 1.5, 1.5, 1), x and each routed kernel's W when
 // dm > 0 (a token's x is redrawn while two of its k+1 largest logits are within 0.01, so that no
-// finite-difference step changes the routing), dout ~ N(0, 1). H = 2 heads of D = 4.
+// finite-difference step changes the routing), dout ~ N(0, 1). H = 2 heads of D = 4 unless given.
 struct Case {
   PatternSpec spec;
   int B = 1, N = 0, H = 2, D = 4, dm = 0;
@@ -42,7 +42,7 @@ struct Case {
   std::vector<std::vector<float>> w;  // per kernel; empty: not routed
   std::vector<double> dout;
 
-  Case(PatternSpec s, int B, int N, std::mt19937_64& rng, int dm = 0);
+  Case(PatternSpec s, int B, int N, std::mt19937_64& rng, int dm = 0, int heads = 2, int head_dim = 4);
   Case(PatternSpec s, int B, VideoShape vs, std::mt19937_64& rng, int dm = 0);
   RefInputs inputs(int threads = 1) const;
 

@@ -82,6 +82,9 @@ TEST(ReferenceBackward, DenseOddLength) {
   ASSERT_EQ(g.drouter_w.size(), 1u);
   EXPECT_TRUE(g.drouter_w[0].empty());
   check_qkv(c, g);
+  // A head dim that is no multiple of 4 (the dot products' tail), 3 heads.
+  Case odd(pattern("seq", {kernel("full", 1.0, "dense")}), 1, 5, rng, 0, 3, 7);
+  check_qkv(odd, backward(odd));
 }
 
 TEST(ReferenceBackward, AllMaskedRowsGetExactlyZero) {
