@@ -2,7 +2,10 @@
 // every single-kernel pattern shipped that it runs (ungrouped: full, causal, sliding_window, radial; computed
 // groups: frame_local, natten2d) and the test patterns (bwd_hooks: mask + bias + softcap + scale + weight 0.75;
 // bwd_holes: every fifth row sees no key; bwd_groups: computed groups with empty ones under a mask;
-// attn_all_masked: no row sees a key), on fresh random inputs (seed printed; MOGA_TEST_SEED=S repeats it).
+// attn_all_masked: no row sees a key; routed top 1: moga_dynamic, gated by the router probability), on fresh
+// random inputs (seed printed; MOGA_TEST_SEED=S repeats it). Routed: the GPU's routing (last_routing) is given
+// to the backward and to the reference; the gate gradient is checked through the router logits' gradient it
+// yields (p (onehot - p_g) dgate, against the reference's dlogits, same bound).
 //
 // Oracle: the CPU reference in float64 (ref::reference_attention_backward for the loss <dout, out>,
 // ref::reference_lse), on the same bf16-exact inputs.
@@ -105,19 +108,34 @@ Dev upload_bf16(const std::vector<float>& v) {
 // The float64 oracle: the CPU reference's backward and log-sum-exp (runtime/reference/backward.h).
 struct Oracle {
   std::vector<double> lse, dq, dk, dv;  // lse [B][H][N] (-inf: empty row); grads [B][N][H][D]
+  std::vector<double> dlogits;          // routed and gated: [B][N][M]
+};
+// Routed kernels: the router inputs and the GPU's routing (the reference groups by it, as gpu_attention_test).
+struct Router {
+  int d = 64, M = 0;
+  std::vector<float> x, w;  // [B][N][d], [d][M], bf16-exact
+  ref::Grouping given;
 };
 Oracle oracle(const ref::PatternSpec& spec, const AttentionShape& s, const std::vector<float>& q,
-              const std::vector<float>& k, const std::vector<float>& v, const std::vector<float>& dout) {
+              const std::vector<float>& k, const std::vector<float>& v, const std::vector<float>& dout,
+              const Router* r) {
   ref::RefInputs in;
   in.B = s.B, in.heads = s.H, in.head_dim = s.D, in.N = s.N;
   if (s.video) in.video = {s.F, s.Hgt, s.Wid, s.shot_starts};
   in.q = q.data(), in.k = k.data(), in.v = v.data();
+  if (r) {
+    in.x = r->x.data();
+    in.d_model = r->d;
+    in.router_weight = {r->w.data()};
+    in.routing = {&r->given};
+  }
   const std::vector<double> d(dout.begin(), dout.end());
   ref::RefGrads g;
   ref::reference_attention_backward(spec, in, d.data(), ref::BackwardOptions{}, g);
   Oracle o;
   o.lse = ref::reference_lse(spec, in).at(0);
   o.dq = std::move(g.dq), o.dk = std::move(g.dk), o.dv = std::move(g.dv);
+  if (r && !g.dlogits.empty()) o.dlogits = std::move(g.dlogits.at(0));
   return o;
 }
 
@@ -135,6 +153,35 @@ struct Case {
   std::string pattern;
   AttentionShape s;
 };
+
+// The router's gradient from the GPU's gate gradient: dlogits[t][m] = p_m (onehot(g)_m - p_g) dgate[t], p the
+// full softmax of x W (double, as the reference), against the reference's dlogits.
+void check_dlogits(const Router& r, const Dev& dgate, const std::vector<double>& ref, const AttentionShape& s) {
+  const size_t toks = (size_t)s.B * s.N;
+  std::vector<float> dg(toks);
+  dgate.b->download(dg.data(), toks * 4);
+  long long nans = 0;
+  std::vector<float> got(toks * r.M);
+  for (size_t t = 0; t < toks; ++t) {
+    nans += std::isnan(dg[t]);
+    std::vector<double> l(r.M);
+    double mx = -INFINITY, sum = 0;
+    for (int m = 0; m < r.M; ++m) {
+      for (int i = 0; i < r.d; ++i) l[m] += (double)r.x[t * r.d + i] * r.w[(size_t)i * r.M + m];
+      mx = std::max(mx, l[m]);
+    }
+    for (double& e : l) sum += (e = std::exp(e - mx));
+    const int g = r.given.gid[t];
+    for (int m = 0; m < r.M; ++m)
+      got[t * r.M + m] = (float)(l[m] / sum * ((m == g) - l[g] / sum) * dg[t]);
+  }
+  EXPECT_EQ(nans, 0) << "dgate: entries left NaN (poison)";
+  ASSERT_EQ(ref.size(), got.size()) << "the reference has no dlogits for this kernel";
+  double norm = 0;
+  const double rel = rel_l2(got, ref, &norm);
+  EXPECT_LE(rel, kGradTol) << "router dlogits (from dgate) relative L2 vs the reference (ref norm " << norm << ")";
+  std::cout << fmt::format("  router dlogits from dgate: rel L2 {:.2e}\n", rel);
+}
 
 class gpu_backward : public ::testing::Test {
  protected:
@@ -161,8 +208,27 @@ class gpu_backward : public ::testing::Test {
     SCOPED_TRACE(fmt::format("{} {} engine {} deterministic {} seed {} (MOGA_TEST_SEED={})", c.pattern, s.describe(),
                              engine_name(engine), deterministic, seed, base_seed()));
     const LoadedPattern pat = pattern_named(c.pattern);
+    const ref::KernelSpec& ks = pat.spec.kernels.at(0);
     Dev dq_(upload_bf16(q)), dk_(upload_bf16(k)), dv_(upload_bf16(v)), ddo(upload_bf16(dout));
     Dev out(n * 2), lse(rows * 4), gq(n * 2), gk(n * 2), gv(n * 2);
+    const size_t toks = (size_t)s.B * s.N;
+    Router rt;
+    RouterInputs ri;
+    std::unique_ptr<Dev> xd, wd, rgid, rprob, dgate;
+    if (ks.route) {
+      rt.M = ks.route->groups;
+      rt.x.resize(toks * rt.d);
+      rt.w.resize((size_t)rt.d * rt.M);
+      for (float& e : rt.x) e = bf2f(f2bf(U(rng)));
+      for (float& e : rt.w) e = bf2f(f2bf(3.f / std::sqrt((float)rt.d) * U(rng)));
+      xd = std::make_unique<Dev>(upload_bf16(rt.x));
+      wd = std::make_unique<Dev>(upload_bf16(rt.w));
+      ri.x = TensorView::contiguous(xd->ptr(), DType::BF16, {s.B, s.N, rt.d});
+      ri.weights = {TensorView::contiguous(wd->ptr(), DType::BF16, {rt.d, rt.M})};
+      rgid = std::make_unique<Dev>(toks * 4);
+      rprob = std::make_unique<Dev>(toks * 4);
+      dgate = std::make_unique<Dev>(toks * 4);
+    }
     auto view = [&](const Dev& d) { return TensorView::contiguous(d.ptr(), DType::BF16, {s.B, s.N, s.H, s.D}); };
 
     AttentionOptions fo;
@@ -173,11 +239,19 @@ class gpu_backward : public ::testing::Test {
     lse.poison();
     RunOptions ro;
     ro.lse = {lse.ptr()};
-    fwd.run(view(dq_), view(dk_), view(dv_), view(out), s, nullptr, nullptr, ro);
+    fwd.run(view(dq_), view(dk_), view(dv_), view(out), s, ks.route ? &ri : nullptr, nullptr, ro);
     CU_CHECK(jit::driver().cuCtxSynchronize());
     EXPECT_EQ(fwd.engine(0, s.D), engine);
+    if (ks.route) {  // the GPU's routing, for the backward and for the reference
+      const PatternAttention::Routing r = fwd.last_routing(0);
+      rt.given.B = s.B, rt.given.N = s.N, rt.given.k = 1, rt.given.M = rt.M;
+      rt.given.gid = r.gid;
+      rt.given.prob.assign(r.prob.begin(), r.prob.end());
+      rgid->b->upload(r.gid);
+      rprob->b->upload(r.prob);
+    }
 
-    const Oracle o = oracle(pat.spec, s, q, k, v, dout);
+    const Oracle o = oracle(pat.spec, s, q, k, v, dout, ks.route ? &rt : nullptr);
     std::vector<float> l(rows);
     lse.b->download(l.data(), rows * 4);
     long long bad_inf = 0, nan = 0;
@@ -199,9 +273,16 @@ class gpu_backward : public ::testing::Test {
       gq.poison();
       gk.poison();
       gv.poison();
-      bwd.run({view(dq_), view(dk_), view(dv_), view(out), view(ddo), lse.ptr()}, {view(gq), view(gk), view(gv)}, s,
-              nullptr);
+      if (dgate) dgate->poison();
+      BackwardInputs bi{view(dq_), view(dk_), view(dv_), view(out), view(ddo), lse.ptr()};
+      BackwardOutputs bg{view(gq), view(gk), view(gv)};
+      if (ks.route) {
+        bi.route_gid = rgid->ptr(), bi.route_prob = rprob->ptr();
+        if (ks.route_gate) bg.dgate = dgate->ptr();
+      }
+      bwd.run(bi, bg, s, nullptr);
       CU_CHECK(jit::driver().cuCtxSynchronize());
+      if (ks.route && ks.route_gate && r == 0) check_dlogits(rt, *dgate, o.dlogits, s);
       const std::pair<const Dev*, const std::vector<double>*> gs[] = {{&gq, &o.dq}, {&gk, &o.dk}, {&gv, &o.dv}};
       const char* names[] = {"dq", "dk", "dv"};
       bits.clear();
@@ -244,6 +325,8 @@ std::vector<Case> cases() {
   c.push_back({"natten2d", AttentionShape::make_video(1, 3, 9, 13, 2, 128)});
   c.push_back({"bwd_groups", AttentionShape::seq(2, 301, 2, 128)});
   c.push_back({"bwd_groups", AttentionShape::seq(1, 150, 2, 64)});
+  c.push_back({"moga_dynamic", AttentionShape::make_video(2, 3, 10, 13, 2, 128)});
+  c.push_back({"moga_dynamic", AttentionShape::make_video(1, 2, 9, 11, 2, 64)});
   return c;
 }
 
