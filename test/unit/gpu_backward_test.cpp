@@ -11,7 +11,8 @@
 // ref::reference_lse), on the same bf16-exact inputs.
 // Pass criteria: lse: -inf exactly where the reference's row is empty, elsewhere |gpu - ref| <= 2e-3 (float32
 // from bf16 inputs); gradients: relative L2 ||gpu - ref|| / ||ref|| <= 2e-2 each (bf16 operands, bf16 P and dS
-// in the MMAs), and exactly 0 where the reference's gradient is 0 everywhere (no visible key at all). Outputs
+// in the MMAs); exactly 0 where no row sees a key; L2 <= 1e-4 where the exact gradient cancels to 0 (one key
+// per row: D is computed from the bf16 O). Outputs
 // (out, lse, dq, dk, dv) are poisoned with NaN bytes before every run and no NaN may survive. Lengths that are
 // no multiple of the 64-row tiles, D = 64 and 128, B = 2, both dQ modes, the lse of both forward engines;
 // deterministic mode bit-identical across two runs. Without a device every test SKIPs loudly.
@@ -22,6 +23,7 @@
 #include <cmath>
 #include <iostream>
 #include <cstring>
+#include <algorithm>
 #include <atomic>
 #include <random>
 #include <set>
@@ -49,6 +51,10 @@ using namespace moga::rt;
 namespace {
 
 constexpr double kGradTol = 2e-2, kLseTol = 2e-3;
+// A gradient that cancels exactly (rows with a single key: softmax over one key has none) is 0 in the
+// reference but only ~1e-7 on the GPU, where D = rowsum(dO * O) reads the bf16-rounded O: its L2 must stay
+// below this (the inputs are O(1)).
+constexpr double kCancelTol = 1e-4;
 
 unsigned short f2bf(float f) {
   unsigned u;
@@ -264,6 +270,7 @@ class gpu_backward : public ::testing::Test {
     EXPECT_EQ(nan, 0) << "lse rows left unwritten (NaN poison)";
     EXPECT_EQ(bad_inf, 0) << "lse rows where exactly one of GPU / reference is -inf";
     EXPECT_LE(lse_err, kLseTol) << "max |lse - reference|";
+    const bool no_key_anywhere = std::all_of(o.lse.begin(), o.lse.end(), [](double x) { return std::isinf(x); });
 
     BackwardOptions bo;
     bo.deterministic = deterministic;
@@ -295,8 +302,10 @@ class gpu_backward : public ::testing::Test {
         const double rel = rel_l2(got, *gs[g].second, &norm);
         if (norm > 0)
           EXPECT_LE(rel, kGradTol) << names[g] << " relative L2 vs the float64 reference (ref norm " << norm << ")";
-        else
-          EXPECT_EQ(rel, 0.0) << names[g] << ": the reference gradient is 0 everywhere, the GPU's is not";
+        else if (no_key_anywhere)
+          EXPECT_EQ(rel, 0.0) << names[g] << ": no row sees a key, yet the GPU's gradient is not 0";
+        else  // the exact gradient cancels (one key per row: dS = P (dP - D) = 0); D comes from the bf16 O
+          EXPECT_LE(rel, kCancelTol) << names[g] << ": the reference gradient cancels to 0; L2 of the GPU's";
         if (r == 0)
           std::cout << fmt::format("  {} {} {}{}: {} rel L2 {:.2e}\n", c.pattern, s.describe(), engine_name(engine),
                                    deterministic ? " det" : "", names[g], rel);
