@@ -4,8 +4,7 @@
 //      dq_t, and d gate(t, j);
 //   2. key tokens (b, kv): every (t, j) that sees kv, P recomputed from the stored log-sum-exp, dk_kv
 //      and dv_kv (the FlashAttention-2 split, here so that each key's gradient has one writer);
-//   3. routed kernels with router inputs: the router softmax Jacobian, dx and dW (per-worker partial
-//      dW, summed after), and the balance loss.
+//   3. routed kernels with router inputs: the router softmax Jacobian, dx, dW and the balance loss.
 #include "runtime/reference/backward.h"
 #include "runtime/reference/parallel.h"
 
@@ -256,8 +255,9 @@ void router_pass(const KernelSpec& k, int ki, const KernelRun& r, const Grouping
   dW.assign((size_t)dm * M, 0.0);
   std::vector<double>& dlog = grads.dlogits[ki];
   dlog.assign((size_t)T * M, 0.0);
-  const int nthreads = (int)std::min<long long>(detail::resolve_threads(threads), std::max<long long>(1, T / 64));
-  std::vector<std::vector<double>> part(nthreads, std::vector<double>((size_t)dm * M, 0.0));
+  const int nthreads = detail::resolve_threads(threads);
+  // dl and dx per token (one writer each), then dW per row d summing the tokens in order: the same
+  // bits for any thread count.
   std::vector<std::vector<double>> scratch(nthreads, std::vector<double>(M));
   detail::parallel_for(T, nthreads, 16, [&](long long t, int wi) {
     double* dp = scratch[wi].data();
@@ -269,21 +269,22 @@ void router_pass(const KernelSpec& k, int ki, const KernelRun& r, const Grouping
     double pdp = 0;
     for (int m = 0; m < M; ++m) pdp += pt[m] * dp[m];
     for (int m = 0; m < M; ++m) dl[m] = pt[m] * (dp[m] - pdp);
-    const float* xt = in.x + t * dm;
     double* dxt = grads.dx.data() + t * dm;
-    double* dWp = part[wi].data();
     for (int d = 0; d < dm; ++d) {
       const float* wr = W + (size_t)d * M;
       double s = 0;
-      for (int m = 0; m < M; ++m) {
-        s += dl[m] * (double)wr[m];
-        dWp[(size_t)d * M + m] += (double)xt[d] * dl[m];
-      }
+      for (int m = 0; m < M; ++m) s += dl[m] * (double)wr[m];
       dxt[d] += s;
     }
   });
-  for (const auto& pw : part)
-    for (size_t i = 0; i < dW.size(); ++i) dW[i] += pw[i];
+  detail::parallel_for(dm, nthreads, 1, [&](long long d, int) {
+    double* dWr = dW.data() + d * M;
+    for (long long t = 0; t < T; ++t) {
+      const double xv = in.x[t * dm + d];
+      const double* dl = dlog.data() + t * M;
+      for (int m = 0; m < M; ++m) dWr[m] += xv * dl[m];
+    }
+  });
 }
 
 Shape checked_shape(const PatternSpec& spec, const RefInputs& in) {
