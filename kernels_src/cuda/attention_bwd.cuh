@@ -14,12 +14,15 @@
 //                                   every run gives the same bits (attention_bwd then runs with DQ_ATOMIC
 //                                   false).
 //   attn_bwd_convert_kernel         dq_acc (float32 [B][N][H][D]) -> bf16 dq with the caller's strides.
+//   attn_bwd_gate_kernel            gated kernels: d L / d gate per token, sum_h D_i,h / gate (see below).
 //
-// Gradient of one kernel whose output is o = weight * Attn (scores s = q.k * scale, then y = c tanh(s/c)
-// (softcap), then + bias; P = softmax(y) from the forward's log-sum-exp, lse):
-//   P_ij = exp(y_ij - lse_i);  dP_ij = weight * dO_i . v_j;  D_i = rowsum(dO_i * o_i) (= sum_j P_ij dP_ij)
+// Gradient of one kernel whose output is o = weight * g_i * Attn (g_i: the row's gate, a.gate at sorted
+// positions, else 1; scores s = q.k * scale, then y = c tanh(s/c) (softcap), then + bias; P = softmax(y) from
+// the forward's log-sum-exp, lse), with wg_i = weight * g_i:
+//   P_ij = exp(y_ij - lse_i);  dP_ij = wg_i dO_i . v_j;  D_i = rowsum(dO_i * o_i) (= sum_j P_ij dP_ij)
 //   dY_ij = P_ij (dP_ij - D_i);  dS_ij = dY_ij * (1 - tanh^2(s_ij / c)) (softcap) or dY_ij;  bias: no gradient
-//   dQ_i = scale * sum_j dS_ij k_j;  dK_j = scale * sum_i dS_ij q_i;  dV_j = weight * sum_i P_ij dO_i.
+//   dQ_i = scale * sum_j dS_ij k_j;  dK_j = scale * sum_i dS_ij q_i;  dV_j = sum_i wg_i P_ij dO_i;
+//   d L / d g_i = weight * dO_i . Attn_i = D_i / g_i (summed over heads; g_i > 0: a router probability).
 // A row that sees no key has lse = -inf: it is read as +inf so that P = 0 (never NaN), and so are rows past N.
 // Token order: identity, or (computed group keys) a.perm / a.gid: the tokens sorted by group, as the forward;
 // tiles gather rows through perm, partial tiles compare group ids, gradients land at the original tokens, and
@@ -39,8 +42,9 @@ struct AttnBwdCfg {
   static constexpr int kRowBytes = D * 2;
   static constexpr int kTileBytes = 64 * kRowBytes;  // one 64-row bf16 tile (K, V, Q or dO)
   static constexpr int kDSPitch = kBN + 8;           // bf16 per row of the dS staging: ldmatrix conflict-free
-  // attention_bwd: K, V, then 2 stages of (Q, dO, and per query row: lse, D, token, group id), then dS
-  static constexpr int kStageBytes = 2 * kTileBytes + 4 * kBM * 4;
+  // attention_bwd: K, V, then 2 stages of (Q, dO, and per query row: lse, D, token, group id, weight*gate),
+  // then dS
+  static constexpr int kStageBytes = 2 * kTileBytes + 5 * kBM * 4;
   static constexpr int kSmemBytes = 2 * kTileBytes + 2 * kStageBytes + kBM * kDSPitch * 2;
   // attention_bwd_dq: Q, dO, then 2 stages of (K, V)
   static constexpr int kDqSmemBytes = 2 * kTileBytes + 2 * 2 * kTileBytes;
@@ -191,6 +195,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
       f[BM + tid] = ok ? __ldg(dlt + t) : 0.f;
       ti[tid] = t;
       ti[BM + tid] = ok && gid ? __ldg(gid + s) : 0;
+      f[4 * BM + tid] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + s) : a.weight;
     }
   };
 
@@ -223,7 +228,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
   const int xb = ((lane >> 3) & 1) ^ (lane & 7);
   const unsigned t_lane = (((lane >> 3) & 1) * 8 + (lane & 7)) * RB;
   const int xt = (lane >> 4) ^ (lane & 7);
-  const float w = a.weight, scale = a.scale_log2 * 0.6931471805599453f;
+  const float scale = a.scale_log2 * 0.6931471805599453f;
 
   for (int j = 0; j < n_tot; ++j) {
     const int qt = tile_of(j), q0 = qt * BM, stage = j & 1;
@@ -266,7 +271,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int qcol = nt * 8 + 2 * (lane & 3) + e, qs = q0 + qcol;
-        const float l2 = sl2[qcol], dd = sl2[BM + qcol];
+        const float l2 = sl2[qcol], dd = sl2[BM + qcol], wg = sl2[4 * BM + qcol];
         const int qg = stok[BM + qcol];
         Coords<int> qc;
         if constexpr (kCoords)
@@ -281,8 +286,8 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
                                 : x * a.scale_log2;
           const float pe = sm80::ex2(y2 - l2);
           float& g = dp[nt][2 * hr + e];
-          g = pe * (g * w - dd) * cap;  // dS
-          x = pe;
+          g = pe * (g * wg - dd) * cap;  // dS
+          x = pe * wg;                   // dV's weight of dO_i
         }
       }
 
@@ -360,7 +365,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
     __syncthreads();  // stage and dS staging free for the next iteration's copies
   }
 
-  // dK = scale * sum dS q, dV = weight * sum P dO: bf16 at the key rows
+  // dK = scale * sum dS q, dV = sum wg P dO: bf16 at the key rows
   bf16_t* gdk = static_cast<bf16_t*>(p.dk) + b * p.dk_sb + h * p.dk_sh;
   bf16_t* gdv = static_cast<bf16_t*>(p.dv) + b * p.dv_sb + h * p.dv_sh;
 #pragma unroll
@@ -373,7 +378,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt) {
       rk[dt * 4] = sm80::pack_bf16x2(dk[dt][2 * hr] * scale, dk[dt][2 * hr + 1] * scale);
-      rv[dt * 4] = sm80::pack_bf16x2(dv[dt][2 * hr] * w, dv[dt][2 * hr + 1] * w);
+      rv[dt * 4] = sm80::pack_bf16x2(dv[dt][2 * hr], dv[dt][2 * hr + 1]);
     }
   }
 }
@@ -427,7 +432,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
   sm80::cp_async_commit();
 
   const int row0 = warp * 16 + (lane >> 2);
-  float l2[2], dd[2];
+  float l2[2], dd[2], wg[2];
   int qtok[2], qg[2];
   Coords<int> qc[2];
 #pragma unroll
@@ -438,6 +443,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
     qg[hr] = ok && gid ? __ldg(gid + qs) : 0;
     l2[hr] = lse2_of(p.lse + ((long long)b * a.H + h) * N, qtok[hr], ok);
     dd[hr] = ok ? __ldg(p.dq_delta + ((long long)b * a.H + h) * N + qtok[hr]) : 0.f;
+    wg[hr] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + qs) : a.weight;
     if constexpr (kCoords) qc[hr] = coords_of(qtok[hr], a.shape);
   }
   float dq[DT][4];
@@ -452,7 +458,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
   const int xb = ((lane >> 3) & 1) ^ (lane & 7);
   const unsigned t_lane = (((lane >> 3) & 1) * 8 + (lane & 7)) * RB;
   const int xt = (lane >> 4) ^ (lane & 7);
-  const float w = a.weight, scale = a.scale_log2 * 0.6931471805599453f;
+  const float scale = a.scale_log2 * 0.6931471805599453f;
 
   for (int j = 0; j < n_tot; ++j) {
     const int kt = tile_of(j), kv0 = kt * BN, stage = j & 1;
@@ -505,7 +511,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
                                                   qc[hr], kc, h, cap)
                                 : x * a.scale_log2;
           const float pe = sm80::ex2(y2 - l2[hr]);
-          x = pe * (dp[nt][2 * hr + e] * w - dd[hr]) * cap;  // dS
+          x = pe * (dp[nt][2 * hr + e] * wg[hr] - dd[hr]) * cap;  // dS
         }
       }
 
@@ -558,6 +564,22 @@ __global__ void __launch_bounds__(256) attn_bwd_convert_kernel(const AttnBwdPara
     o.z = sm80::pack_bf16x2(y.x, y.y);
     o.w = sm80::pack_bf16x2(y.z, y.w);
     *reinterpret_cast<uint4*>(static_cast<bwd_detail::bf16_t*>(p.dq) + b * p.dq_sb + s * p.dq_sn + h * p.dq_sh + c * 8) = o;
+  }
+}
+
+// d L / d gate of token perm[s] = sum_h D[b][h][t] / gate[b][s] (fixed order over h: deterministic); one thread
+// per sorted position; p.dgate [B][N] by original token.
+template <int D>
+__global__ void __launch_bounds__(256) attn_bwd_gate_kernel(const AttnBwdParams p) {
+  grid_dep_wait();
+  const long long n = (long long)p.a.B * p.a.N;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    const int b = (int)(i / p.a.N), s = (int)(i % p.a.N);
+    const int t = p.a.perm ? __ldg(p.a.perm + i) : s;
+    float acc = 0.f;
+    for (int h = 0; h < p.a.H; ++h) acc += __ldg(p.dq_delta + ((long long)b * p.a.H + h) * p.a.N + t);
+    const float g = __ldg(p.a.gate + i);
+    p.dgate[(long long)b * p.a.N + t] = g > 0.f ? acc / g : 0.f;
   }
 }
 

@@ -30,6 +30,7 @@ struct AttnBwdParams {
   void* dv;
   long long dq_sb, dq_sn, dq_sh, dk_sb, dk_sn, dk_sh, dv_sb, dv_sn, dv_sh;
   BlockMapT mapT;        // key-major map for attention_bwd (full_cnt nullptr: dense)
+  float* dgate;          // gated kernels (a.gate set): [B][N] d L / d gate by original token
 };
 
 }  // namespace moga

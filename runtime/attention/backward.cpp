@@ -19,6 +19,14 @@ namespace moga::rt {
 namespace {
 
 constexpr int kTile = 64;  // AttnBwdCfg's BM = BN
+
+ref::BlockMapOptions map_options() {
+  ref::BlockMapOptions bo;
+  bo.block_m = kTile;
+  bo.block_n = kTile;
+  bo.density_budget = 0;
+  return bo;
+}
 constexpr double kLog2e = 1.4426950408889634;
 
 void launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned threads, unsigned smem, CUstream st,
@@ -41,23 +49,32 @@ struct AttentionBackward::Impl {
   struct Mod {
     jit::CompiledKernel ck;
     std::unique_ptr<jit::Module> mod;
-    CUfunction pre = nullptr, main_atomic = nullptr, main_det = nullptr, dq = nullptr, convert = nullptr;
+    CUfunction pre = nullptr, main_atomic = nullptr, main_det = nullptr, dq = nullptr, convert = nullptr,
+               gate = nullptr;
     int smem = 0, dq_smem = 0;
   };
   std::map<int, std::unique_ptr<Mod>> mods;
 
+  // A token order and its block map on the device.
+  struct Order {
+    // masked or grouped kernels: the 64x64 block map, query-major (attention_bwd_dq) and key-major (attention_bwd)
+    std::unique_ptr<jit::DeviceBuffer> fcnt, fidx, pcnt, pidx, tfcnt, tfidx, tpcnt, tpidx;
+    // grouped kernels: the tokens sorted by group (stable), [B][N] each; routed + gated: gate at sorted positions
+    std::unique_ptr<jit::DeviceBuffer> perm, gid, gate;
+    int tq = 0, tk = 0;
+    // order: one batch item's (replicated B times) or all B; bm: one map per batch item of `order`
+    void upload(const ref::TokenOrder& order, const ref::BlockMap& bm, int B);
+  };
   using ShapeKey = std::tuple<int, int, bool, int, int, int, std::vector<int>>;
   struct ShapeState {
     ref::Shape host;
     std::unique_ptr<jit::DeviceBuffer> sof, sfirst;
     MaskShape ms{};
-    // masked kernels: the 64x64 block map, query-major (attention_bwd_dq) and key-major (attention_bwd)
-    std::unique_ptr<jit::DeviceBuffer> fcnt, fidx, pcnt, pidx, tfcnt, tfidx, tpcnt, tpidx;
-    // computed group keys: the tokens sorted by group (stable), [B][N] each
-    std::unique_ptr<jit::DeviceBuffer> perm, gid;
-    int tq = 0, tk = 0;
+    Order order;  // static kernels (masked, computed key); routed kernels: Impl::routed, per call
   };
   std::map<ShapeKey, std::unique_ptr<ShapeState>> shapes;
+  Order routed;
+  void route(const ref::Shape& host, const AttentionShape& s, const BackwardInputs& in, CUstream stream);
   std::unique_ptr<jit::DeviceBuffer> delta, dq_acc;
 
   std::vector<std::string> exprs(int D) const {
@@ -67,7 +84,8 @@ struct AttentionBackward::Impl {
             fmt::format("moga::attention_bwd_dq<{}, {}>", variant, D),
             fmt::format("moga::attn_bwd_convert_kernel<{}>", D),
             fmt::format("&moga::attn_bwd_smem_bytes<{}>", D),
-            fmt::format("&moga::attn_bwd_dq_smem_bytes<{}>", D)};
+            fmt::format("&moga::attn_bwd_dq_smem_bytes<{}>", D),
+            fmt::format("moga::attn_bwd_gate_kernel<{}>", D)};
   }
   jit::CompileOptions compile_options(const LoadedPattern& pat, const BackwardOptions& o, int D) const {
     jit::CompileOptions c;
@@ -90,10 +108,10 @@ AttentionBackward::AttentionBackward(LoadedPattern pattern, BackwardOptions opti
                                         "patterns only so far (mixtures are not supported yet)",
                                         spec.pattern, spec.kernels.size()));
   const ref::KernelSpec& k = spec.kernels[0];
-  if (k.route)
-    throw NotSupportedError(fmt::format("backward: kernel '{}' is routed (route linear({}) top {}): routed "
-                                        "kernels are not supported by the backward yet",
-                                        k.name, k.route->groups, k.route->topk));
+  if (k.route && k.route->topk != 1)
+    throw NotSupportedError(fmt::format("backward: kernel '{}' is routed top {} (route linear({}) top {}): top-k "
+                                        "routing with k > 1 is not supported by the backward yet (top 1 is)",
+                                        k.name, k.route->topk, k.route->groups, k.route->topk));
   if (k.gate)
     throw NotSupportedError(fmt::format("backward: kernel '{}' has a gate program: gates (and the gate gradient) "
                                         "are not supported by the backward yet",
@@ -105,7 +123,24 @@ AttentionBackward::AttentionBackward(LoadedPattern pattern, BackwardOptions opti
 AttentionBackward::~AttentionBackward() = default;
 
 void AttentionBackward::validate(const BackwardInputs& in, const BackwardOutputs& g, const AttentionShape& s) const {
-  forward_.validate(in.q, in.k, in.v, in.out, s, nullptr);
+  const ref::KernelSpec& ks = pattern_.spec.kernels[0];
+  if (ks.route) {
+    if (!in.route_gid || !in.route_prob)
+      throw ArgumentError(fmt::format("route_gid / route_prob: missing; kernel '{}' is routed: pass the forward's "
+                                      "routing (device int32 gid and float32 prob, [B][N])",
+                                      ks.name));
+    if (in.route_gid % 4 || in.route_prob % 4) throw ArgumentError("route_gid / route_prob: not 4-byte aligned");
+    if (ks.route_gate && (!g.dgate || g.dgate % 4))
+      throw ArgumentError(fmt::format("dgate: missing or not 4-byte aligned; kernel '{}' is gated by the router "
+                                      "probability: pass a float32 [B][N] buffer for d L / d gate",
+                                      ks.name));
+  } else if (in.route_gid || in.route_prob || g.dgate) {
+    throw ArgumentError(fmt::format("route_gid / route_prob / dgate given, but kernel '{}' is not routed",
+                                    ks.name));
+  }
+  RouterInputs given;  // the forward's checks of a given routing (x and W_r are not needed then)
+  if (ks.route) given.routing = {{in.route_gid, in.route_prob}};
+  forward_.validate(in.q, in.k, in.v, in.out, s, ks.route ? &given : nullptr);
   if (in.k.rank == 4 && in.k.shape[1] != s.N)
     throw NotSupportedError(fmt::format("backward: k has {} tokens and q {}: cross-attention (Nk != N) is not "
                                         "supported by the backward yet",
@@ -162,6 +197,7 @@ AttentionBackward::Impl::Mod& AttentionBackward::Impl::module(const LoadedPatter
   m->convert = fn(e[4]);
   m->smem = global_int(e[5]);
   m->dq_smem = global_int(e[6]);
+  m->gate = fn(e[7]);
   const int optin = dev.attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
   if (m->smem > optin || m->dq_smem > optin)
     throw NotSupportedError(fmt::format("backward at D={} needs {} bytes of shared memory; the device allows {}", D,
@@ -198,54 +234,80 @@ AttentionBackward::Impl::ShapeState& AttentionBackward::Impl::shape_state(const 
     st->ms.shot_of_frame = reinterpret_cast<const int*>(st->sof->ptr());
     st->ms.shot_first = reinterpret_cast<const int*>(st->sfirst->ptr());
   }
-  st->tq = st->tk = (s.N + kTile - 1) / kTile;
-  if (ks->mask || ks->key) {
+  st->order.tq = st->order.tk = (s.N + kTile - 1) / kTile;
+  if ((ks->mask || ks->key) && !ks->route) {
     // The forward's classification (the same tile evaluator of the mask program, the group-id intervals) at
     // the backward's tiles. Masks and computed keys are functions of the shape, so once per shape, and every
     // batch item has the same order and map. The order: identity, or the tokens stably sorted by their key
     // (the forward's order without its alignment padding; empty groups take no positions).
-    ref::BlockMapOptions bo;
-    bo.block_m = kTile;
-    bo.block_n = kTile;
-    bo.density_budget = 0;
     const ref::TokenOrder order = ks->key ? ref::token_order(ref::key_groups(*ks->key, st->host, 1), true)
                                           : ref::token_order(ref::single_group(1, s.N), false);
-    if (ks->key) {
-      std::vector<int> perm, gid;
-      for (int b = 0; b < s.B; ++b) {
-        perm.insert(perm.end(), order.perm.begin(), order.perm.end());
-        gid.insert(gid.end(), order.gid.begin(), order.gid.end());
-      }
-      st->perm = upload_ints(perm);
-      st->gid = upload_ints(gid);
-    }
-    const ref::BlockMap bm = ref::build_block_map(*ks, st->host, order, bo);
-    const int tq = bm.tq, tk = bm.tk, B = s.B;
-    std::vector<int> fc, fi, pc, pi, tfc, tfi, tpc, tpi;
-    fc.assign((size_t)B * tq, 0), pc.assign((size_t)B * tq, 0);
-    fi.assign((size_t)B * tq * tk, 0), pi.assign((size_t)B * tq * tk, 0);
-    tfc.assign((size_t)B * tk, 0), tpc.assign((size_t)B * tk, 0);
-    tfi.assign((size_t)B * tk * tq, 0), tpi.assign((size_t)B * tk * tq, 0);
-    for (int b = 0; b < B; ++b)
-      for (int i = 0; i < tq; ++i)
-        for (int j = 0; j < tk; ++j) {
-          const ref::TileClass c = bm.at(0, i, j);
-          if (c == ref::TileClass::Empty) continue;
-          const bool full = c == ref::TileClass::Full;
-          const size_t qi = (size_t)b * tq + i, kj = (size_t)b * tk + j;
-          if (full) {
-            fi[qi * tk + fc[qi]++] = j;
-            tfi[kj * tq + tfc[kj]++] = i;
-          } else {
-            pi[qi * tk + pc[qi]++] = j;
-            tpi[kj * tq + tpc[kj]++] = i;
-          }
-        }
-    st->fcnt = upload_ints(fc), st->fidx = upload_ints(fi), st->pcnt = upload_ints(pc), st->pidx = upload_ints(pi);
-    st->tfcnt = upload_ints(tfc), st->tfidx = upload_ints(tfi), st->tpcnt = upload_ints(tpc);
-    st->tpidx = upload_ints(tpi);
+    st->order.upload(order, ref::build_block_map(*ks, st->host, order, map_options()), s.B);
   }
   return *shapes.emplace(std::move(key), std::move(st)).first->second;
+}
+
+void AttentionBackward::Impl::Order::upload(const ref::TokenOrder& order, const ref::BlockMap& bm, int B) {
+  const int N = order.N;
+  if (order.grouped) {
+    std::vector<int> pm, gd;
+    for (int b = 0; b < B; ++b) {
+      const size_t o = (size_t)(b % order.B) * N;
+      pm.insert(pm.end(), order.perm.begin() + o, order.perm.begin() + o + N);
+      gd.insert(gd.end(), order.gid.begin() + o, order.gid.begin() + o + N);
+    }
+    perm = upload_ints(pm);
+    gid = upload_ints(gd);
+  }
+  tq = bm.tq, tk = bm.tk;
+  std::vector<int> fc((size_t)B * tq, 0), pc((size_t)B * tq, 0), fi((size_t)B * tq * tk, 0), pi((size_t)B * tq * tk, 0);
+  std::vector<int> tfc((size_t)B * tk, 0), tpc((size_t)B * tk, 0), tfi((size_t)B * tk * tq, 0), tpi((size_t)B * tk * tq, 0);
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < tq; ++i)
+      for (int j = 0; j < tk; ++j) {
+        const ref::TileClass c = bm.at(b % bm.B, i, j);
+        if (c == ref::TileClass::Empty) continue;
+        const size_t qi = (size_t)b * tq + i, kj = (size_t)b * tk + j;
+        if (c == ref::TileClass::Full) {
+          fi[qi * tk + fc[qi]++] = j;
+          tfi[kj * tq + tfc[kj]++] = i;
+        } else {
+          pi[qi * tk + pc[qi]++] = j;
+          tpi[kj * tq + tpc[kj]++] = i;
+        }
+      }
+  fcnt = upload_ints(fc), fidx = upload_ints(fi), pcnt = upload_ints(pc), pidx = upload_ints(pi);
+  tfcnt = upload_ints(tfc), tfidx = upload_ints(tfi), tpcnt = upload_ints(tpc), tpidx = upload_ints(tpi);
+}
+
+// Routed kernels: the forward's routing (device gid / prob) downloaded and sorted on the host every call, the
+// block map classified there too (the GPU sort and map of prep.cuh are the faster path, not wired in yet).
+void AttentionBackward::Impl::route(const ref::Shape& host, const AttentionShape& s, const BackwardInputs& in,
+                                    CUstream stream) {
+  const size_t n = (size_t)s.B * s.N;
+  std::vector<int> g(n);
+  std::vector<float> pr(n);
+  CU_CHECK(jit::driver().cuStreamSynchronize(stream));
+  CU_CHECK(jit::driver().cuMemcpyDtoH(g.data(), in.route_gid, n * sizeof(int)));
+  CU_CHECK(jit::driver().cuMemcpyDtoH(pr.data(), in.route_prob, n * sizeof(float)));
+  const int M = ks->route->groups;
+  ref::Grouping gr;
+  gr.B = s.B, gr.N = s.N, gr.k = 1, gr.M = M;
+  gr.gid = g;
+  gr.prob.assign(pr.begin(), pr.end());
+  for (size_t i = 0; i < n; ++i)
+    if (g[i] < 0 || g[i] >= M)
+      throw ArgumentError(fmt::format("route_gid: token {} of batch item {} has group {}; kernel '{}' routes to "
+                                      "groups 0..{}",
+                                      i % s.N, i / s.N, g[i], ks->name, M - 1));
+  const ref::TokenOrder order = ref::token_order(gr, true);
+  routed.upload(order, ref::build_block_map(*ks, host, order, map_options()), s.B);
+  if (ks->route_gate) {
+    std::vector<float> gs(n);
+    for (size_t i = 0; i < n; ++i) gs[i] = pr[(i / s.N) * s.N + order.perm[i]];
+    routed.gate = std::make_unique<jit::DeviceBuffer>(std::max<size_t>(16, n * sizeof(float)));
+    routed.gate->upload(gs);
+  }
 }
 
 void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, const AttentionShape& s,
@@ -280,17 +342,16 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
   p.dq_sb = g.dq.strides[0], p.dq_sn = g.dq.strides[1], p.dq_sh = g.dq.strides[2];
   p.dk_sb = g.dk.strides[0], p.dk_sn = g.dk.strides[1], p.dk_sh = g.dk.strides[2];
   p.dv_sb = g.dv.strides[0], p.dv_sn = g.dv.strides[1], p.dv_sh = g.dv.strides[2];
-  if (st.perm) {
-    a.perm = reinterpret_cast<const int*>(st.perm->ptr());
-    a.gid = reinterpret_cast<const int*>(st.gid->ptr());
+  if (im.ks->route) im.route(st.host, s, in, stream);
+  const Impl::Order& od = im.ks->route ? im.routed : st.order;
+  auto ip = [](const std::unique_ptr<jit::DeviceBuffer>& b) { return reinterpret_cast<const int*>(b->ptr()); };
+  if (od.perm) a.perm = ip(od.perm), a.gid = ip(od.gid);
+  if (od.gate) a.gate = reinterpret_cast<const float*>(od.gate->ptr());
+  if (od.fcnt) {
+    a.map = {ip(od.fcnt), ip(od.fidx), ip(od.pcnt), ip(od.pidx), od.tq, od.tk};
+    p.mapT = {ip(od.tfcnt), ip(od.tfidx), ip(od.tpcnt), ip(od.tpidx), od.tq, od.tk};
   }
-  if (st.fcnt) {
-    a.map = {reinterpret_cast<const int*>(st.fcnt->ptr()), reinterpret_cast<const int*>(st.fidx->ptr()),
-             reinterpret_cast<const int*>(st.pcnt->ptr()), reinterpret_cast<const int*>(st.pidx->ptr()), st.tq, st.tk};
-    p.mapT = {reinterpret_cast<const int*>(st.tfcnt->ptr()), reinterpret_cast<const int*>(st.tfidx->ptr()),
-              reinterpret_cast<const int*>(st.tpcnt->ptr()), reinterpret_cast<const int*>(st.tpidx->ptr()), st.tq,
-              st.tk};
-  }
+  p.dgate = reinterpret_cast<float*>(g.dgate);
   const size_t rows = (size_t)s.B * s.H * s.N;
   if (!im.delta || im.delta->bytes() < rows * sizeof(float)) {
     im.delta.reset();
@@ -307,6 +368,10 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
   void* args[] = {&p};
   const unsigned warps_blocks = (unsigned)std::min<size_t>((rows + 7) / 8, 65535u * 4);
   launch(m.pre, warps_blocks, 1, 1, 256, 0, stream, args);
+  if (a.gate) {
+    const size_t n = (size_t)s.B * s.N;
+    launch(m.gate, (unsigned)std::min<size_t>((n + 255) / 256, 65535u * 8), 1, 1, 256, 0, stream, args);
+  }
   const unsigned tiles = (unsigned)((s.N + kTile - 1) / kTile);
   if (options_.deterministic) {
     launch(m.main_det, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.smem, stream, args);

@@ -11,10 +11,11 @@
 // never accumulated, and are bf16 (dQ is summed in float32 first, kernels_src/cuda/attention_bwd.cuh).
 // lse: the forward's float32 log-sum-exp of this kernel, [B][H][N], -inf for rows that see no key.
 //
-// Supported now: patterns of ONE kernel, ungrouped (dense or masked) or grouped by a computed key (`group
-// t.frame`, with or without a mask), with any scale, softcap, bias (no gradient to the bias) and branch weight.
-// Everything else is a NotSupportedError that names the feature: several kernels (mixtures), routed kernels,
-// gate programs (and so the gate gradient) at construction; cross-attention (Nk != N) in validate().
+// Supported now: patterns of ONE kernel, ungrouped (dense or masked), grouped by a computed key (`group
+// t.frame`, with or without a mask) or routed top 1 (with `gate route.prob`: the gate gradient is an output),
+// with any scale, softcap, bias (no gradient to the bias) and branch weight. Everything else is a
+// NotSupportedError that names the feature: several kernels (mixtures), top-k routing with k > 1, gate programs
+// at construction; cross-attention (Nk != N) in validate().
 //
 // Kernels (FlashAttention-2 structure on mma.sync, 64x64 tiles; run on sm_80+, Hopper included): a
 // preprocess (D_i = rowsum(dO * O)), one CTA per key tile looping over the query tiles that see it (dK, dV
@@ -51,10 +52,18 @@ struct BackwardInputs {
   TensorView out;       // the forward's output
   TensorView dout;      // dLoss/dout
   CUdeviceptr lse = 0;  // float32 [B][H][N], the forward's RunOptions::lse buffer of the kernel
+  // Routed (top-1) kernels: the forward's routing, device int32 gid [B][N] in [0, M) and float32 prob [B][N]
+  // (PatternAttention::last_routing's values, or RouterInputs::routing's buffers). Downloaded and sorted on the
+  // host every call (a synchronization of `stream`).
+  CUdeviceptr route_gid = 0, route_prob = 0;
 };
 
 struct BackwardOutputs {
   TensorView dq, dk, dv;  // bf16 [B, N, H, D], written
+  // Routed kernels gated by the router probability (`gate route.prob`): float32 [B][N], d L / d gate per token
+  // (= weight * sum_h dout . Attn), written. The router's own gradient follows from it on the caller's side:
+  // dlogits = p * (onehot(g) - p_g) * dgate, dW = x^T dlogits, dx = dlogits W^T.
+  CUdeviceptr dgate = 0;
 };
 
 class AttentionBackward {

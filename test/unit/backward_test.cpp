@@ -72,15 +72,13 @@ struct TmpCache {
 
 TEST(attention_backward, TakesSingleKernelsUngroupedOrKeyed) {
   for (const char* p : {"full", "causal", "sliding_window", "radial", "natten2d", "frame_local", "bwd_hooks", "bwd_holes",
-                        "bwd_groups"})
+                        "bwd_groups", "moga_dynamic"})
     EXPECT_NO_THROW(AttentionBackward{pattern_named(p)}) << p;
 }
 
 TEST(attention_backward, OtherKindsAreNamedAsNotSupported) {
   expect_error<NotSupportedError>([] { AttentionBackward b(pattern_named("moga")); },
                                   {"pattern 'moga' has 3 kernels", "mixtures are not supported yet"});
-  expect_error<NotSupportedError>([] { AttentionBackward b(pattern_named("moga_dynamic")); },
-                                  {"is routed", "route linear(5) top 1", "not supported by the backward yet"});
   expect_error<NotSupportedError>([] { AttentionBackward b(pattern_named("attn_top2")); },
                                   {"is routed", "top 2", "not supported by the backward yet"});
 }
@@ -122,6 +120,21 @@ TEST(attention_backward, ValidateNamesTheArgument) {
     x.in.v = t(2, 2, 50, 3, 128);
     expect_error<NotSupportedError>([&] { full.validate(x.in, x.g, x.s); }, {"cross-attention", "k has 50 tokens"});
   }
+}
+
+TEST(attention_backward, RoutedNeedsTheForwardsRoutingAndDgate) {
+  AttentionBackward b(pattern_named("moga_dynamic"));
+  Args a = args(1, 60, 2, 128);
+  a.s = AttentionShape::make_video(1, 3, 4, 5, 2, 128);
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"route_gid / route_prob: missing", "'moga_dynamic'"});
+  a.in.route_gid = 0xB0000000, a.in.route_prob = 0xC0000000;
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"dgate: missing", "router probability"});
+  a.g.dgate = 0xD0000000;
+  EXPECT_NO_THROW(b.validate(a.in, a.g, a.s));
+  AttentionBackward c(pattern_named("causal"));
+  Args u = args(1, 60, 2, 128);
+  u.in.route_gid = 0xB0000000;
+  expect_error<ArgumentError>([&] { c.validate(u.in, u.g, u.s); }, {"not routed"});
 }
 
 TEST(attention_backward, RunOptionsLseNeedsTheOption) {
