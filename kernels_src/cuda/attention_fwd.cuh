@@ -1,8 +1,9 @@
 // Forward attention over a (permuted) block-sparse map: the template every branch kernel instantiates.
 //
-//   template <class Variant, int D, int BM, int BN, int WARPS, int STAGES>
+//   template <class Variant, int D, int BM, int BN, int WARPS, int STAGES, bool LSE = false>
 //   __global__ void attention_fwd(moga::AttnParams p);     grid (ceil(N/BM), H, B), WARPS*32 threads,
 //                                                          AttnFwdCfg<...>::kSmemBytes dynamic smem.
+//   LSE = true: the epilogue also writes every row's log-sum-exp to p.lse (params.cuh; the backward's input).
 //
 // FlashAttention-2 structure on mma.sync m16n8k16 (bf16 in, fp32 accumulate):
 //  * each warp owns 16*MT query rows (MT = BM / (16*WARPS), 1 or 2); its Q fragments stay in registers
@@ -64,7 +65,7 @@ struct AttnFwdCfg {
   static_assert(kThreads % kCH == 0 && kRowStep % 8 == 0, "thread/chunk mapping");
 };
 
-template <class Variant, int D, int BM, int BN, int WARPS, int STAGES>
+template <class Variant, int D, int BM, int BN, int WARPS, int STAGES, bool LSE = false>
 __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams p) {
   using C = AttnFwdCfg<D, BM, BN, WARPS, STAGES>;
   constexpr int MT = C::kMT, NT = C::kNT, KD = C::kKD, DT = C::kDT, KB = C::kKB, CH = C::kCH;
@@ -365,6 +366,15 @@ __global__ void __launch_bounds__(WARPS * 32, 1) attention_fwd(const AttnParams 
       float g = p.weight;
       if (p.gate && qs < N) g *= __ldg(p.gate + (long long)b * N + qs);
       const float f = lt > 0.f ? g / lt : 0.f;
+      if constexpr (LSE) {
+        // the max is in the units of S: raw q.k (plain path, sl = scale*log2e) or base-2 logits (sl = 1)
+        if ((lane & 3) == 0 && qs < N) {
+          const long long t = p.out_row ? __ldg(p.out_row + (long long)b * N + qs) : perm ? __ldg(perm + qs) : qs;
+          if (t >= 0)
+            p.lse[((long long)b * p.H + h) * p.lse_rows + t] =
+                lt > 0.f ? (mrow[mt][hr] * sl + log2f(lt)) * 0.6931471805599453f : sm80::neg_inf();
+        }
+      }
 #pragma unroll
       for (int dt = 0; dt < DT; ++dt)
         *reinterpret_cast<float2*>(so + r * C::kOPitch + dt * 8 + 2 * (lane & 3)) =

@@ -5,13 +5,14 @@
 // and 2 are two ping-pong consumers (setmaxnreg up to kConsumerRegs), each 64 query rows, doing only
 // waits, wgmma, the score pass, softmax and the epilogue.
 //
-//   template <class Variant, int D, int BM, int BN, int STAGES, bool kQSmem = false>
+//   template <class Variant, int D, int BM, int BN, int STAGES, bool kQSmem = false, bool LSE = false>
 //   __global__ void attention_fwd_ws(moga::AttnParams p);   BM = 128, BN in {64, 128}, 384 threads,
 //        grid (G, 1, 1) with any G >= 1: one work item (b, h, query tile) per CTA, or persistent
 //        (tile_scheduler.cuh: static round-robin, or dynamic with p.item_counter: two ints, zero
 //        before the first launch, left zero by the kernel); AttnFwdWSCfg<...>::kSmemBytes dynamic
 //        shared memory. sm_90a only (built for anything else the body traps). kQSmem: S = Q K^T reads
-//        Q from shared memory (SS wgmma, registry row sm90.ws.sq) instead of registers (RS).
+//        Q from shared memory (SS wgmma, registry row sm90.ws.sq) instead of registers (RS). LSE: the
+//        epilogue also writes every row's log-sum-exp to p.lse (params.cuh; the backward's input).
 //
 // The parts, one header each (docs/performance.md, "v11" and "Registry"):
 //   tile_scheduler.cuh  work items, their key tiles, the item order (ItemRing)
@@ -60,7 +61,7 @@ struct AttnFwdWSCfg {
   static_assert(kSmemBytes <= 232448, "exceeds the 227 KB of shared memory a Hopper CTA can have");
 };
 
-template <class Variant, int D, int BM, int BN, int STAGES, bool kQSmem = false>
+template <class Variant, int D, int BM, int BN, int STAGES, bool kQSmem = false, bool LSE = false>
 __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
 #if defined(MOGA_HAS_WGMMA)
   using C = AttnFwdWSCfg<D, BM, BN, STAGES, BiasStage<Variant>::kWords>;
@@ -127,7 +128,7 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
   WSComputeState cs;
 #pragma unroll 1
   for (int it = blockIdx.x; it < n_items; it = ring.consumer_next(it, lane))
-    ws_compute_item<Variant, C, STAGES, kQSmem>(p, work_item(p, it, Tq, BM, n_kv_dense), sm, cw, lane, NK, cs);
+    ws_compute_item<Variant, C, STAGES, kQSmem, LSE>(p, work_item(p, it, Tq, BM, n_kv_dense), sm, cw, lane, NK, cs);
   if (grp == 0) sm90::named_sync(1, C::kConsumerThreads);
 #else
   (void)p;

@@ -30,6 +30,7 @@
 //
 // NVRTC-compatible: no host standard headers.
 #pragma once
+#include "attention_bwd.cuh"
 #include "attention_fwd.cuh"
 #include "attention_fwd_ws.cuh"
 #include "prep.cuh"

@@ -13,10 +13,12 @@ namespace moga {
 // Epilogue of one warp's two rows (query positions q0 + row_base and + 8): out[token] = (accumulate ?
 // out[token] : 0) + weight * gate * O / l, written at the token's original position (perm), bf16 pairs
 // straight from the accumulators. Rows past N and padding of aligned groups (perm -1) are not written;
-// a row that saw no key (l = 0) writes 0.
-template <int DT>
+// a row that saw no key (l = 0) writes 0. LSE: also the row's log-sum-exp (params.cuh AttnParams::lse) from
+// its max (in the units the softmax scaled by sl) and its sum.
+template <int DT, bool LSE = false>
 __device__ __forceinline__ void store_rows(const AttnParams& p, const float* o, const float (&lrow)[2],
-                                           const WorkItem& I, const int* perm, int row_base, int lane) {
+                                           const float (&mrow)[2], float sl, const WorkItem& I, const int* perm,
+                                           int row_base, int lane) {
   typedef unsigned short bf16_t;
   bf16_t* go = static_cast<bf16_t*>(p.o) + I.b * p.o_sb + I.h * p.o_sh;
 #pragma unroll
@@ -29,6 +31,11 @@ __device__ __forceinline__ void store_rows(const AttnParams& p, const float* o, 
                         : p.out_row ? __ldg(p.out_row + (long long)I.b * p.N + qs)
                         : perm      ? __ldg(perm + qs)
                                     : qs;
+    if constexpr (LSE) {
+      if (t >= 0 && (lane & 3) == 0)
+        p.lse[((long long)I.b * p.H + I.h) * p.lse_rows + t] =
+            lt > 0.f ? (mrow[hr] * sl + log2f(lt)) * 0.6931471805599453f : sm80::neg_inf();
+    }
     if (t >= 0) {
       float g = p.weight;
       if (p.gate) g *= __ldg(p.gate + (long long)I.b * p.N + qs);

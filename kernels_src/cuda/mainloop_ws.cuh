@@ -142,7 +142,7 @@ struct WSComputeState {
 // Then the epilogue. The accumulators live in registers for the whole item. Q: in registers for the whole
 // item (ldmatrix once, RS wgmma), or with kQSmem read by the wgmma from shared memory (SS: 32 registers
 // fewer per thread; the Q tile is released after the item's last QK^T).
-template <class Variant, class C, int STAGES, bool kQSmem>
+template <class Variant, class C, int STAGES, bool kQSmem, bool LSE = false>
 __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkItem& I, const WSSmem& sm, int cw,
                                                 int lane, int NK, WSComputeState& cs) {
   constexpr int D = C::kD, BN = C::kBN, NT = C::kNT, KD = C::kKD, DT = C::kDT, KB = C::kKB;
@@ -248,7 +248,7 @@ __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkI
     phase(I.n_tot, true, false);
   }
 
-  store_rows<DT>(p, oacc, lrow, I, perm, row_base, lane);  // rows past N and padding are not written
+  store_rows<DT, LSE>(p, oacc, lrow, mrow, sc.sl, I, perm, row_base, lane);  // rows past N and padding are not written
 }
 #endif
 #endif

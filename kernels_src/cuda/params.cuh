@@ -78,6 +78,14 @@ struct AttnParams {
   int accumulate;
 
   MaskShape shape;       // runtime shape for the branch's mask and bias
+
+  // Log-sum-exp output (kernels instantiated with LSE = true only; the default instantiation never reads
+  // these, so it compiles to the kernel it was before): lse[(b * H + h) * lse_rows + r], float32, the natural
+  // log of the row's softmax normaliser sum_kv exp(score) over the visible keys (score after scale, softcap
+  // and bias), -inf for a row that sees no key. r: the row's output row (out_row: the entry index t*k + j
+  // of top-k routing) or its original token; lse_rows: N (N*k with out_row).
+  float* lse;
+  long long lse_rows;
 };
 
 }  // namespace moga

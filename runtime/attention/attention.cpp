@@ -97,6 +97,7 @@ struct PatternAttention::Impl {
 
   struct ModK {
     CUfunction attn = nullptr, bmap = nullptr, gate = nullptr, router = nullptr;
+    CUfunction attn_lse = nullptr;  // AttentionOptions::lse: the instantiation writing the log-sum-exp
     const KernelVariant* v = nullptr;  // the registry row it runs
     TileConfig t;                      // the tiles it runs with (block maps use its BM/BN)
     int smem = 0;
@@ -194,7 +195,7 @@ struct PatternAttention::Impl {
   // The wgmma kernel's grid for kernel p: persistent or one CTA per item (the row's Scheduler).
   bool persistent_grid(const KPlan& p, const KWs& w, const ModK& mk, int N) const;
   void attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k, const TensorView& v,
-                 const TensorView& out, const AttentionShape& s, CUstream stream);
+                 const TensorView& out, const AttentionShape& s, CUstream stream, CUdeviceptr lse);
 };
 
 static TileConfig resolve_tiles(const ref::KernelSpec& ks, const AttentionOptions& o) {
@@ -529,6 +530,7 @@ jit::CompileOptions PatternAttention::Impl::compile_options(int D) const {
   for (const auto& p : plan) {
     const Choice c = choose(p.index, D);
     add(c.v->kernel_expr(p.variant, D, c.t));
+    if (options->lse) add(c.v->kernel_expr(p.variant, D, c.t, true));
     add(c.v->smem_expr(p.variant, D, c.t));
     if (p.mask) add(fmt::format("moga::block_map_kernel<{}>", p.variant));
     if (p.gate_prog) add(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
@@ -591,6 +593,10 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
                                       p.ks->name, c.v->name, c.t.block_m, c.t.block_n, c.t.warps,
                                       c.t.stages, D, k.smem, smem_optin));
     CU_CHECK(d.cuFuncSetAttribute(k.attn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k.smem));
+    if (options->lse) {  // same shared memory: the log-sum-exp goes straight from registers to global memory
+      k.attn_lse = fn(c.v->kernel_expr(p.variant, D, c.t, true));
+      CU_CHECK(d.cuFuncSetAttribute(k.attn_lse, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k.smem));
+    }
     if (p.mask) k.bmap = fn(fmt::format("moga::block_map_kernel<{}>", p.variant));
     if (p.gate_prog) k.gate = fn(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
     if (p.kind == Kind::Routed) {
@@ -983,7 +989,7 @@ bool PatternAttention::Impl::persistent_grid(const KPlan& p, const KWs& w, const
 
 void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k,
                                        const TensorView& v, const TensorView& out, const AttentionShape& s,
-                                       CUstream stream) {
+                                       CUstream stream, CUdeviceptr lse) {
   const KPlan& p = plan[ki];
   KWs& w = st.k[ki];
   AttnParams a{};
@@ -1039,8 +1045,11 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
     a.weight = 1.f;
     a.accumulate = 0;
   }
+  a.lse = reinterpret_cast<float*>(lse);
+  a.lse_rows = (long long)s.N * p.topk;
   void* args[] = {&a};
   const ModK& mk = m.k[ki];
+  CUfunction fn = lse ? mk.attn_lse : mk.attn;
   const unsigned tq = (unsigned)((w.Ns + mk.t.block_m - 1) / mk.t.block_m);
   if (mk.v->engine == Engine::Wgmma) {  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)
     unsigned grid = tq * (unsigned)s.H * (unsigned)s.B;
@@ -1054,10 +1063,10 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
         a.item_counter = dp<int>(w.sched);
       }
     }
-    launch_ex(mk.attn, grid, 1, 1, mk.v->threads(mk.t), mk.smem, stream, options->pdl, args);
+    launch_ex(fn, grid, 1, 1, mk.v->threads(mk.t), mk.smem, stream, options->pdl, args);
   }
   else
-    launch_ex(mk.attn, tq, (unsigned)s.H, (unsigned)s.B, mk.v->threads(mk.t), mk.smem, stream, options->pdl, args);
+    launch_ex(fn, tq, (unsigned)s.H, (unsigned)s.B, mk.v->threads(mk.t), mk.smem, stream, options->pdl, args);
   if (topk_rows) {
     TopkCombineParams c{};
     c.rows = reinterpret_cast<const void*>(w.rows.ptr());
@@ -1079,6 +1088,16 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
                            const AttentionShape& s, const RouterInputs* router, CUstream stream,
                            const RunOptions& opt) {
   validate(q, k, v, out, s, router);
+  if (!opt.lse.empty()) {
+    if (!options_.lse)
+      throw ArgumentError("RunOptions::lse given, but the PatternAttention was built without AttentionOptions::lse");
+    if (opt.lse.size() != spec().kernels.size())
+      throw ArgumentError(fmt::format("RunOptions::lse: {} buffers given; the pattern '{}' has {} kernels (one each, "
+                                      "0 for none)",
+                                      opt.lse.size(), spec().pattern, spec().kernels.size()));
+    for (CUdeviceptr p : opt.lse)
+      if (p % 4) throw ArgumentError("RunOptions::lse: a buffer is not 4-byte aligned");
+  }
   Impl& im = *impl_;
   jit::Device::get().make_current();
   Impl::Mod& m = im.module(s.D);
@@ -1102,7 +1121,7 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
       }
       st.k[ki].ran = true;
     }
-    if (opt.attention) im.attention(st, m, (int)ki, q, k, v, out, s, stream);
+    if (opt.attention) im.attention(st, m, (int)ki, q, k, v, out, s, stream, opt.lse.empty() ? 0 : opt.lse[ki]);
   }
   im.last = &st;
 }

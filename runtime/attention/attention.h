@@ -135,6 +135,9 @@ struct AttentionOptions {
   // ArgumentErrors (constructor). For A/B runs and the tuner (e.g. "sm90.ws.static").
   std::map<std::string, std::string> variants;
   std::string variant;
+  // Also compile every kernel's log-sum-exp instantiation (LSE = true), so that run() can write the rows'
+  // log-sum-exp (RunOptions::lse). false: the module holds exactly the kernels it held before.
+  bool lse = false;
 };
 
 // Which parts of run() to do. Benchmarks time the attention kernels alone with {prep=false}: the
@@ -142,6 +145,12 @@ struct AttentionOptions {
 struct RunOptions {
   bool prep = true;
   bool attention = true;
+  // Per kernel (manifest order), a device buffer of float32 [B][H][N * k] (k: the kernel's top k, 1 when not
+  // routed) receiving each row's log-sum-exp: lse[(b*H + h)*N*k + t*k + j] = ln sum_kv exp(score) over the keys
+  // token t sees in its j-th group (score after scale, softcap and bias: exactly the softmax normaliser),
+  // -inf for a row that sees no key; the layout of ref::reference_lse. 0 entries: not written. Non-empty
+  // needs AttentionOptions::lse and one entry per kernel (else ArgumentError).
+  std::vector<CUdeviceptr> lse;
 };
 
 // What the module for one head dim compiled to (prepare()).

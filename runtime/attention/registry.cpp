@@ -98,11 +98,13 @@ std::string KernelVariant::check_tiles(const TileConfig& t, int D, int smem_limi
   return why;
 }
 
-std::string KernelVariant::kernel_expr(const std::string& v, int D, const TileConfig& t) const {
+std::string KernelVariant::kernel_expr(const std::string& v, int D, const TileConfig& t, bool lse) const {
+  // lse = false names the default instantiation exactly as before (the same kernel, the same cache entry)
   if (engine == Engine::Wgmma)
     return fmt::format("moga::attention_fwd_ws<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages,
-                       q_smem ? ", true" : "");
-  return fmt::format("moga::attention_fwd<{}, {}, {}, {}, {}, {}>", v, D, t.block_m, t.block_n, t.warps, t.stages);
+                       lse ? (q_smem ? ", true, true" : ", false, true") : q_smem ? ", true" : "");
+  return fmt::format("moga::attention_fwd<{}, {}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.warps, t.stages,
+                     lse ? ", true" : "");
 }
 
 std::string KernelVariant::smem_expr(const std::string& v, int D, const TileConfig& t) const {

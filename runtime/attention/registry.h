@@ -55,8 +55,9 @@ struct KernelVariant {
   // KernelSpec::bias_col_words), which take shared memory.
   std::string check_tiles(const TileConfig& t, int D, int smem_limit = 227 * 1024, int bias_words = 0) const;
   // The NVRTC name expression of the kernel for variant struct `v` ("moga_gen_P::K"), and of its
-  // __device__ int holding the dynamic shared memory the kernel needs (entry.cuh).
-  std::string kernel_expr(const std::string& v, int D, const TileConfig& t) const;
+  // __device__ int holding the dynamic shared memory the kernel needs (entry.cuh). lse: the
+  // instantiation that also writes the rows' log-sum-exp (AttnParams::lse).
+  std::string kernel_expr(const std::string& v, int D, const TileConfig& t, bool lse = false) const;
   std::string smem_expr(const std::string& v, int D, const TileConfig& t) const;
   // The dynamic shared memory in bytes (the host copy of the header's formula; the module's own
   // number, read through smem_expr, is what the launch uses).

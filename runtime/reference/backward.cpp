@@ -4,8 +4,7 @@
 //      dq_t, and d gate(t, j);
 //   2. key tokens (b, kv): every (t, j) that sees kv, P recomputed from the stored log-sum-exp, dk_kv
 //      and dv_kv (the FlashAttention-2 split, here so that each key's gradient has one writer);
-//   3. routed kernels with router inputs: the router softmax Jacobian, dx and dW (per-worker partial
-//      dW, summed after), and the balance loss.
+//   3. routed kernels with router inputs: the router softmax Jacobian, dx, dW and the balance loss.
 #include "runtime/reference/backward.h"
 #include "runtime/reference/parallel.h"
 
@@ -25,6 +24,26 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 [[noreturn]] void bad(const std::string& what) { throw std::invalid_argument("reference backward: " + what); }
 
+// a . b over D doubles, four partial sums (the loops are latency-bound otherwise).
+inline double dot(const double* a, const double* b, int D) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int d = 0;
+  for (; d + 4 <= D; d += 4) {
+    s0 += a[d] * b[d];
+    s1 += a[d + 1] * b[d + 1];
+    s2 += a[d + 2] * b[d + 2];
+    s3 += a[d + 3] * b[d + 3];
+  }
+  for (; d < D; ++d) s0 += a[d] * b[d];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// q, k, v in double, converted once for every kernel.
+struct Tensors {
+  std::vector<double> q, k, v;
+  Tensors(const RefInputs& in, size_t n) : q(in.q, in.q + n), k(in.k, in.k + n), v(in.v, in.v + n) {}
+};
+
 bool has_router_inputs(const RefInputs& in, int ki) {
   return in.x && in.d_model >= 1 && ki < (int)in.router_weight.size() && in.router_weight[ki];
 }
@@ -35,6 +54,7 @@ struct KernelRun {
   const Grouping& g;
   const Shape& shape;
   const RefInputs& in;
+  const Tensors& qkv;
   const double* dout;
   bool grads;  // false: only the log-sum-exp (reference_lse)
   int B, N, H, D, K;
@@ -45,8 +65,9 @@ struct KernelRun {
   std::vector<double> coef;        // [(b*N + t)*K + j]: weight * gate (0 for an empty row)
   std::vector<double> dgate;       // [(b*N + t)*K + j]: d L / d gate
 
-  KernelRun(const KernelSpec& k_, const Grouping& g_, const Shape& s, const RefInputs& in_, const double* dout_, bool grads_)
-      : k(k_), g(g_), shape(s), in(in_), dout(dout_), grads(grads_), B(in_.B), N(s.N()), H(in_.heads),
+  KernelRun(const KernelSpec& k_, const Grouping& g_, const Shape& s, const RefInputs& in_, const Tensors& qkv_,
+            const double* dout_, bool grads_)
+      : k(k_), g(g_), shape(s), in(in_), qkv(qkv_), dout(dout_), grads(grads_), B(in_.B), N(s.N()), H(in_.heads),
         D(in_.head_dim), K(g_.k) {
     scale = k.scale ? *k.scale : 1.0 / std::sqrt((double)D);
     weight = k.weight;
@@ -68,18 +89,13 @@ struct KernelRun {
   }
   size_t row(int b, int h, int t, int j) const { return (((size_t)b * H + h) * N + t) * K + j; }
   size_t slot(int b, int t, int j) const { return ((size_t)b * N + t) * K + j; }
-  const float* at(const float* p, int b, int t, int h) const { return p + (((size_t)b * N + t) * H + h) * D; }
   size_t idx(int b, int t, int h) const { return (((size_t)b * N + t) * H + h) * D; }
 
   // z = softcap(q.k * scale) + bias, and d z / d (q.k * scale) in *dcap. The same operations in the
   // same order in both passes, so both see bit-identical scores.
   template <class Eval>
   double score(int b, int t, int kv, int h, Eval* bias, double* dcap) const {
-    const float* qv = at(in.q, b, t, h);
-    const float* kk = at(in.k, b, kv, h);
-    double dot = 0;
-    for (int d = 0; d < D; ++d) dot += (double)qv[d] * (double)kk[d];
-    double sc = dot * scale;
+    double sc = dot(qkv.q.data() + idx(b, t, h), qkv.k.data() + idx(b, kv, h), D) * scale;
     *dcap = 1.0;
     if (k.softcap) {
       const double c = *k.softcap, th = std::tanh(sc / c);
@@ -94,15 +110,15 @@ struct KernelRun {
 struct Worker {
   std::unique_ptr<ElementEvaluator> mask, bias, gate;
   std::vector<int> vis;
-  std::vector<double> z, dcap, acc, da;
+  std::vector<double> z, dcap, p, e;  // per visible key
   explicit Worker(const KernelRun& r) {
     if (r.k.mask) mask = std::make_unique<ElementEvaluator>(*r.k.mask);
     if (r.k.bias) bias = std::make_unique<ElementEvaluator>(*r.k.bias);
     if (r.k.gate) gate = std::make_unique<ElementEvaluator>(*r.k.gate);
     z.resize(r.N);
     dcap.resize(r.N);
-    acc.resize(r.D);
-    da.resize(r.D);
+    p.resize(r.N);
+    e.resize(r.N);
     vis.reserve(r.N);
   }
 };
@@ -138,30 +154,25 @@ void query_pass(KernelRun& r, std::vector<Worker>& workers, double* dq) {
         const double lse = mx + std::log(sum);
         r.lse[r.row(b, h, t, j)] = lse;
         if (!r.grads) continue;
-        // A = sum_i P_i v_i; dA = coef * dout; Delta = dA . A
-        std::fill(w.acc.begin(), w.acc.end(), 0.0);
-        for (int i = 0; i < nv; ++i) {
-          const double p = std::exp(w.z[i] - lse);
-          const float* vv = r.at(r.in.v, b, w.vis[i], h);
-          for (int d = 0; d < D; ++d) w.acc[d] += p * (double)vv[d];
-        }
+        // With A = sum_i P_i v_i and e_i = dout . v_i: dout . A = sum_i P_i e_i (no D-vector A needed),
+        // dA . v_i = coef * e_i, Delta = dA . A = coef * dout . A.
         const double* go = r.dout + r.idx(b, t, h);
         double dot_oa = 0;
-        for (int d = 0; d < D; ++d) dot_oa += go[d] * w.acc[d];
+        for (int i = 0; i < nv; ++i) {
+          const double p = w.p[i] = std::exp(w.z[i] - lse);
+          w.e[i] = p == 0 ? 0.0 : dot(go, r.qkv.v.data() + r.idx(b, w.vis[i], h), D);
+          dot_oa += p * w.e[i];
+        }
         dgate += dot_oa;
         const double delta = coef * dot_oa;
         r.delta[r.row(b, h, t, j)] = delta;
-        for (int d = 0; d < D; ++d) w.da[d] = coef * go[d];
         double* dqr = dq + r.idx(b, t, h);
         for (int i = 0; i < nv; ++i) {
-          const double p = std::exp(w.z[i] - lse);
+          const double p = w.p[i];
           if (p == 0) continue;
-          const float* vv = r.at(r.in.v, b, w.vis[i], h);
-          double dp = 0;
-          for (int d = 0; d < D; ++d) dp += w.da[d] * (double)vv[d];
-          const double ds = p * (dp - delta) * w.dcap[i] * r.scale;
-          const float* kk = r.at(r.in.k, b, w.vis[i], h);
-          for (int d = 0; d < D; ++d) dqr[d] += ds * (double)kk[d];
+          const double ds = p * (coef * w.e[i] - delta) * w.dcap[i] * r.scale;
+          const double* kk = r.qkv.k.data() + r.idx(b, w.vis[i], h);
+          for (int d = 0; d < D; ++d) dqr[d] += ds * kk[d];
         }
       }
       if (r.grads) r.dgate[r.slot(b, t, j)] = r.weight * dgate;
@@ -194,16 +205,15 @@ void key_pass(KernelRun& r, std::vector<Worker>& workers, double* dk, double* dv
             const double p = std::exp(z - lse);
             if (p == 0) continue;
             const double* go = r.dout + r.idx(b, t, h);
-            const float* vv = r.at(r.in.v, b, kv, h);
-            double dp = 0;
-            for (int d = 0; d < D; ++d) dp += coef * go[d] * (double)vv[d];
+            const double dp = coef * dot(go, r.qkv.v.data() + r.idx(b, kv, h), D);
             const double ds = p * (dp - r.delta[r.row(b, h, t, j)]) * dcap * r.scale;
-            const float* qv = r.at(r.in.q, b, t, h);
+            const double pc = p * coef;
+            const double* qv = r.qkv.q.data() + r.idx(b, t, h);
             double* dkr = dk + r.idx(b, kv, h);
             double* dvr = dv + r.idx(b, kv, h);
             for (int d = 0; d < D; ++d) {
-              dkr[d] += ds * (double)qv[d];
-              dvr[d] += p * coef * go[d];
+              dkr[d] += ds * qv[d];
+              dvr[d] += pc * go[d];
             }
           }
         }
@@ -213,7 +223,7 @@ void key_pass(KernelRun& r, std::vector<Worker>& workers, double* dk, double* dv
 }
 
 // Pass 3: the router of routed kernel `ki` (router inputs given): dp -> dl -> dx, dW; the balance loss.
-void router_pass(const KernelSpec& k, int ki, const KernelRun* r, const Grouping& g, const RefInputs& in,
+void router_pass(const KernelSpec& k, int ki, const KernelRun& r, const Grouping& g, const RefInputs& in,
                  const BackwardOptions& opt, int threads, RefGrads& grads) {
   const int B = in.B, N = g.N, M = k.route->groups, K = g.k, dm = in.d_model;
   const float* W = in.router_weight[ki];
@@ -243,34 +253,38 @@ void router_pass(const KernelSpec& k, int ki, const KernelRun* r, const Grouping
   }
   std::vector<double>& dW = grads.drouter_w[ki];
   dW.assign((size_t)dm * M, 0.0);
-  const int nthreads = (int)std::min<long long>(detail::resolve_threads(threads), std::max<long long>(1, T / 64));
-  std::vector<std::vector<double>> part(nthreads, std::vector<double>((size_t)dm * M, 0.0));
-  std::vector<std::vector<double>> scratch(nthreads, std::vector<double>(2 * (size_t)M));
+  std::vector<double>& dlog = grads.dlogits[ki];
+  dlog.assign((size_t)T * M, 0.0);
+  const int nthreads = detail::resolve_threads(threads);
+  // dl and dx per token (one writer each), then dW per row d summing the tokens in order: the same
+  // bits for any thread count.
+  std::vector<std::vector<double>> scratch(nthreads, std::vector<double>(M));
   detail::parallel_for(T, nthreads, 16, [&](long long t, int wi) {
     double* dp = scratch[wi].data();
-    double* dl = dp + M;
+    double* dl = dlog.data() + t * M;
     for (int m = 0; m < M; ++m) dp[m] = dbal[m];
-    if (r && k.route_gate)
-      for (int j = 0; j < K; ++j) dp[g.gid[t * K + j]] += r->dgate[t * K + j];
+    if (k.route_gate)
+      for (int j = 0; j < K; ++j) dp[g.gid[t * K + j]] += r.dgate[t * K + j];
     const double* pt = p.data() + t * M;
     double pdp = 0;
     for (int m = 0; m < M; ++m) pdp += pt[m] * dp[m];
     for (int m = 0; m < M; ++m) dl[m] = pt[m] * (dp[m] - pdp);
-    const float* xt = in.x + t * dm;
     double* dxt = grads.dx.data() + t * dm;
-    double* dWp = part[wi].data();
     for (int d = 0; d < dm; ++d) {
       const float* wr = W + (size_t)d * M;
       double s = 0;
-      for (int m = 0; m < M; ++m) {
-        s += dl[m] * (double)wr[m];
-        dWp[(size_t)d * M + m] += (double)xt[d] * dl[m];
-      }
+      for (int m = 0; m < M; ++m) s += dl[m] * (double)wr[m];
       dxt[d] += s;
     }
   });
-  for (const auto& pw : part)
-    for (size_t i = 0; i < dW.size(); ++i) dW[i] += pw[i];
+  detail::parallel_for(dm, nthreads, 1, [&](long long d, int) {
+    double* dWr = dW.data() + d * M;
+    for (long long t = 0; t < T; ++t) {
+      const double xv = in.x[t * dm + d];
+      const double* dl = dlog.data() + t * M;
+      for (int m = 0; m < M; ++m) dWr[m] += xv * dl[m];
+    }
+  });
 }
 
 Shape checked_shape(const PatternSpec& spec, const RefInputs& in) {
@@ -294,6 +308,10 @@ void reference_attention_backward(const PatternSpec& spec, const RefInputs& in, 
   for (int ki = 0; ki < nk; ++ki) {
     const KernelSpec& k = spec.kernels[ki];
     if (!k.route) continue;
+    const bool has_w = ki < (int)in.router_weight.size() && in.router_weight[ki], has_x = in.x && in.d_model >= 1;
+    if (has_w != has_x)  // half the router inputs (beside a given routing): a mistake, not "no router gradient"
+      bad("kernel '" + k.name + "': router_weight[" + std::to_string(ki) + "] is " + (has_w ? "given" : "null") +
+          " but x / d_model " + (has_x ? "are given" : "are not") + "; give both for the router gradient, or neither");
     if (has_router_inputs(in, ki)) any_router = true;
     else if (opt.balance_loss)
       bad("kernel '" + k.name + "': the balance loss needs router inputs (x, d_model, router_weight[" +
@@ -305,28 +323,40 @@ void reference_attention_backward(const PatternSpec& spec, const RefInputs& in, 
   grads.dv.assign(total, 0.0);
   grads.dx.assign(any_router ? (size_t)in.B * N * in.d_model : 0, 0.0);
   grads.drouter_w.assign(nk, {});
+  grads.dlogits.assign(nk, {});
   grads.balance_loss = 0;
+  grads.terms.assign(opt.per_kernel ? nk : 0, {});
   const int nthreads = detail::resolve_threads(in.threads);
+  const Tensors qkv(in, total);
   for (int ki = 0; ki < nk; ++ki) {
     const KernelSpec& k = spec.kernels[ki];
     const Grouping g = kernel_grouping(spec, ki, in, shape);
-    KernelRun run(k, g, shape, in, dout, true);
+    KernelRun run(k, g, shape, in, qkv, dout, true);
     std::vector<Worker> workers;
     workers.reserve(nthreads);
     for (int i = 0; i < nthreads; ++i) workers.emplace_back(run);
-    query_pass(run, workers, grads.dq.data());
-    key_pass(run, workers, grads.dk.data(), grads.dv.data());
-    if (k.route && has_router_inputs(in, ki)) router_pass(k, ki, &run, g, in, opt, nthreads, grads);
+    if (opt.per_kernel) {
+      KernelGrads& t = grads.terms[ki];
+      t.dq.assign(total, 0.0), t.dk.assign(total, 0.0), t.dv.assign(total, 0.0);
+      query_pass(run, workers, t.dq.data());
+      key_pass(run, workers, t.dk.data(), t.dv.data());
+      for (size_t i = 0; i < total; ++i) grads.dq[i] += t.dq[i], grads.dk[i] += t.dk[i], grads.dv[i] += t.dv[i];
+    } else {
+      query_pass(run, workers, grads.dq.data());
+      key_pass(run, workers, grads.dk.data(), grads.dv.data());
+    }
+    if (k.route && has_router_inputs(in, ki)) router_pass(k, ki, run, g, in, opt, nthreads, grads);
   }
 }
 
 std::vector<std::vector<double>> reference_lse(const PatternSpec& spec, const RefInputs& in) {
   const Shape shape = checked_shape(spec, in);
   const int nthreads = detail::resolve_threads(in.threads);
+  const Tensors qkv(in, (size_t)in.B * shape.N() * in.heads * in.head_dim);
   std::vector<std::vector<double>> out;
   for (int ki = 0; ki < (int)spec.kernels.size(); ++ki) {
     const Grouping g = kernel_grouping(spec, ki, in, shape);
-    KernelRun run(spec.kernels[ki], g, shape, in, nullptr, false);
+    KernelRun run(spec.kernels[ki], g, shape, in, qkv, nullptr, false);
     std::vector<Worker> workers;
     workers.reserve(nthreads);
     for (int i = 0; i < nthreads; ++i) workers.emplace_back(run);

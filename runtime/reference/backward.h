@@ -36,7 +36,10 @@
 // A routing given in RefInputs::routing is used for the groups and the gate values of the forward;
 // the router Jacobian then uses p recomputed from x and W_r when they are given. Without router inputs
 // such a kernel gets no router gradient (drouter_w[kernel] stays empty) and the balance loss is
-// refused.
+// refused; half of them (W_r without x, or x without W_r) is an error.
+//
+// Layout: every gradient is in the layout of its input (dq like RefInputs::q, dx like x, dW like W_r);
+// per-row values (lse, dlogits) are listed below.
 #pragma once
 
 #include <vector>
@@ -45,6 +48,11 @@
 
 namespace moga::ref {
 
+// One kernel's own share of dq, dk, dv (BackwardOptions::per_kernel).
+struct KernelGrads {
+  std::vector<double> dq, dk, dv;
+};
+
 // Gradients of the reference w.r.t. its inputs, in double.
 struct RefGrads {
   std::vector<double> dq, dk, dv;              // [B][N][heads][head_dim], like RefInputs::q
@@ -52,12 +60,16 @@ struct RefGrads {
                                                // empty when no kernel has router inputs
   std::vector<std::vector<double>> drouter_w;  // per kernel index: [d_model][M]; empty for unrouted kernels
                                                // (and routed ones given a routing but no router inputs)
+  std::vector<std::vector<double>> dlogits;    // per kernel index: [B][N][M], d L / d l (what dx and dW are
+                                               // products of); empty where drouter_w is
   double balance_loss = 0;                     // L_bal above (0 unless BackwardOptions::balance_loss)
+  std::vector<KernelGrads> terms;              // per kernel index (BackwardOptions::per_kernel); dq = sum of terms' dq
 };
 
 struct BackwardOptions {
   bool balance_loss = false;    // add L_bal to the loss: its value in RefGrads::balance_loss, its gradient in dx, dW
   double balance_weight = 0.1;  // the paper's 0.1
+  bool per_kernel = false;      // also each kernel's own dq, dk, dv (RefGrads::terms), to check a GPU branch alone
 };
 
 // dout: [B][N][heads][head_dim]. Throws std::invalid_argument on inconsistent inputs (the forward's

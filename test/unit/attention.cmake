@@ -13,16 +13,24 @@ set(_attn_test_patterns
   "attn_route64|${_attn_pat}/attn_route64.moga"
   "attn_top2|${_attn_pat}/attn_top2.moga"
   "attn_top2_mix|${_attn_pat}/attn_top2_mix.moga"
-  "attn_video_bias|${_attn_pat}/attn_video_bias.moga")
+  "attn_video_bias|${_attn_pat}/attn_video_bias.moga"
+  "bwd_groups|${_attn_pat}/bwd_groups.moga"
+  "bwd_hooks|${_attn_pat}/bwd_hooks.moga"
+  "bwd_holes|${_attn_pat}/bwd_holes.moga")
 
 add_library(moga_attention_test_patterns STATIC)
 target_link_libraries(moga_attention_test_patterns PUBLIC moga_attention)
 moga_embed_patterns(moga_attention_test_patterns test_patterns ${_attn_test_patterns})
 
 moga_unit_test(moga_attention_tests
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/attention_test.cpp
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/attention_test.cpp ${CMAKE_CURRENT_LIST_DIR}/backward_test.cpp
   LIBS moga_attention_test_patterns moga_attention)
 
 moga_unit_test(moga_gpu_attention_tests
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/gpu_attention_test.cpp
+  LIBS moga_attention_test_patterns moga_attention)
+
+# The backward (runtime/attention/backward.h) and the forward's log-sum-exp against a float64 oracle; GPU only.
+moga_unit_test(moga_gpu_backward_tests
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/gpu_backward_test.cpp
   LIBS moga_attention_test_patterns moga_attention)

@@ -1,0 +1,592 @@
+// Backward attention on mma.sync (sm_80+, runs on sm_90 too): FlashAttention-2's structure, instantiated per
+// pattern kernel with the forward's own variant struct (mask, bias, softcap: score_pass.cuh), so the
+// gradient sees exactly the scores the forward saw.
+//
+//   attn_bwd_preprocess_kernel      Dq[b][h][s] = rowsum(dO * O) (float32; O = the kernel's bf16 output)
+//   attention_bwd<V, D, DQ_ATOMIC>  grid (ceil(N/64), H, B), 128 threads, AttnBwdCfg<D>::kSmemBytes dynamic
+//                                   smem: one CTA per key tile of 64 keys, looping over the query tiles of 64
+//                                   rows that see it (the key-major block map: empty tiles skipped, full tiles
+//                                   without per-element mask work); dK, dV in registers (warp w owns keys
+//                                   16w..16w+15), written bf16 at the end. DQ_ATOMIC: dQ += dS K for every
+//                                   tile pair by float32 atomics into dq_acc (then attn_bwd_convert_kernel).
+//   attention_bwd_dq<V, D>          the deterministic dQ: one CTA per query tile looping over its key tiles
+//                                   (the forward's query-major map), recomputing P and dS; no atomics, so
+//                                   every run gives the same bits (attention_bwd then runs with DQ_ATOMIC
+//                                   false).
+//   attn_bwd_convert_kernel         dq_acc (float32 [B][N][H][D]) -> bf16 dq with the caller's strides.
+//   attn_bwd_gate_kernel            gated kernels: d L / d gate per token, sum_h D_i,h / gate (see below).
+//
+// Gradient of one kernel whose output is o = weight * g_i * Attn (g_i: the row's gate, a.gate at sorted
+// positions, else 1; scores s = q.k * scale, then y = c tanh(s/c) (softcap), then + bias; P = softmax(y) from
+// the forward's log-sum-exp, lse), with wg_i = weight * g_i:
+//   P_ij = exp(y_ij - lse_i);  dP_ij = wg_i dO_i . v_j;  D_i = rowsum(dO_i * o_i) (= sum_j P_ij dP_ij)
+//   dY_ij = P_ij (dP_ij - D_i);  dS_ij = dY_ij * (1 - tanh^2(s_ij / c)) (softcap) or dY_ij;  bias: no gradient
+//   dQ_i = scale * sum_j dS_ij k_j;  dK_j = scale * sum_i dS_ij q_i;  dV_j = sum_i wg_i P_ij dO_i;
+//   d L / d g_i = weight * dO_i . Attn_i = D_i / g_i (summed over heads; g_i > 0: a router probability).
+// A row that sees no key has lse = -inf: it is read as +inf so that P = 0 (never NaN), and so are rows past N.
+// Token order: identity, or (computed group keys) a.perm / a.gid: the tokens sorted by group, as the forward;
+// tiles gather rows through perm, partial tiles compare group ids, gradients land at the original tokens, and
+// lse and D are indexed by original token.
+// Requirements: D in {64, 128}, rows 16-byte aligned (strides multiples of 8 elements).
+// NVRTC-compatible: no host standard headers.
+#pragma once
+#include "mma_sm80.cuh"
+#include "bwd_params.cuh"
+#include "score_pass.cuh"
+
+namespace moga {
+
+template <int D>
+struct AttnBwdCfg {
+  static constexpr int kBM = 64, kBN = 64, kWarps = 4, kThreads = 128;
+  static constexpr int kRowBytes = D * 2;
+  static constexpr int kTileBytes = 64 * kRowBytes;  // one 64-row bf16 tile (K, V, Q or dO)
+  static constexpr int kDSPitch = kBN + 8;           // bf16 per row of the dS staging: ldmatrix conflict-free
+  // attention_bwd: K, V, then 2 stages of (Q, dO, and per query row: lse, D, token, group id, weight*gate),
+  // then dS
+  static constexpr int kStageBytes = 2 * kTileBytes + 5 * kBM * 4;
+  static constexpr int kSmemBytes = 2 * kTileBytes + 2 * kStageBytes + kBM * kDSPitch * 2;
+  // attention_bwd_dq: Q, dO, then 2 stages of (K, V)
+  static constexpr int kDqSmemBytes = 2 * kTileBytes + 2 * 2 * kTileBytes;
+  static constexpr int kCH = D / 8;
+  static constexpr int kRowStep = kThreads / kCH;
+  static constexpr int kRows = 64 / kRowStep;
+  static_assert(D % 64 == 0, "D must be a multiple of 64");
+};
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+namespace bwd_detail {
+typedef unsigned short bf16_t;
+
+__device__ __forceinline__ int token_at(const int* perm, int s) { return perm ? __ldg(perm + s) : s; }
+
+// 64 rows of a [..][token][..][D] bf16 tensor starting at sorted position r0 into a swizzled tile
+// (attention_fwd's layout: 16-byte chunk c of row r at chunk c ^ (r & 7)), gathered through perm; rows past N
+// are zero-filled.
+template <int D>
+__device__ __forceinline__ void load_tile(unsigned dst, const bf16_t* g, long long sn, const int* perm, int r0, int N,
+                                          int tid) {
+  using C = AttnBwdCfg<D>;
+  const int c = tid % C::kCH, r = tid / C::kCH;
+#pragma unroll
+  for (int i = 0; i < C::kRows; ++i) {
+    const int row = r + i * C::kRowStep, s = r0 + row;
+    const bool ok = s < N;
+    const long long t = ok ? token_at(perm, s) : 0;
+    sm80::cp_async16(dst + row * C::kRowBytes + ((c ^ (row & 7)) << 4), g + t * sn + c * 8, ok);
+  }
+}
+
+// dst[0] += x, dst[1] += y in global memory, no return value; dst 8-byte aligned. sm_90 has a vector
+// reduction (one instruction, one L2 request for the pair), earlier archs two scalar ones.
+__device__ __forceinline__ void red_add2(float* dst, float x, float y) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(dst), "f"(x), "f"(y) : "memory");
+#else
+  atomicAdd(dst, x);
+  atomicAdd(dst + 1, y);
+#endif
+}
+
+// base-2 log-sum-exp of a row (token t) for P = exp2(y2 - lse2): +inf for rows past N (ok false) and rows that
+// saw no key, so that P = 0
+__device__ __forceinline__ float lse2_of(const float* lse, int t, bool ok) {
+  if (!ok) return __int_as_float(0x7f800000);
+  const float l = __ldg(lse + t);
+  return l == sm80::neg_inf() ? __int_as_float(0x7f800000) : l * 1.4426950408889634f;
+}
+
+// The score pass of one 16x64 block of S (or S^T) in registers: raw q.k in, the base-2 logit y2 out (-inf where
+// not visible), and for softcap the chain factor 1 - tanh^2. Element (row, col) = (qs_of(..), ks_of(..)) by
+// the caller's orientation through score_element (score_pass.cuh), the forward's own function.
+template <class Variant>
+__device__ __forceinline__ float logit2(float x, const AttnParams& p, bool grouped, bool cv, bool partial, int ks,
+                                        int qkey, int kg, const Coords<int>& qc, const Coords<int>& kc, int h,
+                                        float& cap_d) {
+  const float scale = p.scale_log2 * 0.6931471805599453f;
+  if constexpr (Variant::kHasSoftcap) {
+    const float t = sm80::tanh_approx(x * scale * (1.f / Variant::kSoftcap));
+    cap_d = 1.f - t * t;
+  }
+  constexpr bool kTransform = Variant::kHasSoftcap || Variant::kHasBias;
+  score_element<Variant>(x, p, grouped, cv, partial, ks, qkey, kg, qc, kc, h, scale);
+  return kTransform ? x : x * p.scale_log2;  // -inf stays -inf
+}
+}  // namespace bwd_detail
+
+// D_i = rowsum(dO_i * O_i): one warp per (b, s, h) row.
+template <int D>
+__global__ void __launch_bounds__(256) attn_bwd_preprocess_kernel(const AttnBwdParams p) {
+  using bwd_detail::bf16_t;
+  grid_dep_wait();
+  const long long rows = (long long)p.a.B * p.a.N * p.a.H;
+  const int lane = threadIdx.x & 31;
+  for (long long r = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5; r < rows;
+       r += ((long long)gridDim.x * blockDim.x) >> 5) {
+    const int h = (int)(r % p.a.H);
+    const long long bs = r / p.a.H;
+    const int s = (int)(bs % p.a.N), b = (int)(bs / p.a.N);
+    const bf16_t* go = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + s * p.do_sn + h * p.do_sh;
+    const bf16_t* o = static_cast<const bf16_t*>(p.out) + b * p.o_sb + s * p.o_sn + h * p.o_sh;
+    float acc = 0.f;
+#pragma unroll
+    for (int d = lane * 2; d < D; d += 64) {
+      const unsigned x = *reinterpret_cast<const unsigned*>(go + d), y = *reinterpret_cast<const unsigned*>(o + d);
+      acc += sm80::bf16lo_to_f32(x) * sm80::bf16lo_to_f32(y) + sm80::bf16hi_to_f32(x) * sm80::bf16hi_to_f32(y);
+    }
+#pragma unroll
+    for (int o2 = 16; o2 > 0; o2 >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o2);
+    if (lane == 0) p.dq_delta[((long long)b * p.a.H + h) * p.a.N + s] = acc;
+  }
+}
+
+template <class Variant, int D, bool DQ_ATOMIC>
+__global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
+  using namespace bwd_detail;
+  using C = AttnBwdCfg<D>;
+  constexpr int BM = C::kBM, BN = C::kBN, RB = C::kRowBytes, NT = BM / 8, DT = D / 8, KD = D / 16;
+  constexpr bool kTransform = Variant::kHasSoftcap || Variant::kHasBias;
+  constexpr bool kCoords = Variant::kHasMask || Variant::kHasBias;
+  grid_dep_wait();
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  const unsigned sK = sm80::smem_u32(smem_raw), sV = sK + C::kTileBytes, sSt = sV + C::kTileBytes;
+  const unsigned sDS = sSt + 2 * C::kStageBytes;
+  unsigned char* st_gen = smem_raw + 2 * C::kTileBytes;  // generic pointer of stage 0 (lse, D rows)
+
+  const AttnParams& a = p.a;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, kv0 = kt * BN;
+  const bf16_t* gq = static_cast<const bf16_t*>(a.q) + b * a.q_sb + h * a.q_sh;
+  const bf16_t* gk = static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh;
+  const bf16_t* gv = static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh;
+  const bf16_t* gdo = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + h * p.do_sh;
+  const float* lse = p.lse + ((long long)b * a.H + h) * N;
+  const float* dlt = p.dq_delta + ((long long)b * a.H + h) * N;
+  const int* perm = a.perm ? a.perm + (long long)b * N : nullptr;
+  const int* gid = a.gid ? a.gid + (long long)b * N : nullptr;
+
+  // the query tiles that see this key tile: full first, then partial
+  int n_full, n_part = 0;
+  const int *full_idx = nullptr, *part_idx = nullptr;
+  if (p.mapT.full_cnt) {
+    const long long bi = (long long)b * p.mapT.num_kv_tiles + kt;
+    n_full = __ldg(p.mapT.full_cnt + bi);
+    n_part = __ldg(p.mapT.part_cnt + bi);
+    full_idx = p.mapT.full_idx + bi * p.mapT.num_q_tiles;
+    part_idx = p.mapT.part_idx + bi * p.mapT.num_q_tiles;
+  } else {
+    n_full = (N + BM - 1) / BM;
+  }
+  const int n_tot = n_full + n_part;
+  auto tile_of = [&](int j) -> int {
+    return j < n_full ? (full_idx ? __ldg(full_idx + j) : j) : __ldg(part_idx + (j - n_full));
+  };
+  auto issue = [&](int stage, int qt) {
+    const unsigned base = sSt + stage * C::kStageBytes;
+    load_tile<D>(base, gq, a.q_sn, perm, qt * BM, N, tid);
+    load_tile<D>(base + C::kTileBytes, gdo, p.do_sn, perm, qt * BM, N, tid);
+    if (tid < BM) {  // plain loads: the slot was released by the previous iteration's last barrier
+      float* f = reinterpret_cast<float*>(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes);
+      int* ti = reinterpret_cast<int*>(f + 2 * BM);
+      const int s = qt * BM + tid;
+      const bool ok = s < N;
+      const int t = ok ? token_at(perm, s) : 0;
+      f[tid] = lse2_of(lse, t, ok);
+      f[BM + tid] = ok ? __ldg(dlt + t) : 0.f;
+      ti[tid] = t;
+      ti[BM + tid] = ok && gid ? __ldg(gid + s) : 0;
+      f[4 * BM + tid] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + s) : a.weight;
+    }
+  };
+
+  load_tile<D>(sK, gk, a.k_sn, perm, kv0, N, tid);
+  load_tile<D>(sV, gv, a.v_sn, perm, kv0, N, tid);
+  if (n_tot > 0) issue(0, tile_of(0));
+  sm80::cp_async_commit();
+
+  // this thread's two key rows (accumulator rows lane/4 and lane/4 + 8 of warp's 16)
+  const int krow0 = warp * 16 + (lane >> 2);
+  Coords<int> kc[2];
+  int kg[2];
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    const int ks = kv0 + krow0 + hr * 8;
+    kg[hr] = gid && ks < N ? __ldg(gid + ks) : 0;
+    if constexpr (kCoords) kc[hr] = coords_of(ks < N ? token_at(perm, ks) : 0, a.shape);
+  }
+
+  float dk[DT][4], dv[DT][4];
+#pragma unroll
+  for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dk[dt][e] = dv[dt][e] = 0.f;
+
+  // ldmatrix lane offsets (attention_fwd's): A rows (K, V of this warp; dS rows), B non-trans (Q, dO), B trans
+  const int xa = (lane >> 4) ^ (lane & 7);
+  const unsigned a_lane = (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * RB;
+  const unsigned b_lane = ((lane >> 4) * 8 + (lane & 7)) * RB;
+  const int xb = ((lane >> 3) & 1) ^ (lane & 7);
+  const unsigned t_lane = (((lane >> 3) & 1) * 8 + (lane & 7)) * RB;
+  const int xt = (lane >> 4) ^ (lane & 7);
+  const float scale = a.scale_log2 * 0.6931471805599453f;
+
+  for (int j = 0; j < n_tot; ++j) {
+    const int qt = tile_of(j), q0 = qt * BM, stage = j & 1;
+    if (j + 1 < n_tot) issue(stage ^ 1, tile_of(j + 1));
+    sm80::cp_async_commit();
+    sm80::cp_async_wait<1>();
+    __syncthreads();
+    const unsigned sQ = sSt + stage * C::kStageBytes, sdO = sQ + C::kTileBytes;
+    const float* sl2 = reinterpret_cast<const float*>(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes);
+    const int* stok = reinterpret_cast<const int*>(sl2 + 2 * BM);  // token, then group id, per query row
+
+    // S^T = K Q^T and dP^T = V dO^T: 16 keys x 64 queries per warp
+    float s[NT][4], dp[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.f;
+#pragma unroll
+    for (int ks = 0; ks < KD; ++ks) {
+      unsigned ka[4], va[4];
+      sm80::ldsm_x4(sK + a_lane + (((2 * ks) ^ xa) << 4), ka);
+      sm80::ldsm_x4(sV + a_lane + (((2 * ks) ^ xa) << 4), va);
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        unsigned qb[4], ob[4];
+        sm80::ldsm_x4(sQ + np * 16 * RB + b_lane + (((2 * ks) ^ xb) << 4), qb);
+        sm80::ldsm_x4(sdO + np * 16 * RB + b_lane + (((2 * ks) ^ xb) << 4), ob);
+        sm80::mma_bf16_16816(s[2 * np], ka, qb[0], qb[1]);
+        sm80::mma_bf16_16816(s[2 * np + 1], ka, qb[2], qb[3]);
+        sm80::mma_bf16_16816(dp[2 * np], va, ob[0], ob[1]);
+        sm80::mma_bf16_16816(dp[2 * np + 1], va, ob[2], ob[3]);
+      }
+    }
+
+    // P^T and dS^T, element (key row, query col); the per-element pass only where the forward has one
+    const bool partial = j >= n_full;
+    const bool elem = kTransform || partial || kv0 + BN > N;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int qcol = nt * 8 + 2 * (lane & 3) + e, qs = q0 + qcol;
+        const float l2 = sl2[qcol], dd = sl2[BM + qcol], wg = sl2[4 * BM + qcol];
+        const int qg = stok[BM + qcol];
+        Coords<int> qc;
+        if constexpr (kCoords)
+          if (elem) qc = coords_of(stok[qcol], a.shape);
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          const int ks = kv0 + krow0 + hr * 8;
+          float& x = s[nt][2 * hr + e];
+          float cap = 1.f;
+          const float y2 = elem ? logit2<Variant>(x, a, gid != nullptr, ks < N && qs < N, partial, ks, qg, kg[hr],
+                                                  qc, kc[hr], h, cap)
+                                : x * a.scale_log2;
+          const float pe = sm80::ex2(y2 - l2);
+          float& g = dp[nt][2 * hr + e];
+          g = pe * (g * wg - dd) * cap;  // dS
+          x = pe * wg;                   // dV's weight of dO_i
+        }
+      }
+
+    // dV += P^T dO, dK += dS^T Q (k = the 64 queries)
+#pragma unroll
+    for (int kb = 0; kb < BM / 16; ++kb) {
+      unsigned pa[4], da[4];
+      pa[0] = sm80::pack_bf16x2(s[2 * kb][0], s[2 * kb][1]);
+      pa[1] = sm80::pack_bf16x2(s[2 * kb][2], s[2 * kb][3]);
+      pa[2] = sm80::pack_bf16x2(s[2 * kb + 1][0], s[2 * kb + 1][1]);
+      pa[3] = sm80::pack_bf16x2(s[2 * kb + 1][2], s[2 * kb + 1][3]);
+      da[0] = sm80::pack_bf16x2(dp[2 * kb][0], dp[2 * kb][1]);
+      da[1] = sm80::pack_bf16x2(dp[2 * kb][2], dp[2 * kb][3]);
+      da[2] = sm80::pack_bf16x2(dp[2 * kb + 1][0], dp[2 * kb + 1][1]);
+      da[3] = sm80::pack_bf16x2(dp[2 * kb + 1][2], dp[2 * kb + 1][3]);
+#pragma unroll
+      for (int dq = 0; dq < DT / 2; ++dq) {
+        unsigned ob[4], qb[4];
+        sm80::ldsm_x4_trans(sdO + kb * 16 * RB + t_lane + (((2 * dq) ^ xt) << 4), ob);
+        sm80::ldsm_x4_trans(sQ + kb * 16 * RB + t_lane + (((2 * dq) ^ xt) << 4), qb);
+        sm80::mma_bf16_16816(dv[2 * dq], pa, ob[0], ob[1]);
+        sm80::mma_bf16_16816(dv[2 * dq + 1], pa, ob[2], ob[3]);
+        sm80::mma_bf16_16816(dk[2 * dq], da, qb[0], qb[1]);
+        sm80::mma_bf16_16816(dk[2 * dq + 1], da, qb[2], qb[3]);
+      }
+    }
+
+    if constexpr (DQ_ATOMIC) {
+      // dS (query-major, bf16) through shared memory, then warp w: dQ rows 16w..16w+15 = dS K, atomics
+      bf16_t* ds = reinterpret_cast<bf16_t*>(smem_raw + (sDS - sK));
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e)
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr) {
+            const unsigned u = sm80::pack_bf16x2(dp[nt][2 * hr + e], 0.f);
+            ds[(nt * 8 + 2 * (lane & 3) + e) * C::kDSPitch + krow0 + hr * 8] = (bf16_t)(u & 0xffffu);
+          }
+      __syncthreads();
+      const unsigned ds_lane = sDS + ((warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * C::kDSPitch + (lane >> 4) * 8) * 2;
+      float* gdq = p.dq_acc + (long long)b * N * a.H * D + (long long)h * D;
+#pragma unroll
+      for (int half = 0; half < DT / 8; ++half) {
+        float acc[8][4];
+#pragma unroll
+        for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[nt][e] = 0.f;
+#pragma unroll
+        for (int kb = 0; kb < BN / 16; ++kb) {
+          unsigned sa[4];
+          sm80::ldsm_x4(ds_lane + kb * 32, sa);
+#pragma unroll
+          for (int dq = 0; dq < 4; ++dq) {
+            unsigned kb4[4];
+            const int dpair = half * 4 + dq;
+            sm80::ldsm_x4_trans(sK + kb * 16 * RB + t_lane + (((2 * dpair) ^ xt) << 4), kb4);
+            sm80::mma_bf16_16816(acc[2 * dq], sa, kb4[0], kb4[1]);
+            sm80::mma_bf16_16816(acc[2 * dq + 1], sa, kb4[2], kb4[3]);
+          }
+        }
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          const int r = warp * 16 + (lane >> 2) + hr * 8;
+          if (q0 + r < N) {
+            float* row = gdq + (long long)stok[r] * a.H * D + half * 64 + 2 * (lane & 3);
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt)
+              bwd_detail::red_add2(row + nt * 8, acc[nt][2 * hr] * scale, acc[nt][2 * hr + 1] * scale);
+          }
+        }
+      }
+    }
+    __syncthreads();  // stage and dS staging free for the next iteration's copies
+  }
+
+  // dK = scale * sum dS q, dV = sum wg P dO: bf16 at the key rows
+  bf16_t* gdk = static_cast<bf16_t*>(p.dk) + b * p.dk_sb + h * p.dk_sh;
+  bf16_t* gdv = static_cast<bf16_t*>(p.dv) + b * p.dv_sb + h * p.dv_sh;
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    const int ks = kv0 + krow0 + hr * 8;
+    if (ks >= N) continue;
+    const long long t = token_at(perm, ks);
+    unsigned* rk = reinterpret_cast<unsigned*>(gdk + t * p.dk_sn) + (lane & 3);
+    unsigned* rv = reinterpret_cast<unsigned*>(gdv + t * p.dv_sn) + (lane & 3);
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt) {
+      rk[dt * 4] = sm80::pack_bf16x2(dk[dt][2 * hr] * scale, dk[dt][2 * hr + 1] * scale);
+      rv[dt * 4] = sm80::pack_bf16x2(dv[dt][2 * hr], dv[dt][2 * hr + 1]);
+    }
+  }
+}
+
+// Deterministic dQ: grid (ceil(N/64), H, B), 128 threads, AttnBwdCfg<D>::kDqSmemBytes. Warp w owns query rows
+// 16w..16w+15 of the tile and loops over the key tiles of the forward's query-major map (a.map; dense: all).
+template <class Variant, int D>
+__global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p) {
+  using namespace bwd_detail;
+  using C = AttnBwdCfg<D>;
+  constexpr int BM = C::kBM, BN = C::kBN, RB = C::kRowBytes, NT = BN / 8, DT = D / 8, KD = D / 16;
+  constexpr bool kTransform = Variant::kHasSoftcap || Variant::kHasBias;
+  constexpr bool kCoords = Variant::kHasMask || Variant::kHasBias;
+  grid_dep_wait();
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  const unsigned sQ = sm80::smem_u32(smem_raw), sdO = sQ + C::kTileBytes, sKV = sdO + C::kTileBytes;
+
+  const AttnParams& a = p.a;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, q0 = qt * BM;
+  const bf16_t* gq = static_cast<const bf16_t*>(a.q) + b * a.q_sb + h * a.q_sh;
+  const bf16_t* gk = static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh;
+  const bf16_t* gv = static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh;
+  const bf16_t* gdo = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + h * p.do_sh;
+  const int* perm = a.perm ? a.perm + (long long)b * N : nullptr;
+  const int* gid = a.gid ? a.gid + (long long)b * N : nullptr;
+
+  int n_full, n_part = 0;
+  const int *full_idx = nullptr, *part_idx = nullptr;
+  if (a.map.full_cnt) {
+    const long long bi = (long long)b * a.map.num_q_tiles + qt;
+    n_full = __ldg(a.map.full_cnt + bi);
+    n_part = __ldg(a.map.part_cnt + bi);
+    full_idx = a.map.full_idx + bi * a.map.num_kv_tiles;
+    part_idx = a.map.part_idx + bi * a.map.num_kv_tiles;
+  } else {
+    n_full = (N + BN - 1) / BN;
+  }
+  const int n_tot = n_full + n_part;
+  auto tile_of = [&](int j) -> int {
+    return j < n_full ? (full_idx ? __ldg(full_idx + j) : j) : __ldg(part_idx + (j - n_full));
+  };
+  auto issue = [&](int stage, int kt) {
+    const unsigned base = sKV + stage * 2 * C::kTileBytes;
+    load_tile<D>(base, gk, a.k_sn, perm, kt * BN, N, tid);
+    load_tile<D>(base + C::kTileBytes, gv, a.v_sn, perm, kt * BN, N, tid);
+  };
+  load_tile<D>(sQ, gq, a.q_sn, perm, q0, N, tid);
+  load_tile<D>(sdO, gdo, p.do_sn, perm, q0, N, tid);
+  if (n_tot > 0) issue(0, tile_of(0));
+  sm80::cp_async_commit();
+
+  const int row0 = warp * 16 + (lane >> 2);
+  float l2[2], dd[2], wg[2];
+  int qtok[2], qg[2];
+  Coords<int> qc[2];
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    const int qs = q0 + row0 + hr * 8;
+    const bool ok = qs < N;
+    qtok[hr] = ok ? token_at(perm, qs) : 0;
+    qg[hr] = ok && gid ? __ldg(gid + qs) : 0;
+    l2[hr] = lse2_of(p.lse + ((long long)b * a.H + h) * N, qtok[hr], ok);
+    dd[hr] = ok ? __ldg(p.dq_delta + ((long long)b * a.H + h) * N + qtok[hr]) : 0.f;
+    wg[hr] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + qs) : a.weight;
+    if constexpr (kCoords) qc[hr] = coords_of(qtok[hr], a.shape);
+  }
+  float dq[DT][4];
+#pragma unroll
+  for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) dq[dt][e] = 0.f;
+
+  const int xa = (lane >> 4) ^ (lane & 7);
+  const unsigned a_lane = (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * RB;
+  const unsigned b_lane = ((lane >> 4) * 8 + (lane & 7)) * RB;
+  const int xb = ((lane >> 3) & 1) ^ (lane & 7);
+  const unsigned t_lane = (((lane >> 3) & 1) * 8 + (lane & 7)) * RB;
+  const int xt = (lane >> 4) ^ (lane & 7);
+  const float scale = a.scale_log2 * 0.6931471805599453f;
+
+  for (int j = 0; j < n_tot; ++j) {
+    const int kt = tile_of(j), kv0 = kt * BN, stage = j & 1;
+    if (j + 1 < n_tot) issue(stage ^ 1, tile_of(j + 1));
+    sm80::cp_async_commit();
+    sm80::cp_async_wait<1>();
+    __syncthreads();
+    const unsigned sK = sKV + stage * 2 * C::kTileBytes, sV = sK + C::kTileBytes;
+
+    float s[NT][4], dp[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.f;
+#pragma unroll
+    for (int ks = 0; ks < KD; ++ks) {
+      unsigned qa[4], oa[4];
+      sm80::ldsm_x4(sQ + a_lane + (((2 * ks) ^ xa) << 4), qa);
+      sm80::ldsm_x4(sdO + a_lane + (((2 * ks) ^ xa) << 4), oa);
+#pragma unroll
+      for (int np = 0; np < NT / 2; ++np) {
+        unsigned kb[4], vb[4];
+        sm80::ldsm_x4(sK + np * 16 * RB + b_lane + (((2 * ks) ^ xb) << 4), kb);
+        sm80::ldsm_x4(sV + np * 16 * RB + b_lane + (((2 * ks) ^ xb) << 4), vb);
+        sm80::mma_bf16_16816(s[2 * np], qa, kb[0], kb[1]);
+        sm80::mma_bf16_16816(s[2 * np + 1], qa, kb[2], kb[3]);
+        sm80::mma_bf16_16816(dp[2 * np], oa, vb[0], vb[1]);
+        sm80::mma_bf16_16816(dp[2 * np + 1], oa, vb[2], vb[3]);
+      }
+    }
+
+    const bool partial = j >= n_full;
+    const bool elem = kTransform || partial || kv0 + BN > N;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int ks = kv0 + nt * 8 + 2 * (lane & 3) + e;
+        const bool kv_ok = ks < N;
+        const int kg = gid && partial && kv_ok ? __ldg(gid + ks) : 0;
+        Coords<int> kc;
+        if constexpr (kCoords)
+          if (elem) kc = coords_of(kv_ok ? token_at(perm, ks) : 0, a.shape);
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          const int qs = q0 + row0 + hr * 8;
+          float& x = s[nt][2 * hr + e];
+          float cap = 1.f;
+          const float y2 = elem ? logit2<Variant>(x, a, gid != nullptr, kv_ok && qs < N, partial, ks, qg[hr], kg,
+                                                  qc[hr], kc, h, cap)
+                                : x * a.scale_log2;
+          const float pe = sm80::ex2(y2 - l2[hr]);
+          x = pe * (dp[nt][2 * hr + e] * wg[hr] - dd[hr]) * cap;  // dS
+        }
+      }
+
+    // dQ += dS K (k = the 64 keys)
+#pragma unroll
+    for (int kb = 0; kb < BN / 16; ++kb) {
+      unsigned da[4];
+      da[0] = sm80::pack_bf16x2(s[2 * kb][0], s[2 * kb][1]);
+      da[1] = sm80::pack_bf16x2(s[2 * kb][2], s[2 * kb][3]);
+      da[2] = sm80::pack_bf16x2(s[2 * kb + 1][0], s[2 * kb + 1][1]);
+      da[3] = sm80::pack_bf16x2(s[2 * kb + 1][2], s[2 * kb + 1][3]);
+#pragma unroll
+      for (int dpp = 0; dpp < DT / 2; ++dpp) {
+        unsigned kb4[4];
+        sm80::ldsm_x4_trans(sK + kb * 16 * RB + t_lane + (((2 * dpp) ^ xt) << 4), kb4);
+        sm80::mma_bf16_16816(dq[2 * dpp], da, kb4[0], kb4[1]);
+        sm80::mma_bf16_16816(dq[2 * dpp + 1], da, kb4[2], kb4[3]);
+      }
+    }
+    __syncthreads();  // the stage is free for the copies of iteration j + 2
+  }
+
+  bf16_t* gdq = static_cast<bf16_t*>(p.dq) + b * p.dq_sb + h * p.dq_sh;
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    const int qs = q0 + row0 + hr * 8;
+    if (qs >= N) continue;
+    unsigned* r = reinterpret_cast<unsigned*>(gdq + (long long)qtok[hr] * p.dq_sn) + (lane & 3);
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt) r[dt * 4] = sm80::pack_bf16x2(dq[dt][2 * hr] * scale, dq[dt][2 * hr + 1] * scale);
+  }
+}
+
+// dq_acc (float32 [B][N][H][D]) -> bf16 dq (caller's strides): one thread per 8 elements.
+template <int D>
+__global__ void __launch_bounds__(256) attn_bwd_convert_kernel(const AttnBwdParams p) {
+  grid_dep_wait();
+  const long long n = (long long)p.a.B * p.a.N * p.a.H * (D / 8);
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    const int c = (int)(i % (D / 8));
+    const long long r = i / (D / 8);
+    const int h = (int)(r % p.a.H);
+    const long long bs = r / p.a.H;
+    const int s = (int)(bs % p.a.N), b = (int)(bs / p.a.N);
+    const float4* src = reinterpret_cast<const float4*>(p.dq_acc + r * D + c * 8);
+    const float4 x = src[0], y = src[1];
+    uint4 o;
+    o.x = sm80::pack_bf16x2(x.x, x.y);
+    o.y = sm80::pack_bf16x2(x.z, x.w);
+    o.z = sm80::pack_bf16x2(y.x, y.y);
+    o.w = sm80::pack_bf16x2(y.z, y.w);
+    *reinterpret_cast<uint4*>(static_cast<bwd_detail::bf16_t*>(p.dq) + b * p.dq_sb + s * p.dq_sn + h * p.dq_sh + c * 8) = o;
+  }
+}
+
+// d L / d gate of token perm[s] = sum_h D[b][h][t] / gate[b][s] (fixed order over h: deterministic); one thread
+// per sorted position; p.dgate [B][N] by original token.
+template <int D>
+__global__ void __launch_bounds__(256) attn_bwd_gate_kernel(const AttnBwdParams p) {
+  grid_dep_wait();
+  const long long n = (long long)p.a.B * p.a.N;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    const int b = (int)(i / p.a.N), s = (int)(i % p.a.N);
+    const int t = p.a.perm ? __ldg(p.a.perm + i) : s;
+    float acc = 0.f;
+    for (int h = 0; h < p.a.H; ++h) acc += __ldg(p.dq_delta + ((long long)b * p.a.H + h) * p.a.N + t);
+    const float g = __ldg(p.a.gate + i);
+    p.dgate[(long long)b * p.a.N + t] = g > 0.f ? acc / g : 0.f;
+  }
+}
+
+template <int D>
+__device__ int attn_bwd_smem_bytes = AttnBwdCfg<D>::kSmemBytes;
+template <int D>
+__device__ int attn_bwd_dq_smem_bytes = AttnBwdCfg<D>::kDqSmemBytes;
+#endif
+
+}  // namespace moga

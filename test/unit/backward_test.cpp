@@ -1,0 +1,184 @@
+// runtime/attention/backward.h and the forward's log-sum-exp option without a GPU: which patterns the backward
+// takes (the others are NotSupportedErrors naming the feature), every argument check of validate() (fake,
+// never dereferenced device pointers), and NVRTC compiles of the backward module and of a forward module with
+// AttentionOptions::lse (needs NVRTC, not a device).
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+
+#include "runtime/attention/attention.h"
+#include "runtime/attention/backward.h"
+#include "runtime/attention/compiled_embed.h"
+
+namespace moga::rt {
+const std::vector<CompiledText>& test_patterns();
+}
+
+using namespace moga::rt;
+
+namespace {
+
+LoadedPattern pattern_named(const std::string& name) {
+  for (const auto& e : test_patterns())
+    if (name == e.label) return load_from_text(e.cuda, e.manifest, e.label);
+  return load_builtin(name);
+}
+
+template <class E, class F>
+void expect_error(F&& fn, std::initializer_list<const char*> parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "no exception; expected one containing '" << *parts.begin() << "'";
+  } catch (const E& e) {
+    const std::string msg = e.what();
+    for (const char* p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "message: " << msg << "\nmissing: " << p;
+  }
+}
+
+constexpr CUdeviceptr kBase = 0x10000000, kStep = 0x10000000, kLse = 0xA0000000;
+TensorView t(int i, int B, int N, int H, int D) {
+  return TensorView::contiguous(kBase + i * kStep, DType::BF16, {B, N, H, D});
+}
+struct Args {
+  BackwardInputs in;
+  BackwardOutputs g;
+  AttentionShape s;
+};
+Args args(int B, int N, int H, int D) {
+  Args a;
+  a.s = AttentionShape::seq(B, N, H, D);
+  a.in = {t(0, B, N, H, D), t(1, B, N, H, D), t(2, B, N, H, D), t(3, B, N, H, D), t(4, B, N, H, D), kLse};
+  a.g = {t(5, B, N, H, D), t(6, B, N, H, D), t(7, B, N, H, D)};
+  return a;
+}
+
+// A fresh JIT cache for the test, removed at the end.
+struct TmpCache {
+  char dir[32] = "/tmp/moga-bwd-jit-XXXXXX";
+  TmpCache() {
+    if (!mkdtemp(dir)) throw std::runtime_error("mkdtemp");
+    setenv("MOGA_CACHE_DIR", dir, 1);
+  }
+  ~TmpCache() {
+    unsetenv("MOGA_CACHE_DIR");
+    std::filesystem::remove_all(dir);
+  }
+};
+
+}  // namespace
+
+TEST(attention_backward, TakesSingleKernelsUngroupedOrKeyed) {
+  for (const char* p : {"full", "causal", "sliding_window", "radial", "natten2d", "frame_local", "bwd_hooks", "bwd_holes",
+                        "bwd_groups", "moga_dynamic"})
+    EXPECT_NO_THROW(AttentionBackward{pattern_named(p)}) << p;
+}
+
+TEST(attention_backward, OtherKindsAreNamedAsNotSupported) {
+  expect_error<NotSupportedError>([] { AttentionBackward b(pattern_named("moga")); },
+                                  {"pattern 'moga' has 3 kernels", "mixtures are not supported yet"});
+  expect_error<NotSupportedError>([] { AttentionBackward b(pattern_named("attn_top2")); },
+                                  {"is routed", "top 2", "not supported by the backward yet"});
+}
+
+TEST(attention_backward, ValidateNamesTheArgument) {
+  AttentionBackward b(pattern_named("causal"));
+  Args a = args(2, 100, 3, 128);
+  EXPECT_NO_THROW(b.validate(a.in, a.g, a.s));
+  {
+    Args x = a;
+    x.in.lse = 0;
+    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"lse: missing", "AttentionOptions::lse"});
+    x.in.lse = kLse + 2;
+    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"lse", "4-byte aligned"});
+  }
+  {
+    Args x = a;
+    x.in.dout = t(4, 2, 99, 3, 128);
+    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"dout"});
+    x = a;
+    x.g.dk = TensorView::contiguous(kBase + 6 * kStep, DType::F32, {2, 100, 3, 128});
+    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"dk"});
+    x = a;
+    x.in.q = t(0, 2, 100, 3, 64);
+    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"q"});
+  }
+  {
+    Args x = a;
+    x.g.dq = x.in.dout;
+    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"dq overlaps the input dout"});
+    x = a;
+    x.g.dv = x.g.dk;
+    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"overlap"});
+  }
+  {
+    AttentionBackward full(pattern_named("full"));
+    Args x = a;
+    x.in.k = t(1, 2, 50, 3, 128);
+    x.in.v = t(2, 2, 50, 3, 128);
+    expect_error<NotSupportedError>([&] { full.validate(x.in, x.g, x.s); }, {"cross-attention", "k has 50 tokens"});
+  }
+}
+
+TEST(attention_backward, RoutedNeedsTheForwardsRoutingAndDgate) {
+  AttentionBackward b(pattern_named("moga_dynamic"));
+  Args a = args(1, 60, 2, 128);
+  a.s = AttentionShape::make_video(1, 3, 4, 5, 2, 128);
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"route_gid / route_prob: missing", "'moga_dynamic'"});
+  a.in.route_gid = 0xB0000000, a.in.route_prob = 0xC0000000;
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"dgate: missing", "router probability"});
+  a.g.dgate = 0xD0000000;
+  EXPECT_NO_THROW(b.validate(a.in, a.g, a.s));
+  AttentionBackward c(pattern_named("causal"));
+  Args u = args(1, 60, 2, 128);
+  u.in.route_gid = 0xB0000000;
+  expect_error<ArgumentError>([&] { c.validate(u.in, u.g, u.s); }, {"not routed"});
+}
+
+TEST(attention_backward, RunOptionsLseNeedsTheOption) {
+  PatternAttention f(pattern_named("causal"));
+  RunOptions ro;
+  ro.lse = {kLse};
+  const Args a = args(1, 64, 1, 128);
+  expect_error<ArgumentError>([&] { f.run(a.in.q, a.in.k, a.in.v, a.in.out, a.s, nullptr, nullptr, ro); },
+                              {"RunOptions::lse", "AttentionOptions::lse"});
+  AttentionOptions o;
+  o.lse = true;
+  PatternAttention g(pattern_named("causal"), o);
+  ro.lse = {kLse, kLse};
+  expect_error<ArgumentError>([&] { g.run(a.in.q, a.in.k, a.in.v, a.in.out, a.s, nullptr, nullptr, ro); },
+                              {"2 buffers given", "has 1 kernels"});
+}
+
+TEST(attention_backward, CompilesWithoutADevice) {
+  TmpCache cache;
+  BackwardOptions o;
+  o.arch = "sm_90";
+  AttentionBackward b(pattern_named("bwd_hooks"), o);
+  const auto k128 = b.compile(128), k64 = b.compile(64);
+  EXPECT_NE(std::find(k128.begin(), k128.end(), "moga::attention_bwd<moga_gen_bwd_hooks::hooks, 128, true>"),
+            k128.end());
+  EXPECT_NE(std::find(k64.begin(), k64.end(), "moga::attention_bwd_dq<moga_gen_bwd_hooks::hooks, 64>"), k64.end());
+  expect_error<ArgumentError>([&] { b.compile(96); }, {"head dim 96"});
+}
+
+// The forward with AttentionOptions::lse holds both instantiations, and the default one is named exactly as
+// without the option (the same kernel).
+TEST(attention_backward, ForwardLseModuleKeepsTheDefaultKernel) {
+  TmpCache cache;
+  for (Engine e : {Engine::MmaSync, Engine::Wgmma}) {
+    AttentionOptions o;
+    o.arch = "sm_90";
+    o.engine = e;
+    const ModuleInfo plain = PatternAttention(pattern_named("causal"), o).compile(128);
+    o.lse = true;
+    const ModuleInfo lse = PatternAttention(pattern_named("causal"), o).compile(128);
+    for (const auto& k : plain.kernels)
+      EXPECT_NE(std::find(lse.kernels.begin(), lse.kernels.end(), k), lse.kernels.end()) << k;
+    const std::string want = e == Engine::MmaSync ? "moga::attention_fwd<moga_gen_causal::causal, 128, 128, 64, 4, 2, true>"
+                                                  : "moga::attention_fwd_ws<moga_gen_causal::causal, 128, 128, 128, 3, false, true>";
+    EXPECT_NE(std::find(lse.kernels.begin(), lse.kernels.end(), want), lse.kernels.end()) << want;
+  }
+}

@@ -1,0 +1,406 @@
+// The backward on a GPU (runtime/attention/backward.h) and the forward's log-sum-exp (RunOptions::lse), for
+// every single-kernel pattern shipped that it runs (ungrouped: full, causal, sliding_window, radial; computed
+// groups: frame_local, natten2d) and the test patterns (bwd_hooks: mask + bias + softcap + scale + weight 0.75;
+// bwd_holes: every fifth row sees no key; bwd_groups: computed groups with empty ones under a mask;
+// attn_all_masked: no row sees a key; routed top 1: moga_dynamic, gated by the router probability), on fresh
+// random inputs (seed printed; MOGA_TEST_SEED=S repeats it). Routed: the GPU's routing (last_routing) is given
+// to the backward and to the reference; the gate gradient is checked through the router logits' gradient it
+// yields (p (onehot - p_g) dgate, against the reference's dlogits, same bound).
+//
+// Oracle: the CPU reference in float64 (ref::reference_attention_backward for the loss <dout, out>,
+// ref::reference_lse), on the same bf16-exact inputs.
+// Pass criteria: lse: -inf exactly where the reference's row is empty, elsewhere |gpu - ref| <= 2e-3 (float32
+// from bf16 inputs); gradients: relative L2 ||gpu - ref|| / ||ref|| <= 2e-2 each (bf16 operands, bf16 P and dS
+// in the MMAs); exactly 0 where no row sees a key; L2 <= 1e-4 where the exact gradient cancels to 0 (one key
+// per row: D is computed from the bf16 O). Outputs
+// (out, lse, dq, dk, dv) are poisoned with NaN bytes before every run and no NaN may survive. Lengths that are
+// no multiple of the 64-row tiles, D = 64 and 128, B = 2, both dQ modes, the lse of both forward engines;
+// deterministic mode bit-identical across two runs. Without a device every test SKIPs loudly.
+#include <gtest/gtest.h>
+#include <fmt/format.h>
+#include <stdlib.h>
+
+#include <cmath>
+#include <iostream>
+#include <cstring>
+#include <algorithm>
+#include <atomic>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "runtime/attention/attention.h"
+#include "runtime/attention/backward.h"
+#include "runtime/attention/compiled_embed.h"
+#include "runtime/jit/check.h"
+#include "runtime/jit/driver.h"
+#include "runtime/jit/jit.h"
+#include "runtime/jit/module.h"
+#include "runtime/reference/backward.h"
+
+namespace moga::rt {
+const std::vector<CompiledText>& test_patterns();
+}
+
+using namespace moga;
+using namespace moga::rt;
+
+namespace {
+
+constexpr double kGradTol = 2e-2, kLseTol = 2e-3;
+// A gradient that cancels exactly (rows with a single key: softmax over one key has none) is 0 in the
+// reference but only ~1e-7 on the GPU, where D = rowsum(dO * O) reads the bf16-rounded O: its L2 must stay
+// below this (the inputs are O(1)).
+constexpr double kCancelTol = 1e-4;
+
+unsigned short f2bf(float f) {
+  unsigned u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (unsigned short)(u >> 16);
+}
+float bf2f(unsigned short h) {
+  unsigned u = (unsigned)h << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+uint64_t base_seed() {
+  static const uint64_t s = [] {
+    if (const char* e = getenv("MOGA_TEST_SEED")) return (uint64_t)strtoull(e, nullptr, 10);
+    return ((uint64_t)std::random_device{}() << 32) ^ std::random_device{}();
+  }();
+  return s;
+}
+
+LoadedPattern pattern_named(const std::string& name) {
+  for (const auto& e : test_patterns())
+    if (name == e.label) return load_from_text(e.cuda, e.manifest, e.label);
+  return load_builtin(name);
+}
+
+struct Dev {
+  std::unique_ptr<jit::DeviceBuffer> b;
+  explicit Dev(size_t bytes) : b(std::make_unique<jit::DeviceBuffer>(std::max<size_t>(bytes, 16))) {}
+  CUdeviceptr ptr() const { return b->ptr(); }
+  void poison() { b->fill_bytes(0xff); }  // bf16 and f32 NaN
+  std::vector<float> bf16(size_t n) const {
+    std::vector<unsigned short> h(n);
+    b->download(h.data(), n * 2);
+    std::vector<float> f(n);
+    for (size_t i = 0; i < n; ++i) f[i] = bf2f(h[i]);
+    return f;
+  }
+  std::vector<unsigned short> raw16(size_t n) const {
+    std::vector<unsigned short> h(n);
+    b->download(h.data(), n * 2);
+    return h;
+  }
+};
+
+Dev upload_bf16(const std::vector<float>& v) {
+  Dev d(v.size() * 2);
+  std::vector<unsigned short> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i) h[i] = f2bf(v[i]);
+  d.b->upload(h.data(), h.size() * 2);
+  return d;
+}
+
+// The float64 oracle: the CPU reference's backward and log-sum-exp (runtime/reference/backward.h).
+struct Oracle {
+  std::vector<double> lse, dq, dk, dv;  // lse [B][H][N] (-inf: empty row); grads [B][N][H][D]
+  std::vector<double> dlogits;          // routed and gated: [B][N][M]
+};
+// Routed kernels: the router inputs and the GPU's routing (the reference groups by it, as gpu_attention_test).
+struct Router {
+  int d = 64, M = 0;
+  std::vector<float> x, w;  // [B][N][d], [d][M], bf16-exact
+  ref::Grouping given;
+};
+Oracle oracle(const ref::PatternSpec& spec, const AttentionShape& s, const std::vector<float>& q,
+              const std::vector<float>& k, const std::vector<float>& v, const std::vector<float>& dout,
+              const Router* r) {
+  ref::RefInputs in;
+  in.B = s.B, in.heads = s.H, in.head_dim = s.D, in.N = s.N;
+  if (s.video) in.video = {s.F, s.Hgt, s.Wid, s.shot_starts};
+  in.q = q.data(), in.k = k.data(), in.v = v.data();
+  if (r) {
+    in.x = r->x.data();
+    in.d_model = r->d;
+    in.router_weight = {r->w.data()};
+    in.routing = {&r->given};
+  }
+  const std::vector<double> d(dout.begin(), dout.end());
+  ref::RefGrads g;
+  ref::reference_attention_backward(spec, in, d.data(), ref::BackwardOptions{}, g);
+  Oracle o;
+  o.lse = ref::reference_lse(spec, in).at(0);
+  o.dq = std::move(g.dq), o.dk = std::move(g.dk), o.dv = std::move(g.dv);
+  if (r && !g.dlogits.empty()) o.dlogits = std::move(g.dlogits.at(0));
+  return o;
+}
+
+double rel_l2(const std::vector<float>& got, const std::vector<double>& ref, double* ref_norm) {
+  double e = 0, r = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    e += (got[i] - ref[i]) * (got[i] - ref[i]);
+    r += ref[i] * ref[i];
+  }
+  *ref_norm = std::sqrt(r);
+  return r > 0 ? std::sqrt(e / r) : std::sqrt(e);
+}
+
+struct Case {
+  std::string pattern;
+  AttentionShape s;
+};
+
+// The router's gradient from the GPU's gate gradient: dlogits[t][m] = p_m (onehot(g)_m - p_g) dgate[t], p the
+// full softmax of x W (double, as the reference), against the reference's dlogits.
+void check_dlogits(const Router& r, const Dev& dgate, const std::vector<double>& ref, const AttentionShape& s) {
+  const size_t toks = (size_t)s.B * s.N;
+  std::vector<float> dg(toks);
+  dgate.b->download(dg.data(), toks * 4);
+  long long nans = 0;
+  std::vector<float> got(toks * r.M);
+  for (size_t t = 0; t < toks; ++t) {
+    nans += std::isnan(dg[t]);
+    std::vector<double> l(r.M);
+    double mx = -INFINITY, sum = 0;
+    for (int m = 0; m < r.M; ++m) {
+      for (int i = 0; i < r.d; ++i) l[m] += (double)r.x[t * r.d + i] * r.w[(size_t)i * r.M + m];
+      mx = std::max(mx, l[m]);
+    }
+    for (double& e : l) sum += (e = std::exp(e - mx));
+    const int g = r.given.gid[t];
+    for (int m = 0; m < r.M; ++m)
+      got[t * r.M + m] = (float)(l[m] / sum * ((m == g) - l[g] / sum) * dg[t]);
+  }
+  EXPECT_EQ(nans, 0) << "dgate: entries left NaN (poison)";
+  ASSERT_EQ(ref.size(), got.size()) << "the reference has no dlogits for this kernel";
+  double norm = 0;
+  const double rel = rel_l2(got, ref, &norm);
+  EXPECT_LE(rel, kGradTol) << "router dlogits (from dgate) relative L2 vs the reference (ref norm " << norm << ")";
+  std::cout << fmt::format("  router dlogits from dgate: rel L2 {:.2e}\n", rel);
+}
+
+class gpu_backward : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!jit::device_available(&why)) GTEST_SKIP() << "no CUDA device: " << why;
+    jit::Device::get().make_current();
+  }
+
+  // Forward with lse, then the backward; checks everything the header promises. Returns the dq/dk/dv bits
+  // of the last run (for the determinism test).
+  std::vector<unsigned short> check(const Case& c, Engine engine, bool deterministic, int runs = 1) {
+    const AttentionShape& s = c.s;
+    const uint64_t seed = base_seed() ^ std::hash<std::string>{}(c.pattern + s.describe());
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> U(-1.f, 1.f);
+    const size_t n = (size_t)s.B * s.N * s.H * s.D, rows = (size_t)s.B * s.H * s.N;
+    auto rnd = [&](float amp) {
+      std::vector<float> x(n);
+      for (float& e : x) e = bf2f(f2bf(amp * U(rng)));
+      return x;
+    };
+    const std::vector<float> q = rnd(2.f), k = rnd(2.f), v = rnd(1.f), dout = rnd(1.f);
+    SCOPED_TRACE(fmt::format("{} {} engine {} deterministic {} seed {} (MOGA_TEST_SEED={})", c.pattern, s.describe(),
+                             engine_name(engine), deterministic, seed, base_seed()));
+    const LoadedPattern pat = pattern_named(c.pattern);
+    const ref::KernelSpec& ks = pat.spec.kernels.at(0);
+    Dev dq_(upload_bf16(q)), dk_(upload_bf16(k)), dv_(upload_bf16(v)), ddo(upload_bf16(dout));
+    Dev out(n * 2), lse(rows * 4), gq(n * 2), gk(n * 2), gv(n * 2);
+    const size_t toks = (size_t)s.B * s.N;
+    Router rt;
+    RouterInputs ri;
+    std::unique_ptr<Dev> xd, wd, rgid, rprob, dgate;
+    if (ks.route) {
+      rt.M = ks.route->groups;
+      rt.x.resize(toks * rt.d);
+      rt.w.resize((size_t)rt.d * rt.M);
+      for (float& e : rt.x) e = bf2f(f2bf(U(rng)));
+      for (float& e : rt.w) e = bf2f(f2bf(3.f / std::sqrt((float)rt.d) * U(rng)));
+      xd = std::make_unique<Dev>(upload_bf16(rt.x));
+      wd = std::make_unique<Dev>(upload_bf16(rt.w));
+      ri.x = TensorView::contiguous(xd->ptr(), DType::BF16, {s.B, s.N, rt.d});
+      ri.weights = {TensorView::contiguous(wd->ptr(), DType::BF16, {rt.d, rt.M})};
+      rgid = std::make_unique<Dev>(toks * 4);
+      rprob = std::make_unique<Dev>(toks * 4);
+      dgate = std::make_unique<Dev>(toks * 4);
+    }
+    auto view = [&](const Dev& d) { return TensorView::contiguous(d.ptr(), DType::BF16, {s.B, s.N, s.H, s.D}); };
+
+    AttentionOptions fo;
+    fo.engine = engine;
+    fo.lse = true;
+    PatternAttention fwd(pat, fo);
+    out.poison();
+    lse.poison();
+    RunOptions ro;
+    ro.lse = {lse.ptr()};
+    fwd.run(view(dq_), view(dk_), view(dv_), view(out), s, ks.route ? &ri : nullptr, nullptr, ro);
+    CU_CHECK(jit::driver().cuCtxSynchronize());
+    EXPECT_EQ(fwd.engine(0, s.D), engine);
+    if (ks.route) {  // the GPU's routing, for the backward and for the reference
+      const PatternAttention::Routing r = fwd.last_routing(0);
+      rt.given.B = s.B, rt.given.N = s.N, rt.given.k = 1, rt.given.M = rt.M;
+      rt.given.gid = r.gid;
+      rt.given.prob.assign(r.prob.begin(), r.prob.end());
+      rgid->b->upload(r.gid);
+      rprob->b->upload(r.prob);
+    }
+
+    const Oracle o = oracle(pat.spec, s, q, k, v, dout, ks.route ? &rt : nullptr);
+    std::vector<float> l(rows);
+    lse.b->download(l.data(), rows * 4);
+    long long bad_inf = 0, nan = 0;
+    double lse_err = 0;
+    for (size_t i = 0; i < rows; ++i) {
+      if (std::isnan(l[i])) ++nan;
+      else if (std::isinf(o.lse[i]) || std::isinf(l[i])) bad_inf += !(std::isinf(o.lse[i]) && l[i] == -INFINITY);
+      else lse_err = std::max(lse_err, std::fabs(l[i] - o.lse[i]));
+    }
+    EXPECT_EQ(nan, 0) << "lse rows left unwritten (NaN poison)";
+    EXPECT_EQ(bad_inf, 0) << "lse rows where exactly one of GPU / reference is -inf";
+    EXPECT_LE(lse_err, kLseTol) << "max |lse - reference|";
+    const bool no_key_anywhere = std::all_of(o.lse.begin(), o.lse.end(), [](double x) { return std::isinf(x); });
+
+    BackwardOptions bo;
+    bo.deterministic = deterministic;
+    AttentionBackward bwd(pat, bo);
+    std::vector<unsigned short> bits;
+    for (int r = 0; r < runs; ++r) {
+      gq.poison();
+      gk.poison();
+      gv.poison();
+      if (dgate) dgate->poison();
+      BackwardInputs bi{view(dq_), view(dk_), view(dv_), view(out), view(ddo), lse.ptr()};
+      BackwardOutputs bg{view(gq), view(gk), view(gv)};
+      if (ks.route) {
+        bi.route_gid = rgid->ptr(), bi.route_prob = rprob->ptr();
+        if (ks.route_gate) bg.dgate = dgate->ptr();
+      }
+      bwd.run(bi, bg, s, nullptr);
+      CU_CHECK(jit::driver().cuCtxSynchronize());
+      if (ks.route && ks.route_gate && r == 0) check_dlogits(rt, *dgate, o.dlogits, s);
+      const std::pair<const Dev*, const std::vector<double>*> gs[] = {{&gq, &o.dq}, {&gk, &o.dk}, {&gv, &o.dv}};
+      const char* names[] = {"dq", "dk", "dv"};
+      bits.clear();
+      for (int g = 0; g < 3; ++g) {
+        const std::vector<float> got = gs[g].first->bf16(n);
+        long long nans = 0;
+        for (float x : got) nans += std::isnan(x);
+        EXPECT_EQ(nans, 0) << names[g] << ": elements left NaN (poison) or NaN computed";
+        double norm = 0;
+        const double rel = rel_l2(got, *gs[g].second, &norm);
+        if (norm > 0)
+          EXPECT_LE(rel, kGradTol) << names[g] << " relative L2 vs the float64 reference (ref norm " << norm << ")";
+        else if (no_key_anywhere)
+          EXPECT_EQ(rel, 0.0) << names[g] << ": no row sees a key, yet the GPU's gradient is not 0";
+        else  // the exact gradient cancels (one key per row: dS = P (dP - D) = 0); D comes from the bf16 O
+          EXPECT_LE(rel, kCancelTol) << names[g] << ": the reference gradient cancels to 0; L2 of the GPU's";
+        if (r == 0)
+          std::cout << fmt::format("  {} {} {}{}: {} rel L2 {:.2e}\n", c.pattern, s.describe(), engine_name(engine),
+                                   deterministic ? " det" : "", names[g], rel);
+        const auto raw = gs[g].first->raw16(n);
+        bits.insert(bits.end(), raw.begin(), raw.end());
+      }
+    }
+    return bits;
+  }
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> c;
+  for (int D : {128, 64}) {
+    c.push_back({"full", AttentionShape::seq(2, 200, 2, D)});
+    c.push_back({"causal", AttentionShape::seq(2, 257, 2, D)});
+    c.push_back({"bwd_hooks", AttentionShape::seq(2, 131, 2, D)});
+  }
+  c.push_back({"full", AttentionShape::seq(1, 1, 1, 128)});
+  c.push_back({"full", AttentionShape::seq(1, 64, 3, 128)});
+  c.push_back({"sliding_window", AttentionShape::seq(1, 700, 2, 128)});
+  c.push_back({"bwd_holes", AttentionShape::seq(2, 190, 2, 128)});
+  c.push_back({"attn_all_masked", AttentionShape::seq(1, 77, 2, 128)});
+  c.push_back({"radial", AttentionShape::make_video(1, 4, 7, 9, 2, 128)});
+  c.push_back({"frame_local", AttentionShape::make_video(2, 3, 9, 11, 2, 128)});
+  c.push_back({"natten2d", AttentionShape::make_video(1, 3, 9, 13, 2, 128)});
+  c.push_back({"bwd_groups", AttentionShape::seq(2, 301, 2, 128)});
+  c.push_back({"bwd_groups", AttentionShape::seq(1, 150, 2, 64)});
+  c.push_back({"moga_dynamic", AttentionShape::make_video(2, 3, 10, 13, 2, 128)});
+  c.push_back({"moga_dynamic", AttentionShape::make_video(1, 2, 9, 11, 2, 64)});
+  return c;
+}
+
+// Compiles every module the tests need into the JIT cache on all cores first (the tests would compile them
+// one by one): the forward with lse per (pattern, D, engine) and the backward per (pattern, D).
+class Precompile : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (!jit::device_available()) return;
+    jit::Device::get().make_current();
+    std::set<std::tuple<std::string, int, int>> jobs;  // engine: 0 mma.sync, 1 wgmma, 2 backward
+    for (const Case& c : cases()) {
+      jobs.insert({c.pattern, c.s.D, 0});
+      jobs.insert({c.pattern, c.s.D, 2});
+    }
+    if (jit::Device::get().arch() == "sm_90")
+      for (const char* p : {"causal", "bwd_hooks", "bwd_holes", "natten2d"}) jobs.insert({p, 128, 1});
+    const std::vector<std::tuple<std::string, int, int>> list(jobs.begin(), jobs.end());
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> pool;
+    const unsigned n = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), list.size()));
+    for (unsigned t = 0; t < n; ++t)
+      pool.emplace_back([&] {
+        for (size_t i; (i = next++) < list.size();) {
+          const auto& [p, D, kind] = list[i];
+          try {
+            if (kind == 2) {
+              AttentionBackward(pattern_named(p)).compile(D);
+            } else {
+              AttentionOptions o;
+              o.lse = true;
+              o.engine = kind == 0 ? Engine::MmaSync : Engine::Wgmma;
+              PatternAttention(pattern_named(p), o).compile(D);
+            }
+          } catch (const std::exception& e) {
+            std::cerr << "precompile " << p << " D=" << D << ": " << e.what() << "\n";  // the test reports it
+          }
+        }
+      });
+    for (auto& t : pool) t.join();
+  }
+};
+const auto* const kPrecompile = ::testing::AddGlobalTestEnvironment(new Precompile);
+
+TEST_F(gpu_backward, EveryPatternAtomicDq) {
+  for (const Case& c : cases()) check(c, Engine::MmaSync, false);
+}
+
+TEST_F(gpu_backward, EveryPatternDeterministicDq) {
+  for (const Case& c : cases()) check(c, Engine::MmaSync, true);
+}
+
+TEST_F(gpu_backward, LseFromTheWgmmaForward) {
+  if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma forward needs an sm_90 device";
+  check({"causal", AttentionShape::seq(2, 257, 2, 128)}, Engine::Wgmma, false);
+  check({"bwd_hooks", AttentionShape::seq(1, 300, 2, 128)}, Engine::Wgmma, false);
+  check({"bwd_holes", AttentionShape::seq(1, 190, 2, 128)}, Engine::Wgmma, false);
+  check({"natten2d", AttentionShape::make_video(1, 3, 9, 13, 2, 128)}, Engine::Wgmma, false);
+}
+
+TEST_F(gpu_backward, DeterministicModeIsBitIdentical) {
+  const Case c{"bwd_hooks", AttentionShape::seq(2, 333, 2, 128)};
+  const auto a = check(c, Engine::MmaSync, true), b = check(c, Engine::MmaSync, true);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_TRUE(a == b) << "two deterministic runs gave different gradient bits";
+}
+
+}  // namespace
