@@ -81,6 +81,16 @@ struct BiasEmitter {
   static std::string member(Operation* d, bool asFloat, int idx) {
     return fmt::format("v{}{}", idx, asFloat ? "_f" : "");
   }
+  // Column values live as 32-bit words (BiasCol::w, what the producer stages): word k of member (d, f).
+  int colWord(Operation* d, bool asFloat) const {
+    int k = 0;
+    for (auto m : colMembers) {
+      if (m.first == d && m.second == asFloat) return k;
+      ++k;
+    }
+    return -1;
+  }
+  bool colIsFloat(Operation* d, bool asFloat) const { return asFloat || d->getResult(0).getType().isF32(); }
   std::string constant(Operation* d, bool asFloat) {
     if (asFloat)
       if (auto c = dyn_cast<arith::ConstantIntOp>(d)) return floatLiteral(static_cast<double>(c.value()));
@@ -106,9 +116,15 @@ struct BiasEmitter {
     for (auto [d, asFloat] : members) {
       const int i = index[d];
       std::string v = fmt::format("v{}", i);
-      if (asFloat) v = p == Place::Col ? fmt::format("moga::i2f_exact({})", v) : fmt::format("(float)({})", v);
-      else if (p == Place::Col && d->getResult(0).getType().isInteger(1)) v = fmt::format("(int)({})", v);
-      s += fmt::format("{}out.{} = {};\n", indent, member(d, asFloat, i), v);
+      if (p == Place::Row) {
+        if (asFloat) v = fmt::format("(float)({})", v);
+        s += fmt::format("{}out.{} = {};\n", indent, member(d, asFloat, i), v);
+        continue;
+      }
+      if (asFloat) v = fmt::format("__float_as_uint(moga::i2f_exact({}))", v);
+      else if (colIsFloat(d, false)) v = fmt::format("__float_as_uint({})", v);
+      else v = fmt::format("(unsigned)({})", v);
+      s += fmt::format("{}out.w[{}] = {};\n", indent, colWord(d, asFloat), v);
     }
     if (p == Place::Row) {
       if (hInt) s += indent + "out.h = h;\n";
@@ -126,8 +142,10 @@ struct BiasEmitter {
       const int i = index[d];
       if (place[d] == Place::Elem) return fmt::format("v{}", i);
       if (place[d] == Place::Row) return "r." + member(d, asFloat, i);
-      if (!asFloat && d->getResult(0).getType().isInteger(1)) return fmt::format("(c.v{} != 0)", i);
-      return "c." + member(d, asFloat, i);
+      const int w = colWord(d, asFloat);
+      if (colIsFloat(d, asFloat)) return fmt::format("__uint_as_float(c.w[{}])", w);
+      if (d->getResult(0).getType().isInteger(1)) return fmt::format("(c.w[{}] != 0u)", w);
+      return fmt::format("(int)(c.w[{}])", w);
     };
     for (Operation& op : body.without_terminator()) {
       if (isa<arith::ConstantOp>(op) || place[&op] != Place::Elem) continue;
@@ -149,6 +167,13 @@ struct BiasEmitter {
 
   std::string structDef(const char* name, Place p) {
     const auto& members = p == Place::Row ? rowMembers : colMembers;
+    if (p == Place::Col) {  // 32-bit words, as the producer stages them (floats by their bits)
+      if (members.empty()) return fmt::format("  struct {} {{}};\n", name);
+      std::string s = fmt::format("  struct {} {{ unsigned w[{}]; }};  //", name, members.size());
+      for (auto [d, asFloat] : members)
+        s += fmt::format(" {} v{}{}", colIsFloat(d, asFloat) ? "float" : "int", index[d], asFloat ? "_f" : "");
+      return s + "\n";
+    }
     std::string s = fmt::format("  struct {} {{", name);
     for (auto [d, asFloat] : members)
       s += fmt::format(" {} {};", asFloat ? "float" : cppType(d->getResult(0).getType(), p == Place::Col),

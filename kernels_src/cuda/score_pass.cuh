@@ -132,12 +132,9 @@ struct BiasStage {
 };
 template <class Variant>
 __device__ __forceinline__ void store_bias_col(unsigned dst, const typename Variant::BiasCol& c) {
-  constexpr int W = Variant::kBiasColWords;
-  static_assert(sizeof(typename Variant::BiasCol) == 4 * W, "bias column members are 32-bit");
-  unsigned w[W];
-  __builtin_memcpy(w, &c, sizeof w);
 #pragma unroll
-  for (int i = 0; i < W; ++i) asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * i), "r"(w[i]) : "memory");
+  for (int i = 0; i < Variant::kBiasColWords; ++i)
+    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * i), "r"(c.w[i]) : "memory");
 }
 template <class Variant>
 __device__ __forceinline__ typename Variant::BiasCol load_bias_col(unsigned src) {
@@ -156,7 +153,8 @@ __device__ __forceinline__ typename Variant::BiasCol load_bias_col(unsigned src)
                      : "=r"(w[i]), "=r"(w[i + 1]), "=r"(w[i + 2]), "=r"(w[i + 3])
                      : "r"(src + 4u * i));
     }
-    __builtin_memcpy(&c, w, sizeof c);
+#pragma unroll
+    for (int i = 0; i < Variant::kBiasColWords; ++i) c.w[i] = w[i];
   }
   return c;
 }
