@@ -40,6 +40,10 @@ std::string emitBias(mlir::attn::KernelOp k);
 /// The number of 32-bit column terms of that split (BiasCol's members; 0 without a bias).
 int biasColWords(mlir::attn::KernelOp k);
 
+/// Whether the wgmma kernel stages the key columns the mask reads (Variant::kStageKeys; the manifest's
+/// "stage_keys", which sizes the shared memory on the host).
+bool stageKeys(mlir::attn::KernelOp k);
+
 /// A float constant as a C++ literal that round-trips ("0.5f", "1.0f").
 std::string floatLiteral(double v);
 

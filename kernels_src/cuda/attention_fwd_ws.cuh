@@ -27,7 +27,7 @@
 
 namespace moga {
 
-template <int D, int BM, int BN, int STAGES, int BIAS_WORDS = 0>
+template <int D, int BM, int BN, int STAGES, int BIAS_WORDS = 0, int KEY_WORDS = 1>
 struct AttnFwdWSCfg {
   static constexpr int kD = D, kBM = BM, kBN = BN;
   static constexpr int kThreads = 384;                 // producer warpgroup + two consumers
@@ -43,9 +43,9 @@ struct AttnFwdWSCfg {
   static constexpr int kBarOff = kQOff + kQBytes;      // fullK[S] fullV[S] emptyK[S] emptyV[S] Q[2]
   static constexpr int kRing = 4;                      // ItemRing: kRing ids, full[kRing], empty[kRing]
   static constexpr int kRingOff = kBarOff + (4 * STAGES + 2) * 8;
-  static constexpr int kKeysOff = kRingOff + kRing * 4 + 2 * kRing * 8;  // staged key columns [STAGES][BN]
+  static constexpr int kKeysOff = kRingOff + kRing * 4 + 2 * kRing * 8;  // staged key columns [STAGES][BN] if KEY_WORDS
   static constexpr int kBiasWords = BIAS_WORDS;        // staged bias columns [STAGES][BN][BIAS_WORDS]
-  static constexpr int kBiasOff = kKeysOff + STAGES * BN * 4;
+  static constexpr int kBiasOff = kKeysOff + STAGES * BN * 4 * KEY_WORDS;
   static constexpr int kSmemBytes = 1024 + kBiasOff + STAGES * BN * BIAS_WORDS * 4;
   static constexpr int kLdStep = 128 / kCH;            // rows between one producer thread's copies
   static constexpr int kKVRows = BN / kLdStep;         // copies per producer thread and tile
@@ -64,7 +64,7 @@ struct AttnFwdWSCfg {
 template <class Variant, int D, int BM, int BN, int STAGES, bool kQSmem = false, bool LSE = false>
 __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
 #if defined(MOGA_HAS_WGMMA)
-  using C = AttnFwdWSCfg<D, BM, BN, STAGES, BiasStage<Variant>::kWords>;
+  using C = AttnFwdWSCfg<D, BM, BN, STAGES, BiasStage<Variant>::kWords, KeyStaging<Variant>::kStage ? 1 : 0>;
   grid_dep_wait();  // launched with PDL behind the prep kernels or the previous branch (params.cuh)
   extern __shared__ __align__(128) unsigned char smem_ws_raw[];
   const unsigned base = (sm80::smem_u32(smem_ws_raw) + 1023u) & ~1023u;  // kSmemBytes has the slack

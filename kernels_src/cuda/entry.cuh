@@ -41,7 +41,8 @@ namespace moga {
 template <int D, int BM, int BN, int WARPS, int STAGES>
 __device__ int attn_fwd_smem_bytes = AttnFwdCfg<D, BM, BN, WARPS, STAGES>::kSmemBytes;
 template <class V, int D, int BM, int BN, int STAGES>
-__device__ int attn_fwd_ws_smem_bytes = AttnFwdWSCfg<D, BM, BN, STAGES, BiasStage<V>::kWords>::kSmemBytes;
+__device__ int attn_fwd_ws_smem_bytes =
+    AttnFwdWSCfg<D, BM, BN, STAGES, BiasStage<V>::kWords, KeyStaging<V>::kStage ? 1 : 0>::kSmemBytes;
 
 // Gate program of a branch, at each sorted position s of batch b (perm == nullptr: identity).
 // multiply != 0: gate[b][s] *= value (a routed branch whose gate also has the router probability);

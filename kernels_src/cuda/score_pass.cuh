@@ -76,7 +76,7 @@ template <class Variant>
 struct KeyStaging {
   static constexpr unsigned kUses = Variant::kKeyUses;
   static constexpr bool kPosOnly = (kUses & ~static_cast<unsigned>(kPosBit)) == 0;
-  static constexpr bool kStage = kUses != 0 && (Variant::kGrouped || !kPosOnly);
+  static constexpr bool kStage = Variant::kStageKeys;  // codegen stageKeys: kUses != 0 && (grouped || !kPosOnly)
 };
 template <class Variant>
 __device__ __forceinline__ int encode_key(int tok, const AttnParams& p) {

@@ -321,7 +321,9 @@ PatternAttention::Impl::Choice PatternAttention::Impl::choose(int ki, int D) con
   }
   // A bias's staged column terms take shared memory: fewer stages of the default when they do not fit.
   const int limit = smem_optin > 0 ? smem_optin : 227 * 1024;
-  while (!stages_given && t.stages > 2 && !v->check_tiles(t, D, limit, p.ks->bias_col_words).empty()) --t.stages;
+  const int key_words = p.ks->stage_keys ? 1 : 0;
+  while (!stages_given && t.stages > 2 && !v->check_tiles(t, D, limit, p.ks->bias_col_words, key_words).empty())
+    --t.stages;
   return {v, t};
 }
 
@@ -337,7 +339,8 @@ void PatternAttention::Impl::check_plan(int D) const {
       throw NotSupportedError(fmt::format("kernel '{}': variant {} ({}) needs an sm_90 (Hopper) target; this one is "
                                           "{} (use Engine::Auto or Engine::MmaSync)",
                                           p.ks->name, c.v->name, engine_name(c.engine()), target_arch()));
-    const std::string why = c.v->check_tiles(c.t, D, smem_optin > 0 ? smem_optin : 227 * 1024, p.ks->bias_col_words);
+    const std::string why = c.v->check_tiles(c.t, D, smem_optin > 0 ? smem_optin : 227 * 1024, p.ks->bias_col_words,
+                                              p.ks->stage_keys ? 1 : 0);
     if (!why.empty())
       throw ArgumentError(fmt::format("kernel '{}': tiles BM={} BN={} warps={} stages={} at head dim {} on variant {}: "
                                       "{}",

@@ -53,7 +53,9 @@ struct KernelVariant {
   // Why tiles `t` cannot run at head dim D (the template's static_asserts, the shared memory limit),
   // or "" when they can. bias_words: the kernel's staged bias words per key column (Wgmma rows;
   // KernelSpec::bias_col_words), which take shared memory.
-  std::string check_tiles(const TileConfig& t, int D, int smem_limit = 227 * 1024, int bias_words = 0) const;
+  // key_words: 1 when it stages key columns for the mask (KernelSpec::stage_keys), else 0.
+  std::string check_tiles(const TileConfig& t, int D, int smem_limit = 227 * 1024, int bias_words = 0,
+                          int key_words = 1) const;
   // The NVRTC name expression of the kernel for variant struct `v` ("moga_gen_P::K"), and of its
   // __device__ int holding the dynamic shared memory the kernel needs (entry.cuh). lse: the
   // instantiation that also writes the rows' log-sum-exp (AttnParams::lse).
@@ -61,7 +63,7 @@ struct KernelVariant {
   std::string smem_expr(const std::string& v, int D, const TileConfig& t) const;
   // The dynamic shared memory in bytes (the host copy of the header's formula; the module's own
   // number, read through smem_expr, is what the launch uses).
-  int smem_bytes(int D, const TileConfig& t, int bias_words = 0) const;
+  int smem_bytes(int D, const TileConfig& t, int bias_words = 0, int key_words = 1) const;
   int threads(const TileConfig& t) const;
   // The tile configurations the tuner searches at head dim D (MmaSync rows: the manifest's lists, so
   // empty here).

@@ -448,6 +448,7 @@ KernelSpec parse_kernel(const json& kj, size_t ki, Layout layout, const std::str
   else if (st == "masked") k.structure = Structure::Masked;
   else fail(where, "unknown structure '" + st + "' (dense grouped grouped_masked masked)");
 
+  if (const json* v = find(kj, "stage_keys"); v && !v->is_null()) k.stage_keys = get_bool(*v, where, "stage_keys");
   if (const json* b = find(kj, "bias_plan"); b && !b->is_null()) {
     const std::string bw = where + ": bias_plan";
     if (!b->is_object()) fail(bw, "must be an object {\"col_words\", \"f32_max_n\"} or null, got " + kind_of(*b));
