@@ -185,6 +185,21 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
 
 // ---- run --------------------------------------------------------------------------------------------
 
+std::string default_attention(const std::string& weights, std::string* note) {
+  if (weights == "random") return kDefaultAttention;
+  try {
+    const Checkpoint ck(weights);
+    if (ck.entries().count("blocks.0.self_attn.router.weight")) return kDefaultAttention;
+  } catch (const std::exception&) {
+    return kDefaultAttention;  // the load names what is wrong with the file
+  }
+  if (note)
+    *note = fmt::format("note: no --attention given and {} has no MoGA routers (blocks.N.self_attn.router.weight): "
+                        "running --attention full (--attention moga needs a checkpoint with routers, or --weights random)",
+                        weights);
+  return "full";
+}
+
 std::string default_config(const std::string& backend) {
   if (backend == "cpu") return "tiny";
   if (backend == "gpu") return "wan-1.3b";
@@ -629,7 +644,7 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
                        gdit->comm_seconds(), gdit->comm_seconds() / std::max<size_t>(1, res.steps.size()));
   row("gemm", T.gemm, steady.gemm);
   row("other", T.other, steady.other);
-  if (M && res.routers_calibrated) row("  calibration", T.calibration, steady.calibration, "  (router calibration, part of other)");
+  if (use_gpu && M && res.routers_calibrated) row("  calibration", T.calibration, steady.calibration, "  (router calibration, part of other)");
   row("total", T.total(), steady.total());
   if (first_steady) out << "  * mean of steps 2.." << res.steps.size() << " (step 1 below)\n";
   out << fmt::format("  {:<6} {:>9} {:>11} {:>9} {:>9} {:>9}\n", "step", "wall s", "attention", "cross", "gemm", "other");

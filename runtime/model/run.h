@@ -125,8 +125,12 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err);
 // (--backend gpu, or auto with a device), "tiny" on the CPU (wan-1.3b on the CPU takes minutes per
 // forward at a few hundred tokens; docs/model.md).
 std::string default_config(const std::string& backend);
-// The pattern `moga run` takes when --attention is not given: the project's point, MoGA.
+// The pattern `moga run` takes when --attention is not given: the project's point, MoGA, unless
+// `weights` is a checkpoint without MoGA routers (a plain Wan2.1 checkpoint): then "full", with *note
+// saying why (a routed pattern would refuse it for the missing router keys). Opens the checkpoint's
+// headers only (a bad file is reported later, by the load).
 inline constexpr const char* kDefaultAttention = "moga";
+std::string default_attention(const std::string& weights, std::string* note);
 
 // The patterns shipped in the binary (runtime/kernels/embedded.h).
 std::vector<std::string> embedded_pattern_names();

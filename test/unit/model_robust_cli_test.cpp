@@ -237,6 +237,22 @@ TEST(ModelRobust, CliDefaultsToMogaOnAConfigForTheBackend) {
   EXPECT_FALSE(has(e.log, "no --config given")) << e.log;
   EXPECT_EQ(default_config("cpu"), "tiny");
   EXPECT_EQ(default_config("gpu"), "wan-1.3b");
+  // a checkpoint without routers: full, saying why; with routers: moga
+  ASSERT_EQ(cli(dir, "init-weights --config tiny -o " + dir + "/plain.safetensors").code, 0);
+  ASSERT_EQ(cli(dir, "init-weights --config tiny --attention moga -o " + dir + "/routed.safetensors").code, 0);
+  std::string note;
+  EXPECT_EQ(default_attention(dir + "/plain.safetensors", &note), "full");
+  EXPECT_TRUE(has(note, "plain.safetensors has no MoGA routers")) << note;
+  note.clear();
+  EXPECT_EQ(default_attention(dir + "/routed.safetensors", &note), "moga");
+  EXPECT_TRUE(note.empty()) << note;
+  EXPECT_EQ(default_attention("random", &note), "moga");
+  const Cli p = cli(dir, "run --no-progress --steps 1 --backend cpu --config tiny --weights " + dir + "/plain.safetensors");
+  EXPECT_EQ(p.code, 0) << p.log;
+  EXPECT_TRUE(has(p.log, "has no MoGA routers") && has(p.log, "attention 'full'")) << p.log;
+  const Cli q = cli(dir, "run --no-progress --steps 1 --backend cpu --config tiny --weights " + dir + "/routed.safetensors");
+  EXPECT_EQ(q.code, 0) << q.log;
+  EXPECT_TRUE(has(q.log, "attention 'moga'")) << q.log;
 }
 
 TEST(ModelRobust, CliRefusesBeforeWorkAndLeavesOutUntouched) {

@@ -80,6 +80,7 @@ int run_run(RunArgs& a, CLI::App* sub) {
     o.config_defaulted = true;
   }
   if (sub->count("--cfg")) o.cfg = a.cfg;
+  std::string attention_note;
   o.progress = !a.no_progress;
   // Unset: the default of the weights source (run.h); --no-calibrate-routers is --calibrate-routers off.
   if (sub->count("--calibrate-routers")) o.calibrate_routers = model::parse_router_calibration(a.calibrate_routers);
@@ -100,6 +101,9 @@ int run_run(RunArgs& a, CLI::App* sub) {
   }
   // Every value, the input files' existence and --out before any work (a --param compile, weights).
   model::check_run_options(o);
+  // No --attention: moga, or full for a checkpoint without routers (run.h, default_attention).
+  if (!sub->count("--attention")) o.attention = model::default_attention(o.weights, &attention_note);
+  if (!attention_note.empty()) std::cout << attention_note << "\n";
   const model::ModelConfig cfg = model::config_by_name(o.config);
   o.pattern = resolve_pattern(o.attention, a.params, cfg.head_dim());
   model::run_dit(o, std::cout, std::cerr);

@@ -307,6 +307,8 @@ struct GpuDiT::Impl {
   // Every per-forward buffer for this geometry (grown when the token count grows; kept between
   // forwards) and the RoPE table (uploaded once per grid).
   void buffers(const Geometry& g);
+  // The router calibration's scratch at this geometry and the original routers' copy (calibrating runs).
+  void calibration_scratch(const Geometry& g);
 
   CUdeviceptr w(const std::string& name) const {
     auto it = layout.slots.find(name);
@@ -650,6 +652,7 @@ void GpuDiT::Impl::buffers(const Geometry& g) {
     const size_t routed = attn->routed_kernels().size();
     rgid.ensure(routed * N * 4), rprob.ensure(routed * N * 4);
   }
+  temb.ensure((size_t)(8 * d + c.freq_dim) * 4);
   if (rope_key[0] != g.gf || rope_key[1] != g.gh || rope_key[2] != g.gw) {
     const cpu::RopeTable rt = cpu::make_rope(D, g.gf, g.gh, g.gw, c.rope_theta);
     std::vector<float> cs(rt.cos.size() * 2);
@@ -657,6 +660,14 @@ void GpuDiT::Impl::buffers(const Geometry& g) {
     CU_CHECK(jit::driver().cuMemcpyHtoD(rope.ptr(), cs.data(), cs.size() * 4));
     rope_key[0] = g.gf, rope_key[1] = g.gh, rope_key[2] = g.gw;
   }
+}
+
+void GpuDiT::Impl::calibration_scratch(const Geometry& g) {
+  const long long N = g.N, d = cfg.dim, chunks = (N + kCalibrationRowChunk - 1) / kCalibrationRowChunk;
+  calib_part.ensure((size_t)chunks * std::max<long long>(d, 2 * M) * 4), calib_hs.ensure((size_t)d * 8);
+  calib_w.ensure((size_t)M * d * 4);
+  if (sp) calib_h.ensure((size_t)N * d * 2);
+  keep_original_routers();
 }
 
 std::string PrepareReport::line() const {
@@ -705,9 +716,10 @@ PrepareReport GpuDiT::prepare(int F, int H, int W, const std::vector<int>& shot_
   r.modules = 1 + (int)compiled.size(), r.compiled = I.dit_cache_hit ? 0 : 1;  // + the DiT's (the constructor's)
   for (const auto& [path, c] : compiled) r.compiled += c ? 1 : 0;
 
-  // 2. Buffers, the RoPE table; the original routers (every calibration starts from them).
+  // 2. Buffers, the RoPE table; the calibration's scratch and the original routers (every calibration
+  // starts from them).
   I.buffers(g);
-  if (M_ && calibration_ != RouterCalibration::Off) I.keep_original_routers();
+  if (M_ && calibration_ != RouterCalibration::Off) I.calibration_scratch(g);
 
   // 3. The first call of each attention at this shape: loads the modules, builds the static token
   // orders and block maps (STGA, frame-local) and the routed kernels' workspaces, runs no attention.
