@@ -1104,8 +1104,10 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
         im.routed_prep(st, m, (int)ki, *router, *w, stream);
       }
       st.k[ki].ran = true;
+      if (opt.mark) opt.mark((int)ki, true);
     }
     if (opt.attention) im.attention(st, m, (int)ki, q, k, v, out, s, stream, opt.lse.empty() ? 0 : opt.lse[ki]);
+    if (opt.attention && opt.mark) opt.mark((int)ki, false);
   }
   im.last = &st;
 }

@@ -76,6 +76,7 @@
 
 #include <cuda.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -151,6 +152,10 @@ struct RunOptions {
   // -inf for a row that sees no key; the layout of ref::reference_lse. 0 entries: not written. Non-empty
   // needs AttentionOptions::lse and one entry per kernel (else ArgumentError).
   std::vector<CUdeviceptr> lse;
+  // Profiling (the DiT's per-branch table): called on the host after kernel ki's launches are queued,
+  // once its per-call preparation is (routed kernels: prep = true) and once its attention is
+  // (prep = false), so the caller can record an event on `stream` between branches. Unset: nothing.
+  std::function<void(int ki, bool prep)> mark;
 };
 
 // What the module for one head dim compiled to (prepare()).
