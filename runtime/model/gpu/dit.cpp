@@ -683,6 +683,8 @@ PrepareReport GpuDiT::prepare(int F, int H, int W, const std::vector<int>& shot_
   Impl& I = *impl_;
   const Impl::Geometry g = I.geometry(F, H, W, shot_starts, contexts.size());
   const int d = c.dim, D = c.head_dim(), T = c.text_len;
+  for (const auto& cx : contexts)
+    if (!cx || cx->T != T) throw std::invalid_argument("gpu prepare: a context was not embedded by this model");
   const CUstream st = stream_;
   I.choose_tiles(g.gf, g.gh, g.gw, g.hl, D, shot_starts);
 
