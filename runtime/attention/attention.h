@@ -165,9 +165,18 @@ struct ModuleInfo {
   std::vector<Engine> engines;   // per kernel: MmaSync or Wgmma
   std::vector<std::string> variants;  // per kernel: the registry row
   bool cache_hit = false;
-  double compile_ms = 0;
-  std::string cache_path;
-  std::vector<std::string> kernels;  // the name expressions
+  double compile_ms = 0;          // wall time of all units (compiled in parallel)
+  std::string cache_path;         // unit 0's (kernel 0's attention kernel)
+  std::vector<std::string> kernels;  // the name expressions of all units
+  // One NVRTC program each: per attention kernel, per router size, the prep kernels (attention.cpp,
+  // compile_units; docs/performance.md, "Compile time").
+  struct Unit {
+    std::string name, arch, cache_path;
+    bool cache_hit = false;
+    double ms = 0;        // this unit's compile() (cache read, or NVRTC)
+    int expressions = 0;  // name expressions it instantiates
+  };
+  std::vector<Unit> units;
 };
 
 // The bit widths in which the wgmma kernel packs a key column's video coordinates (frame << (row +

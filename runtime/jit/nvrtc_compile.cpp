@@ -136,7 +136,9 @@ const std::string& CompiledKernel::symbol(const std::string& name) const {
   return it == lowered.end() ? name : it->second;
 }
 
-CompiledKernel compile(const std::string& source, const CompileOptions& options) {
+namespace {
+
+CompiledKernel compile_untimed(const std::string& source, const CompileOptions& options) {
   CompiledKernel k;
   k.arch = options.resolved_arch();
   if (k.arch.rfind("sm_", 0) != 0)
@@ -194,6 +196,15 @@ CompiledKernel compile(const std::string& source, const CompileOptions& options)
   }
   if (!cache_problem.empty())
     fmt::print(stderr, "moga: warning: kernel '{}' not cached: {}\n", options.name, cache_problem);
+  return k;
+}
+
+}  // namespace
+
+CompiledKernel compile(const std::string& source, const CompileOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  CompiledKernel k = compile_untimed(source, options);
+  k.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return k;
 }
 

@@ -321,7 +321,8 @@ int run_tune(const TuneArgs& a) {
     if (ctx.device && a.arch != ctx.limits.arch && !a.show && !a.dry_run)
       throw std::runtime_error(fmt::format("--arch {}: the device is {}; tune for the device you run on", a.arch,
                                            ctx.limits.arch));
-    ctx.limits.arch = a.arch;
+    if (ctx.device) ctx.limits.arch = a.arch;  // --show / --dry-run of another arch than the device's
+    else ctx.limits = tune::DeviceLimits::assumed(a.arch);
   }
   if (!ctx.device && !a.show && !a.dry_run)
     throw std::runtime_error(fmt::format("no CUDA device ({}): `moga tune` measures on the GPU; --dry-run lists "
