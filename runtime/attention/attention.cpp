@@ -188,7 +188,7 @@ struct PatternAttention::Impl {
     jit::CompileOptions options;
   };
   std::vector<Unit> compile_units(int D) const;
-  static std::vector<jit::CompiledKernel> compile_now(const std::vector<Unit>& units);
+  std::vector<jit::CompiledKernel> compile_now(const std::vector<Unit>& units) const;
   Mod& module(int D);
   ShapeState& shape_state(const AttentionShape& s);
   void static_prep(ShapeState& st, Mod& m, const AttentionShape& s, CUstream stream);
@@ -560,10 +560,10 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
   return units;
 }
 
-std::vector<jit::CompiledKernel> PatternAttention::Impl::compile_now(const std::vector<Unit>& units) {
+std::vector<jit::CompiledKernel> PatternAttention::Impl::compile_now(const std::vector<Unit>& units) const {
   std::vector<jit::CompileJob> jobs;
   for (const auto& u : units) jobs.push_back({u.source, u.options});
-  return jit::compile_all(jobs);
+  return jit::compile_all(jobs, options->compile_threads);
 }
 
 ModuleInfo PatternAttention::compile(int D) {
@@ -571,7 +571,7 @@ ModuleInfo PatternAttention::compile(int D) {
     throw ArgumentError(fmt::format("head dim {} is not supported: the kernels exist for D = 64 and 128", D));
   const std::vector<Impl::Unit> units = impl_->compile_units(D);
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<jit::CompiledKernel> cks = Impl::compile_now(units);
+  const std::vector<jit::CompiledKernel> cks = impl_->compile_now(units);
   ModuleInfo info;
   info.head_dim = D;
   info.compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -582,7 +582,7 @@ ModuleInfo PatternAttention::compile(int D) {
     const auto& o = units[i].options;
     info.cache_hit &= cks[i].cache_hit;
     info.kernels.insert(info.kernels.end(), o.name_expressions.begin(), o.name_expressions.end());
-    info.units.push_back({o.name, cks[i].arch, cks[i].cache_path, cks[i].cache_hit, cks[i].ms,
+    info.units.push_back({o.name, cks[i].arch, cks[i].cache_path, cks[i].cache_hit, cks[i].ms, cks[i].cpu_ms,
                           (int)o.name_expressions.size()});
   }
   info.cache_path = cks[0].cache_path;
@@ -604,7 +604,7 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
   auto m = std::make_unique<Mod>();
   m->D = D;
   const std::vector<Unit> units = compile_units(D);
-  m->cks = Impl::compile_now(units);
+  m->cks = compile_now(units);
   for (size_t i = 0; i < units.size(); ++i) {
     m->mods.push_back(std::make_unique<jit::Module>(m->cks[i], dev));
     for (const std::string& e : units[i].options.name_expressions)
