@@ -7,7 +7,8 @@ For each kernel of each pattern, at one shape (shipped: 32768 / 21x30x52; the su
 registry row that runs on the device: sm80.mma with the manifest's tunable lists, the sm90.ws* rows
 with their tile spaces) and the runtime's untuned choice (the heuristic default); `moga tune` then
 measures a subset of that space (--space rows, the default: the default config, every registry row at
-its default tiles, sm90.ws at every tile configuration, sm80.mma at the manifest's tiles and 64/64/4/2;
+its default tiles, sm90.ws at every tile configuration, sm80.mma at 128/64/4/2 (the compiler's default),
+128/128/8/2 and 64/64/4/2;
 --space full: every kept config), and `moga tune --show` reads the results back. Per kernel: default
 ms, best ms, the best config id and its registry row, default/best; per pattern: the same over the
 sum of its kernels (they run one after another). A refused pattern (the GPU runtime does not run it)
@@ -71,14 +72,12 @@ def kernels_of(dry_run_text):
 def subset(kept, default, space):
     if space == "full":
         return list(kept)
-    want = {default, "bm64_bn64_w4_s2"}
+    # sm80.mma: the compiler's default at D = 128 and the v7 harness's best tiles (dense, grouped/masked)
+    want = {default, "bm128_bn64_w4_s2", "bm128_bn128_w8_s2", "bm64_bn64_w4_s2"}
     for cid in kept:
         tag = cid.split("bm")[0].rstrip("_")
         if tag == "wg" or (tag and cid.endswith("bm128_bn128_w8_s3")):
             want.add(cid)  # sm90.ws at every tile configuration; the other rows at their default tiles
-    mma = [c for c in kept if row_of(c) == "sm80.mma"]
-    if mma and not any(c in want for c in mma):
-        want.add(mma[0])
     return [c for c in kept if c in want]
 
 
