@@ -27,6 +27,7 @@
 
 #include "runtime/attention/attention.h"
 #include "runtime/attention/pattern.h"
+#include "runtime/jit/cache.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/jit.h"
@@ -75,12 +76,8 @@ std::map<std::string, std::map<std::string, double>> read_phases(const std::stri
   return out;
 }
 
-// The file name NVRTC's CSV gives a unit (jit: the program is cache::sanitize(name) + ".cu").
-std::string program_name(const std::string& unit) {
-  std::string s;
-  for (char c : unit.substr(0, 64)) s += (std::isalnum((unsigned char)c) || c == '_' || c == '.' || c == '-') ? c : '_';
-  return s + ".cu";
-}
+// The file name NVRTC's CSV gives a unit (the jit names the program cache::sanitize(name) + ".cu").
+std::string program_name(const std::string& unit) { return jit::cache::sanitize(unit) + ".cu"; }
 
 struct Args {
   std::vector<std::string> patterns;
