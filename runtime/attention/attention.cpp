@@ -12,6 +12,7 @@
 
 #include "kernels_src/cuda/prep.cuh"  // parameter structs, sort_plan, counting_sort_host, router planning
 #include "runtime/jit/check.h"
+#include "runtime/jit/compile_all.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/jit.h"
 #include "runtime/jit/module.h"
@@ -108,8 +109,10 @@ struct PatternAttention::Impl {
   };
   struct Mod {
     int D = 0;
-    jit::CompiledKernel ck;
-    std::unique_ptr<jit::Module> mod;
+    // one loaded module per compile unit (compile_units), and where each name expression lives
+    std::vector<jit::CompiledKernel> cks;
+    std::vector<std::unique_ptr<jit::Module>> mods;
+    std::map<std::string, std::pair<CUmodule, std::string>> symbols;  // expression -> (module, mangled)
     std::vector<ModK> k;
     CUfunction pack = nullptr, hist = nullptr, scatter = nullptr, summary = nullptr, gmap = nullptr,
                combine = nullptr;
@@ -176,7 +179,16 @@ struct PatternAttention::Impl {
   // The arch the module for D is compiled for: sm_90a when a kernel runs wgmma, else the option's.
   std::string module_arch(int D) const;
 
-  jit::CompileOptions compile_options(int D) const;
+  // The NVRTC programs of the module set for D, compiled independently and in parallel: one per
+  // attention kernel (its kernel, shared memory size, block map, gate fill; the pattern's source), one
+  // per router size and one for the pattern-independent prep kernels (shared by every pattern through
+  // the cache). Unit 0 is kernel 0's. docs/performance.md, "Compile time".
+  struct Unit {
+    const std::string* source;
+    jit::CompileOptions options;
+  };
+  std::vector<Unit> compile_units(int D) const;
+  std::vector<jit::CompiledKernel> compile_now(const std::vector<Unit>& units) const;
   Mod& module(int D);
   ShapeState& shape_state(const AttentionShape& s);
   void static_prep(ShapeState& st, Mod& m, const AttentionShape& s, CUstream stream);
@@ -499,46 +511,81 @@ static const char* kPrepExprs[] = {"moga::router_pack_weight_kernel", "moga::sor
                                    "moga::block_map_grouped_kernel", "moga::topk_combine_kernel"};
 
 
-jit::CompileOptions PatternAttention::Impl::compile_options(int D) const {
-  jit::CompileOptions o;
-  o.name = fmt::format("moga-{}-d{}", pattern->spec.pattern, D);
-  o.arch = module_arch(D);
-  o.flags = options->nvrtc_flags;
-  for (const auto& h : kernels::embedded_headers()) o.headers.push_back({h.name, h.text});
-  std::set<std::string> seen;
-  auto add = [&](const std::string& e) {
-    if (seen.insert(e).second) o.name_expressions.push_back(e);
-  };
-  bool any_prep = false;
+// The source of the units that need no generated code: prep.cuh alone (no variant struct).
+static const std::string kPrepSource = "#include \"prep.cuh\"\n";
+
+std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(int D) const {
   check_plan(D);
+  auto base = [&](std::string name, std::string arch) {
+    jit::CompileOptions o;
+    o.name = std::move(name);
+    o.arch = std::move(arch);
+    o.flags = options->nvrtc_flags;
+    for (const auto& h : kernels::embedded_headers()) o.headers.push_back({h.name, h.text});
+    return o;
+  };
+  std::vector<Unit> units;
+  std::map<std::string, std::string> routers;  // expression -> unit name (the same for every pattern)
+  bool any_prep = false;
   for (const auto& p : plan) {
     const Choice c = choose(p.index, D);
-    add(c.v->kernel_expr(p.variant, D, c.t));
-    if (options->lse) add(c.v->kernel_expr(p.variant, D, c.t, true));
-    add(c.v->smem_expr(D, c.t));
-    if (p.mask) add(fmt::format("moga::block_map_kernel<{}>", p.variant));
-    if (p.gate_prog) add(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
-    if (p.kind == Kind::Routed) add(router_expr(p.M, options->router_config));
+    // sm_90a only where the kernel runs wgmma: the others' cubins stay plain target code
+    std::string arch = options->arch;
+    if (c.v->needs_arch_specific()) arch = target_arch().back() == 'a' ? target_arch() : target_arch() + "a";
+    jit::CompileOptions o = base(fmt::format("moga-{}-{}-d{}", pattern->spec.pattern, p.ks->name, D), arch);
+    o.name_expressions = {c.v->kernel_expr(p.variant, D, c.t), c.v->smem_expr(D, c.t)};
+    if (p.mask) o.name_expressions.push_back(fmt::format("moga::block_map_kernel<{}>", p.variant));
+    if (p.gate_prog) o.name_expressions.push_back(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
+    units.push_back({&pattern->cuda, o});
+    if (options->lse) {  // the log-sum-exp instantiation (AttentionOptions::lse): a unit of its own, in parallel
+      o.name = fmt::format("moga-{}-{}-lse-d{}", pattern->spec.pattern, p.ks->name, D);
+      o.name_expressions = {c.v->kernel_expr(p.variant, D, c.t, true)};
+      units.push_back({&pattern->cuda, std::move(o)});
+    }
+    if (p.kind == Kind::Routed)
+      routers[router_expr(p.M, options->router_config)] =
+          fmt::format("moga-router-nt{}-cfg{}", (p.M + 7) / 8, options->router_config);
     any_prep |= p.kind != Kind::Dense;
   }
-  if (any_prep)
-    for (const char* e : kPrepExprs) add(e);
-  return o;
+  for (const auto& [expr, name] : routers) {
+    jit::CompileOptions o = base(name, options->arch);
+    o.name_expressions = {expr};
+    units.push_back({&kPrepSource, std::move(o)});
+  }
+  if (any_prep) {
+    jit::CompileOptions o = base("moga-prep", options->arch);
+    o.name_expressions.assign(std::begin(kPrepExprs), std::end(kPrepExprs));
+    units.push_back({&kPrepSource, std::move(o)});
+  }
+  return units;
+}
+
+std::vector<jit::CompiledKernel> PatternAttention::Impl::compile_now(const std::vector<Unit>& units) const {
+  std::vector<jit::CompileJob> jobs;
+  for (const auto& u : units) jobs.push_back({u.source, u.options});
+  return jit::compile_all(jobs, options->compile_threads);
 }
 
 ModuleInfo PatternAttention::compile(int D) {
   if (D != 64 && D != 128)
     throw ArgumentError(fmt::format("head dim {} is not supported: the kernels exist for D = 64 and 128", D));
-  const jit::CompileOptions o = impl_->compile_options(D);
+  const std::vector<Impl::Unit> units = impl_->compile_units(D);
   const auto t0 = std::chrono::steady_clock::now();
-  jit::CompiledKernel ck = jit::compile(pattern_.cuda, o);
+  const std::vector<jit::CompiledKernel> cks = impl_->compile_now(units);
   ModuleInfo info;
   info.head_dim = D;
-  info.cache_hit = ck.cache_hit;
   info.compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  info.cache_path = ck.cache_path;
-  info.kernels = o.name_expressions;
-  info.arch = ck.arch;
+  info.cache_hit = true;
+  info.arch = impl_->module_arch(D);
+  if (info.arch.empty()) info.arch = cks[0].arch;
+  for (size_t i = 0; i < units.size(); ++i) {
+    const auto& o = units[i].options;
+    info.cache_hit &= cks[i].cache_hit;
+    info.kernels.insert(info.kernels.end(), o.name_expressions.begin(), o.name_expressions.end());
+    info.units.push_back({o.name, cks[i].arch, cks[i].cache_path, cks[i].cache_hit, cks[i].ms, cks[i].cpu_ms,
+                          (int)o.name_expressions.size()});
+  }
+  info.cache_path = cks[0].cache_path;
   for (int ki = 0; ki < (int)impl_->plan.size(); ++ki) {
     info.engines.push_back(impl_->choose(ki, D).engine());
     info.variants.push_back(impl_->choose(ki, D).v->name);
@@ -556,9 +603,25 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
   }
   auto m = std::make_unique<Mod>();
   m->D = D;
-  m->ck = jit::compile(pattern->cuda, compile_options(D));
-  m->mod = std::make_unique<jit::Module>(m->ck, dev);
-  auto fn = [&](const std::string& expr) { return m->mod->function(m->ck.symbol(expr).c_str()); };
+  const std::vector<Unit> units = compile_units(D);
+  m->cks = compile_now(units);
+  for (size_t i = 0; i < units.size(); ++i) {
+    m->mods.push_back(std::make_unique<jit::Module>(m->cks[i], dev));
+    for (const std::string& e : units[i].options.name_expressions)
+      m->symbols[e] = {m->mods.back()->handle(), m->cks[i].symbol(e)};
+  }
+  auto sym = [&](const std::string& expr) -> const std::pair<CUmodule, std::string>& {
+    auto s = m->symbols.find(expr);
+    if (s == m->symbols.end())
+      throw std::logic_error(fmt::format("moga: '{}' is in no compile unit of pattern '{}'", expr, pattern->spec.pattern));
+    return s->second;
+  };
+  auto fn = [&](const std::string& expr) {
+    const auto& [mod, name] = sym(expr);
+    CUfunction f = nullptr;
+    CU_CHECK(jit::driver().cuModuleGetFunction(&f, mod, name.c_str()));
+    return f;
+  };
   const jit::Driver& d = jit::driver();
   bool any_prep = false;
   for (const auto& p : plan) {
@@ -569,7 +632,8 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     k.attn = fn(c.v->kernel_expr(p.variant, D, c.t));
     CUdeviceptr g = 0;
     size_t gbytes = 0;
-    CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, m->mod->handle(), m->ck.symbol(c.v->smem_expr(D, c.t)).c_str()));
+    const auto& [smod, sname] = sym(c.v->smem_expr(D, c.t));
+    CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, smod, sname.c_str()));
     CU_CHECK(d.cuMemcpyDtoH(&k.smem, g, sizeof(int)));
     if (k.smem > smem_optin)
       throw ArgumentError(fmt::format("kernel '{}' ({}): tiles BM={} BN={} warps={} stages={} at D={} need {} bytes "

@@ -127,6 +127,9 @@ struct AttentionOptions {
   bool pdl = true;                          // programmatic dependent launch of the prep and attention kernels
   int router_config = 1;                    // prep.cuh's router configuration (0..4)
   std::vector<std::string> nvrtc_flags;     // extra NVRTC options (part of the cache key)
+  // Threads compiling a module's units (ModuleInfo::units) at once; 0 = one per unit, at most the
+  // hardware's. Not in the cache key: it changes when, not what, is compiled.
+  unsigned compile_threads = 0;
   // Grouped kernels (routed or keyed): every group starts at a multiple of lcm(BM, BN) of the sorted
   // order, so no tile straddles two groups (fewer tile pairs, partial tiles only where a group's span
   // ends in padding). false: the dense sorted order (A/B benchmarks). docs/performance.md, "Aligned groups".
@@ -165,9 +168,19 @@ struct ModuleInfo {
   std::vector<Engine> engines;   // per kernel: MmaSync or Wgmma
   std::vector<std::string> variants;  // per kernel: the registry row
   bool cache_hit = false;
-  double compile_ms = 0;
-  std::string cache_path;
-  std::vector<std::string> kernels;  // the name expressions
+  double compile_ms = 0;          // wall time of all units (compiled in parallel)
+  std::string cache_path;         // unit 0's (kernel 0's attention kernel)
+  std::vector<std::string> kernels;  // the name expressions of all units
+  // One NVRTC program each: per attention kernel, per router size, the prep kernels (attention.cpp,
+  // compile_units; docs/performance.md, "Compile time").
+  struct Unit {
+    std::string name, arch, cache_path;
+    bool cache_hit = false;
+    double ms = 0;        // this unit's compile() (cache read, or NVRTC), wall
+    double cpu_ms = 0;    // its CPU time (jit::CompiledKernel::cpu_ms)
+    int expressions = 0;  // name expressions it instantiates
+  };
+  std::vector<Unit> units;
 };
 
 // The bit widths in which the wgmma kernel packs a key column's video coordinates (frame << (row +

@@ -519,8 +519,28 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
                       "&moga::attn_fwd_ws_smem_bytes<128, 128, 128, 3>"),
             info.kernels.end());
   EXPECT_NE(info.cache_path.find("sm_90a"), std::string::npos) << info.cache_path;
+  // One unit per attention kernel (sm_90a), one for the router (M = 5), one for the prep kernels
+  // (plain sm_90: no wgmma there), compiled in parallel.
+  std::vector<std::string> units;
+  for (const auto& u : info.units) {
+    units.push_back(u.name);
+    EXPECT_FALSE(u.cache_hit) << u.name;
+    EXPECT_EQ(u.arch, u.name.find("moga-moga-") == 0 ? "sm_90a" : "sm_90") << u.name;
+  }
+  EXPECT_EQ(units, (std::vector<std::string>{"moga-moga-dynamic-d128", "moga-moga-stga-d128", "moga-moga-frame_local-d128",
+                                             "moga-router-nt1-cfg1", "moga-prep"}));
+  int exprs = 0;
+  for (const auto& u : info.units) exprs += u.expressions;
+  EXPECT_EQ(exprs, (int)info.kernels.size());
   const ModuleInfo again = attn.compile(128);
   EXPECT_TRUE(again.cache_hit);
+  // Another routed pattern of the same router size shares the router and prep units through the cache.
+  PatternAttention dyn(load_builtin("moga_dynamic"), for_arch("sm_90"));
+  const ModuleInfo d = dyn.compile(128);
+  ASSERT_EQ(d.units.size(), 3u);
+  EXPECT_FALSE(d.units[0].cache_hit) << d.units[0].name;
+  EXPECT_TRUE(d.units[1].cache_hit) << d.units[1].name;
+  EXPECT_TRUE(d.units[2].cache_hit) << d.units[2].name;
   std::cout << "moga d128 (wgmma, sm_90a): " << info.kernels.size() << " kernels, compile " << info.compile_ms
             << " ms\n";
   unsetenv("MOGA_CACHE_DIR");
