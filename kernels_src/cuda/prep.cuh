@@ -22,6 +22,9 @@
 // Every kernel starts with griddepcontrol.wait, so any of them may be launched with programmatic
 // dependent launch (the helpers' `pdl` flag) behind the previous one.
 //
+// MOGA_NO_PREP_KERNELS leaves out the non-template kernels (pack, sort, summaries, grouped map, top-k
+// combine), which NVRTC would otherwise compile into every program including this header: the runtime
+// compiles them once, in its `moga-prep` unit, and defines this for its other units.
 // NVRTC-compatible: no host standard headers outside the `#ifndef __CUDACC_RTC__` host section.
 #pragma once
 #include "params.cuh"
@@ -453,6 +456,7 @@ __device__ __forceinline__ void router_epilogue(const RouterParams& p, const flo
 
 // W_r [d][M] with element strides (w_sk, w_sn) ([d][M] row-major: w_sk = M, w_sn = 1; nn.Linear's
 // [M][d]: w_sk = 1, w_sn = d) -> out bf16 [Mp][d_pad], zeros outside [M) x [d). Grid-stride loop.
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
 __global__ void router_pack_weight_kernel(const void* w, long long w_sk, long long w_sn, int d, int M,
                                           int d_pad, int Mp, void* out) {
   prep_detail::grid_dep_wait();
@@ -465,6 +469,7 @@ __global__ void router_pack_weight_kernel(const void* w, long long w_sk, long lo
     dst[i] = (n < M && k < d) ? src[k * w_sk + n * w_sn] : (unsigned short)0;
   }
 }
+#endif
 
 // Router: one warp per 16*MT token rows (rows of all batch items flattened), grid-stride loop over row
 // tiles. x is read exactly once with 16-byte streaming loads, S k-steps (KS = 32*NH columns each) in
@@ -595,6 +600,7 @@ __device__ __forceinline__ int sort_key(const SortParams& p, int b, int e) {
 
 // Pass 1: per-block histogram. Grid (nblk, B), 256 threads, dynamic smem 4*G bytes.
 // blk_hist[b][g][blk] (row stride ld).
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
 __global__ void __launch_bounds__(256) sort_hist_kernel(const SortParams p) {
   using namespace prep_detail;
   extern __shared__ int prep_s_hist[];
@@ -614,6 +620,7 @@ __global__ void __launch_bounds__(256) sort_hist_kernel(const SortParams p) {
   int* out = p.blk_hist + (long long)b * p.G * p.ld;
   for (int gq = threadIdx.x; gq < p.G; gq += blockDim.x) out[(long long)gq * p.ld + blk] = prep_s_hist[gq];
 }
+#endif
 
 // Pass 2: each block reads the whole histogram of its batch item (G * ld cells, <= 8K by sort_plan) and
 // derives its own start offset per group: sum of all groups before g + this group's counts in earlier
@@ -621,6 +628,7 @@ __global__ void __launch_bounds__(256) sort_hist_kernel(const SortParams p) {
 // entries; inside a round the warps take their turn in order (rank inside a warp from
 // __match_any_sync), so equal keys keep their original order.
 // Grid (nblk, B), 256 threads, dynamic smem sort_scatter_smem_bytes(G, order != nullptr).
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
 __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
   using namespace prep_detail;
   extern __shared__ __align__(16) int prep_s_scatter[];
@@ -764,9 +772,11 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     }
   }
 }
+#endif
 
 // Tile summaries: one warp per tile; grid-stride over B * (tq + tk') warps (tk' = 0 without kv_out).
 // Shot tables are copied to shared memory when F <= 1024. 256 threads.
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
 __global__ void __launch_bounds__(256) tile_summary_kernel(const SummaryParams p) {
   __shared__ int s_sof[1024];
   __shared__ int s_sfirst[1025];
@@ -837,6 +847,7 @@ __global__ void __launch_bounds__(256) tile_summary_kernel(const SummaryParams p
     }
   }
 }
+#endif
 
 // Block map: one warp per query tile, 8 query tiles per block; key-tile summaries staged through shared
 // memory 256 at a time; ballot + popc compaction keeps the lists ascending. With seg_offsets (grouped),
@@ -905,6 +916,7 @@ __global__ void __launch_bounds__(256) block_map_kernel(const BlockMapParams p) 
 
 // Grouped branch without a mask: grouped_map_row / grouped_map_class per query tile (identical to
 // block_map_kernel with grouped = 1 and no mask). One warp per query tile, grid-stride; 256 threads.
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
 __global__ void __launch_bounds__(256) block_map_grouped_kernel(const GroupMapParams p) {
   using namespace prep_detail;
   grid_dep_wait();
@@ -937,8 +949,10 @@ __global__ void __launch_bounds__(256) block_map_grouped_kernel(const GroupMapPa
     }
   }
 }
+#endif
 
 // TopkCombineParams: one thread per 8 elements (16 bytes), grid-stride.
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
 __global__ void __launch_bounds__(256) topk_combine_kernel(const TopkCombineParams p) {
   grid_dep_wait();
   typedef unsigned short bf16_t;
@@ -975,6 +989,7 @@ __global__ void __launch_bounds__(256) topk_combine_kernel(const TopkCombinePara
     *dst = make_uint4(w[0], w[1], w[2], w[3]);
   }
 }
+#endif
 #endif  // device code
 
 // =====================================================================================================

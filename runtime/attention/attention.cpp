@@ -522,6 +522,7 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
     o.arch = std::move(arch);
     o.flags = options->nvrtc_flags;
     for (const auto& h : kernels::embedded_headers()) o.headers.push_back({h.name, h.text});
+    o.defines = {"MOGA_NO_PREP_KERNELS"};  // prep.cuh's non-template kernels: the prep unit's alone
     return o;
   };
   std::vector<Unit> units;
@@ -554,6 +555,7 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
   }
   if (any_prep) {
     jit::CompileOptions o = base("moga-prep", options->arch);
+    o.defines.clear();
     o.name_expressions.assign(std::begin(kPrepExprs), std::end(kPrepExprs));
     units.push_back({&kPrepSource, std::move(o)});
   }

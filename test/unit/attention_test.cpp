@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 
@@ -529,6 +530,14 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
   }
   EXPECT_EQ(units, (std::vector<std::string>{"moga-moga-dynamic-d128", "moga-moga-stga-d128", "moga-moga-frame_local-d128",
                                              "moga-router-nt1-cfg1", "moga-prep"}));
+  // prep.cuh's non-template kernels are compiled once, in the prep unit (MOGA_NO_PREP_KERNELS elsewhere)
+  auto has = [](const std::string& path, const std::string& sym) {
+    std::ifstream f(path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return bytes.find(sym) != std::string::npos;
+  };
+  for (const auto& u : info.units)
+    EXPECT_EQ(has(u.cache_path, "sort_hist_kernel"), u.name == "moga-prep") << u.name << " " << u.cache_path;
   int exprs = 0;
   for (const auto& u : info.units) exprs += u.expressions;
   EXPECT_EQ(exprs, (int)info.kernels.size());
