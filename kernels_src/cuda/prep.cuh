@@ -49,7 +49,7 @@ struct RouterParams {
   const void* x;
   long long x_sb, x_sn;
   const void* w_packed;
-  int B, N, d, d_pad, M, topk;  // 1 <= M <= 8*NT <= 64, 1 <= topk <= min(M, 8)
+  int B, N, d, d_pad, M, topk;  // 1 <= M <= 8*NT <= 256, 1 <= topk <= min(M, 8)
   // kc >= d_pad: W^T resident in shared memory for the block's lifetime, staged in pieces of kst columns
   // (the first row tile waits for each piece as it needs it). kc < d_pad: k-chunks of kc columns,
   // double-buffered with cp.async. Both multiples of 128.
@@ -240,7 +240,7 @@ MOGA_HD inline int aligned_sorted_length(int Ne, int G, int align) {
 }
 
 // SortParams::by_size: where group g's span starts when the spans go smallest first (ties: the higher id
-// first); sizes[G] are the groups' entry counts. O(G) per group (routed G <= 64).
+// first); sizes[G] are the groups' entry counts. O(G) per group (routed G <= 256).
 MOGA_HD inline int span_start_by_size(const int* sizes, int G, int g, int align) {
   int start = 0;
   for (int o = 0; o < G; ++o)
@@ -425,8 +425,10 @@ __device__ __forceinline__ void router_epilogue(const RouterParams& p, const flo
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
       const long long r = row0 + mt * 16 + g + 8 * rr;
-      unsigned long long chosen = 0ull;
-      float gmax = 0.f, sum = 1.f;
+      // rank j is the largest (value, lowest index) after rank j - 1's (pv, pi) in that order: no set of
+      // chosen columns to keep, so any M
+      float gmax = 0.f, sum = 1.f, pv = __int_as_float(0x7f800000);
+      int pi = -1;
       for (int j = 0; j < p.topk; ++j) {
         float bm = kNegInf;
         int bi = kIntMax;
@@ -436,7 +438,8 @@ __device__ __forceinline__ void router_epilogue(const RouterParams& p, const flo
           for (int e = 0; e < 2; ++e) {
             const int col = nt * 8 + 2 * t + e;
             const float v = acc[mt][nt][2 * rr + e];
-            if (col < p.M && !((chosen >> col) & 1ull) && v > bm) { bm = v; bi = col; }
+            const bool after = v < pv || (v == pv && col > pi);
+            if (col < p.M && after && (v > bm || (v == bm && col < bi))) { bm = v; bi = col; }
           }
 #pragma unroll
         for (int o = 1; o <= 2; o <<= 1) {
@@ -456,7 +459,8 @@ __device__ __forceinline__ void router_epilogue(const RouterParams& p, const flo
           s += __shfl_xor_sync(0xffffffffu, s, 2);
           sum = s;
         }
-        if (bi < 64) chosen |= 1ull << bi;
+        pv = bm;
+        pi = bi;
         if (t == 0 && r < rows) {
           const int gsel = bi < p.M ? bi : 0;
           p.gid[r * p.topk + j] = gsel;
@@ -1175,13 +1179,14 @@ inline size_t router_smem_bytes(int NT, int d_pad, int kc) {
 }
 
 // kc: W^T resident when it fits in `budget` bytes (kc = d_pad; staged in up to 6 pieces), else 256-wide
-// double-buffered chunks.
+// double-buffered chunks, 128-wide when 256 do not fit (M > 128 groups).
 inline void router_choose_chunks(int NT, int d_pad, int* kc, int* kst, size_t budget = 200 * 1024 + 1024) {
   if (router_smem_bytes(NT, d_pad, d_pad) <= budget) {
     *kc = d_pad;
     *kst = round_up((d_pad + 5) / 6, 128);
   } else {
     *kc = d_pad < 256 ? d_pad : 256;
+    if (*kc > 128 && router_smem_bytes(NT, d_pad, *kc) > budget) *kc = 128;
     *kst = *kc;
   }
 }

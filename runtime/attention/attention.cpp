@@ -31,6 +31,9 @@ struct RouterCfg {
   int MT, S, THREADS, NH;
   bool L2;
 };
+// The router's largest M: its weight, 8 ceil(M/8) rows of 128-column chunks double-buffered, must fit
+// in shared memory (router_choose_chunks), and 4 ceil(M/8) accumulators per thread in registers.
+constexpr int kMaxRouterGroups = 256;
 constexpr RouterCfg kRouterCfgs[] = {
     {1, 3, 512, 2, false}, {1, 3, 512, 2, true}, {1, 2, 512, 4, true}, {2, 2, 256, 2, true}, {1, 2, 256, 4, true}};
 
@@ -274,9 +277,9 @@ PatternAttention::PatternAttention(LoadedPattern pattern, AttentionOptions optio
         throw NotSupportedError(fmt::format("kernel '{}': route linear({}) top {}: the GPU router takes 1 <= k <= "
                                             "min(M, 8)",
                                             ks.name, ks.route->groups, ks.route->topk));
-      if (ks.route->groups < 1 || ks.route->groups > 64)
-        throw NotSupportedError(
-            fmt::format("kernel '{}': {} router groups; the GPU router supports 1..64", ks.name, ks.route->groups));
+      if (ks.route->groups < 1 || ks.route->groups > kMaxRouterGroups)
+        throw NotSupportedError(fmt::format("kernel '{}': {} router groups; the GPU router supports 1..{}", ks.name,
+                                            ks.route->groups, kMaxRouterGroups));
       p.kind = Kind::Routed;
       p.M = ks.route->groups;
       p.topk = ks.route->topk;
@@ -509,8 +512,14 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
 
 // ---- JIT -------------------------------------------------------------------------------------------------
 
+// Routers of more than 64 groups (NT > 8 n-tiles: 4 NT accumulators per thread) run with 256 threads and
+// two k-steps in flight, NH 2: 255 registers and no spill at NT = 32 (nvcc 13, sm_90); the 512-thread
+// configurations spill kilobytes there. AttentionOptions::router_config applies to M <= 64.
+constexpr RouterCfg kWideRouterCfg = {1, 2, 256, 2, true};
+static const RouterCfg& router_cfg(int M, int cfg) { return (M + 7) / 8 > 8 ? kWideRouterCfg : kRouterCfgs[cfg]; }
+
 static std::string router_expr(int M, int cfg) {
-  const RouterCfg& c = kRouterCfgs[cfg];
+  const RouterCfg& c = router_cfg(M, cfg);
   return fmt::format("moga::router_kernel<{}, {}, {}, {}, {}, {}>", (M + 7) / 8, c.MT, c.S, c.THREADS, c.NH,
                      c.L2 ? "true" : "false");
 }
@@ -659,8 +668,8 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     if (p.gate_prog) k.gate = fn(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
     if (p.kind == Kind::Routed) {
       k.router = fn(router_expr(p.M, options->router_config));
-      k.router_threads = kRouterCfgs[options->router_config].THREADS;
-      k.router_mt = kRouterCfgs[options->router_config].MT;
+      k.router_threads = router_cfg(p.M, options->router_config).THREADS;
+      k.router_mt = router_cfg(p.M, options->router_config).MT;
     }
     any_prep |= p.kind != Kind::Dense;
     m->k.push_back(k);

@@ -773,6 +773,18 @@ GPU_TEST(SmallGroupsPackedRouted) {
   }
 }
 
+// The router at M = 256 (above the 64 it took before: the wide configuration, 128-column weight chunks at
+// d_model 1536) against the CPU router, its ~8-token groups packed.
+GPU_TEST(SmallGroupsRouterOf256Groups) {
+  PatternAttention attn(test_pattern("attn_route256"), opts());
+  Problem p = seq_problem(2, 2001, 2, 128);
+  EXPECT_EQ(attn.group_layout(0, p.s).layout, GroupLayout::Packed);
+  expect_close_public(run_public(attn, p), "attn_route256 d_model=64");
+  EXPECT_TRUE(attn.last_order(0, nullptr, true).packed);
+  p.d_model = 1536;
+  expect_close_public(run_public(attn, p), "attn_route256 d_model=1536");
+}
+
 // Frame-local at low resolution: frames of 35 tokens, packed by Auto.
 GPU_TEST(SmallGroupsPackedFrameLocalLowResolution) {
   PatternAttention attn(load_builtin("frame_local"), opts());
@@ -951,7 +963,9 @@ class WarmJitCache : public ::testing::Environment {
                             "natten2d"})
         items.push_back({builtin(n), o, 128});
       for (const char* n : {"full", "causal", "moga"}) items.push_back({builtin(n), o, 64});
-      for (const char* n : {"attn_all_masked", "attn_hooks", "attn_routed_mix"}) items.push_back({testp(n), o, 128});
+      for (const char* n : {"attn_all_masked", "attn_hooks", "attn_routed_mix", "attn_small_groups", "attn_route64",
+                            "attn_route256"})
+        items.push_back({testp(n), o, 128});
       items.push_back({testp("attn_route64"), o, 64});
       items.push_back({builtin("moga"), tile_override_options(e), 128});
       // (Auto modules are these: the same instantiations and arch, so the same cache entries.)
