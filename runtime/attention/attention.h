@@ -47,7 +47,7 @@
 //             two consumer warpgroups, 384 threads; Hopper only: the module is compiled for sm_90a); tiles
 //             128/128 with 3 stages by default, BN 64 and 2-4 stages through a tiles entry; block maps are
 //             built with its BM/BN. The rows differ in the grid: sm90.ws by kernel (persistent with dynamic
-//             scheduling for routed kernels with short groups, else one CTA per work item),
+//             scheduling for routed kernels with short groups and packed groups, else one CTA per work item),
 //             sm90.ws.items, sm90.ws.persistent, sm90.ws.static (docs/performance.md, "v11").
 // Which row: AttentionOptions::variants[kernel name], else AttentionOptions::variant, else by engine:
 //   Auto     (the default) sm90.ws where it is the faster kernel: head dim 128 on an sm_90 target, for
