@@ -2,7 +2,7 @@
 //
 //   moga_bench_attention [--json FILE] [--peers bench/peers/attention_peers.py | --no-peers | --peers-from FILE]
 //                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-rN,<registry row>]
-//                        [--cases default|scoremod]
+//                        [--cases default|scoremod|smallgroups]
 //
 // Cases (bf16, B = 1, H = 12, D = 128; video grids 21x30x52 = 32,760 and 21x45x80 = 75,600 tokens):
 //   full            dense attention: ms and TFLOP/s = 4 N^2 H D / t, vs SDPA's flash and cuDNN backends;
@@ -16,6 +16,10 @@
 // --cases scoremod instead: routed6 (route linear(6) top 1, gated; bench/scoremod/) alone, with a softcap,
 //   with a bias over video coordinates and the head, with both; full alone, with a softcap, with ALiBi:
 //   the cost of each score modification in one run (issue #12, item 3).
+// --cases smallgroups instead: groups much smaller than a tile (issue #12, item 4): svg_temporal (1,560
+//   groups of 21 tokens at 21x30x52), frame_local at 520x7x9 (frames of 63 tokens), moga_dynamic M = 64
+//   and 256 at 8x16x32 (4,096 tokens); engines wgmma (the layout Auto picks), wg-pad, wg-ua, mma by
+//   default; ms against the memory floor measured in the same run (run_smallgroups).
 // Engines (AttentionOptions::engine; the "engine" column): every case runs with
 //   mma      sm80.mma (attention_fwd, mma.sync) with the harness's best tiles (docs/performance.md, "State
 //            after v7"): dense 128/128/8/2, grouped and masked 64/64/4/2 ("tuned": true in the JSON);
@@ -23,12 +27,14 @@
 //            picks at D = 128 on an H100/H200); skipped with a note on other devices;
 //   mixed    (the moga case only) Engine::Auto with one tile entry, stga = 64/64/4/2: STGA on sm80.mma,
 //            the routed and frame-local branches on sm90.ws, in one sm_90a module.
-//   wg-ua    (A/B, routed cases only) wgmma without aligned groups (AttentionOptions::align_groups = false)
+//   wg-ua    (A/B, routed cases only) wgmma with packed groups (AttentionOptions::group_layout = Packed)
+//   wg-pad   (A/B, routed cases only) wgmma with padded groups (group_layout = Padded)
 //   wg-rN    (A/B, routed cases only) wgmma with router configuration N (AttentionOptions::router_config)
 //   <row>    (A/B, every case) a wgmma row of the kernel registry by name (runtime/attention/registry.h):
 //            sm90.ws.items, sm90.ws.persistent, sm90.ws.static; "<row>:BNxS" with other tiles
 //            (e.g. sm90.ws:64x4 = BN 64, 4 stages)
-// Every engine but wg-ua runs with aligned groups (the default).
+// Every engine but wg-ua and wg-pad runs with group_layout Auto (the default: padded for these cases
+// group sizes, packed where groups are much smaller than a tile).
 // Before the first case every module the run needs is compiled into the JIT cache on all cores.
 // Timing: CUDA events around each call, 3 warm-up calls (JIT, static maps), median of >= 10 timed
 // calls, two input sets used in turn. The peer script runs afterwards in its own process (our
@@ -178,7 +184,7 @@ const KernelVariant* row_engine(const std::string& e, TileConfig* tiles = nullpt
 }
 // A wgmma A/B variant (header comment): wg-ua, wg-rN with N digits.
 bool ab_engine(const std::string& e) {
-  if (e == "wg-ua") return true;
+  if (e == "wg-ua" || e == "wg-pad") return true;
   return e.size() > 4 && e.rfind("wg-r", 0) == 0 && e.find_first_not_of("0123456789", 4) == std::string::npos;
 }
 
@@ -207,9 +213,11 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
   }
   if (engine == "wgmma" || ab_engine(engine)) {
     opts.engine = Engine::Wgmma;
-    opts.align_groups = engine != "wg-ua";
+    if (engine == "wg-ua") opts.group_layout = GroupLayout::Packed;
+    if (engine == "wg-pad") opts.group_layout = GroupLayout::Padded;
     if (engine.rfind("wg-r", 0) == 0) opts.router_config = std::stoi(engine.substr(4));
-    if (tiles_note) *tiles_note = engine == "wg-ua" ? "128/128/8/3 unaligned" : "128/128/8/3";
+    if (tiles_note)
+      *tiles_note = std::string("128/128/8/3") + (engine == "wg-ua" ? " packed" : engine == "wg-pad" ? " padded" : "");
     return opts;
   }
   opts.engine = Engine::MmaSync;
@@ -236,11 +244,29 @@ bool runs(const CaseSpec& c, const std::string& engine) {
   if (ab_engine(engine)) return c.pname == "moga" || c.pname == "moga_dynamic";
   return true;
 }
-bool g_scoremod = false;  // --cases scoremod
+struct SmallCase {
+  std::string label, pname;
+  int M;  // routed: the router's groups (moga_dynamic_M<M>)
+  Grid g;
+};
+const SmallCase kSmallCases[] = {
+    {"svg_temporal 1560x21", "svg_temporal", 0, {21, 30, 52}},  // a group per spatial cell: 21 tokens each
+    {"frame_local 520x7x9", "frame_local", 0, {520, 7, 9}},      // frames of 63 tokens (low resolution)
+    {"moga_dynamic M=64", "moga_dynamic", 64, {8, 16, 32}},       // 4,096 tokens: ~64 per group
+    {"moga_dynamic M=256", "moga_dynamic", 256, {8, 16, 32}},     // ~16 per group
+};
+
+bool g_scoremod = false;     // --cases scoremod
+bool g_smallgroups = false;  // --cases smallgroups
 std::vector<CaseSpec> cases(const std::vector<int>& Ms) {
   if (g_scoremod)  // a pattern with and without its score modification, side by side
     return {{"routed6", 6, true},    {"routed6_cap", 6, true}, {"routed6_bias", 6, true}, {"routed6_cap_bias", 6, true},
             {"full", 0, false},      {"full_cap", 0, false},   {"full_alibi", 0, false}};
+  if (g_smallgroups) {
+    std::vector<CaseSpec> c;
+    for (const SmallCase& sc : kSmallCases) c.push_back({sc.pname, sc.M, true});
+    return c;
+  }
   std::vector<CaseSpec> c{{"full", 0, false}};
   for (int M : Ms) c.push_back({"moga_dynamic", M, true});
   c.push_back({"moga", 5, true});
@@ -428,6 +454,118 @@ json run_ours(const std::vector<int>& Ms, const std::vector<std::string>& engine
   return rows;
 }
 
+// ---- --cases smallgroups: groups much smaller than a tile (issue #12, item 4) -------------------------
+// Each case under the wgmma kernel with the layout Auto picks (engine wgmma), forced padded (wg-pad),
+// forced packed (wg-ua), and sm80.mma (its tuned 64/64 tiles, layout Auto); kernel = attention alone.
+// The memory floor: the bytes of q, k, v and out at the copy bandwidth measured in the same run (a
+// device-to-device copy of half those bytes reads and writes them all once: its time is the floor).
+// The memory floor at N tokens (ms): median time of a D2D copy of 2 N H D bf16 elements.
+double memory_floor_ms(int N, int iters, CUstream st, double* gbps) {
+  const size_t bytes = (size_t)2 * N * kH * kD * 2;  // half of q, k, v, out
+  jit::DeviceBuffer a(bytes), b(bytes);
+  auto [ms, spread] = time_it(
+      [&](int) { CU_CHECK(jit::driver().cuMemcpyDtoDAsync(b.ptr(), a.ptr(), bytes, st)); }, 3, iters, st);
+  (void)spread;
+  *gbps = 2.0 * bytes / (ms * 1e-3) / 1e9;
+  return ms;
+}
+
+json run_smallgroups(const std::vector<std::string>& engines, int iters, std::mt19937_64& rng, CUstream st) {
+  json rows = json::array();
+  std::map<int, std::pair<double, double>> floors;  // N -> (ms, GB/s)
+  for (const SmallCase& c : kSmallCases) {
+    const int N = c.g.N();
+    if (!floors.count(N)) {
+      double gbps = 0;
+      const double f = memory_floor_ms(N, iters, st, &gbps);
+      floors[N] = {f, gbps};
+    }
+    const size_t nel = (size_t)N * kH * kD;
+    auto q = random_device(nel, 1.f, rng), k = random_device(nel, 1.f, rng), v = random_device(nel, 1.f, rng);
+    auto x = random_device((size_t)N * kDModel, 1.f, rng);
+    jit::DeviceBuffer ob(nel * 2);
+    auto view = [&](CUdeviceptr p) { return TensorView::contiguous(p, DType::BF16, {1, N, kH, kD}); };
+    const AttentionShape s = AttentionShape::make_video(1, c.g.F, c.g.Hg, c.g.Wd, kH, kD);
+    for (const std::string& engine : engines) {
+      json row;
+      row["case"] = c.label;
+      row["engine"] = engine;
+      row["N"] = N;
+      row["grid"] = fmt::format("{}x{}x{}", c.g.F, c.g.Hg, c.g.Wd);
+      row["floor_ms"] = floors[N].first;
+      row["copy_gbps"] = floors[N].second;
+      try {
+        LoadedPattern lp = pattern_for(c.pname, c.M);
+        std::string tiles_note;
+        const AttentionOptions opts = options_for(lp, engine, &tiles_note);
+        PatternAttention attn(std::move(lp), opts);
+        row["tiles"] = tiles_note;
+        RouterInputs router;
+        std::unique_ptr<jit::DeviceBuffer> w;
+        const bool routed = !attn.routed_kernels().empty();
+        if (routed) {
+          w = random_device((size_t)kDModel * c.M, std::sqrt(9.f / kDModel), rng);
+          router.x = TensorView::contiguous(x->ptr(), DType::BF16, {1, N, kDModel});
+          router.weights = {TensorView::contiguous(w->ptr(), DType::BF16, {kDModel, c.M})};
+          router.weights_unchanged = true;
+        }
+        auto call = [&](const RunOptions& ro) {
+          attn.run(view(q->ptr()), view(k->ptr()), view(v->ptr()), view(ob.ptr()), s, routed ? &router : nullptr, st,
+                   ro);
+        };
+        const PatternAttention::Layout lay = attn.group_layout(0, s);
+        row["layout"] = group_layout_name(lay.layout);
+        row["pairs_padded"] = lay.padded_pairs;
+        row["pairs_packed"] = lay.packed_pairs;
+        row["layer_ms"] = time_it([&](int) { call({}); }, 3, iters, st).first;
+        RunOptions ko;
+        ko.prep = false;
+        const double kms = time_it([&](int) { call(ko); }, 2, iters, st).first;
+        row["kernel_ms"] = kms;
+        row["kernel_over_floor"] = kms / floors[N].first;
+        const auto ord = attn.last_order(0, st);
+        double sum2 = 0;
+        for (int gi = 0; gi < ord.G; ++gi) {
+          const double n = ord.seg_offsets[gi + 1] - ord.seg_offsets[gi];
+          sum2 += n * n;
+        }
+        row["groups"] = ord.G;
+        row["kernel_tflops"] = 4.0 * kD * kH * sum2 / (kms * 1e-3) / 1e12;
+        const auto mst = attn.last_block_map(0, st);
+        row["tile_pairs"] = {{"full", mst.full}, {"partial", mst.partial}};
+      } catch (const std::exception& e) {
+        row["error"] = e.what();
+      }
+      std::cerr << row.dump() << "\n";
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+void print_smallgroups(const json& rows) {
+  std::printf("\n%-22s %6s %-7s %-7s %9s %9s %9s %7s %7s %11s\n", "case", "N", "engine", "layout", "layer ms",
+              "kernel ms", "floor ms", "ratio", "TF/s", "full/part");
+  std::printf("%s\n", std::string(104, '-').c_str());
+  for (const auto& r : rows) {
+    if (r.contains("error")) {
+      std::printf("%-22s %6d %-7s refused: %s\n", r["case"].get<std::string>().c_str(), r["N"].get<int>(),
+                  r["engine"].get<std::string>().c_str(), r["error"].get<std::string>().c_str());
+      continue;
+    }
+    std::printf("%-22s %6d %-7s %-7s %9.3f %9.3f %9.3f %6.2fx %7.0f %5lld/%-5lld\n", r["case"].get<std::string>().c_str(),
+                r["N"].get<int>(), r["engine"].get<std::string>().c_str(), r["layout"].get<std::string>().c_str(),
+                r["layer_ms"].get<double>(), r["kernel_ms"].get<double>(), r["floor_ms"].get<double>(),
+                r["kernel_over_floor"].get<double>(), r["kernel_tflops"].get<double>(),
+                r["tile_pairs"]["full"].get<long long>(), r["tile_pairs"]["partial"].get<long long>());
+  }
+  std::printf("ratio = kernel ms / floor ms (target <= 3x); floor = q, k, v, out bytes at the copy bandwidth measured "
+              "in this run (%.0f GB/s at the first N). layout: what the kernel ran (wgmma/mma: Auto's choice; "
+              "wg-pad / wg-ua: forced padded / packed). TF/s: useful 4 D H sum n_g^2. FlexAttention on the same masks: "
+              "`moga bench bench/patterns/svg_temporal.moga` (tools/gpu-check row pattern_suite).\n",
+              rows.empty() ? 0.0 : rows[0].value("copy_gbps", 0.0));
+}
+
 std::string today() {
   const std::time_t t = std::time(nullptr);
   char buf[32];
@@ -508,6 +646,7 @@ int main(int argc, char** argv) {
   int iters = 10, peer_budget = 330;
   std::string peers_from;
   std::vector<std::string> engines = {"mma", "wgmma", "mixed"};
+  bool engines_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -520,6 +659,7 @@ int main(int argc, char** argv) {
     else if (a == "--peers-from") peers_from = next();
     else if (a == "--engines") {
       engines.clear();
+      engines_given = true;
       std::string v = next();
       for (size_t b = 0; b <= v.size();) {
         const size_t e = std::min(v.find(',', b), v.size());
@@ -533,8 +673,10 @@ int main(int argc, char** argv) {
     }
     else if (a == "--cases") {
       const std::string v = next();
-      if (v != "scoremod" && v != "default") throw std::runtime_error("--cases: scoremod or default, got '" + v + "'");
+      if (v != "scoremod" && v != "smallgroups" && v != "default")
+        throw std::runtime_error("--cases: default, scoremod or smallgroups, got '" + v + "'");
       g_scoremod = v == "scoremod";
+      g_smallgroups = v == "smallgroups";
     }
     else if (a == "--quick") quick = true;
     else if (a == "--iters") iters = std::max(10, std::stoi(next()));
@@ -548,6 +690,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (g_smallgroups && !engines_given) engines = {"wgmma", "wg-pad", "wg-ua", "mma"};
   const std::vector<int> Ms = quick ? std::vector<int>{16} : std::vector<int>{4, 5, 16, 64};
   if (const char* e = getenv("MOGA_BENCH_PEERS_FROM"); e && *e) peers_from = e;
   try {
@@ -578,6 +721,17 @@ int main(int argc, char** argv) {
     result["iters"] = iters;
     result["method"] = "CUDA events per call, 3 warm-up calls, median of iters calls, 2 input sets in turn";
     result["engines"] = engines;
+    if (g_smallgroups) {
+      if (!wgmma_arch(dev.arch())) engines = {"mma"};
+      result["engines"] = engines;
+      precompile(Ms, engines, false);
+      result["smallgroups"] = run_smallgroups(engines, iters, rng, st);
+      if (!json_path.empty()) std::ofstream(json_path) << result.dump(1) << "\n";
+      std::printf("moga_bench_attention --cases smallgroups: %s (%s), %s\n", dev.name().c_str(), dev.arch().c_str(),
+                  result["date"].get<std::string>().c_str());
+      print_smallgroups(result["smallgroups"]);
+      return 0;
+    }
     result["ours"] = run_ours(Ms, engines, iters, quick, rng, st);
     CU_CHECK(jit::driver().cuStreamSynchronize(st));
     json peer_rows = json::array();

@@ -3,8 +3,8 @@
 WanTransformer3DModel, bf16, random weights) with torch SDPA on the cuDNN backend.
 
 A step is one transformer forward plus the Euler update (negligible); timed with CUDA events after a
-warm-up, median of --iters forwards. Prints one JSON line per shape:
-  {"peer": "torch_diffusers_cudnn", "frames": F, "height": H, "width": W, "tokens": N, "ms": ...}
+warm-up (timed too: "first_ms"), median of --iters forwards. Prints one JSON line per shape:
+  {"peer": "torch_diffusers_cudnn", "frames": F, "height": H, "width": W, "tokens": N, "ms": ..., "first_ms": ...}
 Usage (GPU machine, diffusers carried as a wheel): python3 bench/dit/torch_step.py --shape 21x60x104
 """
 import argparse, json, sys
@@ -35,7 +35,12 @@ def main():
         t = torch.tensor([900.0], device="cuda")
         times = []
         with torch.no_grad(), sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
             model(hidden_states=x, timestep=t, encoder_hidden_states=ctx, return_dict=False)  # warm-up
+            e.record()
+            torch.cuda.synchronize()
+            first = s.elapsed_time(e)  # the first forward at this shape (cuDNN plans, allocator growth)
             for _ in range(a.iters):
                 s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
                 s.record()
@@ -47,7 +52,8 @@ def main():
         times.sort()
         print(json.dumps({"peer": "torch_diffusers_cudnn" + ("_compiled" if a.compile else ""), "frames": F,
                           "height": H, "width": W, "tokens": F * (H // 2) * (W // 2),
-                          "ms": times[len(times) // 2], "device": torch.cuda.get_device_name()}), flush=True)
+                          "ms": times[len(times) // 2], "first_ms": first,
+                          "device": torch.cuda.get_device_name()}), flush=True)
         del x2, v
     return 0
 

@@ -28,7 +28,7 @@ constexpr int kMaxParams = 256;
 constexpr int kMaxDefs = 256;
 
 // `route linear(M) top k`: 1 <= k <= M <= kMaxRouteGroups (the router's weight is d_model x M;
-// the GPU router runs M <= 64, the CPU reference any M up to this bound).
+// the GPU router runs M <= 256, the CPU reference any M up to this bound).
 constexpr int kMaxRouteGroups = 1024;
 
 // Floats are 32-bit in the kernels: a float literal or compile-time float value beyond this

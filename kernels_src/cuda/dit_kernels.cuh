@@ -19,6 +19,10 @@
 //   dit_calib_col_sums    router calibration: per row chunk, the column sums of h bf16 [N][d]
 //   dit_calib_logit_moments  router calibration: per row chunk, the sum and sum of squares of each
 //                         group's logits W'_m . h_t (W' f32 [M][d])
+//   dit_calib_project     router calibration step 1 on the device: the chunk sums added in order (double),
+//                         W' = W - (W u) u^T from the block's original router (one block)
+//   dit_calib_equalize    router calibration step 2 on the device: per-group logit spread from the
+//                         moments, W'' = W' * mean(s) / s_m, rounded to bf16 into the arena (one block)
 #pragma once
 
 #define DIT_EXTERN extern "C" __global__
@@ -39,6 +43,18 @@ __device__ __forceinline__ float dit_block_sum(float v, float* red) {
   if (lane == 0) red[warp] = v;
   __syncthreads();
   float s = 0.f;
+  for (int i = 0; i < nw; ++i) s += red[i];
+  return s;
+}
+
+// The same in double (router calibration); every thread gets the result.
+__device__ __forceinline__ double dit_block_sum_d(double v, double* red) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nw = blockDim.x >> 5;
+  __syncthreads();
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  double s = 0.0;
   for (int i = 0; i < nw; ++i) s += red[i];
   return s;
 }
@@ -279,4 +295,60 @@ DIT_EXTERN void dit_calib_logit_moments(const unsigned short* h, long long N, in
       part[c * 2 * M + M + m] = q;
     }
   }
+}
+
+// The host math of router_calibration.cpp on the device, so that a calibrating forward makes no host
+// round trip (it used to download the partial sums twice per block and upload W' and W''). The chunk
+// sums are added in chunk order in double, as on the host; the dot products are reduced in another
+// order than the host's (a relative difference of ~1e-16).
+
+// Step 1, one block: hs[j] = sum over chunks of part[c][j]; u = hs / |hs|; Wp = W - (W u) u^T, W the
+// block's original router (f32 [M][d]); |hs| = 0 (or not finite) keeps W.
+DIT_EXTERN void dit_calib_project(const float* part, long long chunks, int d, const float* W, int M, double* hs, float* Wp) {
+  __shared__ double red[32];
+  double n2 = 0.0;
+  for (int j = threadIdx.x; j < d; j += blockDim.x) {
+    double s = 0.0;
+    for (long long c = 0; c < chunks; ++c) s += (double)part[c * d + j];
+    hs[j] = s;  // read back below by the same thread
+    n2 += s * s;
+  }
+  const double norm = sqrt(dit_block_sum_d(n2, red));
+  const bool keep = !(norm > 0.0) || isinf(norm);
+  for (int m = 0; m < M; ++m) {
+    const float* w = W + (long long)m * d;
+    double wu = 0.0;
+    if (!keep) {
+      for (int j = threadIdx.x; j < d; j += blockDim.x) wu += (double)w[j] * (hs[j] / norm);
+      wu = dit_block_sum_d(wu, red);
+    }
+    for (int j = threadIdx.x; j < d; j += blockDim.x)
+      Wp[(long long)m * d + j] = keep ? w[j] : (float)((double)w[j] - wu * (hs[j] / norm));
+  }
+}
+
+// Step 2, one block (M <= 64): lsum[m], lsq[m] = the moments' chunk sums in order; s_m = the logit
+// standard deviation over N tokens; rows with s_m > 0 scaled by mean(s) / s_m (mean over those rows),
+// the others kept; the result rounded to bf16 into out [M][d] (the arena's router).
+DIT_EXTERN void dit_calib_equalize(const float* part, long long chunks, int M, long long N, const float* Wp, int d,
+                                   unsigned short* out) {
+  __shared__ double sd[64], k[64];
+  if (threadIdx.x < M) {
+    const int m = threadIdx.x;
+    double ls = 0.0, lq = 0.0;
+    for (long long c = 0; c < chunks; ++c) ls += (double)part[c * 2 * M + m], lq += (double)part[c * 2 * M + M + m];
+    const double mean = ls / (double)N, var = lq / (double)N - mean * mean;
+    sd[m] = N > 0 && var > 0.0 ? sqrt(var) : 0.0;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double total = 0.0;
+    int live = 0;
+    for (int m = 0; m < M; ++m)
+      if (sd[m] > 0.0 && !isinf(sd[m])) total += sd[m], ++live;
+    for (int m = 0; m < M; ++m) k[m] = live && sd[m] > 0.0 && !isinf(sd[m]) ? (total / live) / sd[m] : 1.0;
+  }
+  __syncthreads();
+  for (long long e = threadIdx.x; e < (long long)M * d; e += blockDim.x)
+    out[e] = dit_f2bf((float)((double)Wp[e] * k[e / d]));
 }

@@ -22,6 +22,9 @@
 // Every kernel starts with griddepcontrol.wait, so any of them may be launched with programmatic
 // dependent launch (the helpers' `pdl` flag) behind the previous one.
 //
+// MOGA_NO_PREP_KERNELS leaves out the non-template kernels (pack, sort, summaries, grouped map, top-k
+// combine), which NVRTC would otherwise compile into every program including this header: the runtime
+// compiles them once, in its `moga-prep` unit, and defines this for its other units.
 // NVRTC-compatible: no host standard headers outside the `#ifndef __CUDACC_RTC__` host section.
 #pragma once
 #include "params.cuh"
@@ -46,7 +49,7 @@ struct RouterParams {
   const void* x;
   long long x_sb, x_sn;
   const void* w_packed;
-  int B, N, d, d_pad, M, topk;  // 1 <= M <= 8*NT <= 64, 1 <= topk <= min(M, 8)
+  int B, N, d, d_pad, M, topk;  // 1 <= M <= 8*NT <= 256, 1 <= topk <= min(M, 8)
   // kc >= d_pad: W^T resident in shared memory for the block's lifetime, staged in pieces of kst columns
   // (the first row tile waits for each piece as it needs it). kc < d_pad: k-chunks of kc columns,
   // double-buffered with cp.async. Both multiples of 128.
@@ -82,6 +85,12 @@ struct KeyParams {
 // first), instead of by group id. The attention kernels take query tiles from the end of the sorted
 // order, so the longest group is scheduled first. seg_offsets[b][g] is still group g's start (no longer
 // ascending in g); a group's span ends at seg_end rounded up to align.
+// packed (aligned only, not with by_size): groups much smaller than a tile share it instead
+// (packed_span_starts): in group id order, a group starts where the previous one ended unless it would
+// then cross a multiple of align, else at the next multiple. No tile of a multiple-of-align size straddles
+// the boundary between two blocks of align positions, so a query tile's keys lie in its own block(s);
+// padding (perm = gid = -1) only ends a block. seg_offsets[b][g] ascends in g; seg_offsets[b][G] is the
+// used length rounded up to align. A tile may hold several groups: visibility by group id.
 struct SortParams {
   const int* keys;     // [B][Ne] (read by sort_hist_kernel and, for the key, by sort_scatter_kernel)
   const float* probs;  // [B][Ne] or nullptr
@@ -98,6 +107,7 @@ struct SortParams {
   int out_ld;          // row stride of perm / gid / gate per batch item (0: Ne)
   int* seg_end;        // [B][G] or nullptr: the end of each group's entries (aligned groups)
   int by_size;         // aligned groups laid out smallest first (see above); needs G <= 1024
+  int packed;          // aligned groups packed several to a block of align positions (see above)
   // optional [B][out_ld]: the entry e (token e / k, its j-th group e % k) at each sorted position, -1 at
   // padding. Top-k > 1 routing: the attention epilogue writes entry rows (AttnParams::out_row), so no
   // two sorted positions write the same row, and topk_combine_kernel sums a token's k rows.
@@ -196,12 +206,17 @@ struct GroupedRow {
   bool single;
 };
 // seg_end (aligned groups, may be laid out by size): the end of glo's entries bounds its key range.
+// Without it (the dense order, or packed groups: SortParams::packed, where a tile ending in padding may
+// hold several groups) the last group is the one of the tile's last entry that is not padding.
 MOGA_HD inline GroupedRow grouped_map_row(const int* gid, const int* seg, int Ne, int tile_q, int tile_kv, int i,
                                           const int* seg_end = nullptr) {
   GroupedRow r;
   const int s0 = i * tile_q, s1 = (Ne < s0 + tile_q ? Ne : s0 + tile_q);
   r.glo = gid[s0];
-  int ghi = gid[s1 - 1];
+  int last = s1 - 1;
+  if (!seg_end)
+    while (last > s0 && gid[last] < 0) --last;
+  int ghi = gid[last];
   if (ghi < 0) ghi = r.glo;
   r.pa = r.glo < 0 ? 0 : seg[r.glo];
   r.pb = r.glo < 0 ? 0 : (seg_end ? seg_end[r.glo] : seg[ghi + 1]);
@@ -225,12 +240,28 @@ MOGA_HD inline int aligned_sorted_length(int Ne, int G, int align) {
 }
 
 // SortParams::by_size: where group g's span starts when the spans go smallest first (ties: the higher id
-// first); sizes[G] are the groups' entry counts. O(G) per group (routed G <= 64).
+// first); sizes[G] are the groups' entry counts. O(G) per group (routed G <= 256).
 MOGA_HD inline int span_start_by_size(const int* sizes, int G, int g, int align) {
   int start = 0;
   for (int o = 0; o < G; ++o)
     if (sizes[o] < sizes[g] || (sizes[o] == sizes[g] && o > g)) start += round_up(sizes[o], align);
   return start;
+}
+
+// SortParams::packed: the start of each group (sizes[G] entries each) in id order; returns the used
+// length rounded up to align. A group that would cross a multiple of align (any group longer than the
+// rest of its block, so every group longer than align) starts at the next multiple instead.
+MOGA_HD inline int packed_start(int cur, int n, int align) {
+  const int r = cur % align;
+  return (n > 0 && r != 0 && r + n > align) ? cur + align - r : cur;
+}
+MOGA_HD inline int packed_span_starts(const int* sizes, int G, int align, int* starts) {
+  int cur = 0;
+  for (int g = 0; g < G; ++g) {
+    starts[g] = cur = packed_start(cur, sizes[g], align);
+    cur += sizes[g];
+  }
+  return round_up(cur, align);
 }
 
 // Blocks per batch item for the counting sort: 256-entry blocks, grown so that the histogram
@@ -394,8 +425,10 @@ __device__ __forceinline__ void router_epilogue(const RouterParams& p, const flo
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
       const long long r = row0 + mt * 16 + g + 8 * rr;
-      unsigned long long chosen = 0ull;
-      float gmax = 0.f, sum = 1.f;
+      // rank j is the largest (value, lowest index) after rank j - 1's (pv, pi) in that order: no set of
+      // chosen columns to keep, so any M
+      float gmax = 0.f, sum = 1.f, pv = __int_as_float(0x7f800000);
+      int pi = -1;
       for (int j = 0; j < p.topk; ++j) {
         float bm = kNegInf;
         int bi = kIntMax;
@@ -405,7 +438,8 @@ __device__ __forceinline__ void router_epilogue(const RouterParams& p, const flo
           for (int e = 0; e < 2; ++e) {
             const int col = nt * 8 + 2 * t + e;
             const float v = acc[mt][nt][2 * rr + e];
-            if (col < p.M && !((chosen >> col) & 1ull) && v > bm) { bm = v; bi = col; }
+            const bool after = v < pv || (v == pv && col > pi);
+            if (col < p.M && after && (v > bm || (v == bm && col < bi))) { bm = v; bi = col; }
           }
 #pragma unroll
         for (int o = 1; o <= 2; o <<= 1) {
@@ -425,7 +459,8 @@ __device__ __forceinline__ void router_epilogue(const RouterParams& p, const flo
           s += __shfl_xor_sync(0xffffffffu, s, 2);
           sum = s;
         }
-        if (bi < 64) chosen |= 1ull << bi;
+        pv = bm;
+        pi = bi;
         if (t == 0 && r < rows) {
           const int gsel = bi < p.M ? bi : 0;
           p.gid[r * p.topk + j] = gsel;
@@ -453,6 +488,7 @@ __device__ __forceinline__ void router_epilogue(const RouterParams& p, const flo
 
 // W_r [d][M] with element strides (w_sk, w_sn) ([d][M] row-major: w_sk = M, w_sn = 1; nn.Linear's
 // [M][d]: w_sk = 1, w_sn = d) -> out bf16 [Mp][d_pad], zeros outside [M) x [d). Grid-stride loop.
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
 __global__ void router_pack_weight_kernel(const void* w, long long w_sk, long long w_sn, int d, int M,
                                           int d_pad, int Mp, void* out) {
   prep_detail::grid_dep_wait();
@@ -465,6 +501,7 @@ __global__ void router_pack_weight_kernel(const void* w, long long w_sk, long lo
     dst[i] = (n < M && k < d) ? src[k * w_sk + n * w_sn] : (unsigned short)0;
   }
 }
+#endif
 
 // Router: one warp per 16*MT token rows (rows of all batch items flattened), grid-stride loop over row
 // tiles. x is read exactly once with 16-byte streaming loads, S k-steps (KS = 32*NH columns each) in
@@ -595,6 +632,7 @@ __device__ __forceinline__ int sort_key(const SortParams& p, int b, int e) {
 
 // Pass 1: per-block histogram. Grid (nblk, B), 256 threads, dynamic smem 4*G bytes.
 // blk_hist[b][g][blk] (row stride ld).
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
 __global__ void __launch_bounds__(256) sort_hist_kernel(const SortParams p) {
   using namespace prep_detail;
   extern __shared__ int prep_s_hist[];
@@ -614,6 +652,7 @@ __global__ void __launch_bounds__(256) sort_hist_kernel(const SortParams p) {
   int* out = p.blk_hist + (long long)b * p.G * p.ld;
   for (int gq = threadIdx.x; gq < p.G; gq += blockDim.x) out[(long long)gq * p.ld + blk] = prep_s_hist[gq];
 }
+#endif
 
 // Pass 2: each block reads the whole histogram of its batch item (G * ld cells, <= 8K by sort_plan) and
 // derives its own start offset per group: sum of all groups before g + this group's counts in earlier
@@ -621,6 +660,7 @@ __global__ void __launch_bounds__(256) sort_hist_kernel(const SortParams p) {
 // entries; inside a round the warps take their turn in order (rank inside a warp from
 // __match_any_sync), so equal keys keep their original order.
 // Grid (nblk, B), 256 threads, dynamic smem sort_scatter_smem_bytes(G, order != nullptr).
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
 __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
   using namespace prep_detail;
   extern __shared__ __align__(16) int prep_s_scatter[];
@@ -678,20 +718,42 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
       const int start = by_size ? span_start_by_size(s_total, p.G, gq, al) : run;
       if (blk == 0) seg[gq] = start;
       if (blk == 0 && p.seg_end) p.seg_end[(long long)b * p.G + gq] = start + s_total[gq];
-      s_base[gq] += start;
+      if (!(p.packed && al > 1)) s_base[gq] += start;  // packed: below
       run += round_up(s_total[gq], al);
     }
     if (blk == 0 && threadIdx.x == 0) seg[p.G] = total;
     if (threadIdx.x == 0) s_used = total;
   }
   __syncthreads();
+  if (p.packed && p.align > 1) {
+    // packed groups: the starts are a sequential rule (packed_span_starts, one step at a time to add
+    // them into s_base on the way); one thread (G <= 1024 for routed kernels: microseconds).
+    if (threadIdx.x == 0) {
+      int* seg = p.seg_offsets + (long long)b * (p.G + 1);
+      int cur = 0;
+      for (int gq = 0; gq < p.G; ++gq) {
+        const int n = s_total[gq];
+        cur = packed_start(cur, n, p.align);
+        s_base[gq] += cur;
+        if (blk == 0) seg[gq] = cur;
+        if (blk == 0 && p.seg_end) p.seg_end[(long long)b * p.G + gq] = cur + n;
+        cur += n;
+      }
+      s_used = round_up(cur, p.align);
+      if (blk == 0) seg[p.G] = s_used;
+    }
+    __syncthreads();
+  }
   if (blk == 0 && p.align > 1) {
     // padding: the tail of each group's span and everything after the last span (disjoint from the
     // positions the other blocks scatter to). s_base holds block 0's starts = the padded starts.
+    // Packed groups: from a group's end to the next group's start, the last one's to out_ld.
     const long long bo_pad = (long long)b * p.out_ld;
     for (int gq = 0; gq <= p.G; ++gq) {
+      if (p.packed && gq == p.G) break;
       const int from = gq < p.G ? s_base[gq] + s_total[gq] : s_used;
-      const int to = gq < p.G ? s_base[gq] + round_up(s_total[gq], p.align) : p.out_ld;
+      const int to = p.packed ? (gq + 1 < p.G ? s_base[gq + 1] : p.out_ld)
+                   : gq < p.G ? s_base[gq] + round_up(s_total[gq], p.align) : p.out_ld;
       for (int s = from + (int)threadIdx.x; s < to; s += blockDim.x) {
         p.perm[bo_pad + s] = -1;
         if (p.gid) p.gid[bo_pad + s] = -1;
@@ -764,9 +826,11 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     }
   }
 }
+#endif
 
 // Tile summaries: one warp per tile; grid-stride over B * (tq + tk') warps (tk' = 0 without kv_out).
 // Shot tables are copied to shared memory when F <= 1024. 256 threads.
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
 __global__ void __launch_bounds__(256) tile_summary_kernel(const SummaryParams p) {
   __shared__ int s_sof[1024];
   __shared__ int s_sfirst[1025];
@@ -837,6 +901,7 @@ __global__ void __launch_bounds__(256) tile_summary_kernel(const SummaryParams p
     }
   }
 }
+#endif
 
 // Block map: one warp per query tile, 8 query tiles per block; key-tile summaries staged through shared
 // memory 256 at a time; ballot + popc compaction keeps the lists ascending. With seg_offsets (grouped),
@@ -905,6 +970,7 @@ __global__ void __launch_bounds__(256) block_map_kernel(const BlockMapParams p) 
 
 // Grouped branch without a mask: grouped_map_row / grouped_map_class per query tile (identical to
 // block_map_kernel with grouped = 1 and no mask). One warp per query tile, grid-stride; 256 threads.
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
 __global__ void __launch_bounds__(256) block_map_grouped_kernel(const GroupMapParams p) {
   using namespace prep_detail;
   grid_dep_wait();
@@ -937,8 +1003,10 @@ __global__ void __launch_bounds__(256) block_map_grouped_kernel(const GroupMapPa
     }
   }
 }
+#endif
 
 // TopkCombineParams: one thread per 8 elements (16 bytes), grid-stride.
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
 __global__ void __launch_bounds__(256) topk_combine_kernel(const TopkCombineParams p) {
   grid_dep_wait();
   typedef unsigned short bf16_t;
@@ -975,6 +1043,7 @@ __global__ void __launch_bounds__(256) topk_combine_kernel(const TopkCombinePara
     *dst = make_uint4(w[0], w[1], w[2], w[3]);
   }
 }
+#endif
 #endif  // device code
 
 // =====================================================================================================
@@ -1031,10 +1100,10 @@ inline void tile_summaries_host(const int* perm, const int* gid, int B, int Ne, 
 // scratch: G ints. order may be nullptr.
 // align > 1: the aligned layout of SortParams (outputs of row stride out_ld, default
 // aligned_sorted_length(Ne, G, align); padding positions get perm = gid = -1 here; seg_end [B][G]
-// optional; by_size: SortParams::by_size).
+// optional; by_size, packed: SortParams::by_size, ::packed).
 inline void counting_sort_host(const int* keys, const float* probs, int B, int Ne, int k, int G, int* scratch,
                                int* seg_offsets, int* perm, int* gid, float* gate, int* order, int align = 1,
-                               int out_ld = 0, int* seg_end = nullptr, bool by_size = false) {
+                               int out_ld = 0, int* seg_end = nullptr, bool by_size = false, bool packed = false) {
   const int al = align > 1 ? align : 1;
   const long long ld = out_ld > 0 ? out_ld : aligned_sorted_length(Ne, G, al);
   for (int b = 0; b < B; ++b) {
@@ -1050,6 +1119,7 @@ inline void counting_sort_host(const int* keys, const float* probs, int B, int N
     for (int g = 0; g < G; ++g) seg[g + 1] = seg[g] + round_up(scratch[g], al);
     if (by_size && al > 1)  // seg[G], the padded total, is unchanged
       for (int g = 0; g < G; ++g) seg[g] = span_start_by_size(scratch, G, g, al);
+    if (packed && al > 1) seg[G] = packed_span_starts(scratch, G, al, seg);
     for (long long s = 0; s < ld; ++s) {
       perm[bo_out + s] = -1;
       if (gid) gid[bo_out + s] = -1;
@@ -1109,13 +1179,14 @@ inline size_t router_smem_bytes(int NT, int d_pad, int kc) {
 }
 
 // kc: W^T resident when it fits in `budget` bytes (kc = d_pad; staged in up to 6 pieces), else 256-wide
-// double-buffered chunks.
+// double-buffered chunks, 128-wide when 256 do not fit (M > 128 groups).
 inline void router_choose_chunks(int NT, int d_pad, int* kc, int* kst, size_t budget = 200 * 1024 + 1024) {
   if (router_smem_bytes(NT, d_pad, d_pad) <= budget) {
     *kc = d_pad;
     *kst = round_up((d_pad + 5) / 6, 128);
   } else {
     *kc = d_pad < 256 ? d_pad : 256;
+    if (*kc > 128 && router_smem_bytes(NT, d_pad, *kc) > budget) *kc = 128;
     *kst = *kc;
   }
 }

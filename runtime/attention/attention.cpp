@@ -12,6 +12,7 @@
 
 #include "kernels_src/cuda/prep.cuh"  // parameter structs, sort_plan, counting_sort_host, router planning
 #include "runtime/jit/check.h"
+#include "runtime/jit/compile_all.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/jit.h"
 #include "runtime/jit/module.h"
@@ -30,6 +31,9 @@ struct RouterCfg {
   int MT, S, THREADS, NH;
   bool L2;
 };
+// The router's largest M: its weight, 8 ceil(M/8) rows of 128-column chunks double-buffered, must fit
+// in shared memory (router_choose_chunks), and 4 ceil(M/8) accumulators per thread in registers.
+constexpr int kMaxRouterGroups = 256;
 constexpr RouterCfg kRouterCfgs[] = {
     {1, 3, 512, 2, false}, {1, 3, 512, 2, true}, {1, 2, 512, 4, true}, {2, 2, 256, 2, true}, {1, 2, 256, 4, true}};
 
@@ -108,8 +112,10 @@ struct PatternAttention::Impl {
   };
   struct Mod {
     int D = 0;
-    jit::CompiledKernel ck;
-    std::unique_ptr<jit::Module> mod;
+    // one loaded module per compile unit (compile_units), and where each name expression lives
+    std::vector<jit::CompiledKernel> cks;
+    std::vector<std::unique_ptr<jit::Module>> mods;
+    std::map<std::string, std::pair<CUmodule, std::string>> symbols;  // expression -> (module, mangled)
     std::vector<ModK> k;
     CUfunction pack = nullptr, hist = nullptr, scatter = nullptr, summary = nullptr, gmap = nullptr,
                combine = nullptr;
@@ -129,6 +135,7 @@ struct PatternAttention::Impl {
     }
     int G = 0, tq = 0, tk = 0, chunk = 0, nblk = 0, ld = 0;
     int align = 1;  // group starts at multiples of align in the sorted order (grouped kernels)
+    bool packed = false;  // GroupLayout::Packed: several groups to a block of align positions
     int Ns = 0;     // length of the sorted order per batch item: N, or the padded length when align > 1
     bool static_done = false, ran = false;
     CUdeviceptr wpack_src = 0;
@@ -176,10 +183,26 @@ struct PatternAttention::Impl {
   // The arch the module for D is compiled for: sm_90a when a kernel runs wgmma, else the option's.
   std::string module_arch(int D) const;
 
-  jit::CompileOptions compile_options(int D) const;
+  // The NVRTC programs of the module set for D, compiled independently and in parallel: one per
+  // attention kernel (its kernel, shared memory size, block map, gate fill; the pattern's source), one
+  // per router size and one for the pattern-independent prep kernels (shared by every pattern through
+  // the cache). Unit 0 is kernel 0's. docs/performance.md, "Compile time".
+  struct Unit {
+    const std::string* source;
+    jit::CompileOptions options;
+  };
+  std::vector<Unit> compile_units(int D) const;
+  std::vector<jit::CompiledKernel> compile_now(const std::vector<Unit>& units) const;
   Mod& module(int D);
   ShapeState& shape_state(const AttentionShape& s);
   void static_prep(ShapeState& st, Mod& m, const AttentionShape& s, CUstream stream);
+  // Keyed kernel p: its keys over one batch item's N tokens (the manifest's key program; the generated
+  // V::key is the same program), checked >= 0.
+  std::vector<int> host_keys(const KPlan& p, const ref::Shape& host, int N, const AttentionShape& s) const;
+  // The layout of grouped kernel p with tiles t (group_layout.h): keyed from the sizes of its G groups
+  // (keys of one batch item), routed from N k / M.
+  PatternAttention::Layout layout_for(const KPlan& p, const TileConfig& t, const std::vector<int>* keys, int G,
+                                      int N) const;
   void routed_prep(ShapeState& st, Mod& m, int ki, const RouterInputs& r, const TensorView& w, CUstream stream);
   void given_prep(ShapeState& st, Mod& m, int ki, const RouterInputs::Given& g, CUstream stream);
   void sort_and_map(ShapeState& st, Mod& m, int ki, const int* gid, const float* prob, bool hist_done,
@@ -254,9 +277,9 @@ PatternAttention::PatternAttention(LoadedPattern pattern, AttentionOptions optio
         throw NotSupportedError(fmt::format("kernel '{}': route linear({}) top {}: the GPU router takes 1 <= k <= "
                                             "min(M, 8)",
                                             ks.name, ks.route->groups, ks.route->topk));
-      if (ks.route->groups < 1 || ks.route->groups > 64)
-        throw NotSupportedError(
-            fmt::format("kernel '{}': {} router groups; the GPU router supports 1..64", ks.name, ks.route->groups));
+      if (ks.route->groups < 1 || ks.route->groups > kMaxRouterGroups)
+        throw NotSupportedError(fmt::format("kernel '{}': {} router groups; the GPU router supports 1..{}", ks.name,
+                                            ks.route->groups, kMaxRouterGroups));
       p.kind = Kind::Routed;
       p.M = ks.route->groups;
       p.topk = ks.route->topk;
@@ -508,8 +531,14 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
 
 // ---- JIT -------------------------------------------------------------------------------------------------
 
+// Routers of more than 64 groups (NT > 8 n-tiles: 4 NT accumulators per thread) run with 256 threads and
+// two k-steps in flight, NH 2: 255 registers and no spill at NT = 32 (nvcc 13, sm_90); the 512-thread
+// configurations spill kilobytes there. AttentionOptions::router_config applies to M <= 64.
+constexpr RouterCfg kWideRouterCfg = {1, 2, 256, 2, true};
+static const RouterCfg& router_cfg(int M, int cfg) { return (M + 7) / 8 > 8 ? kWideRouterCfg : kRouterCfgs[cfg]; }
+
 static std::string router_expr(int M, int cfg) {
-  const RouterCfg& c = kRouterCfgs[cfg];
+  const RouterCfg& c = router_cfg(M, cfg);
   return fmt::format("moga::router_kernel<{}, {}, {}, {}, {}, {}>", (M + 7) / 8, c.MT, c.S, c.THREADS, c.NH,
                      c.L2 ? "true" : "false");
 }
@@ -518,46 +547,83 @@ static const char* kPrepExprs[] = {"moga::router_pack_weight_kernel", "moga::sor
                                    "moga::block_map_grouped_kernel", "moga::topk_combine_kernel"};
 
 
-jit::CompileOptions PatternAttention::Impl::compile_options(int D) const {
-  jit::CompileOptions o;
-  o.name = fmt::format("moga-{}-d{}", pattern->spec.pattern, D);
-  o.arch = module_arch(D);
-  o.flags = options->nvrtc_flags;
-  for (const auto& h : kernels::embedded_headers()) o.headers.push_back({h.name, h.text});
-  std::set<std::string> seen;
-  auto add = [&](const std::string& e) {
-    if (seen.insert(e).second) o.name_expressions.push_back(e);
-  };
-  bool any_prep = false;
+// The source of the units that need no generated code: prep.cuh alone (no variant struct).
+static const std::string kPrepSource = "#include \"prep.cuh\"\n";
+
+std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(int D) const {
   check_plan(D);
+  auto base = [&](std::string name, std::string arch) {
+    jit::CompileOptions o;
+    o.name = std::move(name);
+    o.arch = std::move(arch);
+    o.flags = options->nvrtc_flags;
+    for (const auto& h : kernels::embedded_headers()) o.headers.push_back({h.name, h.text});
+    o.defines = {"MOGA_NO_PREP_KERNELS"};  // prep.cuh's non-template kernels: the prep unit's alone
+    return o;
+  };
+  std::vector<Unit> units;
+  std::map<std::string, std::string> routers;  // expression -> unit name (the same for every pattern)
+  bool any_prep = false;
   for (const auto& p : plan) {
     const Choice c = choose(p.index, D);
-    add(c.v->kernel_expr(p.variant, D, c.t));
-    if (options->lse) add(c.v->kernel_expr(p.variant, D, c.t, true));
-    add(c.v->smem_expr(p.variant, D, c.t));
-    if (p.mask) add(fmt::format("moga::block_map_kernel<{}>", p.variant));
-    if (p.gate_prog) add(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
-    if (p.kind == Kind::Routed) add(router_expr(p.M, options->router_config));
+    // sm_90a only where the kernel runs wgmma: the others' cubins stay plain target code
+    std::string arch = options->arch;
+    if (c.v->needs_arch_specific()) arch = target_arch().back() == 'a' ? target_arch() : target_arch() + "a";
+    jit::CompileOptions o = base(fmt::format("moga-{}-{}-d{}", pattern->spec.pattern, p.ks->name, D), arch);
+    o.name_expressions = {c.v->kernel_expr(p.variant, D, c.t), c.v->smem_expr(p.variant, D, c.t)};
+    if (p.mask) o.name_expressions.push_back(fmt::format("moga::block_map_kernel<{}>", p.variant));
+    if (p.gate_prog) o.name_expressions.push_back(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
+    units.push_back({&pattern->cuda, o});
+    if (options->lse) {  // the log-sum-exp instantiation (AttentionOptions::lse): a unit of its own, in parallel
+      o.name = fmt::format("moga-{}-{}-lse-d{}", pattern->spec.pattern, p.ks->name, D);
+      o.name_expressions = {c.v->kernel_expr(p.variant, D, c.t, true)};
+      units.push_back({&pattern->cuda, std::move(o)});
+    }
+    if (p.kind == Kind::Routed)
+      routers[router_expr(p.M, options->router_config)] =
+          fmt::format("moga-router-nt{}-cfg{}", (p.M + 7) / 8, options->router_config);
     any_prep |= p.kind != Kind::Dense;
   }
-  if (any_prep)
-    for (const char* e : kPrepExprs) add(e);
-  return o;
+  for (const auto& [expr, name] : routers) {
+    jit::CompileOptions o = base(name, options->arch);
+    o.name_expressions = {expr};
+    units.push_back({&kPrepSource, std::move(o)});
+  }
+  if (any_prep) {
+    jit::CompileOptions o = base("moga-prep", options->arch);
+    o.defines.clear();
+    o.name_expressions.assign(std::begin(kPrepExprs), std::end(kPrepExprs));
+    units.push_back({&kPrepSource, std::move(o)});
+  }
+  return units;
+}
+
+std::vector<jit::CompiledKernel> PatternAttention::Impl::compile_now(const std::vector<Unit>& units) const {
+  std::vector<jit::CompileJob> jobs;
+  for (const auto& u : units) jobs.push_back({u.source, u.options});
+  return jit::compile_all(jobs, options->compile_threads);
 }
 
 ModuleInfo PatternAttention::compile(int D) {
   if (D != 64 && D != 128)
     throw ArgumentError(fmt::format("head dim {} is not supported: the kernels exist for D = 64 and 128", D));
-  const jit::CompileOptions o = impl_->compile_options(D);
+  const std::vector<Impl::Unit> units = impl_->compile_units(D);
   const auto t0 = std::chrono::steady_clock::now();
-  jit::CompiledKernel ck = jit::compile(pattern_.cuda, o);
+  const std::vector<jit::CompiledKernel> cks = impl_->compile_now(units);
   ModuleInfo info;
   info.head_dim = D;
-  info.cache_hit = ck.cache_hit;
   info.compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  info.cache_path = ck.cache_path;
-  info.kernels = o.name_expressions;
-  info.arch = ck.arch;
+  info.cache_hit = true;
+  info.arch = impl_->module_arch(D);
+  if (info.arch.empty()) info.arch = cks[0].arch;
+  for (size_t i = 0; i < units.size(); ++i) {
+    const auto& o = units[i].options;
+    info.cache_hit &= cks[i].cache_hit;
+    info.kernels.insert(info.kernels.end(), o.name_expressions.begin(), o.name_expressions.end());
+    info.units.push_back({o.name, cks[i].arch, cks[i].cache_path, cks[i].cache_hit, cks[i].ms, cks[i].cpu_ms,
+                          (int)o.name_expressions.size()});
+  }
+  info.cache_path = cks[0].cache_path;
   for (int ki = 0; ki < (int)impl_->plan.size(); ++ki) {
     info.engines.push_back(impl_->choose(ki, D).engine());
     info.variants.push_back(impl_->choose(ki, D).v->name);
@@ -575,9 +641,25 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
   }
   auto m = std::make_unique<Mod>();
   m->D = D;
-  m->ck = jit::compile(pattern->cuda, compile_options(D));
-  m->mod = std::make_unique<jit::Module>(m->ck, dev);
-  auto fn = [&](const std::string& expr) { return m->mod->function(m->ck.symbol(expr).c_str()); };
+  const std::vector<Unit> units = compile_units(D);
+  m->cks = compile_now(units);
+  for (size_t i = 0; i < units.size(); ++i) {
+    m->mods.push_back(std::make_unique<jit::Module>(m->cks[i], dev));
+    for (const std::string& e : units[i].options.name_expressions)
+      m->symbols[e] = {m->mods.back()->handle(), m->cks[i].symbol(e)};
+  }
+  auto sym = [&](const std::string& expr) -> const std::pair<CUmodule, std::string>& {
+    auto s = m->symbols.find(expr);
+    if (s == m->symbols.end())
+      throw std::logic_error(fmt::format("moga: '{}' is in no compile unit of pattern '{}'", expr, pattern->spec.pattern));
+    return s->second;
+  };
+  auto fn = [&](const std::string& expr) {
+    const auto& [mod, name] = sym(expr);
+    CUfunction f = nullptr;
+    CU_CHECK(jit::driver().cuModuleGetFunction(&f, mod, name.c_str()));
+    return f;
+  };
   const jit::Driver& d = jit::driver();
   bool any_prep = false;
   for (const auto& p : plan) {
@@ -588,7 +670,8 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     k.attn = fn(c.v->kernel_expr(p.variant, D, c.t));
     CUdeviceptr g = 0;
     size_t gbytes = 0;
-    CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, m->mod->handle(), m->ck.symbol(c.v->smem_expr(p.variant, D, c.t)).c_str()));
+    const auto& [smod, sname] = sym(c.v->smem_expr(p.variant, D, c.t));
+    CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, smod, sname.c_str()));
     CU_CHECK(d.cuMemcpyDtoH(&k.smem, g, sizeof(int)));
     if (k.smem > smem_optin)
       throw ArgumentError(fmt::format("kernel '{}' ({}): tiles BM={} BN={} warps={} stages={} at D={} need {} bytes "
@@ -604,8 +687,8 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     if (p.gate_prog) k.gate = fn(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
     if (p.kind == Kind::Routed) {
       k.router = fn(router_expr(p.M, options->router_config));
-      k.router_threads = kRouterCfgs[options->router_config].THREADS;
-      k.router_mt = kRouterCfgs[options->router_config].MT;
+      k.router_threads = router_cfg(p.M, options->router_config).THREADS;
+      k.router_mt = router_cfg(p.M, options->router_config).MT;
     }
     any_prep |= p.kind != Kind::Dense;
     m->k.push_back(k);
@@ -622,6 +705,17 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
 }
 
 // ---- per-shape state ---------------------------------------------------------------------------------------
+
+// The reference's shape (coordinates, shot tables) for an AttentionShape.
+static ref::Shape host_shape(const AttentionShape& s) {
+  if (!s.video) return ref::Shape::seq(s.N);
+  ref::VideoShape vs;
+  vs.F = s.F;
+  vs.H = s.Hgt;
+  vs.W = s.Wid;
+  vs.shot_starts = s.shot_starts;
+  return ref::Shape::video(vs);
+}
 
 PatternAttention::Impl::ShapeState& PatternAttention::Impl::shape_state(const AttentionShape& s) {
   ShapeKey key{s.D, s.B, s.N, s.video, s.F, s.Hgt, s.Wid, s.shot_starts};
@@ -646,16 +740,7 @@ PatternAttention::Impl::ShapeState& PatternAttention::Impl::shape_state(const At
   auto st = std::make_unique<ShapeState>();
   st->B = s.B;
   st->N = s.N;
-  if (s.video) {
-    ref::VideoShape vs;
-    vs.F = s.F;
-    vs.H = s.Hgt;
-    vs.W = s.Wid;
-    vs.shot_starts = s.shot_starts;
-    st->host = ref::Shape::video(vs);
-  } else {
-    st->host = ref::Shape::seq(s.N);
-  }
+  st->host = host_shape(s);
   const MaskShape& hm = st->host.mask();
   st->ms = hm;
   st->ms.shot_of_frame = nullptr;
@@ -705,7 +790,7 @@ void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grou
     bp.tk = w.tk;
     bp.grouped = grouped ? 1 : 0;
     bp.seg_offsets = grouped ? dp<const int>(w.seg) : nullptr;
-    bp.seg_end = grouped && w.align > 1 ? dp<const int>(w.segend) : nullptr;
+    bp.seg_end = grouped && w.align > 1 && !w.packed ? dp<const int>(w.segend) : nullptr;
     bp.G = grouped ? w.G : 0;
     bp.tile_kv = t.block_n;
     bp.shape = st.ms;
@@ -719,7 +804,7 @@ void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grou
     GroupMapParams gp{};
     gp.gid = dp<const int>(w.gid);
     gp.seg_offsets = dp<const int>(w.seg);
-    gp.seg_end = w.align > 1 ? dp<const int>(w.segend) : nullptr;
+    gp.seg_end = w.align > 1 && !w.packed ? dp<const int>(w.segend) : nullptr;
     gp.B = B;
     gp.Ne = N;
     gp.G = w.G;
@@ -759,27 +844,21 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
     if (w.static_done) continue;
     const TileConfig& t = m.k[ki].t;
     const bool grouped = p.kind == Kind::Keyed || p.kind == Kind::Routed;
-    w.align = grouped && options->align_groups ? std::lcm(t.block_m, t.block_n) : 1;
-    // Keyed: the keys on the host from the manifest's key program (the generated V::key is the same
-    // program); they give G, which the aligned length needs.
+    // Keyed: the keys on the host; they give G, which the padded length needs, and the group sizes,
+    // from which the layout is chosen.
     std::vector<int> keys;
     if (p.kind == Kind::Keyed) {
-      ref::ElementEvaluator ev(*p.ks->key);
+      keys = host_keys(p, st.host, N, s);
+      w.G = keys.empty() ? 1 : *std::max_element(keys.begin(), keys.end()) + 1;
       keys.resize(BN_);
-      int kmax = 0;
-      for (int tok = 0; tok < N; ++tok) {
-        const int key = ev.key(st.host.coords(tok), st.host.mask());
-        if (key < 0)
-          throw ArgumentError(fmt::format("kernel '{}': its group key is negative ({}) at token {} for shape {}; "
-                                          "keys must be >= 0",
-                                          p.ks->name, key, tok, s.describe()));
-        keys[tok] = key;
-        kmax = std::max(kmax, key);
-      }
       for (int b = 1; b < B; ++b) std::copy(keys.begin(), keys.begin() + N, keys.begin() + (size_t)b * N);
-      w.G = kmax + 1;
     } else if (p.kind == Kind::Routed) {
       w.G = p.M;
+    }
+    if (grouped) {
+      const PatternAttention::Layout l = layout_for(p, t, &keys, w.G, N);
+      w.align = l.align;
+      w.packed = l.layout == GroupLayout::Packed;
     }
     // entries of the sorted order: a token once, or k times for top-k routing (entry e = token e / k)
     const int Ne = p.kind == Kind::Routed ? N * p.topk : N;
@@ -808,7 +887,7 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
       case Kind::Keyed: {
         std::vector<int> perm(BNs), gid(BNs), seg((size_t)B * (w.G + 1)), scratch(w.G), segend((size_t)B * w.G);
         counting_sort_host(keys.data(), nullptr, B, N, 1, w.G, scratch.data(), seg.data(), perm.data(), gid.data(),
-                           nullptr, nullptr, w.align, w.Ns, segend.data());
+                           nullptr, nullptr, w.align, w.Ns, segend.data(), /*by_size=*/false, w.packed);
         if (w.align > 1) {
           w.segend.ensure(sizeof(int) * segend.size());
           w.segend.b->upload(segend);
@@ -838,6 +917,39 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
     if (p.gate_prog && p.kind != Kind::Routed) gate_fill(st, m, (int)ki, false, stream, false);
     w.static_done = true;
   }
+}
+
+std::vector<int> PatternAttention::Impl::host_keys(const KPlan& p, const ref::Shape& host, int N,
+                                                   const AttentionShape& s) const {
+  ref::ElementEvaluator ev(*p.ks->key);
+  std::vector<int> keys(N);
+  for (int tok = 0; tok < N; ++tok) {
+    const int key = ev.key(host.coords(tok), host.mask());
+    if (key < 0)
+      throw ArgumentError(fmt::format("kernel '{}': its group key is negative ({}) at token {} for shape {}; "
+                                      "keys must be >= 0",
+                                      p.ks->name, key, tok, s.describe()));
+    keys[tok] = key;
+  }
+  return keys;
+}
+
+PatternAttention::Layout PatternAttention::Impl::layout_for(const KPlan& p, const TileConfig& t,
+                                                            const std::vector<int>* keys, int G, int N) const {
+  PatternAttention::Layout l;
+  if (p.kind == Kind::Keyed) {
+    std::vector<int> sizes(G, 0);
+    for (int i = 0; i < N; ++i) ++sizes[(*keys)[i]];
+    l.padded_pairs = padded_tile_pairs(sizes, t.block_m, t.block_n);
+    l.packed_pairs = packed_tile_pairs(sizes, t.block_m, t.block_n);
+  } else {
+    const long long Ne = (long long)N * p.topk;
+    l.padded_pairs = padded_tile_pairs_estimate(Ne, p.M, t.block_m, t.block_n);
+    l.packed_pairs = packed_tile_pairs_estimate(Ne, p.M, t.block_m, t.block_n);
+  }
+  l.layout = choose_group_layout(options->group_layout, l.padded_pairs, l.packed_pairs);
+  l.align = std::lcm(t.block_m, t.block_n);
+  return l;
 }
 
 // Every call of a routed kernel: router (+ fused histogram), scatter, block map, gates.
@@ -953,7 +1065,8 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   sp.align = w.align;
   sp.out_ld = w.Ns;
   sp.seg_end = w.align > 1 ? dp<int>(w.segend) : nullptr;
-  sp.by_size = w.align > 1 ? 1 : 0;  // routed groups: the longest is scheduled first (prep.cuh)
+  sp.by_size = w.align > 1 && !w.packed ? 1 : 0;  // padded routed groups: the longest is scheduled first
+  sp.packed = w.packed ? 1 : 0;
   sp.entry = p.topk > 1 ? dp<int>(w.entry) : nullptr;
   if (!hist_done) {  // sort_hist_kernel writes every cell the scatter reads: no memset
     void* a[] = {&sp};
@@ -986,6 +1099,10 @@ bool PatternAttention::Impl::persistent_grid(const KPlan& p, const KWs& w, const
     case Scheduler::PersistentStatic: return true;
     case Scheduler::ByKernel: break;
   }
+  // Packed groups (group_layout.h): items of one or two key tiles, where one CTA per item runs each item's
+  // copies, compute and epilogue back to back (svg_temporal, 1 tile per item: 0.465 ms on the H200, 4.7x
+  // the memory floor); a persistent CTA's producer copies the next item during the current one.
+  if (w.packed) return true;
   if (p.kind != Kind::Routed || p.mask || w.G < 1) return false;
   return (double)N / w.G / mk.t.block_n < kPersistentMaxTiles;
 }
@@ -1016,7 +1133,8 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   const bool grouped = p.kind == Kind::Keyed || p.kind == Kind::Routed;
   a.perm = grouped ? dp<const int>(w.perm) : nullptr;
   a.gid = grouped ? dp<const int>(w.gid) : nullptr;
-  a.seg_end = grouped && w.align > 1 ? dp<const int>(w.segend) : nullptr;
+  // packed groups share tiles: visibility by group id (seg_end null); seg_offsets still bounds the query tiles
+  a.seg_end = grouped && w.align > 1 && !w.packed ? dp<const int>(w.segend) : nullptr;
   a.seg_offsets = grouped && w.align > 1 ? dp<const int>(w.seg) : nullptr;
   a.G = w.G;
   if (p.kind != Kind::Dense) {
@@ -1123,8 +1241,10 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
         im.routed_prep(st, m, (int)ki, *router, *w, stream);
       }
       st.k[ki].ran = true;
+      if (opt.mark) opt.mark((int)ki, true);
     }
     if (opt.attention) im.attention(st, m, (int)ki, q, k, v, out, s, stream, opt.lse.empty() ? 0 : opt.lse[ki]);
+    if (opt.attention && opt.mark) opt.mark((int)ki, false);
   }
   im.last = &st;
 }
@@ -1243,6 +1363,7 @@ PatternAttention::Order PatternAttention::last_order(int ki, CUstream stream, bo
   o.N = w.Ns;
   o.G = w.G;
   o.align = w.align;
+  o.packed = w.packed;
   const size_t n = (size_t)o.B * o.N;
   o.perm = download<int>(w.perm, n);
   o.gid = download<int>(w.gid, n);
@@ -1251,7 +1372,7 @@ PatternAttention::Order PatternAttention::last_order(int ki, CUstream stream, bo
   if (raw || w.Ns == im.last->N) return o;
   // Compact: the groups in id order (the spans may be laid out by size), padding dropped.
   Order c;
-  c.B = o.B, c.N = im.last->N * im.plan[ki].topk, c.G = o.G, c.align = o.align;
+  c.B = o.B, c.N = im.last->N * im.plan[ki].topk, c.G = o.G, c.align = o.align, c.packed = o.packed;
   c.seg_offsets.assign((size_t)c.B * (c.G + 1), 0);
   for (int b = 0; b < o.B; ++b) {
     int* seg = &c.seg_offsets[(size_t)b * (c.G + 1)];
@@ -1269,13 +1390,18 @@ PatternAttention::Order PatternAttention::last_order(int ki, CUstream stream, bo
   return c;
 }
 
-int PatternAttention::group_align(int ki, int head_dim) const {
+PatternAttention::Layout PatternAttention::group_layout(int ki, const AttentionShape& shape) const {
   const Impl& im = *impl_;
-  if (ki < 0 || ki >= (int)im.plan.size()) throw ArgumentError(fmt::format("group_align: no kernel {}", ki));
-  const Kind k = im.plan[ki].kind;
-  if (!options_.align_groups || (k != Kind::Routed && k != Kind::Keyed)) return 1;
-  const TileConfig t = tiles(ki, head_dim);
-  return std::lcm(t.block_m, t.block_n);
+  if (ki < 0 || ki >= (int)im.plan.size()) throw ArgumentError(fmt::format("group_layout: no kernel {}", ki));
+  const Impl::KPlan& p = im.plan[ki];
+  if (p.kind != Kind::Routed && p.kind != Kind::Keyed) return {};
+  std::vector<int> keys;
+  int G = p.M;
+  if (p.kind == Kind::Keyed) {
+    keys = im.host_keys(p, host_shape(shape), shape.N, shape);
+    G = keys.empty() ? 1 : *std::max_element(keys.begin(), keys.end()) + 1;
+  }
+  return im.layout_for(p, tiles(ki, shape.D), &keys, G, shape.N);
 }
 
 PatternAttention::MapStats PatternAttention::last_block_map(int ki, CUstream stream) const {

@@ -47,7 +47,7 @@
 //             two consumer warpgroups, 384 threads; Hopper only: the module is compiled for sm_90a); tiles
 //             128/128 with 3 stages by default, BN 64 and 2-4 stages through a tiles entry; block maps are
 //             built with its BM/BN. The rows differ in the grid: sm90.ws by kernel (persistent with dynamic
-//             scheduling for routed kernels with short groups, else one CTA per work item),
+//             scheduling for routed kernels with short groups and packed groups, else one CTA per work item),
 //             sm90.ws.items, sm90.ws.persistent, sm90.ws.static (docs/performance.md, "v11").
 // Which row: AttentionOptions::variants[kernel name], else AttentionOptions::variant, else by engine:
 //   Auto     (the default) sm90.ws where it is the faster kernel: head dim 128 on an sm_90 target, for
@@ -76,11 +76,13 @@
 
 #include <cuda.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "runtime/attention/group_layout.h"
 #include "runtime/attention/pattern.h"
 #include "runtime/attention/registry.h"
 #include "runtime/attention/shape.h"
@@ -126,10 +128,15 @@ struct AttentionOptions {
   bool pdl = true;                          // programmatic dependent launch of the prep and attention kernels
   int router_config = 1;                    // prep.cuh's router configuration (0..4)
   std::vector<std::string> nvrtc_flags;     // extra NVRTC options (part of the cache key)
-  // Grouped kernels (routed or keyed): every group starts at a multiple of lcm(BM, BN) of the sorted
-  // order, so no tile straddles two groups (fewer tile pairs, partial tiles only where a group's span
-  // ends in padding). false: the dense sorted order (A/B benchmarks). docs/performance.md, "Aligned groups".
-  bool align_groups = true;
+  // Threads compiling a module's units (ModuleInfo::units) at once; 0 = one per unit, at most the
+  // hardware's. Not in the cache key: it changes when, not what, is compiled.
+  unsigned compile_threads = 0;
+  // Grouped kernels (routed or keyed): how the groups lie in the sorted order (group_layout.h). Auto: per
+  // shape, Padded (each group at a multiple of lcm(BM, BN): no tile straddles two groups) unless Packed
+  // (several small groups to a block of lcm(BM, BN), none crossing a block boundary) runs >= 20% fewer
+  // tile pairs for the group sizes (keyed: the exact sizes; routed: N k / M each). Padded / Packed force
+  // one (A/B benchmarks, tests).
+  GroupLayout group_layout = GroupLayout::Auto;
   // The registry row (registry.h) every kernel runs, by kernel name, and for kernels without an entry;
   // "" = chosen by engine. Unknown names, or a row of the other family than a forced engine, are
   // ArgumentErrors (constructor). For A/B runs and the tuner (e.g. "sm90.ws.static").
@@ -151,6 +158,10 @@ struct RunOptions {
   // -inf for a row that sees no key; the layout of ref::reference_lse. 0 entries: not written. Non-empty
   // needs AttentionOptions::lse and one entry per kernel (else ArgumentError).
   std::vector<CUdeviceptr> lse;
+  // Profiling (the DiT's per-branch table): called on the host after kernel ki's launches are queued,
+  // once its per-call preparation is (routed kernels: prep = true) and once its attention is
+  // (prep = false), so the caller can record an event on `stream` between branches. Unset: nothing.
+  std::function<void(int ki, bool prep)> mark;
 };
 
 // What the module for one head dim compiled to (prepare()).
@@ -160,9 +171,19 @@ struct ModuleInfo {
   std::vector<Engine> engines;   // per kernel: MmaSync or Wgmma
   std::vector<std::string> variants;  // per kernel: the registry row
   bool cache_hit = false;
-  double compile_ms = 0;
-  std::string cache_path;
-  std::vector<std::string> kernels;  // the name expressions
+  double compile_ms = 0;          // wall time of all units (compiled in parallel)
+  std::string cache_path;         // unit 0's (kernel 0's attention kernel)
+  std::vector<std::string> kernels;  // the name expressions of all units
+  // One NVRTC program each: per attention kernel, per router size, the prep kernels (attention.cpp,
+  // compile_units; docs/performance.md, "Compile time").
+  struct Unit {
+    std::string name, arch, cache_path;
+    bool cache_hit = false;
+    double ms = 0;        // this unit's compile() (cache read, or NVRTC), wall
+    double cpu_ms = 0;    // its CPU time (jit::CompiledKernel::cpu_ms)
+    int expressions = 0;  // name expressions it instantiates
+  };
+  std::vector<Unit> units;
 };
 
 // The bit widths in which the wgmma kernel packs a key column's video coordinates (frame << (row +
@@ -231,18 +252,27 @@ class PatternAttention {
   Routing last_routing(int ki, CUstream stream = nullptr) const;
   struct Order {
     int B = 0, N = 0, G = 0;
-    int align = 1;                            // the group alignment the kernels saw (group_align)
+    int align = 1;                            // the group alignment the kernels saw
+    bool packed = false;                      // GroupLayout::Packed (several groups to a block of align)
     std::vector<int> perm, gid, seg_offsets;  // [B][N], [B][N], [B][G+1]
     std::vector<float> gate;                  // [B][N] or empty
   };
   // Token order of grouped kernel ki in the last run: the tokens sorted by group id (padding of aligned
   // groups left out). raw: the layout the kernels read instead, N = the padded sorted length, perm and
-  // gid -1 at padding, seg_offsets the padded group starts (routed kernels lay the spans out by size,
-  // smallest first: prep.cuh SortParams::by_size).
+  // gid -1 at padding, seg_offsets the padded group starts (padded routed kernels lay the spans out by
+  // size, smallest first: prep.cuh SortParams::by_size; packed ones by id: SortParams::packed).
   Order last_order(int ki, CUstream stream = nullptr, bool raw = false) const;
-  // The alignment of group starts in kernel ki's sorted order at head dim D: lcm(BM, BN) of its engine's
-  // tiles when AttentionOptions::align_groups and the kernel is grouped, else 1.
-  int group_align(int ki, int head_dim = 128) const;
+  // The layout grouped kernel ki's sorted order has for `shape` (AttentionOptions::group_layout; Auto
+  // decided from the group sizes: the keys of a computed key, N k / M for a routed kernel) and the
+  // alignment of its blocks (lcm(BM, BN) of the engine's tiles: padded groups start at multiples of it,
+  // packed ones never cross one). No device work; a keyed kernel evaluates its key on the host. Kernels
+  // that are not grouped: {Auto, 1}.
+  struct Layout {
+    GroupLayout layout = GroupLayout::Auto;
+    int align = 1;
+    long long padded_pairs = 0, packed_pairs = 0;  // the tile pairs each layout runs (routed: estimates)
+  };
+  Layout group_layout(int ki, const AttentionShape& shape) const;
   struct MapStats {
     int tq = 0, tk = 0;
     long long full = 0, partial = 0, empty = 0;  // tile pairs over all batch items

@@ -55,18 +55,25 @@ int ws_smem(int D, const TileConfig& t, int bias_words, int key_words) {
          t.stages * t.block_n * 4 * key_words + t.stages * t.block_n * bias_stage_words(bias_words) * 4;
 }
 
-// attention_fwd's static_asserts and the runtime's tile rules.
+// attention_fwd's static_asserts: the one statement of the mma.sync tile rules (the tuner's static_check
+// calls check_tiles too). Messages carry the values, so a refused config says what to change.
 std::string mma_check(const TileConfig& t, int D) {
   const int threads = t.warps * 32, ch = D / 8;
   if (D <= 0 || D % 64 != 0) return fmt::format("head dim {} is not a multiple of 64", D);
-  if (t.warps < 1 || t.warps > 16) return "warps must be 1..16";
-  if (t.block_m < 16 || t.block_m % (16 * t.warps) != 0) return "BM must be a multiple of 16 * warps";
-  if (t.block_m / (16 * t.warps) > 2) return "at most two 16-row m-tiles per warp (BM <= 32 * warps)";
-  if (t.block_n < 16 || t.block_n % 16 != 0) return "BN must be a multiple of 16";
-  if (t.stages < 2 || t.stages > 4) return "stages must be 2..4";
-  if (threads % ch != 0 || (threads / ch) % 8 != 0) return "warps * 32 / (D / 8) must be a multiple of 8";
-  if (t.block_m % (threads / ch) != 0 || t.block_n % (threads / ch) != 0)
-    return "BM and BN must split evenly over the threads' rows";
+  if (t.warps < 1 || t.warps > 16) return fmt::format("warps {} outside 1..16", t.warps);
+  if (t.block_m < 16 || t.block_m % (16 * t.warps) != 0)
+    return fmt::format("BM {} is not a multiple of 16 * warps = {}", t.block_m, 16 * t.warps);
+  if (t.block_m / (16 * t.warps) > 2)
+    return fmt::format("BM {} gives {} m-tiles per warp (at most 2: BM <= 32 * warps)", t.block_m,
+                       t.block_m / (16 * t.warps));
+  if (t.block_n < 16 || t.block_n % 16 != 0) return fmt::format("BN {} is not a multiple of 16", t.block_n);
+  if (t.stages < 2 || t.stages > 4) return fmt::format("stages {} outside 2..4", t.stages);
+  if (threads % ch != 0 || (threads / ch) % 8 != 0)
+    return fmt::format("{} threads over {} chunks per row: row step {} is not a multiple of 8", threads, ch,
+                       threads % ch ? -1 : threads / ch);
+  const int step = threads / ch;
+  if (t.block_m % step != 0 || t.block_n % step != 0)
+    return fmt::format("BM {} / BN {} do not split over the load row step {}", t.block_m, t.block_n, step);
   return "";
 }
 
@@ -94,8 +101,7 @@ std::string KernelVariant::check_tiles(const TileConfig& t, int D, int smem_limi
                                        int key_words) const {
   std::string why = engine == Engine::Wgmma ? ws_check(t, D) : mma_check(t, D);
   if (why.empty() && smem_bytes(D, t, bias_words, key_words) > smem_limit)
-    why = fmt::format("{} B of shared memory, above the {} B a block can have", smem_bytes(D, t, bias_words, key_words),
-                      smem_limit);
+    why = fmt::format("shared memory {} B > opt-in limit {} B", smem_bytes(D, t, bias_words, key_words), smem_limit);
   return why;
 }
 

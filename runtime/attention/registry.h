@@ -13,7 +13,8 @@
 //   sm90.ws              attention_fwd_ws (warp-specialized wgmma: a producer warpgroup, two ping-pong
 //                        consumers; 384 threads), sm_90 only; BM 128, BN 64 or 128, 2-4 stages as shared
 //                        memory allows; the grid chosen by kernel: persistent with dynamic scheduling for
-//                        routed kernels with short groups, one CTA per work item otherwise.
+//                        routed kernels with short groups and for packed groups (group_layout.h), one CTA
+//                        per work item otherwise.
 //   sm90.ws.items        the same kernel, always one CTA per work item.
 //   sm90.ws.persistent   the same kernel, always persistent with dynamic scheduling (atomic counter).
 //   sm90.ws.static       the same kernel, always persistent with the static round-robin.

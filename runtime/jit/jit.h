@@ -59,6 +59,9 @@ struct CompiledKernel {
   std::string cache_path;   // the .cubin entry on disk ("" when the cache could not be written)
   uint64_t hash = 0;        // compile_hash(source, options)
   bool cache_hit = false;
+  double ms = 0;            // wall time of compile(): the cache read, or the lock wait and NVRTC
+  double cpu_ms = 0;        // CPU time of the calling thread in compile() (NVRTC runs on it): the
+                            // cost without the wait for a busy machine's cores
   std::string log;          // NVRTC's log (warnings); empty on a cache hit
   // name expression -> mangled symbol (kept in the cache record, so a cache hit has them too)
   std::map<std::string, std::string> lowered;

@@ -3,6 +3,7 @@
 #include <nvrtc.h>
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 
@@ -136,7 +137,9 @@ const std::string& CompiledKernel::symbol(const std::string& name) const {
   return it == lowered.end() ? name : it->second;
 }
 
-CompiledKernel compile(const std::string& source, const CompileOptions& options) {
+namespace {
+
+CompiledKernel compile_untimed(const std::string& source, const CompileOptions& options) {
   CompiledKernel k;
   k.arch = options.resolved_arch();
   if (k.arch.rfind("sm_", 0) != 0)
@@ -194,6 +197,22 @@ CompiledKernel compile(const std::string& source, const CompileOptions& options)
   }
   if (!cache_problem.empty())
     fmt::print(stderr, "moga: warning: kernel '{}' not cached: {}\n", options.name, cache_problem);
+  return k;
+}
+
+}  // namespace
+
+CompiledKernel compile(const std::string& source, const CompileOptions& options) {
+  auto thread_cpu_ms = [] {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  const double c0 = thread_cpu_ms();
+  CompiledKernel k = compile_untimed(source, options);
+  k.cpu_ms = thread_cpu_ms() - c0;
+  k.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return k;
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <ostream>
 #include <stdexcept>
 #include <streambuf>
@@ -183,6 +184,27 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
 }  // namespace
 
 // ---- run --------------------------------------------------------------------------------------------
+
+std::string default_attention(const std::string& weights, std::string* note) {
+  if (weights == "random") return kDefaultAttention;
+  try {
+    const Checkpoint ck(weights);
+    if (ck.entries().count("blocks.0.self_attn.router.weight")) return kDefaultAttention;
+  } catch (const std::exception&) {
+    return kDefaultAttention;  // the load names what is wrong with the file
+  }
+  if (note)
+    *note = fmt::format("note: no --attention given and {} has no MoGA routers (blocks.N.self_attn.router.weight): "
+                        "running --attention full (--attention moga needs a checkpoint with routers, or --weights random)",
+                        weights);
+  return "full";
+}
+
+std::string default_config(const std::string& backend) {
+  if (backend == "cpu") return "tiny";
+  if (backend == "gpu") return "wan-1.3b";
+  return jit::device_available() ? "wan-1.3b" : "tiny";
+}
 
 long long checked_tokens(const ModelConfig& cfg, long long F, long long H, long long W, const std::string& flags) {
   if (F < 1 || H < 1 || W < 1)
@@ -404,6 +426,9 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
   out << fmt::format("moga run: config {} (dim {}, {} layers, {} heads x {}), attention '{}'{}, backend {}\n",
                      cfg.name, cfg.dim, cfg.layers, cfg.heads, cfg.head_dim(), pattern.pattern,
                      M ? fmt::format(" (router M = {})", M) : "", backend_desc);
+  if (o.config_defaulted)
+    out << fmt::format("note: no --config given: {} ({}; --config tiny|wan-1.3b|wan-14b picks one)\n", cfg.name,
+                       use_gpu ? "the wan-1.3b shape on a GPU" : "the tiny model on the CPU");
   out << fmt::format("latent 16 x {} x {} x {} -> {} tokens ({} x {} x {} grid){}\n", F, H, W, N, F / cfg.patch[0],
                      H / cfg.patch[1], W / cfg.patch[2],
                      nshots > 1 ? fmt::format(", {} shots", nshots) : "");
@@ -429,6 +454,16 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
   if (!use_gpu && pages > 0 && page > 0 && mem_cpu.total() > (size_t)pages * (size_t)page)
     throw std::runtime_error(fmt::format("the CPU backend needs about {} for config '{}' at {} tokens, but this machine has {} of memory",
                                          format_bytes(mem_cpu.total()), cfg.name, N, format_bytes((size_t)pages * page)));
+
+  // The device's free memory before the model allocates anything: the measured peak (printed after
+  // sampling beside the estimate) is this minus the least free memory seen after any forward.
+  size_t gpu_free0 = 0, gpu_free_min = SIZE_MAX, gpu_total = 0;
+  auto sample_gpu_memory = [&] {
+    size_t fr = 0;
+    gpu::device_memory(&fr, &gpu_total);
+    gpu_free_min = std::min(gpu_free_min, fr);
+  };
+  if (use_gpu) gpu::device_memory(&gpu_free0, &gpu_total);
 
   // Weights.
   std::string note;
@@ -479,6 +514,18 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
       neg_ptrs = {&neg_emb};
     }
   }
+  // Everything the first step would compile, allocate or build on first use, done before sampling (the
+  // first step then runs like the others): the kernel modules, in parallel, from the cache when warm.
+  if (gdit) {
+    if (o.profile_branches) gdit->set_profile_branches(true);
+    const auto t_prep = Clock::now();
+    err << "kernels: compiling or loading the step's modules ...\n" << std::flush;
+    const gpu::PrepareReport pr = gdit->prepare(F, H, W, shots, gcond);  // the negative context: the same shapes
+    err << "kernels: " << pr.line() << "\n" << std::flush;
+    out << fmt::format("prepared for {} tokens in {:.2f} s: {} (modules, buffers, block maps, routers)\n", N,
+                       since(t_prep), pr.line());
+    sample_gpu_memory();
+  }
   res.setup_seconds = since(t_start);
 
   res.C = cfg.out_channels, res.F = F, res.H = H, res.W = W;
@@ -490,9 +537,10 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
   int forwards = 0;
   auto velocity = [&](const float* x, double t, bool cond, float* v) {
     const bool last = ++forwards == total_forwards;
-    if (use_gpu)
+    if (use_gpu) {
       gdit->forward(x, F, H, W, t, cond ? gcond : gneg, shots, v, &running, M && last ? &routing : nullptr);
-    else
+      sample_gpu_memory();
+    } else
       cdit->forward(x, F, H, W, t, cond ? cond_ptrs : neg_ptrs, shots, v, &running, M ? &routing : nullptr);
   };
 
@@ -516,8 +564,7 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
     StageTimes before;
     double elapsed = 0;
     auto on_step = [&](int i, int n, double sec) {
-      StageTimes d = running;
-      d.attention -= before.attention, d.gemm -= before.gemm, d.other -= before.other;
+      const StageTimes d = running - before;
       before = running;
       res.steps.push_back({sec, d});
       elapsed += sec;
@@ -567,44 +614,80 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
   }
   res.wall_seconds = since(t_start);
 
-  // Timing table.
+  // Timing table. Per step: the mean over steps 2..n when there are two or more (the first step is shown
+  // on its own line: it used to hide JIT compiles that made cross-attention look 16x slower per step).
   const StageTimes& T = res.total;
   const double tot = std::max(1e-12, T.total());
-  const double n = std::max<size_t>(1, res.steps.size());
-  out << fmt::format("\ntiming ({}; setup {:.3f} s incl. weights and context embedding, wall {:.3f} s){}\n", backend_desc,
-                     res.setup_seconds, res.wall_seconds,
+  const size_t first_steady = res.steps.size() >= 2 ? 1 : 0;
+  StageTimes steady;
+  for (size_t i = first_steady; i < res.steps.size(); ++i) steady += res.steps[i].stages;
+  const double n = std::max<size_t>(1, res.steps.size() - first_steady);
+  out << fmt::format("\ntiming ({}; setup {:.3f} s incl. weights, context embedding and kernel preparation, wall {:.3f} s){}\n",
+                     backend_desc, res.setup_seconds, res.wall_seconds,
                      use_gpu ? "\n  (gpu stages: CUDA event time per stage; step wall time includes host work and transfers)" : "");
-  out << fmt::format("  {:<10} {:>10} {:>12} {:>7}\n", "stage", "total s", "per step s", "share");
-  auto row = [&](const char* name, double s) {
-    out << fmt::format("  {:<10} {:>10.4f} {:>12.4f} {:>6.1f}%\n", name, s, s / n, 100.0 * s / tot);
+  out << fmt::format("  {:<14} {:>10} {:>12} {:>7}\n", "stage", "total s",
+                     first_steady ? "per step s*" : "per step s", "share");
+  auto row = [&](const std::string& name, double total_s, double step_s, const char* what = "") {
+    out << fmt::format("  {:<14} {:>10.4f} {:>12.4f} {:>6.1f}%{}\n", name, total_s, step_s / n, 100.0 * total_s / tot, what);
   };
-  row("attention", T.attention);
-  if (use_gpu)
-    out << fmt::format("  {:<10} {:>10.4f} {:>12.4f}   (cross-attention, part of attention)\n", "  cross",
-                       gdit->cross_attention_seconds(), gdit->cross_attention_seconds() / n);
+  row("attention", T.attention, steady.attention);
+  row("  cross", T.cross, steady.cross, "  (cross-attention, part of attention)");
+  if (use_gpu && gdit->profile_branches()) {
+    if (M) row("  router", T.router, steady.router, "  (router + sort + block map of the routed branch)");
+    for (const auto& [name, sec] : T.branches) {
+      auto it = steady.branches.find(name);
+      row("  " + name, sec, it == steady.branches.end() ? 0.0 : it->second, "  (self-attention branch)");
+    }
+  }
   if (use_gpu && gdit->world() > 1)
-    out << fmt::format("  {:<10} {:>10.4f} {:>12.4f}   (all-to-alls and all-gathers over NCCL, part of other)\n", "  comm",
-                       gdit->comm_seconds(), gdit->comm_seconds() / n);
-  row("gemm", T.gemm);
-  row("other", T.other);
-  row("total", T.total());
-  out << fmt::format("  {:<6} {:>9} {:>11} {:>9} {:>9}\n", "step", "wall s", "attention", "gemm", "other");
+    out << fmt::format("  {:<14} {:>10.4f} {:>12.4f}   (all-to-alls and all-gathers over NCCL, part of other)\n", "  comm",
+                       gdit->comm_seconds(), gdit->comm_seconds() / std::max<size_t>(1, res.steps.size()));
+  row("gemm", T.gemm, steady.gemm);
+  row("other", T.other, steady.other);
+  if (use_gpu && M && res.routers_calibrated) row("  calibration", T.calibration, steady.calibration, "  (router calibration, part of other)");
+  row("total", T.total(), steady.total());
+  if (first_steady) out << "  * mean of steps 2.." << res.steps.size() << " (step 1 below)\n";
+  out << fmt::format("  {:<6} {:>9} {:>11} {:>9} {:>9} {:>9}\n", "step", "wall s", "attention", "cross", "gemm", "other");
   for (size_t i = 0; i < res.steps.size(); ++i) {
     const auto& s = res.steps[i];
-    out << fmt::format("  {:<6} {:>9.4f} {:>11.4f} {:>9.4f} {:>9.4f}\n", i + 1, s.seconds, s.stages.attention, s.stages.gemm,
-                       s.stages.other);
+    out << fmt::format("  {:<6} {:>9.4f} {:>11.4f} {:>9.4f} {:>9.4f} {:>9.4f}\n", i + 1, s.seconds, s.stages.attention,
+                       s.stages.cross, s.stages.gemm, s.stages.other);
+  }
+  if (res.steps.size() >= 2) {
+    std::vector<double> rest;
+    for (size_t i = 1; i < res.steps.size(); ++i) rest.push_back(res.steps[i].seconds);
+    std::sort(rest.begin(), rest.end());
+    const double med = rest[(rest.size() - 1) / 2];
+    out << fmt::format("first step {:.4f} s, median of steps 2..{} {:.4f} s (first / median {:.2f}x)\n", res.steps[0].seconds,
+                       res.steps.size(), med, res.steps[0].seconds / std::max(med, 1e-12));
+  }
+  if (use_gpu) {
+    const gpu::GpuMemory est = gpu::estimate_gpu_memory(cfg, N, M, std::max<int>(1, (int)gcond.size() + (int)gneg.size()));
+    const size_t peak = gpu_free_min == SIZE_MAX || gpu_free0 < gpu_free_min ? 0 : gpu_free0 - gpu_free_min;
+    const double dev = peak ? 100.0 * ((double)est.total() - (double)peak) / (double)peak : 0.0;
+    out << fmt::format("gpu memory: estimated {}, measured peak {} (free before the model minus the least free after any "
+                       "forward, cuMemGetInfo), estimate {:+.1f}%{}\n",
+                       format_bytes(est.total()), format_bytes(peak), dev,
+                       std::fabs(dev) > 10 ? " -- more than 10% off: the estimate needs updating (docs/model.md)" : "");
   }
   if (M && !routing.counts.empty()) {
-    out << fmt::format("routing of the last forward (tokens per group, M = {}):\n", M);
+    out << fmt::format("routing of the last forward (tokens per group, M = {}; min / median / max per block):\n", M);
+    double worst = 0;
+    int worst_block = 0;
     for (size_t l = 0; l < routing.counts.size(); ++l) {
-      if (l == 4 && routing.counts.size() > 5) {
-        out << fmt::format("  ... {} more blocks\n", routing.counts.size() - 5);
-        l = routing.counts.size() - 1;
+      std::vector<int> c = routing.counts[l];
+      std::sort(c.begin(), c.end());
+      const double mean = std::max(1e-12, (double)std::accumulate(c.begin(), c.end(), 0LL) / c.size());
+      if (c.back() / mean > worst) worst = c.back() / mean, worst_block = (int)l;
+      if (l >= 4 && l + 1 < routing.counts.size()) {
+        if (l == 4) out << fmt::format("  ... {} more blocks\n", routing.counts.size() - 5);
+        continue;
       }
       std::string r;
-      for (int c : routing.counts[l]) r += fmt::format(" {}", c);
-      out << fmt::format("  block {:>2}:{}\n", l, r);
+      for (int v : routing.counts[l]) r += fmt::format(" {}", v);
+      out << fmt::format("  block {:>2}:{}   min {} / median {} / max {}\n", l, r, c.front(), c[(c.size() - 1) / 2], c.back());
     }
+    out << fmt::format("  largest group / mean over all blocks: {:.2f} (block {}; 1.00 = balanced)\n", worst, worst_block);
   }
   return res;
 }

@@ -40,6 +40,11 @@ struct RunOptions {
   // unset: Step with random weights, Off with a checkpoint (a trained router is left alone).
   std::optional<RouterCalibration> calibrate_routers;
   bool progress = true;
+  // CUDA events after the router and every self-attention branch; the table splits attention by
+  // branch (GPU backend; off: one event for the whole self-attention, the default step's cost).
+  bool profile_branches = false;
+  // Set by the CLI when --config was not given and it chose one for the backend (default_config).
+  bool config_defaulted = false;
   // Debug: one forward of `forward_latent` (key `latent`, [16, F, H, W]) at `forward_timestep`,
   // written to <out_dir>/forward.safetensors (key `velocity`), no sampling.
   std::string forward_latent;
@@ -115,6 +120,17 @@ RouterCalibration router_calibration_for(const RunOptions& o);
 // as usual; once the ranks are started, an error in any rank prints "moga run (rank r of N): error:
 // ..." and ends every rank with exit status 1 (a rank left alone would wait in NCCL forever).
 RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err);
+
+// The config `moga run` takes when --config is not given: "wan-1.3b" when the run will be on a GPU
+// (--backend gpu, or auto with a device), "tiny" on the CPU (wan-1.3b on the CPU takes minutes per
+// forward at a few hundred tokens; docs/model.md).
+std::string default_config(const std::string& backend);
+// The pattern `moga run` takes when --attention is not given: the project's point, MoGA, unless
+// `weights` is a checkpoint without MoGA routers (a plain Wan2.1 checkpoint): then "full", with *note
+// saying why (a routed pattern would refuse it for the missing router keys). Opens the checkpoint's
+// headers only (a bad file is reported later, by the load).
+inline constexpr const char* kDefaultAttention = "moga";
+std::string default_attention(const std::string& weights, std::string* note);
 
 // The patterns shipped in the binary (runtime/kernels/embedded.h).
 std::vector<std::string> embedded_pattern_names();

@@ -50,7 +50,7 @@ TokenOrder token_order(const Grouping& g, bool grouped) {
   return o;
 }
 
-TokenOrder aligned_order(const TokenOrder& o, int G, int align, bool by_size) {
+TokenOrder aligned_order(const TokenOrder& o, int G, int align, bool by_size, bool packed) {
   if (!o.grouped) bad("aligned_order needs a grouped order");
   if (align <= 1) return o;
   TokenOrder a = o;
@@ -69,7 +69,15 @@ TokenOrder aligned_order(const TokenOrder& o, int G, int align, bool by_size) {
     }
     // span starts: by group id, or smallest first with ties to the higher id (by_size). Written out here,
     // not through prep.cuh's span_start_by_size: this layout is the oracle the GPU's is tested against.
-    for (int g = 0, run = 0; g < G; ++g) {
+    // packed: in id order, a group starts where the previous one ended unless it would then cross a
+    // multiple of align (SortParams::packed); written out here too, for the same reason.
+    for (int g = 0, cur = 0; packed && g < G; ++g) {
+      const int r = cur % align;
+      if (size[g] > 0 && r != 0 && r + size[g] > align) cur += align - r;
+      next[g] = cur;
+      cur += size[g];
+    }
+    for (int g = 0, run = 0; !packed && g < G; ++g) {
       if (!by_size) {
         next[g] = run;
         run += padded(size[g]);

@@ -46,7 +46,8 @@ TokenOrder token_order(const Grouping& g, bool grouped);
 // [0, G) starts at a multiple of `align`; Ne becomes aligned_sorted_length(N*k, G, align) and the
 // positions in between are padding (perm = gid = -1, gate 0), which tile summaries and densities skip.
 // by_size: the spans smallest first, ties to the higher id (SortParams::by_size), else by group id.
-TokenOrder aligned_order(const TokenOrder& o, int G, int align, bool by_size = false);
+// packed: several small groups to a block of align positions (SortParams::packed; not with by_size).
+TokenOrder aligned_order(const TokenOrder& o, int G, int align, bool by_size = false, bool packed = false);
 
 // Summaries of the tiles of `tile` entries: [B][ceil(Ne / tile)]. As prep.cuh's, the gid interval is
 // doubled, [2 glo, 2 ghi]; padding (aligned_order) adds nothing to a query tile (its rows are never

@@ -91,7 +91,6 @@ DeviceLimits device_limits() {
   l.regs_per_block = d.attribute(CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK);
   l.max_threads_per_block = d.attribute(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
   l.queried = true;
-  l.wgmma = l.arch == "sm_90";  // the wgmma kernel is built for sm_90a
   return l;
 }
 
@@ -297,8 +296,11 @@ Timing GpuRunner::time(const Config& c) {
         std::string attn_sym, smem_sym;
         if (rec.is_object() && rec.contains("lowered") && rec["lowered"].is_object())
           for (const auto& [expr, sym] : rec["lowered"].items()) {
-            if (expr.rfind("moga::attention_fwd<", 0) == 0) attn_sym = sym.get<std::string>();
-            if (expr.rfind("&moga::attn_fwd_smem_bytes<", 0) == 0) smem_sym = sym.get<std::string>();
+            // either family (sm80.mma: attention_fwd, the sm90.ws rows: attention_fwd_ws)
+            if (expr.rfind("moga::attention_fwd<", 0) == 0 || expr.rfind("moga::attention_fwd_ws<", 0) == 0)
+              attn_sym = sym.get<std::string>();
+            if (expr.rfind("&moga::attn_fwd_smem_bytes<", 0) == 0 || expr.rfind("&moga::attn_fwd_ws_smem_bytes<", 0) == 0)
+              smem_sym = sym.get<std::string>();
           }
         if (!attn_sym.empty()) {
           jit::Module mod(cubin->data(), st.lim.arch, *st.dev);

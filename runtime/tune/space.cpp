@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -135,6 +136,15 @@ KernelInfo kernel_info(const json& manifest, const std::string& kernel) {
 
 // ---- rules -------------------------------------------------------------------------------------------
 
+DeviceLimits DeviceLimits::assumed(const std::string& arch) {
+  DeviceLimits l;
+  l.arch = arch;
+  l.name = fmt::format("assumed {} (no device queried)", arch);
+  if (arch == "sm_80") l.smem_optin_bytes = 163 * 1024;
+  if (arch == "sm_86" || arch == "sm_89") l.smem_optin_bytes = 99 * 1024;
+  return l;
+}
+
 int attn_fwd_smem_bytes(int D, const Config& c) {
   const rt::KernelVariant* v = rt::find_variant(c.variant);
   return (v ? *v : rt::default_variant(rt::Engine::MmaSync))
@@ -142,34 +152,19 @@ int attn_fwd_smem_bytes(int D, const Config& c) {
 }
 
 std::string static_check(const Config& c, int D, const DeviceLimits& lim) {
-  if (c.wgmma()) {
-    const rt::KernelVariant* v = rt::find_variant(c.variant);
-    if (!v) return fmt::format("no kernel variant '{}'", c.variant);
-    if (!lim.wgmma) return "the wgmma kernel needs an sm_90 device";
-    if (D != 128) return fmt::format("the wgmma kernel is tuned at head dim 128 only, not {}", D);
-    return v->check_tiles(rt::TileConfig{c.block_m, c.block_n, c.warps, c.stages}, D, lim.smem_optin_bytes);
-  }
-  if (D <= 0 || D % 64 != 0) return fmt::format("head dim {} is not a multiple of 64", D);
-  if (c.warps < 1 || c.warps > 16) return fmt::format("warps {} outside 1..16", c.warps);
-  if (c.block_m % (16 * c.warps) != 0 || c.block_m < 16 * c.warps)
-    return fmt::format("BM {} is not a multiple of 16*warps = {}", c.block_m, 16 * c.warps);
-  if (c.block_m / (16 * c.warps) > 2)
-    return fmt::format("BM {} gives {} m-tiles per warp (at most 2)", c.block_m, c.block_m / (16 * c.warps));
-  if (c.block_n < 16 || c.block_n % 16 != 0) return fmt::format("BN {} is not a multiple of 16", c.block_n);
-  if (c.stages < 2 || c.stages > 4) return fmt::format("stages {} outside 2..4", c.stages);
-  const int ch = D / 8, threads = c.threads();
-  if (threads % ch != 0 || (threads / ch) % 8 != 0)
-    return fmt::format("{} threads over {} chunks per row: row step {} is not a multiple of 8", threads, ch,
-                       threads % ch ? -1 : threads / ch);
-  const int step = threads / ch;
-  if (c.block_m % step != 0 || c.block_n % step != 0)
-    return fmt::format("BM {} / BN {} do not split over the load row step {}", c.block_m, c.block_n, step);
-  if (threads > lim.max_threads_per_block)
-    return fmt::format("{} threads > {} per block", threads, lim.max_threads_per_block);
-  const int smem = attn_fwd_smem_bytes(D, c);
-  if (smem > lim.smem_optin_bytes)
-    return fmt::format("shared memory {} B > opt-in limit {} B", smem, lim.smem_optin_bytes);
-  return "";
+  // The tile rules are the registry's (KernelVariant::check_tiles, the runtime's own check); the tuner
+  // adds what only it needs: the row runs on the arch, the head dims it tunes, the thread limit.
+  const rt::KernelVariant* v = rt::find_variant(c.variant);
+  if (!v) return fmt::format("no kernel variant '{}'", c.variant);
+  if (!v->runs_on(lim.arch)) return fmt::format("{} does not run on {}", v->name, lim.arch);
+  if (c.wgmma() && D != 128) return fmt::format("the wgmma kernel is tuned at head dim 128 only, not {}", D);
+  const rt::TileConfig t{c.block_m, c.block_n, c.warps, c.stages};
+  // threads before shared memory, as check_tiles reports shared memory last
+  std::string why = v->check_tiles(t, D, INT_MAX);
+  if (why.empty() && c.threads() > lim.max_threads_per_block)
+    why = fmt::format("{} threads > {} per block", c.threads(), lim.max_threads_per_block);
+  if (why.empty()) why = v->check_tiles(t, D, lim.smem_optin_bytes);
+  return why;
 }
 
 std::string resource_check(const Config& c, int regs, int smem, const DeviceLimits& lim) {
@@ -195,16 +190,16 @@ Space build_space(const KernelInfo& k, int D, const DeviceLimits& lim) {
           else
             s.pruned.push_back({c, std::move(why)});
         }
-  // The wgmma rows compete where they can run (an sm_90 device, D = 128): every row of the registry's
-  // wgmma family with every tile configuration of its space.
+  // Every other row of the registry with every tile configuration of its space, where it runs (the
+  // wgmma rows: an sm_90 target, D = 128); rows for another arch are left out, not listed as pruned.
   for (const rt::KernelVariant& v : rt::kernel_registry()) {
-    if (v.engine != rt::Engine::Wgmma) continue;
+    if (v.engine == rt::Engine::MmaSync || !v.runs_on(lim.arch)) continue;
     for (const rt::TileConfig& t : v.tile_space(D)) {
       const Config c{t.block_m, t.block_n, t.warps, t.stages, v.name};
       std::string why = static_check(c, D, lim);
       if (why.empty())
         s.kept.push_back(c);
-      else if (lim.wgmma)
+      else
         s.pruned.push_back({c, std::move(why)});
     }
   }

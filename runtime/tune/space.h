@@ -20,9 +20,10 @@ namespace moga::tune {
 
 // One point of the space: a row of the kernel registry (runtime/attention/registry.h) and its tiles
 // (D comes from the shape). sm80.mma: attention_fwd<Variant, D, BM, BN, WARPS, STAGES> with the manifest's
-// tunable lists; the wgmma rows (sm90.ws and its scheduler rows): attention_fwd_ws with BM 128, BN 64 or
-// 128, 2-4 stages, where the device is an sm_90 (the runtime's own default there is sm90.ws 128/128/3, so
-// it competes with everything else in the same space).
+// tunable lists; every other row with its KernelVariant::tile_space (the wgmma rows, sm90.ws and its
+// scheduler rows: attention_fwd_ws with BM 128, BN 64 or 128, 2-4 stages), where KernelVariant::runs_on
+// the arch (the runtime's own default on sm_90 is sm90.ws 128/128/3, so it competes with everything
+// else in the same space).
 struct Config {
   int block_m = 0, block_n = 0, warps = 0, stages = 0;
   std::string variant = "sm80.mma";  // the registry row
@@ -75,8 +76,10 @@ struct DeviceLimits {
   int regs_per_block = 64 * 1024;       // CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK
   int max_threads_per_block = 1024;
   bool queried = false;                 // true when these came from a device
-  bool wgmma = false;                   // sm_90 device: the wgmma kernel is a candidate at D = 128
   static DeviceLimits assumed_h100() { return DeviceLimits{}; }
+  // Without a device (`moga tune --dry-run --arch sm_80`): the arch's published limits (sm_80: 163 KiB
+  // of shared memory per block; sm_86, sm_89: 99 KiB; sm_90 and anything else: the H100's).
+  static DeviceLimits assumed(const std::string& arch);
 };
 
 // attention_fwd's dynamic shared memory in bytes: AttnFwdCfg<D, BM, BN, WARPS, STAGES>::kSmemBytes
@@ -87,12 +90,14 @@ int attn_fwd_smem_bytes(int head_dim, const Config& c);
 
 // Why `c` cannot run at head dim `d` on `lim`, or "" when no static rule rejects it. The rules, in
 // the order they are checked (the first that fails is reported):
-//   the template's static_asserts and the runtime's tile checks (runtime/attention check_tiles):
-//     D % 64 == 0; 1 <= warps <= 16; BM % (16*warps) == 0; at most 2 m-tiles per warp;
-//     BN % 16 == 0; 2 <= stages <= 4; threads % (D/8) == 0 and (threads/(D/8)) % 8 == 0;
-//     BM and BN multiples of the load row step threads/(D/8);
+//   the config's registry row runs on lim.arch (KernelVariant::runs_on: sm80.mma on sm_80+, the
+//   sm90.ws* rows on sm_90 only); the wgmma rows are tuned at D = 128 only;
+//   the row's tile rules, owned by the registry (KernelVariant::check_tiles, the runtime's own check:
+//   the template's static_asserts; for sm80.mma D % 64 == 0, 1 <= warps <= 16, BM % (16 * warps) == 0,
+//   at most 2 m-tiles per warp, BN % 16 == 0, 2 <= stages <= 4, the load row step threads/(D/8) a
+//   multiple of 8 dividing BM and BN);
 //   threads <= the device's limit;
-//   shared memory (attn_fwd_smem_bytes) <= the device's opt-in limit.
+//   shared memory (attn_fwd_smem_bytes) <= the device's opt-in limit (check_tiles again).
 // Registers are known only after the compile: resource_check() below.
 std::string static_check(const Config& c, int head_dim, const DeviceLimits& lim);
 

@@ -11,6 +11,8 @@ set(_attn_test_patterns
   "attn_hooks|${_attn_pat}/attn_hooks.moga"
   "attn_routed_mix|${_attn_pat}/attn_routed_mix.moga"
   "attn_route64|${_attn_pat}/attn_route64.moga"
+  "attn_route256|${_attn_pat}/attn_route256.moga"
+  "attn_small_groups|${_attn_pat}/attn_small_groups.moga"
   "attn_top2|${_attn_pat}/attn_top2.moga"
   "attn_top2_mix|${_attn_pat}/attn_top2_mix.moga"
   "attn_video_bias|${_attn_pat}/attn_video_bias.moga"

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 
@@ -561,8 +562,36 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
                       "&moga::attn_fwd_ws_smem_bytes<moga_gen_moga::stga, 128, 128, 128, 3>"),
             info.kernels.end());
   EXPECT_NE(info.cache_path.find("sm_90a"), std::string::npos) << info.cache_path;
+  // One unit per attention kernel (sm_90a), one for the router (M = 5), one for the prep kernels
+  // (plain sm_90: no wgmma there), compiled in parallel.
+  std::vector<std::string> units;
+  for (const auto& u : info.units) {
+    units.push_back(u.name);
+    EXPECT_FALSE(u.cache_hit) << u.name;
+    EXPECT_EQ(u.arch, u.name.find("moga-moga-") == 0 ? "sm_90a" : "sm_90") << u.name;
+  }
+  EXPECT_EQ(units, (std::vector<std::string>{"moga-moga-dynamic-d128", "moga-moga-stga-d128", "moga-moga-frame_local-d128",
+                                             "moga-router-nt1-cfg1", "moga-prep"}));
+  // prep.cuh's non-template kernels are compiled once, in the prep unit (MOGA_NO_PREP_KERNELS elsewhere)
+  auto has = [](const std::string& path, const std::string& sym) {
+    std::ifstream f(path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return bytes.find(sym) != std::string::npos;
+  };
+  for (const auto& u : info.units)
+    EXPECT_EQ(has(u.cache_path, "sort_hist_kernel"), u.name == "moga-prep") << u.name << " " << u.cache_path;
+  int exprs = 0;
+  for (const auto& u : info.units) exprs += u.expressions;
+  EXPECT_EQ(exprs, (int)info.kernels.size());
   const ModuleInfo again = attn.compile(128);
   EXPECT_TRUE(again.cache_hit);
+  // Another routed pattern of the same router size shares the router and prep units through the cache.
+  PatternAttention dyn(load_builtin("moga_dynamic"), for_arch("sm_90"));
+  const ModuleInfo d = dyn.compile(128);
+  ASSERT_EQ(d.units.size(), 3u);
+  EXPECT_FALSE(d.units[0].cache_hit) << d.units[0].name;
+  EXPECT_TRUE(d.units[1].cache_hit) << d.units[1].name;
+  EXPECT_TRUE(d.units[2].cache_hit) << d.units[2].name;
   std::cout << "moga d128 (wgmma, sm_90a): " << info.kernels.size() << " kernels, compile " << info.compile_ms
             << " ms\n";
   unsetenv("MOGA_CACHE_DIR");
@@ -595,4 +624,65 @@ TEST(attention_jit, CompilesMixedAndHeadDim64Modules) {
             << d64.compile_ms << " ms\n";
   unsetenv("MOGA_CACHE_DIR");
   std::filesystem::remove_all(tmpl);
+}
+
+// ---- group layout (group_layout.h): padded or packed, chosen per shape from the group sizes -----------
+
+TEST(attention_group_layout, TilePairCounts) {
+  // 1,560 groups of 21 tokens (svg_temporal at 21x30x52): padded, a tile pair per group; packed, 6 groups
+  // to a block of 128 (126 tokens), one pair per block
+  const std::vector<int> tiny(1560, 21);
+  EXPECT_EQ(padded_tile_pairs(tiny, 128, 128), 1560);
+  EXPECT_EQ(packed_tile_pairs(tiny, 128, 128), 260);
+  EXPECT_EQ(choose_group_layout(GroupLayout::Auto, 1560, 260), GroupLayout::Packed);
+  // groups of exactly one tile: the same pairs; a tie keeps the padded layout
+  const std::vector<int> exact(10, 128);
+  EXPECT_EQ(padded_tile_pairs(exact, 128, 128), 10);
+  EXPECT_EQ(packed_tile_pairs(exact, 128, 128), 10);
+  EXPECT_EQ(choose_group_layout(GroupLayout::Auto, 10, 10), GroupLayout::Padded);
+  // a group longer than two tiles, empty groups, groups of 1 and 2: packed into positions [0, 304) of
+  // three blocks; query tiles [0, 128), [128, 256) in group 0, [256, 384) holding groups 0, 2, 4, 5 and
+  // padding: each spans key tiles 0..2 (BN 64: 0..4, the last tile of 64 being padding only)
+  const std::vector<int> mixed{300, 0, 1, 0, 2, 1};
+  EXPECT_EQ(padded_tile_pairs(mixed, 128, 128), 3 * 3 + 1 + 1 + 1);
+  EXPECT_EQ(packed_tile_pairs(mixed, 128, 128), 9);
+  EXPECT_EQ(packed_tile_pairs(mixed, 128, 64), 3 * 5);
+  // the 20% margin: packed must run fewer than 0.8x the padded pairs
+  EXPECT_EQ(choose_group_layout(GroupLayout::Auto, 100, 80), GroupLayout::Padded);
+  EXPECT_EQ(choose_group_layout(GroupLayout::Auto, 100, 79), GroupLayout::Packed);
+  EXPECT_EQ(choose_group_layout(GroupLayout::Padded, 1000, 1), GroupLayout::Padded);
+  EXPECT_EQ(choose_group_layout(GroupLayout::Packed, 1, 1000), GroupLayout::Packed);
+  // a group crossing a block boundary starts at the next block: 100 + 100 -> [0, 100), [128, 228)
+  EXPECT_EQ(packed_tile_pairs(std::vector<int>{100, 100}, 128, 128), 2);
+  EXPECT_EQ(packed_tile_pairs(std::vector<int>{60, 60, 200}, 128, 128), 1 + 2 * 2);
+  // routed estimates (groups of the mean size n = Ne / M): n = 16, a block per 120 entries
+  EXPECT_EQ(padded_tile_pairs_estimate(4096, 256, 128, 128), 256);
+  EXPECT_EQ(packed_tile_pairs_estimate(4096, 256, 128, 128), 35);
+  EXPECT_EQ(packed_tile_pairs_estimate(4096, 256, 128, 64), 70);
+  EXPECT_EQ(padded_tile_pairs_estimate(32768, 16, 128, 128), 16 * 16 * 16);
+}
+
+TEST(attention_group_layout, AutoChoosesPerShape) {
+  const AttentionOptions o = for_arch("sm_90");  // wgmma tiles 128/128 at D = 128
+  PatternAttention fl(load_builtin("frame_local"), o);
+  const auto full_res = fl.group_layout(0, AttentionShape::make_video(1, 21, 30, 52, 12, 128));
+  EXPECT_EQ(full_res.layout, GroupLayout::Padded);  // frames of 1,560 tokens
+  EXPECT_EQ(full_res.align, 128);
+  const auto low_res = fl.group_layout(0, AttentionShape::make_video(1, 520, 7, 9, 12, 128));
+  EXPECT_EQ(low_res.layout, GroupLayout::Packed);  // frames of 63 tokens
+  EXPECT_EQ(low_res.align, 128);
+  EXPECT_EQ(low_res.packed_pairs, 260);
+  EXPECT_EQ(low_res.padded_pairs, 520);
+  PatternAttention dyn(load_builtin("moga_dynamic"), o);  // M = 5: groups of thousands
+  EXPECT_EQ(dyn.group_layout(0, AttentionShape::make_video(1, 21, 30, 52, 12, 128)).layout, GroupLayout::Padded);
+  PatternAttention r64(test_pattern("attn_route64"), o);
+  EXPECT_EQ(r64.group_layout(0, AttentionShape::seq(1, 1001, 2, 128)).layout, GroupLayout::Packed);
+  EXPECT_EQ(r64.group_layout(0, AttentionShape::seq(1, 32768, 2, 128)).layout, GroupLayout::Padded);
+  AttentionOptions forced = o;
+  forced.group_layout = GroupLayout::Packed;
+  PatternAttention fp(load_builtin("frame_local"), forced);
+  EXPECT_EQ(fp.group_layout(0, AttentionShape::make_video(1, 21, 30, 52, 12, 128)).layout, GroupLayout::Packed);
+  PatternAttention dense(load_builtin("causal"), o);
+  EXPECT_EQ(dense.group_layout(0, AttentionShape::seq(1, 1000, 2, 128)).layout, GroupLayout::Auto);  // not grouped
+  EXPECT_THROW(dense.group_layout(3, AttentionShape::seq(1, 1000, 2, 128)), ArgumentError);
 }

@@ -243,7 +243,7 @@ class gpu_attention : public ::testing::Test {
         g.prob.assign(r.routing[ki].prob.begin(), r.routing[ki].prob.end());
         in.routing[ki] = &g;
         check_router(xh, wh[ki], s.B, s.N, p.d_model, g.M, g.k, r.routing[ki]);
-        check_order(attn, ki, r.routing[ki], s.D);
+        check_order(attn, ki, r.routing[ki], s);
       }
     }
     ref::RefOutput ro_;
@@ -292,7 +292,7 @@ class gpu_attention : public ::testing::Test {
   }
 
   // The GPU's sorted order is exactly the stable counting sort of its router output.
-  void check_order(PatternAttention& attn, int ki, const PatternAttention::Routing& r, int D) {
+  void check_order(PatternAttention& attn, int ki, const PatternAttention::Routing& r, const AttentionShape& s) {
     const auto o = attn.last_order(ki);
     const int Ne = r.N * r.topk;  // entries: a token once per chosen group
     std::vector<int> seg((size_t)r.B * (r.M + 1)), perm((size_t)r.B * Ne), gid(perm.size()), scratch(r.M);
@@ -303,15 +303,19 @@ class gpu_attention : public ::testing::Test {
     EXPECT_EQ(o.perm, perm) << "perm";
     EXPECT_EQ(o.gid, gid) << "gid";
     if (!o.gate.empty() && !attn.spec().kernels[ki].gate) EXPECT_EQ(o.gate, gate) << "gate";
-    // the layout the kernels read: groups aligned to lcm(BM, BN), padding perm = gid = -1
+    // the layout the kernels read, blocks of lcm(BM, BN), padding perm = gid = -1: padded (each group at
+    // a block) or packed (several to a block), as group_layout chose it for this shape
     const auto raw = attn.last_order(ki, nullptr, /*raw=*/true);
-    EXPECT_EQ(raw.align, attn.group_align(ki, D)) << "alignment";
+    const PatternAttention::Layout lay = attn.group_layout(ki, s);
+    EXPECT_EQ(raw.align, lay.align) << "alignment";
+    EXPECT_EQ(raw.packed, lay.layout == GroupLayout::Packed) << "layout";
     const int Ns = aligned_sorted_length(Ne, r.M, raw.align);
     ASSERT_EQ(raw.N, Ns);
     std::vector<int> aperm((size_t)r.B * Ns), agid(aperm.size());
     std::vector<float> agate(aperm.size());
     counting_sort_host(r.gid.data(), probs.data(), r.B, Ne, r.topk, r.M, scratch.data(), seg.data(), aperm.data(),
-                       agid.data(), agate.data(), nullptr, raw.align, Ns, nullptr, /*by_size=*/true);
+                       agid.data(), agate.data(), nullptr, raw.align, Ns, nullptr, /*by_size=*/!raw.packed,
+                       raw.packed);
     EXPECT_EQ(raw.seg_offsets, seg) << "aligned segment offsets";
     EXPECT_EQ(raw.perm, aperm) << "aligned perm";
     EXPECT_EQ(raw.gid, agid) << "aligned gid";
@@ -334,7 +338,9 @@ class gpu_attention : public ::testing::Test {
         int G = 0;
         for (int g : order.gid) G = std::max(G, g + 1);
         if (ks.route) G = ks.route->groups;
-        order = ref::aligned_order(order, G, attn.group_align(ki, s.D), /*by_size=*/ks.route.has_value());
+        const PatternAttention::Layout lay = attn.group_layout(ki, s);
+        const bool packed = lay.layout == GroupLayout::Packed;
+        order = ref::aligned_order(order, G, lay.align, /*by_size=*/ks.route.has_value() && !packed, packed);
       }
       const ref::BlockMap cpu = ref::build_block_map(ks, shape, order, bo);
       const auto gpu = attn.last_block_map(ki);
@@ -427,14 +433,15 @@ GPU_TEST(FrameLocal) { check(this, "frame_local", video_problem(2, 5, 13, 17, 2,
 GPU_TEST(MogaLayer) { check(this, "moga", video_problem(2, 5, 13, 17, 2, 128, {0, 3})); }
 GPU_TEST(MogaLayerHeadDim64) { check(this, "moga", video_problem(1, 5, 13, 17, 4, 64, {0, 2})); }
 GPU_TEST(Radial) { check(this, "radial", video_problem(2, 5, 13, 17, 2, 128)); }
-// the grouped kernels without aligned groups (AttentionOptions::align_groups = false): the dense sorted
-// order, tiles that straddle groups
+// the grouped kernels with packed groups forced (AttentionOptions::group_layout = Packed) where their
+// groups are larger than a tile: tiles that hold the end of one group and the start of the next
 GPU_TEST(MogaLayerUnalignedGroups) {
   AttentionOptions o = opts();
-  o.align_groups = false;
+  o.group_layout = GroupLayout::Packed;
   PatternAttention attn(load_builtin("moga"), o);
-  expect_close_public(run_public(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga unaligned");
-  EXPECT_EQ(attn.group_align(0, 128), 1);
+  const Problem p = video_problem(2, 5, 13, 17, 2, 128, {0, 3});
+  expect_close_public(run_public(attn, p), "moga packed");
+  for (int ki : {0, 1, 2}) EXPECT_TRUE(attn.last_order(ki, nullptr, true).packed) << "kernel " << ki;
 }
 GPU_TEST(Natten2d) { check(this, "natten2d", video_problem(2, 5, 13, 17, 2, 128)); }
 // lengths that are an exact multiple of 128 (no partial last tile), and below one tile
@@ -695,6 +702,98 @@ GPU_TEST(RoutedWithMaskAndKeyWithEmptyGroups) {
   EXPECT_GT(empty, 0) << "odd keys must leave empty groups";
 }
 
+// ---- groups much smaller than a tile: the packed layout (group_layout.h, issue #12 item 4) ------------
+
+// Group sizes of grouped kernel ki in the last run (compact order), per batch item.
+static std::vector<int> group_sizes(PatternAttention& attn, int ki, int b) {
+  const auto o = attn.last_order(ki);
+  std::vector<int> n(o.G);
+  for (int g = 0; g < o.G; ++g)
+    n[g] = o.seg_offsets[(size_t)b * (o.G + 1) + g + 1] - o.seg_offsets[(size_t)b * (o.G + 1) + g];
+  return n;
+}
+
+// Computed keys: one group of 301 tokens (longer than two tiles) beside groups of 1 and 2 tokens with
+// every odd id empty, and groups of 5 with a causal mask (tile summaries over the packed order). Auto
+// packs both; the map of the unmasked branch has exactly the tile pairs packed_tile_pairs predicts, the
+// big group's interior pairs full; forcing the padded layout gives the reference's output too, with
+// more tile pairs.
+GPU_TEST(SmallGroupsPackedComputedKeys) {
+  const Problem p = seq_problem(2, 1001, 2, 128);
+  PatternAttention attn(test_pattern("attn_small_groups"), opts());
+  for (int ki = 0; ki < 2; ++ki) EXPECT_EQ(attn.group_layout(ki, p.s).layout, GroupLayout::Packed) << "kernel " << ki;
+  expect_close_public(run_public(attn, p), "attn_small_groups packed");
+  EXPECT_TRUE(attn.last_order(0, nullptr, /*raw=*/true).packed);
+  const std::vector<int> n = group_sizes(attn, 0, 0);
+  ASSERT_FALSE(n.empty());
+  EXPECT_EQ(n[0], 301);
+  EXPECT_GT(std::count(n.begin(), n.end(), 1), 0) << "groups of one token";
+  EXPECT_GT(std::count(n.begin(), n.end(), 0), 0) << "empty groups";
+  const auto packed_map = attn.last_block_map(0);
+  EXPECT_EQ(packed_map.full + packed_map.partial, p.s.B * attn.group_layout(0, p.s).packed_pairs);
+  EXPECT_GT(packed_map.full, 0) << "tile pairs inside the 301-token group are full";
+
+  AttentionOptions po = opts();
+  po.group_layout = GroupLayout::Padded;
+  PatternAttention padded(test_pattern("attn_small_groups"), po);
+  expect_close_public(run_public(padded, p), "attn_small_groups padded");
+  EXPECT_FALSE(padded.last_order(0, nullptr, true).packed);
+  const auto padded_map = padded.last_block_map(0);
+  EXPECT_GT(padded_map.full + padded_map.partial, packed_map.full + packed_map.partial);
+}
+
+// Routed: M = 64 at 1,001 tokens (~16 a group: Auto packs), the router pushed into one group of >= 300
+// tokens (longer than a tile), one group of a single token and one empty group per batch item.
+GPU_TEST(SmallGroupsPackedRouted) {
+  PatternAttention attn(test_pattern("attn_route64"), opts());
+  Problem p = seq_problem(2, 1001, 2, 128);
+  EXPECT_EQ(attn.group_layout(0, p.s).layout, GroupLayout::Packed);
+  const int N = p.s.N, d = p.d_model, M = 64;
+  const int lone[2] = {537, 12};
+  p.tweak_router = [&](std::vector<float>& x, std::vector<std::vector<float>>& w) {
+    for (int b = 0; b < 2; ++b)
+      for (int t = 0; t < N; ++t) {
+        float* xr = &x[((size_t)b * N + t) * d];
+        xr[0] = 1.f;
+        xr[1] = (b == 0 ? t < 300 : t >= 700) ? 1.f : 0.f;
+        xr[2] = t == lone[b] ? 1.f : 0.f;
+      }
+    w[0][0 * M + 3] = -100.f;  // group 3: empty
+    w[0][1 * M + 7] = 200.f;   // group 7: 300+ tokens
+    w[0][0 * M + 5] = -100.f;  // group 5: the lone token only
+    w[0][2 * M + 5] = 400.f;
+  };
+  expect_close_public(run_public(attn, p), "attn_route64 packed, skewed groups");
+  EXPECT_TRUE(attn.last_order(0, nullptr, true).packed);
+  for (int b = 0; b < 2; ++b) {
+    const std::vector<int> n = group_sizes(attn, 0, b);
+    EXPECT_EQ(n[3], 0) << "batch " << b;
+    EXPECT_EQ(n[5], 1) << "batch " << b;
+    EXPECT_GE(n[7], 300) << "batch " << b;
+  }
+}
+
+// The router at M = 256 (above the 64 it took before: the wide configuration, 128-column weight chunks at
+// d_model 1536) against the CPU router, its ~8-token groups packed.
+GPU_TEST(SmallGroupsRouterOf256Groups) {
+  PatternAttention attn(test_pattern("attn_route256"), opts());
+  Problem p = seq_problem(2, 2001, 2, 128);
+  EXPECT_EQ(attn.group_layout(0, p.s).layout, GroupLayout::Packed);
+  expect_close_public(run_public(attn, p), "attn_route256 d_model=64");
+  EXPECT_TRUE(attn.last_order(0, nullptr, true).packed);
+  p.d_model = 1536;
+  expect_close_public(run_public(attn, p), "attn_route256 d_model=1536");
+}
+
+// Frame-local at low resolution: frames of 35 tokens, packed by Auto.
+GPU_TEST(SmallGroupsPackedFrameLocalLowResolution) {
+  PatternAttention attn(load_builtin("frame_local"), opts());
+  const Problem p = video_problem(2, 9, 5, 7, 2, 128);
+  EXPECT_EQ(attn.group_layout(0, p.s).layout, GroupLayout::Packed);
+  expect_close_public(run_public(attn, p), "frame_local 9x5x7 packed");
+  EXPECT_TRUE(attn.last_order(0, nullptr, true).packed);
+}
+
 // ---- reuse: new inputs and new routing on the same object; strided inputs; attention-only runs -------
 
 GPU_TEST(RepeatedCallsRerouteAndReuseStaticMaps) {
@@ -886,7 +985,9 @@ class WarmJitCache : public ::testing::Environment {
                             "natten2d"})
         items.push_back({builtin(n), o, 128});
       for (const char* n : {"full", "causal", "moga"}) items.push_back({builtin(n), o, 64});
-      for (const char* n : {"attn_all_masked", "attn_hooks", "attn_routed_mix"}) items.push_back({testp(n), o, 128});
+      for (const char* n : {"attn_all_masked", "attn_hooks", "attn_routed_mix", "attn_small_groups", "attn_route64",
+                            "attn_route256"})
+        items.push_back({testp(n), o, 128});
       items.push_back({testp("attn_route64"), o, 64});
       items.push_back({builtin("moga"), tile_override_options(e), 128});
       // (Auto modules are these: the same instantiations and arch, so the same cache entries.)

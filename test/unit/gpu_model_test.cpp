@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <random>
 #include <sstream>
+#include <tuple>
 
 #include "runtime/attention/attention.h"
 #include "runtime/jit/module.h"
@@ -128,6 +129,45 @@ TEST(GpuModelBuild, KernelsCompileWithNvrtc) {
     }
 }
 
+// Cross-attention in a `moga` run used to cost 16x a `full` run's per step at 187,200 tokens (issue #17):
+// its module is `full`'s, which a `full` run's self-attention had compiled already but a `moga` run
+// compiled inside the first step, and the table divided that by the step count. The cross-attention's
+// plan is pinned here: the dense `full` pattern, one kernel, no preparation kernels, the same registry
+// row, tiles and module (cache entry) as a `full` self-attention, at both head dims; GpuDiT::prepare()
+// compiles it before sampling (GpuModel.PrepareCompilesEveryModuleBeforeTheFirstStep).
+TEST(GpuModelBuild, CrossAttentionIsTheFullModuleUnderEveryPattern) {
+  const std::unique_ptr<rt::PatternAttention> cross = gpu::make_cross_attention();
+  ASSERT_EQ(cross->spec().pattern, std::string(gpu::kCrossPattern));
+  ASSERT_EQ(cross->spec().kernels.size(), 1u);
+  const ref::KernelSpec& k = cross->spec().kernels[0];
+  EXPECT_FALSE(k.mask.has_value() || k.key.has_value() || k.route.has_value() || k.bias.has_value())
+      << "cross-attention must be dense (keys of another length than the queries)";
+  EXPECT_TRUE(cross->routed_kernels().empty());
+  rt::PatternAttention full_self(rt::load_builtin("full"));
+  for (int D : {64, 128}) {
+    EXPECT_EQ(cross->variant(0, D).name, full_self.variant(0, D).name) << "D=" << D;
+    EXPECT_EQ(cross->engine(0, D), full_self.engine(0, D)) << "D=" << D;
+    const rt::TileConfig a = cross->tiles(0, D), b = full_self.tiles(0, D);
+    EXPECT_EQ(std::tie(a.block_m, a.block_n, a.warps, a.stages), std::tie(b.block_m, b.block_n, b.warps, b.stages));
+    const rt::ModuleInfo ci = cross->compile(D), fi = full_self.compile(D);
+    EXPECT_EQ(ci.cache_path, fi.cache_path) << "D=" << D << ": the cross-attention compiles a module of its own";
+    EXPECT_EQ(ci.kernels, fi.kernels);
+    std::printf("cross-attention D=%d: %s (%s), %zu name expressions, module %s\n", D, ci.variants[0].c_str(), ci.arch.c_str(),
+                ci.kernels.size(), ci.cache_path.c_str());
+  }
+  // On Hopper at head dim 128 the fused wgmma kernel (the v11 row), as in a `full` run.
+  EXPECT_EQ(gpu::make_cross_attention("sm_90")->engine(0, 128), rt::Engine::Wgmma);
+  EXPECT_EQ(gpu::make_cross_attention("sm_80")->engine(0, 128), rt::Engine::MmaSync);
+}
+
+TEST(GpuModelBuild, PrepareReportLine) {
+  gpu::PrepareReport r;
+  r.modules = 3, r.compiled = 2, r.seconds = 3.14;
+  EXPECT_EQ(r.line(), "compiling 2 kernel modules (1 from cache) ... 3.1 s");
+  r.compiled = 0, r.seconds = 0.21;
+  EXPECT_EQ(r.line(), "kernels from cache (3), 0.2 s");
+}
+
 TEST(GpuModelBuild, MemoryEstimate) {
   const ModelConfig c = config_by_name("wan-1.3b");
   const gpu::GpuMemory m = gpu::estimate_gpu_memory(c, 32760, 0, 1);
@@ -142,6 +182,13 @@ TEST(GpuModelBuild, MemoryEstimate) {
   EXPECT_EQ(gpu::format_gpu_memory(m).find("scratch"), std::string::npos);
   const gpu::GpuMemory r = gpu::estimate_gpu_memory(c, 32760, 5, 1);
   EXPECT_EQ(r.weights - m.weights >= (size_t)30 * 5 * c.dim * 2, true);
+  // wan-14b at 75,600 tokens (issue #17) fits one H200 (141 GiB) in bf16 with room to spare
+  const ModelConfig big = config_by_name("wan-14b");
+  const gpu::GpuMemory b = gpu::estimate_gpu_memory(big, 75600, 5, 1);
+  std::printf("wan-14b, 75600 tokens, moga: %s\n", gpu::format_gpu_memory(b).c_str());
+  EXPECT_GE(b.weights, (size_t)param_count(big) * 2);
+  EXPECT_GT(b.activations, (size_t)75600 * big.ffn_dim * 2 + (size_t)75600 * big.dim * (4 + 5 * 2));
+  EXPECT_LT(b.total(), (size_t)60 << 30);
 }
 
 TEST(GpuModelBuild, PatternsForTheGpu) {
@@ -272,6 +319,8 @@ struct ForwardCase {
   int contexts;
   double t;
   RouterCalibration calibrate = RouterCalibration::Off;  // router calibration on both backends (routed patterns)
+  bool prepare = false;  // GpuDiT::prepare() before the forward (the forward must not change)
+  bool profile = false;  // per-branch events (StageTimes::branches)
 };
 
 // The calibrated routers of both backends: the same up to bf16 (the GPU calibrates from bf16 h and
@@ -361,7 +410,35 @@ void forward_case(const ForwardCase& fc) {
   std::vector<float> vg(lat_n, NAN), vc(lat_n);
   cpu::RoutingStats rg, rc;
   StageTimes tg;
+  if (fc.prepare) {
+    const gpu::PrepareReport pr = g.prepare(fc.F, fc.H, fc.W, fc.shots, gctx);
+    std::printf("prepare: %s\n", pr.line().c_str());
+    // the DiT's kernels, the self-attention's module and, unless it is `full`'s, the cross-attention's
+    EXPECT_EQ(pr.modules, std::string(fc.pattern) == gpu::kCrossPattern ? 2 : 3);
+    EXPECT_LE(pr.compiled, pr.modules);
+  }
+  g.set_profile_branches(fc.profile);
   g.forward(latent.data(), fc.F, fc.H, fc.W, fc.t, gctx, fc.shots, vg.data(), &tg, M ? &rg : nullptr);
+  EXPECT_GT(tg.cross, 0.0);
+  EXPECT_LT(tg.cross, tg.attention);
+  if (fc.profile) {
+    // every self-attention branch timed under its kernel name; the router, the branches and the
+    // cross-attention cover the attention time exactly (each event interval goes to one of them)
+    double branches = 0;
+    for (const auto& ks : spec.kernels) {
+      ASSERT_TRUE(tg.branches.count(ks.name)) << "no time for branch " << ks.name;
+      EXPECT_GT(tg.branches.at(ks.name), 0.0) << ks.name;
+      branches += tg.branches.at(ks.name);
+    }
+    EXPECT_EQ(tg.branches.size(), spec.kernels.size());
+    if (M) EXPECT_GT(tg.router, 0.0);
+    EXPECT_NEAR(tg.router + branches + tg.cross, tg.attention, 1e-6 + 1e-6 * tg.attention);
+    std::printf("  branches:");
+    for (const auto& [n, v] : tg.branches) std::printf(" %s %.3f ms", n.c_str(), v * 1e3);
+    std::printf("; router %.3f ms; cross %.3f ms\n", tg.router * 1e3, tg.cross * 1e3);
+  } else {
+    EXPECT_TRUE(tg.branches.empty());
+  }
   c.forward(latent.data(), fc.F, fc.H, fc.W, fc.t, cptr, fc.shots, vc.data(), nullptr, M ? &rc : nullptr);
   double mx = 0;
   const double err = rel_l2(vg, vc, &mx);
@@ -394,12 +471,15 @@ TEST(GpuModel, ForwardFullMatchesCpu) {
 
 TEST(GpuModel, ForwardFullOddGridMatchesCpu) {
   REQUIRE_DEVICE();
-  forward_case({"full", 3, 6, 10, {}, 1, 12.25});
+  forward_case({"full", 3, 6, 10, {}, 1, 12.25, RouterCalibration::Off, /*prepare=*/true});
 }
 
 TEST(GpuModel, ForwardMogaShotsMatchesCpu) {
   REQUIRE_DEVICE();
   forward_case({"moga", 4, 8, 8, {0, 2}, 2, 500.0});
+  // prepared first and profiled by branch: the same result
+  forward_case({"moga", 4, 8, 8, {0, 2}, 2, 500.0, RouterCalibration::Off, /*prepare=*/true, /*profile=*/true});
+  forward_case({"moga", 3, 6, 10, {}, 1, 12.25, RouterCalibration::Off, /*prepare=*/true, /*profile=*/true});
 }
 
 // Router calibration on both backends (docs/model.md, "Router calibration"): the same forward bound,
@@ -414,7 +494,44 @@ TEST(GpuModel, ForwardMogaCalibratedRoutersMatchCpu) {
 TEST(GpuModel, ForwardMogaStepCalibrationMatchesCpu) {
   REQUIRE_DEVICE();
   forward_case({"moga", 4, 8, 8, {}, 1, 731.5, RouterCalibration::Step});
-  forward_case({"moga", 4, 8, 8, {0, 2}, 2, 500.0, RouterCalibration::Step});
+  forward_case({"moga", 4, 8, 8, {0, 2}, 2, 500.0, RouterCalibration::Step, /*prepare=*/true});
+}
+
+// prepare() on a fresh cache compiles every module of the step (the DiT's, moga's, full's for the
+// cross-attention); a second model on the same cache finds them all there. The cross-attention of a
+// `moga` and a `full` model is the same registry row, tiles and module.
+TEST(GpuModel, PrepareCompilesEveryModuleBeforeTheFirstStep) {
+  REQUIRE_DEVICE();
+  const std::string cache = (std::filesystem::temp_directory_path() / ("moga_prepare_cache_" + std::to_string(::getpid()))).string();
+  std::filesystem::remove_all(cache);
+  const char* old = std::getenv("MOGA_CACHE_DIR");
+  const std::string saved = old ? old : "";
+  ::setenv("MOGA_CACHE_DIR", cache.c_str(), 1);
+  const ModelConfig cfg = config_by_name("tiny");
+  const std::vector<float> ctx = normal_vec((size_t)cfg.text_len * cfg.text_dim, 100);
+  std::string cross_path[2];
+  for (int pass = 0; pass < 2; ++pass) {
+    gpu::GpuDiT g(cfg, 7, 5, rt::load_builtin("moga"));
+    g.set_router_calibration(RouterCalibration::Step);
+    const auto c = g.embed_context(ctx.data(), cfg.text_len);
+    const gpu::PrepareReport r = g.prepare(4, 8, 8, {}, {c});
+    std::printf("pass %d: %s\n", pass, r.line().c_str());
+    EXPECT_EQ(r.modules, 3);
+    EXPECT_EQ(r.compiled, pass == 0 ? 3 : 0) << r.line();
+    EXPECT_EQ(r.line().rfind(pass == 0 ? "compiling 3 kernel modules" : "kernels from cache (3)", 0), 0u) << r.line();
+    std::vector<float> lat = normal_vec((size_t)cfg.in_channels * 4 * 8 * 8, 3), v(lat.size(), NAN);
+    g.forward(lat.data(), 4, 8, 8, 900.0, {c}, {}, v.data());
+    for (float x : v) ASSERT_TRUE(std::isfinite(x));
+    cross_path[pass] = const_cast<rt::PatternAttention&>(g.cross_attention()).compile(cfg.head_dim()).cache_path;
+  }
+  gpu::GpuDiT f(cfg, 7, 0, rt::load_builtin("full"));
+  EXPECT_EQ(f.cross_attention().variant(0, cfg.head_dim()).name, f.self_attention().variant(0, cfg.head_dim()).name);
+  EXPECT_EQ(const_cast<rt::PatternAttention&>(f.self_attention()).compile(cfg.head_dim()).cache_path, cross_path[0])
+      << "a moga model's cross-attention is not the module of a full model's self-attention";
+  EXPECT_EQ(cross_path[0], cross_path[1]);
+  if (old) ::setenv("MOGA_CACHE_DIR", saved.c_str(), 1);
+  else ::unsetenv("MOGA_CACHE_DIR");
+  std::filesystem::remove_all(cache);
 }
 
 TEST(GpuModel, MemoryCheckRefusesBeforeAllocating) {
@@ -442,6 +559,9 @@ TEST(GpuModel, RunTinyEndToEndMatchesCpu) {
   const RunResult rg = run_dit(o, out, err);
   std::printf("%s", out.str().c_str());
   EXPECT_NE(out.str().find("backend gpu"), std::string::npos);
+  EXPECT_NE(err.str().find("kernels: "), std::string::npos) << err.str();  // the preparation's progress line
+  EXPECT_NE(out.str().find("first step "), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("gpu memory: estimated "), std::string::npos) << out.str();
   EXPECT_TRUE(std::filesystem::exists(dir + "/latent.safetensors"));
   EXPECT_TRUE(std::filesystem::exists(dir + "/preview.png"));
   o.backend = "cpu";
@@ -459,5 +579,18 @@ TEST(GpuModel, RunTinyEndToEndMatchesCpu) {
   const RunResult r3 = run_dit(o, out3, err3);
   for (float v : r3.latent) ASSERT_TRUE(std::isfinite(v));
   EXPECT_NE(out3.str().find("routing of the last forward"), std::string::npos) << out3.str();
+  EXPECT_NE(out3.str().find("min "), std::string::npos) << out3.str();  // group sizes per block
+  // profiled by branch: the table names the router and each branch of moga
+  o.profile_branches = true;
+  o.cfg.reset();
+  std::ostringstream out4, err4;
+  const RunResult r4 = run_dit(o, out4, err4);
+  for (const char* b : {"router", "dynamic", "stga", "frame_local", "cross"})
+    EXPECT_NE(out4.str().find(std::string("  ") + b + " "), std::string::npos) << b << "\n" << out4.str();
+  o.profile_branches = false;
+  std::ostringstream out5, err5;
+  const RunResult r5 = run_dit(o, out5, err5);
+  EXPECT_EQ(r4.latent, r5.latent) << "profiling changed the result";
+  EXPECT_EQ(out5.str().find("  dynamic "), std::string::npos) << "branches timed without --profile-branches";
   std::filesystem::remove_all(dir);
 }

@@ -22,6 +22,7 @@
 
 #include "runtime/jit/cache.h"
 #include "runtime/jit/check.h"
+#include "runtime/jit/compile_all.h"
 #include "runtime/jit/jit.h"
 #include "runtime/jit/module.h"
 
@@ -399,6 +400,41 @@ TEST_F(jit_error, CompileErrorReportsLineSourceAndRepro) {
               files_in(cache_dir("sm_90")) ==
                   std::vector<std::string>({"failed", fmt::format("jit_test_broken-{:016x}.lock",
                                                                   compile_hash(kBroken, broken_options()))}));
+}
+
+// compile_all: independent programs on a thread pool, results in job order; every job runs even when
+// one fails, and the failure is rethrown (a CompileError, with its log) after the others are cached.
+TEST_F(jit_compile, CompileAllKeepsJobOrderAndRethrowsAfterTheRest) {
+  std::vector<std::string> sources;
+  std::vector<CompileJob> jobs;
+  for (int i = 0; i < 3; ++i)
+    sources.push_back(fmt::format("extern \"C\" __global__ void jit_test_all_{}(float* x) {{ x[0] = {}; }}\n", i, i));
+  for (int i = 0; i < 3; ++i) {
+    CompileOptions o;
+    o.arch = "sm_90";
+    o.name = fmt::format("jit_test_all_{}", i);
+    jobs.push_back({&sources[i], o});
+  }
+  const std::vector<CompiledKernel> ks = compile_all(jobs, 3);
+  ASSERT_EQ(ks.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(contains(ks[i].cubin, fmt::format("jit_test_all_{}", i))) << i;
+    EXPECT_FALSE(contains(ks[i].cubin, fmt::format("jit_test_all_{}", (i + 1) % 3))) << i;
+    EXPECT_FALSE(ks[i].cache_hit);
+    EXPECT_GT(ks[i].ms, 0.0);
+  }
+  for (const CompiledKernel& k : compile_all(jobs)) EXPECT_TRUE(k.cache_hit);
+
+  std::vector<CompileJob> mixed = {{&kBroken, broken_options()}, jobs[0]};
+  const std::string fresh = "extern \"C\" __global__ void jit_test_all_fresh(float* x) { x[1] = 2; }\n";
+  mixed.push_back({&fresh, jobs[1].options});
+  try {
+    compile_all(mixed, 2);
+    FAIL() << "expected CompileError";
+  } catch (const CompileError& e) {
+    EXPECT_NE(e.log().find("undefined_identifier_xyz"), std::string::npos) << e.log();
+  }
+  EXPECT_TRUE(compile(fresh, jobs[1].options).cache_hit) << "the job after the failing one still ran";
 }
 
 TEST_F(jit_error, BadOptionIsACompileError) {

@@ -183,7 +183,7 @@ TEST(ModelRobust, CliExitCodesNameTheFlag) {
       {"run --seed -1", 2, "--seed"},
       {"run --threads 0", 2, "--threads"},
       {"run --shift nan", 2, "--shift"},
-      {"run --shots 0,9", 2, "--shots: frame 9 outside [0, 4)"},
+      {"run --config tiny --shots 0,9", 2, "--shots: frame 9 outside [0, 4)"},
       {"run --shots a,b", 2, "--shots"},
       {"run --config nope", 2, "--config"},
       {"run --attention nope", 2, "--attention"},
@@ -215,6 +215,44 @@ TEST(ModelRobust, CliExitCodesNameTheFlag) {
     EXPECT_TRUE(has(r.log, c.says)) << c.args << " should say '" << c.says << "':\n" << r.log;
   }
   EXPECT_FALSE(fs::exists(dir + "/w.safetensors"));
+}
+
+// `moga run` with no options runs the project's point, MoGA, on a config that fits the machine (tiny on
+// the CPU, wan-1.3b on a GPU), and says so.
+TEST(ModelRobust, CliDefaultsToMogaOnAConfigForTheBackend) {
+  if (moga_binary().empty()) GTEST_SKIP() << "bin/moga not built";
+  const std::string dir = scratch_dir();
+  const Cli r = cli(dir, "run --no-progress --steps 1");
+  ASSERT_EQ(r.code, 0) << r.log;
+  EXPECT_TRUE(has(r.log, "attention 'moga' (router M = 5)")) << r.log;
+  const bool gpu = has(r.log, "backend gpu");
+  EXPECT_EQ(default_config(gpu ? "gpu" : "cpu"), gpu ? "wan-1.3b" : "tiny");
+  EXPECT_TRUE(has(r.log, "note: no --config given: " + default_config(gpu ? "gpu" : "cpu"))) << r.log;
+  EXPECT_TRUE(has(r.log, "moga run: config " + default_config(gpu ? "gpu" : "cpu") + " ")) << r.log;
+  EXPECT_TRUE(has(r.log, "routing of the last forward")) << r.log;
+  // an explicit --config and --attention are taken as given, with no note
+  const Cli e = cli(dir, "run --no-progress --steps 1 --config tiny --attention full --backend cpu");
+  ASSERT_EQ(e.code, 0) << e.log;
+  EXPECT_TRUE(has(e.log, "moga run: config tiny ") && has(e.log, "attention 'full'")) << e.log;
+  EXPECT_FALSE(has(e.log, "no --config given")) << e.log;
+  EXPECT_EQ(default_config("cpu"), "tiny");
+  EXPECT_EQ(default_config("gpu"), "wan-1.3b");
+  // a checkpoint without routers: full, saying why; with routers: moga
+  ASSERT_EQ(cli(dir, "init-weights --config tiny -o " + dir + "/plain.safetensors").code, 0);
+  ASSERT_EQ(cli(dir, "init-weights --config tiny --attention moga -o " + dir + "/routed.safetensors").code, 0);
+  std::string note;
+  EXPECT_EQ(default_attention(dir + "/plain.safetensors", &note), "full");
+  EXPECT_TRUE(has(note, "plain.safetensors has no MoGA routers")) << note;
+  note.clear();
+  EXPECT_EQ(default_attention(dir + "/routed.safetensors", &note), "moga");
+  EXPECT_TRUE(note.empty()) << note;
+  EXPECT_EQ(default_attention("random", &note), "moga");
+  const Cli p = cli(dir, "run --no-progress --steps 1 --backend cpu --config tiny --weights " + dir + "/plain.safetensors");
+  EXPECT_EQ(p.code, 0) << p.log;
+  EXPECT_TRUE(has(p.log, "has no MoGA routers") && has(p.log, "attention 'full'")) << p.log;
+  const Cli q = cli(dir, "run --no-progress --steps 1 --backend cpu --config tiny --weights " + dir + "/routed.safetensors");
+  EXPECT_EQ(q.code, 0) << q.log;
+  EXPECT_TRUE(has(q.log, "attention 'moga'")) << q.log;
 }
 
 TEST(ModelRobust, CliRefusesBeforeWorkAndLeavesOutUntouched) {

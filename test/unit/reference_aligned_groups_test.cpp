@@ -179,19 +179,23 @@ TEST(ReferenceAlignedGroups, BlockMapsAreSoundAndKeepTheDensity) {
 
 // The GPU's map rule for grouped kernels without a mask (prep.cuh grouped_map_row/_class, what
 // block_map_grouped_kernel runs) classifies every tile pair as the reference does, with and without
-// alignment: the GPU tests compare the device's counts against the reference.
+// alignment, and with packed groups (SortParams::packed: several small groups to a block, no seg_end):
+// the GPU tests compare the device's counts against the reference.
 TEST(ReferenceAlignedGroups, GroupedMapRuleEqualsTheReference) {
   std::mt19937_64 rng(reftest::test_seed("ReferenceAlignedGroups.GroupedMapRuleEqualsTheReference"));
-  for (int iter = 0; iter < 300; ++iter) {
-    const int B = 1 + (int)(rng() % 2), N = 1 + (int)(rng() % 900), G = 1 + (int)(rng() % 9);
+  for (int iter = 0; iter < 400; ++iter) {
+    // every other iteration many groups, most smaller than a tile (what the packed layout is for)
+    const int B = 1 + (int)(rng() % 2), N = 1 + (int)(rng() % 900), G = 1 + (int)(rng() % (iter % 2 ? 9 : 300));
     const int tiles[] = {8, 16, 64, 128};
     const int bm = tiles[rng() % 4], bn = tiles[rng() % 4];
-    const bool aligned = rng() % 4 != 0, by_size = aligned && rng() % 2;
+    const int layout = (int)(rng() % 4);  // 0 dense, 1 padded, 2 padded by size, 3 packed
+    const bool aligned = layout != 0, by_size = layout == 2, packed = layout == 3;
     const int align = aligned ? std::lcm(bm, bn) : 1;
-    SCOPED_TRACE("B N G BM BN align " + std::to_string(B) + " " + std::to_string(N) + " " + std::to_string(G) + " " +
-                 std::to_string(bm) + " " + std::to_string(bn) + " " + std::to_string(align));
+    SCOPED_TRACE("B N G BM BN align layout " + std::to_string(B) + " " + std::to_string(N) + " " + std::to_string(G) +
+                 " " + std::to_string(bm) + " " + std::to_string(bn) + " " + std::to_string(align) + " " +
+                 std::to_string(layout));
     const ref::Grouping g = random_grouping(rng, B, N, G);
-    const ref::TokenOrder o = ref::aligned_order(ref::token_order(g, true), G, align, by_size);
+    const ref::TokenOrder o = ref::aligned_order(ref::token_order(g, true), G, align, by_size, packed);
     const ref::Shape s = ref::Shape::seq(N);
     const ref::KernelSpec k = grouped_kernel(nullptr, nullptr, G, bm, bn);
     ref::BlockMapOptions bo;
@@ -200,13 +204,14 @@ TEST(ReferenceAlignedGroups, GroupedMapRuleEqualsTheReference) {
     std::vector<int> seg((size_t)B * (G + 1)), perm((size_t)B * o.Ne), gid(perm.size()), scratch(G),
         seg_end((size_t)B * G);
     counting_sort_host(g.gid.data(), nullptr, B, N, 1, G, scratch.data(), seg.data(), perm.data(), gid.data(),
-                       nullptr, nullptr, align, o.Ne, seg_end.data(), by_size);
+                       nullptr, nullptr, align, o.Ne, seg_end.data(), by_size, packed);
     ASSERT_EQ(gid, o.gid);
+    ASSERT_EQ(perm, o.perm);
     for (int b = 0; b < B; ++b)
       for (int i = 0; i < m.tq; ++i) {
         const int* gb = gid.data() + (size_t)b * o.Ne;
         const GroupedRow r = grouped_map_row(gb, seg.data() + (size_t)b * (G + 1), o.Ne, bm, bn, i,
-                                             aligned ? seg_end.data() + (size_t)b * G : nullptr);
+                                             aligned && !packed ? seg_end.data() + (size_t)b * G : nullptr);
         for (int j = 0; j < m.tk; ++j) {
           const int c = (j >= r.jl && j <= r.jh) ? grouped_map_class(gb, o.Ne, bn, r, j) : 0;
           ASSERT_EQ(c, (int)m.at(b, i, j)) << "tile " << i << "," << j << " (0 empty, 1 full, 2 partial)";

@@ -176,7 +176,7 @@ TEST(TuneSpace, StaticRulesEachReject) {
     const char* expect;
   };
   for (const Case& k : std::vector<Case>{
-           {{64, 64, 8, 2}, 128, "not a multiple of 16*warps"},  // BM % (16*warps)
+           {{64, 64, 8, 2}, 128, "BM 64 is not a multiple of 16 * warps = 128"},
            {{128, 40, 4, 2}, 128, "BN 40 is not a multiple of 16"},
            {{128, 128, 4, 4}, 128, "shared memory 294912 B > opt-in limit 232448 B"},
            {{256, 64, 4, 2}, 128, "m-tiles per warp"},
@@ -208,23 +208,30 @@ TEST(TuneSpace, RegistersAreCheckedAfterTheCompile) {
   EXPECT_EQ(resource_check({128, 64, 4, 2}, 0, 0, h100), "");  // unknown: not checked
 }
 
+// The manifest's product alone: H100 limits on an sm_80 target, where only sm80.mma runs.
+DeviceLimits mma_only() {
+  DeviceLimits l = DeviceLimits::assumed_h100();
+  l.arch = "sm_80";
+  return l;
+}
+
 TEST(TuneSpace, FullProductPrunedBeforeCompiling) {
   const KernelInfo k = kernel_info(sample_manifest(), "stga");
-  const Space s128 = build_space(k, 128, DeviceLimits::assumed_h100());
+  const Space s128 = build_space(k, 128, mma_only());
   EXPECT_EQ(s128.total(), 24u);  // 2 x 3 x 2 x 2
   EXPECT_EQ(s128.kept.size(), 18u);
   ASSERT_EQ(s128.pruned.size(), 6u);  // BM 64 with 8 warps, for every BN and stages
   for (const Pruned& p : s128.pruned) {
     EXPECT_EQ(p.config.block_m, 64);
     EXPECT_EQ(p.config.warps, 8);
-    EXPECT_NE(p.reason.find("16*warps"), std::string::npos) << p.reason;
+    EXPECT_NE(p.reason.find("16 * warps"), std::string::npos) << p.reason;
   }
   EXPECT_TRUE(std::is_sorted(s128.kept.begin(), s128.kept.end()));
   std::set<std::string> ids;
   for (const Config& c : s128.kept) ids.insert(c.id());
   EXPECT_EQ(ids.size(), s128.kept.size());
 
-  DeviceLimits small = DeviceLimits::assumed_h100();
+  DeviceLimits small = mma_only();
   small.smem_optin_bytes = 99 * 1024;
   const Space s_small = build_space(k, 128, small);
   EXPECT_LT(s_small.kept.size(), s128.kept.size());
@@ -236,13 +243,13 @@ TEST(TuneSpace, FullProductPrunedBeforeCompiling) {
 
 TEST(TuneSpace, HeuristicDefaultIsTheManifestTilesWhenTheyFit) {
   const KernelInfo k = kernel_info(sample_manifest(), "stga");
-  const Space s = build_space(k, 128, DeviceLimits::assumed_h100());
-  EXPECT_EQ(*heuristic_default(k, s, DeviceLimits::assumed_h100()), k.tiles);
+  const Space s = build_space(k, 128, mma_only());
+  EXPECT_EQ(*heuristic_default(k, s, mma_only()), k.tiles);
 
   // Manifest tiles that cannot run (too much shared memory on a small device): the closest kept one.
   KernelInfo big = k;
   big.tiles = {128, 128, 4, 3};
-  DeviceLimits small = DeviceLimits::assumed_h100();
+  DeviceLimits small = mma_only();
   small.smem_optin_bytes = 99 * 1024;
   const Space ss = build_space(big, 128, small);
   const std::optional<Config> d = heuristic_default(big, ss, small);
@@ -276,9 +283,8 @@ TEST(TuneSpace, WgmmaRowsAreCandidatesOnlyWhereTheyRun) {
   EXPECT_EQ(attn_fwd_smem_bytes(128, wg), 232128);
 
   const KernelInfo k = kernel_info(sample_manifest(), "stga");
-  DeviceLimits sm90 = DeviceLimits::assumed_h100();
-  sm90.wgmma = true;
-  const Space with = build_space(k, 128, sm90), without = build_space(k, 128, DeviceLimits::assumed_h100());
+  const DeviceLimits sm90 = DeviceLimits::assumed_h100();
+  const Space with = build_space(k, 128, sm90), without = build_space(k, 128, mma_only());
   size_t rows = 0;
   for (const rt::KernelVariant& v : rt::kernel_registry())
     if (v.engine == rt::Engine::Wgmma) rows += v.tile_space(128).size();
@@ -293,8 +299,59 @@ TEST(TuneSpace, WgmmaRowsAreCandidatesOnlyWhereTheyRun) {
   EXPECT_NE(static_check(Config{128, 128, 8, 4, "sm90.ws"}, 128, sm90).find("shared memory"), std::string::npos);
 
   EXPECT_EQ(*heuristic_default(k, with, sm90), wg);
-  EXPECT_EQ(*heuristic_default(k, without, DeviceLimits::assumed_h100()), k.tiles);
+  EXPECT_EQ(*heuristic_default(k, without, mma_only()), k.tiles);
   EXPECT_EQ(*heuristic_default(k, d64, sm90), k.tiles);
+}
+
+// The space is the registry's on every arch: on sm_90 every row appears with its whole tile space (the
+// wgmma rows kept or pruned with a reason, none silently missing); on sm_80/86/89 only the rows that
+// run there (sm80.mma), none of sm_90's; on sm_75 nothing runs. Tiles a row refuses are refused by the
+// tuner with the registry's own message (one rule, KernelVariant::check_tiles).
+TEST(TuneSpace, SpaceIsTheRegistrysOnEveryArch) {
+  const KernelInfo k = kernel_info(sample_manifest(), "stga");
+  const Space sm90 = build_space(k, 128, DeviceLimits::assumed("sm_90"));
+  for (const rt::KernelVariant& v : rt::kernel_registry()) {
+    size_t kept = 0;
+    for (const Config& c : sm90.kept) kept += c.variant == v.name;
+    EXPECT_GT(kept, 0u) << v.name << " has no config in the sm_90 space";
+    if (v.engine == rt::Engine::MmaSync) continue;
+    for (const rt::TileConfig& t : v.tile_space(128)) {
+      const Config c{t.block_m, t.block_n, t.warps, t.stages, v.name};
+      const bool in_kept = std::find(sm90.kept.begin(), sm90.kept.end(), c) != sm90.kept.end();
+      const bool in_pruned = std::any_of(sm90.pruned.begin(), sm90.pruned.end(),
+                                         [&](const Pruned& p) { return p.config == c; });
+      EXPECT_TRUE(in_kept != in_pruned) << c.id() << " must be kept or pruned, exactly once";
+    }
+  }
+  for (const char* arch : {"sm_80", "sm_86", "sm_89"}) {
+    const Space s = build_space(k, 128, DeviceLimits::assumed(arch));
+    EXPECT_FALSE(s.kept.empty()) << arch;
+    for (const Config& c : s.kept) {
+      EXPECT_EQ(c.variant, "sm80.mma") << arch << ": " << c.id();
+      EXPECT_TRUE(rt::find_variant(c.variant)->runs_on(arch)) << arch << ": " << c.id();
+    }
+    for (const Pruned& p : s.pruned) EXPECT_EQ(p.config.variant, "sm80.mma") << arch << ": " << p.config.id();
+    for (const Config& c : s.kept) EXPECT_LE(attn_fwd_smem_bytes(128, c), DeviceLimits::assumed(arch).smem_optin_bytes);
+  }
+  const DeviceLimits sm75 = DeviceLimits::assumed("sm_75");
+  const Space old = build_space(k, 128, sm75);
+  EXPECT_TRUE(old.kept.empty());
+  ASSERT_FALSE(old.pruned.empty());
+  EXPECT_NE(old.pruned[0].reason.find("sm80.mma does not run on sm_75"), std::string::npos) << old.pruned[0].reason;
+
+  const DeviceLimits h100 = DeviceLimits::assumed_h100();
+  const rt::KernelVariant& mma = *rt::find_variant("sm80.mma");
+  const rt::KernelVariant& ws = *rt::find_variant("sm90.ws");
+  for (const Config& bad : {Config{100, 64, 4, 2}, Config{128, 40, 4, 2}, Config{128, 64, 4, 5},
+                            Config{64, 128, 8, 3, "sm90.ws"}, Config{128, 96, 8, 3, "sm90.ws"}}) {
+    const rt::KernelVariant& row = bad.variant == "sm90.ws" ? ws : mma;
+    const std::string why = row.check_tiles(rt::TileConfig{bad.block_m, bad.block_n, bad.warps, bad.stages}, 128);
+    EXPECT_FALSE(why.empty()) << bad.id();
+    EXPECT_EQ(static_check(bad, 128, h100), why) << bad.id();
+  }
+  EXPECT_EQ(static_check(Config{100, 64, 4, 2}, 128, h100), "BM 100 is not a multiple of 16 * warps = 64");
+  EXPECT_EQ(static_check(Config{64, 128, 8, 3, "sm90.ws"}, 128, h100), "BM must be 128 (two consumer warpgroups of 64 rows)");
+  EXPECT_EQ(static_check(Config{128, 128, 8, 3, "sm90.nope"}, 128, h100), "no kernel variant 'sm90.nope'");
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 //
 // Exit codes (pattern_run.h): 0 PASS, 1 FAIL, 2 the pattern does not compile or a bad argument,
 // 3 no CUDA device (nothing checked on the GPU), 4 the GPU runtime refuses the pattern (the message
-// says why, e.g. route linear(128)). --cpu-only (for machines without a GPU): compiles, prints the block
+// says why, e.g. route linear(512)). --cpu-only (for machines without a GPU): compiles, prints the block
 // sparsity, asks the runtime whether it would accept the pattern, NVRTC-compiles its GPU module and
 // validates the arguments; no numbers are compared (the reference against itself proves nothing).
 #include <fmt/format.h>

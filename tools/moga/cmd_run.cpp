@@ -4,7 +4,10 @@
 //   moga run [--config tiny|wan-1.3b|wan-14b] [--weights FILE|random] [--seed S]
 //            [--attention PATTERN|FILE.moga|FILE.json] [--param k=v]... [--frames F --height H --width W]
 //            [--shots 0,8,15] [--context FILE.safetensors|random] [--steps N] [--shift S] [--cfg SCALE]
-//            [--backend cpu|gpu|auto] [--threads T] [--gpus N] [--calibrate-routers step|first|off] [--out DIR]
+//            [--backend cpu|gpu|auto] [--threads T] [--gpus N] [--calibrate-routers step|first|off]
+//            [--profile-branches] [--out DIR]
+//
+// Defaults: --attention moga, --config wan-1.3b on a GPU and tiny on the CPU (the run prints which).
 //
 // --param recompiles the pattern (the compiler is linked into this binary); the model code itself
 // (runtime/model) has no MLIR. Hidden debug options: --forward-latent FILE [--timestep T] runs one
@@ -71,7 +74,13 @@ ref::PatternSpec resolve_pattern(const std::string& attention, const std::vector
 
 int run_run(RunArgs& a, CLI::App* sub) {
   model::RunOptions o = a.o;
+  // No --config: the one that fits the backend (tiny on the CPU, wan-1.3b on a GPU); the run says so.
+  if (!sub->count("--config")) {
+    o.config = model::default_config(o.backend);
+    o.config_defaulted = true;
+  }
   if (sub->count("--cfg")) o.cfg = a.cfg;
+  std::string attention_note;
   o.progress = !a.no_progress;
   // Unset: the default of the weights source (run.h); --no-calibrate-routers is --calibrate-routers off.
   if (sub->count("--calibrate-routers")) o.calibrate_routers = model::parse_router_calibration(a.calibrate_routers);
@@ -92,6 +101,9 @@ int run_run(RunArgs& a, CLI::App* sub) {
   }
   // Every value, the input files' existence and --out before any work (a --param compile, weights).
   model::check_run_options(o);
+  // No --attention: moga, or full for a checkpoint without routers (run.h, default_attention).
+  if (!sub->count("--attention")) o.attention = model::default_attention(o.weights, &attention_note);
+  if (!attention_note.empty()) std::cout << attention_note << "\n";
   const model::ModelConfig cfg = model::config_by_name(o.config);
   o.pattern = resolve_pattern(o.attention, a.params, cfg.head_dim());
   model::run_dit(o, std::cout, std::cerr);
@@ -104,7 +116,9 @@ Command register_run(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   CLI::App* sub = app.add_subcommand("run", "Denoise a video latent with the MoGA DiT (Wan2.1 architecture)");
   model::RunOptions& o = a->o;
-  sub->add_option("--config", o.config, "model config")->check(CLI::IsMember(model::config_names()))->capture_default_str();
+  o.attention = model::kDefaultAttention;  // the CLI runs MoGA unless told otherwise (run.h)
+  sub->add_option("--config", o.config, "model config (default: wan-1.3b on a GPU, tiny on the CPU)")
+      ->check(CLI::IsMember(model::config_names()));
   sub->add_option("--weights", o.weights, "checkpoint (.safetensors, sharded index .json, or a directory; Wan2.1 or diffusers "
                                           "key names), or 'random'")->capture_default_str();
   sub->add_option("--seed", o.seed, "seed of the random weights, the noise and the random context")
@@ -136,6 +150,9 @@ Command register_run(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("-o,--out", o.out_dir, "write latent.safetensors and preview.png here");
   sub->add_flag("--no-progress", a->no_progress, "no progress bar");
+  sub->add_flag("--profile-branches", o.profile_branches,
+                "GPU: time the router and each self-attention branch with CUDA events (the table splits attention by "
+                "branch; the default step records one event for the whole self-attention)");
   CLI::Option* cal =
       sub->add_option("--calibrate-routers", a->calibrate_routers,
                       "routed patterns: calibrate each block's router (mean logit removed, equal logit spread per group; "

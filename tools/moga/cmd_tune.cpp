@@ -254,9 +254,11 @@ int dry_run_kernel(const tune::KernelInfo& k, const tune::Shape& shape, tune::Tu
     }
     lines.push_back(fmt::format("    {:<20} smem {:>6} B  {}", c.id(), tune::attn_fwd_smem_bytes(shape.D, c), what));
   }
-  fmt::print("  space: {} configs ({} x {} x {} x {} at D={}), {} pruned, {} kept, {} would be tuned\n", space.total(),
-             k.block_m.size(), k.block_n.size(), k.warps.size(), k.stages.size(), shape.D, space.pruned.size(),
-             space.kept.size(), would);
+  const size_t mma = k.block_m.size() * k.block_n.size() * k.warps.size() * k.stages.size();
+  fmt::print("  space: {} configs (sm80.mma {} x {} x {} x {} at D={}, {} of the other registry rows on {}), {} pruned, "
+             "{} kept, {} would be tuned\n",
+             space.total(), k.block_m.size(), k.block_n.size(), k.warps.size(), k.stages.size(), shape.D,
+             space.total() - std::min(mma, space.total()), ctx.limits.arch, space.pruned.size(), space.kept.size(), would);
   for (const auto& l : lines) fmt::print("{}\n", l);
   for (const tune::Pruned& p : space.pruned) fmt::print("    {:<20} pruned: {}\n", p.config.id(), p.reason);
   const tune::Choice choice = tune::best_config(k, shape, db, ctx.limits, ctx.versions);
@@ -321,7 +323,8 @@ int run_tune(const TuneArgs& a) {
     if (ctx.device && a.arch != ctx.limits.arch && !a.show && !a.dry_run)
       throw std::runtime_error(fmt::format("--arch {}: the device is {}; tune for the device you run on", a.arch,
                                            ctx.limits.arch));
-    ctx.limits.arch = a.arch;
+    if (ctx.device) ctx.limits.arch = a.arch;  // --show / --dry-run of another arch than the device's
+    else ctx.limits = tune::DeviceLimits::assumed(a.arch);
   }
   if (!ctx.device && !a.show && !a.dry_run)
     throw std::runtime_error(fmt::format("no CUDA device ({}): `moga tune` measures on the GPU; --dry-run lists "

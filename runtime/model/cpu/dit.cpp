@@ -268,7 +268,7 @@ void CpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
       }
       dense_attention(q.data() + (size_t)t0 * d, kc.data(), vc.data(), t1 - t0, T, heads, D, a.data() + (size_t)t0 * d,
                       threads_);
-      clk.lap(&StageTimes::attention);
+      clk.lap(&StageTimes::attention, &StageTimes::cross);
     }
     linear_forward(b.co, a.data(), N, y.data(), threads_);
     clk.lap(&StageTimes::gemm);

@@ -4,11 +4,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <stdexcept>
+#include <thread>
 
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
@@ -139,7 +141,9 @@ MemGetInfoFn mem_get_info() {
   return fn;
 }
 
-// Per-stage GPU time from events recorded between stages (read after the forward's final sync).
+// Per-stage GPU time from events recorded between stages (read after the forward's final sync). A mark
+// gives the time since the previous mark to a stage and, optionally, to one part of it (cross-attention,
+// the router, the router calibration), to a branch of the self-attention by name, or to the exchanges.
 class StageEvents {
  public:
   ~StageEvents() {
@@ -147,43 +151,48 @@ class StageEvents {
   }
   void begin(CUstream s) {
     used_ = 0;
-    fields_.clear();
-    cross_.clear();
-    record(s, nullptr);
+    marks_.clear();
+    record(s, {});
   }
-  // The time since the previous mark goes to `field` (and also to *cross when tag == kCross, to *comm
-  // when tag == kComm).
-  static constexpr int kCross = 1, kComm = 2;
-  void mark(CUstream s, double StageTimes::*field, int tag = 0) {
-    record(s, field);
-    cross_.back() = (char)tag;
-  }
+  struct Mark {
+    double StageTimes::*field = nullptr;
+    double StageTimes::*part = nullptr;
+    const std::string* branch = nullptr;  // StageTimes::branches key (outlives the forward)
+    bool comm = false;
+  };
+  void mark(CUstream s, double StageTimes::*field, double StageTimes::*part = nullptr) { record(s, {field, part}); }
+  void mark_branch(CUstream s, const std::string* branch) { record(s, {&StageTimes::attention, nullptr, branch}); }
+  void mark_comm(CUstream s) { record(s, {&StageTimes::other, nullptr, nullptr, true}); }
   void collect(StageTimes* t, double* cross = nullptr, double* comm = nullptr) {
     if ((!t && !cross && !comm) || used_ < 2) return;
     CU_CHECK(jit::driver().cuEventSynchronize(pool_[used_ - 1]));
     for (size_t i = 1; i < used_; ++i) {
       float ms = 0.f;
       CU_CHECK(jit::driver().cuEventElapsedTime(&ms, pool_[i - 1], pool_[i]));
-      if (t) t->*fields_[i] += ms * 1e-3;
-      if (cross && cross_[i] == kCross) *cross += ms * 1e-3;
-      if (comm && cross_[i] == kComm) *comm += ms * 1e-3;
+      const double sec = ms * 1e-3;
+      const Mark& m = marks_[i];
+      if (t) {
+        t->*m.field += sec;
+        if (m.part) t->*m.part += sec;
+        if (m.branch) t->branches[*m.branch] += sec;
+      }
+      if (cross && m.part == &StageTimes::cross) *cross += sec;
+      if (comm && m.comm) *comm += sec;
     }
   }
 
  private:
-  void record(CUstream s, double StageTimes::*field) {
+  void record(CUstream s, const Mark& m) {
     if (used_ == pool_.size()) {
       CUevent e;
       CU_CHECK(jit::driver().cuEventCreate(&e, CU_EVENT_DEFAULT));
       pool_.push_back(e);
     }
     CU_CHECK(jit::driver().cuEventRecord(pool_[used_++], s));
-    fields_.push_back(field);
-    cross_.push_back(0);
+    marks_.push_back(m);
   }
   std::vector<CUevent> pool_;
-  std::vector<double StageTimes::*> fields_;
-  std::vector<char> cross_;
+  std::vector<Mark> marks_;
   size_t used_ = 0;
 };
 
@@ -259,7 +268,7 @@ struct GpuDiT::Impl {
   jit::CompiledKernel ck;
   std::unique_ptr<jit::Module> mod;
   CUfunction k_fill_normal, k_fill_const, k_f2bf, k_patchify, k_unpatchify, k_gemv, k_add_ln, k_rms, k_calib_sums,
-      k_calib_moments;
+      k_calib_moments, k_calib_project, k_calib_equalize;
   Gemm gemm;
   std::unique_ptr<rt::PatternAttention> attn;
   // Cross-attention: the builtin dense pattern `full` with keys/values of the text's length T (one run
@@ -274,17 +283,32 @@ struct GpuDiT::Impl {
   // sequence parallelism (set_sequence_parallel): the exchanges, and the gathered routing [routed][N]
   std::unique_ptr<parallel::UlyssesGpu> sp;
   Grow rgid, rprob;
-  // router calibration (calibrating forwards only): all N rows of h (sequence parallelism), per-chunk
-  // partial sums, W' in f32; on the host the original routers [layer][M * d] (f32 of the arena's bf16,
-  // kept at the first calibration: every calibration starts from them), and scratch reused by every
-  // calibration (the downloaded partial sums, W'' in bf16)
-  Grow calib_h, calib_part, calib_w;
-  std::vector<std::vector<float>> router_orig;
-  std::vector<float> calib_part_host;
-  std::vector<uint16_t> calib_wb;
+  // router calibration (calibrating forwards only), all on the device: all N rows of h (sequence
+  // parallelism), per-chunk partial sums, the sum of h (double), W' in f32, and every block's original
+  // router in f32 [layer][M][d] (from the arena's bf16, kept before the first calibration overwrites it:
+  // every calibration starts from them)
+  Grow calib_h, calib_part, calib_hs, calib_w, calib_orig;
   void calibrate_router(int layer, CUdeviceptr h, long long s0, long long n, long long N, CUstream s);
-  std::vector<double> chunk_sums(CUdeviceptr part, long long chunks, int width, CUstream s);
+  void keep_original_routers();
   long long rope_key[3] = {-1, -1, -1};
+  bool profile = false;       // set_profile_branches: an event per self-attention branch and the router
+  bool dit_cache_hit = true;  // the DiT kernels' module came from the disk cache (init_common)
+  double dit_compile_s = 0;
+
+  // The token layout of a forward at an F x H x W latent: the grid, the shots' token ranges, this rank's
+  // shard [s0, s0 + n) and heads hl (one GPU: 0, N, heads), the self-attention's shape.
+  struct Geometry {
+    int gf = 0, gh = 0, gw = 0, nshots = 1, hl = 0;
+    long long N = 0, s0 = 0, n = 0;
+    std::vector<long long> shot_tok;  // [nshots + 1] first token of each shot, then N
+    rt::AttentionShape shape;
+  };
+  Geometry geometry(int F, int H, int W, const std::vector<int>& shot_starts, size_t n_contexts);
+  // Every per-forward buffer for this geometry (grown when the token count grows; kept between
+  // forwards) and the RoPE table (uploaded once per grid).
+  void buffers(const Geometry& g);
+  // The router calibration's scratch at this geometry and the original routers' copy (calibrating runs).
+  void calibration_scratch(const Geometry& g);
 
   CUdeviceptr w(const std::string& name) const {
     auto it = layout.slots.find(name);
@@ -320,7 +344,10 @@ struct GpuDiT::Impl {
 void GpuDiT::init_common() {
   Impl& I = *impl_;
   jit::Device::get().make_current();
+  const auto t0 = std::chrono::steady_clock::now();
   I.ck = compile_dit_kernels();
+  I.dit_cache_hit = I.ck.cache_hit;
+  I.dit_compile_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   I.mod = std::make_unique<jit::Module>(I.ck);
   I.k_fill_normal = I.mod->function("dit_fill_normal");
   I.k_fill_const = I.mod->function("dit_fill_const");
@@ -332,8 +359,10 @@ void GpuDiT::init_common() {
   I.k_rms = I.mod->function("dit_rms_rope");
   I.k_calib_sums = I.mod->function("dit_calib_col_sums");
   I.k_calib_moments = I.mod->function("dit_calib_logit_moments");
+  I.k_calib_project = I.mod->function("dit_calib_project");
+  I.k_calib_equalize = I.mod->function("dit_calib_equalize");
   CU_CHECK(jit::driver().cuStreamCreate(&stream_, CU_STREAM_DEFAULT));
-  I.cross = std::make_unique<rt::PatternAttention>(rt::load_builtin("full"));
+  I.cross = make_cross_attention();
   I.layout = make_layout(cfg_, M_);
   I.arena = std::make_unique<jit::DeviceBuffer>(I.layout.bytes);
 }
@@ -430,6 +459,11 @@ void GpuDiT::set_sequence_parallel(std::shared_ptr<parallel::Communicator> comm)
   impl_->sp = std::make_unique<parallel::UlyssesGpu>(std::move(comm));
 }
 
+const rt::PatternAttention& GpuDiT::self_attention() const { return *impl_->attn; }
+const rt::PatternAttention& GpuDiT::cross_attention() const { return *impl_->cross; }
+void GpuDiT::set_profile_branches(bool on) { impl_->profile = on; }
+bool GpuDiT::profile_branches() const { return impl_->profile; }
+
 int GpuDiT::world() const { return impl_->sp ? impl_->sp->world() : 1; }
 
 std::vector<float> GpuDiT::download_weight(const std::string& name) const {
@@ -502,22 +536,25 @@ void GpuDiT::time_embedding(double timestep, float* e, float* e0) {
 
 // ---- router calibration -------------------------------------------------------------------------------
 
-// Downloads per-chunk partial sums part[chunks][width] (f32) and adds them in chunk order, in double.
-std::vector<double> GpuDiT::Impl::chunk_sums(CUdeviceptr part, long long chunks, int width, CUstream s) {
-  std::vector<float>& p = calib_part_host;
-  p.resize((size_t)chunks * width);
-  CU_CHECK(jit::driver().cuStreamSynchronize(s));
-  CU_CHECK(jit::driver().cuMemcpyDtoH(p.data(), part, p.size() * 4));
-  std::vector<double> sum(width, 0.0);
-  for (long long c = 0; c < chunks; ++c)
-    for (int j = 0; j < width; ++j) sum[j] += p[(size_t)c * width + j];
-  return sum;
+// The f32 copy of every block's original router (the arena's bf16), made once on the host, before any
+// calibration overwrites the arena's copy (prepare(), or the first calibrating forward).
+void GpuDiT::Impl::keep_original_routers() {
+  if (calib_orig.b) return;
+  CU_CHECK(jit::driver().cuCtxSynchronize());
+  const size_t per = (size_t)M * cfg.dim;
+  std::vector<uint16_t> wb(per);
+  std::vector<float> all(per * cfg.layers);
+  for (int l = 0; l < cfg.layers; ++l) {
+    CU_CHECK(jit::driver().cuMemcpyDtoH(wb.data(), w(fmt::format("blocks.{}.self_attn.router.weight", l)), per * 2));
+    for (size_t i = 0; i < per; ++i) all[l * per + i] = bf16_to_f32(wb[i]);
+  }
+  CU_CHECK(jit::driver().cuMemcpyHtoD(calib_orig.ensure(all.size() * 4), all.data(), all.size() * 4));
 }
 
-// Block `layer`'s router from its input h (this rank's rows [s0, s0 + n) of N): the sums of
-// router_calibration.h by the dit_calib_* kernels over fixed chunks of all N rows (with sequence
-// parallelism the rows are all-gathered first, so every rank computes exactly what one GPU does), the
-// rest on the host, from the block's original router (downloaded at its first calibration); W'' is
+// Block `layer`'s router from its input h (this rank's rows [s0, s0 + n) of N), router_calibration.h's
+// two steps by the dit_calib_* kernels, queued on `s` with no host round trip: the sums over fixed
+// chunks of all N rows (with sequence parallelism the rows are all-gathered first, so every rank
+// computes exactly what one GPU does), W' from the block's original router, the logit moments, W''
 // rounded to bf16 over the arena's copy.
 void GpuDiT::Impl::calibrate_router(int layer, CUdeviceptr h, long long s0, long long n, long long N, CUstream s) {
   const int d = cfg.dim;
@@ -533,32 +570,15 @@ void GpuDiT::Impl::calibrate_router(int layer, CUdeviceptr h, long long s0, long
     parallel::copy3d_device(cp, h, rows, s);
     sp->all_gather({{rows, (size_t)d * 2}}, s);
   }
+  keep_original_routers();  // a no-op after prepare() or the first calibration
   const long long chunks = (N + kCalibrationRowChunk - 1) / kCalibrationRowChunk;
-  const CUdeviceptr part = calib_part.ensure((size_t)chunks * std::max(d, 2 * M) * 4);
+  const CUdeviceptr part = calib_part.ensure((size_t)chunks * std::max(d, 2 * M) * 4), hs = calib_hs.ensure((size_t)d * 8),
+                    wp = calib_w.ensure((size_t)M * d * 4),
+                    orig = calib_orig.ptr() + (size_t)layer * M * d * 4;
   launch(k_calib_sums, (unsigned)chunks, 256, s, rows, N, d, kCalibrationRowChunk, part);
-  const std::vector<double> hsum = chunk_sums(part, chunks, d, s);
-
-  const std::string name = fmt::format("blocks.{}.self_attn.router.weight", layer);
-  const CUdeviceptr wdev = w(name);
-  std::vector<uint16_t>& wb = calib_wb;
-  wb.resize((size_t)M * d);
-  if (router_orig.empty()) router_orig.resize(cfg.layers);
-  std::vector<float>& W = router_orig[layer];
-  if (W.empty()) {  // the first calibration of this block: the arena still holds the original
-    CU_CHECK(jit::driver().cuMemcpyDtoH(wb.data(), wdev, wb.size() * 2));
-    W.resize(wb.size());
-    for (size_t i = 0; i < wb.size(); ++i) W[i] = bf16_to_f32(wb[i]);
-  }
-  const std::vector<float> Wp = router_project_mean(W, M, d, hsum);
-
-  const CUdeviceptr wp = calib_w.ensure(Wp.size() * 4);
-  CU_CHECK(jit::driver().cuMemcpyHtoD(wp, Wp.data(), Wp.size() * 4));
+  launch(k_calib_project, 1, 1024, s, part, chunks, d, orig, M, hs, wp);
   launch(k_calib_moments, (unsigned)chunks, 256, s, rows, N, d, wp, M, kCalibrationRowChunk, part);
-  const std::vector<double> moments = chunk_sums(part, chunks, 2 * M, s);
-  const std::vector<double> lsum(moments.begin(), moments.begin() + M), lsq(moments.begin() + M, moments.end());
-  const std::vector<float> Wc = router_equalize_spread(Wp, M, d, lsum, lsq, N);
-  for (size_t i = 0; i < wb.size(); ++i) wb[i] = f32_to_bf16(Wc[i]);
-  CU_CHECK(jit::driver().cuMemcpyHtoD(wdev, wb.data(), wb.size() * 2));
+  launch(k_calib_equalize, 1, 256, s, part, chunks, M, N, wp, d, w(fmt::format("blocks.{}.self_attn.router.weight", layer)));
 }
 
 // The tuning database's tiles for this attention shape (runtime/tune/select.h): results of `moga
@@ -581,59 +601,193 @@ void GpuDiT::Impl::choose_tiles(int gf, int gh, int gw, int heads, int D, const 
   for (const std::string& n : notes) fmt::print(stderr, "attention tiles from the tuning database: {}\n", n);
 }
 
+GpuDiT::Impl::Geometry GpuDiT::Impl::geometry(int F, int H, int W, const std::vector<int>& shot_starts,
+                                              size_t n_contexts) {
+  const ModelConfig& c = cfg;
+  if (F % c.patch[0] || H % c.patch[1] || W % c.patch[2])
+    throw std::invalid_argument(fmt::format("latent {}x{}x{} is not a multiple of the patch ({}, {}, {})", F, H, W,
+                                            c.patch[0], c.patch[1], c.patch[2]));
+  Geometry g;
+  g.gf = F / c.patch[0], g.gh = H / c.patch[1], g.gw = W / c.patch[2];
+  g.N = (long long)g.gf * g.gh * g.gw;
+  g.nshots = shot_starts.empty() ? 1 : (int)shot_starts.size();
+  if (n_contexts == 0 || ((int)n_contexts != 1 && (int)n_contexts != g.nshots))
+    throw std::invalid_argument(fmt::format("{} context(s) for {} shot(s): give one, or one per shot", n_contexts, g.nshots));
+  g.shot_tok.assign(g.nshots + 1, 0);
+  for (int s = 0; s < g.nshots; ++s)
+    g.shot_tok[s] = (long long)(shot_starts.empty() ? 0 : shot_starts[s] / c.patch[0]) * g.gh * g.gw;
+  g.shot_tok[g.nshots] = g.N;
+  // Sequence parallelism: this rank runs its token shard [s0, s0 + n) through every layer; only the
+  // self-attention sees all N tokens (for H/P heads).
+  const int D = c.head_dim();
+  g.n = g.N;
+  g.hl = c.heads;
+  if (sp) {
+    sp->prepare(g.N, c.heads, D, 3LL * c.dim, c.dim);
+    g.s0 = sp->start();
+    g.n = sp->count();
+    g.hl = sp->heads_local();
+  }
+  if (pattern.spec.layout == ref::Layout::Video) {
+    std::vector<int> shots;
+    if (g.nshots > 1)
+      for (int s = 0; s < g.nshots; ++s) shots.push_back(shot_starts[s] / c.patch[0]);
+    g.shape = rt::AttentionShape::make_video(1, g.gf, g.gh, g.gw, g.hl, D, shots);
+  } else {
+    g.shape = rt::AttentionShape::seq(1, (int)g.N, g.hl, D);
+  }
+  return g;
+}
+
+void GpuDiT::Impl::buffers(const Geometry& g) {
+  const ModelConfig& c = cfg;
+  const long long n = g.n, N = g.N, d = c.dim, P = (long long)c.in_channels * c.patch_volume(), O = c.head_out();
+  const int D = c.head_dim();
+  // Per shard: x, h, q|k|v, a, y, the FFN hidden; full: the patches, the head output (all-gathered),
+  // the latents, the RoPE table; the gathered routing (sequence parallelism, routed patterns).
+  x.ensure(n * d * 4), h.ensure(n * d * 2), qkv.ensure(n * 3 * d * 2), a.ensure(n * d * 2), y.ensure(n * d * 2);
+  ffh.ensure(n * c.ffn_dim * 2), cols.ensure(N * P * 2), ho.ensure(N * O * 2), lat_in.ensure(N * P * 4);
+  lat_out.ensure(N * O * 4), rope.ensure(N * (D / 2) * 2 * 4);
+  if (sp && M) {
+    const size_t routed = attn->routed_kernels().size();
+    rgid.ensure(routed * N * 4), rprob.ensure(routed * N * 4);
+  }
+  temb.ensure((size_t)(8 * d + c.freq_dim) * 4);
+  if (rope_key[0] != g.gf || rope_key[1] != g.gh || rope_key[2] != g.gw) {
+    const cpu::RopeTable rt = cpu::make_rope(D, g.gf, g.gh, g.gw, c.rope_theta);
+    std::vector<float> cs(rt.cos.size() * 2);
+    for (size_t i = 0; i < rt.cos.size(); ++i) cs[2 * i] = rt.cos[i], cs[2 * i + 1] = rt.sin[i];
+    CU_CHECK(jit::driver().cuMemcpyHtoD(rope.ptr(), cs.data(), cs.size() * 4));
+    rope_key[0] = g.gf, rope_key[1] = g.gh, rope_key[2] = g.gw;
+  }
+}
+
+void GpuDiT::Impl::calibration_scratch(const Geometry& g) {
+  const long long N = g.N, d = cfg.dim, chunks = (N + kCalibrationRowChunk - 1) / kCalibrationRowChunk;
+  calib_part.ensure((size_t)chunks * std::max<long long>(d, 2 * M) * 4), calib_hs.ensure((size_t)d * 8);
+  calib_w.ensure((size_t)M * d * 4);
+  if (sp) calib_h.ensure((size_t)N * d * 2);
+  keep_original_routers();
+}
+
+std::string PrepareReport::line() const {
+  if (compiled == 0) return fmt::format("kernels from cache ({}), {:.1f} s", modules, seconds);
+  return fmt::format("compiling {} kernel module{} ({} from cache) ... {:.1f} s", compiled, compiled == 1 ? "" : "s",
+                     modules - compiled, seconds);
+}
+
+PrepareReport GpuDiT::prepare(int F, int H, int W, const std::vector<int>& shot_starts,
+                              const std::vector<std::shared_ptr<GpuContext>>& contexts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const ModelConfig& c = cfg_;
+  Impl& I = *impl_;
+  const Impl::Geometry g = I.geometry(F, H, W, shot_starts, contexts.size());
+  const int d = c.dim, D = c.head_dim(), T = c.text_len;
+  for (const auto& cx : contexts)
+    if (!cx || cx->T != T) throw std::invalid_argument("gpu prepare: a context was not embedded by this model");
+  const CUstream st = stream_;
+  I.choose_tiles(g.gf, g.gh, g.gw, g.hl, D, shot_starts);
+
+  // 1. Compile: the self- and the cross-attention modules in parallel threads (independent NVRTC
+  // programs; the disk cache locks per entry, so a `full` run's shared module compiles once).
+  PrepareReport r;
+  std::vector<rt::PatternAttention*> atts = {I.attn.get(), I.cross.get()};
+  std::vector<rt::ModuleInfo> info(atts.size());
+  std::vector<std::exception_ptr> errs(atts.size());
+  {
+    std::vector<std::thread> th;
+    for (size_t i = 0; i < atts.size(); ++i)
+      th.emplace_back([&, i] {
+        try {
+          info[i] = atts[i]->compile(D);
+        } catch (...) {
+          errs[i] = std::current_exception();
+        }
+      });
+    for (auto& t : th) t.join();
+  }
+  for (auto& e : errs)
+    if (e) std::rethrow_exception(e);
+  // Distinct modules by cache entry; one compiled by either thread counts as compiled (the other waited
+  // for its lock and then hit the cache).
+  std::map<std::string, bool> compiled;
+  for (size_t i = 0; i < info.size(); ++i) {
+    const std::string key = info[i].cache_path.empty() ? fmt::format("(uncached {})", i) : info[i].cache_path;
+    compiled[key] = compiled[key] || !info[i].cache_hit;
+  }
+  r.modules = 1 + (int)compiled.size(), r.compiled = I.dit_cache_hit ? 0 : 1;  // + the DiT's (the constructor's)
+  for (const auto& [path, c] : compiled) r.compiled += c ? 1 : 0;
+
+  // 2. Buffers, the RoPE table; the calibration's scratch and the original routers (every calibration
+  // starts from them).
+  I.buffers(g);
+  if (M_ && calibration_ != RouterCalibration::Off) I.calibration_scratch(g);
+
+  // 3. The first call of each attention at this shape: loads the modules, builds the static token
+  // orders and block maps (STGA, frame-local) and the routed kernels' workspaces, runs no attention.
+  // The router reads zeros here (every token in one group), so nothing depends on stale memory.
+  rt::RunOptions prep_only;
+  prep_only.attention = false;
+  const long long n = g.n, N = g.N;
+  const int hl = g.hl;
+  CU_CHECK(jit::driver().cuMemsetD8Async(I.h.ptr(), 0, (size_t)n * d * 2, st));
+  rt::RouterInputs router;
+  if (M_) {
+    router.x = rt::TensorView::contiguous(I.h.ptr(), rt::DType::BF16, {1, n, d});
+    router.weights = {rt::TensorView::strided(I.w("blocks.0.self_attn.router.weight"), rt::DType::BF16, {d, M_}, {1, d})};
+    if (I.sp) {
+      const size_t routed = I.attn->routed_kernels().size();
+      CU_CHECK(jit::driver().cuMemsetD8Async(I.rgid.ptr(), 0, routed * N * 4, st));
+      CU_CHECK(jit::driver().cuMemsetD8Async(I.rprob.ptr(), 0, routed * N * 4, st));
+      for (size_t j = 0; j < routed; ++j) router.routing.push_back({I.rgid.ptr() + j * N * 4, I.rprob.ptr() + j * N * 4});
+    }
+  }
+  const CUdeviceptr qkv_all = I.sp ? I.sp->heads() : I.qkv.ptr();
+  const long long ld3 = 3LL * hl * D;
+  auto view = [&](CUdeviceptr p) { return rt::TensorView::strided(p, rt::DType::BF16, {1, N, hl, D}, {N * ld3, ld3, D, 1}); };
+  const rt::TensorView ov = rt::TensorView::contiguous(I.sp ? I.sp->out() : I.a.ptr(), rt::DType::BF16, {1, N, hl, D});
+  I.attn->run(view(qkv_all), view(qkv_all + (size_t)hl * D * 2), view(qkv_all + (size_t)2 * hl * D * 2), ov, g.shape,
+              M_ ? &router : nullptr, st, prep_only);
+  for (int s = 0; s < g.nshots; ++s) {  // the cross-attention's shapes (one per shot), as forward() runs them
+    const long long lo = std::max(g.shot_tok[s], g.s0), hi = std::min(g.shot_tok[s + 1], g.s0 + n);
+    if (lo >= hi) continue;
+    const long long rows = hi - lo;
+    const CUdeviceptr kvl = contexts[contexts.size() > 1 ? s : 0]->kv->ptr();
+    const rt::TensorView cq = rt::TensorView::strided(I.qkv.ptr(), rt::DType::BF16, {1, rows, c.heads, D}, {rows * d, d, D, 1});
+    const rt::TensorView co = rt::TensorView::strided(I.a.ptr(), rt::DType::BF16, {1, rows, c.heads, D}, {rows * d, d, D, 1});
+    const rt::TensorView ck =
+        rt::TensorView::strided(kvl, rt::DType::BF16, {1, T, c.heads, D}, {(long long)T * 2 * d, 2 * d, D, 1});
+    const rt::TensorView cv =
+        rt::TensorView::strided(kvl + (size_t)d * 2, rt::DType::BF16, {1, T, c.heads, D}, {(long long)T * 2 * d, 2 * d, D, 1});
+    I.cross->run(cq, ck, cv, co, rt::AttentionShape::seq(1, (int)rows, c.heads, D), nullptr, st, prep_only);
+  }
+  CU_CHECK(jit::driver().cuStreamSynchronize(st));
+  r.seconds = I.dit_compile_s + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
 void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
                      const std::vector<std::shared_ptr<GpuContext>>& contexts, const std::vector<int>& shot_starts, float* out,
                      StageTimes* t, cpu::RoutingStats* routing) {
   const ModelConfig& c = cfg_;
   Impl& I = *impl_;
-  if (F % c.patch[0] || H % c.patch[1] || W % c.patch[2])
-    throw std::invalid_argument(fmt::format("latent {}x{}x{} is not a multiple of the patch ({}, {}, {})", F, H, W,
-                                            c.patch[0], c.patch[1], c.patch[2]));
-  const int gf = F / c.patch[0], gh = H / c.patch[1], gw = W / c.patch[2];
-  const long long N = (long long)gf * gh * gw;
+  const Impl::Geometry g = I.geometry(F, H, W, shot_starts, contexts.size());
+  const int gf = g.gf, gh = g.gh, gw = g.gw, nshots = g.nshots, hl = g.hl;
+  const long long N = g.N, s0 = g.s0, n = g.n;
+  const std::vector<long long>& shot_tok = g.shot_tok;
   const int d = c.dim, heads = c.heads, D = c.head_dim(), T = c.text_len, P = c.in_channels * c.patch_volume(),
             O = c.head_out();
-  const int nshots = shot_starts.empty() ? 1 : (int)shot_starts.size();
-  if (contexts.empty() || ((int)contexts.size() != 1 && (int)contexts.size() != nshots))
-    throw std::invalid_argument(fmt::format("{} context(s) for {} shot(s): give one, or one per shot", contexts.size(), nshots));
   for (const auto& cx : contexts)
     if (!cx || cx->T != T) throw std::invalid_argument("gpu forward: a context was not embedded by this model");
-  std::vector<long long> shot_tok(nshots + 1, 0);
-  for (int s = 0; s < nshots; ++s) shot_tok[s] = (long long)(shot_starts.empty() ? 0 : shot_starts[s] / c.patch[0]) * gh * gw;
-  shot_tok[nshots] = N;
   const CUstream st = stream_;
-
-  // Sequence parallelism: this rank runs its token shard [s0, s0 + n) through every layer; only the
-  // self-attention sees all N tokens (for H/P heads). One GPU: s0 = 0, n = N, hl = heads.
   parallel::UlyssesGpu* sp = I.sp.get();
-  long long s0 = 0, n = N;
-  int hl = heads;
-  if (sp) {
-    sp->prepare(N, heads, D, 3LL * d, d);
-    s0 = sp->start();
-    n = sp->count();
-    hl = sp->heads_local();
-  }
   I.choose_tiles(gf, gh, gw, hl, D, shot_starts);
-  constexpr int kComm = StageEvents::kComm;
-
-  // Buffers (kept between forwards; grown when the token count grows). Per shard: x, h, q|k|v, a, y,
-  // the FFN hidden; full: the patches, the head output (all-gathered), the latents, the RoPE table.
-  const CUdeviceptr x = I.x.ensure(n * d * 4), h = I.h.ensure(n * d * 2), qkv = I.qkv.ensure(n * 3 * d * 2),
-                    a = I.a.ensure(n * d * 2), y = I.y.ensure(n * d * 2), ffh = I.ffh.ensure(n * c.ffn_dim * 2),
-                    cols = I.cols.ensure(N * P * 2), ho = I.ho.ensure(N * O * 2), lat_in = I.lat_in.ensure(N * P * 4),
-                    lat_out = I.lat_out.ensure(N * O * 4), rope = I.rope.ensure(N * (D / 2) * 2 * 4);
+  I.buffers(g);  // allocated (and the RoPE table uploaded) by prepare(), or now at the first forward
+  const CUdeviceptr x = I.x.ptr(), h = I.h.ptr(), qkv = I.qkv.ptr(), a = I.a.ptr(), y = I.y.ptr(), ffh = I.ffh.ptr(),
+                    cols = I.cols.ptr(), ho = I.ho.ptr(), lat_in = I.lat_in.ptr(), lat_out = I.lat_out.ptr(),
+                    rope = I.rope.ptr();
   const CUdeviceptr rope_local = rope + (size_t)s0 * (D / 2) * 2 * 4;
-  (void)ffh;
-
-  // RoPE table for this grid (as cpu::make_rope), uploaded once per grid.
-  if (I.rope_key[0] != gf || I.rope_key[1] != gh || I.rope_key[2] != gw) {
-    const cpu::RopeTable rt = cpu::make_rope(D, gf, gh, gw, c.rope_theta);
-    std::vector<float> cs(rt.cos.size() * 2);
-    for (size_t i = 0; i < rt.cos.size(); ++i) cs[2 * i] = rt.cos[i], cs[2 * i + 1] = rt.sin[i];
-    CU_CHECK(jit::driver().cuMemcpyHtoD(rope, cs.data(), cs.size() * 4));
-    I.rope_key[0] = gf, I.rope_key[1] = gh, I.rope_key[2] = gw;
-  }
+  (void)x;
 
   I.ev.begin(st);
   // Time embedding: e [d], e0 [6d] (f32, on the device).
@@ -654,16 +808,7 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     I.add_ln(st, y, 0, 0, 1, n, 1.f, chunk_of(mod0, 1), chunk_of(te0, 1), chunk_of(mod0, 0), chunk_of(te0, 0));
   }
 
-  // Self-attention shape.
-  rt::AttentionShape shape;
-  if (I.pattern.spec.layout == ref::Layout::Video) {
-    std::vector<int> shots;
-    if (nshots > 1)
-      for (int s = 0; s < nshots; ++s) shots.push_back(shot_starts[s] / c.patch[0]);
-    shape = rt::AttentionShape::make_video(1, gf, gh, gw, hl, D, shots);
-  } else {
-    shape = rt::AttentionShape::seq(1, (int)N, hl, D);
-  }
+  const rt::AttentionShape& shape = g.shape;
   // q, k, v: strided views of the q|k|v rows (one GPU), or of the exchange's [N][3][H/P][D] buffer.
   const CUdeviceptr qkv_all = sp ? sp->heads() : qkv;
   const long long ld3 = 3LL * hl * D;
@@ -681,8 +826,7 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
         throw std::runtime_error(fmt::format("sequence parallelism: kernel '{}' routes top {}; the gathered routing "
                                              "holds one group per token (top 1 only)",
                                              I.attn->spec().kernels[ki].name, I.attn->spec().kernels[ki].route->topk));
-  const CUdeviceptr rgid = sp && M_ ? I.rgid.ensure(routed.size() * N * 4) : 0,
-                    rprob = sp && M_ ? I.rprob.ensure(routed.size() * N * 4) : 0;
+  const CUdeviceptr rgid = I.rgid.ptr(), rprob = I.rprob.ptr();
   if (routing) {
     routing->M = M_;
     routing->counts.assign(M_ ? c.layers : 0, std::vector<int>(M_, 0));
@@ -699,7 +843,7 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     // ---- self-attention (h = LN(x)(1 + m1) + m0 is ready)
     if (calibrate_this_forward) {
       I.calibrate_router(li, h, s0, n, N, st);
-      I.ev.mark(st, &StageTimes::other);
+      I.ev.mark(st, &StageTimes::other, &StageTimes::calibration);
     }
     I.gemm.linear(I.w(p + "self_attn.q.weight"), I.w(p + "self_attn.q.bias"), 3 * d, d, h, d, (int)n, qkv, 3 * d,
                   Epilogue::Bias, st);
@@ -723,19 +867,26 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
         gathered.push_back({pr, 4});
         router.routing.push_back({g, pr});
       }
-      I.ev.mark(st, &StageTimes::attention);
+      I.ev.mark(st, &StageTimes::attention, &StageTimes::router);
       sp->all_gather(gathered, st);
-      I.ev.mark(st, &StageTimes::other, kComm);
+      I.ev.mark_comm(st);
     }
     if (sp) {
       sp->qkv_to_heads(qkv, st);
-      I.ev.mark(st, &StageTimes::other, kComm);
+      I.ev.mark_comm(st);
     }
-    I.attn->run(qv, kv, vv, ov, shape, M_ ? &router : nullptr, st);
-    I.ev.mark(st, &StageTimes::attention);
+    // Profiled: an event after the router (+ sort, block map) and after each branch; else one for all.
+    rt::RunOptions ro;
+    if (I.profile)
+      ro.mark = [&](int ki, bool prep) {
+        if (prep) I.ev.mark(st, &StageTimes::attention, &StageTimes::router);
+        else I.ev.mark_branch(st, &I.attn->spec().kernels[ki].name);
+      };
+    I.attn->run(qv, kv, vv, ov, shape, M_ ? &router : nullptr, st, ro);
+    if (!I.profile) I.ev.mark(st, &StageTimes::attention);
     if (sp) {
       sp->out_to_seq(a, st);
-      I.ev.mark(st, &StageTimes::other, kComm);
+      I.ev.mark_comm(st);
     }
     if (routing && M_ && !I.attn->routed_kernels().empty()) {
       const auto r = I.attn->last_routing(I.attn->routed_kernels()[0], st);
@@ -773,7 +924,7 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
                                                         {(long long)T * 2 * d, 2 * d, D, 1});
       I.cross->run(cq, ck, cv, co, rt::AttentionShape::seq(1, (int)rows, heads, D), nullptr, st);
     }
-    I.ev.mark(st, &StageTimes::attention, StageEvents::kCross);
+    I.ev.mark(st, &StageTimes::attention, &StageTimes::cross);
     I.gemm.linear(I.w(p + "cross_attn.o.weight"), I.w(p + "cross_attn.o.bias"), d, d, a, d, (int)n, y, d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
     // x += y; h = LN(x)(1 + m4) + m3
@@ -807,7 +958,7 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
   I.ev.mark(st, &StageTimes::gemm);
   if (sp) {  // every rank gets the whole head output, so every rank's sampler sees the same velocity
     sp->all_gather({{ho, (size_t)O * 2}}, st);
-    I.ev.mark(st, &StageTimes::other, kComm);
+    I.ev.mark_comm(st);
   }
   I.launch(I.k_unpatchify, grid_for(N * O), 256, st, ho, lat_out, c.out_channels, F, H, W, c.patch[0], c.patch[1], c.patch[2]);
   I.ev.mark(st, &StageTimes::other);
@@ -818,6 +969,13 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
 }
 
 // ---- patterns -----------------------------------------------------------------------------------------
+
+std::unique_ptr<rt::PatternAttention> make_cross_attention(const std::string& arch) {
+  rt::AttentionOptions o;
+  o.arch = arch;
+  return std::make_unique<rt::PatternAttention>(rt::load_builtin(kCrossPattern), o);
+}
+
 
 rt::LoadedPattern gpu_pattern(const std::string& attention, const ref::PatternSpec& spec) {
   auto ends = [&](const char* s) {

@@ -67,6 +67,23 @@ struct GpuContext {
   std::unique_ptr<jit::DeviceBuffer> kv;  // [layers][T][2 * dim] bf16
 };
 
+// What GpuDiT::prepare() did: the kernel modules a step runs (distinct disk-cache entries: the DiT's
+// kernels, the self-attention's, the cross-attention's; a `full` run's self- and cross-attention share
+// one), how many NVRTC compiled (the rest came from the cache), and the wall time.
+struct PrepareReport {
+  int modules = 0, compiled = 0;
+  double seconds = 0;
+  // "compiling 2 kernel modules (1 from cache) ... 3.1 s" or "kernels from cache (3), 0.2 s"
+  std::string line() const;
+};
+
+// The cross-attention over the text: the built-in dense pattern `full` with the runtime's default options
+// (engine Auto: at head dim 128 on Hopper the wgmma kernel), whatever the self-attention pattern is, so
+// its module, kernel and tiles are the same in a `full` and a `moga` run (GpuModelBuild.CrossAttention*).
+// `arch` "" = the device's (AttentionOptions::arch).
+constexpr const char* kCrossPattern = "full";
+std::unique_ptr<rt::PatternAttention> make_cross_attention(const std::string& arch = "");
+
 class GpuDiT {
  public:
   // From host weights (consumed: each tensor is converted to bf16, uploaded and released).
@@ -91,21 +108,43 @@ class GpuDiT {
                const std::vector<std::shared_ptr<GpuContext>>& contexts, const std::vector<int>& shot_starts, float* out,
                StageTimes* t = nullptr, cpu::RoutingStats* routing = nullptr);
 
+  // Everything a first forward at this latent shape would do besides computing, done now, so that the
+  // first sampling step runs like the others (docs/model.md, "GPU backend"): compiles or loads from
+  // the disk cache every module the step runs (the self- and cross-attention modules in parallel
+  // threads), loads them, allocates the per-forward buffers, uploads the RoPE table, builds the static
+  // token orders and block maps (self-attention at this shape, cross-attention per shot), keeps the
+  // original routers when they will be calibrated. Call after set_router_calibration /
+  // set_sequence_parallel, with the contexts forward() will get. Forward() calls at another shape
+  // still work (they prepare on first use, as before).
+  PrepareReport prepare(int F, int H, int W, const std::vector<int>& shot_starts,
+                        const std::vector<std::shared_ptr<GpuContext>>& contexts);
+
+  // Profiling (`moga run --profile-branches`): CUDA events after the router and after every
+  // self-attention branch (StageTimes::router, StageTimes::branches). Off: one event for the whole
+  // self-attention, as cheap as before.
+  void set_profile_branches(bool on);
+  bool profile_branches() const;
+
   // Router calibration (runtime/model/router_calibration.h; routed patterns only, Off by default):
   // First: the first forward replaces each block's router (bf16, in the weight arena) by its
   // calibrated version, computed from that block's router input over all N tokens (with sequence
   // parallelism the shards' inputs are all-gathered first: every rank gets the same router, the same
   // as one GPU's), and every later forward uses it; Step: likewise at every forward whose timestep
-  // differs from the last calibration's, each time from the original routers (a host f32 copy of the
-  // bf16 weights, kept at the first calibration; device and host scratch reused). Set before the
-  // first forward.
+  // differs from the last calibration's, each time from the original routers (an f32 device copy of the
+  // bf16 weights, made by prepare() or the first calibration). All on the device (dit_calib_* kernels):
+  // a calibrating forward makes no host round trip. Set before the first forward.
   void set_router_calibration(RouterCalibration mode) { calibration_ = mode; }
   RouterCalibration router_calibration() const { return calibration_; }
   bool routers_calibrated() const { return M_ > 0 && calibrations_ > 0; }
   // Forwards that (re)calibrated the routers so far.
   int router_calibrations() const { return M_ > 0 ? calibrations_ : 0; }
 
-  // GPU time spent in cross-attention by all forwards so far (part of StageTimes::attention).
+  // The attention objects a forward runs (tests: the cross-attention's plan is the same under every pattern).
+  const rt::PatternAttention& self_attention() const;
+  const rt::PatternAttention& cross_attention() const;
+
+  // GPU time spent in cross-attention by all forwards so far (part of StageTimes::attention; per
+  // forward in StageTimes::cross).
   double cross_attention_seconds() const { return cross_seconds_; }
 
   // Sequence parallelism (Ulysses, docs/distributed.md): with a communicator of world P > 1, forward()

@@ -1,0 +1,63 @@
+#include "runtime/attention/group_layout.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "kernels_src/cuda/prep.cuh"  // packed_span_starts, grouped_map_row / _class: the GPU's rules
+
+namespace moga::rt {
+
+namespace {
+long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
+}  // namespace
+
+const char* group_layout_name(GroupLayout l) {
+  switch (l) {
+    case GroupLayout::Auto: return "auto";
+    case GroupLayout::Padded: return "padded";
+    case GroupLayout::Packed: return "packed";
+  }
+  return "?";
+}
+
+long long padded_tile_pairs(const std::vector<int>& sizes, int BM, int BN) {
+  long long pairs = 0;
+  for (int n : sizes) pairs += ceil_div(n, BM) * ceil_div(n, BN);
+  return pairs;
+}
+
+long long packed_tile_pairs(const std::vector<int>& sizes, int BM, int BN) {
+  const int G = (int)sizes.size(), A = std::lcm(BM, BN);
+  std::vector<int> seg(G + 1);
+  seg[G] = packed_span_starts(sizes.data(), G, A, seg.data());
+  const int Ns = seg[G];
+  std::vector<int> gid(Ns, -1);
+  for (int g = 0; g < G; ++g) std::fill(gid.begin() + seg[g], gid.begin() + seg[g] + sizes[g], g);
+  long long pairs = 0;
+  for (int i = 0; i * BM < Ns; ++i) {
+    const GroupedRow r = grouped_map_row(gid.data(), seg.data(), Ns, BM, BN, i);
+    for (int j = r.jl; j <= r.jh; ++j) pairs += grouped_map_class(gid.data(), Ns, BN, r, j) != 0;
+  }
+  return pairs;
+}
+
+long long padded_tile_pairs_estimate(long long Ne, int M, int BM, int BN) {
+  const long long n = ceil_div(Ne, std::max(1, M));
+  return (long long)M * ceil_div(n, BM) * ceil_div(n, BN);
+}
+
+long long packed_tile_pairs_estimate(long long Ne, int M, int BM, int BN) {
+  const int A = std::lcm(BM, BN);
+  const double n = (double)Ne / std::max(1, M);
+  if (n >= A) return padded_tile_pairs_estimate(Ne, M, BM, BN);
+  const long long blocks = (long long)std::ceil(Ne / (A - n / 2));
+  return blocks * (A / BM) * (A / BN);
+}
+
+GroupLayout choose_group_layout(GroupLayout requested, long long padded_pairs, long long packed_pairs) {
+  if (requested != GroupLayout::Auto) return requested;
+  return 5 * packed_pairs < 4 * padded_pairs ? GroupLayout::Packed : GroupLayout::Padded;
+}
+
+}  // namespace moga::rt
