@@ -1,6 +1,7 @@
 // Lowered attn IR (attn.kernel ops) -> CUDA C++ source and the JSON manifest.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "attn/AttnOps.h"
@@ -23,6 +24,25 @@ struct EmittedExpr {
 };
 EmittedExpr emitRegionCpp(mlir::Region& region, const std::vector<std::string>& tokenNames,
                           Domain domain, const std::string& indent);
+
+/// One operation as a C++ expression over its operands' names `a(i)` (what emitRegionCpp writes per op),
+/// and the float32 form of an integer op the attn-plan-score pass marked `attn.f32` (operands are
+/// floats holding exact integers). Both throw std::runtime_error on an operation they cannot write.
+std::string opExpr(mlir::Operation& op, const std::function<std::string(unsigned)>& a, Domain domain);
+std::string opExprF32(mlir::Operation& op, const std::function<std::string(unsigned)>& a);
+[[noreturn]] void unsupported(mlir::Operation* op);
+
+/// The bias of kernel `k` split by attn-plan-score's placement: `struct BiasRow` + `bias_row(q, h, s)`
+/// (once per query row), `struct BiasCol` + `bias_col(kv, h, s)` (once per key column; the kernel stages
+/// its kBiasColWords 32-bit words per column), `bias_elem(r, c)` per element, and `bias(q, kv, h, s)`
+/// composing them (the mma.sync kernel's per-element form). Members of the variant struct.
+std::string emitBias(mlir::attn::KernelOp k);
+/// The number of 32-bit column terms of that split (BiasCol's members; 0 without a bias).
+int biasColWords(mlir::attn::KernelOp k);
+
+/// Whether the wgmma kernel stages the key columns the mask reads (Variant::kStageKeys; the manifest's
+/// "stage_keys", which sizes the shared memory on the host).
+bool stageKeys(mlir::attn::KernelOp k);
 
 /// A float constant as a C++ literal that round-trips ("0.5f", "1.0f").
 std::string floatLiteral(double v);

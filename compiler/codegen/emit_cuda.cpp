@@ -30,6 +30,19 @@ unsigned keyUsesMask(attn::KernelOp k) {
   return m;
 }
 
+}  // namespace
+
+// Whether the wgmma kernel's producer stages each key column for the mask (score_pass.cuh KeyStaging):
+// the mask reads key coordinates that need a gather (grouped kernels: perm) or divisions (anything but
+// the position).
+bool stageKeys(attn::KernelOp k) {
+  const unsigned uses = keyUsesMask(k), pos = 1u << static_cast<unsigned>(attn::Coord::pos);
+  const bool grouped = !k.getKey().empty() || k.getRouting();
+  return uses != 0 && (grouped || (uses & ~pos) != 0);
+}
+
+namespace {
+
 std::string variantStruct(attn::KernelOp k) {
   const bool hasMask = !k.getMask().empty(), hasKey = !k.getKey().empty();
   const bool hasBias = !k.getBias().empty(), hasGate = !k.getGate().empty();
@@ -48,6 +61,8 @@ std::string variantStruct(attn::KernelOp k) {
   s += fmt::format("  static constexpr bool kHasSoftcap = {};\n", k.getSoftcap().has_value());
   s += fmt::format("  static constexpr unsigned kKeyUses = {:#x};  // attn-classify-blocks key_uses: bit c = coordinate c\n",
                    keyUsesMask(k));
+  s += fmt::format("  static constexpr bool kStageKeys = {};  // the wgmma producer stages key columns (stageKeys)\n",
+                   stageKeys(k));
   s += fmt::format("  static constexpr float kSoftcap = {};\n",
                    floatLiteral(k.getSoftcap() ? k.getSoftcap()->convertToDouble() : 0.0));
 
@@ -74,16 +89,7 @@ std::string variantStruct(attn::KernelOp k) {
   }
   s += "  }\n";
 
-  s += "  MOGA_HD static float bias(const moga::Coords<int>& q, const moga::Coords<int>& kv, int h,\n"
-       "                          const moga::MaskShape& s) {\n";
-  if (hasBias) {
-    s += "    (void)q; (void)kv; (void)h; (void)s;\n";
-    EmittedExpr e = emitRegionCpp(k.getBias(), {"q", "kv"}, Domain::Element, "    ");
-    s += e.body + fmt::format("    return {};\n", e.result);
-  } else {
-    s += "    (void)q; (void)kv; (void)h; (void)s;\n    return 0.0f;\n";
-  }
-  s += "  }\n";
+  s += emitBias(k);
 
   s += "  MOGA_HD static float gate(const moga::Coords<int>& q, const moga::MaskShape& s) {\n";
   if (hasGate) {

@@ -1,4 +1,5 @@
 // Regions of arith/math/attn ops -> C++ expressions and serialized programs.
+#include <functional>
 #include <map>
 
 #include "compiler/codegen/codegen.h"
@@ -6,6 +7,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
 
 namespace moga::codegen {
 
@@ -17,8 +19,6 @@ std::string floatLiteral(double v) {
   return s + "f";
 }
 
-namespace {
-
 [[noreturn]] void unsupported(Operation* op) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -27,7 +27,7 @@ namespace {
   throw std::runtime_error(s);
 }
 
-
+namespace {
 
 const char* cmpiSpelling(arith::CmpIPredicate p) {
   switch (p) {
@@ -60,6 +60,90 @@ bool isTrueConstant(Value v) {
 
 }  // namespace
 
+// log2 of v's constant value when it is a power of two above 1, else -1.
+static int powerOfTwoConstant(Value v) {
+  auto c = v.getDefiningOp<arith::ConstantIntOp>();
+  if (!c || c.value() < 2 || (c.value() & (c.value() - 1)) != 0) return -1;
+  return llvm::Log2_64(static_cast<uint64_t>(c.value()));
+}
+
+std::string opExpr(Operation& op, const std::function<std::string(unsigned)>& a, Domain domain) {
+  const bool generic = domain == Domain::Generic;
+  // Strength reduction (element code: int only; the generic mask also runs on intervals): floor division
+  // and modulo by a power of two 2^k are an arithmetic shift and a mask, the same floor semantics.
+  if (!generic && isa<arith::FloorDivSIOp, attn::FloorModOp>(op))
+    if (int k = powerOfTwoConstant(op.getOperand(1)); k > 0)
+      return isa<arith::FloorDivSIOp>(op) ? fmt::format("({} >> {})", a(0), k)
+                                          : fmt::format("({} & {})", a(0), (int64_t{1} << k) - 1);
+  const std::string intT = generic ? "T" : "int", boolT = generic ? "B" : "bool";
+  if (generic && isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp, arith::NegFOp, math::AbsFOp,
+                     arith::MinimumFOp, arith::MaximumFOp, arith::SIToFPOp, arith::CmpFOp>(op))
+    unsupported(&op);  // masks are integer and boolean only (the tile level has no floats)
+  return llvm::TypeSwitch<Operation*, std::string>(&op)
+      .Case([&](arith::ConstantOp c) -> std::string {
+        Attribute v = c.getValue();
+        if (auto f = llvm::dyn_cast<FloatAttr>(v)) return floatLiteral(f.getValueAsDouble());
+        auto i = llvm::cast<IntegerAttr>(v);
+        if (i.getType().isInteger(1)) return fmt::format("{}({})", boolT, i.getValue().isOne() ? "true" : "false");
+        return fmt::format("{}({})", intT, i.getInt());
+      })
+      .Case([&](attn::CoordOp c) { return fmt::format("{}.{}", a(0), attn::stringifyCoord(c.getCoord()).str()); })
+      .Case([&](attn::DimOp d) { return fmt::format("{}(s.{})", intT, attn::stringifyDim(d.getDim()).str()); })
+      .Case([&](arith::AddIOp) { return fmt::format("({} + {})", a(0), a(1)); })
+      .Case([&](arith::SubIOp) { return fmt::format("({} - {})", a(0), a(1)); })
+      .Case([&](arith::MulIOp) { return fmt::format("({} * {})", a(0), a(1)); })
+      .Case([&](arith::FloorDivSIOp) { return fmt::format("moga::fdiv({}, {})", a(0), a(1)); })
+      .Case([&](attn::FloorModOp) { return fmt::format("moga::fmod({}, {})", a(0), a(1)); })
+      .Case([&](arith::MinSIOp) { return fmt::format("moga::imin({}, {})", a(0), a(1)); })
+      .Case([&](arith::MaxSIOp) { return fmt::format("moga::imax({}, {})", a(0), a(1)); })
+      .Case([&](math::AbsIOp) { return fmt::format("moga::iabs({})", a(0)); })
+      .Case([&](arith::CmpIOp c) -> std::string {
+        const char* s = cmpiSpelling(c.getPredicate());
+        if (!s) unsupported(&op);
+        return fmt::format("({} {} {})", a(0), s, a(1));
+      })
+      .Case([&](arith::AndIOp) { return fmt::format("moga::land({}, {})", a(0), a(1)); })
+      .Case([&](arith::OrIOp) { return fmt::format("moga::lor({}, {})", a(0), a(1)); })
+      .Case([&](arith::XOrIOp x) -> std::string {
+        if (isTrueConstant(x.getRhs())) return fmt::format("moga::lnot({})", a(0));
+        if (isTrueConstant(x.getLhs())) return fmt::format("moga::lnot({})", a(1));
+        return fmt::format("moga::lor(moga::land({0}, moga::lnot({1})), moga::land(moga::lnot({0}), {1}))", a(0), a(1));
+      })
+      .Case([&](arith::SelectOp) { return fmt::format("moga::select({}, {}, {})", a(0), a(1), a(2)); })
+      .Case([&](arith::AddFOp) { return fmt::format("({} + {})", a(0), a(1)); })
+      .Case([&](arith::SubFOp) { return fmt::format("({} - {})", a(0), a(1)); })
+      .Case([&](arith::MulFOp) { return fmt::format("({} * {})", a(0), a(1)); })
+      .Case([&](arith::DivFOp) { return fmt::format("({} / {})", a(0), a(1)); })
+      .Case([&](arith::NegFOp) { return fmt::format("(-{})", a(0)); })
+      .Case([&](math::AbsFOp) { return fmt::format("fabsf({})", a(0)); })
+      .Case([&](arith::MinimumFOp) { return fmt::format("fminf({}, {})", a(0), a(1)); })
+      .Case([&](arith::MaximumFOp) { return fmt::format("fmaxf({}, {})", a(0), a(1)); })
+      .Case([&](arith::SIToFPOp) { return fmt::format("(float)({})", a(0)); })
+      .Case([&](arith::CmpFOp c) -> std::string {
+        const char* s = cmpfSpelling(c.getPredicate());
+        if (!s) unsupported(&op);
+        return fmt::format("({} {} {})", a(0), s, a(1));
+      })
+      .Default([&](Operation* o) -> std::string { unsupported(o); });
+}
+
+std::string opExprF32(Operation& op, const std::function<std::string(unsigned)>& a) {
+  return llvm::TypeSwitch<Operation*, std::string>(&op)
+      .Case([&](arith::AddIOp) { return fmt::format("({} + {})", a(0), a(1)); })
+      .Case([&](arith::SubIOp) { return fmt::format("({} - {})", a(0), a(1)); })
+      .Case([&](arith::MulIOp) { return fmt::format("({} * {})", a(0), a(1)); })
+      .Case([&](arith::MinSIOp) { return fmt::format("fminf({}, {})", a(0), a(1)); })
+      .Case([&](arith::MaxSIOp) { return fmt::format("fmaxf({}, {})", a(0), a(1)); })
+      .Case([&](math::AbsIOp) { return fmt::format("fabsf({})", a(0)); })
+      .Case([&](arith::SelectOp) { return fmt::format("({} ? {} : {})", a(0), a(1), a(2)); })
+      .Case([&](arith::CmpIOp c) -> std::string {
+        const char* s = cmpiSpelling(c.getPredicate());
+        if (!s) unsupported(&op);
+        return fmt::format("({} {} {})", a(0), s, a(1));
+      })
+      .Default([&](Operation* o) -> std::string { unsupported(o); });
+}
+
 EmittedExpr emitRegionCpp(Region& region, const std::vector<std::string>& tokenNames, Domain domain,
                           const std::string& indent) {
   Block& block = region.front();
@@ -67,63 +151,10 @@ EmittedExpr emitRegionCpp(Region& region, const std::vector<std::string>& tokenN
   auto name = [&](Value v) { return names.at(v.getAsOpaquePointer()); };
   for (auto [i, arg] : llvm::enumerate(block.getArguments()))
     names[arg.getAsOpaquePointer()] = i < tokenNames.size() ? tokenNames[i] : "h";
-  const bool generic = domain == Domain::Generic;
-  const std::string intT = generic ? "T" : "int", boolT = generic ? "B" : "bool";
-
   EmittedExpr out;
   int counter = 0;
   for (Operation& op : block.without_terminator()) {
-    auto a = [&](unsigned i) { return name(op.getOperand(i)); };
-    std::string expr = llvm::TypeSwitch<Operation*, std::string>(&op)
-        .Case([&](arith::ConstantOp c) -> std::string {
-          Attribute v = c.getValue();
-          if (auto f = llvm::dyn_cast<FloatAttr>(v)) return floatLiteral(f.getValueAsDouble());
-          auto i = llvm::cast<IntegerAttr>(v);
-          if (i.getType().isInteger(1)) return fmt::format("{}({})", boolT, i.getValue().isOne() ? "true" : "false");
-          return fmt::format("{}({})", intT, i.getInt());
-        })
-        .Case([&](attn::CoordOp c) { return fmt::format("{}.{}", a(0), attn::stringifyCoord(c.getCoord()).str()); })
-        .Case([&](attn::DimOp d) { return fmt::format("{}(s.{})", intT, attn::stringifyDim(d.getDim()).str()); })
-        .Case([&](arith::AddIOp) { return fmt::format("({} + {})", a(0), a(1)); })
-        .Case([&](arith::SubIOp) { return fmt::format("({} - {})", a(0), a(1)); })
-        .Case([&](arith::MulIOp) { return fmt::format("({} * {})", a(0), a(1)); })
-        .Case([&](arith::FloorDivSIOp) { return fmt::format("moga::fdiv({}, {})", a(0), a(1)); })
-        .Case([&](attn::FloorModOp) { return fmt::format("moga::fmod({}, {})", a(0), a(1)); })
-        .Case([&](arith::MinSIOp) { return fmt::format("moga::imin({}, {})", a(0), a(1)); })
-        .Case([&](arith::MaxSIOp) { return fmt::format("moga::imax({}, {})", a(0), a(1)); })
-        .Case([&](math::AbsIOp) { return fmt::format("moga::iabs({})", a(0)); })
-        .Case([&](arith::CmpIOp c) -> std::string {
-          const char* s = cmpiSpelling(c.getPredicate());
-          if (!s) unsupported(&op);
-          return fmt::format("({} {} {})", a(0), s, a(1));
-        })
-        .Case([&](arith::AndIOp) { return fmt::format("moga::land({}, {})", a(0), a(1)); })
-        .Case([&](arith::OrIOp) { return fmt::format("moga::lor({}, {})", a(0), a(1)); })
-        .Case([&](arith::XOrIOp x) -> std::string {
-          if (isTrueConstant(x.getRhs())) return fmt::format("moga::lnot({})", a(0));
-          if (isTrueConstant(x.getLhs())) return fmt::format("moga::lnot({})", a(1));
-          return fmt::format("moga::lor(moga::land({0}, moga::lnot({1})), moga::land(moga::lnot({0}), {1}))", a(0), a(1));
-        })
-        .Case([&](arith::SelectOp) { return fmt::format("moga::select({}, {}, {})", a(0), a(1), a(2)); })
-        .Case([&](arith::AddFOp) { return fmt::format("({} + {})", a(0), a(1)); })
-        .Case([&](arith::SubFOp) { return fmt::format("({} - {})", a(0), a(1)); })
-        .Case([&](arith::MulFOp) { return fmt::format("({} * {})", a(0), a(1)); })
-        .Case([&](arith::DivFOp) { return fmt::format("({} / {})", a(0), a(1)); })
-        .Case([&](arith::NegFOp) { return fmt::format("(-{})", a(0)); })
-        .Case([&](math::AbsFOp) { return fmt::format("fabsf({})", a(0)); })
-        .Case([&](arith::MinimumFOp) { return fmt::format("fminf({}, {})", a(0), a(1)); })
-        .Case([&](arith::MaximumFOp) { return fmt::format("fmaxf({}, {})", a(0), a(1)); })
-        .Case([&](arith::SIToFPOp) { return fmt::format("(float)({})", a(0)); })
-        .Case([&](arith::CmpFOp c) -> std::string {
-          const char* s = cmpfSpelling(c.getPredicate());
-          if (!s) unsupported(&op);
-          return fmt::format("({} {} {})", a(0), s, a(1));
-        })
-        .Default([&](Operation* o) -> std::string { unsupported(o); });
-    if (generic && isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp, arith::NegFOp,
-                       math::AbsFOp, arith::MinimumFOp, arith::MaximumFOp, arith::SIToFPOp,
-                       arith::CmpFOp>(op))
-      unsupported(&op);  // masks are integer and boolean only (the tile level has no floats)
+    std::string expr = opExpr(op, [&](unsigned i) { return name(op.getOperand(i)); }, domain);
     std::string v = fmt::format("v{}", counter++);
     names[op.getResult(0).getAsOpaquePointer()] = v;
     out.body += fmt::format("{}const auto {} = {};\n", indent, v, expr);

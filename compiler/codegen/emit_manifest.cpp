@@ -60,6 +60,10 @@ json emitManifest(attn::PatternOp p, const json& params) {
         {"mask", regionOrNull(k.getMask(), {"q", "kv"})},
         {"key", regionOrNull(k.getKey(), {"t"})},
         {"bias", regionOrNull(k.getBias(), {"q", "kv", "h"})},
+        {"stage_keys", stageKeys(k)},
+        {"bias_plan", k.getBias().empty() ? json(nullptr)
+                                          : json{{"col_words", biasColWords(k)},
+                                                 {"f32_max_n", k.getBiasF32MaxN().value_or(0)}}},
         {"gate", regionOrNull(k.getGate(), {"q"})},
     });
   }

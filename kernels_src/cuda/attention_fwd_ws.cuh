@@ -18,7 +18,8 @@
 //   tile_scheduler.cuh  work items, their key tiles, the item order (ItemRing)
 //   mainloop_ws.cuh     the producer's copies and the consumers' per-tile phases
 //   wgmma_sm90.cuh      the two products; barrier_sm90.cuh the mbarriers and named barriers
-//   score_pass.cuh      softcap / bias (every tile) and visibility (partial and ragged tiles)
+//   score_pass.cuh      softcap / bias (every tile: row terms per item, column terms staged by the
+//                       producer, element terms per element) and visibility (partial and ragged tiles)
 //   softmax.cuh         online softmax, rescale, pack; epilogue.cuh 1/l, gate, weight, un-permute
 // NVRTC-compatible: no host standard headers.
 #pragma once
@@ -26,7 +27,7 @@
 
 namespace moga {
 
-template <int D, int BM, int BN, int STAGES>
+template <int D, int BM, int BN, int STAGES, int BIAS_WORDS = 0, int KEY_WORDS = 1>
 struct AttnFwdWSCfg {
   static constexpr int kD = D, kBM = BM, kBN = BN;
   static constexpr int kThreads = 384;                 // producer warpgroup + two consumers
@@ -42,8 +43,10 @@ struct AttnFwdWSCfg {
   static constexpr int kBarOff = kQOff + kQBytes;      // fullK[S] fullV[S] emptyK[S] emptyV[S] Q[2]
   static constexpr int kRing = 4;                      // ItemRing: kRing ids, full[kRing], empty[kRing]
   static constexpr int kRingOff = kBarOff + (4 * STAGES + 2) * 8;
-  static constexpr int kKeysOff = kRingOff + kRing * 4 + 2 * kRing * 8;  // staged key columns [STAGES][BN]
-  static constexpr int kSmemBytes = 1024 + kKeysOff + STAGES * BN * 4;
+  static constexpr int kKeysOff = kRingOff + kRing * 4 + 2 * kRing * 8;  // staged key columns [STAGES][BN] if KEY_WORDS
+  static constexpr int kBiasWords = BIAS_WORDS;        // staged bias columns [STAGES][BN][BIAS_WORDS]
+  static constexpr int kBiasOff = kKeysOff + STAGES * BN * 4 * KEY_WORDS;
+  static constexpr int kSmemBytes = 1024 + kBiasOff + STAGES * BN * BIAS_WORDS * 4;
   static constexpr int kLdStep = 128 / kCH;            // rows between one producer thread's copies
   static constexpr int kKVRows = BN / kLdStep;         // copies per producer thread and tile
   // 56 * 128 + 224 * 256 = 64,512 of the SM's 65,536 registers (multiples of 8); the consumers' loop
@@ -61,7 +64,7 @@ struct AttnFwdWSCfg {
 template <class Variant, int D, int BM, int BN, int STAGES, bool kQSmem = false, bool LSE = false>
 __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
 #if defined(MOGA_HAS_WGMMA)
-  using C = AttnFwdWSCfg<D, BM, BN, STAGES>;
+  using C = AttnFwdWSCfg<D, BM, BN, STAGES, BiasStage<Variant>::kWords, KeyStaging<Variant>::kStage ? 1 : 0>;
   grid_dep_wait();  // launched with PDL behind the prep kernels or the previous branch (params.cuh)
   extern __shared__ __align__(128) unsigned char smem_ws_raw[];
   const unsigned base = (sm80::smem_u32(smem_ws_raw) + 1023u) & ~1023u;  // kSmemBytes has the slack
@@ -70,6 +73,7 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
   sm.v = base + C::kVOff;
   sm.q = base + C::kQOff;
   sm.keys = base + C::kKeysOff;
+  sm.bias = base + C::kBiasOff;
   sm.full_k = base + C::kBarOff;
   sm.full_v = sm.full_k + 8 * STAGES;
   sm.empty_k = sm.full_k + 16 * STAGES;
@@ -85,8 +89,10 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
   const int n_kv_dense = (NK + BN - 1) / BN;
 
   if (tid == 0) {
-    // full K: the producer's 128 cp.async arrivals, plus one per row-writing thread when it stages key columns
-    constexpr unsigned kFullK = 128 + (KeyStaging<Variant>::kStage ? 128 / C::kCH : 0);
+    // full K: the producer's 128 cp.async arrivals, plus one per row-writing thread when it stages key
+    // columns and one per producer thread when it stages bias columns
+    constexpr unsigned kFullK =
+        128 + (KeyStaging<Variant>::kStage ? 128 / C::kCH : 0) + (BiasStage<Variant>::kWords ? 128 : 0);
 #pragma unroll 1
     for (int i = 0; i < STAGES; ++i) sm90::mbar_init(sm.full_k + 8 * i, kFullK);
 #pragma unroll 1

@@ -22,9 +22,9 @@
 //   attn_fwd_smem_bytes<D, BM, BN, WARPS, STAGES>   __device__ int: the attention kernel's dynamic
 //                                                   shared memory, read by the runtime with
 //                                                   cuModuleGetGlobal (one definition: AttnFwdCfg)
-//   attn_fwd_ws_smem_bytes<D, BM, BN, STAGES>       the same for attention_fwd_ws (AttnFwdWSCfg; the
-//                                                   value is right in any build, the kernel itself
-//                                                   only in an sm_90a one)
+//   attn_fwd_ws_smem_bytes<V, D, BM, BN, STAGES>    the same for attention_fwd_ws (AttnFwdWSCfg with
+//                                                   V's staged bias words; the value is right in any
+//                                                   build, the kernel itself only in an sm_90a one)
 //   gate_fill_kernel<V>                             gate[b][s] (*)= V::gate(coords of perm[b][s]):
 //                                                   a branch's `gate <expr>` at sorted positions
 //
@@ -40,8 +40,9 @@ namespace moga {
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 template <int D, int BM, int BN, int WARPS, int STAGES>
 __device__ int attn_fwd_smem_bytes = AttnFwdCfg<D, BM, BN, WARPS, STAGES>::kSmemBytes;
-template <int D, int BM, int BN, int STAGES>
-__device__ int attn_fwd_ws_smem_bytes = AttnFwdWSCfg<D, BM, BN, STAGES>::kSmemBytes;
+template <class V, int D, int BM, int BN, int STAGES>
+__device__ int attn_fwd_ws_smem_bytes =
+    AttnFwdWSCfg<D, BM, BN, STAGES, BiasStage<V>::kWords, KeyStaging<V>::kStage ? 1 : 0>::kSmemBytes;
 
 // Gate program of a branch, at each sorted position s of batch b (perm == nullptr: identity).
 // multiply != 0: gate[b][s] *= value (a routed branch whose gate also has the router probability);

@@ -23,6 +23,7 @@ namespace moga {
 struct WSSmem {
   unsigned k, v, q;
   unsigned keys;  // staged key columns: STAGES x BN ints (score_pass.cuh KeyStaging)
+  unsigned bias;  // staged bias columns: STAGES x BN x BiasStage::kWords (score_pass.cuh store_bias_col)
   unsigned full_k, full_v, empty_k, empty_v, q_full, q_empty;
 };
 
@@ -105,6 +106,20 @@ __device__ __forceinline__ void ws_load_item(const AttnParams& p, const WorkItem
       }
     }
     copy(sm.v, sm.full_v, sm.empty_v, vsrc, vrb);
+    // every producer thread: the bias column terms of its columns (after the V copies, when the tokens of
+    // the K and V rows are no longer live: the producer has 56 registers)
+    if constexpr (C::kBiasWords > 0) {
+      const unsigned dst = sm.bias + ls.slot * (C::kBN * C::kBiasWords * 4u);
+#pragma unroll
+      for (int col = tid; col < C::kBN; col += 128) {
+        const int s = kv0 + col;
+        const int t = s < NK ? (pm ? __ldg(pm + s) : s) : -1;
+        typename Variant::BiasCol bc{};
+        if (t >= 0) bc = Variant::bias_col(coords_of(t, p.shape), I.h, p.shape);
+        store_bias_col<Variant>(dst + col * (C::kBiasWords * 4u), bc);
+      }
+      sm90::mbar_arrive(sm.full_k + 8 * ls.slot);
+    }
     ls.slot = ls.slot + 1 == STAGES ? 0 : ls.slot + 1;
     ++ls.count;
   }
@@ -144,6 +159,11 @@ __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkI
   Coords<int> qc[2];
   int qkey[2];  // the row's group id; with aligned groups (p.seg_end) the end of the row's group instead
   row_keys<kQCoords>(p, perm, gid, I.b, I.q0, row_base, qkey, qc);
+  typename Variant::BiasRow br[2];  // the bias's row terms (attn-plan-score), once per item
+  if constexpr (Variant::kHasBias) {
+    br[0] = Variant::bias_row(qc[0], I.h, p.shape);
+    br[1] = Variant::bias_row(qc[1], I.h, p.shape);
+  }
 
   unsigned qf[kQSmem ? 1 : KD][4];
   const unsigned sQw = sm.q + grp * 64 * 128;  // kQSmem: this warpgroup's 64 rows of each 64-column block
@@ -187,13 +207,15 @@ __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkI
       if (kPV) sm90::wg_wait<1>();
       else sm90::wg_wait<0>();
       sm90::fence_regs(sacc);
-      // the K slot is free once S is in registers; with staged key columns, once the score pass read them
-      constexpr bool kStage = KeyStaging<Variant>::kStage;
+      // the K slot is free once S is in registers; with staged key or bias columns, once the score pass
+      // read them
+      constexpr bool kStage = KeyStaging<Variant>::kStage || C::kBiasWords > 0;
       if (!kStage && lane == 0) sm90::mbar_arrive(sm.empty_k + 8 * cs.slot);
       if (kQSmem && j == I.n_tot - 1 && lane == 0) sm90::mbar_arrive(sm.q_empty);  // the item's last QK^T
       const int kv0 = ti * BN;
       const unsigned skeys = sm.keys + cs.slot * (BN * 4u);
-      if constexpr (kModify) modify_tile<Variant, NT>(sacc, sc, p, perm, kv0, NK, qc, I.h, lane, skeys);
+      if constexpr (kModify)
+        modify_tile<Variant, NT>(sacc, sc, br, lane, sm.bias + cs.slot * (BN * C::kBiasWords * 4u));
       const bool partial = j >= I.n_full;
       if (partial || kv0 + BN > NK)
         mask_tile<Variant, NT>(sacc, p, perm, gid, kv0, NK, partial, qkey, qc, lane, skeys);

@@ -76,7 +76,7 @@ template <class Variant>
 struct KeyStaging {
   static constexpr unsigned kUses = Variant::kKeyUses;
   static constexpr bool kPosOnly = (kUses & ~static_cast<unsigned>(kPosBit)) == 0;
-  static constexpr bool kStage = kUses != 0 && (Variant::kGrouped || !kPosOnly);
+  static constexpr bool kStage = Variant::kStageKeys;  // codegen stageKeys: kUses != 0 && (grouped || !kPosOnly)
 };
 template <class Variant>
 __device__ __forceinline__ int encode_key(int tok, const AttnParams& p) {
@@ -120,6 +120,45 @@ __device__ __forceinline__ Coords<int> key_coords(const AttnParams& p, const int
   }
 }
 
+// Staged bias columns. The bias is split by attn-plan-score (codegen: Variant::bias_row / bias_col /
+// bias_elem): the producer computes bias_col once per key column and tile and writes its
+// kBiasColWords 32-bit words to shared memory ([STAGES][BN][words], words padded to 1, 2 or a
+// multiple of 4 so a column is one vector load); each consumer thread reads its columns' words and
+// combines them with its two rows' bias_row values (once per work item) per element.
+template <class Variant>
+struct BiasStage {
+  static constexpr int kColWords = Variant::kHasBias ? Variant::kBiasColWords : 0;
+  static constexpr int kWords = kColWords <= 2 ? kColWords : (kColWords + 3) / 4 * 4;
+};
+template <class Variant>
+__device__ __forceinline__ void store_bias_col(unsigned dst, const typename Variant::BiasCol& c) {
+#pragma unroll
+  for (int i = 0; i < Variant::kBiasColWords; ++i)
+    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * i), "r"(c.w[i]) : "memory");
+}
+template <class Variant>
+__device__ __forceinline__ typename Variant::BiasCol load_bias_col(unsigned src) {
+  constexpr int KW = BiasStage<Variant>::kWords;
+  typename Variant::BiasCol c;
+  if constexpr (KW > 0) {
+    unsigned w[KW];
+    if constexpr (KW == 1) {
+      asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(w[0]) : "r"(src));
+    } else if constexpr (KW == 2) {
+      asm volatile("ld.shared.v2.b32 {%0, %1}, [%2];\n" : "=r"(w[0]), "=r"(w[1]) : "r"(src));
+    } else {
+#pragma unroll
+      for (int i = 0; i < KW; i += 4)
+        asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n"
+                     : "=r"(w[i]), "=r"(w[i + 1]), "=r"(w[i + 2]), "=r"(w[i + 3])
+                     : "r"(src + 4u * i));
+    }
+#pragma unroll
+    for (int i = 0; i < Variant::kBiasColWords; ++i) c.w[i] = w[i];
+  }
+  return c;
+}
+
 // The score of a visible pair is y = c tanh(x scale / c) + bias (softcap c), or x scale + bias; the
 // softmax takes it in base 2. Folding the factors into the softmax's scale sl:
 //   softcap:    s = tanh(x pre) + bias_f bias,  pre = scale / c, bias_f = 1 / c,  sl = c log2(e)
@@ -155,27 +194,23 @@ __device__ __forceinline__ void row_keys(const AttnParams& p, const int* perm, c
 }
 
 // Softcap and bias on every element of a warp's 16 x BN tile (before mask_tile: masked elements are
-// set to -inf after it). The key coordinates are read once per column (staged, or computed), shared by the
-// two rows; Variant::kGrouped false (no key, no router: the identity order) drops the gather loads.
+// set to -inf after it). The bias: the rows' bias_row values br (once per work item), each column's
+// staged bias_col words (sbias: this ring slot's), bias_elem per element.
 template <class Variant, int NT>
-__device__ __forceinline__ void modify_tile(float* s, const ScoreScale& sc, const AttnParams& p, const int* perm_in,
-                                            int kv0, int NK, const Coords<int> (&qc)[2], int h, int lane,
-                                            unsigned skeys) {
-  const int* perm = Variant::kGrouped ? perm_in : nullptr;  // ungrouped kernels run in the identity order
+__device__ __forceinline__ void modify_tile(float* s, const ScoreScale& sc, const typename Variant::BiasRow (&br)[2],
+                                            int lane, unsigned sbias) {
+  constexpr int KW = BiasStage<Variant>::kWords;
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
-      Coords<int> kc;
-      if constexpr (Variant::kHasBias) {
-        const int ks = kv0 + nt * 8 + 2 * (lane & 3) + e;
-        kc = key_coords<Variant>(p, perm, ks, kv0, ks < NK, skeys);
-      }
+      typename Variant::BiasCol bc;
+      if constexpr (Variant::kHasBias) bc = load_bias_col<Variant>(sbias + 4u * KW * (nt * 8 + 2 * (lane & 3) + e));
 #pragma unroll
       for (int hr = 0; hr < 2; ++hr) {
         float& x = s[4 * nt + 2 * hr + e];
         if constexpr (Variant::kHasSoftcap) x = sm80::tanh_approx(x * sc.pre);
-        if constexpr (Variant::kHasBias) x = fmaf(sc.bias_f, Variant::bias(qc[hr], kc, h, p.shape), x);
+        if constexpr (Variant::kHasBias) x = fmaf(sc.bias_f, Variant::bias_elem(br[hr], bc), x);
       }
     }
 }

@@ -322,18 +322,31 @@ PatternAttention::Impl::Choice PatternAttention::Impl::choose(int ki, int D) con
   auto named = options->variants.find(p.ks->name);
   if (named != options->variants.end()) v = find_variant(named->second);
   else if (!options->variant.empty()) v = find_variant(options->variant);
-  else if (options->engine != Engine::Auto) v = &default_variant(options->engine);
-  else v = &default_variant(D == 128 && !p.tile_entry && wgmma_arch(target_arch()) ? Engine::Wgmma : Engine::MmaSync);
+  else {
+    const Engine e = options->engine != Engine::Auto ? options->engine
+                     : D == 128 && !p.tile_entry && wgmma_arch(target_arch()) ? Engine::Wgmma
+                                                                               : Engine::MmaSync;
+    v = &default_variant(e);
+    // A bias's row terms and staged column words need registers the consumers do not have beside Q:
+    // with Q in shared memory (sm90.ws.sq, 32 registers fewer per thread) its kernel does not spill.
+    if (e == Engine::Wgmma && p.ks->bias) v = find_variant("sm90.ws.sq");
+  }
   if (v->engine == Engine::MmaSync) return {v, p.t};
   // a wgmma row: its default tiles, with the fields a tiles entry gives on top
   TileConfig t = v->default_tiles;
   auto it = options->tiles.find(p.ks->name);
+  const bool stages_given = it != options->tiles.end() && it->second.stages;
   if (it != options->tiles.end()) {
     if (it->second.block_m) t.block_m = it->second.block_m;
     if (it->second.block_n) t.block_n = it->second.block_n;
     if (it->second.warps) t.warps = it->second.warps;
     if (it->second.stages) t.stages = it->second.stages;
   }
+  // A bias's staged column terms take shared memory: fewer stages of the default when they do not fit.
+  const int limit = smem_optin > 0 ? smem_optin : 227 * 1024;
+  const int key_words = p.ks->stage_keys ? 1 : 0;
+  while (!stages_given && t.stages > 2 && !v->check_tiles(t, D, limit, p.ks->bias_col_words, key_words).empty())
+    --t.stages;
   return {v, t};
 }
 
@@ -349,7 +362,8 @@ void PatternAttention::Impl::check_plan(int D) const {
       throw NotSupportedError(fmt::format("kernel '{}': variant {} ({}) needs an sm_90 (Hopper) target; this one is "
                                           "{} (use Engine::Auto or Engine::MmaSync)",
                                           p.ks->name, c.v->name, engine_name(c.engine()), target_arch()));
-    const std::string why = c.v->check_tiles(c.t, D, smem_optin > 0 ? smem_optin : 227 * 1024);
+    const std::string why = c.v->check_tiles(c.t, D, smem_optin > 0 ? smem_optin : 227 * 1024, p.ks->bias_col_words,
+                                              p.ks->stage_keys ? 1 : 0);
     if (!why.empty())
       throw ArgumentError(fmt::format("kernel '{}': tiles BM={} BN={} warps={} stages={} at head dim {} on variant {}: "
                                       "{}",
@@ -472,6 +486,11 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
                                     overlaps(out, q) ? "q" : overlaps(out, k) ? "k" : "v"));
   impl_->check_plan(s.D);
   for (const auto& p : impl_->plan)
+    if (p.ks->bias_f32_max_n > 0 && s.N > p.ks->bias_f32_max_n)
+      throw ArgumentError(fmt::format("shape: kernel '{}' evaluates its bias's integer terms in float32, exact for N "
+                                      "<= {} (attn-plan-score); N = {} is longer",
+                                      p.ks->name, p.ks->bias_f32_max_n, s.N));
+  for (const auto& p : impl_->plan)
     if (impl_->choose(p.index, s.D).engine() == Engine::Wgmma &&
         (long long)((s.N + kWgmmaTiles.block_m - 1) / kWgmmaTiles.block_m) * s.H * s.B > INT_MAX)
       throw ArgumentError(fmt::format("shape: kernel '{}' (engine wgmma) has ceil(N/128) * H * B work items, more "
@@ -551,7 +570,7 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
     std::string arch = options->arch;
     if (c.v->needs_arch_specific()) arch = target_arch().back() == 'a' ? target_arch() : target_arch() + "a";
     jit::CompileOptions o = base(fmt::format("moga-{}-{}-d{}", pattern->spec.pattern, p.ks->name, D), arch);
-    o.name_expressions = {c.v->kernel_expr(p.variant, D, c.t), c.v->smem_expr(D, c.t)};
+    o.name_expressions = {c.v->kernel_expr(p.variant, D, c.t), c.v->smem_expr(p.variant, D, c.t)};
     if (p.mask) o.name_expressions.push_back(fmt::format("moga::block_map_kernel<{}>", p.variant));
     if (p.gate_prog) o.name_expressions.push_back(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
     units.push_back({&pattern->cuda, o});
@@ -651,7 +670,7 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     k.attn = fn(c.v->kernel_expr(p.variant, D, c.t));
     CUdeviceptr g = 0;
     size_t gbytes = 0;
-    const auto& [smod, sname] = sym(c.v->smem_expr(D, c.t));
+    const auto& [smod, sname] = sym(c.v->smem_expr(p.variant, D, c.t));
     CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, smod, sname.c_str()));
     CU_CHECK(d.cuMemcpyDtoH(&k.smem, g, sizeof(int)));
     if (k.smem > smem_optin)

@@ -47,10 +47,12 @@ int mma_smem(int D, const TileConfig& t) {
 }
 
 // AttnFwdWSCfg (kernels_src/cuda/attention_fwd_ws.cuh): 1024 (alignment slack) + STAGES (K + V) + Q +
-// the barriers (4 STAGES + 2) + the item ring (4 ids, 8 barriers) + the staged key columns (STAGES x BN).
-int ws_smem(int D, const TileConfig& t) {
+// the barriers (4 STAGES + 2) + the item ring (4 ids, 8 barriers) + the staged key columns (STAGES x BN)
+// + the staged bias columns (STAGES x BN x words).
+int ws_smem(int D, const TileConfig& t, int bias_words, int key_words) {
   const int tile = t.block_n * D * 2, q = t.block_m * D * 2;
-  return 1024 + 2 * t.stages * tile + q + (4 * t.stages + 2) * 8 + 4 * 4 + 2 * 4 * 8 + t.stages * t.block_n * 4;
+  return 1024 + 2 * t.stages * tile + q + (4 * t.stages + 2) * 8 + 4 * 4 + 2 * 4 * 8 +
+         t.stages * t.block_n * 4 * key_words + t.stages * t.block_n * bias_stage_words(bias_words) * 4;
 }
 
 // attention_fwd's static_asserts: the one statement of the mma.sync tile rules (the tuner's static_check
@@ -93,10 +95,13 @@ bool KernelVariant::runs_on(const std::string& arch) const {
   return engine == Engine::Wgmma ? wgmma_arch(arch) : arch_number(arch) >= 80;
 }
 
-std::string KernelVariant::check_tiles(const TileConfig& t, int D, int smem_limit) const {
+int bias_stage_words(int col_words) { return col_words <= 2 ? col_words : (col_words + 3) / 4 * 4; }
+
+std::string KernelVariant::check_tiles(const TileConfig& t, int D, int smem_limit, int bias_words,
+                                       int key_words) const {
   std::string why = engine == Engine::Wgmma ? ws_check(t, D) : mma_check(t, D);
-  if (why.empty() && smem_bytes(D, t) > smem_limit)
-    why = fmt::format("shared memory {} B > opt-in limit {} B", smem_bytes(D, t), smem_limit);
+  if (why.empty() && smem_bytes(D, t, bias_words, key_words) > smem_limit)
+    why = fmt::format("shared memory {} B > opt-in limit {} B", smem_bytes(D, t, bias_words, key_words), smem_limit);
   return why;
 }
 
@@ -109,14 +114,14 @@ std::string KernelVariant::kernel_expr(const std::string& v, int D, const TileCo
                      lse ? ", true" : "");
 }
 
-std::string KernelVariant::smem_expr(int D, const TileConfig& t) const {
+std::string KernelVariant::smem_expr(const std::string& v, int D, const TileConfig& t) const {
   if (engine == Engine::Wgmma)
-    return fmt::format("&moga::attn_fwd_ws_smem_bytes<{}, {}, {}, {}>", D, t.block_m, t.block_n, t.stages);
+    return fmt::format("&moga::attn_fwd_ws_smem_bytes<{}, {}, {}, {}, {}>", v, D, t.block_m, t.block_n, t.stages);
   return fmt::format("&moga::attn_fwd_smem_bytes<{}, {}, {}, {}, {}>", D, t.block_m, t.block_n, t.warps, t.stages);
 }
 
-int KernelVariant::smem_bytes(int D, const TileConfig& t) const {
-  return engine == Engine::Wgmma ? ws_smem(D, t) : mma_smem(D, t);
+int KernelVariant::smem_bytes(int D, const TileConfig& t, int bias_words, int key_words) const {
+  return engine == Engine::Wgmma ? ws_smem(D, t, bias_words, key_words) : mma_smem(D, t);
 }
 
 int KernelVariant::threads(const TileConfig& t) const { return engine == Engine::Wgmma ? 384 : t.warps * 32; }

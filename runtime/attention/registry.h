@@ -52,16 +52,19 @@ struct KernelVariant {
   // Whether the row runs on the target `arch` ("sm_90", "sm_90a", "sm_80", ...).
   bool runs_on(const std::string& arch) const;
   // Why tiles `t` cannot run at head dim D (the template's static_asserts, the shared memory limit),
-  // or "" when they can.
-  std::string check_tiles(const TileConfig& t, int D, int smem_limit = 227 * 1024) const;
+  // or "" when they can. bias_words: the kernel's staged bias words per key column (Wgmma rows;
+  // KernelSpec::bias_col_words), which take shared memory.
+  // key_words: 1 when it stages key columns for the mask (KernelSpec::stage_keys), else 0.
+  std::string check_tiles(const TileConfig& t, int D, int smem_limit = 227 * 1024, int bias_words = 0,
+                          int key_words = 1) const;
   // The NVRTC name expression of the kernel for variant struct `v` ("moga_gen_P::K"), and of its
   // __device__ int holding the dynamic shared memory the kernel needs (entry.cuh). lse: the
   // instantiation that also writes the rows' log-sum-exp (AttnParams::lse).
   std::string kernel_expr(const std::string& v, int D, const TileConfig& t, bool lse = false) const;
-  std::string smem_expr(int D, const TileConfig& t) const;
+  std::string smem_expr(const std::string& v, int D, const TileConfig& t) const;
   // The dynamic shared memory in bytes (the host copy of the header's formula; the module's own
   // number, read through smem_expr, is what the launch uses).
-  int smem_bytes(int D, const TileConfig& t) const;
+  int smem_bytes(int D, const TileConfig& t, int bias_words = 0, int key_words = 1) const;
   int threads(const TileConfig& t) const;
   // The tile configurations the tuner searches at head dim D (MmaSync rows: the manifest's lists, so
   // empty here).
@@ -69,6 +72,10 @@ struct KernelVariant {
   // Whether the module must be built for the "a" target (sm_90a: wgmma).
   bool needs_arch_specific() const { return engine == Engine::Wgmma; }
 };
+
+// The words per key column the wgmma kernel stages for a bias with `col_words` column terms
+// (score_pass.cuh BiasStage::kWords: padded to 1, 2 or a multiple of 4).
+int bias_stage_words(int col_words);
 
 const std::vector<KernelVariant>& kernel_registry();
 // nullptr when no row has that name.

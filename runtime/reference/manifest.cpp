@@ -448,6 +448,14 @@ KernelSpec parse_kernel(const json& kj, size_t ki, Layout layout, const std::str
   else if (st == "masked") k.structure = Structure::Masked;
   else fail(where, "unknown structure '" + st + "' (dense grouped grouped_masked masked)");
 
+  if (const json* v = find(kj, "stage_keys"); v && !v->is_null()) k.stage_keys = get_bool(*v, where, "stage_keys");
+  if (const json* b = find(kj, "bias_plan"); b && !b->is_null()) {
+    const std::string bw = where + ": bias_plan";
+    if (!b->is_object()) fail(bw, "must be an object {\"col_words\", \"f32_max_n\"} or null, got " + kind_of(*b));
+    k.bias_col_words = (int)get_int(require(*b, "col_words", bw), bw, "col_words", 0, 64);
+    k.bias_f32_max_n = get_int(require(*b, "f32_max_n", bw), bw, "f32_max_n", 0, 1LL << 31);
+  }
+
   if (const json* u = find(kj, "uses"); u && !u->is_null()) {
     if (!u->is_array()) fail(where, "\"uses\" must be an array of coordinate names");
     for (const auto& x : *u) {

@@ -112,6 +112,12 @@ struct KernelSpec {
   std::optional<double> softcap;   // null: none; else score = c * tanh(score / c), c > 0
   Structure structure = Structure::Dense;
   std::vector<std::string> uses;   // coordinates the mask reads (informational)
+  // The bias's plan (attn-plan-score; manifest "bias_plan"): the 32-bit column terms the wgmma kernel
+  // stages per key column (shared memory), and the longest sequence for which its float32 element
+  // terms are exact (0: none are evaluated in float32, no limit).
+  int bias_col_words = 0;
+  bool stage_keys = true;  // the wgmma kernel stages key columns for the mask (manifest "stage_keys"; absent: true)
+  long long bias_f32_max_n = 0;
   TileSpec tiles;
   std::optional<Program> mask, key, bias, gate;
 

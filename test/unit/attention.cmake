@@ -15,6 +15,7 @@ set(_attn_test_patterns
   "attn_small_groups|${_attn_pat}/attn_small_groups.moga"
   "attn_top2|${_attn_pat}/attn_top2.moga"
   "attn_top2_mix|${_attn_pat}/attn_top2_mix.moga"
+  "attn_video_bias|${_attn_pat}/attn_video_bias.moga"
   "bwd_groups|${_attn_pat}/bwd_groups.moga"
   "bwd_hooks|${_attn_pat}/bwd_hooks.moga"
   "bwd_holes|${_attn_pat}/bwd_holes.moga")

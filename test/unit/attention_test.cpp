@@ -480,6 +480,48 @@ TEST(attention_engine, ForcedMmaSync) {
   }
 }
 
+// The bias plan (attn-plan-score) reaches the runtime: a bias kernel runs sm90.ws.sq (Q in shared memory
+// leaves registers for the row terms), its default tiles drop to 2 stages to hold the staged column words
+// (3 words, padded to 4, x 128 columns x 3 stages do not fit beside K, V and Q), and a sequence longer than
+// the float32 terms' exact range is refused before any launch, naming the bound.
+TEST(attention_engine, BiasPlanOnTheWgmmaKernel) {
+  PatternAttention attn(test_pattern("attn_video_bias"), for_arch("sm_90"));
+  for (int ki = 0; ki < 2; ++ki) {
+    EXPECT_EQ(attn.spec().kernels[ki].bias_col_words, 3);
+    EXPECT_EQ(attn.spec().kernels[ki].bias_f32_max_n, 2097152);
+    EXPECT_STREQ(attn.variant(ki, 128).name, "sm90.ws.sq");
+    EXPECT_EQ(attn.tiles(ki, 128).block_n, 128);
+    EXPECT_EQ(attn.tiles(ki, 128).stages, 2);
+    EXPECT_NE(attn.variant(ki, 128).check_tiles({128, 128, 8, 3}, 128, 227 * 1024, 3), "");
+  }
+  AttentionOptions o = for_arch("sm_90");
+  o.variant = "sm90.ws";
+  PatternAttention rs(test_pattern("attn_video_bias"), o);
+  EXPECT_STREQ(rs.variant(0, 128).name, "sm90.ws") << "a named variant is kept";
+  Args a;
+  a.s = AttentionShape::make_video(1, 2049, 32, 32, 1, 128);  // 2,098,176 tokens > 2^21
+  const int N = a.s.N;
+  const CUdeviceptr far = 1ULL << 40;
+  a.q = TensorView::contiguous(1 * far, DType::BF16, {1, N, 1, 128});
+  a.k = TensorView::contiguous(2 * far, DType::BF16, {1, N, 1, 128});
+  a.v = TensorView::contiguous(3 * far, DType::BF16, {1, N, 1, 128});
+  a.o = TensorView::contiguous(4 * far, DType::BF16, {1, N, 1, 128});
+  expect_error<ArgumentError>([&] { attn.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
+                              {"kernel 'routed'", "exact for N <= 2097152", "N = 2098176"});
+  // NVRTC compiles the split bias (row / staged column words / element) into both kernels: no device
+  char tmpl[] = "/tmp/moga-attn-bias-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  setenv("MOGA_CACHE_DIR", tmpl, 1);
+  const ModuleInfo info = attn.compile(128);
+  EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(),
+                      "moga::attention_fwd_ws<moga_gen_attn_video_bias::routed, 128, 128, 128, 2, true>"),
+            info.kernels.end());
+  PatternAttention mma(test_pattern("attn_video_bias"), for_arch("sm_90", Engine::MmaSync));
+  EXPECT_NO_THROW(mma.compile(128));
+  unsetenv("MOGA_CACHE_DIR");
+  std::filesystem::remove_all(tmpl);
+}
+
 // The wgmma kernel's grid is 1-D over (q tile, head, batch) items: validate() bounds it.
 TEST(attention_engine, WgmmaGridLimit) {
   PatternAttention attn(load_builtin("full"), for_arch("sm_90"));
@@ -517,7 +559,7 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
                       "moga::attention_fwd_ws<moga_gen_moga::stga, 128, 128, 128, 3>"),
             info.kernels.end());
   EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(),
-                      "&moga::attn_fwd_ws_smem_bytes<128, 128, 128, 3>"),
+                      "&moga::attn_fwd_ws_smem_bytes<moga_gen_moga::stga, 128, 128, 128, 3>"),
             info.kernels.end());
   EXPECT_NE(info.cache_path.find("sm_90a"), std::string::npos) << info.cache_path;
   // One unit per attention kernel (sm_90a), one for the router (M = 5), one for the prep kernels

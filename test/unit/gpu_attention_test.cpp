@@ -885,6 +885,13 @@ TEST_F(gpu_attention, EveryWgmmaRowAndTileConfigAgrees) {
       LoadedPattern hooks_p = test_pattern("attn_hooks");
       PatternAttention hooks(hooks_p, opts(hooks_p));
       expect_close(run(hooks, seq_problem(2, 1000, 3, 128)), "attn_hooks" + tag);
+      // staged bias columns (3 and 4 words) take shared memory: tiles that cannot hold them are refused
+      LoadedPattern vb_p = test_pattern("attn_video_bias");
+      const std::string vb_why = v.check_tiles(t, 128, 227 * 1024, 4);
+      if (vb_why.empty()) {
+        PatternAttention vb(vb_p, opts(vb_p));
+        expect_close(run(vb, video_problem(1, 5, 13, 17, 2, 128, {0, 3})), "attn_video_bias" + tag);
+      }
       if (!all) continue;
       expect_close(run(full, seq_problem(2, 1000, 2, 128)), "full" + tag);
       LoadedPattern moga_p = load_builtin("moga"), causal_p = load_builtin("causal"), top2_p = test_pattern("attn_top2_mix");
@@ -920,6 +927,21 @@ TEST_F(gpu_attention, PersistentSchedulersAgree) {
     ASSERT_GT(17 * 9, sms);
     expect_close(run(full, pf), "full persistent" + tag);
     expect_close(run(full, pf), "full persistent again" + tag);
+  }
+}
+
+// The bias plan (attn-plan-score): row terms per query row, column terms staged by the producer, float32
+// element terms, on the default engine (wgmma on Hopper: the default tiles drop a stage to make room for the
+// staged columns) and on mma.sync (the composed per-element bias), odd sizes, two batch items, shots.
+TEST_F(gpu_attention, VideoBiasPlanAgrees) {
+  for (Engine e : {Engine::Auto, Engine::MmaSync}) {
+    AttentionOptions o;
+    o.engine = e;
+    PatternAttention attn(test_pattern("attn_video_bias"), o);
+    const std::string tag = e == Engine::Auto ? " (auto)" : " (mma.sync)";
+    expect_close(run(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "attn_video_bias" + tag);
+    expect_close(run(attn, video_problem(1, 3, 31, 9, 3, 128)), "attn_video_bias 3x31x9" + tag);
+    expect_close(run(attn, video_problem(1, 4, 11, 13, 2, 64)), "attn_video_bias D=64" + tag);
   }
 }
 

@@ -1,13 +1,14 @@
 // RUN: moga-opt %s -attn-classify-blocks | FileCheck %s
 
 // uses: the coordinates the tile summaries need (mask and key); key_uses: the key token's coordinates
-// the per-element pass reads (mask and bias), which the kernel stages per key column.
+// the mask reads on partial tiles, which the kernel stages per key column (the bias stages its own
+// column terms: attn-plan-score), so alibi's bias adds no `row`.
 // CHECK-LABEL: attn.pattern @structures
 // CHECK: attn.kernel "dense" weight {{.*}} {accumulate = false, key_uses = [], structure = "dense", uses = []}
 // CHECK: attn.kernel "routed" group(%{{.*}}) weight {{.*}} key_uses = [], {{.*}}structure = "grouped", uses = []
 // CHECK: attn.kernel "causal" weight {{.*}} key_uses = ["pos"], structure = "masked", uses = ["pos"]
 // CHECK: attn.kernel "stga" weight {{.*}} key_uses = ["frame", "shot"], structure = "grouped_masked", uses = ["frame", "row", "col", "shot"]
-// CHECK: attn.kernel "alibi" weight {{.*}} key_uses = ["pos", "row"], structure = "masked", uses = ["pos"]
+// CHECK: attn.kernel "alibi" weight {{.*}} key_uses = ["pos"], structure = "masked", uses = ["pos"]
 attn.pattern @structures layout video {
   %r = attn.route groups 4 top 1
   attn.kernel "dense" weight 1.0 {accumulate = false}

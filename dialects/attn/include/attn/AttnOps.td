@@ -219,10 +219,12 @@ def Attn_KernelOp : Attn_Op<"kernel", [MemoryEffects<[MemWrite]>, IsolatedFromAb
     Produced by `attn-fuse-mixture`. Kernels run in order on one stream; each adds
     `weight * gate * attention` to the output (`accumulate`) or overwrites it (the first).
     `attn-classify-blocks` records the coordinates the mask and the key read (`uses`: the tile
-    summaries the block classifier needs), the coordinates of the key token that the mask and the
-    bias read (`key_uses`: what the kernel's producer stages per key column, so the per-element pass
-    computes no coordinates) and the structure the classifier found; `attn-assign-tiles` adds the
-    tile sizes and the tunable space.
+    summaries the block classifier needs), the coordinates of the key token that the mask reads
+    (`key_uses`: what the kernel's producer stages per key column, so the per-element pass computes
+    no coordinates) and the structure the classifier found; `attn-plan-score` places each
+    term of the bias (row / column / element, `attn.at`), marks the integer element terms evaluated in
+    float32 (`attn.f32`) and the longest sequence for which that is exact (`bias_f32_max_n`);
+    `attn-assign-tiles` adds the tile sizes and the tunable space.
 
     ```mlir
     attn.kernel "frame" weight 0.5 {accumulate = false} key {
@@ -242,6 +244,7 @@ def Attn_KernelOp : Attn_Op<"kernel", [MemoryEffects<[MemWrite]>, IsolatedFromAb
                        OptionalAttr<StrArrayAttr>:$uses,
                        OptionalAttr<StrArrayAttr>:$key_uses,
                        OptionalAttr<StrAttr>:$structure,
+                       OptionalAttr<I64Attr>:$bias_f32_max_n,
                        OptionalAttr<DictionaryAttr>:$tiles,
                        OptionalAttr<DictionaryAttr>:$tunable);
   let regions = (region AnyRegion:$mask, AnyRegion:$key, AnyRegion:$bias, AnyRegion:$gate);

@@ -40,6 +40,20 @@ def AttnClassifyBlocks : Pass<"attn-classify-blocks", "::mlir::ModuleOp"> {
   }];
 }
 
+def AttnPlanScore : Pass<"attn-plan-score", "::mlir::ModuleOp"> {
+  let summary = "Place each term of a kernel's bias by what it depends on, and choose its arithmetic";
+  let description = [{
+    Marks every operation of a kernel's bias with `attn.at`: `"row"` (no key-token operand: computed
+    once per query row and work item), `"col"` (no query-token operand: once per key column and tile,
+    staged by the producer warpgroup) or `"elem"` (per element). Integer element terms made only of
+    +, -, *, abs, min, max, select and comparisons get `attn.f32`: float32 evaluates them exactly while
+    every value stays below 2^24 (the converted row and column values below 2^22), which holds for sequences of at most `bias_f32_max_n` tokens (set on
+    the kernel; the runtime refuses longer ones). The codegen reads these attributes and nothing else
+    to split the bias into its row, column and element parts.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+}
+
 def AttnAssignTiles : Pass<"attn-assign-tiles", "::mlir::ModuleOp"> {
   let summary = "Attach tile sizes (defaults) and the tunable space to each kernel";
   let options = [

@@ -24,12 +24,11 @@ struct AttnClassifyBlocks : mlir::attn::impl::AttnClassifyBlocksBase<AttnClassif
         r->walk([&](CoordOp c) { coords.insert(static_cast<int>(c.getCoord())); });
       SmallVector<StringRef> names;
       for (int c : coords) names.push_back(stringifyCoord(static_cast<Coord>(c)));
-      // The key token's coordinates that the per-element pass reads (the mask on partial tiles, the bias
-      // on every tile): the second block argument of both regions. The kernel stages exactly these per
-      // key column (codegen: Variant::kKeyUses).
+      // The key token's coordinates the mask reads on partial tiles (the second block argument): the
+      // wgmma kernel stages exactly these per key column (codegen: Variant::kKeyUses). The bias stages
+      // its own column terms (attn-plan-score), so it adds none.
       std::set<int> key_coords;
-      for (Region* r : {&k.getMask(), &k.getBias()}) {
-        if (r->empty() || r->front().getNumArguments() < 2) continue;
+      if (Region* r = &k.getMask(); !r->empty() && r->front().getNumArguments() >= 2) {
         Value kv = r->front().getArgument(1);
         r->walk([&](CoordOp c) {
           if (c.getToken() == kv) key_coords.insert(static_cast<int>(c.getCoord()));

@@ -15,6 +15,7 @@ void buildAttnLowerPipeline(OpPassManager& pm, int64_t headDim) {
   pm.addPass(createAttnFuseMixture());
   pm.addPass(createAttnSimplify());
   pm.addPass(createAttnClassifyBlocks());
+  pm.addPass(createAttnPlanScore());
   AttnAssignTilesOptions tiles;
   tiles.headDim = headDim;
   pm.addPass(createAttnAssignTiles(tiles));

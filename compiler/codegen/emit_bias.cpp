@@ -1,0 +1,227 @@
+// A kernel's bias split by attn-plan-score's placement (attn.at / attn.f32 on each op): the row part,
+// the column part (staged per key column by the wgmma kernel's producer), the element part, and the
+// composed per-element form. See codegen.h emitBias.
+#include <map>
+#include <set>
+
+#include "compiler/codegen/codegen.h"
+#include "fmt/format.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+
+namespace moga::codegen {
+
+using namespace mlir;
+
+namespace {
+
+enum class Place { Row, Col, Elem };
+
+Place placeOf(Operation* op) {
+  auto at = op->getAttrOfType<StringAttr>("attn.at");
+  if (!at) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    os << "moga codegen: bias operation " << op->getName() << " at " << op->getLoc()
+       << " has no placement (run attn-plan-score before the codegen)";
+    throw std::runtime_error(s);
+  }
+  if (at.getValue() == "row") return Place::Row;
+  if (at.getValue() == "col") return Place::Col;
+  return Place::Elem;
+}
+
+bool isF32(Operation* op) { return op && op->hasAttr("attn.f32"); }
+
+const char* cppType(Type t, bool colWord) {
+  if (t.isInteger(1)) return colWord ? "int" : "bool";
+  if (t.isInteger(64)) return "int";
+  return "float";
+}
+
+struct BiasEmitter {
+  Block& body;
+  std::map<Operation*, int> index;     // op -> its value number vN
+  std::map<Operation*, Place> place;
+  // Row / column values the element part reads: int form, float form (read by an attn.f32 op).
+  // Ordered by value number, so the generated source is the same on every run.
+  struct ByIndex {
+    const std::map<Operation*, int>* index;
+    bool operator()(const std::pair<Operation*, bool>& a, const std::pair<Operation*, bool>& b) const {
+      return std::make_pair(index->at(a.first), a.second) < std::make_pair(index->at(b.first), b.second);
+    }
+  };
+  std::set<std::pair<Operation*, bool>, ByIndex> rowMembers{ByIndex{&index}}, colMembers{ByIndex{&index}};
+  bool hInt = false, hFloat = false;  // the element part reads h (block argument 2)
+
+  explicit BiasEmitter(Region& r) : body(r.front()) {
+    int n = 0;
+    for (Operation& op : body.without_terminator()) {
+      index[&op] = n++;
+      if (!isa<arith::ConstantOp>(op)) place[&op] = placeOf(&op);
+    }
+    for (Operation& op : body.without_terminator()) {
+      if (isa<arith::ConstantOp>(op) || place[&op] != Place::Elem) continue;
+      for (Value o : op.getOperands()) {
+        const bool asFloat = isF32(&op) && o.getType().isInteger(64);
+        if (auto arg = llvm::dyn_cast<BlockArgument>(o)) {
+          (asFloat ? hFloat : hInt) = true;
+          continue;
+        }
+        Operation* d = o.getDefiningOp();
+        if (isa<arith::ConstantOp>(d) || place[d] == Place::Elem) continue;
+        (place[d] == Place::Row ? rowMembers : colMembers).insert({d, asFloat});
+      }
+    }
+    // The yielded value may itself be a row or column value (a bias of one token only).
+    Value y = cast<attn::YieldOp>(body.getTerminator()).getValue();
+    if (Operation* d = y.getDefiningOp(); d && !isa<arith::ConstantOp>(d) && place[d] != Place::Elem)
+      (place[d] == Place::Row ? rowMembers : colMembers).insert({d, false});
+  }
+
+  static std::string member(Operation* d, bool asFloat, int idx) {
+    return fmt::format("v{}{}", idx, asFloat ? "_f" : "");
+  }
+  // Column values live as 32-bit words (BiasCol::w, what the producer stages): word k of member (d, f).
+  int colWord(Operation* d, bool asFloat) const {
+    int k = 0;
+    for (auto m : colMembers) {
+      if (m.first == d && m.second == asFloat) return k;
+      ++k;
+    }
+    return -1;
+  }
+  bool colIsFloat(Operation* d, bool asFloat) const { return asFloat || d->getResult(0).getType().isF32(); }
+  std::string constant(Operation* d, bool asFloat) {
+    if (asFloat)
+      if (auto c = dyn_cast<arith::ConstantIntOp>(d)) return floatLiteral(static_cast<double>(c.value()));
+    return opExpr(*d, [](unsigned) -> std::string { return ""; }, Domain::Element);
+  }
+
+  // The statements of the row or column part and the member assignments.
+  std::string part(Place p, const char* structName, const char* tok, const std::string& indent) {
+    std::string s;
+    for (Operation& op : body.without_terminator()) {
+      if (isa<arith::ConstantOp>(op) || place[&op] != p) continue;
+      auto a = [&](unsigned i) -> std::string {
+        Value o = op.getOperand(i);
+        if (auto arg = llvm::dyn_cast<BlockArgument>(o)) return arg.getArgNumber() == 2 ? "h" : tok;
+        Operation* d = o.getDefiningOp();
+        if (isa<arith::ConstantOp>(d)) return constant(d, false);
+        return fmt::format("v{}", index[d]);
+      };
+      s += fmt::format("{}const auto v{} = {};\n", indent, index[&op], opExpr(op, a, Domain::Element));
+    }
+    s += fmt::format("{}{} out;\n", indent, structName);
+    const auto& members = p == Place::Row ? rowMembers : colMembers;
+    for (auto [d, asFloat] : members) {
+      const int i = index[d];
+      std::string v = fmt::format("v{}", i);
+      if (p == Place::Row) {
+        if (asFloat) v = fmt::format("(float)({})", v);
+        s += fmt::format("{}out.{} = {};\n", indent, member(d, asFloat, i), v);
+        continue;
+      }
+      if (asFloat) v = fmt::format("__float_as_uint(moga::i2f_exact({}))", v);
+      else if (colIsFloat(d, false)) v = fmt::format("__float_as_uint({})", v);
+      else v = fmt::format("(unsigned)({})", v);
+      s += fmt::format("{}out.w[{}] = {};\n", indent, colWord(d, asFloat), v);
+    }
+    if (p == Place::Row) {
+      if (hInt) s += indent + "out.h = h;\n";
+      if (hFloat) s += indent + "out.h_f = (float)h;\n";
+    }
+    return s + indent + "return out;\n";
+  }
+
+  std::string elemPart(const std::string& indent) {
+    std::string s;
+    auto ref = [&](Value o, bool asFloat) -> std::string {
+      if (llvm::isa<BlockArgument>(o)) return asFloat ? "r.h_f" : "r.h";
+      Operation* d = o.getDefiningOp();
+      if (isa<arith::ConstantOp>(d)) return constant(d, asFloat);
+      const int i = index[d];
+      if (place[d] == Place::Elem) return fmt::format("v{}", i);
+      if (place[d] == Place::Row) return "r." + member(d, asFloat, i);
+      const int w = colWord(d, asFloat);
+      if (colIsFloat(d, asFloat)) return fmt::format("__uint_as_float(c.w[{}])", w);
+      if (d->getResult(0).getType().isInteger(1)) return fmt::format("(c.w[{}] != 0u)", w);
+      return fmt::format("(int)(c.w[{}])", w);
+    };
+    for (Operation& op : body.without_terminator()) {
+      if (isa<arith::ConstantOp>(op) || place[&op] != Place::Elem) continue;
+      const bool f32 = isF32(&op);
+      auto a = [&](unsigned i) {
+        Value o = op.getOperand(i);
+        return ref(o, f32 && o.getType().isInteger(64));
+      };
+      std::string expr;
+      if (auto c = dyn_cast<arith::SIToFPOp>(op); c && isF32(c.getIn().getDefiningOp()))
+        expr = a(0);  // already a float holding the exact integer
+      else
+        expr = f32 ? opExprF32(op, a) : opExpr(op, a, Domain::Element);
+      s += fmt::format("{}const auto v{} = {};\n", indent, index[&op], expr);
+    }
+    Value y = cast<attn::YieldOp>(body.getTerminator()).getValue();
+    return s + fmt::format("{}return {};\n", indent, ref(y, false));
+  }
+
+  std::string structDef(const char* name, Place p) {
+    const auto& members = p == Place::Row ? rowMembers : colMembers;
+    if (p == Place::Col) {  // 32-bit words, as the producer stages them (floats by their bits)
+      if (members.empty()) return fmt::format("  struct {} {{}};\n", name);
+      std::string s = fmt::format("  struct {} {{ unsigned w[{}]; }};  //", name, members.size());
+      for (auto [d, asFloat] : members)
+        s += fmt::format(" {} v{}{}", colIsFloat(d, asFloat) ? "float" : "int", index[d], asFloat ? "_f" : "");
+      return s + "\n";
+    }
+    std::string s = fmt::format("  struct {} {{", name);
+    for (auto [d, asFloat] : members)
+      s += fmt::format(" {} {};", asFloat ? "float" : cppType(d->getResult(0).getType(), p == Place::Col),
+                       member(d, asFloat, index[d]));
+    if (p == Place::Row && hInt) s += " int h;";
+    if (p == Place::Row && hFloat) s += " float h_f;";
+    return s + " };\n";
+  }
+};
+
+}  // namespace
+
+int biasColWords(attn::KernelOp k) {
+  return k.getBias().empty() ? 0 : static_cast<int>(BiasEmitter(k.getBias()).colMembers.size());
+}
+
+std::string emitBias(attn::KernelOp k) {
+  std::string s =
+      "  // The bias, split by attn-plan-score: bias_row once per query row, bias_col once per key column\n"
+      "  // (the wgmma kernel's producer stages its kBiasColWords words per column), bias_elem per element.\n";
+  if (k.getBias().empty()) {
+    return s +
+           "  struct BiasRow {};\n  struct BiasCol {};\n"
+           "  static constexpr int kBiasColWords = 0;\n  static constexpr long long kBiasF32MaxN = 0;\n"
+           "  MOGA_HD static BiasRow bias_row(const moga::Coords<int>&, int, const moga::MaskShape&) { return {}; }\n"
+           "  MOGA_HD static BiasCol bias_col(const moga::Coords<int>&, int, const moga::MaskShape&) { return {}; }\n"
+           "  MOGA_HD static float bias_elem(const BiasRow&, const BiasCol&) { return 0.0f; }\n"
+           "  MOGA_HD static float bias(const moga::Coords<int>&, const moga::Coords<int>&, int,\n"
+           "                          const moga::MaskShape&) { return 0.0f; }\n";
+  }
+  BiasEmitter e(k.getBias());
+  s += e.structDef("BiasRow", Place::Row);
+  s += e.structDef("BiasCol", Place::Col);
+  s += fmt::format("  static constexpr int kBiasColWords = {};\n", e.colMembers.size());
+  s += fmt::format("  static constexpr long long kBiasF32MaxN = {};  // attn-plan-score bias_f32_max_n\n",
+                   k.getBiasF32MaxN().value_or(0));
+  s += "  MOGA_HD static BiasRow bias_row(const moga::Coords<int>& q, int h, const moga::MaskShape& s) {\n"
+       "    (void)q; (void)h; (void)s;\n";
+  s += e.part(Place::Row, "BiasRow", "q", "    ") + "  }\n";
+  s += "  MOGA_HD static BiasCol bias_col(const moga::Coords<int>& kv, int h, const moga::MaskShape& s) {\n"
+       "    (void)kv; (void)h; (void)s;\n";
+  s += e.part(Place::Col, "BiasCol", "kv", "    ") + "  }\n";
+  s += "  MOGA_HD static float bias_elem(const BiasRow& r, const BiasCol& c) {\n    (void)r; (void)c;\n";
+  s += e.elemPart("    ") + "  }\n";
+  s += "  MOGA_HD static float bias(const moga::Coords<int>& q, const moga::Coords<int>& kv, int h,\n"
+       "                          const moga::MaskShape& s) {\n"
+       "    return bias_elem(bias_row(q, h, s), bias_col(kv, h, s));\n  }\n";
+  return s;
+}
+
+}  // namespace moga::codegen
