@@ -15,23 +15,8 @@
 
 #include "runtime/reference/backward.h"
 #include "test/unit/reference_backward_fd.h"
+#include "test/unit/reference_fixtures.h"
 
-namespace reftest {  // reference_fixtures.cpp
-extern const char* const kCausalMask;
-extern const char* const kSlidingMask;
-extern const char* const kFrameKey;
-extern const char* const kStgaMask;
-extern const char* const kDistanceBias;
-extern const char* const kPosGate;
-struct Tok {
-  int pos, frame, row, col, shot, shot_start, shot_end;
-};
-Tok tok_of(int t, int F, int H, int W, const std::vector<int>& shots);
-bool causal_ok(const Tok& q, const Tok& kv);
-bool sliding_ok(const Tok& q, const Tok& kv);
-double distance_bias(const Tok& q, const Tok& kv, int h);
-uint64_t test_seed(const char* test);
-}  // namespace reftest
 
 namespace {
 

@@ -10,25 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/reference/block_map.h"
+#include "test/unit/reference_fixtures.h"
 
-namespace reftest {  // reference_fixtures.cpp
-extern const char* const kCausalMask;
-extern const char* const kSlidingMask;
-extern const char* const kFrameKey;
-extern const char* const kStgaMask;
-extern const char* const kNattenMask;
-extern const char* const kModMask;
-struct Tok {
-  int pos, frame, row, col, shot, shot_start, shot_end;
-};
-Tok tok_of(int t, int F, int H, int W, const std::vector<int>& shots);
-bool causal_ok(const Tok& q, const Tok& kv);
-bool sliding_ok(const Tok& q, const Tok& kv);
-bool stga_ok(const Tok& q, const Tok& kv, int H, int W);
-bool natten_ok(const Tok& q, const Tok& kv, int H, int W);
-bool mod_ok(const Tok& q, const Tok& kv);
-uint64_t test_seed(const char* test);
-}  // namespace reftest
 
 namespace {
 

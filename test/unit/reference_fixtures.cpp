@@ -1,4 +1,4 @@
-// Shared fixtures of the CPU reference suites (reference_*_test.cpp declare what they use):
+// Shared fixtures of the CPU reference suites (declared in reference_fixtures.h):
 // mask / key / bias / gate programs written as manifest JSON, the same masks written directly in C++
 // (independently of runtime/reference: own coordinates, own shot tables), and the random seed.
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 #include <vector>
+#include "test/unit/reference_fixtures.h"
 
 namespace reftest {
 
@@ -152,9 +153,6 @@ extern const char* const kPosGate = R"({"args": ["q"], "ops": [
 
 // ---- independent coordinates and masks ----------------------------------------------------------------
 
-struct Tok {
-  int pos, frame, row, col, shot, shot_start, shot_end;
-};
 
 // Coordinates of token t of an F x H x W grid with the given shot starts (empty: one shot).
 Tok tok_of(int t, int F, int H, int W, const std::vector<int>& shots) {
