@@ -14,9 +14,9 @@
 // so one generated source serves every head dim and tile configuration without recompiling the
 // pattern, and no extern "C" wrapper is needed. The macros therefore expand to nothing by default;
 // they remain as a record of the kernels the codegen had in mind (head dim 128, manifest tiles).
-// Define MOGA_ENTRY_EXTERN_C before including this header (e.g. -DMOGA_ENTRY_EXTERN_C with nvcc, for
-// cuobjdump or a hand-written harness) to get the attention kernels as extern "C" kernels with the
-// codegen's names instead (the block-map, key and gate macros stay empty: use the templates).
+// For cuobjdump or a hand-written nvcc harness, instantiate the templates explicitly after the
+// generated source, e.g.
+//     template __global__ void moga::attention_fwd_ws<moga_gen_p::k, 128, 128, 128, 2, false>(const moga::AttnParams);
 //
 // Helpers (all templates: instantiated only when a name expression asks for them):
 //   attn_fwd_smem_bytes<D, BM, BN, WARPS, STAGES>   __device__ int: the attention kernel's dynamic
@@ -62,17 +62,7 @@ __global__ void __launch_bounds__(256) gate_fill_kernel(const int* perm, float* 
 
 }  // namespace moga
 
-#if defined(MOGA_ENTRY_EXTERN_C) && (defined(__CUDACC__) || defined(__CUDACC_RTC__))
-#define MOGA_ATTENTION_ENTRY(name, V, D, BM, BN, W, S)                                                \
-  extern "C" __global__ void __launch_bounds__((W) * 32, 1) name(const moga::AttnParams p) {          \
-    moga::attention_fwd_body<V, D, BM, BN, W, S, moga::kAttnFwdDefaultOpt>(p);                        \
-  }
-#define MOGA_BLOCKMAP_ENTRY(name, V, BM, BN)
-#define MOGA_KEY_ENTRY(name, V)
-#define MOGA_GATE_ENTRY(name, V)
-#else
 #define MOGA_ATTENTION_ENTRY(name, V, D, BM, BN, W, S)
 #define MOGA_BLOCKMAP_ENTRY(name, V, BM, BN)
 #define MOGA_KEY_ENTRY(name, V)
 #define MOGA_GATE_ENTRY(name, V)
-#endif
