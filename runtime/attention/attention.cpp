@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "kernels_src/cuda/prep.cuh"  // parameter structs, sort_plan, counting_sort_host, router planning
+#include "runtime/attention/host_shape.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/compile_all.h"
 #include "runtime/jit/driver.h"
@@ -164,6 +165,8 @@ struct PatternAttention::Impl {
   ShapeState* last = nullptr;
   uint64_t tick = 0;
   int sms = 0, smem_optin = 0;
+  // The shared memory a block may have: the device's opt-in limit once a module is loaded, else Hopper's.
+  int smem_limit() const { return smem_optin > 0 ? smem_optin : 227 * 1024; }
 
   const LoadedPattern* pattern = nullptr;
   const AttentionOptions* options = nullptr;
@@ -343,7 +346,7 @@ PatternAttention::Impl::Choice PatternAttention::Impl::choose(int ki, int D) con
     if (it->second.stages) t.stages = it->second.stages;
   }
   // A bias's staged column terms take shared memory: fewer stages of the default when they do not fit.
-  const int limit = smem_optin > 0 ? smem_optin : 227 * 1024;
+  const int limit = smem_limit();
   const int key_words = p.ks->stage_keys ? 1 : 0;
   while (!stages_given && t.stages > 2 && !v->check_tiles(t, D, limit, p.ks->bias_col_words, key_words).empty())
     --t.stages;
@@ -362,7 +365,7 @@ void PatternAttention::Impl::check_plan(int D) const {
       throw NotSupportedError(fmt::format("kernel '{}': variant {} ({}) needs an sm_90 (Hopper) target; this one is "
                                           "{} (use Engine::Auto or Engine::MmaSync)",
                                           p.ks->name, c.v->name, engine_name(c.engine()), target_arch()));
-    const std::string why = c.v->check_tiles(c.t, D, smem_optin > 0 ? smem_optin : 227 * 1024, p.ks->bias_col_words,
+    const std::string why = c.v->check_tiles(c.t, D, smem_limit(), p.ks->bias_col_words,
                                               p.ks->stage_keys ? 1 : 0);
     if (!why.empty())
       throw ArgumentError(fmt::format("kernel '{}': tiles BM={} BN={} warps={} stages={} at head dim {} on variant {}: "
@@ -705,17 +708,6 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
 }
 
 // ---- per-shape state ---------------------------------------------------------------------------------------
-
-// The reference's shape (coordinates, shot tables) for an AttentionShape.
-static ref::Shape host_shape(const AttentionShape& s) {
-  if (!s.video) return ref::Shape::seq(s.N);
-  ref::VideoShape vs;
-  vs.F = s.F;
-  vs.H = s.Hgt;
-  vs.W = s.Wid;
-  vs.shot_starts = s.shot_starts;
-  return ref::Shape::video(vs);
-}
 
 PatternAttention::Impl::ShapeState& PatternAttention::Impl::shape_state(const AttentionShape& s) {
   ShapeKey key{s.D, s.B, s.N, s.video, s.F, s.Hgt, s.Wid, s.shot_starts};

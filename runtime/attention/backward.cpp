@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "kernels_src/cuda/bwd_params.cuh"
+#include "runtime/attention/host_shape.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/jit.h"
@@ -213,16 +214,7 @@ AttentionBackward::Impl::ShapeState& AttentionBackward::Impl::shape_state(const 
   auto it = shapes.find(key);
   if (it != shapes.end()) return *it->second;
   auto st = std::make_unique<ShapeState>();
-  if (s.video) {
-    ref::VideoShape vs;
-    vs.F = s.F;
-    vs.H = s.Hgt;
-    vs.W = s.Wid;
-    vs.shot_starts = s.shot_starts;
-    st->host = ref::Shape::video(vs);
-  } else {
-    st->host = ref::Shape::seq(s.N);
-  }
+  st->host = host_shape(s);
   const MaskShape& hm = st->host.mask();
   st->ms = hm;
   st->ms.shot_of_frame = nullptr;
