@@ -67,11 +67,11 @@ __device__ __forceinline__ void score_element(float& x, const AttnParams& p, boo
 
 // ---- attention_fwd_ws: the pass split by what a tile needs ------------------------------------------------
 // Staged key columns. The producer writes one int per key column of each ring slot (ws_load_item) when
-// the variant's mask or bias reads key coordinates that need a gather (grouped kernels: perm) or
-// divisions (video frame / row / col); the consumers then read it from shared memory instead of loading
-// perm and computing coords_of for every column of every tile. The value: the token when only its
-// position is read, else frame << (rb + cb) | row << cb | col (cb, rb: AttnParams::key_col_bits /
-// key_row_bits; the runtime checks that F, H, W fit 32 bits).
+// the variant's mask reads key coordinates that need a gather (grouped kernels: perm) or divisions
+// (video frame / row / col; the bias stages its own column terms, below); the consumers then read it from
+// shared memory instead of loading perm and computing coords_of for every column of every tile. The
+// value: the token when only its position is read, else frame << (rb + cb) | row << cb | col (cb, rb:
+// AttnParams::key_col_bits / key_row_bits; the runtime checks that F, H, W fit 32 bits).
 template <class Variant>
 struct KeyStaging {
   static constexpr unsigned kUses = Variant::kKeyUses;
