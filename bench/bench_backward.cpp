@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
       r["fwd_ms"] = median_ms([&] { fwd.run(view(q), view(k), view(v), view(o), s, nullptr, st); }, iters, st);
       r["fwd_lse_ms"] =
           median_ms([&] { fwd.run(view(q), view(k), view(v), view(o), s, nullptr, st, with_lse); }, iters, st);
-      const BackwardInputs in{view(q), view(k), view(v), view(o), view(dout), lse.ptr()};
+      const BackwardInputs in{view(q), view(k), view(v), view(o), view(dout), {lse.ptr()}};
       const BackwardOutputs g{view(dq), view(dk), view(dv)};
       r["bwd_ms"] = median_ms([&] { bwd_atomic.run(in, g, s, st); }, iters, st);
       r["bwd_det_ms"] = median_ms([&] { bwd_det.run(in, g, s, st); }, iters, st);

@@ -2,19 +2,23 @@
 // pattern kernel with the forward's own variant struct (mask, bias, softcap: score_pass.cuh), so the
 // gradient sees exactly the scores the forward saw.
 //
-//   attn_bwd_preprocess_kernel      Dq[b][h][s] = rowsum(dO * O) (float32; O = the kernel's bf16 output)
+//   attn_bwd_preprocess_kernel      Dq[b][h][r] = o_scale * rowsum(dO * O) (float32; O = the kernel's bf16
+//                                   output, or its kept branch rows times the branch weight o_scale)
 //   attention_bwd<V, D, DQ_ATOMIC>  grid (ceil(N/64), H, B), 128 threads, AttnBwdCfg<D>::kSmemBytes dynamic
 //                                   smem: one CTA per key tile of 64 keys, looping over the query tiles of 64
 //                                   rows that see it (the key-major block map: empty tiles skipped, full tiles
 //                                   without per-element mask work); dK, dV in registers (warp w owns keys
-//                                   16w..16w+15), written bf16 at the end. DQ_ATOMIC: dQ += dS K for every
-//                                   tile pair by float32 atomics into dq_acc (then attn_bwd_convert_kernel).
+//                                   16w..16w+15), written bf16 (or added to dk_acc, dv_acc) at the end. DQ_ATOMIC: dQ += dS K for every
+//                                   tile pair by float32 atomics into dq_acc (then attn_bwd_fold_kernel).
 //   attention_bwd_dq<V, D>          the deterministic dQ: one CTA per query tile looping over its key tiles
 //                                   (the forward's query-major map), recomputing P and dS; no atomics, so
 //                                   every run gives the same bits (attention_bwd then runs with DQ_ATOMIC
 //                                   false).
-//   attn_bwd_convert_kernel         dq_acc (float32 [B][N][H][D]) -> bf16 dq with the caller's strides.
-//   attn_bwd_gate_kernel            gated kernels: d L / d gate per token, sum_h D_i,h / gate (see below).
+//   attn_bwd_fold_kernel<D>         float32 accumulators -> bf16 gradients (the caller's strides), or the k entry
+//                                   rows of a top-k kernel summed per token into the accumulators of a mixture.
+//   attn_bwd_gate_kernel            gated kernels: d L / d gate per row, sum_h D_i,h / gate (see below).
+// Mixtures and top-k (runtime/attention/backward.cpp): dQ, dK, dV go to float32 accumulators by row (dk_acc,
+// dv_acc, dq_acc), every kernel of the pattern adding its share, and are converted to bf16 once at the end.
 //
 // Gradient of one kernel whose output is o = weight * g_i * Attn (g_i: the row's gate, a.gate at sorted
 // positions, else 1; scores s = q.k * scale, then y = c tanh(s/c) (softcap), then + bias; P = softmax(y) from
@@ -24,9 +28,9 @@
 //   dQ_i = scale * sum_j dS_ij k_j;  dK_j = scale * sum_i dS_ij q_i;  dV_j = sum_i wg_i P_ij dO_i;
 //   d L / d g_i = weight * dO_i . Attn_i = D_i / g_i (summed over heads; g_i > 0: a router probability).
 // A row that sees no key has lse = -inf: it is read as +inf so that P = 0 (never NaN), and so are rows past N.
-// Token order: identity, or (computed group keys) a.perm / a.gid: the tokens sorted by group, as the forward;
-// tiles gather rows through perm, partial tiles compare group ids, gradients land at the original tokens, and
-// lse and D are indexed by original token.
+// Token order: identity, or (grouped) a.perm / a.gid: the rows sorted by group, as the forward; tiles gather
+// through perm, partial tiles compare group ids, gradients land at the original rows, and lse and D are indexed
+// by row (bwd_params.cuh, "Rows": a row is a token, or a top-k entry).
 // Requirements: D in {64, 128}, rows 16-byte aligned (strides multiples of 8 elements).
 // NVRTC-compatible: no host standard headers.
 #pragma once
@@ -61,18 +65,18 @@ typedef unsigned short bf16_t;
 __device__ __forceinline__ int token_at(const int* perm, int s) { return perm ? __ldg(perm + s) : s; }
 
 // 64 rows of a [..][token][..][D] bf16 tensor starting at sorted position r0 into a swizzled tile
-// (attention_fwd's layout: 16-byte chunk c of row r at chunk c ^ (r & 7)), gathered through perm; rows past N
-// are zero-filled.
+// (attention_fwd's layout: 16-byte chunk c of row r at chunk c ^ (r & 7)), gathered through perm at token
+// row / k (bwd_params.cuh, "Rows"); rows past N are zero-filled.
 template <int D>
 __device__ __forceinline__ void load_tile(unsigned dst, const bf16_t* g, long long sn, const int* perm, int r0, int N,
-                                          int tid) {
+                                          int tid, int k) {
   using C = AttnBwdCfg<D>;
   const int c = tid % C::kCH, r = tid / C::kCH;
 #pragma unroll
   for (int i = 0; i < C::kRows; ++i) {
     const int row = r + i * C::kRowStep, s = r0 + row;
     const bool ok = s < N;
-    const long long t = ok ? token_at(perm, s) : 0;
+    const long long t = ok ? token_at(perm, s) / k : 0;
     sm80::cp_async16(dst + row * C::kRowBytes + ((c ^ (row & 7)) << 4), g + t * sn + c * 8, ok);
   }
 }
@@ -86,6 +90,15 @@ __device__ __forceinline__ void red_add2(float* dst, float x, float y) {
   atomicAdd(dst, x);
   atomicAdd(dst + 1, y);
 #endif
+}
+
+// dst[0] += x, dst[1] += y: a float32 accumulator row this thread alone updates in this launch
+__device__ __forceinline__ void add2(float* dst, float x, float y) {
+  float2* d = reinterpret_cast<float2*>(dst);
+  float2 o = *d;
+  o.x += x;
+  o.y += y;
+  *d = o;
 }
 
 // base-2 log-sum-exp of a row (token t) for P = exp2(y2 - lse2): +inf for rows past N (ok false) and rows that
@@ -114,7 +127,7 @@ __device__ __forceinline__ float logit2(float x, const AttnParams& p, bool group
 }
 }  // namespace bwd_detail
 
-// D_i = rowsum(dO_i * O_i): one warp per (b, s, h) row.
+// D_r = o_scale * rowsum(dO_t * O_r) (t = r / topk): one warp per (b, r, h) row.
 template <int D>
 __global__ void __launch_bounds__(256) attn_bwd_preprocess_kernel(const AttnBwdParams p) {
   using bwd_detail::bf16_t;
@@ -126,7 +139,7 @@ __global__ void __launch_bounds__(256) attn_bwd_preprocess_kernel(const AttnBwdP
     const int h = (int)(r % p.a.H);
     const long long bs = r / p.a.H;
     const int s = (int)(bs % p.a.N), b = (int)(bs / p.a.N);
-    const bf16_t* go = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + s * p.do_sn + h * p.do_sh;
+    const bf16_t* go = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + (s / p.topk) * p.do_sn + h * p.do_sh;
     const bf16_t* o = static_cast<const bf16_t*>(p.out) + b * p.o_sb + s * p.o_sn + h * p.o_sh;
     float acc = 0.f;
 #pragma unroll
@@ -136,7 +149,7 @@ __global__ void __launch_bounds__(256) attn_bwd_preprocess_kernel(const AttnBwdP
     }
 #pragma unroll
     for (int o2 = 16; o2 > 0; o2 >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o2);
-    if (lane == 0) p.dq_delta[((long long)b * p.a.H + h) * p.a.N + s] = acc;
+    if (lane == 0) p.dq_delta[((long long)b * p.a.H + h) * p.a.N + s] = acc * p.o_scale;
   }
 }
 
@@ -155,7 +168,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
 
   const AttnParams& a = p.a;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, kv0 = kt * BN;
+  const int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, kv0 = kt * BN, K = p.topk;
   const bf16_t* gq = static_cast<const bf16_t*>(a.q) + b * a.q_sb + h * a.q_sh;
   const bf16_t* gk = static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh;
   const bf16_t* gv = static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh;
@@ -183,8 +196,8 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
   };
   auto issue = [&](int stage, int qt) {
     const unsigned base = sSt + stage * C::kStageBytes;
-    load_tile<D>(base, gq, a.q_sn, perm, qt * BM, N, tid);
-    load_tile<D>(base + C::kTileBytes, gdo, p.do_sn, perm, qt * BM, N, tid);
+    load_tile<D>(base, gq, a.q_sn, perm, qt * BM, N, tid, K);
+    load_tile<D>(base + C::kTileBytes, gdo, p.do_sn, perm, qt * BM, N, tid, K);
     if (tid < BM) {  // plain loads: the slot was released by the previous iteration's last barrier
       float* f = reinterpret_cast<float*>(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes);
       int* ti = reinterpret_cast<int*>(f + 2 * BM);
@@ -199,8 +212,8 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
     }
   };
 
-  load_tile<D>(sK, gk, a.k_sn, perm, kv0, N, tid);
-  load_tile<D>(sV, gv, a.v_sn, perm, kv0, N, tid);
+  load_tile<D>(sK, gk, a.k_sn, perm, kv0, N, tid, K);
+  load_tile<D>(sV, gv, a.v_sn, perm, kv0, N, tid, K);
   if (n_tot > 0) issue(0, tile_of(0));
   sm80::cp_async_commit();
 
@@ -212,7 +225,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
   for (int hr = 0; hr < 2; ++hr) {
     const int ks = kv0 + krow0 + hr * 8;
     kg[hr] = gid && ks < N ? __ldg(gid + ks) : 0;
-    if constexpr (kCoords) kc[hr] = coords_of(ks < N ? token_at(perm, ks) : 0, a.shape);
+    if constexpr (kCoords) kc[hr] = coords_of(ks < N ? token_at(perm, ks) / K : 0, a.shape);
   }
 
   float dk[DT][4], dv[DT][4];
@@ -238,7 +251,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
     __syncthreads();
     const unsigned sQ = sSt + stage * C::kStageBytes, sdO = sQ + C::kTileBytes;
     const float* sl2 = reinterpret_cast<const float*>(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes);
-    const int* stok = reinterpret_cast<const int*>(sl2 + 2 * BM);  // token, then group id, per query row
+    const int* stok = reinterpret_cast<const int*>(sl2 + 2 * BM);  // row id, then group id, per query row
 
     // S^T = K Q^T and dP^T = V dO^T: 16 keys x 64 queries per warp
     float s[NT][4], dp[NT][4];
@@ -275,7 +288,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
         const int qg = stok[BM + qcol];
         Coords<int> qc;
         if constexpr (kCoords)
-          if (elem) qc = coords_of(stok[qcol], a.shape);
+          if (elem) qc = coords_of(stok[qcol] / K, a.shape);
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           const int ks = kv0 + krow0 + hr * 8;
@@ -365,14 +378,28 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
     __syncthreads();  // stage and dS staging free for the next iteration's copies
   }
 
-  // dK = scale * sum dS q, dV = sum wg P dO: bf16 at the key rows
+  // dK = scale * sum dS q, dV = sum wg P dO: added to the float32 accumulators, or bf16 at the key rows
+  if (p.dk_acc) {
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      const int ks = kv0 + krow0 + hr * 8;
+      if (ks >= N) continue;
+      const long long o = (((long long)b * N + token_at(perm, ks)) * a.H + h) * D + 2 * (lane & 3);
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt) {
+        add2(p.dk_acc + o + dt * 8, dk[dt][2 * hr] * scale, dk[dt][2 * hr + 1] * scale);
+        add2(p.dv_acc + o + dt * 8, dv[dt][2 * hr], dv[dt][2 * hr + 1]);
+      }
+    }
+    return;
+  }
   bf16_t* gdk = static_cast<bf16_t*>(p.dk) + b * p.dk_sb + h * p.dk_sh;
   bf16_t* gdv = static_cast<bf16_t*>(p.dv) + b * p.dv_sb + h * p.dv_sh;
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     const int ks = kv0 + krow0 + hr * 8;
     if (ks >= N) continue;
-    const long long t = token_at(perm, ks);
+    const long long t = token_at(perm, ks);  // rows are tokens here (host: bf16 outputs only then)
     unsigned* rk = reinterpret_cast<unsigned*>(gdk + t * p.dk_sn) + (lane & 3);
     unsigned* rv = reinterpret_cast<unsigned*>(gdv + t * p.dv_sn) + (lane & 3);
 #pragma unroll
@@ -398,7 +425,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
 
   const AttnParams& a = p.a;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, q0 = qt * BM;
+  const int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, q0 = qt * BM, K = p.topk;
   const bf16_t* gq = static_cast<const bf16_t*>(a.q) + b * a.q_sb + h * a.q_sh;
   const bf16_t* gk = static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh;
   const bf16_t* gv = static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh;
@@ -423,11 +450,11 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
   };
   auto issue = [&](int stage, int kt) {
     const unsigned base = sKV + stage * 2 * C::kTileBytes;
-    load_tile<D>(base, gk, a.k_sn, perm, kt * BN, N, tid);
-    load_tile<D>(base + C::kTileBytes, gv, a.v_sn, perm, kt * BN, N, tid);
+    load_tile<D>(base, gk, a.k_sn, perm, kt * BN, N, tid, K);
+    load_tile<D>(base + C::kTileBytes, gv, a.v_sn, perm, kt * BN, N, tid, K);
   };
-  load_tile<D>(sQ, gq, a.q_sn, perm, q0, N, tid);
-  load_tile<D>(sdO, gdo, p.do_sn, perm, q0, N, tid);
+  load_tile<D>(sQ, gq, a.q_sn, perm, q0, N, tid, K);
+  load_tile<D>(sdO, gdo, p.do_sn, perm, q0, N, tid, K);
   if (n_tot > 0) issue(0, tile_of(0));
   sm80::cp_async_commit();
 
@@ -444,7 +471,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
     l2[hr] = lse2_of(p.lse + ((long long)b * a.H + h) * N, qtok[hr], ok);
     dd[hr] = ok ? __ldg(p.dq_delta + ((long long)b * a.H + h) * N + qtok[hr]) : 0.f;
     wg[hr] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + qs) : a.weight;
-    if constexpr (kCoords) qc[hr] = coords_of(qtok[hr], a.shape);
+    if constexpr (kCoords) qc[hr] = coords_of(qtok[hr] / K, a.shape);
   }
   float dq[DT][4];
 #pragma unroll
@@ -501,7 +528,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
         const int kg = gid && partial && kv_ok ? __ldg(gid + ks) : 0;
         Coords<int> kc;
         if constexpr (kCoords)
-          if (elem) kc = coords_of(kv_ok ? token_at(perm, ks) : 0, a.shape);
+          if (elem) kc = coords_of(kv_ok ? token_at(perm, ks) / K : 0, a.shape);
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           const int qs = q0 + row0 + hr * 8;
@@ -534,6 +561,16 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
     __syncthreads();  // the stage is free for the copies of iteration j + 2
   }
 
+  if (p.dq_acc) {  // rows (qtok: the row ids) of the float32 accumulator, one owner each
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      if (q0 + row0 + hr * 8 >= N) continue;
+      float* r = p.dq_acc + (((long long)b * N + qtok[hr]) * a.H + h) * D + 2 * (lane & 3);
+#pragma unroll
+      for (int dt = 0; dt < DT; ++dt) add2(r + dt * 8, dq[dt][2 * hr] * scale, dq[dt][2 * hr + 1] * scale);
+    }
+    return;
+  }
   bf16_t* gdq = static_cast<bf16_t*>(p.dq) + b * p.dq_sb + h * p.dq_sh;
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
@@ -545,30 +582,44 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
   }
 }
 
-// dq_acc (float32 [B][N][H][D]) -> bf16 dq (caller's strides): one thread per 8 elements.
+// AttnBwdFoldParams (bwd_params.cuh): one thread per 8 elements of a token row, grid-stride; blockIdx.y the tensor.
 template <int D>
-__global__ void __launch_bounds__(256) attn_bwd_convert_kernel(const AttnBwdParams p) {
+__global__ void __launch_bounds__(256) attn_bwd_fold_kernel(const AttnBwdFoldParams p) {
   grid_dep_wait();
-  const long long n = (long long)p.a.B * p.a.N * p.a.H * (D / 8);
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    const int c = (int)(i % (D / 8));
-    const long long r = i / (D / 8);
-    const int h = (int)(r % p.a.H);
-    const long long bs = r / p.a.H;
-    const int s = (int)(bs % p.a.N), b = (int)(bs / p.a.N);
-    const float4* src = reinterpret_cast<const float4*>(p.dq_acc + r * D + c * 8);
-    const float4 x = src[0], y = src[1];
+  const int i = blockIdx.y;
+  if (!p.src[i]) return;
+  const long long n = (long long)p.B * p.N * p.H * (D / 8);
+  for (long long x = blockIdx.x * (long long)blockDim.x + threadIdx.x; x < n; x += (long long)gridDim.x * blockDim.x) {
+    const int c = (int)(x % (D / 8));
+    const long long r = x / (D / 8);
+    const int h = (int)(r % p.H);
+    const long long bt = r / p.H;  // b * N + t
+    float v[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+    for (int j = 0; j < p.k; ++j) {
+      const float4* src = reinterpret_cast<const float4*>(p.src[i] + ((bt * p.k + j) * p.H + h) * D + c * 8);
+      const float4 a = src[0], b = src[1];
+      v[0] += a.x, v[1] += a.y, v[2] += a.z, v[3] += a.w, v[4] += b.x, v[5] += b.y, v[6] += b.z, v[7] += b.w;
+    }
+    if (p.acc[i]) {
+      float4* dst = reinterpret_cast<float4*>(p.acc[i] + r * D + c * 8);
+      float4 a = dst[0], b = dst[1];
+      a.x += v[0], a.y += v[1], a.z += v[2], a.w += v[3], b.x += v[4], b.y += v[5], b.z += v[6], b.w += v[7];
+      dst[0] = a, dst[1] = b;
+      continue;
+    }
+    const int t = (int)(bt % p.N), b = (int)(bt / p.N);
     uint4 o;
-    o.x = sm80::pack_bf16x2(x.x, x.y);
-    o.y = sm80::pack_bf16x2(x.z, x.w);
-    o.z = sm80::pack_bf16x2(y.x, y.y);
-    o.w = sm80::pack_bf16x2(y.z, y.w);
-    *reinterpret_cast<uint4*>(static_cast<bwd_detail::bf16_t*>(p.dq) + b * p.dq_sb + s * p.dq_sn + h * p.dq_sh + c * 8) = o;
+    o.x = sm80::pack_bf16x2(v[0], v[1]);
+    o.y = sm80::pack_bf16x2(v[2], v[3]);
+    o.z = sm80::pack_bf16x2(v[4], v[5]);
+    o.w = sm80::pack_bf16x2(v[6], v[7]);
+    *reinterpret_cast<uint4*>(static_cast<bwd_detail::bf16_t*>(p.dst[i]) + b * p.d_sb[i] + t * p.d_sn[i] +
+                              h * p.d_sh[i] + c * 8) = o;
   }
 }
 
-// d L / d gate of token perm[s] = sum_h D[b][h][t] / gate[b][s] (fixed order over h: deterministic); one thread
-// per sorted position; p.dgate [B][N] by original token.
+// d L / d gate of row perm[s] = sum_h D[b][h][row] / gate[b][s] (fixed order over h: deterministic); one thread
+// per sorted position; p.dgate [B][N] by row (top k > 1: [B][N / k][k], the forward's routing layout).
 template <int D>
 __global__ void __launch_bounds__(256) attn_bwd_gate_kernel(const AttnBwdParams p) {
   grid_dep_wait();

@@ -16,21 +16,43 @@ struct BlockMapT {
   int num_q_tiles, num_kv_tiles;
 };
 
+// Rows: a kernel's sorted positions hold row ids (a.perm; identity when ungrouped). Top 1: a row is a token. Top k
+// > 1: a row is an entry e = t k + j (token t in its j-th group), as the forward's out_row; q, k, v, dO are
+// gathered at token e / k, and lse, D, gate and the float32 accumulators are indexed by e. a.N: the rows per batch
+// item (N k).
 struct AttnBwdParams {
-  AttnParams a;          // q, k, v (bf16), o unused, strides, B, N, H, scale_log2, weight, shape, map (query-major)
-  const void* dout;      // bf16 [B][N][H][D]
+  AttnParams a;          // q, k, v (bf16), o unused, strides, B, N (rows), H, scale_log2, weight, shape, map
+  int topk;              // rows per token (1: rows are tokens)
+  const void* dout;      // bf16 [B][N / topk][H][D]
   long long do_sb, do_sn, do_sh;
-  const void* out;       // bf16 [B][N][H][D]: the forward's output of this kernel (the preprocess reads it)
-  long long o_sb, o_sn, o_sh;
-  const float* lse;      // [B][H][N] (AttnParams::lse layout, k = 1)
-  float* dq_delta;       // [B][H][N]: D_i (preprocess writes, the others read)
-  float* dq_acc;         // [B][N][H][D] float32, zeroed before attention_bwd with DQ_ATOMIC
-  void* dq;              // bf16 outputs with their strides
+  const void* out;       // bf16, row r at out + b o_sb + r o_sn + h o_sh: the kernel's output (o_scale 1) or its
+  long long o_sb, o_sn, o_sh;  // kept branch rows (RunOptions::branch_out, o_scale = the branch weight)
+  float o_scale;         // D = o_scale * rowsum(dO * out)
+  const float* lse;      // [B][H][N] (AttnParams::lse layout)
+  float* dq_delta;       // [B][H][N]: D per row (preprocess writes, the others read)
+  // float32 [B][N][H][D] accumulators by row. dq_acc: attention_bwd<.., DQ_ATOMIC> adds to it by atomics;
+  // attention_bwd_dq adds to it (+=, one owner per row) when set, else writes bf16 dq. dk_acc, dv_acc: set:
+  // attention_bwd adds to them (+=, one owner per row), else writes bf16 dk, dv. Zeroed by the host first.
+  float* dq_acc;
+  float* dk_acc;
+  float* dv_acc;
+  void* dq;              // bf16 outputs with their strides (by token; written directly only when rows are tokens)
   void* dk;
   void* dv;
   long long dq_sb, dq_sn, dq_sh, dk_sb, dk_sn, dk_sh, dv_sb, dv_sn, dv_sh;
   BlockMapT mapT;        // key-major map for attention_bwd (full_cnt nullptr: dense)
-  float* dgate;          // gated kernels (a.gate set): [B][N] d L / d gate by original token
+  float* dgate;          // gated kernels (a.gate set): [B][N] d L / d gate by row
+};
+
+// attn_bwd_fold_kernel: for tensor i = blockIdx.y (0 dq, 1 dk, 2 dv; src[i] null: skipped), token t's value =
+// sum over j < k of src[i] row t k + j (float32 [B][N k][H][D], fixed order), added to acc[i] (float32 [B][N][H]
+// [D]) when set, else written bf16 to dst[i] with its strides.
+struct AttnBwdFoldParams {
+  const float* src[3];
+  float* acc[3];
+  void* dst[3];
+  long long d_sb[3], d_sn[3], d_sh[3];
+  int B, N, H, k;
 };
 
 }  // namespace moga

@@ -221,7 +221,8 @@ struct PatternAttention::Impl {
   // The wgmma kernel's grid for kernel p: persistent or one CTA per item (the row's Scheduler).
   bool persistent_grid(const KPlan& p, const KWs& w, const ModK& mk, int N) const;
   void attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k, const TensorView& v,
-                 const TensorView& out, const AttentionShape& s, CUstream stream, CUdeviceptr lse);
+                 const TensorView& out, const AttentionShape& s, CUstream stream, CUdeviceptr lse,
+                 const TensorView* branch);
 };
 
 static TileConfig resolve_tiles(const ref::KernelSpec& ks, const AttentionOptions& o) {
@@ -587,6 +588,7 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
           fmt::format("moga-router-nt{}-cfg{}", (p.M + 7) / 8, options->router_config);
     any_prep |= p.kind != Kind::Dense;
   }
+  any_prep |= options->lse;  // topk_combine_kernel sums kept branches (RunOptions::branch_out)
   for (const auto& [expr, name] : routers) {
     jit::CompileOptions o = base(name, options->arch);
     o.name_expressions = {expr};
@@ -696,6 +698,7 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     any_prep |= p.kind != Kind::Dense;
     m->k.push_back(k);
   }
+  any_prep |= options->lse;  // as compile_units
   if (any_prep) {
     m->pack = fn(kPrepExprs[0]);
     m->hist = fn(kPrepExprs[1]);
@@ -1101,7 +1104,7 @@ bool PatternAttention::Impl::persistent_grid(const KPlan& p, const KWs& w, const
 
 void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k,
                                        const TensorView& v, const TensorView& out, const AttentionShape& s,
-                                       CUstream stream, CUdeviceptr lse) {
+                                       CUstream stream, CUdeviceptr lse, const TensorView* branch) {
   const KPlan& p = plan[ki];
   KWs& w = st.k[ki];
   AttnParams a{};
@@ -1146,15 +1149,20 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   a.key_row_bits = kb.row;
   // Top-k > 1: the k entries of a token write k rows of a [B][N k][H][D] buffer (AttnParams::out_row), which
   // topk_combine_kernel then sums into out with the branch weight, in a fixed order (deterministic).
-  const bool topk_rows = p.topk > 1;
+  // A kept branch (RunOptions::branch_out) is written the same way, to the caller's rows (k = 1 too).
+  const bool topk_rows = p.topk > 1 || branch;
   if (topk_rows) {
     const long long Ne = (long long)s.N * p.topk;
-    w.rows.ensure(sizeof(unsigned short) * (size_t)s.B * Ne * s.H * s.D);
-    a.o = reinterpret_cast<void*>(w.rows.ptr());
+    if (branch) {
+      a.o = reinterpret_cast<void*>(branch->ptr);
+    } else {
+      w.rows.ensure(sizeof(unsigned short) * (size_t)s.B * Ne * s.H * s.D);
+      a.o = reinterpret_cast<void*>(w.rows.ptr());
+    }
     a.o_sh = s.D;
     a.o_sn = (long long)s.H * s.D;
     a.o_sb = Ne * s.H * s.D;
-    a.out_row = dp<const int>(w.entry);
+    a.out_row = p.topk > 1 ? dp<const int>(w.entry) : nullptr;
     a.weight = 1.f;
     a.accumulate = 0;
   }
@@ -1182,7 +1190,7 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
     launch_ex(fn, tq, (unsigned)s.H, (unsigned)s.B, mk.v->threads(mk.t), mk.smem, stream, options->pdl, args);
   if (topk_rows) {
     TopkCombineParams c{};
-    c.rows = reinterpret_cast<const void*>(w.rows.ptr());
+    c.rows = reinterpret_cast<const void*>(branch ? branch->ptr : w.rows.ptr());
     c.out = reinterpret_cast<void*>(out.ptr);
     c.o_sb = out.strides[0], c.o_sn = out.strides[1], c.o_sh = out.strides[2];
     c.B = s.B, c.N = s.N, c.H = s.H, c.D = s.D, c.k = p.topk;
@@ -1211,6 +1219,7 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
     for (CUdeviceptr p : opt.lse)
       if (p % 4) throw ArgumentError("RunOptions::lse: a buffer is not 4-byte aligned");
   }
+  validate_branches(opt.branch_out, q, k, v, out, s);
   Impl& im = *impl_;
   jit::Device::get().make_current();
   Impl::Mod& m = im.module(s.D);
@@ -1235,10 +1244,38 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
       st.k[ki].ran = true;
       if (opt.mark) opt.mark((int)ki, true);
     }
-    if (opt.attention) im.attention(st, m, (int)ki, q, k, v, out, s, stream, opt.lse.empty() ? 0 : opt.lse[ki]);
+    if (opt.attention)
+      im.attention(st, m, (int)ki, q, k, v, out, s, stream, opt.lse.empty() ? 0 : opt.lse[ki],
+                   opt.branch_out.empty() ? nullptr : &opt.branch_out[ki]);
     if (opt.attention && opt.mark) opt.mark((int)ki, false);
   }
   im.last = &st;
+}
+
+void PatternAttention::validate_branches(const std::vector<TensorView>& br, const TensorView& q, const TensorView& k,
+                                         const TensorView& v, const TensorView& out, const AttentionShape& s,
+                                         const char* arg) const {
+  if (br.empty()) return;
+  if (!options_.lse)
+    throw ArgumentError(fmt::format("{} given, but the PatternAttention was built without AttentionOptions::lse "
+                                    "(the training module)",
+                                    arg));
+  const auto& ks = spec().kernels;
+  if (br.size() != ks.size())
+    throw ArgumentError(fmt::format("{}: {} buffers given; the pattern '{}' has {} kernels (one each)", arg,
+                                    br.size(), spec().pattern, ks.size()));
+  for (size_t i = 0; i < br.size(); ++i) {
+    const std::string name = fmt::format("{}[{}] (kernel '{}')", arg, i, ks[i].name);
+    const int topk = ks[i].topk();
+    expect_bnhd(br[i], name.c_str(), s.B, (int64_t)s.N * topk, s.H, s.D, topk > 1 ? "N k" : "N");
+    if (!br[i].is_contiguous())
+      throw ArgumentError(fmt::format("{}: must be contiguous, got {}", name, br[i].describe()));
+    const std::pair<const TensorView*, const char*> others[] = {{&q, "q"}, {&k, "k"}, {&v, "v"}, {&out, "out"}};
+    for (const auto& [o, on] : others)
+      if (overlaps(br[i], *o)) throw ArgumentError(fmt::format("{} overlaps {}: pass separate buffers", name, on));
+    for (size_t j = 0; j < i; ++j)
+      if (overlaps(br[i], br[j])) throw ArgumentError(fmt::format("{} overlaps entry {}: pass separate buffers", name, j));
+  }
 }
 
 // ---- the router alone (sequence parallelism) ------------------------------------------------------------

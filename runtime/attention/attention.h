@@ -158,6 +158,14 @@ struct RunOptions {
   // -inf for a row that sees no key; the layout of ref::reference_lse. 0 entries: not written. Non-empty
   // needs AttentionOptions::lse and one entry per kernel (else ArgumentError).
   std::vector<CUdeviceptr> lse;
+  // Per kernel (manifest order), a bf16 buffer, contiguous [B, N k, H, D] (k: the kernel's top k, 1 when not
+  // routed), receiving the kernel's rows before its branch weight: row t k + j = gate(t, j) * Attn_j(t) (gate 1
+  // for ungated kernels). What AttentionBackward needs for mixtures and top-k (BackwardInputs::branch_out: D_i =
+  // rowsum(dO * O) per branch). out is then weight * (sum of the rows), summed by topk_combine_kernel from the
+  // bf16 rows (one more pass over B N k H D per kernel; it may differ from the unkept out by bf16 rounding).
+  // Memory: sum over kernels of B N k H D bf16 (moga: 3 buffers the size of out). Empty: not kept; else one
+  // entry per kernel, and it needs AttentionOptions::lse (else ArgumentError).
+  std::vector<TensorView> branch_out;
   // Profiling (the DiT's per-branch table): called on the host after kernel ki's launches are queued,
   // once its per-call preparation is (routed kernels: prep = true) and once its attention is
   // (prep = false), so the caller can record an event on `stream` between branches. Unset: nothing.
@@ -220,6 +228,13 @@ class PatternAttention {
   // Every check run() makes, without touching the device. Throws ArgumentError / NotSupportedError.
   void validate(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
                 const AttentionShape& shape, const RouterInputs* router) const;
+
+  // RunOptions::branch_out's checks (run() makes them, and AttentionBackward::validate): empty, or one contiguous
+  // bf16 [B, N k, H, D] per kernel, 16-byte aligned, overlapping none of q, k, v, out and each other; needs
+  // AttentionOptions::lse. `arg` names the list in messages.
+  void validate_branches(const std::vector<TensorView>& branch_out, const TensorView& q, const TensorView& k,
+                         const TensorView& v, const TensorView& out, const AttentionShape& shape,
+                         const char* arg = "RunOptions::branch_out") const;
 
   // Validates, then launches everything on `stream` (asynchronous; the first call for a shape builds
   // and caches the static token orders and block maps, the first call for a head dim compiles or

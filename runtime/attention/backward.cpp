@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <tuple>
 
 #include "kernels_src/cuda/bwd_params.cuh"
 #include "runtime/attention/host_shape.h"
 #include "runtime/jit/check.h"
+#include "runtime/jit/compile_all.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/jit.h"
 #include "runtime/jit/module.h"
@@ -44,104 +46,167 @@ std::unique_ptr<jit::DeviceBuffer> upload_ints(const std::vector<int>& v) {
 }  // namespace
 
 struct AttentionBackward::Impl {
-  std::string variant;  // moga_gen_<pattern>::<kernel>
-  const ref::KernelSpec* ks = nullptr;
+  struct Kern {
+    const ref::KernelSpec* ks = nullptr;
+    std::string variant;  // moga_gen_<pattern>::<kernel>
+    int routed = -1;      // index among the routed kernels (BackwardInputs::routing, BackwardOutputs::dgate)
+  };
+  std::vector<Kern> kerns;
+  int routed_count = 0;
+  bool any_gated = false;  // a routed kernel with `gate route.prob`
 
+  // One NVRTC unit per pattern kernel (its three main kernels) and one for the shared ones, compiled in parallel.
   struct Mod {
-    jit::CompiledKernel ck;
-    std::unique_ptr<jit::Module> mod;
-    CUfunction pre = nullptr, main_atomic = nullptr, main_det = nullptr, dq = nullptr, convert = nullptr,
-               gate = nullptr;
+    std::vector<jit::CompiledKernel> cks;
+    std::vector<std::unique_ptr<jit::Module>> mods;
+    struct K {
+      CUfunction main_atomic = nullptr, main_det = nullptr, dq = nullptr;
+    };
+    std::vector<K> k;
+    CUfunction pre = nullptr, fold = nullptr, gate = nullptr;
     int smem = 0, dq_smem = 0;
   };
   std::map<int, std::unique_ptr<Mod>> mods;
 
-  // A token order and its block map on the device.
+  // A row order and its block map on the device.
   struct Order {
     // masked or grouped kernels: the 64x64 block map, query-major (attention_bwd_dq) and key-major (attention_bwd)
     std::unique_ptr<jit::DeviceBuffer> fcnt, fidx, pcnt, pidx, tfcnt, tfidx, tpcnt, tpidx;
-    // grouped kernels: the tokens sorted by group (stable), [B][N] each; routed + gated: gate at sorted positions
+    // grouped kernels: the rows sorted by group (stable), [B][N k] each; routed + gated: gate at sorted positions
     std::unique_ptr<jit::DeviceBuffer> perm, gid, gate;
     int tq = 0, tk = 0;
-    // order: one batch item's (replicated B times) or all B; bm: one map per batch item of `order`
-    void upload(const ref::TokenOrder& order, const ref::BlockMap& bm, int B);
+    // order: one batch item's (replicated B times) or all B; bm: one map per batch item of `order`; rows: the
+    // row ids at the sorted positions ([B][N k], top-k entries) when they are not order.perm's tokens
+    void upload(const ref::TokenOrder& order, const ref::BlockMap& bm, int B, const std::vector<int>* rows = nullptr);
   };
   using ShapeKey = std::tuple<int, int, bool, int, int, int, std::vector<int>>;
   struct ShapeState {
     ref::Shape host;
     std::unique_ptr<jit::DeviceBuffer> sof, sfirst;
     MaskShape ms{};
-    Order order;  // static kernels (masked, computed key); routed kernels: Impl::routed, per call
+    std::vector<Order> order;  // per kernel: static kernels (ungrouped, computed key); routed: Impl::routed
   };
   std::map<ShapeKey, std::unique_ptr<ShapeState>> shapes;
-  Order routed;
-  void route(const ref::Shape& host, const AttentionShape& s, const BackwardInputs& in, CUstream stream);
-  std::unique_ptr<jit::DeviceBuffer> delta, dq_acc;
+  std::vector<Order> routed;  // per kernel index, routed kernels only, per call
+  void route(int ki, const ref::Shape& host, const AttentionShape& s, const RouterInputs::Given& given,
+             CUstream stream);
+  // delta: D per row; acc: float32 dq, dk, dv [B][N][H][D] of a mixture; eacc: a top-k kernel's, by entry
+  std::unique_ptr<jit::DeviceBuffer> delta, acc, eacc;
 
-  std::vector<std::string> exprs(int D) const {
-    return {fmt::format("moga::attn_bwd_preprocess_kernel<{}>", D),
-            fmt::format("moga::attention_bwd<{}, {}, true>", variant, D),
-            fmt::format("moga::attention_bwd<{}, {}, false>", variant, D),
-            fmt::format("moga::attention_bwd_dq<{}, {}>", variant, D),
-            fmt::format("moga::attn_bwd_convert_kernel<{}>", D),
-            fmt::format("&moga::attn_bwd_smem_bytes<{}>", D),
-            fmt::format("&moga::attn_bwd_dq_smem_bytes<{}>", D),
-            fmt::format("moga::attn_bwd_gate_kernel<{}>", D)};
+  std::vector<std::string> kernel_exprs(const Kern& k, int D) const {
+    return {fmt::format("moga::attention_bwd<{}, {}, true>", k.variant, D),
+            fmt::format("moga::attention_bwd<{}, {}, false>", k.variant, D),
+            fmt::format("moga::attention_bwd_dq<{}, {}>", k.variant, D)};
   }
-  jit::CompileOptions compile_options(const LoadedPattern& pat, const BackwardOptions& o, int D) const {
-    jit::CompileOptions c;
-    c.name = fmt::format("moga-bwd-{}-d{}", pat.spec.pattern, D);
-    c.arch = o.arch;
-    c.flags = o.nvrtc_flags;
-    for (const auto& h : kernels::embedded_headers()) c.headers.push_back({h.name, h.text});
-    c.name_expressions = exprs(D);
-    return c;
+  std::vector<std::string> shared_exprs(int D) const {
+    return {fmt::format("moga::attn_bwd_preprocess_kernel<{}>", D), fmt::format("moga::attn_bwd_fold_kernel<{}>", D),
+            fmt::format("moga::attn_bwd_gate_kernel<{}>", D), fmt::format("&moga::attn_bwd_smem_bytes<{}>", D),
+            fmt::format("&moga::attn_bwd_dq_smem_bytes<{}>", D)};
+  }
+  // The units: one per kernel, then the shared one.
+  std::vector<jit::CompileJob> jobs(const LoadedPattern& pat, const BackwardOptions& o, int D) const {
+    auto unit = [&](const std::string& what, std::vector<std::string> exprs) {
+      jit::CompileOptions c;
+      c.name = fmt::format("moga-bwd-{}-{}-d{}", pat.spec.pattern, what, D);
+      c.arch = o.arch;
+      c.flags = o.nvrtc_flags;
+      for (const auto& h : kernels::embedded_headers()) c.headers.push_back({h.name, h.text});
+      c.name_expressions = std::move(exprs);
+      return jit::CompileJob{&pat.cuda, std::move(c)};
+    };
+    std::vector<jit::CompileJob> j;
+    for (const Kern& k : kerns) j.push_back(unit(k.ks->name, kernel_exprs(k, D)));
+    j.push_back(unit("shared", shared_exprs(D)));
+    return j;
   }
   Mod& module(const LoadedPattern& pat, const BackwardOptions& o, int D);
   ShapeState& shape_state(const AttentionShape& s);
 };
 
+namespace {
+AttentionOptions training_forward() {
+  AttentionOptions o;
+  o.lse = true;  // its validate_branches() accepts kept branches
+  return o;
+}
+}  // namespace
+
 AttentionBackward::AttentionBackward(LoadedPattern pattern, BackwardOptions options)
-    : pattern_(std::move(pattern)), options_(std::move(options)), forward_(pattern_), impl_(std::make_unique<Impl>()) {
+    : pattern_(std::move(pattern)),
+      options_(std::move(options)),
+      forward_(pattern_, training_forward()),
+      impl_(std::make_unique<Impl>()) {
   const auto& spec = pattern_.spec;
-  if (spec.kernels.size() != 1)
-    throw NotSupportedError(fmt::format("backward: pattern '{}' has {} kernels; the backward runs single-kernel "
-                                        "patterns only so far (mixtures are not supported yet)",
-                                        spec.pattern, spec.kernels.size()));
-  const ref::KernelSpec& k = spec.kernels[0];
-  if (k.route && k.route->topk != 1)
-    throw NotSupportedError(fmt::format("backward: kernel '{}' is routed top {} (route linear({}) top {}): top-k "
-                                        "routing with k > 1 is not supported by the backward yet (top 1 is)",
-                                        k.name, k.route->topk, k.route->groups, k.route->topk));
-  if (k.gate)
-    throw NotSupportedError(fmt::format("backward: kernel '{}' has a gate program: gates (and the gate gradient) "
-                                        "are not supported by the backward yet",
-                                        k.name));
-  impl_->ks = &k;
-  impl_->variant = fmt::format("moga_gen_{}::{}", spec.pattern, k.name);
+  for (const ref::KernelSpec& k : spec.kernels) {
+    if (k.gate)
+      throw NotSupportedError(fmt::format("backward: kernel '{}' has a gate program: gate programs are not "
+                                          "supported by the backward yet (`gate route.prob` is)",
+                                          k.name));
+    Impl::Kern kn;
+    kn.ks = &k;
+    kn.variant = fmt::format("moga_gen_{}::{}", spec.pattern, k.name);
+    if (k.route) kn.routed = impl_->routed_count++;
+    impl_->any_gated |= k.route && k.route_gate;
+    impl_->kerns.push_back(std::move(kn));
+  }
+  if (impl_->kerns.empty()) throw ArgumentError(fmt::format("backward: pattern '{}' has no kernels", spec.pattern));
 }
 
 AttentionBackward::~AttentionBackward() = default;
 
 void AttentionBackward::validate(const BackwardInputs& in, const BackwardOutputs& g, const AttentionShape& s) const {
-  const ref::KernelSpec& ks = pattern_.spec.kernels[0];
-  if (ks.route) {
-    if (!in.route_gid || !in.route_prob)
-      throw ArgumentError(fmt::format("route_gid / route_prob: missing; kernel '{}' is routed: pass the forward's "
-                                      "routing (device int32 gid and float32 prob, [B][N])",
-                                      ks.name));
-    if (in.route_gid % 4 || in.route_prob % 4) throw ArgumentError("route_gid / route_prob: not 4-byte aligned");
-    if (ks.route_gate && (!g.dgate || g.dgate % 4))
-      throw ArgumentError(fmt::format("dgate: missing or not 4-byte aligned; kernel '{}' is gated by the router "
-                                      "probability: pass a float32 [B][N] buffer for d L / d gate",
-                                      ks.name));
-  } else if (in.route_gid || in.route_prob || g.dgate) {
-    throw ArgumentError(fmt::format("route_gid / route_prob / dgate given, but kernel '{}' is not routed",
-                                    ks.name));
+  const Impl& im = *impl_;
+  const size_t nk = im.kerns.size();
+  const std::string& pname = pattern_.spec.pattern;
+  if (in.lse.size() != nk)
+    throw ArgumentError(fmt::format("lse: {} buffers given; pattern '{}' has {} kernels: pass each kernel's forward "
+                                    "log-sum-exp, float32 [B][H][N k] (AttentionOptions::lse and RunOptions::lse on "
+                                    "the forward)",
+                                    in.lse.size(), pname, nk));
+  for (size_t i = 0; i < nk; ++i) {
+    if (!in.lse[i])
+      throw ArgumentError(fmt::format("lse[{}] (kernel '{}'): missing (0): the backward needs the forward's "
+                                      "log-sum-exp (AttentionOptions::lse and RunOptions::lse on the forward)",
+                                      i, im.kerns[i].ks->name));
+    if (in.lse[i] % 4) throw ArgumentError(fmt::format("lse[{}]: the buffer is not 4-byte aligned", i));
+  }
+  const bool need_branches =
+      nk > 1 || std::any_of(im.kerns.begin(), im.kerns.end(), [](const Impl::Kern& k) { return k.ks->topk() > 1; });
+  if (need_branches && in.branch_out.empty())
+    throw ArgumentError(fmt::format("branch_out: missing; pattern '{}' {}: pass the forward's kept branch rows "
+                                    "(RunOptions::branch_out, one bf16 [B, N k, H, D] per kernel)",
+                                    pname, nk > 1 ? fmt::format("mixes {} kernels", nk) : "is routed top k > 1"));
+  forward_.validate_branches(in.branch_out, in.q, in.k, in.v, in.out, s, "branch_out");
+  if (in.routing.size() != (size_t)im.routed_count)
+    throw ArgumentError(fmt::format("routing: {} entries given; pattern '{}' has {} routed kernels: pass the "
+                                    "forward's routing of each (device int32 gid and float32 prob, [B][N][k])",
+                                    in.routing.size(), pname, im.routed_count));
+  for (size_t i = 0; i < in.routing.size(); ++i) {
+    if (!in.routing[i].gid || !in.routing[i].prob)
+      throw ArgumentError(fmt::format("routing[{}]: gid / prob missing; pass the forward's routing (device int32 gid "
+                                      "and float32 prob, [B][N][k])",
+                                      i));
+    if (in.routing[i].gid % 4 || in.routing[i].prob % 4)
+      throw ArgumentError(fmt::format("routing[{}]: gid / prob not 4-byte aligned", i));
+  }
+  if (!g.dgate.empty() && g.dgate.size() != (size_t)im.routed_count)
+    throw ArgumentError(fmt::format("dgate: {} entries given; pattern '{}' has {} routed kernels (one each, 0 for "
+                                    "kernels not gated by the router probability)",
+                                    g.dgate.size(), pname, im.routed_count));
+  for (const Impl::Kern& k : im.kerns) {
+    if (k.routed < 0) continue;
+    const CUdeviceptr d = g.dgate.empty() ? 0 : g.dgate[k.routed];
+    if (k.ks->route_gate && (!d || d % 4))
+      throw ArgumentError(fmt::format("dgate[{}]: missing or not 4-byte aligned; kernel '{}' is gated by the router "
+                                      "probability: pass a float32 [B][N][k] buffer for d L / d gate",
+                                      k.routed, k.ks->name));
+    if (!k.ks->route_gate && d)
+      throw ArgumentError(fmt::format("dgate[{}] given, but kernel '{}' has no `gate route.prob`: pass 0", k.routed,
+                                      k.ks->name));
   }
   RouterInputs given;  // the forward's checks of a given routing (x and W_r are not needed then)
-  if (ks.route) given.routing = {{in.route_gid, in.route_prob}};
-  forward_.validate(in.q, in.k, in.v, in.out, s, ks.route ? &given : nullptr);
+  given.routing = in.routing;
+  forward_.validate(in.q, in.k, in.v, in.out, s, im.routed_count ? &given : nullptr);
   if (in.k.rank == 4 && in.k.shape[1] != s.N)
     throw NotSupportedError(fmt::format("backward: k has {} tokens and q {}: cross-attention (Nk != N) is not "
                                         "supported by the backward yet",
@@ -150,13 +215,10 @@ void AttentionBackward::validate(const BackwardInputs& in, const BackwardOutputs
   expect_bnhd(g.dq, "dq", s.B, s.N, s.H, s.D);
   expect_bnhd(g.dk, "dk", s.B, s.N, s.H, s.D);
   expect_bnhd(g.dv, "dv", s.B, s.N, s.H, s.D);
-  if (!in.lse)
-    throw ArgumentError("lse: missing (0): the backward needs the forward's log-sum-exp, float32 [B][H][N] "
-                        "(AttentionOptions::lse and RunOptions::lse on the forward)");
-  if (in.lse % 4) throw ArgumentError("lse: the buffer is not 4-byte aligned");
   const std::pair<const TensorView*, const char*> outs[] = {{&g.dq, "dq"}, {&g.dk, "dk"}, {&g.dv, "dv"}};
-  const std::pair<const TensorView*, const char*> ins[] = {
+  std::vector<std::pair<const TensorView*, std::string>> ins = {
       {&in.q, "q"}, {&in.k, "k"}, {&in.v, "v"}, {&in.out, "out"}, {&in.dout, "dout"}};
+  for (size_t i = 0; i < in.branch_out.size(); ++i) ins.push_back({&in.branch_out[i], fmt::format("branch_out[{}]", i)});
   for (const auto& [o, on] : outs) {
     for (const auto& [i, inn] : ins)
       if (overlaps(*o, *i)) throw ArgumentError(fmt::format("{} overlaps the input {}: pass separate buffers", on, inn));
@@ -168,9 +230,11 @@ void AttentionBackward::validate(const BackwardInputs& in, const BackwardOutputs
 std::vector<std::string> AttentionBackward::compile(int D) {
   if (D != 64 && D != 128)
     throw ArgumentError(fmt::format("head dim {} is not supported: the kernels exist for D = 64 and 128", D));
-  const jit::CompileOptions o = impl_->compile_options(pattern_, options_, D);
-  jit::compile(pattern_.cuda, o);
-  return o.name_expressions;
+  const std::vector<jit::CompileJob> jobs = impl_->jobs(pattern_, options_, D);
+  jit::compile_all(jobs);
+  std::vector<std::string> names;
+  for (const auto& j : jobs) names.insert(names.end(), j.options.name_expressions.begin(), j.options.name_expressions.end());
+  return names;
 }
 
 AttentionBackward::Impl::Mod& AttentionBackward::Impl::module(const LoadedPattern& pat, const BackwardOptions& o,
@@ -179,33 +243,37 @@ AttentionBackward::Impl::Mod& AttentionBackward::Impl::module(const LoadedPatter
   if (it != mods.end()) return *it->second;
   jit::Device& dev = jit::Device::get();
   auto m = std::make_unique<Mod>();
-  m->ck = jit::compile(pat.cuda, compile_options(pat, o, D));
-  m->mod = std::make_unique<jit::Module>(m->ck, dev);
-  const std::vector<std::string> e = exprs(D);
-  auto fn = [&](const std::string& x) { return m->mod->function(m->ck.symbol(x).c_str()); };
+  const std::vector<jit::CompileJob> js = jobs(pat, o, D);
+  m->cks = jit::compile_all(js);
+  for (const auto& ck : m->cks) m->mods.push_back(std::make_unique<jit::Module>(ck, dev));
+  auto fn = [&](size_t unit, const std::string& x) { return m->mods[unit]->function(m->cks[unit].symbol(x).c_str()); };
+  const size_t shared = kerns.size();
   auto global_int = [&](const std::string& x) {
     CUdeviceptr g = 0;
     size_t bytes = 0;
     int v = 0;
-    CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &bytes, m->mod->handle(), m->ck.symbol(x).c_str()));
+    CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &bytes, m->mods[shared]->handle(), m->cks[shared].symbol(x).c_str()));
     CU_CHECK(jit::driver().cuMemcpyDtoH(&v, g, sizeof(int)));
     return v;
   };
-  m->pre = fn(e[0]);
-  m->main_atomic = fn(e[1]);
-  m->main_det = fn(e[2]);
-  m->dq = fn(e[3]);
-  m->convert = fn(e[4]);
-  m->smem = global_int(e[5]);
-  m->dq_smem = global_int(e[6]);
-  m->gate = fn(e[7]);
+  const std::vector<std::string> se = shared_exprs(D);
+  m->pre = fn(shared, se[0]);
+  m->fold = fn(shared, se[1]);
+  m->gate = fn(shared, se[2]);
+  m->smem = global_int(se[3]);
+  m->dq_smem = global_int(se[4]);
   const int optin = dev.attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
   if (m->smem > optin || m->dq_smem > optin)
     throw NotSupportedError(fmt::format("backward at D={} needs {} bytes of shared memory; the device allows {}", D,
                                         std::max(m->smem, m->dq_smem), optin));
-  for (CUfunction f : {m->main_atomic, m->main_det})
-    CU_CHECK(jit::driver().cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, m->smem));
-  CU_CHECK(jit::driver().cuFuncSetAttribute(m->dq, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, m->dq_smem));
+  for (size_t ki = 0; ki < kerns.size(); ++ki) {
+    const std::vector<std::string> e = kernel_exprs(kerns[ki], D);
+    Mod::K k{fn(ki, e[0]), fn(ki, e[1]), fn(ki, e[2])};
+    for (CUfunction f : {k.main_atomic, k.main_det})
+      CU_CHECK(jit::driver().cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, m->smem));
+    CU_CHECK(jit::driver().cuFuncSetAttribute(k.dq, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, m->dq_smem));
+    m->k.push_back(k);
+  }
   return *mods.emplace(D, std::move(m)).first->second;
 }
 
@@ -226,27 +294,34 @@ AttentionBackward::Impl::ShapeState& AttentionBackward::Impl::shape_state(const 
     st->ms.shot_of_frame = reinterpret_cast<const int*>(st->sof->ptr());
     st->ms.shot_first = reinterpret_cast<const int*>(st->sfirst->ptr());
   }
-  st->order.tq = st->order.tk = (s.N + kTile - 1) / kTile;
-  if ((ks->mask || ks->key) && !ks->route) {
-    // The forward's classification (the same tile evaluator of the mask program, the group-id intervals) at
-    // the backward's tiles. Masks and computed keys are functions of the shape, so once per shape, and every
-    // batch item has the same order and map. The order: identity, or the tokens stably sorted by their key
-    // (the forward's order without its alignment padding; empty groups take no positions).
-    const ref::TokenOrder order = ks->key ? ref::token_order(ref::key_groups(*ks->key, st->host, 1), true)
-                                          : ref::token_order(ref::single_group(1, s.N), false);
-    st->order.upload(order, ref::build_block_map(*ks, st->host, order, map_options()), s.B);
+  st->order.resize(kerns.size());
+  for (size_t ki = 0; ki < kerns.size(); ++ki) {
+    const ref::KernelSpec& ks = *kerns[ki].ks;
+    Order& od = st->order[ki];
+    od.tq = od.tk = (s.N + kTile - 1) / kTile;
+    if ((ks.mask || ks.key) && !ks.route) {
+      // The forward's classification (the same tile evaluator of the mask program, the group-id intervals) at
+      // the backward's tiles. Masks and computed keys are functions of the shape, so once per shape, and every
+      // batch item has the same order and map. The order: identity, or the tokens stably sorted by their key
+      // (the forward's order without its alignment padding; empty groups take no positions).
+      const ref::TokenOrder order = ks.key ? ref::token_order(ref::key_groups(*ks.key, st->host, 1), true)
+                                           : ref::token_order(ref::single_group(1, s.N), false);
+      od.upload(order, ref::build_block_map(ks, st->host, order, map_options()), s.B);
+    }
   }
   return *shapes.emplace(std::move(key), std::move(st)).first->second;
 }
 
-void AttentionBackward::Impl::Order::upload(const ref::TokenOrder& order, const ref::BlockMap& bm, int B) {
-  const int N = order.N;
+void AttentionBackward::Impl::Order::upload(const ref::TokenOrder& order, const ref::BlockMap& bm, int B,
+                                            const std::vector<int>* rows) {
+  const int Ne = order.Ne;
   if (order.grouped) {
     std::vector<int> pm, gd;
     for (int b = 0; b < B; ++b) {
-      const size_t o = (size_t)(b % order.B) * N;
-      pm.insert(pm.end(), order.perm.begin() + o, order.perm.begin() + o + N);
-      gd.insert(gd.end(), order.gid.begin() + o, order.gid.begin() + o + N);
+      const size_t o = (size_t)(b % order.B) * Ne;
+      const std::vector<int>& src = rows ? *rows : order.perm;
+      pm.insert(pm.end(), src.begin() + o, src.begin() + o + Ne);
+      gd.insert(gd.end(), order.gid.begin() + o, order.gid.begin() + o + Ne);
     }
     perm = upload_ints(pm);
     gid = upload_ints(gd);
@@ -272,35 +347,58 @@ void AttentionBackward::Impl::Order::upload(const ref::TokenOrder& order, const 
   tfcnt = upload_ints(tfc), tfidx = upload_ints(tfi), tpcnt = upload_ints(tpc), tpidx = upload_ints(tpi);
 }
 
-// Routed kernels: the forward's routing (device gid / prob) downloaded and sorted on the host every call, the
-// block map classified there too (the GPU sort and map of prep.cuh are the faster path, not wired in yet).
-void AttentionBackward::Impl::route(const ref::Shape& host, const AttentionShape& s, const BackwardInputs& in,
-                                    CUstream stream) {
-  const size_t n = (size_t)s.B * s.N;
+// Routed kernels: the forward's routing (device gid / prob, [B][N][k]) downloaded and sorted on the host every
+// call, the block map classified there too (the GPU sort and map of prep.cuh are the faster path, not wired in
+// yet). The sorted positions hold entry ids t k + j (ref::token_order's stable sort, whose perm keeps t only).
+void AttentionBackward::Impl::route(int ki, const ref::Shape& host, const AttentionShape& s,
+                                    const RouterInputs::Given& given, CUstream stream) {
+  const ref::KernelSpec& ks = *kerns[ki].ks;
+  const int k = ks.topk(), M = ks.route->groups, Ne = s.N * k;
+  const size_t n = (size_t)s.B * Ne;
   std::vector<int> g(n);
   std::vector<float> pr(n);
   CU_CHECK(jit::driver().cuStreamSynchronize(stream));
-  CU_CHECK(jit::driver().cuMemcpyDtoH(g.data(), in.route_gid, n * sizeof(int)));
-  CU_CHECK(jit::driver().cuMemcpyDtoH(pr.data(), in.route_prob, n * sizeof(float)));
-  const int M = ks->route->groups;
-  ref::Grouping gr;
-  gr.B = s.B, gr.N = s.N, gr.k = 1, gr.M = M;
-  gr.gid = g;
-  gr.prob.assign(pr.begin(), pr.end());
+  CU_CHECK(jit::driver().cuMemcpyDtoH(g.data(), given.gid, n * sizeof(int)));
+  CU_CHECK(jit::driver().cuMemcpyDtoH(pr.data(), given.prob, n * sizeof(float)));
   for (size_t i = 0; i < n; ++i)
     if (g[i] < 0 || g[i] >= M)
-      throw ArgumentError(fmt::format("route_gid: token {} of batch item {} has group {}; kernel '{}' routes to "
-                                      "groups 0..{}",
-                                      i % s.N, i / s.N, g[i], ks->name, M - 1));
+      throw ArgumentError(fmt::format("routing[{}]: token {} of batch item {} (slot {}) has group {}; kernel '{}' "
+                                      "routes to groups 0..{}",
+                                      kerns[ki].routed, (i % Ne) / k, i / Ne, i % k, g[i], ks.name, M - 1));
+  ref::Grouping gr;
+  gr.B = s.B, gr.N = s.N, gr.k = k, gr.M = M;
+  gr.gid = g;
+  gr.prob.assign(pr.begin(), pr.end());
   const ref::TokenOrder order = ref::token_order(gr, true);
-  routed.upload(order, ref::build_block_map(*ks, host, order, map_options()), s.B);
-  if (ks->route_gate) {
+  std::vector<int> rows(n), idx(Ne);
+  for (int b = 0; b < s.B; ++b) {
+    const int* key = g.data() + (size_t)b * Ne;
+    std::iota(idx.begin(), idx.end(), 0);
+    std::stable_sort(idx.begin(), idx.end(), [&](int x, int y) { return key[x] < key[y]; });
+    std::copy(idx.begin(), idx.end(), rows.begin() + (size_t)b * Ne);
+  }
+  if (routed.size() < kerns.size()) routed.resize(kerns.size());
+  Order& od = routed[ki];
+  od.upload(order, ref::build_block_map(ks, host, order, map_options()), s.B, &rows);
+  od.gate.reset();
+  if (ks.route_gate) {
     std::vector<float> gs(n);
-    for (size_t i = 0; i < n; ++i) gs[i] = pr[(i / s.N) * s.N + order.perm[i]];
-    routed.gate = std::make_unique<jit::DeviceBuffer>(std::max<size_t>(16, n * sizeof(float)));
-    routed.gate->upload(gs);
+    for (size_t i = 0; i < n; ++i) gs[i] = pr[(i / Ne) * Ne + rows[i]];
+    od.gate = std::make_unique<jit::DeviceBuffer>(std::max<size_t>(16, n * sizeof(float)));
+    od.gate->upload(gs);
   }
 }
+
+namespace {
+// A float32 buffer of at least `bytes`, kept between calls.
+float* ensure(std::unique_ptr<jit::DeviceBuffer>& b, size_t bytes) {
+  if (!b || b->bytes() < bytes) {
+    b.reset();
+    b = std::make_unique<jit::DeviceBuffer>(std::max<size_t>(bytes, 16));
+  }
+  return reinterpret_cast<float*>(b->ptr());
+}
+}  // namespace
 
 void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, const AttentionShape& s,
                             CUstream stream) {
@@ -309,71 +407,119 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
   Impl& im = *impl_;
   Impl::Mod& m = im.module(pattern_, options_, s.D);
   Impl::ShapeState& st = im.shape_state(s);
+  const int nk = (int)im.kerns.size();
+  const bool det = options_.deterministic;
+  const size_t tok_elems = (size_t)s.B * s.N * s.H * s.D;
+  // Where the gradients go (bwd_params.cuh): a single top-1 kernel writes dk, dv (and dq when deterministic) in
+  // bf16 directly, its atomic dq through acc; a mixture sums every kernel into acc; a top-k kernel writes its
+  // entry rows to eacc, folded per token into acc (mixture) or into the bf16 gradients.
+  const bool direct = nk == 1 && im.kerns[0].ks->topk() == 1;
+  float* acc = nullptr;
+  if (nk > 1 || (direct && !det)) {
+    const size_t n = direct ? tok_elems : 3 * tok_elems;
+    acc = ensure(im.acc, n * sizeof(float));
+    CU_CHECK(jit::driver().cuMemsetD32Async((CUdeviceptr)acc, 0, n, stream));
+  }
+  // src: dq, dk, dv at src + i * src_stride (tensors >= n_src skipped); to: add to acc there, else bf16 out
+  auto fold = [&](const float* src, size_t src_stride, int n_src, int k, float* to) {
+    AttnBwdFoldParams f{};
+    for (int i = 0; i < 3; ++i) {
+      f.src[i] = i < n_src ? src + i * src_stride : nullptr;
+      f.acc[i] = to ? to + i * tok_elems : nullptr;
+    }
+    const TensorView* d[] = {&g.dq, &g.dk, &g.dv};
+    for (int i = 0; i < 3; ++i) {
+      f.dst[i] = reinterpret_cast<void*>(d[i]->ptr);
+      f.d_sb[i] = d[i]->strides[0], f.d_sn[i] = d[i]->strides[1], f.d_sh[i] = d[i]->strides[2];
+    }
+    f.B = s.B, f.N = s.N, f.H = s.H, f.k = k;
+    return f;
+  };
+  auto launch_fold = [&](AttnBwdFoldParams f) {
+    void* fa[] = {&f};
+    const size_t n8 = tok_elems / 8;
+    launch(m.fold, (unsigned)std::min<size_t>((n8 + 255) / 256, 65535u * 8), 3, 1, 256, 0, stream, fa);
+  };
 
-  AttnBwdParams p{};
-  AttnParams& a = p.a;
-  a.q = reinterpret_cast<const void*>(in.q.ptr);
-  a.k = reinterpret_cast<const void*>(in.k.ptr);
-  a.v = reinterpret_cast<const void*>(in.v.ptr);
-  a.q_sb = in.q.strides[0], a.q_sn = in.q.strides[1], a.q_sh = in.q.strides[2];
-  a.k_sb = in.k.strides[0], a.k_sn = in.k.strides[1], a.k_sh = in.k.strides[2];
-  a.v_sb = in.v.strides[0], a.v_sn = in.v.strides[1], a.v_sh = in.v.strides[2];
-  a.B = s.B, a.N = s.N, a.H = s.H;
-  const double scale = im.ks->scale ? *im.ks->scale : 1.0 / std::sqrt((double)s.D);
-  a.scale_log2 = (float)(scale * kLog2e);
-  a.weight = (float)im.ks->weight;
-  a.shape = st.ms;
-  p.dout = reinterpret_cast<const void*>(in.dout.ptr);
-  p.do_sb = in.dout.strides[0], p.do_sn = in.dout.strides[1], p.do_sh = in.dout.strides[2];
-  p.out = reinterpret_cast<const void*>(in.out.ptr);
-  p.o_sb = in.out.strides[0], p.o_sn = in.out.strides[1], p.o_sh = in.out.strides[2];
-  p.lse = reinterpret_cast<const float*>(in.lse);
-  p.dq = reinterpret_cast<void*>(g.dq.ptr);
-  p.dk = reinterpret_cast<void*>(g.dk.ptr);
-  p.dv = reinterpret_cast<void*>(g.dv.ptr);
-  p.dq_sb = g.dq.strides[0], p.dq_sn = g.dq.strides[1], p.dq_sh = g.dq.strides[2];
-  p.dk_sb = g.dk.strides[0], p.dk_sn = g.dk.strides[1], p.dk_sh = g.dk.strides[2];
-  p.dv_sb = g.dv.strides[0], p.dv_sn = g.dv.strides[1], p.dv_sh = g.dv.strides[2];
-  if (im.ks->route) im.route(st.host, s, in, stream);
-  const Impl::Order& od = im.ks->route ? im.routed : st.order;
-  auto ip = [](const std::unique_ptr<jit::DeviceBuffer>& b) { return reinterpret_cast<const int*>(b->ptr()); };
-  if (od.perm) a.perm = ip(od.perm), a.gid = ip(od.gid);
-  if (od.gate) a.gate = reinterpret_cast<const float*>(od.gate->ptr());
-  if (od.fcnt) {
-    a.map = {ip(od.fcnt), ip(od.fidx), ip(od.pcnt), ip(od.pidx), od.tq, od.tk};
-    p.mapT = {ip(od.tfcnt), ip(od.tfidx), ip(od.tpcnt), ip(od.tpidx), od.tq, od.tk};
-  }
-  p.dgate = reinterpret_cast<float*>(g.dgate);
-  const size_t rows = (size_t)s.B * s.H * s.N;
-  if (!im.delta || im.delta->bytes() < rows * sizeof(float)) {
-    im.delta.reset();
-    im.delta = std::make_unique<jit::DeviceBuffer>(rows * sizeof(float));
-  }
-  p.dq_delta = reinterpret_cast<float*>(im.delta->ptr());
-  const size_t acc_bytes = rows * s.D * sizeof(float);
-  if (!options_.deterministic && (!im.dq_acc || im.dq_acc->bytes() < acc_bytes)) {
-    im.dq_acc.reset();
-    im.dq_acc = std::make_unique<jit::DeviceBuffer>(acc_bytes);
-  }
-  p.dq_acc = options_.deterministic ? nullptr : reinterpret_cast<float*>(im.dq_acc->ptr());
+  for (int ki = 0; ki < nk; ++ki) {
+    const Impl::Kern& kn = im.kerns[ki];
+    const ref::KernelSpec& ks = *kn.ks;
+    const int k = ks.topk(), Ne = s.N * k;
+    AttnBwdParams p{};
+    AttnParams& a = p.a;
+    a.q = reinterpret_cast<const void*>(in.q.ptr);
+    a.k = reinterpret_cast<const void*>(in.k.ptr);
+    a.v = reinterpret_cast<const void*>(in.v.ptr);
+    a.q_sb = in.q.strides[0], a.q_sn = in.q.strides[1], a.q_sh = in.q.strides[2];
+    a.k_sb = in.k.strides[0], a.k_sn = in.k.strides[1], a.k_sh = in.k.strides[2];
+    a.v_sb = in.v.strides[0], a.v_sn = in.v.strides[1], a.v_sh = in.v.strides[2];
+    a.B = s.B, a.N = Ne, a.H = s.H;
+    p.topk = k;
+    const double scale = ks.scale ? *ks.scale : 1.0 / std::sqrt((double)s.D);
+    a.scale_log2 = (float)(scale * kLog2e);
+    a.weight = (float)ks.weight;
+    a.shape = st.ms;
+    p.dout = reinterpret_cast<const void*>(in.dout.ptr);
+    p.do_sb = in.dout.strides[0], p.do_sn = in.dout.strides[1], p.do_sh = in.dout.strides[2];
+    if (!in.branch_out.empty()) {  // the kept rows (contiguous [B, N k, H, D]), before the branch weight
+      p.out = reinterpret_cast<const void*>(in.branch_out[ki].ptr);
+      p.o_sh = s.D, p.o_sn = (long long)s.H * s.D, p.o_sb = (long long)Ne * s.H * s.D;
+      p.o_scale = (float)ks.weight;
+    } else {
+      p.out = reinterpret_cast<const void*>(in.out.ptr);
+      p.o_sb = in.out.strides[0], p.o_sn = in.out.strides[1], p.o_sh = in.out.strides[2];
+      p.o_scale = 1.f;
+    }
+    p.lse = reinterpret_cast<const float*>(in.lse[ki]);
+    p.dq = reinterpret_cast<void*>(g.dq.ptr);
+    p.dk = reinterpret_cast<void*>(g.dk.ptr);
+    p.dv = reinterpret_cast<void*>(g.dv.ptr);
+    p.dq_sb = g.dq.strides[0], p.dq_sn = g.dq.strides[1], p.dq_sh = g.dq.strides[2];
+    p.dk_sb = g.dk.strides[0], p.dk_sn = g.dk.strides[1], p.dk_sh = g.dk.strides[2];
+    p.dv_sb = g.dv.strides[0], p.dv_sn = g.dv.strides[1], p.dv_sh = g.dv.strides[2];
+    const size_t e_elems = (size_t)s.B * Ne * s.H * s.D;
+    if (direct) {
+      p.dq_acc = det ? nullptr : acc;
+    } else if (k == 1) {
+      p.dq_acc = acc, p.dk_acc = acc + tok_elems, p.dv_acc = acc + 2 * tok_elems;
+    } else {
+      float* e = ensure(im.eacc, 3 * e_elems * sizeof(float));
+      CU_CHECK(jit::driver().cuMemsetD32Async((CUdeviceptr)e, 0, 3 * e_elems, stream));
+      p.dq_acc = e, p.dk_acc = e + e_elems, p.dv_acc = e + 2 * e_elems;
+    }
 
-  void* args[] = {&p};
-  const unsigned warps_blocks = (unsigned)std::min<size_t>((rows + 7) / 8, 65535u * 4);
-  launch(m.pre, warps_blocks, 1, 1, 256, 0, stream, args);
-  if (a.gate) {
-    const size_t n = (size_t)s.B * s.N;
-    launch(m.gate, (unsigned)std::min<size_t>((n + 255) / 256, 65535u * 8), 1, 1, 256, 0, stream, args);
+    if (ks.route) im.route(ki, st.host, s, in.routing[kn.routed], stream);
+    const Impl::Order& od = ks.route ? im.routed[ki] : st.order[ki];
+    auto ip = [](const std::unique_ptr<jit::DeviceBuffer>& b) { return reinterpret_cast<const int*>(b->ptr()); };
+    if (od.perm) a.perm = ip(od.perm), a.gid = ip(od.gid);
+    if (od.gate) a.gate = reinterpret_cast<const float*>(od.gate->ptr());
+    if (od.fcnt) {
+      a.map = {ip(od.fcnt), ip(od.fidx), ip(od.pcnt), ip(od.pidx), od.tq, od.tk};
+      p.mapT = {ip(od.tfcnt), ip(od.tfidx), ip(od.tpcnt), ip(od.tpidx), od.tq, od.tk};
+    }
+    if (a.gate) p.dgate = reinterpret_cast<float*>(g.dgate.at(kn.routed));
+    const size_t rows = (size_t)s.B * s.H * Ne;
+    p.dq_delta = ensure(im.delta, rows * sizeof(float));
+
+    void* args[] = {&p};
+    const unsigned warps_blocks = (unsigned)std::min<size_t>((rows + 7) / 8, 65535u * 4);
+    launch(m.pre, warps_blocks, 1, 1, 256, 0, stream, args);
+    if (a.gate) {
+      const size_t n = (size_t)s.B * Ne;
+      launch(m.gate, (unsigned)std::min<size_t>((n + 255) / 256, 65535u * 8), 1, 1, 256, 0, stream, args);
+    }
+    const unsigned tiles = (unsigned)((Ne + kTile - 1) / kTile);
+    const Impl::Mod::K& mk = m.k[ki];
+    if (det) {
+      launch(mk.main_det, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.smem, stream, args);
+      launch(mk.dq, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.dq_smem, stream, args);
+    } else {
+      launch(mk.main_atomic, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.smem, stream, args);
+    }
+    if (k > 1) launch_fold(fold(p.dq_acc, e_elems, 3, k, nk > 1 ? acc : nullptr));
   }
-  const unsigned tiles = (unsigned)((s.N + kTile - 1) / kTile);
-  if (options_.deterministic) {
-    launch(m.main_det, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.smem, stream, args);
-    launch(m.dq, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.dq_smem, stream, args);
-  } else {
-    CU_CHECK(jit::driver().cuMemsetD32Async(im.dq_acc->ptr(), 0, rows * s.D, stream));
-    launch(m.main_atomic, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.smem, stream, args);
-    const size_t n8 = rows * (s.D / 8);
-    launch(m.convert, (unsigned)std::min<size_t>((n8 + 255) / 256, 65535u * 8), 1, 1, 256, 0, stream, args);
-  }
+  if (direct && !det) launch_fold(fold(acc, 0, 1, 1, nullptr));  // dq only
+  if (nk > 1) launch_fold(fold(acc, tok_elems, 3, 1, nullptr));
 }
 
 }  // namespace moga::rt

@@ -1,32 +1,47 @@
 // AttentionBackward: the gradient of a compiled pattern's attention on the GPU (issue #15), from the forward's
-// inputs, its output and log-sum-exp (PatternAttention with AttentionOptions::lse, RunOptions::lse):
+// inputs, its output and each kernel's log-sum-exp (PatternAttention with AttentionOptions::lse, RunOptions::lse):
 //
 //   rt::PatternAttention fwd(pattern, {.lse = true});
 //   fwd.run(q, k, v, out, shape, nullptr, stream, {.lse = {lse_buf}});   // lse: float32 [B][H][N]
 //   rt::AttentionBackward bwd(pattern);                                  // the same LoadedPattern
-//   bwd.run({q, k, v, out, dout, lse_buf}, {dq, dk, dv}, shape, stream);
+//   bwd.run({q, k, v, out, dout, {lse_buf}}, {dq, dk, dv}, shape, stream);
+//
+// Mixtures (several kernels: `output mean(a, b, c)`, weighted sums; the shipped `moga`) and top-k routing need
+// each kernel's own rows, which the forward keeps on request (RunOptions::branch_out: bf16 [B, N k, H, D] per
+// kernel, gate * Attn before the branch weight); pass the same buffers as BackwardInputs::branch_out:
+//
+//   fwd.run(q, k, v, out, shape, &router, stream, {.lse = {l0, l1, l2}, .branch_out = {b0, b1, b2}});
+//   const auto r = fwd.last_routing(0);  // or route() / RouterInputs::routing: device gid, prob of the forward
+//   bwd.run({q, k, v, out, dout, {l0, l1, l2}, {b0, b1, b2}, {{gid, prob}}}, {dq, dk, dv, {dgate}}, shape, stream);
+//
+// The backward then runs each kernel's gradient with the whole dout (out = sum of the branches) and D_i = w_b
+// rowsum(dO * rows_b), and sums dq, dk, dv over the kernels in float32 (one bf16 conversion at the end). Memory
+// of that choice (kept rows rather than a recomputed forward): the kept rows, sum over kernels of B N k H D bf16
+// (moga: three buffers the size of out), and during run() float32 accumulators of 3 B N H D (plus 3 B N k H D for
+// a top-k kernel).
 //
 // q, k, v, out, dout and the gradients dq, dk, dv: bf16 [B, N, H, D] (rt::TensorView, the forward's rules:
 // strides multiples of 8 elements, D contiguous, 16-byte aligned; D = 64 or 128). The gradients are written,
-// never accumulated, and are bf16 (dQ is summed in float32 first, kernels_src/cuda/attention_bwd.cuh).
-// lse: the forward's float32 log-sum-exp of this kernel, [B][H][N], -inf for rows that see no key.
+// never accumulated, and are bf16 (summed in float32 first, kernels_src/cuda/attention_bwd.cuh).
+// lse: per kernel, the forward's float32 log-sum-exp, [B][H][N k], -inf for rows that see no key.
 //
-// Supported now: patterns of ONE kernel, ungrouped (dense or masked), grouped by a computed key (`group
-// t.frame`, with or without a mask) or routed top 1 (with `gate route.prob`: the gate gradient is an output),
-// with any scale, softcap, bias (no gradient to the bias) and branch weight. Everything else is a
-// NotSupportedError that names the feature: several kernels (mixtures), top-k routing with k > 1, gate programs
-// at construction; cross-attention (Nk != N) in validate().
+// Supported: every kernel kind the forward runs on the GPU except gate programs: ungrouped (dense or masked),
+// grouped by a computed key (`group t.frame`, with or without a mask), routed top k (k >= 1; with `gate
+// route.prob` the gate gradient is an output: per entry, d out / d p_g = weight * Attn_g . dout), any scale,
+// softcap, bias (no gradient to the bias) and branch weight, and mixtures of them. Gate programs are a
+// NotSupportedError at construction (named); cross-attention (Nk != N) one in validate().
 //
-// Kernels (FlashAttention-2 structure on mma.sync, 64x64 tiles; run on sm_80+, Hopper included): a
-// preprocess (D_i = rowsum(dO * O)), one CTA per key tile looping over the query tiles that see it (dK, dV
-// in registers) and then either
+// Kernels (FlashAttention-2 structure on mma.sync, 64x64 tiles; run on sm_80+, Hopper included), per kernel of
+// the pattern: a preprocess (D_i = rowsum(dO * O)), one CTA per key tile looping over the query tiles that see it
+// (dK, dV in registers) and then either
 //   deterministic = false: dQ by float32 atomics in the same kernel + a conversion to bf16, or
 //   deterministic = true:  dQ by a second kernel, one CTA per query tile over its key tiles: no atomics,
 //                          bit-identical results across runs (more work: S and dP are recomputed).
 // Masked and keyed kernels skip empty tile pairs and evaluate the mask (and group equality) per element only on
 // partial ones, with block maps of the backward's 64x64 tiles built on the host once per shape
-// (ref::build_block_map, the forward's classification) and kept on the device; keyed kernels run in the
-// tokens' group order (ref::token_order of the key's groups: the forward's order without alignment padding).
+// (ref::build_block_map, the forward's classification) and kept on the device; grouped kernels run in the
+// rows' group order (ref::token_order: the forward's order without alignment padding; a top-k kernel's rows
+// are its N k entries). Routed kernels download the forward's routing and sort it on the host every call.
 // Threads: as PatternAttention, one object per stream; run() is not thread-safe.
 #pragma once
 
@@ -51,19 +66,24 @@ struct BackwardInputs {
   TensorView q, k, v;   // the forward's inputs
   TensorView out;       // the forward's output
   TensorView dout;      // dLoss/dout
-  CUdeviceptr lse = 0;  // float32 [B][H][N], the forward's RunOptions::lse buffer of the kernel
-  // Routed (top-1) kernels: the forward's routing, device int32 gid [B][N] in [0, M) and float32 prob [B][N]
-  // (PatternAttention::last_routing's values, or RouterInputs::routing's buffers). Downloaded and sorted on the
-  // host every call (a synchronization of `stream`).
-  CUdeviceptr route_gid = 0, route_prob = 0;
+  // Per kernel (manifest order): the forward's RunOptions::lse buffers, float32 [B][H][N k].
+  std::vector<CUdeviceptr> lse;
+  // Per kernel: the forward's RunOptions::branch_out buffers (bf16 [B, N k, H, D], contiguous). Needed by
+  // mixtures and top-k kernels; empty for a single top-1 kernel (out is then its only branch).
+  std::vector<TensorView> branch_out;
+  // Per routed kernel (manifest order, as RouterInputs::routing): the forward's routing, device int32 gid and
+  // float32 prob [B][N][k] (PatternAttention::last_routing's values, or RouterInputs::routing's buffers).
+  std::vector<RouterInputs::Given> routing;
 };
 
 struct BackwardOutputs {
   TensorView dq, dk, dv;  // bf16 [B, N, H, D], written
-  // Routed kernels gated by the router probability (`gate route.prob`): float32 [B][N], d L / d gate per token
-  // (= weight * sum_h dout . Attn), written. The router's own gradient follows from it on the caller's side:
-  // dlogits = p * (onehot(g) - p_g) * dgate, dW = x^T dlogits, dx = dlogits W^T.
-  CUdeviceptr dgate = 0;
+  // Per routed kernel (manifest order): for kernels gated by the router probability (`gate route.prob`), a
+  // float32 [B][N][k] buffer receiving d L / d gate per entry (= weight * sum_h dout . Attn_g), written; 0 for
+  // the others. The router's own gradient follows from it on the caller's side: d p_g collects the entries
+  // routed to g, dlogits = p * (dp - sum_m p_m dp_m), dW = x^T dlogits, dx = dlogits W^T. Empty: no routed
+  // kernel is gated.
+  std::vector<CUdeviceptr> dgate;
 };
 
 class AttentionBackward {
@@ -77,7 +97,7 @@ class AttentionBackward {
   const BackwardOptions& options() const { return options_; }
 
   // Every check run() makes, without the device: the forward's shape and tensor checks (on q, k, v, out),
-  // dout, dq, dk, dv, the lse pointer; gradients that alias an input are refused.
+  // dout, dq, dk, dv, the lse, branch_out, routing and dgate lists; gradients that alias an input are refused.
   void validate(const BackwardInputs& in, const BackwardOutputs& grads, const AttentionShape& shape) const;
 
   // Validates, then launches on `stream` (asynchronous; the first call for a head dim compiles or loads the

@@ -18,7 +18,8 @@ set(_attn_test_patterns
   "attn_video_bias|${_attn_pat}/attn_video_bias.moga"
   "bwd_groups|${_attn_pat}/bwd_groups.moga"
   "bwd_hooks|${_attn_pat}/bwd_hooks.moga"
-  "bwd_holes|${_attn_pat}/bwd_holes.moga")
+  "bwd_holes|${_attn_pat}/bwd_holes.moga"
+  "bwd_mix|${_attn_pat}/bwd_mix.moga")
 
 add_library(moga_attention_test_patterns STATIC)
 target_link_libraries(moga_attention_test_patterns PUBLIC moga_attention)

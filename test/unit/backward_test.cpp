@@ -50,7 +50,7 @@ struct Args {
 Args args(int B, int N, int H, int D) {
   Args a;
   a.s = AttentionShape::seq(B, N, H, D);
-  a.in = {t(0, B, N, H, D), t(1, B, N, H, D), t(2, B, N, H, D), t(3, B, N, H, D), t(4, B, N, H, D), kLse};
+  a.in = {t(0, B, N, H, D), t(1, B, N, H, D), t(2, B, N, H, D), t(3, B, N, H, D), t(4, B, N, H, D), {kLse}};
   a.g = {t(5, B, N, H, D), t(6, B, N, H, D), t(7, B, N, H, D)};
   return a;
 }
@@ -70,17 +70,15 @@ struct TmpCache {
 
 }  // namespace
 
-TEST(attention_backward, TakesSingleKernelsUngroupedOrKeyed) {
+TEST(attention_backward, TakesEveryKindButGatePrograms) {
   for (const char* p : {"full", "causal", "sliding_window", "radial", "natten2d", "frame_local", "bwd_hooks", "bwd_holes",
-                        "bwd_groups", "moga_dynamic"})
+                        "bwd_groups", "moga_dynamic", "moga", "bwd_mix", "attn_routed_mix", "attn_top2", "attn_top2_mix"})
     EXPECT_NO_THROW(AttentionBackward{pattern_named(p)}) << p;
 }
 
-TEST(attention_backward, OtherKindsAreNamedAsNotSupported) {
-  expect_error<NotSupportedError>([] { AttentionBackward b(pattern_named("moga")); },
-                                  {"pattern 'moga' has 3 kernels", "mixtures are not supported yet"});
-  expect_error<NotSupportedError>([] { AttentionBackward b(pattern_named("attn_top2")); },
-                                  {"is routed", "top 2", "not supported by the backward yet"});
+TEST(attention_backward, GateProgramsAreNamedAsNotSupported) {
+  expect_error<NotSupportedError>([] { AttentionBackward b(pattern_named("attn_hooks")); },
+                                  {"kernel 'sink' has a gate program", "not supported by the backward yet"});
 }
 
 TEST(attention_backward, ValidateNamesTheArgument) {
@@ -89,10 +87,13 @@ TEST(attention_backward, ValidateNamesTheArgument) {
   EXPECT_NO_THROW(b.validate(a.in, a.g, a.s));
   {
     Args x = a;
-    x.in.lse = 0;
-    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"lse: missing", "AttentionOptions::lse"});
-    x.in.lse = kLse + 2;
-    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"lse", "4-byte aligned"});
+    x.in.lse = {0};
+    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); },
+                                {"lse[0] (kernel 'causal'): missing", "AttentionOptions::lse"});
+    x.in.lse = {kLse + 2};
+    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"lse[0]", "4-byte aligned"});
+    x.in.lse = {};
+    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"lse: 0 buffers given", "has 1 kernels"});
   }
   {
     Args x = a;
@@ -126,15 +127,58 @@ TEST(attention_backward, RoutedNeedsTheForwardsRoutingAndDgate) {
   AttentionBackward b(pattern_named("moga_dynamic"));
   Args a = args(1, 60, 2, 128);
   a.s = AttentionShape::make_video(1, 3, 4, 5, 2, 128);
-  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"route_gid / route_prob: missing", "'moga_dynamic'"});
-  a.in.route_gid = 0xB0000000, a.in.route_prob = 0xC0000000;
-  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"dgate: missing", "router probability"});
-  a.g.dgate = 0xD0000000;
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"routing: 0 entries given", "1 routed kernels"});
+  a.in.routing = {{0xB0000000, 0}};
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"routing[0]: gid / prob missing"});
+  a.in.routing = {{0xB0000000, 0xC0000000}};
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"dgate[0]: missing", "router probability"});
+  a.g.dgate = {0xD0000000, 0xD0000000};
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"dgate: 2 entries given"});
+  a.g.dgate = {0xD0000000};
   EXPECT_NO_THROW(b.validate(a.in, a.g, a.s));
   AttentionBackward c(pattern_named("causal"));
   Args u = args(1, 60, 2, 128);
-  u.in.route_gid = 0xB0000000;
-  expect_error<ArgumentError>([&] { c.validate(u.in, u.g, u.s); }, {"not routed"});
+  u.in.routing = {{0xB0000000, 0xC0000000}};
+  expect_error<ArgumentError>([&] { c.validate(u.in, u.g, u.s); }, {"routing: 1 entries given", "0 routed kernels"});
+}
+
+// Mixtures and top-k kernels need each kernel's lse and kept branch rows (RunOptions::branch_out).
+TEST(attention_backward, MixturesNeedEachKernelsLseAndBranch) {
+  AttentionBackward b(pattern_named("moga"));
+  Args a = args(1, 60, 2, 128);
+  a.s = AttentionShape::make_video(1, 3, 4, 5, 2, 128);
+  a.in.routing = {{0xB0000000, 0xC0000000}};
+  a.g.dgate = {0xD0000000};
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"lse: 1 buffers given", "has 3 kernels"});
+  a.in.lse = {kLse, kLse + 0x1000000, kLse + 0x2000000};
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); },
+                              {"branch_out: missing", "mixes 3 kernels", "RunOptions::branch_out"});
+  a.in.branch_out = {t(8, 1, 60, 2, 128), t(9, 1, 60, 2, 128)};
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"branch_out: 2 buffers given", "3 kernels"});
+  a.in.branch_out.push_back(t(10, 1, 59, 2, 128));
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"branch_out[2] (kernel 'frame_local')", "[1, 59, 2, 128]"});
+  a.in.branch_out[2] = TensorView::strided(kBase + 10 * kStep, DType::BF16, {1, 60, 2, 128}, {60 * 256, 128, 7680, 1});
+  expect_error<ArgumentError>([&] { b.validate(a.in, a.g, a.s); }, {"branch_out[2]", "contiguous"});
+  a.in.branch_out[2] = t(10, 1, 60, 2, 128);
+  EXPECT_NO_THROW(b.validate(a.in, a.g, a.s));
+  {
+    Args x = a;
+    x.in.branch_out[1] = x.in.branch_out[0];
+    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"branch_out[1]", "overlaps entry 0"});
+    x = a;
+    x.g.dv = x.in.branch_out[1];
+    expect_error<ArgumentError>([&] { b.validate(x.in, x.g, x.s); }, {"dv overlaps the input branch_out[1]"});
+  }
+  // top 2: a kernel's rows are its N k entries
+  AttentionBackward top2(pattern_named("attn_top2"));
+  Args k2 = args(1, 60, 2, 64);
+  k2.in.routing = {{0xB0000000, 0xC0000000}};
+  k2.g.dgate = {0xD0000000};
+  expect_error<ArgumentError>([&] { top2.validate(k2.in, k2.g, k2.s); }, {"branch_out: missing", "top k > 1"});
+  k2.in.branch_out = {t(8, 1, 60, 2, 64)};
+  expect_error<ArgumentError>([&] { top2.validate(k2.in, k2.g, k2.s); }, {"branch_out[0]", "N k=120"});
+  k2.in.branch_out = {t(8, 1, 120, 2, 64)};
+  EXPECT_NO_THROW(top2.validate(k2.in, k2.g, k2.s));
 }
 
 TEST(attention_backward, RunOptionsLseNeedsTheOption) {
@@ -152,6 +196,24 @@ TEST(attention_backward, RunOptionsLseNeedsTheOption) {
                               {"2 buffers given", "has 1 kernels"});
 }
 
+TEST(attention_backward, RunOptionsBranchOutIsChecked) {
+  const Args a = args(1, 64, 1, 128);
+  RunOptions ro;
+  ro.branch_out = {t(8, 1, 64, 1, 128)};
+  expect_error<ArgumentError>([&] { PatternAttention(pattern_named("causal")).validate_branches(ro.branch_out, a.in.q, a.in.k, a.in.v, a.in.out, a.s); },
+                              {"RunOptions::branch_out given", "AttentionOptions::lse"});
+  AttentionOptions o;
+  o.lse = true;
+  PatternAttention f(pattern_named("causal"), o);
+  EXPECT_NO_THROW(f.validate_branches(ro.branch_out, a.in.q, a.in.k, a.in.v, a.in.out, a.s));
+  ro.branch_out = {a.in.out};
+  expect_error<ArgumentError>([&] { f.run(a.in.q, a.in.k, a.in.v, a.in.out, a.s, nullptr, nullptr, ro); },
+                              {"RunOptions::branch_out[0] (kernel 'causal') overlaps out"});
+  ro.branch_out = {t(8, 1, 64, 1, 128), t(9, 1, 64, 1, 128)};
+  expect_error<ArgumentError>([&] { f.run(a.in.q, a.in.k, a.in.v, a.in.out, a.s, nullptr, nullptr, ro); },
+                              {"RunOptions::branch_out: 2 buffers given", "has 1 kernels"});
+}
+
 TEST(attention_backward, CompilesWithoutADevice) {
   TmpCache cache;
   BackwardOptions o;
@@ -162,6 +224,12 @@ TEST(attention_backward, CompilesWithoutADevice) {
             k128.end());
   EXPECT_NE(std::find(k64.begin(), k64.end(), "moga::attention_bwd_dq<moga_gen_bwd_hooks::hooks, 64>"), k64.end());
   expect_error<ArgumentError>([&] { b.compile(96); }, {"head dim 96"});
+  // a mixture with a top-2 kernel: one unit per kernel (in parallel) and the shared one
+  AttentionBackward mix(pattern_named("attn_top2_mix"), o);
+  const auto km = mix.compile(128);
+  for (const char* k : {"moga::attention_bwd<moga_gen_attn_top2_mix::routed, 128, false>",
+                        "moga::attention_bwd_dq<moga_gen_attn_top2_mix::frame, 128>", "moga::attn_bwd_fold_kernel<128>"})
+    EXPECT_NE(std::find(km.begin(), km.end(), k), km.end()) << k;
 }
 
 // The forward with AttentionOptions::lse holds both instantiations, and the default one is named exactly as

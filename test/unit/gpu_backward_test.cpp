@@ -2,7 +2,10 @@
 // every single-kernel pattern shipped that it runs (ungrouped: full, causal, sliding_window, radial; computed
 // groups: frame_local, natten2d) and the test patterns (bwd_hooks: mask + bias + softcap + scale + weight 0.75;
 // bwd_holes: every fifth row sees no key; bwd_groups: computed groups with empty ones under a mask;
-// attn_all_masked: no row sees a key; routed top 1: moga_dynamic, gated by the router probability), on fresh
+// attn_all_masked: no row sees a key; routed top 1: moga_dynamic, gated by the router probability), the
+// mixtures (moga: routed + stga + frame-local; bwd_mix: two masked kernels weighted 0.75 / 0.25, one with empty
+// rows; attn_routed_mix: routed + masked beside a computed key with empty groups) and top-2 routing (attn_top2,
+// attn_top2_mix with a softcap beside a static branch), with kept branch rows (RunOptions::branch_out), on fresh
 // random inputs (seed printed; MOGA_TEST_SEED=S repeats it). Routed: the GPU's routing (last_routing) is given
 // to the backward and to the reference; the gate gradient is checked through the router logits' gradient it
 // yields (p (onehot - p_g) dgate, against the reference's dlogits, same bound).
@@ -51,6 +54,7 @@ using namespace moga::rt;
 namespace {
 
 constexpr double kGradTol = 2e-2, kLseTol = 2e-3;
+constexpr double kFwdTol = 1e-2;  // the forward's bound (gpu_attention_test): bf16 outputs, bf16 P in the MMAs
 // A gradient that cancels exactly (rows with a single key: softmax over one key has none) is 0 in the
 // reference but only ~1e-7 on the GPU, where D = rowsum(dO * O) reads the bf16-rounded O: its L2 must stay
 // below this (the inputs are O(1)).
@@ -113,12 +117,16 @@ Dev upload_bf16(const std::vector<float>& v) {
 
 // The float64 oracle: the CPU reference's backward and log-sum-exp (runtime/reference/backward.h).
 struct Oracle {
-  std::vector<double> lse, dq, dk, dv;  // lse [B][H][N] (-inf: empty row); grads [B][N][H][D]
-  std::vector<double> dlogits;          // routed and gated: [B][N][M]
+  std::vector<std::vector<double>> lse;  // per kernel [B][H][N k] (-inf: empty row)
+  std::vector<double> dq, dk, dv;        // [B][N][H][D]
+  std::vector<double> dlogits;           // the routed kernel, gated: [B][N][M]
+  std::vector<double> out;               // the forward [B][N][H][D]
+  std::vector<std::vector<double>> terms;  // per kernel: weight * sum over its slots of gate * Attn
 };
-// Routed kernels: the router inputs and the GPU's routing (the reference groups by it, as gpu_attention_test).
+// The routed kernel (at most one per test pattern): the router inputs and the GPU's routing (the reference
+// groups by it, as gpu_attention_test).
 struct Router {
-  int d = 64, M = 0;
+  int ki = -1, d = 64, M = 0, k = 1;
   std::vector<float> x, w;  // [B][N][d], [d][M], bf16-exact
   ref::Grouping given;
 };
@@ -132,16 +140,22 @@ Oracle oracle(const ref::PatternSpec& spec, const AttentionShape& s, const std::
   if (r) {
     in.x = r->x.data();
     in.d_model = r->d;
-    in.router_weight = {r->w.data()};
-    in.routing = {&r->given};
+    in.router_weight.assign(spec.kernels.size(), nullptr);
+    in.routing.assign(spec.kernels.size(), nullptr);
+    in.router_weight[r->ki] = r->w.data();
+    in.routing[r->ki] = &r->given;
   }
   const std::vector<double> d(dout.begin(), dout.end());
   ref::RefGrads g;
   ref::reference_attention_backward(spec, in, d.data(), ref::BackwardOptions{}, g);
   Oracle o;
-  o.lse = ref::reference_lse(spec, in).at(0);
+  o.lse = ref::reference_lse(spec, in);
+  in.per_kernel = true;
+  ref::RefOutput f;
+  ref::reference_attention(spec, in, f);
+  o.out = std::move(f.out), o.terms = std::move(f.terms);
   o.dq = std::move(g.dq), o.dk = std::move(g.dk), o.dv = std::move(g.dv);
-  if (r && !g.dlogits.empty()) o.dlogits = std::move(g.dlogits.at(0));
+  if (r && !g.dlogits.empty()) o.dlogits = std::move(g.dlogits.at(r->ki));
   return o;
 }
 
@@ -160,26 +174,29 @@ struct Case {
   AttentionShape s;
 };
 
-// The router's gradient from the GPU's gate gradient: dlogits[t][m] = p_m (onehot(g)_m - p_g) dgate[t], p the
-// full softmax of x W (double, as the reference), against the reference's dlogits.
+// The router's gradient from the GPU's gate gradient (per entry, [B][N][k]): d p_m = sum of dgate over the
+// token's slots routed to m, dlogits = p (dp - sum_m p_m dp_m), p the full softmax of x W (double, as the
+// reference), against the reference's dlogits.
 void check_dlogits(const Router& r, const Dev& dgate, const std::vector<double>& ref, const AttentionShape& s) {
   const size_t toks = (size_t)s.B * s.N;
-  std::vector<float> dg(toks);
-  dgate.b->download(dg.data(), toks * 4);
+  std::vector<float> dg(toks * r.k);
+  dgate.b->download(dg.data(), dg.size() * 4);
   long long nans = 0;
   std::vector<float> got(toks * r.M);
   for (size_t t = 0; t < toks; ++t) {
-    nans += std::isnan(dg[t]);
-    std::vector<double> l(r.M);
-    double mx = -INFINITY, sum = 0;
+    std::vector<double> l(r.M), dp(r.M, 0.0);
+    double mx = -INFINITY, sum = 0, pdp = 0;
     for (int m = 0; m < r.M; ++m) {
       for (int i = 0; i < r.d; ++i) l[m] += (double)r.x[t * r.d + i] * r.w[(size_t)i * r.M + m];
       mx = std::max(mx, l[m]);
     }
     for (double& e : l) sum += (e = std::exp(e - mx));
-    const int g = r.given.gid[t];
-    for (int m = 0; m < r.M; ++m)
-      got[t * r.M + m] = (float)(l[m] / sum * ((m == g) - l[g] / sum) * dg[t]);
+    for (int j = 0; j < r.k; ++j) {
+      nans += std::isnan(dg[t * r.k + j]);
+      dp[r.given.gid[t * r.k + j]] += dg[t * r.k + j];
+    }
+    for (int m = 0; m < r.M; ++m) pdp += l[m] / sum * dp[m];
+    for (int m = 0; m < r.M; ++m) got[t * r.M + m] = (float)(l[m] / sum * (dp[m] - pdp));
   }
   EXPECT_EQ(nans, 0) << "dgate: entries left NaN (poison)";
   ASSERT_EQ(ref.size(), got.size()) << "the reference has no dlogits for this kernel";
@@ -214,15 +231,31 @@ class gpu_backward : public ::testing::Test {
     SCOPED_TRACE(fmt::format("{} {} engine {} deterministic {} seed {} (MOGA_TEST_SEED={})", c.pattern, s.describe(),
                              engine_name(engine), deterministic, seed, base_seed()));
     const LoadedPattern pat = pattern_named(c.pattern);
-    const ref::KernelSpec& ks = pat.spec.kernels.at(0);
-    Dev dq_(upload_bf16(q)), dk_(upload_bf16(k)), dv_(upload_bf16(v)), ddo(upload_bf16(dout));
-    Dev out(n * 2), lse(rows * 4), gq(n * 2), gk(n * 2), gv(n * 2);
-    const size_t toks = (size_t)s.B * s.N;
+    const size_t nk = pat.spec.kernels.size();
+    bool keep = nk > 1;  // kept branch rows: mixtures and top-k
     Router rt;
+    for (size_t ki = 0; ki < nk; ++ki) {
+      const ref::KernelSpec& ks = pat.spec.kernels[ki];
+      keep |= ks.topk() > 1;
+      if (!ks.route) continue;
+      if (rt.ki >= 0) {
+        ADD_FAILURE() << "the test handles one routed kernel per pattern";
+        return {};
+      }
+      rt.ki = (int)ki, rt.M = ks.route->groups, rt.k = ks.topk();
+    }
+    const bool routed = rt.ki >= 0, gated = routed && pat.spec.kernels[rt.ki].route_gate;
+    Dev dq_(upload_bf16(q)), dk_(upload_bf16(k)), dv_(upload_bf16(v)), ddo(upload_bf16(dout));
+    Dev out(n * 2), gq(n * 2), gk(n * 2), gv(n * 2);
+    std::vector<Dev> lse, branch;
+    for (const auto& ks : pat.spec.kernels) {
+      lse.emplace_back(rows * ks.topk() * 4);
+      if (keep) branch.emplace_back(n * ks.topk() * 2);
+    }
+    const size_t toks = (size_t)s.B * s.N;
     RouterInputs ri;
     std::unique_ptr<Dev> xd, wd, rgid, rprob, dgate;
-    if (ks.route) {
-      rt.M = ks.route->groups;
+    if (routed) {
       rt.x.resize(toks * rt.d);
       rt.w.resize((size_t)rt.d * rt.M);
       for (float& e : rt.x) e = bf2f(f2bf(U(rng)));
@@ -231,46 +264,75 @@ class gpu_backward : public ::testing::Test {
       wd = std::make_unique<Dev>(upload_bf16(rt.w));
       ri.x = TensorView::contiguous(xd->ptr(), DType::BF16, {s.B, s.N, rt.d});
       ri.weights = {TensorView::contiguous(wd->ptr(), DType::BF16, {rt.d, rt.M})};
-      rgid = std::make_unique<Dev>(toks * 4);
-      rprob = std::make_unique<Dev>(toks * 4);
-      dgate = std::make_unique<Dev>(toks * 4);
+      rgid = std::make_unique<Dev>(toks * rt.k * 4);
+      rprob = std::make_unique<Dev>(toks * rt.k * 4);
+      dgate = std::make_unique<Dev>(toks * rt.k * 4);
     }
-    auto view = [&](const Dev& d) { return TensorView::contiguous(d.ptr(), DType::BF16, {s.B, s.N, s.H, s.D}); };
+    auto view = [&](const Dev& d, int k = 1) {
+      return TensorView::contiguous(d.ptr(), DType::BF16, {s.B, (int64_t)s.N * k, s.H, s.D});
+    };
 
     AttentionOptions fo;
     fo.engine = engine;
     fo.lse = true;
     PatternAttention fwd(pat, fo);
     out.poison();
-    lse.poison();
     RunOptions ro;
-    ro.lse = {lse.ptr()};
-    fwd.run(view(dq_), view(dk_), view(dv_), view(out), s, ks.route ? &ri : nullptr, nullptr, ro);
+    for (size_t ki = 0; ki < nk; ++ki) {
+      lse[ki].poison();
+      ro.lse.push_back(lse[ki].ptr());
+      if (keep) {
+        branch[ki].poison();
+        ro.branch_out.push_back(view(branch[ki], pat.spec.kernels[ki].topk()));
+      }
+    }
+    fwd.run(view(dq_), view(dk_), view(dv_), view(out), s, routed ? &ri : nullptr, nullptr, ro);
     CU_CHECK(jit::driver().cuCtxSynchronize());
-    EXPECT_EQ(fwd.engine(0, s.D), engine);
-    if (ks.route) {  // the GPU's routing, for the backward and for the reference
-      const PatternAttention::Routing r = fwd.last_routing(0);
-      rt.given.B = s.B, rt.given.N = s.N, rt.given.k = 1, rt.given.M = rt.M;
+    for (size_t ki = 0; ki < nk; ++ki) EXPECT_EQ(fwd.engine((int)ki, s.D), engine);
+    if (routed) {  // the GPU's routing, for the backward and for the reference
+      const PatternAttention::Routing r = fwd.last_routing(rt.ki);
+      rt.given.B = s.B, rt.given.N = s.N, rt.given.k = rt.k, rt.given.M = rt.M;
       rt.given.gid = r.gid;
       rt.given.prob.assign(r.prob.begin(), r.prob.end());
       rgid->b->upload(r.gid);
       rprob->b->upload(r.prob);
     }
 
-    const Oracle o = oracle(pat.spec, s, q, k, v, dout, ks.route ? &rt : nullptr);
-    std::vector<float> l(rows);
-    lse.b->download(l.data(), rows * 4);
-    long long bad_inf = 0, nan = 0;
-    double lse_err = 0;
-    for (size_t i = 0; i < rows; ++i) {
-      if (std::isnan(l[i])) ++nan;
-      else if (std::isinf(o.lse[i]) || std::isinf(l[i])) bad_inf += !(std::isinf(o.lse[i]) && l[i] == -INFINITY);
-      else lse_err = std::max(lse_err, std::fabs(l[i] - o.lse[i]));
+    const Oracle o = oracle(pat.spec, s, q, k, v, dout, routed ? &rt : nullptr);
+    bool no_key_anywhere = true;
+    for (size_t ki = 0; ki < nk; ++ki) {
+      const size_t lrows = rows * pat.spec.kernels[ki].topk();
+      std::vector<float> l(lrows);
+      lse[ki].b->download(l.data(), lrows * 4);
+      const std::vector<double>& ol = o.lse.at(ki);
+      long long bad_inf = 0, nan = 0;
+      double lse_err = 0;
+      for (size_t i = 0; i < lrows; ++i) {
+        if (std::isnan(l[i])) ++nan;
+        else if (std::isinf(ol[i]) || std::isinf(l[i])) bad_inf += !(std::isinf(ol[i]) && l[i] == -INFINITY);
+        else lse_err = std::max(lse_err, std::fabs(l[i] - ol[i]));
+      }
+      EXPECT_EQ(nan, 0) << "kernel " << ki << ": lse rows left unwritten (NaN poison)";
+      EXPECT_EQ(bad_inf, 0) << "kernel " << ki << ": lse rows where exactly one of GPU / reference is -inf";
+      EXPECT_LE(lse_err, kLseTol) << "kernel " << ki << ": max |lse - reference|";
+      no_key_anywhere &= std::all_of(ol.begin(), ol.end(), [](double x) { return std::isinf(x); });
     }
-    EXPECT_EQ(nan, 0) << "lse rows left unwritten (NaN poison)";
-    EXPECT_EQ(bad_inf, 0) << "lse rows where exactly one of GPU / reference is -inf";
-    EXPECT_LE(lse_err, kLseTol) << "max |lse - reference|";
-    const bool no_key_anywhere = std::all_of(o.lse.begin(), o.lse.end(), [](double x) { return std::isinf(x); });
+    if (keep) {  // the forward with kept branches: out, and each branch's rows summed per token with its weight
+      double norm = 0;
+      EXPECT_LE(rel_l2(out.bf16(n), o.out, &norm), kFwdTol) << "out (with RunOptions::branch_out) vs the reference";
+      for (size_t ki = 0; ki < nk; ++ki) {
+        const int kk = pat.spec.kernels[ki].topk();
+        const std::vector<float> rows_b = branch[ki].bf16(n * kk);
+        std::vector<float> term(n, 0.f);
+        for (size_t tk = 0; tk < toks; ++tk)
+          for (int j = 0; j < kk; ++j)
+            for (size_t e = 0; e < (size_t)s.H * s.D; ++e)
+              term[tk * s.H * s.D + e] += (float)pat.spec.kernels[ki].weight * rows_b[(tk * kk + j) * s.H * s.D + e];
+        const double rel = rel_l2(term, o.terms.at(ki), &norm);
+        if (norm > 0) EXPECT_LE(rel, kFwdTol) << "branch_out[" << ki << "] (weight * rows) vs the reference's term";
+        else EXPECT_EQ(rel, 0.0) << "branch_out[" << ki << "]: the reference's term is 0";
+      }
+    }
 
     BackwardOptions bo;
     bo.deterministic = deterministic;
@@ -281,15 +343,15 @@ class gpu_backward : public ::testing::Test {
       gk.poison();
       gv.poison();
       if (dgate) dgate->poison();
-      BackwardInputs bi{view(dq_), view(dk_), view(dv_), view(out), view(ddo), lse.ptr()};
+      BackwardInputs bi{view(dq_), view(dk_), view(dv_), view(out), view(ddo), ro.lse, ro.branch_out};
       BackwardOutputs bg{view(gq), view(gk), view(gv)};
-      if (ks.route) {
-        bi.route_gid = rgid->ptr(), bi.route_prob = rprob->ptr();
-        if (ks.route_gate) bg.dgate = dgate->ptr();
+      if (routed) {
+        bi.routing = {{rgid->ptr(), rprob->ptr()}};
+        bg.dgate = {gated ? dgate->ptr() : 0};
       }
       bwd.run(bi, bg, s, nullptr);
       CU_CHECK(jit::driver().cuCtxSynchronize());
-      if (ks.route && ks.route_gate && r == 0) check_dlogits(rt, *dgate, o.dlogits, s);
+      if (gated && r == 0) check_dlogits(rt, *dgate, o.dlogits, s);
       const std::pair<const Dev*, const std::vector<double>*> gs[] = {{&gq, &o.dq}, {&gk, &o.dk}, {&gv, &o.dv}};
       const char* names[] = {"dq", "dk", "dv"};
       bits.clear();
@@ -336,6 +398,16 @@ std::vector<Case> cases() {
   c.push_back({"bwd_groups", AttentionShape::seq(1, 150, 2, 64)});
   c.push_back({"moga_dynamic", AttentionShape::make_video(2, 3, 10, 13, 2, 128)});
   c.push_back({"moga_dynamic", AttentionShape::make_video(1, 2, 9, 11, 2, 64)});
+  c.push_back({"stga", AttentionShape::make_video(1, 5, 8, 10, 2, 128, {0, 3})});
+  // mixtures (kept branch rows, float32 sums over the kernels) and top-k routing (entry rows)
+  c.push_back({"moga", AttentionShape::make_video(2, 3, 10, 13, 2, 128)});
+  c.push_back({"moga", AttentionShape::make_video(1, 5, 6, 7, 2, 64, {0, 3})});
+  c.push_back({"bwd_mix", AttentionShape::seq(2, 203, 2, 128)});
+  c.push_back({"bwd_mix", AttentionShape::seq(1, 130, 2, 64)});
+  c.push_back({"attn_routed_mix", AttentionShape::seq(1, 333, 2, 128)});
+  c.push_back({"attn_top2", AttentionShape::seq(2, 150, 2, 128)});
+  c.push_back({"attn_top2", AttentionShape::seq(1, 97, 2, 64)});
+  c.push_back({"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)});
   return c;
 }
 
@@ -352,7 +424,8 @@ class Precompile : public ::testing::Environment {
       jobs.insert({c.pattern, c.s.D, 2});
     }
     if (jit::Device::get().arch() == "sm_90")
-      for (const char* p : {"causal", "bwd_hooks", "bwd_holes", "natten2d"}) jobs.insert({p, 128, 1});
+      for (const char* p : {"causal", "bwd_hooks", "bwd_holes", "natten2d", "moga", "attn_top2_mix"})
+        jobs.insert({p, 128, 1});
     const std::vector<std::tuple<std::string, int, int>> list(jobs.begin(), jobs.end());
     std::atomic<size_t> next{0};
     std::vector<std::thread> pool;
@@ -394,13 +467,18 @@ TEST_F(gpu_backward, LseFromTheWgmmaForward) {
   check({"bwd_hooks", AttentionShape::seq(1, 300, 2, 128)}, Engine::Wgmma, false);
   check({"bwd_holes", AttentionShape::seq(1, 190, 2, 128)}, Engine::Wgmma, false);
   check({"natten2d", AttentionShape::make_video(1, 3, 9, 13, 2, 128)}, Engine::Wgmma, false);
+  check({"moga", AttentionShape::make_video(1, 3, 10, 13, 2, 128)}, Engine::Wgmma, false);
+  check({"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)}, Engine::Wgmma, false);
 }
 
 TEST_F(gpu_backward, DeterministicModeIsBitIdentical) {
-  const Case c{"bwd_hooks", AttentionShape::seq(2, 333, 2, 128)};
-  const auto a = check(c, Engine::MmaSync, true), b = check(c, Engine::MmaSync, true);
-  ASSERT_EQ(a.size(), b.size());
-  EXPECT_TRUE(a == b) << "two deterministic runs gave different gradient bits";
+  for (const Case& c : {Case{"bwd_hooks", AttentionShape::seq(2, 333, 2, 128)},
+                        Case{"moga", AttentionShape::make_video(1, 3, 10, 13, 2, 128)},
+                        Case{"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)}}) {
+    const auto a = check(c, Engine::MmaSync, true), b = check(c, Engine::MmaSync, true);
+    ASSERT_EQ(a.size(), b.size()) << c.pattern;
+    EXPECT_TRUE(a == b) << c.pattern << ": two deterministic runs gave different gradient bits";
+  }
 }
 
 }  // namespace
