@@ -12,6 +12,7 @@
 #include "runtime/attention/attention.h"
 #include "runtime/attention/backward.h"
 #include "runtime/attention/compiled_embed.h"
+#include "runtime/attention/router_backward.h"
 
 namespace moga::rt {
 const std::vector<CompiledText>& test_patterns();
@@ -249,4 +250,59 @@ TEST(attention_backward, ForwardLseModuleKeepsTheDefaultKernel) {
                                                   : "moga::attention_fwd_ws<moga_gen_causal::causal, 128, 128, 128, 3, false, true>";
     EXPECT_NE(std::find(lse.kernels.begin(), lse.kernels.end(), want), lse.kernels.end()) << want;
   }
+}
+
+TEST(router_backward, ChecksSizesAndArguments) {
+  expect_error<ArgumentError>([] { RouterBackward(0, 1); }, {"M = 0", "1..256"});
+  expect_error<ArgumentError>([] { RouterBackward(300, 1); }, {"M = 300"});
+  expect_error<ArgumentError>([] { RouterBackward(4, 5); }, {"top 5 of M = 4"});
+  expect_error<ArgumentError>([] { RouterBackward(4, 2, {-1.0}); }, {"balance_weight -1"});
+  RouterBackward rb(16, 2);
+  RouterBackwardArgs a;
+  a.x = TensorView::contiguous(kBase, DType::BF16, {2, 100, 64});
+  a.w = TensorView::contiguous(kBase + kStep, DType::BF16, {64, 16});
+  a.routing = {kBase + 2 * kStep, kBase + 3 * kStep};
+  a.dgate = kBase + 4 * kStep;
+  a.dx = kBase + 5 * kStep, a.dw = kBase + 6 * kStep;
+  EXPECT_NO_THROW(rb.validate(a));
+  {
+    RouterBackwardArgs b = a;
+    b.x = TensorView::contiguous(kBase, DType::F32, {2, 100, 64});
+    expect_error<ArgumentError>([&] { rb.validate(b); }, {"x: expected bf16 [B, N, d_model]", "f32"});
+    b = a;
+    b.x = TensorView::strided(kBase, DType::BF16, {2, 100, 64}, {12800, 64, 1});
+    expect_error<ArgumentError>([&] { rb.validate(b); }, {"x: the batch stride 12800", "N times the token stride"});
+    b = a;
+    b.w = TensorView::contiguous(kBase + kStep, DType::BF16, {64, 8});
+    expect_error<ArgumentError>([&] { rb.validate(b); }, {"w"});
+    b = a;
+    b.routing.gid = 0;
+    expect_error<ArgumentError>([&] { rb.validate(b); }, {"routing.gid: missing"});
+    b = a;
+    b.dw = 0;
+    expect_error<ArgumentError>([&] { rb.validate(b); }, {"dx / dw: missing"});
+    b = a;
+    b.dx += 2;
+    expect_error<ArgumentError>([&] { rb.validate(b); }, {"dx: not 4-byte aligned"});
+    b = a;
+    b.balance_loss = kBase + 7 * kStep;
+    expect_error<ArgumentError>([&] { rb.validate(b); }, {"balance_loss given", "balance_weight is 0"});
+    b = a;
+    b.dgate = 0;
+    expect_error<ArgumentError>([&] { rb.validate(b); }, {"dgate: missing, and no balance loss"});
+  }
+  RouterBackwardOptions o;
+  o.balance_weight = 0.1;
+  RouterBackward bal(16, 2, o);
+  a.dgate = 0;  // the balance loss alone
+  a.balance_loss = kBase + 7 * kStep;
+  EXPECT_NO_THROW(bal.validate(a));
+}
+
+TEST(router_backward, CompilesWithoutADevice) {
+  TmpCache cache;
+  RouterBackwardOptions o;
+  o.arch = "sm_90";
+  const auto k = RouterBackward(16, 1, o).compile();
+  EXPECT_NE(std::find(k.begin(), k.end(), "moga::router_bwd_softmax_kernel"), k.end());
 }

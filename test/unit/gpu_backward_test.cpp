@@ -38,6 +38,7 @@
 #include "runtime/attention/attention.h"
 #include "runtime/attention/backward.h"
 #include "runtime/attention/compiled_embed.h"
+#include "runtime/attention/router_backward.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/jit.h"
@@ -172,7 +173,74 @@ double rel_l2(const std::vector<float>& got, const std::vector<double>& ref, dou
 struct Case {
   std::string pattern;
   AttentionShape s;
+  bool router = false;  // also the router's backward on the GPU (RouterBackward) from the dgate of the run
 };
+
+// RouterBackward with the paper's balance loss (0.1) from the GPU's dgate, against the reference's backward with
+// BackwardOptions::balance_loss: dlogits, dx, dW (rel L2 <= kGradTol each), the loss value (relative 1e-3);
+// outputs poisoned; a second run bit-identical.
+void check_router(const ref::PatternSpec& spec, const Router& r, const Dev& dgate, const AttentionShape& s,
+                  const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+                  const std::vector<float>& dout, const Dev& x, const Dev& w, const Dev& gid, const Dev& prob) {
+  ref::RefInputs in;
+  in.B = s.B, in.heads = s.H, in.head_dim = s.D, in.N = s.N;
+  if (s.video) in.video = {s.F, s.Hgt, s.Wid, s.shot_starts};
+  in.q = q.data(), in.k = k.data(), in.v = v.data();
+  in.x = r.x.data();
+  in.d_model = r.d;
+  in.router_weight.assign(spec.kernels.size(), nullptr);
+  in.routing.assign(spec.kernels.size(), nullptr);
+  in.router_weight[r.ki] = r.w.data();
+  in.routing[r.ki] = &r.given;
+  const std::vector<double> d(dout.begin(), dout.end());
+  ref::BackwardOptions bo;
+  bo.balance_loss = true;
+  ref::RefGrads g;
+  ref::reference_attention_backward(spec, in, d.data(), bo, g);
+
+  const size_t toks = (size_t)s.B * s.N;
+  RouterBackwardOptions ro;
+  ro.balance_weight = 0.1;
+  RouterBackward rb(r.M, r.k, ro);
+  Dev dx(toks * r.d * 4), dw((size_t)r.d * r.M * 4), dl(toks * r.M * 4), loss(4);
+  RouterBackwardArgs a;
+  a.x = TensorView::contiguous(x.ptr(), DType::BF16, {s.B, s.N, r.d});
+  a.w = TensorView::contiguous(w.ptr(), DType::BF16, {r.d, r.M});
+  a.routing = {gid.ptr(), prob.ptr()};
+  a.dgate = dgate.ptr();
+  a.dx = dx.ptr(), a.dw = dw.ptr(), a.dlogits = dl.ptr(), a.balance_loss = loss.ptr();
+  std::vector<float> first;
+  for (int run = 0; run < 2; ++run) {
+    for (Dev* b : {&dx, &dw, &dl, &loss}) b->poison();
+    rb.run(a, nullptr);
+    CU_CHECK(jit::driver().cuCtxSynchronize());
+    std::vector<float> all;
+    const std::pair<const Dev*, const std::vector<double>*> outs[] = {
+        {&dl, &g.dlogits.at(r.ki)}, {&dx, &g.dx}, {&dw, &g.drouter_w.at(r.ki)}};
+    const char* names[] = {"dlogits", "dx", "dW"};
+    for (int i = 0; i < 3; ++i) {
+      const size_t n = outs[i].second->size();
+      std::vector<float> got(n);
+      outs[i].first->b->download(got.data(), n * 4);
+      long long nans = 0;
+      for (float e : got) nans += std::isnan(e);
+      EXPECT_EQ(nans, 0) << "router " << names[i] << ": NaN left (poison) or computed";
+      double norm = 0;
+      const double rel = rel_l2(got, *outs[i].second, &norm);
+      EXPECT_LE(rel, kGradTol) << "router " << names[i] << " relative L2 vs the reference (ref norm " << norm << ")";
+      if (run == 0) std::cout << fmt::format("  router {} (balance 0.1): rel L2 {:.2e}\n", names[i], rel);
+      all.insert(all.end(), got.begin(), got.end());
+    }
+    float lv = 0;
+    loss.b->download(&lv, 4);
+    EXPECT_NEAR(lv, g.balance_loss, 1e-3 * std::fabs(g.balance_loss)) << "balance loss vs the reference";
+    if (run == 0) std::cout << fmt::format("  balance loss {:.6f} (reference {:.6f})\n", lv, g.balance_loss);
+    all.push_back(lv);
+    if (run == 0) first = all;
+    else EXPECT_TRUE(std::memcmp(first.data(), all.data(), all.size() * 4) == 0)
+             << "two RouterBackward runs gave different bits";
+  }
+}
 
 // The router's gradient from the GPU's gate gradient (per entry, [B][N][k]): d p_m = sum of dgate over the
 // token's slots routed to m, dlogits = p (dp - sum_m p_m dp_m), p the full softmax of x W (double, as the
@@ -352,6 +420,7 @@ class gpu_backward : public ::testing::Test {
       bwd.run(bi, bg, s, nullptr);
       CU_CHECK(jit::driver().cuCtxSynchronize());
       if (gated && r == 0) check_dlogits(rt, *dgate, o.dlogits, s);
+      if (gated && r == 0 && c.router) check_router(pat.spec, rt, *dgate, s, q, k, v, dout, *xd, *wd, *rgid, *rprob);
       const std::pair<const Dev*, const std::vector<double>*> gs[] = {{&gq, &o.dq}, {&gk, &o.dk}, {&gv, &o.dv}};
       const char* names[] = {"dq", "dk", "dv"};
       bits.clear();
@@ -396,16 +465,16 @@ std::vector<Case> cases() {
   c.push_back({"natten2d", AttentionShape::make_video(1, 3, 9, 13, 2, 128)});
   c.push_back({"bwd_groups", AttentionShape::seq(2, 301, 2, 128)});
   c.push_back({"bwd_groups", AttentionShape::seq(1, 150, 2, 64)});
-  c.push_back({"moga_dynamic", AttentionShape::make_video(2, 3, 10, 13, 2, 128)});
+  c.push_back({"moga_dynamic", AttentionShape::make_video(2, 3, 10, 13, 2, 128), true});
   c.push_back({"moga_dynamic", AttentionShape::make_video(1, 2, 9, 11, 2, 64)});
   c.push_back({"stga", AttentionShape::make_video(1, 5, 8, 10, 2, 128, {0, 3})});
   // mixtures (kept branch rows, float32 sums over the kernels) and top-k routing (entry rows)
-  c.push_back({"moga", AttentionShape::make_video(2, 3, 10, 13, 2, 128)});
+  c.push_back({"moga", AttentionShape::make_video(2, 3, 10, 13, 2, 128), true});
   c.push_back({"moga", AttentionShape::make_video(1, 5, 6, 7, 2, 64, {0, 3})});
   c.push_back({"bwd_mix", AttentionShape::seq(2, 203, 2, 128)});
   c.push_back({"bwd_mix", AttentionShape::seq(1, 130, 2, 64)});
   c.push_back({"attn_routed_mix", AttentionShape::seq(1, 333, 2, 128)});
-  c.push_back({"attn_top2", AttentionShape::seq(2, 150, 2, 128)});
+  c.push_back({"attn_top2", AttentionShape::seq(2, 150, 2, 128), true});
   c.push_back({"attn_top2", AttentionShape::seq(1, 97, 2, 64)});
   c.push_back({"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)});
   return c;
