@@ -200,12 +200,15 @@ __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkI
       if constexpr (kQSmem) sm90::issue_qk_ss<D, BN, C::kBM * 128>(sacc, sQw, sm.k + cs.slot * C::kTileBytes);
       else sm90::issue_qk<D, BN>(sacc, qf, sm.k + cs.slot * C::kTileBytes);
     }
-    if (kPV) sm90::issue_pv<D, BN>(oacc, pk, sm.v + vslot * C::kTileBytes);
+    // P V(j-1) in the second commit group; the first tile (no P V yet) commits an empty one, so every path
+    // waits the same way (wait<1>: S is in, wait<0>: O is), which keeps ptxas from serializing the wgmmas
+    // (C7513) now that kPV is a run-time value for the loop's tiles
+    if (kPV) sm90::issue_pv<D, BN, false>(oacc, pk, sm.v + vslot * C::kTileBytes);
+    sm90::wg_commit();
     sm90::named_arrive(2 - grp, NTH);
 
     if (kQK) {
-      if (kPV) sm90::wg_wait<1>();
-      else sm90::wg_wait<0>();
+      sm90::wg_wait<1>();
       sm90::fence_regs(sacc);
       // the K slot is free once S is in registers; with staged key or bias columns, once the score pass
       // read them
@@ -225,11 +228,9 @@ __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkI
       }
       online_softmax<NT>(sacc, mrow, lrow, alpha, sc.sl);
     }
-    if (kPV) {
-      sm90::wg_wait<0>();
-      sm90::fence_regs(oacc);
-      if (lane == 0) sm90::mbar_arrive(sm.empty_v + 8 * vslot);
-    }
+    sm90::wg_wait<0>();
+    sm90::fence_regs(oacc);
+    if (kPV && lane == 0) sm90::mbar_arrive(sm.empty_v + 8 * vslot);
     if (kQK) {
       rescale_and_pack<DT, KB>(oacc, alpha, sacc, pk);
       vslot = cs.slot;
@@ -242,9 +243,13 @@ __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkI
   };
 
   if (I.n_tot > 0) {
-    phase(0, false, true);
+    // One copy of the score pass (softcap, bias, mask, softmax) for every key tile: the first tile, which has
+    // no P V(j-1) yet, takes the same code with kPV false at run time. Written as phase(0, false, true) + a
+    // loop, the compiler specialized the body twice, and ptxas's time grows with the kernel's size (the
+    // masked kernels' compile time, docs/performance.md "Compile time"). `first` is opaque to the compiler
+    // (an asm move), so it can neither peel the first iteration nor unswitch the loop on it.
 #pragma unroll 1
-    for (int j = 1; j < I.n_tot; ++j) phase(j, true, true);
+    for (int j = 0; j < I.n_tot; ++j) phase(j, sm90::opaque(j) != 0, true);
     phase(I.n_tot, true, false);
   }
 

@@ -118,6 +118,13 @@ __device__ __forceinline__ unsigned long long gmma_desc_sw128(unsigned addr, uns
          (static_cast<unsigned long long>((lbo & 0x3FFFFu) >> 4) << 16) |
          (static_cast<unsigned long long>((sbo & 0x3FFFFu) >> 4) << 32) | (1ull << 62);
 }
+// v, hidden from the compiler's value analysis (a move it cannot see through): a loop condition built on it
+// cannot be peeled or unswitched into a second copy of the loop body.
+__device__ __forceinline__ int opaque(int v) {
+  int r;
+  asm volatile("mov.b32 %0, %1;\n" : "=r"(r) : "r"(v));
+  return r;
+}
 // Keep the compiler from moving accesses of wgmma accumulators across the wait.
 template <int R>
 __device__ __forceinline__ void fence_regs(float (&r)[R]) {
@@ -146,12 +153,12 @@ __device__ __forceinline__ void issue_qk_ss(float (&s)[BN / 2], unsigned sQw, un
   wg_commit();
 }
 // O += P V of a tile: BN/16 k-steps of m64nDk16, A = P (bf16 pairs in registers), B = the V tile at sVs
-// (MN-major); one commit group.
-template <int D, int BN>
+// (MN-major); one commit group (kCommit), or none: the caller commits.
+template <int D, int BN, bool kCommit = true>
 __device__ __forceinline__ void issue_pv(float (&o)[D / 2], const unsigned (&pk)[BN / 16][4], unsigned sVs) {
 #pragma unroll
   for (int kb = 0; kb < BN / 16; ++kb) wgmma_rs<D, 1>(o, pk[kb], gmma_desc_sw128(sVs + kb * 2048, BN * 128, 1024), 1);
-  wg_commit();
+  if constexpr (kCommit) wg_commit();
 }
 #endif
 
