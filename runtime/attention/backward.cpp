@@ -43,6 +43,20 @@ std::unique_ptr<jit::DeviceBuffer> upload_ints(const std::vector<int>& v) {
   return b;
 }
 
+// A gate program (`gate <expr over q>`: no gradient, it reads coordinates only) at the sorted positions, on the
+// device: [B][Ne], batch item b from tokens[b % nb] (tokens: the token at each sorted position, [nb][Ne]).
+std::unique_ptr<jit::DeviceBuffer> program_gates(const ref::KernelSpec& ks, const ref::Shape& host,
+                                                 const std::vector<int>& tokens, int nb, int B) {
+  ref::ElementEvaluator ev(*ks.gate);
+  const size_t Ne = tokens.size() / nb;
+  std::vector<float> g((size_t)B * Ne);
+  for (size_t i = 0; i < g.size(); ++i)
+    g[i] = (float)ev.gate(host.coords(tokens[(i / Ne) % nb * Ne + i % Ne]), host.mask());
+  auto b = std::make_unique<jit::DeviceBuffer>(std::max<size_t>(16, g.size() * sizeof(float)));
+  b->upload(g);
+  return b;
+}
+
 }  // namespace
 
 struct AttentionBackward::Impl {
@@ -138,10 +152,6 @@ AttentionBackward::AttentionBackward(LoadedPattern pattern, BackwardOptions opti
       impl_(std::make_unique<Impl>()) {
   const auto& spec = pattern_.spec;
   for (const ref::KernelSpec& k : spec.kernels) {
-    if (k.gate)
-      throw NotSupportedError(fmt::format("backward: kernel '{}' has a gate program: gate programs are not "
-                                          "supported by the backward yet (`gate route.prob` is)",
-                                          k.name));
     Impl::Kern kn;
     kn.ks = &k;
     kn.variant = fmt::format("moga_gen_{}::{}", spec.pattern, k.name);
@@ -307,6 +317,11 @@ AttentionBackward::Impl::ShapeState& AttentionBackward::Impl::shape_state(const 
       const ref::TokenOrder order = ks.key ? ref::token_order(ref::key_groups(*ks.key, st->host, 1), true)
                                            : ref::token_order(ref::single_group(1, s.N), false);
       od.upload(order, ref::build_block_map(ks, st->host, order, map_options()), s.B);
+      if (ks.gate) od.gate = program_gates(ks, st->host, order.perm, order.B, s.B);
+    } else if (ks.gate && !ks.route) {  // dense: identity order
+      std::vector<int> ident(s.N);
+      std::iota(ident.begin(), ident.end(), 0);
+      od.gate = program_gates(ks, st->host, ident, 1, s.B);
     }
   }
   return *shapes.emplace(std::move(key), std::move(st)).first->second;
@@ -381,7 +396,10 @@ void AttentionBackward::Impl::route(int ki, const ref::Shape& host, const Attent
   Order& od = routed[ki];
   od.upload(order, ref::build_block_map(ks, host, order, map_options()), s.B, &rows);
   od.gate.reset();
-  if (ks.route_gate) {
+  if (ks.gate) {
+    for (int& r : rows) r /= k;  // tokens at the sorted positions
+    od.gate = program_gates(ks, host, rows, s.B, s.B);
+  } else if (ks.route_gate) {
     std::vector<float> gs(n);
     for (size_t i = 0; i < n; ++i) gs[i] = pr[(i / Ne) * Ne + rows[i]];
     od.gate = std::make_unique<jit::DeviceBuffer>(std::max<size_t>(16, n * sizeof(float)));
@@ -497,14 +515,14 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
       a.map = {ip(od.fcnt), ip(od.fidx), ip(od.pcnt), ip(od.pidx), od.tq, od.tk};
       p.mapT = {ip(od.tfcnt), ip(od.tfidx), ip(od.tpcnt), ip(od.tpidx), od.tq, od.tk};
     }
-    if (a.gate) p.dgate = reinterpret_cast<float*>(g.dgate.at(kn.routed));
+    if (ks.route_gate) p.dgate = reinterpret_cast<float*>(g.dgate.at(kn.routed));
     const size_t rows = (size_t)s.B * s.H * Ne;
     p.dq_delta = ensure(im.delta, rows * sizeof(float));
 
     void* args[] = {&p};
     const unsigned warps_blocks = (unsigned)std::min<size_t>((rows + 7) / 8, 65535u * 4);
     launch(m.pre, warps_blocks, 1, 1, 256, 0, stream, args);
-    if (a.gate) {
+    if (p.dgate) {
       const size_t n = (size_t)s.B * Ne;
       launch(m.gate, (unsigned)std::min<size_t>((n + 255) / 256, 65535u * 8), 1, 1, 256, 0, stream, args);
     }

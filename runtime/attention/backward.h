@@ -25,11 +25,12 @@
 // never accumulated, and are bf16 (summed in float32 first, kernels_src/cuda/attention_bwd.cuh).
 // lse: per kernel, the forward's float32 log-sum-exp, [B][H][N k], -inf for rows that see no key.
 //
-// Supported: every kernel kind the forward runs on the GPU except gate programs: ungrouped (dense or masked),
-// grouped by a computed key (`group t.frame`, with or without a mask), routed top k (k >= 1; with `gate
-// route.prob` the gate gradient is an output: per entry, d out / d p_g = weight * Attn_g . dout), any scale,
-// softcap, bias (no gradient to the bias) and branch weight, and mixtures of them. Gate programs are a
-// NotSupportedError at construction (named); cross-attention (Nk != N) one in validate().
+// Supported: every kernel kind the forward runs on the GPU: ungrouped (dense or masked), grouped by a computed
+// key (`group t.frame`, with or without a mask), routed top k (k >= 1; with `gate route.prob` the gate gradient
+// is an output: per entry, d out / d p_g = weight * Attn_g . dout), any scale, softcap, bias and gate program
+// (no gradient to either: they read coordinates only; the gate is evaluated on the host once per shape, per
+// call for routed kernels), branch weights, and mixtures of them. Cross-attention (Nk != N) is a
+// NotSupportedError in validate().
 //
 // Kernels (FlashAttention-2 structure on mma.sync, 64x64 tiles; run on sm_80+, Hopper included), per kernel of
 // the pattern: a preprocess (D_i = rowsum(dO * O)), one CTA per key tile looping over the query tiles that see it

@@ -19,7 +19,8 @@ set(_attn_test_patterns
   "bwd_groups|${_attn_pat}/bwd_groups.moga"
   "bwd_hooks|${_attn_pat}/bwd_hooks.moga"
   "bwd_holes|${_attn_pat}/bwd_holes.moga"
-  "bwd_mix|${_attn_pat}/bwd_mix.moga")
+  "bwd_mix|${_attn_pat}/bwd_mix.moga"
+  "bwd_routed_gate|${_attn_pat}/bwd_routed_gate.moga")
 
 add_library(moga_attention_test_patterns STATIC)
 target_link_libraries(moga_attention_test_patterns PUBLIC moga_attention)

@@ -71,15 +71,11 @@ struct TmpCache {
 
 }  // namespace
 
-TEST(attention_backward, TakesEveryKindButGatePrograms) {
-  for (const char* p : {"full", "causal", "sliding_window", "radial", "natten2d", "frame_local", "bwd_hooks", "bwd_holes",
-                        "bwd_groups", "moga_dynamic", "moga", "bwd_mix", "attn_routed_mix", "attn_top2", "attn_top2_mix"})
+TEST(attention_backward, TakesEveryKernelKind) {
+  for (const char* p : {"full", "causal", "sliding_window", "radial", "natten2d", "frame_local", "stga", "bwd_hooks",
+                        "bwd_holes", "bwd_groups", "moga_dynamic", "moga", "bwd_mix", "attn_routed_mix", "attn_top2",
+                        "attn_top2_mix", "attn_hooks", "attn_video_bias", "attn_small_groups", "bwd_routed_gate"})
     EXPECT_NO_THROW(AttentionBackward{pattern_named(p)}) << p;
-}
-
-TEST(attention_backward, GateProgramsAreNamedAsNotSupported) {
-  expect_error<NotSupportedError>([] { AttentionBackward b(pattern_named("attn_hooks")); },
-                                  {"kernel 'sink' has a gate program", "not supported by the backward yet"});
 }
 
 TEST(attention_backward, ValidateNamesTheArgument) {

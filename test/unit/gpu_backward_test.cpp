@@ -5,7 +5,8 @@
 // attn_all_masked: no row sees a key; routed top 1: moga_dynamic, gated by the router probability), the
 // mixtures (moga: routed + stga + frame-local; bwd_mix: two masked kernels weighted 0.75 / 0.25, one with empty
 // rows; attn_routed_mix: routed + masked beside a computed key with empty groups) and top-2 routing (attn_top2,
-// attn_top2_mix with a softcap beside a static branch), with kept branch rows (RunOptions::branch_out), on fresh
+// attn_top2_mix with a softcap beside a static branch), gate programs (attn_hooks, bwd_routed_gate), with kept
+// branch rows (RunOptions::branch_out), on fresh
 // random inputs (seed printed; MOGA_TEST_SEED=S repeats it). Routed: the GPU's routing (last_routing) is given
 // to the backward and to the reference; the gate gradient is checked through the router logits' gradient it
 // yields (p (onehot - p_g) dgate, against the reference's dlogits, same bound).
@@ -477,6 +478,13 @@ std::vector<Case> cases() {
   c.push_back({"attn_top2", AttentionShape::seq(2, 150, 2, 128), true});
   c.push_back({"attn_top2", AttentionShape::seq(1, 97, 2, 64)});
   c.push_back({"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)});
+  // gate programs (no gradient; evaluated on the host): masked + bias + softcap beside a gated sink branch, a
+  // routed top-2 kernel gated by a program; and the other multi-kernel test patterns
+  c.push_back({"attn_hooks", AttentionShape::seq(2, 190, 2, 128)});
+  c.push_back({"attn_hooks", AttentionShape::seq(1, 100, 2, 64)});
+  c.push_back({"bwd_routed_gate", AttentionShape::seq(2, 150, 2, 128)});
+  c.push_back({"attn_video_bias", AttentionShape::make_video(1, 3, 8, 9, 2, 128)});
+  c.push_back({"attn_small_groups", AttentionShape::seq(1, 400, 2, 128)});
   return c;
 }
 
