@@ -125,6 +125,71 @@ __device__ __forceinline__ float logit2(float x, const AttnParams& p, bool group
   score_element<Variant>(x, p, grouped, cv, partial, ks, qkey, kg, qc, kc, h, scale);
   return kTransform ? x : x * p.scale_log2;  // -inf stays -inf
 }
+
+// One element of a tile pair in either orientation: from the raw q.k (x) and dP = dO . v (dp), P = exp2(y2 -
+// lse2) (the per-element pass only where `elem`: partial or ragged tiles, softcap, bias) and dS = P (dP wg - D)
+// (1 - tanh^2) (bwd_params.cuh's formula). Returns {P, dS}.
+template <class Variant>
+__device__ __forceinline__ float2 p_and_ds(float x, float dp, bool elem, const AttnParams& a, bool grouped, bool cv,
+                                           bool partial, int ks, int qg, int kg, const Coords<int>& qc,
+                                           const Coords<int>& kc, int h, float l2, float wg, float dd) {
+  float cap = 1.f;
+  const float y2 = elem ? logit2<Variant>(x, a, grouped, cv, partial, ks, qg, kg, qc, kc, h, cap) : x * a.scale_log2;
+  const float pe = sm80::ex2(y2 - l2);
+  return make_float2(pe, pe * (dp * wg - dd) * cap);
+}
+
+// The two score-side products of a tile pair, 16 rows x 64 columns per warp, zeroed first: s = A1 B1^T and
+// dp = A2 B2^T over the head dim, A* the warp's rows of swizzled tiles (a_lane, xa), B* 64-row tiles (b_lane,
+// xb). attention_bwd: S^T = K Q^T, dP^T = V dO^T; attention_bwd_dq: S = Q K^T, dP = dO V^T.
+template <int D, int NT>
+__device__ __forceinline__ void mma_two_abt(float (&s)[NT][4], float (&dp)[NT][4], unsigned a1, unsigned a2,
+                                            unsigned b1, unsigned b2, unsigned a_lane, int xa, unsigned b_lane, int xb) {
+  constexpr int RB = D * 2;
+#pragma unroll
+  for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.f;
+#pragma unroll
+  for (int ks = 0; ks < D / 16; ++ks) {
+    unsigned x1[4], x2[4];
+    sm80::ldsm_x4(a1 + a_lane + (((2 * ks) ^ xa) << 4), x1);
+    sm80::ldsm_x4(a2 + a_lane + (((2 * ks) ^ xa) << 4), x2);
+#pragma unroll
+    for (int np = 0; np < NT / 2; ++np) {
+      unsigned y1[4], y2[4];
+      sm80::ldsm_x4(b1 + np * 16 * RB + b_lane + (((2 * ks) ^ xb) << 4), y1);
+      sm80::ldsm_x4(b2 + np * 16 * RB + b_lane + (((2 * ks) ^ xb) << 4), y2);
+      sm80::mma_bf16_16816(s[2 * np], x1, y1[0], y1[1]);
+      sm80::mma_bf16_16816(s[2 * np + 1], x1, y1[2], y1[3]);
+      sm80::mma_bf16_16816(dp[2 * np], x2, y2[0], y2[1]);
+      sm80::mma_bf16_16816(dp[2 * np + 1], x2, y2[2], y2[3]);
+    }
+  }
+}
+
+// The bf16 A fragment (16 rows x 16 k) of columns 16 kb .. 16 kb + 15 of a warp's 16-row float accumulator x.
+template <int NT>
+__device__ __forceinline__ void pack_a(const float (&x)[NT][4], int kb, unsigned a[4]) {
+  a[0] = sm80::pack_bf16x2(x[2 * kb][0], x[2 * kb][1]);
+  a[1] = sm80::pack_bf16x2(x[2 * kb][2], x[2 * kb][3]);
+  a[2] = sm80::pack_bf16x2(x[2 * kb + 1][0], x[2 * kb + 1][1]);
+  a[3] = sm80::pack_bf16x2(x[2 * kb + 1][2], x[2 * kb + 1][3]);
+}
+
+// acc[2 q], acc[2 q + 1] (q < NP) += A . T[16 kb .. 16 kb + 15][16 (d0 + q) .. 16 (d0 + q) + 15], T the swizzled
+// bf16 tile at `tile` read as the row-major B operand (ldmatrix.trans): dV += P^T dO, dK += dS^T Q, dQ += dS K.
+template <int D, int NP>
+__device__ __forceinline__ void mma_a_tile(float (*acc)[4], const unsigned (&a)[4], unsigned tile, int kb, int d0,
+                                           unsigned t_lane, int xt) {
+#pragma unroll
+  for (int q = 0; q < NP; ++q) {
+    unsigned b4[4];
+    sm80::ldsm_x4_trans(tile + kb * 16 * (D * 2) + t_lane + (((2 * (d0 + q)) ^ xt) << 4), b4);
+    sm80::mma_bf16_16816(acc[2 * q], a, b4[0], b4[1]);
+    sm80::mma_bf16_16816(acc[2 * q + 1], a, b4[2], b4[3]);
+  }
+}
 }  // namespace bwd_detail
 
 // D_r = o_scale * rowsum(dO_t * O_r) (t = r / topk): one warp per (b, r, h) row.
@@ -157,7 +222,7 @@ template <class Variant, int D, bool DQ_ATOMIC>
 __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
   using namespace bwd_detail;
   using C = AttnBwdCfg<D>;
-  constexpr int BM = C::kBM, BN = C::kBN, RB = C::kRowBytes, NT = BM / 8, DT = D / 8, KD = D / 16;
+  constexpr int BM = C::kBM, BN = C::kBN, RB = C::kRowBytes, NT = BM / 8, DT = D / 8;
   constexpr bool kTransform = Variant::kHasSoftcap || Variant::kHasBias;
   constexpr bool kCoords = Variant::kHasMask || Variant::kHasBias;
   grid_dep_wait();
@@ -255,26 +320,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
 
     // S^T = K Q^T and dP^T = V dO^T: 16 keys x 64 queries per warp
     float s[NT][4], dp[NT][4];
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.f;
-#pragma unroll
-    for (int ks = 0; ks < KD; ++ks) {
-      unsigned ka[4], va[4];
-      sm80::ldsm_x4(sK + a_lane + (((2 * ks) ^ xa) << 4), ka);
-      sm80::ldsm_x4(sV + a_lane + (((2 * ks) ^ xa) << 4), va);
-#pragma unroll
-      for (int np = 0; np < NT / 2; ++np) {
-        unsigned qb[4], ob[4];
-        sm80::ldsm_x4(sQ + np * 16 * RB + b_lane + (((2 * ks) ^ xb) << 4), qb);
-        sm80::ldsm_x4(sdO + np * 16 * RB + b_lane + (((2 * ks) ^ xb) << 4), ob);
-        sm80::mma_bf16_16816(s[2 * np], ka, qb[0], qb[1]);
-        sm80::mma_bf16_16816(s[2 * np + 1], ka, qb[2], qb[3]);
-        sm80::mma_bf16_16816(dp[2 * np], va, ob[0], ob[1]);
-        sm80::mma_bf16_16816(dp[2 * np + 1], va, ob[2], ob[3]);
-      }
-    }
+    mma_two_abt<D, NT>(s, dp, sK, sV, sQ, sdO, a_lane, xa, b_lane, xb);
 
     // P^T and dS^T, element (key row, query col); the per-element pass only where the forward has one
     const bool partial = j >= n_full;
@@ -293,14 +339,10 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
         for (int hr = 0; hr < 2; ++hr) {
           const int ks = kv0 + krow0 + hr * 8;
           float& x = s[nt][2 * hr + e];
-          float cap = 1.f;
-          const float y2 = elem ? logit2<Variant>(x, a, gid != nullptr, ks < N && qs < N, partial, ks, qg, kg[hr],
-                                                  qc, kc[hr], h, cap)
-                                : x * a.scale_log2;
-          const float pe = sm80::ex2(y2 - l2);
-          float& g = dp[nt][2 * hr + e];
-          g = pe * (g * wg - dd) * cap;  // dS
-          x = pe * wg;                   // dV's weight of dO_i
+          const float2 pd = p_and_ds<Variant>(x, dp[nt][2 * hr + e], elem, a, gid != nullptr, ks < N && qs < N,
+                                              partial, ks, qg, kg[hr], qc, kc[hr], h, l2, wg, dd);
+          dp[nt][2 * hr + e] = pd.y;  // dS
+          x = pd.x * wg;              // dV's weight of dO_i
         }
       }
 
@@ -308,24 +350,10 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
 #pragma unroll
     for (int kb = 0; kb < BM / 16; ++kb) {
       unsigned pa[4], da[4];
-      pa[0] = sm80::pack_bf16x2(s[2 * kb][0], s[2 * kb][1]);
-      pa[1] = sm80::pack_bf16x2(s[2 * kb][2], s[2 * kb][3]);
-      pa[2] = sm80::pack_bf16x2(s[2 * kb + 1][0], s[2 * kb + 1][1]);
-      pa[3] = sm80::pack_bf16x2(s[2 * kb + 1][2], s[2 * kb + 1][3]);
-      da[0] = sm80::pack_bf16x2(dp[2 * kb][0], dp[2 * kb][1]);
-      da[1] = sm80::pack_bf16x2(dp[2 * kb][2], dp[2 * kb][3]);
-      da[2] = sm80::pack_bf16x2(dp[2 * kb + 1][0], dp[2 * kb + 1][1]);
-      da[3] = sm80::pack_bf16x2(dp[2 * kb + 1][2], dp[2 * kb + 1][3]);
-#pragma unroll
-      for (int dq = 0; dq < DT / 2; ++dq) {
-        unsigned ob[4], qb[4];
-        sm80::ldsm_x4_trans(sdO + kb * 16 * RB + t_lane + (((2 * dq) ^ xt) << 4), ob);
-        sm80::ldsm_x4_trans(sQ + kb * 16 * RB + t_lane + (((2 * dq) ^ xt) << 4), qb);
-        sm80::mma_bf16_16816(dv[2 * dq], pa, ob[0], ob[1]);
-        sm80::mma_bf16_16816(dv[2 * dq + 1], pa, ob[2], ob[3]);
-        sm80::mma_bf16_16816(dk[2 * dq], da, qb[0], qb[1]);
-        sm80::mma_bf16_16816(dk[2 * dq + 1], da, qb[2], qb[3]);
-      }
+      pack_a(s, kb, pa);
+      pack_a(dp, kb, da);
+      mma_a_tile<D, DT / 2>(dv, pa, sdO, kb, 0, t_lane, xt);
+      mma_a_tile<D, DT / 2>(dk, da, sQ, kb, 0, t_lane, xt);
     }
 
     if constexpr (DQ_ATOMIC) {
@@ -354,14 +382,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
         for (int kb = 0; kb < BN / 16; ++kb) {
           unsigned sa[4];
           sm80::ldsm_x4(ds_lane + kb * 32, sa);
-#pragma unroll
-          for (int dq = 0; dq < 4; ++dq) {
-            unsigned kb4[4];
-            const int dpair = half * 4 + dq;
-            sm80::ldsm_x4_trans(sK + kb * 16 * RB + t_lane + (((2 * dpair) ^ xt) << 4), kb4);
-            sm80::mma_bf16_16816(acc[2 * dq], sa, kb4[0], kb4[1]);
-            sm80::mma_bf16_16816(acc[2 * dq + 1], sa, kb4[2], kb4[3]);
-          }
+          mma_a_tile<D, 4>(acc, sa, sK, kb, half * 4, t_lane, xt);
         }
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
@@ -416,7 +437,7 @@ template <class Variant, int D>
 __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p) {
   using namespace bwd_detail;
   using C = AttnBwdCfg<D>;
-  constexpr int BM = C::kBM, BN = C::kBN, RB = C::kRowBytes, NT = BN / 8, DT = D / 8, KD = D / 16;
+  constexpr int BM = C::kBM, BN = C::kBN, RB = C::kRowBytes, NT = BN / 8, DT = D / 8;
   constexpr bool kTransform = Variant::kHasSoftcap || Variant::kHasBias;
   constexpr bool kCoords = Variant::kHasMask || Variant::kHasBias;
   grid_dep_wait();
@@ -495,27 +516,8 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
     __syncthreads();
     const unsigned sK = sKV + stage * 2 * C::kTileBytes, sV = sK + C::kTileBytes;
 
-    float s[NT][4], dp[NT][4];
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.f;
-#pragma unroll
-    for (int ks = 0; ks < KD; ++ks) {
-      unsigned qa[4], oa[4];
-      sm80::ldsm_x4(sQ + a_lane + (((2 * ks) ^ xa) << 4), qa);
-      sm80::ldsm_x4(sdO + a_lane + (((2 * ks) ^ xa) << 4), oa);
-#pragma unroll
-      for (int np = 0; np < NT / 2; ++np) {
-        unsigned kb[4], vb[4];
-        sm80::ldsm_x4(sK + np * 16 * RB + b_lane + (((2 * ks) ^ xb) << 4), kb);
-        sm80::ldsm_x4(sV + np * 16 * RB + b_lane + (((2 * ks) ^ xb) << 4), vb);
-        sm80::mma_bf16_16816(s[2 * np], qa, kb[0], kb[1]);
-        sm80::mma_bf16_16816(s[2 * np + 1], qa, kb[2], kb[3]);
-        sm80::mma_bf16_16816(dp[2 * np], oa, vb[0], vb[1]);
-        sm80::mma_bf16_16816(dp[2 * np + 1], oa, vb[2], vb[3]);
-      }
-    }
+    float s[NT][4], dp[NT][4];  // S = Q K^T, dP = dO V^T: 16 queries x 64 keys per warp
+    mma_two_abt<D, NT>(s, dp, sQ, sdO, sK, sV, a_lane, xa, b_lane, xb);
 
     const bool partial = j >= n_full;
     const bool elem = kTransform || partial || kv0 + BN > N;
@@ -533,12 +535,8 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
         for (int hr = 0; hr < 2; ++hr) {
           const int qs = q0 + row0 + hr * 8;
           float& x = s[nt][2 * hr + e];
-          float cap = 1.f;
-          const float y2 = elem ? logit2<Variant>(x, a, gid != nullptr, kv_ok && qs < N, partial, ks, qg[hr], kg,
-                                                  qc[hr], kc, h, cap)
-                                : x * a.scale_log2;
-          const float pe = sm80::ex2(y2 - l2[hr]);
-          x = pe * (dp[nt][2 * hr + e] * wg[hr] - dd[hr]) * cap;  // dS
+          x = p_and_ds<Variant>(x, dp[nt][2 * hr + e], elem, a, gid != nullptr, kv_ok && qs < N, partial, ks, qg[hr],
+                                kg, qc[hr], kc, h, l2[hr], wg[hr], dd[hr]).y;  // dS
         }
       }
 
@@ -546,17 +544,8 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
 #pragma unroll
     for (int kb = 0; kb < BN / 16; ++kb) {
       unsigned da[4];
-      da[0] = sm80::pack_bf16x2(s[2 * kb][0], s[2 * kb][1]);
-      da[1] = sm80::pack_bf16x2(s[2 * kb][2], s[2 * kb][3]);
-      da[2] = sm80::pack_bf16x2(s[2 * kb + 1][0], s[2 * kb + 1][1]);
-      da[3] = sm80::pack_bf16x2(s[2 * kb + 1][2], s[2 * kb + 1][3]);
-#pragma unroll
-      for (int dpp = 0; dpp < DT / 2; ++dpp) {
-        unsigned kb4[4];
-        sm80::ldsm_x4_trans(sK + kb * 16 * RB + t_lane + (((2 * dpp) ^ xt) << 4), kb4);
-        sm80::mma_bf16_16816(dq[2 * dpp], da, kb4[0], kb4[1]);
-        sm80::mma_bf16_16816(dq[2 * dpp + 1], da, kb4[2], kb4[3]);
-      }
+      pack_a(s, kb, da);
+      mma_a_tile<D, DT / 2>(dq, da, sK, kb, 0, t_lane, xt);
     }
     __syncthreads();  // the stage is free for the copies of iteration j + 2
   }
