@@ -432,6 +432,11 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
   // bf16 directly, its atomic dq through acc; a mixture sums every kernel into acc; a top-k kernel writes its
   // entry rows to eacc, folded per token into acc (mixture) or into the bf16 gradients.
   const bool direct = nk == 1 && im.kerns[0].ks->topk() == 1;
+  // Workspaces at their largest first: a buffer replaced inside the loop could still be read by queued launches.
+  int kmax = 1;
+  for (const Impl::Kern& kn : im.kerns) kmax = std::max(kmax, kn.ks->topk());
+  float* const delta = ensure(im.delta, (size_t)s.B * s.H * s.N * kmax * sizeof(float));
+  float* const eacc = kmax > 1 ? ensure(im.eacc, 3 * tok_elems * kmax * sizeof(float)) : nullptr;
   float* acc = nullptr;
   if (nk > 1 || (direct && !det)) {
     const size_t n = direct ? tok_elems : 3 * tok_elems;
@@ -501,9 +506,8 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
     } else if (k == 1) {
       p.dq_acc = acc, p.dk_acc = acc + tok_elems, p.dv_acc = acc + 2 * tok_elems;
     } else {
-      float* e = ensure(im.eacc, 3 * e_elems * sizeof(float));
-      CU_CHECK(jit::driver().cuMemsetD32Async((CUdeviceptr)e, 0, 3 * e_elems, stream));
-      p.dq_acc = e, p.dk_acc = e + e_elems, p.dv_acc = e + 2 * e_elems;
+      CU_CHECK(jit::driver().cuMemsetD32Async((CUdeviceptr)eacc, 0, 3 * e_elems, stream));
+      p.dq_acc = eacc, p.dk_acc = eacc + e_elems, p.dv_acc = eacc + 2 * e_elems;
     }
 
     if (ks.route) im.route(ki, st.host, s, in.routing[kn.routed], stream);
@@ -517,7 +521,7 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
     }
     if (ks.route_gate) p.dgate = reinterpret_cast<float*>(g.dgate.at(kn.routed));
     const size_t rows = (size_t)s.B * s.H * Ne;
-    p.dq_delta = ensure(im.delta, rows * sizeof(float));
+    p.dq_delta = delta;
 
     void* args[] = {&p};
     const unsigned warps_blocks = (unsigned)std::min<size_t>((rows + 7) / 8, 65535u * 4);
