@@ -1,15 +1,16 @@
-// The backward on a GPU (runtime/attention/backward.h) and the forward's log-sum-exp (RunOptions::lse), for
-// every single-kernel pattern shipped that it runs (ungrouped: full, causal, sliding_window, radial; computed
-// groups: frame_local, natten2d) and the test patterns (bwd_hooks: mask + bias + softcap + scale + weight 0.75;
-// bwd_holes: every fifth row sees no key; bwd_groups: computed groups with empty ones under a mask;
-// attn_all_masked: no row sees a key; routed top 1: moga_dynamic, gated by the router probability), the
-// mixtures (moga: routed + stga + frame-local; bwd_mix: two masked kernels weighted 0.75 / 0.25, one with empty
-// rows; attn_routed_mix: routed + masked beside a computed key with empty groups) and top-2 routing (attn_top2,
-// attn_top2_mix with a softcap beside a static branch), gate programs (attn_hooks, bwd_routed_gate), with kept
-// branch rows (RunOptions::branch_out), on fresh
+// The backward on a GPU (runtime/attention/backward.h, router_backward.h) and the forward's log-sum-exp
+// (RunOptions::lse) and kept branches (RunOptions::branch_out), for every pattern shipped (ungrouped: full,
+// causal, sliding_window, radial; computed groups: frame_local, natten2d; stga; routed top 1: moga_dynamic;
+// the moga mixture) and the test patterns (bwd_hooks: mask + bias + softcap + scale + weight 0.75; bwd_holes:
+// every fifth row sees no key; bwd_groups: computed groups with empty ones under a mask; attn_all_masked: no row
+// sees a key; bwd_mix: two masked kernels weighted 0.75 / 0.25, one with empty rows; attn_routed_mix: routed +
+// masked beside a computed key with empty groups; top-2 routing: attn_top2, attn_top2_mix with a softcap beside
+// a static branch, attn_video_bias; gate programs: attn_hooks, bwd_routed_gate; attn_small_groups), on fresh
 // random inputs (seed printed; MOGA_TEST_SEED=S repeats it). Routed: the GPU's routing (last_routing) is given
 // to the backward and to the reference; the gate gradient is checked through the router logits' gradient it
-// yields (p (onehot - p_g) dgate, against the reference's dlogits, same bound).
+// yields (d p from dgate, then the softmax Jacobian, against the reference's dlogits, same bound), and for the
+// cases marked `router` RouterBackward's dlogits, dx, dW and balance loss against the reference's backward with
+// the balance loss (same bound; the loss within 1e-3 relative; two runs bit-identical).
 //
 // Oracle: the CPU reference in float64 (ref::reference_attention_backward for the loss <dout, out>,
 // ref::reference_lse), on the same bf16-exact inputs.
