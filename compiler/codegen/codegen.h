@@ -34,8 +34,10 @@ std::string opExprF32(mlir::Operation& op, const std::function<std::string(unsig
 
 /// The bias of kernel `k` split by attn-plan-score's placement: `struct BiasRow` + `bias_row(q, h, s)`
 /// (once per query row), `struct BiasCol` + `bias_col(kv, h, s)` (once per key column; the kernel stages
-/// its kBiasColWords 32-bit words per column), `bias_elem(r, c)` per element, and `bias(q, kv, h, s)`
-/// composing them (the mma.sync kernel's per-element form). Members of the variant struct.
+/// its kBiasColWords 32-bit words per column), `bias_elem(r, c)` per element, `bias_fma(r, c, f, x)` =
+/// x + f * bias with the bias's row-uniform factors folded into f (the wgmma kernel's element step), and
+/// `bias(q, kv, h, s)` composing them (the mma.sync kernel's per-element form). Members of the variant
+/// struct.
 std::string emitBias(mlir::attn::KernelOp k);
 /// The number of 32-bit column terms of that split (BiasCol's members; 0 without a bias).
 int biasColWords(mlir::attn::KernelOp k);

@@ -133,7 +133,12 @@ struct BiasEmitter {
     return s + indent + "return out;\n";
   }
 
-  std::string elemPart(const std::string& indent) {
+  // The element part's statements, then its return: `return <bias>;` (bias_elem), or with `fma` the score
+  // plus the bias times f, `x + f * bias` (bias_fma). There the factors of the bias's product that do not
+  // vary along the row (row values, constants: a head's slope, a scale) join f, so `f * <factors>` is
+  // invariant in the consumer's tile loop and hoisted out of it, and each element pays one FFMA for
+  // them instead of an FMUL and an FFMA (docs/architecture.md, "The bias plan").
+  std::string elemPart(const std::string& indent, bool fma = false) {
     std::string s;
     auto ref = [&](Value o, bool asFloat) -> std::string {
       if (llvm::isa<BlockArgument>(o)) return asFloat ? "r.h_f" : "r.h";
@@ -162,7 +167,29 @@ struct BiasEmitter {
       s += fmt::format("{}const auto v{} = {};\n", indent, index[&op], expr);
     }
     Value y = cast<attn::YieldOp>(body.getTerminator()).getValue();
-    return s + fmt::format("{}return {};\n", indent, ref(y, false));
+    if (!fma) return s + fmt::format("{}return {};\n", indent, ref(y, false));
+    // Peel row-uniform factors off the root: y = a * b with a uniform, y = b / a with a uniform.
+    auto uniform = [&](Value o) {
+      Operation* d = o.getDefiningOp();
+      return d && o.getType().isF32() && (isa<arith::ConstantOp>(d) || place[d] == Place::Row);
+    };
+    std::string factor = "f";
+    while (Operation* d = y.getDefiningOp()) {
+      if (isa<arith::ConstantOp>(d) || place[d] != Place::Elem) break;
+      if (isa<arith::MulFOp>(d) && uniform(d->getOperand(0))) {
+        factor = fmt::format("({} * {})", factor, ref(d->getOperand(0), false));
+        y = d->getOperand(1);
+      } else if (isa<arith::MulFOp>(d) && uniform(d->getOperand(1))) {
+        factor = fmt::format("({} * {})", factor, ref(d->getOperand(1), false));
+        y = d->getOperand(0);
+      } else if (isa<arith::DivFOp>(d) && uniform(d->getOperand(1))) {
+        factor = fmt::format("({} / {})", factor, ref(d->getOperand(1), false));
+        y = d->getOperand(0);
+      } else {
+        break;
+      }
+    }
+    return s + fmt::format("{}return fmaf({}, {}, x);\n", indent, factor, ref(y, false));
   }
 
   std::string structDef(const char* name, Place p) {
@@ -201,6 +228,7 @@ std::string emitBias(attn::KernelOp k) {
            "  MOGA_HD static BiasRow bias_row(const moga::Coords<int>&, int, const moga::MaskShape&) { return {}; }\n"
            "  MOGA_HD static BiasCol bias_col(const moga::Coords<int>&, int, const moga::MaskShape&) { return {}; }\n"
            "  MOGA_HD static float bias_elem(const BiasRow&, const BiasCol&) { return 0.0f; }\n"
+           "  MOGA_HD static float bias_fma(const BiasRow&, const BiasCol&, float, float x) { return x; }\n"
            "  MOGA_HD static float bias(const moga::Coords<int>&, const moga::Coords<int>&, int,\n"
            "                          const moga::MaskShape&) { return 0.0f; }\n";
   }
@@ -218,6 +246,9 @@ std::string emitBias(attn::KernelOp k) {
   s += e.part(Place::Col, "BiasCol", "kv", "    ") + "  }\n";
   s += "  MOGA_HD static float bias_elem(const BiasRow& r, const BiasCol& c) {\n    (void)r; (void)c;\n";
   s += e.elemPart("    ") + "  }\n";
+  s += "  MOGA_HD static float bias_fma(const BiasRow& r, const BiasCol& c, float f, float x) {\n"
+       "    (void)r; (void)c;\n";
+  s += e.elemPart("    ", true) + "  }\n";
   s += "  MOGA_HD static float bias(const moga::Coords<int>& q, const moga::Coords<int>& kv, int h,\n"
        "                          const moga::MaskShape& s) {\n"
        "    return bias_elem(bias_row(q, h, s), bias_col(kv, h, s));\n  }\n";

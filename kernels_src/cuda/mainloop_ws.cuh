@@ -200,11 +200,12 @@ __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkI
       if constexpr (kQSmem) sm90::issue_qk_ss<D, BN, C::kBM * 128>(sacc, sQw, sm.k + cs.slot * C::kTileBytes);
       else sm90::issue_qk<D, BN>(sacc, qf, sm.k + cs.slot * C::kTileBytes);
     }
-    // P V(j-1) in the second commit group; the first tile (no P V yet) commits an empty one, so every path
-    // waits the same way (wait<1>: S is in, wait<0>: O is), which keeps ptxas from serializing the wgmmas
-    // (C7513) now that kPV is a run-time value for the loop's tiles
-    if (kPV) sm90::issue_pv<D, BN, false>(oacc, pk, sm.v + vslot * C::kTileBytes);
-    sm90::wg_commit();
+    // P V(j-1) in the second commit group; the first tile (no P V yet) commits an empty one in its own
+    // branch, so every path waits the same way (wait<1>: S is in, wait<0>: O is), which keeps ptxas from
+    // serializing the wgmmas (C7513) now that kPV is a run-time value for the loop's tiles. (One commit after
+    // the branches would close the empty group on both paths: three groups, and wait<1> would wait for P V.)
+    if (kPV) sm90::issue_pv<D, BN>(oacc, pk, sm.v + vslot * C::kTileBytes);
+    else sm90::wg_commit_empty();
     sm90::named_arrive(2 - grp, NTH);
 
     if (kQK) {

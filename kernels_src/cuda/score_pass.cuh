@@ -195,7 +195,8 @@ __device__ __forceinline__ void row_keys(const AttnParams& p, const int* perm, c
 
 // Softcap and bias on every element of a warp's 16 x BN tile (before mask_tile: masked elements are
 // set to -inf after it). The bias: the rows' bias_row values br (once per work item), each column's
-// staged bias_col words (sbias: this ring slot's), bias_elem per element.
+// staged bias_col words (sbias: this ring slot's), the element part per element (bias_fma: x + bias_f bias,
+// its row-uniform factors folded into bias_f by the codegen).
 template <class Variant, int NT>
 __device__ __forceinline__ void modify_tile(float* s, const ScoreScale& sc, const typename Variant::BiasRow (&br)[2],
                                             int lane, unsigned sbias) {
@@ -210,7 +211,7 @@ __device__ __forceinline__ void modify_tile(float* s, const ScoreScale& sc, cons
       for (int hr = 0; hr < 2; ++hr) {
         float& x = s[4 * nt + 2 * hr + e];
         if constexpr (Variant::kHasSoftcap) x = sm80::tanh_approx(x * sc.pre);
-        if constexpr (Variant::kHasBias) x = fmaf(sc.bias_f, Variant::bias_elem(br[hr], bc), x);
+        if constexpr (Variant::kHasBias) x = Variant::bias_fma(br[hr], bc, sc.bias_f, x);
       }
     }
 }

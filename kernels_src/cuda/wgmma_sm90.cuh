@@ -16,6 +16,12 @@ namespace sm90 {
 #define MOGA_HAS_WGMMA 1
 __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+// An empty commit group, in a branch where the other path commits a real one: its own asm text, so the
+// compiler cannot merge the two commits into one after the branches (ptxas would then close an empty group
+// on both paths).
+__device__ __forceinline__ void wg_commit_empty() {
+  asm volatile("wgmma.commit_group.sync.aligned; // empty group\n" ::: "memory");
+}
 template <int N>
 __device__ __forceinline__ void wg_wait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
@@ -153,12 +159,12 @@ __device__ __forceinline__ void issue_qk_ss(float (&s)[BN / 2], unsigned sQw, un
   wg_commit();
 }
 // O += P V of a tile: BN/16 k-steps of m64nDk16, A = P (bf16 pairs in registers), B = the V tile at sVs
-// (MN-major); one commit group (kCommit), or none: the caller commits.
-template <int D, int BN, bool kCommit = true>
+// (MN-major); one commit group.
+template <int D, int BN>
 __device__ __forceinline__ void issue_pv(float (&o)[D / 2], const unsigned (&pk)[BN / 16][4], unsigned sVs) {
 #pragma unroll
   for (int kb = 0; kb < BN / 16; ++kb) wgmma_rs<D, 1>(o, pk[kb], gmma_desc_sw128(sVs + kb * 2048, BN * 128, 1024), 1);
-  if constexpr (kCommit) wg_commit();
+  wg_commit();
 }
 #endif
 
