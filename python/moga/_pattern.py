@@ -113,15 +113,19 @@ class Pattern:
         return shape
 
     # ---- the GPU op ------------------------------------------------------------------------------------
-    def __call__(self, q, k, v, *, shape=None, router_x=None, router_w=None, out=None, layout: str = "bnhd"):
+    def __call__(self, q, k, v, *, shape=None, router_x=None, router_w=None, out=None, layout: str = "bnhd",
+                 deterministic: bool = False):
         """Runs the pattern (torch tensors). CUDA bf16: the fused kernels, on the current stream; CPU: the
-        CPU reference (float64, brute force; for tests). Returns a new tensor, or ``out``."""
+        CPU reference (float64, brute force; for tests). Returns a new tensor, or ``out``. Differentiable
+        in q, k, v, router_x and router_w (moga._autograd); ``deterministic``: the backward's dQ without
+        atomics (bit-identical gradients across runs)."""
         call = _TORCH_CALL[0]
         if call is None:  # torch was not imported by moga/__init__ (MOGA_NO_TORCH=1)
             from . import _torch_ops  # noqa: F401  (sets _TORCH_CALL)
 
             call = _TORCH_CALL[0]
-        return call(self, q, k, v, shape=shape, router_x=router_x, router_w=router_w, out=out, layout=layout)
+        return call(self, q, k, v, shape=shape, router_x=router_x, router_w=router_w, out=out, layout=layout,
+                    deterministic=deterministic)
 
     def launch(self, q, k, v, out, *, shape=None, router_x=None, router_w=(), stream: int = 0):
         """The framework-free entry: q, k, v, out, router_x, router_w are ``moga.View``s (or anything
@@ -170,6 +174,39 @@ class Pattern:
         if arrs[0].ndim != 4:
             raise ValueError(f"q: expected [B, N, H, D], got shape {list(arrs[0].shape)}")
         sh = self._shape(shape, arrs[0].shape[1])
+        x, ws, rs = self._router_args(router_x, router_w, routing)
+        res = self._native.reference(arrs[0], arrs[1], arrs[2], sh.native(), x, ws, rs, per_kernel, threads)
+        if layout == "bhnd":
+            res = (res[0].transpose(0, 2, 1, 3), [t.transpose(0, 2, 1, 3) for t in res[1]]) if per_kernel \
+                else res.transpose(0, 2, 1, 3)
+        if is_torch:
+            import torch
+
+            if per_kernel:
+                return torch.from_numpy(np.ascontiguousarray(res[0])), [torch.from_numpy(np.ascontiguousarray(t)) for t in res[1]]
+            return torch.from_numpy(np.ascontiguousarray(res))
+        return res
+
+    def reference_backward(self, q, k, v, dout, *, shape=None, router_x=None, router_w=None, routing=None,
+                           balance_loss: bool = False, balance_weight: float = 0.1, threads: int = 0) -> dict:
+        """The float64 gradient oracle (runtime/reference/backward.h) of L = sum(out * dout) (+ the balance
+        loss 0.1 * M * sum_i F_i P_i when ``balance_loss``), inputs as for reference(). Returns a dict of
+        numpy float64 arrays: dq, dk, dv [B, N, H, D]; dx [B, N, d_model] (None without a router);
+        drouter_w and dlogits, one per routed kernel ([d_model, M], [B, N, M]; None when no gradient reaches
+        that router); balance_loss (a float). ``routing`` fixes the groups and gates (e.g. the GPU's); the
+        router Jacobian still uses p = softmax(x W_r) when router_x and router_w are given."""
+        arrs = [_as_f32(t, n, None) for t, n in ((q, "q"), (k, "k"), (v, "v"), (dout, "dout"))]
+        if arrs[0].ndim != 4:
+            raise ValueError(f"q: expected [B, N, H, D], got shape {list(arrs[0].shape)}")
+        sh = self._shape(shape, arrs[0].shape[1])
+        x, ws, rs = self._router_args(router_x, router_w, routing)
+        r = self._native.reference_backward(*arrs, sh.native(), x, ws, rs, balance_loss, balance_weight, threads)
+        r["drouter_w"] = [r["drouter_w"][ki] for ki in self.routed_kernels]
+        r["dlogits"] = [r["dlogits"][ki] for ki in self.routed_kernels]
+        return r
+
+    def _router_args(self, router_x, router_w, routing):
+        """(x float32, W_r per kernel index, (gid, prob) per kernel index) for the CPU reference."""
         x = None
         if router_x is not None:
             x = _as_f32(router_x, "router_x", None)
@@ -190,17 +227,7 @@ class Pattern:
                 gid, prob = r
                 rs[ki] = (np.ascontiguousarray(_np(gid), dtype=np.int32),
                           np.ascontiguousarray(_np(prob), dtype=np.float32))
-        res = self._native.reference(arrs[0], arrs[1], arrs[2], sh.native(), x, ws, rs, per_kernel, threads)
-        if layout == "bhnd":
-            res = (res[0].transpose(0, 2, 1, 3), [t.transpose(0, 2, 1, 3) for t in res[1]]) if per_kernel \
-                else res.transpose(0, 2, 1, 3)
-        if is_torch:
-            import torch
-
-            if per_kernel:
-                return torch.from_numpy(np.ascontiguousarray(res[0])), [torch.from_numpy(np.ascontiguousarray(t)) for t in res[1]]
-            return torch.from_numpy(np.ascontiguousarray(res))
-        return res
+        return x, ws, rs
 
     def sparsity(self, shape, batch: int = 1, exact_budget: int = 1 << 26) -> "Sparsity":
         """The block sparsity of each kernel for `shape`, as ``moga compile --shape`` prints it (the CPU

@@ -185,7 +185,14 @@ def _check4(t, name, dev, what="[B, N, H, D]"):
         raise ValueError(f"{name}: expected dtype torch.bfloat16, got {t.dtype}")
 
 
-def call(pat: Pattern, q, k, v, *, shape=None, router_x=None, router_w=None, out=None, layout="bnhd"):
+def _needs_grad(q, k, v, x, ws) -> bool:
+    if not torch.is_grad_enabled():
+        return False
+    return any(t is not None and t.requires_grad for t in (q, k, v, x, *ws))
+
+
+def call(pat: Pattern, q, k, v, *, shape=None, router_x=None, router_w=None, out=None, layout="bnhd",
+         deterministic=False):
     if not isinstance(q, torch.Tensor):
         raise ValueError(f"q: expected a torch.Tensor, got {type(q).__name__} (numpy arrays: use pat.reference)")
     dev = q.device
@@ -247,9 +254,13 @@ def call(pat: Pattern, q, k, v, *, shape=None, router_x=None, router_w=None, out
         raise ValueError(f"router_x: pattern '{pat.name}' has no routed kernel; pass no router inputs")
     x = router_x if pat.routed_kernels else None
     spec = sh.as_list()
-    # (inputs that need gradients go through the op too: it has no backward, and says so)
-    direct = _DIRECT and not torch.compiler.is_compiling() and type(q) is torch.Tensor and _no_modes() \
-        and not (torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad))
+    if _needs_grad(q, k, v, x, ws):  # the differentiable op (moga._autograd)
+        if out is not None:
+            raise ValueError("out: an input requires grad, and a call writing into out= is not differentiable: "
+                             "drop out= (or call under torch.no_grad())")
+        res = _autograd.train_call(pat, q, k, v, x, ws, spec, deterministic)
+        return res.transpose(1, 2) if layout == "bhnd" else res
+    direct = _DIRECT and not torch.compiler.is_compiling() and type(q) is torch.Tensor and _no_modes()
     if out is None:
         if direct:
             res = q.new_empty(q.shape)
@@ -265,3 +276,5 @@ def call(pat: Pattern, q, k, v, *, shape=None, router_x=None, router_w=None, out
 
 
 _TORCH_CALL[0] = call
+
+from . import _autograd  # noqa: E402  (registers moga::attention_train / attention_backward; imports the helpers above)

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "runtime/attention/attention.h"
+#include "runtime/attention/backward.h"
 #include "runtime/attention/pattern.h"
 #include "runtime/jit/cache.h"
 #include "runtime/jit/check.h"
@@ -33,6 +34,7 @@
 #include "runtime/jit/module.h"
 #include "runtime/kernels/embedded.h"
 #include "runtime/reference/attention.h"
+#include "runtime/reference/backward.h"
 #include "runtime/reference/block_map.h"
 #include "runtime/tune/gpu_runner.h"
 #include "runtime/tune/select.h"
@@ -136,11 +138,14 @@ class Pattern {
   };
 
   // The PatternAttention for this shape (the tuned tiles when the database has some for it).
-  Slot& slot_for(const rt::AttentionShape& s) {
-    const std::string key = s.describe();
+  // lse: the training forward's objects (AttentionOptions::lse: the module also has the kernels that write
+  // the log-sum-exp the backward reads), kept apart from the inference ones.
+  Slot& slot_for(const rt::AttentionShape& s, bool lse = false) {
+    const std::string key = s.describe() + (lse ? "+lse" : "");
     auto it = by_shape_.find(key);
     if (it != by_shape_.end()) return *it->second;
     rt::AttentionOptions o = base_;
+    o.lse = lse;
     if (use_tuned_) {
       try {
         std::vector<std::string> notes;
@@ -152,7 +157,7 @@ class Pattern {
         // no usable tuning data for this shape (e.g. a space empty at this head dim): the default
       }
     }
-    const std::string tk = tiles_key(o);
+    const std::string tk = tiles_key(o) + (lse ? "+lse" : "");
     auto& slot = by_tiles_[tk];
     if (!slot) {
       slot = std::make_shared<Slot>();
@@ -170,6 +175,17 @@ class Pattern {
       slot->attn = std::make_unique<rt::PatternAttention>(p_, base_);
     }
     return *slot->attn;
+  }
+
+  // The backward (one per dQ mode), made on first use; its constructor names what it does not support.
+  rt::AttentionBackward& backward(bool deterministic) {
+    auto& b = backward_[deterministic ? 1 : 0];
+    if (!b) {
+      rt::BackwardOptions o;
+      o.deterministic = deterministic;
+      b = std::make_unique<rt::AttentionBackward>(p_, o);
+    }
+    return *b;
   }
 
   void forget_shapes() { by_shape_.clear(); }
@@ -199,6 +215,7 @@ class Pattern {
   std::map<std::string, std::shared_ptr<Slot>> by_tiles_;
   std::map<std::string, std::shared_ptr<Slot>> by_shape_;
   rt::PatternAttention* last_ = nullptr;
+  std::unique_ptr<rt::AttentionBackward> backward_[2];
 };
 
 struct Call {
@@ -259,6 +276,73 @@ void run(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle out, n
   p.set_last(s.attn.get());
 }
 
+using Ptrs = std::vector<uint64_t>;
+
+// The training forward: what run() does, keeping what the backward needs. Each routed kernel j is routed first
+// (PatternAttention::route into the caller's device buffers gid[j] int32 / prob[j] float32 [B][N][k]) and the
+// attention then runs with that given routing, so the backward sees exactly the forward's groups; each kernel
+// ki writes its rows' log-sum-exp to lse[ki] (float32 [B][H][N k], RunOptions::lse).
+void run_train(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle out, nb::handle shape,
+               nb::handle router_x, nb::handle router_w, Ptrs gid, Ptrs prob, Ptrs lse, uint64_t stream) {
+  Call c = make_call(p, q, k, v, out, shape, router_x, router_w);
+  const std::vector<int>& routed = p.routed();
+  const size_t nk = p.loaded().spec.kernels.size();
+  if (lse.size() != nk)
+    throw rt::ArgumentError(fmt::format("lse: {} buffers for {} kernels", lse.size(), nk));
+  if (gid.size() != routed.size() || prob.size() != routed.size())
+    throw rt::ArgumentError(fmt::format("gid / prob: {} / {} buffers for {} routed kernels", gid.size(), prob.size(),
+                                        routed.size()));
+  Pattern::Slot& s = p.slot_for(c.shape, true);
+  p.forget_weights_except(nullptr);  // this call packs no weights (the routing is given)
+  rt::PatternAttention& a = *s.attn;
+  a.validate(c.q, c.k, c.v, c.out, c.shape, c.has_router ? &c.router : nullptr);
+  rt::RouterInputs given;
+  for (size_t j = 0; j < routed.size(); ++j) given.routing.push_back({(CUdeviceptr)gid[j], (CUdeviceptr)prob[j]});
+  rt::RunOptions ro;
+  for (uint64_t l : lse) ro.lse.push_back((CUdeviceptr)l);
+  {
+    nb::gil_scoped_release nogil;
+    for (size_t j = 0; j < routed.size(); ++j)
+      a.route(routed[j], c.router.x, c.router.weights[j], given.routing[j].gid, given.routing[j].prob, c.shape.D,
+              (CUstream)stream);
+    a.run(c.q, c.k, c.v, c.out, c.shape, routed.empty() ? nullptr : &given, (CUstream)stream, ro);
+  }
+  p.set_last(&a);
+}
+
+// The backward of run_train (rt::AttentionBackward): dq, dk, dv written; dgate[j] (float32 [B][N][k], or 0)
+// receives d L / d gate of routed kernel j when it is gated by the router probability.
+void run_backward(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle out, nb::handle dout,
+                  nb::handle shape, Ptrs lse, Ptrs gid, Ptrs prob, nb::handle dq, nb::handle dk, nb::handle dv,
+                  Ptrs dgate, bool deterministic, uint64_t stream) {
+  rt::AttentionBackward& b = p.backward(deterministic);
+  rt::BackwardInputs in;
+  in.q = view_of(q, "q");
+  in.k = view_of(k, "k");
+  in.v = view_of(v, "v");
+  in.out = view_of(out, "out");
+  in.dout = view_of(dout, "dout");
+  rt::BackwardOutputs g;
+  g.dq = view_of(dq, "dq");
+  g.dk = view_of(dk, "dk");
+  g.dv = view_of(dv, "dv");
+  if (in.q.rank != 4) throw rt::ArgumentError(fmt::format("q: expected bf16 [B, N, H, D], got {}", in.q.describe()));
+  const rt::AttentionShape s = rt_shape(shape_of(shape), (int)in.q.shape[0], (int)in.q.shape[2], (int)in.q.shape[3]);
+  // backward.h takes one kernel's lse and routing (single-kernel patterns; the constructor refuses others).
+  if (lse.size() != 1 || gid.size() != prob.size() || gid.size() > 1 || dgate.size() != gid.size())
+    throw rt::ArgumentError(fmt::format("lse / gid / prob / dgate: {} / {} / {} / {} buffers; the backward takes one "
+                                        "kernel's",
+                                        lse.size(), gid.size(), prob.size(), dgate.size()));
+  in.lse = (CUdeviceptr)lse[0];
+  if (!gid.empty()) {
+    in.route_gid = (CUdeviceptr)gid[0];
+    in.route_prob = (CUdeviceptr)prob[0];
+    g.dgate = (CUdeviceptr)dgate[0];
+  }
+  nb::gil_scoped_release nogil;
+  b.run(in, g, s, (CUstream)stream);
+}
+
 // The C++ loop the Python-call overhead is measured against (python/tests/test_gpu.py): `iters` calls
 // of PatternAttention::run with the same arguments back to back on `stream`, then a synchronize.
 // Returns the wall-clock seconds of the whole loop (the first, warm-up call excluded).
@@ -294,13 +378,18 @@ nb::ndarray<nb::numpy, T> to_numpy(std::vector<T>&& data, std::vector<size_t> sh
   return nb::ndarray<nb::numpy, T>(owned->data(), shape.size(), shape.data(), del);
 }
 
-// out [B, N, H, D] float64 (and the per-kernel terms when per_kernel), q/k/v float32 [B, N, H, D].
-nb::object reference(Pattern& p, F32In q, F32In k, F32In v, nb::handle shape, std::optional<F32X> x,
-                     std::vector<std::optional<F32W>> weights, std::vector<std::optional<std::pair<I32R, F32R>>> routing,
-                     bool per_kernel, int threads) {
-  const ref::PatternSpec& spec = p.loaded().spec;
-  const PyShape ps = shape_of(shape);
+// The CPU reference's inputs from the Python arguments (q/k/v float32 [B, N, H, D], router x [B, N, d_model],
+// W_r per kernel index, a given routing per kernel index); `given` keeps the groupings in.routing points to.
+struct RefCall {
   ref::RefInputs in;
+  std::vector<ref::Grouping> given;
+};
+
+void make_ref_call(const ref::PatternSpec& spec, RefCall& rc, const F32In& q, const F32In& k, const F32In& v,
+                   nb::handle shape, const std::optional<F32X>& x, const std::vector<std::optional<F32W>>& weights,
+                   const std::vector<std::optional<std::pair<I32R, F32R>>>& routing) {
+  const PyShape ps = shape_of(shape);
+  ref::RefInputs& in = rc.in;
   in.B = (int)q.shape(0);
   in.N = (int)q.shape(1);
   in.heads = (int)q.shape(2);
@@ -323,7 +412,7 @@ nb::object reference(Pattern& p, F32In q, F32In k, F32In v, nb::handle shape, st
   in.v = v.data();
   const int nk = (int)spec.kernels.size();
   in.router_weight.assign(nk, nullptr);
-  std::vector<ref::Grouping> given(nk);
+  rc.given.assign(nk, {});
   in.routing.assign(nk, nullptr);
   if (x) {
     in.x = x->data();
@@ -347,7 +436,7 @@ nb::object reference(Pattern& p, F32In q, F32In k, F32In v, nb::handle shape, st
     const auto& ks = spec.kernels[ki];
     if (!ks.route) continue;
     const auto& [gid, prob] = *routing[ki];
-    ref::Grouping& g = given[ki];
+    ref::Grouping& g = rc.given[ki];
     g.B = (int)gid.shape(0);
     g.N = (int)gid.shape(1);
     g.k = 1;
@@ -362,19 +451,77 @@ nb::object reference(Pattern& p, F32In q, F32In k, F32In v, nb::handle shape, st
                                           "router_x [B, N, d_model] and its W_r [d_model, M]",
                                           spec.kernels[ki].name, spec.kernels[ki].route->groups,
                                           spec.kernels[ki].route->topk));
-  in.per_kernel = per_kernel;
-  in.threads = threads;
+}
+
+std::vector<size_t> bnhd(const ref::RefInputs& in) {
+  return {(size_t)in.B, (size_t)in.N, (size_t)in.heads, (size_t)in.head_dim};
+}
+
+// out [B, N, H, D] float64 (and the per-kernel terms when per_kernel), q/k/v float32 [B, N, H, D].
+nb::object reference(Pattern& p, F32In q, F32In k, F32In v, nb::handle shape, std::optional<F32X> x,
+                     std::vector<std::optional<F32W>> weights, std::vector<std::optional<std::pair<I32R, F32R>>> routing,
+                     bool per_kernel, int threads) {
+  RefCall rc;
+  make_ref_call(p.loaded().spec, rc, q, k, v, shape, x, weights, routing);
+  rc.in.per_kernel = per_kernel;
+  rc.in.threads = threads;
   ref::RefOutput out;
   {
     nb::gil_scoped_release nogil;
-    ref::reference_attention<double>(spec, in, out);
+    ref::reference_attention<double>(p.loaded().spec, rc.in, out);
   }
-  const std::vector<size_t> shp = {(size_t)in.B, (size_t)in.N, (size_t)in.heads, (size_t)in.head_dim};
+  const std::vector<size_t> shp = bnhd(rc.in);
   nb::object result = nb::cast(to_numpy(std::move(out.out), shp));
   if (!per_kernel) return result;
   nb::list terms;
   for (auto& t : out.terms) terms.append(nb::cast(to_numpy(std::move(t), shp)));
   return nb::make_tuple(result, terms);
+}
+
+// The float64 gradient oracle (runtime/reference/backward.h) of L = sum(out * dout) [+ the balance loss]: a
+// dict with dq, dk, dv [B, N, H, D], dx [B, N, d_model] (or None), drouter_w and dlogits per kernel index
+// (None for kernels without a router gradient), balance_loss.
+nb::dict reference_backward(Pattern& p, F32In q, F32In k, F32In v, F32In dout, nb::handle shape, std::optional<F32X> x,
+                            std::vector<std::optional<F32W>> weights,
+                            std::vector<std::optional<std::pair<I32R, F32R>>> routing, bool balance_loss,
+                            double balance_weight, int threads) {
+  const ref::PatternSpec& spec = p.loaded().spec;
+  RefCall rc;
+  make_ref_call(spec, rc, q, k, v, shape, x, weights, routing);
+  rc.in.threads = threads;
+  for (int d = 0; d < 4; ++d)
+    if (dout.shape(d) != q.shape(d))
+      throw rt::ArgumentError(fmt::format("dout: expected q's shape [B, N, H, D] = [{}, {}, {}, {}]", q.shape(0),
+                                          q.shape(1), q.shape(2), q.shape(3)));
+  std::vector<double> dd(dout.data(), dout.data() + dout.size());
+  ref::BackwardOptions o;
+  o.balance_loss = balance_loss;
+  o.balance_weight = balance_weight;
+  ref::RefGrads g;
+  {
+    nb::gil_scoped_release nogil;
+    ref::reference_attention_backward(spec, rc.in, dd.data(), o, g);
+  }
+  const std::vector<size_t> shp = bnhd(rc.in);
+  nb::dict r;
+  r["dq"] = to_numpy(std::move(g.dq), shp);
+  r["dk"] = to_numpy(std::move(g.dk), shp);
+  r["dv"] = to_numpy(std::move(g.dv), shp);
+  r["dx"] = g.dx.empty() ? nb::none()
+                         : nb::cast(to_numpy(std::move(g.dx), {(size_t)rc.in.B, (size_t)rc.in.N, (size_t)rc.in.d_model}));
+  nb::list dw, dl;
+  for (size_t ki = 0; ki < spec.kernels.size(); ++ki) {
+    const bool has = ki < g.drouter_w.size() && !g.drouter_w[ki].empty();
+    const int M = spec.kernels[ki].route ? spec.kernels[ki].route->groups : 0;
+    dw.append(has ? nb::cast(to_numpy(std::move(g.drouter_w[ki]), {(size_t)rc.in.d_model, (size_t)M})) : nb::none());
+    dl.append(has && ki < g.dlogits.size()
+                  ? nb::cast(to_numpy(std::move(g.dlogits[ki]), {(size_t)rc.in.B, (size_t)rc.in.N, (size_t)M}))
+                  : nb::none());
+  }
+  r["drouter_w"] = dw;
+  r["dlogits"] = dl;
+  r["balance_loss"] = g.balance_loss;
+  return r;
 }
 
 // ---- sparsity -----------------------------------------------------------------------------------------
@@ -590,6 +737,12 @@ NB_MODULE(_moga, m) {
       .def_prop_rw("use_tuned", &Pattern::use_tuned, &Pattern::set_use_tuned)
       .def("validate", &validate, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a)
       .def("run", &run, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a, "tokens"_a, "stream"_a)
+      .def("run_train", &run_train, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a,
+           "gid"_a, "prob"_a, "lse"_a, "stream"_a)
+      .def("run_backward", &run_backward, "q"_a, "k"_a, "v"_a, "out"_a, "dout"_a, "shape"_a, "lse"_a, "gid"_a,
+           "prob"_a, "dq"_a, "dk"_a, "dv"_a, "dgate"_a, "deterministic"_a, "stream"_a)
+      // Makes the backward (no device work): raises NotSupportedError naming what it does not run.
+      .def("check_backward", [](Pattern& p, bool deterministic) { p.backward(deterministic); }, "deterministic"_a)
       .def("bench_cpp_loop", &bench_cpp_loop, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a, "iters"_a, "stream"_a, "weights_unchanged"_a)
       // The argument conversion of run() alone (python/bench/call_overhead.py: the binding's own cost).
       .def("parse_only", [](Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle out, nb::handle shape,
@@ -599,6 +752,8 @@ NB_MODULE(_moga, m) {
       }, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a, "tokens"_a, "stream"_a)
       .def("reference", &reference, "q"_a, "k"_a, "v"_a, "shape"_a, "x"_a.none(), "weights"_a, "routing"_a,
            "per_kernel"_a = false, "threads"_a = 0)
+      .def("reference_backward", &reference_backward, "q"_a, "k"_a, "v"_a, "dout"_a, "shape"_a, "x"_a.none(),
+           "weights"_a, "routing"_a, "balance_loss"_a = false, "balance_weight"_a = 0.1, "threads"_a = 0)
       .def("sparsity", &sparsity, "shape"_a, "batch"_a = 1, "density_budget"_a = 1LL << 26)
       .def("tune", &tune_pattern)
       .def("compile_module", [](Pattern& p, int head_dim) {
