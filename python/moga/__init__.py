@@ -15,6 +15,7 @@ from ._shapes import Shape, seq, video
 from ._views import View, view
 from ._pattern import Pattern, Sparsity, builtin_names, compile, load, pattern  # noqa: A004
 from ._tune import tune
+from ._branches import BranchMean, mean_of
 
 __version__ = _moga.version
 
@@ -51,4 +52,4 @@ if HAS_TORCH and _os.environ.get("MOGA_NO_TORCH") != "1":
 __all__ = ["Pattern", "Shape", "Sparsity", "View", "CompileError", "CompilerNotFound", "PatternError",
            "ManifestError", "JitError", "CudaError", "ProgramError", "ArgumentError", "NotSupportedError",
            "compile", "pattern", "load", "builtin_names", "seq", "video", "view", "tune", "find_compiler",
-           "device_available", "cache_root", "tune_db_root"]
+           "device_available", "cache_root", "tune_db_root", "BranchMean", "mean_of"]

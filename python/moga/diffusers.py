@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 
 import moga as _moga
+from ._branches import BranchMean
 from ._pattern import Pattern
 from ._shapes import seq, video
 
@@ -40,9 +41,11 @@ class _GridState:
         self.shots: Tuple[int, ...] = ()
 
 
-def _as_pattern(p, params=None) -> Pattern:
-    if isinstance(p, Pattern):
+def _as_pattern(p, params=None):
+    if isinstance(p, (Pattern, BranchMean)):
         return p
+    if isinstance(p, (list, tuple)):  # the mean of several patterns (moga.mean_of)
+        return BranchMean([_as_pattern(x, params) for x in p])
     if isinstance(p, str) and p in _moga.builtin_names():
         return _moga.pattern(p, params=params)
     return _moga.compile(p, params=params)
@@ -80,7 +83,8 @@ def _apply_rotary_emb(x: torch.Tensor, freqs_cos: torch.Tensor, freqs_sin: torch
 class MoGAAttnProcessor(nn.Module):
     """An attention processor for diffusers' WanAttention running self-attention through a moga pattern.
 
-    pattern: a moga.Pattern, a shipped name ("moga", "full", ...), a .moga path or source.
+    pattern: a moga.Pattern, a shipped name ("moga", "full", ...), a .moga path or source, or a list of them
+        (their mean: moga.mean_of).
     dim: the model width (router input); needed when the pattern is routed and ``router_weights`` is None.
     router_weights: initial W_r per routed kernel, [M, dim] (nn.Linear layout); default: nn.Linear's init.
     cross: "full" (cross-attention through the builtin dense pattern) or "diffusers" (WanAttnProcessor).
@@ -121,6 +125,26 @@ class MoGAAttnProcessor(nn.Module):
                 lin = nn.Linear(dim, M, bias=False)
                 self.router.append(nn.Parameter(lin.weight.detach().clone()))
         self._diffusers_proc = None
+        # Training (a forward with gradients enabled and trainable routers): the router balance loss of this
+        # call (moga.train.balance_loss, summed over the routers) and each router's group fractions F.
+        self.balance_weight = 0.1
+        self.last_balance_loss: Optional[torch.Tensor] = None
+        self.last_group_fractions: Optional[torch.Tensor] = None
+
+    def _router_topk(self):
+        p = self.pattern
+        return p.router_topk if isinstance(p, BranchMean) else [p.kernels[i]["topk"] for i in p.routed_kernels]
+
+    def _record_balance(self, x, ws):
+        from .train import balance_loss
+
+        losses, fr = [], []
+        for w, kk in zip(ws, self._router_topk()):
+            loss, F = balance_loss(x, w, topk=kk, weight=self.balance_weight)
+            losses.append(loss)
+            fr.append(F)
+        self.last_balance_loss = torch.stack(losses).sum()
+        self.last_group_fractions = fr[0] if len(fr) == 1 else torch.cat(fr)
 
     # grid ------------------------------------------------------------------------------------------------
     @property
@@ -166,7 +190,11 @@ class MoGAAttnProcessor(nn.Module):
     def forward(self, attn, hidden_states: torch.Tensor, encoder_hidden_states: Optional[torch.Tensor] = None,
                 attention_mask: Optional[torch.Tensor] = None,
                 rotary_emb: Optional[Tuple[torch.Tensor, torch.Tensor]] = None) -> torch.Tensor:
-        if encoder_hidden_states is not None and self.cross == "diffusers":
+        # Cross-attention (text keys: Nk != N) has no moga backward: when gradients are wanted it runs in
+        # diffusers' processor (SDPA), whatever `cross` says.
+        training = torch.is_grad_enabled() and (hidden_states.requires_grad or any(
+            p.requires_grad for p in attn.parameters()))
+        if encoder_hidden_states is not None and (self.cross == "diffusers" or training):
             if self._diffusers_proc is None:
                 from diffusers.models.transformers.transformer_wan import WanAttnProcessor
 
@@ -201,6 +229,8 @@ class MoGAAttnProcessor(nn.Module):
                     x = self._bf16(x)
                     ws = [self._bf16(w) for w in ws]
                 kw.update(router_x=x, router_w=ws)
+                if torch.is_grad_enabled() and any(w.requires_grad for w in self.router):
+                    self._record_balance(x, ws)
             out = self._run(self.pattern, query, key, value, **kw)
         else:  # cross-attention: dense over the context
             if self._cross_pattern is None:

@@ -11,7 +11,6 @@ Without torch or a GPU they skip, with the reason.
 """
 import math
 
-import numpy as np
 import pytest
 
 from conftest import HAS_TORCH, rel_l2
