@@ -41,54 +41,62 @@ TINY = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=64, 
 TEXT_LEN = 16
 
 
+DEV = "cuda"  # --device
+
+
 def make_model(seed: int):
     from diffusers import WanTransformer3DModel
 
     torch.manual_seed(seed)
-    return WanTransformer3DModel(**TINY).cuda()
+    return WanTransformer3DModel(**TINY).to(DEV)
 
 
 def make_data(n: int, F: int, H: int, W: int, seed: int):
-    g = torch.Generator(device="cuda").manual_seed(seed)
-    low = torch.randn(n, 16, 1, max(1, H // 4), max(1, W // 4), device="cuda", generator=g)
+    g = torch.Generator(device=DEV).manual_seed(seed)
+    low = torch.randn(n, 16, 1, max(1, H // 4), max(1, W // 4), device=DEV, generator=g)
     field = Fn.interpolate(low[:, :, 0], size=(H, W), mode="bilinear", align_corners=False)
     frames = [torch.roll(field, shifts=(f, 2 * f), dims=(2, 3)) for f in range(F)]  # drifting over the frames
     lat = torch.stack(frames, dim=2)
     lat = lat / lat.std()
-    ctx = torch.randn(n, TEXT_LEN, TINY["text_dim"], device="cuda", generator=g)
+    ctx = torch.randn(n, TEXT_LEN, TINY["text_dim"], device=DEV, generator=g)
     return lat, ctx
 
 
 def flow_batch(lat, ctx, B, step):
-    g = torch.Generator(device="cuda").manual_seed(10_000 + step)
-    idx = torch.randint(0, lat.shape[0], (B,), device="cuda", generator=g)
+    g = torch.Generator(device=DEV).manual_seed(10_000 + step)
+    idx = torch.randint(0, lat.shape[0], (B,), device=DEV, generator=g)
     x0, c = lat[idx], ctx[idx]
-    noise = torch.randn(x0.shape, device="cuda", generator=g)
-    t = torch.rand(B, device="cuda", generator=g)
+    noise = torch.randn(x0.shape, device=DEV, generator=g)
+    t = torch.rand(B, device=DEV, generator=g)
     xt = (1 - t.view(B, 1, 1, 1, 1)) * x0 + t.view(B, 1, 1, 1, 1) * noise
     return xt, c, t * 1000, noise - x0
 
 
 def train_step(model, opt, batch, with_balance: bool):
     xt, c, ts, target = batch
-    with torch.autocast("cuda", dtype=torch.bfloat16):
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=DEV == "cuda"):
         pred = model(hidden_states=xt, timestep=ts, encoder_hidden_states=c, return_dict=False)[0]
     flow = Fn.mse_loss(pred.float(), target)
-    bal = mt.balance_loss_of(model) if with_balance else torch.zeros((), device="cuda")
+    bal = mt.balance_loss_of(model) if with_balance else torch.zeros((), device=DEV)
     opt.zero_grad(set_to_none=True)
     (flow + bal).backward()
     opt.step()
     return flow, bal
 
 
+def sync():
+    if DEV == "cuda":
+        torch.cuda.synchronize()
+
+
 def step_ms(model, batches, with_balance: bool, warmup: int = 3):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     times = []
     for i, b in enumerate(batches):
-        torch.cuda.synchronize()
+        sync()
         t0 = time.perf_counter()
         train_step(model, opt, b, with_balance)
-        torch.cuda.synchronize()
+        sync()
         if i >= warmup:
             times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
@@ -118,15 +126,20 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--latents", type=int, default=16, help="synthetic training latents")
     ap.add_argument("--pattern", default="auto", help="auto (moga, else its branches), a name, or names a,b,c (mean)")
-    ap.add_argument("--time-steps", type=int, default=15, help="steps timed per processor (after 3 warm-up)")
+    ap.add_argument("--time-steps", type=int, default=15, help="steps timed per processor (after 3 warm-up); 0: none")
     ap.add_argument("--time-shape", default="", help="F,H,W latent to time the step at (default: the training one)")
     ap.add_argument("--out", default="out/finetune")
     ap.add_argument("--moga", default="", help="the moga CLI: load the checkpoint with `moga run`")
     ap.add_argument("--json", default="")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
+                    help="cpu: the CPU reference and its oracle backward (float64, brute force: tiny latents only)")
     a = ap.parse_args(argv)
-    if not torch.cuda.is_available():
-        sys.exit("finetune_moga: needs a CUDA device (the moga kernels and their backward run on the GPU)")
+    global DEV
+    DEV = a.device
+    if DEV == "cuda" and not torch.cuda.is_available():
+        sys.exit("finetune_moga: no CUDA device (the moga kernels and their backward run on the GPU; --device cpu "
+                 "runs the CPU reference, for tiny latents)")
     os.makedirs(a.out, exist_ok=True)
 
     pattern, why = choose_pattern(a.pattern)
@@ -140,6 +153,7 @@ def main(argv=None):
           f"{n_router:,} in routers), latent {a.frames}x{a.height}x{a.width} -> {n_tok} tokens, batch {a.batch}")
     print(f"attention: {pat.name if hasattr(pat, 'name') else pattern}: {why}; M = {M}")
 
+    n_routers = sum(len(p.router) > 0 for p in procs.values())
     lat, ctx = make_data(a.latents, a.frames, a.height, a.width, a.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20))
@@ -148,14 +162,14 @@ def main(argv=None):
     for step in range(a.steps):
         flow, bal = train_step(model, opt, flow_batch(lat, ctx, a.batch, step), True)
         sched.step()
-        hist.append((float(flow), float(bal)))
+        hist.append((flow.item(), bal.item()))
         if step % 25 == 0 or step == a.steps - 1:
             F = mt.group_fractions_of(model)
             hi = max(spread(f, M)[0] for f in F)
             lo = min(spread(f, M)[1] for f in F)
             w = min(25, len(hist))
             print(f"step {step:4d}  flow loss {statistics.mean(h[0] for h in hist[-w:]):.4f}  balance "
-                  f"{float(bal):.4f} (even: {0.1 * M:.4f} per router)  groups F*M in [{lo:.2f}, {hi:.2f}]  "
+                  f"{hist[-1][1]:.4f} (even: {0.1 * n_routers:.4f})  groups F*M in [{lo:.2f}, {hi:.2f}]  "
                   f"{time.time() - t0:.0f} s", flush=True)
     w = min(25, max(1, a.steps // 4))
     loss_start = statistics.mean(h[0] for h in hist[:w])
@@ -181,14 +195,16 @@ def main(argv=None):
 
     # the training step, our processor vs diffusers' attention (SDPA), same model and batches
     tf, th, tw = (int(x) for x in a.time_shape.split(",")) if a.time_shape else (a.frames, a.height, a.width)
-    tl, tc = make_data(2, tf, th, tw, a.seed + 1)
-    batches = [flow_batch(tl, tc, a.batch, 50_000 + i) for i in range(a.time_steps + 3)]
-    ours = step_ms(model, batches, True)
-    ref = make_model(a.seed)  # diffusers' own processors (scaled_dot_product_attention)
-    sdpa = step_ms(ref, batches, False)
     tt = tf * (th // 2) * (tw // 2)
-    print(f"training step at {tf}x{th}x{tw} ({tt} tokens, batch {a.batch}): moga {ours:.2f} ms | diffusers SDPA "
-          f"{sdpa:.2f} ms | ratio {sdpa / ours:.2f}x")
+    ours = sdpa = None
+    if a.time_steps > 0:
+        tl, tc = make_data(2, tf, th, tw, a.seed + 1)
+        batches = [flow_batch(tl, tc, a.batch, 50_000 + i) for i in range(a.time_steps + 3)]
+        ours = step_ms(model, batches, True)
+        ref = make_model(a.seed)  # diffusers' own processors (scaled_dot_product_attention)
+        sdpa = step_ms(ref, batches, False)
+        print(f"training step at {tf}x{th}x{tw} ({tt} tokens, batch {a.batch}): moga {ours:.2f} ms | diffusers SDPA "
+              f"{sdpa:.2f} ms | SDPA / moga {sdpa / ours:.2f}x")
     res = dict(pattern=str(pattern), how=why, tokens=n_tok, steps=a.steps, loss_start=loss_start, loss_end=loss_end,
                balance=hist[-1][1], group_spread=[lo, hi], balanced=balanced, checkpoint=ckpt, moga_run_rc=run_rc,
                time_tokens=tt, step_ms=ours, sdpa_step_ms=sdpa)

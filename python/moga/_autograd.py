@@ -48,6 +48,23 @@ def _sizes(pat: Pattern, B: int, N: int, H: int):
     return lse, route, logits
 
 
+def _keeps_rows(pat: Pattern) -> bool:
+    """Whether the backward needs each kernel's own rows (RunOptions::branch_out): mixtures and top-k."""
+    return len(pat.kernels) > 1 or any(k["topk"] > 1 for k in pat.kernels)
+
+
+def _row_views(pat: Pattern, rows: Tensor, B: int, N: int, H: int, D: int) -> list:
+    """Per kernel, a view of its rows in the flat bf16 `rows`: contiguous [B, N k, H, D]; [] when not kept."""
+    if rows.numel() == 0:
+        return []
+    views, off = [], 0
+    for k in pat.kernels:
+        n = B * N * k["topk"] * H * D
+        views.append(torch_view(rows[off:off + n].view(B, N * k["topk"], H, D), "branch_out"))
+        off += n
+    return views
+
+
 def _split(flat: Tensor, sizes: List[int]) -> List[Tensor]:
     return list(torch.split(flat, sizes)) if sizes else []
 
@@ -64,7 +81,7 @@ def check_supported(pat: Pattern, deterministic: bool) -> None:
 
 # ---- the forward ------------------------------------------------------------------------------------
 
-def _train_cuda(pat, q, k, v, router_x, router_w, shape, out, lse, gid, prob):
+def _train_cuda(pat, q, k, v, router_x, router_w, shape, out, lse, gid, prob, rows):
     if q.device.index not in (0, None):
         raise ValueError(f"q: the moga runtime runs on device ordinal 0 (cuda:0; use CUDA_VISIBLE_DEVICES to pick "
                          f"the GPU), got {q.device}")
@@ -80,42 +97,48 @@ def _train_cuda(pat, q, k, v, router_x, router_w, shape, out, lse, gid, prob):
     pat._wprev = None  # the inference path's "same weights as the previous call" no longer holds
     pat._native.run_train(torch_view(q, "q"), torch_view(k, "k"), torch_view(v, "v"), torch_view(out, "out"),
                           Shape.from_list(shape).native(), xv, ws, gid_ptrs, prob_ptrs, lse_ptrs,
-                          _raw_stream(q.device.index or 0))
+                          _row_views(pat, rows, B, N, H, q.shape[3]), _raw_stream(q.device.index or 0))
 
 
 @torch.library.custom_op("moga::attention_train", mutates_args=())
 def attention_train(q: Tensor, k: Tensor, v: Tensor, router_x: Optional[Tensor], router_w: List[Tensor],
-                    pattern: int, shape: List[int], deterministic: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(out, lse, gid, prob): out as moga::attention; lse float32 (every kernel's rows, flat), gid int32 and
-    prob float32 (every routed kernel's routing, flat). CPU: lse, gid and prob are empty (the CPU backward
-    recomputes the forward)."""
+                    pattern: int, shape: List[int], deterministic: bool
+                    ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """(out, lse, gid, prob, rows): out as moga::attention; lse float32 (every kernel's rows' log-sum-exp,
+    flat), gid int32 and prob float32 (every routed kernel's routing, flat), rows bf16 (every kernel's own
+    rows, flat: mixtures and top-k only, else empty). CPU: all but out are empty (the CPU backward recomputes
+    the forward)."""
     pat = _REGISTRY[pattern]
-    B, N, H, _ = q.shape
+    B, N, H, D = q.shape
     ls, rs, _ = _sizes(pat, B, N, H)
     out = _empty(*q.shape, dtype=q.dtype, device=q.device)
     if q.device.type == "cuda":
+        check_supported(pat, deterministic)  # here, not in the traced caller: the check calls the extension
         q, k, v = _fix(q, "q"), _fix(k, "k"), _fix(v, "v")
         lse = _empty(sum(ls), device=q.device, dtype=torch.float32)
         gid = _empty(sum(rs), device=q.device, dtype=torch.int32)
         prob = _empty(sum(rs), device=q.device, dtype=torch.float32)
-        _train_cuda(pat, q, k, v, router_x, router_w, shape, out, lse, gid, prob)
-        return out, lse, gid, prob
+        nr = B * N * H * D * sum(k["topk"] for k in pat.kernels) if _keeps_rows(pat) else 0
+        rows = _empty(nr, device=q.device, dtype=q.dtype)
+        _train_cuda(pat, q, k, v, router_x, router_w, shape, out, lse, gid, prob, rows)
+        return out, lse, gid, prob, rows
     from ._torch_ops import _run_cpu
 
     _run_cpu(pat, q, k, v, router_x, router_w, shape, out)
     e = q.new_empty(0, dtype=torch.float32)
-    return out, e, q.new_empty(0, dtype=torch.int32), e.clone()
+    return out, e, q.new_empty(0, dtype=torch.int32), e.clone(), q.new_empty(0)
 
 
 @attention_train.register_fake
 def _attention_train_fake(q, k, v, router_x, router_w, pattern, shape, deterministic):
     pat = _REGISTRY[pattern]
-    B, N, H, _ = q.shape
+    B, N, H, D = q.shape
     ls, rs, _ = _sizes(pat, B, N, H)
+    nr = B * N * H * D * sum(k["topk"] for k in pat.kernels) if _keeps_rows(pat) else 0
     if q.device.type != "cuda":
-        ls, rs = [], []
+        ls, rs, nr = [], [], 0
     return (q.new_empty(q.shape), q.new_empty(sum(ls), dtype=torch.float32),
-            q.new_empty(sum(rs), dtype=torch.int32), q.new_empty(sum(rs), dtype=torch.float32))
+            q.new_empty(sum(rs), dtype=torch.int32), q.new_empty(sum(rs), dtype=torch.float32), q.new_empty(nr))
 
 
 # ---- the backward -----------------------------------------------------------------------------------
@@ -135,8 +158,8 @@ def _dlogits(pat, x, ws, gid, dgate, B, N) -> List[Tensor]:
     return res
 
 
-def _backward_cuda(pat, dout, q, k, v, out, lse, gid, prob, x, ws, shape, deterministic):
-    B, N, H, _ = q.shape
+def _backward_cuda(pat, dout, q, k, v, out, lse, gid, prob, rows, x, ws, shape, deterministic):
+    B, N, H, D = q.shape
     ls, rs, _ = _sizes(pat, B, N, H)
     dout = _fix(dout, "dout")
     dq, dk, dv = (_empty(B, N, H, q.shape[3], device=q.device, dtype=q.dtype) for _ in range(3))
@@ -146,8 +169,9 @@ def _backward_cuda(pat, dout, q, k, v, out, lse, gid, prob, x, ws, shape, determ
     pat._native.run_backward(
         torch_view(q, "q"), torch_view(k, "k"), torch_view(v, "v"), torch_view(out, "out"), torch_view(dout, "dout"),
         Shape.from_list(shape).native(), [t.data_ptr() for t in _split(lse, ls)], [t.data_ptr() for t in gids],
-        [t.data_ptr() for t in _split(prob, rs)], torch_view(dq, "dq"), torch_view(dk, "dk"), torch_view(dv, "dv"),
-        [t.data_ptr() if t is not None else 0 for t in dgate], bool(deterministic), _raw_stream(q.device.index or 0))
+        [t.data_ptr() for t in _split(prob, rs)], _row_views(pat, rows, B, N, H, D), torch_view(dq, "dq"),
+        torch_view(dk, "dk"), torch_view(dv, "dv"), [t.data_ptr() if t is not None else 0 for t in dgate],
+        bool(deterministic), _raw_stream(q.device.index or 0))
     dl = _dlogits(pat, x, ws, gids, dgate, B, N) if pat.routed_kernels else []
     return dq, dk, dv, dl
 
@@ -173,12 +197,12 @@ def _backward_cpu(pat, dout, q, k, v, x, ws, shape):
 
 @torch.library.custom_op("moga::attention_backward", mutates_args=())
 def attention_backward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, gid: Tensor,
-                       prob: Tensor, router_x: Optional[Tensor], router_w: List[Tensor], pattern: int,
+                       prob: Tensor, rows: Tensor, router_x: Optional[Tensor], router_w: List[Tensor], pattern: int,
                        shape: List[int], deterministic: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """(dq, dk, dv, dlogits): dlogits float32, every routed kernel's d L / d logits [B][N][M], flat."""
     pat = _REGISTRY[pattern]
     if q.device.type == "cuda":
-        dq, dk, dv, dl = _backward_cuda(pat, dout, q, k, v, out, lse, gid, prob, router_x, router_w, shape,
+        dq, dk, dv, dl = _backward_cuda(pat, dout, q, k, v, out, lse, gid, prob, rows, router_x, router_w, shape,
                                         deterministic)
     else:
         dq, dk, dv, dl = _backward_cpu(pat, dout, q, k, v, router_x, router_w, shape)
@@ -187,7 +211,8 @@ def attention_backward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tenso
 
 
 @attention_backward.register_fake
-def _attention_backward_fake(dout, q, k, v, out, lse, gid, prob, router_x, router_w, pattern, shape, deterministic):
+def _attention_backward_fake(dout, q, k, v, out, lse, gid, prob, rows, router_x, router_w, pattern, shape,
+                             deterministic):
     pat = _REGISTRY[pattern]
     B, N, H, _ = q.shape
     _, _, lg = _sizes(pat, B, N, H)
@@ -197,15 +222,15 @@ def _attention_backward_fake(dout, q, k, v, out, lse, gid, prob, router_x, route
 
 def _setup_context(ctx, inputs, output):
     q, k, v, router_x, router_w, pattern, shape, deterministic = inputs
-    out, lse, gid, prob = output
+    out, lse, gid, prob, rows = output
     ctx.pattern, ctx.shape, ctx.deterministic = pattern, list(shape), bool(deterministic)
-    ctx.save_for_backward(q, k, v, out, lse, gid, prob, router_x, *router_w)
+    ctx.save_for_backward(q, k, v, out, lse, gid, prob, rows, router_x, *router_w)
 
 
-def _backward(ctx, dout, _dlse, _dgid, _dprob):
-    q, k, v, out, lse, gid, prob, x, *ws = ctx.saved_tensors
+def _backward(ctx, dout, _dlse, _dgid, _dprob, _drows):
+    q, k, v, out, lse, gid, prob, rows, x, *ws = ctx.saved_tensors
     pat = _REGISTRY[ctx.pattern]
-    dq, dk, dv, dl = torch.ops.moga.attention_backward(dout, q, k, v, out, lse, gid, prob, x, ws, ctx.pattern,
+    dq, dk, dv, dl = torch.ops.moga.attention_backward(dout, q, k, v, out, lse, gid, prob, rows, x, ws, ctx.pattern,
                                                        ctx.shape, ctx.deterministic)
     dx, dws = None, [None] * len(ws)
     if pat.routed_kernels and x is not None:
@@ -228,9 +253,7 @@ torch.library.register_autograd("moga::attention_train", _backward, setup_contex
 
 def train_call(pat: Pattern, q, k, v, x, ws, spec, deterministic: bool):
     """The differentiable call (Pattern.__call__ when an input requires grad): the output tensor."""
-    if q.device.type == "cuda":
-        check_supported(pat, deterministic)
-        if k.shape[1] != q.shape[1]:
-            raise ValueError(f"k: {k.shape[1]} keys for {q.shape[1]} queries: cross-attention (Nk != N) has no "
-                             f"backward yet (pattern '{pat.name}'); call it without gradients")
+    if k.shape[1] != q.shape[1]:
+        raise ValueError(f"k: {k.shape[1]} keys for {q.shape[1]} queries: cross-attention (Nk != N) has no "
+                         f"backward yet (pattern '{pat.name}'); call it without gradients")
     return torch.ops.moga.attention_train(q, k, v, x, ws, pat._id, spec, bool(deterministic))[0]

@@ -7,7 +7,7 @@
 The balance loss (MoGA, arXiv 2510.18692, after Switch Transformer), per router with M groups and top k,
 over all B*N tokens of the call: F_i = the fraction of (token, slot) assignments to group i (no gradient),
 P_i = the mean router probability of group i; L = weight * M * sum_i F_i P_i (weight 0.1 in the paper). It
-is M * weight at perfect balance (F_i = P_i = 1/M) and grows as groups concentrate. It is computed here in
+is `weight` at perfect balance (F_i = P_i = 1/M) and grows as groups concentrate (up to weight * M). It is computed here in
 torch from the router input x and W_r (a [B, N, d] x [d, M] product: small next to the attention), so its
 gradient reaches x and W_r through autograd; the groups are the top-k of these float32 logits (the GPU
 router's, up to near-ties). The CPU reference's oracle (runtime/reference/backward.h) has the same
@@ -113,6 +113,15 @@ def write_safetensors(tensors: Dict[str, np.ndarray], path: str, metadata: Optio
         for b in blobs:
             f.write(b)
     return path
+
+
+def read_safetensors_header(path: str) -> Dict[str, dict]:
+    """The tensors of a .safetensors file by name: {"dtype", "shape", "data_offsets"} (no data read)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        h = json.loads(f.read(n))
+    h.pop("__metadata__", None)
+    return h
 
 
 def save_checkpoint(module: torch.nn.Module, path: str, metadata: Optional[Dict[str, str]] = None) -> str:

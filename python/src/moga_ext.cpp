@@ -281,9 +281,11 @@ using Ptrs = std::vector<uint64_t>;
 // The training forward: what run() does, keeping what the backward needs. Each routed kernel j is routed first
 // (PatternAttention::route into the caller's device buffers gid[j] int32 / prob[j] float32 [B][N][k]) and the
 // attention then runs with that given routing, so the backward sees exactly the forward's groups; each kernel
-// ki writes its rows' log-sum-exp to lse[ki] (float32 [B][H][N k], RunOptions::lse).
+// ki writes its rows' log-sum-exp to lse[ki] (float32 [B][H][N k], RunOptions::lse) and, for mixtures and
+// top-k, its own rows to branch_out[ki] (bf16 [B, N k, H, D], RunOptions::branch_out; else empty).
 void run_train(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle out, nb::handle shape,
-               nb::handle router_x, nb::handle router_w, Ptrs gid, Ptrs prob, Ptrs lse, uint64_t stream) {
+               nb::handle router_x, nb::handle router_w, Ptrs gid, Ptrs prob, Ptrs lse, nb::list branch_out,
+               uint64_t stream) {
   Call c = make_call(p, q, k, v, out, shape, router_x, router_w);
   const std::vector<int>& routed = p.routed();
   const size_t nk = p.loaded().spec.kernels.size();
@@ -300,6 +302,8 @@ void run_train(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle 
   for (size_t j = 0; j < routed.size(); ++j) given.routing.push_back({(CUdeviceptr)gid[j], (CUdeviceptr)prob[j]});
   rt::RunOptions ro;
   for (uint64_t l : lse) ro.lse.push_back((CUdeviceptr)l);
+  if (branch_out.size() != 0)
+    throw rt::NotSupportedError("branch_out: this runtime keeps no branch rows (mixtures and top-k have no backward)");
   {
     nb::gil_scoped_release nogil;
     for (size_t j = 0; j < routed.size(); ++j)
@@ -313,8 +317,8 @@ void run_train(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle 
 // The backward of run_train (rt::AttentionBackward): dq, dk, dv written; dgate[j] (float32 [B][N][k], or 0)
 // receives d L / d gate of routed kernel j when it is gated by the router probability.
 void run_backward(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle out, nb::handle dout,
-                  nb::handle shape, Ptrs lse, Ptrs gid, Ptrs prob, nb::handle dq, nb::handle dk, nb::handle dv,
-                  Ptrs dgate, bool deterministic, uint64_t stream) {
+                  nb::handle shape, Ptrs lse, Ptrs gid, Ptrs prob, nb::list branch_out, nb::handle dq,
+                  nb::handle dk, nb::handle dv, Ptrs dgate, bool deterministic, uint64_t stream) {
   rt::AttentionBackward& b = p.backward(deterministic);
   rt::BackwardInputs in;
   in.q = view_of(q, "q");
@@ -329,7 +333,8 @@ void run_backward(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::hand
   if (in.q.rank != 4) throw rt::ArgumentError(fmt::format("q: expected bf16 [B, N, H, D], got {}", in.q.describe()));
   const rt::AttentionShape s = rt_shape(shape_of(shape), (int)in.q.shape[0], (int)in.q.shape[2], (int)in.q.shape[3]);
   // backward.h takes one kernel's lse and routing (single-kernel patterns; the constructor refuses others).
-  if (lse.size() != 1 || gid.size() != prob.size() || gid.size() > 1 || dgate.size() != gid.size())
+  if (lse.size() != 1 || gid.size() != prob.size() || gid.size() > 1 || dgate.size() != gid.size() ||
+      branch_out.size() != 0)
     throw rt::ArgumentError(fmt::format("lse / gid / prob / dgate: {} / {} / {} / {} buffers; the backward takes one "
                                         "kernel's",
                                         lse.size(), gid.size(), prob.size(), dgate.size()));
@@ -738,9 +743,9 @@ NB_MODULE(_moga, m) {
       .def("validate", &validate, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a)
       .def("run", &run, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a, "tokens"_a, "stream"_a)
       .def("run_train", &run_train, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a,
-           "gid"_a, "prob"_a, "lse"_a, "stream"_a)
+           "gid"_a, "prob"_a, "lse"_a, "branch_out"_a, "stream"_a)
       .def("run_backward", &run_backward, "q"_a, "k"_a, "v"_a, "out"_a, "dout"_a, "shape"_a, "lse"_a, "gid"_a,
-           "prob"_a, "dq"_a, "dk"_a, "dv"_a, "dgate"_a, "deterministic"_a, "stream"_a)
+           "prob"_a, "branch_out"_a, "dq"_a, "dk"_a, "dv"_a, "dgate"_a, "deterministic"_a, "stream"_a)
       // Makes the backward (no device work): raises NotSupportedError naming what it does not run.
       .def("check_backward", [](Pattern& p, bool deterministic) { p.backward(deterministic); }, "deterministic"_a)
       .def("bench_cpp_loop", &bench_cpp_loop, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a, "iters"_a, "stream"_a, "weights_unchanged"_a)

@@ -305,3 +305,54 @@ def test_cpu_router_gradcheck():
 
     # the oracle reads float32 inputs: eps and tolerances for that
     assert torch.autograd.gradcheck(f, leaves(x, w), eps=1e-3, atol=2e-3, rtol=2e-2)
+
+
+@needs_torch
+@pytest.mark.autograd_cpu
+def test_gate_gradient_to_logits():
+    # the GPU path's router chain (moga._autograd._dlogits: d L / d gate -> d L / d logits through the softmax)
+    # against autograd of the float64 implementation, on the CPU
+    from moga._autograd import _dlogits
+
+    pat = moga.pattern("moga_dynamic")
+    shape = moga.video(2, 3, 3)
+    gen = torch.Generator().manual_seed(5)
+    q, k, v, dout = (torch.randn(1, shape.N, 2, 16, dtype=torch.float64, generator=gen) for _ in range(4))
+    x = torch.randn(1, shape.N, 8, dtype=torch.float64, generator=gen)
+    w = torch.randn(8, 5, dtype=torch.float64, generator=gen)
+    logits = (x @ w).requires_grad_(True)
+    p = torch.softmax(logits, dim=-1)
+    gid = p.argmax(-1)
+    gate = p.gather(-1, gid[..., None])
+    vis = gid[:, :, None] == gid[:, None, :]
+    attn = attend64(q, k, v, vis)
+    (attn * gate[..., None]).mul(dout).sum().backward()
+    dgate = (attn * dout).sum((-1, -2))  # d L / d gate = sum_h dout . Attn
+    dl = _dlogits(pat, x, [w], [gid.to(torch.int32).reshape(-1)], [dgate.reshape(-1).float()], 1, shape.N)[0]
+    assert err(dl, logits.grad) <= 1e-5
+
+
+@needs_torch
+@pytest.mark.autograd_cpu
+def test_cpu_opcheck_and_compile():
+    # the registered ops' fake implementations and autograd registration (torch.library.opcheck), and a
+    # training step under torch.compile(fullgraph=True) matching eager
+    pat = moga.pattern("moga_dynamic", params={"M": 3}, head_dim=64)
+    shape = moga.video(2, 2, 3)
+    gen = torch.Generator().manual_seed(4)
+    q, k, v = (torch.randn(1, shape.N, 1, 64, generator=gen) for _ in range(3))
+    x, w = torch.randn(1, shape.N, 8, generator=gen), torch.randn(8, 3, generator=gen)
+    args = (*leaves(q, k, v), leaves(x)[0], leaves(w), pat._id, shape.as_list(), False)
+    torch.library.opcheck(torch.ops.moga.attention_train.default, args,
+                          test_utils=("test_schema", "test_autograd_registration", "test_faketensor"))
+
+    def step(q, k, v, x, w):
+        return pat(q, k, v, shape=shape, router_x=x, router_w=[w]).square().sum()
+
+    eager = leaves(q, k, v, x, w)
+    step(*eager).backward()
+    comp = leaves(q, k, v, x, w)
+    torch._dynamo.reset()
+    torch.compile(step, backend="aot_eager", fullgraph=True)(*comp).backward()
+    for a, b, n in zip(eager, comp, ("q", "k", "v", "x", "W")):
+        assert err(b.grad, a.grad) <= 1e-6, f"{n}.grad under torch.compile: rel L2 {err(b.grad, a.grad):.3g}"
