@@ -5,13 +5,17 @@ backward needs) and ``moga::attention_backward``, joined by ``torch.library.regi
     out.float().square().mean().backward()                       # q.grad, k.grad, v.grad, x.grad, W_r.grad
 
 CUDA tensors: the forward routes each routed kernel first (PatternAttention::route into buffers this op
-returns), then runs the attention with that routing and keeps every kernel's log-sum-exp; the backward is
-rt::AttentionBackward (runtime/attention/backward.h) on the same routing. The router's gradient: the
-backward returns d L / d gate per (token, slot); here (inside the backward op, torch ops on the GPU) it goes
-through the softmax Jacobian to the logits, dl = p * (dp - sum_m p_m dp_m) with dp_g = the gate gradient of
-the slots routed to g and p = softmax(x W_r) recomputed in float32 from the bf16 x, W_r (what the GPU router
-computes); the autograd formula then forms dW_r = x^T dl and dx = dl W_r^T. CPU tensors: the float64 CPU
-reference forward and its oracle backward (runtime/reference/backward.h), for tests.
+returns), then runs the attention with that routing, keeping every kernel's log-sum-exp and, for mixtures
+and top-k, every kernel's own rows (RunOptions::branch_out); the backward is rt::AttentionBackward
+(runtime/attention/backward.h) on the same routing, then per routed kernel rt::RouterBackward
+(runtime/attention/router_backward.h): from the gate gradient through the router softmax to the logits
+(p recomputed in float32 from the bf16 x, W_r), dW_r = x^T dlogits, dx = dlogits W_r^T (float32, summed over
+the routed kernels). The balance loss is not part of the op (moga.train.balance_loss). CPU tensors: the
+float64 CPU reference forward and its oracle backward (runtime/reference/backward.h), for tests.
+
+Memory kept for the backward: q, k, v, out, router_x, W_r (references, no copies), lse (float32, B H N k per
+kernel), the routing (B N k int32 + float32 per routed kernel) and, for mixtures and top-k, the rows
+(bf16, B N k H D per kernel: the shipped `moga` keeps 3 tensors the size of out).
 
 The op's schema carries only tensors, ints and bools (the pattern by registry id, the shape as an int list),
 so torch.compile traces it as one forward and one backward node, with fake implementations.
@@ -143,37 +147,27 @@ def _attention_train_fake(q, k, v, router_x, router_w, pattern, shape, determini
 
 # ---- the backward -----------------------------------------------------------------------------------
 
-def _dlogits(pat, x, ws, gid, dgate, B, N) -> List[Tensor]:
-    """Per routed kernel: d L / d logits from d L / d gate through the router softmax (module docstring)."""
-    res = []
-    for j, ki in enumerate(pat.routed_kernels):
-        kk = pat.kernels[ki]["topk"]
-        p = torch.softmax(x.float() @ ws[j].float(), dim=-1)  # [B, N, M]
-        if dgate[j] is None:  # routed but not gated by the router probability: no gradient reaches it
-            res.append(torch.zeros_like(p))
-            continue
-        g = gid[j].view(B, N, kk).long()
-        dp = torch.zeros_like(p).scatter_add_(-1, g, dgate[j].view(B, N, kk))
-        res.append(p * (dp - (p * dp).sum(-1, keepdim=True)))
-    return res
-
-
 def _backward_cuda(pat, dout, q, k, v, out, lse, gid, prob, rows, x, ws, shape, deterministic):
     B, N, H, D = q.shape
     ls, rs, _ = _sizes(pat, B, N, H)
     dout = _fix(dout, "dout")
-    dq, dk, dv = (_empty(B, N, H, q.shape[3], device=q.device, dtype=q.dtype) for _ in range(3))
-    gids = _split(gid, rs)
+    dq, dk, dv = (_empty(B, N, H, D, device=q.device, dtype=q.dtype) for _ in range(3))
     gated = [pat.kernels[ki]["route_gate"] for ki in pat.routed_kernels]
     dgate = [_empty(n, device=q.device, dtype=torch.float32) if gt else None for n, gt in zip(rs, gated)]
+    xv, wv, dx, dws = None, [], None, []
+    if pat.routed_kernels and x is not None:
+        x = x.contiguous()  # RouterBackward reads the tokens as one [B N, d] matrix
+        xv, wv = torch_view(x, "router_x"), [torch_view(w, "router_w") for w in ws]
+        dx = _empty(B, N, x.shape[2], device=q.device, dtype=torch.float32)
+        dws = [_empty(w.shape[0], w.shape[1], device=q.device, dtype=torch.float32) for w in ws]
     pat._native.run_backward(
         torch_view(q, "q"), torch_view(k, "k"), torch_view(v, "v"), torch_view(out, "out"), torch_view(dout, "dout"),
-        Shape.from_list(shape).native(), [t.data_ptr() for t in _split(lse, ls)], [t.data_ptr() for t in gids],
-        [t.data_ptr() for t in _split(prob, rs)], _row_views(pat, rows, B, N, H, D), torch_view(dq, "dq"),
-        torch_view(dk, "dk"), torch_view(dv, "dv"), [t.data_ptr() if t is not None else 0 for t in dgate],
-        bool(deterministic), _raw_stream(q.device.index or 0))
-    dl = _dlogits(pat, x, ws, gids, dgate, B, N) if pat.routed_kernels else []
-    return dq, dk, dv, dl
+        Shape.from_list(shape).native(), [t.data_ptr() for t in _split(lse, ls)],
+        [t.data_ptr() for t in _split(gid, rs)], [t.data_ptr() for t in _split(prob, rs)],
+        _row_views(pat, rows, B, N, H, D), torch_view(dq, "dq"), torch_view(dk, "dk"), torch_view(dv, "dv"),
+        [t.data_ptr() if t is not None else 0 for t in dgate], xv, wv, dx.data_ptr() if dx is not None else 0,
+        [t.data_ptr() for t in dws], bool(deterministic), _raw_stream(q.device.index or 0))
+    return dq, dk, dv, dx, dws
 
 
 def _backward_cpu(pat, dout, q, k, v, x, ws, shape):
@@ -181,43 +175,48 @@ def _backward_cpu(pat, dout, q, k, v, x, ws, shape):
     f32 = [t.detach().float().contiguous().numpy() for t in (q, k, v, dout)]
     wl = [None] * len(pat.kernels)
     xa = None
-    if pat.routed_kernels:
+    if pat.routed_kernels and x is not None:
         xa = x.detach().float().contiguous().numpy()
         for ki, w in zip(pat.routed_kernels, ws):
             wl[ki] = w.detach().float().contiguous().numpy()
     r = pat._native.reference_backward(*f32, sh.native(), xa, wl, [None] * len(pat.kernels))
     grads = [torch.from_numpy(r[n]).to(q.dtype) for n in ("dq", "dk", "dv")]
-    B, N = q.shape[0], q.shape[1]
-    dl = []
-    for ki, M in zip(pat.routed_kernels, pat.router_groups):
-        d = r["dlogits"][ki]
-        dl.append(torch.zeros(B, N, M, dtype=torch.float32) if d is None else torch.from_numpy(d).float())
-    return (*grads, dl)
+    dx, dws = None, []
+    if xa is not None:
+        dx = torch.from_numpy(r["dx"]).float()
+        for ki, w in zip(pat.routed_kernels, ws):
+            d = r["drouter_w"][ki]
+            dws.append(torch.zeros(w.shape, dtype=torch.float32) if d is None else torch.from_numpy(d).float())
+    return (*grads, dx, dws)
 
 
 @torch.library.custom_op("moga::attention_backward", mutates_args=())
 def attention_backward(dout: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, gid: Tensor,
                        prob: Tensor, rows: Tensor, router_x: Optional[Tensor], router_w: List[Tensor], pattern: int,
-                       shape: List[int], deterministic: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(dq, dk, dv, dlogits): dlogits float32, every routed kernel's d L / d logits [B][N][M], flat."""
+                       shape: List[int], deterministic: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """(dq, dk, dv, dx, dw): dx float32 [B, N, d] (empty without a router input), dw float32, every routed
+    kernel's d L / d W_r [d, M], flat."""
     pat = _REGISTRY[pattern]
     if q.device.type == "cuda":
-        dq, dk, dv, dl = _backward_cuda(pat, dout, q, k, v, out, lse, gid, prob, rows, router_x, router_w, shape,
-                                        deterministic)
+        dq, dk, dv, dx, dws = _backward_cuda(pat, dout, q, k, v, out, lse, gid, prob, rows, router_x, router_w,
+                                             shape, deterministic)
     else:
-        dq, dk, dv, dl = _backward_cpu(pat, dout, q, k, v, router_x, router_w, shape)
-    flat = torch.cat([t.reshape(-1) for t in dl]) if dl else q.new_empty(0, dtype=torch.float32)
-    return dq, dk, dv, flat
+        dq, dk, dv, dx, dws = _backward_cpu(pat, dout, q, k, v, router_x, router_w, shape)
+    if dx is None:
+        dx = q.new_empty(0, dtype=torch.float32)
+    flat = torch.cat([t.reshape(-1) for t in dws]) if dws else q.new_empty(0, dtype=torch.float32)
+    return dq, dk, dv, dx, flat
 
 
 @attention_backward.register_fake
 def _attention_backward_fake(dout, q, k, v, out, lse, gid, prob, rows, router_x, router_w, pattern, shape,
                              deterministic):
     pat = _REGISTRY[pattern]
-    B, N, H, _ = q.shape
-    _, _, lg = _sizes(pat, B, N, H)
-    return (q.new_empty(q.shape), q.new_empty(q.shape), q.new_empty(q.shape),
-            q.new_empty(sum(lg), dtype=torch.float32))
+    routed = bool(pat.routed_kernels) and router_x is not None
+    dx = router_x.new_empty(router_x.shape, dtype=torch.float32) if routed else q.new_empty(0, dtype=torch.float32)
+    nw = sum(w.numel() for w in router_w) if routed else 0
+    return (q.new_empty(q.shape), q.new_empty(q.shape), q.new_empty(q.shape), dx,
+            q.new_empty(nw, dtype=torch.float32))
 
 
 def _setup_context(ctx, inputs, output):
@@ -230,22 +229,12 @@ def _setup_context(ctx, inputs, output):
 def _backward(ctx, dout, _dlse, _dgid, _dprob, _drows):
     q, k, v, out, lse, gid, prob, rows, x, *ws = ctx.saved_tensors
     pat = _REGISTRY[ctx.pattern]
-    dq, dk, dv, dl = torch.ops.moga.attention_backward(dout, q, k, v, out, lse, gid, prob, rows, x, ws, ctx.pattern,
-                                                       ctx.shape, ctx.deterministic)
-    dx, dws = None, [None] * len(ws)
-    if pat.routed_kernels and x is not None:
-        B, N = q.shape[0], q.shape[1]
-        dls = _split(dl, [B * N * M for M in pat.router_groups])
-        xf = x.float()
-        acc = None
-        dws = []
-        for d, w, M in zip(dls, ws, pat.router_groups):
-            d = d.view(B, N, M)
-            dws.append(torch.einsum("bnd,bnm->dm", xf, d).to(w.dtype))  # dW_r = x^T dl
-            t = d @ w.float().t()                                       # dx = dl W_r^T
-            acc = t if acc is None else acc + t
-        dx = acc.to(x.dtype)
-    return dq, dk, dv, dx, dws, None, None, None
+    dq, dk, dv, dx, dw = torch.ops.moga.attention_backward(dout, q, k, v, out, lse, gid, prob, rows, x, ws,
+                                                           ctx.pattern, ctx.shape, ctx.deterministic)
+    if not (pat.routed_kernels and x is not None):
+        return dq, dk, dv, None, [None] * len(ws), None, None, None
+    dws = [d.view(w.shape).to(w.dtype) for d, w in zip(_split(dw, [w.numel() for w in ws]), ws)]
+    return dq, dk, dv, dx.to(x.dtype), dws, None, None, None
 
 
 torch.library.register_autograd("moga::attention_train", _backward, setup_context=_setup_context)

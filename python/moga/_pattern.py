@@ -150,7 +150,7 @@ class Pattern:
 
     def last_routing(self, kernel: Optional[int] = None, stream: int = 0):
         """(gid int32 [B, N], prob float32 [B, N]) of routed kernel `kernel` (default: the first) in the
-        last GPU call (synchronizes `stream`)."""
+        last GPU call (synchronizes `stream`); [B, N, k] each for top-k routing (by decreasing probability)."""
         if not self.routed_kernels:
             raise ValueError(f"pattern '{self.name}' has no routed kernel")
         ki = self.routed_kernels[0] if kernel is None else kernel
@@ -166,7 +166,7 @@ class Pattern:
         """The CPU reference (runtime/reference: brute force, float64) on numpy arrays or CPU torch
         tensors [B, N, H, D] (any float dtype). Returns float64 of the same kind (numpy / torch).
 
-        ``routing``: per routed kernel, (gid [B, N] int, prob [B, N] float) to use instead of routing
+        ``routing``: per routed kernel, (gid [B, N] int, prob [B, N] float; [B, N, k] for top k) to use instead of routing
         router_x (e.g. the GPU's own, ``last_routing()``). ``per_kernel``: also return each kernel's
         weighted term."""
         is_torch = _is_torch(q)
@@ -339,7 +339,7 @@ def _per_routed(pat: Pattern, v, name):
     if not pat.routed_kernels:
         raise ValueError(f"{name}: pattern '{pat.name}' has no routed kernel")
     if isinstance(v, (list, tuple)) and not (name == "routing" and len(v) == 2 and not isinstance(v[0], (list, tuple))
-                                            and len(pat.routed_kernels) == 1 and _np(v[0]).ndim == 2
+                                            and len(pat.routed_kernels) == 1 and _np(v[0]).ndim in (2, 3)
                                             and np.issubdtype(_np(v[0]).dtype, np.integer)):
         items = list(v)
     else:

@@ -27,6 +27,7 @@
 #include "runtime/attention/attention.h"
 #include "runtime/attention/backward.h"
 #include "runtime/attention/pattern.h"
+#include "runtime/attention/router_backward.h"
 #include "runtime/jit/cache.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
@@ -188,6 +189,16 @@ class Pattern {
     return *b;
   }
 
+  // The router's backward of routed kernel ki (its M and top k), made on first use.
+  rt::RouterBackward& router_backward(int ki) {
+    auto& r = router_bwd_[ki];
+    if (!r) {
+      const auto& route = *p_.spec.kernels[ki].route;
+      r = std::make_unique<rt::RouterBackward>(route.groups, route.topk);
+    }
+    return *r;
+  }
+
   void forget_shapes() { by_shape_.clear(); }
   // A call on slot `s`: the other slots' "previous call" is no longer the pattern's previous call, so
   // their packed router weights must not be trusted (python/moga/_torch_ops.py: the version tokens
@@ -216,6 +227,7 @@ class Pattern {
   std::map<std::string, std::shared_ptr<Slot>> by_shape_;
   rt::PatternAttention* last_ = nullptr;
   std::unique_ptr<rt::AttentionBackward> backward_[2];
+  std::map<int, std::unique_ptr<rt::RouterBackward>> router_bwd_;
 };
 
 struct Call {
@@ -302,8 +314,8 @@ void run_train(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle 
   for (size_t j = 0; j < routed.size(); ++j) given.routing.push_back({(CUdeviceptr)gid[j], (CUdeviceptr)prob[j]});
   rt::RunOptions ro;
   for (uint64_t l : lse) ro.lse.push_back((CUdeviceptr)l);
-  if (branch_out.size() != 0)
-    throw rt::NotSupportedError("branch_out: this runtime keeps no branch rows (mixtures and top-k have no backward)");
+  for (size_t i = 0; i < branch_out.size(); ++i) ro.branch_out.push_back(view_of(branch_out[i], "branch_out"));
+  a.validate_branches(ro.branch_out, c.q, c.k, c.v, c.out, c.shape);
   {
     nb::gil_scoped_release nogil;
     for (size_t j = 0; j < routed.size(); ++j)
@@ -314,11 +326,14 @@ void run_train(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle 
   p.set_last(&a);
 }
 
-// The backward of run_train (rt::AttentionBackward): dq, dk, dv written; dgate[j] (float32 [B][N][k], or 0)
-// receives d L / d gate of routed kernel j when it is gated by the router probability.
+// The backward of run_train: rt::AttentionBackward (dq, dk, dv written; dgate[j], float32 [B][N][k] or 0, the
+// gate gradient of routed kernel j when it is gated by the router probability), then per routed kernel with a
+// router input rt::RouterBackward from that gate gradient: dx (float32 [B][N][d], summed over the routed
+// kernels) and dw[j] (float32 [d][M]). dx = 0 (router_x None): no router gradient.
 void run_backward(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::handle out, nb::handle dout,
                   nb::handle shape, Ptrs lse, Ptrs gid, Ptrs prob, nb::list branch_out, nb::handle dq,
-                  nb::handle dk, nb::handle dv, Ptrs dgate, bool deterministic, uint64_t stream) {
+                  nb::handle dk, nb::handle dv, Ptrs dgate, nb::handle router_x, nb::list router_w, uint64_t dx,
+                  Ptrs dw, bool deterministic, uint64_t stream) {
   rt::AttentionBackward& b = p.backward(deterministic);
   rt::BackwardInputs in;
   in.q = view_of(q, "q");
@@ -332,20 +347,41 @@ void run_backward(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::hand
   g.dv = view_of(dv, "dv");
   if (in.q.rank != 4) throw rt::ArgumentError(fmt::format("q: expected bf16 [B, N, H, D], got {}", in.q.describe()));
   const rt::AttentionShape s = rt_shape(shape_of(shape), (int)in.q.shape[0], (int)in.q.shape[2], (int)in.q.shape[3]);
-  // backward.h takes one kernel's lse and routing (single-kernel patterns; the constructor refuses others).
-  if (lse.size() != 1 || gid.size() != prob.size() || gid.size() > 1 || dgate.size() != gid.size() ||
-      branch_out.size() != 0)
-    throw rt::ArgumentError(fmt::format("lse / gid / prob / dgate: {} / {} / {} / {} buffers; the backward takes one "
-                                        "kernel's",
-                                        lse.size(), gid.size(), prob.size(), dgate.size()));
-  in.lse = (CUdeviceptr)lse[0];
-  if (!gid.empty()) {
-    in.route_gid = (CUdeviceptr)gid[0];
-    in.route_prob = (CUdeviceptr)prob[0];
-    g.dgate = (CUdeviceptr)dgate[0];
+  const std::vector<int>& routed = p.routed();
+  if (gid.size() != routed.size() || prob.size() != routed.size() || dgate.size() != routed.size())
+    throw rt::ArgumentError(fmt::format("gid / prob / dgate: {} / {} / {} buffers for {} routed kernels", gid.size(),
+                                        prob.size(), dgate.size(), routed.size()));
+  for (uint64_t l : lse) in.lse.push_back((CUdeviceptr)l);
+  for (size_t i = 0; i < branch_out.size(); ++i) in.branch_out.push_back(view_of(branch_out[i], "branch_out"));
+  for (size_t j = 0; j < routed.size(); ++j) in.routing.push_back({(CUdeviceptr)gid[j], (CUdeviceptr)prob[j]});
+  bool gated = false;
+  for (uint64_t d : dgate) gated |= d != 0;
+  if (gated)
+    for (uint64_t d : dgate) g.dgate.push_back((CUdeviceptr)d);
+  // the router backward's arguments, all checked before anything is launched
+  std::vector<rt::RouterBackwardArgs> rargs;
+  if (dx) {
+    if (dw.size() != routed.size() || router_w.size() != routed.size())
+      throw rt::ArgumentError(fmt::format("router_w / dw: {} / {} for {} routed kernels", router_w.size(), dw.size(),
+                                          routed.size()));
+    const rt::TensorView x = view_of(router_x, "router_x");
+    for (size_t j = 0; j < routed.size(); ++j) {
+      rt::RouterBackwardArgs a;
+      a.x = x;
+      a.w = view_of(router_w[j], "router_w");
+      a.routing = in.routing[j];
+      a.dgate = (CUdeviceptr)dgate[j];
+      a.dx = (CUdeviceptr)dx;
+      a.dw = (CUdeviceptr)dw[j];
+      a.accumulate_dx = j > 0;
+      p.router_backward(routed[j]).validate(a);
+      rargs.push_back(a);
+    }
   }
+  b.validate(in, g, s);
   nb::gil_scoped_release nogil;
   b.run(in, g, s, (CUstream)stream);
+  for (size_t j = 0; j < rargs.size(); ++j) p.router_backward(routed[j]).run(rargs[j], (CUstream)stream);
 }
 
 // The C++ loop the Python-call overhead is measured against (python/tests/test_gpu.py): `iters` calls
@@ -373,8 +409,9 @@ double bench_cpp_loop(Pattern& p, nb::handle q, nb::handle k, nb::handle v, nb::
 using F32In = nb::ndarray<const float, nb::ndim<4>, nb::c_contig, nb::device::cpu>;
 using F32X = nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu>;
 using F32W = nb::ndarray<const float, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
-using I32R = nb::ndarray<const int32_t, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
-using F32R = nb::ndarray<const float, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+// a given routing: [B, N] (top 1) or [B, N, k]
+using I32R = nb::ndarray<const int32_t, nb::c_contig, nb::device::cpu>;
+using F32R = nb::ndarray<const float, nb::c_contig, nb::device::cpu>;
 
 template <class T>
 nb::ndarray<nb::numpy, T> to_numpy(std::vector<T>&& data, std::vector<size_t> shape) {
@@ -441,10 +478,15 @@ void make_ref_call(const ref::PatternSpec& spec, RefCall& rc, const F32In& q, co
     const auto& ks = spec.kernels[ki];
     if (!ks.route) continue;
     const auto& [gid, prob] = *routing[ki];
+    const int topk = ks.route->topk;
+    const bool shaped = (gid.ndim() == 2 && topk == 1) || (gid.ndim() == 3 && (int)gid.shape(2) == topk);
+    if (!shaped || gid.ndim() != prob.ndim() || gid.size() != prob.size())
+      throw rt::ArgumentError(fmt::format("routing: kernel '{}' (top {}) needs gid and prob of one shape, [B, N]{}",
+                                          ks.name, topk, topk > 1 ? fmt::format(" x {} as [B, N, {}]", topk, topk) : ""));
     ref::Grouping& g = rc.given[ki];
     g.B = (int)gid.shape(0);
     g.N = (int)gid.shape(1);
-    g.k = 1;
+    g.k = topk;
     g.M = ks.route->groups;
     g.gid.assign(gid.data(), gid.data() + gid.size());
     g.prob.assign(prob.data(), prob.data() + prob.size());
@@ -745,7 +787,8 @@ NB_MODULE(_moga, m) {
       .def("run_train", &run_train, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a,
            "gid"_a, "prob"_a, "lse"_a, "branch_out"_a, "stream"_a)
       .def("run_backward", &run_backward, "q"_a, "k"_a, "v"_a, "out"_a, "dout"_a, "shape"_a, "lse"_a, "gid"_a,
-           "prob"_a, "branch_out"_a, "dq"_a, "dk"_a, "dv"_a, "dgate"_a, "deterministic"_a, "stream"_a)
+           "prob"_a, "branch_out"_a, "dq"_a, "dk"_a, "dv"_a, "dgate"_a, "router_x"_a.none(), "router_w"_a, "dx"_a,
+           "dw"_a, "deterministic"_a, "stream"_a)
       // Makes the backward (no device work): raises NotSupportedError naming what it does not run.
       .def("check_backward", [](Pattern& p, bool deterministic) { p.backward(deterministic); }, "deterministic"_a)
       .def("bench_cpp_loop", &bench_cpp_loop, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a, "iters"_a, "stream"_a, "weights_unchanged"_a)
@@ -779,7 +822,8 @@ NB_MODULE(_moga, m) {
         rt::PatternAttention* a = p.last();
         if (!a) throw rt::ArgumentError("last_routing: the pattern has not run on the GPU yet");
         rt::PatternAttention::Routing r = a->last_routing(ki, (CUstream)stream);
-        const std::vector<size_t> shp = {(size_t)r.B, (size_t)r.N};
+        std::vector<size_t> shp = {(size_t)r.B, (size_t)r.N};
+        if (r.topk > 1) shp.push_back((size_t)r.topk);  // [B, N, k], by decreasing probability
         return std::make_pair(to_numpy(std::move(r.gid), shp), to_numpy(std::move(r.prob), shp));
       })
       .def("last_block_map", [](Pattern& p, int ki, uint64_t stream) {
