@@ -326,17 +326,23 @@ def test_cpu_op_grads_vs_torch_float64():
             assert err(a, b) <= 1e-5, f"{name} {n}: rel L2 {err(a, b):.3g}"
 
 
+def _tiny_routed_cpu(dtype, seed):
+    """moga_dynamic (M = 3, D = 64) on 12 tokens, CPU: the pattern, the shape and q, k, v, x, W_r."""
+    pat = moga.pattern("moga_dynamic", params={"M": 3}, head_dim=64)
+    shape = moga.video(2, 2, 3)
+    gen = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(1, shape.N, 1, 64, dtype=dtype, generator=gen) for _ in range(3))
+    x = torch.randn(1, shape.N, 8, dtype=dtype, generator=gen)
+    w = torch.randn(8, 3, dtype=dtype, generator=gen) * 2  # logits well apart: few near-ties
+    return pat, shape, q, k, v, x, w
+
+
 @needs_torch
 @pytest.mark.autograd_cpu
 def test_cpu_router_gradcheck():
     # finite differences of the routed op on the CPU (float64 torch.autograd.gradcheck) for x and W: the
     # routing is piecewise constant, so the inputs are chosen away from ties (logits well apart)
-    pat = moga.pattern("moga_dynamic", params={"M": 3}, head_dim=64)
-    shape = moga.video(2, 2, 3)
-    gen = torch.Generator().manual_seed(3)
-    q, k, v = (torch.randn(1, shape.N, 1, 64, dtype=torch.float64, generator=gen) for _ in range(3))
-    x = torch.randn(1, shape.N, 8, dtype=torch.float64, generator=gen)
-    w = torch.randn(8, 3, dtype=torch.float64, generator=gen) * 2
+    pat, shape, q, k, v, x, w = _tiny_routed_cpu(torch.float64, seed=3)
 
     def f(x, w):
         return pat(q, k, v, shape=shape, router_x=x, router_w=[w])
@@ -350,11 +356,7 @@ def test_cpu_router_gradcheck():
 def test_cpu_opcheck_and_compile():
     # the registered ops' fake implementations and autograd registration (torch.library.opcheck), and a
     # training step under torch.compile(fullgraph=True) matching eager
-    pat = moga.pattern("moga_dynamic", params={"M": 3}, head_dim=64)
-    shape = moga.video(2, 2, 3)
-    gen = torch.Generator().manual_seed(4)
-    q, k, v = (torch.randn(1, shape.N, 1, 64, generator=gen) for _ in range(3))
-    x, w = torch.randn(1, shape.N, 8, generator=gen), torch.randn(8, 3, generator=gen)
+    pat, shape, q, k, v, x, w = _tiny_routed_cpu(torch.float32, seed=4)
     args = (*leaves(q, k, v), leaves(x)[0], leaves(w), pat._id, shape.as_list(), False)
     torch.library.opcheck(torch.ops.moga.attention_train.default, args,
                           test_utils=("test_schema", "test_autograd_registration", "test_faketensor"))
