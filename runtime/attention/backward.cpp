@@ -67,7 +67,6 @@ struct AttentionBackward::Impl {
   };
   std::vector<Kern> kerns;
   int routed_count = 0;
-  bool any_gated = false;  // a routed kernel with `gate route.prob`
 
   // One NVRTC unit per pattern kernel (its three main kernels) and one for the shared ones, compiled in parallel.
   struct Mod {
@@ -156,7 +155,6 @@ AttentionBackward::AttentionBackward(LoadedPattern pattern, BackwardOptions opti
     kn.ks = &k;
     kn.variant = fmt::format("moga_gen_{}::{}", spec.pattern, k.name);
     if (k.route) kn.routed = impl_->routed_count++;
-    impl_->any_gated |= k.route && k.route_gate;
     impl_->kerns.push_back(std::move(kn));
   }
   if (impl_->kerns.empty()) throw ArgumentError(fmt::format("backward: pattern '{}' has no kernels", spec.pattern));
