@@ -127,7 +127,7 @@ def main(argv=None):
     ap.add_argument("--latents", type=int, default=16, help="synthetic training latents")
     ap.add_argument("--pattern", default="auto", help="auto (moga, else its branches), a name, or names a,b,c (mean)")
     ap.add_argument("--time-steps", type=int, default=15, help="steps timed per processor (after 3 warm-up); 0: none")
-    ap.add_argument("--time-shape", default="", help="F,H,W latent to time the step at (default: the training one)")
+    ap.add_argument("--time-shape", default="", help="F,H,W: also time the step at this latent (e.g. 21,60,104)")
     ap.add_argument("--out", default="out/finetune")
     ap.add_argument("--moga", default="", help="the moga CLI: load the checkpoint with `moga run`")
     ap.add_argument("--json", default="")
@@ -193,21 +193,27 @@ def main(argv=None):
         run_rc = r.returncode
         print(f"moga run --weights: exit {r.returncode}\n" + "\n".join((r.stdout + r.stderr).strip().splitlines()[-8:]))
 
-    # the training step, our processor vs diffusers' attention (SDPA), same model and batches
-    tf, th, tw = (int(x) for x in a.time_shape.split(",")) if a.time_shape else (a.frames, a.height, a.width)
-    tt = tf * (th // 2) * (tw // 2)
-    ours = sdpa = None
+    # the training step, our processor vs diffusers' attention (SDPA), same model and batches: at the training
+    # latent, and at --time-shape when given (e.g. 21,60,104: Wan's 480p latent, 32,760 tokens)
+    shapes = [(a.frames, a.height, a.width)]
+    if a.time_shape:
+        shapes.append(tuple(int(x) for x in a.time_shape.split(",")))
+    timing = []
     if a.time_steps > 0:
-        tl, tc = make_data(2, tf, th, tw, a.seed + 1)
-        batches = [flow_batch(tl, tc, a.batch, 50_000 + i) for i in range(a.time_steps + 3)]
-        ours = step_ms(model, batches, True)
         ref = make_model(a.seed)  # diffusers' own processors (scaled_dot_product_attention)
-        sdpa = step_ms(ref, batches, False)
-        print(f"training step at {tf}x{th}x{tw} ({tt} tokens, batch {a.batch}): moga {ours:.2f} ms | diffusers SDPA "
-              f"{sdpa:.2f} ms | SDPA / moga {sdpa / ours:.2f}x")
+        for tf, th, tw in shapes:
+            tl, tc = make_data(2, tf, th, tw, a.seed + 1)
+            batches = [flow_batch(tl, tc, a.batch, 50_000 + i) for i in range(a.time_steps + 3)]
+            ours = step_ms(model, batches, True)
+            sdpa = step_ms(ref, batches, False)
+            tt = tf * (th // 2) * (tw // 2)
+            timing.append(dict(latent=[tf, th, tw], tokens=tt, step_ms=ours, sdpa_step_ms=sdpa))
+            print(f"training step at {tf}x{th}x{tw} ({tt} tokens, batch {a.batch}): moga {ours:.2f} ms | diffusers "
+                  f"SDPA {sdpa:.2f} ms | SDPA / moga {sdpa / ours:.2f}x", flush=True)
+            del tl, tc, batches
     res = dict(pattern=str(pattern), how=why, tokens=n_tok, steps=a.steps, loss_start=loss_start, loss_end=loss_end,
                balance=hist[-1][1], group_spread=[lo, hi], balanced=balanced, checkpoint=ckpt, moga_run_rc=run_rc,
-               time_tokens=tt, step_ms=ours, sdpa_step_ms=sdpa)
+               timing=timing)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)
