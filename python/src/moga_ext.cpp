@@ -146,7 +146,6 @@ class Pattern {
     auto it = by_shape_.find(key);
     if (it != by_shape_.end()) return *it->second;
     rt::AttentionOptions o = base_;
-    o.lse = lse;
     if (use_tuned_) {
       try {
         std::vector<std::string> notes;
@@ -158,6 +157,7 @@ class Pattern {
         // no usable tuning data for this shape (e.g. a space empty at this head dim): the default
       }
     }
+    o.lse = lse;  // after the tuned options (made from base_) replace o
     const std::string tk = tiles_key(o) + (lse ? "+lse" : "");
     auto& slot = by_tiles_[tk];
     if (!slot) {
