@@ -45,11 +45,10 @@ def _empty(*shape, dtype, device) -> Tensor:
 
 def _sizes(pat: Pattern, B: int, N: int, H: int):
     """Element counts of the flat side outputs: lse per kernel (float32 [B][H][N k]), gid/prob per routed
-    kernel ([B][N][k]), dlogits per routed kernel ([B][N][M])."""
+    kernel ([B][N][k])."""
     lse = [B * H * N * k["topk"] for k in pat.kernels]
     route = [B * N * pat.kernels[i]["topk"] for i in pat.routed_kernels]
-    logits = [B * N * M for M in pat.router_groups]
-    return lse, route, logits
+    return lse, route
 
 
 def _keeps_rows(pat: Pattern) -> bool:
@@ -90,7 +89,7 @@ def _train_cuda(pat, q, k, v, router_x, router_w, shape, out, lse, gid, prob, ro
         raise ValueError(f"q: the moga runtime runs on device ordinal 0 (cuda:0; use CUDA_VISIBLE_DEVICES to pick "
                          f"the GPU), got {q.device}")
     B, N, H, _ = q.shape
-    ls, rs, _ = _sizes(pat, B, N, H)
+    ls, rs = _sizes(pat, B, N, H)
     xv, ws = None, []
     if router_x is not None:
         xv = torch_view(_fix(router_x, "router_x"), "router_x")
@@ -114,7 +113,7 @@ def attention_train(q: Tensor, k: Tensor, v: Tensor, router_x: Optional[Tensor],
     the forward)."""
     pat = _REGISTRY[pattern]
     B, N, H, D = q.shape
-    ls, rs, _ = _sizes(pat, B, N, H)
+    ls, rs = _sizes(pat, B, N, H)
     out = _empty(*q.shape, dtype=q.dtype, device=q.device)
     if q.device.type == "cuda":
         check_supported(pat, deterministic)  # here, not in the traced caller: the check calls the extension
@@ -137,7 +136,7 @@ def attention_train(q: Tensor, k: Tensor, v: Tensor, router_x: Optional[Tensor],
 def _attention_train_fake(q, k, v, router_x, router_w, pattern, shape, deterministic):
     pat = _REGISTRY[pattern]
     B, N, H, D = q.shape
-    ls, rs, _ = _sizes(pat, B, N, H)
+    ls, rs = _sizes(pat, B, N, H)
     nr = B * N * H * D * sum(k["topk"] for k in pat.kernels) if _keeps_rows(pat) else 0
     if q.device.type != "cuda":
         ls, rs, nr = [], [], 0
@@ -149,7 +148,7 @@ def _attention_train_fake(q, k, v, router_x, router_w, pattern, shape, determini
 
 def _backward_cuda(pat, dout, q, k, v, out, lse, gid, prob, rows, x, ws, shape, deterministic):
     B, N, H, D = q.shape
-    ls, rs, _ = _sizes(pat, B, N, H)
+    ls, rs = _sizes(pat, B, N, H)
     dout = _fix(dout, "dout")
     dq, dk, dv = (_empty(B, N, H, D, device=q.device, dtype=q.dtype) for _ in range(3))
     gated = [pat.kernels[ki]["route_gate"] for ki in pat.routed_kernels]
