@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The MoGA layer from Python (moga's torch op) vs FlexAttention the PyTorch way, in the same run.
 
-  python3 python/bench/bench_layer.py [--grid 21x30x52] [--m 16] [--iters 20] [--json OUT]
+  python3 python/bench/bench_layer.py [--grid 21x30x52] [--m 16] [--iters 20] [--json OUT] [--backward]
 
 Cases (bf16, B = 1, H = 12, D = 128, d_model = 1536; the shapes of bench/bench_attention.cpp):
   moga_dynamic M=<m>  ours: pat(q, k, v, router_x=x, router_w=[W]) of moga.pattern("moga_dynamic",
@@ -11,6 +11,10 @@ Cases (bf16, B = 1, H = 12, D = 128, d_model = 1536; the shapes of bench/bench_a
                       (block mask rebuilt every call), gate, scatter back (bench/peers/attention_peers.py).
   moga                ours: the shipped `moga` pattern (routed M=5 + STGA + frame-local, mean); peer:
                       the same three branches with FlexAttention (the static block masks built once).
+--backward: forward + backward of each (issue #15's training step of the layer): ours through the
+differentiable call (moga._autograd: the forward keeping lse / routing / branch rows, AttentionBackward,
+RouterBackward), the peer through torch autograd (FlexAttention's backward, the gathers, the gate and the
+router's x @ W); both torch.autograd.grad of (q, k, v, x, W) for a fixed dout, nothing accumulated.
 Timing: torch.cuda.Event around each call, 3 warm-up calls, the median of --iters calls over two input
 sets in turn. Prints `case: ours X ms, peer Y ms, ratio peer/ours Z` and writes JSON.
 """
@@ -47,6 +51,7 @@ def main():
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--json", default="")
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--backward", action="store_true", help="time forward + backward (training) instead")
     a = ap.parse_args()
     Fr, Hg, Wd = (int(x) for x in a.grid.split("x"))
     N = Fr * Hg * Wd
@@ -65,7 +70,17 @@ def main():
     wa = (9.0 / DMODEL) ** 0.5
     shape = moga.video(Fr, Hg, Wd)
     env = {"torch": torch.__version__, "device": torch.cuda.get_device_name(), "moga": moga.__version__,
-           "grid": a.grid, "N": N}
+           "grid": a.grid, "N": N, "mode": "forward+backward" if a.backward else "forward"}
+    if a.backward:  # leaves that require grad; the gradient of the output is a fixed dout per input set
+        for t in qs + ks + vs + xs:
+            t.requires_grad_(True)
+        douts = [rnd(1, N, H, D) for _ in range(2)]
+
+    def train(fn, j, leaves):
+        """forward + backward of fn() w.r.t. leaves (torch.autograd.grad: nothing accumulated)."""
+        o = fn()
+        o = o if o.shape == douts[j].shape else o.transpose(1, 2)  # the peer returns [B, H, N, D]
+        return torch.autograd.grad(o, leaves, douts[j])
     rows = []
 
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
@@ -121,24 +136,36 @@ def main():
     # ---- the M = m routed layer --------------------------------------------------------------------------
     M = a.m
     pat = moga.pattern("moga_dynamic", params={"M": M})
-    W = rnd(DMODEL, M, s=wa)
+    W = rnd(DMODEL, M, s=wa).requires_grad_(a.backward)
     outs = [torch.empty(1, N, H, D, device=dev, dtype=torch.bfloat16) for _ in range(2)]
 
     def ours_dyn(i):
         j = i & 1
-        pat(qs[j].transpose(1, 2), ks[j].transpose(1, 2), vs[j].transpose(1, 2), shape=shape, router_x=xs[j],
-            router_w=[W], out=outs[j])
+        args = (qs[j].transpose(1, 2), ks[j].transpose(1, 2), vs[j].transpose(1, 2))
+        if a.backward:
+            return train(lambda: pat(*args, shape=shape, router_x=xs[j], router_w=[W]), j,
+                         [qs[j], ks[j], vs[j], xs[j], W])
+        pat(*args, shape=shape, router_x=xs[j], router_w=[W], out=outs[j])
 
-    case(f"moga_dynamic M={M}", ours_dyn, lambda i: dynamic_peer(xs[i & 1], W, qs[i & 1], ks[i & 1], vs[i & 1]))
+    def peer_dyn(i):
+        j = i & 1
+        fn = lambda: dynamic_peer(xs[j], W, qs[j], ks[j], vs[j])  # noqa: E731
+        return train(fn, j, [qs[j], ks[j], vs[j], xs[j], W]) if a.backward else fn()
+
+    sfx = " fwd+bwd" if a.backward else ""
+    case(f"moga_dynamic M={M}{sfx}", ours_dyn, peer_dyn)
 
     # ---- the full MoGA layer (M = 5): routed + STGA + frame-local, mean --------------------------------
     full = moga.pattern("moga")
-    W5 = rnd(DMODEL, 5, s=wa)
+    W5 = rnd(DMODEL, 5, s=wa).requires_grad_(a.backward)
 
     def ours_moga(i):
         j = i & 1
-        full(qs[j].transpose(1, 2), ks[j].transpose(1, 2), vs[j].transpose(1, 2), shape=shape, router_x=xs[j],
-             router_w=[W5], out=outs[j])
+        args = (qs[j].transpose(1, 2), ks[j].transpose(1, 2), vs[j].transpose(1, 2))
+        if a.backward:
+            return train(lambda: full(*args, shape=shape, router_x=xs[j], router_w=[W5]), j,
+                         [qs[j], ks[j], vs[j], xs[j], W5])
+        full(*args, shape=shape, router_x=xs[j], router_w=[W5], out=outs[j])
 
     pos = torch.arange(N, device=dev)
     frame = pos // (Hg * Wd)
@@ -159,13 +186,18 @@ def main():
         if not bms:
             bms["stga"] = block_mask(stga_mod)
             bms["frame"] = block_mask(frame_mod)
-        q, k, v = qs[i & 1], ks[i & 1], vs[i & 1]
-        o1 = dynamic_peer(xs[i & 1], W5, q, k, v)
-        o2 = flex(q, k, v, block_mask=bms["stga"])
-        o3 = flex(q, k, v, block_mask=bms["frame"])
-        return (o1 + o2 + o3) / 3
+        j = i & 1
+        q, k, v = qs[j], ks[j], vs[j]
 
-    case("moga", ours_moga, peer_moga)
+        def fn():
+            o1 = dynamic_peer(xs[j], W5, q, k, v)
+            o2 = flex(q, k, v, block_mask=bms["stga"])
+            o3 = flex(q, k, v, block_mask=bms["frame"])
+            return (o1 + o2 + o3) / 3
+
+        return train(fn, j, [q, k, v, xs[j], W5]) if a.backward else fn()
+
+    case(f"moga{sfx}", ours_moga, peer_moga)
 
     out = {"env": env, "rows": rows}
     if a.json:
