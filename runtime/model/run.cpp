@@ -28,6 +28,7 @@
 #include "runtime/jit/driver.h"
 #include "runtime/parallel/launch.h"
 #include "runtime/parallel/nccl_comm.h"
+#include "runtime/parallel/ring_gpu.h"
 #include "runtime/parallel/sharding.h"
 
 namespace moga::model {
@@ -316,9 +317,8 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
     throw std::invalid_argument(fmt::format("--gpus {}: sequence parallelism runs on the GPU backend (--backend gpu or "
                                             "auto), not --backend cpu",
                                             world));
-  parallel::check_heads(cfg.heads, world);
   const ref::PatternSpec pattern = o.pattern ? *o.pattern : embedded_pattern(o.attention);
-  parallel::check_pattern_head_free(pattern);
+  parallel::check_usp(cfg.heads, world, pattern);  // heads x ring (usp_plan.h) and what the GPU ring runs
   if (o.forward_latent.empty()) {  // every GPU must own a token (the latent file's shape is checked per rank)
     const LatentDims d = default_dims(o, cfg);
     (void)parallel::SeqShards::make(checked_tokens(cfg, d.F, d.H, d.W, "--frames/--height/--width"), world);
@@ -344,9 +344,11 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
       id = parallel::unique_id_from_hex(env.id_hex);
     } else {
       id = parallel::new_unique_id();
-      out << fmt::format("moga run: {} GPUs, Ulysses sequence parallelism over NCCL {} (rank 0 reports; ranks 1..{} "
-                         "are child processes)\n",
-                         world, parallel::nccl_version(), world - 1);
+      const int U = parallel::ulysses_size(cfg.heads, world);
+      out << fmt::format("moga run: {} GPUs, {} over NCCL {} (rank 0 reports; ranks 1..{} are child processes)\n", world,
+                         U == world ? std::string("Ulysses sequence parallelism")
+                                    : fmt::format("Ulysses groups of {} x ring attention over {}", U, world / U),
+                         parallel::nccl_version(), world - 1);
       out.flush();
       children = parallel::Ranks::start(world, parallel::unique_id_to_hex(id), devices, "moga run --gpus");
     }
@@ -421,7 +423,7 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
 
   const std::string backend_desc =
       use_gpu ? fmt::format("gpu ({}, bf16{})", jit::Device::get().name(),
-                            par ? fmt::format(", {} GPUs, Ulysses sequence parallel; rank 0's timings", par->world) : "")
+                            par ? fmt::format(", {} GPUs, sequence parallel; rank 0's timings", par->world) : "")
               : fmt::format("cpu ({} threads)", threads);
   out << fmt::format("moga run: config {} (dim {}, {} layers, {} heads x {}), attention '{}'{}, backend {}\n",
                      cfg.name, cfg.dim, cfg.layers, cfg.heads, cfg.head_dim(), pattern.pattern,

@@ -21,6 +21,7 @@ struct NcclApi {
 #define MOGA_NCCL_MEMBER(fn) decltype(&::fn) fn = nullptr;
   MOGA_NCCL_FUNCS(MOGA_NCCL_MEMBER)
 #undef MOGA_NCCL_MEMBER
+  decltype(&::ncclCommSplit) ncclCommSplit = nullptr;  // NCCL >= 2.18, optional: only ring attention needs it
 };
 
 namespace {
@@ -73,6 +74,7 @@ Loaded load() {
     l.why = l.lib_why;
     return l;
   }
+  l.api.ncclCommSplit = reinterpret_cast<decltype(l.api.ncclCommSplit)>(dlsym(lib, "ncclCommSplit"));
   l.lib_ok = true;
   std::string dev_why;
   if (!jit::try_driver(&dev_why)) {
@@ -173,6 +175,19 @@ Communicator::Communicator(int rank, int world, const UniqueId& id) : rank_(rank
                                     ? " (set NCCL_DEBUG=INFO for NCCL's own log)"
                                     : ""));
   comm_ = c;
+}
+
+Communicator::Communicator(const NcclApi* api, void* comm, int rank, int world)
+    : api_(api), comm_(comm), rank_(rank), world_(world) {}
+
+std::unique_ptr<Communicator> Communicator::split() {
+  if (!api_->ncclCommSplit)
+    throw NcclError(fmt::format("NCCL {} lacks ncclCommSplit (NCCL >= 2.18 needed for ring attention)", nccl_version()));
+  ncclComm_t c = nullptr;
+  // color 0, key = rank: the same ranks in the same order, a communicator of its own
+  if (const ncclResult_t r = api_->ncclCommSplit(static_cast<ncclComm_t>(comm_), 0, rank_, &c, nullptr); r != ncclSuccess)
+    fail("ncclCommSplit", r);
+  return std::unique_ptr<Communicator>(new Communicator(api_, c, rank_, world_));
 }
 
 Communicator::~Communicator() {

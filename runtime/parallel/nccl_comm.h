@@ -20,6 +20,7 @@
 
 #include <array>
 #include <cstddef>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -60,6 +61,9 @@ class Communicator {
 
   int rank() const { return rank_; }
   int world() const { return world_; }
+  // A second communicator over the same ranks (ncclCommSplit, collective: every rank calls it), for
+  // transfers on another stream (ring attention, ring_gpu.h) that must not queue behind this one's.
+  std::unique_ptr<Communicator> split();
 
   // Point-to-point in groups (an all-to-all is one group of sends and receives to every peer): between
   // group_start() and group_end() the calls are only queued; group_end() enqueues them all on `stream`.
@@ -75,6 +79,7 @@ class Communicator {
   void abort();
 
  private:
+  Communicator(const NcclApi* api, void* comm, int rank, int world);  // split()
   [[noreturn]] void fail(const std::string& call, int result) const;
   const NcclApi* api_ = nullptr;
   void* comm_ = nullptr;  // ncclComm_t

@@ -132,9 +132,10 @@ void emulate_all_gather(const std::vector<Gather>& plans, const std::vector<void
 // N tokens, P ranks, activations of `elem` bytes: q,k,v in and o out per layer (all-to-alls), the
 // routing (gid + prob, 8 bytes a token) per layer when routed, the head output (out_dim values of
 // elem bytes a token) once.
+// ring_per_layer: the K/V of ring attention (usp_plan.h; 0 for pure Ulysses).
 struct Traffic {
-  double a2a_per_layer = 0, routing_per_layer = 0, head = 0;
-  double per_forward(int layers) const { return layers * (a2a_per_layer + routing_per_layer) + head; }
+  double a2a_per_layer = 0, ring_per_layer = 0, routing_per_layer = 0, head = 0;
+  double per_forward(int layers) const { return layers * (a2a_per_layer + ring_per_layer + routing_per_layer) + head; }
 };
 Traffic traffic_per_rank(long long N, int d, int P, size_t elem, bool routed, int out_dim, int rank = 0);
 

@@ -41,12 +41,15 @@ std::unique_ptr<jit::DeviceBuffer> fit(std::unique_ptr<jit::DeviceBuffer> b, siz
 }
 }  // namespace
 
-void UlyssesGpu::prepare(long long N, int H, int D, long long qkv_ld, long long out_ld) {
-  const long long key[5] = {N, H, D, qkv_ld, out_ld};
-  if (std::equal(key, key + 5, key_)) return;
-  shape_ = UlyssesShape::make(N, H, D, world());
-  to_heads_ = seq_to_heads(shape_, rank(), 3, qkv_ld, 2);
-  to_seq_ = heads_to_seq(shape_, rank(), 1, out_ld, 2);
+void UlyssesGpu::prepare(const UspLayout& l, long long qkv_ld, long long out_ld) {
+  if (l.P != world()) throw std::logic_error(fmt::format("UlyssesGpu: a layout of {} ranks, {} in the world", l.P, world()));
+  const long long key[5] = {l.N, l.H, l.D, qkv_ld, out_ld};
+  if (std::equal(key, key + 5, key_) && l.U == layout_.U) return;
+  layout_ = l;
+  shape_ = l.group_shape(l.group_of(rank()));
+  const int u = l.member_of(rank());
+  to_heads_ = seq_to_heads(shape_, u, 3, qkv_ld, 2);
+  to_seq_ = heads_to_seq(shape_, u, 1, out_ld, 2);
   send_ = fit(std::move(send_), to_heads_.send_buffer_bytes);
   heads_ = fit(std::move(heads_), to_heads_.recv_buffer_bytes);
   out_ = fit(std::move(out_), to_seq_.src_bytes);
@@ -66,11 +69,13 @@ void UlyssesGpu::run(const Exchange& e, CUdeviceptr src, CUdeviceptr send, CUdev
     return CUdeviceptr(0);
   };
   for (const Copy3D& c : e.pre) copy3d_device(c, base(c.src), base(c.dst), stream);
+  // The plan's ranks are the members of this rank's Ulysses group: member p is world rank (g, p).
+  const int g = layout_.group_of(rank());
   comm_->group_start();
   for (int p = 0; p < e.P; ++p) {
     if (p == e.rank) continue;
-    comm_->send(base(e.send_from) + e.send_offset[p], e.send_bytes[p], p, stream);
-    comm_->recv(recv + e.recv_offset[p], e.recv_bytes[p], p, stream);
+    comm_->send(base(e.send_from) + e.send_offset[p], e.send_bytes[p], layout_.rank_of(g, p), stream);
+    comm_->recv(recv + e.recv_offset[p], e.recv_bytes[p], layout_.rank_of(g, p), stream);
   }
   comm_->group_end();
   for (const Copy3D& c : e.post) copy3d_device(c, base(c.src), base(c.dst), stream);
@@ -86,7 +91,7 @@ void UlyssesGpu::all_gather(const std::vector<std::pair<CUdeviceptr, size_t>>& b
   if (key_[0] < 0) throw std::logic_error("UlyssesGpu::all_gather before prepare()");
   comm_->group_start();
   for (const auto& [buf, row] : buffers) {
-    const Gather g = all_gather_rows(shape_.shards, rank(), row);
+    const Gather g = all_gather_rows(layout_.shards, rank(), row);
     for (int p = 0; p < g.P; ++p) {
       if (p == g.rank) continue;
       comm_->send(buf + g.send_offset, g.send_bytes, p, stream);

@@ -1,10 +1,12 @@
 // Ulysses exchanges on the GPU (docs/distributed.md): executes sharding.h's plans on one stream, the
 // local copies with cuMemcpy3DAsync and the transfers as one NCCL group of send/recv pairs per
-// exchange. Owns the exchange buffers (bf16):
-//   send    [P][n][3][H/P][D]  q|k|v packed per destination rank
-//   heads   [N][3][H/P][D]     all tokens, this rank's heads: q, k, v are strided views of it
-//   out     [N][H/P][D]        the attention output for this rank's heads
-//   back    [P][n][H/P][D]     the other ranks' heads of this rank's tokens, before the unpack
+// exchange. With Ulysses x ring (usp_plan.h) the all-to-alls run inside the rank's Ulysses group of U
+// ranks over the group's Ng tokens (pure Ulysses: U = P, Ng = N); the all-gathers over all P ranks.
+// Owns the exchange buffers (bf16; Hl = H/U):
+//   send    [U][n][3][Hl][D]   q|k|v packed per destination rank
+//   heads   [Ng][3][Hl][D]     the group's tokens, this rank's heads: q, k, v are strided views of it
+//   out     [Ng][Hl][D]        the attention output for this rank's heads
+//   back    [U][n][Hl][D]      the other members' heads of this rank's tokens, before the unpack
 // The caller (GpuDiT::forward) computes q|k|v for its shard, calls qkv_to_heads, runs the attention
 // into out(), calls out_to_seq, and goes on with its shard.
 #pragma once
@@ -18,6 +20,7 @@
 #include "runtime/jit/module.h"
 #include "runtime/parallel/nccl_comm.h"
 #include "runtime/parallel/sharding.h"
+#include "runtime/parallel/usp_plan.h"
 
 namespace moga::parallel {
 
@@ -31,16 +34,20 @@ class UlyssesGpu {
   int world() const { return comm_->world(); }
   Communicator& comm() { return *comm_; }
 
-  // Plans and buffers for N tokens, H heads of D (bf16); q|k|v rows of qkv_ld elements (q, k, v at
-  // columns 0, H*D, 2*H*D), attention-output rows of out_ld elements. Cheap when nothing changed.
-  void prepare(long long N, int H, int D, long long qkv_ld, long long out_ld);
-  const UlyssesShape& shape() const { return shape_; }
-  long long start() const { return shape_.shards.start(rank()); }
-  long long count() const { return shape_.shards.count(rank()); }
-  int heads_local() const { return shape_.Hp(); }
+  // Plans and buffers for the layout (its P must be the world's; bf16); q|k|v rows of qkv_ld elements
+  // (q, k, v at columns 0, H*D, 2*H*D), attention-output rows of out_ld elements. Cheap when nothing
+  // changed.
+  void prepare(const UspLayout& l, long long qkv_ld, long long out_ld);
+  const UspLayout& layout() const { return layout_; }
+  const UlyssesShape& shape() const { return shape_; }  // the group's all-to-all
+  long long start() const { return layout_.shards.start(rank()); }
+  long long count() const { return layout_.shards.count(rank()); }
+  long long group_start() const { return layout_.group_start(layout_.group_of(rank())); }
+  long long group_count() const { return shape_.N; }
+  int heads_local() const { return layout_.Hl(); }
 
-  CUdeviceptr heads() const { return heads_->ptr(); }  // [N][3][H/P][D]
-  CUdeviceptr out() const { return out_->ptr(); }      // [N][H/P][D]
+  CUdeviceptr heads() const { return heads_->ptr(); }  // [Ng][3][Hl][D]
+  CUdeviceptr out() const { return out_->ptr(); }      // [Ng][Hl][D]
 
   // qkv: this rank's rows [n][qkv_ld] -> heads().
   void qkv_to_heads(CUdeviceptr qkv, CUstream stream);
@@ -52,6 +59,7 @@ class UlyssesGpu {
  private:
   void run(const Exchange& e, CUdeviceptr src, CUdeviceptr send, CUdeviceptr recv, CUdeviceptr dst, CUstream stream);
   std::shared_ptr<Communicator> comm_;
+  UspLayout layout_;
   UlyssesShape shape_;
   long long key_[5] = {-1, -1, -1, -1, -1};
   Exchange to_heads_, to_seq_;

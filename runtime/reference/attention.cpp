@@ -7,7 +7,9 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <unordered_map>
+#include <utility>
 
 namespace moga::ref {
 
@@ -121,9 +123,22 @@ Grouping kernel_grouping(const PatternSpec& spec, int ki, const RefInputs& in, c
 
 namespace {
 
+// [begin, end) of a RefInputs::Rows over N tokens.
+std::pair<int, int> rows_of(const RefInputs::Rows& r, int N, const char* what) {
+  const int e = r.end < 0 ? N : r.end;
+  if (r.begin < 0 || r.begin > e || e > N)
+    bad(std::string(what) + " [" + std::to_string(r.begin) + ", " + std::to_string(r.end) + ") is not inside [0, " +
+        std::to_string(N) + ")");
+  return {r.begin, e};
+}
+
 template <class Real>
-void run_kernel(const KernelSpec& k, const Grouping& g, const Shape& shape, const RefInputs& in, Real* dst) {
+void run_kernel(const KernelSpec& k, const Grouping& g, const Shape& shape, const RefInputs& in, Real* dst,
+                Real* lse) {
   const int B = in.B, N = shape.N(), H = in.heads, D = in.head_dim, K = g.k;
+  const auto [q0, q1] = rows_of(in.q_rows, N, "q_rows");
+  const auto [k0, k1] = rows_of(in.kv_rows, N, "kv_rows");
+  const int nq = q1 - q0;
   const MaskShape& ms = shape.mask();
   const Real scale = (Real)(k.scale ? *k.scale : 1.0 / std::sqrt((double)D));
   const Real weight = (Real)k.weight;
@@ -157,15 +172,15 @@ void run_kernel(const KernelSpec& k, const Grouping& g, const Shape& shape, cons
   }
 
   const float *Q = in.q, *Kt = in.k, *V = in.v;
-  detail::parallel_for((long long)B * N, nthreads, 8, [&](long long item, int wi) {
+  detail::parallel_for((long long)B * nq, nthreads, 8, [&](long long item, int wi) {
     Worker& w = workers[wi];
-    const int b = (int)(item / N), t = (int)(item % N);
+    const int b = (int)(item / nq), t = q0 + (int)(item % nq);
     for (int j = 0; j < K; ++j) {
       const int grp = g.group(b, t, j);
       const std::vector<int>& mem = members[b].at(grp);
       w.vis.clear();
       for (int kv : mem)
-        if (!w.mask || w.mask->mask(C[t], C[kv], ms)) w.vis.push_back(kv);
+        if (kv >= k0 && kv < k1 && (!w.mask || w.mask->mask(C[t], C[kv], ms))) w.vis.push_back(kv);
       if (w.vis.empty()) continue;  // no visible key: contributes 0
 
       Real gate = 1;
@@ -203,6 +218,7 @@ void run_kernel(const KernelSpec& k, const Grouping& g, const Shape& shape, cons
         Real* o = dst + (((size_t)b * N + t) * H + h) * D;
         const Real f = coef / sum;
         for (int d = 0; d < D; ++d) o[d] += f * w.acc[d];
+        if (lse) lse[(((size_t)b * H + h) * N + t) * K + j] = mx + std::log(sum);
       }
     }
   });
@@ -223,15 +239,21 @@ void reference_attention(const PatternSpec& spec, const RefInputs& in, RefOutput
   out.out.assign(total, Real(0));
   out.groups.clear();
   out.terms.clear();
+  out.lse.clear();
   for (int ki = 0; ki < (int)spec.kernels.size(); ++ki) {
     Grouping g = kernel_grouping(spec, ki, in, shape);
+    Real* lse = nullptr;
+    if (in.lse) {
+      out.lse.emplace_back((size_t)in.B * in.heads * N * g.k, -std::numeric_limits<Real>::infinity());
+      lse = out.lse.back().data();
+    }
     if (in.per_kernel) {
       std::vector<Real> term(total, Real(0));
-      run_kernel<Real>(spec.kernels[ki], g, shape, in, term.data());
+      run_kernel<Real>(spec.kernels[ki], g, shape, in, term.data(), lse);
       for (size_t i = 0; i < total; ++i) out.out[i] += term[i];
       out.terms.push_back(std::move(term));
     } else {
-      run_kernel<Real>(spec.kernels[ki], g, shape, in, out.out.data());
+      run_kernel<Real>(spec.kernels[ki], g, shape, in, out.out.data(), lse);
     }
     out.groups.push_back(std::move(g));
   }

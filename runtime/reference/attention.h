@@ -56,6 +56,15 @@ struct RefInputs {
   std::vector<const Grouping*> routing;
   bool per_kernel = false;  // also return each kernel's term w * gate * attn separately
   int threads = 0;          // worker threads; 0: std::thread::hardware_concurrency()
+  // Partial attention (ring attention, runtime/parallel/ring_cpu.h): only the queries of q_rows are
+  // computed (the other rows of out stay 0 and their q is never read) and only the keys of kv_rows are
+  // visible (k, v of other tokens are never read). Token indices of the whole sequence, [begin, end);
+  // end < 0: N. The coordinates, groups and masks stay those of the whole sequence.
+  struct Rows {
+    int begin = 0, end = -1;
+  };
+  Rows q_rows, kv_rows;
+  bool lse = false;  // also return each kernel's log-sum-exp (RefOutputT::lse)
 };
 
 template <class Real>
@@ -63,6 +72,9 @@ struct RefOutputT {
   std::vector<Real> out;                   // [B][N][heads][head_dim]
   std::vector<Grouping> groups;            // per kernel: the grouping used (single_group if ungrouped)
   std::vector<std::vector<Real>> terms;    // per kernel (RefInputs::per_kernel): w * gate * attn
+  // per kernel (RefInputs::lse), the layout of reference_lse (backward.h): [((b*heads + h)*N + t)*k + j],
+  // ln sum exp(score) over the visible keys; -inf for a row not computed or seeing no key
+  std::vector<std::vector<Real>> lse;
 };
 using RefOutput = RefOutputT<double>;
 using RefOutputF32 = RefOutputT<float>;

@@ -149,7 +149,7 @@ TEST_F(ParallelGpu, OneRankCommunicatorAndExchange) {
   UlyssesGpu u(comm);
   const long long N = 50;
   const int H = 4, D = 64;
-  u.prepare(N, H, D, 3LL * H * D, (long long)H * D);
+  u.prepare(UspLayout::make(N, H, D, 1), 3LL * H * D, (long long)H * D);
   const std::vector<unsigned short> src = random_bf16((size_t)N * 3 * H * D, 7);
   jit::DeviceBuffer qkv(src.size() * 2), a((size_t)N * H * D * 2);
   qkv.upload(src);

@@ -295,8 +295,15 @@ TEST(ParallelRun, ArgumentErrors) {
   o.config = "tiny";  // 2 heads
   o.progress = false;
   o.gpus = 3;
+  o.attention = "moga";  // 3 GPUs need a ring of 3 (2 heads): the GPU ring runs dense patterns only
   std::string m = run_error(o);
-  EXPECT_TRUE(has(m, "2 attention heads") && has(m, "3 GPUs") && has(m, "use 1, 2 GPUs")) << m;
+  EXPECT_TRUE(has(m, "2 attention heads over 3 GPUs") && has(m, "ring of 3") && has(m, "use 1, 2 GPUs for 'moga'")) << m;
+  if (!jit::device_available()) {  // `full` runs on 3 GPUs (Ulysses x ring): the next check is the device
+    o.attention = "full";
+    m = run_error(o);
+    EXPECT_EQ(m.rfind("--gpus 3: no CUDA device: ", 0), 0u) << m;
+  }
+  o.attention = "full";
   o.gpus = 2;
   o.backend = "cpu";
   m = run_error(o);
@@ -315,8 +322,10 @@ TEST(ParallelRun, ArgumentErrors) {
     EXPECT_EQ(m.rfind("--gpus 2: no CUDA device: ", 0), 0u) << m;
     o.gpus = 64;
     o.config = "wan-1.3b";  // 12 heads: the heads are checked before the devices
+    o.attention = "moga";
     m = run_error(o);
-    EXPECT_TRUE(has(m, "12 attention heads") && has(m, "64 GPUs")) << m;
+    EXPECT_TRUE(has(m, "12 attention heads over 64 GPUs") && has(m, "groups of 4 and a ring of 16")) << m;
+    o.attention = "full";
   }
   // A rank started with a world that does not match --gpus.
   {
@@ -349,9 +358,9 @@ TEST(ParallelRun, CliGpusErrors) {
     ss << f.rdbuf();
     return std::make_pair(rc, ss.str());
   };
-  auto [rc, text] = run("--config tiny --gpus 3");
+  auto [rc, text] = run("--config tiny --attention moga --gpus 3");
   EXPECT_NE(rc, 0);
-  EXPECT_TRUE(has(text, "moga: error:") && has(text, "2 attention heads")) << text;
+  EXPECT_TRUE(has(text, "moga: error:") && has(text, "2 attention heads over 3 GPUs")) << text;
   std::tie(rc, text) = run("--config tiny --gpus 2 --backend cpu");
   EXPECT_NE(rc, 0);
   EXPECT_TRUE(has(text, "--backend cpu")) << text;

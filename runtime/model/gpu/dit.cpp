@@ -23,6 +23,7 @@
 #include "runtime/parallel/nccl_comm.h"
 #include "runtime/parallel/sharding.h"
 #include "runtime/tune/select.h"
+#include "runtime/parallel/ring_gpu.h"
 #include "runtime/parallel/ulysses_gpu.h"
 
 namespace moga::model::gpu {
@@ -282,7 +283,12 @@ struct GpuDiT::Impl {
   Grow x, h, qkv, a, y, ffh, cols, ho, lat_in, lat_out, rope, temb;
   // sequence parallelism (set_sequence_parallel): the exchanges, and the gathered routing [routed][N]
   std::unique_ptr<parallel::UlyssesGpu> sp;
+  std::unique_ptr<parallel::RingGpu> ring;  // R > 1 ring groups (usp_plan.h); null for pure Ulysses
   Grow rgid, rprob;
+  // The self-attention of this rank's queries: one run over all keys, or the ring's R steps (each a
+  // run with Nk keys writing its log-sum-exp); q, k, v strided views of the exchange buffer.
+  void self_attention(CUdeviceptr qkv_all, CUdeviceptr out, long long N, int hl, int D, const rt::AttentionShape& shape,
+                      const rt::RouterInputs* router, CUstream st, const rt::RunOptions& ro);
   // router calibration (calibrating forwards only), all on the device: all N rows of h (sequence
   // parallelism), per-chunk partial sums, the sum of h (double), W' in f32, and every block's original
   // router in f32 [layer][M][d] (from the arena's bf16, kept before the first calibration overwrites it:
@@ -300,6 +306,7 @@ struct GpuDiT::Impl {
   struct Geometry {
     int gf = 0, gh = 0, gw = 0, nshots = 1, hl = 0;
     long long N = 0, s0 = 0, n = 0;
+    long long nq = 0;  // the self-attention's queries: N, or the ring group's tokens (Ulysses x ring)
     std::vector<long long> shot_tok;  // [nshots + 1] first token of each shot, then N
     rt::AttentionShape shape;
   };
@@ -454,9 +461,40 @@ void GpuDiT::set_sequence_parallel(std::shared_ptr<parallel::Communicator> comm)
     impl_->sp.reset();
     return;
   }
-  parallel::check_heads(cfg_.heads, comm->world());
-  parallel::check_pattern_head_free(impl_->pattern.spec);
+  parallel::check_usp(cfg_.heads, comm->world(), impl_->pattern.spec);
+  impl_->ring.reset();
+  if (parallel::ulysses_size(cfg_.heads, comm->world()) != comm->world()) {
+    impl_->ring = std::make_unique<parallel::RingGpu>(comm->split());
+    // every step's attention writes its log-sum-exp for the merge
+    rt::AttentionOptions o;
+    o.lse = true;
+    impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, o);  // choose_tiles keeps it
+  }
   impl_->sp = std::make_unique<parallel::UlyssesGpu>(std::move(comm));
+}
+
+void GpuDiT::Impl::self_attention(CUdeviceptr qkv_all, CUdeviceptr out, long long N, int hl, int D,
+                                  const rt::AttentionShape& shape, const rt::RouterInputs* router, CUstream st,
+                                  const rt::RunOptions& ro) {
+  auto view = [&](CUdeviceptr p, long long n, long long ld) {
+    return rt::TensorView::strided(p, rt::DType::BF16, {1, n, hl, D}, {n * ld, ld, D, 1});
+  };
+  if (!ring) {
+    const long long ld3 = 3LL * hl * D;
+    attn->run(view(qkv_all, N, ld3), view(qkv_all + (size_t)hl * D * 2, N, ld3),
+              view(qkv_all + (size_t)2 * hl * D * 2, N, ld3),
+              rt::TensorView::contiguous(out, rt::DType::BF16, {1, N, hl, D}), shape, router, st, ro);
+    return;
+  }
+  ring->attend(qkv_all, out,
+               [&](CUdeviceptr q, long long q_ld, CUdeviceptr k, CUdeviceptr v, long long kv_ld, long long nk,
+                   CUdeviceptr o, CUdeviceptr lse, CUstream s) {
+                 rt::RunOptions r = ro;
+                 r.lse = {lse};
+                 attn->run(view(q, N, q_ld), view(k, nk, kv_ld), view(v, nk, kv_ld),
+                           rt::TensorView::contiguous(o, rt::DType::BF16, {1, N, hl, D}), shape, nullptr, s, r);
+               },
+               st);
 }
 
 const rt::PatternAttention& GpuDiT::self_attention() const { return *impl_->attn; }
@@ -586,6 +624,7 @@ void GpuDiT::Impl::calibrate_router(int layer, CUdeviceptr h, long long s0, long
 // Once per shape: a new PatternAttention recompiles nothing the disk cache already holds.
 void GpuDiT::Impl::choose_tiles(int gf, int gh, int gw, int heads, int D, const std::vector<int>& shots) {
   Impl& I = *this;
+  if (I.ring) return;  // the ring's instance writes the log-sum-exp (set_sequence_parallel); default tiles
   const std::string key = fmt::format("{}x{}x{} h{} d{}", gf, gh, gw, heads, D);
   if (I.tiles_for == key) return;
   I.tiles_for = key;
@@ -622,13 +661,19 @@ GpuDiT::Impl::Geometry GpuDiT::Impl::geometry(int F, int H, int W, const std::ve
   const int D = c.head_dim();
   g.n = g.N;
   g.hl = c.heads;
+  g.nq = g.N;
   if (sp) {
-    sp->prepare(g.N, c.heads, D, 3LL * c.dim, c.dim);
+    const parallel::UspLayout l = parallel::UspLayout::make(g.N, c.heads, D, sp->world());
+    sp->prepare(l, 3LL * c.dim, c.dim);
+    if (ring) ring->prepare(l);
     g.s0 = sp->start();
     g.n = sp->count();
     g.hl = sp->heads_local();
+    g.nq = sp->group_count();
   }
-  if (pattern.spec.layout == ref::Layout::Video) {
+  if (ring) {  // a dense pattern (ring_supported): the group's queries as a sequence of their own
+    g.shape = rt::AttentionShape::seq(1, (int)g.nq, g.hl, D);
+  } else if (pattern.spec.layout == ref::Layout::Video) {
     std::vector<int> shots;
     if (g.nshots > 1)
       for (int s = 0; s < g.nshots; ++s) shots.push_back(shot_starts[s] / c.patch[0]);
@@ -742,12 +787,15 @@ PrepareReport GpuDiT::prepare(int F, int H, int W, const std::vector<int>& shot_
       for (size_t j = 0; j < routed; ++j) router.routing.push_back({I.rgid.ptr() + j * N * 4, I.rprob.ptr() + j * N * 4});
     }
   }
-  const CUdeviceptr qkv_all = I.sp ? I.sp->heads() : I.qkv.ptr();
-  const long long ld3 = 3LL * hl * D;
-  auto view = [&](CUdeviceptr p) { return rt::TensorView::strided(p, rt::DType::BF16, {1, N, hl, D}, {N * ld3, ld3, D, 1}); };
-  const rt::TensorView ov = rt::TensorView::contiguous(I.sp ? I.sp->out() : I.a.ptr(), rt::DType::BF16, {1, N, hl, D});
-  I.attn->run(view(qkv_all), view(qkv_all + (size_t)hl * D * 2), view(qkv_all + (size_t)2 * hl * D * 2), ov, g.shape,
-              M_ ? &router : nullptr, st, prep_only);
+  if (I.ring) {  // prep only: one run at the group's shape (the ring's exchanges start with a forward)
+    const long long nq = g.nq, ld3 = 3LL * hl * D;
+    auto view = [&](CUdeviceptr p) { return rt::TensorView::strided(p, rt::DType::BF16, {1, nq, hl, D}, {nq * ld3, ld3, D, 1}); };
+    I.attn->run(view(I.sp->heads()), view(I.sp->heads() + (size_t)hl * D * 2), view(I.sp->heads() + (size_t)2 * hl * D * 2),
+                rt::TensorView::contiguous(I.sp->out(), rt::DType::BF16, {1, nq, hl, D}), g.shape, nullptr, st, prep_only);
+  } else {
+    I.self_attention(I.sp ? I.sp->heads() : I.qkv.ptr(), I.sp ? I.sp->out() : I.a.ptr(), N, hl, D, g.shape,
+                     M_ ? &router : nullptr, st, prep_only);
+  }
   for (int s = 0; s < g.nshots; ++s) {  // the cross-attention's shapes (one per shot), as forward() runs them
     const long long lo = std::max(g.shot_tok[s], g.s0), hi = std::min(g.shot_tok[s + 1], g.s0 + n);
     if (lo >= hi) continue;
@@ -809,15 +857,8 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
   }
 
   const rt::AttentionShape& shape = g.shape;
-  // q, k, v: strided views of the q|k|v rows (one GPU), or of the exchange's [N][3][H/P][D] buffer.
+  // q, k, v: strided views of the q|k|v rows (one GPU), or of the exchange's [Ng][3][Hl][D] buffer.
   const CUdeviceptr qkv_all = sp ? sp->heads() : qkv;
-  const long long ld3 = 3LL * hl * D;
-  const rt::TensorView qv = rt::TensorView::strided(qkv_all, rt::DType::BF16, {1, N, hl, D}, {N * ld3, ld3, D, 1});
-  const rt::TensorView kv =
-      rt::TensorView::strided(qkv_all + (size_t)hl * D * 2, rt::DType::BF16, {1, N, hl, D}, {N * ld3, ld3, D, 1});
-  const rt::TensorView vv =
-      rt::TensorView::strided(qkv_all + (size_t)2 * hl * D * 2, rt::DType::BF16, {1, N, hl, D}, {N * ld3, ld3, D, 1});
-  const rt::TensorView ov = rt::TensorView::contiguous(sp ? sp->out() : a, rt::DType::BF16, {1, N, hl, D});
   // The gathered routing of each routed kernel (sequence parallelism): gid int32 / prob f32 [N] each.
   const std::vector<int>& routed = I.attn->routed_kernels();
   if (sp)
@@ -882,7 +923,7 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
         if (prep) I.ev.mark(st, &StageTimes::attention, &StageTimes::router);
         else I.ev.mark_branch(st, &I.attn->spec().kernels[ki].name);
       };
-    I.attn->run(qv, kv, vv, ov, shape, M_ ? &router : nullptr, st, ro);
+    I.self_attention(qkv_all, sp ? sp->out() : a, g.nq, hl, D, shape, M_ ? &router : nullptr, st, ro);
     if (!I.profile) I.ev.mark(st, &StageTimes::attention);
     if (sp) {
       sp->out_to_seq(a, st);

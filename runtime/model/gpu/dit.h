@@ -154,6 +154,10 @@ class GpuDiT {
   // all-gather gid/prob before the attention; the head output is all-gathered, so `out` (and the
   // sampler state) is the same full latent on every rank. Every rank must call forward() with the same
   // arguments. Call before the first forward.
+  // Heads that P does not divide: Ulysses inside groups of U = gcd(H, P) ranks, ring attention across
+  // the R = P / U groups (runtime/parallel/usp_plan.h, ring_gpu.h): the self-attention of a group's
+  // tokens runs R steps over the groups' K/V blocks, merged by their log-sum-exp. The ring runs dense
+  // patterns (parallel::ring_supported); others throw ShardingError naming the GPU counts with R = 1.
   void set_sequence_parallel(std::shared_ptr<parallel::Communicator> comm);
   int world() const;
   // GPU time spent in the exchanges by all forwards so far (part of StageTimes::other).

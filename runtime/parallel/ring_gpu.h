@@ -1,0 +1,80 @@
+// Ring attention on the GPU: the ring steps of usp_plan.h (docs/distributed.md). After the all-to-all
+// inside its Ulysses group, rank (g, u) holds q, k, v of its group's Ng tokens for its Hl heads
+// (UlyssesGpu::heads(), [Ng][3][Hl][D]). attend() runs the R steps: step 0 attends the queries to the
+// own keys; step s > 0 to the keys of group (g - s) mod R, which arrive over NCCL on the ring's own
+// stream and communicator (a split of the world's: its transfers never queue behind the compute
+// stream's exchanges) into one of two buffers while the previous step's attention runs. Events order
+// receive -> attention (the compute stream waits) and attention -> the next receive into the same
+// buffer (the ring stream waits). Each step's attention writes its output (bf16) and log-sum-exp (f32,
+// RunOptions::lse); lse_merge_bf16 (kernels_src/cuda/lse_merge.cuh) folds it into the running f32
+// output, and the last fold writes the bf16 result for the all-to-all back.
+//
+// Dense patterns only (ring_supported): the attention kernels take no token offset, so the keys of a
+// block and the queries of a group must not need their coordinates: every kernel without mask, key,
+// router, bias or gate program, and one kernel (the merge folds each kernel's own output; the
+// attention sums the kernels into one). Routed and masked patterns run when R = 1 (pure Ulysses); their
+// ring plan (usp_plan.h kv_needs) is built and checked on the CPU (usp_cpu.h).
+#pragma once
+
+#include <cuda.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "runtime/jit/jit.h"
+#include "runtime/jit/module.h"
+#include "runtime/parallel/nccl_comm.h"
+#include "runtime/parallel/usp_plan.h"
+
+namespace moga::ref {
+struct PatternSpec;
+}
+
+namespace moga::parallel {
+
+// True when the GPU ring can run `spec`; else false with the reason ("kernel 'stga' has a mask").
+bool ring_supported(const ref::PatternSpec& spec, std::string* why = nullptr);
+
+// `moga run --gpus P` for H heads and this pattern (usp_plan.h's rule): ShardingError when the pattern reads
+// the head index (check_pattern_head_free), or when P needs a ring (H % P != 0) and the GPU ring cannot run
+// the pattern; the message names the GPU counts that run it without one (the divisors of H).
+void check_usp(int heads, int P, const ref::PatternSpec& spec);
+
+// The merge kernel (lse_merge_bf16), through NVRTC and the cache; arch "" = the device's.
+jit::CompiledKernel compile_lse_merge(const std::string& arch = "");
+
+class RingGpu {
+ public:
+  // One step's attention, enqueued on `stream`: the group's Ng queries (bf16 rows of q_ld elements, Hl
+  // heads of D at column h*D) against nk keys (k, v rows of kv_ld elements), output bf16 [Ng][Hl][D]
+  // into `out` and the log-sum-exp f32 [Hl][Ng] into `lse`.
+  using Attend = std::function<void(CUdeviceptr q, long long q_ld, CUdeviceptr k, CUdeviceptr v, long long kv_ld,
+                                    long long nk, CUdeviceptr out, CUdeviceptr lse, CUstream stream)>;
+
+  // ring: a communicator over the same ranks as the world's (Communicator::split), used only here.
+  explicit RingGpu(std::unique_ptr<Communicator> ring);
+  ~RingGpu();
+  RingGpu(const RingGpu&) = delete;
+  RingGpu& operator=(const RingGpu&) = delete;
+
+  // Buffers and the merge kernel for this layout (cheap when it did not change).
+  void prepare(const UspLayout& l);
+  // heads: [Ng][3][Hl][D] bf16; out: [Ng][Hl][D] bf16, the merged attention of the group's queries
+  // over all N keys. Everything on `stream` (and the ring's stream, joined through events).
+  void attend(CUdeviceptr heads, CUdeviceptr out, const Attend& attn, CUstream stream);
+  Communicator& comm() { return *comm_; }
+
+ private:
+  void post_recv(int step, CUdeviceptr own_kv, size_t own_bytes);
+  std::unique_ptr<Communicator> comm_;
+  UspLayout l_;
+  bool prepared_ = false;
+  CUstream ring_ = nullptr;
+  CUevent packed_ = nullptr, recv_[2] = {nullptr, nullptr}, used_[2] = {nullptr, nullptr};
+  std::unique_ptr<jit::Module> mod_;
+  CUfunction merge_ = nullptr;
+  std::unique_ptr<jit::DeviceBuffer> own_kv_, kv_[2], part_, part_lse_, acc_, acc_lse_;
+};
+
+}  // namespace moga::parallel

@@ -1,0 +1,411 @@
+// Unified sequence parallelism (Ulysses x ring) on the CPU (runtime/parallel/usp_plan.h, usp_cpu.h,
+// kernels_src/cuda/lse_merge.cuh; docs/distributed.md): the size rule and the ring schedule, the LSE
+// merge, the traffic model, and the equivalence that matters: the attention computed by P emulated
+// ranks (routing per shard first, all-to-all inside the Ulysses groups, K/V blocks between the groups,
+// partial outputs merged by their log-sum-exp) equals the single-process reference. Bounds (float64):
+// R = 1 (pure Ulysses) bit-identical; R > 1 relative L2 <= 1e-12 (the merge reorders the softmax sum;
+// measured figures are printed).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kernels_src/cuda/lse_merge.cuh"
+#include "runtime/model/run.h"
+#include "runtime/parallel/ring_gpu.h"
+#include "runtime/parallel/usp_cpu.h"
+#include "runtime/parallel/usp_plan.h"
+#include "runtime/reference/attention.h"
+#include "runtime/reference/manifest.h"
+
+namespace moga::parallel {
+namespace {
+
+const double kInf = std::numeric_limits<double>::infinity();
+
+std::vector<float> normal_floats(size_t n, uint32_t seed, float scale = 1.f) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+// ---- the plan ------------------------------------------------------------------------------------------
+
+TEST(ParallelUsp, SizeRuleAndGroups) {
+  struct Want {
+    int H, P, U, R;
+  };
+  for (const Want w : {Want{12, 1, 1, 1}, {12, 2, 2, 1}, {12, 4, 4, 1}, {12, 5, 1, 5}, {12, 6, 6, 1}, {12, 7, 1, 7},
+                       {12, 8, 4, 2}, {12, 9, 3, 3}, {12, 16, 4, 4}, {12, 64, 4, 16}, {40, 64, 8, 8}, {2, 3, 1, 3}}) {
+    const UspLayout l = UspLayout::make(1000, w.H, 8, w.P);
+    EXPECT_EQ(l.U, w.U) << w.H << " heads, " << w.P << " GPUs";
+    EXPECT_EQ(l.R, w.R) << w.H << " heads, " << w.P << " GPUs";
+    EXPECT_EQ(w.H % l.U, 0);
+    EXPECT_EQ(l.U * l.R, w.P);
+  }
+  // Groups: contiguous token ranges, the global shards of their members, every token in one group.
+  for (int P : {5, 7, 8, 9})
+    for (long long N : {(long long)P, 61LL, 105LL}) {
+      const UspLayout l = UspLayout::make(N, 12, 4, P);
+      long long next = 0;
+      for (int g = 0; g < l.R; ++g) {
+        ASSERT_EQ(l.group_start(g), next);
+        const UlyssesShape s = l.group_shape(g);
+        for (int u = 0; u < l.U; ++u) {
+          ASSERT_EQ(s.shards.count(u), l.shards.count(l.rank_of(g, u))) << "P " << P << " N " << N;
+          ASSERT_EQ(l.group_start(g) + s.shards.start(u), l.shards.start(l.rank_of(g, u)));
+        }
+        next += l.group_count(g);
+      }
+      ASSERT_EQ(next, N);
+    }
+}
+
+TEST(ParallelUsp, RingScheduleIsAPermutationPerStep) {
+  for (int P : {5, 7, 8, 16}) {
+    const UspLayout l = UspLayout::make(200, 12, 4, P);
+    const KvNeeds all = kv_needs_all(l);
+    for (int r = 0; r < P; ++r) {
+      std::set<int> sources;
+      const std::vector<RingStep> steps = ring_schedule(l, all, r);
+      ASSERT_EQ((int)steps.size(), l.R);
+      for (const RingStep& s : steps) {
+        sources.insert(s.source_group);
+        EXPECT_EQ(l.member_of(s.send_to), l.member_of(r));  // the ring runs between the same head slices
+        EXPECT_EQ(l.recv_from(s.send_to, s.step), r);        // what I send is what my peer receives
+        if (s.step == 0) {
+          EXPECT_EQ(s.send_to, r);
+          EXPECT_TRUE(s.send.runs.empty() && s.recv.runs.empty());
+        } else {
+          EXPECT_EQ(s.recv.tokens(), l.group_count(s.source_group));  // dense: the whole block
+        }
+      }
+      EXPECT_EQ((int)sources.size(), l.R) << "rank " << r << " does not see every group once";
+    }
+  }
+  EXPECT_THROW(ring_schedule(UspLayout::make(10, 12, 4, 8), kv_needs_all(UspLayout::make(10, 12, 4, 5)), 0),
+               ShardingError);
+  EXPECT_THROW(UspLayout::make(7, 12, 4, 8), ShardingError);  // 7 tokens, 8 GPUs
+  TokenRuns runs;
+  runs.add(3, 5);
+  runs.add(5, 6);  // merged
+  runs.add(9, 10);
+  ASSERT_EQ(runs.runs.size(), 2u);
+  EXPECT_EQ(runs.tokens(), 4);
+  EXPECT_TRUE(runs.contains(3) && runs.contains(5) && runs.contains(9));
+  EXPECT_FALSE(runs.contains(2) || runs.contains(6) || runs.contains(10));
+}
+
+// What `moga run --gpus P` accepts: any P for a dense pattern; a ring (H % P != 0) only for what the GPU
+// ring runs, with an error naming the GPU counts that need none.
+TEST(ParallelUsp, GpuRunAcceptsWhatTheRingRuns) {
+  const ref::PatternSpec full = model::embedded_pattern("full"), moga = model::embedded_pattern("moga"),
+                         stga = model::embedded_pattern("stga");
+  EXPECT_TRUE(ring_supported(full));
+  std::string why;
+  EXPECT_FALSE(ring_supported(stga, &why));
+  EXPECT_NE(why.find("kernel 'stga' of pattern 'stga' has a"), std::string::npos) << why;  // the compiler made its mask a group key
+  EXPECT_FALSE(ring_supported(moga, &why));
+  EXPECT_NE(why.find("3 branches"), std::string::npos) << why;
+  for (int P : {1, 2, 3, 5, 7, 8, 16, 64}) EXPECT_NO_THROW(check_usp(12, P, full)) << P;
+  for (int P : {1, 2, 3, 4, 6, 12}) EXPECT_NO_THROW(check_usp(12, P, moga)) << P;
+  try {
+    check_usp(12, 8, moga);
+    FAIL() << "moga on 8 GPUs of 12 heads accepted";
+  } catch (const ShardingError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("12 attention heads over 8 GPUs need Ulysses groups of 4 and a ring of 2"), std::string::npos) << m;
+    EXPECT_NE(m.find("use 1, 2, 3, 4, 6, 12 GPUs for 'moga'"), std::string::npos) << m;
+  }
+  EXPECT_THROW(check_usp(12, 5, stga), ShardingError);
+}
+
+// ---- the merge -----------------------------------------------------------------------------------------
+
+// One row's softmax over scores split into blocks equals the merge of the blocks' softmaxes, in any
+// fold order; blocks without keys are skipped without reading their output; no keys at all: 0.
+TEST(ParallelUsp, LseMergeMath) {
+  const int D = 3;
+  std::mt19937 gen(7);
+  std::normal_distribution<double> nd(0.0, 4.0);
+  for (int trial = 0; trial < 20; ++trial) {
+    const int n = 13;
+    std::vector<double> s(n), v(n * D);
+    for (auto& x : s) x = nd(gen) + (trial % 2 ? 900.0 : 0.0);  // large scores: no overflow
+    for (auto& x : v) x = nd(gen);
+    auto softmax = [&](int b, int e, double* o) {  // over [b, e): returns lse
+      double m = -kInf;
+      for (int i = b; i < e; ++i) m = std::max(m, s[i]);
+      if (b == e) return -kInf;
+      double sum = 0;
+      for (int d = 0; d < D; ++d) o[d] = 0;
+      for (int i = b; i < e; ++i) {
+        const double w = std::exp(s[i] - m);
+        sum += w;
+        for (int d = 0; d < D; ++d) o[d] += w * v[i * D + d];
+      }
+      for (int d = 0; d < D; ++d) o[d] /= sum;
+      return m + std::log(sum);
+    };
+    double whole[D];
+    const double lse_whole = softmax(0, n, whole);
+    const int cuts[] = {0, 4, 4, 9, n};  // one empty block
+    std::vector<std::vector<double>> o(4, std::vector<double>(D));
+    std::vector<double> l(4);
+    for (int b = 0; b < 4; ++b) l[b] = softmax(cuts[b], cuts[b + 1], o[b].data());
+    ASSERT_EQ(l[1], -kInf);
+    o[1].assign(D, std::numeric_limits<double>::quiet_NaN());  // must not be read
+    for (const std::vector<int>& order : {std::vector<int>{0, 1, 2, 3}, {3, 2, 1, 0}, {1, 2, 0, 3}}) {
+      double la = -kInf, oa[D] = {0, 0, 0};
+      for (int b : order) lse_merge::merge_row(la, oa, l[b], o[b].data(), D);
+      EXPECT_NEAR(la, lse_whole, 1e-12 * std::abs(lse_whole) + 1e-12);
+      for (int d = 0; d < D; ++d) EXPECT_NEAR(oa[d], whole[d], 1e-12) << "trial " << trial;
+    }
+  }
+  // No keys in any block: 0 and -inf, never NaN.
+  double la = -kInf, oa[2] = {0, 0};
+  const double nan2[2] = {std::nan(""), std::nan("")};
+  lse_merge::merge_row(la, oa, -kInf, nan2, 2);
+  lse_merge::merge_row(la, oa, -kInf, nan2, 2);
+  EXPECT_EQ(la, -kInf);
+  EXPECT_EQ(oa[0], 0.0);
+  EXPECT_EQ(oa[1], 0.0);
+  // The first block with keys is copied exactly (bit-identical pure Ulysses).
+  const float ob[2] = {0.1f, -3.f};
+  lse_merge::merge_row(la, oa, 2.5, ob, 2);
+  EXPECT_EQ(la, 2.5);
+  EXPECT_EQ(oa[0], (double)0.1f);
+  const lse_merge::Fold<double> f = lse_merge::fold_weights(1000.0, 1000.0);
+  EXPECT_DOUBLE_EQ(f.ca, 0.5);
+  EXPECT_DOUBLE_EQ(f.lse, 1000.0 + std::log(2.0));
+}
+
+// The GPU's merge kernel (the same header) compiles with NVRTC for the H200 (no GPU needed).
+TEST(ParallelUsp, MergeKernelCompilesWithNvrtc) {
+  const jit::CompiledKernel k = compile_lse_merge("sm_90a");
+  EXPECT_FALSE(k.cubin.empty());
+  EXPECT_EQ(k.arch, "sm_90a");
+}
+
+// ---- traffic -------------------------------------------------------------------------------------------
+
+// docs/distributed.md: per rank and layer, bf16, d = H D:
+//   all-to-alls in a Ulysses group: 4 N d (U - 1) / (P U) elements; ring: 2 N d (R - 1) / P elements
+//   (dense; fewer with needs()); routing 8 N (P - 1) / P bytes; head once 64 N (P - 1) / P elements.
+TEST(ParallelUsp, TrafficFormula) {
+  const long long N = 187200;
+  const int H = 12, D = 128, d = H * D, layers = 30;
+  for (int P : {2, 4, 5, 6, 7, 8, 16, 64}) {
+    const UspLayout l = UspLayout::make(N, H, D, P);
+    const Traffic t = usp_traffic_per_rank(l, 2, true, 64);
+    const double U = l.U, R = l.R;
+    // rank 0 of a group of the larger shards: the formula is exact when P divides N (all but 7 here)
+    const double tol = N % P ? 2e-4 : 1e-12;
+    EXPECT_NEAR(t.a2a_per_layer, 4.0 * N * d * (U - 1) / (P * U) * 2, tol * (t.a2a_per_layer + 1)) << "P " << P;
+    EXPECT_NEAR(t.ring_per_layer, 2.0 * N * d * (R - 1) / P * 2, tol * (t.ring_per_layer + 1)) << "P " << P;
+    if (l.R == 1) {  // pure Ulysses: today's model
+      const Traffic u = traffic_per_rank(N, d, P, 2, true, 64);
+      EXPECT_DOUBLE_EQ(t.a2a_per_layer, u.a2a_per_layer);
+      EXPECT_DOUBLE_EQ(t.routing_per_layer, u.routing_per_layer);
+      EXPECT_DOUBLE_EQ(t.head, u.head);
+    }
+    std::printf("P = %2d (U = %d x R = %2d): all-to-all %.1f MB + ring %.1f MB /layer/GPU, per forward %.3f GB/GPU\n", P,
+                l.U, l.R, t.a2a_per_layer / 1e6, t.ring_per_layer / 1e6, t.per_forward(layers) / 1e9);
+  }
+}
+
+// ---- the equivalence -----------------------------------------------------------------------------------
+
+struct Case {
+  std::string pattern;
+  int P;
+  ref::VideoShape grid;
+  int H = 12;
+};
+
+struct Inputs {
+  std::vector<float> q, k, v, x, w;
+  int dm = 16, M = 0;
+};
+
+Inputs make_inputs(const ref::PatternSpec& spec, long long N, int H, int D, const ref::VideoShape& grid,
+                   bool frame_routing) {
+  Inputs in;
+  for (const auto& k : spec.kernels)
+    if (k.route) in.M = k.route->groups;
+  in.q = normal_floats((size_t)N * H * D, 11);
+  in.k = normal_floats((size_t)N * H * D, 12);
+  in.v = normal_floats((size_t)N * H * D, 13);
+  in.x = normal_floats((size_t)N * in.dm, 14, frame_routing ? 0.05f : 1.f);
+  in.w = normal_floats((size_t)in.dm * std::max(in.M, 1), 15);
+  if (frame_routing) {  // the router input follows the time: the first half of the frames routes to
+    // group 0, the second half to group 1 (x has a 4 at dimension 0 or 1; W is the identity there)
+    const long long per_frame = (long long)grid.H * grid.W;
+    for (long long t = 0; t < N; ++t) in.x[(size_t)t * in.dm + (2 * (t / per_frame) / grid.F)] += 4.f;
+    for (int d = 0; d < in.dm; ++d)
+      for (int m = 0; m < in.M; ++m) in.w[(size_t)d * in.M + m] = (d == m ? 1.f : 0.f) + 0.01f * in.w[(size_t)d * in.M + m];
+  }
+  return in;
+}
+
+ref::RefOutput single_process(const ref::PatternSpec& spec, const Inputs& x, int H, int D, const ref::VideoShape& grid) {
+  ref::RefInputs in;
+  in.heads = H, in.head_dim = D;
+  in.video = grid;
+  in.N = spec.layout == ref::Layout::Seq ? grid.F * grid.H * grid.W : 0;
+  in.q = x.q.data(), in.k = x.k.data(), in.v = x.v.data();
+  in.x = x.x.data(), in.d_model = x.dm;
+  in.router_weight.assign(spec.kernels.size(), nullptr);
+  for (size_t i = 0; i < spec.kernels.size(); ++i)
+    if (spec.kernels[i].route) in.router_weight[i] = x.w.data();
+  in.threads = 2;
+  ref::RefOutput out;
+  ref::reference_attention<double>(spec, in, out);
+  return out;
+}
+
+UspCpuResult sharded(const ref::PatternSpec& spec, const UspLayout& l, const Inputs& x, const ref::VideoShape& grid,
+                     long long withhold = -1) {
+  UspCpuInputs in;
+  in.spec = &spec;
+  in.video = grid;
+  in.N = spec.layout == ref::Layout::Seq ? (int)l.N : 0;
+  in.H = l.H, in.D = l.D;
+  in.q = x.q.data(), in.k = x.k.data(), in.v = x.v.data();
+  in.x = x.x.data(), in.d_model = x.dm;
+  in.router_weight.assign(spec.kernels.size(), nullptr);
+  for (size_t i = 0; i < spec.kernels.size(); ++i)
+    if (spec.kernels[i].route) in.router_weight[i] = x.w.data();
+  in.tile = 16;
+  in.withhold_key = withhold;
+  return emulate_usp_attention(l, in);
+}
+
+struct Diff {
+  double rel_l2 = 0;
+  long long differ = 0, nan = 0;
+};
+Diff compare(const std::vector<double>& a, const std::vector<double>& ref) {
+  Diff d;
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    if (std::isnan(a[i])) ++d.nan;
+    d.differ += a[i] != ref[i];
+    num += (a[i] - ref[i]) * (a[i] - ref[i]);
+    den += ref[i] * ref[i];
+  }
+  d.rel_l2 = std::sqrt(num / std::max(den, 1e-300));
+  return d;
+}
+
+// Returns the fraction of the dense ring's keys the plan sent.
+double expect_sharded_equals_single(const Case& cs, bool frame_routing = false) {
+  const ref::PatternSpec spec = model::embedded_pattern(cs.pattern);
+  const int D = 4;
+  const long long N = (long long)cs.grid.F * cs.grid.H * cs.grid.W;
+  const UspLayout l = UspLayout::make(N, cs.H, D, cs.P);
+  const Inputs x = make_inputs(spec, N, cs.H, D, cs.grid, frame_routing);
+  const ref::RefOutput single = single_process(spec, x, cs.H, D, cs.grid);
+  const UspCpuResult got = sharded(spec, l, x, cs.grid);
+  for (size_t ki = 0; ki < spec.kernels.size(); ++ki)
+    if (spec.kernels[ki].route) {
+      EXPECT_EQ(got.routing[ki].gid, single.groups[ki].gid) << cs.pattern;
+      EXPECT_EQ(got.routing[ki].prob, single.groups[ki].prob) << cs.pattern;
+    }
+  const Diff d = compare(got.out, single.out);
+  const double frac = l.R == 1 ? 1.0 : (double)got.needs.sent_tokens() / got.needs.all_tokens(l);
+  std::printf("%-12s P = %d (U = %d x R = %d), N = %lld%s: rel L2 %.2e, %lld of %zu values differ; %s\n",
+              cs.pattern.c_str(), cs.P, l.U, l.R, N, cs.grid.shot_starts.size() > 1 ? " (shots)" : "", d.rel_l2, d.differ,
+              single.out.size(),
+              l.R == 1 ? "no ring" : fmt::format("keys sent {:.1f}% of the dense ring's", 100 * frac).c_str());
+  EXPECT_EQ(d.nan, 0) << cs.pattern << " P " << cs.P;
+  if (l.R == 1) EXPECT_EQ(d.differ, 0) << cs.pattern << " P " << cs.P << ": pure Ulysses must be bit-identical";
+  else EXPECT_LE(d.rel_l2, 1e-12) << cs.pattern << " P " << cs.P;
+  EXPECT_EQ(got.keys_delivered, got.needs.sent_tokens() * l.U);  // every member of a group gets its block
+  return frac;
+}
+
+const ref::VideoShape kGrid105{3, 5, 7, {}};         // 105 tokens: 8 -> 14,13,...; 6 -> 18,18,18,17,17,17
+const ref::VideoShape kGrid108{3, 4, 9, {}};         // 108 tokens: not a multiple of 5 or 7
+const ref::VideoShape kShots126{6, 3, 7, {0, 4}};    // 126 tokens, 2 shots: not a multiple of 5 or 8
+const ref::VideoShape kShots75{5, 3, 5, {0, 2}};     // 75 tokens, 2 shots: not a multiple of 6, 7 or 8
+
+TEST(ParallelUspEquivalence, EightRanksTwelveHeads) {  // U = 4, R = 2: the wan-1.3b case
+  for (const char* p : {"full", "stga", "moga"}) {
+    expect_sharded_equals_single({p, 8, kGrid105});
+    expect_sharded_equals_single({p, 8, kShots126});
+  }
+}
+
+TEST(ParallelUspEquivalence, FiveSixSevenRanks) {  // 1 x 5, 6 x 1, 1 x 7
+  for (const char* p : {"full", "stga", "moga"}) {
+    expect_sharded_equals_single({p, 5, kGrid108});
+    expect_sharded_equals_single({p, 6, kShots75});
+    expect_sharded_equals_single({p, 7, kShots75});
+  }
+}
+
+// A group's keys travel only where queries need them: STGA's mask and a routing that follows the frames
+// leave most keys at home, and the result is still the single-process one (every key not sent is NaN
+// on the receiver). Withholding one key the plan sends changes the result: the check bites.
+TEST(ParallelUspEquivalence, KeysTravelOnlyWhereNeeded) {
+  const ref::VideoShape grid{8, 4, 4, {0, 4}};  // 128 tokens, 2 shots; 8 ranks of 12 heads -> 2 groups of a shot
+  EXPECT_LT(expect_sharded_equals_single({"stga", 8, grid}), 0.8);
+  EXPECT_LT(expect_sharded_equals_single({"moga_dynamic", 8, grid}, true), 0.8);
+  EXPECT_LT(expect_sharded_equals_single({"stga", 7, {7, 4, 5, {}}}), 0.6);  // 140 tokens, 7 groups of a frame
+  EXPECT_DOUBLE_EQ(expect_sharded_equals_single({"full", 8, grid}), 1.0);
+
+  const ref::PatternSpec spec = model::embedded_pattern("stga");
+  const long long N = 128;
+  const UspLayout l = UspLayout::make(N, 12, 4, 8);
+  const Inputs x = make_inputs(spec, N, 12, 4, grid, false);
+  const ref::RefOutput single = single_process(spec, x, 12, 4, grid);
+  const KvNeeds needs = sharded(spec, l, x, grid).needs;
+  ASSERT_FALSE(needs.at(1, 0).runs.empty());
+  const long long key = needs.at(1, 0).runs.back().second - 1;  // group 0's last needed key, for group 1
+  const Diff d = compare(sharded(spec, l, x, grid, key).out, single.out);
+  EXPECT_GT(d.differ, 0) << "withholding key " << key << " changed nothing";
+}
+
+TEST(ParallelUspEquivalence, Refusals) {
+  const ref::PatternSpec spec = model::embedded_pattern("moga");
+  const UspLayout l = UspLayout::make(105, 12, 4, 8);
+  const Inputs x = make_inputs(spec, 105, 12, 4, kGrid105, false);
+  UspCpuInputs in;
+  in.spec = &spec;
+  in.video = kGrid105;
+  in.H = 12, in.D = 4;
+  in.q = x.q.data(), in.k = x.k.data(), in.v = x.v.data();
+  try {  // routed without router inputs
+    emulate_usp_attention(l, in);
+    FAIL() << "no router inputs accepted";
+  } catch (const ShardingError& e) {
+    EXPECT_NE(std::string(e.what()).find("router weight"), std::string::npos) << e.what();
+  }
+  ref::PatternSpec top2 = spec;
+  for (auto& k : top2.kernels)
+    if (k.route) k.route->topk = 2;
+  in.spec = &top2;
+  try {
+    emulate_usp_attention(l, in);
+    FAIL() << "top 2 accepted";
+  } catch (const ShardingError& e) {
+    EXPECT_NE(std::string(e.what()).find("top 2"), std::string::npos) << e.what();
+  }
+  // kv_needs of a routed kernel without its routing
+  ref::RefInputs si;
+  si.video = kGrid105;
+  EXPECT_THROW(kv_needs(l, spec, ref::make_shape(spec, si), {}), ShardingError);
+}
+
+}  // namespace
+}  // namespace moga::parallel
