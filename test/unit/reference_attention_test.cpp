@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/reference/attention.h"
+#include "runtime/reference/backward.h"
 #include "test/unit/reference_fixtures.h"
 
 
@@ -332,6 +333,68 @@ void check_moga(int topk, const char* test) {
   EXPECT_EQ(o2.groups[0].gid, forced.gid);
   bd.group = [&](int b, int t, int j) { return forced.gid[((size_t)b * N + t) * topk + j]; };
   EXPECT_LT(max_abs_diff(o2.out, brute({bd, bt, bf}, B, N, H, D, q, k, v)), 1e-12);
+
+  // The log-sum-exp (RefInputs::lse) is reference_lse's.
+  in.routing.clear();
+  in.lse = true;
+  RefOutput withlse;
+  reference_attention(p, in, withlse);
+  EXPECT_EQ(withlse.out, out.out);
+  const std::vector<std::vector<double>> lse = reference_lse(p, in);
+  ASSERT_EQ(withlse.lse.size(), lse.size());
+  for (size_t ki = 0; ki < lse.size(); ++ki) {
+    ASSERT_EQ(withlse.lse[ki].size(), lse[ki].size());
+    for (size_t i = 0; i < lse[ki].size(); ++i)
+      if (std::isinf(lse[ki][i])) ASSERT_EQ(withlse.lse[ki][i], lse[ki][i]);
+      else ASSERT_NEAR(withlse.lse[ki][i], lse[ki][i], 1e-12) << "kernel " << ki << " entry " << i;
+  }
+  if (topk != 1) return;
+  // Partial attention (ring attention): queries [q0, q1) only, keys in two halves; q outside the rows
+  // and k, v outside each half are NaN (never read). Each half's per-kernel terms merged by their
+  // log-sum-exp equal the whole, and the rows outside stay 0.
+  const int q0 = 17, q1 = 61, half = 37;  // not multiples of the frame
+  in.per_kernel = true;
+  RefOutput whole;
+  reference_attention(p, in, whole);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<float> qp = q;
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < N; ++t)
+      if (t < q0 || t >= q1)
+        for (int e = 0; e < H * D; ++e) qp[((size_t)b * N + t) * H * D + e] = (float)nan;
+  RefOutput part[2];
+  for (int hf = 0; hf < 2; ++hf) {
+    std::vector<float> kp = k, vp = v;
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t < N; ++t)
+        if ((t < half) != (hf == 0))
+          for (int e = 0; e < H * D; ++e) kp[((size_t)b * N + t) * H * D + e] = vp[((size_t)b * N + t) * H * D + e] = (float)nan;
+    RefInputs pi = in;
+    pi.q = qp.data(), pi.k = kp.data(), pi.v = vp.data();
+    pi.routing = {&out.groups[0], nullptr, nullptr};  // the routing of all tokens (its x rows are not the point)
+    pi.q_rows = {q0, q1};
+    pi.kv_rows = hf == 0 ? RefInputs::Rows{0, half} : RefInputs::Rows{half, N};
+    reference_attention(p, pi, part[hf]);
+  }
+  for (size_t ki = 0; ki < p.kernels.size(); ++ki)
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t < N; ++t)
+        for (int h = 0; h < H; ++h) {
+          const size_t li = ((size_t)b * H + h) * N + t, oi = (((size_t)b * N + t) * H + h) * D;
+          const double la = part[0].lse[ki][li], lb = part[1].lse[ki][li];
+          const double l = std::max(la, lb) + std::log(std::exp(la - std::max(la, lb)) + std::exp(lb - std::max(la, lb)));
+          for (int e = 0; e < D; ++e) {
+            if (t < q0 || t >= q1) {
+              ASSERT_EQ(part[0].terms[ki][oi + e], 0.0);
+              ASSERT_EQ(part[1].terms[ki][oi + e], 0.0);
+              continue;
+            }
+            double o = 0;
+            if (!std::isinf(la)) o += std::exp(la - l) * part[0].terms[ki][oi + e];
+            if (!std::isinf(lb)) o += std::exp(lb - l) * part[1].terms[ki][oi + e];
+            ASSERT_NEAR(o, whole.terms[ki][oi + e], 1e-12) << "kernel " << ki << " token " << t;
+          }
+        }
 }
 
 TEST(ReferenceAttention, MogaTop1AgainstBruteForce) { check_moga(1, "ReferenceAttention.MogaTop1AgainstBruteForce"); }
@@ -373,6 +436,9 @@ TEST(ReferenceAttention, InputErrors) {
   EXPECT_NE(msg(video).find("first shot must start at frame 0"), std::string::npos) << msg(video);
   in.video = {2, 1, 2, {}};
   EXPECT_EQ(msg(video), "");
+  in.kv_rows = {3, 9};
+  EXPECT_NE(msg(video).find("kv_rows [3, 9) is not inside [0, 4)"), std::string::npos) << msg(video);
+  in.kv_rows = {};
   in.q = nullptr;
   EXPECT_NE(msg(video).find("q, k and v must be given"), std::string::npos);
 }
