@@ -24,6 +24,8 @@ bool ring_supported(const ref::PatternSpec& spec, std::string* why) {
   const ref::KernelSpec& k = spec.kernels[0];
   const char* what = k.route ? "a router" : k.key ? "a group key" : k.mask ? "a mask" : k.bias ? "a bias" : k.gate ? "a gate program" : nullptr;
   if (what) return no(fmt::format("kernel '{}' of pattern '{}' has {} (the kernels take no token offset)", k.name, spec.pattern, what));
+  if (spec.layout != ref::Layout::Seq)  // a group's queries become a sequence of their own
+    return no(fmt::format("pattern '{}' has layout video (a group's queries need their grid positions)", spec.pattern));
   return true;
 }
 
