@@ -144,8 +144,9 @@ Command register_run(CLI::App& app) {
   sub->add_option("--cfg", a->cfg, "classifier-free guidance scale (off when not given)")->check(finite_number(false));
   sub->add_option("--backend", o.backend, "cpu, gpu or auto")->check(CLI::IsMember({"cpu", "gpu", "auto"}))->capture_default_str();
   sub->add_option("--threads", o.threads, "CPU threads (default: all cores, or $MOGA_THREADS)")->check(int_range(1, 4096));
-  sub->add_option("--gpus", o.gpus, "GPUs: N > 1 runs the DiT sequence-parallel (Ulysses over NCCL), one process per "
-                                    "GPU; the head count must be divisible by N (docs/distributed.md)")
+  sub->add_option("--gpus", o.gpus, "GPUs: N > 1 runs the DiT sequence-parallel over NCCL, one process per GPU: "
+                                    "Ulysses in groups of gcd(heads, N), ring attention across the groups (dense "
+                                    "patterns; others need N to divide the heads; docs/distributed.md)")
       ->check(int_range(1, 1024))
       ->capture_default_str();
   sub->add_option("-o,--out", o.out_dir, "write latent.safetensors and preview.png here");
