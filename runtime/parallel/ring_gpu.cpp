@@ -69,17 +69,6 @@ RingGpu::~RingGpu() {
   if (ring_) d.cuStreamDestroy(ring_);
 }
 
-namespace {
-std::unique_ptr<jit::DeviceBuffer> fit(std::unique_ptr<jit::DeviceBuffer> b, size_t bytes) {
-  bytes = std::max<size_t>(bytes, 256);
-  if (!b || b->bytes() < bytes) {
-    b.reset();
-    b = std::make_unique<jit::DeviceBuffer>(bytes);
-  }
-  return b;
-}
-}  // namespace
-
 void RingGpu::prepare(const UspLayout& l) {
   if (l.P != comm_->world())
     throw std::logic_error(fmt::format("RingGpu: a layout of {} ranks for a communicator of {}", l.P, comm_->world()));

@@ -30,16 +30,14 @@ UlyssesGpu::UlyssesGpu(std::shared_ptr<Communicator> comm) : comm_(std::move(com
   if (!comm_) throw std::invalid_argument("UlyssesGpu: no communicator");
 }
 
-namespace {
 std::unique_ptr<jit::DeviceBuffer> fit(std::unique_ptr<jit::DeviceBuffer> b, size_t bytes) {
   bytes = std::max<size_t>(bytes, 256);
   if (!b || b->bytes() < bytes) {
-    b.reset();
+    b.reset();  // free first: the old and the new buffer need not fit together
     b = std::make_unique<jit::DeviceBuffer>(bytes);
   }
   return b;
 }
-}  // namespace
 
 void UlyssesGpu::prepare(const UspLayout& l, long long qkv_ld, long long out_ld) {
   if (l.P != world()) throw std::logic_error(fmt::format("UlyssesGpu: a layout of {} ranks, {} in the world", l.P, world()));

@@ -26,6 +26,9 @@ namespace moga::parallel {
 
 // Executes one strided copy on `stream` (cuMemcpy3DAsync, device to device).
 void copy3d_device(const Copy3D& c, CUdeviceptr src, CUdeviceptr dst, CUstream stream);
+// `b` when it holds at least `bytes` (at least 256), else a new buffer of that size (the exchanges'
+// and the ring's buffers grow with the shape and are kept between forwards).
+std::unique_ptr<jit::DeviceBuffer> fit(std::unique_ptr<jit::DeviceBuffer> b, size_t bytes);
 
 class UlyssesGpu {
  public:
