@@ -69,12 +69,15 @@ static int powerOfTwoConstant(Value v) {
 
 std::string opExpr(Operation& op, const std::function<std::string(unsigned)>& a, Domain domain) {
   const bool generic = domain == Domain::Generic;
-  // Strength reduction (element code: int only; the generic mask also runs on intervals): floor division
-  // and modulo by a power of two 2^k are an arithmetic shift and a mask, the same floor semantics.
-  if (!generic && isa<arith::FloorDivSIOp, attn::FloorModOp>(op))
-    if (int k = powerOfTwoConstant(op.getOperand(1)); k > 0)
+  // Strength reduction: floor division and modulo by a power of two 2^k are an arithmetic shift and a mask,
+  // the same floor semantics; in the generic mask (which also runs on intervals) through moga::fdiv_p2 /
+  // fmod_p2 (interval.cuh), whose int overloads are the shift and the mask.
+  if (isa<arith::FloorDivSIOp, attn::FloorModOp>(op))
+    if (int k = powerOfTwoConstant(op.getOperand(1)); k > 0 && k < 31) {
+      if (generic) return fmt::format("moga::{}_p2<{}>({})", isa<arith::FloorDivSIOp>(op) ? "fdiv" : "fmod", k, a(0));
       return isa<arith::FloorDivSIOp>(op) ? fmt::format("({} >> {})", a(0), k)
                                           : fmt::format("({} & {})", a(0), (int64_t{1} << k) - 1);
+    }
   const std::string intT = generic ? "T" : "int", boolT = generic ? "B" : "bool";
   if (generic && isa<arith::AddFOp, arith::SubFOp, arith::MulFOp, arith::DivFOp, arith::NegFOp, math::AbsFOp,
                      arith::MinimumFOp, arith::MaximumFOp, arith::SIToFPOp, arith::CmpFOp>(op))

@@ -102,6 +102,12 @@ MOGA_HD inline Ivl fmod(Ivl a, Ivl b) {
   if (b.lo == b.hi && fdiv(a.lo, b.lo) == fdiv(a.hi, b.lo)) return Ivl(fmod(a.lo, b.lo), fmod(a.hi, b.lo));
   return Ivl(0, b.hi - 1);
 }
+// Floor division and modulo by the constant 2^K (the codegen's strength reduction of a mask's `/` and `%`):
+// on elements an arithmetic shift and a mask (floor semantics for either sign), on intervals the rules above.
+template <int K> MOGA_HD inline int fdiv_p2(int a) { return a >> K; }
+template <int K> MOGA_HD inline int fmod_p2(int a) { return a & ((1 << K) - 1); }
+template <int K> MOGA_HD inline Ivl fdiv_p2(Ivl a) { return fdiv(a, Ivl(1 << K)); }
+template <int K> MOGA_HD inline Ivl fmod_p2(Ivl a) { return fmod(a, Ivl(1 << K)); }
 MOGA_HD inline Tri operator<(Ivl a, Ivl b) {
   if (a.hi < b.lo) return Tri(true);
   if (a.lo >= b.hi) return Tri(false);

@@ -38,13 +38,15 @@ __device__ __forceinline__ void key_column(const AttnParams& p, const int* perm,
 
 // Whether query row (qkey, qc) sees key column (ks, kg, kc) of a partial tile (grouped: the same group;
 // the mask). cv: the column is a key at all.
+// Bitwise & on the conditions, not &&: the mask is pure arithmetic, and a short-circuit would make every
+// element a branch (BSSY / BRA / BSYNC per element in the SASS).
 template <class Variant>
 __device__ __forceinline__ bool visible(const AttnParams& p, bool grouped, bool cv, bool partial, int ks, int qkey,
                                         int kg, const Coords<int>& qc, const Coords<int>& kc) {
   bool vis = cv;
   if (partial) {
-    if (grouped) vis = vis && (p.seg_end ? ks < qkey : qkey == kg);
-    if constexpr (Variant::kHasMask) vis = vis && Variant::template mask<int, bool>(qc, kc, p.shape);
+    if (grouped) vis = vis & (p.seg_end ? ks < qkey : qkey == kg);
+    if constexpr (Variant::kHasMask) vis = vis & Variant::template mask<int, bool>(qc, kc, p.shape);
   }
   return vis;
 }
@@ -216,29 +218,43 @@ __device__ __forceinline__ void modify_tile(float* s, const ScoreScale& sc, cons
     }
 }
 
-// Visibility on a partial tile or the ragged last tile: -inf where the key is not visible.
+// Visibility on a partial tile or the ragged last tile: -inf where the key is not visible. Branch-free per
+// element: a column past NK reads the tile's first column's group and coordinates (kv0 < NK: a key) and is
+// then dropped by cv, so the loads need no guard, the conditions combine with &, and the store is a select.
 template <class Variant, int NT>
 __device__ __forceinline__ void mask_tile(float* s, const AttnParams& p, const int* perm_in, const int* gid_in,
                                           int kv0, int NK, bool partial, const int (&qkey)[2],
                                           const Coords<int> (&qc)[2], int lane, unsigned skeys) {
   const int* perm = Variant::kGrouped ? perm_in : nullptr;  // ungrouped kernels run in the identity order
   const int* gid = Variant::kGrouped ? gid_in : nullptr;
+  if (!partial) {  // a full tile that is the ragged last one: only the columns past NK
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const bool cv = kv0 + nt * 8 + 2 * (lane & 3) + e < NK;
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) s[4 * nt + 2 * hr + e] = cv ? s[4 * nt + 2 * hr + e] : sm80::neg_inf();
+      }
+    return;
+  }
+  const bool by_gid = gid && !p.seg_end, by_seg = gid && p.seg_end;
 #pragma unroll
   for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
     for (int e = 0; e < 2; ++e) {
       const int ks = kv0 + nt * 8 + 2 * (lane & 3) + e;
       const bool cv = ks < NK;
-      int kg = 0;
+      const int kl = cv ? ks : kv0;  // the column the loads read
+      const int kg = by_gid ? __ldg(gid + kl) : 0;
       Coords<int> kc;
-      if (cv && partial) {
-        if (gid && !p.seg_end) kg = __ldg(gid + ks);
-        if constexpr (Variant::kHasMask) kc = key_coords<Variant>(p, perm, ks, kv0, true, skeys);
-      }
+      if constexpr (Variant::kHasMask) kc = key_coords<Variant>(p, perm, kl, kv0, true, skeys);
 #pragma unroll
-      for (int hr = 0; hr < 2; ++hr)
-        if (!visible<Variant>(p, gid != nullptr, cv, partial, ks, qkey[hr], kg, qc[hr], kc))
-          s[4 * nt + 2 * hr + e] = sm80::neg_inf();
+      for (int hr = 0; hr < 2; ++hr) {
+        bool vis = cv & (by_gid ? qkey[hr] == kg : true) & (by_seg ? ks < qkey[hr] : true);
+        if constexpr (Variant::kHasMask) vis = vis & Variant::template mask<int, bool>(qc[hr], kc, p.shape);
+        s[4 * nt + 2 * hr + e] = vis ? s[4 * nt + 2 * hr + e] : sm80::neg_inf();
+      }
     }
 }
 #endif

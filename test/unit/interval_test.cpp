@@ -114,6 +114,33 @@ TEST(Interval, FloorDivisionAndModuloOfIntegers) {
     }
 }
 
+// The codegen's strength reduction of `/ 2^k` and `% 2^k` (fdiv_p2 / fmod_p2: a shift and a mask on
+// elements) keeps floor semantics for negative operands, and on intervals stays the general rule.
+template <int K>
+void expect_power_of_two_forms() {
+  for (int a = -300; a <= 300; ++a) {
+    ASSERT_EQ(moga::fdiv_p2<K>(a), moga::fdiv(a, 1 << K)) << a << " // " << (1 << K);
+    ASSERT_EQ(moga::fmod_p2<K>(a), moga::fmod(a, 1 << K)) << a << " % " << (1 << K);
+  }
+  for (int lo = -40; lo <= 40; lo += 7)
+    for (int hi = lo; hi <= lo + 50; hi += 9) {
+      const moga::Ivl a(lo, hi);
+      const moga::Ivl d = moga::fdiv_p2<K>(a), m = moga::fmod_p2<K>(a);
+      const moga::Ivl gd = moga::fdiv(a, moga::Ivl(1 << K)), gm = moga::fmod(a, moga::Ivl(1 << K));
+      ASSERT_TRUE(d.lo == gd.lo && d.hi == gd.hi && m.lo == gm.lo && m.hi == gm.hi) << "[" << lo << ", " << hi << "]";
+      for (int x = lo; x <= hi; ++x)  // sound: every element's value lies in the interval
+        ASSERT_TRUE(d.lo <= moga::fdiv_p2<K>(x) && moga::fdiv_p2<K>(x) <= d.hi && m.lo <= moga::fmod_p2<K>(x) &&
+                    moga::fmod_p2<K>(x) <= m.hi)
+            << x << " in [" << lo << ", " << hi << "]";
+    }
+}
+
+TEST(Interval, PowerOfTwoDivisionAndModulo) {
+  expect_power_of_two_forms<1>();
+  expect_power_of_two_forms<2>();
+  expect_power_of_two_forms<5>();
+}
+
 TEST(Interval, ElementHelpers) {
   EXPECT_EQ(moga::imin(3, -2), -2);
   EXPECT_EQ(moga::imax(3, -2), 3);
