@@ -73,10 +73,12 @@ __global__ void __launch_bounds__(256) router_bwd_gemm_kernel(const RouterGemmPa
 #pragma unroll
     for (int e = 0; e < 4; ++e) {  // 64 x 16 of A and 16 x 64 of B, 4 elements per thread each
       const int x = tid + e * 256;
-      const int ai = x / BK, ak = x % BK;  // A: k fastest (rows of a row-major A are contiguous in k)
+      // consecutive threads along the operand's unit-stride dimension (coalesced loads; uniform per launch)
+      const bool a_i_fast = p.sa0 == 1, b_k_fast = p.sb0 == 1 && p.sb1 != 1;
+      const int ai = a_i_fast ? x % T : x / BK, ak = a_i_fast ? x / T : x % BK;
       const int i = i0 + ai, k = k0 + ak;
       As[ak][ai] = i < p.m && k < ke ? load<A_BF16>(p.A, i * p.sa0 + k * p.sa1) : 0.f;
-      const int bk = x / T, bj = x % T;  // B: j fastest
+      const int bk = b_k_fast ? x % BK : x / T, bj = b_k_fast ? x / BK : x % T;
       const int j = j0 + bj, kk = k0 + bk;
       Bs[bk][bj] = j < p.n && kk < ke ? load<B_BF16>(p.B, kk * p.sb0 + j * p.sb1) : 0.f;
     }
