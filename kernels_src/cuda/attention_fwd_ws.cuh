@@ -89,10 +89,9 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
   const int n_kv_dense = (NK + BN - 1) / BN;
 
   if (tid == 0) {
-    // full K: the producer's 128 cp.async arrivals, plus one per row-writing thread when it stages key
-    // columns and one per producer thread when it stages bias columns
-    constexpr unsigned kFullK =
-        128 + (KeyStaging<Variant>::kStage ? 128 / C::kCH : 0) + (BiasStage<Variant>::kWords ? 128 : 0);
+    // full K: the producer's 128 cp.async arrivals, plus one per producer thread when it stages key columns
+    // and one more when it stages bias columns
+    constexpr unsigned kFullK = 128 + (KeyStaging<Variant>::kStage ? 128 : 0) + (BiasStage<Variant>::kWords ? 128 : 0);
 #pragma unroll 1
     for (int i = 0; i < STAGES; ++i) sm90::mbar_init(sm.full_k + 8 * i, kFullK);
 #pragma unroll 1

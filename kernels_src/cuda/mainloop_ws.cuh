@@ -94,16 +94,20 @@ __device__ __forceinline__ void ws_load_item(const AttnParams& p, const WorkItem
       sm90::cp_async_mbar_arrive(full + 8 * ls.slot);
     };
     copy(sm.k, sm.full_k, sm.empty_k, ksrc, krb);
-    if constexpr (KeyStaging<Variant>::kStage) {  // one thread per row writes the row's key column
-      if (c == 0) {
-        const unsigned dst = sm.keys + ls.slot * (C::kBN * 4u);
+    // every producer thread writes the key column of its own tile column (one at BN <= 128): the encoding's
+    // divisions (frame / row / col) in parallel over 128 lanes, not 16 rows each on the 8 threads that copy a
+    // row's first chunk (2 lanes of a warp: svg_spatial's producer held its consumers back, Nsight showed
+    // 21 active threads per warp and L1TEX waits on the consumers' full-K barrier)
+    if constexpr (KeyStaging<Variant>::kStage) {
+      const unsigned dst = sm.keys + ls.slot * (C::kBN * 4u);
 #pragma unroll
-        for (int i = 0; i < kRows; ++i) {
-          const int v = tok[i] >= 0 ? encode_key<Variant>(tok[i], p) : 0;
-          asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * (r0 + i * kStep)), "r"(v) : "memory");
-        }
-        sm90::mbar_arrive(sm.full_k + 8 * ls.slot);  // release: the stores before the consumers' wait
+      for (int col = tid; col < C::kBN; col += 128) {
+        const int s = kv0 + col;
+        const int t = s < NK ? (pm ? __ldg(pm + s) : s) : -1;
+        const int v = t >= 0 ? encode_key<Variant>(t, p) : 0;
+        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * col), "r"(v) : "memory");
       }
+      sm90::mbar_arrive(sm.full_k + 8 * ls.slot);  // release: the stores before the consumers' wait
     }
     copy(sm.v, sm.full_v, sm.empty_v, vsrc, vrb);
     // every producer thread: the bias column terms of its columns (after the V copies, when the tokens of
