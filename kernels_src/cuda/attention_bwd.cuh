@@ -46,9 +46,9 @@ struct AttnBwdCfg {
   static constexpr int kRowBytes = D * 2;
   static constexpr int kTileBytes = 64 * kRowBytes;  // one 64-row bf16 tile (K, V, Q or dO)
   static constexpr int kDSPitch = kBN + 8;           // bf16 per row of the dS staging: ldmatrix conflict-free
-  // attention_bwd: K, V, then 2 stages of (Q, dO, and per query row: lse, D, token, group id, weight*gate),
-  // then dS
-  static constexpr int kStageBytes = 2 * kTileBytes + 5 * kBM * 4;
+  // attention_bwd: K, V, then 2 stages of (Q, dO, and per query row: lse, D, row id, group id, weight*gate,
+  // token), then dS
+  static constexpr int kStageBytes = 2 * kTileBytes + 6 * kBM * 4;
   static constexpr int kSmemBytes = 2 * kTileBytes + 2 * kStageBytes + kBM * kDSPitch * 2;
   // attention_bwd_dq: Q, dO, then 2 stages of (K, V)
   static constexpr int kDqSmemBytes = 2 * kTileBytes + 2 * 2 * kTileBytes;
@@ -66,17 +66,17 @@ __device__ __forceinline__ int token_at(const int* perm, int s) { return perm ? 
 
 // 64 rows of a [..][token][..][D] bf16 tensor starting at sorted position r0 into a swizzled tile
 // (attention_fwd's layout: 16-byte chunk c of row r at chunk c ^ (r & 7)), gathered through perm at token
-// row / k (bwd_params.cuh, "Rows"); rows past N are zero-filled.
+// (tok: the token at each sorted position, bwd_params.cuh "Rows"); rows past N are zero-filled.
 template <int D>
-__device__ __forceinline__ void load_tile(unsigned dst, const bf16_t* g, long long sn, const int* perm, int r0, int N,
-                                          int tid, int k) {
+__device__ __forceinline__ void load_tile(unsigned dst, const bf16_t* g, long long sn, const int* tok, int r0, int N,
+                                          int tid) {
   using C = AttnBwdCfg<D>;
   const int c = tid % C::kCH, r = tid / C::kCH;
 #pragma unroll
   for (int i = 0; i < C::kRows; ++i) {
     const int row = r + i * C::kRowStep, s = r0 + row;
     const bool ok = s < N;
-    const long long t = ok ? token_at(perm, s) / k : 0;
+    const long long t = ok ? token_at(tok, s) : 0;
     sm80::cp_async16(dst + row * C::kRowBytes + ((c ^ (row & 7)) << 4), g + t * sn + c * 8, ok);
   }
 }
@@ -233,7 +233,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
 
   const AttnParams& a = p.a;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, kv0 = kt * BN, K = p.topk;
+  const int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, kv0 = kt * BN;
   const bf16_t* gq = static_cast<const bf16_t*>(a.q) + b * a.q_sb + h * a.q_sh;
   const bf16_t* gk = static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh;
   const bf16_t* gv = static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh;
@@ -241,6 +241,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
   const float* lse = p.lse + ((long long)b * a.H + h) * N;
   const float* dlt = p.dq_delta + ((long long)b * a.H + h) * N;
   const int* perm = a.perm ? a.perm + (long long)b * N : nullptr;
+  const int* tok = p.tok ? p.tok + (long long)b * N : nullptr;
   const int* gid = a.gid ? a.gid + (long long)b * N : nullptr;
 
   // the query tiles that see this key tile: full first, then partial
@@ -261,8 +262,8 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
   };
   auto issue = [&](int stage, int qt) {
     const unsigned base = sSt + stage * C::kStageBytes;
-    load_tile<D>(base, gq, a.q_sn, perm, qt * BM, N, tid, K);
-    load_tile<D>(base + C::kTileBytes, gdo, p.do_sn, perm, qt * BM, N, tid, K);
+    load_tile<D>(base, gq, a.q_sn, tok, qt * BM, N, tid);
+    load_tile<D>(base + C::kTileBytes, gdo, p.do_sn, tok, qt * BM, N, tid);
     if (tid < BM) {  // plain loads: the slot was released by the previous iteration's last barrier
       float* f = reinterpret_cast<float*>(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes);
       int* ti = reinterpret_cast<int*>(f + 2 * BM);
@@ -273,12 +274,13 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
       f[BM + tid] = ok ? __ldg(dlt + t) : 0.f;
       ti[tid] = t;
       ti[BM + tid] = ok && gid ? __ldg(gid + s) : 0;
+      if constexpr (kCoords) ti[3 * BM + tid] = ok ? token_at(tok, s) : 0;
       f[4 * BM + tid] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + s) : a.weight;
     }
   };
 
-  load_tile<D>(sK, gk, a.k_sn, perm, kv0, N, tid, K);
-  load_tile<D>(sV, gv, a.v_sn, perm, kv0, N, tid, K);
+  load_tile<D>(sK, gk, a.k_sn, tok, kv0, N, tid);
+  load_tile<D>(sV, gv, a.v_sn, tok, kv0, N, tid);
   if (n_tot > 0) issue(0, tile_of(0));
   sm80::cp_async_commit();
 
@@ -290,7 +292,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
   for (int hr = 0; hr < 2; ++hr) {
     const int ks = kv0 + krow0 + hr * 8;
     kg[hr] = gid && ks < N ? __ldg(gid + ks) : 0;
-    if constexpr (kCoords) kc[hr] = coords_of(ks < N ? token_at(perm, ks) / K : 0, a.shape);
+    if constexpr (kCoords) kc[hr] = coords_of(ks < N ? token_at(tok, ks) : 0, a.shape);
   }
 
   float dk[DT][4], dv[DT][4];
@@ -316,7 +318,8 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
     __syncthreads();
     const unsigned sQ = sSt + stage * C::kStageBytes, sdO = sQ + C::kTileBytes;
     const float* sl2 = reinterpret_cast<const float*>(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes);
-    const int* stok = reinterpret_cast<const int*>(sl2 + 2 * BM);  // row id, then group id, per query row
+    // per query row: row id, group id, (wg as float), token
+    const int* stok = reinterpret_cast<const int*>(sl2 + 2 * BM);
 
     // S^T = K Q^T and dP^T = V dO^T: 16 keys x 64 queries per warp
     float s[NT][4], dp[NT][4];
@@ -334,7 +337,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
         const int qg = stok[BM + qcol];
         Coords<int> qc;
         if constexpr (kCoords)
-          if (elem) qc = coords_of(stok[qcol] / K, a.shape);
+          if (elem) qc = coords_of(stok[3 * BM + qcol], a.shape);
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           const int ks = kv0 + krow0 + hr * 8;
@@ -446,12 +449,13 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
 
   const AttnParams& a = p.a;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, q0 = qt * BM, K = p.topk;
+  const int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, q0 = qt * BM;
   const bf16_t* gq = static_cast<const bf16_t*>(a.q) + b * a.q_sb + h * a.q_sh;
   const bf16_t* gk = static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh;
   const bf16_t* gv = static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh;
   const bf16_t* gdo = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + h * p.do_sh;
   const int* perm = a.perm ? a.perm + (long long)b * N : nullptr;
+  const int* tok = p.tok ? p.tok + (long long)b * N : nullptr;
   const int* gid = a.gid ? a.gid + (long long)b * N : nullptr;
 
   int n_full, n_part = 0;
@@ -471,11 +475,11 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
   };
   auto issue = [&](int stage, int kt) {
     const unsigned base = sKV + stage * 2 * C::kTileBytes;
-    load_tile<D>(base, gk, a.k_sn, perm, kt * BN, N, tid, K);
-    load_tile<D>(base + C::kTileBytes, gv, a.v_sn, perm, kt * BN, N, tid, K);
+    load_tile<D>(base, gk, a.k_sn, tok, kt * BN, N, tid);
+    load_tile<D>(base + C::kTileBytes, gv, a.v_sn, tok, kt * BN, N, tid);
   };
-  load_tile<D>(sQ, gq, a.q_sn, perm, q0, N, tid, K);
-  load_tile<D>(sdO, gdo, p.do_sn, perm, q0, N, tid, K);
+  load_tile<D>(sQ, gq, a.q_sn, tok, q0, N, tid);
+  load_tile<D>(sdO, gdo, p.do_sn, tok, q0, N, tid);
   if (n_tot > 0) issue(0, tile_of(0));
   sm80::cp_async_commit();
 
@@ -492,7 +496,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
     l2[hr] = lse2_of(p.lse + ((long long)b * a.H + h) * N, qtok[hr], ok);
     dd[hr] = ok ? __ldg(p.dq_delta + ((long long)b * a.H + h) * N + qtok[hr]) : 0.f;
     wg[hr] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + qs) : a.weight;
-    if constexpr (kCoords) qc[hr] = coords_of(qtok[hr] / K, a.shape);
+    if constexpr (kCoords) qc[hr] = coords_of(ok ? token_at(tok, qs) : 0, a.shape);
   }
   float dq[DT][4];
 #pragma unroll
@@ -530,7 +534,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
         const int kg = gid && partial && kv_ok ? __ldg(gid + ks) : 0;
         Coords<int> kc;
         if constexpr (kCoords)
-          if (elem) kc = coords_of(kv_ok ? token_at(perm, ks) / K : 0, a.shape);
+          if (elem) kc = coords_of(kv_ok ? token_at(tok, ks) : 0, a.shape);
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           const int qs = q0 + row0 + hr * 8;

@@ -23,6 +23,8 @@ struct BlockMapT {
 struct AttnBwdParams {
   AttnParams a;          // q, k, v (bf16), o unused, strides, B, N (rows), H, scale_log2, weight, shape, map
   int topk;              // rows per token (1: rows are tokens)
+  const int* tok;        // [B][N]: the token at each sorted position (= a.perm when rows are tokens; top k: row / k,
+                         // precomputed so that no kernel divides per row), nullptr: identity
   const void* dout;      // bf16 [B][N / topk][H][D]
   long long do_sb, do_sn, do_sh;
   const void* out;       // bf16, row r at out + b o_sb + r o_sn + h o_sh: the kernel's output (o_scale 1) or its

@@ -87,6 +87,7 @@ struct AttentionBackward::Impl {
     std::unique_ptr<jit::DeviceBuffer> fcnt, fidx, pcnt, pidx, tfcnt, tfidx, tpcnt, tpidx;
     // grouped kernels: the rows sorted by group (stable), [B][N k] each; routed + gated: gate at sorted positions
     std::unique_ptr<jit::DeviceBuffer> perm, gid, gate;
+    std::unique_ptr<jit::DeviceBuffer> tok;  // top k: the token at each sorted position (perm holds entry rows)
     int tq = 0, tk = 0;
     // order: one batch item's (replicated B times) or all B; bm: one map per batch item of `order`; rows: the
     // row ids at the sorted positions ([B][N k], top-k entries) when they are not order.perm's tokens
@@ -329,15 +330,18 @@ void AttentionBackward::Impl::Order::upload(const ref::TokenOrder& order, const 
                                             const std::vector<int>* rows) {
   const int Ne = order.Ne;
   if (order.grouped) {
-    std::vector<int> pm, gd;
+    std::vector<int> pm, gd, tk;
     for (int b = 0; b < B; ++b) {
       const size_t o = (size_t)(b % order.B) * Ne;
       const std::vector<int>& src = rows ? *rows : order.perm;
       pm.insert(pm.end(), src.begin() + o, src.begin() + o + Ne);
       gd.insert(gd.end(), order.gid.begin() + o, order.gid.begin() + o + Ne);
+      if (rows) tk.insert(tk.end(), order.perm.begin() + o, order.perm.begin() + o + Ne);
     }
     perm = upload_ints(pm);
     gid = upload_ints(gd);
+    tok.reset();
+    if (rows) tok = upload_ints(tk);
   }
   tq = bm.tq, tk = bm.tk;
   std::vector<int> fc((size_t)B * tq, 0), pc((size_t)B * tq, 0), fi((size_t)B * tq * tk, 0), pi((size_t)B * tq * tk, 0);
@@ -392,7 +396,7 @@ void AttentionBackward::Impl::route(int ki, const ref::Shape& host, const Attent
   }
   if (routed.size() < kerns.size()) routed.resize(kerns.size());
   Order& od = routed[ki];
-  od.upload(order, ref::build_block_map(ks, host, order, map_options()), s.B, &rows);
+  od.upload(order, ref::build_block_map(ks, host, order, map_options()), s.B, k > 1 ? &rows : nullptr);
   od.gate.reset();
   if (ks.gate) {
     for (int& r : rows) r /= k;  // tokens at the sorted positions
@@ -511,7 +515,7 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
     if (ks.route) im.route(ki, st.host, s, in.routing[kn.routed], stream);
     const Impl::Order& od = ks.route ? im.routed[ki] : st.order[ki];
     auto ip = [](const std::unique_ptr<jit::DeviceBuffer>& b) { return reinterpret_cast<const int*>(b->ptr()); };
-    if (od.perm) a.perm = ip(od.perm), a.gid = ip(od.gid);
+    if (od.perm) a.perm = ip(od.perm), a.gid = ip(od.gid), p.tok = od.tok ? ip(od.tok) : a.perm;
     if (od.gate) a.gate = reinterpret_cast<const float*>(od.gate->ptr());
     if (od.fcnt) {
       a.map = {ip(od.fcnt), ip(od.fidx), ip(od.pcnt), ip(od.pidx), od.tq, od.tk};
