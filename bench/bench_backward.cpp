@@ -7,7 +7,8 @@
 // --moga rows (default on; video 21 x 30 x 52 = 32,760 tokens, B = 1, H = 12, D = 128, router d_model 1536):
 // the forward as training runs it (log-sum-exp and kept branch rows), AttentionBackward (atomic dQ) with the
 // forward's routing, RouterBackward with the balance loss (0.1), and their sum: the layer's forward + backward
-// (the issue's peer: FlexAttention the PyTorch way, 6.64 ms on an H200).
+// (the issue's peer: FlexAttention the PyTorch way, 6.64 ms on an H200); and each branch's backward alone
+// (moga_dynamic M=16, stga, frame_local: their sum against the mixture's is the mixture's overhead).
 //
 // bf16, B = 1, H = 12, D = 128 (the issue's peer configuration). Per N: the forward with the log-sum-exp
 // (Auto engine: wgmma on Hopper) and without, the backward with atomic dQ and with the deterministic dQ pass;
@@ -133,12 +134,38 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
   ra.dx = dx.ptr(), ra.dw = dw.ptr(), ra.balance_loss = loss.ptr();
   r["router_bwd_ms"] = median_ms([&] { rbwd.run(ra, st); }, iters, st);
   r["layer_fwd_bwd_ms"] = r["fwd_train_ms"].get<double>() + r["bwd_ms"].get<double>() + r["router_bwd_ms"].get<double>();
+  // Each branch's backward alone (its single-kernel pattern, same inputs; D from the branch's own output, so the
+  // sum against bwd_ms is the mixture's overhead: accumulators, fold), to see where the time goes.
+  json branches = json::object();
+  for (const char* name : {"moga_dynamic_M16", "stga", "frame_local"}) {
+    LoadedPattern bp = std::string(name) == "moga_dynamic_M16" ? LoadedPattern{} : load_builtin(name);
+    for (const auto& e : bench_bwd_patterns())
+      if (std::string(e.label) == name) bp = load_from_text(e.cuda, e.manifest, e.label);
+    PatternAttention bf(bp, fo);
+    AttentionBackward bb(bp);
+    RunOptions one;
+    one.lse = {lse[0]->ptr()};
+    const bool routed = bp.spec.kernels.at(0).route.has_value();
+    bf.run(view(q), view(k), view(v), view(o), s, routed ? &ri : nullptr, st, one);
+    BackwardInputs bi{view(q), view(k), view(v), view(o), view(dout), one.lse};
+    BackwardOutputs bg{view(dq), view(dk), view(dv)};
+    if (routed) {
+      const PatternAttention::Routing br = bf.last_routing(0, st);
+      gid.upload(br.gid);
+      prob.upload(br.prob);
+      bi.routing = {{gid.ptr(), prob.ptr()}};
+      bg.dgate = {dgate.ptr()};
+    }
+    branches[name] = median_ms([&] { bb.run(bi, bg, s, st); }, iters, st);
+  }
+  r["branch_bwd_ms"] = branches;
   r["peer_flex_pytorch_way_ms_issue"] = 6.64;  // not measured here: the issue's figure (H200)
   std::fprintf(stderr, "%s\n", r.dump().c_str());
   std::printf("moga M=16 N=%d: forward %.3f ms (training: lse + branches %.3f), backward %.3f, router backward %.3f, "
               "layer forward + backward %.3f ms (FlexAttention the PyTorch way, the issue's figure: 6.64)\n",
               N, r["fwd_plain_ms"].get<double>(), r["fwd_train_ms"].get<double>(), r["bwd_ms"].get<double>(),
               r["router_bwd_ms"].get<double>(), r["layer_fwd_bwd_ms"].get<double>());
+  std::printf("  each branch's backward alone: %s ms\n", branches.dump().c_str());
   return r;
 }
 
