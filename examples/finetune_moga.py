@@ -9,7 +9,8 @@ attention through the `moga` pattern (routed groups + STGA + frame-local), each 
 three branches run as separate differentiable patterns (moga.mean_of: the identical function; the script
 says which it uses). The loss is flow matching (x_t = (1 - t) x_0 + t noise, target noise - x_0) plus the
 routers' balance loss 0.1 * M * sum_i F_i P_i (moga.train). It prints the loss falling, the balance loss
-and the group fractions F (within 2x of even: every F_i in [1 / 2M, 2 / M]), saves the checkpoint with the
+and the group fractions F (each router's, averaged over the last 25 steps: within 2x of even when every F_i is
+in [1 / 2M, 2 / M]; one step's F at a small latent is noisy), saves the checkpoint with the
 routers under `moga run`'s names (moga.train.save_checkpoint: the diffusers layout, blocks.N.attn1.router.
 weight), and, given --moga, loads it with `moga run --config tiny --weights ...`. Last, the training step
 time with our processor vs diffusers' own attention (SDPA) on the same model, side by side.
@@ -113,7 +114,8 @@ def choose_pattern(explicit: str):
 
 
 def spread(F, M):
-    return float(F.max() * M), float(F.min() * M)  # 1.0 / 1.0 when even
+    """(min, max) of F * M over every router and group: 1.0 / 1.0 when even."""
+    return float(F.min() * M), float(F.max() * M)
 
 
 def main(argv=None):
@@ -157,29 +159,27 @@ def main(argv=None):
     lat, ctx = make_data(a.latents, a.frames, a.height, a.width, a.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20))
-    hist = []
+    hist, fr = [], []  # per step: (flow loss, balance loss), the routers' group fractions (stacked [routers, M])
     t0 = time.time()
     for step in range(a.steps):
         flow, bal = train_step(model, opt, flow_batch(lat, ctx, a.batch, step), True)
         sched.step()
         hist.append((flow.item(), bal.item()))
+        fr.append(torch.stack(mt.group_fractions_of(model)).cpu())
         if step % 25 == 0 or step == a.steps - 1:
-            F = mt.group_fractions_of(model)
-            hi = max(spread(f, M)[0] for f in F)
-            lo = min(spread(f, M)[1] for f in F)
             w = min(25, len(hist))
+            lo, hi = spread(torch.stack(fr[-w:]).mean(0), M)
             print(f"step {step:4d}  flow loss {statistics.mean(h[0] for h in hist[-w:]):.4f}  balance "
                   f"{hist[-1][1]:.4f} (even: {0.1 * n_routers:.4f})  groups F*M in [{lo:.2f}, {hi:.2f}]  "
                   f"{time.time() - t0:.0f} s", flush=True)
     w = min(25, max(1, a.steps // 4))
     loss_start = statistics.mean(h[0] for h in hist[:w])
     loss_end = statistics.mean(h[0] for h in hist[-w:])
-    F = mt.group_fractions_of(model)
-    hi = max(spread(f, M)[0] for f in F)
-    lo = min(spread(f, M)[1] for f in F)
+    lo, hi = spread(torch.stack(fr[-w:]).mean(0), M)
     balanced = hi <= 2.0 and lo >= 0.5
     print(f"flow loss {loss_start:.4f} -> {loss_end:.4f} (mean of the first / last {w} steps); balance "
-          f"{hist[-1][1]:.4f}; groups F*M in [{lo:.2f}, {hi:.2f}] ({'within' if balanced else 'NOT within'} 2x of even)")
+          f"{hist[-1][1]:.4f}; groups F*M in [{lo:.2f}, {hi:.2f}] over the last {w} steps, every router "
+          f"({'within' if balanced else 'NOT within'} 2x of even)")
 
     ckpt = mt.save_checkpoint(model, os.path.join(a.out, "finetuned_tiny_moga.safetensors"),
                               {"format": "diffusers", "config": "tiny", "pattern": str(pattern)})
