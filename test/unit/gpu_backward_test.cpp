@@ -133,9 +133,9 @@ struct Router {
   std::vector<float> x, w;  // [B][N][d], [d][M], bf16-exact
   ref::Grouping given;
 };
-Oracle oracle(const ref::PatternSpec& spec, const AttentionShape& s, const std::vector<float>& q,
-              const std::vector<float>& k, const std::vector<float>& v, const std::vector<float>& dout,
-              const Router* r) {
+// The reference's inputs for these bf16-exact tensors; with the routed kernel's router inputs and the GPU's routing.
+ref::RefInputs ref_inputs(const ref::PatternSpec& spec, const AttentionShape& s, const std::vector<float>& q,
+                          const std::vector<float>& k, const std::vector<float>& v, const Router* r) {
   ref::RefInputs in;
   in.B = s.B, in.heads = s.H, in.head_dim = s.D, in.N = s.N;
   if (s.video) in.video = {s.F, s.Hgt, s.Wid, s.shot_starts};
@@ -148,6 +148,13 @@ Oracle oracle(const ref::PatternSpec& spec, const AttentionShape& s, const std::
     in.router_weight[r->ki] = r->w.data();
     in.routing[r->ki] = &r->given;
   }
+  return in;
+}
+
+Oracle oracle(const ref::PatternSpec& spec, const AttentionShape& s, const std::vector<float>& q,
+              const std::vector<float>& k, const std::vector<float>& v, const std::vector<float>& dout,
+              const Router* r) {
+  ref::RefInputs in = ref_inputs(spec, s, q, k, v, r);
   const std::vector<double> d(dout.begin(), dout.end());
   ref::RefGrads g;
   ref::reference_attention_backward(spec, in, d.data(), ref::BackwardOptions{}, g);
@@ -184,16 +191,7 @@ struct Case {
 void check_router(const ref::PatternSpec& spec, const Router& r, const Dev& dgate, const AttentionShape& s,
                   const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
                   const std::vector<float>& dout, const Dev& x, const Dev& w, const Dev& gid, const Dev& prob) {
-  ref::RefInputs in;
-  in.B = s.B, in.heads = s.H, in.head_dim = s.D, in.N = s.N;
-  if (s.video) in.video = {s.F, s.Hgt, s.Wid, s.shot_starts};
-  in.q = q.data(), in.k = k.data(), in.v = v.data();
-  in.x = r.x.data();
-  in.d_model = r.d;
-  in.router_weight.assign(spec.kernels.size(), nullptr);
-  in.routing.assign(spec.kernels.size(), nullptr);
-  in.router_weight[r.ki] = r.w.data();
-  in.routing[r.ki] = &r.given;
+  const ref::RefInputs in = ref_inputs(spec, s, q, k, v, &r);
   const std::vector<double> d(dout.begin(), dout.end());
   ref::BackwardOptions bo;
   bo.balance_loss = true;
