@@ -27,7 +27,9 @@
 
 namespace moga {
 
-template <int D, int BM, int BN, int STAGES, int BIAS_WORDS = 0, int KEY_WORDS = 1>
+// TMA: the layout of attention_fwd_tma (attention_fwd_tma.cuh), the same rings filled by the copy engine:
+// BN 176 allowed, and the register split of a producer that only issues copies.
+template <int D, int BM, int BN, int STAGES, int BIAS_WORDS = 0, int KEY_WORDS = 1, bool TMA = false>
 struct AttnFwdWSCfg {
   static constexpr int kD = D, kBM = BM, kBN = BN;
   static constexpr int kThreads = 384;                 // producer warpgroup + two consumers
@@ -49,25 +51,30 @@ struct AttnFwdWSCfg {
   static constexpr int kSmemBytes = 1024 + kBiasOff + STAGES * BN * BIAS_WORDS * 4;
   static constexpr int kLdStep = 128 / kCH;            // rows between one producer thread's copies
   static constexpr int kKVRows = BN / kLdStep;         // copies per producer thread and tile
-  // 56 * 128 + 224 * 256 = 64,512 of the SM's 65,536 registers (multiples of 8); the consumers' loop
-  // needs 216 (nvcc 13.0), the producer spills below 56
-  static constexpr int kProducerRegs = 56, kConsumerRegs = 224;
+  // Producer threads that write staged key or bias columns (all 128 of the producer warpgroup); without
+  // staging the TMA producer is one warp (one thread issues, the others leave).
+  static constexpr bool kStaging = BIAS_WORDS > 0 || KEY_WORDS > 0;
+  // The CTA holds 168 * 384 = 64,512 registers (__launch_bounds__(384, 1)), split by setmaxnreg
+  // (multiples of 8): cp.async 56 * 128 + 224 * 256 (the consumers' loop needs 216, nvcc 13.0; the
+  // producer spills below 56); TMA 24 * 128 + 240 * 256 (FlashAttention-3's split: the producer only
+  // issues copies; ptxas spills 4 words around its copies there, none in the consumers at BN 176, where
+  // 232 would spill 44 B), or 40 + 232 when its threads also stage key or bias columns (no spill).
+  static constexpr int kProducerRegs = TMA ? (kStaging ? 40 : 24) : 56;
+  static constexpr int kConsumerRegs = TMA ? (kStaging ? 232 : 240) : 224;
+  static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 64512, "register split exceeds 168 x 384");
 
   static_assert(D == 64 || D == 128, "D in {64, 128}");
-  static_assert(BN == 64 || BN == 128, "BN in {64, 128}");
+  static_assert(BN == 64 || BN == 128 || (TMA && BN == 176), "BN in {64, 128} (TMA: also 176)");
   static_assert(BM == 128, "two consumer warpgroups of 64 rows");
   static_assert(STAGES >= 2, "STAGES >= 2");
   static_assert(kLdStep % 8 == 0 && BN % kLdStep == 0, "K/V copy mapping");
   static_assert(kSmemBytes <= 232448, "exceeds the 227 KB of shared memory a Hopper CTA can have");
 };
 
-template <class Variant, int D, int BM, int BN, int STAGES, bool kQSmem = false, bool LSE = false>
-__global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
 #if defined(MOGA_HAS_WGMMA)
-  using C = AttnFwdWSCfg<D, BM, BN, STAGES, BiasStage<Variant>::kWords, KeyStaging<Variant>::kStage ? 1 : 0>;
-  grid_dep_wait();  // launched with PDL behind the prep kernels or the previous branch (params.cuh)
-  extern __shared__ __align__(128) unsigned char smem_ws_raw[];
-  const unsigned base = (sm80::smem_u32(smem_ws_raw) + 1023u) & ~1023u;  // kSmemBytes has the slack
+// The shared-memory addresses of config C's rings and barriers from the 1024-aligned base.
+template <class C, int STAGES>
+__device__ __forceinline__ WSSmem ws_smem_layout(unsigned base) {
   WSSmem sm;
   sm.k = base + C::kKOff;
   sm.v = base + C::kVOff;
@@ -80,6 +87,52 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
   sm.empty_v = sm.full_k + 24 * STAGES;
   sm.q_full = sm.full_k + 32 * STAGES;
   sm.q_empty = sm.q_full + 8;
+  return sm;
+}
+
+// Thread 0, before the roles part: the ring barriers with the producer's arrival counts (full K, full
+// V, Q full); the empty barriers take one arrival per consumer warp.
+template <int STAGES, int kRing>
+__device__ __forceinline__ void ws_init_barriers(const WSSmem& sm, const ItemRing<kRing>& ring, unsigned full_k,
+                                                 unsigned full_v, unsigned q_full) {
+#pragma unroll 1
+  for (int i = 0; i < STAGES; ++i) {
+    sm90::mbar_init(sm.full_k + 8 * i, full_k);
+    sm90::mbar_init(sm.full_v + 8 * i, full_v);
+    sm90::mbar_init(sm.empty_k + 8 * i, 8);
+    sm90::mbar_init(sm.empty_v + 8 * i, 8);
+  }
+  sm90::mbar_init(sm.q_full, q_full);
+  sm90::mbar_init(sm.q_empty, 8);
+  ring.init_barriers(8);
+  sm90::fence_mbar_init();
+}
+
+// Warpgroups 1 and 2 (warp 4..11): take the consumers' registers, then compute every item of the CTA
+// in the ping-pong order (warpgroup 0 of the consumers leads).
+template <class Variant, class C, int STAGES, bool kQSmem, bool LSE, int kRing>
+__device__ __forceinline__ void ws_consumers(const AttnParams& p, const WSSmem& sm, ItemRing<kRing>& ring, int warp,
+                                             int lane, int Tq, int n_items, int n_kv_dense, int NK) {
+  sm90::setmaxnreg_inc<C::kConsumerRegs>();
+  const int cw = warp - 4;  // consumer warp 0..7
+  const int grp = cw >> 2;  // consumer warpgroup: 0 leads the ping-pong
+  if (grp == 1) sm90::named_arrive(1, C::kConsumerThreads);
+  WSComputeState cs;
+#pragma unroll 1
+  for (int it = blockIdx.x; it < n_items; it = ring.consumer_next(it, lane))
+    ws_compute_item<Variant, C, STAGES, kQSmem, LSE>(p, work_item(p, it, Tq, C::kBM, n_kv_dense), sm, cw, lane, NK, cs);
+  if (grp == 0) sm90::named_sync(1, C::kConsumerThreads);
+}
+#endif
+
+template <class Variant, int D, int BM, int BN, int STAGES, bool kQSmem = false, bool LSE = false>
+__global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
+#if defined(MOGA_HAS_WGMMA)
+  using C = AttnFwdWSCfg<D, BM, BN, STAGES, BiasStage<Variant>::kWords, KeyStaging<Variant>::kStage ? 1 : 0>;
+  grid_dep_wait();  // launched with PDL behind the prep kernels or the previous branch (params.cuh)
+  extern __shared__ __align__(128) unsigned char smem_ws_raw[];
+  const unsigned base = (sm80::smem_u32(smem_ws_raw) + 1023u) & ~1023u;  // kSmemBytes has the slack
+  const WSSmem sm = ws_smem_layout<C, STAGES>(base);
   ItemRing<C::kRing> ring(p.item_counter, base + C::kRingOff);
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -88,21 +141,10 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
   const int n_items = Tq * p.H * p.B;
   const int n_kv_dense = (NK + BN - 1) / BN;
 
-  if (tid == 0) {
-    // full K: the producer's 128 cp.async arrivals, plus one per producer thread when it stages key columns
-    // and one more when it stages bias columns
-    constexpr unsigned kFullK = 128 + (KeyStaging<Variant>::kStage ? 128 : 0) + (BiasStage<Variant>::kWords ? 128 : 0);
-#pragma unroll 1
-    for (int i = 0; i < STAGES; ++i) sm90::mbar_init(sm.full_k + 8 * i, kFullK);
-#pragma unroll 1
-    for (int i = STAGES; i < 2 * STAGES; ++i) sm90::mbar_init(sm.full_k + 8 * i, 128);  // full V: cp.async arrivals
-#pragma unroll 1
-    for (int i = 2 * STAGES; i < 4 * STAGES; ++i) sm90::mbar_init(sm.full_k + 8 * i, 8);  // consumer warps
-    sm90::mbar_init(sm.q_full, 128);
-    sm90::mbar_init(sm.q_empty, 8);
-    ring.init_barriers(8);
-    sm90::fence_mbar_init();
-  }
+  // full K: the producer's 128 cp.async arrivals, plus one per producer thread when it stages key columns
+  // and one more when it stages bias columns; full V and Q: cp.async arrivals
+  constexpr unsigned kFullK = 128 + (KeyStaging<Variant>::kStage ? 128 : 0) + (BiasStage<Variant>::kWords ? 128 : 0);
+  if (tid == 0) ws_init_barriers<STAGES>(sm, ring, kFullK, 128, 128);
   __syncthreads();  // the last CTA-wide barrier: the roles part here
 
   if (warp < 4) {  // ---- producer ----
@@ -118,17 +160,7 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
     sm90::cp_async_wait_all();
     return;
   }
-
-  // ---- consumers ----
-  sm90::setmaxnreg_inc<C::kConsumerRegs>();
-  const int cw = warp - 4;  // consumer warp 0..7
-  const int grp = cw >> 2;  // consumer warpgroup: 0 leads the ping-pong
-  if (grp == 1) sm90::named_arrive(1, C::kConsumerThreads);
-  WSComputeState cs;
-#pragma unroll 1
-  for (int it = blockIdx.x; it < n_items; it = ring.consumer_next(it, lane))
-    ws_compute_item<Variant, C, STAGES, kQSmem, LSE>(p, work_item(p, it, Tq, BM, n_kv_dense), sm, cw, lane, NK, cs);
-  if (grp == 0) sm90::named_sync(1, C::kConsumerThreads);
+  ws_consumers<Variant, C, STAGES, kQSmem, LSE>(p, sm, ring, warp, lane, Tq, n_items, n_kv_dense, NK);
 #else
   (void)p;
   __trap();  // needs sm_90a

@@ -1,6 +1,7 @@
 // The header every generated pattern source includes first (`#include "entry.cuh"`): it brings in the
 // kernel templates (the rows of the kernel registry, runtime/attention/registry.h: attention_fwd.cuh =
-// mma.sync, attention_fwd_ws.cuh = warp-specialized wgmma, sm_90a only; prep.cuh) the variant structs are
+// mma.sync, attention_fwd_ws.cuh = warp-specialized wgmma, attention_fwd_tma.cuh = the same with a TMA
+// producer, both sm_90a only; prep.cuh) the variant structs are
 // plugged into, a few small
 // helpers the runtime (runtime/attention) needs beside them, and the MOGA_*_ENTRY macros the codegen
 // writes after the variant structs.
@@ -25,6 +26,7 @@
 //   attn_fwd_ws_smem_bytes<V, D, BM, BN, STAGES>    the same for attention_fwd_ws (AttnFwdWSCfg with
 //                                                   V's staged bias words; the value is right in any
 //                                                   build, the kernel itself only in an sm_90a one)
+//   attn_fwd_tma_smem_bytes<V, D, BM, BN, STAGES>   the same for attention_fwd_tma (BN 176 allowed)
 //   gate_fill_kernel<V>                             gate[b][s] (*)= V::gate(coords of perm[b][s]):
 //                                                   a branch's `gate <expr>` at sorted positions
 //
@@ -32,6 +34,7 @@
 #pragma once
 #include "attention_bwd.cuh"
 #include "attention_fwd.cuh"
+#include "attention_fwd_tma.cuh"
 #include "attention_fwd_ws.cuh"
 #include "prep.cuh"
 
@@ -43,6 +46,9 @@ __device__ int attn_fwd_smem_bytes = AttnFwdCfg<D, BM, BN, WARPS, STAGES>::kSmem
 template <class V, int D, int BM, int BN, int STAGES>
 __device__ int attn_fwd_ws_smem_bytes =
     AttnFwdWSCfg<D, BM, BN, STAGES, BiasStage<V>::kWords, KeyStaging<V>::kStage ? 1 : 0>::kSmemBytes;
+template <class V, int D, int BM, int BN, int STAGES>
+__device__ int attn_fwd_tma_smem_bytes =
+    AttnFwdWSCfg<D, BM, BN, STAGES, BiasStage<V>::kWords, KeyStaging<V>::kStage ? 1 : 0, true>::kSmemBytes;
 
 // Gate program of a branch, at each sorted position s of batch b (perm == nullptr: identity).
 // multiply != 0: gate[b][s] *= value (a routed branch whose gate also has the router probability);

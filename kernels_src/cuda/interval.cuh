@@ -33,7 +33,7 @@ template <class T> MOGA_HD inline T select(bool c, T a, T b) { return c ? a : b;
 // integer add and one float add (full rate) instead of I2F (a quarter-rate conversion), via the float
 // 1.5 * 2^23 whose unit in the last place is 1.
 MOGA_HD inline float i2f_exact(int v) {
-#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#if defined(__CUDA_ARCH__) || defined(__CUDACC_RTC__)  // device code (nvcc's host pass has __CUDACC__ too)
   return __int_as_float(0x4B400000 + v) - 12582912.0f;
 #else
   return static_cast<float>(v);

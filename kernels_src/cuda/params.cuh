@@ -88,4 +88,18 @@ struct AttnParams {
   long long lse_rows;
 };
 
+// A TMA tensor map (the driver's CUtensorMap: 128 opaque bytes, 128-byte aligned as cuda.h declares it;
+// the copy engine needs 64), made on the host with cuTensorMapEncodeTiled (runtime/attention/tma_maps.h);
+// a plain type here, so NVRTC needs no cuda.h.
+struct alignas(128) TmaMap {
+  unsigned long long opaque[16];
+};
+// The second parameter of attention_fwd_tma (registry row sm90.tma), passed __grid_constant__: the maps of
+// q, k and v as 4-D tensors (D, rows, H, B) with AttnParams' strides, boxes of 64 columns x BM (q) or BN
+// (k, v) rows, 128-byte swizzle. Beside AttnParams rather than in it: every other kernel keeps its
+// parameter block, and a map must sit in parameter, constant or global memory for the copy engine.
+struct TmaMaps {
+  TmaMap q, k, v;
+};
+
 }  // namespace moga

@@ -90,8 +90,9 @@ struct ItemRing {
   __device__ __forceinline__ void claim(int tid) {
     if (ctr && tid == 0) claimed = G + atomicAdd(ctr, 1);
   }
-  // Producer (all 128 threads), after issuing the copies of item it: the next item.
-  __device__ __forceinline__ int producer_next(int it, int tid) {
+  // Producer (all its `threads`: the warpgroup's 128, or the TMA producer's one warp), after issuing the
+  // copies of item it: the next item.
+  __device__ __forceinline__ int producer_next(int it, int tid, int threads = 128) {
     if (!ctr) return it + G;
     const int rs = count % kRing;
     if (tid == 0) {
@@ -99,7 +100,7 @@ struct ItemRing {
       asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(ids + 4 * rs), "r"(claimed) : "memory");
       sm90::mbar_arrive(full + 8 * rs);  // release: the consumers read the id after their wait
     }
-    sm90::named_sync(3, 128);  // the producer's threads read it too (the slot is rewritten kRing ids later)
+    sm90::named_sync(3, threads);  // the producer's threads read it too (the slot is rewritten kRing ids later)
     int nx;
     asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(nx) : "r"(ids + 4 * rs) : "memory");
     ++count;

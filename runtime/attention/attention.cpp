@@ -12,6 +12,7 @@
 
 #include "kernels_src/cuda/prep.cuh"  // parameter structs, sort_plan, counting_sort_host, router planning
 #include "runtime/attention/host_shape.h"
+#include "runtime/attention/tma_maps.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/compile_all.h"
 #include "runtime/jit/driver.h"
@@ -312,7 +313,7 @@ PatternAttention::PatternAttention(LoadedPattern pattern, AttentionOptions optio
     if (!why.empty())
       throw ArgumentError(fmt::format(
           "tiles: kernel '{}' asks for BM={} BN={} warps={} stages={}, but it runs {} ({}), whose tiles are BM 128, "
-          "BN 64 or 128, 8 warps, 2-4 stages: {}; drop the entry, or use Engine::Auto (a kernel with a tile entry "
+          "BN 64 or 128 (sm90.tma: also 176), 8 warps, 2-4 stages: {}; drop the entry, or use Engine::Auto (a kernel with a tile entry "
           "and no named variant runs sm80.mma) or Engine::MmaSync",
           p.ks->name, c.t.block_m, c.t.block_n, c.t.warps, c.t.stages, c.v->name, engine_name(c.engine()), why));
   }
@@ -335,6 +336,8 @@ PatternAttention::Impl::Choice PatternAttention::Impl::choose(int ki, int D) con
     // with Q in shared memory (sm90.ws.sq, 32 registers fewer per thread) its kernel does not spill.
     if (e == Engine::Wgmma && p.ks->bias) v = find_variant("sm90.ws.sq");
   }
+  // a row without a gather (sm90.tma) sends the kernels with one (sorted tokens) to its gather row
+  v = &row_for_kernel(*v, p.kind == Kind::Keyed || p.kind == Kind::Routed);
   if (v->engine == Engine::MmaSync) return {v, p.t};
   // a wgmma row: its default tiles, with the fields a tiles entry gives on top
   TileConfig t = v->default_tiles;
@@ -1168,8 +1171,10 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   }
   a.lse = reinterpret_cast<float*>(lse);
   a.lse_rows = (long long)s.N * p.topk;
-  void* args[] = {&a};
   const ModK& mk = m.k[ki];
+  TmaMaps maps;  // attention_fwd_tma's second parameter (sm90.tma rows)
+  if (mk.v->tma) maps = make_tma_maps(q, k, v, a.N, Nk, mk.t.block_m, mk.t.block_n);
+  void* args[] = {&a, &maps};
   CUfunction fn = lse ? mk.attn_lse : mk.attn;
   const unsigned tq = (unsigned)((w.Ns + mk.t.block_m - 1) / mk.t.block_m);
   if (mk.v->engine == Engine::Wgmma) {  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)

@@ -77,11 +77,13 @@ std::string mma_check(const TileConfig& t, int D) {
   return "";
 }
 
-// AttnFwdWSCfg's static_asserts.
-std::string ws_check(const TileConfig& t, int D) {
+// AttnFwdWSCfg's static_asserts (tma: attention_fwd_tma's, BN 176 too).
+std::string ws_check(const TileConfig& t, int D, bool tma) {
   if (D != 64 && D != 128) return fmt::format("head dim {} (the wgmma kernel has 64 and 128)", D);
   if (t.block_m != 128) return "BM must be 128 (two consumer warpgroups of 64 rows)";
-  if (t.block_n != 64 && t.block_n != 128) return "BN must be 64 or 128";
+  if (tma && t.block_n != 64 && t.block_n != 128 && t.block_n != 176)
+    return fmt::format("BN {}: must be 64, 128 or 176", t.block_n);
+  if (!tma && t.block_n != 64 && t.block_n != 128) return fmt::format("BN {}: must be 64 or 128", t.block_n);
   if (t.warps != 8) return "warps must be 8 (the two consumer warpgroups; the producer is extra)";
   if (t.stages < 2 || t.stages > 4) return "stages must be 2..4";
   return "";
@@ -99,7 +101,7 @@ int bias_stage_words(int col_words) { return col_words <= 2 ? col_words : (col_w
 
 std::string KernelVariant::check_tiles(const TileConfig& t, int D, int smem_limit, int bias_words,
                                        int key_words) const {
-  std::string why = engine == Engine::Wgmma ? ws_check(t, D) : mma_check(t, D);
+  std::string why = engine == Engine::Wgmma ? ws_check(t, D, tma) : mma_check(t, D);
   if (why.empty() && smem_bytes(D, t, bias_words, key_words) > smem_limit)
     why = fmt::format("shared memory {} B > opt-in limit {} B", smem_bytes(D, t, bias_words, key_words), smem_limit);
   return why;
@@ -107,6 +109,9 @@ std::string KernelVariant::check_tiles(const TileConfig& t, int D, int smem_limi
 
 std::string KernelVariant::kernel_expr(const std::string& v, int D, const TileConfig& t, bool lse) const {
   // lse = false names the default instantiation exactly as before (the same kernel, the same cache entry)
+  if (tma)
+    return fmt::format("moga::attention_fwd_tma<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages,
+                       lse ? ", true" : "");
   if (engine == Engine::Wgmma)
     return fmt::format("moga::attention_fwd_ws<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages,
                        lse ? (q_smem ? ", true, true" : ", false, true") : q_smem ? ", true" : "");
@@ -116,7 +121,8 @@ std::string KernelVariant::kernel_expr(const std::string& v, int D, const TileCo
 
 std::string KernelVariant::smem_expr(const std::string& v, int D, const TileConfig& t) const {
   if (engine == Engine::Wgmma)
-    return fmt::format("&moga::attn_fwd_ws_smem_bytes<{}, {}, {}, {}, {}>", v, D, t.block_m, t.block_n, t.stages);
+    return fmt::format("&moga::attn_fwd_{}_smem_bytes<{}, {}, {}, {}, {}>", tma ? "tma" : "ws", v, D, t.block_m,
+                       t.block_n, t.stages);
   return fmt::format("&moga::attn_fwd_smem_bytes<{}, {}, {}, {}, {}>", D, t.block_m, t.block_n, t.warps, t.stages);
 }
 
@@ -129,7 +135,7 @@ int KernelVariant::threads(const TileConfig& t) const { return engine == Engine:
 std::vector<TileConfig> KernelVariant::tile_space(int D) const {
   std::vector<TileConfig> out;
   if (engine != Engine::Wgmma) return out;
-  for (int bn : {64, 128})
+  for (int bn : {64, 128, 176})
     for (int st : {2, 3, 4}) {
       const TileConfig t{128, bn, 8, st};
       if (check_tiles(t, D).empty()) out.push_back(t);
@@ -146,6 +152,8 @@ const std::vector<KernelVariant>& kernel_registry() {
       {"sm90.ws.static", "wgs", Engine::Wgmma, kWsSummary, Scheduler::PersistentStatic, kWgmmaTiles},
       {"sm90.ws.sq", "wgq", Engine::Wgmma, "wgmma as sm90.ws, Q from shared memory (SS)", Scheduler::ByKernel,
        kWgmmaTiles, true},
+      {"sm90.tma", "wgt", Engine::Wgmma, "wgmma as sm90.ws.sq, TMA producer (no gather: others run sm90.ws.sq)",
+       Scheduler::ByKernel, kTmaTiles, true, true, "sm90.ws.sq"},
   };
   return rows;
 }
@@ -158,6 +166,10 @@ const KernelVariant* find_variant(const std::string& name) {
 
 const KernelVariant& default_variant(Engine e) {
   return *find_variant(e == Engine::Wgmma ? "sm90.ws" : "sm80.mma");
+}
+
+const KernelVariant& row_for_kernel(const KernelVariant& v, bool gathers) {
+  return gathers && v.gather_row ? *find_variant(v.gather_row) : v;
 }
 
 std::string variant_names() {

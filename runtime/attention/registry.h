@@ -20,6 +20,11 @@
 //   sm90.ws.static       the same kernel, always persistent with the static round-robin.
 //   sm90.ws.sq           the same kernel with S = Q K^T reading Q from shared memory (SS wgmma; 32
 //                        registers per consumer thread fewer, room for score modifications), grid by kernel.
+//   sm90.tma             attention_fwd_tma: the same frame and consumers (Q in shared memory) with a TMA
+//                        producer (one thread issues bulk tensor copies; setmaxnreg 24 / 240), for
+//                        kernels without a gather (dense, masked, causal, cross-attention); BN 64, 128
+//                        or 176 (default 128/176/2); a kernel with a gather (computed or routed groups)
+//                        runs its gather_row, sm90.ws.sq, instead. Grid by kernel.
 // Engine (attention.h) names the family a row belongs to: MmaSync or Wgmma.
 #pragma once
 
@@ -48,6 +53,8 @@ struct KernelVariant {
   Scheduler scheduler;
   TileConfig default_tiles;  // Wgmma rows: their default; MmaSync: none (the manifest's)
   bool q_smem = false;       // Wgmma rows: Q from shared memory (attention_fwd_ws's kQSmem)
+  bool tma = false;          // attention_fwd_tma (TMA producer: q, k, v through tensor maps, no gather)
+  const char* gather_row = nullptr;  // tma rows: the row a kernel with a gather (perm) runs instead
 
   // Whether the row runs on the target `arch` ("sm_90", "sm_90a", "sm_80", ...).
   bool runs_on(const std::string& arch) const;
@@ -82,6 +89,9 @@ const std::vector<KernelVariant>& kernel_registry();
 const KernelVariant* find_variant(const std::string& name);
 // The row an engine runs when no variant is named: MmaSync -> sm80.mma, Wgmma -> sm90.ws.
 const KernelVariant& default_variant(Engine e);
+// The row a kernel runs when `v` is asked for: v itself, or for a kernel with a gather (gathers: its
+// tokens are sorted, perm) on a row that cannot gather (tma) the row's gather_row.
+const KernelVariant& row_for_kernel(const KernelVariant& v, bool gathers);
 // "sm80.mma, sm90.ws, ..." (error messages).
 std::string variant_names();
 

@@ -23,6 +23,8 @@ const char* engine_name(Engine e);  // "auto", "mma.sync", "wgmma"
 // The default tile configuration of the wgmma family (registry row sm90.ws): BM = BN = 128, two consumer
 // warpgroups (8 warps), 3 stages.
 inline constexpr TileConfig kWgmmaTiles{128, 128, 8, 3};
+// The default of the TMA row (sm90.tma): FlashAttention-3's tile at D = 128, BN = 176, 2 stages.
+inline constexpr TileConfig kTmaTiles{128, 176, 8, 2};
 
 // Whether `arch` ("sm_90", "sm_90a", "sm_80", ...) can run the wgmma kernel: sm_90 only (wgmma is an
 // sm_90a feature; Blackwell has none).

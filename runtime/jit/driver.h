@@ -34,7 +34,8 @@ namespace moga::jit {
   X(cuMemcpyDtoDAsync)                                                                        \
   X(cuModuleGetGlobal) X(cuLaunchKernelEx) X(cuOccupancyMaxActiveBlocksPerMultiprocessor)     \
   X(cuStreamCreate) X(cuStreamDestroy) X(cuStreamSynchronize) X(cuStreamQuery) X(cuStreamWaitEvent) \
-  X(cuEventCreate) X(cuEventDestroy) X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime)
+  X(cuEventCreate) X(cuEventDestroy) X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime)  \
+  X(cuTensorMapEncodeTiled)
 
 struct Driver {
 #define MOGA_CU_MEMBER(fn) decltype(&::fn) fn = nullptr;

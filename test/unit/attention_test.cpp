@@ -17,6 +17,7 @@
 #include "runtime/attention/compiled_embed.h"
 #include "runtime/attention/pattern.h"
 #include "runtime/attention/tensor.h"
+#include "runtime/attention/tma_maps.h"
 
 namespace moga::rt {
 const std::vector<CompiledText>& test_patterns();
@@ -388,6 +389,101 @@ TEST(attention_registry, VariantsByName) {
   clash.variant = "sm90.ws";
   expect_error<ArgumentError>([&] { PatternAttention a(load_builtin("full"), clash); },
                               {"variant 'sm90.ws' is of the wgmma family, but engine mma.sync is forced"});
+}
+
+// The TMA row (sm90.tma, attention_fwd_tma): Q in shared memory, BN up to 176 at its default tiles, a
+// gather row for kernels with a gather; the cp.async rows refuse BN 176 with the value in the message.
+TEST(attention_registry, TmaRow) {
+  const KernelVariant& v = *find_variant("sm90.tma");
+  EXPECT_TRUE(v.tma);
+  EXPECT_TRUE(v.q_smem);
+  EXPECT_EQ(v.engine, Engine::Wgmma);
+  EXPECT_EQ(v.default_tiles, kTmaTiles);
+  EXPECT_STREQ(row_for_kernel(v, true).name, "sm90.ws.sq");
+  EXPECT_EQ(&row_for_kernel(v, false), &v);
+  EXPECT_EQ(&row_for_kernel(*find_variant("sm90.ws"), true), find_variant("sm90.ws"));
+  // BN 64 x 2..4 stages, 128 x 2..3, 176 x 2; 1 KB slack + 2 x 2 x 45,056 (K, V) + 32,768 (Q) + barriers,
+  // ring and 2 x 176 staged key words
+  EXPECT_EQ(v.tile_space(128).size(), 6u);
+  EXPECT_EQ(v.smem_bytes(128, kTmaTiles), 215584);
+  EXPECT_EQ(v.check_tiles(kTmaTiles, 128), "");
+  EXPECT_EQ(v.check_tiles(kTmaTiles, 64), "");
+  EXPECT_NE(v.check_tiles(TileConfig{128, 176, 8, 3}, 128).find("shared memory"), std::string::npos);
+  EXPECT_EQ(v.check_tiles(TileConfig{128, 192, 8, 2}, 128), "BN 192: must be 64, 128 or 176");
+  EXPECT_EQ(find_variant("sm90.ws")->check_tiles(kTmaTiles, 128), "BN 176: must be 64 or 128");
+  EXPECT_EQ(v.kernel_expr("moga_gen_full::full", 128, kTmaTiles), "moga::attention_fwd_tma<moga_gen_full::full, 128, 128, 176, 2>");
+  EXPECT_EQ(v.kernel_expr("moga_gen_full::full", 128, kTmaTiles, true),
+            "moga::attention_fwd_tma<moga_gen_full::full, 128, 128, 176, 2, true>");
+  EXPECT_EQ(v.smem_expr("moga_gen_full::full", 128, kTmaTiles),
+            "&moga::attn_fwd_tma_smem_bytes<moga_gen_full::full, 128, 128, 176, 2>");
+}
+
+// Named for a whole pattern, sm90.tma runs the kernels without a gather and sends the gathered ones
+// (routed, computed groups) to sm90.ws.sq with that row's tiles.
+TEST(attention_registry, TmaRowSendsGatheredKernelsToItsGatherRow) {
+  AttentionOptions o = for_arch("sm_90");
+  o.variant = "sm90.tma";
+  PatternAttention moga(load_builtin("moga"), o);  // every kernel has a gather (natten2d too: by frame)
+  for (int ki = 0; ki < 3; ++ki) {
+    EXPECT_STREQ(moga.variant(ki).name, "sm90.ws.sq") << ki;
+    EXPECT_EQ(moga.tiles(ki), kWgmmaTiles) << ki;
+  }
+  for (const char* name : {"full", "causal", "radial", "sliding_window"}) {
+    PatternAttention a(load_builtin(name), o);
+    EXPECT_STREQ(a.variant(0).name, "sm90.tma") << name;
+    EXPECT_EQ(a.tiles(0), kTmaTiles) << name;
+  }
+}
+
+// The tensor maps' shapes (the driver call itself needs a device): innermost first, byte strides, a box of
+// 64 columns; a dimension of length 1 gets the packed stride; a zero stride along a longer one is refused.
+TEST(attention_tma, MapShapes) {
+  const TensorView q = TensorView::contiguous(kQ, DType::BF16, {2, 1000, 3, 128});
+  const TmaShape s = tma_shape(q, "q", 1000, 128);
+  EXPECT_EQ(std::vector<uint64_t>(s.dims, s.dims + 4), (std::vector<uint64_t>{128, 1000, 3, 2}));
+  EXPECT_EQ(std::vector<uint64_t>(s.strides, s.strides + 3), (std::vector<uint64_t>{768, 256, 768000}));
+  EXPECT_EQ(std::vector<uint32_t>(s.box, s.box + 4), (std::vector<uint32_t>{64, 128, 1, 1}));
+  // k of a packed [B][Nk][2][H][D] k|v tensor, one batch item and one head whose strides say 0
+  const TensorView k = TensorView::strided(kK, DType::BF16, {1, 77, 1, 64}, {0, 2 * 64, 0, 1});
+  const TmaShape t = tma_shape(k, "k", 77, 176);
+  EXPECT_EQ(std::vector<uint64_t>(t.strides, t.strides + 3), (std::vector<uint64_t>{256, 256 * 77, 256 * 77}));
+  EXPECT_EQ(t.box[1], 176u);
+  const TensorView bcast = TensorView::strided(kK, DType::BF16, {1, 77, 4, 128}, {77 * 128, 128, 0, 1});
+  expect_error<ArgumentError>([&] { tma_shape(bcast, "k", 77, 128); }, {"k: head stride 0", "sm90.tma", "sm90.ws.sq"});
+}
+
+// NVRTC compiles the TMA row for sm_90a without a device: dense (and its log-sum-exp instantiation) at
+// every tile configuration of the row, D = 64, staged key columns (radial), and mask + bias + softcap +
+// gate (attn_hooks: staged bias columns).
+TEST(attention_jit, CompilesTheTmaRowWithoutADevice) {
+  char tmpl[] = "/tmp/moga-attn-tma-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  setenv("MOGA_CACHE_DIR", tmpl, 1);
+  const KernelVariant& v = *find_variant("sm90.tma");
+  AttentionOptions o = for_arch("sm_90");
+  o.variant = "sm90.tma";
+  for (const TileConfig& t : v.tile_space(128)) {
+    AttentionOptions ot = o;
+    ot.lse = t == kTmaTiles;
+    ot.tiles["full"] = t;
+    PatternAttention full(load_builtin("full"), ot);
+    const ModuleInfo info = full.compile(128);
+    EXPECT_EQ(info.arch, "sm_90a");
+    EXPECT_EQ(info.variants, std::vector<std::string>{"sm90.tma"});
+    EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(), v.kernel_expr("moga_gen_full::full", 128, t)),
+              info.kernels.end());
+    if (ot.lse)
+      EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(), v.kernel_expr("moga_gen_full::full", 128, t, true)),
+                info.kernels.end());
+  }
+  EXPECT_NO_THROW(PatternAttention(load_builtin("full"), o).compile(64));
+  for (const LoadedPattern& lp : {load_builtin("radial"), test_pattern("attn_hooks")}) {
+    PatternAttention a(lp, o);
+    const ModuleInfo info = a.compile(128);
+    for (const std::string& row : info.variants) EXPECT_EQ(row, "sm90.tma") << lp.name;
+  }
+  unsetenv("MOGA_CACHE_DIR");
+  std::filesystem::remove_all(tmpl);
 }
 
 TEST(attention_engine, AutoPicksWgmmaAtHeadDim128OnSm90) {

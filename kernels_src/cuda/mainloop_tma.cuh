@@ -1,0 +1,77 @@
+// The TMA producer of the warp-specialized attention kernel (attention_fwd_tma.cuh, registry row
+// sm90.tma): the copies of one work item as bulk tensor copies (tma_sm90.cuh) into the same rings and
+// layouts the cp.async producer fills (mainloop_ws.cuh), for kernels without a gather (p.perm null:
+// dense, masked, causal, cross-attention). One thread issues every copy: Q as D/64 boxes of 64 columns x
+// BM rows ([D/64][BM][64], the SS wgmma's layout), K and V as D/64 boxes of 64 columns x BN rows
+// ([D/64][BN][64]); the 128-byte swizzle of the maps is exactly the rings' (chunk c of row r at
+// r * 128 + ((c ^ (r & 7)) << 4) from a 1024-aligned block). Rows past N (Nk) arrive as zeros.
+// Barriers: q_full and full_v complete on one arrival with the box bytes; full_k on that plus one arrival
+// per producer thread when the kernel stages key or bias columns (C::kStaging: all 128 threads write
+// columns of the slot, after the slot's empty wait).
+// NVRTC-compatible: no host standard headers.
+#pragma once
+#include "mainloop_ws.cuh"
+#include "tma_sm90.cuh"
+
+namespace moga {
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+// Producer thread tid (0 issues the copies; with C::kStaging all 128 threads run this) on item I.
+template <class Variant, class C, int STAGES>
+__device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps& tm, const WorkItem& I,
+                                              const WSSmem& sm, int tid, int NK, WSLoadState& ls) {
+  constexpr int kBlocks = C::kD / 64;
+  const bool issue = tid == 0;
+  if (issue) {  // Q, once both consumer warpgroups issued the previous item's last QK^T
+    sm90::mbar_wait(sm.q_empty, ls.q_empty_parity);
+    sm90::mbar_arrive_expect_tx(sm.q_full, C::kQBytes);
+#pragma unroll
+    for (int blk = 0; blk < kBlocks; ++blk)
+      sm90::tma_load_4d(sm.q + blk * (C::kBM * 128), &tm.q, sm.q_full, 64 * blk, I.q0, I.h, I.b);
+  }
+  ls.q_empty_parity ^= 1u;
+#pragma unroll 1
+  for (int j = 0; j < I.n_tot; ++j) {
+    const int kv0 = I.tile(j) * C::kBN;
+    const unsigned par = ((ls.count / STAGES) & 1) ^ 1;
+    const bool reuse = ls.count >= STAGES;  // the slot held tile count - STAGES: wait for its release
+    auto copy = [&](const TmaMap* map, unsigned ring, unsigned full, unsigned empty) {
+      if (reuse) sm90::mbar_wait(empty + 8 * ls.slot, par);
+      sm90::mbar_arrive_expect_tx(full + 8 * ls.slot, C::kTileBytes);
+      const unsigned dst = ring + ls.slot * C::kTileBytes;
+#pragma unroll
+      for (int blk = 0; blk < kBlocks; ++blk)
+        sm90::tma_load_4d(dst + blk * C::kHalfBytes, map, full + 8 * ls.slot, 64 * blk, kv0, I.h, I.b);
+    };
+    if (issue) copy(&tm.k, sm.k, sm.full_k, sm.empty_k);
+    if constexpr (C::kStaging) {  // the slot's staged columns, one arrival per thread on full K
+      if (reuse && !issue) sm90::mbar_wait(sm.empty_k + 8 * ls.slot, par);
+      if constexpr (KeyStaging<Variant>::kStage) {
+        const unsigned dst = sm.keys + ls.slot * (C::kBN * 4u);
+#pragma unroll 1
+        for (int r = tid; r < C::kBN; r += 128) {
+          const int s = kv0 + r;
+          const int v = s < NK ? encode_key<Variant>(s, p) : 0;
+          asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * r), "r"(v) : "memory");
+        }
+      }
+      if constexpr (C::kBiasWords > 0) {
+        const unsigned dst = sm.bias + ls.slot * (C::kBN * C::kBiasWords * 4u);
+#pragma unroll 1
+        for (int col = tid; col < C::kBN; col += 128) {
+          const int s = kv0 + col;
+          typename Variant::BiasCol bc{};
+          if (s < NK) bc = Variant::bias_col(coords_of(s, p.shape), I.h, p.shape);
+          store_bias_col<Variant>(dst + col * (C::kBiasWords * 4u), bc);
+        }
+      }
+      sm90::mbar_arrive(sm.full_k + 8 * ls.slot);  // release: the stores before the consumers' wait
+    }
+    if (issue) copy(&tm.v, sm.v, sm.full_v, sm.empty_v);
+    ls.slot = ls.slot + 1 == STAGES ? 0 : ls.slot + 1;
+    ++ls.count;
+  }
+}
+#endif
+
+}  // namespace moga
