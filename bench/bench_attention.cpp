@@ -2,7 +2,7 @@
 //
 //   moga_bench_attention [--json FILE] [--peers bench/peers/attention_peers.py | --no-peers | --peers-from FILE]
 //                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-rN,<registry row>]
-//                        [--cases default|scoremod|smallgroups]
+//                        [--cases default|scoremod|smallgroups|dense]
 //
 // Cases (bf16, B = 1, H = 12, D = 128; video grids 21x30x52 = 32,760 and 21x45x80 = 75,600 tokens):
 //   full            dense attention: ms and TFLOP/s = 4 N^2 H D / t, vs SDPA's flash and cuDNN backends;
@@ -16,6 +16,8 @@
 // --cases scoremod instead: routed6 (route linear(6) top 1, gated; bench/scoremod/) alone, with a softcap,
 //   with a bias over video coordinates and the head, with both; full alone, with a softcap, with ALiBi:
 //   the cost of each score modification in one run (issue #12, item 3).
+// --cases dense instead: full, full with a softcap, full with ALiBi (kernels without a gather: what the TMA
+//   row sm90.tma runs itself), at both grids; the peers then run their dense cases only (issue #16).
 // --cases smallgroups instead: groups much smaller than a tile (issue #12, item 4): svg_temporal (1,560
 //   groups of 21 tokens at 21x30x52), frame_local at 520x7x9 (frames of 63 tokens), moga_dynamic M = 64
 //   and 256 at 8x16x32 (4,096 tokens); engines wgmma (the layout Auto picks), wg-pad, wg-ua, mma by
@@ -205,7 +207,8 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
   if (const KernelVariant* v = row_engine(engine, &rt_tiles)) {
     opts.engine = Engine::Wgmma;
     opts.variant = v->name;
-    for (const auto& ks : lp.spec.kernels) opts.tiles[ks.name] = rt_tiles;
+    for (const auto& ks : lp.spec.kernels)  // a gathered kernel on a row without a gather runs its gather row
+      if (!v->gather_row || !ks.grouped()) opts.tiles[ks.name] = rt_tiles;
     if (tiles_note)
       *tiles_note = fmt::format("{}/{}/{}/{} {}", rt_tiles.block_m, rt_tiles.block_n, rt_tiles.warps, rt_tiles.stages,
                                 scheduler_name(v->scheduler));
@@ -258,10 +261,12 @@ const SmallCase kSmallCases[] = {
 
 bool g_scoremod = false;     // --cases scoremod
 bool g_smallgroups = false;  // --cases smallgroups
+bool g_dense = false;        // --cases dense
 std::vector<CaseSpec> cases(const std::vector<int>& Ms) {
   if (g_scoremod)  // a pattern with and without its score modification, side by side
     return {{"routed6", 6, true},    {"routed6_cap", 6, true}, {"routed6_bias", 6, true}, {"routed6_cap_bias", 6, true},
             {"full", 0, false},      {"full_cap", 0, false},   {"full_alibi", 0, false}};
+  if (g_dense) return {{"full", 0, false}, {"full_cap", 0, false}, {"full_alibi", 0, false}};
   if (g_smallgroups) {
     std::vector<CaseSpec> c;
     for (const SmallCase& sc : kSmallCases) c.push_back({sc.pname, sc.M, true});
@@ -679,10 +684,11 @@ int main(int argc, char** argv) {
     }
     else if (a == "--cases") {
       const std::string v = next();
-      if (v != "scoremod" && v != "smallgroups" && v != "default")
-        throw std::runtime_error("--cases: default, scoremod or smallgroups, got '" + v + "'");
+      if (v != "scoremod" && v != "smallgroups" && v != "dense" && v != "default")
+        throw std::runtime_error("--cases: default, scoremod, smallgroups or dense, got '" + v + "'");
       g_scoremod = v == "scoremod";
       g_smallgroups = v == "smallgroups";
+      g_dense = v == "dense";
     }
     else if (a == "--quick") quick = true;
     else if (a == "--iters") iters = std::max(10, std::stoi(next()));
@@ -764,8 +770,8 @@ int main(int argc, char** argv) {
       }
       std::string ms;
       for (int M : Ms) ms += (ms.empty() ? "" : ",") + std::to_string(M);
-      const std::string cmd = fmt::format("python3 {} --json {} --grids {} --m {} --iters {} --budget-s {} 1>&2", peers,
-                                          tmp, Ns, ms, iters, peer_budget);
+      const std::string cmd = fmt::format("python3 {} --json {} --grids {} --m {} --iters {} --budget-s {}{} 1>&2",
+                                          peers, tmp, Ns, ms, iters, peer_budget, g_dense ? " --dense-only" : "");
       std::fprintf(stderr, "peers: %s\n", cmd.c_str());
       const int rc = std::system(cmd.c_str());
       std::ifstream f(tmp);

@@ -50,6 +50,7 @@ def main():
     ap.add_argument("--m", default="4,5,16,64")
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--budget-s", type=float, default=0, help="skip the remaining cases after this many seconds")
+    ap.add_argument("--dense-only", action="store_true", help="SDPA flash and cuDNN only (moga_bench_attention --cases dense)")
     a = ap.parse_args()
     t_start = time.time()
 
@@ -113,6 +114,9 @@ def main():
             print(json.dumps(row), file=sys.stderr, flush=True)
             rows.append(row)
             save()
+
+        if a.dense_only:
+            continue
 
         # ---- MoGA the PyTorch way ------------------------------------------------------------------------
         def route(x, W):

@@ -49,6 +49,10 @@
 //             built with its BM/BN. The rows differ in the grid: sm90.ws by kernel (persistent with dynamic
 //             scheduling for routed kernels with short groups and packed groups, else one CTA per work item),
 //             sm90.ws.items, sm90.ws.persistent, sm90.ws.static (docs/performance.md, "v11").
+//   sm90.tma  attention_fwd_tma<moga_gen_P::K, D, 128, BN, S> (the same consumers, Q in shared memory, a TMA
+//             producer; tensor maps made per call, tma_maps.h), named only: kernels without a gather
+//             (dense, masked, cross-attention); BN 64, 128 or 176 (default 128/176/2); a kernel with a
+//             gather (keyed, routed) named onto it runs sm90.ws.sq (docs/performance.md, "v12").
 // Which row: AttentionOptions::variants[kernel name], else AttentionOptions::variant, else by engine:
 //   Auto     (the default) sm90.ws where it is the faster kernel: head dim 128 on an sm_90 target, for
 //            every kernel that has no AttentionOptions::tiles entry; sm80.mma otherwise (D = 64, other

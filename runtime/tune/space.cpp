@@ -99,6 +99,8 @@ KernelInfo info_of(const json& manifest, const json& entry, int index) {
   k.tiles = {get_int(*tiles, "block_m", where), get_int(*tiles, "block_n", where), get_int(*tiles, "warps", where),
              get_int(*tiles, "stages", where)};
   k.manifest_head_dim = tiles->contains("head_dim") ? get_int(*tiles, "head_dim", where) : 128;
+  auto set = [&](const char* f) { return entry.contains(f) && !entry[f].is_null(); };
+  k.gathers = set("key") || set("route");
   k.block_m = tunable_list(entry, "block_m", k.tiles.block_m, where);
   k.block_n = tunable_list(entry, "block_n", k.tiles.block_n, where);
   k.warps = tunable_list(entry, "warps", k.tiles.warps, where);
@@ -191,9 +193,11 @@ Space build_space(const KernelInfo& k, int D, const DeviceLimits& lim) {
             s.pruned.push_back({c, std::move(why)});
         }
   // Every other row of the registry with every tile configuration of its space, where it runs (the
-  // wgmma rows: an sm_90 target, D = 128); rows for another arch are left out, not listed as pruned.
+  // wgmma rows: an sm_90 target, D = 128); rows for another arch, and rows without a gather for a kernel
+  // with one, are left out, not listed as pruned.
   for (const rt::KernelVariant& v : rt::kernel_registry()) {
     if (v.engine == rt::Engine::MmaSync || !v.runs_on(lim.arch)) continue;
+    if (k.gathers && v.gather_row) continue;  // it would run its gather row: that row is a candidate already
     for (const rt::TileConfig& t : v.tile_space(D)) {
       const Config c{t.block_m, t.block_n, t.warps, t.stages, v.name};
       std::string why = static_check(c, D, lim);

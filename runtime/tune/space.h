@@ -52,6 +52,7 @@ struct KernelInfo {
   int index = 0;             // position in the manifest's kernel list
   Config tiles;              // the manifest's "tiles" (the compiler's default choice)
   int manifest_head_dim = 128;
+  bool gathers = false;      // a "key" or "route" (sorted tokens): rows without a gather (sm90.tma) do not tune it
   // "tunable": parameter -> candidate values. Missing parameters (or a manifest without "tunable")
   // contribute the "tiles" value alone.
   std::vector<int> block_m, block_n, warps, stages;

@@ -143,6 +143,8 @@ class gpu_attention : public ::testing::Test {
   }
   uint64_t seed_ = 0;
 
+  void check_cross(PatternAttention& attn, const std::string& tag, const std::function<void(int)>& expect_rows);
+
   // Runs `attn` on random inputs and the CPU reference on the same inputs and routing.
   Outcome run(PatternAttention& attn, Problem p, RunOptions ro = {}) {
     const auto& spec = attn.spec();
@@ -549,7 +551,10 @@ std::vector<double> cross_reference(const std::vector<float>& q, const std::vect
 // [B][Nk][2][H][D] buffer (the DiT's k|v rows), and Nk = N again (the shape state of N is shared with
 // the cross runs). Bound: relative L2 <= 1e-2 against a direct double computation; the output is
 // poisoned (bf16 NaN) before every run and every element must be written.
-GPU_TEST(FullCrossAttentionKeysOfAnotherLength) {
+// Dense cross-attention (keys and values of another length Nk, also as views of one packed k|v tensor)
+// on `attn` (pattern full) against the float64 reference; expect_rows(D) checks which kernel runs at D.
+void gpu_attention::check_cross(PatternAttention& attn, const std::string& tag,
+                                const std::function<void(int)>& expect_rows) {
   struct Case {
     int B, N, Nk, H, D;
     bool packed_kv;
@@ -557,10 +562,9 @@ GPU_TEST(FullCrossAttentionKeysOfAnotherLength) {
   const Case cases[] = {{2, 1000, 512, 2, 128, false}, {2, 1000, 77, 2, 128, false}, {2, 1000, 512, 2, 64, false},
                         {2, 1000, 77, 2, 64, true},    {1, 64, 16, 2, 64, true},      {1, 100, 1000, 2, 128, false},
                         {3, 1, 16, 2, 128, true},      {2, 1000, 512, 2, 128, true},  {2, 1000, 1000, 2, 128, false}};
-  PatternAttention attn(load_builtin("full"), opts());
   int ci = 0;
   for (const Case& c : cases) {
-    expect_engine(attn, c.D);
+    expect_rows(c.D);
     std::mt19937_64 rng(seed_ + 7919 * ++ci);
     const size_t nq = (size_t)c.B * c.N * c.H * c.D, nk = (size_t)c.B * c.Nk * c.H * c.D;
     DevT q, k, v, kv, o;
@@ -605,8 +609,7 @@ GPU_TEST(FullCrossAttentionKeysOfAnotherLength) {
     const double rel = std::sqrt(num / den);
     const std::string what = "full B=" + std::to_string(c.B) + " N=" + std::to_string(c.N) +
                              " Nk=" + std::to_string(c.Nk) + " H=" + std::to_string(c.H) + " D=" +
-                             std::to_string(c.D) + (c.packed_kv ? " packed k|v" : "") + " [" +
-                             engine_name(GetParam()) + "]";
+                             std::to_string(c.D) + (c.packed_kv ? " packed k|v" : "") + " [" + tag + "]";
     EXPECT_EQ(unwritten, 0) << what << ": elements left unwritten (still NaN)";
     EXPECT_LE(rel, kTol) << what << ": relative L2 error";
     std::cout << what << ": rel L2 " << rel << "\n";
@@ -617,6 +620,11 @@ GPU_TEST(FullCrossAttentionKeysOfAnotherLength) {
     EXPECT_EQ(bm.tk, (c.Nk + t.block_n - 1) / t.block_n) << what;
     EXPECT_EQ(bm.full, (long long)c.B * bm.tq * bm.tk) << what;
   }
+}
+
+GPU_TEST(FullCrossAttentionKeysOfAnotherLength) {
+  PatternAttention attn(load_builtin("full"), opts());
+  check_cross(attn, engine_name(GetParam()), [&](int D) { expect_engine(attn, D); });
 }
 
 // ---- routing edge cases -------------------------------------------------------------------------------
@@ -869,9 +877,10 @@ TEST_F(gpu_attention, EveryWgmmaRowAndTileConfigAgrees) {
       AttentionOptions o;
       o.variant = v.name;
       const std::string tag = fmt::format(" {} {}/{}/{}", v.name, t.block_m, t.block_n, t.stages);
-      auto opts = [&](const LoadedPattern& lp) {
+      auto opts = [&](const LoadedPattern& lp) {  // the tiles on every kernel the row runs itself
         AttentionOptions r = o;
-        for (const auto& ks : lp.spec.kernels) r.tiles[ks.name] = t;
+        for (const auto& ks : lp.spec.kernels)
+          if (!v.gather_row || !ks.grouped()) r.tiles[ks.name] = t;
         return r;
       };
       // every structure at the row's default tiles; the other tile configurations (a module each) on a
@@ -902,6 +911,50 @@ TEST_F(gpu_attention, EveryWgmmaRowAndTileConfigAgrees) {
       PatternAttention top2(top2_p, opts(top2_p));
       expect_close(run(top2, video_problem(1, 5, 13, 17, 2, 128, {0, 3})), "attn_top2_mix" + tag);
     }
+  }
+}
+
+namespace {
+// sm90.tma with tiles t on every kernel it runs itself (a gathered kernel runs the gather row, its tiles).
+AttentionOptions tma_options(const LoadedPattern& lp, const TileConfig& t) {
+  AttentionOptions o;
+  o.variant = "sm90.tma";
+  for (const auto& ks : lp.spec.kernels)
+    if (!ks.grouped()) o.tiles[ks.name] = t;
+  return o;
+}
+// The patterns TmaRowAgrees runs at every tile configuration (the JIT warm-up compiles them first).
+const char* const kTmaBuiltins[] = {"full", "causal", "sliding_window", "radial"};
+const char* const kTmaTestPatterns[] = {"attn_hooks", "attn_video_bias"};
+}  // namespace
+
+// The TMA row (sm90.tma) at every tile configuration of its space on the kernels it runs itself (no
+// gather): dense at odd lengths and two batch items, causal, a sliding window, staged key columns without
+// a gather (radial), mask + bias + softcap + gate (attn_hooks), the video bias with staged columns beside a
+// routed branch (which runs sm90.ws.sq), D = 64, more items than SMs, and dense cross-attention (keys of
+// other lengths, packed k|v views). The row's grid is one CTA per item (ByKernel: only gathered kernels
+// get persistent grids, and those run the gather row).
+TEST_F(gpu_attention, TmaRowAgrees) {
+  if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
+  const KernelVariant& v = *find_variant("sm90.tma");
+  for (const TileConfig& t : v.tile_space(128)) {
+    const std::string tag = fmt::format(" sm90.tma {}/{}/{}", t.block_m, t.block_n, t.stages);
+    auto make = [&](const LoadedPattern& lp) { return std::make_unique<PatternAttention>(lp, tma_options(lp, t)); };
+    auto full = make(load_builtin("full"));
+    EXPECT_STREQ(full->variant(0, 128).name, "sm90.tma");
+    expect_close(run(*full, seq_problem(2, 1000, 2, 128)), "full" + tag);
+    expect_close(run(*full, seq_problem(1, 177, 3, 128)), "full N=177" + tag);
+    expect_close(run(*make(load_builtin("causal")), seq_problem(1, 777, 2, 128)), "causal" + tag);
+    expect_close(run(*make(load_builtin("sliding_window")), seq_problem(1, 1500, 2, 128)), "sliding_window" + tag);
+    expect_close(run(*make(load_builtin("radial")), video_problem(1, 5, 13, 17, 2, 128)), "radial" + tag);
+    expect_close(run(*make(test_pattern("attn_hooks")), seq_problem(2, 1000, 3, 128)), "attn_hooks" + tag);
+    if (v.check_tiles(t, 128, 227 * 1024, 4).empty())
+      expect_close(run(*make(test_pattern("attn_video_bias")), video_problem(1, 5, 13, 17, 2, 128, {0, 3})),
+                   "attn_video_bias" + tag);
+    if (t != v.default_tiles) continue;
+    expect_close(run(*full, seq_problem(1, 1000, 2, 64)), "full D=64" + tag);
+    expect_close(run(*full, seq_problem(1, 4100, 9, 128)), "full 33 query tiles x 9 heads" + tag);
+    check_cross(*full, "sm90.tma", [&](int D) { EXPECT_STREQ(full->variant(0, D).name, "sm90.tma"); });
   }
 }
 
@@ -973,6 +1026,7 @@ class WarmJitCache : public ::testing::Environment {
       std::function<LoadedPattern()> load;
       AttentionOptions o;
       int D;
+      TileConfig tma{};  // block_m != 0: o = tma_options(pattern, tma)
     };
     std::vector<Item> items;
     auto builtin = [](const char* n) { return [n] { return load_builtin(n); }; };
@@ -992,6 +1046,11 @@ class WarmJitCache : public ::testing::Environment {
       items.push_back({builtin("moga"), tile_override_options(e), 128});
       // (Auto modules are these: the same instantiations and arch, so the same cache entries.)
     }
+    if (wgmma_arch(arch))  // TmaRowAgrees: the TMA row at every tile configuration of its space
+      for (const TileConfig& t : find_variant("sm90.tma")->tile_space(128)) {
+        for (const char* n : kTmaBuiltins) items.push_back({builtin(n), {}, 128, t});
+        for (const char* n : kTmaTestPatterns) items.push_back({testp(n), {}, 128, t});
+      }
     const unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), items.size()));
     std::atomic<size_t> next{0};
     std::atomic<int> failed{0};
@@ -1001,7 +1060,9 @@ class WarmJitCache : public ::testing::Environment {
       pool.emplace_back([&] {
         for (size_t i; (i = next++) < items.size();) {
           try {
-            PatternAttention a(items[i].load(), items[i].o);
+            LoadedPattern lp = items[i].load();
+            const AttentionOptions o = items[i].tma.block_m ? tma_options(lp, items[i].tma) : items[i].o;
+            PatternAttention a(std::move(lp), o);
             a.compile(items[i].D);
           } catch (const std::exception& ex) {  // the test that needs it reports it
             ++failed;

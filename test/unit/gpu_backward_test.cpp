@@ -282,9 +282,10 @@ class gpu_backward : public ::testing::Test {
     jit::Device::get().make_current();
   }
 
-  // Forward with lse, then the backward; checks everything the header promises. Returns the dq/dk/dv bits
-  // of the last run (for the determinism test).
-  std::vector<unsigned short> check(const Case& c, Engine engine, bool deterministic, int runs = 1) {
+  // Forward with lse (on registry row `variant` when given), then the backward; checks everything the header
+  // promises. Returns the dq/dk/dv bits of the last run (for the determinism test).
+  std::vector<unsigned short> check(const Case& c, Engine engine, bool deterministic, int runs = 1,
+                                    const char* variant = nullptr) {
     const AttentionShape& s = c.s;
     const uint64_t seed = base_seed() ^ std::hash<std::string>{}(c.pattern + s.describe());
     std::mt19937_64 rng(seed);
@@ -296,8 +297,8 @@ class gpu_backward : public ::testing::Test {
       return x;
     };
     const std::vector<float> q = rnd(2.f), k = rnd(2.f), v = rnd(1.f), dout = rnd(1.f);
-    SCOPED_TRACE(fmt::format("{} {} engine {} deterministic {} seed {} (MOGA_TEST_SEED={})", c.pattern, s.describe(),
-                             engine_name(engine), deterministic, seed, base_seed()));
+    SCOPED_TRACE(fmt::format("{} {} engine {}{} deterministic {} seed {} (MOGA_TEST_SEED={})", c.pattern, s.describe(),
+                             engine_name(engine), variant ? std::string(" row ") + variant : "", deterministic, seed, base_seed()));
     const LoadedPattern pat = pattern_named(c.pattern);
     const size_t nk = pat.spec.kernels.size();
     bool keep = nk > 1;  // kept branch rows: mixtures and top-k
@@ -343,6 +344,7 @@ class gpu_backward : public ::testing::Test {
     AttentionOptions fo;
     fo.engine = engine;
     fo.lse = true;
+    if (variant) fo.variant = variant;
     PatternAttention fwd(pat, fo);
     out.poison();
     RunOptions ro;
@@ -545,6 +547,14 @@ TEST_F(gpu_backward, LseFromTheWgmmaForward) {
   check({"natten2d", AttentionShape::make_video(1, 3, 9, 13, 2, 128)}, Engine::Wgmma, false);
   check({"moga", AttentionShape::make_video(1, 3, 10, 13, 2, 128)}, Engine::Wgmma, false);
   check({"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)}, Engine::Wgmma, false);
+}
+
+// The log-sum-exp of the TMA row (sm90.tma: its LSE instantiation, BN 176) on kernels without a gather.
+TEST_F(gpu_backward, LseFromTheTmaForward) {
+  if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma forward needs an sm_90 device";
+  check({"causal", AttentionShape::seq(2, 257, 2, 128)}, Engine::Wgmma, false, 1, "sm90.tma");
+  check({"bwd_hooks", AttentionShape::seq(1, 300, 2, 128)}, Engine::Wgmma, false, 1, "sm90.tma");
+  check({"bwd_holes", AttentionShape::seq(1, 190, 2, 128)}, Engine::Wgmma, false, 1, "sm90.tma");
 }
 
 TEST_F(gpu_backward, DeterministicModeIsBitIdentical) {

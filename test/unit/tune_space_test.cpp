@@ -285,11 +285,22 @@ TEST(TuneSpace, WgmmaRowsAreCandidatesOnlyWhereTheyRun) {
   const KernelInfo k = kernel_info(sample_manifest(), "stga");
   const DeviceLimits sm90 = DeviceLimits::assumed_h100();
   const Space with = build_space(k, 128, sm90), without = build_space(k, 128, mma_only());
-  size_t rows = 0;
+  size_t rows = 0, gathering_rows = 0;
   for (const rt::KernelVariant& v : rt::kernel_registry())
-    if (v.engine == rt::Engine::Wgmma) rows += v.tile_space(128).size();
-  EXPECT_EQ(rows, 5u * 5u);  // five wgmma rows, five tile configurations each
+    if (v.engine == rt::Engine::Wgmma) {
+      rows += v.tile_space(128).size();
+      if (!v.gather_row) gathering_rows += v.tile_space(128).size();
+    }
+  EXPECT_EQ(rows, 5u * 5u + 6u);  // five wgmma rows of five tile configurations each, sm90.tma's six
+  EXPECT_FALSE(k.gathers);        // the sample's stga has no key
   EXPECT_EQ(with.kept.size(), without.kept.size() + rows);
+  // with a key (computed groups: sorted tokens) the row without a gather (sm90.tma) is no candidate
+  json keyed = sample_manifest();
+  keyed["kernels"][0]["key"] = {{"args", {"t"}}, {"ops", json::array()}, {"result", 0}};
+  const KernelInfo kk = kernel_info(keyed, "stga");
+  EXPECT_TRUE(kk.gathers);
+  EXPECT_EQ(build_space(kk, 128, sm90).kept.size(), without.kept.size() + gathering_rows);
+  EXPECT_EQ(gathering_rows, 5u * 5u);
   EXPECT_NE(std::find(with.kept.begin(), with.kept.end(), wg), with.kept.end());
   EXPECT_NE(std::find(with.kept.begin(), with.kept.end(), pers), with.kept.end());
   EXPECT_EQ(std::find(without.kept.begin(), without.kept.end(), wg), without.kept.end());
