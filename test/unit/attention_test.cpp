@@ -435,6 +435,28 @@ TEST(attention_registry, TmaRowSendsGatheredKernelsToItsGatherRow) {
   }
 }
 
+// Without a named row, dense kernels (no mask, no gather) run sm90.tma on the wgmma engine (measured faster:
+// docs/performance.md, "v12"); masked and gathered ones keep sm90.ws; Auto with a tile entry stays sm80.mma.
+TEST(attention_registry, DenseKernelsRunTheTmaRowByDefault) {
+  PatternAttention full(load_builtin("full"), for_arch("sm_90"));
+  EXPECT_STREQ(full.variant(0, 128).name, "sm90.tma");
+  EXPECT_EQ(full.tiles(0, 128), kTmaTiles);
+  EXPECT_EQ(full.engine(0, 64), Engine::MmaSync);
+  PatternAttention forced(load_builtin("full"), for_arch("sm_90", Engine::Wgmma));
+  EXPECT_STREQ(forced.variant(0, 64).name, "sm90.tma");
+  for (const char* name : {"causal", "sliding_window", "radial"}) {
+    PatternAttention a(load_builtin(name), for_arch("sm_90"));
+    EXPECT_STREQ(a.variant(0, 128).name, "sm90.ws") << name;
+  }
+  AttentionOptions entry = for_arch("sm_90");
+  entry.tiles["full"] = TileConfig{128, 128, 8, 2};
+  EXPECT_STREQ(PatternAttention(load_builtin("full"), entry).variant(0, 128).name, "sm80.mma");
+  entry.engine = Engine::Wgmma;  // forced: the tile entry on top of the TMA row's tiles
+  PatternAttention fw(load_builtin("full"), entry);
+  EXPECT_STREQ(fw.variant(0, 128).name, "sm90.tma");
+  EXPECT_EQ(fw.tiles(0, 128), (TileConfig{128, 128, 8, 2}));
+}
+
 // The tensor maps' shapes (the driver call itself needs a device): innermost first, byte strides, a box of
 // 64 columns; a dimension of length 1 gets the packed stride; a zero stride along a longer one is refused.
 TEST(attention_tma, MapShapes) {

@@ -1049,7 +1049,9 @@ class WarmJitCache : public ::testing::Environment {
     if (wgmma_arch(arch))  // TmaRowAgrees: the TMA row at every tile configuration of its space
       for (const TileConfig& t : find_variant("sm90.tma")->tile_space(128)) {
         for (const char* n : kTmaBuiltins) items.push_back({builtin(n), {}, 128, t});
-        for (const char* n : kTmaTestPatterns) items.push_back({testp(n), {}, 128, t});
+        for (const char* n : kTmaTestPatterns)  // the video bias's staged columns do not fit every tile
+          if (std::string(n) != "attn_video_bias" || find_variant("sm90.tma")->check_tiles(t, 128, 227 * 1024, 4).empty())
+            items.push_back({testp(n), {}, 128, t});
       }
     const unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), items.size()));
     std::atomic<size_t> next{0};
