@@ -16,8 +16,8 @@
 // --cases scoremod instead: routed6 (route linear(6) top 1, gated; bench/scoremod/) alone, with a softcap,
 //   with a bias over video coordinates and the head, with both; full alone, with a softcap, with ALiBi:
 //   the cost of each score modification in one run (issue #12, item 3).
-// --cases dense instead: full, full with a softcap, full with ALiBi (kernels without a gather: what the TMA
-//   row sm90.tma runs itself), at both grids; the peers then run their dense cases only (issue #16).
+// --cases dense instead: full, full with a softcap, full with ALiBi, causal (kernels without a gather: what
+//   the TMA row sm90.tma runs itself), at both grids; the peers then run their dense cases only (issue #16).
 // --cases smallgroups instead: groups much smaller than a tile (issue #12, item 4): svg_temporal (1,560
 //   groups of 21 tokens at 21x30x52), frame_local at 520x7x9 (frames of 63 tokens), moga_dynamic M = 64
 //   and 256 at 8x16x32 (4,096 tokens); engines wgmma (the layout Auto picks), wg-pad, wg-ua, mma by
@@ -266,7 +266,7 @@ std::vector<CaseSpec> cases(const std::vector<int>& Ms) {
   if (g_scoremod)  // a pattern with and without its score modification, side by side
     return {{"routed6", 6, true},    {"routed6_cap", 6, true}, {"routed6_bias", 6, true}, {"routed6_cap_bias", 6, true},
             {"full", 0, false},      {"full_cap", 0, false},   {"full_alibi", 0, false}};
-  if (g_dense) return {{"full", 0, false}, {"full_cap", 0, false}, {"full_alibi", 0, false}};
+  if (g_dense) return {{"full", 0, false}, {"full_cap", 0, false}, {"full_alibi", 0, false}, {"causal", 0, false}};
   if (g_smallgroups) {
     std::vector<CaseSpec> c;
     for (const SmallCase& sc : kSmallCases) c.push_back({sc.pname, sc.M, true});

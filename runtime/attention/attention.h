@@ -50,16 +50,18 @@
 //             scheduling for routed kernels with short groups and packed groups, else one CTA per work item),
 //             sm90.ws.items, sm90.ws.persistent, sm90.ws.static (docs/performance.md, "v11").
 //   sm90.tma  attention_fwd_tma<moga_gen_P::K, D, 128, BN, S> (the same consumers, Q in shared memory, a TMA
-//             producer; tensor maps made per call, tma_maps.h), named only: kernels without a gather
-//             (dense, masked, cross-attention); BN 64, 128 or 176 (default 128/176/2); a kernel with a
-//             gather (keyed, routed) named onto it runs sm90.ws.sq (docs/performance.md, "v12").
+//             producer; tensor maps made per call, tma_maps.h) for kernels without a gather (dense,
+//             masked, cross-attention); BN 64, 128 or 176 (default 128/176/2); the engine's
+//             default for dense kernels (no mask, no gather); a kernel with a gather (keyed, routed)
+//             named onto it runs sm90.ws.sq (docs/performance.md, "v12").
 // Which row: AttentionOptions::variants[kernel name], else AttentionOptions::variant, else by engine:
-//   Auto     (the default) sm90.ws where it is the faster kernel: head dim 128 on an sm_90 target, for
-//            every kernel that has no AttentionOptions::tiles entry; sm80.mma otherwise (D = 64, other
+//   Auto     (the default) the wgmma engine where it is the faster kernel: head dim 128 on an sm_90 target,
+//            for every kernel that has no AttentionOptions::tiles entry (dense kernels: sm90.tma; others
+//            with a bias: sm90.ws.sq; the rest sm90.ws); sm80.mma otherwise (D = 64, other
 //            archs, and kernels with a tile entry: a tile entry without a named variant is an mma.sync
 //            configuration, e.g. a tuning database's older entries).
-//   MmaSync  sm80.mma for every kernel; Wgmma sm90.ws for every kernel at both head dims (64 and 128; at
-//            64 slower than mma.sync, useful for checks); a tile entry must then be in sm90.ws's space,
+//   MmaSync  sm80.mma for every kernel; Wgmma those wgmma rows for every kernel at both head dims (64 and
+//            128; at 64 slower than mma.sync, useful for checks); a tile entry must then be in the row's space,
 //            else an ArgumentError (constructor); a target other than sm_90 is a NotSupportedError.
 // A named variant of the other family than a forced engine is an ArgumentError. A module whose kernels
 // mix the families is one sm_90a module.
