@@ -101,6 +101,8 @@ KernelInfo info_of(const json& manifest, const json& entry, int index) {
   k.manifest_head_dim = tiles->contains("head_dim") ? get_int(*tiles, "head_dim", where) : 128;
   auto set = [&](const char* f) { return entry.contains(f) && !entry[f].is_null(); };
   k.gathers = set("key") || set("route");
+  k.dense = !k.gathers && !set("mask");
+  k.bias = set("bias");
   k.block_m = tunable_list(entry, "block_m", k.tiles.block_m, where);
   k.block_n = tunable_list(entry, "block_n", k.tiles.block_n, where);
   k.warps = tunable_list(entry, "warps", k.tiles.warps, where);
@@ -213,7 +215,9 @@ Space build_space(const KernelInfo& k, int D, const DeviceLimits& lim) {
 }
 
 std::optional<Config> heuristic_default(const KernelInfo& k, const Space& space, const DeviceLimits& lim) {
-  // The runtime's own default (Engine::Auto): the wgmma kernel where it can run.
+  // The runtime's own default (Engine::Auto): the wgmma kernel where it can run (the TMA row for dense
+  // kernels, attention.cpp Impl::choose).
+  if (k.dense && static_check(Config::tma_kernel(), space.head_dim, lim).empty()) return Config::tma_kernel();
   if (static_check(Config::wgmma_kernel(), space.head_dim, lim).empty()) return Config::wgmma_kernel();
   if (static_check(k.tiles, space.head_dim, lim).empty()) return k.tiles;
   if (space.kept.empty()) return std::nullopt;

@@ -312,6 +312,15 @@ TEST(TuneSpace, WgmmaRowsAreCandidatesOnlyWhereTheyRun) {
   EXPECT_EQ(*heuristic_default(k, with, sm90), wg);
   EXPECT_EQ(*heuristic_default(k, without, mma_only()), k.tiles);
   EXPECT_EQ(*heuristic_default(k, d64, sm90), k.tiles);
+  // a dense kernel (no mask, no gather): the runtime's own choice is the TMA row's 128/176/2
+  const KernelInfo local = kernel_info(sample_manifest(), "local");
+  EXPECT_TRUE(local.dense);
+  EXPECT_FALSE(k.dense);
+  EXPECT_EQ(Config::tma_kernel().id(), "wgt_bm128_bn176_w8_s2");
+  ASSERT_TRUE(Config::parse(Config::tma_kernel().id()).has_value());
+  EXPECT_EQ(*Config::parse(Config::tma_kernel().id()), Config::tma_kernel());
+  EXPECT_EQ(*heuristic_default(local, build_space(local, 128, sm90), sm90), Config::tma_kernel());
+  EXPECT_EQ(*heuristic_default(local, build_space(local, 128, mma_only()), mma_only()), local.tiles);
 }
 
 // The space is the registry's on every arch: on sm_90 every row appears with its whole tile space (the
