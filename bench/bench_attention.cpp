@@ -25,15 +25,16 @@
 // Engines (AttentionOptions::engine; the "engine" column): every case runs with
 //   mma      sm80.mma (attention_fwd, mma.sync) with the harness's best tiles (docs/performance.md, "State
 //            after v7"): dense 128/128/8/2, grouped and masked 64/64/4/2 ("tuned": true in the JSON);
-//   wgmma    sm90.ws (attention_fwd_ws, sm_90a) with its default tiles 128/128/8/3 (what Engine::Auto
-//            picks at D = 128 on an H100/H200); skipped with a note on other devices;
+//   wgmma    Engine::Wgmma, what Engine::Auto picks at D = 128 on an H100/H200: sm90.ws (attention_fwd_ws,
+//            sm_90a) 128/128/8/3, dense kernels sm90.tma 128/176/8/2 ("kernel_variants" in the JSON);
+//            skipped with a note on other devices;
 //   mixed    (the moga case only) Engine::Auto with one tile entry, stga = 64/64/4/2: STGA on sm80.mma,
 //            the routed and frame-local branches on sm90.ws, in one sm_90a module.
 //   wg-ua    (A/B, routed cases only) wgmma with packed groups (AttentionOptions::group_layout = Packed)
 //   wg-pad   (A/B, routed cases only) wgmma with padded groups (group_layout = Padded)
 //   wg-rN    (A/B, routed cases only) wgmma with router configuration N (AttentionOptions::router_config)
 //   <row>    (A/B, every case) a wgmma row of the kernel registry by name (runtime/attention/registry.h):
-//            sm90.ws.items, sm90.ws.persistent, sm90.ws.static; "<row>:BNxS" with other tiles
+//            sm90.ws.items, sm90.ws.persistent, sm90.ws.static, sm90.tma*; "<row>:BNxS" with other tiles
 //            (e.g. sm90.ws:64x4 = BN 64, 4 stages)
 // Every engine but wg-ua and wg-pad runs with group_layout Auto (the default: padded for these cases
 // group sizes, packed where groups are much smaller than a tile).
@@ -220,7 +221,7 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
     if (engine == "wg-pad") opts.group_layout = GroupLayout::Padded;
     if (engine.rfind("wg-r", 0) == 0) opts.router_config = std::stoi(engine.substr(4));
     if (tiles_note)
-      *tiles_note = std::string("128/128/8/3") + (engine == "wg-ua" ? " packed" : engine == "wg-pad" ? " padded" : "");
+      *tiles_note = std::string("default rows") + (engine == "wg-ua" ? " packed" : engine == "wg-pad" ? " padded" : "");
     return opts;
   }
   opts.engine = Engine::MmaSync;
@@ -384,8 +385,12 @@ json run_ours(const std::vector<int>& Ms, const std::vector<std::string>& engine
       row["tiles"] = tiles_note;
       row["tuned"] = tuned;
       row["engine"] = engine;
-      for (int ki = 0; ki < (int)attn.spec().kernels.size(); ++ki)
+      for (int ki = 0; ki < (int)attn.spec().kernels.size(); ++ki) {
         row["kernel_engines"][attn.spec().kernels[ki].name] = engine_name(attn.engine(ki, kD));
+        const TileConfig t = attn.tiles(ki, kD);
+        row["kernel_variants"][attn.spec().kernels[ki].name] =
+            fmt::format("{} {}/{}/{}", attn.variant(ki, kD).name, t.block_m, t.block_n, t.stages);
+      }
       row["pattern"] = pname;
       row["N"] = N;
       row["grid"] = video ? fmt::format("{}x{}x{}", g.F, g.Hg, g.Wd) : "seq";
@@ -644,7 +649,7 @@ void print_table(const json& rows, const json& peers, const std::string& peer_no
               "layer = everything per call (router, sort, map, attention); kernel = attention kernels only; "
               "prep = layer without attention (ours: memset, router, scatter, map; the router weight is packed once, weights_unchanged; torch: layer_ms - kernel_ms); "
               "engine mma = sm80.mma (mma.sync), * = its tuned tiles (dense 128/128/8/2, others 64/64/4/2); "
-              "engine wgmma = sm90.ws (warp-specialized wgmma, sm_90a), tiles 128/128/8/3; mixed (moga only) = "
+              "engine wgmma = Engine::Wgmma's default rows (sm90.ws 128/128/8/3; dense: sm90.tma 128/176/8/2); mixed (moga only) = "
               "Auto with stga on sm80.mma 64/64/4/2, the other branches on sm90.ws; other engines: registry rows.\n");
   if (!peer_note.empty()) std::printf("%s\n", peer_note.c_str());
 }

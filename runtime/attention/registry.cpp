@@ -154,6 +154,10 @@ const std::vector<KernelVariant>& kernel_registry() {
        kWgmmaTiles, true},
       {"sm90.tma", "wgt", Engine::Wgmma, "wgmma as sm90.ws.sq, TMA producer (no gather: others run sm90.ws.sq)",
        Scheduler::ByKernel, kTmaTiles, true, true, "sm90.ws.sq"},
+      {"sm90.tma.persistent", "wgtp", Engine::Wgmma, "sm90.tma, persistent with dynamic scheduling",
+       Scheduler::PersistentDynamic, kTmaTiles, true, true, "sm90.ws.persistent"},
+      {"sm90.tma.static", "wgts", Engine::Wgmma, "sm90.tma, persistent with the static round-robin",
+       Scheduler::PersistentStatic, kTmaTiles, true, true, "sm90.ws.static"},
   };
   return rows;
 }

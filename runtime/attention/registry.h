@@ -24,7 +24,12 @@
 //                        producer (one thread issues bulk tensor copies; setmaxnreg 24 / 240), for
 //                        kernels without a gather (dense, masked, causal, cross-attention); BN 64, 128
 //                        or 176 (default 128/176/2); a kernel with a gather (computed or routed groups)
-//                        runs its gather_row, sm90.ws.sq, instead. Grid by kernel.
+//                        runs its gather_row, sm90.ws.sq, instead. Grid by kernel (one CTA per item:
+//                        only gathered kernels get persistent grids by kernel).
+//   sm90.tma.persistent  the same kernel, always persistent with dynamic scheduling (gather row
+//                        sm90.ws.persistent).
+//   sm90.tma.static      the same kernel, always persistent with the static round-robin (gather row
+//                        sm90.ws.static).
 // Engine (attention.h) names the family a row belongs to: MmaSync or Wgmma.
 #pragma once
 

@@ -960,11 +960,12 @@ TEST_F(gpu_attention, TmaRowAgrees) {
 
 // Persistent grids with more work items than SMs, so CTAs loop: the dynamic scheduler (sm90.ws.persistent:
 // CTAs claim items from an atomic counter) and the static round-robin (sm90.ws.static) agree with the reference, over
-// repeated calls on one object (the counter resets itself at the end of every launch).
+// repeated calls on one object (the counter resets itself at the end of every launch); the same grids of the TMA
+// rows (their producer is one warp; the routed pattern runs their gather rows, full the TMA kernel).
 TEST_F(gpu_attention, PersistentSchedulersAgree) {
   if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
   const int sms = jit::Device::get().attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
-  for (const char* row : {"sm90.ws.persistent", "sm90.ws.static"}) {
+  for (const char* row : {"sm90.ws.persistent", "sm90.ws.static", "sm90.tma.persistent", "sm90.tma.static"}) {
     AttentionOptions o;
     o.variant = row;
     const std::string tag = std::string(" ") + row;

@@ -291,7 +291,7 @@ TEST(TuneSpace, WgmmaRowsAreCandidatesOnlyWhereTheyRun) {
       rows += v.tile_space(128).size();
       if (!v.gather_row) gathering_rows += v.tile_space(128).size();
     }
-  EXPECT_EQ(rows, 5u * 5u + 6u);  // five wgmma rows of five tile configurations each, sm90.tma's six
+  EXPECT_EQ(rows, 5u * 5u + 3u * 6u);  // five wgmma rows of five tile configurations each, three TMA rows of six
   EXPECT_FALSE(k.gathers);        // the sample's stga has no key
   EXPECT_EQ(with.kept.size(), without.kept.size() + rows);
   // with a key (computed groups: sorted tokens) the row without a gather (sm90.tma) is no candidate
