@@ -57,7 +57,7 @@ struct AttnFwdWSCfg {
   // The CTA holds 168 * 384 = 64,512 registers (__launch_bounds__(384, 1)), split by setmaxnreg
   // (multiples of 8): cp.async 56 * 128 + 224 * 256 (the consumers' loop needs 216, nvcc 13.0; the
   // producer spills below 56); TMA 24 * 128 + 240 * 256 (FlashAttention-3's split: the producer only
-  // issues copies; ptxas spills 4 words around its copies there, none in the consumers at BN 176, where
+  // issues copies; ptxas spills one word around its copies there, none in the consumers at BN 176, where
   // 232 would spill 44 B), or 40 + 232 when its threads also stage key or bias columns (no spill).
   static constexpr int kProducerRegs = TMA ? (kStaging ? 40 : 24) : 56;
   static constexpr int kConsumerRegs = TMA ? (kStaging ? 232 : 240) : 224;
