@@ -175,9 +175,11 @@ def _layer_inputs():
     return pat, q, k, v, kw
 
 
-def test_python_overhead_vs_cpp():
-    """The M = 16 layer from Python vs the same calls from a C++ loop (PatternAttention::run, same object,
-    same tensors), wall clock of 50 back-to-back calls each, best of 5: overhead <= 5%."""
+def test_python_paths_match_cpp_and_report_overhead():
+    """The M = 16 layer from Python, through the dispatcher and from a C++ loop (PatternAttention::run, same
+    object, same tensors) gives bit-identical outputs; the wall clock of 50 back-to-back calls each, best of
+    5, is printed and written to $MOGA_OVERHEAD_JSON (gpu-check's python row reports it). The overhead is a
+    measurement, not an assertion: speed is judged in benchmarks, never in a timed test."""
     pat, q, k, v, kw = _layer_inputs()
     out = torch.empty_like(q)
     for _ in range(3):
@@ -219,8 +221,20 @@ def test_python_overhead_vs_cpp():
     if os.environ.get("MOGA_OVERHEAD_JSON"):
         with open(os.environ["MOGA_OVERHEAD_JSON"], "w") as f:
             json.dump(rec, f, indent=1)
-    assert p <= c * 1.05, f"Python call {p * 1e3:.3f} ms vs C++ {c * 1e3:.3f} ms: {100 * (p / c - 1):.1f}% > 5%"
-    assert d <= c * 1.05, f"through the dispatcher {d * 1e3:.3f} ms vs C++ {c * 1e3:.3f} ms"
+    outs = []
+    out.fill_(float("nan"))  # poisoned: each path must write every element
+    pat(q, k, v, out=out, **kw)
+    outs.append(out.clone())
+    out.fill_(float("nan"))
+    torch.ops.moga.attention_out(q, k, v, kw["router_x"], kw["router_w"], pat._id, kw["shape"].as_list(), out)
+    outs.append(out.clone())
+    out.fill_(float("nan"))
+    pat._native.bench_cpp_loop(*views, sh, xv, wv, 1, stream, True)
+    torch.cuda.synchronize()
+    outs.append(out.clone())
+    assert not torch.isnan(outs[0]).any(), "the Python call left NaN (unwritten) elements"
+    assert torch.equal(outs[0], outs[1]), "the dispatcher path's output differs from the Python call's"
+    assert torch.equal(outs[0], outs[2]), "the C++ loop's output differs from the Python call's"
 
 
 @pytest.mark.skipif(not HAS_DIFFUSERS, reason=DIFFUSERS_WHY or "-")
