@@ -152,30 +152,17 @@ struct BiasEmitter {
       if (d->getResult(0).getType().isInteger(1)) return fmt::format("(c.w[{}] != 0u)", w);
       return fmt::format("(int)(c.w[{}])", w);
     };
-    for (Operation& op : body.without_terminator()) {
-      if (isa<arith::ConstantOp>(op) || place[&op] != Place::Elem) continue;
-      const bool f32 = isF32(&op);
-      auto a = [&](unsigned i) {
-        Value o = op.getOperand(i);
-        return ref(o, f32 && o.getType().isInteger(64));
-      };
-      std::string expr;
-      if (auto c = dyn_cast<arith::SIToFPOp>(op); c && isF32(c.getIn().getDefiningOp()))
-        expr = a(0);  // already a float holding the exact integer
-      else
-        expr = f32 ? opExprF32(op, a) : opExpr(op, a, Domain::Element);
-      s += fmt::format("{}const auto v{} = {};\n", indent, index[&op], expr);
-    }
     Value y = cast<attn::YieldOp>(body.getTerminator()).getValue();
-    if (!fma) return s + fmt::format("{}return {};\n", indent, ref(y, false));
     // Peel row-uniform factors off the root: y = a * b with a uniform, y = b / a with a uniform.
     auto uniform = [&](Value o) {
       Operation* d = o.getDefiningOp();
       return d && o.getType().isF32() && (isa<arith::ConstantOp>(d) || place[d] == Place::Row);
     };
     std::string factor = "f";
-    while (Operation* d = y.getDefiningOp()) {
+    std::set<Operation*> peeled;  // folded into the factor: no statement of their own
+    while (Operation* d = fma ? y.getDefiningOp() : nullptr) {
       if (isa<arith::ConstantOp>(d) || place[d] != Place::Elem) break;
+      if (!d->hasOneUse()) break;  // a product another op also reads keeps its statement
       if (isa<arith::MulFOp>(d) && uniform(d->getOperand(0))) {
         factor = fmt::format("({} * {})", factor, ref(d->getOperand(0), false));
         y = d->getOperand(1);
@@ -188,7 +175,23 @@ struct BiasEmitter {
       } else {
         break;
       }
+      peeled.insert(d);
     }
+    for (Operation& op : body.without_terminator()) {
+      if (isa<arith::ConstantOp>(op) || place[&op] != Place::Elem || peeled.count(&op)) continue;
+      const bool f32 = isF32(&op);
+      auto a = [&](unsigned i) {
+        Value o = op.getOperand(i);
+        return ref(o, f32 && o.getType().isInteger(64));
+      };
+      std::string expr;
+      if (auto c = dyn_cast<arith::SIToFPOp>(op); c && isF32(c.getIn().getDefiningOp()))
+        expr = a(0);  // already a float holding the exact integer
+      else
+        expr = f32 ? opExprF32(op, a) : opExpr(op, a, Domain::Element);
+      s += fmt::format("{}const auto v{} = {};\n", indent, index[&op], expr);
+    }
+    if (!fma) return s + fmt::format("{}return {};\n", indent, ref(y, false));
     return s + fmt::format("{}return fmaf({}, {}, x);\n", indent, factor, ref(y, false));
   }
 
