@@ -153,6 +153,7 @@ __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkI
   constexpr int RB = C::kRowBytes, NTH = C::kConsumerThreads;
   constexpr bool kQCoords = Variant::kHasMask || Variant::kHasBias;
   constexpr bool kModify = Variant::kHasSoftcap || Variant::kHasBias;
+  constexpr bool kFixedMax = FixedRowMax<Variant>::value;
   const int grp = cw >> 2;
   const int N = p.N;
   const int* perm = p.perm ? p.perm + (long long)I.b * N : nullptr;
@@ -189,7 +190,7 @@ __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkI
   float sacc[BN / 2];  // [nt][e] at 4*nt + e
   float mrow[2], lrow[2], alpha[2];
   unsigned pk[KB][4];
-  init_tile_state<D, BN>(oacc, sacc, mrow, lrow, alpha, pk);
+  init_tile_state<D, BN, kFixedMax>(oacc, sacc, mrow, lrow, alpha, pk);
   int vslot = 0;
   unsigned vpar = 0;
 
@@ -231,13 +232,13 @@ __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkI
         __syncwarp();
         if (lane == 0) sm90::mbar_arrive(sm.empty_k + 8 * cs.slot);
       }
-      online_softmax<NT>(sacc, mrow, lrow, alpha, sc.sl);
+      online_softmax<NT, kFixedMax>(sacc, mrow, lrow, alpha, sc.sl);
     }
     sm90::wg_wait<0>();
     sm90::fence_regs(oacc);
     if (kPV && lane == 0) sm90::mbar_arrive(sm.empty_v + 8 * vslot);
     if (kQK) {
-      rescale_and_pack<DT, KB>(oacc, alpha, sacc, pk);
+      rescale_and_pack<DT, KB, kFixedMax>(oacc, alpha, sacc, pk);
       vslot = cs.slot;
       vpar = cs.parity;
       if (++cs.slot == STAGES) {

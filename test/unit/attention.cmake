@@ -13,6 +13,7 @@ set(_attn_test_patterns
   "attn_route64|${_attn_pat}/attn_route64.moga"
   "attn_route256|${_attn_pat}/attn_route256.moga"
   "attn_small_groups|${_attn_pat}/attn_small_groups.moga"
+  "attn_softcap|${_attn_pat}/attn_softcap.moga"
   "attn_top2|${_attn_pat}/attn_top2.moga"
   "attn_top2_mix|${_attn_pat}/attn_top2_mix.moga"
   "attn_video_bias|${_attn_pat}/attn_video_bias.moga"

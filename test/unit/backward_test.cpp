@@ -74,7 +74,7 @@ struct TmpCache {
 TEST(attention_backward, TakesEveryKernelKind) {
   for (const char* p : {"full", "causal", "sliding_window", "radial", "natten2d", "frame_local", "stga", "bwd_hooks",
                         "bwd_holes", "bwd_groups", "moga_dynamic", "moga", "bwd_mix", "attn_routed_mix", "attn_top2",
-                        "attn_top2_mix", "attn_hooks", "attn_video_bias", "attn_small_groups", "bwd_routed_gate"})
+                        "attn_top2_mix", "attn_hooks", "attn_video_bias", "attn_small_groups", "bwd_routed_gate", "attn_softcap"})
     EXPECT_NO_THROW(AttentionBackward{pattern_named(p)}) << p;
 }
 

@@ -688,6 +688,17 @@ GPU_TEST(BiasSoftcapScaleGateProgramAndWeights) {
   expect_close_public(run_public(attn, seq_problem(2, 1000, 3, 128)), "attn_hooks");
 }
 
+// Softcaps without a bias run the softmax with a fixed row maximum (softmax.cuh FixedRowMax): saturated caps
+// (exp(+-50) in the sums), rows that see no key (0, not NaN), odd lengths, D = 64, beside a cap above the
+// bound (the max-tracking softmax).
+GPU_TEST(SoftcapWithoutBiasFixedRowMax) {
+  PatternAttention attn(test_pattern("attn_softcap"), opts());
+  const Outcome r = run_public(attn, seq_problem(2, 1001, 3, 128));
+  for (float f : r.out) ASSERT_TRUE(std::isfinite(f)) << "attn_softcap wrote a non-finite value";
+  expect_close_public(r, "attn_softcap");
+  expect_close_public(run_public(attn, seq_problem(1, 333, 2, 64)), "attn_softcap D=64");
+}
+
 // Top-2 routing: each token in its two most probable groups, the output the sum of p_g Attn_g over them
 // (entry rows + topk_combine_kernel); deterministic: a second call gives the same bytes.
 GPU_TEST(TopTwoRoutingMatchesTheReferenceAndRepeatsBitwise) {
@@ -925,7 +936,7 @@ AttentionOptions tma_options(const LoadedPattern& lp, const TileConfig& t) {
 }
 // The patterns TmaRowAgrees runs at every tile configuration (the JIT warm-up compiles them first).
 const char* const kTmaBuiltins[] = {"full", "causal", "sliding_window", "radial"};
-const char* const kTmaTestPatterns[] = {"attn_hooks", "attn_video_bias"};
+const char* const kTmaTestPatterns[] = {"attn_hooks", "attn_video_bias", "attn_softcap"};
 }  // namespace
 
 // The TMA row (sm90.tma) at every tile configuration of its space on the kernels it runs itself (no
@@ -948,6 +959,7 @@ TEST_F(gpu_attention, TmaRowAgrees) {
     expect_close(run(*make(load_builtin("sliding_window")), seq_problem(1, 1500, 2, 128)), "sliding_window" + tag);
     expect_close(run(*make(load_builtin("radial")), video_problem(1, 5, 13, 17, 2, 128)), "radial" + tag);
     expect_close(run(*make(test_pattern("attn_hooks")), seq_problem(2, 1000, 3, 128)), "attn_hooks" + tag);
+    expect_close(run(*make(test_pattern("attn_softcap")), seq_problem(1, 1001, 2, 128)), "attn_softcap" + tag);
     if (v.check_tiles(t, 128, 227 * 1024, 4).empty())
       expect_close(run(*make(test_pattern("attn_video_bias")), video_problem(1, 5, 13, 17, 2, 128, {0, 3})),
                    "attn_video_bias" + tag);
