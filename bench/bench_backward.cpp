@@ -15,9 +15,14 @@
 // CUDA events per call, 3 warm-up calls, median of --iters. TFLOP/s: the backward at 2.5x the forward's
 // 4 N^2 H D FLOPs (FlashAttention's convention, also the peer script's). The table ends with the ratio
 // ours / cuDNN of the backward times (ratio < 1: ours is faster).
+// Every backward is also run with BackwardOptions::time_phases and its phases printed (routing, preprocess,
+// main kernel, dQ pass, folds; CUDA events, median of --iters), with the host time of one run() call: one GPU
+// run splits the backward's time by kernel (JSON: bwd_phases, branch_bwd_phases).
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -72,6 +77,48 @@ double median_ms(F&& f, int iters, CUstream st) {
   CU_CHECK(d.cuEventDestroy(b));
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// The backward's phases (BackwardOptions::time_phases: CUDA events between its launches) over `iters` calls of
+// `run` after one warm-up: the median per phase, in launch order, and the host time of one run() call (the
+// enqueue alone: run() makes no host copy or synchronization once the shape is known, so this is launch cost).
+json phases(AttentionBackward& b, const std::function<void()>& run, int iters) {
+  run();
+  std::vector<std::vector<double>> ms;
+  std::vector<std::string> names;
+  std::vector<double> host;
+  for (int i = 0; i < iters; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    host.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    const std::vector<BackwardPhase> ph = b.last_phases();
+    if (ms.empty()) {
+      ms.resize(ph.size());
+      for (const auto& p : ph) names.push_back(p.name);
+    }
+    for (size_t j = 0; j < ph.size() && j < ms.size(); ++j) ms[j].push_back(ph[j].ms);
+  }
+  auto med = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  json r = json::object(), list = json::array();
+  double sum = 0;
+  for (size_t j = 0; j < names.size(); ++j) {
+    list.push_back({{"phase", names[j]}, {"ms", med(ms[j])}});
+    sum += med(ms[j]);
+  }
+  r["phases"] = list;
+  r["phases_sum_ms"] = sum;
+  r["host_enqueue_ms"] = med(host);
+  return r;
+}
+
+void print_phases(const char* what, const json& p) {
+  std::printf("  %s: phases (CUDA events, median of the runs; sum %.3f ms; host enqueue of one run() %.3f ms)\n", what,
+              p["phases_sum_ms"].get<double>(), p["host_enqueue_ms"].get<double>());
+  for (const json& x : p["phases"])
+    std::printf("    %-44s %9.3f ms\n", x["phase"].get<std::string>().c_str(), x["ms"].get<double>());
 }
 
 void fill_random(jit::DeviceBuffer& buf, size_t n, std::mt19937_64& rng, float sigma = 1.f) {
@@ -129,6 +176,10 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
                           {{gid.ptr(), prob.ptr()}}};
   const BackwardOutputs g{view(dq), view(dk), view(dv), {dgate.ptr()}};
   r["bwd_ms"] = median_ms([&] { bwd.run(in, g, s, st); }, iters, st);
+  BackwardOptions to;
+  to.time_phases = true;
+  AttentionBackward bwd_t(pat, to);
+  r["bwd_phases"] = phases(bwd_t, [&] { bwd_t.run(in, g, s, st); }, iters);
   RouterBackwardArgs ra;
   ra.x = ri.x, ra.w = ri.weights[0], ra.routing = {gid.ptr(), prob.ptr()}, ra.dgate = dgate.ptr();
   ra.dx = dx.ptr(), ra.dw = dw.ptr(), ra.balance_loss = loss.ptr();
@@ -136,7 +187,7 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
   r["layer_fwd_bwd_ms"] = r["fwd_train_ms"].get<double>() + r["bwd_ms"].get<double>() + r["router_bwd_ms"].get<double>();
   // Each branch's backward alone (its single-kernel pattern, same inputs; D from the branch's own output, so the
   // sum against bwd_ms is the mixture's overhead: accumulators, fold), to see where the time goes.
-  json branches = json::object();
+  json branches = json::object(), branch_phases = json::object();
   for (const char* name : {"moga_dynamic_M16", "stga", "frame_local"}) {
     LoadedPattern bp = std::string(name) == "moga_dynamic_M16" ? LoadedPattern{} : load_builtin(name);
     for (const auto& e : bench_bwd_patterns())
@@ -157,8 +208,11 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
       bg.dgate = {dgate.ptr()};
     }
     branches[name] = median_ms([&] { bb.run(bi, bg, s, st); }, iters, st);
+    AttentionBackward bt(bp, to);
+    branch_phases[name] = phases(bt, [&] { bt.run(bi, bg, s, st); }, iters);
   }
   r["branch_bwd_ms"] = branches;
+  r["branch_bwd_phases"] = branch_phases;
   r["peer_flex_pytorch_way_ms_issue"] = 6.64;  // not measured here: the issue's figure (H200)
   std::fprintf(stderr, "%s\n", r.dump().c_str());
   std::printf("moga M=16 N=%d: forward %.3f ms (training: lse + branches %.3f), backward %.3f, router backward %.3f, "
@@ -166,6 +220,8 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
               N, r["fwd_plain_ms"].get<double>(), r["fwd_train_ms"].get<double>(), r["bwd_ms"].get<double>(),
               r["router_bwd_ms"].get<double>(), r["layer_fwd_bwd_ms"].get<double>());
   std::printf("  each branch's backward alone: %s ms\n", branches.dump().c_str());
+  print_phases("moga backward", r["bwd_phases"]);
+  for (const auto& [name, p] : branch_phases.items()) print_phases(name.c_str(), p);
   return r;
 }
 
@@ -258,6 +314,15 @@ int main(int argc, char** argv) {
       const BackwardOutputs g{view(dq), view(dk), view(dv)};
       r["bwd_ms"] = median_ms([&] { bwd_atomic.run(in, g, s, st); }, iters, st);
       r["bwd_det_ms"] = median_ms([&] { bwd_det.run(in, g, s, st); }, iters, st);
+      BackwardOptions to;
+      to.time_phases = true;
+      AttentionBackward bt(pat, to);
+      r["bwd_phases"] = phases(bt, [&] { bt.run(in, g, s, st); }, iters);
+      to.deterministic = true;
+      AttentionBackward btd(pat, to);
+      r["bwd_det_phases"] = phases(btd, [&] { btd.run(in, g, s, st); }, iters);
+      print_phases(fmt::format("full N={} atomic dQ", N).c_str(), r["bwd_phases"]);
+      print_phases(fmt::format("full N={} deterministic dQ", N).c_str(), r["bwd_det_phases"]);
       const double flops = 4.0 * N * (double)N * kH * kD;
       r["fwd_tflops"] = flops / r["fwd_ms"].get<double>() * 1e-9;
       r["bwd_tflops"] = 2.5 * flops / r["bwd_ms"].get<double>() * 1e-9;

@@ -35,6 +35,7 @@
 // NVRTC-compatible: no host standard headers.
 #pragma once
 #include "mma_sm80.cuh"
+#include "bwd_map.cuh"
 #include "bwd_params.cuh"
 #include "score_pass.cuh"
 

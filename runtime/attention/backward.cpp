@@ -7,7 +7,9 @@
 #include <numeric>
 #include <tuple>
 
+#include "kernels_src/cuda/bwd_map.cuh"
 #include "kernels_src/cuda/bwd_params.cuh"
+#include "kernels_src/cuda/prep.cuh"
 #include "runtime/attention/host_shape.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/compile_all.h"
@@ -74,9 +76,12 @@ struct AttentionBackward::Impl {
     std::vector<std::unique_ptr<jit::Module>> mods;
     struct K {
       CUfunction main_atomic = nullptr, main_det = nullptr, dq = nullptr;
+      CUfunction bmap = nullptr, gfill = nullptr;  // routed kernels: the mask's block map, the gate program
     };
     std::vector<K> k;
     CUfunction pre = nullptr, fold = nullptr, gate = nullptr;
+    // routed kernels' device prep (prep.cuh, bwd_map.cuh): counting sort, grouped map, summaries, transpose
+    CUfunction hist = nullptr, scatter = nullptr, gmap = nullptr, summary = nullptr, mapt = nullptr;
     int smem = 0, dq_smem = 0;
   };
   std::map<int, std::unique_ptr<Mod>> mods;
@@ -88,6 +93,9 @@ struct AttentionBackward::Impl {
     // grouped kernels: the rows sorted by group (stable), [B][N k] each; routed + gated: gate at sorted positions
     std::unique_ptr<jit::DeviceBuffer> perm, gid, gate;
     std::unique_ptr<jit::DeviceBuffer> tok;  // top k: the token at each sorted position (perm holds entry rows)
+    // routed kernels (sorted on the device every call): the sort's histogram and segment offsets; under a mask,
+    // the tile summaries (the key-major map is then a transpose; without a mask it is the query-major one)
+    std::unique_ptr<jit::DeviceBuffer> hist, seg, qsum, kvsum;
     int tq = 0, tk = 0;
     // order: one batch item's (replicated B times) or all B; bm: one map per batch item of `order`; rows: the
     // row ids at the sorted positions ([B][N k], top-k entries) when they are not order.perm's tokens
@@ -98,24 +106,52 @@ struct AttentionBackward::Impl {
     ref::Shape host;
     std::unique_ptr<jit::DeviceBuffer> sof, sfirst;
     MaskShape ms{};
-    std::vector<Order> order;  // per kernel: static kernels (ungrouped, computed key); routed: Impl::routed
+    std::vector<Order> order;  // per kernel (routed: device buffers, refilled by route() every call)
   };
   std::map<ShapeKey, std::unique_ptr<ShapeState>> shapes;
-  std::vector<Order> routed;  // per kernel index, routed kernels only, per call
-  void route(int ki, const ref::Shape& host, const AttentionShape& s, const RouterInputs::Given& given,
+  void alloc_routed(int ki, const AttentionShape& s, ShapeState& st);
+  void route(int ki, const AttentionShape& s, ShapeState& st, const Mod& m, const RouterInputs::Given& given,
              CUstream stream);
   // delta: D per row; acc: float32 dq, dk, dv [B][N][H][D] of a mixture; eacc: a top-k kernel's, by entry
   std::unique_ptr<jit::DeviceBuffer> delta, acc, eacc;
 
-  std::vector<std::string> kernel_exprs(const Kern& k, int D) const {
-    return {fmt::format("moga::attention_bwd<{}, {}, true>", k.variant, D),
-            fmt::format("moga::attention_bwd<{}, {}, false>", k.variant, D),
-            fmt::format("moga::attention_bwd_dq<{}, {}>", k.variant, D)};
+  // BackwardOptions::time_phases: an event before each phase and one at the end (events[i] starts names[i])
+  bool timing = false;
+  std::vector<CUevent> events;
+  std::vector<std::string> names;
+  size_t marks = 0;
+  void phase(std::string name, CUstream stream) {
+    if (!timing) return;
+    if (marks == events.size()) {
+      CUevent e;
+      CU_CHECK(jit::driver().cuEventCreate(&e, CU_EVENT_DEFAULT));
+      events.push_back(e);
+      names.emplace_back();
+    }
+    CU_CHECK(jit::driver().cuEventRecord(events[marks], stream));
+    names[marks++] = std::move(name);
   }
+  ~Impl() {
+    if (const jit::Driver* d = jit::try_driver())
+      for (CUevent e : events) d->cuEventDestroy(e);
+  }
+
+  // The three main kernels, then for a routed kernel its mask's block map and its gate program (when it has them).
+  std::vector<std::string> kernel_exprs(const Kern& k, int D) const {
+    std::vector<std::string> e = {fmt::format("moga::attention_bwd<{}, {}, true>", k.variant, D),
+                                  fmt::format("moga::attention_bwd<{}, {}, false>", k.variant, D),
+                                  fmt::format("moga::attention_bwd_dq<{}, {}>", k.variant, D)};
+    if (k.ks->route && k.ks->mask) e.push_back(fmt::format("moga::block_map_kernel<{}>", k.variant));
+    if (k.ks->route && k.ks->gate) e.push_back(fmt::format("moga::gate_fill_kernel<{}>", k.variant));
+    return e;
+  }
+  // prep.cuh's non-template kernels are in every unit of the generated source (no MOGA_NO_PREP_KERNELS here).
   std::vector<std::string> shared_exprs(int D) const {
     return {fmt::format("moga::attn_bwd_preprocess_kernel<{}>", D), fmt::format("moga::attn_bwd_fold_kernel<{}>", D),
             fmt::format("moga::attn_bwd_gate_kernel<{}>", D), fmt::format("&moga::attn_bwd_smem_bytes<{}>", D),
-            fmt::format("&moga::attn_bwd_dq_smem_bytes<{}>", D)};
+            fmt::format("&moga::attn_bwd_dq_smem_bytes<{}>", D), "moga::sort_hist_kernel",
+            "moga::sort_scatter_kernel", "moga::block_map_grouped_kernel", "moga::tile_summary_kernel",
+            fmt::format("moga::attn_bwd_transpose_map_kernel<{}>", D)};
   }
   // The units: one per kernel, then the shared one.
   std::vector<jit::CompileJob> jobs(const LoadedPattern& pat, const BackwardOptions& o, int D) const {
@@ -150,6 +186,7 @@ AttentionBackward::AttentionBackward(LoadedPattern pattern, BackwardOptions opti
       options_(std::move(options)),
       forward_(pattern_, training_forward()),
       impl_(std::make_unique<Impl>()) {
+  impl_->timing = options_.time_phases;
   const auto& spec = pattern_.spec;
   for (const ref::KernelSpec& k : spec.kernels) {
     Impl::Kern kn;
@@ -162,6 +199,20 @@ AttentionBackward::AttentionBackward(LoadedPattern pattern, BackwardOptions opti
 }
 
 AttentionBackward::~AttentionBackward() = default;
+
+std::vector<BackwardPhase> AttentionBackward::last_phases() {
+  Impl& im = *impl_;
+  std::vector<BackwardPhase> r;
+  if (im.marks < 2) return r;
+  const jit::Driver& d = jit::driver();
+  CU_CHECK(d.cuEventSynchronize(im.events[im.marks - 1]));
+  for (size_t i = 0; i + 1 < im.marks; ++i) {
+    float ms = 0;
+    CU_CHECK(d.cuEventElapsedTime(&ms, im.events[i], im.events[i + 1]));
+    r.push_back({im.names[i], ms});
+  }
+  return r;
+}
 
 void AttentionBackward::validate(const BackwardInputs& in, const BackwardOutputs& g, const AttentionShape& s) const {
   const Impl& im = *impl_;
@@ -271,6 +322,11 @@ AttentionBackward::Impl::Mod& AttentionBackward::Impl::module(const LoadedPatter
   m->gate = fn(shared, se[2]);
   m->smem = global_int(se[3]);
   m->dq_smem = global_int(se[4]);
+  m->hist = fn(shared, se[5]);
+  m->scatter = fn(shared, se[6]);
+  m->gmap = fn(shared, se[7]);
+  m->summary = fn(shared, se[8]);
+  m->mapt = fn(shared, se[9]);
   const int optin = dev.attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
   if (m->smem > optin || m->dq_smem > optin)
     throw NotSupportedError(fmt::format("backward at D={} needs {} bytes of shared memory; the device allows {}", D,
@@ -278,6 +334,9 @@ AttentionBackward::Impl::Mod& AttentionBackward::Impl::module(const LoadedPatter
   for (size_t ki = 0; ki < kerns.size(); ++ki) {
     const std::vector<std::string> e = kernel_exprs(kerns[ki], D);
     Mod::K k{fn(ki, e[0]), fn(ki, e[1]), fn(ki, e[2])};
+    size_t x = 3;
+    if (kerns[ki].ks->route && kerns[ki].ks->mask) k.bmap = fn(ki, e[x++]);
+    if (kerns[ki].ks->route && kerns[ki].ks->gate) k.gfill = fn(ki, e[x++]);
     for (CUfunction f : {k.main_atomic, k.main_det})
       CU_CHECK(jit::driver().cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, m->smem));
     CU_CHECK(jit::driver().cuFuncSetAttribute(k.dq, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, m->dq_smem));
@@ -308,7 +367,9 @@ AttentionBackward::Impl::ShapeState& AttentionBackward::Impl::shape_state(const 
     const ref::KernelSpec& ks = *kerns[ki].ks;
     Order& od = st->order[ki];
     od.tq = od.tk = (s.N + kTile - 1) / kTile;
-    if ((ks.mask || ks.key) && !ks.route) {
+    if (ks.route) {
+      alloc_routed((int)ki, s, *st);
+    } else if (ks.mask || ks.key) {
       // The forward's classification (the same tile evaluator of the mask program, the group-id intervals) at
       // the backward's tiles. Masks and computed keys are functions of the shape, so once per shape, and every
       // batch item has the same order and map. The order: identity, or the tokens stably sorted by their key
@@ -317,7 +378,7 @@ AttentionBackward::Impl::ShapeState& AttentionBackward::Impl::shape_state(const 
                                            : ref::token_order(ref::single_group(1, s.N), false);
       od.upload(order, ref::build_block_map(ks, st->host, order, map_options()), s.B);
       if (ks.gate) od.gate = program_gates(ks, st->host, order.perm, order.B, s.B);
-    } else if (ks.gate && !ks.route) {  // dense: identity order
+    } else if (ks.gate) {  // dense: identity order
       std::vector<int> ident(s.N);
       std::iota(ident.begin(), ident.end(), 0);
       od.gate = program_gates(ks, st->host, ident, 1, s.B);
@@ -364,48 +425,109 @@ void AttentionBackward::Impl::Order::upload(const ref::TokenOrder& order, const 
   tfcnt = upload_ints(tfc), tfidx = upload_ints(tfi), tpcnt = upload_ints(tpc), tpidx = upload_ints(tpi);
 }
 
-// Routed kernels: the forward's routing (device gid / prob, [B][N][k]) downloaded and sorted on the host every
-// call, the block map classified there too (the GPU sort and map of prep.cuh are the faster path, not wired in
-// yet). The sorted positions hold entry ids t k + j (ref::token_order's stable sort, whose perm keeps t only).
-void AttentionBackward::Impl::route(int ki, const ref::Shape& host, const AttentionShape& s,
+namespace {
+std::unique_ptr<jit::DeviceBuffer> device_ints(size_t n) {
+  return std::make_unique<jit::DeviceBuffer>(std::max<size_t>(16, n * sizeof(int)));
+}
+}  // namespace
+
+// A routed kernel's buffers for one shape (their sizes depend on B, N and k only), allocated once; route()
+// refills them every call.
+void AttentionBackward::Impl::alloc_routed(int ki, const AttentionShape& s, ShapeState& st) {
+  const ref::KernelSpec& ks = *kerns[ki].ks;
+  const int k = ks.topk(), G = ks.route->groups, Ne = s.N * k, B = s.B;
+  Order& od = st.order[ki];
+  od.tq = od.tk = (Ne + kTile - 1) / kTile;
+  const size_t n = (size_t)B * Ne, tiles = (size_t)B * od.tq, pairs = tiles * od.tk;
+  od.perm = device_ints(n);
+  od.gid = device_ints(n);
+  if (k > 1) od.tok = device_ints(n);
+  if (ks.route_gate || ks.gate) od.gate = device_ints(n);  // float32, the same size
+  od.seg = device_ints((size_t)B * (G + 1));
+  od.hist = device_ints((size_t)sort_scratch_ints(B, Ne, G));
+  od.fcnt = device_ints(tiles), od.pcnt = device_ints(tiles), od.fidx = device_ints(pairs), od.pidx = device_ints(pairs);
+  if (ks.mask) {  // key-major map by transpose; without a mask it is the query-major one (bwd_map.cuh)
+    od.tfcnt = device_ints(tiles), od.tpcnt = device_ints(tiles);
+    od.tfidx = device_ints(pairs), od.tpidx = device_ints(pairs);
+    od.qsum = std::make_unique<jit::DeviceBuffer>(tiles * sizeof(TileSummary));
+    od.kvsum = std::make_unique<jit::DeviceBuffer>(tiles * sizeof(TileSummary));
+  }
+}
+
+// Routed kernels, every call, on the device and on `stream` only (no host copy, no synchronization): the
+// forward's routing (gid / prob, [B][N][k]) sorted stably by group (prep.cuh's counting sort, unaligned: the
+// backward's order is the forward's without its padding), the 64x64 block map from the sorted groups (and the
+// mask's tile summaries), the key-major map (a transpose under a mask, else the same lists), the gate at the
+// sorted positions (the router probability from the sort, a gate program on top). Top k > 1: the sorted
+// positions hold entry rows e = t k + j (the sort's `entry`), their tokens in `tok`. Group ids outside [0, M)
+// are clamped by the sort (the routing comes from the forward, which writes them in range).
+void AttentionBackward::Impl::route(int ki, const AttentionShape& s, ShapeState& st, const Mod& m,
                                     const RouterInputs::Given& given, CUstream stream) {
   const ref::KernelSpec& ks = *kerns[ki].ks;
-  const int k = ks.topk(), M = ks.route->groups, Ne = s.N * k;
-  const size_t n = (size_t)s.B * Ne;
-  std::vector<int> g(n);
-  std::vector<float> pr(n);
-  CU_CHECK(jit::driver().cuStreamSynchronize(stream));
-  CU_CHECK(jit::driver().cuMemcpyDtoH(g.data(), given.gid, n * sizeof(int)));
-  CU_CHECK(jit::driver().cuMemcpyDtoH(pr.data(), given.prob, n * sizeof(float)));
-  for (size_t i = 0; i < n; ++i)
-    if (g[i] < 0 || g[i] >= M)
-      throw ArgumentError(fmt::format("routing[{}]: token {} of batch item {} (slot {}) has group {}; kernel '{}' "
-                                      "routes to groups 0..{}",
-                                      kerns[ki].routed, (i % Ne) / k, i / Ne, i % k, g[i], ks.name, M - 1));
-  ref::Grouping gr;
-  gr.B = s.B, gr.N = s.N, gr.k = k, gr.M = M;
-  gr.gid = g;
-  gr.prob.assign(pr.begin(), pr.end());
-  const ref::TokenOrder order = ref::token_order(gr, true);
-  std::vector<int> rows(n), idx(Ne);
-  for (int b = 0; b < s.B; ++b) {
-    const int* key = g.data() + (size_t)b * Ne;
-    std::iota(idx.begin(), idx.end(), 0);
-    std::stable_sort(idx.begin(), idx.end(), [&](int x, int y) { return key[x] < key[y]; });
-    std::copy(idx.begin(), idx.end(), rows.begin() + (size_t)b * Ne);
+  const Mod::K& mk = m.k[ki];
+  Order& od = st.order[ki];
+  const int k = ks.topk(), G = ks.route->groups, Ne = s.N * k, B = s.B;
+  auto ip = [](const std::unique_ptr<jit::DeviceBuffer>& b) { return b ? reinterpret_cast<int*>(b->ptr()) : nullptr; };
+  int* tokens = k > 1 ? ip(od.tok) : ip(od.perm);
+  float* gate = od.gate ? reinterpret_cast<float*>(od.gate->ptr()) : nullptr;
+  SortParams sp{};
+  sp.keys = reinterpret_cast<const int*>(given.gid);
+  sp.probs = ks.route_gate ? reinterpret_cast<const float*>(given.prob) : nullptr;
+  sp.B = B, sp.Ne = Ne, sp.k = k, sp.G = G;
+  sort_plan(Ne, G, &sp.chunk, &sp.nblk, &sp.ld);
+  sp.blk_hist = ip(od.hist);
+  sp.seg_offsets = ip(od.seg);
+  sp.perm = tokens;
+  sp.gid = ip(od.gid);
+  sp.gate = ks.route_gate ? gate : nullptr;
+  sp.out_ld = Ne;
+  sp.entry = k > 1 ? ip(od.perm) : nullptr;
+  {
+    void* a[] = {&sp};  // sort_hist_kernel writes every cell the scatter reads: no memset
+    launch(m.hist, (unsigned)sp.nblk, (unsigned)B, 1, 256, (unsigned)(sizeof(int) * G), stream, a);
+    launch(m.scatter, (unsigned)sp.nblk, (unsigned)B, 1, 256, (unsigned)sort_scatter_smem_bytes(G, false), stream, a);
   }
-  if (routed.size() < kerns.size()) routed.resize(kerns.size());
-  Order& od = routed[ki];
-  od.upload(order, ref::build_block_map(ks, host, order, map_options()), s.B, k > 1 ? &rows : nullptr);
-  od.gate.reset();
-  if (ks.gate) {
-    for (int& r : rows) r /= k;  // tokens at the sorted positions
-    od.gate = program_gates(ks, host, rows, s.B, s.B);
-  } else if (ks.route_gate) {
-    std::vector<float> gs(n);
-    for (size_t i = 0; i < n; ++i) gs[i] = pr[(i / Ne) * Ne + rows[i]];
-    od.gate = std::make_unique<jit::DeviceBuffer>(std::max<size_t>(16, n * sizeof(float)));
-    od.gate->upload(gs);
+  const unsigned qblocks = (unsigned)std::clamp<long long>(((long long)B * od.tq + 7) / 8, 1, 65535);
+  if (!ks.mask) {
+    GroupMapParams gp{};
+    gp.gid = ip(od.gid);
+    gp.seg_offsets = ip(od.seg);
+    gp.B = B, gp.Ne = Ne, gp.G = G, gp.tile_q = kTile, gp.tile_kv = kTile, gp.tq = od.tq, gp.tk = od.tk;
+    gp.full_cnt = ip(od.fcnt), gp.full_idx = ip(od.fidx), gp.part_cnt = ip(od.pcnt), gp.part_idx = ip(od.pidx);
+    void* a[] = {&gp};
+    launch(m.gmap, qblocks, 1, 1, 256, 0, stream, a);
+  } else {
+    SummaryParams sm{};
+    sm.perm = tokens;
+    sm.gid = ip(od.gid);
+    sm.shape = st.ms;
+    sm.B = B, sm.Ne = Ne, sm.tile_q = kTile, sm.tile_kv = kTile, sm.tq = od.tq, sm.tk = od.tk;
+    sm.q_out = reinterpret_cast<TileSummary*>(od.qsum->ptr());
+    sm.kv_out = reinterpret_cast<TileSummary*>(od.kvsum->ptr());
+    void* a1[] = {&sm};
+    launch(m.summary, (unsigned)std::clamp<long long>(((long long)B * (od.tq + od.tk) + 7) / 8, 1, 65535), 1, 1, 256, 0,
+           stream, a1);
+    BlockMapParams bp{};
+    bp.qsum = sm.q_out, bp.kvsum = sm.kv_out;
+    bp.B = B, bp.tq = od.tq, bp.tk = od.tk, bp.grouped = 1;
+    bp.seg_offsets = ip(od.seg);
+    bp.G = G, bp.tile_kv = kTile, bp.shape = st.ms;
+    bp.full_cnt = ip(od.fcnt), bp.full_idx = ip(od.fidx), bp.part_cnt = ip(od.pcnt), bp.part_idx = ip(od.pidx);
+    void* a2[] = {&bp};
+    launch(mk.bmap, (unsigned)((od.tq + 7) / 8), (unsigned)B, 1, 256, 0, stream, a2);
+    AttnBwdMapTParams tp{};
+    tp.in = {bp.full_cnt, bp.full_idx, bp.part_cnt, bp.part_idx, od.tq, od.tk};
+    tp.full_cnt = ip(od.tfcnt), tp.full_idx = ip(od.tfidx), tp.part_cnt = ip(od.tpcnt), tp.part_idx = ip(od.tpidx);
+    tp.B = B;
+    void* a3[] = {&tp};
+    launch(m.mapt, (unsigned)std::clamp<long long>(((long long)B * od.tk + 7) / 8, 1, 65535), 1, 1, 256, 0, stream, a3);
+  }
+  if (ks.gate) {  // gate_fill_kernel: the program's value at each sorted position (times the probability)
+    const int* perm = tokens;
+    int b = B, ne = Ne, mul = ks.route_gate ? 1 : 0;
+    MaskShape ms = st.ms;
+    void* a[] = {&perm, &gate, &b, &ne, &ms, &mul};
+    launch(mk.gfill, (unsigned)(((long long)B * Ne + 255) / 256), 1, 1, 256, 0, stream, a);
   }
 }
 
@@ -440,6 +562,8 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
   float* const delta = ensure(im.delta, (size_t)s.B * s.H * s.N * kmax * sizeof(float));
   float* const eacc = kmax > 1 ? ensure(im.eacc, 3 * tok_elems * kmax * sizeof(float)) : nullptr;
   float* acc = nullptr;
+  im.marks = 0;
+  im.phase("zero accumulators", stream);
   if (nk > 1 || (direct && !det)) {
     const size_t n = direct ? tok_elems : 3 * tok_elems;
     acc = ensure(im.acc, n * sizeof(float));
@@ -508,18 +632,23 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
     } else if (k == 1) {
       p.dq_acc = acc, p.dk_acc = acc + tok_elems, p.dv_acc = acc + 2 * tok_elems;
     } else {
+      im.phase(ks.name + ": zero entry accumulators", stream);
       CU_CHECK(jit::driver().cuMemsetD32Async((CUdeviceptr)eacc, 0, 3 * e_elems, stream));
       p.dq_acc = eacc, p.dk_acc = eacc + e_elems, p.dv_acc = eacc + 2 * e_elems;
     }
 
-    if (ks.route) im.route(ki, st.host, s, in.routing[kn.routed], stream);
-    const Impl::Order& od = ks.route ? im.routed[ki] : st.order[ki];
+    if (ks.route) {
+      im.phase(ks.name + ": route (sort, block map)", stream);
+      im.route(ki, s, st, m, in.routing[kn.routed], stream);
+    }
+    const Impl::Order& od = st.order[ki];
     auto ip = [](const std::unique_ptr<jit::DeviceBuffer>& b) { return reinterpret_cast<const int*>(b->ptr()); };
     if (od.perm) a.perm = ip(od.perm), a.gid = ip(od.gid), p.tok = od.tok ? ip(od.tok) : a.perm;
     if (od.gate) a.gate = reinterpret_cast<const float*>(od.gate->ptr());
     if (od.fcnt) {
       a.map = {ip(od.fcnt), ip(od.fidx), ip(od.pcnt), ip(od.pidx), od.tq, od.tk};
-      p.mapT = {ip(od.tfcnt), ip(od.tfidx), ip(od.tpcnt), ip(od.tpidx), od.tq, od.tk};
+      if (od.tfcnt) p.mapT = {ip(od.tfcnt), ip(od.tfidx), ip(od.tpcnt), ip(od.tpidx), od.tq, od.tk};
+      else p.mapT = {a.map.full_cnt, a.map.full_idx, a.map.part_cnt, a.map.part_idx, od.tq, od.tk};  // symmetric
     }
     if (ks.route_gate) p.dgate = reinterpret_cast<float*>(g.dgate.at(kn.routed));
     const size_t rows = (size_t)s.B * s.H * Ne;
@@ -527,23 +656,32 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
 
     void* args[] = {&p};
     const unsigned warps_blocks = (unsigned)std::min<size_t>((rows + 7) / 8, 65535u * 4);
+    im.phase(ks.name + ": preprocess", stream);
     launch(m.pre, warps_blocks, 1, 1, 256, 0, stream, args);
     if (p.dgate) {
+      im.phase(ks.name + ": gate gradient", stream);
       const size_t n = (size_t)s.B * Ne;
       launch(m.gate, (unsigned)std::min<size_t>((n + 255) / 256, 65535u * 8), 1, 1, 256, 0, stream, args);
     }
     const unsigned tiles = (unsigned)((Ne + kTile - 1) / kTile);
     const Impl::Mod::K& mk = m.k[ki];
+    im.phase(ks.name + (det ? ": main (dK, dV)" : ": main (dK, dV, atomic dQ)"), stream);
     if (det) {
       launch(mk.main_det, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.smem, stream, args);
+      im.phase(ks.name + ": dQ pass", stream);
       launch(mk.dq, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.dq_smem, stream, args);
     } else {
       launch(mk.main_atomic, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.smem, stream, args);
     }
-    if (k > 1) launch_fold(fold(p.dq_acc, e_elems, 3, k, nk > 1 ? acc : nullptr));
+    if (k > 1) {
+      im.phase(ks.name + ": fold entries", stream);
+      launch_fold(fold(p.dq_acc, e_elems, 3, k, nk > 1 ? acc : nullptr));
+    }
   }
+  im.phase("fold to bf16", stream);
   if (direct && !det) launch_fold(fold(acc, 0, 1, 1, nullptr));  // dq only
   if (nk > 1) launch_fold(fold(acc, tok_elems, 3, 1, nullptr));
+  im.phase("end", stream);
 }
 
 }  // namespace moga::rt

@@ -42,7 +42,10 @@
 // partial ones, with block maps of the backward's 64x64 tiles built on the host once per shape
 // (ref::build_block_map, the forward's classification) and kept on the device; grouped kernels run in the
 // rows' group order (ref::token_order: the forward's order without alignment padding; a top-k kernel's rows
-// are its N k entries). Routed kernels download the forward's routing and sort it on the host every call.
+// are its N k entries). Routed kernels sort the forward's routing on the device every call and build their
+// block maps there (prep.cuh's counting sort and map kernels at the backward's tiles): run() makes no host
+// copy and no synchronization once a shape's static maps exist (the first call per shape uploads them), so
+// a call can be captured in a CUDA graph (gpu_backward_test: CapturesIntoAGraph).
 // Threads: as PatternAttention, one object per stream; run() is not thread-safe.
 #pragma once
 
@@ -61,6 +64,15 @@ struct BackwardOptions {
   bool deterministic = false;             // dQ without atomics (header comment)
   std::string arch;                       // "" = the device's (sm_90 without one), as AttentionOptions::arch
   std::vector<std::string> nvrtc_flags;   // extra NVRTC options
+  // CUDA events between the phases of run() (zeroing, each kernel's routing, preprocess, gate, main kernel, dQ
+  // pass, folds), read by last_phases(): for benchmarks (an event record between launches costs ~2 us).
+  bool time_phases = false;
+};
+
+// One phase of the last run() (BackwardOptions::time_phases): what it launched and its GPU time.
+struct BackwardPhase {
+  std::string name;  // e.g. "dynamic: route", "stga: main", "fold"
+  double ms = 0;
 };
 
 struct BackwardInputs {
@@ -107,6 +119,10 @@ class AttentionBackward {
 
   // The module for head dim D (NVRTC; no device needed): its name expressions.
   std::vector<std::string> compile(int head_dim);
+
+  // BackwardOptions::time_phases: the last run()'s phases in launch order (waits for that run to finish);
+  // empty without the option or before the first run.
+  std::vector<BackwardPhase> last_phases();
 
  private:
   struct Impl;

@@ -35,7 +35,9 @@ namespace moga::jit {
   X(cuModuleGetGlobal) X(cuLaunchKernelEx) X(cuOccupancyMaxActiveBlocksPerMultiprocessor)     \
   X(cuStreamCreate) X(cuStreamDestroy) X(cuStreamSynchronize) X(cuStreamQuery) X(cuStreamWaitEvent) \
   X(cuEventCreate) X(cuEventDestroy) X(cuEventRecord) X(cuEventSynchronize) X(cuEventElapsedTime)  \
-  X(cuTensorMapEncodeTiled)
+  X(cuTensorMapEncodeTiled)                                                                    \
+  X(cuStreamBeginCapture) X(cuStreamEndCapture) X(cuGraphInstantiate) X(cuGraphLaunch)       \
+  X(cuGraphExecDestroy) X(cuGraphDestroy)
 
 struct Driver {
 #define MOGA_CU_MEMBER(fn) decltype(&::fn) fn = nullptr;

@@ -7,12 +7,16 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <random>
+#include <vector>
 #include <string>
 
 #include "runtime/attention/attention.h"
 #include "runtime/attention/backward.h"
 #include "runtime/attention/compiled_embed.h"
 #include "runtime/attention/router_backward.h"
+#include "kernels_src/cuda/bwd_map.cuh"
+#include "kernels_src/cuda/prep.cuh"
 
 namespace moga::rt {
 const std::vector<CompiledText>& test_patterns();
@@ -227,6 +231,16 @@ TEST(attention_backward, CompilesWithoutADevice) {
   for (const char* k : {"moga::attention_bwd<moga_gen_attn_top2_mix::routed, 128, false>",
                         "moga::attention_bwd_dq<moga_gen_attn_top2_mix::frame, 128>", "moga::attn_bwd_fold_kernel<128>"})
     EXPECT_NE(std::find(km.begin(), km.end(), k), km.end()) << k;
+  // routed kernels sort and map on the device: the prep kernels, the masked one's block map and the transpose,
+  // a gate program's fill
+  const auto kr = AttentionBackward(pattern_named("attn_routed_mix"), o).compile(128);
+  for (const char* k : {"moga::sort_hist_kernel", "moga::sort_scatter_kernel", "moga::block_map_grouped_kernel",
+                        "moga::tile_summary_kernel", "moga::attn_bwd_transpose_map_kernel<128>",
+                        "moga::block_map_kernel<moga_gen_attn_routed_mix::routed>"})
+    EXPECT_NE(std::find(kr.begin(), kr.end(), k), kr.end()) << k;
+  const auto kg = AttentionBackward(pattern_named("bwd_routed_gate"), o).compile(64);
+  EXPECT_NE(std::find(kg.begin(), kg.end(), "moga::gate_fill_kernel<moga_gen_bwd_routed_gate::bwd_routed_gate>"),
+            kg.end());
 }
 
 // The forward with AttentionOptions::lse holds both instantiations, and the default one is named exactly as
@@ -301,4 +315,57 @@ TEST(router_backward, CompilesWithoutADevice) {
   o.arch = "sm_90";
   const auto k = RouterBackward(16, 1, o).compile();
   EXPECT_NE(std::find(k.begin(), k.end(), "moga::router_bwd_softmax_kernel"), k.end());
+}
+
+// Routed kernels take the query-major grouped map (prep.cuh's grouped_map_row / grouped_map_class, what
+// block_map_grouped_kernel writes) as their key-major one too (bwd_map.cuh): at equal 64-row tiles of one
+// unpadded sorted order the classification is symmetric, and it is the backward's rule: non-empty exactly when
+// the tiles share a group, full exactly when both hold that one group only. Random group sizes with empty
+// groups, lengths no multiple of the tile, one group, many small ones.
+TEST(attention_backward, GroupedMapIsSymmetric) {
+  std::mt19937 rng(7);
+  constexpr int T = 64;
+  for (int trial = 0; trial < 300; ++trial) {
+    const int G = 1 + (int)(rng() % 40), Ne = 1 + (int)(rng() % 2000);
+    std::vector<int> gid(Ne);
+    for (int& g : gid) g = (int)(rng() % G);
+    if (trial % 3 == 0)
+      for (int& g : gid) g = (g / 2) * 2;  // every odd group empty
+    std::sort(gid.begin(), gid.end());
+    std::vector<int> seg(G + 1, 0);
+    for (int g : gid) ++seg[g + 1];
+    for (int g = 0; g < G; ++g) seg[g + 1] += seg[g];
+    const int nt = (Ne + T - 1) / T;
+    auto cls = [&](int i, int j) {
+      const moga::GroupedRow r = moga::grouped_map_row(gid.data(), seg.data(), Ne, T, T, i);
+      return j < r.jl || j > r.jh ? 0 : moga::grouped_map_class(gid.data(), Ne, T, r, j);
+    };
+    for (int i = 0; i < nt; ++i)
+      for (int j = 0; j < nt; ++j) {
+        const int ilo = gid[i * T], ihi = gid[std::min(Ne, (i + 1) * T) - 1];
+        const int jlo = gid[j * T], jhi = gid[std::min(Ne, (j + 1) * T) - 1];
+        const int want = std::max(ilo, jlo) > std::min(ihi, jhi) ? 0 : (ilo == ihi && jlo == jhi ? 1 : 2);
+        ASSERT_EQ(cls(i, j), want) << "G " << G << " Ne " << Ne << " tiles " << i << ", " << j;
+        ASSERT_EQ(cls(i, j), cls(j, i)) << "G " << G << " Ne " << Ne << " tiles " << i << ", " << j;
+      }
+  }
+}
+
+// bwd_map_class, the lookup attn_bwd_transpose_map_kernel runs for each (query tile, key tile): the class in
+// ascending full / partial lists, against the map it was built from (random maps, empty lists, Tk 1).
+TEST(attention_backward, TransposeLookupFindsEveryListEntry) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int tk = 1 + (int)(rng() % 70);
+    std::vector<int> want(tk), fi, pi;
+    for (int& c : want) c = (int)(rng() % 3);
+    for (int j = 0; j < tk; ++j) {
+      if (want[j] == 1) fi.push_back(j);
+      if (want[j] == 2) pi.push_back(j);
+    }
+    for (int j = -1; j <= tk; ++j)
+      ASSERT_EQ(moga::bwd_map_class(fi.data(), (int)fi.size(), pi.data(), (int)pi.size(), j),
+                j < 0 || j >= tk ? 0 : want[j])
+          << "tile " << j << " of " << tk;
+  }
 }

@@ -284,8 +284,11 @@ class gpu_backward : public ::testing::Test {
 
   // Forward with lse (on registry row `variant` when given), then the backward; checks everything the header
   // promises. Returns the dq/dk/dv bits of the last run (for the determinism test).
+  // capture: each run after a first, uncaptured one (which builds the shape's static maps) is captured into a
+  // CUDA graph on a stream of its own and the graph launched: capture fails on any host copy or
+  // synchronization inside AttentionBackward::run (backward.h: none once a shape is known).
   std::vector<unsigned short> check(const Case& c, Engine engine, bool deterministic, int runs = 1,
-                                    const char* variant = nullptr) {
+                                    const char* variant = nullptr, bool capture = false) {
     const AttentionShape& s = c.s;
     const uint64_t seed = base_seed() ^ std::hash<std::string>{}(c.pattern + s.describe());
     std::mt19937_64 rng(seed);
@@ -419,7 +422,40 @@ class gpu_backward : public ::testing::Test {
         bi.routing = {{rgid->ptr(), rprob->ptr()}};
         bg.dgate = {gated ? dgate->ptr() : 0};
       }
-      bwd.run(bi, bg, s, nullptr);
+      if (capture) {
+        const jit::Driver& d = jit::driver();
+        CUstream cs;
+        CU_CHECK(d.cuStreamCreate(&cs, CU_STREAM_NON_BLOCKING));
+        bwd.run(bi, bg, s, cs);  // first call for the shape: static maps uploaded
+        CU_CHECK(d.cuStreamSynchronize(cs));
+        gq.poison();
+        gk.poison();
+        gv.poison();
+        if (dgate) dgate->poison();
+        CUgraph graph = nullptr;
+        CU_CHECK(d.cuStreamBeginCapture(cs, CU_STREAM_CAPTURE_MODE_GLOBAL));
+        std::string err;
+        try {
+          bwd.run(bi, bg, s, cs);
+        } catch (const std::exception& e) {
+          err = e.what();
+        }
+        const CUresult end = d.cuStreamEndCapture(cs, &graph);
+        EXPECT_EQ(err, "") << "AttentionBackward::run failed while captured (a host copy or synchronization?)";
+        EXPECT_EQ(end, CUDA_SUCCESS) << "stream capture of AttentionBackward::run was invalidated";
+        if (err.empty() && end == CUDA_SUCCESS) {
+          CUgraphExec exec = nullptr;
+          CU_CHECK(d.cuGraphInstantiate(&exec, graph, 0));
+          CU_CHECK(d.cuGraphLaunch(exec, cs));
+          CU_CHECK(d.cuStreamSynchronize(cs));
+          CU_CHECK(d.cuGraphExecDestroy(exec));
+        }
+        if (graph) CU_CHECK(d.cuGraphDestroy(graph));
+        CU_CHECK(d.cuStreamDestroy(cs));
+        if (!err.empty() || end != CUDA_SUCCESS) return {};
+      } else {
+        bwd.run(bi, bg, s, nullptr);
+      }
       CU_CHECK(jit::driver().cuCtxSynchronize());
       if (gated && r == 0) check_dlogits(rt, *dgate, o.dlogits, s);
       if (gated && r == 0 && c.router) check_router(pat.spec, rt, *dgate, s, q, k, v, dout, *xd, *wd, *rgid, *rprob);
@@ -557,6 +593,17 @@ TEST_F(gpu_backward, LseFromTheTmaForward) {
   check({"causal", AttentionShape::seq(2, 257, 2, 128)}, Engine::Wgmma, false, 1, "sm90.tma");
   check({"bwd_hooks", AttentionShape::seq(1, 300, 2, 128)}, Engine::Wgmma, false, 1, "sm90.tma");
   check({"bwd_holes", AttentionShape::seq(1, 190, 2, 128)}, Engine::Wgmma, false, 1, "sm90.tma");
+}
+
+// No host step in run(): every routed kind (top 1 gated, top 1 under a mask: transposed map, top 2 with a gate
+// program), a mixture with static branches, both dQ modes, captured into a CUDA graph and checked as above.
+TEST_F(gpu_backward, CapturesIntoAGraph) {
+  for (bool det : {false, true})
+    for (const Case& c : {Case{"moga", AttentionShape::make_video(2, 3, 10, 13, 2, 128)},
+                          Case{"attn_routed_mix", AttentionShape::seq(1, 333, 2, 128)},
+                          Case{"bwd_routed_gate", AttentionShape::seq(2, 150, 2, 128)},
+                          Case{"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)}})
+      check(c, Engine::MmaSync, det, 1, nullptr, true);
 }
 
 TEST_F(gpu_backward, DeterministicModeIsBitIdentical) {
