@@ -38,7 +38,9 @@
 #include "runtime/attention/attention.h"
 #include "runtime/attention/backward.h"
 #include "runtime/attention/compiled_embed.h"
+#include "runtime/attention/host_shape.h"
 #include "runtime/attention/router_backward.h"
+#include "runtime/reference/block_map.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/jit.h"
@@ -225,6 +227,51 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
   return r;
 }
 
+// --plan (no device): the expected time of each phase of the moga layer's backward at the bench's shape, from
+// the work each launch does: the main kernels' tile pairs at the backward's 64x64 tiles (the CPU block map, the
+// routed branch on a balanced stand-in routing), priced at the dense kernel's measured rate per tile pair
+// (--dense-ms, full at N = 32,760: every pair full), and the memory phases (accumulators, folds, preprocess)
+// at --bw GB/s. What the GPU run's phase lines are compared with (docs/performance.md).
+int plan(double dense_ms, double bw_gbs) {
+  const int F = 21, Hg = 30, Wd = 52, N = F * Hg * Wd;
+  LoadedPattern pat;
+  for (const auto& e : bench_bwd_patterns())
+    if (std::string(e.label) == "moga_M16") pat = load_from_text(e.cuda, e.manifest, e.label);
+  const AttentionShape s = AttentionShape::make_video(1, F, Hg, Wd, kH, kD);
+  ref::BlockMapOptions bo;
+  bo.block_m = bo.block_n = 64;
+  bo.density_budget = 0;
+  const std::vector<ref::BlockMap> maps = ref::build_block_maps(pat.spec, host_shape(s), 1, {}, bo);
+  const double t = (N + 63) / 64, dense_pairs = t * t, per_pair = dense_ms / dense_pairs;
+  const double elems = (double)N * kH * kD, f32 = elems * 4, b16 = elems * 2;
+  auto mem_ms = [&](double bytes) { return bytes / (bw_gbs * 1e9) * 1e3; };
+  std::printf("moga M=16 backward at N=%d, H=%d, D=%d, 64x64 tiles (%d per side); dense full at %.2f ms = %.4f us "
+              "per tile pair (all heads); memory at %.0f GB/s\n",
+              N, kH, kD, (int)t, dense_ms, per_pair * 1e3, bw_gbs);
+  std::printf("%-40s %10s %10s %10s %9s %10s\n", "phase", "full", "partial", "of dense", "work %", "expect ms");
+  double total = 0;
+  auto row = [&](const std::string& what, double full, double part, double ms) {
+    total += ms;
+    if (full < 0) std::printf("%-40s %10s %10s %10s %9s %10.3f\n", what.c_str(), "", "", "", "", ms);
+    else
+      std::printf("%-40s %10.0f %10.0f %10.4f %9.1f %10.3f\n", what.c_str(), full, part, (full + part) / dense_pairs,
+                  maps.empty() ? 0.0 : 100.0, ms);
+  };
+  row("zero accumulators (3 x f32)", -1, 0, mem_ms(3 * f32));
+  for (size_t ki = 0; ki < maps.size(); ++ki) {
+    const ref::BlockMap& m = maps[ki];
+    const std::string name = pat.spec.kernels[ki].name;
+    row(name + ": preprocess (dO, rows)", -1, 0, mem_ms(2 * b16));
+    row(name + ": main (tile pairs at the dense rate)", (double)m.full, (double)m.partial,
+        (m.full + m.partial) * per_pair);
+    row(name + ": dK, dV accumulate (f32 r+w)", -1, 0, mem_ms(4 * f32));
+    std::printf("    %s: %s\n", name.c_str(), m.summary().c_str());
+  }
+  row("fold to bf16 (3 f32 in, 3 bf16 out)", -1, 0, mem_ms(3 * f32 + 3 * b16));
+  std::printf("%-40s %54.3f\n", "total", total);
+  return 0;
+}
+
 std::string today() {
   const std::time_t t = std::time(nullptr);
   char buf[32];
@@ -237,7 +284,8 @@ std::string today() {
 int main(int argc, char** argv) {
   std::string json_path, peers = "bench/peers/backward_peers.py", ns = "8190,32760";
   int iters = 10;
-  bool no_peers = false, with_moga = true;
+  bool no_peers = false, with_moga = true, plan_only = false;
+  double dense_ms = 92.7, bw = 3300;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -253,8 +301,12 @@ int main(int argc, char** argv) {
     else if (a == "--peers") peers = next();
     else if (a == "--no-peers") no_peers = true;
     else if (a == "--no-moga") with_moga = false;
+    else if (a == "--plan") plan_only = true;
+    else if (a == "--dense-ms") dense_ms = std::atof(next().c_str());
+    else if (a == "--bw") bw = std::atof(next().c_str());
     else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--n N,N] [--iters N] [--peers SCRIPT | --no-peers] [--no-moga]\n",
+      std::fprintf(stderr, "usage: %s [--json FILE] [--n N,N] [--iters N] [--peers SCRIPT | --no-peers] [--no-moga] "
+                   "[--plan [--dense-ms MS] [--bw GBS]]\n",
                    argv[0]);
       return 2;
     }
@@ -273,6 +325,7 @@ int main(int argc, char** argv) {
     }
     p = c == std::string::npos ? ns.size() : c + 1;
   }
+  if (plan_only) return plan(dense_ms, bw);
   std::string why;
   if (!jit::device_available(&why)) {
     std::fprintf(stderr, "no CUDA device: %s\n", why.c_str());
