@@ -31,7 +31,9 @@ def balance_loss(x: torch.Tensor, w: torch.Tensor, topk: int = 1, weight: float 
     p = torch.softmax(logits, dim=-1)
     M = p.shape[-1]
     top = logits.detach().topk(topk, dim=-1).indices.reshape(-1)
-    F = torch.bincount(top, minlength=M).float() / top.numel()
+    # counts by index_add_, not torch.bincount: bincount on CUDA reads the input's max back to the host (a
+    # synchronization in every training step); sums of 1.0 are exact, so the order of the adds does not matter
+    F = torch.zeros(M, device=top.device).index_add_(0, top, torch.ones(top.numel(), device=top.device)) / top.numel()
     P = p.reshape(-1, M).mean(0)
     return weight * M * (F * P).sum(), F
 

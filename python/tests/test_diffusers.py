@@ -83,3 +83,37 @@ def test_cross_diffusers_untouched():
         md.apply(m, "full", cross="diffusers")
         got = m(lat, ts, ctx, return_dict=False)[0]
     assert rel_l2(got.numpy(), want.numpy()) <= 1e-4
+
+
+@pytest.mark.gpu
+def test_moga_training_step_makes_no_host_synchronization():
+    """A training step of one MoGA self-attention layer on the GPU (the forward recording the balance loss,
+    the backward to the input and the router) makes no synchronizing CUDA call through torch, after a warm-up
+    step (the first call per shape compiles and uploads its static maps): torch.cuda.set_sync_debug_mode
+    ("error") raises on .item(), torch.bincount's readback of its max, blocking copies. The runtime's own
+    calls are checked by gpu_backward_test's CapturesIntoAGraph."""
+    torch.manual_seed(0)
+    m = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=64, in_channels=4,
+                              out_channels=4, text_dim=32, freq_dim=32, ffn_dim=64, num_layers=1,
+                              rope_max_seq_len=64)
+    attn = m.blocks[0].attn1.cuda()
+    proc = md.MoGAAttnProcessor("moga", dim=128, grid=(4, 6, 8))
+    attn.set_processor(proc)
+    proc.to("cuda")
+
+    def step():
+        h = torch.randn(1, 4 * 6 * 8, 128, device="cuda", requires_grad=True)
+        out = attn(h)
+        (out.float().square().mean() + proc.last_balance_loss).backward()
+        return h.grad, proc.router[0].grad
+
+    step()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        dh, dw = step()
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    torch.cuda.synchronize()
+    assert torch.isfinite(dh).all() and torch.isfinite(dw).all()
+    assert dh.abs().sum() > 0 and dw.abs().sum() > 0
