@@ -97,6 +97,10 @@ struct AttentionBackward::Impl {
     // the tile summaries (the key-major map is then a transpose; without a mask it is the query-major one)
     std::unique_ptr<jit::DeviceBuffer> hist, seg, qsum, kvsum;
     int tq = 0, tk = 0;
+    int tile_q = kTile, tile_kv = kTile;  // routed: the map's tiles (rows of a query tile, keys of a key tile)
+    // A routed kernel's key-major map is the transpose of its query-major one (attn_bwd_transpose_map_kernel)
+    // under a mask or at unequal tiles; otherwise the same lists (the grouped map is symmetric: bwd_map.cuh).
+    bool transposed_map(const ref::KernelSpec& ks) const { return ks.mask || tile_q != tile_kv; }
     // order: one batch item's (replicated B times) or all B; bm: one map per batch item of `order`; rows: the
     // row ids at the sorted positions ([B][N k], top-k entries) when they are not order.perm's tokens
     void upload(const ref::TokenOrder& order, const ref::BlockMap& bm, int B, const std::vector<int>* rows = nullptr);
@@ -437,20 +441,24 @@ void AttentionBackward::Impl::alloc_routed(int ki, const AttentionShape& s, Shap
   const ref::KernelSpec& ks = *kerns[ki].ks;
   const int k = ks.topk(), G = ks.route->groups, Ne = s.N * k, B = s.B;
   Order& od = st.order[ki];
-  od.tq = od.tk = (Ne + kTile - 1) / kTile;
-  const size_t n = (size_t)B * Ne, tiles = (size_t)B * od.tq, pairs = tiles * od.tk;
+  od.tile_q = od.tile_kv = kTile;
+  od.tq = (Ne + od.tile_q - 1) / od.tile_q;
+  od.tk = (Ne + od.tile_kv - 1) / od.tile_kv;
+  const size_t n = (size_t)B * Ne, qtiles = (size_t)B * od.tq, ktiles = (size_t)B * od.tk, pairs = qtiles * od.tk;
   od.perm = device_ints(n);
   od.gid = device_ints(n);
   if (k > 1) od.tok = device_ints(n);
   if (ks.route_gate || ks.gate) od.gate = device_ints(n);  // float32, the same size
   od.seg = device_ints((size_t)B * (G + 1));
   od.hist = device_ints((size_t)sort_scratch_ints(B, Ne, G));
-  od.fcnt = device_ints(tiles), od.pcnt = device_ints(tiles), od.fidx = device_ints(pairs), od.pidx = device_ints(pairs);
-  if (ks.mask) {  // key-major map by transpose; without a mask it is the query-major one (bwd_map.cuh)
-    od.tfcnt = device_ints(tiles), od.tpcnt = device_ints(tiles);
+  od.fcnt = device_ints(qtiles), od.pcnt = device_ints(qtiles), od.fidx = device_ints(pairs), od.pidx = device_ints(pairs);
+  if (od.transposed_map(ks)) {  // key-major map by transpose, else it is the query-major one (bwd_map.cuh)
+    od.tfcnt = device_ints(ktiles), od.tpcnt = device_ints(ktiles);
     od.tfidx = device_ints(pairs), od.tpidx = device_ints(pairs);
-    od.qsum = std::make_unique<jit::DeviceBuffer>(tiles * sizeof(TileSummary));
-    od.kvsum = std::make_unique<jit::DeviceBuffer>(tiles * sizeof(TileSummary));
+  }
+  if (ks.mask) {
+    od.qsum = std::make_unique<jit::DeviceBuffer>(qtiles * sizeof(TileSummary));
+    od.kvsum = std::make_unique<jit::DeviceBuffer>(ktiles * sizeof(TileSummary));
   }
 }
 
@@ -492,7 +500,7 @@ void AttentionBackward::Impl::route(int ki, const AttentionShape& s, ShapeState&
     GroupMapParams gp{};
     gp.gid = ip(od.gid);
     gp.seg_offsets = ip(od.seg);
-    gp.B = B, gp.Ne = Ne, gp.G = G, gp.tile_q = kTile, gp.tile_kv = kTile, gp.tq = od.tq, gp.tk = od.tk;
+    gp.B = B, gp.Ne = Ne, gp.G = G, gp.tile_q = od.tile_q, gp.tile_kv = od.tile_kv, gp.tq = od.tq, gp.tk = od.tk;
     gp.full_cnt = ip(od.fcnt), gp.full_idx = ip(od.fidx), gp.part_cnt = ip(od.pcnt), gp.part_idx = ip(od.pidx);
     void* a[] = {&gp};
     launch(m.gmap, qblocks, 1, 1, 256, 0, stream, a);
@@ -501,7 +509,7 @@ void AttentionBackward::Impl::route(int ki, const AttentionShape& s, ShapeState&
     sm.perm = tokens;
     sm.gid = ip(od.gid);
     sm.shape = st.ms;
-    sm.B = B, sm.Ne = Ne, sm.tile_q = kTile, sm.tile_kv = kTile, sm.tq = od.tq, sm.tk = od.tk;
+    sm.B = B, sm.Ne = Ne, sm.tile_q = od.tile_q, sm.tile_kv = od.tile_kv, sm.tq = od.tq, sm.tk = od.tk;
     sm.q_out = reinterpret_cast<TileSummary*>(od.qsum->ptr());
     sm.kv_out = reinterpret_cast<TileSummary*>(od.kvsum->ptr());
     void* a1[] = {&sm};
@@ -511,12 +519,14 @@ void AttentionBackward::Impl::route(int ki, const AttentionShape& s, ShapeState&
     bp.qsum = sm.q_out, bp.kvsum = sm.kv_out;
     bp.B = B, bp.tq = od.tq, bp.tk = od.tk, bp.grouped = 1;
     bp.seg_offsets = ip(od.seg);
-    bp.G = G, bp.tile_kv = kTile, bp.shape = st.ms;
+    bp.G = G, bp.tile_kv = od.tile_kv, bp.shape = st.ms;
     bp.full_cnt = ip(od.fcnt), bp.full_idx = ip(od.fidx), bp.part_cnt = ip(od.pcnt), bp.part_idx = ip(od.pidx);
     void* a2[] = {&bp};
     launch(mk.bmap, (unsigned)((od.tq + 7) / 8), (unsigned)B, 1, 256, 0, stream, a2);
+  }
+  if (od.tfcnt) {
     AttnBwdMapTParams tp{};
-    tp.in = {bp.full_cnt, bp.full_idx, bp.part_cnt, bp.part_idx, od.tq, od.tk};
+    tp.in = {ip(od.fcnt), ip(od.fidx), ip(od.pcnt), ip(od.pidx), od.tq, od.tk};
     tp.full_cnt = ip(od.tfcnt), tp.full_idx = ip(od.tfidx), tp.part_cnt = ip(od.tpcnt), tp.part_idx = ip(od.tpidx);
     tp.B = B;
     void* a3[] = {&tp};
