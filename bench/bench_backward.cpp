@@ -186,6 +186,31 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
   ra.x = ri.x, ra.w = ri.weights[0], ra.routing = {gid.ptr(), prob.ptr()}, ra.dgate = dgate.ptr();
   ra.dx = dx.ptr(), ra.dw = dw.ptr(), ra.balance_loss = loss.ptr();
   r["router_bwd_ms"] = median_ms([&] { rbwd.run(ra, st); }, iters, st);
+  {
+    RouterBackwardOptions rto = ro;
+    rto.time_phases = true;
+    RouterBackward rb_t(M, 1, rto);
+    rb_t.run(ra, st);
+    json list = json::array();
+    std::vector<std::vector<double>> ms;
+    std::vector<std::string> names;
+    for (int i = 0; i < iters; ++i) {
+      rb_t.run(ra, st);
+      const std::vector<TimedPhase> ph = rb_t.last_phases();
+      if (ms.empty()) {
+        ms.resize(ph.size());
+        for (const auto& x : ph) names.push_back(x.name);
+      }
+      for (size_t j = 0; j < ph.size() && j < ms.size(); ++j) ms[j].push_back(ph[j].ms);
+    }
+    std::printf("  router backward: phases (CUDA events, median)\n");
+    for (size_t j = 0; j < names.size(); ++j) {
+      std::sort(ms[j].begin(), ms[j].end());
+      list.push_back({{"phase", names[j]}, {"ms", ms[j][ms[j].size() / 2]}});
+      std::printf("    %-44s %9.3f ms\n", names[j].c_str(), ms[j][ms[j].size() / 2]);
+    }
+    r["router_bwd_phases"] = list;
+  }
   r["layer_fwd_bwd_ms"] = r["fwd_train_ms"].get<double>() + r["bwd_ms"].get<double>() + r["router_bwd_ms"].get<double>();
   // Each branch's backward alone (its single-kernel pattern, same inputs; D from the branch's own output, so the
   // sum against bwd_ms is the mixture's overhead: accumulators, fold), to see where the time goes.

@@ -11,6 +11,7 @@
 #include "kernels_src/cuda/bwd_params.cuh"
 #include "kernels_src/cuda/prep.cuh"
 #include "runtime/attention/host_shape.h"
+#include "runtime/attention/phase_timer.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/compile_all.h"
 #include "runtime/jit/driver.h"
@@ -119,26 +120,9 @@ struct AttentionBackward::Impl {
   // delta: D per row; acc: float32 dq, dk, dv [B][N][H][D] of a mixture; eacc: a top-k kernel's, by entry
   std::unique_ptr<jit::DeviceBuffer> delta, acc, eacc;
 
-  // BackwardOptions::time_phases: an event before each phase and one at the end (events[i] starts names[i])
-  bool timing = false;
-  std::vector<CUevent> events;
-  std::vector<std::string> names;
-  size_t marks = 0;
-  void phase(std::string name, CUstream stream) {
-    if (!timing) return;
-    if (marks == events.size()) {
-      CUevent e;
-      CU_CHECK(jit::driver().cuEventCreate(&e, CU_EVENT_DEFAULT));
-      events.push_back(e);
-      names.emplace_back();
-    }
-    CU_CHECK(jit::driver().cuEventRecord(events[marks], stream));
-    names[marks++] = std::move(name);
-  }
-  ~Impl() {
-    if (const jit::Driver* d = jit::try_driver())
-      for (CUevent e : events) d->cuEventDestroy(e);
-  }
+  // BackwardOptions::time_phases: an event before each phase and one at the end
+  PhaseTimer timer;
+  void phase(std::string name, CUstream stream) { timer.mark(std::move(name), stream); }
 
   // The three main kernels, then for a routed kernel its mask's block map and its gate program (when it has them).
   std::vector<std::string> kernel_exprs(const Kern& k, int D) const {
@@ -190,7 +174,7 @@ AttentionBackward::AttentionBackward(LoadedPattern pattern, BackwardOptions opti
       options_(std::move(options)),
       forward_(pattern_, training_forward()),
       impl_(std::make_unique<Impl>()) {
-  impl_->timing = options_.time_phases;
+  impl_->timer.enabled = options_.time_phases;
   const auto& spec = pattern_.spec;
   for (const ref::KernelSpec& k : spec.kernels) {
     Impl::Kern kn;
@@ -204,19 +188,7 @@ AttentionBackward::AttentionBackward(LoadedPattern pattern, BackwardOptions opti
 
 AttentionBackward::~AttentionBackward() = default;
 
-std::vector<BackwardPhase> AttentionBackward::last_phases() {
-  Impl& im = *impl_;
-  std::vector<BackwardPhase> r;
-  if (im.marks < 2) return r;
-  const jit::Driver& d = jit::driver();
-  CU_CHECK(d.cuEventSynchronize(im.events[im.marks - 1]));
-  for (size_t i = 0; i + 1 < im.marks; ++i) {
-    float ms = 0;
-    CU_CHECK(d.cuEventElapsedTime(&ms, im.events[i], im.events[i + 1]));
-    r.push_back({im.names[i], ms});
-  }
-  return r;
-}
+std::vector<BackwardPhase> AttentionBackward::last_phases() { return impl_->timer.phases(); }
 
 void AttentionBackward::validate(const BackwardInputs& in, const BackwardOutputs& g, const AttentionShape& s) const {
   const Impl& im = *impl_;
@@ -572,7 +544,7 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
   float* const delta = ensure(im.delta, (size_t)s.B * s.H * s.N * kmax * sizeof(float));
   float* const eacc = kmax > 1 ? ensure(im.eacc, 3 * tok_elems * kmax * sizeof(float)) : nullptr;
   float* acc = nullptr;
-  im.marks = 0;
+  im.timer.start();
   im.phase("zero accumulators", stream);
   if (nk > 1 || (direct && !det)) {
     const size_t n = direct ? tok_elems : 3 * tok_elems;

@@ -57,6 +57,7 @@
 #include <vector>
 
 #include "runtime/attention/attention.h"
+#include "runtime/attention/phase_timer.h"
 
 namespace moga::rt {
 
@@ -69,11 +70,9 @@ struct BackwardOptions {
   bool time_phases = false;
 };
 
-// One phase of the last run() (BackwardOptions::time_phases): what it launched and its GPU time.
-struct BackwardPhase {
-  std::string name;  // e.g. "dynamic: route", "stga: main", "fold"
-  double ms = 0;
-};
+// One phase of the last run() (BackwardOptions::time_phases): what it launched ("dynamic: route (sort, block
+// map)", "stga: main (dK, dV, atomic dQ)", "fold to bf16", ...) and its GPU time.
+using BackwardPhase = TimedPhase;
 
 struct BackwardInputs {
   TensorView q, k, v;   // the forward's inputs

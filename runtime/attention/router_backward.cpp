@@ -36,6 +36,7 @@ struct RouterBackward::Impl {
   std::unique_ptr<jit::Module> mod;
   CUfunction f[7] = {};
   std::unique_ptr<jit::DeviceBuffer> dl, counts, psum, part;
+  PhaseTimer timer;
   jit::CompileOptions options(const RouterBackwardOptions& o) const {
     jit::CompileOptions c;
     c.name = "moga-router-bwd";
@@ -70,6 +71,8 @@ RouterBackward::RouterBackward(int M, int topk, RouterBackwardOptions options)
 }
 
 RouterBackward::~RouterBackward() = default;
+
+std::vector<TimedPhase> RouterBackward::last_phases() { return impl_->timer.phases(); }
 
 void RouterBackward::validate(const RouterBackwardArgs& a) const {
   const TensorView& x = a.x;
@@ -118,7 +121,11 @@ void RouterBackward::run(const RouterBackwardArgs& a, CUstream stream) {
   p.T = T, p.M = M, p.k = k_;
   p.balance_weight = (float)options_.balance_weight;
   const unsigned sblocks = std::min<unsigned>(cdiv(T, 8), 1024);
+  PhaseTimer& tm = im.timer;
+  tm.enabled = options_.time_phases;
+  tm.start();
   if (balance) {
+    tm.mark("group counts", stream);
     int* counts = im.buf<int>(im.counts, (size_t)M * 4);
     CU_CHECK(jit::driver().cuMemsetD32Async((CUdeviceptr)counts, 0, M, stream));
     p.counts = counts;
@@ -136,26 +143,33 @@ void RouterBackward::run(const RouterBackwardArgs& a, CUstream stream) {
   const void* x = reinterpret_cast<const void*>(a.x.ptr);
   const void* w = reinterpret_cast<const void*>(a.w.ptr);
   const long long w0 = a.w.strides[0], w1 = a.w.strides[1];
+  tm.mark("logits = x W", stream);
   gemm(1, x, xs, 1, w, w0, w1, p.dl, M, T, M, d, d, false);  // logits = x W
+  tm.mark("softmax Jacobian", stream);
   {
     void* args[] = {&p};
     launch(im.f[4], sblocks, 1, 1, stream, args);
   }
   if (p.loss) {
+    tm.mark("balance loss", stream);
     int blocks = (int)sblocks;
     void* args[] = {&p, &blocks};
     launch(im.f[5], 1, 1, 1, stream, args);
   }
   // dx = dl W^T: B(k = m, j) = W[j][m]
+  tm.mark("dx = dl W^T", stream);
   gemm(2, p.dl, M, 1, w, w1, w0, reinterpret_cast<float*>(a.dx), d, T, d, M, M, a.accumulate_dx);
   // dW = x^T dl: A(i = feature, k = token) = x[token][feature], split-K partials then a fixed-order sum
   int splits = (int)cdiv(T, kSplitK);
   float* part = im.buf<float>(im.part, (size_t)splits * d * M * 4);
+  tm.mark("dW partials = x^T dl", stream);
   gemm(3, x, 1, xs, p.dl, M, 1, part, M, d, M, T, kSplitK, false);
+  tm.mark("dW reduce", stream);
   long long n = (long long)d * M;
   float* dw = reinterpret_cast<float*>(a.dw);
   void* args[] = {&part, &dw, &n, &splits};
   launch(im.f[6], std::min<unsigned>(cdiv(n, 256), 4096), 1, 1, stream, args);
+  tm.mark("end", stream);
 }
 
 }  // namespace moga::rt

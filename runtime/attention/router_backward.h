@@ -32,12 +32,14 @@
 #include <vector>
 
 #include "runtime/attention/attention.h"
+#include "runtime/attention/phase_timer.h"
 
 namespace moga::rt {
 
 struct RouterBackwardOptions {
   double balance_weight = 0;  // 0: no balance loss; the paper's: 0.1
   std::string arch;           // "" = the device's (sm_90 without one)
+  bool time_phases = false;   // CUDA events between the launches, read by last_phases() (benchmarks)
 };
 
 struct RouterBackwardArgs {
@@ -66,6 +68,8 @@ class RouterBackward {
   void run(const RouterBackwardArgs& a, CUstream stream);
   // The module (NVRTC; no device needed): its name expressions.
   std::vector<std::string> compile();
+  // RouterBackwardOptions::time_phases: the last run()'s launches and their GPU times (waits for that run).
+  std::vector<TimedPhase> last_phases();
 
  private:
   struct Impl;
