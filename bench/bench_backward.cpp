@@ -11,7 +11,9 @@
 // (moga_dynamic M=16, stga, frame_local: their sum against the mixture's is the mixture's overhead).
 //
 // bf16, B = 1, H = 12, D = 128 (the peer configuration). Per N: the forward with the log-sum-exp
-// (Auto engine: wgmma on Hopper) and without, the backward with atomic dQ and with the deterministic dQ pass;
+// (Auto engine: wgmma on Hopper) and without, the backward with atomic dQ and with the deterministic dQ pass
+// on every backward row that runs on the device (bwd_registry.h: sm80.mma, and sm90.wg on sm_90; the layer's
+// backward too), and the relative L2 between the rows' gradients (same inputs: a check at full size);
 // CUDA events per call, 3 warm-up calls, median of --iters. TFLOP/s: the backward at 2.5x the forward's
 // 4 N^2 H D FLOPs (FlashAttention's convention, also the peer script's). The table ends with the ratio
 // ours / cuDNN of the backward times (ratio < 1: ours is faster).
@@ -37,6 +39,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/attention/attention.h"
 #include "runtime/attention/backward.h"
+#include "runtime/attention/bwd_registry.h"
 #include "runtime/attention/compiled_embed.h"
 #include "runtime/attention/host_shape.h"
 #include "runtime/attention/router_backward.h"
@@ -57,6 +60,39 @@ const std::vector<CompiledText>& bench_bwd_patterns();  // moga_M16 (runtime/att
 namespace {
 
 constexpr int kH = 12, kD = 128;
+
+// The backward rows that run on the device at D = 128 (the default first).
+std::vector<std::string> bwd_rows(const std::string& arch) {
+  std::vector<std::string> r = {default_backward(arch, kD).name};
+  for (const auto& v : backward_registry())
+    if (v.check(arch, kD).empty() && r[0] != v.name) r.push_back(v.name);
+  return r;
+}
+BackwardOptions bwd_options(const std::string& row, bool det = false) {
+  BackwardOptions o;
+  o.engine = row;
+  o.deterministic = det;
+  return o;
+}
+std::vector<unsigned short> download_bf16(const jit::DeviceBuffer& a, size_t n) {
+  std::vector<unsigned short> x(n);
+  a.download(x.data(), n * 2);
+  return x;
+}
+// sqrt(sum (a - b)^2 / sum b^2) over n bf16 values (b: the reference row's)
+double rel_l2_bf16(const jit::DeviceBuffer& a, const std::vector<unsigned short>& y, size_t n) {
+  const std::vector<unsigned short> x = download_bf16(a, n);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned ux = (unsigned)x[i] << 16, uy = (unsigned)y[i] << 16;
+    float fx, fy;
+    std::memcpy(&fx, &ux, 4);
+    std::memcpy(&fy, &uy, 4);
+    num += ((double)fx - fy) * ((double)fx - fy);
+    den += (double)fy * fy;
+  }
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
 
 template <class F>
 double median_ms(F&& f, int iters, CUstream st) {
@@ -146,6 +182,7 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
   fo.lse = true;
   PatternAttention fwd(pat, fo);
   AttentionBackward bwd(pat);
+  const std::vector<std::string> rows = bwd_rows(jit::Device::get().arch());
   RouterBackwardOptions ro;
   ro.balance_weight = 0.1;
   RouterBackward rbwd(M, 1, ro);
@@ -182,6 +219,12 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
   to.time_phases = true;
   AttentionBackward bwd_t(pat, to);
   r["bwd_phases"] = phases(bwd_t, [&] { bwd_t.run(in, g, s, st); }, iters);
+  json by_row = json::object();
+  for (const std::string& row : rows) {
+    AttentionBackward b(pat, bwd_options(row));
+    by_row[row] = median_ms([&] { b.run(in, g, s, st); }, iters, st);
+  }
+  r["bwd_ms_by_row"] = by_row;
   RouterBackwardArgs ra;
   ra.x = ri.x, ra.w = ri.weights[0], ra.routing = {gid.ptr(), prob.ptr()}, ra.dgate = dgate.ptr();
   ra.dx = dx.ptr(), ra.dw = dw.ptr(), ra.balance_loss = loss.ptr();
@@ -249,6 +292,8 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
   std::printf("  each branch's backward alone: %s ms\n", branches.dump().c_str());
   print_phases("moga backward", r["bwd_phases"]);
   for (const auto& [name, p] : branch_phases.items()) print_phases(name.c_str(), p);
+  std::printf("  each branch's backward alone: %s ms; the layer's backward per backward row: %s ms\n",
+              branches.dump().c_str(), by_row.dump().c_str());
   return r;
 }
 
@@ -365,7 +410,12 @@ int main(int argc, char** argv) {
     AttentionOptions fo;
     fo.lse = true;
     PatternAttention fwd(pat, fo);
-    AttentionBackward bwd_atomic(pat), bwd_det(pat, BackwardOptions{true});
+    const std::vector<std::string> brows = bwd_rows(dev.arch());
+    std::vector<std::unique_ptr<AttentionBackward>> bwd_atomic, bwd_det;
+    for (const std::string& row : brows) {
+      bwd_atomic.push_back(std::make_unique<AttentionBackward>(pat, bwd_options(row)));
+      bwd_det.push_back(std::make_unique<AttentionBackward>(pat, bwd_options(row, true)));
+    }
     json result;
     result["device"] = dev.name();
     result["arch"] = dev.arch();
@@ -390,8 +440,6 @@ int main(int argc, char** argv) {
           median_ms([&] { fwd.run(view(q), view(k), view(v), view(o), s, nullptr, st, with_lse); }, iters, st);
       const BackwardInputs in{view(q), view(k), view(v), view(o), view(dout), {lse.ptr()}};
       const BackwardOutputs g{view(dq), view(dk), view(dv)};
-      r["bwd_ms"] = median_ms([&] { bwd_atomic.run(in, g, s, st); }, iters, st);
-      r["bwd_det_ms"] = median_ms([&] { bwd_det.run(in, g, s, st); }, iters, st);
       BackwardOptions to;
       to.time_phases = true;
       AttentionBackward bt(pat, to);
@@ -403,8 +451,35 @@ int main(int argc, char** argv) {
       print_phases(fmt::format("full N={} deterministic dQ", N).c_str(), r["bwd_det_phases"]);
       const double flops = 4.0 * N * (double)N * kH * kD;
       r["fwd_tflops"] = flops / r["fwd_ms"].get<double>() * 1e-9;
-      r["bwd_tflops"] = 2.5 * flops / r["bwd_ms"].get<double>() * 1e-9;
-      r["bwd_det_tflops"] = 2.5 * flops / r["bwd_det_ms"].get<double>() * 1e-9;
+      // every backward row; the first (the default) also under the plain keys. The gradients of each row are
+      // compared with the first's (rel L2 per tensor: the engines must agree at full size too).
+      std::vector<unsigned short> rq, rk, rv;
+      json by_row = json::object();
+      for (size_t i = 0; i < brows.size(); ++i) {
+        json e;
+        e["bwd_ms"] = median_ms([&] { bwd_atomic[i]->run(in, g, s, st); }, iters, st);
+        CU_CHECK(jit::driver().cuStreamSynchronize(st));
+        if (i == 0) {
+          rq = download_bf16(dq, n), rk = download_bf16(dk, n), rv = download_bf16(dv, n);
+        } else {
+          e["rel_l2_vs_" + brows[0]] = {{"dq", rel_l2_bf16(dq, rq, n)}, {"dk", rel_l2_bf16(dk, rk, n)},
+                                        {"dv", rel_l2_bf16(dv, rv, n)}};
+        }
+        e["bwd_det_ms"] = median_ms([&] { bwd_det[i]->run(in, g, s, st); }, iters, st);
+        if (i > 0) {  // the default row's phases are above
+          BackwardOptions tp = bwd_options(brows[i]);
+          tp.time_phases = true;
+          AttentionBackward bp(pat, tp);
+          e["bwd_phases"] = phases(bp, [&] { bp.run(in, g, s, st); }, iters);
+          print_phases(fmt::format("full N={} atomic dQ, {}", N, brows[i]).c_str(), e["bwd_phases"]);
+        }
+        e["bwd_tflops"] = 2.5 * flops / e["bwd_ms"].get<double>() * 1e-9;
+        e["bwd_det_tflops"] = 2.5 * flops / e["bwd_det_ms"].get<double>() * 1e-9;
+        by_row[brows[i]] = e;
+      }
+      r["bwd_row"] = brows[0];
+      for (const char* key : {"bwd_ms", "bwd_det_ms", "bwd_tflops", "bwd_det_tflops"}) r[key] = by_row[brows[0]][key];
+      r["bwd_by_row"] = by_row;
       std::fprintf(stderr, "%s\n", r.dump().c_str());
       rows.push_back(r);
     }
@@ -426,18 +501,29 @@ int main(int argc, char** argv) {
       }
     }
     result["peers"] = peer_rows;
-    std::printf("%-7s %-10s %9s %9s %9s %9s %9s %9s %12s\n", "N", "engine", "fwd ms", "+lse ms", "bwd ms",
-                "bwd TF/s", "det ms", "cuDNN ms", "ours/cuDNN");
+    // one line per N and backward row: ours / cuDNN (< 1: ours is faster), and the row against the first
+    // (the default) in time and in its gradients (rel L2, the largest of dq, dk, dv)
+    std::printf("%-7s %-10s %9s %9s %-9s %9s %9s %9s %9s %11s %11s %10s\n", "N", "fwd", "fwd ms", "+lse ms", "bwd row",
+                "bwd ms", "bwd TF/s", "det ms", "cuDNN ms", "ours/cuDNN", "vs first", "rel L2");
     for (const json& r : rows) {
       double peer = -1;
       for (const json& p : peer_rows)
         if (p.value("peer", "") == "sdpa_cudnn" && p.value("N", 0) == r["N"].get<int>() && p.contains("bwd_ms"))
           peer = p["bwd_ms"].get<double>();
-      std::printf("%-7d %-10s %9.3f %9.3f %9.3f %9.1f %9.3f %9s %12s\n", r["N"].get<int>(),
-                  r["engine"].get<std::string>().c_str(), r["fwd_ms"].get<double>(), r["fwd_lse_ms"].get<double>(),
-                  r["bwd_ms"].get<double>(), r["bwd_tflops"].get<double>(), r["bwd_det_ms"].get<double>(),
-                  peer > 0 ? fmt::format("{:.3f}", peer).c_str() : "-",
-                  peer > 0 ? fmt::format("{:.2f}x", r["bwd_ms"].get<double>() / peer).c_str() : "-");
+      const double first = r["bwd_ms"].get<double>();
+      for (const std::string& row : brows) {
+        const json& e = r["bwd_by_row"][row];
+        const double ms = e["bwd_ms"].get<double>();
+        double rel = 0;
+        if (e.contains("rel_l2_vs_" + brows[0]))
+          for (const auto& [t, x] : e["rel_l2_vs_" + brows[0]].items()) rel = std::max(rel, x.get<double>());
+        std::printf("%-7d %-10s %9.3f %9.3f %-9s %9.3f %9.1f %9.3f %9s %11s %10.2fx %10s\n", r["N"].get<int>(),
+                    r["engine"].get<std::string>().c_str(), r["fwd_ms"].get<double>(), r["fwd_lse_ms"].get<double>(),
+                    row.c_str(), ms, e["bwd_tflops"].get<double>(), e["bwd_det_ms"].get<double>(),
+                    peer > 0 ? fmt::format("{:.3f}", peer).c_str() : "-",
+                    peer > 0 ? fmt::format("{:.2f}x", ms / peer).c_str() : "-", ms / first,
+                    row == brows[0] ? "-" : fmt::format("{:.2e}", rel).c_str());
+      }
     }
     if (!json_path.empty()) std::ofstream(json_path) << result.dump(1) << "\n";
   } catch (const std::exception& e) {

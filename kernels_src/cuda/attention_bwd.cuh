@@ -10,10 +10,10 @@
 //                                   without per-element mask work); dK, dV in registers (warp w owns keys
 //                                   16w..16w+15), written bf16 (or added to dk_acc, dv_acc) at the end. DQ_ATOMIC: dQ += dS K for every
 //                                   tile pair by float32 atomics into dq_acc (then attn_bwd_fold_kernel).
-//   attention_bwd_dq<V, D>          the deterministic dQ: one CTA per query tile looping over its key tiles
-//                                   (the forward's query-major map), recomputing P and dS; no atomics, so
-//                                   every run gives the same bits (attention_bwd then runs with DQ_ATOMIC
-//                                   false).
+//   attention_bwd_dq<V, D, MAP_BN>  the deterministic dQ: one CTA per query tile looping over its key tiles
+//                                   (the query-major map; MAP_BN 128: the map of attention_bwd_wg's tiles),
+//                                   recomputing P and dS; no atomics, so every run gives the same bits
+//                                   (attention_bwd or attention_bwd_wg then runs with DQ_ATOMIC false).
 //   attn_bwd_fold_kernel<D>         float32 accumulators -> bf16 gradients (the caller's strides), or the k entry
 //                                   rows of a top-k kernel summed per token into the accumulators of a mixture.
 //   attn_bwd_gate_kernel            gated kernels: d L / d gate per row, sum_h D_i,h / gate (see below).
@@ -436,8 +436,10 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
 }
 
 // Deterministic dQ: grid (ceil(N/64), H, B), 128 threads, AttnBwdCfg<D>::kDqSmemBytes. Warp w owns query rows
-// 16w..16w+15 of the tile and loops over the key tiles of the forward's query-major map (a.map; dense: all).
-template <class Variant, int D>
+// 16w..16w+15 of the tile and loops over the key tiles of the query-major map (a.map; dense: all), whose key
+// tiles are MAP_BN keys (64; 128: the map of attention_bwd_wg's tiles), each run as MAP_BN / 64 tiles of 64
+// with the map tile's class (keys past N are zero-filled and not visible).
+template <class Variant, int D, int MAP_BN = 64>
 __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p) {
   using namespace bwd_detail;
   using C = AttnBwdCfg<D>;
@@ -468,11 +470,14 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
     full_idx = a.map.full_idx + bi * a.map.num_kv_tiles;
     part_idx = a.map.part_idx + bi * a.map.num_kv_tiles;
   } else {
-    n_full = (N + BN - 1) / BN;
+    n_full = (N + MAP_BN - 1) / MAP_BN;
   }
-  const int n_tot = n_full + n_part;
+  static_assert(MAP_BN % BN == 0, "map key tiles are whole 64-key tiles");
+  constexpr int R = MAP_BN / BN;  // 64-key tiles per map tile
+  const int n_tot = (n_full + n_part) * R;
   auto tile_of = [&](int j) -> int {
-    return j < n_full ? (full_idx ? __ldg(full_idx + j) : j) : __ldg(part_idx + (j - n_full));
+    const int m = j / R;
+    return (m < n_full ? (full_idx ? __ldg(full_idx + m) : m) : __ldg(part_idx + (m - n_full))) * R + j % R;
   };
   auto issue = [&](int stage, int kt) {
     const unsigned base = sKV + stage * 2 * C::kTileBytes;
@@ -524,7 +529,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
     float s[NT][4], dp[NT][4];  // S = Q K^T, dP = dO V^T: 16 queries x 64 keys per warp
     mma_two_abt<D, NT>(s, dp, sQ, sdO, sK, sV, a_lane, xa, b_lane, xb);
 
-    const bool partial = j >= n_full;
+    const bool partial = j / R >= n_full;
     const bool elem = kTransform || partial || kv0 + BN > N;
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt)

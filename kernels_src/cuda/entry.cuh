@@ -33,6 +33,7 @@
 // NVRTC-compatible: no host standard headers.
 #pragma once
 #include "attention_bwd.cuh"
+#include "attention_bwd_wg.cuh"
 #include "attention_fwd.cuh"
 #include "attention_fwd_tma.cuh"
 #include "attention_fwd_ws.cuh"

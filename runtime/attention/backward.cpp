@@ -9,6 +9,7 @@
 
 #include "kernels_src/cuda/bwd_map.cuh"
 #include "kernels_src/cuda/bwd_params.cuh"
+#include "runtime/attention/bwd_registry.h"
 #include "kernels_src/cuda/prep.cuh"
 #include "runtime/attention/host_shape.h"
 #include "runtime/attention/phase_timer.h"
@@ -24,12 +25,11 @@ namespace moga::rt {
 
 namespace {
 
-constexpr int kTile = 64;  // AttnBwdCfg's BM = BN
-
-ref::BlockMapOptions map_options() {
+// The block maps at a backward row's tiles (bwd_registry.h: query rows x keys).
+ref::BlockMapOptions map_options(const BackwardVariant& v) {
   ref::BlockMapOptions bo;
-  bo.block_m = kTile;
-  bo.block_n = kTile;
+  bo.block_m = v.block_m;
+  bo.block_n = v.block_n;
   bo.density_budget = 0;
   return bo;
 }
@@ -84,6 +84,7 @@ struct AttentionBackward::Impl {
     // routed kernels' device prep (prep.cuh, bwd_map.cuh): counting sort, grouped map, summaries, transpose
     CUfunction hist = nullptr, scatter = nullptr, gmap = nullptr, summary = nullptr, mapt = nullptr;
     int smem = 0, dq_smem = 0;
+    const BackwardVariant* v = nullptr;  // the backward row the module holds
   };
   std::map<int, std::unique_ptr<Mod>> mods;
 
@@ -98,7 +99,7 @@ struct AttentionBackward::Impl {
     // the tile summaries (the key-major map is then a transpose; without a mask it is the query-major one)
     std::unique_ptr<jit::DeviceBuffer> hist, seg, qsum, kvsum;
     int tq = 0, tk = 0;
-    int tile_q = kTile, tile_kv = kTile;  // routed: the map's tiles (rows of a query tile, keys of a key tile)
+    int tile_q = 64, tile_kv = 64;  // routed: the map's tiles (the row's block_m, block_n)
     // A routed kernel's key-major map is the transpose of its query-major one (attn_bwd_transpose_map_kernel)
     // under a mask or at unequal tiles; otherwise the same lists (the grouped map is symmetric: bwd_map.cuh).
     bool transposed_map(const ref::KernelSpec& ks) const { return ks.mask || tile_q != tile_kv; }
@@ -106,7 +107,7 @@ struct AttentionBackward::Impl {
     // row ids at the sorted positions ([B][N k], top-k entries) when they are not order.perm's tokens
     void upload(const ref::TokenOrder& order, const ref::BlockMap& bm, int B, const std::vector<int>* rows = nullptr);
   };
-  using ShapeKey = std::tuple<int, int, bool, int, int, int, std::vector<int>>;
+  using ShapeKey = std::tuple<int, int, bool, int, int, int, std::vector<int>, int>;  // + the row's block_n
   struct ShapeState {
     ref::Shape host;
     std::unique_ptr<jit::DeviceBuffer> sof, sfirst;
@@ -114,7 +115,7 @@ struct AttentionBackward::Impl {
     std::vector<Order> order;  // per kernel (routed: device buffers, refilled by route() every call)
   };
   std::map<ShapeKey, std::unique_ptr<ShapeState>> shapes;
-  void alloc_routed(int ki, const AttentionShape& s, ShapeState& st);
+  void alloc_routed(int ki, const AttentionShape& s, ShapeState& st, const BackwardVariant& v);
   void route(int ki, const AttentionShape& s, ShapeState& st, const Mod& m, const RouterInputs::Given& given,
              CUstream stream);
   // delta: D per row; acc: float32 dq, dk, dv [B][N][H][D] of a mixture; eacc: a top-k kernel's, by entry
@@ -124,41 +125,49 @@ struct AttentionBackward::Impl {
   PhaseTimer timer;
   void phase(std::string name, CUstream stream) { timer.mark(std::move(name), stream); }
 
-  // The three main kernels, then for a routed kernel its mask's block map and its gate program (when it has them).
-  std::vector<std::string> kernel_exprs(const Kern& k, int D) const {
-    std::vector<std::string> e = {fmt::format("moga::attention_bwd<{}, {}, true>", k.variant, D),
-                                  fmt::format("moga::attention_bwd<{}, {}, false>", k.variant, D),
-                                  fmt::format("moga::attention_bwd_dq<{}, {}>", k.variant, D)};
+  // The backward row at head dim D (bwd_registry.h: BackwardOptions::engine, MOGA_BWD_ENGINE, the default).
+  static const BackwardVariant& variant(const BackwardOptions& o, int D) {
+    return choose_backward(o.arch.empty() ? jit::CompileOptions{}.resolved_arch() : o.arch, D, o.engine);
+  }
+  // The row's three main kernels, then for a routed kernel its mask's block map and its gate program (when it
+  // has them).
+  std::vector<std::string> kernel_exprs(const Kern& k, const BackwardVariant& v, int D) const {
+    std::vector<std::string> e = {v.main_expr(k.variant, D, true), v.main_expr(k.variant, D, false),
+                                  v.dq_expr(k.variant, D)};
     if (k.ks->route && k.ks->mask) e.push_back(fmt::format("moga::block_map_kernel<{}>", k.variant));
     if (k.ks->route && k.ks->gate) e.push_back(fmt::format("moga::gate_fill_kernel<{}>", k.variant));
     return e;
   }
   // prep.cuh's non-template kernels are in every unit of the generated source (no MOGA_NO_PREP_KERNELS here).
-  std::vector<std::string> shared_exprs(int D) const {
+  std::vector<std::string> shared_exprs(const BackwardVariant& v, int D) const {
     return {fmt::format("moga::attn_bwd_preprocess_kernel<{}>", D), fmt::format("moga::attn_bwd_fold_kernel<{}>", D),
-            fmt::format("moga::attn_bwd_gate_kernel<{}>", D), fmt::format("&moga::attn_bwd_smem_bytes<{}>", D),
+            fmt::format("moga::attn_bwd_gate_kernel<{}>", D), v.smem_expr(D),
             fmt::format("&moga::attn_bwd_dq_smem_bytes<{}>", D), "moga::sort_hist_kernel",
             "moga::sort_scatter_kernel", "moga::block_map_grouped_kernel", "moga::tile_summary_kernel",
             fmt::format("moga::attn_bwd_transpose_map_kernel<{}>", D)};
   }
-  // The units: one per kernel, then the shared one.
+  // The units: one per kernel (built for sm_90a when the row runs wgmma), then the shared one.
   std::vector<jit::CompileJob> jobs(const LoadedPattern& pat, const BackwardOptions& o, int D) const {
-    auto unit = [&](const std::string& what, std::vector<std::string> exprs) {
+    const BackwardVariant& v = variant(o, D);
+    std::string wg_arch = o.arch.empty() ? jit::CompileOptions{}.resolved_arch() : o.arch;
+    if (wg_arch.back() != 'a') wg_arch += "a";
+    auto unit = [&](const std::string& what, std::vector<std::string> exprs, bool wgmma) {
       jit::CompileOptions c;
       c.name = fmt::format("moga-bwd-{}-{}-d{}", pat.spec.pattern, what, D);
-      c.arch = o.arch;
+      c.arch = wgmma ? wg_arch : o.arch;
       c.flags = o.nvrtc_flags;
       for (const auto& h : kernels::embedded_headers()) c.headers.push_back({h.name, h.text});
       c.name_expressions = std::move(exprs);
       return jit::CompileJob{&pat.cuda, std::move(c)};
     };
     std::vector<jit::CompileJob> j;
-    for (const Kern& k : kerns) j.push_back(unit(k.ks->name, kernel_exprs(k, D)));
-    j.push_back(unit("shared", shared_exprs(D)));
+    for (const Kern& k : kerns)
+      j.push_back(unit(v.wgmma ? k.ks->name + "-" + v.name : k.ks->name, kernel_exprs(k, v, D), v.wgmma));
+    j.push_back(unit("shared", shared_exprs(v, D), false));
     return j;
   }
   Mod& module(const LoadedPattern& pat, const BackwardOptions& o, int D);
-  ShapeState& shape_state(const AttentionShape& s);
+  ShapeState& shape_state(const AttentionShape& s, const BackwardVariant& v);
 };
 
 namespace {
@@ -263,11 +272,13 @@ void AttentionBackward::validate(const BackwardInputs& in, const BackwardOutputs
   }
 }
 
-std::vector<std::string> AttentionBackward::compile(int D) {
+std::vector<std::string> AttentionBackward::compile(int D, std::vector<std::string>* logs) {
   if (D != 64 && D != 128)
     throw ArgumentError(fmt::format("head dim {} is not supported: the kernels exist for D = 64 and 128", D));
   const std::vector<jit::CompileJob> jobs = impl_->jobs(pattern_, options_, D);
-  jit::compile_all(jobs);
+  const std::vector<jit::CompiledKernel> cks = jit::compile_all(jobs);
+  if (logs)
+    for (const auto& ck : cks) logs->push_back(ck.log);
   std::vector<std::string> names;
   for (const auto& j : jobs) names.insert(names.end(), j.options.name_expressions.begin(), j.options.name_expressions.end());
   return names;
@@ -292,7 +303,8 @@ AttentionBackward::Impl::Mod& AttentionBackward::Impl::module(const LoadedPatter
     CU_CHECK(jit::driver().cuMemcpyDtoH(&v, g, sizeof(int)));
     return v;
   };
-  const std::vector<std::string> se = shared_exprs(D);
+  m->v = &variant(o, D);
+  const std::vector<std::string> se = shared_exprs(*m->v, D);
   m->pre = fn(shared, se[0]);
   m->fold = fn(shared, se[1]);
   m->gate = fn(shared, se[2]);
@@ -308,7 +320,7 @@ AttentionBackward::Impl::Mod& AttentionBackward::Impl::module(const LoadedPatter
     throw NotSupportedError(fmt::format("backward at D={} needs {} bytes of shared memory; the device allows {}", D,
                                         std::max(m->smem, m->dq_smem), optin));
   for (size_t ki = 0; ki < kerns.size(); ++ki) {
-    const std::vector<std::string> e = kernel_exprs(kerns[ki], D);
+    const std::vector<std::string> e = kernel_exprs(kerns[ki], *m->v, D);
     Mod::K k{fn(ki, e[0]), fn(ki, e[1]), fn(ki, e[2])};
     size_t x = 3;
     if (kerns[ki].ks->route && kerns[ki].ks->mask) k.bmap = fn(ki, e[x++]);
@@ -321,8 +333,9 @@ AttentionBackward::Impl::Mod& AttentionBackward::Impl::module(const LoadedPatter
   return *mods.emplace(D, std::move(m)).first->second;
 }
 
-AttentionBackward::Impl::ShapeState& AttentionBackward::Impl::shape_state(const AttentionShape& s) {
-  ShapeKey key{s.B, s.N, s.video, s.F, s.Hgt, s.Wid, s.shot_starts};
+AttentionBackward::Impl::ShapeState& AttentionBackward::Impl::shape_state(const AttentionShape& s,
+                                                                          const BackwardVariant& v) {
+  ShapeKey key{s.B, s.N, s.video, s.F, s.Hgt, s.Wid, s.shot_starts, v.block_n};
   auto it = shapes.find(key);
   if (it != shapes.end()) return *it->second;
   auto st = std::make_unique<ShapeState>();
@@ -342,9 +355,10 @@ AttentionBackward::Impl::ShapeState& AttentionBackward::Impl::shape_state(const 
   for (size_t ki = 0; ki < kerns.size(); ++ki) {
     const ref::KernelSpec& ks = *kerns[ki].ks;
     Order& od = st->order[ki];
-    od.tq = od.tk = (s.N + kTile - 1) / kTile;
+    od.tq = (s.N + v.block_m - 1) / v.block_m;
+    od.tk = (s.N + v.block_n - 1) / v.block_n;
     if (ks.route) {
-      alloc_routed((int)ki, s, *st);
+      alloc_routed((int)ki, s, *st, v);
     } else if (ks.mask || ks.key) {
       // The forward's classification (the same tile evaluator of the mask program, the group-id intervals) at
       // the backward's tiles. Masks and computed keys are functions of the shape, so once per shape, and every
@@ -352,7 +366,7 @@ AttentionBackward::Impl::ShapeState& AttentionBackward::Impl::shape_state(const 
       // (the forward's order without its alignment padding; empty groups take no positions).
       const ref::TokenOrder order = ks.key ? ref::token_order(ref::key_groups(*ks.key, st->host, 1), true)
                                            : ref::token_order(ref::single_group(1, s.N), false);
-      od.upload(order, ref::build_block_map(ks, st->host, order, map_options()), s.B);
+      od.upload(order, ref::build_block_map(ks, st->host, order, map_options(v)), s.B);
       if (ks.gate) od.gate = program_gates(ks, st->host, order.perm, order.B, s.B);
     } else if (ks.gate) {  // dense: identity order
       std::vector<int> ident(s.N);
@@ -409,11 +423,11 @@ std::unique_ptr<jit::DeviceBuffer> device_ints(size_t n) {
 
 // A routed kernel's buffers for one shape (their sizes depend on B, N and k only), allocated once; route()
 // refills them every call.
-void AttentionBackward::Impl::alloc_routed(int ki, const AttentionShape& s, ShapeState& st) {
+void AttentionBackward::Impl::alloc_routed(int ki, const AttentionShape& s, ShapeState& st, const BackwardVariant& v) {
   const ref::KernelSpec& ks = *kerns[ki].ks;
   const int k = ks.topk(), G = ks.route->groups, Ne = s.N * k, B = s.B;
   Order& od = st.order[ki];
-  od.tile_q = od.tile_kv = kTile;
+  od.tile_q = v.block_m, od.tile_kv = v.block_n;
   od.tq = (Ne + od.tile_q - 1) / od.tile_q;
   od.tk = (Ne + od.tile_kv - 1) / od.tile_kv;
   const size_t n = (size_t)B * Ne, qtiles = (size_t)B * od.tq, ktiles = (size_t)B * od.tk, pairs = qtiles * od.tk;
@@ -530,7 +544,8 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
   jit::Device::get().make_current();
   Impl& im = *impl_;
   Impl::Mod& m = im.module(pattern_, options_, s.D);
-  Impl::ShapeState& st = im.shape_state(s);
+  const BackwardVariant& var = *m.v;
+  Impl::ShapeState& st = im.shape_state(s, var);
   const int nk = (int)im.kerns.size();
   const bool det = options_.deterministic;
   const size_t tok_elems = (size_t)s.B * s.N * s.H * s.D;
@@ -645,15 +660,18 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
       const size_t n = (size_t)s.B * Ne;
       launch(m.gate, (unsigned)std::min<size_t>((n + 255) / 256, 65535u * 8), 1, 1, 256, 0, stream, args);
     }
-    const unsigned tiles = (unsigned)((Ne + kTile - 1) / kTile);
+    // the row's main kernel: one CTA per key tile; attention_bwd_dq: one per 64-row query tile
+    const unsigned key_tiles = (unsigned)((Ne + var.block_n - 1) / var.block_n);
+    const unsigned q_tiles = (unsigned)((Ne + var.block_m - 1) / var.block_m);
+    const unsigned thr = (unsigned)var.threads;
     const Impl::Mod::K& mk = m.k[ki];
     im.phase(ks.name + (det ? ": main (dK, dV)" : ": main (dK, dV, atomic dQ)"), stream);
     if (det) {
-      launch(mk.main_det, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.smem, stream, args);
+      launch(mk.main_det, key_tiles, (unsigned)s.H, (unsigned)s.B, thr, (unsigned)m.smem, stream, args);
       im.phase(ks.name + ": dQ pass", stream);
-      launch(mk.dq, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.dq_smem, stream, args);
+      launch(mk.dq, q_tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.dq_smem, stream, args);
     } else {
-      launch(mk.main_atomic, tiles, (unsigned)s.H, (unsigned)s.B, 128, (unsigned)m.smem, stream, args);
+      launch(mk.main_atomic, key_tiles, (unsigned)s.H, (unsigned)s.B, thr, (unsigned)m.smem, stream, args);
     }
     if (k > 1) {
       im.phase(ks.name + ": fold entries", stream);

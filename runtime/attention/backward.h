@@ -32,9 +32,10 @@
 // call for routed kernels), branch weights, and mixtures of them. Cross-attention (Nk != N) is a
 // NotSupportedError in validate().
 //
-// Kernels (FlashAttention-2 structure on mma.sync, 64x64 tiles; run on sm_80+, Hopper included), per kernel of
-// the pattern: a preprocess (D_i = rowsum(dO * O)), one CTA per key tile looping over the query tiles that see it
-// (dK, dV in registers) and then either
+// Kernels, by backward row (bwd_registry.h; BackwardOptions::engine): sm80.mma (FlashAttention-2 structure on
+// mma.sync, 64x64 tiles; sm_80+, Hopper included) or sm90.wg (FlashAttention-3's on wgmma, 64x128 tiles, sm_90 at
+// D = 128; kernels_src/cuda/attention_bwd_wg.cuh), per kernel of the pattern: a preprocess (D_i = rowsum(dO * O)),
+// one CTA per key tile looping over the query tiles that see it (dK, dV in registers) and then either
 //   deterministic = false: dQ by float32 atomics in the same kernel + a conversion to bf16, or
 //   deterministic = true:  dQ by a second kernel, one CTA per query tile over its key tiles: no atomics,
 //                          bit-identical results across runs (more work: S and dP are recomputed).
@@ -68,6 +69,9 @@ struct BackwardOptions {
   // CUDA events between the phases of run() (zeroing, each kernel's routing, preprocess, gate, main kernel, dQ
   // pass, folds), read by last_phases(): for benchmarks (an event record between launches costs ~2 us).
   bool time_phases = false;
+  // The backward kernel row (bwd_registry.h: "sm80.mma", "sm90.wg"); "" = the MOGA_BWD_ENGINE environment
+  // variable, else the default for the target and head dim. A row that cannot run there is an ArgumentError.
+  std::string engine;
 };
 
 // One phase of the last run() (BackwardOptions::time_phases): what it launched ("dynamic: route (sort, block
@@ -117,7 +121,9 @@ class AttentionBackward {
   void run(const BackwardInputs& in, const BackwardOutputs& grads, const AttentionShape& shape, CUstream stream);
 
   // The module for head dim D (NVRTC; no device needed): its name expressions.
-  std::vector<std::string> compile(int head_dim);
+  // logs: each unit's NVRTC log appended (empty on a cache hit; with nvrtc_flags --ptxas-options=-v it holds
+  // ptxas's registers and spills).
+  std::vector<std::string> compile(int head_dim, std::vector<std::string>* logs = nullptr);
 
   // BackwardOptions::time_phases: the last run()'s phases in launch order (waits for that run to finish);
   // empty without the option or before the first run.

@@ -6,13 +6,16 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 #include <vector>
+#include <sstream>
 #include <string>
 
 #include "runtime/attention/attention.h"
 #include "runtime/attention/backward.h"
+#include "runtime/attention/bwd_registry.h"
 #include "runtime/attention/compiled_embed.h"
 #include "runtime/attention/router_backward.h"
 #include "kernels_src/cuda/bwd_map.cuh"
@@ -241,6 +244,71 @@ TEST(attention_backward, CompilesWithoutADevice) {
   const auto kg = AttentionBackward(pattern_named("bwd_routed_gate"), o).compile(64);
   EXPECT_NE(std::find(kg.begin(), kg.end(), "moga::gate_fill_kernel<moga_gen_bwd_routed_gate::bwd_routed_gate>"),
             kg.end());
+}
+
+// The backward registry (bwd_registry.h): rows by name, what each can run, the forced row and the default.
+TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
+  unsetenv("MOGA_BWD_ENGINE");
+  ASSERT_NE(find_backward("sm80.mma"), nullptr);
+  ASSERT_NE(find_backward("sm90.wg"), nullptr);
+  EXPECT_EQ(find_backward("sm90.ws"), nullptr);
+  const BackwardVariant& wg = *find_backward("sm90.wg");
+  EXPECT_EQ(wg.check("sm_90", 128), "");
+  EXPECT_EQ(wg.check("sm_90a", 128), "");
+  EXPECT_NE(wg.check("sm_80", 128).find("sm_90 only"), std::string::npos);
+  EXPECT_NE(wg.check("sm_90", 64).find("D = 128 only"), std::string::npos);
+  EXPECT_EQ(find_backward("sm80.mma")->check("sm_80", 64), "");
+  EXPECT_EQ(wg.main_expr("moga_gen_full::full", 128, true), "moga::attention_bwd_wg<moga_gen_full::full, 128, true>");
+  EXPECT_EQ(wg.dq_expr("moga_gen_full::full", 128), "moga::attention_bwd_dq<moga_gen_full::full, 128, 128>");
+  EXPECT_EQ(find_backward("sm80.mma")->dq_expr("V", 64), "moga::attention_bwd_dq<V, 64>");
+  // forced rows, by option or environment; a row that cannot run is refused with the reason
+  EXPECT_STREQ(choose_backward("sm_90", 128, "sm90.wg").name, "sm90.wg");
+  EXPECT_STREQ(choose_backward("sm_90", 128, "sm80.mma").name, "sm80.mma");
+  EXPECT_STREQ(choose_backward("sm_80", 128, "").name, "sm80.mma");
+  EXPECT_STREQ(choose_backward("sm_90", 64, "auto").name, "sm80.mma");
+  expect_error<ArgumentError>([] { choose_backward("sm_80", 128, "sm90.wg"); },
+                              {"BackwardOptions::engine 'sm90.wg'", "sm_90 only", "sm_80"});
+  expect_error<ArgumentError>([] { choose_backward("sm_90", 128, "fa3"); }, {"'fa3'", "sm80.mma, sm90.wg"});
+  setenv("MOGA_BWD_ENGINE", "sm90.wg", 1);
+  EXPECT_STREQ(choose_backward("sm_90", 128, "").name, "sm90.wg");
+  EXPECT_STREQ(choose_backward("sm_90", 128, "sm80.mma").name, "sm80.mma");  // the option wins
+  expect_error<ArgumentError>([] { choose_backward("sm_90", 64, ""); }, {"MOGA_BWD_ENGINE 'sm90.wg'", "D = 128"});
+  unsetenv("MOGA_BWD_ENGINE");
+  EXPECT_STREQ(default_backward("sm_80", 128).name, "sm80.mma");
+}
+
+// NVRTC compiles the wgmma backward (sm_90a) of every kernel kind: dense, masked, causal, computed groups,
+// routed top 1 / top 2, softcap, bias, gates, mixtures; both dQ modes and the deterministic dQ pass over its
+// 128-key map tiles. ptxas's registers and spills of each attention_bwd_wg are printed; wgmma serialized for
+// want of registers (C7512) is a failure.
+TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
+  TmpCache cache;
+  BackwardOptions o;
+  o.arch = "sm_90";
+  o.engine = "sm90.wg";
+  o.nvrtc_flags = {"--ptxas-options=-v"};
+  for (const char* pat : {"full", "causal", "bwd_hooks", "bwd_holes", "bwd_groups", "bwd_mix", "attn_hooks",
+                          "attn_all_masked", "moga_dynamic", "attn_top2_mix", "attn_video_bias", "bwd_routed_gate",
+                          "stga"}) {
+    AttentionBackward b(pattern_named(pat), o);
+    std::vector<std::string> logs;
+    const auto names = b.compile(128, &logs);
+    size_t n_wg = 0;
+    for (const auto& n : names) n_wg += n.rfind("moga::attention_bwd_wg<", 0) == 0;
+    EXPECT_GT(n_wg, 0u) << pat;
+    for (const auto& log : logs) {
+      EXPECT_EQ(log.find("C7512"), std::string::npos) << pat << ": wgmma serialized\n" << log;
+      // ptxas -v: "Function properties for <mangled name>", then the stack / spill line; "Used N registers" next
+      std::vector<std::string> lines;
+      std::istringstream in(log);
+      for (std::string l; std::getline(in, l);) lines.push_back(l);
+      for (size_t i = 0; i + 2 < lines.size(); ++i)
+        if (lines[i].find("Function properties") != std::string::npos &&
+            lines[i].find("attention_bwd_wg") != std::string::npos)
+          std::printf("%-16s %s\n  %s |%s\n", pat, lines[i].substr(lines[i].find("_ZN")).c_str(), lines[i + 1].c_str(),
+                      lines[i + 2].c_str());
+    }
+  }
 }
 
 // The forward with AttentionOptions::lse holds both instantiations, and the default one is named exactly as

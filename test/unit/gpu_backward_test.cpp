@@ -282,13 +282,15 @@ class gpu_backward : public ::testing::Test {
     jit::Device::get().make_current();
   }
 
-  // Forward with lse (on registry row `variant` when given), then the backward; checks everything the header
-  // promises. Returns the dq/dk/dv bits of the last run (for the determinism test).
+  // Forward with lse (on registry row `variant` when given), then the backward (on backward row `bwd_row`
+  // when given: bwd_registry.h); checks everything the header promises. Returns the dq/dk/dv bits of the last
+  // run (for the determinism test).
   // capture: each run after a first, uncaptured one (which builds the shape's static maps) is captured into a
   // CUDA graph on a stream of its own and the graph launched: capture fails on any host copy or
   // synchronization inside AttentionBackward::run (backward.h: none once a shape is known).
   std::vector<unsigned short> check(const Case& c, Engine engine, bool deterministic, int runs = 1,
-                                    const char* variant = nullptr, bool capture = false) {
+                                    const char* variant = nullptr, bool capture = false,
+                                    const char* bwd_row = nullptr) {
     const AttentionShape& s = c.s;
     const uint64_t seed = base_seed() ^ std::hash<std::string>{}(c.pattern + s.describe());
     std::mt19937_64 rng(seed);
@@ -300,8 +302,9 @@ class gpu_backward : public ::testing::Test {
       return x;
     };
     const std::vector<float> q = rnd(2.f), k = rnd(2.f), v = rnd(1.f), dout = rnd(1.f);
-    SCOPED_TRACE(fmt::format("{} {} engine {}{} deterministic {} seed {} (MOGA_TEST_SEED={})", c.pattern, s.describe(),
-                             engine_name(engine), variant ? std::string(" row ") + variant : "", deterministic, seed, base_seed()));
+    SCOPED_TRACE(fmt::format("{} {} engine {}{} backward {} deterministic {} seed {} (MOGA_TEST_SEED={})", c.pattern,
+                             s.describe(), engine_name(engine), variant ? std::string(" row ") + variant : "",
+                             bwd_row ? bwd_row : "default", deterministic, seed, base_seed()));
     const LoadedPattern pat = pattern_named(c.pattern);
     const size_t nk = pat.spec.kernels.size();
     bool keep = nk > 1;  // kept branch rows: mixtures and top-k
@@ -409,6 +412,7 @@ class gpu_backward : public ::testing::Test {
 
     BackwardOptions bo;
     bo.deterministic = deterministic;
+    if (bwd_row) bo.engine = bwd_row;
     AttentionBackward bwd(pat, bo);
     std::vector<unsigned short> bits;
     for (int r = 0; r < runs; ++r) {
@@ -476,8 +480,9 @@ class gpu_backward : public ::testing::Test {
         else  // the exact gradient cancels (one key per row: dS = P (dP - D) = 0); D comes from the bf16 O
           EXPECT_LE(rel, kCancelTol) << names[g] << ": the reference gradient cancels to 0; L2 of the GPU's";
         if (r == 0)
-          std::cout << fmt::format("  {} {} {}{}: {} rel L2 {:.2e}\n", c.pattern, s.describe(), engine_name(engine),
-                                   deterministic ? " det" : "", names[g], rel);
+          std::cout << fmt::format("  {} {} {}{}{}: {} rel L2 {:.2e}\n", c.pattern, s.describe(), engine_name(engine),
+                                   bwd_row ? std::string(" bwd ") + bwd_row : "", deterministic ? " det" : "", names[g],
+                                   rel);
         const auto raw = gs[g].first->raw16(n);
         bits.insert(bits.end(), raw.begin(), raw.end());
       }
@@ -485,6 +490,8 @@ class gpu_backward : public ::testing::Test {
     return bits;
   }
 };
+
+constexpr const char* kWgRow = "sm90.wg";  // the wgmma backward (attention_bwd_wg.cuh)
 
 std::vector<Case> cases() {
   std::vector<Case> c;
@@ -524,6 +531,9 @@ std::vector<Case> cases() {
   c.push_back({"attn_small_groups", AttentionShape::seq(1, 400, 2, 128)});
   // softcaps without a bias: the forward's fixed-row-maximum softmax writes the lse the backward reads
   c.push_back({"attn_softcap", AttentionShape::seq(1, 301, 2, 128)});
+  // many tiles of both kinds, ragged at both ends (sm90.wg: 9 key tiles of 128, 18 query tiles of 64)
+  c.push_back({"full", AttentionShape::seq(1, 1111, 2, 128)});
+  c.push_back({"causal", AttentionShape::seq(1, 1111, 3, 128)});
   return c;
 }
 
@@ -534,10 +544,13 @@ class Precompile : public ::testing::Environment {
   void SetUp() override {
     if (!jit::device_available()) return;
     jit::Device::get().make_current();
-    std::set<std::tuple<std::string, int, int>> jobs;  // engine: 0 mma.sync, 1 wgmma, 2 backward
+    // engine: 0 mma.sync, 1 wgmma, 2 backward, 3 backward on sm90.wg
+    std::set<std::tuple<std::string, int, int>> jobs;
+    const bool sm90 = jit::Device::get().arch() == "sm_90";
     for (const Case& c : cases()) {
       jobs.insert({c.pattern, c.s.D, 0});
       jobs.insert({c.pattern, c.s.D, 2});
+      if (sm90 && c.s.D == 128) jobs.insert({c.pattern, c.s.D, 3});
     }
     if (jit::Device::get().arch() == "sm_90")
       for (const char* p : {"causal", "bwd_hooks", "bwd_holes", "natten2d", "moga", "attn_top2_mix"})
@@ -551,8 +564,10 @@ class Precompile : public ::testing::Environment {
         for (size_t i; (i = next++) < list.size();) {
           const auto& [p, D, kind] = list[i];
           try {
-            if (kind == 2) {
-              AttentionBackward(pattern_named(p)).compile(D);
+            if (kind >= 2) {
+              BackwardOptions bo;
+              if (kind == 3) bo.engine = kWgRow;
+              AttentionBackward(pattern_named(p), bo).compile(D);
             } else {
               AttentionOptions o;
               o.lse = true;
@@ -604,6 +619,44 @@ TEST_F(gpu_backward, CapturesIntoAGraph) {
                           Case{"bwd_routed_gate", AttentionShape::seq(2, 150, 2, 128)},
                           Case{"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)}})
       check(c, Engine::MmaSync, det, 1, nullptr, true);
+}
+
+// The wgmma backward (backward row sm90.wg) on every D = 128 case: the same checks (float64 reference, rel L2
+// <= kGradTol, poisoned outputs, odd lengths, all-masked rows 0), both dQ modes, bit-identical determinism.
+TEST_F(gpu_backward, WgmmaBackwardEveryPatternAtomicDq) {
+  if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma backward needs an sm_90 device";
+  for (const Case& c : cases())
+    if (c.s.D == 128) check(c, Engine::MmaSync, false, 1, nullptr, false, kWgRow);
+}
+
+TEST_F(gpu_backward, WgmmaBackwardEveryPatternDeterministicDq) {
+  if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma backward needs an sm_90 device";
+  for (const Case& c : cases())
+    if (c.s.D == 128) check(c, Engine::MmaSync, true, 1, nullptr, false, kWgRow);
+}
+
+TEST_F(gpu_backward, WgmmaBackwardDeterministicIsBitIdentical) {
+  if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma backward needs an sm_90 device";
+  for (const Case& c : {Case{"bwd_hooks", AttentionShape::seq(2, 333, 2, 128)},
+                        Case{"moga", AttentionShape::make_video(1, 3, 10, 13, 2, 128)},
+                        Case{"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)}}) {
+    const auto a = check(c, Engine::MmaSync, true, 1, nullptr, false, kWgRow);
+    const auto b = check(c, Engine::MmaSync, true, 1, nullptr, false, kWgRow);
+    ASSERT_EQ(a.size(), b.size()) << c.pattern;
+    EXPECT_TRUE(a == b) << c.pattern << ": two deterministic runs gave different gradient bits";
+  }
+}
+
+// The routed kinds of CapturesIntoAGraph on sm90.wg: the device sort and map at its 64x128 tiles (the
+// key-major map then always a transpose), captured into a graph.
+TEST_F(gpu_backward, WgmmaBackwardCapturesIntoAGraph) {
+  if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma backward needs an sm_90 device";
+  for (bool det : {false, true})
+    for (const Case& c : {Case{"moga", AttentionShape::make_video(2, 3, 10, 13, 2, 128)},
+                          Case{"attn_routed_mix", AttentionShape::seq(1, 333, 2, 128)},
+                          Case{"bwd_routed_gate", AttentionShape::seq(2, 150, 2, 128)},
+                          Case{"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)}})
+      check(c, Engine::MmaSync, det, 1, nullptr, true, kWgRow);
 }
 
 TEST_F(gpu_backward, DeterministicModeIsBitIdentical) {

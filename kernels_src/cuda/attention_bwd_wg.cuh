@@ -1,0 +1,358 @@
+// Backward attention on Hopper wgmma (sm_90a; backward registry row "sm90.wg", runtime/attention/
+// bwd_registry.h): FlashAttention-3's backward structure (hopper/mainloop_bwd_sm90_tma_gmma_ws.hpp at
+// D = 128: kBlockM 64, kBlockN 128, two MMA warpgroups, SdP_swapAB, dK / dV by RS wgmma, dQ by SS wgmma
+// from a dS staged in shared memory, float32 dQ added to dq_acc) on this project's frame: the forward's
+// variant struct (score_pass.cuh through attention_bwd.cuh's p_and_ds: the gradient sees exactly the
+// scores the forward saw), the key-major block map, and attention_bwd's parameters and outputs
+// (bwd_params.cuh), so the preprocess, fold and gate kernels and the deterministic dQ pass are shared.
+//
+//   template <class Variant, int D, bool DQ_ATOMIC>
+//   __global__ void attention_bwd_wg(AttnBwdParams p);   D = 128, 384 threads, grid (ceil(N/128), H, B),
+//        AttnBwdWgCfg<D>::kSmemBytes dynamic shared memory; block maps (p.mapT) of 64-row query tiles x
+//        128-key tiles. DQ_ATOMIC: dQ += dS K for every tile pair by red.global.add.v2.f32 into p.dq_acc
+//        (then attn_bwd_fold_kernel); false: no dQ (attention_bwd_dq<V, D, 128> computes it).
+//
+// One CTA per key tile of 128 keys, three warpgroups:
+//   warpgroup 0, producer (setmaxnreg down to kProducerRegs): K and V of the key tile once (kv_full), then
+//     per query tile that sees it (full ones first, then partial) Q, dO and the tile's per-row values
+//     (base-2 lse, D, weight * gate, row id, group id, token) into stage j % 2 (q_full[s]; released by
+//     the consumers on q_empty[s]). cp.async, gathered through p.tok, so every token order is served
+//     (identity, computed groups, routed, top-k entry rows).
+//   warpgroups 1 and 2, consumers (setmaxnreg up to kConsumerRegs), warpgroup g owning keys 64 g .. 64 g +
+//     63 of the tile (dK and dV of them in registers, m64 x D each), per query tile:
+//       S^T = K_g Q^T, dP^T = V_g dO^T     SS wgmma m64n64 (keys x queries; FA3's SdP_swapAB)
+//       P^T, dS^T                          in registers (p_and_ds: the per-element pass where the
+//                                          forward has one: partial and ragged tiles, softcap, bias)
+//       dV += (wg P)^T dO, dK += dS^T Q    RS wgmma m64nD: the accumulators of P^T and dS^T are, packed
+//                                          to bf16, exactly the A fragments (no shared memory)
+//       dS^T -> shared memory ([128 keys][64 queries], 128-byte swizzle), named barrier 1 over both
+//       consumer warpgroups, then dQ[:, 64 g .. 64 g + 63] = dS K  SS wgmma m64n64k16 x 8 with A
+//       MN-major (dS^T) and B MN-major (K rows), added to dq_acc by float32 vector reductions.
+//     dS is double-buffered: one barrier per tile pair keeps a buffer from being rewritten while the
+//     other warpgroup's dQ still reads it (it passed this tile's barrier only after finishing the last).
+// Shared memory (1024-aligned): K, V [D/64][128][64]; 2 stages of Q, dO [D/64][64][64]; 2 dS buffers;
+// 2 stages of row values; mbarriers. D = 128: 164 KB.
+// NVRTC-compatible: no host standard headers.
+#pragma once
+#include "attention_bwd.cuh"
+#include "barrier_sm90.cuh"
+#include "wgmma_sm90.cuh"
+
+namespace moga {
+
+template <int D>
+struct AttnBwdWgCfg {
+  static_assert(D == 128, "attention_bwd_wg: D = 128 (dQ splits D over the two consumer warpgroups, n64 each)");
+  static constexpr int kBM = 64, kBN = 128, kThreads = 384, kConsumerThreads = 256, kStages = 2;
+  // 168 * 384 = 64,512 registers (__launch_bounds__(384, 1)): the cp.async producer 56 * 128 (attention_fwd_ws's
+  // figure: it spills below) + 224 * 256 for the consumers (dK, dV: 2 x 64 accumulators; S^T, dP^T: 2 x 32;
+  // dQ: 32; packed P^T and dS^T: 2 x 16).
+  static constexpr int kProducerRegs = 56, kConsumerRegs = 224;
+  static constexpr int kCH = D / 8;                  // 16-byte chunks per row
+  static constexpr int kKVBytes = kBN * D * 2;       // [D/64][BN][64]
+  static constexpr int kKVBlock = kBN * 128;         // one 64-column block of K or V
+  static constexpr int kQBytes = kBM * D * 2;        // [D/64][BM][64]
+  static constexpr int kQBlock = kBM * 128;
+  static constexpr int kDSBytes = kBN * kBM * 2;     // dS^T [BN][BM]: one 128-byte row per key
+  static constexpr int kRowWords = 6;                // lse2, D, wg (float); row id, group id, token (int)
+  static constexpr int kRowBytes = kRowWords * kBM * 4;
+  static constexpr int kKOff = 0, kVOff = kKVBytes;
+  static constexpr int kQOff = 2 * kKVBytes;
+  static constexpr int kdOOff = kQOff + kStages * kQBytes;
+  static constexpr int kDSOff = kdOOff + kStages * kQBytes;
+  static constexpr int kRowOff = kDSOff + 2 * kDSBytes;
+  static constexpr int kBarOff = kRowOff + kStages * kRowBytes;  // kv_full, q_full[S], q_empty[S]
+  static constexpr int kSmemBytes = 1024 + kBarOff + (1 + 2 * kStages) * 8;
+};
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+namespace bwd_wg_detail {
+// bf16 A fragment k-step kb (16 columns) of a warpgroup's m64n64 accumulator x (wgmma's per-warp layout is
+// the m16n8 one: x[4 nt + 2 hr + e]) = attention_bwd's pack_a on the flat array.
+__device__ __forceinline__ void pack_a(const float (&x)[32], int kb, unsigned (&a)[4]) {
+  a[0] = sm80::pack_bf16x2(x[8 * kb + 0], x[8 * kb + 1]);
+  a[1] = sm80::pack_bf16x2(x[8 * kb + 2], x[8 * kb + 3]);
+  a[2] = sm80::pack_bf16x2(x[8 * kb + 4], x[8 * kb + 5]);
+  a[3] = sm80::pack_bf16x2(x[8 * kb + 6], x[8 * kb + 7]);
+}
+}  // namespace bwd_wg_detail
+
+template <class Variant, int D, bool DQ_ATOMIC>
+__global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p) {
+#if defined(MOGA_HAS_WGMMA)
+  using namespace bwd_detail;
+  using C = AttnBwdWgCfg<D>;
+  constexpr int BM = C::kBM, BN = C::kBN, S = C::kStages;
+  constexpr bool kTransform = Variant::kHasSoftcap || Variant::kHasBias;
+  constexpr bool kCoords = Variant::kHasMask || Variant::kHasBias;
+  extern __shared__ __align__(128) unsigned char smem_bwg_raw[];
+  const unsigned raw = sm80::smem_u32(smem_bwg_raw);
+  const unsigned base = (raw + 1023u) & ~1023u;  // kSmemBytes has the slack
+  unsigned char* gbase = smem_bwg_raw + (base - raw);  // generic pointer of base (row values)
+  const unsigned sK = base + C::kKOff, sV = base + C::kVOff;
+  const unsigned bar_kv = base + C::kBarOff, bar_full = bar_kv + 8, bar_empty = bar_full + 8 * S;
+
+  const AttnParams& a = p.a;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, kv0 = kt * BN;
+
+  // the query tiles that see this key tile: full first, then partial (as attention_bwd)
+  int n_full, n_part = 0;
+  const int *full_idx = nullptr, *part_idx = nullptr;
+  if (p.mapT.full_cnt) {
+    const long long bi = (long long)b * p.mapT.num_kv_tiles + kt;
+    n_full = __ldg(p.mapT.full_cnt + bi);
+    n_part = __ldg(p.mapT.part_cnt + bi);
+    full_idx = p.mapT.full_idx + bi * p.mapT.num_q_tiles;
+    part_idx = p.mapT.part_idx + bi * p.mapT.num_q_tiles;
+  } else {
+    n_full = (N + BM - 1) / BM;
+  }
+  const int n_tot = n_full + n_part;
+  auto tile_of = [&](int j) -> int {
+    return j < n_full ? (full_idx ? __ldg(full_idx + j) : j) : __ldg(part_idx + (j - n_full));
+  };
+  const int* perm = a.perm ? a.perm + (long long)b * N : nullptr;
+  const int* tok = p.tok ? p.tok + (long long)b * N : nullptr;
+  const int* gid = a.gid ? a.gid + (long long)b * N : nullptr;
+
+  if (tid == 0) {
+    sm90::mbar_init(bar_kv, 128);
+#pragma unroll
+    for (int s = 0; s < S; ++s) {
+      sm90::mbar_init(bar_full + 8 * s, 256);  // 128 cp.async arrivals + 128 after the row values
+      sm90::mbar_init(bar_empty + 8 * s, 8);   // one per consumer warp
+    }
+    sm90::fence_mbar_init();
+  }
+  grid_dep_wait();
+  __syncthreads();  // the last CTA-wide barrier: the roles part here
+
+  if (warp < 4) {  // ---- producer ----
+    sm90::setmaxnreg_dec<C::kProducerRegs>();
+    typedef unsigned short bf16_t;
+    // thread tid copies chunk c of rows r0 + 8 i: one swizzle phase (r & 7 = r0) for all of them
+    const int c = tid % C::kCH, r0 = tid / C::kCH;
+    const unsigned soff = r0 * 128 + (((c & 7) ^ r0) << 4);
+    const unsigned kvoff = soff + (c >> 3) * C::kKVBlock, qoff = soff + (c >> 3) * C::kQBlock;
+    auto rows = [&](unsigned dst, const bf16_t* g, long long sn, int s0, int nrows) {
+      for (int i = 0; i < nrows; i += 8) {
+        const int s = s0 + r0 + i;
+        const bool ok = s < N;
+        const long long t = ok ? token_at(tok, s) : 0;
+        sm80::cp_async16(dst + i * 128, g + t * sn + c * 8, ok);
+      }
+    };
+    rows(sK + kvoff, static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh, a.k_sn, kv0, BN);
+    rows(sV + kvoff, static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh, a.v_sn, kv0, BN);
+    sm90::cp_async_mbar_arrive(bar_kv);
+    const bf16_t* gq = static_cast<const bf16_t*>(a.q) + b * a.q_sb + h * a.q_sh;
+    const bf16_t* gdo = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + h * p.do_sh;
+    const float* lse = p.lse + ((long long)b * a.H + h) * N;
+    const float* dlt = p.dq_delta + ((long long)b * a.H + h) * N;
+#pragma unroll 1
+    for (int j = 0; j < n_tot; ++j) {
+      const int st = j % S, q0 = tile_of(j) * BM;
+      if (j >= S) sm90::mbar_wait(bar_empty + 8 * st, ((j / S) - 1) & 1);
+      rows(base + C::kQOff + st * C::kQBytes + qoff, gq, a.q_sn, q0, BM);
+      rows(base + C::kdOOff + st * C::kQBytes + qoff, gdo, p.do_sn, q0, BM);
+      sm90::cp_async_mbar_arrive(bar_full + 8 * st);
+      if (tid < BM) {  // the stage was released: plain stores, published by the arrival below
+        float* f = reinterpret_cast<float*>(gbase + C::kRowOff + st * C::kRowBytes);
+        int* ti = reinterpret_cast<int*>(f + 3 * BM);
+        const int s = q0 + tid;
+        const bool ok = s < N;
+        const int t = ok ? token_at(perm, s) : 0;
+        f[tid] = lse2_of(lse, t, ok);
+        f[BM + tid] = ok ? __ldg(dlt + t) : 0.f;
+        f[2 * BM + tid] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + s) : a.weight;
+        ti[tid] = t;
+        ti[BM + tid] = ok && gid ? __ldg(gid + s) : 0;
+        ti[2 * BM + tid] = ok ? token_at(tok, s) : 0;
+      }
+      sm90::mbar_arrive(bar_full + 8 * st);
+    }
+    sm90::cp_async_wait_all();
+    return;
+  }
+
+  // ---- consumers ----
+  sm90::setmaxnreg_inc<C::kConsumerRegs>();
+  const int g = (warp >> 2) - 1, w = warp & 3;  // warpgroup 0 / 1 of the consumers, warp in it
+  const int krow0 = g * 64 + w * 16 + (lane >> 2);  // this thread's key rows krow0, krow0 + 8 of the tile
+  Coords<int> kc[2];
+  int kg[2];
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    const int ks = kv0 + krow0 + hr * 8;
+    kg[hr] = gid && ks < N ? __ldg(gid + ks) : 0;
+    if constexpr (kCoords) kc[hr] = coords_of(ks < N ? token_at(tok, ks) : 0, a.shape);
+  }
+  float dk[D / 2], dv[D / 2];
+#pragma unroll
+  for (int i = 0; i < D / 2; ++i) dk[i] = dv[i] = 0.f;
+  const float scale = a.scale_log2 * 0.6931471805599453f;
+  const unsigned sKg = sK + g * 64 * 128, sVg = sV + g * 64 * 128;  // this warpgroup's 64 key rows
+  float* gdq = DQ_ATOMIC ? p.dq_acc + (long long)b * N * a.H * D + (long long)h * D + g * 64 + 2 * (lane & 3) : nullptr;
+
+  if (n_tot > 0) {
+    sm90::mbar_wait(bar_kv, 0);
+    sm90::fence_proxy_async();
+  }
+#pragma unroll 1
+  for (int j = 0; j < n_tot; ++j) {
+    const int st = j % S, q0 = tile_of(j) * BM;
+    const unsigned sQ = base + C::kQOff + st * C::kQBytes, sdO = base + C::kdOOff + st * C::kQBytes;
+    const float* sl2 = reinterpret_cast<const float*>(gbase + C::kRowOff + st * C::kRowBytes);
+    const int* srow = reinterpret_cast<const int*>(sl2 + 3 * BM);  // row id, group id, token
+    sm90::mbar_wait(bar_full + 8 * st, (j / S) & 1);
+    sm90::fence_proxy_async();
+
+    // S^T = K_g Q^T and dP^T = V_g dO^T (64 keys x 64 queries), K-major A and B
+    float s[32], dp[32];
+    sm90::wg_fence();
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ++ks) {
+      const unsigned ko = (ks >> 2) * C::kKVBlock + (ks & 3) * 32, qo = (ks >> 2) * C::kQBlock + (ks & 3) * 32;
+      sm90::wgmma_ss_n64(s, sm90::gmma_desc_sw128(sKg + ko, 16, 1024), sm90::gmma_desc_sw128(sQ + qo, 16, 1024),
+                         ks > 0 ? 1 : 0);
+    }
+    sm90::wg_commit();
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ++ks) {
+      const unsigned ko = (ks >> 2) * C::kKVBlock + (ks & 3) * 32, qo = (ks >> 2) * C::kQBlock + (ks & 3) * 32;
+      sm90::wgmma_ss_n64(dp, sm90::gmma_desc_sw128(sVg + ko, 16, 1024), sm90::gmma_desc_sw128(sdO + qo, 16, 1024),
+                         ks > 0 ? 1 : 0);
+    }
+    sm90::wg_commit();
+    sm90::wg_wait<0>();
+    sm90::fence_regs(s);
+    sm90::fence_regs(dp);
+
+    // P^T and dS^T, element (key row, query column); the per-element pass only where the forward has one
+    const bool partial = j >= n_full;
+    const bool elem = kTransform || partial || kv0 + BN > N;
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int qcol = nt * 8 + 2 * (lane & 3) + e, qs = q0 + qcol;
+        const float l2 = sl2[qcol], dd = sl2[BM + qcol], wg = sl2[2 * BM + qcol];
+        const int qg = srow[BM + qcol];
+        Coords<int> qc;
+        if constexpr (kCoords)
+          if (elem) qc = coords_of(srow[2 * BM + qcol], a.shape);
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          const int ks = kv0 + krow0 + hr * 8, i = 4 * nt + 2 * hr + e;
+          const float2 pd = p_and_ds<Variant>(s[i], dp[i], elem, a, gid != nullptr, ks < N && qs < N, partial, ks,
+                                              qg, kg[hr], qc, kc[hr], h, l2, wg, dd);
+          dp[i] = pd.y;       // dS
+          s[i] = pd.x * wg;   // dV's weight of dO_i
+        }
+      }
+    unsigned pa[4][4];
+#pragma unroll
+    for (int kb = 0; kb < 4; ++kb) bwd_wg_detail::pack_a(s, kb, pa[kb]);
+    // dS^T to shared memory (rows krow0, krow0 + 8; query columns 16 kb + 8 half + 2 (lane & 3): chunk
+    // 2 kb + half, swizzled), read by dK's and dQ's wgmma
+    const unsigned sDS = base + C::kDSOff + (j & 1) * C::kDSBytes;
+#pragma unroll
+    for (int kb = 0; kb < 4; ++kb) {
+      unsigned da[4];
+      bwd_wg_detail::pack_a(dp, kb, da);
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const int r = krow0 + (q & 1) * 8, chunk = 2 * kb + (q >> 1);
+        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(sDS + r * 128 + ((chunk ^ (r & 7)) << 4) + (lane & 3) * 4),
+                     "r"(da[q])
+                     : "memory");
+      }
+    }
+    // dV += (wg P)^T dO: RS, B = dO rows (MN-major: D contiguous)
+    sm90::wg_fence();
+#pragma unroll
+    for (int kb = 0; kb < 4; ++kb)
+      sm90::wgmma_rs<D, 1>(dv, pa[kb], sm90::gmma_desc_sw128(sdO + kb * 2048, C::kQBlock, 1024), 1);
+    sm90::wg_commit();
+    // the dS stores before the wgmma (async proxy) reads them: this warpgroup's rows (dK), or both
+    // warpgroups' (dQ reads all 128 keys)
+    sm90::fence_proxy_async();
+    if constexpr (DQ_ATOMIC) sm90::named_sync(1, C::kConsumerThreads);
+    else sm90::named_sync(2 + g, 128);
+    sm90::wg_fence();
+    float dq[32];
+    if constexpr (DQ_ATOMIC) {
+#pragma unroll
+      for (int ks = 0; ks < BN / 16; ++ks)
+        sm90::wgmma_ss_n64_tt(dq, sm90::gmma_desc_sw128(sDS + ks * 2048, C::kDSBytes, 1024),
+                              sm90::gmma_desc_sw128(sK + g * C::kKVBlock + ks * 2048, C::kKVBlock, 1024), ks > 0 ? 1 : 0);
+      sm90::wg_commit();
+    }
+    // dK += dS^T Q: SS, A = this warpgroup's 64 dS^T rows (K-major: queries contiguous), B = Q rows
+#pragma unroll
+    for (int kb = 0; kb < 4; ++kb)
+      sm90::wgmma_ss_n128_t1(dk, sm90::gmma_desc_sw128(sDS + g * 64 * 128 + kb * 32, 16, 1024),
+                             sm90::gmma_desc_sw128(sQ + kb * 2048, C::kQBlock, 1024), 1);
+    sm90::wg_commit();
+    if constexpr (DQ_ATOMIC) {
+      sm90::wg_wait<1>();  // dV and dQ in (groups complete in order)
+      sm90::fence_regs(dq);
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const int r = w * 16 + (lane >> 2) + hr * 8;
+        if (q0 + r < N) {
+          float* row = gdq + (long long)srow[r] * a.H * D;
+#pragma unroll
+          for (int nt = 0; nt < 8; ++nt) red_add2(row + nt * 8, dq[4 * nt + 2 * hr] * scale, dq[4 * nt + 2 * hr + 1] * scale);
+        }
+      }
+    }
+    sm90::wg_wait<0>();
+    sm90::fence_regs(dk);
+    sm90::fence_regs(dv);
+    __syncwarp();
+    if (lane == 0) sm90::mbar_arrive(bar_empty + 8 * st);  // this warp is done with Q, dO and the row values
+  }
+
+  // dK = scale * sum dS q, dV = sum wg P dO: added to the float32 accumulators, or bf16 at the key rows
+  if (p.dk_acc) {
+#pragma unroll
+    for (int hr = 0; hr < 2; ++hr) {
+      const int ks = kv0 + krow0 + hr * 8;
+      if (ks >= N) continue;
+      const long long o = (((long long)b * N + token_at(perm, ks)) * a.H + h) * D + 2 * (lane & 3);
+#pragma unroll
+      for (int dt = 0; dt < D / 8; ++dt) {
+        add2(p.dk_acc + o + dt * 8, dk[4 * dt + 2 * hr] * scale, dk[4 * dt + 2 * hr + 1] * scale);
+        add2(p.dv_acc + o + dt * 8, dv[4 * dt + 2 * hr], dv[4 * dt + 2 * hr + 1]);
+      }
+    }
+    return;
+  }
+  bf16_t* gdk = static_cast<bf16_t*>(p.dk) + b * p.dk_sb + h * p.dk_sh;
+  bf16_t* gdv = static_cast<bf16_t*>(p.dv) + b * p.dv_sb + h * p.dv_sh;
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    const int ks = kv0 + krow0 + hr * 8;
+    if (ks >= N) continue;
+    const long long t = token_at(perm, ks);  // rows are tokens here (host: bf16 outputs only then)
+    unsigned* rk = reinterpret_cast<unsigned*>(gdk + t * p.dk_sn) + (lane & 3);
+    unsigned* rv = reinterpret_cast<unsigned*>(gdv + t * p.dv_sn) + (lane & 3);
+#pragma unroll
+    for (int dt = 0; dt < D / 8; ++dt) {
+      rk[dt * 4] = sm80::pack_bf16x2(dk[4 * dt + 2 * hr] * scale, dk[4 * dt + 2 * hr + 1] * scale);
+      rv[dt * 4] = sm80::pack_bf16x2(dv[4 * dt + 2 * hr], dv[4 * dt + 2 * hr + 1]);
+    }
+  }
+#else
+  (void)p;
+  __trap();  // needs sm_90a
+#endif
+}
+
+template <int D>
+__device__ int attn_bwd_wg_smem_bytes = AttnBwdWgCfg<D>::kSmemBytes;
+#endif
+
+}  // namespace moga

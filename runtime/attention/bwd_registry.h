@@ -1,0 +1,116 @@
+// The backward kernel registry: one row per backward kernel variant (as registry.h is for the forward).
+// backward.cpp reads the row of a pattern kernel for its name expressions, tiles (the block maps'),
+// threads, shared memory and grid; the tests and bench_backward name rows to run an engine.
+//
+//   const BackwardVariant& v = choose_backward("sm_90", 128, "");   // sm90.wg when it is the default
+//   v.main_expr("moga_gen_full::full", 128, true) -> "moga::attention_bwd_wg<moga_gen_full::full, 128, true>"
+//
+// The rows:
+//   sm80.mma  attention_bwd (mma.sync, FlashAttention-2's structure, 64x64 tiles, 128 threads), any sm_80+
+//             target and D in {64, 128}; deterministic dQ: attention_bwd_dq over 64-key tiles.
+//   sm90.wg   attention_bwd_wg (wgmma, FlashAttention-3's structure: a producer warpgroup, two consumer
+//             warpgroups; 64-query x 128-key tiles, 384 threads), sm_90 (built sm_90a) at D = 128;
+//             deterministic dQ: attention_bwd_dq over the same 128-key map tiles.
+// Selection (choose_backward): a named row (BackwardOptions::engine, else the environment variable
+// MOGA_BWD_ENGINE), refused with the reason when it cannot run the target or head dim; else the default:
+// sm80.mma everywhere until sm90.wg has been verified on an H200 (kWgmmaDefault). Header-only (small).
+#pragma once
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "runtime/attention/tensor.h"
+
+namespace moga::rt {
+
+struct BackwardVariant {
+  const char* name;        // "sm90.wg"
+  const char* summary;     // one line
+  int block_m, block_n;    // query rows x keys of a tile pair (the block maps' tiles)
+  int threads;             // per CTA; grid (ceil(N k / block_n), H, B)
+  bool wgmma;              // built for the "a" target (sm_90a)
+
+  // Why the row cannot run at arch / head dim D, or "" when it can.
+  std::string check(const std::string& arch, int D) const;
+  // NVRTC name expressions: the main kernel (dq_atomic: dQ by atomics in it), the deterministic dQ
+  // kernel, and the __device__ int of the main kernel's dynamic shared memory.
+  std::string main_expr(const std::string& v, int D, bool dq_atomic) const;
+  std::string dq_expr(const std::string& v, int D) const;
+  std::string smem_expr(int D) const;
+};
+
+namespace bwd_registry_detail {
+// sm90.wg becomes the sm_90 default once gpu_backward has passed on it (docs/performance.md, "Backward on
+// wgmma"); until then it runs when named.
+inline constexpr bool kWgmmaDefault = false;
+
+inline bool sm90(const std::string& arch) { return arch == "sm_90" || arch == "sm_90a"; }
+}  // namespace bwd_registry_detail
+
+inline std::string BackwardVariant::check(const std::string& arch, int D) const {
+  if (D != 64 && D != 128) return fmt::format("head dim {} (the kernels exist for D = 64 and 128)", D);
+  if (wgmma) {
+    if (!bwd_registry_detail::sm90(arch)) return fmt::format("it runs wgmma (sm_90 only) and the target is {}", arch);
+    if (D != 128) return fmt::format("it exists for D = 128 only (D = {} asked)", D);
+  }
+  return "";
+}
+
+inline std::string BackwardVariant::main_expr(const std::string& v, int D, bool dq_atomic) const {
+  return fmt::format("moga::{}<{}, {}, {}>", wgmma ? "attention_bwd_wg" : "attention_bwd", v, D,
+                     dq_atomic ? "true" : "false");
+}
+inline std::string BackwardVariant::dq_expr(const std::string& v, int D) const {
+  return block_n == 64 ? fmt::format("moga::attention_bwd_dq<{}, {}>", v, D)
+                       : fmt::format("moga::attention_bwd_dq<{}, {}, {}>", v, D, block_n);
+}
+inline std::string BackwardVariant::smem_expr(int D) const {
+  return fmt::format("&moga::{}<{}>", wgmma ? "attn_bwd_wg_smem_bytes" : "attn_bwd_smem_bytes", D);
+}
+
+inline const std::vector<BackwardVariant>& backward_registry() {
+  static const std::vector<BackwardVariant> rows = {
+      {"sm80.mma", "attention_bwd: mma.sync, FlashAttention-2's structure, 64x64 tiles", 64, 64, 128, false},
+      {"sm90.wg", "attention_bwd_wg: wgmma, FlashAttention-3's structure, 64x128 tiles, producer + 2 consumers", 64,
+       128, 384, true},
+  };
+  return rows;
+}
+
+inline const BackwardVariant* find_backward(const std::string& name) {
+  for (const auto& r : backward_registry())
+    if (name == r.name) return &r;
+  return nullptr;
+}
+
+inline std::string backward_names() {
+  std::string s;
+  for (const auto& r : backward_registry()) s += (s.empty() ? "" : ", ") + std::string(r.name);
+  return s;
+}
+
+inline const BackwardVariant& default_backward(const std::string& arch, int D) {
+  const BackwardVariant& wg = *find_backward("sm90.wg");
+  if (bwd_registry_detail::kWgmmaDefault && wg.check(arch, D).empty()) return wg;
+  return *find_backward("sm80.mma");
+}
+
+inline const BackwardVariant& choose_backward(const std::string& arch, int D, const std::string& forced) {
+  std::string name = forced, from = "BackwardOptions::engine";
+  if (name.empty()) {
+    const char* e = std::getenv("MOGA_BWD_ENGINE");
+    if (e && *e) name = e, from = "MOGA_BWD_ENGINE";
+  }
+  if (name.empty() || name == "auto") return default_backward(arch, D);
+  const BackwardVariant* v = find_backward(name);
+  if (!v) throw ArgumentError(fmt::format("{} '{}': no backward kernel of that name (rows: auto, {})", from, name,
+                                          backward_names()));
+  const std::string why = v->check(arch, D);
+  if (!why.empty()) throw ArgumentError(fmt::format("{} '{}' cannot run here: {}", from, name, why));
+  return *v;
+}
+
+}  // namespace moga::rt
