@@ -225,35 +225,84 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
                          ks > 0 ? 1 : 0);
     }
     sm90::wg_commit();
-    sm90::wg_wait<0>();
-    sm90::fence_regs(s);
-    sm90::fence_regs(dp);
-
-    // P^T and dS^T, element (key row, query column); the per-element pass only where the forward has one
+    // P^T and dS^T, element (key row, query column); the per-element pass only where the forward has one.
+    // Without a softcap P needs S only: it is formed while dP^T's products still run (FA3's order), and dS
+    // after; a softcap's chain factor 1 - tanh^2 would take 32 more registers across the wait, so it forms
+    // both at once after it.
     const bool partial = j >= n_full;
     const bool elem = kTransform || partial || kv0 + BN > N;
+    if constexpr (!Variant::kHasSoftcap) {
+      sm90::wg_wait<1>();
+      sm90::fence_regs(s);
 #pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
+      for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int qcol = nt * 8 + 2 * (lane & 3) + e, qs = q0 + qcol;
-        const float l2 = sl2[qcol], dd = sl2[BM + qcol], wg = sl2[2 * BM + qcol];
-        const int qg = srow[BM + qcol];
-        Coords<int> qc;
-        if constexpr (kCoords)
-          if (elem) qc = coords_of(srow[2 * BM + qcol], a.shape);
+        for (int e = 0; e < 2; ++e) {
+          const int qcol = nt * 8 + 2 * (lane & 3) + e, qs = q0 + qcol;
+          const float l2 = sl2[qcol];
+          const int qg = srow[BM + qcol];
+          Coords<int> qc;
+          if constexpr (kCoords)
+            if (elem) qc = coords_of(srow[2 * BM + qcol], a.shape);
 #pragma unroll
-        for (int hr = 0; hr < 2; ++hr) {
-          const int ks = kv0 + krow0 + hr * 8, i = 4 * nt + 2 * hr + e;
-          const float2 pd = p_and_ds<Variant>(s[i], dp[i], elem, a, gid != nullptr, ks < N && qs < N, partial, ks,
-                                              qg, kg[hr], qc, kc[hr], h, l2, wg, dd);
-          dp[i] = pd.y;       // dS
-          s[i] = pd.x * wg;   // dV's weight of dO_i
+          for (int hr = 0; hr < 2; ++hr) {
+            const int ks = kv0 + krow0 + hr * 8, i = 4 * nt + 2 * hr + e;
+            float cap;
+            const float y2 = elem ? logit2<Variant>(s[i], a, gid != nullptr, ks < N && qs < N, partial, ks, qg, kg[hr],
+                                                    qc, kc[hr], h, cap)
+                                  : s[i] * a.scale_log2;
+            s[i] = sm80::ex2(y2 - l2);  // P
+          }
         }
-      }
+      sm90::wg_wait<0>();
+      sm90::fence_regs(dp);
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int qcol = nt * 8 + 2 * (lane & 3) + e;
+          const float dd = sl2[BM + qcol], wg = sl2[2 * BM + qcol];
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr) {
+            const int i = 4 * nt + 2 * hr + e;
+            dp[i] = s[i] * (dp[i] * wg - dd);  // dS (bwd_params.cuh's formula)
+            s[i] *= wg;                        // dV's weight of dO_i
+          }
+        }
+    } else {
+      sm90::wg_wait<0>();
+      sm90::fence_regs(s);
+      sm90::fence_regs(dp);
+#pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int qcol = nt * 8 + 2 * (lane & 3) + e, qs = q0 + qcol;
+          const float l2 = sl2[qcol], dd = sl2[BM + qcol], wg = sl2[2 * BM + qcol];
+          const int qg = srow[BM + qcol];
+          Coords<int> qc;
+          if constexpr (kCoords)
+            if (elem) qc = coords_of(srow[2 * BM + qcol], a.shape);
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr) {
+            const int ks = kv0 + krow0 + hr * 8, i = 4 * nt + 2 * hr + e;
+            const float2 pd = p_and_ds<Variant>(s[i], dp[i], elem, a, gid != nullptr, ks < N && qs < N, partial, ks,
+                                                qg, kg[hr], qc, kc[hr], h, l2, wg, dd);
+            dp[i] = pd.y;       // dS
+            s[i] = pd.x * wg;   // dV's weight of dO_i
+          }
+        }
+    }
+    // dV += (wg P)^T dO: RS, B = dO rows (MN-major: D contiguous); issued before the dS stores, which then
+    // overlap it
     unsigned pa[4][4];
 #pragma unroll
     for (int kb = 0; kb < 4; ++kb) bwd_wg_detail::pack_a(s, kb, pa[kb]);
+    sm90::wg_fence();
+#pragma unroll
+    for (int kb = 0; kb < 4; ++kb)
+      sm90::wgmma_rs<D, 1>(dv, pa[kb], sm90::gmma_desc_sw128(sdO + kb * 2048, C::kQBlock, 1024), 1);
+    sm90::wg_commit();
     // dS^T to shared memory (rows krow0, krow0 + 8; query columns 16 kb + 8 half + 2 (lane & 3): chunk
     // 2 kb + half, swizzled), read by dK's and dQ's wgmma
     const unsigned sDS = base + C::kDSOff + (j & 1) * C::kDSBytes;
@@ -269,12 +318,6 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
                      : "memory");
       }
     }
-    // dV += (wg P)^T dO: RS, B = dO rows (MN-major: D contiguous)
-    sm90::wg_fence();
-#pragma unroll
-    for (int kb = 0; kb < 4; ++kb)
-      sm90::wgmma_rs<D, 1>(dv, pa[kb], sm90::gmma_desc_sw128(sdO + kb * 2048, C::kQBlock, 1024), 1);
-    sm90::wg_commit();
     // the dS stores before the wgmma (async proxy) reads them: this warpgroup's rows (dK), or both
     // warpgroups' (dQ reads all 128 keys)
     sm90::fence_proxy_async();
