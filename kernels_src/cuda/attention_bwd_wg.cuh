@@ -6,11 +6,13 @@
 // scores the forward saw), the key-major block map, and attention_bwd's parameters and outputs
 // (bwd_params.cuh), so the preprocess, fold and gate kernels and the deterministic dQ pass are shared.
 //
-//   template <class Variant, int D, bool DQ_ATOMIC>
+//   template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
 //   __global__ void attention_bwd_wg(AttnBwdParams p);   D = 128, 384 threads, grid (ceil(N/128), H, B),
 //        AttnBwdWgCfg<D>::kSmemBytes dynamic shared memory; block maps (p.mapT) of 64-row query tiles x
 //        128-key tiles. DQ_ATOMIC: dQ += dS K for every tile pair by red.global.add.v2.f32 into p.dq_acc
-//        (then attn_bwd_fold_kernel); false: no dQ (attention_bwd_dq<V, D, 128> computes it).
+//        (then attn_bwd_fold_kernel); false: no dQ (attention_bwd_dq<V, D, 128> computes it). DQ_BULK (backward
+//        row sm90.wg.bulk): the same sums staged in shared memory and added by one bulk reduction per row
+//        (cp.reduce.async.bulk .add.f32, 256 bytes: FA3's dQ path, there by TMA) instead of 16 red.v2 per thread.
 //
 // One CTA per key tile of 128 keys, three warpgroups:
 //   warpgroup 0, producer (setmaxnreg down to kProducerRegs): K and V of the key tile once (kv_full), then
@@ -36,6 +38,7 @@
 #pragma once
 #include "attention_bwd.cuh"
 #include "barrier_sm90.cuh"
+#include "tma_sm90.cuh"
 #include "wgmma_sm90.cuh"
 
 namespace moga {
@@ -61,7 +64,11 @@ struct AttnBwdWgCfg {
   static constexpr int kdOOff = kQOff + kStages * kQBytes;
   static constexpr int kDSOff = kdOOff + kStages * kQBytes;
   static constexpr int kRowOff = kDSOff + 2 * kDSBytes;
-  static constexpr int kBarOff = kRowOff + kStages * kRowBytes;  // kv_full, q_full[S], q_empty[S]
+  // DQ_BULK: each consumer warpgroup's 64 dQ rows of 64 floats, staged for the bulk reductions; a pitch of 288
+  // bytes (not 256) keeps the accumulator's stores to two ways per bank
+  static constexpr int kDQPitch = 288, kDQBytes = kBM * kDQPitch;
+  static constexpr int kDQOff = kRowOff + kStages * kRowBytes;
+  static constexpr int kBarOff = kDQOff + 2 * kDQBytes;  // kv_full, q_full[S], q_empty[S]
   static constexpr int kSmemBytes = 1024 + kBarOff + (1 + 2 * kStages) * 8;
 };
 
@@ -77,8 +84,9 @@ __device__ __forceinline__ void pack_a(const float (&x)[32], int kb, unsigned (&
 }
 }  // namespace bwd_wg_detail
 
-template <class Variant, int D, bool DQ_ATOMIC>
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
 __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p) {
+  static_assert(DQ_ATOMIC || !DQ_BULK, "DQ_BULK is a way of adding dQ: it needs DQ_ATOMIC");
 #if defined(MOGA_HAS_WGMMA)
   using namespace bwd_detail;
   using C = AttnBwdWgCfg<D>;
@@ -193,7 +201,9 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
   for (int i = 0; i < D / 2; ++i) dk[i] = dv[i] = 0.f;
   const float scale = a.scale_log2 * 0.6931471805599453f;
   const unsigned sKg = sK + g * 64 * 128, sVg = sV + g * 64 * 128;  // this warpgroup's 64 key rows
-  float* gdq = DQ_ATOMIC ? p.dq_acc + (long long)b * N * a.H * D + (long long)h * D + g * 64 + 2 * (lane & 3) : nullptr;
+  // this warpgroup's 64 columns of dQ rows (the atomics add this thread's columns 2 (lane & 3) + 8 nt)
+  float* gdq = DQ_ATOMIC ? p.dq_acc + (long long)b * N * a.H * D + (long long)h * D + g * 64 : nullptr;
+  const unsigned sdq = base + C::kDQOff + g * C::kDQBytes;
 
   if (n_tot > 0) {
     sm90::mbar_wait(bar_kv, 0);
@@ -341,13 +351,37 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
     if constexpr (DQ_ATOMIC) {
       sm90::wg_wait<1>();  // dV and dQ in (groups complete in order)
       sm90::fence_regs(dq);
+      if constexpr (DQ_BULK) {
+        // warp w holds rows 16 w .. 16 w + 15 whole: it stages them and its lanes 0..15 reduce one row each, so
+        // only the warp synchronizes. The rows are free once this lane's reductions of the last tile read them.
+        if (lane < 16) sm90::bulk_wait_read_all();
+        __syncwarp();
 #pragma unroll
-      for (int hr = 0; hr < 2; ++hr) {
-        const int r = w * 16 + (lane >> 2) + hr * 8;
-        if (q0 + r < N) {
-          float* row = gdq + (long long)srow[r] * a.H * D;
+        for (int hr = 0; hr < 2; ++hr) {
+          const unsigned row = sdq + (w * 16 + (lane >> 2) + hr * 8) * C::kDQPitch + 8 * (lane & 3);
 #pragma unroll
-          for (int nt = 0; nt < 8; ++nt) red_add2(row + nt * 8, dq[4 * nt + 2 * hr] * scale, dq[4 * nt + 2 * hr + 1] * scale);
+          for (int nt = 0; nt < 8; ++nt)
+            asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(row + nt * 32), "f"(dq[4 * nt + 2 * hr] * scale),
+                         "f"(dq[4 * nt + 2 * hr + 1] * scale)
+                         : "memory");
+        }
+        sm90::fence_proxy_async();  // the stores, before the bulk copies (async proxy) read them
+        __syncwarp();
+        if (lane < 16) {
+          const int r = w * 16 + lane;
+          if (q0 + r < N) sm90::bulk_reduce_add_f32(gdq + (long long)srow[r] * a.H * D, sdq + r * C::kDQPitch, 256);
+          sm90::bulk_commit();
+        }
+      } else {
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr) {
+          const int r = w * 16 + (lane >> 2) + hr * 8;
+          if (q0 + r < N) {
+            float* row = gdq + (long long)srow[r] * a.H * D + 2 * (lane & 3);
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt)
+              red_add2(row + nt * 8, dq[4 * nt + 2 * hr] * scale, dq[4 * nt + 2 * hr + 1] * scale);
+          }
         }
       }
     }
@@ -358,6 +392,8 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
     if (lane == 0) sm90::mbar_arrive(bar_empty + 8 * st);  // this warp is done with Q, dO and the row values
   }
 
+  if constexpr (DQ_BULK)
+    if (lane < 16) sm90::bulk_wait_all();  // the last rows' reductions done before the CTA ends
   // dK = scale * sum dS q, dV = sum wg P dO: added to the float32 accumulators, or bf16 at the key rows
   if (p.dk_acc) {
 #pragma unroll

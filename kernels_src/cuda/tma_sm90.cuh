@@ -26,6 +26,18 @@ __device__ __forceinline__ void tma_load_4d(unsigned dst, const TmaMap* map, uns
       "l"(reinterpret_cast<unsigned long long>(map)), "r"(mbar), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
       : "memory");
 }
+// Bulk (non-tensor) reduction of `bytes` (a multiple of 16, both addresses 16-byte aligned) float32 values from
+// shared memory into global memory, dst[i] += src[i], in this thread's current bulk group (the backward's dQ
+// rows: attention_bwd_wg.cuh).
+__device__ __forceinline__ void bulk_reduce_add_f32(float* dst, unsigned src, unsigned bytes) {
+  asm volatile("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], %2;\n" ::"l"(dst), "r"(src),
+               "r"(bytes)
+               : "memory");
+}
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+// This thread's bulk groups have read their shared memory (it may be rewritten) / have completed.
+__device__ __forceinline__ void bulk_wait_read_all() { asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory"); }
+__device__ __forceinline__ void bulk_wait_all() { asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory"); }
 // Bring the map into the copy engine's descriptor cache before its first use.
 __device__ __forceinline__ void prefetch_tma_map(const TmaMap* map) {
   asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(map)) : "memory");

@@ -9,8 +9,10 @@
 //   sm80.mma  attention_bwd (mma.sync, FlashAttention-2's structure, 64x64 tiles, 128 threads), any sm_80+
 //             target and D in {64, 128}; deterministic dQ: attention_bwd_dq over 64-key tiles.
 //   sm90.wg   attention_bwd_wg (wgmma, FlashAttention-3's structure: a producer warpgroup, two consumer
-//             warpgroups; 64-query x 128-key tiles, 384 threads), sm_90 (built sm_90a) at D = 128;
-//             deterministic dQ: attention_bwd_dq over the same 128-key map tiles.
+//             warpgroups; 64-query x 128-key tiles, 384 threads), sm_90 (built sm_90a) at D = 128, dQ added
+//             by red.global.add.v2.f32; deterministic dQ: attention_bwd_dq over the same 128-key map tiles.
+//   sm90.wg.bulk  the same kernel with dQ staged in shared memory and added by one bulk reduction per row
+//             (cp.reduce.async.bulk, FA3's way), to measure against sm90.wg's atomics; deterministic: as sm90.wg.
 // Selection (choose_backward): a named row (BackwardOptions::engine, else the environment variable
 // MOGA_BWD_ENGINE), refused with the reason when it cannot run the target or head dim; else the default:
 // sm80.mma everywhere until sm90.wg has been verified on an H200 (kWgmmaDefault). Header-only (small).
@@ -32,6 +34,7 @@ struct BackwardVariant {
   int block_m, block_n;    // query rows x keys of a tile pair (the block maps' tiles)
   int threads;             // per CTA; grid (ceil(N k / block_n), H, B)
   bool wgmma;              // built for the "a" target (sm_90a)
+  bool dq_bulk = false;    // attention_bwd_wg's DQ_BULK (dQ by bulk reductions)
 
   // Why the row cannot run at arch / head dim D, or "" when it can.
   std::string check(const std::string& arch, int D) const;
@@ -60,8 +63,8 @@ inline std::string BackwardVariant::check(const std::string& arch, int D) const 
 }
 
 inline std::string BackwardVariant::main_expr(const std::string& v, int D, bool dq_atomic) const {
-  return fmt::format("moga::{}<{}, {}, {}>", wgmma ? "attention_bwd_wg" : "attention_bwd", v, D,
-                     dq_atomic ? "true" : "false");
+  return fmt::format("moga::{}<{}, {}, {}{}>", wgmma ? "attention_bwd_wg" : "attention_bwd", v, D,
+                     dq_atomic ? "true" : "false", dq_bulk && dq_atomic ? ", true" : "");
 }
 inline std::string BackwardVariant::dq_expr(const std::string& v, int D) const {
   return block_n == 64 ? fmt::format("moga::attention_bwd_dq<{}, {}>", v, D)
@@ -76,6 +79,8 @@ inline const std::vector<BackwardVariant>& backward_registry() {
       {"sm80.mma", "attention_bwd: mma.sync, FlashAttention-2's structure, 64x64 tiles", 64, 64, 128, false},
       {"sm90.wg", "attention_bwd_wg: wgmma, FlashAttention-3's structure, 64x128 tiles, producer + 2 consumers", 64,
        128, 384, true},
+      {"sm90.wg.bulk", "attention_bwd_wg with dQ by bulk reductions from shared memory (cp.reduce.async.bulk)", 64,
+       128, 384, true, true},
   };
   return rows;
 }
@@ -93,6 +98,7 @@ inline std::string backward_names() {
 }
 
 inline const BackwardVariant& default_backward(const std::string& arch, int D) {
+  // (sm90.wg.bulk is measured beside sm90.wg by bench_backward; the faster becomes the default once verified)
   const BackwardVariant& wg = *find_backward("sm90.wg");
   if (bwd_registry_detail::kWgmmaDefault && wg.check(arch, D).empty()) return wg;
   return *find_backward("sm80.mma");

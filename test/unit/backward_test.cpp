@@ -261,6 +261,9 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   EXPECT_EQ(wg.main_expr("moga_gen_full::full", 128, true), "moga::attention_bwd_wg<moga_gen_full::full, 128, true>");
   EXPECT_EQ(wg.dq_expr("moga_gen_full::full", 128), "moga::attention_bwd_dq<moga_gen_full::full, 128, 128>");
   EXPECT_EQ(find_backward("sm80.mma")->dq_expr("V", 64), "moga::attention_bwd_dq<V, 64>");
+  const BackwardVariant& bulk = *find_backward("sm90.wg.bulk");
+  EXPECT_EQ(bulk.main_expr("V", 128, true), "moga::attention_bwd_wg<V, 128, true, true>");
+  EXPECT_EQ(bulk.main_expr("V", 128, false), "moga::attention_bwd_wg<V, 128, false>");  // no dQ: sm90.wg's
   // forced rows, by option or environment; a row that cannot run is refused with the reason
   EXPECT_STREQ(choose_backward("sm_90", 128, "sm90.wg").name, "sm90.wg");
   EXPECT_STREQ(choose_backward("sm_90", 128, "sm80.mma").name, "sm80.mma");
@@ -268,7 +271,7 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   EXPECT_STREQ(choose_backward("sm_90", 64, "auto").name, "sm80.mma");
   expect_error<ArgumentError>([] { choose_backward("sm_80", 128, "sm90.wg"); },
                               {"BackwardOptions::engine 'sm90.wg'", "sm_90 only", "sm_80"});
-  expect_error<ArgumentError>([] { choose_backward("sm_90", 128, "fa3"); }, {"'fa3'", "sm80.mma, sm90.wg"});
+  expect_error<ArgumentError>([] { choose_backward("sm_90", 128, "fa3"); }, {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk"});
   setenv("MOGA_BWD_ENGINE", "sm90.wg", 1);
   EXPECT_STREQ(choose_backward("sm_90", 128, "").name, "sm90.wg");
   EXPECT_STREQ(choose_backward("sm_90", 128, "sm80.mma").name, "sm80.mma");  // the option wins
@@ -285,11 +288,15 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
   TmpCache cache;
   BackwardOptions o;
   o.arch = "sm_90";
-  o.engine = "sm90.wg";
   o.nvrtc_flags = {"--ptxas-options=-v"};
-  for (const char* pat : {"full", "causal", "bwd_hooks", "bwd_holes", "bwd_groups", "bwd_mix", "attn_hooks",
-                          "attn_all_masked", "moga_dynamic", "attn_top2_mix", "attn_video_bias", "bwd_routed_gate",
-                          "stga"}) {
+  const std::vector<std::pair<const char*, std::vector<const char*>>> runs = {
+      {"sm90.wg",
+       {"full", "causal", "bwd_hooks", "bwd_holes", "bwd_groups", "bwd_mix", "attn_hooks", "attn_all_masked",
+        "moga_dynamic", "attn_top2_mix", "attn_video_bias", "bwd_routed_gate", "stga"}},
+      {"sm90.wg.bulk", {"full", "bwd_hooks", "moga_dynamic", "attn_top2_mix"}}};  // its dQ only differs
+  for (const auto& [row, pats] : runs)
+  for (const char* pat : pats) {
+    o.engine = row;
     AttentionBackward b(pattern_named(pat), o);
     std::vector<std::string> logs;
     const auto names = b.compile(128, &logs);
@@ -305,8 +312,8 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
       for (size_t i = 0; i + 2 < lines.size(); ++i)
         if (lines[i].find("Function properties") != std::string::npos &&
             lines[i].find("attention_bwd_wg") != std::string::npos)
-          std::printf("%-16s %s\n  %s |%s\n", pat, lines[i].substr(lines[i].find("_ZN")).c_str(), lines[i + 1].c_str(),
-                      lines[i + 2].c_str());
+          std::printf("%-12s %-16s %s\n  %s |%s\n", row, pat, lines[i].substr(lines[i].find("_ZN")).c_str(),
+                      lines[i + 1].c_str(), lines[i + 2].c_str());
     }
   }
 }

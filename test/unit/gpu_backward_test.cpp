@@ -492,6 +492,7 @@ class gpu_backward : public ::testing::Test {
 };
 
 constexpr const char* kWgRow = "sm90.wg";  // the wgmma backward (attention_bwd_wg.cuh)
+constexpr const char* kWgBulkRow = "sm90.wg.bulk";  // the same with dQ by bulk reductions
 
 std::vector<Case> cases() {
   std::vector<Case> c;
@@ -544,13 +545,13 @@ class Precompile : public ::testing::Environment {
   void SetUp() override {
     if (!jit::device_available()) return;
     jit::Device::get().make_current();
-    // engine: 0 mma.sync, 1 wgmma, 2 backward, 3 backward on sm90.wg
+    // engine: 0 mma.sync, 1 wgmma, 2 backward, 3 backward on sm90.wg, 4 on sm90.wg.bulk
     std::set<std::tuple<std::string, int, int>> jobs;
     const bool sm90 = jit::Device::get().arch() == "sm_90";
     for (const Case& c : cases()) {
       jobs.insert({c.pattern, c.s.D, 0});
       jobs.insert({c.pattern, c.s.D, 2});
-      if (sm90 && c.s.D == 128) jobs.insert({c.pattern, c.s.D, 3});
+      if (sm90 && c.s.D == 128) jobs.insert({c.pattern, c.s.D, 3}), jobs.insert({c.pattern, c.s.D, 4});
     }
     if (jit::Device::get().arch() == "sm_90")
       for (const char* p : {"causal", "bwd_hooks", "bwd_holes", "natten2d", "moga", "attn_top2_mix"})
@@ -567,6 +568,7 @@ class Precompile : public ::testing::Environment {
             if (kind >= 2) {
               BackwardOptions bo;
               if (kind == 3) bo.engine = kWgRow;
+              if (kind == 4) bo.engine = kWgBulkRow;
               AttentionBackward(pattern_named(p), bo).compile(D);
             } else {
               AttentionOptions o;
@@ -627,6 +629,13 @@ TEST_F(gpu_backward, WgmmaBackwardEveryPatternAtomicDq) {
   if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma backward needs an sm_90 device";
   for (const Case& c : cases())
     if (c.s.D == 128) check(c, Engine::MmaSync, false, 1, nullptr, false, kWgRow);
+}
+
+// sm90.wg.bulk: the same kernel with dQ by bulk reductions (its deterministic mode is sm90.wg's).
+TEST_F(gpu_backward, WgmmaBackwardBulkDqEveryPattern) {
+  if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma backward needs an sm_90 device";
+  for (const Case& c : cases())
+    if (c.s.D == 128) check(c, Engine::MmaSync, false, 1, nullptr, false, kWgBulkRow);
 }
 
 TEST_F(gpu_backward, WgmmaBackwardEveryPatternDeterministicDq) {
