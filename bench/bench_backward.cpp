@@ -3,6 +3,8 @@
 // layer's training step (--moga: the `moga` pattern at M = 16, routed + STGA + frame-local).
 //
 //   moga_bench_backward [--json FILE] [--n 8190,32760] [--iters N] [--peers SCRIPT | --no-peers] [--no-moga]
+//                       [--no-ab] [--plan [--dense-ms MS] [--bw GBS]]
+// --ab rows (default on): the grouped path's cost per tile pair against dense (grouped_ab below).
 //
 // --moga rows (default on; video 21 x 30 x 52 = 32,760 tokens, B = 1, H = 12, D = 128, router d_model 1536):
 // the forward as training runs it (log-sum-exp and kept branch rows), AttentionBackward (atomic dQ) with the
@@ -342,6 +344,58 @@ int plan(double dense_ms, double bw_gbs) {
   return 0;
 }
 
+// The A/B rows (--ab, default on with the moga rows): the same tile-pair work per pair through three paths, at
+// N = 32,768 (no ragged tile), seq, B = 1, H = 12, D = 128, atomic dQ:
+//   full         dense: no perm, no block map, 512 query tiles per key-tile CTA
+//   keyed_one    one computed group: the same 512 x 512 full pairs through the grouped path (perm gathers, row
+//                values by row id, the block map's index loads)
+//   keyed_2048   16 groups of 2,048: 16 x 32 x 32 full pairs, key-tile CTAs of 32 query tiles (the routed
+//                branch's at M = 16) with their fixed costs (K, V load, dK, dV epilogue) 16x more often
+// us per tile pair (over all heads) for each: keyed_one / full is the grouped path's cost per pair, keyed_2048 /
+// keyed_one the short CTAs' (docs/performance.md, "The moga backward's host path and phases").
+json grouped_ab(int iters, CUstream st, std::mt19937_64& rng) {
+  const int N = 32768;
+  const size_t n = (size_t)N * kH * kD;
+  jit::DeviceBuffer q(n * 2), k(n * 2), v(n * 2), o(n * 2), dout(n * 2), dq(n * 2), dk(n * 2), dv(n * 2),
+      lse((size_t)kH * N * 4);
+  for (jit::DeviceBuffer* b : {&q, &k, &v, &dout}) fill_random(*b, n, rng);
+  auto view = [&](const jit::DeviceBuffer& b) { return TensorView::contiguous(b.ptr(), DType::BF16, {1, N, kH, kD}); };
+  const AttentionShape s = AttentionShape::seq(1, N, kH, kD);
+  json rows = json::array();
+  std::printf("A/B at N=%d (us per tile pair over all heads; ratio to full):\n", N);
+  double full_us = 0;
+  for (const char* name : {"full", "keyed_one", "keyed_2048"}) {
+    LoadedPattern pat = std::string(name) == "full" ? load_builtin("full") : LoadedPattern{};
+    for (const auto& e : bench_bwd_patterns())
+      if (std::string(e.label) == name) pat = load_from_text(e.cuda, e.manifest, e.label);
+    AttentionOptions fo;
+    fo.lse = true;
+    PatternAttention fwd(pat, fo);
+    RunOptions ro;
+    ro.lse = {lse.ptr()};
+    fwd.run(view(q), view(k), view(v), view(o), s, nullptr, st, ro);
+    AttentionBackward bwd(pat);
+    const BackwardInputs in{view(q), view(k), view(v), view(o), view(dout), {lse.ptr()}};
+    const BackwardOutputs g{view(dq), view(dk), view(dv)};
+    const double ms = median_ms([&] { bwd.run(in, g, s, st); }, iters, st);
+    BackwardOptions to;
+    to.time_phases = true;
+    AttentionBackward bt(pat, to);
+    const json ph = phases(bt, [&] { bt.run(in, g, s, st); }, iters);
+    double main_ms = 0;
+    for (const json& x : ph["phases"])
+      if (x["phase"].get<std::string>().find(": main") != std::string::npos) main_ms += x["ms"].get<double>();
+    const double t = N / 64, pairs = std::string(name) == "keyed_2048" ? 16 * 32.0 * 32 : t * t;
+    const double us = main_ms * 1e3 / pairs;
+    if (full_us == 0) full_us = us;
+    rows.push_back({{"case", name}, {"N", N}, {"pairs", pairs}, {"bwd_ms", ms}, {"main_ms", main_ms},
+                    {"us_per_pair", us}, {"phases", ph}});
+    std::printf("  %-11s %8.0f pairs  backward %8.3f ms  main kernel %8.3f ms  %.4f us/pair  %.2fx\n", name, pairs, ms,
+                main_ms, us, us / full_us);
+  }
+  return rows;
+}
+
 std::string today() {
   const std::time_t t = std::time(nullptr);
   char buf[32];
@@ -354,7 +408,7 @@ std::string today() {
 int main(int argc, char** argv) {
   std::string json_path, peers = "bench/peers/backward_peers.py", ns = "8190,32760";
   int iters = 10;
-  bool no_peers = false, with_moga = true, plan_only = false;
+  bool no_peers = false, with_moga = true, plan_only = false, with_ab = true;
   double dense_ms = 92.7, bw = 3300;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -371,11 +425,12 @@ int main(int argc, char** argv) {
     else if (a == "--peers") peers = next();
     else if (a == "--no-peers") no_peers = true;
     else if (a == "--no-moga") with_moga = false;
+    else if (a == "--no-ab") with_ab = false;
     else if (a == "--plan") plan_only = true;
     else if (a == "--dense-ms") dense_ms = std::atof(next().c_str());
     else if (a == "--bw") bw = std::atof(next().c_str());
     else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--n N,N] [--iters N] [--peers SCRIPT | --no-peers] [--no-moga] "
+      std::fprintf(stderr, "usage: %s [--json FILE] [--n N,N] [--iters N] [--peers SCRIPT | --no-peers] [--no-moga] [--no-ab] "
                    "[--plan [--dense-ms MS] [--bw GBS]]\n",
                    argv[0]);
       return 2;
@@ -485,6 +540,7 @@ int main(int argc, char** argv) {
     }
     result["ours"] = rows;
     if (with_moga) result["moga"] = moga_layer(iters, st, rng);
+    if (with_ab) result["grouped_ab"] = grouped_ab(iters, st, rng);
     json peer_rows = json::array();
     if (!no_peers) {
       const std::string tmp = fmt::format("/tmp/moga-bench-bwd-peers-{}.json", (long long)std::time(nullptr));
