@@ -217,6 +217,12 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
                           {{gid.ptr(), prob.ptr()}}};
   const BackwardOutputs g{view(dq), view(dk), view(dv), {dgate.ptr()}};
   r["bwd_ms"] = median_ms([&] { bwd.run(in, g, s, st); }, iters, st);
+  {
+    BackwardOptions go;
+    go.sorted_rows = false;  // A/B: the rows' values gathered in the key-tile loop (the code before sorted_rows)
+    AttentionBackward bg(pat, go);
+    r["bwd_gathered_rows_ms"] = median_ms([&] { bg.run(in, g, s, st); }, iters, st);
+  }
   BackwardOptions to;
   to.time_phases = true;
   AttentionBackward bwd_t(pat, to);
@@ -292,6 +298,8 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
               N, r["fwd_plain_ms"].get<double>(), r["fwd_train_ms"].get<double>(), r["bwd_ms"].get<double>(),
               r["router_bwd_ms"].get<double>(), r["layer_fwd_bwd_ms"].get<double>());
   std::printf("  each branch's backward alone: %s ms\n", branches.dump().c_str());
+  std::printf("  backward with the rows' values gathered in the loop (BackwardOptions::sorted_rows false): %.3f ms\n",
+              r["bwd_gathered_rows_ms"].get<double>());
   print_phases("moga backward", r["bwd_phases"]);
   for (const auto& [name, p] : branch_phases.items()) print_phases(name.c_str(), p);
   std::printf("  each branch's backward alone: %s ms; the layer's backward per backward row: %s ms\n",
@@ -374,24 +382,27 @@ json grouped_ab(int iters, CUstream st, std::mt19937_64& rng) {
     RunOptions ro;
     ro.lse = {lse.ptr()};
     fwd.run(view(q), view(k), view(v), view(o), s, nullptr, st, ro);
-    AttentionBackward bwd(pat);
     const BackwardInputs in{view(q), view(k), view(v), view(o), view(dout), {lse.ptr()}};
     const BackwardOutputs g{view(dq), view(dk), view(dv)};
-    const double ms = median_ms([&] { bwd.run(in, g, s, st); }, iters, st);
-    BackwardOptions to;
-    to.time_phases = true;
-    AttentionBackward bt(pat, to);
-    const json ph = phases(bt, [&] { bt.run(in, g, s, st); }, iters);
-    double main_ms = 0;
-    for (const json& x : ph["phases"])
-      if (x["phase"].get<std::string>().find(": main") != std::string::npos) main_ms += x["ms"].get<double>();
-    const double t = N / 64, pairs = std::string(name) == "keyed_2048" ? 16 * 32.0 * 32 : t * t;
-    const double us = main_ms * 1e3 / pairs;
-    if (full_us == 0) full_us = us;
-    rows.push_back({{"case", name}, {"N", N}, {"pairs", pairs}, {"bwd_ms", ms}, {"main_ms", main_ms},
-                    {"us_per_pair", us}, {"phases", ph}});
-    std::printf("  %-11s %8.0f pairs  backward %8.3f ms  main kernel %8.3f ms  %.4f us/pair  %.2fx\n", name, pairs, ms,
-                main_ms, us, us / full_us);
+    for (bool sorted : {true, false}) {  // BackwardOptions::sorted_rows: the query rows' values by cp.async or gathered
+      BackwardOptions bo;
+      bo.sorted_rows = sorted;
+      AttentionBackward bwd(pat, bo);
+      const double ms = median_ms([&] { bwd.run(in, g, s, st); }, iters, st);
+      bo.time_phases = true;
+      AttentionBackward bt(pat, bo);
+      const json ph = phases(bt, [&] { bt.run(in, g, s, st); }, iters);
+      double main_ms = 0;
+      for (const json& x : ph["phases"])
+        if (x["phase"].get<std::string>().find(": main") != std::string::npos) main_ms += x["ms"].get<double>();
+      const double t = N / 64, pairs = std::string(name) == "keyed_2048" ? 16 * 32.0 * 32 : t * t;
+      const double us = main_ms * 1e3 / pairs;
+      if (full_us == 0) full_us = us;
+      rows.push_back({{"case", name}, {"sorted_rows", sorted}, {"N", N}, {"pairs", pairs}, {"bwd_ms", ms},
+                      {"main_ms", main_ms}, {"us_per_pair", us}, {"phases", ph}});
+      std::printf("  %-11s %-14s %8.0f pairs  backward %8.3f ms  main kernel %8.3f ms  %.4f us/pair  %.2fx\n", name,
+                  sorted ? "sorted rows" : "gathered rows", pairs, ms, main_ms, us, us / full_us);
+    }
   }
   return rows;
 }

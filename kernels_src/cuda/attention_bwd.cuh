@@ -265,7 +265,17 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
     const unsigned base = sSt + stage * C::kStageBytes;
     load_tile<D>(base, gq, a.q_sn, tok, qt * BM, N, tid);
     load_tile<D>(base + C::kTileBytes, gdo, p.do_sn, tok, qt * BM, N, tid);
-    if (tid < BM) {  // plain loads: the slot was released by the previous iteration's last barrier
+    if (p.srows) {  // the rows' values at their sorted positions (attn_bwd_rows_kernel): cp.async, no dependent loads
+      if (tid < 6 * 16) {  // plane tid / 16 in the stage's order: lse2, D, row id, group id, wg, token; 16 bytes each
+        const int plane = tid >> 4, c = tid & 15, pi = plane < 4 ? (plane & 1) : 2;
+        const long long s0 = (long long)qt * BM + c * 4;
+        const void* src = plane < 2 || plane == 4
+                              ? static_cast<const void*>(p.srows + (((long long)b * a.H + h) * 3 + pi) * p.srow_ld + s0)
+                              : static_cast<const void*>(p.sints + ((long long)b * 3 + pi) * p.srow_ld + s0);
+        sm80::cp_async16(sm80::smem_u32(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes) + plane * BM * 4 + c * 16,
+                         src, true);
+      }
+    } else if (tid < BM) {  // plain loads: the slot was released by the previous iteration's last barrier
       float* f = reinterpret_cast<float*>(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes);
       int* ti = reinterpret_cast<int*>(f + 2 * BM);
       const int s = qt * BM + tid;
@@ -578,6 +588,35 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
     unsigned* r = reinterpret_cast<unsigned*>(gdq + (long long)qtok[hr] * p.dq_sn) + (lane & 3);
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt) r[dt * 4] = sm80::pack_bf16x2(dq[dt][2 * hr] * scale, dq[dt][2 * hr + 1] * scale);
+  }
+}
+
+// AttnBwdParams::srows / sints from the rows' own values (lse, D by row id; perm, gid, tok, gate by sorted
+// position): one thread per (b, h, s < srow_ld), grid-stride; h == 0 also writes the int planes. Launched after
+// attn_bwd_preprocess_kernel (D).
+template <int D>
+__global__ void __launch_bounds__(256) attn_bwd_rows_kernel(const AttnBwdParams p) {
+  grid_dep_wait();
+  const AttnParams& a = p.a;
+  const int N = a.N, ld = p.srow_ld;
+  const long long n = (long long)a.B * a.H * ld;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    const int s = (int)(i % ld);
+    const long long bh = i / ld;
+    const int h = (int)(bh % a.H), b = (int)(bh / a.H);
+    const bool ok = s < N;
+    const long long bs = (long long)b * N + s;
+    const int t = ok ? (a.perm ? __ldg(a.perm + bs) : s) : 0;
+    float* f = p.srows + bh * 3 * ld + s;
+    f[0] = bwd_detail::lse2_of(p.lse + bh * N, t, ok);
+    f[ld] = ok ? __ldg(p.dq_delta + bh * N + t) : 0.f;
+    f[2 * ld] = ok && a.gate ? a.weight * __ldg(a.gate + bs) : a.weight;
+    if (h == 0) {
+      int* q = p.sints + (long long)b * 3 * ld + s;
+      q[0] = t;
+      q[ld] = ok && a.gid ? __ldg(a.gid + bs) : 0;
+      q[2 * ld] = ok ? (p.tok ? __ldg(p.tok + bs) : s) : 0;
+    }
   }
 }
 

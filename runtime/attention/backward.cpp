@@ -80,7 +80,7 @@ struct AttentionBackward::Impl {
       CUfunction bmap = nullptr, gfill = nullptr;  // routed kernels: the mask's block map, the gate program
     };
     std::vector<K> k;
-    CUfunction pre = nullptr, fold = nullptr, gate = nullptr;
+    CUfunction pre = nullptr, fold = nullptr, gate = nullptr, rows = nullptr;
     // routed kernels' device prep (prep.cuh, bwd_map.cuh): counting sort, grouped map, summaries, transpose
     CUfunction hist = nullptr, scatter = nullptr, gmap = nullptr, summary = nullptr, mapt = nullptr;
     int smem = 0, dq_smem = 0;
@@ -119,7 +119,7 @@ struct AttentionBackward::Impl {
   void route(int ki, const AttentionShape& s, ShapeState& st, const Mod& m, const RouterInputs::Given& given,
              CUstream stream);
   // delta: D per row; acc: float32 dq, dk, dv [B][N][H][D] of a mixture; eacc: a top-k kernel's, by entry
-  std::unique_ptr<jit::DeviceBuffer> delta, acc, eacc;
+  std::unique_ptr<jit::DeviceBuffer> delta, acc, eacc, srows, sints;
 
   // BackwardOptions::time_phases: an event before each phase and one at the end
   PhaseTimer timer;
@@ -144,7 +144,7 @@ struct AttentionBackward::Impl {
             fmt::format("moga::attn_bwd_gate_kernel<{}>", D), v.smem_expr(D),
             fmt::format("&moga::attn_bwd_dq_smem_bytes<{}>", D), "moga::sort_hist_kernel",
             "moga::sort_scatter_kernel", "moga::block_map_grouped_kernel", "moga::tile_summary_kernel",
-            fmt::format("moga::attn_bwd_transpose_map_kernel<{}>", D)};
+            fmt::format("moga::attn_bwd_transpose_map_kernel<{}>", D), fmt::format("moga::attn_bwd_rows_kernel<{}>", D)};
   }
   // The units: one per kernel (built for sm_90a when the row runs wgmma), then the shared one.
   std::vector<jit::CompileJob> jobs(const LoadedPattern& pat, const BackwardOptions& o, int D) const {
@@ -315,6 +315,7 @@ AttentionBackward::Impl::Mod& AttentionBackward::Impl::module(const LoadedPatter
   m->gmap = fn(shared, se[7]);
   m->summary = fn(shared, se[8]);
   m->mapt = fn(shared, se[9]);
+  m->rows = fn(shared, se[10]);
   const int optin = dev.attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
   if (m->smem > optin || m->dq_smem > optin)
     throw NotSupportedError(fmt::format("backward at D={} needs {} bytes of shared memory; the device allows {}", D,
@@ -558,6 +559,13 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
   for (const Impl::Kern& kn : im.kerns) kmax = std::max(kmax, kn.ks->topk());
   float* const delta = ensure(im.delta, (size_t)s.B * s.H * s.N * kmax * sizeof(float));
   float* const eacc = kmax > 1 ? ensure(im.eacc, 3 * tok_elems * kmax * sizeof(float)) : nullptr;
+  // BackwardOptions::sorted_rows, for the mma.sync key-tile kernel (attention_bwd reads them in runs of its BM
+  // = 64 rows; attention_bwd_wg's producer gathers the rows itself)
+  constexpr int kRowRun = 64;
+  const bool sorted_rows = options_.sorted_rows && !var.wgmma;
+  const int srow_ld = (s.N * kmax + kRowRun - 1) / kRowRun * kRowRun;
+  float* const srows = sorted_rows ? ensure(im.srows, (size_t)s.B * s.H * 3 * srow_ld * 4) : nullptr;
+  int* const sints = sorted_rows ? reinterpret_cast<int*>(ensure(im.sints, (size_t)s.B * 3 * srow_ld * 4)) : nullptr;
   float* acc = nullptr;
   im.timer.start();
   im.phase("zero accumulators", stream);
@@ -655,6 +663,12 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
     const unsigned warps_blocks = (unsigned)std::min<size_t>((rows + 7) / 8, 65535u * 4);
     im.phase(ks.name + ": preprocess", stream);
     launch(m.pre, warps_blocks, 1, 1, 256, 0, stream, args);
+    if (srows) {
+      p.srows = srows, p.sints = sints, p.srow_ld = (Ne + kRowRun - 1) / kRowRun * kRowRun;
+      im.phase(ks.name + ": sorted rows", stream);
+      const size_t n = (size_t)s.B * s.H * p.srow_ld;
+      launch(m.rows, (unsigned)std::min<size_t>((n + 255) / 256, 65535u * 8), 1, 1, 256, 0, stream, args);
+    }
     if (p.dgate) {
       im.phase(ks.name + ": gate gradient", stream);
       const size_t n = (size_t)s.B * Ne;
