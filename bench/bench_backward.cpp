@@ -353,14 +353,15 @@ int plan(double dense_ms, double bw_gbs) {
 }
 
 // The A/B rows (--ab, default on with the moga rows): the same tile-pair work per pair through three paths, at
-// N = 32,768 (no ragged tile), seq, B = 1, H = 12, D = 128, atomic dQ:
-//   full         dense: no perm, no block map, 512 query tiles per key-tile CTA
-//   keyed_one    one computed group: the same 512 x 512 full pairs through the grouped path (perm gathers, row
-//                values by row id, the block map's index loads)
-//   keyed_2048   16 groups of 2,048: 16 x 32 x 32 full pairs, key-tile CTAs of 32 query tiles (the routed
-//                branch's at M = 16) with their fixed costs (K, V load, dK, dV epilogue) 16x more often
-// us per tile pair (over all heads) for each: keyed_one / full is the grouped path's cost per pair, keyed_2048 /
-// keyed_one the short CTAs' (docs/performance.md, "The moga backward's host path and phases").
+// N = 32,768 (no ragged tile), B = 1, H = 12, D = 128, atomic dQ, each with BackwardOptions::sorted_rows on and off:
+//   full                 dense (seq): no perm, no block map, 512 query tiles per key-tile CTA
+//   frame_local 1x128x256    one frame, so one computed group: the same 512 x 512 full pairs through the grouped
+//                        path (perm gathers, row values by row id, the block map's index loads)
+//   frame_local 16x32x64     16 frames of 2,048 tokens: 16 x 32 x 32 full pairs, key-tile CTAs of 32 query tiles
+//                        (the routed branch's at M = 16) with their fixed costs (K, V load, dK, dV epilogue) 16x
+//                        more often
+// us per tile pair (over all heads) for each: one group / full is the grouped path's cost per pair, 16 groups /
+// one group the short CTAs' (docs/performance.md, "The moga backward's host path and phases").
 json grouped_ab(int iters, CUstream st, std::mt19937_64& rng) {
   const int N = 32768;
   const size_t n = (size_t)N * kH * kD;
@@ -368,40 +369,47 @@ json grouped_ab(int iters, CUstream st, std::mt19937_64& rng) {
       lse((size_t)kH * N * 4);
   for (jit::DeviceBuffer* b : {&q, &k, &v, &dout}) fill_random(*b, n, rng);
   auto view = [&](const jit::DeviceBuffer& b) { return TensorView::contiguous(b.ptr(), DType::BF16, {1, N, kH, kD}); };
-  const AttentionShape s = AttentionShape::seq(1, N, kH, kD);
+  struct Case {
+    const char* name;
+    const char* pattern;
+    AttentionShape s;
+    double pairs;
+  };
+  const Case cases[] = {{"full", "full", AttentionShape::seq(1, N, kH, kD), 512.0 * 512},
+                        {"frame_local 1x128x256", "frame_local", AttentionShape::make_video(1, 1, 128, 256, kH, kD),
+                         512.0 * 512},
+                        {"frame_local 16x32x64", "frame_local", AttentionShape::make_video(1, 16, 32, 64, kH, kD),
+                         16 * 32.0 * 32}};
   json rows = json::array();
   std::printf("A/B at N=%d (us per tile pair over all heads; ratio to full):\n", N);
   double full_us = 0;
-  for (const char* name : {"full", "keyed_one", "keyed_2048"}) {
-    LoadedPattern pat = std::string(name) == "full" ? load_builtin("full") : LoadedPattern{};
-    for (const auto& e : bench_bwd_patterns())
-      if (std::string(e.label) == name) pat = load_from_text(e.cuda, e.manifest, e.label);
+  for (const Case& c : cases) {
+    const LoadedPattern pat = load_builtin(c.pattern);
     AttentionOptions fo;
     fo.lse = true;
     PatternAttention fwd(pat, fo);
     RunOptions ro;
     ro.lse = {lse.ptr()};
-    fwd.run(view(q), view(k), view(v), view(o), s, nullptr, st, ro);
+    fwd.run(view(q), view(k), view(v), view(o), c.s, nullptr, st, ro);
     const BackwardInputs in{view(q), view(k), view(v), view(o), view(dout), {lse.ptr()}};
     const BackwardOutputs g{view(dq), view(dk), view(dv)};
     for (bool sorted : {true, false}) {  // BackwardOptions::sorted_rows: the query rows' values by cp.async or gathered
       BackwardOptions bo;
       bo.sorted_rows = sorted;
       AttentionBackward bwd(pat, bo);
-      const double ms = median_ms([&] { bwd.run(in, g, s, st); }, iters, st);
+      const double ms = median_ms([&] { bwd.run(in, g, c.s, st); }, iters, st);
       bo.time_phases = true;
       AttentionBackward bt(pat, bo);
-      const json ph = phases(bt, [&] { bt.run(in, g, s, st); }, iters);
+      const json ph = phases(bt, [&] { bt.run(in, g, c.s, st); }, iters);
       double main_ms = 0;
       for (const json& x : ph["phases"])
         if (x["phase"].get<std::string>().find(": main") != std::string::npos) main_ms += x["ms"].get<double>();
-      const double t = N / 64, pairs = std::string(name) == "keyed_2048" ? 16 * 32.0 * 32 : t * t;
-      const double us = main_ms * 1e3 / pairs;
+      const double us = main_ms * 1e3 / c.pairs;
       if (full_us == 0) full_us = us;
-      rows.push_back({{"case", name}, {"sorted_rows", sorted}, {"N", N}, {"pairs", pairs}, {"bwd_ms", ms},
+      rows.push_back({{"case", c.name}, {"sorted_rows", sorted}, {"N", N}, {"pairs", c.pairs}, {"bwd_ms", ms},
                       {"main_ms", main_ms}, {"us_per_pair", us}, {"phases", ph}});
-      std::printf("  %-11s %-14s %8.0f pairs  backward %8.3f ms  main kernel %8.3f ms  %.4f us/pair  %.2fx\n", name,
-                  sorted ? "sorted rows" : "gathered rows", pairs, ms, main_ms, us, us / full_us);
+      std::printf("  %-22s %-14s %8.0f pairs  backward %8.3f ms  main kernel %8.3f ms  %.4f us/pair  %.2fx\n",
+                  c.name, sorted ? "sorted rows" : "gathered rows", c.pairs, ms, main_ms, us, us / full_us);
     }
   }
   return rows;
