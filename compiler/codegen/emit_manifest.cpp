@@ -18,6 +18,10 @@ json dictToJson(DictionaryAttr dict) {
       json list = json::array();
       for (Attribute e : arr) list.push_back(llvm::cast<IntegerAttr>(e).getInt());
       j[a.getName().str()] = list;
+    } else if (auto s = llvm::dyn_cast<StringAttr>(a.getValue())) {
+      j[a.getName().str()] = s.str();
+    } else if (auto d = llvm::dyn_cast<DictionaryAttr>(a.getValue())) {
+      j[a.getName().str()] = dictToJson(d);  // the plan's per-arch entries
     }
   }
   return j;
@@ -56,6 +60,7 @@ json emitManifest(attn::PatternOp p, const json& params) {
         {"uses", uses},
         {"tiles", dictToJson(k.getTilesAttr())},
         {"tunable", dictToJson(k.getTunableAttr())},
+        {"plan", dictToJson(k.getPlanAttr())},
         {"entries", entries},
         {"mask", regionOrNull(k.getMask(), {"q", "kv"})},
         {"key", regionOrNull(k.getKey(), {"t"})},

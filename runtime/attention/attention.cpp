@@ -83,6 +83,19 @@ void launch_ex(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned thr
   CU_CHECK(jit::driver().cuLaunchKernelEx(&cfg, f, args, nullptr));
 }
 
+// The kernel's Hopper plan: the manifest's (attn-assign-tiles wrote it), checked against the registry, or the
+// registry's rule for a manifest without one (hand-written).
+HopperPlan hopper_plan(const ref::KernelSpec& ks) {
+  if (!ks.plan_sm90) return default_hopper_plan({ks.grouped(), ks.mask.has_value(), ks.bias.has_value()});
+  const ref::HopperPlanSpec& m = *ks.plan_sm90;
+  const KernelVariant* v = find_variant(m.variant);
+  if (!v || v->engine != Engine::Wgmma)
+    throw PatternError(fmt::format("kernel '{}': the manifest's plan names '{}', which is not a wgmma row of the "
+                                   "kernel registry (rows: {})",
+                                   ks.name, m.variant, variant_names()));
+  return {m.variant, {m.block_m, m.block_n, m.warps, m.stages}, m.head_dims};
+}
+
 }  // namespace
 
 // ---- the plan and the state ------------------------------------------------------------------------------
@@ -93,6 +106,7 @@ struct PatternAttention::Impl {
     const ref::KernelSpec* ks = nullptr;
     TileConfig t;             // the mma.sync (v7) tiles: the manifest's with the option's entry on top
     bool tile_entry = false;  // AttentionOptions::tiles names this kernel (Auto keeps it on v7)
+    HopperPlan hopper;        // the compiler's plan (manifest "plan".sm_90), or the registry's rule without one
     std::string variant;  // moga_gen_<pattern>::<kernel>
     Kind kind = Kind::Dense;
     bool mask = false, gate_prog = false, route_gate = false;
@@ -274,6 +288,7 @@ PatternAttention::PatternAttention(LoadedPattern pattern, AttentionOptions optio
     p.ks = &ks;
     p.t = resolve_tiles(ks, options_);
     p.tile_entry = options_.tiles.count(ks.name) > 0;
+    p.hopper = hopper_plan(ks);
     p.variant = fmt::format("moga_gen_{}::{}", spec.pattern, ks.name);
     p.mask = ks.mask.has_value();
     p.gate_prog = ks.gate.has_value();
@@ -327,24 +342,24 @@ PatternAttention::Impl::Choice PatternAttention::Impl::choose(int ki, int D) con
   auto named = options->variants.find(p.ks->name);
   if (named != options->variants.end()) v = find_variant(named->second);
   else if (!options->variant.empty()) v = find_variant(options->variant);
-  else {
+  const TileConfig* planned = nullptr;  // the plan's tiles when the plan's row runs
+  if (!v) {
+    // The compiler's plan (registry.h default_hopper_plan): its row on Hopper at the head dims it lists,
+    // unless the caller forced an engine or gave mma.sync tiles; sm80.mma with the manifest's tiles otherwise.
+    const auto& dims = p.hopper.head_dims;
+    const bool listed = std::find(dims.begin(), dims.end(), D) != dims.end();
     const Engine e = options->engine != Engine::Auto ? options->engine
-                     : D == 128 && !p.tile_entry && wgmma_arch(target_arch()) ? Engine::Wgmma
-                                                                               : Engine::MmaSync;
-    v = &default_variant(e);
-    // A bias's row terms and staged column words need registers the consumers do not have beside Q:
-    // with Q in shared memory (sm90.ws.sq, 32 registers fewer per thread) its kernel does not spill.
-    if (e == Engine::Wgmma && p.ks->bias) v = find_variant("sm90.ws.sq");
-    // Dense kernels (no mask, no gather: every tile full; a bias or softcap allowed) run the TMA row,
-    // measured faster on the H200 (docs/performance.md, "v12": 11.03 vs 12.59 ms at N = 32,760, 57.5 vs
-    // 65.9 at 75,600, the softcap and ALiBi 9-13% faster); masked kernels keep sm90.ws (not measured).
-    if (e == Engine::Wgmma && p.kind == Kind::Dense) v = find_variant("sm90.tma");
+                     : listed && !p.tile_entry && wgmma_arch(target_arch()) ? Engine::Wgmma
+                                                                             : Engine::MmaSync;
+    v = e == Engine::Wgmma ? find_variant(p.hopper.variant) : &default_variant(e);
+    if (e == Engine::Wgmma) planned = &p.hopper.tiles;
   }
   // a row without a gather (sm90.tma) sends the kernels with one (sorted tokens) to its gather row
+  const KernelVariant* asked = v;
   v = &row_for_kernel(*v, p.kind == Kind::Keyed || p.kind == Kind::Routed);
   if (v->engine == Engine::MmaSync) return {v, p.t};
-  // a wgmma row: its default tiles, with the fields a tiles entry gives on top
-  TileConfig t = v->default_tiles;
+  // a wgmma row: the plan's tiles (or the row's default), with the fields a tiles entry gives on top
+  TileConfig t = planned && v == asked ? *planned : v->default_tiles;
   auto it = options->tiles.find(p.ks->name);
   const bool stages_given = it != options->tiles.end() && it->second.stages;
   if (it != options->tiles.end()) {

@@ -176,6 +176,17 @@ const KernelVariant& row_for_kernel(const KernelVariant& v, bool gathers) {
   return gathers && v.gather_row ? *find_variant(v.gather_row) : v;
 }
 
+HopperPlan default_hopper_plan(const KernelTraits& k) {
+  // Dense kernels (no mask, no gather: every tile full; a bias or softcap allowed) run the TMA row, measured
+  // faster on the H200 (docs/performance.md, "v12"). Otherwise a bias's row terms and staged column words
+  // need the registers Q would take: with Q in shared memory (sm90.ws.sq) its kernel does not spill. A row
+  // that cannot gather sends gathered kernels to its gather row. D = 64 stays on sm80.mma until the wgmma
+  // rows are measured there.
+  const KernelVariant* v = find_variant(!k.masked && !k.gathers ? "sm90.tma" : k.bias ? "sm90.ws.sq" : "sm90.ws");
+  v = &row_for_kernel(*v, k.gathers);
+  return {v->name, v->default_tiles, {128}};
+}
+
 std::string variant_names() {
   std::string s;
   for (const KernelVariant& v : kernel_registry()) s += (s.empty() ? "" : ", ") + std::string(v.name);

@@ -100,4 +100,21 @@ const KernelVariant& row_for_kernel(const KernelVariant& v, bool gathers);
 // "sm80.mma, sm90.ws, ..." (error messages).
 std::string variant_names();
 
+// ---- The plan: the row a kernel runs on Hopper -----------------------------------------------------------
+// One rule with two readers: the compiler's attn-assign-tiles writes its answer into the IR and the
+// manifest ("plan"), and the runtime launches what the manifest says (attention.cpp; a hand-written
+// manifest without a plan gets this rule's answer). Kernels on other targets, at head dims the plan does
+// not list, or with a caller's tile entry run sm80.mma with the manifest's "tiles".
+struct KernelTraits {
+  bool gathers = false;  // a computed key or a router: the kernel runs in group order (perm)
+  bool masked = false;   // a mask program
+  bool bias = false;     // a bias program
+};
+struct HopperPlan {
+  std::string variant;         // a registry row (Engine::Wgmma)
+  TileConfig tiles;            // its tiles (before the runtime drops stages that the device cannot hold)
+  std::vector<int> head_dims;  // the head dims it runs at
+};
+HopperPlan default_hopper_plan(const KernelTraits& k);
+
 }  // namespace moga::rt

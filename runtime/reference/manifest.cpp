@@ -479,6 +479,29 @@ KernelSpec parse_kernel(const json& kj, size_t ki, Layout layout, const std::str
     field("head_dim", &k.tiles.head_dim);
   }
 
+  if (const json* pl = find(kj, "plan"); pl && !pl->is_null()) {
+    const std::string pw = where + ": plan";
+    if (!pl->is_object()) fail(pw, "must be an object {\"sm_90\": {...}}, got " + kind_of(*pl));
+    if (const json* h = find(*pl, "sm_90"); h && !h->is_null()) {
+      const std::string hw = pw + ".sm_90";
+      if (!h->is_object()) fail(hw, "must be an object, got " + kind_of(*h));
+      HopperPlanSpec hp;
+      hp.variant = get_string(require(*h, "variant", hw), hw, "variant");
+      hp.block_m = (int)get_int(require(*h, "block_m", hw), hw, "block_m", 1, 1 << 16);
+      hp.block_n = (int)get_int(require(*h, "block_n", hw), hw, "block_n", 1, 1 << 16);
+      hp.warps = (int)get_int(require(*h, "warps", hw), hw, "warps", 1, 64);
+      hp.stages = (int)get_int(require(*h, "stages", hw), hw, "stages", 1, 16);
+      const json& dims = require(*h, "head_dims", hw);
+      if (!dims.is_array()) fail(hw, "\"head_dims\" must be an array, got " + kind_of(dims));
+      for (const auto& d : dims) {
+        const int v = (int)get_int(d, hw, "head_dims", 64, 128);
+        if (v != 64 && v != 128) fail(hw, "\"head_dims\" holds " + brief(d) + " (the kernels have 64 and 128)");
+        hp.head_dims.push_back(v);
+      }
+      k.plan_sm90 = hp;
+    }
+  }
+
   auto program = [&](const char* key, Slot slot, std::optional<Program>* out) {
     if (const json* v = find(kj, key); v && !v->is_null()) *out = parse_program(*v, slot, where + ": " + key);
   };

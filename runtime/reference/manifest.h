@@ -102,6 +102,14 @@ struct TileSpec {
   int block_m = 128, block_n = 64, warps = 4, stages = 2, head_dim = 128;
 };
 
+// The compiler's plan for Hopper (manifest "plan": {"sm_90": ...}; attn-assign-tiles): the kernel registry
+// row (runtime/attention/registry.h) the runtime launches there, its tiles, and the head dims it runs at.
+struct HopperPlanSpec {
+  std::string variant;
+  int block_m = 0, block_n = 0, warps = 0, stages = 0;
+  std::vector<int> head_dims;
+};
+
 struct KernelSpec {
   std::string name;
   double weight = 1.0;
@@ -119,6 +127,7 @@ struct KernelSpec {
   bool stage_keys = true;  // the wgmma kernel stages key columns for the mask (manifest "stage_keys"; absent: true)
   long long bias_f32_max_n = 0;
   TileSpec tiles;
+  std::optional<HopperPlanSpec> plan_sm90;  // absent (a hand-written manifest): the registry's rule
   std::optional<Program> mask, key, bias, gate;
 
   bool grouped() const { return route.has_value() || key.has_value(); }

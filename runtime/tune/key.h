@@ -3,7 +3,7 @@
 //   (pattern hash, kernel, shape bucket, arch, versions)  -> one database file   (DbKey)
 //   + config                                              -> one result in it    (Config::id())
 //
-// pattern hash  XXH3 of the manifest's kernel entry minus "tiles"/"tunable" (+ the layout): what the
+// pattern hash  XXH3 of the manifest's kernel entry minus "tiles"/"tunable"/"plan" (+ the layout): what the
 //               kernel computes, not how it is tiled (space.h, KernelInfo::pattern_hash)
 // shape bucket  N rounded up to a power of two, B, H, D (lengths are runtime arguments: a new N in
 //               the same bucket reuses the result, and never recompiles)

@@ -110,6 +110,7 @@ KernelInfo info_of(const json& manifest, const json& entry, int index) {
   json what = entry;
   what.erase("tiles");
   what.erase("tunable");
+  what.erase("plan");  // the Hopper plan (a row and its tiles) is how it runs, not what it computes
   // nlohmann::json keeps object keys sorted and prints doubles round-trip exact: dump() is canonical.
   const json hashed = {{"layout", manifest.value("layout", json())}, {"kernel", what}};
   k.pattern_hash = jit::xxh3(hashed.dump());

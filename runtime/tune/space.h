@@ -60,7 +60,7 @@ struct KernelInfo {
   // "tunable": parameter -> candidate values. Missing parameters (or a manifest without "tunable")
   // contribute the "tiles" value alone.
   std::vector<int> block_m, block_n, warps, stages;
-  // XXH3 of the canonical JSON of {"layout": <manifest layout>, "kernel": <entry minus "tiles" and
+  // XXH3 of the canonical JSON of {"layout": <manifest layout>, "kernel": <entry minus "tiles", "plan" and
   // "tunable">}: what the kernel computes, independent of how it is tiled. pattern_hash_hex() is the
   // 16-digit spelling used in keys and file names.
   uint64_t pattern_hash = 0;

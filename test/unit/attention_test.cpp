@@ -457,6 +457,25 @@ TEST(attention_registry, DenseKernelsRunTheTmaRowByDefault) {
   EXPECT_EQ(fw.tiles(0, 128), (TileConfig{128, 128, 8, 2}));
 }
 
+// The runtime launches the compiler's plan (manifest "plan".sm_90, attn-assign-tiles) as written: another row,
+// other tiles, other head dims; a manifest without one gets the registry's rule (default_hopper_plan), and a
+// plan naming a row that is not a wgmma row is refused naming it.
+TEST(attention_registry, TheManifestsPlanIsWhatRuns) {
+  LoadedPattern lp = load_builtin("causal");
+  ASSERT_TRUE(lp.spec.kernels[0].plan_sm90.has_value()) << "moga-compile wrote no plan";
+  EXPECT_EQ(lp.spec.kernels[0].plan_sm90->variant, "sm90.ws");
+  lp.spec.kernels[0].plan_sm90 = moga::ref::HopperPlanSpec{"sm90.ws.items", 128, 64, 8, 4, {64, 128}};
+  PatternAttention a(lp, for_arch("sm_90"));
+  EXPECT_STREQ(a.variant(0, 128).name, "sm90.ws.items");
+  EXPECT_EQ(a.tiles(0, 128), (TileConfig{128, 64, 8, 4}));
+  EXPECT_STREQ(a.variant(0, 64).name, "sm90.ws.items") << "the plan lists D = 64";
+  EXPECT_STREQ(PatternAttention(lp, for_arch("sm_80")).variant(0, 128).name, "sm80.mma");
+  lp.spec.kernels[0].plan_sm90.reset();
+  EXPECT_STREQ(PatternAttention(lp, for_arch("sm_90")).variant(0, 128).name, "sm90.ws");
+  lp.spec.kernels[0].plan_sm90 = moga::ref::HopperPlanSpec{"sm80.mma", 128, 64, 4, 2, {128}};
+  expect_error<PatternError>([&] { PatternAttention bad(lp, for_arch("sm_90")); }, {"'sm80.mma'", "kernel 'causal'"});
+}
+
 // The tensor maps' shapes (the driver call itself needs a device): innermost first, byte strides, a box of
 // 64 columns; a dimension of length 1 gets the packed stride; a zero stride along a longer one is refused.
 TEST(attention_tma, MapShapes) {

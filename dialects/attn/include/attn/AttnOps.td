@@ -224,7 +224,9 @@ def Attn_KernelOp : Attn_Op<"kernel", [MemoryEffects<[MemWrite]>, IsolatedFromAb
     no coordinates) and the structure the classifier found; `attn-plan-score` places each
     term of the bias (row / column / element, `attn.at`), marks the integer element terms evaluated in
     float32 (`attn.f32`) and the longest sequence for which that is exact (`bias_f32_max_n`);
-    `attn-assign-tiles` adds the tile sizes and the tunable space.
+    `attn-assign-tiles` adds the mma.sync tile sizes and their tunable space (`tiles`, `tunable`) and
+    the plan the runtime launches on Hopper (`plan`: `sm_90` = the kernel registry's row, its tiles and
+    the head dims it runs at; runtime/attention/registry.h default_hopper_plan).
 
     ```mlir
     attn.kernel "frame" weight 0.5 {accumulate = false} key {
@@ -246,7 +248,8 @@ def Attn_KernelOp : Attn_Op<"kernel", [MemoryEffects<[MemWrite]>, IsolatedFromAb
                        OptionalAttr<StrAttr>:$structure,
                        OptionalAttr<I64Attr>:$bias_f32_max_n,
                        OptionalAttr<DictionaryAttr>:$tiles,
-                       OptionalAttr<DictionaryAttr>:$tunable);
+                       OptionalAttr<DictionaryAttr>:$tunable,
+                       OptionalAttr<DictionaryAttr>:$plan);
   let regions = (region AnyRegion:$mask, AnyRegion:$key, AnyRegion:$bias, AnyRegion:$gate);
   let assemblyFormat = [{
     $name (`group` `(` $routing^ `)`)? `weight` $weight attr-dict

@@ -55,7 +55,7 @@ def AttnPlanScore : Pass<"attn-plan-score", "::mlir::ModuleOp"> {
 }
 
 def AttnAssignTiles : Pass<"attn-assign-tiles", "::mlir::ModuleOp"> {
-  let summary = "Attach tile sizes (defaults) and the tunable space to each kernel";
+  let summary = "Attach the mma.sync tiles, their tunable space and the Hopper plan (registry row) to each kernel";
   let options = [
     Option<"headDim", "head-dim", "int64_t", /*default=*/"128", "head dimension of the kernels">,
   ];

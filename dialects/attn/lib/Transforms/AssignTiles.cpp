@@ -1,6 +1,7 @@
 //===- AssignTiles.cpp - default tiles and the tunable space --------------===//
 #include "attn/AttnOps.h"
 #include "attn/AttnPasses.h"
+#include "runtime/attention/registry.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNASSIGNTILES
@@ -46,6 +47,24 @@ struct AttnAssignTiles : mlir::attn::impl::AttnAssignTilesBase<AttnAssignTiles> 
           b.getNamedAttr("warps", list({4, 8})),
           b.getNamedAttr("stages", list({2, 3})),
       }));
+      // The Hopper plan: the registry's rule on what the kernel is (its row, that row's tiles, the head
+      // dims it runs at). The runtime launches it as written; the manifest carries it as "plan".
+      moga::rt::KernelTraits traits;
+      traits.gathers = !k.getKey().empty() || k.getRouting();
+      traits.masked = !k.getMask().empty();
+      traits.bias = !k.getBias().empty();
+      const moga::rt::HopperPlan hp = moga::rt::default_hopper_plan(traits);
+      SmallVector<Attribute> dims;
+      for (int d : hp.head_dims) dims.push_back(i64(d));
+      k.setPlanAttr(b.getDictionaryAttr({b.getNamedAttr(
+          "sm_90", b.getDictionaryAttr({
+                       b.getNamedAttr("variant", b.getStringAttr(hp.variant)),
+                       b.getNamedAttr("block_m", i64(hp.tiles.block_m)),
+                       b.getNamedAttr("block_n", i64(hp.tiles.block_n)),
+                       b.getNamedAttr("warps", i64(hp.tiles.warps)),
+                       b.getNamedAttr("stages", i64(hp.tiles.stages)),
+                       b.getNamedAttr("head_dims", b.getArrayAttr(dims)),
+                   }))}));
     });
   }
 };

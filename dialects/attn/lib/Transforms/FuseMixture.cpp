@@ -64,7 +64,7 @@ struct AttnFuseMixture : mlir::attn::impl::AttnFuseMixtureBase<AttnFuseMixture> 
             builder.getBoolAttr(i != 0), routeGate ? builder.getUnitAttr() : UnitAttr(),
             a.getScaleAttr(), a.getSoftcapAttr(), /*uses=*/ArrayAttr(), /*key_uses=*/ArrayAttr(), /*structure=*/StringAttr(),
             /*bias_f32_max_n=*/IntegerAttr(),
-            /*tiles=*/DictionaryAttr(), /*tunable=*/DictionaryAttr());
+            /*tiles=*/DictionaryAttr(), /*tunable=*/DictionaryAttr(), /*plan=*/DictionaryAttr());
         cloneRegion(a.getMask(), kernel.getMask());
         cloneRegion(a.getKey(), kernel.getKey());
         cloneRegion(a.getBias(), kernel.getBias());
