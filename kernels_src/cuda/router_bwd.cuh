@@ -172,22 +172,32 @@ __global__ void __launch_bounds__(256) router_bwd_softmax_kernel(const RouterBwd
   }
 }
 
-// One block of 256 threads; `blocks`: the softmax kernel's grid.
+// One block of 256 threads; `blocks`: the softmax kernel's grid (up to 1024). P_m = sum of the blocks' psum:
+// R = 256 / M threads per group (M <= 256), thread i summing blocks b = i / M, i / M + R, ... of group i % M, then
+// group m's R partial sums added in order by thread m: a fixed order (deterministic) with R loads in flight per
+// group, not one thread walking all the blocks of its group alone.
 __global__ void __launch_bounds__(256) router_bwd_loss_kernel(const RouterBwdParams p, int blocks) {
-  __shared__ float term[256];
-  const int m = threadIdx.x;
-  float f = 0.f;
-  if (m < p.M) {
-    float P = 0.f;
-    for (int b = 0; b < blocks; ++b) P += p.psum[(long long)b * p.M + m];
-    f = (float)p.counts[m] / ((float)p.k * p.T) * (P / p.T);
+  __shared__ float part[256], term[256];
+  const int i = threadIdx.x, R = 256 / p.M, m = i % p.M, r = i / p.M;
+  float s = 0.f;
+  if (r < R) {
+#pragma unroll 4
+    for (int b = r; b < blocks; b += R) s += p.psum[(long long)b * p.M + m];
   }
-  term[m] = f;
+  part[i] = s;
   __syncthreads();
-  if (m == 0) {
-    float s = 0.f;
-    for (int i = 0; i < p.M; ++i) s += term[i];
-    p.loss[0] = p.balance_weight * p.M * s;
+  float f = 0.f;
+  if (i < p.M) {
+    float P = 0.f;
+    for (int q = 0; q < R; ++q) P += part[q * p.M + i];
+    f = (float)p.counts[i] / ((float)p.k * p.T) * (P / p.T);
+  }
+  term[i] = f;
+  __syncthreads();
+  if (i == 0) {
+    float t = 0.f;
+    for (int x = 0; x < p.M; ++x) t += term[x];
+    p.loss[0] = p.balance_weight * p.M * t;
   }
 }
 
