@@ -13,6 +13,10 @@
 //        (then attn_bwd_fold_kernel); false: no dQ (attention_bwd_dq<V, D, 128> computes it). DQ_BULK (backward
 //        row sm90.wg.bulk): the same sums staged in shared memory and added by one bulk reduction per row
 //        (cp.reduce.async.bulk .add.f32, 256 bytes: FA3's dQ path, there by TMA) instead of 16 red.v2 per thread.
+//   template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
+//   __global__ void attention_bwd_wg_tma(AttnBwdParams p, BwdTmaMaps tm);   the same for kernels without a
+//        gather (p.perm, p.tok null; rows sm90.wg.tma*): the producer is one warp whose lane 0 issues TMA boxes
+//        of q, k, v, dout (tm: bwd_params.cuh, __grid_constant__), setmaxnreg 24 / 240.
 //
 // One CTA per key tile of 128 keys, three warpgroups:
 //   warpgroup 0, producer (setmaxnreg down to kProducerRegs): K and V of the key tile once (kv_full), then
@@ -51,6 +55,9 @@ struct AttnBwdWgCfg {
   // figure: it spills below) + 224 * 256 for the consumers (dK, dV: 2 x 64 accumulators; S^T, dP^T: 2 x 32;
   // dQ: 32; packed P^T and dS^T: 2 x 16).
   static constexpr int kProducerRegs = 56, kConsumerRegs = 224;
+  // TMA (attention_bwd_wg_tma): FA3's split, 24 * 128 + 240 * 256 (the producer only issues boxes and writes
+  // the row values)
+  static constexpr int kTmaProducerRegs = 24, kTmaConsumerRegs = 240;
   static constexpr int kCH = D / 8;                  // 16-byte chunks per row
   static constexpr int kKVBytes = kBN * D * 2;       // [D/64][BN][64]
   static constexpr int kKVBlock = kBN * 128;         // one 64-column block of K or V
@@ -84,8 +91,9 @@ __device__ __forceinline__ void pack_a(const float (&x)[32], int kb, unsigned (&
 }
 }  // namespace bwd_wg_detail
 
-template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
-__global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p) {
+// The kernels' body; tm: the TMA maps (TMA: attention_bwd_wg_tma), else nullptr.
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK, bool TMA>
+__device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, const BwdTmaMaps* tm) {
   static_assert(DQ_ATOMIC || !DQ_BULK, "DQ_BULK is a way of adding dQ: it needs DQ_ATOMIC");
 #if defined(MOGA_HAS_WGMMA)
   using namespace bwd_detail;
@@ -125,10 +133,12 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
   const int* gid = a.gid ? a.gid + (long long)b * N : nullptr;
 
   if (tid == 0) {
-    sm90::mbar_init(bar_kv, 128);
+    // cp.async: one arrival per producer thread for its copies, and for Q / dO one more after the row values;
+    // TMA: the issuing lane's expect-tx arrival, and one per lane of warp 0 after the row values
+    sm90::mbar_init(bar_kv, TMA ? 1 : 128);
 #pragma unroll
     for (int s = 0; s < S; ++s) {
-      sm90::mbar_init(bar_full + 8 * s, 256);  // 128 cp.async arrivals + 128 after the row values
+      sm90::mbar_init(bar_full + 8 * s, TMA ? 33 : 256);
       sm90::mbar_init(bar_empty + 8 * s, 8);   // one per consumer warp
     }
     sm90::fence_mbar_init();
@@ -137,7 +147,55 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
   __syncthreads();  // the last CTA-wide barrier: the roles part here
 
   if (warp < 4) {  // ---- producer ----
-    sm90::setmaxnreg_dec<C::kProducerRegs>();
+    sm90::setmaxnreg_dec<TMA ? C::kTmaProducerRegs : C::kProducerRegs>();
+    const float* lse = p.lse + ((long long)b * a.H + h) * N;
+    const float* dlt = p.dq_delta + ((long long)b * a.H + h) * N;
+    // the tile's per-row values into stage st (after its release: plain stores, published by the arrival
+    // that follows), rows r0, r0 + step, ...
+    auto row_values = [&](int st, int q0, int r0, int step) {
+      float* f = reinterpret_cast<float*>(gbase + C::kRowOff + st * C::kRowBytes);
+      int* ti = reinterpret_cast<int*>(f + 3 * BM);
+      for (int r = r0; r < BM; r += step) {
+        const int s = q0 + r;
+        const bool ok = s < N;
+        const int t = ok ? token_at(perm, s) : 0;
+        f[r] = lse2_of(lse, t, ok);
+        f[BM + r] = ok ? __ldg(dlt + t) : 0.f;
+        f[2 * BM + r] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + s) : a.weight;
+        ti[r] = t;
+        ti[BM + r] = ok && gid ? __ldg(gid + s) : 0;
+        ti[2 * BM + r] = ok ? token_at(tok, s) : 0;
+      }
+    };
+    if constexpr (TMA) {  // kernels without a gather: warp 0, lane 0 issues the boxes; the warp writes the row values
+      if (warp != 0) return;
+      if (lane == 0) {
+        sm90::mbar_arrive_expect_tx(bar_kv, 2 * C::kKVBytes);
+#pragma unroll
+        for (int blk = 0; blk < D / 64; ++blk) {
+          sm90::tma_load_4d(sK + blk * C::kKVBlock, &tm->k, bar_kv, 64 * blk, kv0, h, b);
+          sm90::tma_load_4d(sV + blk * C::kKVBlock, &tm->v, bar_kv, 64 * blk, kv0, h, b);
+        }
+      }
+#pragma unroll 1
+      for (int j = 0; j < n_tot; ++j) {
+        const int st = j % S, q0 = tile_of(j) * BM;
+        if (j >= S) sm90::mbar_wait(bar_empty + 8 * st, ((j / S) - 1) & 1);
+        if (lane == 0) {
+          const unsigned full = bar_full + 8 * st;
+          sm90::mbar_arrive_expect_tx(full, 2 * C::kQBytes);
+#pragma unroll
+          for (int blk = 0; blk < D / 64; ++blk) {
+            sm90::tma_load_4d(base + C::kQOff + st * C::kQBytes + blk * C::kQBlock, &tm->q, full, 64 * blk, q0, h, b);
+            sm90::tma_load_4d(base + C::kdOOff + st * C::kQBytes + blk * C::kQBlock, &tm->dout, full, 64 * blk, q0, h,
+                              b);
+          }
+        }
+        row_values(st, q0, lane, 32);
+        sm90::mbar_arrive(bar_full + 8 * st);
+      }
+      return;
+    }
     typedef unsigned short bf16_t;
     // thread tid copies chunk c of rows r0 + 8 i: one swizzle phase (r & 7 = r0) for all of them
     const int c = tid % C::kCH, r0 = tid / C::kCH;
@@ -156,8 +214,6 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
     sm90::cp_async_mbar_arrive(bar_kv);
     const bf16_t* gq = static_cast<const bf16_t*>(a.q) + b * a.q_sb + h * a.q_sh;
     const bf16_t* gdo = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + h * p.do_sh;
-    const float* lse = p.lse + ((long long)b * a.H + h) * N;
-    const float* dlt = p.dq_delta + ((long long)b * a.H + h) * N;
 #pragma unroll 1
     for (int j = 0; j < n_tot; ++j) {
       const int st = j % S, q0 = tile_of(j) * BM;
@@ -165,19 +221,7 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
       rows(base + C::kQOff + st * C::kQBytes + qoff, gq, a.q_sn, q0, BM);
       rows(base + C::kdOOff + st * C::kQBytes + qoff, gdo, p.do_sn, q0, BM);
       sm90::cp_async_mbar_arrive(bar_full + 8 * st);
-      if (tid < BM) {  // the stage was released: plain stores, published by the arrival below
-        float* f = reinterpret_cast<float*>(gbase + C::kRowOff + st * C::kRowBytes);
-        int* ti = reinterpret_cast<int*>(f + 3 * BM);
-        const int s = q0 + tid;
-        const bool ok = s < N;
-        const int t = ok ? token_at(perm, s) : 0;
-        f[tid] = lse2_of(lse, t, ok);
-        f[BM + tid] = ok ? __ldg(dlt + t) : 0.f;
-        f[2 * BM + tid] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + s) : a.weight;
-        ti[tid] = t;
-        ti[BM + tid] = ok && gid ? __ldg(gid + s) : 0;
-        ti[2 * BM + tid] = ok ? token_at(tok, s) : 0;
-      }
+      row_values(st, q0, tid, 128);
       sm90::mbar_arrive(bar_full + 8 * st);
     }
     sm90::cp_async_wait_all();
@@ -185,7 +229,7 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
   }
 
   // ---- consumers ----
-  sm90::setmaxnreg_inc<C::kConsumerRegs>();
+  sm90::setmaxnreg_inc<TMA ? C::kTmaConsumerRegs : C::kConsumerRegs>();
   const int g = (warp >> 2) - 1, w = warp & 3;  // warpgroup 0 / 1 of the consumers, warp in it
   const int krow0 = g * 64 + w * 16 + (lane >> 2);  // this thread's key rows krow0, krow0 + 8 of the tile
   Coords<int> kc[2];
@@ -426,8 +470,19 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
   }
 #else
   (void)p;
+  (void)tm;
   __trap();  // needs sm_90a
 #endif
+}
+
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
+__global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p) {
+  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, false>(p, nullptr);
+}
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
+__global__ void __launch_bounds__(384, 1)
+    attention_bwd_wg_tma(const __grid_constant__ AttnBwdParams p, const __grid_constant__ BwdTmaMaps tm) {
+  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true>(p, &tm);
 }
 
 template <int D>

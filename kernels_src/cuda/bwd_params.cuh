@@ -55,6 +55,13 @@ struct AttnBwdParams {
   int srow_ld;
 };
 
+// The second parameter of attention_bwd_wg_tma (backward rows sm90.wg.tma*), passed __grid_constant__: the maps of
+// q, k, v and dout as 4-D tensors (D, rows, H, B), boxes of 64 columns x 64 (q, dout) or 128 (k, v) rows,
+// 128-byte swizzle (runtime/attention/tma_maps.h make_tma_map).
+struct BwdTmaMaps {
+  TmaMap q, k, v, dout;
+};
+
 // attn_bwd_fold_kernel: for tensor i = blockIdx.y (0 dq, 1 dk, 2 dv; src[i] null: skipped), token t's value =
 // sum over j < k of src[i] row t k + j (float32 [B][N k][H][D], fixed order), added to acc[i] (float32 [B][N][H]
 // [D]) when set, else written bf16 to dst[i] with its strides.

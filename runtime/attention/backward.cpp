@@ -10,6 +10,7 @@
 #include "kernels_src/cuda/bwd_map.cuh"
 #include "kernels_src/cuda/bwd_params.cuh"
 #include "runtime/attention/bwd_registry.h"
+#include "runtime/attention/tma_maps.h"
 #include "kernels_src/cuda/prep.cuh"
 #include "runtime/attention/host_shape.h"
 #include "runtime/attention/phase_timer.h"
@@ -125,6 +126,8 @@ struct AttentionBackward::Impl {
   PhaseTimer timer;
   void phase(std::string name, CUstream stream) { timer.mark(std::move(name), stream); }
 
+  // Whether the kernel's rows are gathered (sorted by group: computed key or routing).
+  static bool gathers(const Kern& k) { return k.ks->key || k.ks->route; }
   // The backward row at head dim D (bwd_registry.h: BackwardOptions::engine, MOGA_BWD_ENGINE, the default).
   static const BackwardVariant& variant(const BackwardOptions& o, int D) {
     return choose_backward(o.arch.empty() ? jit::CompileOptions{}.resolved_arch() : o.arch, D, o.engine);
@@ -132,7 +135,8 @@ struct AttentionBackward::Impl {
   // The row's three main kernels, then for a routed kernel its mask's block map and its gate program (when it
   // has them).
   std::vector<std::string> kernel_exprs(const Kern& k, const BackwardVariant& v, int D) const {
-    std::vector<std::string> e = {v.main_expr(k.variant, D, true), v.main_expr(k.variant, D, false),
+    const bool g = gathers(k);
+    std::vector<std::string> e = {v.main_expr(k.variant, D, true, g), v.main_expr(k.variant, D, false, g),
                                   v.dq_expr(k.variant, D)};
     if (k.ks->route && k.ks->mask) e.push_back(fmt::format("moga::block_map_kernel<{}>", k.variant));
     if (k.ks->route && k.ks->gate) e.push_back(fmt::format("moga::gate_fill_kernel<{}>", k.variant));
@@ -659,7 +663,15 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
     const size_t rows = (size_t)s.B * s.H * Ne;
     p.dq_delta = delta;
 
-    void* args[] = {&p};
+    // TMA rows, kernels without a gather: the maps of q, k, v, dout (encoded per call: the pointers change)
+    BwdTmaMaps tm{};
+    if (var.uses_tma(Impl::gathers(kn))) {
+      tm.q = make_tma_map(in.q, "q", s.N, var.block_m);
+      tm.k = make_tma_map(in.k, "k", s.N, var.block_n);
+      tm.v = make_tma_map(in.v, "v", s.N, var.block_n);
+      tm.dout = make_tma_map(in.dout, "dout", s.N, var.block_m);
+    }
+    void* args[] = {&p, &tm};  // the kernels without maps read only p
     const unsigned warps_blocks = (unsigned)std::min<size_t>((rows + 7) / 8, 65535u * 4);
     im.phase(ks.name + ": preprocess", stream);
     launch(m.pre, warps_blocks, 1, 1, 256, 0, stream, args);

@@ -13,6 +13,9 @@
 //             by red.global.add.v2.f32; deterministic dQ: attention_bwd_dq over the same 128-key map tiles.
 //   sm90.wg.bulk  the same kernel with dQ staged in shared memory and added by one bulk reduction per row
 //             (cp.reduce.async.bulk, FA3's way), to measure against sm90.wg's atomics; deterministic: as sm90.wg.
+//   sm90.wg.tma, sm90.wg.tma.bulk  the same two with a TMA producer (attention_bwd_wg_tma: one lane issues the
+//             boxes, setmaxnreg 24 / 240) for kernels without a gather; a kernel with one (computed or routed
+//             groups, top-k rows) runs the row's cp.async kernel (sm90.wg, sm90.wg.bulk).
 // Selection (choose_backward): a named row (BackwardOptions::engine, else the environment variable
 // MOGA_BWD_ENGINE), refused with the reason when it cannot run the target or head dim; else the default:
 // sm80.mma everywhere until sm90.wg has been verified on an H200 (kWgmmaDefault). Header-only (small).
@@ -35,12 +38,16 @@ struct BackwardVariant {
   int threads;             // per CTA; grid (ceil(N k / block_n), H, B)
   bool wgmma;              // built for the "a" target (sm_90a)
   bool dq_bulk = false;    // attention_bwd_wg's DQ_BULK (dQ by bulk reductions)
+  bool tma = false;        // attention_bwd_wg_tma for kernels without a gather
 
   // Why the row cannot run at arch / head dim D, or "" when it can.
   std::string check(const std::string& arch, int D) const;
-  // NVRTC name expressions: the main kernel (dq_atomic: dQ by atomics in it), the deterministic dQ
-  // kernel, and the __device__ int of the main kernel's dynamic shared memory.
-  std::string main_expr(const std::string& v, int D, bool dq_atomic) const;
+  // NVRTC name expressions: the main kernel (dq_atomic: dQ by atomics in it; gathers: the kernel's rows are
+  // gathered through perm, so a tma row runs its cp.async kernel), the deterministic dQ kernel, and the
+  // __device__ int of the main kernel's dynamic shared memory.
+  std::string main_expr(const std::string& v, int D, bool dq_atomic, bool gathers = false) const;
+  // Whether the main kernel of a kernel that gathers (or not) takes the TMA maps (BwdTmaMaps) as well.
+  bool uses_tma(bool gathers) const { return tma && !gathers; }
   std::string dq_expr(const std::string& v, int D) const;
   std::string smem_expr(int D) const;
 };
@@ -62,9 +69,10 @@ inline std::string BackwardVariant::check(const std::string& arch, int D) const 
   return "";
 }
 
-inline std::string BackwardVariant::main_expr(const std::string& v, int D, bool dq_atomic) const {
-  return fmt::format("moga::{}<{}, {}, {}{}>", wgmma ? "attention_bwd_wg" : "attention_bwd", v, D,
-                     dq_atomic ? "true" : "false", dq_bulk && dq_atomic ? ", true" : "");
+inline std::string BackwardVariant::main_expr(const std::string& v, int D, bool dq_atomic, bool gathers) const {
+  const char* k = !wgmma ? "attention_bwd" : uses_tma(gathers) ? "attention_bwd_wg_tma" : "attention_bwd_wg";
+  return fmt::format("moga::{}<{}, {}, {}{}>", k, v, D, dq_atomic ? "true" : "false",
+                     dq_bulk && dq_atomic ? ", true" : "");
 }
 inline std::string BackwardVariant::dq_expr(const std::string& v, int D) const {
   return block_n == 64 ? fmt::format("moga::attention_bwd_dq<{}, {}>", v, D)
@@ -81,6 +89,10 @@ inline const std::vector<BackwardVariant>& backward_registry() {
        128, 384, true},
       {"sm90.wg.bulk", "attention_bwd_wg with dQ by bulk reductions from shared memory (cp.reduce.async.bulk)", 64,
        128, 384, true, true},
+      {"sm90.wg.tma", "attention_bwd_wg with a TMA producer (kernels without a gather; the others: sm90.wg)", 64, 128,
+       384, true, false, true},
+      {"sm90.wg.tma.bulk", "attention_bwd_wg, TMA producer and dQ by bulk reductions (gathers: sm90.wg.bulk)", 64, 128,
+       384, true, true, true},
   };
   return rows;
 }

@@ -63,6 +63,10 @@ TmaMap encode(const TensorView& t, const char* arg, int64_t rows, int box_rows) 
 }
 }  // namespace
 
+TmaMap make_tma_map(const TensorView& t, const char* arg, int64_t rows, int box_rows) {
+  return encode(t, arg, rows, box_rows);
+}
+
 TmaMaps make_tma_maps(const TensorView& q, const TensorView& k, const TensorView& v, int64_t rows_q, int64_t rows_kv,
                       int block_m, int block_n) {
   TmaMaps m;

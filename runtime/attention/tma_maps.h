@@ -27,6 +27,9 @@ struct TmaShape {
 // length 1 gets the packed stride whatever the view says (the copy engine never steps along it).
 TmaShape tma_shape(const TensorView& t, const char* arg, int64_t rows, int box_rows);
 
+// One view's map (rows rows, boxes of 64 columns x box_rows rows); needs the driver. Throws as make_tma_maps.
+TmaMap make_tma_map(const TensorView& t, const char* arg, int64_t rows, int box_rows);
+
 // The maps of q (rows_q rows, boxes of block_m) and k, v (rows_kv rows, boxes of block_n); needs the
 // driver. Throws ArgumentError as tma_shape, jit::CudaError when the driver refuses a map.
 TmaMaps make_tma_maps(const TensorView& q, const TensorView& k, const TensorView& v, int64_t rows_q, int64_t rows_kv,

@@ -271,7 +271,15 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   EXPECT_STREQ(choose_backward("sm_90", 64, "auto").name, "sm80.mma");
   expect_error<ArgumentError>([] { choose_backward("sm_80", 128, "sm90.wg"); },
                               {"BackwardOptions::engine 'sm90.wg'", "sm_90 only", "sm_80"});
-  expect_error<ArgumentError>([] { choose_backward("sm_90", 128, "fa3"); }, {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk"});
+  expect_error<ArgumentError>([] { choose_backward("sm_90", 128, "fa3"); },
+                              {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk, sm90.wg.tma, sm90.wg.tma.bulk"});
+  // the TMA rows: their TMA kernel for kernels without a gather, the cp.async one for the others
+  const BackwardVariant& tma = *find_backward("sm90.wg.tma.bulk");
+  EXPECT_EQ(tma.main_expr("V", 128, true), "moga::attention_bwd_wg_tma<V, 128, true, true>");
+  EXPECT_EQ(tma.main_expr("V", 128, true, true), "moga::attention_bwd_wg<V, 128, true, true>");
+  EXPECT_TRUE(tma.uses_tma(false));
+  EXPECT_FALSE(tma.uses_tma(true));
+  EXPECT_FALSE(wg.uses_tma(false));
   setenv("MOGA_BWD_ENGINE", "sm90.wg", 1);
   EXPECT_STREQ(choose_backward("sm_90", 128, "").name, "sm90.wg");
   EXPECT_STREQ(choose_backward("sm_90", 128, "sm80.mma").name, "sm80.mma");  // the option wins
@@ -293,7 +301,10 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
       {"sm90.wg",
        {"full", "causal", "bwd_hooks", "bwd_holes", "bwd_groups", "bwd_mix", "attn_hooks", "attn_all_masked",
         "moga_dynamic", "attn_top2_mix", "attn_video_bias", "bwd_routed_gate", "stga"}},
-      {"sm90.wg.bulk", {"full", "bwd_hooks", "moga_dynamic", "attn_top2_mix"}}};  // its dQ only differs
+      {"sm90.wg.bulk", {"full", "bwd_hooks", "moga_dynamic", "attn_top2_mix"}},  // its dQ only differs
+      // the TMA producer on kernels without a gather (dense, masked, softcap and bias, a mixture of them)
+      {"sm90.wg.tma", {"full", "causal", "bwd_hooks", "bwd_mix", "attn_video_bias"}},
+      {"sm90.wg.tma.bulk", {"full", "bwd_holes"}}};
   for (const auto& [row, pats] : runs)
   for (const char* pat : pats) {
     o.engine = row;
@@ -301,7 +312,7 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
     std::vector<std::string> logs;
     const auto names = b.compile(128, &logs);
     size_t n_wg = 0;
-    for (const auto& n : names) n_wg += n.rfind("moga::attention_bwd_wg<", 0) == 0;
+    for (const auto& n : names) n_wg += n.rfind("moga::attention_bwd_wg", 0) == 0;  // _wg< or _wg_tma<
     EXPECT_GT(n_wg, 0u) << pat;
     for (const auto& log : logs) {
       EXPECT_EQ(log.find("C7512"), std::string::npos) << pat << ": wgmma serialized\n" << log;

@@ -27,6 +27,7 @@
 
 #include <cmath>
 #include <iostream>
+#include <map>
 #include <cstring>
 #include <algorithm>
 #include <atomic>
@@ -376,7 +377,13 @@ class gpu_backward : public ::testing::Test {
       rprob->b->upload(r.prob);
     }
 
-    const Oracle o = oracle(pat.spec, s, q, k, v, dout, routed ? &rt : nullptr);
+    // The float64 reference is the costly part of a check: kept per (pattern, shape, inputs' seed, the forward's
+    // routing), so the backward rows checked on the same case share it (same inputs, same routing: same oracle).
+    static std::map<std::tuple<std::string, std::string, uint64_t, std::vector<int>>, Oracle> oracles;
+    const auto okey = std::make_tuple(c.pattern, s.describe(), seed, routed ? rt.given.gid : std::vector<int>{});
+    auto oit = oracles.find(okey);
+    if (oit == oracles.end()) oit = oracles.emplace(okey, oracle(pat.spec, s, q, k, v, dout, routed ? &rt : nullptr)).first;
+    const Oracle& o = oit->second;
     bool no_key_anywhere = true;
     for (size_t ki = 0; ki < nk; ++ki) {
       const size_t lrows = rows * pat.spec.kernels[ki].topk();
@@ -496,6 +503,8 @@ class gpu_backward : public ::testing::Test {
 
 constexpr const char* kWgRow = "sm90.wg";  // the wgmma backward (attention_bwd_wg.cuh)
 constexpr const char* kWgBulkRow = "sm90.wg.bulk";  // the same with dQ by bulk reductions
+// and with the TMA producer (kernels without a gather; the others run the rows above)
+constexpr const char* kWgTmaRows[] = {"sm90.wg.tma", "sm90.wg.tma.bulk"};
 
 std::vector<Case> cases() {
   std::vector<Case> c;
@@ -548,13 +557,14 @@ class Precompile : public ::testing::Environment {
   void SetUp() override {
     if (!jit::device_available()) return;
     jit::Device::get().make_current();
-    // engine: 0 mma.sync, 1 wgmma, 2 backward, 3 backward on sm90.wg, 4 on sm90.wg.bulk
+    // engine: 0 mma.sync, 1 wgmma, 2 backward, 3 backward on sm90.wg, 4 on sm90.wg.bulk, 5, 6 the tma rows
     std::set<std::tuple<std::string, int, int>> jobs;
     const bool sm90 = jit::Device::get().arch() == "sm_90";
     for (const Case& c : cases()) {
       jobs.insert({c.pattern, c.s.D, 0});
       jobs.insert({c.pattern, c.s.D, 2});
-      if (sm90 && c.s.D == 128) jobs.insert({c.pattern, c.s.D, 3}), jobs.insert({c.pattern, c.s.D, 4});
+      if (sm90 && c.s.D == 128)
+        for (int kind = 3; kind <= 6; ++kind) jobs.insert({c.pattern, c.s.D, kind});
     }
     if (jit::Device::get().arch() == "sm_90")
       for (const char* p : {"causal", "bwd_hooks", "bwd_holes", "natten2d", "moga", "attn_top2_mix"})
@@ -572,6 +582,7 @@ class Precompile : public ::testing::Environment {
               BackwardOptions bo;
               if (kind == 3) bo.engine = kWgRow;
               if (kind == 4) bo.engine = kWgBulkRow;
+              if (kind >= 5) bo.engine = kWgTmaRows[kind - 5];
               AttentionBackward(pattern_named(p), bo).compile(D);
             } else {
               AttentionOptions o;
@@ -639,6 +650,16 @@ TEST_F(gpu_backward, WgmmaBackwardBulkDqEveryPattern) {
   if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma backward needs an sm_90 device";
   for (const Case& c : cases())
     if (c.s.D == 128) check(c, Engine::MmaSync, false, 1, nullptr, false, kWgBulkRow);
+}
+
+// The TMA producer rows, both dQ modes (kernels with a gather run their cp.async kernel: checked here too).
+TEST_F(gpu_backward, WgmmaBackwardTmaEveryPattern) {
+  if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma backward needs an sm_90 device";
+  for (const char* row : kWgTmaRows)
+    for (const Case& c : cases())
+      if (c.s.D == 128) check(c, Engine::MmaSync, false, 1, nullptr, false, row);
+  for (const Case& c : cases())
+    if (c.s.D == 128) check(c, Engine::MmaSync, true, 1, nullptr, false, kWgTmaRows[0]);
 }
 
 TEST_F(gpu_backward, WgmmaBackwardEveryPatternDeterministicDq) {
