@@ -169,7 +169,8 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     };
     if constexpr (TMA) {  // kernels without a gather: warp 0, lane 0 issues the boxes; the warp writes the row values
       if (warp != 0) return;
-      if (lane == 0) {
+      // no query tile sees the key tile: no copies (the CTA must not end with boxes still landing)
+      if (lane == 0 && n_tot > 0) {
         sm90::mbar_arrive_expect_tx(bar_kv, 2 * C::kKVBytes);
 #pragma unroll
         for (int blk = 0; blk < D / 64; ++blk) {
@@ -209,6 +210,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
         sm80::cp_async16(dst + i * 128, g + t * sn + c * 8, ok);
       }
     };
+    if (n_tot == 0) return;  // no query tile sees the key tile: nothing to copy
     rows(sK + kvoff, static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh, a.k_sn, kv0, BN);
     rows(sV + kvoff, static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh, a.v_sn, kv0, BN);
     sm90::cp_async_mbar_arrive(bar_kv);
