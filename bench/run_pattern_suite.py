@@ -194,7 +194,8 @@ def main():
         row.update(device=b.get("device"), layer_ms=o.get("layer_ms"), kernel_ms=o.get("kernel_ms"),
                    layer_tflops=o.get("layer_tflops"), density=(o.get("visible_pairs") or 0) / max(1, b.get("N", 1)) ** 2,
                    flex_layer_ms=peers.get("flex", {}).get("layer_ms"), flex_kernel_ms=peers.get("flex", {}).get("kernel_ms"),
-                   cudnn_ms=peers.get("cudnn", {}).get("ms"), ratios=b.get("ratios", {}))
+                   cudnn_ms=peers.get("cudnn", {}).get("ms"), ratios=b.get("ratios", {}),
+                   phases=o.get("phases"), host_enqueue_ms=o.get("host_enqueue_ms"))
         row["bench"] = "ok" if rc == 0 else f"FAIL (exit {rc})"
         perr = peers.get("error") or peers.get("flex", {}).get("error")
         if perr:
@@ -211,6 +212,10 @@ def main():
             json.dump(result, f, indent=1)
         print(f"{n}: layer {fmt_ms(row['layer_ms'])} ms, flex kernel {fmt_ms(row['flex_kernel_ms'])} ms, "
               f"cuDNN {fmt_ms(row['cudnn_ms'])} ms", flush=True)
+        if row.get("phases"):  # moga bench's per-launch split (RunOptions::phase)
+            print(f"{n}: kernel {fmt_ms(row['kernel_ms'])} ms; phases " +
+                  " ".join(f"{p['phase']} {p['ms']:.3f}" for p in row["phases"]) +
+                  f"; host enqueue {fmt_ms(row.get('host_enqueue_ms'))} ms", flush=True)
 
     result["seconds"] = time.time() - t_start
     with open(result_path, "w") as f:

@@ -1191,6 +1191,29 @@ inline void router_choose_chunks(int NT, int d_pad, int* kc, int* kst, size_t bu
   }
 }
 
+// The router's launch: `rows` token rows in tiles of 16 MT, one warp per tile at a time, at most
+// max_threads per block (the instantiation's THREADS: the kernel reads its warp count from blockDim) and
+// blocks_per_sm * sms blocks. When the tiles fill every block at max_threads the grid is persistent
+// (each warp loops); otherwise the blocks shrink to ceil(tiles / cap) warps so that every SM gets one
+// (4,096 tokens at 512 threads ran 16 blocks on 132 SMs; each warp's work is the same either way, so the
+// results are bit-identical). grid_mode 1: one tile per warp at max_threads (prep_bench's A/B).
+struct RouterGrid {
+  long long blocks;
+  int threads;
+};
+inline RouterGrid router_grid(long long rows, int MT, int max_threads, int blocks_per_sm, int sms, int grid_mode = 0) {
+  const long long tiles = (rows + 16 * MT - 1) / (16 * MT);
+  const int warps_max = max_threads / 32;
+  const long long cap = (long long)(blocks_per_sm > 0 ? blocks_per_sm : 1) * (sms > 0 ? sms : 1);
+  RouterGrid g{(tiles + warps_max - 1) / warps_max, max_threads};
+  if (grid_mode == 1) return g.blocks < 1 ? RouterGrid{1, max_threads} : g;
+  if (g.blocks >= cap) return {cap, max_threads};
+  long long warps = (tiles + cap - 1) / cap;
+  if (warps < 1) warps = 1;
+  if (warps > warps_max) warps = warps_max;
+  return {(tiles + warps - 1) / warps, (int)warps * 32};
+}
+
 // Scratch ints for blk_hist.
 inline long long sort_scratch_ints(int B, int Ne, int G) {
   int chunk, nblk, ld;
@@ -1233,8 +1256,8 @@ inline cudaError_t prep_launch(void (*kernel)(Params), dim3 grid, dim3 block, si
   return cudaLaunchKernelEx(&cfg, kernel, prm);
 }
 
-// grid: 0 = persistent (at most the resident blocks; each warp loops over row tiles),
-//       1 = one row tile per warp (the hardware balances the blocks).
+// grid: 0 = router_grid (persistent at most the resident blocks, each warp looping over row tiles; smaller
+//       blocks when the tiles do not fill the SMs), 1 = one row tile per warp (the hardware balances).
 template <int NT, int MT, int S, int THREADS, int NH, bool L2_256>
 inline cudaError_t launch_router_t(const RouterParams& p, cudaStream_t st, bool pdl, int grid_mode) {
   auto kern = router_kernel<NT, MT, S, THREADS, NH, L2_256>;
@@ -1253,13 +1276,8 @@ inline cudaError_t launch_router_t(const RouterParams& p, cudaStream_t st, bool 
     cached_smem = smem;
   }
   if (per_sm < 1) return cudaErrorInvalidConfiguration;
-  const long long rows = (long long)p.B * p.N;
-  const long long tiles = (rows + 16 * MT - 1) / (16 * MT);
-  long long blocks = (tiles + THREADS / 32 - 1) / (THREADS / 32);
-  const long long cap = (long long)per_sm * sms;
-  if (grid_mode == 0 && blocks > cap) blocks = cap;
-  if (blocks < 1) blocks = 1;
-  return prep_launch(kern, dim3((unsigned)blocks), dim3(THREADS), smem, st, pdl, p);
+  const RouterGrid g = router_grid((long long)p.B * p.N, MT, THREADS, per_sm, sms, grid_mode);
+  return prep_launch(kern, dim3((unsigned)g.blocks), dim3(g.threads), smem, st, pdl, p);
 }
 
 // Router configurations (one 16-row tile per warp, all with the L2 256-byte fetch hint):

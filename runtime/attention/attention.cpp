@@ -232,6 +232,12 @@ struct PatternAttention::Impl {
   };
   std::map<int, RouteWs> route_ws;
   void block_map(ShapeState& st, Mod& m, int ki, bool grouped, CUstream stream, bool pdl);
+  // RunOptions::phase of the current run() for kernel phase_ki (unset during the static per-shape work).
+  std::function<void(int, const char*)> phase_cb;
+  int phase_ki = 0;
+  void phase(const char* name) const {
+    if (phase_cb) phase_cb(phase_ki, name);
+  }
   void gate_fill(ShapeState& st, Mod& m, int ki, bool multiply, CUstream stream, bool pdl);
   // The wgmma kernel's grid for kernel p: persistent or one CTA per item (the row's Scheduler).
   bool persistent_grid(const KPlan& p, const KWs& w, const ModK& mk, int N) const;
@@ -799,6 +805,7 @@ void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grou
     blocks = std::min<long long>(std::max<long long>(blocks, 1), 65535);
     void* a1[] = {&sp};
     launch_ex(m.summary, (unsigned)blocks, 1, 1, 256, 0, stream, pdl, a1);
+    phase("summary");
     BlockMapParams bp{};
     bp.qsum = dp<const TileSummary>(w.qsum);
     bp.kvsum = dp<const TileSummary>(w.kvsum);
@@ -817,6 +824,7 @@ void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grou
     bp.part_idx = dp<int>(w.pidx);
     void* a2[] = {&bp};
     launch_ex(m.k[ki].bmap, (unsigned)((w.tq + 7) / 8), (unsigned)B, 1, 256, 0, stream, pdl, a2);
+    phase("map");
   } else {
     GroupMapParams gp{};
     gp.gid = dp<const int>(w.gid);
@@ -837,6 +845,7 @@ void PatternAttention::Impl::block_map(ShapeState& st, Mod& m, int ki, bool grou
     blocks = std::min<long long>(std::max<long long>(blocks, 1), 65535);
     void* a[] = {&gp};
     launch_ex(m.gmap, (unsigned)blocks, 1, 1, 256, 0, stream, pdl, a);
+    phase("map");
   }
 }
 
@@ -849,6 +858,7 @@ void PatternAttention::Impl::gate_fill(ShapeState& st, Mod& m, int ki, bool mult
   void* a[] = {&perm, &gate, &B, &N, &ms, &mul};
   const long long n = (long long)B * N;
   launch_ex(m.k[ki].gate, (unsigned)((n + 255) / 256), 1, 1, 256, 0, stream, pdl, a);
+  phase("gate");
 }
 
 // Everything that depends only on the shape: allocations, static token orders, block maps, gates.
@@ -981,6 +991,7 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   w.given_gid = w.given_prob = 0;
   // 1. histogram cleared (the router adds to it)
   CU_CHECK(jit::driver().cuMemsetD32Async(w.hist.ptr(), 0, (size_t)B * w.G * w.ld, stream));
+  phase("memset");
   // 2. weight pack (skipped when the caller vouches for an unchanged weight)
   const bool repack = !(r.weights_unchanged && w.wpack_src == wt.ptr && w.wpack_d == d &&
                         w.w_sk == wt.strides[0] && w.w_sn == wt.strides[1]);
@@ -994,6 +1005,7 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
     const long long total = (long long)Mp * d_pad;
     const unsigned blocks = (unsigned)std::min<long long>((total + 255) / 256, 4096);
     launch_ex(m.pack, blocks, 1, 1, 256, 0, stream, false, a);
+    phase("pack");
     w.wpack_src = wt.ptr;
     w.wpack_d = d;
     w.w_sk = sk;
@@ -1031,13 +1043,12 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   }
   if (mk.router_blocks_per_sm < 1)
     throw ArgumentError(fmt::format("kernel '{}': the router for d_model {} does not fit on an SM", p.ks->name, d));
-  const long long rows = (long long)B * N, tiles = (rows + 16 * mk.router_mt - 1) / (16 * mk.router_mt);
-  long long blocks = (tiles + mk.router_threads / 32 - 1) / (mk.router_threads / 32);
-  blocks = std::max<long long>(1, std::min<long long>(blocks, (long long)mk.router_blocks_per_sm * sms));
+  const RouterGrid rg = router_grid((long long)B * N, mk.router_mt, mk.router_threads, mk.router_blocks_per_sm, sms);
   {
     void* a[] = {&rp};
     // PDL only behind a kernel (the pack); behind the memset it launches normally
-    launch_ex(mk.router, (unsigned)blocks, 1, 1, mk.router_threads, (unsigned)rsmem, stream, pdl && repack, a);
+    launch_ex(mk.router, (unsigned)rg.blocks, 1, 1, (unsigned)rg.threads, (unsigned)rsmem, stream, pdl && repack, a);
+    phase("router");
   }
   // 4. scatter: segment offsets, perm, gid, gate; 5. block map; 6. gate program
   sort_and_map(st, m, ki, dp<const int>(w.rgid), dp<const float>(w.rprob), /*hist_done=*/true, stream);
@@ -1088,6 +1099,7 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   if (!hist_done) {  // sort_hist_kernel writes every cell the scatter reads: no memset
     void* a[] = {&sp};
     launch_ex(m.hist, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)(sizeof(int) * w.G), stream, false, a);
+    phase("hist");
   }
   const size_t ssmem = sort_scatter_smem_bytes(w.G, false);
   if (ssmem > 48 * 1024 && ssmem > m.scatter_smem_attr) {
@@ -1097,6 +1109,7 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   {
     void* a[] = {&sp};
     launch_ex(m.scatter, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)ssmem, stream, pdl, a);
+    phase("scatter");
   }
   block_map(st, m, ki, true, stream, pdl);
   if (p.gate_prog) gate_fill(st, m, ki, p.route_gate, stream, pdl);
@@ -1212,6 +1225,7 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   }
   else
     launch_ex(fn, tq, (unsigned)s.H, (unsigned)s.B, mk.v->threads(mk.t), mk.smem, stream, options->pdl, args);
+  phase("attention");
   if (topk_rows) {
     TopkCombineParams c{};
     c.rows = reinterpret_cast<const void*>(branch ? branch->ptr : w.rows.ptr());
@@ -1224,6 +1238,7 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
     const long long n = (long long)s.B * s.N * s.H * (s.D / 8);
     const unsigned blocks = (unsigned)std::min<long long>((n + 255) / 256, (long long)std::max(sms, 1) * 8);
     launch_ex(m.combine, blocks, 1, 1, 256, 0, stream, options->pdl, ca);
+    phase("combine");
   }
 }
 
@@ -1249,6 +1264,7 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
   Impl::Mod& m = im.module(s.D);
   Impl::ShapeState& st = im.shape_state(s);
   const bool fresh = std::any_of(st.k.begin(), st.k.end(), [](const Impl::KWs& w) { return !w.static_done; });
+  im.phase_cb = nullptr;  // the static per-shape work is not reported (a throwing run may have left it set)
   if (fresh) im.static_prep(st, m, s, stream);
   if (!opt.prep)
     for (int ki : routed_)
@@ -1256,7 +1272,9 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
         throw ArgumentError(fmt::format("run(prep = false): kernel '{}' has not been routed for shape {} yet; run "
                                         "once with prep first",
                                         spec().kernels[ki].name, s.describe()));
+  im.phase_cb = opt.phase;
   for (size_t ki = 0; ki < im.plan.size(); ++ki) {
+    im.phase_ki = (int)ki;
     if (opt.prep && im.plan[ki].kind == Kind::Routed) {
       if (!router->routing.empty()) {
         const size_t j = std::find(routed_.begin(), routed_.end(), (int)ki) - routed_.begin();
@@ -1273,6 +1291,7 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
                    opt.branch_out.empty() ? nullptr : &opt.branch_out[ki]);
     if (opt.attention && opt.mark) opt.mark((int)ki, false);
   }
+  im.phase_cb = nullptr;
   im.last = &st;
 }
 
@@ -1366,11 +1385,9 @@ void PatternAttention::route(int ki, const TensorView& x, const TensorView& wt, 
   }
   if (mk.router_blocks_per_sm < 1)
     throw ArgumentError(fmt::format("kernel '{}': the router for d_model {} does not fit on an SM", p.ks->name, d));
-  const long long rows = (long long)B * N, tiles = (rows + 16 * mk.router_mt - 1) / (16 * mk.router_mt);
-  long long blocks = (tiles + mk.router_threads / 32 - 1) / (mk.router_threads / 32);
-  blocks = std::max<long long>(1, std::min<long long>(blocks, (long long)mk.router_blocks_per_sm * im.sms));
+  const RouterGrid rg = router_grid((long long)B * N, mk.router_mt, mk.router_threads, mk.router_blocks_per_sm, im.sms);
   void* a[] = {&rp};
-  launch_ex(mk.router, (unsigned)blocks, 1, 1, mk.router_threads, (unsigned)rsmem, stream, options_.pdl, a);
+  launch_ex(mk.router, (unsigned)rg.blocks, 1, 1, (unsigned)rg.threads, (unsigned)rsmem, stream, options_.pdl, a);
 }
 
 // ---- inspection ------------------------------------------------------------------------------------------

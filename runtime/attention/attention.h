@@ -176,6 +176,14 @@ struct RunOptions {
   // once its per-call preparation is (routed kernels: prep = true) and once its attention is
   // (prep = false), so the caller can record an event on `stream` between branches. Unset: nothing.
   std::function<void(int ki, bool prep)> mark;
+  // Profiling of the per-call work (moga bench's phase split): called on the host after each launch of
+  // kernel ki is queued, with the phase it belongs to: "memset" (the router's histogram cleared), "pack"
+  // (router weight), "router", "hist" (a given routing's histogram), "scatter" (segment offsets, order,
+  // gates), "summary" (tile summaries of a masked kernel), "map" (block map), "gate" (gate program),
+  // "attention", "combine" (top-k rows summed). A caller recording an event on `stream` at each call gets
+  // the time of every phase; an event between two launches also keeps them from overlapping through PDL.
+  // Static per-shape work (the first call at a shape) is not reported. Unset: nothing.
+  std::function<void(int ki, const char* phase)> phase;
 };
 
 // What the module for one head dim compiled to (prepare()).

@@ -804,6 +804,18 @@ GPU_TEST(SmallGroupsRouterOf256Groups) {
   expect_close_public(run_public(attn, p), "attn_route256 d_model=1536");
 }
 
+// M = 256 in the padded layout (forced: groups of ~20 tokens would be packed), odd N: the scatter's
+// largest-group-first spans (SortParams::by_size) over 256 groups, seg_end, padding between spans.
+GPU_TEST(RouterOf256GroupsPaddedOddLength) {
+  AttentionOptions o = opts();
+  o.group_layout = GroupLayout::Padded;
+  PatternAttention attn(test_pattern("attn_route256"), o);
+  Problem p = seq_problem(1, 5001, 2, 128);
+  p.d_model = 256;
+  expect_close_public(run_public(attn, p), "attn_route256 padded, N = 5001");
+  EXPECT_FALSE(attn.last_order(0, nullptr, true).packed);
+}
+
 // Frame-local at low resolution: frames of 35 tokens, packed by Auto.
 GPU_TEST(SmallGroupsPackedFrameLocalLowResolution) {
   PatternAttention attn(load_builtin("frame_local"), opts());
@@ -834,6 +846,26 @@ GPU_TEST(AttentionOnlyRunReusesThePrep) {
   RunOptions ro;
   ro.prep = false;
   expect_close_public(run_public(attn, p, ro), "moga attention-only after a full run");
+}
+
+// RunOptions::phase names every launch of a call in order (moga bench's split): a routed, gated kernel
+// without a mask runs memset, pack (a new weight view), router, scatter, map, attention; a masked routed
+// kernel adds the summaries; prep = false runs the attention alone; the output is the same either way.
+GPU_TEST(PhasesAreReportedInLaunchOrder) {
+  auto phases_of = [&](const char* pattern, const Problem& p, bool prep) {
+    PatternAttention attn(test_pattern(pattern), opts());
+    std::vector<std::string> seen;
+    RunOptions ro;  // run() makes a full call first when prep = false (no phases reported for it)
+    ro.prep = prep;
+    ro.phase = [&](int ki, const char* ph) { seen.push_back(std::to_string(ki) + "." + ph); };
+    expect_close_public(run_public(attn, p, ro), std::string(pattern) + " with RunOptions::phase");
+    return seen;
+  };
+  const Problem p = seq_problem(1, 1001, 2, 128);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(phases_of("attn_route256", p, true),
+            (V{"0.memset", "0.pack", "0.router", "0.scatter", "0.map", "0.attention"}));
+  EXPECT_EQ(phases_of("attn_route256", p, false), (V{"0.attention"}));
 }
 
 // mma_sync: three v7 tile overrides. wgmma: Engine::Auto with an override on stga alone, so one sm_90a

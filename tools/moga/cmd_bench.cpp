@@ -9,6 +9,11 @@
 //   kernel  RunOptions{prep = false}: the attention kernels alone on the last order and block maps;
 //   useful TFLOP/s = 4 D H (visible pairs) / time, the visible pairs counted on the CPU from the
 //           kernels' programs and the GPU's routing (exact where cheap, else sampled; the JSON says).
+//   phases  the layer's launches one by one (RunOptions::phase: an event after each launch; events between
+//           launches stop PDL overlapping them, so their sum, `phases_total_ms`, may exceed the layer's
+//           time): memset, pack, router, scatter, summary, map, gate, attention, combine, per kernel;
+//   host    the median host time of one layer call's enqueue (no synchronisation): a layer time close to
+//           it means the GPU waits for the host (launch-bound).
 // Timing: CUDA events around each call, 3 warm-up calls, median of --iters calls.
 // Peers (bench/peers/pattern_peer.py, when python3 with torch is present; run in its own process after
 // our buffers are freed): the same pattern through FlexAttention (the peer interprets the manifest's
@@ -27,6 +32,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "runtime/jit/check.h"
@@ -104,6 +110,74 @@ double median_ms(F&& fn, int warm, int iters, CUstream stream) {
   return n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
 }
 
+// The per-phase split of a layer call (RunOptions::phase): median ms of each (kernel, phase) over `iters`
+// calls, in launch order, and the median of their sum.
+json phase_split(rt::PatternAttention& attn, const std::function<void(const rt::RunOptions&)>& call, int iters,
+                 CUstream stream) {
+  const jit::Driver& d = jit::driver();
+  struct Mark {
+    int ki;
+    const char* phase;
+    CUevent ev;
+  };
+  std::vector<CUevent> pool;
+  auto event = [&](size_t i) {
+    while (pool.size() <= i) {
+      CUevent e = nullptr;
+      CU_CHECK(d.cuEventCreate(&e, CU_EVENT_DEFAULT));
+      pool.push_back(e);
+    }
+    return pool[i];
+  };
+  std::vector<std::string> names;            // "kernel.phase" in launch order (the first call's)
+  std::vector<std::vector<double>> samples;  // per name
+  std::vector<double> totals;
+  for (int it = 0; it < iters + 1; ++it) {  // the first call is a warm-up
+    std::vector<Mark> marks;
+    CUevent start = event(0);
+    CU_CHECK(d.cuEventRecord(start, stream));
+    rt::RunOptions ro;
+    ro.phase = [&](int ki, const char* ph) {
+      CUevent e = event(marks.size() + 1);
+      CU_CHECK(d.cuEventRecord(e, stream));
+      marks.push_back({ki, ph, e});
+    };
+    call(ro);
+    CU_CHECK(d.cuStreamSynchronize(stream));
+    if (it == 0) continue;
+    CUevent prev = start;
+    double total = 0;
+    for (size_t i = 0; i < marks.size(); ++i) {
+      float ms = 0;
+      CU_CHECK(d.cuEventElapsedTime(&ms, prev, marks[i].ev));
+      prev = marks[i].ev;
+      total += ms;
+      const std::string name = attn.spec().kernels[marks[i].ki].name + "." + marks[i].phase;
+      // a phase may occur twice per kernel (none does today): the occurrences are summed
+      auto at = std::find(names.begin(), names.end(), name);
+      if (at == names.end()) {
+        names.push_back(name);
+        samples.emplace_back();
+        at = names.end() - 1;
+      }
+      auto& v = samples[at - names.begin()];
+      if ((int)v.size() < it) v.push_back(ms);
+      else v.back() += ms;
+    }
+    totals.push_back(total);
+  }
+  for (CUevent e : pool) d.cuEventDestroy(e);
+  auto med = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  };
+  json list = json::array();
+  for (size_t i = 0; i < names.size(); ++i) list.push_back({{"phase", names[i]}, {"ms", med(samples[i])}});
+  return {{"phases", list}, {"phases_total_ms", med(totals)}};
+}
+
 // Ours on the GPU: timings and the useful work. Everything device-side is freed on return.
 json bench_ours(const CompiledFile& f, const Problem& p, const BenchArgs& a) {
   jit::Device& dev = jit::Device::get();
@@ -124,6 +198,19 @@ json bench_ours(const CompiledFile& f, const Problem& p, const BenchArgs& a) {
   kernels_only.prep = false;
   const double kernel_ms =
       median_ms([&] { attn.run(in.tq, in.tk, in.tv, in.tout, s, router, stream, kernels_only); }, 3, a.iters, stream);
+  const json split = phase_split(
+      attn, [&](const rt::RunOptions& ro) { attn.run(in.tq, in.tk, in.tv, in.tout, s, router, stream, ro); }, a.iters,
+      stream);
+  std::vector<double> host;
+  for (int i = 0; i < a.iters; ++i) {
+    CU_CHECK(jit::driver().cuStreamSynchronize(stream));
+    const auto h0 = std::chrono::steady_clock::now();
+    attn.run(in.tq, in.tk, in.tv, in.tout, s, router, stream);
+    host.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - h0).count());
+  }
+  CU_CHECK(jit::driver().cuStreamSynchronize(stream));
+  std::sort(host.begin(), host.end());
+  const double host_ms = host[host.size() / 2];
 
   // The output of the last call must be finite: a benchmark of a kernel that writes NaN means nothing.
   const std::vector<float> out = in.out.download(in.numel);
@@ -150,7 +237,8 @@ json bench_ours(const CompiledFile& f, const Problem& p, const BenchArgs& a) {
   }
   const double flops = 4.0 * s.D * s.H * pairs;
   return {{"device", dev.name()}, {"arch", dev.arch()}, {"first_call_ms", first_ms}, {"layer_ms", layer_ms},
-          {"kernel_ms", kernel_ms}, {"prep_ms", layer_ms - kernel_ms}, {"visible_pairs", pairs},
+          {"kernel_ms", kernel_ms}, {"prep_ms", layer_ms - kernel_ms}, {"phases", split["phases"]},
+          {"phases_total_ms", split["phases_total_ms"]}, {"host_enqueue_ms", host_ms}, {"visible_pairs", pairs},
           {"visible_exact", exact}, {"useful_flops", flops},
           {"layer_tflops", flops / (layer_ms * 1e-3) / 1e12}, {"kernel_tflops", flops / (kernel_ms * 1e-3) / 1e12},
           {"nonfinite_outputs", bad}, {"kernels", kernels}};
@@ -235,6 +323,20 @@ void report(json& r) {
   fmt::print("  {:<28} {:>10} {:>10} {:>9}\n", "", "layer ms", "kernel ms", "TFLOP/s");
   fmt::print("  {:<28} {:>10.3f} {:>10.3f} {:>9.1f}   (first call {:.0f} ms)\n", "moga", o["layer_ms"].get<double>(),
              o["kernel_ms"].get<double>(), o["layer_tflops"].get<double>(), o["first_call_ms"].get<double>());
+  if (o.contains("phases") && !o["phases"].empty()) {
+    fmt::print("  phases (an event after each launch; sum {:.3f} ms; host enqueue {:.3f} ms):\n",
+               o["phases_total_ms"].get<double>(), o["host_enqueue_ms"].get<double>());
+    std::string line;
+    for (const auto& ph : o["phases"]) {
+      const std::string cell = fmt::format(" {} {:.3f}", ph["phase"].get<std::string>(), ph["ms"].get<double>());
+      if (line.size() + cell.size() > 96) {
+        fmt::print("   {}\n", line);
+        line.clear();
+      }
+      line += cell;
+    }
+    if (!line.empty()) fmt::print("   {}\n", line);
+  }
   if (peers.contains("error")) {
     fmt::print("  peers: {}\n", peers["error"].get<std::string>());
   } else {
