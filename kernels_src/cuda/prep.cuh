@@ -9,7 +9,8 @@
 //   compute_keys_kernel<V>         computed group key: keys[b][n] = V::key(coords_of(n), shape)
 //   sort_hist_kernel               stable counting sort by key, pass 1 (skipped when the router made
 //                                  the histogram)
-//   sort_scatter_kernel            pass 2: offsets (scan fused in) -> perm, gid, gate, seg_offsets, order
+//   sort_scatter_kernel            pass 2: offsets (scan fused in) -> perm, gid, gate, seg_offsets, order;
+//                                  its last block to read the histogram clears it for the next call
 //   tile_summary_kernel            per BM / BN tile of the sorted order: Coords<Ivl> + gid interval
 //   block_map_kernel<V>            per (query tile, key tile): empty / full / partial -> BCSR (params.cuh)
 //   block_map_grouped_kernel       the same map for a grouped branch without a mask, from gid and
@@ -57,7 +58,8 @@ struct RouterParams {
   int* gid;                     // [B][N][topk] chosen groups, by decreasing probability
   float* prob;                  // [B][N][topk] their softmax probabilities (not renormalised)
   float* logits;                // optional [B][N][M] fp32 logits (tests), nullptr to skip
-  // Optional fused histogram for the counting sort (SortParams::blk_hist, zeroed before the launch):
+  // Optional fused histogram for the counting sort (SortParams::blk_hist, zero before the launch: a memset,
+  // or the previous call's scatter through SortParams::hist_readers):
   // entry e = n*topk + j of batch b adds 1 to hist[(b*M + g)*hist_ld + e / hist_chunk].
   int* hist;
   int hist_chunk, hist_ld;
@@ -112,6 +114,11 @@ struct SortParams {
   // padding. Top-k > 1 routing: the attention epilogue writes entry rows (AttnParams::out_row), so no
   // two sorted positions write the same row, and topk_combine_kernel sums a token's k rows.
   int* entry;
+  // Optional: a counter (an int, 0 before the launch) through which sort_scatter_kernel's last block to
+  // have read blk_hist zeroes all B*G*ld cells of it and the counter again. The histogram is then zero
+  // when the next call's router adds to it (RouterParams::hist): no memset launch per call, and CUDA graph
+  // replays keep the invariant. nullptr: blk_hist is left as it is.
+  int* hist_readers;
 };
 
 // Top-k > 1 routing: out[b][n][h] = (accumulate ? out : 0) + weight * sum_j rows[b][n k + j][h], j = 0..k-1 in
@@ -702,6 +709,22 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     if (run_g >= 0) { atomicAdd(&s_base[run_g], acc_b); atomicAdd(&s_total[run_g], acc_t); }
   }
   __syncthreads();
+  if (p.hist_readers) {
+    // this block is done reading blk_hist (its loads were consumed above); the last of all blocks zeroes
+    // it for the next call (the threadFenceReduction pattern)
+    __shared__ int s_last;
+    if (threadIdx.x == 0) {
+      __threadfence();
+      s_last = atomicAdd(p.hist_readers, 1) == (int)(gridDim.x * gridDim.y) - 1;
+    }
+    __syncthreads();
+    if (s_last) {
+      int4* h4 = reinterpret_cast<int4*>(p.blk_hist);
+      const long long n4 = (long long)p.B * p.G * p.ld / 4;  // ld is a multiple of 4 (sort_plan)
+      for (long long i = threadIdx.x; i < n4; i += blockDim.x) h4[i] = make_int4(0, 0, 0, 0);
+      if (threadIdx.x == 0) *p.hist_readers = 0;
+    }
+  }
   {
     // exclusive scan of the group sizes: contiguous groups per thread
     const int per = (p.G + blockDim.x - 1) / blockDim.x;

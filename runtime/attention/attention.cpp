@@ -158,6 +158,12 @@ struct PatternAttention::Impl {
     int wpack_d = -1;
     long long w_sk = 0, w_sn = 0;
     CUdeviceptr given_gid = 0, given_prob = 0;  // the last run's given routing (RouterInputs::routing), or 0
+    // Routed: hist holds B*G*ld histogram cells and one counter after them (SortParams::hist_readers). The
+    // scatter zeroes the cells once every block has read them, so they are zero when the next call's router
+    // adds to them; hist_zero says that holds on the host's side (false from a router launch until its
+    // scatter is queued: a call that threw in between leaves them to a memset).
+    bool hist_zero = false;
+    size_t hist_cells = 0;
   };
   // (D, B, N, video, F, Hgt, Wid, shots): D because the engine, and so the tiles of the block maps,
   // depend on the head dim.
@@ -937,7 +943,10 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
         w.gid.ensure(sizeof(int) * BNs);
         w.seg.ensure(sizeof(int) * (size_t)B * (w.G + 1));
         if (w.align > 1) w.segend.ensure(sizeof(int) * (size_t)B * w.G);
-        w.hist.ensure(sizeof(int) * (size_t)sort_scratch_ints(B, Ne, w.G));
+        w.hist_cells = (size_t)sort_scratch_ints(B, Ne, w.G);
+        w.hist.ensure(sizeof(int) * (w.hist_cells + 1));
+        CU_CHECK(jit::driver().cuMemsetD32Async(w.hist.ptr(), 0, w.hist_cells + 1, stream));
+        w.hist_zero = true;
         break;
       }
     }
@@ -989,9 +998,12 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   const int B = st.B, N = st.N, M = p.M;
   const int d = (int)r.x.shape[2], d_pad = round_up(d, 128), NT = (M + 7) / 8, Mp = 8 * NT;
   w.given_gid = w.given_prob = 0;
-  // 1. histogram cleared (the router adds to it)
-  CU_CHECK(jit::driver().cuMemsetD32Async(w.hist.ptr(), 0, (size_t)B * w.G * w.ld, stream));
-  phase("memset");
+  // 1. the histogram the router adds to is zero (the last call's scatter cleared it), else cleared here
+  const bool memset = !w.hist_zero;
+  if (memset) {
+    CU_CHECK(jit::driver().cuMemsetD32Async(w.hist.ptr(), 0, w.hist_cells + 1, stream));
+    phase("memset");
+  }
   // 2. weight pack (skipped when the caller vouches for an unchanged weight)
   const bool repack = !(r.weights_unchanged && w.wpack_src == wt.ptr && w.wpack_d == d &&
                         w.w_sk == wt.strides[0] && w.w_sn == wt.strides[1]);
@@ -1046,8 +1058,11 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   const RouterGrid rg = router_grid((long long)B * N, mk.router_mt, mk.router_threads, mk.router_blocks_per_sm, sms);
   {
     void* a[] = {&rp};
-    // PDL only behind a kernel (the pack); behind the memset it launches normally
-    launch_ex(mk.router, (unsigned)rg.blocks, 1, 1, (unsigned)rg.threads, (unsigned)rsmem, stream, pdl && repack, a);
+    // PDL behind the stream's previous kernel (the pack, or whatever ran before); behind a memset it
+    // launches normally
+    w.hist_zero = false;
+    launch_ex(mk.router, (unsigned)rg.blocks, 1, 1, (unsigned)rg.threads, (unsigned)rsmem, stream,
+              pdl && (repack || !memset), a);
     phase("router");
   }
   // 4. scatter: segment offsets, perm, gid, gate; 5. block map; 6. gate program
@@ -1096,6 +1111,7 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   sp.by_size = w.align > 1 && !w.packed ? 1 : 0;  // padded routed groups: the longest is scheduled first
   sp.packed = w.packed ? 1 : 0;
   sp.entry = p.topk > 1 ? dp<int>(w.entry) : nullptr;
+  sp.hist_readers = dp<int>(w.hist) + w.hist_cells;
   if (!hist_done) {  // sort_hist_kernel writes every cell the scatter reads: no memset
     void* a[] = {&sp};
     launch_ex(m.hist, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)(sizeof(int) * w.G), stream, false, a);
@@ -1109,6 +1125,7 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
   {
     void* a[] = {&sp};
     launch_ex(m.scatter, (unsigned)w.nblk, (unsigned)B, 1, 256, (unsigned)ssmem, stream, pdl, a);
+    w.hist_zero = true;  // the scatter clears the histogram after its last block read it
     phase("scatter");
   }
   block_map(st, m, ki, true, stream, pdl);
