@@ -768,21 +768,23 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     __syncthreads();
   }
   if (blk == 0 && p.align > 1) {
-    // padding: the tail of each group's span and everything after the last span (disjoint from the
-    // positions the other blocks scatter to). s_base holds block 0's starts = the padded starts.
-    // Packed groups: from a group's end to the next group's start, the last one's to out_ld.
+    // padding: the tail of each group's span, one warp per group (fewer than align positions each; a
+    // block-wide loop per group was a serial chain of G short loops: ~5 us at G = 256), then everything
+    // after the last span, block-wide. Disjoint from the positions the other blocks scatter to. s_base
+    // holds block 0's starts = the padded starts. Packed groups: from a group's end to the next group's
+    // start, the last one's to the used length s_used.
     const long long bo_pad = (long long)b * p.out_ld;
-    for (int gq = 0; gq <= p.G; ++gq) {
-      if (p.packed && gq == p.G) break;
-      const int from = gq < p.G ? s_base[gq] + s_total[gq] : s_used;
-      const int to = p.packed ? (gq + 1 < p.G ? s_base[gq + 1] : p.out_ld)
-                   : gq < p.G ? s_base[gq] + round_up(s_total[gq], p.align) : p.out_ld;
-      for (int s = from + (int)threadIdx.x; s < to; s += blockDim.x) {
-        p.perm[bo_pad + s] = -1;
-        if (p.gid) p.gid[bo_pad + s] = -1;
-        if (p.entry) p.entry[bo_pad + s] = -1;
-      }
+    auto pad = [&](int s) {
+      p.perm[bo_pad + s] = -1;
+      if (p.gid) p.gid[bo_pad + s] = -1;
+      if (p.entry) p.entry[bo_pad + s] = -1;
+    };
+    for (int gq = warp; gq < p.G; gq += nwarps) {
+      const int from = s_base[gq] + s_total[gq];
+      const int to = p.packed ? (gq + 1 < p.G ? s_base[gq + 1] : s_used) : s_base[gq] + round_up(s_total[gq], p.align);
+      for (int s = from + lane; s < to; s += 32) pad(s);
     }
+    for (int s = s_used + (int)threadIdx.x; s < p.out_ld; s += blockDim.x) pad(s);
     __syncthreads();  // s_base is read above and updated by the scatter below (block-uniform branch)
   }
   if (blk == 0 && p.order != nullptr) {
