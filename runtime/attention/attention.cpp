@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "kernels_src/cuda/prep.cuh"  // parameter structs, sort_plan, counting_sort_host, router planning
+#include "kernels_src/cuda/router_wg.cuh"  // router_wg_smem_bytes, router_wg_n (host constants)
 #include "runtime/attention/host_shape.h"
 #include "runtime/attention/tma_maps.h"
 #include "runtime/jit/check.h"
@@ -122,6 +123,7 @@ struct PatternAttention::Impl {
     TileConfig t;                      // the tiles it runs with (block maps use its BM/BN)
     int smem = 0;
     int router_threads = 0, router_mt = 1;
+    bool router_wg = false;  // router_wg_kernel (AttentionOptions::router_wgmma), else router_kernel
     size_t router_smem_attr = 0;  // max dynamic smem set so far
     int router_blocks_per_sm = 0;
     size_t router_occ_smem = 0;
@@ -202,6 +204,15 @@ struct PatternAttention::Impl {
   // AttentionOptions::arch, else the device's (sm_90 without one); cached.
   const std::string& target_arch() const;
   mutable std::string arch_cache;
+  // Routed kernel p's router runs router_wg_kernel (AttentionOptions::router_wgmma, M > 64, a wgmma arch).
+  bool router_wg(const KPlan& p) const {
+    return p.kind == Kind::Routed && options->router_wgmma && p.M > 64 && wgmma_arch(target_arch());
+  }
+  // Rows of the packed router weight of kernel p: 8 ceil(M / 8) for router_kernel, the wgmma N otherwise.
+  int router_mp(const KPlan& p) const { return router_wg(p) ? router_wg_n(p.M) : 8 * ((p.M + 7) / 8); }
+  // The router launch of kernel p over rows = rp.B * rp.N: rp.kc / rp.kst, its shared memory (*smem; the
+  // function's attribute raised to it), and its grid.
+  RouterGrid router_setup(ModK& mk, const KPlan& p, RouterParams& rp, size_t* smem);
   // Every check of the plan at head dim D: forced wgmma on a target without it, v7 tile rules.
   void check_plan(int D) const;
   // The arch the module for D is compiled for: sm_90a when a kernel runs wgmma, else the option's.
@@ -580,6 +591,10 @@ static std::string router_expr(int M, int cfg) {
   return fmt::format("moga::router_kernel<{}, {}, {}, {}, {}, {}>", (M + 7) / 8, c.MT, c.S, c.THREADS, c.NH,
                      c.L2 ? "true" : "false");
 }
+static std::string router_wg_expr(int M) {
+  const int nw = router_wg_n(M);
+  return fmt::format("moga::router_wg_kernel<{}, {}>", nw, router_wg_stages(nw));
+}
 static const char* kPrepExprs[] = {"moga::router_pack_weight_kernel", "moga::sort_hist_kernel",
                                    "moga::sort_scatter_kernel", "moga::tile_summary_kernel",
                                    "moga::block_map_grouped_kernel", "moga::topk_combine_kernel"};
@@ -587,6 +602,7 @@ static const char* kPrepExprs[] = {"moga::router_pack_weight_kernel", "moga::sor
 
 // The source of the units that need no generated code: prep.cuh alone (no variant struct).
 static const std::string kPrepSource = "#include \"prep.cuh\"\n";
+static const std::string kRouterWgSource = "#include \"router_wg.cuh\"\n";
 
 std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(int D) const {
   check_plan(D);
@@ -601,6 +617,7 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
   };
   std::vector<Unit> units;
   std::map<std::string, std::string> routers;  // expression -> unit name (the same for every pattern)
+  std::map<std::string, std::string> wg_routers;  // the same for router_wg_kernel (sm_90a units)
   bool any_prep = false;
   for (const auto& p : plan) {
     const Choice c = choose(p.index, D);
@@ -617,7 +634,9 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
       o.name_expressions = {c.v->kernel_expr(p.variant, D, c.t, true)};
       units.push_back({&pattern->cuda, std::move(o)});
     }
-    if (p.kind == Kind::Routed)
+    if (router_wg(p))
+      wg_routers[router_wg_expr(p.M)] = fmt::format("moga-router-wg-n{}", router_wg_n(p.M));
+    else if (p.kind == Kind::Routed)
       routers[router_expr(p.M, options->router_config)] =
           fmt::format("moga-router-nt{}-cfg{}", (p.M + 7) / 8, options->router_config);
     any_prep |= p.kind != Kind::Dense;
@@ -627,6 +646,11 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
     jit::CompileOptions o = base(name, options->arch);
     o.name_expressions = {expr};
     units.push_back({&kPrepSource, std::move(o)});
+  }
+  for (const auto& [expr, name] : wg_routers) {
+    jit::CompileOptions o = base(name, target_arch().back() == 'a' ? target_arch() : target_arch() + "a");
+    o.name_expressions = {expr};
+    units.push_back({&kRouterWgSource, std::move(o)});
   }
   if (any_prep) {
     jit::CompileOptions o = base("moga-prep", options->arch);
@@ -724,7 +748,11 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     }
     if (p.mask) k.bmap = fn(fmt::format("moga::block_map_kernel<{}>", p.variant));
     if (p.gate_prog) k.gate = fn(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
-    if (p.kind == Kind::Routed) {
+    if (router_wg(p)) {
+      k.router = fn(router_wg_expr(p.M));
+      k.router_threads = kRouterWgThreads;
+      k.router_wg = true;
+    } else if (p.kind == Kind::Routed) {
       k.router = fn(router_expr(p.M, options->router_config));
       k.router_threads = router_cfg(p.M, options->router_config).THREADS;
       k.router_mt = router_cfg(p.M, options->router_config).MT;
@@ -988,6 +1016,37 @@ PatternAttention::Layout PatternAttention::Impl::layout_for(const KPlan& p, cons
   return l;
 }
 
+RouterGrid PatternAttention::Impl::router_setup(ModK& mk, const KPlan& p, RouterParams& rp, size_t* smem) {
+  const int NT = (p.M + 7) / 8;
+  size_t rsmem = 0;
+  if (mk.router_wg) {
+    rp.kc = rp.kst = rp.d_pad;  // not read by router_wg_kernel
+    rsmem = (size_t)router_wg_smem_bytes(router_wg_n(p.M), router_wg_stages(router_wg_n(p.M)));
+  } else {
+    router_choose_chunks(NT, rp.d_pad, &rp.kc, &rp.kst);
+    rsmem = router_smem_bytes(NT, rp.d_pad, rp.kc);
+  }
+  const jit::Driver& drv = jit::driver();
+  if (rsmem > mk.router_smem_attr) {
+    CU_CHECK(drv.cuFuncSetAttribute(mk.router, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)rsmem));
+    mk.router_smem_attr = rsmem;
+  }
+  if (mk.router_occ_smem != rsmem) {
+    CU_CHECK(drv.cuOccupancyMaxActiveBlocksPerMultiprocessor(&mk.router_blocks_per_sm, mk.router, mk.router_threads,
+                                                             rsmem));
+    mk.router_occ_smem = rsmem;
+  }
+  if (mk.router_blocks_per_sm < 1)
+    throw ArgumentError(fmt::format("kernel '{}': the router for d_model {} does not fit on an SM", p.ks->name, rp.d));
+  *smem = rsmem;
+  const long long rows = (long long)rp.B * rp.N;
+  if (mk.router_wg) {  // one CTA per 128 rows, at most the resident ones (they loop)
+    const long long tiles = (rows + kRouterWgRows - 1) / kRouterWgRows;
+    return {std::max(1LL, std::min(tiles, (long long)mk.router_blocks_per_sm * std::max(sms, 1))), kRouterWgThreads};
+  }
+  return router_grid(rows, mk.router_mt, mk.router_threads, mk.router_blocks_per_sm, sms);
+}
+
 // Every call of a routed kernel: router (+ fused histogram), scatter, block map, gates.
 void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const RouterInputs& r, const TensorView& wt,
                                          CUstream stream) {
@@ -996,7 +1055,7 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   ModK& mk = m.k[ki];
   const bool pdl = options->pdl;
   const int B = st.B, N = st.N, M = p.M;
-  const int d = (int)r.x.shape[2], d_pad = round_up(d, 128), NT = (M + 7) / 8, Mp = 8 * NT;
+  const int d = (int)r.x.shape[2], d_pad = round_up(d, 128), Mp = router_mp(p);
   w.given_gid = w.given_prob = 0;
   // 1. the histogram the router adds to is zero (the last call's scatter cleared it), else cleared here
   const bool memset = !w.hist_zero;
@@ -1035,27 +1094,14 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   rp.d_pad = d_pad;
   rp.M = M;
   rp.topk = p.topk;
-  router_choose_chunks(NT, d_pad, &rp.kc, &rp.kst);
   rp.gid = dp<int>(w.rgid);
   rp.prob = dp<float>(w.rprob);
   rp.logits = nullptr;
   rp.hist = dp<int>(w.hist);
   rp.hist_chunk = w.chunk;
   rp.hist_ld = w.ld;
-  const size_t rsmem = router_smem_bytes(NT, d_pad, rp.kc);
-  const jit::Driver& drv = jit::driver();
-  if (rsmem > mk.router_smem_attr) {
-    CU_CHECK(drv.cuFuncSetAttribute(mk.router, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)rsmem));
-    mk.router_smem_attr = rsmem;
-  }
-  if (mk.router_occ_smem != rsmem) {
-    CU_CHECK(jit::driver().cuOccupancyMaxActiveBlocksPerMultiprocessor(&mk.router_blocks_per_sm, mk.router,
-                                                                mk.router_threads, rsmem));
-    mk.router_occ_smem = rsmem;
-  }
-  if (mk.router_blocks_per_sm < 1)
-    throw ArgumentError(fmt::format("kernel '{}': the router for d_model {} does not fit on an SM", p.ks->name, d));
-  const RouterGrid rg = router_grid((long long)B * N, mk.router_mt, mk.router_threads, mk.router_blocks_per_sm, sms);
+  size_t rsmem = 0;
+  const RouterGrid rg = router_setup(mk, p, rp, &rsmem);
   {
     void* a[] = {&rp};
     // PDL behind the stream's previous kernel (the pack, or whatever ran before); behind a memset it
@@ -1358,9 +1404,8 @@ void PatternAttention::route(int ki, const TensorView& x, const TensorView& wt, 
   jit::Device::get().make_current();
   Impl::Mod& m = im.module(head_dim);
   Impl::ModK& mk = m.k[ki];
-  const jit::Driver& drv = jit::driver();
   const int B = (int)x.shape[0], N = (int)x.shape[1], M = p.M;
-  const int d = (int)x.shape[2], d_pad = round_up(d, 128), NT = (M + 7) / 8, Mp = 8 * NT;
+  const int d = (int)x.shape[2], d_pad = round_up(d, 128), Mp = im.router_mp(p);
   Impl::RouteWs& rw = im.route_ws[ki];
   rw.wpack.ensure(sizeof(unsigned short) * (size_t)Mp * d_pad);
   {
@@ -1383,26 +1428,14 @@ void PatternAttention::route(int ki, const TensorView& x, const TensorView& wt, 
   rp.d_pad = d_pad;
   rp.M = M;
   rp.topk = p.topk;
-  router_choose_chunks(NT, d_pad, &rp.kc, &rp.kst);
   rp.gid = reinterpret_cast<int*>(gid);
   rp.prob = reinterpret_cast<float*>(prob);
   rp.logits = nullptr;
   rp.hist = nullptr;  // no counting sort follows here
   rp.hist_chunk = 1;
   rp.hist_ld = 1;
-  const size_t rsmem = router_smem_bytes(NT, d_pad, rp.kc);
-  if (rsmem > mk.router_smem_attr) {
-    CU_CHECK(drv.cuFuncSetAttribute(mk.router, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)rsmem));
-    mk.router_smem_attr = rsmem;
-  }
-  if (mk.router_occ_smem != rsmem) {
-    CU_CHECK(drv.cuOccupancyMaxActiveBlocksPerMultiprocessor(&mk.router_blocks_per_sm, mk.router, mk.router_threads,
-                                                             rsmem));
-    mk.router_occ_smem = rsmem;
-  }
-  if (mk.router_blocks_per_sm < 1)
-    throw ArgumentError(fmt::format("kernel '{}': the router for d_model {} does not fit on an SM", p.ks->name, d));
-  const RouterGrid rg = router_grid((long long)B * N, mk.router_mt, mk.router_threads, mk.router_blocks_per_sm, im.sms);
+  size_t rsmem = 0;
+  const RouterGrid rg = im.router_setup(mk, p, rp, &rsmem);
   void* a[] = {&rp};
   launch_ex(mk.router, (unsigned)rg.blocks, 1, 1, (unsigned)rg.threads, (unsigned)rsmem, stream, options_.pdl, a);
 }

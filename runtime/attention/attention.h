@@ -133,6 +133,12 @@ struct AttentionOptions {
   std::string arch;
   bool pdl = true;                          // programmatic dependent launch of the prep and attention kernels
   int router_config = 1;                    // prep.cuh's router configuration (0..4)
+  // Routers of more than 64 groups on warpgroup MMA (kernels_src/cuda/router_wg.cuh, compiled for sm_90a)
+  // instead of router_kernel's wide mma.sync configuration, on a wgmma arch (elsewhere ignored). The same
+  // rule (softmax, top-k, lowest index on ties) on logits summed in another order: near-ties (1e-3) may
+  // resolve differently, as between any two GPU routers. Off by default until measured (docs/performance.md,
+  // "Routed prep").
+  bool router_wgmma = false;
   std::vector<std::string> nvrtc_flags;     // extra NVRTC options (part of the cache key)
   // Threads compiling a module's units (ModuleInfo::units) at once; 0 = one per unit, at most the
   // hardware's. Not in the cache key: it changes when, not what, is compiled.

@@ -730,6 +730,36 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
   std::filesystem::remove_all(tmpl);
 }
 
+// AttentionOptions::router_wgmma: a router of more than 64 groups compiles into its own sm_90a unit
+// (router_wg_kernel, warpgroup MMA); 64 groups or fewer, or a target without wgmma, keep router_kernel.
+TEST(attention_jit, CompilesTheWgmmaRouterWithoutADevice) {
+  char tmpl[] = "/tmp/moga-attn-jit-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  setenv("MOGA_CACHE_DIR", tmpl, 1);
+  auto units_of = [](const std::string& pattern, const std::string& arch, bool wg) {
+    AttentionOptions o = for_arch(arch);
+    o.router_wgmma = wg;
+    PatternAttention attn(test_pattern(pattern), o);
+    const ModuleInfo info = attn.compile(128);
+    std::vector<std::string> r;
+    for (const auto& u : info.units)
+      if (u.name.rfind("moga-router", 0) == 0) r.push_back(u.name + "@" + u.arch);
+    for (const auto& k : info.kernels)
+      if (k.rfind("moga::router_kernel", 0) == 0 || k.rfind("moga::router_wg_kernel", 0) == 0) r.push_back(k);
+    return r;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(units_of("attn_route256", "sm_90", true), (V{"moga-router-wg-n256@sm_90a", "moga::router_wg_kernel<256, 4>"}));
+  EXPECT_EQ(units_of("attn_route256", "sm_90", false),
+            (V{"moga-router-nt32-cfg1@sm_90", "moga::router_kernel<32, 1, 2, 256, 2, true>"}));
+  EXPECT_EQ(units_of("attn_route64", "sm_90", true),
+            (V{"moga-router-nt8-cfg1@sm_90", "moga::router_kernel<8, 1, 3, 512, 2, true>"}));
+  EXPECT_EQ(units_of("attn_route256", "sm_80", true),
+            (V{"moga-router-nt32-cfg1@sm_80", "moga::router_kernel<32, 1, 2, 256, 2, true>"}));
+  unsetenv("MOGA_CACHE_DIR");
+  std::filesystem::remove_all(tmpl);
+}
+
 // One module mixing both kernels (Auto, one kernel with a tile entry): sm_90a, v7 and v9 side by side.
 // And head dim 64 under Auto: v7 alone, the plain target.
 TEST(attention_jit, CompilesMixedAndHeadDim64Modules) {

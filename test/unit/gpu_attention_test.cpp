@@ -816,6 +816,26 @@ GPU_TEST(RouterOf256GroupsPaddedOddLength) {
   EXPECT_FALSE(attn.last_order(0, nullptr, true).packed);
 }
 
+// AttentionOptions::router_wgmma: the warpgroup-MMA router (router_wg.cuh) against the CPU router (clear
+// margins agree, probabilities within 1e-4) and the order and maps it leads to: two batch items, packed at
+// 2,001 tokens (d_model 64: one k stage past d zero-filled; 1536), padded at an odd 5,001 with d_model 200
+// (a partial last stage).
+GPU_TEST(RouterOnWgmmaMatchesTheCpuRouter) {
+  AttentionOptions o = opts();
+  o.router_wgmma = true;
+  PatternAttention attn(test_pattern("attn_route256"), o);
+  Problem p = seq_problem(2, 2001, 2, 128);
+  p.d_model = 64;
+  expect_close_public(run_public(attn, p), "attn_route256, wgmma router, d_model=64");
+  p.d_model = 1536;
+  expect_close_public(run_public(attn, p), "attn_route256, wgmma router, d_model=1536");
+  o.group_layout = GroupLayout::Padded;
+  PatternAttention padded(test_pattern("attn_route256"), o);
+  Problem q = seq_problem(1, 5001, 2, 128);
+  q.d_model = 200;
+  expect_close_public(run_public(padded, q), "attn_route256, wgmma router, padded, N = 5001, d_model=200");
+}
+
 // Frame-local at low resolution: frames of 35 tokens, packed by Auto.
 GPU_TEST(SmallGroupsPackedFrameLocalLowResolution) {
   PatternAttention attn(load_builtin("frame_local"), opts());

@@ -61,6 +61,7 @@ struct BenchArgs {
   std::string peer;
   bool no_peers = false;
   int peer_timeout_s = 300;
+  bool router_wgmma = false;
 };
 
 // The command line back from the parsed arguments (for the JSON: what to run to repeat it).
@@ -71,6 +72,7 @@ std::string command_line(const BenchArgs& a) {
   for (const auto& p : a.params) s += " --param " + p;
   s += fmt::format(" --heads {} --head-dim {} --iters {} --d-model {}", a.heads, a.head_dim, a.iters, a.d_model);
   if (a.no_peers) s += " --no-peers";
+  if (a.router_wgmma) s += " --router-wgmma";
   return s;
 }
 
@@ -183,7 +185,9 @@ json bench_ours(const CompiledFile& f, const Problem& p, const BenchArgs& a) {
   jit::Device& dev = jit::Device::get();
   dev.make_current();
   const rt::AttentionShape& s = p.attn;
-  rt::PatternAttention attn(f.pattern);
+  rt::AttentionOptions opts;
+  opts.router_wgmma = a.router_wgmma;
+  rt::PatternAttention attn(f.pattern, opts);
   Inputs in = make_inputs(attn, s, a.d_model, 1234);
   const rt::RouterInputs* router = in.routed ? &in.router : nullptr;
   CUstream stream = nullptr;
@@ -410,6 +414,8 @@ Command register_bench(CLI::App& app) {
   sub->add_option("--json", a->json_out, "write the result (date, device, commit, command, ours, peers) here");
   sub->add_option("--peer", a->peer, "the peer script (default: bench/peers/pattern_peer.py)");
   sub->add_flag("--no-peers", a->no_peers, "do not run the PyTorch peers");
+  sub->add_flag("--router-wgmma", a->router_wgmma,
+                "routers of more than 64 groups on warpgroup MMA (AttentionOptions::router_wgmma)");
   sub->add_option("--peer-timeout-s", a->peer_timeout_s, "kill the peer after this many seconds");
   return {sub, [a] { return run_bench(*a); }};
 }

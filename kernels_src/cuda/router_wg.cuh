@@ -1,0 +1,126 @@
+// The router on warpgroup MMA (sm_90a), for many groups (64 < M <= NW, NW = 128 or 256): logits = x W_r^T
+// for 128 token rows per CTA at a time, two warpgroups of 64 rows, m64nNWk16 products with both operands
+// in shared memory (K-major, 128-byte swizzle, the attention kernels' layout: wgmma_sm90.cuh), the k
+// dimension in stages of 64 columns (x rows and W_r rows by cp.async, STAGES in flight), persistent over
+// row tiles with one continuous pipeline. The accumulator of each warp is the mma.sync m16n8 C-fragment
+// layout, so the softmax / top-k / histogram epilogue is prep.cuh's router_epilogue unchanged.
+//
+// Why: the mma.sync router (prep.cuh, router_kernel) reads a 256-byte B fragment from shared memory per
+// m16n8k16 and warp (16 FLOP/B), and above M = 64 restages W_r per block pass; x W_r at M = 256 and
+// d_model 1536 is as many FLOPs as routed_m256's attention (25.8 G at 32,760 tokens). Here the B tile is
+// read once per warpgroup and 64 rows (docs/performance.md, "Routed prep").
+//
+// RouterParams as for router_kernel except: w_packed has NW rows ([NW][d_pad], zero past M: pack with
+// Mp = NW), kc / kst are not used. 256 threads, dynamic shared memory router_wg_smem_bytes(NW, STAGES),
+// grid <= the resident CTAs (each loops over row tiles blockIdx.x + i gridDim.x). Compiled for sm_90a only
+// (its own NVRTC unit: runtime/attention, router_wgmma). NVRTC-compatible.
+#pragma once
+#include "prep.cuh"
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#include "barrier_sm90.cuh"
+#include "wgmma_sm90.cuh"
+#endif
+
+namespace moga {
+
+constexpr int kRouterWgRows = 128;  // token rows per CTA tile: two warpgroups of 64
+constexpr int kRouterWgKc = 64;     // k columns per stage: one 128-byte swizzle row
+constexpr int kRouterWgThreads = 256;
+
+// Dynamic shared memory of router_wg_kernel<NW, STAGES> (the 1024 bytes: slack for the swizzle's alignment).
+MOGA_HD constexpr int router_wg_smem_bytes(int NW, int stages) { return 1024 + stages * (kRouterWgRows + NW) * 128; }
+// The wgmma N (rows of the packed weight) for M groups: 128 or 256.
+MOGA_HD constexpr int router_wg_n(int M) { return M <= 128 ? 128 : 256; }
+// The stages the runtime instantiates: 193 KB of shared memory for either N (one CTA per SM).
+MOGA_HD constexpr int router_wg_stages(int NW) { return NW == 256 ? 4 : 6; }
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+namespace prep_detail {
+// 16 bytes global -> shared, or 16 zero bytes when !valid (src is not read then).
+__device__ __forceinline__ void cp_async16_zfill(unsigned dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0)
+               : "memory");
+}
+}  // namespace prep_detail
+
+template <int NW, int STAGES>
+__global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const RouterParams p) {
+  static_assert(NW == 128 || NW == 256, "router_wg_kernel: NW is 128 or 256");
+  static_assert(STAGES >= 2, "router_wg_kernel: at least two stages");
+  using namespace prep_detail;
+  extern __shared__ __align__(128) unsigned char router_wg_smem_raw[];
+  const unsigned base = (sm80::smem_u32(router_wg_smem_raw) + 1023u) & ~1023u;  // the swizzle repeats every 1024 B
+  constexpr unsigned kA = kRouterWgRows * 128, kStage = kA + NW * 128;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+  const int g = lane >> 2, t = lane & 3;
+  const long long rows = (long long)p.B * p.N;
+  const long long ntiles = (rows + kRouterWgRows - 1) / kRouterWgRows;
+  const int nk = p.d_pad / kRouterWgKc;
+  grid_dep_wait();
+  if ((long long)blockIdx.x >= ntiles) return;  // block-uniform
+  const long long total = (ntiles - blockIdx.x + gridDim.x - 1) / gridDim.x * nk;  // (tile, k chunk) steps
+  const unsigned short* xb = static_cast<const unsigned short*>(p.x);
+  const unsigned short* wb = static_cast<const unsigned short*>(p.w_packed);
+  // Step L: k chunk L % nk of this CTA's tile L / nk, into stage L % STAGES; one commit group per step
+  // (an empty one past the end keeps the wait counts uniform).
+  auto load = [&](long long L) {
+    if (L < total) {
+      const long long tile = blockIdx.x + (L / nk) * (long long)gridDim.x;
+      const int k0 = (int)(L % nk) * kRouterWgKc;
+      const unsigned sa = base + (unsigned)(L % STAGES) * kStage, sb = sa + kA;
+#pragma unroll
+      for (int i = 0; i < kRouterWgRows * 8 / kRouterWgThreads; ++i) {  // x: 128 rows of 8 chunks
+        const int idx = tid + kRouterWgThreads * i, r = idx >> 3, c = idx & 7;
+        const long long row = tile * kRouterWgRows + r;
+        const bool ok = row < rows && k0 + 8 * c < p.d;  // d is a multiple of 8: a chunk is in or out
+        const unsigned short* src = xb;
+        if (ok) {
+          const long long b = row / p.N, n = row - b * p.N;
+          src = xb + b * p.x_sb + n * p.x_sn + k0 + 8 * c;
+        }
+        cp_async16_zfill(sa + r * 128 + ((c ^ (r & 7)) << 4), src, ok);
+      }
+#pragma unroll
+      for (int i = 0; i < NW * 8 / kRouterWgThreads; ++i) {  // W_r: NW rows of 8 chunks (zero-padded)
+        const int idx = tid + kRouterWgThreads * i, r = idx >> 3, c = idx & 7;
+        cp_async16_zfill(sb + r * 128 + ((c ^ (r & 7)) << 4), wb + (long long)r * p.d_pad + k0 + 8 * c, true);
+      }
+    }
+    cp_async_commit();
+  };
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) load(s);
+  float acc[NW / 2];
+#pragma unroll
+  for (int i = 0; i < NW / 2; ++i) acc[i] = 0.f;
+  for (long long L = 0; L < total; ++L) {
+    cp_async_wait<STAGES - 2>();  // step L's group is complete (this thread's copies)
+    sm90::fence_proxy_async();    // its generic-proxy writes before the wgmmas (async proxy) read them
+    __syncthreads();              // everyone's copies are in; everyone is past step L - 1's wgmmas
+    load(L + STAGES - 1);         // into step L - 1's stage
+    const int kc = (int)(L % nk);
+    const unsigned sa = base + (unsigned)(L % STAGES) * kStage;
+    const unsigned sx = sa + wg * 64 * 128, sw = sa + kA;  // this warpgroup's 64 rows; all NW weight rows
+    sm90::wg_fence();
+#pragma unroll
+    for (int ks = 0; ks < kRouterWgKc / 16; ++ks)
+      sm90::wgmma_ss<NW>(acc, sm90::gmma_desc_sw128(sx + ks * 32, 16, 1024), sm90::gmma_desc_sw128(sw + ks * 32, 16, 1024),
+                         (kc > 0 || ks > 0) ? 1 : 0);
+    sm90::wg_commit();
+    sm90::wg_wait<0>();
+    sm90::fence_regs(acc);
+    if (kc == nk - 1) {
+      const long long tile = blockIdx.x + (L / nk) * (long long)gridDim.x;
+      float a3[1][NW / 8][4];  // router_epilogue's view (MT = 1): register renames, no copy
+#pragma unroll
+      for (int j = 0; j < NW / 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) a3[0][j][e] = acc[4 * j + e];
+      router_epilogue<NW / 8, 1>(p, a3, tile * kRouterWgRows + wg * 64 + (warp & 3) * 16, rows, g, t);
+    }
+  }
+  cp_async_wait<0>();
+}
+#endif  // device code
+
+}  // namespace moga
