@@ -1,4 +1,4 @@
-// The router on warpgroup MMA (sm_90a), for many groups (64 < M <= NW, NW = 128 or 256): logits = x W_r^T
+// The router on warpgroup MMA (sm_90a), M <= NW groups (NW = 64, 128 or 256): logits = x W_r^T
 // for 128 token rows per CTA at a time, two warpgroups of 64 rows, m64nNWk16 products with both operands
 // in shared memory (K-major, 128-byte swizzle, the attention kernels' layout: wgmma_sm90.cuh), the k
 // dimension in stages of 64 columns (x rows and W_r rows by cp.async, STAGES in flight), persistent over
@@ -29,10 +29,10 @@ constexpr int kRouterWgThreads = 256;
 
 // Dynamic shared memory of router_wg_kernel<NW, STAGES> (the 1024 bytes: slack for the swizzle's alignment).
 MOGA_HD constexpr int router_wg_smem_bytes(int NW, int stages) { return 1024 + stages * (kRouterWgRows + NW) * 128; }
-// The wgmma N (rows of the packed weight) for M groups: 128 or 256.
-MOGA_HD constexpr int router_wg_n(int M) { return M <= 128 ? 128 : 256; }
-// The stages the runtime instantiates: 193 KB of shared memory for either N (one CTA per SM).
-MOGA_HD constexpr int router_wg_stages(int NW) { return NW == 256 ? 4 : 6; }
+// The wgmma N (rows of the packed weight) for M groups: 64, 128 or 256.
+MOGA_HD constexpr int router_wg_n(int M) { return M <= 64 ? 64 : M <= 128 ? 128 : 256; }
+// The stages the runtime instantiates: 193 KB of shared memory for each N (one CTA per SM).
+MOGA_HD constexpr int router_wg_stages(int NW) { return NW == 256 ? 4 : NW == 128 ? 6 : 8; }
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 namespace prep_detail {
@@ -45,7 +45,7 @@ __device__ __forceinline__ void cp_async16_zfill(unsigned dst, const void* src, 
 
 template <int NW, int STAGES>
 __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const RouterParams p) {
-  static_assert(NW == 128 || NW == 256, "router_wg_kernel: NW is 128 or 256");
+  static_assert(NW == 64 || NW == 128 || NW == 256, "router_wg_kernel: NW is 64, 128 or 256");
   static_assert(STAGES >= 2, "router_wg_kernel: at least two stages");
   using namespace prep_detail;
   extern __shared__ __align__(128) unsigned char router_wg_smem_raw[];

@@ -204,9 +204,9 @@ struct PatternAttention::Impl {
   // AttentionOptions::arch, else the device's (sm_90 without one); cached.
   const std::string& target_arch() const;
   mutable std::string arch_cache;
-  // Routed kernel p's router runs router_wg_kernel (AttentionOptions::router_wgmma, M > 64, a wgmma arch).
+  // Routed kernel p's router runs router_wg_kernel (AttentionOptions::router_wgmma, a wgmma arch).
   bool router_wg(const KPlan& p) const {
-    return p.kind == Kind::Routed && options->router_wgmma && p.M > 64 && wgmma_arch(target_arch());
+    return p.kind == Kind::Routed && options->router_wgmma && wgmma_arch(target_arch());
   }
   // Rows of the packed router weight of kernel p: 8 ceil(M / 8) for router_kernel, the wgmma N otherwise.
   int router_mp(const KPlan& p) const { return router_wg(p) ? router_wg_n(p.M) : 8 * ((p.M + 7) / 8); }

@@ -133,8 +133,8 @@ struct AttentionOptions {
   std::string arch;
   bool pdl = true;                          // programmatic dependent launch of the prep and attention kernels
   int router_config = 1;                    // prep.cuh's router configuration (0..4)
-  // Routers of more than 64 groups on warpgroup MMA (kernels_src/cuda/router_wg.cuh, compiled for sm_90a)
-  // instead of router_kernel's wide mma.sync configuration, on a wgmma arch (elsewhere ignored). The same
+  // Routers on warpgroup MMA (kernels_src/cuda/router_wg.cuh, compiled for sm_90a; N = 64, 128 or 256 by M)
+  // instead of router_kernel's mma.sync configurations, on a wgmma arch (elsewhere ignored). The same
   // rule (softmax, top-k, lowest index on ties) on logits summed in another order: near-ties (1e-3) may
   // resolve differently, as between any two GPU routers. Off by default until measured (docs/performance.md,
   // "Routed prep").

@@ -730,8 +730,8 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
   std::filesystem::remove_all(tmpl);
 }
 
-// AttentionOptions::router_wgmma: a router of more than 64 groups compiles into its own sm_90a unit
-// (router_wg_kernel, warpgroup MMA); 64 groups or fewer, or a target without wgmma, keep router_kernel.
+// AttentionOptions::router_wgmma: the router compiles into its own sm_90a unit (router_wg_kernel, warpgroup
+// MMA, N = 64 / 128 / 256 by M); without the option, or on a target without wgmma, router_kernel.
 TEST(attention_jit, CompilesTheWgmmaRouterWithoutADevice) {
   char tmpl[] = "/tmp/moga-attn-jit-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -752,7 +752,8 @@ TEST(attention_jit, CompilesTheWgmmaRouterWithoutADevice) {
   EXPECT_EQ(units_of("attn_route256", "sm_90", true), (V{"moga-router-wg-n256@sm_90a", "moga::router_wg_kernel<256, 4>"}));
   EXPECT_EQ(units_of("attn_route256", "sm_90", false),
             (V{"moga-router-nt32-cfg1@sm_90", "moga::router_kernel<32, 1, 2, 256, 2, true>"}));
-  EXPECT_EQ(units_of("attn_route64", "sm_90", true),
+  EXPECT_EQ(units_of("attn_route64", "sm_90", true), (V{"moga-router-wg-n64@sm_90a", "moga::router_wg_kernel<64, 8>"}));
+  EXPECT_EQ(units_of("attn_route64", "sm_90", false),
             (V{"moga-router-nt8-cfg1@sm_90", "moga::router_kernel<8, 1, 3, 512, 2, true>"}));
   EXPECT_EQ(units_of("attn_route256", "sm_80", true),
             (V{"moga-router-nt32-cfg1@sm_80", "moga::router_kernel<32, 1, 2, 256, 2, true>"}));

@@ -819,7 +819,7 @@ GPU_TEST(RouterOf256GroupsPaddedOddLength) {
 // AttentionOptions::router_wgmma: the warpgroup-MMA router (router_wg.cuh) against the CPU router (clear
 // margins agree, probabilities within 1e-4) and the order and maps it leads to: two batch items, packed at
 // 2,001 tokens (d_model 64: one k stage past d zero-filled; 1536), padded at an odd 5,001 with d_model 200
-// (a partial last stage).
+// (a partial last stage); N = 256 and N = 64.
 GPU_TEST(RouterOnWgmmaMatchesTheCpuRouter) {
   AttentionOptions o = opts();
   o.router_wgmma = true;
@@ -834,6 +834,8 @@ GPU_TEST(RouterOnWgmmaMatchesTheCpuRouter) {
   Problem q = seq_problem(1, 5001, 2, 128);
   q.d_model = 200;
   expect_close_public(run_public(padded, q), "attn_route256, wgmma router, padded, N = 5001, d_model=200");
+  PatternAttention m64(test_pattern("attn_route64"), o);  // N = 64: M = 64 groups
+  expect_close_public(run_public(m64, q), "attn_route64, wgmma router, padded, N = 5001, d_model=200");
 }
 
 // Frame-local at low resolution: frames of 35 tokens, packed by Auto.

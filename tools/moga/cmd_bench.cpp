@@ -415,7 +415,7 @@ Command register_bench(CLI::App& app) {
   sub->add_option("--peer", a->peer, "the peer script (default: bench/peers/pattern_peer.py)");
   sub->add_flag("--no-peers", a->no_peers, "do not run the PyTorch peers");
   sub->add_flag("--router-wgmma", a->router_wgmma,
-                "routers of more than 64 groups on warpgroup MMA (AttentionOptions::router_wgmma)");
+                "the router on warpgroup MMA (AttentionOptions::router_wgmma)");
   sub->add_option("--peer-timeout-s", a->peer_timeout_s, "kill the peer after this many seconds");
   return {sub, [a] { return run_bench(*a); }};
 }
