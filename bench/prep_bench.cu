@@ -1,7 +1,7 @@
 // Standalone harness for kernels_src/cuda/prep.cuh: every kernel against a CPU reference on fresh random
 // inputs (seed printed; pass one as argv[1] to reproduce), block-map soundness by brute force, then
 // timings of the routed pipeline (router + sort + summaries + map) against the memory floor.
-// Build: nvcc -O3 -std=c++17 -arch=sm_90 -I. bench/prep_bench.cu -o build-prep/prep_bench
+// Build: nvcc -O3 -std=c++17 -arch=sm_90 -I. -Ikernels_src/cuda bench/prep_bench.cu -o build/bin/prep_bench
 // Exit status: 0 when every check passed, 1 otherwise, 2 on a CUDA error. `prep_bench SEED quick` skips timing.
 //
 // Notes (H100 80GB HBM3, 132 SMs; d = 1536, B = 1, top-1; floor = bytes(x) / 3.0 TB/s: a coalesced read
@@ -646,7 +646,7 @@ static void test_map(const char* name, int B, int Ne, const HostShape& hs, const
       fi.poison();
       pc.poison();
       pi.poison();
-      GroupMapParams gp{d_gid, d_seg, B, Ne, G, BM, BN, tq, tk, fc.p, fi.p, pc.p, pi.p};
+      GroupMapParams gp{d_gid, d_seg, nullptr, B, Ne, G, BM, BN, tq, tk, fc.p, fi.p, pc.p, pi.p};
       CK(launch_block_map_grouped(gp));
       CK(cudaDeviceSynchronize());
       compare("block_map_grouped_kernel");
@@ -810,7 +810,7 @@ static TimingRow time_pipeline(int N, int M, int d, std::mt19937_64& rng) {
   row.router_alt = bestv;
   rp.hist = so.scratch.p;
 
-  GroupMapParams gp{so.gid.p, so.seg.p, B, N, M, BM, BN, tq, tk, fc.p, fi.p, pc.p, pi.p};
+  GroupMapParams gp{so.gid.p, so.seg.p, nullptr, B, N, M, BM, BN, tq, tk, fc.p, fi.p, pc.p, pi.p};
   auto stage_router = [&](int which, bool pdl) {
     rp.x = x[which].p;
     CK(cudaMemsetAsync(so.scratch.p, 0, so.scratch.n * sizeof(int), st));
@@ -986,6 +986,8 @@ int main(int argc, char** argv) {
   test_router("top1 M=64 d=5120 chunked", 1, 4097, 5120, 64, 1, 0, 0, true, rng, nullptr, false, true);
   test_router("top1 M=64 d=5120 chunked cfg1 grid1", 1, 2100, 5120, 64, 1, 0, 1, true, rng, nullptr, false, false, 1);
   test_router("top1 M=64 resident", 2, 3000, 1536, 64, 1, 8, -1, false, rng, nullptr, false, true);
+  test_router("top1 M=256 wide (chunked W), odd N", 2, 2999, 1536, 256, 1, 8, -1, false, rng, nullptr, false, true);
+  test_router("top1 M=256 small N (router_grid: small blocks)", 1, 1001, 256, 256, 1, 0, -1, false, rng, nullptr, false, true);
   test_router("top1 M=64 resident cfg1 grid1", 2, 3000, 1536, 64, 1, 8, 1, false, rng, nullptr, false, true, 1);
   test_router("top4 M=16 d=200", 1, 777, 200, 16, 4, 8, -1, false, rng, &r3, false, true);
   test_router("top4 M=16 d=200 cfg0", 1, 777, 200, 16, 4, 8, 0, false, rng, nullptr, false, true);
@@ -1123,8 +1125,9 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<TimingRow> rows;
-  for (int N : {32760, 75600})
-    for (int M : {4, 16, 64}) rows.push_back(time_pipeline(N, M, 1536, rng));
+  // the shapes of docs/performance.md "Routed prep" (issue #12: M up to 256; 4,096 tokens)
+  for (const auto& [N, M] : std::vector<std::pair<int, int>>{{32760, 16}, {32760, 64}, {32760, 256}, {4096, 64}, {4096, 256}})
+    rows.push_back(time_pipeline(N, M, 1536, rng));
   printf("\nrouter alone (us), configurations x grid mode (p = persistent, w = one tile per warp):\n");
   printf("%6s %3s", "N", "M");
   for (int c = 0; c < kRouterConfigs; ++c) printf("   c%d/p   c%d/w", c, c);

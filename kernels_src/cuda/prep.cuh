@@ -1310,12 +1310,14 @@ inline cudaError_t launch_router_t(const RouterParams& p, cudaStream_t st, bool 
 //   1: 2 k-steps of 128 columns in flight, 256 threads (best for M <= 16)
 //   -1: choose by M. Measured on the H100 (bench/prep_bench.cu): no hint was 5-15% slower; two 16-row
 //   tiles per warp and 512-thread 128-column steps were never faster.
+//   M = 256 (NT = 32) runs the runtime's wide configuration whatever cfg says: 256 threads, 2 k-steps of
+//   64 columns (runtime/attention kWideRouterCfg); other M above 64 are the runtime's alone.
 // NT = ceil(M / 8) must match the packed weight's Mp = 8*NT.
 constexpr int kRouterConfigs = 2;
 inline cudaError_t launch_router(const RouterParams& p, int cfg = -1, cudaStream_t st = 0, bool pdl = false,
                                  int grid_mode = 0) {
   if (cfg < 0) cfg = p.M <= 16 ? 1 : 0;
-  if (p.M < 1 || p.M > 64 || p.topk < 1 || p.topk > 8 || p.topk > p.M || p.d % 8 || p.x_sn % 8 ||
+  if (p.M < 1 || (p.M > 64 && (p.M + 7) / 8 != 32) || p.topk < 1 || p.topk > 8 || p.topk > p.M || p.d % 8 || p.x_sn % 8 ||
       p.x_sb % 8 || (reinterpret_cast<size_t>(p.x) & 15) || p.kc % 128 || p.kst % 128 || p.kc < 128 ||
       p.kst < 128 || p.d_pad != round_up(p.d, 128) || cfg >= kRouterConfigs)
     return cudaErrorInvalidValue;
@@ -1334,6 +1336,7 @@ inline cudaError_t launch_router(const RouterParams& p, int cfg = -1, cudaStream
     MOGA_ROUTER_CASE(6)
     MOGA_ROUTER_CASE(7)
     MOGA_ROUTER_CASE(8)
+    case 32: return launch_router_t<32, 1, 2, 256, 2, true>(p, st, pdl, grid_mode);
     default: return cudaErrorInvalidValue;
   }
 #undef MOGA_ROUTER_CASE
