@@ -121,6 +121,10 @@ struct Problem {
   // optional: shape the routing (called with x [B][N][d] and the weights per kernel [d][M])
   std::function<void(std::vector<float>& x, std::vector<std::vector<float>>& w)> tweak_router;
   bool packed_qkv = false;  // q, k, v as views of one [B, N, 3, H, D] tensor
+  // > 0: after a first uncaptured call, one call is captured into a CUDA graph on a stream of its own and the
+  // graph launched this many times, the router's x rewritten in place (new values, new routing) before each
+  // launch after the first; the outcome is the last launch's against the reference on the last x.
+  int graph_replays = 0;
 };
 
 struct Outcome {
@@ -208,8 +212,45 @@ class gpu_attention : public ::testing::Test {
             TensorView::contiguous(w[ki].buf->ptr(), DType::BF16, {p.d_model, spec.kernels[ki].route->groups}));
       }
     }
-    if (!ro.prep) attn.run(tq, tk, tv, to, s, routed ? &router : nullptr, nullptr);  // a full run first
-    attn.run(tq, tk, tv, to, s, routed ? &router : nullptr, nullptr, ro);
+    if (p.graph_replays > 0) {
+      const jit::Driver& d = jit::driver();
+      CUstream cs;
+      CU_CHECK(d.cuStreamCreate(&cs, CU_STREAM_NON_BLOCKING));
+      attn.run(tq, tk, tv, to, s, routed ? &router : nullptr, cs, ro);  // the shape's static work, uncaptured
+      CU_CHECK(d.cuStreamSynchronize(cs));
+      CUgraph graph = nullptr;
+      CU_CHECK(d.cuStreamBeginCapture(cs, CU_STREAM_CAPTURE_MODE_GLOBAL));
+      std::string err;
+      try {
+        attn.run(tq, tk, tv, to, s, routed ? &router : nullptr, cs, ro);
+      } catch (const std::exception& e) {
+        err = e.what();
+      }
+      const CUresult end = d.cuStreamEndCapture(cs, &graph);
+      EXPECT_EQ(err, "") << "PatternAttention::run failed while captured (a host copy or synchronization?)";
+      EXPECT_EQ(end, CUDA_SUCCESS) << "stream capture of PatternAttention::run was invalidated";
+      if (err.empty() && end == CUDA_SUCCESS) {
+        CUgraphExec exec = nullptr;
+        CU_CHECK(d.cuGraphInstantiate(&exec, graph, 0));
+        for (int rep = 0; rep < p.graph_replays; ++rep) {
+          if (rep > 0 && routed) {  // new router inputs in the same buffer: the graph must route them afresh
+            xh = random_bf(xh.size(), rng);
+            std::vector<unsigned short> b(xh.size());
+            for (size_t i = 0; i < xh.size(); ++i) b[i] = f2bf(xh[i]);
+            x.buf->upload(b.data(), b.size() * 2);
+          }
+          o.buf->fill_bytes(0xFF);
+          CU_CHECK(d.cuGraphLaunch(exec, cs));
+          CU_CHECK(d.cuStreamSynchronize(cs));
+        }
+        CU_CHECK(d.cuGraphExecDestroy(exec));
+      }
+      if (graph) CU_CHECK(d.cuGraphDestroy(graph));
+      CU_CHECK(d.cuStreamDestroy(cs));
+    } else {
+      if (!ro.prep) attn.run(tq, tk, tv, to, s, routed ? &router : nullptr, nullptr);  // a full run first
+      attn.run(tq, tk, tv, to, s, routed ? &router : nullptr, nullptr, ro);
+    }
     CU_CHECK(jit::driver().cuCtxSynchronize());
 
     Outcome r;
@@ -836,6 +877,24 @@ GPU_TEST(RouterOnWgmmaMatchesTheCpuRouter) {
   expect_close_public(run_public(padded, q), "attn_route256, wgmma router, padded, N = 5001, d_model=200");
   PatternAttention m64(test_pattern("attn_route64"), o);  // N = 64: M = 64 groups
   expect_close_public(run_public(m64, q), "attn_route64, wgmma router, padded, N = 5001, d_model=200");
+}
+
+// The routed layer is CUDA-graph capturable (no host copy, synchronisation or host decision on device data
+// in a call) and a replayed graph routes new inputs correctly: three launches of one graph, the router's x
+// rewritten between them (the router's histogram must be zero at each launch: the previous launch's scatter
+// clears it). Packed M = 256 and padded M = 64 with the mma.sync and the wgmma routers.
+GPU_TEST(RoutedLayerReplaysFromACudaGraph) {
+  for (const char* pattern : {"attn_route256", "attn_route64"})
+    for (bool wg : {false, true}) {
+      AttentionOptions o = opts();
+      o.router_wgmma = wg;
+      if (std::string(pattern) == "attn_route64") o.group_layout = GroupLayout::Padded;
+      PatternAttention attn(test_pattern(pattern), o);
+      Problem p = seq_problem(2, 3001, 2, 128);
+      p.graph_replays = 3;
+      expect_close_public(run_public(attn, p),
+                          std::string(pattern) + (wg ? " (wgmma router)" : "") + ", 3rd launch of a CUDA graph");
+    }
 }
 
 // Frame-local at low resolution: frames of 35 tokens, packed by Auto.
