@@ -7,7 +7,7 @@
 // (bwd_params.cuh), so the preprocess, fold and gate kernels and the deterministic dQ pass are shared.
 //
 //   template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
-//   __global__ void attention_bwd_wg(AttnBwdParams p);   D = 128, 384 threads, grid (ceil(N/128), H, B),
+//   __global__ void attention_bwd_wg(AttnBwdParams p);   D = 64 or 128, 384 threads, grid (ceil(N/128), H, B),
 //        AttnBwdWgCfg<D>::kSmemBytes dynamic shared memory; block maps (p.mapT) of 64-row query tiles x
 //        128-key tiles. DQ_ATOMIC: dQ += dS K for every tile pair by red.global.add.v2.f32 into p.dq_acc
 //        (then attn_bwd_fold_kernel); false: no dQ (attention_bwd_dq<V, D, 128> computes it). DQ_BULK (backward
@@ -37,7 +37,7 @@
 //     dS is double-buffered: one barrier per tile pair keeps a buffer from being rewritten while the
 //     other warpgroup's dQ still reads it (it passed this tile's barrier only after finishing the last).
 // Shared memory (1024-aligned): K, V [D/64][128][64]; 2 stages of Q, dO [D/64][64][64]; 2 dS buffers;
-// 2 stages of row values; mbarriers. D = 128: 164 KB.
+// 2 stages of row values; the dQ staging (DQ_BULK); mbarriers. D = 128: 200 KB.
 // NVRTC-compatible: no host standard headers.
 #pragma once
 #include "attention_bwd.cuh"
@@ -49,7 +49,11 @@ namespace moga {
 
 template <int D>
 struct AttnBwdWgCfg {
-  static_assert(D == 128, "attention_bwd_wg: D = 128 (dQ splits D over the two consumer warpgroups, n64 each)");
+  static_assert(D == 64 || D == 128, "attention_bwd_wg: D = 64 or 128");
+  // D = 128: dQ's columns are split over the two consumer warpgroups (n64 each, over all 128 keys: both
+  // warpgroups' dS, one barrier across them); D = 64: each warpgroup adds its own 64 keys' share of every
+  // column (twice the dQ reductions of a 64-wide row, no barrier across the warpgroups)
+  static constexpr bool kSplitD = D == 128;
   static constexpr int kBM = 64, kBN = 128, kThreads = 384, kConsumerThreads = 256, kStages = 2;
   // 168 * 384 = 64,512 registers (__launch_bounds__(384, 1)): the cp.async producer 56 * 128 (attention_fwd_ws's
   // figure: it spills below) + 224 * 256 for the consumers (dK, dV: 2 x 64 accumulators; S^T, dP^T: 2 x 32;
@@ -59,6 +63,7 @@ struct AttnBwdWgCfg {
   // the row values)
   static constexpr int kTmaProducerRegs = 24, kTmaConsumerRegs = 240;
   static constexpr int kCH = D / 8;                  // 16-byte chunks per row
+  static constexpr int kLdStep = 128 / kCH;          // rows between one cp.async producer thread's copies
   static constexpr int kKVBytes = kBN * D * 2;       // [D/64][BN][64]
   static constexpr int kKVBlock = kBN * 128;         // one 64-column block of K or V
   static constexpr int kQBytes = kBM * D * 2;        // [D/64][BM][64]
@@ -198,12 +203,12 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
       return;
     }
     typedef unsigned short bf16_t;
-    // thread tid copies chunk c of rows r0 + 8 i: one swizzle phase (r & 7 = r0) for all of them
+    // thread tid copies chunk c of rows r0 + kLdStep i (kLdStep 8 or 16): one swizzle phase (r & 7 = r0 & 7)
     const int c = tid % C::kCH, r0 = tid / C::kCH;
-    const unsigned soff = r0 * 128 + (((c & 7) ^ r0) << 4);
+    const unsigned soff = r0 * 128 + (((c & 7) ^ (r0 & 7)) << 4);
     const unsigned kvoff = soff + (c >> 3) * C::kKVBlock, qoff = soff + (c >> 3) * C::kQBlock;
     auto rows = [&](unsigned dst, const bf16_t* g, long long sn, int s0, int nrows) {
-      for (int i = 0; i < nrows; i += 8) {
+      for (int i = 0; i < nrows; i += C::kLdStep) {
         const int s = s0 + r0 + i;
         const bool ok = s < N;
         const long long t = ok ? token_at(tok, s) : 0;
@@ -248,7 +253,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
   const float scale = a.scale_log2 * 0.6931471805599453f;
   const unsigned sKg = sK + g * 64 * 128, sVg = sV + g * 64 * 128;  // this warpgroup's 64 key rows
   // this warpgroup's 64 columns of dQ rows (the atomics add this thread's columns 2 (lane & 3) + 8 nt)
-  float* gdq = DQ_ATOMIC ? p.dq_acc + (long long)b * N * a.H * D + (long long)h * D + g * 64 : nullptr;
+  float* gdq = DQ_ATOMIC ? p.dq_acc + (long long)b * N * a.H * D + (long long)h * D + (C::kSplitD ? g * 64 : 0) : nullptr;
   const unsigned sdq = base + C::kDQOff + g * C::kDQBytes;
 
   if (n_tot > 0) {
@@ -377,22 +382,30 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     // the dS stores before the wgmma (async proxy) reads them: this warpgroup's rows (dK), or both
     // warpgroups' (dQ reads all 128 keys)
     sm90::fence_proxy_async();
-    if constexpr (DQ_ATOMIC) sm90::named_sync(1, C::kConsumerThreads);
+    if constexpr (DQ_ATOMIC && C::kSplitD) sm90::named_sync(1, C::kConsumerThreads);
     else sm90::named_sync(2 + g, 128);
     sm90::wg_fence();
     float dq[32];
     if constexpr (DQ_ATOMIC) {
 #pragma unroll
-      for (int ks = 0; ks < BN / 16; ++ks)
-        sm90::wgmma_ss_n64_tt(dq, sm90::gmma_desc_sw128(sDS + ks * 2048, C::kDSBytes, 1024),
-                              sm90::gmma_desc_sw128(sK + g * C::kKVBlock + ks * 2048, C::kKVBlock, 1024), ks > 0 ? 1 : 0);
+      for (int ks = 0; ks < (C::kSplitD ? BN : 64) / 16; ++ks) {
+        // D = 128: all keys, K's column block g; D = 64: this warpgroup's keys (dS^T and K rows 64 g ..)
+        const unsigned ka = C::kSplitD ? ks * 2048 : g * 64 * 128 + ks * 2048;
+        const unsigned kb = C::kSplitD ? g * C::kKVBlock + ks * 2048 : g * 64 * 128 + ks * 2048;
+        sm90::wgmma_ss_n64_tt(dq, sm90::gmma_desc_sw128(sDS + ka, C::kDSBytes, 1024),
+                              sm90::gmma_desc_sw128(sK + kb, C::kKVBlock, 1024), ks > 0 ? 1 : 0);
+      }
       sm90::wg_commit();
     }
     // dK += dS^T Q: SS, A = this warpgroup's 64 dS^T rows (K-major: queries contiguous), B = Q rows
 #pragma unroll
     for (int kb = 0; kb < 4; ++kb)
-      sm90::wgmma_ss_n128_t1(dk, sm90::gmma_desc_sw128(sDS + g * 64 * 128 + kb * 32, 16, 1024),
-                             sm90::gmma_desc_sw128(sQ + kb * 2048, C::kQBlock, 1024), 1);
+      if constexpr (D == 128)
+        sm90::wgmma_ss_n128_t1(dk, sm90::gmma_desc_sw128(sDS + g * 64 * 128 + kb * 32, 16, 1024),
+                               sm90::gmma_desc_sw128(sQ + kb * 2048, C::kQBlock, 1024), 1);
+      else
+        sm90::wgmma_ss_n64_t1(dk, sm90::gmma_desc_sw128(sDS + g * 64 * 128 + kb * 32, 16, 1024),
+                              sm90::gmma_desc_sw128(sQ + kb * 2048, C::kQBlock, 1024), 1);
     sm90::wg_commit();
     if constexpr (DQ_ATOMIC) {
       sm90::wg_wait<1>();  // dV and dQ in (groups complete in order)

@@ -256,7 +256,8 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   EXPECT_EQ(wg.check("sm_90", 128), "");
   EXPECT_EQ(wg.check("sm_90a", 128), "");
   EXPECT_NE(wg.check("sm_80", 128).find("sm_90 only"), std::string::npos);
-  EXPECT_NE(wg.check("sm_90", 64).find("D = 128 only"), std::string::npos);
+  EXPECT_EQ(wg.check("sm_90", 64), "");
+  EXPECT_NE(wg.check("sm_90", 96).find("head dim 96"), std::string::npos);
   EXPECT_EQ(find_backward("sm80.mma")->check("sm_80", 64), "");
   EXPECT_EQ(wg.main_expr("moga_gen_full::full", 128, true), "moga::attention_bwd_wg<moga_gen_full::full, 128, true>");
   EXPECT_EQ(wg.dq_expr("moga_gen_full::full", 128), "moga::attention_bwd_dq<moga_gen_full::full, 128, 128>");
@@ -269,6 +270,7 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   EXPECT_STREQ(choose_backward("sm_90", 128, "sm80.mma").name, "sm80.mma");
   EXPECT_STREQ(choose_backward("sm_80", 128, "").name, "sm80.mma");
   EXPECT_STREQ(choose_backward("sm_90", 64, "auto").name, "sm80.mma");
+  EXPECT_STREQ(choose_backward("sm_90", 64, "sm90.wg").name, "sm90.wg");
   expect_error<ArgumentError>([] { choose_backward("sm_80", 128, "sm90.wg"); },
                               {"BackwardOptions::engine 'sm90.wg'", "sm_90 only", "sm_80"});
   expect_error<ArgumentError>([] { choose_backward("sm_90", 128, "fa3"); },
@@ -283,7 +285,7 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   setenv("MOGA_BWD_ENGINE", "sm90.wg", 1);
   EXPECT_STREQ(choose_backward("sm_90", 128, "").name, "sm90.wg");
   EXPECT_STREQ(choose_backward("sm_90", 128, "sm80.mma").name, "sm80.mma");  // the option wins
-  expect_error<ArgumentError>([] { choose_backward("sm_90", 64, ""); }, {"MOGA_BWD_ENGINE 'sm90.wg'", "D = 128"});
+  expect_error<ArgumentError>([] { choose_backward("sm_80", 64, ""); }, {"MOGA_BWD_ENGINE 'sm90.wg'", "sm_90 only"});
   unsetenv("MOGA_BWD_ENGINE");
   EXPECT_STREQ(default_backward("sm_80", 128).name, "sm80.mma");
 }
@@ -305,12 +307,17 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
       // the TMA producer on kernels without a gather (dense, masked, softcap and bias, a mixture of them)
       {"sm90.wg.tma", {"full", "causal", "bwd_hooks", "bwd_mix", "attn_video_bias"}},
       {"sm90.wg.tma.bulk", {"full", "bwd_holes"}}};
+  // D = 64 (dQ per warpgroup over its own keys): a dense, a softcap + bias, a routed and a top-2 mixture kernel
+  const std::vector<const char*> d64 = {"full", "bwd_hooks", "moga_dynamic", "attn_top2_mix"};
   for (const auto& [row, pats] : runs)
-  for (const char* pat : pats) {
+  for (const char* pat : pats)
+  for (int D : {128, 64}) {
+    if (D == 64 && (std::string(row) != "sm90.wg" || std::find(d64.begin(), d64.end(), std::string(pat)) == d64.end()))
+      continue;
     o.engine = row;
     AttentionBackward b(pattern_named(pat), o);
     std::vector<std::string> logs;
-    const auto names = b.compile(128, &logs);
+    const auto names = b.compile(D, &logs);
     size_t n_wg = 0;
     for (const auto& n : names) n_wg += n.rfind("moga::attention_bwd_wg", 0) == 0;  // _wg< or _wg_tma<
     EXPECT_GT(n_wg, 0u) << pat;
@@ -323,7 +330,7 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
       for (size_t i = 0; i + 2 < lines.size(); ++i)
         if (lines[i].find("Function properties") != std::string::npos &&
             lines[i].find("attention_bwd_wg") != std::string::npos)
-          std::printf("%-12s %-16s %s\n  %s |%s\n", row, pat, lines[i].substr(lines[i].find("_ZN")).c_str(),
+          std::printf("%-12s %-16s D=%d %s\n  %s |%s\n", row, pat, D, lines[i].substr(lines[i].find("_ZN")).c_str(),
                       lines[i + 1].c_str(), lines[i + 2].c_str());
     }
   }

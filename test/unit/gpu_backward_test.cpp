@@ -563,7 +563,7 @@ class Precompile : public ::testing::Environment {
     for (const Case& c : cases()) {
       jobs.insert({c.pattern, c.s.D, 0});
       jobs.insert({c.pattern, c.s.D, 2});
-      if (sm90 && c.s.D == 128)
+      if (sm90)
         for (int kind = 3; kind <= 6; ++kind) jobs.insert({c.pattern, c.s.D, kind});
     }
     if (jit::Device::get().arch() == "sm_90")
@@ -637,35 +637,35 @@ TEST_F(gpu_backward, CapturesIntoAGraph) {
       check(c, Engine::MmaSync, det, 1, nullptr, true);
 }
 
-// The wgmma backward (backward row sm90.wg) on every D = 128 case: the same checks (float64 reference, rel L2
+// The wgmma backward (backward row sm90.wg) on every case (D = 64 and 128): the same checks (float64 reference, rel L2
 // <= kGradTol, poisoned outputs, odd lengths, all-masked rows 0), both dQ modes, bit-identical determinism.
 TEST_F(gpu_backward, WgmmaBackwardEveryPatternAtomicDq) {
   if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma backward needs an sm_90 device";
   for (const Case& c : cases())
-    if (c.s.D == 128) check(c, Engine::MmaSync, false, 1, nullptr, false, kWgRow);
+    check(c, Engine::MmaSync, false, 1, nullptr, false, kWgRow);
 }
 
 // sm90.wg.bulk: the same kernel with dQ by bulk reductions (its deterministic mode is sm90.wg's).
 TEST_F(gpu_backward, WgmmaBackwardBulkDqEveryPattern) {
   if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma backward needs an sm_90 device";
   for (const Case& c : cases())
-    if (c.s.D == 128) check(c, Engine::MmaSync, false, 1, nullptr, false, kWgBulkRow);
+    check(c, Engine::MmaSync, false, 1, nullptr, false, kWgBulkRow);
 }
 
-// The TMA producer rows, both dQ modes (kernels with a gather run their cp.async kernel: checked here too).
+// The TMA producer rows on every case, both dQ modes (kernels with a gather run their cp.async kernel).
 TEST_F(gpu_backward, WgmmaBackwardTmaEveryPattern) {
   if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma backward needs an sm_90 device";
   for (const char* row : kWgTmaRows)
     for (const Case& c : cases())
-      if (c.s.D == 128) check(c, Engine::MmaSync, false, 1, nullptr, false, row);
+      check(c, Engine::MmaSync, false, 1, nullptr, false, row);
   for (const Case& c : cases())
-    if (c.s.D == 128) check(c, Engine::MmaSync, true, 1, nullptr, false, kWgTmaRows[0]);
+    check(c, Engine::MmaSync, true, 1, nullptr, false, kWgTmaRows[0]);
 }
 
 TEST_F(gpu_backward, WgmmaBackwardEveryPatternDeterministicDq) {
   if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "the wgmma backward needs an sm_90 device";
   for (const Case& c : cases())
-    if (c.s.D == 128) check(c, Engine::MmaSync, true, 1, nullptr, false, kWgRow);
+    check(c, Engine::MmaSync, true, 1, nullptr, false, kWgRow);
 }
 
 TEST_F(gpu_backward, WgmmaBackwardDeterministicIsBitIdentical) {
