@@ -106,6 +106,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
   constexpr int BM = C::kBM, BN = C::kBN, S = C::kStages;
   constexpr bool kTransform = Variant::kHasSoftcap || Variant::kHasBias;
   constexpr bool kCoords = Variant::kHasMask || Variant::kHasBias;
+  grid_dep_wait();  // (PDL) the maps, lse and D come from the launches before
   extern __shared__ __align__(128) unsigned char smem_bwg_raw[];
   const unsigned raw = sm80::smem_u32(smem_bwg_raw);
   const unsigned base = (raw + 1023u) & ~1023u;  // kSmemBytes has the slack
@@ -148,7 +149,6 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     }
     sm90::fence_mbar_init();
   }
-  grid_dep_wait();
   __syncthreads();  // the last CTA-wide barrier: the roles part here
 
   if (warp < 4) {  // ---- producer ----
