@@ -33,6 +33,9 @@
 //   wg-ua    (A/B, routed cases only) wgmma with packed groups (AttentionOptions::group_layout = Packed)
 //   wg-pad   (A/B, routed cases only) wgmma with padded groups (group_layout = Padded)
 //   wg-rN    (A/B, routed cases only) wgmma with router configuration N (AttentionOptions::router_config)
+//   fp8      AttentionOptions::precision = Fp8 with the engine's choice (sm90.tma.fp8 for the kernels without
+//            a gather, bf16 rows for the others); layer = quantization + attention, kernel = attention alone
+//            (the e4m3 copies of the previous call; RunOptions{prep = false});
 //   <row>    (A/B, every case) a wgmma row of the kernel registry by name (runtime/attention/registry.h):
 //            sm90.ws.items, sm90.ws.persistent, sm90.ws.static, sm90.tma*; "<row>:BNxS" with other tiles
 //            (e.g. sm90.ws:64x4 = BN 64, 4 stages)
@@ -202,6 +205,11 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
       note += fmt::format("{}{}={}", note.empty() ? "" : ",", ks.name, ks.name == "stga" ? "64/64/4/2" : "wg");
     }
     if (tiles_note) *tiles_note = note;
+    return opts;
+  }
+  if (engine == "fp8") {  // what a user runs with precision fp8: the engine's rows, FP8 where they can be
+    opts.precision = Precision::Fp8;
+    if (tiles_note) *tiles_note = "precision fp8, default rows";
     return opts;
   }
   TileConfig rt_tiles;
@@ -407,7 +415,9 @@ json run_ours(const std::vector<int>& Ms, const std::vector<std::string>& engine
         for (int i = 0; i < (int)layer_all.size(); ++i) by_set[(warm + i) & 1].push_back(layer_all[i]);  // call(i)
         row["layer_ms_by_input_set"] = {median(by_set[0]), median(by_set[1])};
       }
-      if (!dense_case(pname)) {
+      bool fp8 = false;  // FP8 rows (sm90.tma.fp8): the kernel alone reuses the last call's e4m3 copies
+      for (int ki = 0; ki < (int)attn.spec().kernels.size(); ++ki) fp8 |= attn.variant(ki, kD).fp8;
+      if (!dense_case(pname) || fp8) {
         RunOptions ko;
         ko.prep = false;
         // the routing of the last timed call stays in place (input set of that call)
@@ -631,11 +641,15 @@ void print_table(const json& rows, const json& peers, const std::string& peer_no
                   fmt_tf(r, tf_key).c_str(), peer.empty() ? "-" : peer.c_str(), pms.c_str(), ptf.c_str(),
                   ratio.c_str());
     };
+    // FP8 rows: layer = quantization + attention, kernel = attention alone (the bf16 dense rows have no prep)
+    const bool fp8 = dense_case(c) && r.contains("kernel_ms");
     if (dense_case(c) && c != "full") {
-      line("kernel", "layer_ms", "layer_tflops", "", "", "");
+      line(fp8 ? "layer" : "kernel", "layer_ms", "layer_tflops", "", "", "");
+      if (fp8) line("kernel", "kernel_ms", "kernel_tflops", "", "", "");
     } else if (c == "full") {
-      line("kernel", "layer_ms", "layer_tflops", "sdpa_flash", "ms", "tflops");
-      line("kernel", "layer_ms", "layer_tflops", "sdpa_cudnn", "ms", "tflops");
+      line(fp8 ? "layer" : "kernel", "layer_ms", "layer_tflops", "sdpa_flash", "ms", "tflops");
+      line(fp8 ? "layer" : "kernel", "layer_ms", "layer_tflops", "sdpa_cudnn", "ms", "tflops");
+      if (fp8) line("kernel", "kernel_ms", "kernel_tflops", "sdpa_cudnn", "ms", "tflops");
     } else if (c == "stga" || c == "frame_local") {
       line("kernel", "kernel_ms", "kernel_tflops", "", "", "");
     } else {
@@ -680,8 +694,8 @@ int main(int argc, char** argv) {
       for (size_t b = 0; b <= v.size();) {
         const size_t e = std::min(v.find(',', b), v.size());
         const std::string x = v.substr(b, e - b);
-        if (x != "mma" && x != "wgmma" && x != "mixed" && !ab_engine(x) && !row_engine(x))
-          throw std::runtime_error("--engines: mma, wgmma, mixed, wg-ua, wg-rN and/or a wgmma registry row (" +
+        if (x != "mma" && x != "wgmma" && x != "mixed" && x != "fp8" && !ab_engine(x) && !row_engine(x))
+          throw std::runtime_error("--engines: mma, wgmma, mixed, fp8, wg-ua, wg-rN and/or a wgmma registry row (" +
                                    variant_names() + ", optionally :BNxSTAGES), got '" + x + "'");
         engines.push_back(x);
         b = e + 1;

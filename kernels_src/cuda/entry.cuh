@@ -27,6 +27,7 @@
 //                                                   V's staged bias words; the value is right in any
 //                                                   build, the kernel itself only in an sm_90a one)
 //   attn_fwd_tma_smem_bytes<V, D, BM, BN, STAGES>   the same for attention_fwd_tma (BN 176 allowed)
+//   attn_fwd_fp8_smem_bytes<V, D, BM, BN, STAGES>   the same for attention_fwd_fp8 (attention_fwd_fp8.cuh)
 //   gate_fill_kernel<V>                             gate[b][s] (*)= V::gate(coords of perm[b][s]):
 //                                                   a branch's `gate <expr>` at sorted positions
 //
@@ -35,6 +36,7 @@
 #include "attention_bwd.cuh"
 #include "attention_bwd_wg.cuh"
 #include "attention_fwd.cuh"
+#include "attention_fwd_fp8.cuh"
 #include "attention_fwd_tma.cuh"
 #include "attention_fwd_ws.cuh"
 #include "prep.cuh"

@@ -13,6 +13,7 @@
 #include "kernels_src/cuda/prep.cuh"  // parameter structs, sort_plan, counting_sort_host, router planning
 #include "kernels_src/cuda/router_wg.cuh"  // router_wg_smem_bytes, router_wg_n (host constants)
 #include "runtime/attention/host_shape.h"
+#include "runtime/attention/fp8.h"
 #include "runtime/attention/tma_maps.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/compile_all.h"
@@ -137,6 +138,7 @@ struct PatternAttention::Impl {
     std::vector<ModK> k;
     CUfunction pack = nullptr, hist = nullptr, scatter = nullptr, summary = nullptr, gmap = nullptr,
                combine = nullptr;
+    CUfunction fp8_amax = nullptr, fp8_quant = nullptr;  // fp8_prep.cuh, when a kernel runs sm90.tma.fp8
     size_t scatter_smem_attr = 0;
   };
   std::map<int, std::unique_ptr<Mod>> mods;
@@ -187,6 +189,14 @@ struct PatternAttention::Impl {
   }
   ShapeState* last = nullptr;
   uint64_t tick = 0;
+  // The e4m3 copies of q, k, V^T and their amax (fp8.h), shared by every FP8 kernel of a call; fp8_done: the
+  // layout they were last written for (RunOptions::prep = false reuses them when it matches).
+  DBuf fp8_q, fp8_k, fp8_vt, fp8_amax;
+  Fp8Layout fp8_lay;
+  bool fp8_done = false;
+  bool any_fp8(int D) const;
+  void fp8_prep(Mod& m, const TensorView& q, const TensorView& k, const TensorView& v, const AttentionShape& s,
+                CUstream stream);
   int sms = 0, smem_optin = 0;
   // The shared memory a block may have: the device's opt-in limit once a module is loaded, else Hopper's.
   int smem_limit() const { return smem_optin > 0 ? smem_optin : 227 * 1024; }
@@ -376,6 +386,11 @@ PatternAttention::Impl::Choice PatternAttention::Impl::choose(int ki, int D) con
                                                                              : Engine::MmaSync;
     v = e == Engine::Wgmma ? find_variant(p.hopper.variant) : &default_variant(e);
     if (e == Engine::Wgmma) planned = &p.hopper.tiles;
+    // FP8 (AttentionOptions::precision): the FP8 row at its own tiles, whatever row the plan names
+    if (e == Engine::Wgmma && options->precision == Precision::Fp8) {
+      v = find_variant("sm90.tma.fp8");
+      planned = nullptr;
+    }
   }
   // a row without a gather (sm90.tma) sends the kernels with one (sorted tokens) to its gather row
   const KernelVariant* asked = v;
@@ -405,6 +420,10 @@ const std::string& PatternAttention::Impl::target_arch() const {
 }
 
 void PatternAttention::Impl::check_plan(int D) const {
+  if (options->precision == Precision::Fp8 && (D != kFp8D || !wgmma_arch(target_arch())))
+    throw NotSupportedError(fmt::format("precision fp8 runs at head dim {} on an sm_90 (Hopper) target; this is head "
+                                        "dim {} on {}",
+                                        kFp8D, D, target_arch()));
   for (const KPlan& p : plan) {
     const Choice c = choose(p.index, D);
     if (!c.v->runs_on(target_arch()))
@@ -603,6 +622,15 @@ static const char* kPrepExprs[] = {"moga::router_pack_weight_kernel", "moga::sor
 // The source of the units that need no generated code: prep.cuh alone (no variant struct).
 static const std::string kPrepSource = "#include \"prep.cuh\"\n";
 static const std::string kRouterWgSource = "#include \"router_wg.cuh\"\n";
+// The FP8 quantization (fp8_prep.cuh), a unit of its own where a kernel runs sm90.tma.fp8.
+static const std::string kFp8PrepSource = "#include \"fp8_prep.cuh\"\n";
+static const char* kFp8Exprs[] = {"moga::fp8_amax_kernel", "moga::fp8_quantize_kernel"};
+
+bool PatternAttention::Impl::any_fp8(int D) const {
+  for (const KPlan& p : plan)
+    if (choose(p.index, D).v->fp8) return true;
+  return false;
+}
 
 std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(int D) const {
   check_plan(D);
@@ -657,6 +685,12 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
     o.defines.clear();
     o.name_expressions.assign(std::begin(kPrepExprs), std::end(kPrepExprs));
     units.push_back({&kPrepSource, std::move(o)});
+  }
+  if (any_fp8(D)) {
+    jit::CompileOptions o = base("moga-fp8-prep", options->arch);
+    o.defines.clear();
+    o.name_expressions.assign(std::begin(kFp8Exprs), std::end(kFp8Exprs));
+    units.push_back({&kFp8PrepSource, std::move(o)});
   }
   return units;
 }
@@ -768,6 +802,10 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     m->summary = fn(kPrepExprs[3]);
     m->gmap = fn(kPrepExprs[4]);
     m->combine = fn(kPrepExprs[5]);
+  }
+  if (any_fp8(D)) {
+    m->fp8_amax = fn(kFp8Exprs[0]);
+    m->fp8_quant = fn(kFp8Exprs[1]);
   }
   return *mods.emplace(D, std::move(m)).first->second;
 }
@@ -1268,8 +1306,13 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   a.lse_rows = (long long)s.N * p.topk;
   const ModK& mk = m.k[ki];
   TmaMaps maps;  // attention_fwd_tma's second parameter (sm90.tma rows)
-  if (mk.v->tma) maps = make_tma_maps(q, k, v, a.N, Nk, mk.t.block_m, mk.t.block_n);
-  void* args[] = {&a, &maps};
+  Fp8Scales fs{dp<const float>(fp8_amax)};  // attention_fwd_fp8's third (sm90.tma.fp8)
+  if (mk.v->fp8)
+    maps = make_fp8_tma_maps(fp8_q.ptr(), fp8_k.ptr(), fp8_vt.ptr(),
+                             fp8_map_shapes(fp8_lay, mk.t.block_m, mk.t.block_n));
+  else if (mk.v->tma)
+    maps = make_tma_maps(q, k, v, a.N, Nk, mk.t.block_m, mk.t.block_n);
+  void* args[] = {&a, &maps, &fs};
   CUfunction fn = lse ? mk.attn_lse : mk.attn;
   const unsigned tq = (unsigned)((w.Ns + mk.t.block_m - 1) / mk.t.block_m);
   if (mk.v->engine == Engine::Wgmma) {  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)
@@ -1305,6 +1348,42 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   }
 }
 
+// ---- FP8 -------------------------------------------------------------------------------------------------
+
+const char* precision_name(Precision p) { return p == Precision::Fp8 ? "fp8" : "bf16"; }
+
+// The e4m3 copies of q, k and V^T for the sm90.tma.fp8 kernels (fp8_prep.cuh): a memset of the amax, the
+// amax pass and the quantization (PDL behind the amax pass; the amax pass follows the memset normally).
+void PatternAttention::Impl::fp8_prep(Mod& m, const TensorView& q, const TensorView& k, const TensorView& v,
+                                      const AttentionShape& s, CUstream stream) {
+  const Fp8Layout l = fp8_layout(s.B, s.H, s.N, k.shape[1]);
+  fp8_q.ensure(l.q_bytes);
+  fp8_k.ensure(l.k_bytes);
+  fp8_vt.ensure(l.vt_bytes);
+  fp8_amax.ensure(l.amax_bytes);
+  Fp8PrepParams pp{};
+  const TensorView* src[3] = {&q, &k, &v};
+  for (int t = 0; t < 3; ++t) {
+    pp.src[t] = reinterpret_cast<const void*>(src[t]->ptr);
+    pp.sb[t] = src[t]->strides[0], pp.sn[t] = src[t]->strides[1], pp.sh[t] = src[t]->strides[2];
+  }
+  pp.rows[0] = (int)l.N, pp.rows[1] = pp.rows[2] = (int)l.Nk;
+  pp.q8 = reinterpret_cast<unsigned char*>(fp8_q.ptr());
+  pp.k8 = reinterpret_cast<unsigned char*>(fp8_k.ptr());
+  pp.vt8 = reinterpret_cast<unsigned char*>(fp8_vt.ptr());
+  pp.ldv = l.ldv;
+  pp.B = s.B, pp.H = s.H;
+  pp.amax = dp<float>(fp8_amax);
+  CU_CHECK(jit::driver().cuMemsetD32Async(fp8_amax.ptr(), 0, 3 * (size_t)s.B * s.H, stream));
+  void* a[] = {&pp};
+  const long long rows = std::max<long long>(l.N, l.ldv);
+  const unsigned gx = (unsigned)((rows + kFp8RowsPerBlock - 1) / kFp8RowsPerBlock);
+  launch_ex(m.fp8_amax, gx, (unsigned)s.H, 3u * (unsigned)s.B, 256, 0, stream, false, a);
+  launch_ex(m.fp8_quant, gx, (unsigned)s.H, 3u * (unsigned)s.B, 256, 0, stream, options->pdl, a);
+  fp8_lay = l;
+  fp8_done = true;
+}
+
 // ---- run -------------------------------------------------------------------------------------------------
 
 void PatternAttention::run(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
@@ -1336,6 +1415,12 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
                                         "once with prep first",
                                         spec().kernels[ki].name, s.describe()));
   im.phase_cb = opt.phase;
+  if (opt.attention && m.fp8_quant) {
+    const Fp8Layout l = fp8_layout(s.B, s.H, s.N, k.shape[1]);
+    const bool same = im.fp8_done && l.B == im.fp8_lay.B && l.H == im.fp8_lay.H && l.N == im.fp8_lay.N &&
+                      l.Nk == im.fp8_lay.Nk;
+    if (opt.prep || !same) im.fp8_prep(m, q, k, v, s, stream);
+  }
   for (size_t ki = 0; ki < im.plan.size(); ++ki) {
     im.phase_ki = (int)ki;
     if (opt.prep && im.plan[ki].kind == Kind::Routed) {

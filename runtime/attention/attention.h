@@ -124,6 +124,17 @@ struct RouterInputs {
   std::vector<Given> routing;
 };
 
+// The precision of the attention products (AttentionOptions::precision). Fp8: q, k, v are quantized to
+// e4m3 per (tensor, batch, head) by a prep pass (two launches and a memset per call, before the first
+// kernel; its time is part of the layer) and the kernels without a gather (dense, masked, causal,
+// cross-attention) run registry row sm90.tma.fp8 (scores and P V in FP8 with f32 accumulation, softmax in
+// f32, out bf16); kernels with a gather (computed or routed groups) keep their bf16 row. Needs head dim 128
+// and an sm_90 target (else NotSupportedError); applies where the engine picks the row (a named variant
+// wins; a kernel with a tiles entry under Engine::Auto stays on sm80.mma). Accuracy: docs/performance.md,
+// "FP8".
+enum class Precision { Bf16, Fp8 };
+const char* precision_name(Precision p);  // "bf16", "fp8"
+
 struct AttentionOptions {
   std::map<std::string, TileConfig> tiles;  // by kernel name; missing or 0 fields: the manifest's
                                             // (an entry keeps that kernel on MmaSync under Auto)
@@ -157,6 +168,7 @@ struct AttentionOptions {
   // Also compile every kernel's log-sum-exp instantiation (LSE = true), so that run() can write the rows'
   // log-sum-exp (RunOptions::lse). false: the module holds exactly the kernels it held before.
   bool lse = false;
+  Precision precision = Precision::Bf16;  // Fp8: see Precision
 };
 
 // Which parts of run() to do. Benchmarks time the attention kernels alone with {prep=false}: the

@@ -77,6 +77,23 @@ std::string mma_check(const TileConfig& t, int D) {
   return "";
 }
 
+// AttnFwdFp8Cfg (kernels_src/cuda/mainloop_fp8.cuh): ws_smem's layout with e4m3 tiles (one byte per element).
+int fp8_smem(int D, const TileConfig& t, int bias_words, int key_words) {
+  const int tile = t.block_n * D, q = t.block_m * D;
+  return 1024 + 2 * t.stages * tile + q + (4 * t.stages + 2) * 8 + 4 * 4 + 2 * 4 * 8 +
+         t.stages * t.block_n * 4 * key_words + t.stages * t.block_n * bias_stage_words(bias_words) * 4;
+}
+
+// AttnFwdFp8Cfg's static_asserts.
+std::string fp8_check(const TileConfig& t, int D) {
+  if (D != 128) return fmt::format("head dim {} (the FP8 kernel has 128)", D);
+  if (t.block_m != 128) return "BM must be 128 (two consumer warpgroups of 64 rows)";
+  if (t.block_n != 128 && t.block_n != 192) return fmt::format("BN {}: must be 128 or 192", t.block_n);
+  if (t.warps != 8) return "warps must be 8 (the two consumer warpgroups; the producer is extra)";
+  if (t.stages < 2 || t.stages > 4) return "stages must be 2..4";
+  return "";
+}
+
 // AttnFwdWSCfg's static_asserts (tma: attention_fwd_tma's, BN 176 too).
 std::string ws_check(const TileConfig& t, int D, bool tma) {
   if (D != 64 && D != 128) return fmt::format("head dim {} (the wgmma kernel has 64 and 128)", D);
@@ -101,7 +118,7 @@ int bias_stage_words(int col_words) { return col_words <= 2 ? col_words : (col_w
 
 std::string KernelVariant::check_tiles(const TileConfig& t, int D, int smem_limit, int bias_words,
                                        int key_words) const {
-  std::string why = engine == Engine::Wgmma ? ws_check(t, D, tma) : mma_check(t, D);
+  std::string why = fp8 ? fp8_check(t, D) : engine == Engine::Wgmma ? ws_check(t, D, tma) : mma_check(t, D);
   if (why.empty() && smem_bytes(D, t, bias_words, key_words) > smem_limit)
     why = fmt::format("shared memory {} B > opt-in limit {} B", smem_bytes(D, t, bias_words, key_words), smem_limit);
   return why;
@@ -109,6 +126,9 @@ std::string KernelVariant::check_tiles(const TileConfig& t, int D, int smem_limi
 
 std::string KernelVariant::kernel_expr(const std::string& v, int D, const TileConfig& t, bool lse) const {
   // lse = false names the default instantiation exactly as before (the same kernel, the same cache entry)
+  if (fp8)
+    return fmt::format("moga::attention_fwd_fp8<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages,
+                       lse ? ", true" : "");
   if (tma)
     return fmt::format("moga::attention_fwd_tma<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages,
                        lse ? ", true" : "");
@@ -121,12 +141,13 @@ std::string KernelVariant::kernel_expr(const std::string& v, int D, const TileCo
 
 std::string KernelVariant::smem_expr(const std::string& v, int D, const TileConfig& t) const {
   if (engine == Engine::Wgmma)
-    return fmt::format("&moga::attn_fwd_{}_smem_bytes<{}, {}, {}, {}, {}>", tma ? "tma" : "ws", v, D, t.block_m,
+    return fmt::format("&moga::attn_fwd_{}_smem_bytes<{}, {}, {}, {}, {}>", fp8 ? "fp8" : tma ? "tma" : "ws", v, D, t.block_m,
                        t.block_n, t.stages);
   return fmt::format("&moga::attn_fwd_smem_bytes<{}, {}, {}, {}, {}>", D, t.block_m, t.block_n, t.warps, t.stages);
 }
 
 int KernelVariant::smem_bytes(int D, const TileConfig& t, int bias_words, int key_words) const {
+  if (fp8) return fp8_smem(D, t, bias_words, key_words);
   return engine == Engine::Wgmma ? ws_smem(D, t, bias_words, key_words) : mma_smem(D, t);
 }
 
@@ -135,7 +156,7 @@ int KernelVariant::threads(const TileConfig& t) const { return engine == Engine:
 std::vector<TileConfig> KernelVariant::tile_space(int D) const {
   std::vector<TileConfig> out;
   if (engine != Engine::Wgmma) return out;
-  for (int bn : {64, 128, 176})
+  for (int bn : fp8 ? std::vector<int>{128, 192} : std::vector<int>{64, 128, 176})
     for (int st : {2, 3, 4}) {
       const TileConfig t{128, bn, 8, st};
       if (check_tiles(t, D).empty()) out.push_back(t);
@@ -158,6 +179,9 @@ const std::vector<KernelVariant>& kernel_registry() {
        Scheduler::PersistentDynamic, kTmaTiles, true, true, "sm90.ws.persistent"},
       {"sm90.tma.static", "wgts", Engine::Wgmma, "sm90.tma, persistent with the static round-robin",
        Scheduler::PersistentStatic, kTmaTiles, true, true, "sm90.ws.static"},
+      {"sm90.tma.fp8", "wgt8", Engine::Wgmma,
+       "sm90.tma on e4m3 Q, K, V^T (FP8 prep first; no gather: others run sm90.ws.sq in bf16)", Scheduler::ByKernel,
+       kFp8Tiles, true, true, "sm90.ws.sq", true},
   };
   return rows;
 }

@@ -30,6 +30,10 @@
 //                        sm90.ws.persistent).
 //   sm90.tma.static      the same kernel, always persistent with the static round-robin (gather row
 //                        sm90.ws.static).
+//   sm90.tma.fp8         attention_fwd_fp8: sm90.tma's frame on e4m3 Q, K, V^T (fp8_prep.cuh quantizes
+//                        per (tensor, batch, head) and transposes V first; out stays bf16), D = 128,
+//                        BN 128 or 192 (default 128/192/2); AttentionOptions::precision = Fp8 runs it
+//                        for kernels without a gather; kernels with one run sm90.ws.sq (bf16).
 // Engine (attention.h) names the family a row belongs to: MmaSync or Wgmma.
 #pragma once
 
@@ -60,6 +64,7 @@ struct KernelVariant {
   bool q_smem = false;       // Wgmma rows: Q from shared memory (attention_fwd_ws's kQSmem)
   bool tma = false;          // attention_fwd_tma (TMA producer: q, k, v through tensor maps, no gather)
   const char* gather_row = nullptr;  // tma rows: the row a kernel with a gather (perm) runs instead
+  bool fp8 = false;          // attention_fwd_fp8 (e4m3 operands from the FP8 prep; tma too)
 
   // Whether the row runs on the target `arch` ("sm_90", "sm_90a", "sm_80", ...).
   bool runs_on(const std::string& arch) const;

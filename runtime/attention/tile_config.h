@@ -25,6 +25,9 @@ const char* engine_name(Engine e);  // "auto", "mma.sync", "wgmma"
 inline constexpr TileConfig kWgmmaTiles{128, 128, 8, 3};
 // The default of the TMA row (sm90.tma): FlashAttention-3's tile at D = 128, BN = 176, 2 stages.
 inline constexpr TileConfig kTmaTiles{128, 176, 8, 2};
+// The default of the FP8 row (sm90.tma.fp8): BN = 192 (FlashAttention-3's FP8 tile with V pre-transposed), 2
+// stages.
+inline constexpr TileConfig kFp8Tiles{128, 192, 8, 2};
 
 // Whether `arch` ("sm_90", "sm_90a", "sm_80", ...) can run the wgmma kernel: sm_90 only (wgmma is an
 // sm_90a feature; Blackwell has none).

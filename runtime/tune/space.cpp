@@ -200,6 +200,7 @@ Space build_space(const KernelInfo& k, int D, const DeviceLimits& lim) {
   // with one, are left out, not listed as pruned.
   for (const rt::KernelVariant& v : rt::kernel_registry()) {
     if (v.engine == rt::Engine::MmaSync || !v.runs_on(lim.arch)) continue;
+    if (v.fp8) continue;  // another precision (AttentionOptions::precision), not a faster way to the same result
     if (k.gathers && v.gather_row) continue;  // it would run its gather row: that row is a candidate already
     for (const rt::TileConfig& t : v.tile_space(D)) {
       const Config c{t.block_m, t.block_n, t.warps, t.stages, v.name};

@@ -30,6 +30,7 @@ moga_embed_patterns(moga_attention_test_patterns test_patterns ${_attn_test_patt
 moga_unit_test(moga_attention_tests
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/attention_test.cpp ${CMAKE_CURRENT_LIST_DIR}/backward_test.cpp
           ${CMAKE_CURRENT_LIST_DIR}/prep_host_test.cpp
+          ${CMAKE_CURRENT_LIST_DIR}/fp8_test.cpp
   LIBS moga_attention_test_patterns moga_attention)
 
 moga_unit_test(moga_gpu_attention_tests

@@ -46,6 +46,7 @@
 #include "runtime/jit/module.h"
 #include "runtime/reference/attention.h"
 #include "runtime/reference/block_map.h"
+#include "test/unit/fp8_model.h"
 
 namespace moga::rt {
 const std::vector<CompiledText>& test_patterns();
@@ -125,6 +126,8 @@ struct Problem {
   // graph launched this many times, the router's x rewritten in place (new values, new routing) before each
   // launch after the first; the outcome is the last launch's against the reference on the last x.
   int graph_replays = 0;
+  // optional: shape the random q, k, v (which: 0, 1, 2) before they are rounded to bf16 and uploaded
+  std::function<void(std::vector<float>& x, int which)> inputs;
 };
 
 struct Outcome {
@@ -133,6 +136,7 @@ struct Outcome {
   std::vector<float> out;
   std::vector<double> ref;
   std::vector<PatternAttention::Routing> routing;  // per kernel (empty when not routed)
+  std::vector<float> q, k, v;  // the inputs (bf16 values), [B][N][H][D]
 };
 
 class gpu_attention : public ::testing::Test {
@@ -177,9 +181,17 @@ class gpu_attention : public ::testing::Test {
       tk = part(1, k.host);
       tv = part(2, v.host);
     } else {
-      q.upload_bf16(random_bf(nel, rng));
-      k.upload_bf16(random_bf(nel, rng));
-      v.upload_bf16(random_bf(nel, rng));
+      auto gen = [&](int which) {
+        std::vector<float> x = random_bf(nel, rng);
+        if (p.inputs) {
+          p.inputs(x, which);
+          for (float& f : x) f = round_bf(f);
+        }
+        return x;
+      };
+      q.upload_bf16(gen(0));
+      k.upload_bf16(gen(1));
+      v.upload_bf16(gen(2));
       tq = TensorView::contiguous(q.buf->ptr(), DType::BF16, {s.B, s.N, s.H, s.D});
       tk = TensorView::contiguous(k.buf->ptr(), DType::BF16, {s.B, s.N, s.H, s.D});
       tv = TensorView::contiguous(v.buf->ptr(), DType::BF16, {s.B, s.N, s.H, s.D});
@@ -254,6 +266,7 @@ class gpu_attention : public ::testing::Test {
     CU_CHECK(jit::driver().cuCtxSynchronize());
 
     Outcome r;
+    r.q = q.host, r.k = k.host, r.v = v.host;
     r.out = o.download_bf16(nel);
     for (float f : r.out) r.unwritten += std::isnan(f) ? 1 : 0;
 
@@ -994,7 +1007,7 @@ GPU_TEST(NoPdl) {
 TEST_F(gpu_attention, EveryWgmmaRowAndTileConfigAgrees) {
   if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
   for (const KernelVariant& v : kernel_registry()) {
-    if (v.engine != Engine::Wgmma) continue;
+    if (v.engine != Engine::Wgmma || v.fp8) continue;  // FP8 has its own bound: Fp8* below
     std::vector<TileConfig> space = {v.default_tiles};
     if (v.scheduler == Scheduler::ByKernel) space = v.tile_space(128);  // the rows whose kernel code differs
     for (const TileConfig& t : space) {
@@ -1140,6 +1153,111 @@ TEST_F(gpu_attention, AutoEngineOnThisDevice) {
   expect_close(run(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga auto D=128 again");
 }
 
+// ---- FP8 (AttentionOptions::precision = Fp8: registry row sm90.tma.fp8) -------------------------------------
+
+namespace {
+// The FP8 bound (rel L2 against float64): the host model of the algorithm (test/unit/fp8_model.h, its CPU
+// test fp8_model.ErrorAgainstFloat64) gives 0.039 on uniform(-1, 1) inputs and 0.047 with outlier channels;
+// the margin covers float32 and exp2 differences. The GPU must also reproduce the model itself closely
+// (kFp8ModelTol: what the model and the kernel share, e4m3 operands and P, is the error; what differs is
+// float32 accumulation order, ex2.approx and the bf16 output).
+constexpr double kFp8Tol = 6e-2;
+constexpr double kFp8ModelTol = 1.5e-2;
+// The precision option, with tiles t on every kernel the row runs itself (block_m 0: the row's default).
+AttentionOptions fp8_options(const LoadedPattern& lp, const TileConfig& t = {}) {
+  AttentionOptions o;
+  o.precision = Precision::Fp8;
+  if (t.block_m)
+    for (const auto& ks : lp.spec.kernels)
+      if (!ks.grouped()) o.tiles[ks.name] = t;
+  o.engine = Engine::Wgmma;  // a tiles entry keeps Auto on sm80.mma
+  return o;
+}
+const char* const kFp8Builtins[] = {"full", "causal", "sliding_window", "radial", "moga"};
+const char* const kFp8TestPatterns[] = {"attn_hooks", "attn_softcap", "attn_all_masked"};
+void outlier_inputs(std::vector<float>& x, int which) { moga::test::add_outlier_channels(x, 128, which); }
+}  // namespace
+
+// Dense FP8 at every tile configuration of the row, odd lengths, two batch items, on uniform(-1, 1) inputs
+// and on inputs with outlier channels: within kFp8Tol of float64 and within kFp8ModelTol of the host model of
+// the FP8 algorithm; the bf16 path (sm90.tma) on the same inputs printed beside; every element written.
+TEST_F(gpu_attention, Fp8DenseAgrees) {
+  if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
+  const KernelVariant& v = *find_variant("sm90.tma.fp8");
+  const LoadedPattern full = load_builtin("full");
+  PatternAttention bf16(full);
+  for (const TileConfig& t : v.tile_space(128)) {
+    const std::string tag = fmt::format(" sm90.tma.fp8 {}/{}/{}", t.block_m, t.block_n, t.stages);
+    PatternAttention attn(full, fp8_options(full, t));
+    ASSERT_STREQ(attn.variant(0, 128).name, "sm90.tma.fp8");
+    for (bool outliers : {false, true}) {
+      if (outliers && t != v.default_tiles && t.block_n != 128) continue;  // outliers: BN 192 and 128 once each
+      Problem pr = seq_problem(2, 1000, 2, 128);
+      if (outliers) pr.inputs = outlier_inputs;
+      const std::string what = std::string(outliers ? "full, outlier channels" : "full, uniform") + tag;
+      const Outcome r = run(attn, pr);
+      EXPECT_EQ(r.unwritten, 0) << what;
+      EXPECT_LE(r.rel, kFp8Tol) << what;
+      const std::vector<double> model =
+          moga::test::fp8_attention_model(r.q, r.k, r.v, 2, 1000, 1000, 2, 128, t.block_n, /*rotate=*/true);
+      std::vector<double> got(r.out.begin(), r.out.end());
+      const double vs_model = moga::test::rel_l2(got, model);
+      EXPECT_LE(vs_model, kFp8ModelTol) << what << ": the kernel is not the FP8 algorithm";
+      const Outcome b = run(bf16, pr);
+      std::cout << what << ": FP8 rel L2 " << r.rel << " (bound " << kFp8Tol << "; vs the host FP8 model " << vs_model
+                << ", bound " << kFp8ModelTol << "); bf16 sm90.tma " << b.rel << "\n";
+    }
+  }
+  // more work items than SMs, a ragged length, three heads
+  PatternAttention attn(full, fp8_options(full));
+  const Outcome r = run(attn, seq_problem(1, 4100, 9, 128));
+  EXPECT_EQ(r.unwritten, 0);
+  EXPECT_LE(r.rel, kFp8Tol);
+  std::cout << "full N=4100 H=9 sm90.tma.fp8 default: FP8 rel L2 " << r.rel << "\n";
+}
+
+// Every pattern the FP8 row runs (the kernels without a gather; gathered kernels of the same pattern keep
+// bf16: moga), at the row's default tiles: causal, sliding window, staged key columns (radial), mask + bias
+// + softcap + gate (attn_hooks), saturated softcaps and rows without keys (attn_softcap), all-masked rows
+// (exactly 0), the moga layer (frame-local in FP8 beside its routed and keyed branches in bf16).
+TEST_F(gpu_attention, Fp8PatternsAgree) {
+  if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
+  auto one = [&](const LoadedPattern& lp, const Problem& pr) {
+    PatternAttention attn(lp, fp8_options(lp));
+    int fp8 = 0;
+    for (int ki = 0; ki < (int)lp.spec.kernels.size(); ++ki)
+      fp8 += std::string(attn.variant(ki, 128).name) == "sm90.tma.fp8";
+    EXPECT_GT(fp8, 0) << lp.name << ": no kernel runs FP8";
+    const Outcome r = run(attn, pr);
+    EXPECT_EQ(r.unwritten, 0) << lp.name;
+    for (float f : r.out) ASSERT_TRUE(std::isfinite(f)) << lp.name << " wrote a non-finite value";
+    // rows the reference leaves at 0 (no visible key) are exactly 0
+    long long zero_rows_wrong = 0;
+    const size_t D = pr.s.D;
+    for (size_t row = 0; row * D < r.ref.size(); ++row) {
+      bool ref_zero = true, out_zero = true;
+      for (size_t d = 0; d < D; ++d) {
+        ref_zero &= r.ref[row * D + d] == 0.0;
+        out_zero &= r.out[row * D + d] == 0.f;
+      }
+      zero_rows_wrong += ref_zero && !out_zero;
+    }
+    EXPECT_EQ(zero_rows_wrong, 0) << lp.name << ": rows without keys must be exactly 0";
+    if (r.ref_norm == 0) EXPECT_EQ(r.rel, 0.0) << lp.name;
+    else EXPECT_LE(r.rel, kFp8Tol) << lp.name;
+    PatternAttention bf16(lp);
+    std::cout << lp.name << " " << pr.s.describe() << " (" << fp8 << " of " << lp.spec.kernels.size()
+              << " kernels FP8): rel L2 " << r.rel << " (bound " << kFp8Tol << "); bf16 " << run(bf16, pr).rel << "\n";
+  };
+  one(load_builtin("causal"), seq_problem(2, 1000, 2, 128));
+  one(load_builtin("sliding_window"), seq_problem(1, 1500, 2, 128));
+  one(load_builtin("radial"), video_problem(1, 5, 13, 17, 2, 128));
+  one(load_builtin("moga"), video_problem(2, 5, 13, 17, 2, 128, {0, 3}));
+  one(test_pattern("attn_hooks"), seq_problem(2, 1000, 3, 128));
+  one(test_pattern("attn_softcap"), seq_problem(1, 1001, 2, 128));
+  one(test_pattern("attn_all_masked"), seq_problem(2, 1000, 2, 128));
+}
+
 // ---- the JIT cache, filled on every core before the first test -------------------------------------------
 
 namespace {
@@ -1171,6 +1289,12 @@ class WarmJitCache : public ::testing::Environment {
       items.push_back({testp("attn_route64"), o, 64});
       items.push_back({builtin("moga"), tile_override_options(e), 128});
       // (Auto modules are these: the same instantiations and arch, so the same cache entries.)
+    }
+    if (wgmma_arch(arch)) {  // the FP8 tests: every tile of the row on full, the default on the others
+      for (const TileConfig& t : find_variant("sm90.tma.fp8")->tile_space(128))
+        items.push_back({builtin("full"), fp8_options(load_builtin("full"), t), 128});
+      for (const char* n : kFp8Builtins) items.push_back({builtin(n), fp8_options(load_builtin(n)), 128});
+      for (const char* n : kFp8TestPatterns) items.push_back({testp(n), fp8_options(test_pattern(n)), 128});
     }
     if (wgmma_arch(arch))  // TmaRowAgrees: the TMA row at every tile configuration of its space
       for (const TileConfig& t : find_variant("sm90.tma")->tile_space(128)) {

@@ -1,0 +1,84 @@
+// Forward attention on Hopper in FP8 (e4m3) (registry row "sm90.tma.fp8", runtime/attention/registry.h):
+// attention_fwd_tma's frame (a TMA producer warp, two ping-pong consumer warpgroups, Q from shared
+// memory) on the e4m3 copies of q, k and v^T that fp8_prep.cuh writes, with the scales it computes
+// (mainloop_fp8.cuh: layouts, products, softmax, scales).
+//
+//   template <class Variant, int D, int BM, int BN, int STAGES, bool LSE = false>
+//   __global__ void attention_fwd_fp8(moga::AttnParams p, moga::TmaMaps tm, moga::Fp8Scales fs);
+//        D = 128, BM = 128, BN in {128, 192}, 384 threads, grid and scheduling as attention_fwd_ws,
+//        AttnFwdFp8Cfg<...>::kSmemBytes dynamic shared memory. p as for attention_fwd_tma (p.q, p.k,
+//        p.v are not read: the maps are); out stays bf16. Kernels without a gather only (p.perm null).
+//        tm.q, tm.k: e4m3 [B][rows][H][128], boxes 128 x BM / 128 x BN, 128-byte swizzle; tm.v: e4m3
+//        V^T [B][H][128][ldv], boxes VW x 128 (mainloop_fp8.cuh). fs: the amax of q, k, v per (b, h).
+// NVRTC-compatible: no host standard headers.
+#pragma once
+#include "attention_fwd_ws.cuh"
+#include "mainloop_fp8.cuh"
+
+namespace moga {
+
+template <class Variant, int D, int BM, int BN, int STAGES, bool LSE = false>
+__global__ void __launch_bounds__(384, 1)
+    attention_fwd_fp8(const __grid_constant__ AttnParams p, const __grid_constant__ TmaMaps tm, const Fp8Scales fs) {
+#if defined(MOGA_HAS_WGMMA)
+  using C = AttnFwdFp8Cfg<D, BM, BN, STAGES, BiasStage<Variant>::kWords, KeyStaging<Variant>::kStage ? 1 : 0>;
+  extern __shared__ __align__(128) unsigned char smem_fp8_raw[];
+  const unsigned base = (sm80::smem_u32(smem_fp8_raw) + 1023u) & ~1023u;  // kSmemBytes has the slack
+  const WSSmem sm = ws_smem_layout<C, STAGES>(base);
+  ItemRing<C::kRing> ring(p.item_counter, base + C::kRingOff);
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  if (tid == 0) {
+    sm90::prefetch_tma_map(&tm.q);
+    sm90::prefetch_tma_map(&tm.k);
+    sm90::prefetch_tma_map(&tm.v);
+  }
+  grid_dep_wait();  // behind the quantization (fp8_prep.cuh) with PDL
+  const int NK = p.Nk > 0 ? p.Nk : p.N;
+  const int Tq = query_tiles(p, BM);
+  const int n_items = Tq * p.H * p.B;
+  const int n_kv_dense = (NK + BN - 1) / BN;
+
+  if (tid == 0) ws_init_barriers<STAGES>(sm, ring, 1 + (C::kStaging ? 128 : 0), 1, 1);
+  __syncthreads();
+
+  if (warp < 4) {  // ---- producer ----
+    sm90::setmaxnreg_dec<C::kProducerRegs>();
+    constexpr int kThreads = C::kStaging ? 128 : 32;
+    if (tid >= kThreads) return;
+    WSLoadState ls;
+#pragma unroll 1
+    for (int it = blockIdx.x; it < n_items; it = ring.producer_next(it, tid, kThreads)) {
+      ring.claim(tid);
+      const WorkItem I = work_item(p, it, Tq, BM, n_kv_dense);
+      if (I.n_tot > 0) fp8_load_item<Variant, C, STAGES>(p, tm, I, sm, tid, NK, ls);
+    }
+    ring.finish(tid);
+    return;
+  }
+  // ---- consumers (ws_consumers with the FP8 item) ----
+  sm90::setmaxnreg_inc<C::kConsumerRegs>();
+  const int cw = warp - 4;
+  const int grp = cw >> 2;
+  if (grp == 1) sm90::named_arrive(1, C::kConsumerThreads);
+  WSComputeState cs;
+#pragma unroll 1
+  for (int it = blockIdx.x; it < n_items; it = ring.consumer_next(it, lane))
+    fp8_compute_item<Variant, C, STAGES, LSE>(p, fs, work_item(p, it, Tq, BM, n_kv_dense), sm, cw, lane, NK, cs);
+  if (grp == 0) sm90::named_sync(1, C::kConsumerThreads);
+#else
+  (void)p;
+  (void)tm;
+  (void)fs;
+  __trap();  // needs sm_90a
+#endif
+}
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+// attention_fwd_fp8's dynamic shared memory (entry.cuh's helpers)
+template <class V, int D, int BM, int BN, int STAGES>
+__device__ int attn_fwd_fp8_smem_bytes =
+    AttnFwdFp8Cfg<D, BM, BN, STAGES, BiasStage<V>::kWords, KeyStaging<V>::kStage ? 1 : 0>::kSmemBytes;
+#endif
+
+}  // namespace moga

@@ -1,0 +1,318 @@
+// Mainloop of the FP8 attention kernel (attention_fwd_fp8.cuh, registry row sm90.tma.fp8): the frame of
+// attention_fwd_tma (a TMA producer warp, two ping-pong consumer warpgroups, the same rings, barriers and
+// work items: mainloop_ws.cuh WSSmem / ws_smem_layout / ws_init_barriers) on e4m3 tiles.
+//   shared memory  Q [BM][128 B] and K [BN][128 B] (D = 128 e4m3 = one 128-byte swizzle row), V^T as
+//                  [BN / VW][D][VW] (VW = 128 keys in the 128-byte swizzle when BN % 128 = 0, else 64 keys
+//                  in the 64-byte swizzle: BN 192), all filled by one TMA box per tile (V^T: BN / VW).
+//   S = Q K^T      SS wgmma m64nBNk32 e4m3, 4 k-steps at D = 128.
+//   softmax        online, fp32, base 2, with the row maximum placed at 2^8: P = exp2(s sl - m sl + 8) lies
+//                  in [0, 256] (e4m3 keeps 3 mantissa bits down to 2^-6, subnormals to 2^-9: the offset
+//                  keeps probabilities down to 2^-17 of the row's largest; FlashAttention-3 does the same);
+//                  l sums the same scaled values, so the factor cancels in O / l.
+//   O += P V       RS wgmma m64n128k32 e4m3, BN / 32 k-steps; P packed from the thread's own accumulators
+//                  (fp8_pack_p; V^T's keys are stored in the matching order, fp8_prep.cuh fp8_key_slot).
+//   scales         the scores carry amax_q amax_k / 448^2 (folded into ScoreScale), O amax_v / 448 (before
+//                  the epilogue).
+// Score modifications, masks and the epilogue are the bf16 kernel's (score_pass.cuh, epilogue.cuh).
+// NVRTC-compatible: no host standard headers.
+#pragma once
+#include "fp8_prep.cuh"
+#include "mainloop_ws.cuh"
+#include "tma_sm90.cuh"
+#include "wgmma_fp8.cuh"
+
+namespace moga {
+
+// The FP8 kernel's shared memory and register split (the member names of AttnFwdWSCfg, so ws_smem_layout
+// and ws_init_barriers serve it).
+template <int D, int BM, int BN, int STAGES, int BIAS_WORDS = 0, int KEY_WORDS = 1>
+struct AttnFwdFp8Cfg {
+  static constexpr int kD = D, kBM = BM, kBN = BN;
+  static constexpr int kThreads = 384;
+  static constexpr int kConsumerThreads = 256;
+  static constexpr int kNT = BN / 8, kDT = D / 8;
+  static constexpr int kKB = BN / 32;                  // k-steps of P V (32 keys each)
+  static constexpr int kVW = BN % 128 == 0 ? 128 : 64;  // keys per V^T box row (its swizzle in bytes)
+  static constexpr int kQBytes = BM * D;
+  static constexpr int kTileBytes = BN * D;            // K [BN][D] or V^T [BN / VW][D][VW], e4m3
+  static constexpr int kKOff = 0;
+  static constexpr int kVOff = STAGES * kTileBytes;
+  static constexpr int kQOff = 2 * STAGES * kTileBytes;
+  static constexpr int kBarOff = kQOff + kQBytes;
+  static constexpr int kRing = 4;
+  static constexpr int kRingOff = kBarOff + (4 * STAGES + 2) * 8;
+  static constexpr int kKeysOff = kRingOff + kRing * 4 + 2 * kRing * 8;
+  static constexpr int kBiasWords = BIAS_WORDS;
+  static constexpr int kBiasOff = kKeysOff + STAGES * BN * 4 * KEY_WORDS;
+  static constexpr int kSmemBytes = 1024 + kBiasOff + STAGES * BN * BIAS_WORDS * 4;
+  static constexpr bool kStaging = BIAS_WORDS > 0 || KEY_WORDS > 0;
+  // attention_fwd_tma's split: the producer only issues copies (24), or stages columns too (40)
+  static constexpr int kProducerRegs = kStaging ? 40 : 24;
+  static constexpr int kConsumerRegs = kStaging ? 232 : 240;
+  static_assert(kProducerRegs * 128 + kConsumerRegs * 256 <= 64512, "register split exceeds 168 x 384");
+  static_assert(D == kFp8D, "the FP8 kernel has head dim 128 (a row of Q or K = one 128-byte swizzle row)");
+  static_assert(BN == 128 || BN == 192, "BN in {128, 192}");
+  static_assert(BM == 128, "two consumer warpgroups of 64 rows");
+  static_assert(STAGES >= 2, "STAGES >= 2");
+  static_assert((STAGES * kTileBytes) % 1024 == 0, "rings on 1024-byte boundaries (the swizzle's period)");
+  static_assert(kSmemBytes <= 232448, "exceeds the 227 KB of shared memory a Hopper CTA can have");
+};
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+// Producer thread tid (0 issues the copies; with C::kStaging all 128 run this) on item I: Q (one box of 128
+// columns x BM rows), then per key tile K (one box of 128 x BN) with its staged columns, and V^T (BN / VW
+// boxes of VW keys x D rows). Barriers as attention_fwd_tma's (mainloop_tma.cuh).
+template <class Variant, class C, int STAGES>
+__device__ __forceinline__ void fp8_load_item(const AttnParams& p, const TmaMaps& tm, const WorkItem& I,
+                                              const WSSmem& sm, int tid, int NK, WSLoadState& ls) {
+  const bool issue = tid == 0;
+  if (issue) {
+    sm90::mbar_wait(sm.q_empty, ls.q_empty_parity);
+    sm90::mbar_arrive_expect_tx(sm.q_full, C::kQBytes);
+    sm90::tma_load_4d(sm.q, &tm.q, sm.q_full, 0, I.q0, I.h, I.b);
+  }
+  ls.q_empty_parity ^= 1u;
+#pragma unroll 1
+  for (int j = 0; j < I.n_tot; ++j) {
+    const int kv0 = I.tile(j) * C::kBN;
+    const unsigned par = ((ls.count / STAGES) & 1) ^ 1;
+    const bool reuse = ls.count >= STAGES;
+    if (issue) {
+      if (reuse) sm90::mbar_wait(sm.empty_k + 8 * ls.slot, par);
+      sm90::mbar_arrive_expect_tx(sm.full_k + 8 * ls.slot, C::kTileBytes);
+      sm90::tma_load_4d(sm.k + ls.slot * C::kTileBytes, &tm.k, sm.full_k + 8 * ls.slot, 0, kv0, I.h, I.b);
+    }
+    if constexpr (C::kStaging) {
+      if (reuse && !issue) sm90::mbar_wait(sm.empty_k + 8 * ls.slot, par);
+      if constexpr (KeyStaging<Variant>::kStage) {
+        const unsigned dst = sm.keys + ls.slot * (C::kBN * 4u);
+#pragma unroll 1
+        for (int r = tid; r < C::kBN; r += 128) {
+          const int s = kv0 + r;
+          const int v = s < NK ? encode_key<Variant>(s, p) : 0;
+          asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * r), "r"(v) : "memory");
+        }
+      }
+      if constexpr (C::kBiasWords > 0) {
+        const unsigned dst = sm.bias + ls.slot * (C::kBN * C::kBiasWords * 4u);
+#pragma unroll 1
+        for (int col = tid; col < C::kBN; col += 128) {
+          const int s = kv0 + col;
+          typename Variant::BiasCol bc{};
+          if (s < NK) bc = Variant::bias_col(coords_of(s, p.shape), I.h, p.shape);
+          store_bias_col<Variant>(dst + col * (C::kBiasWords * 4u), bc);
+        }
+      }
+      sm90::mbar_arrive(sm.full_k + 8 * ls.slot);
+    }
+    if (issue) {
+      if (reuse) sm90::mbar_wait(sm.empty_v + 8 * ls.slot, par);
+      sm90::mbar_arrive_expect_tx(sm.full_v + 8 * ls.slot, C::kTileBytes);
+      const unsigned dst = sm.v + ls.slot * C::kTileBytes;
+#pragma unroll
+      for (int blk = 0; blk < C::kBN / C::kVW; ++blk)
+        sm90::tma_load_4d(dst + blk * (C::kD * C::kVW), &tm.v, sm.full_v + 8 * ls.slot, kv0 + blk * C::kVW, 0, I.h,
+                          I.b);
+    }
+    ls.slot = ls.slot + 1 == STAGES ? 0 : ls.slot + 1;
+    ++ls.count;
+  }
+}
+
+// Online softmax of one tile for FP8 P (the header comment): alpha = exp2((m_old - m) sl), s <- exp2(s sl -
+// m sl + 8), l <- l alpha + row sum. A row with only masked keys so far keeps m = -inf, l = 0, P = 0.
+template <int NT>
+__device__ __forceinline__ void fp8_online_softmax(float* s, float (&mrow)[2], float (&lrow)[2], float (&alpha)[2],
+                                                   float sl) {
+  constexpr float kOffset = 8.f;  // log2 of P's largest value
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    float mx = mrow[hr];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) mx = fmaxf(mx, fmaxf(s[4 * nt + 2 * hr], s[4 * nt + 2 * hr + 1]));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float ms = (mx == sm80::neg_inf() ? 0.f : mx) * sl;
+    alpha[hr] = sm80::ex2(mrow[hr] * sl - ms);
+    mrow[hr] = mx;
+    const float mo = ms - kOffset;
+    float sum = 0.f;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const float pe = sm80::ex2(fmaf(s[4 * nt + 2 * hr + e], sl, -mo));
+        s[4 * nt + 2 * hr + e] = pe;
+        sum += pe;
+      }
+    lrow[hr] = lrow[hr] * alpha[hr] + sum;
+  }
+}
+
+// O *= alpha per row; P as e4m3 A fragments: k-step kb's register 2 half + hr holds the thread's row hr
+// columns 32 kb + 16 half + {2t, 2t + 1, 8 + 2t, 9 + 2t} (t = lane % 4) as its k = 4t .. 4t + 3
+// (wgmma_fp8.cuh), accumulators s[16 kb + 8 half + 2 hr + {0, 1, 4, 5}].
+template <int DT, int KB>
+__device__ __forceinline__ void fp8_rescale_and_pack(float* o, const float (&alpha)[2], const float* s,
+                                                     unsigned (&pk)[KB][4]) {
+#pragma unroll
+  for (int dt = 0; dt < DT; ++dt) {
+    o[4 * dt + 0] *= alpha[0];
+    o[4 * dt + 1] *= alpha[0];
+    o[4 * dt + 2] *= alpha[1];
+    o[4 * dt + 3] *= alpha[1];
+  }
+#pragma unroll
+  for (int kb = 0; kb < KB; ++kb)
+#pragma unroll
+    for (int half = 0; half < 2; ++half)
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const float* x = s + 16 * kb + 8 * half + 2 * hr;
+        pk[kb][2 * half + hr] = sm90::pack_e4m3x4(x[0], x[1], x[4], x[5]);
+      }
+}
+
+#if defined(MOGA_HAS_WGMMA)
+// S = Q K^T of one warpgroup (its 64 rows of Q at sQw, K at sKs; both [rows][128 B], 128-byte swizzle):
+// D / 32 k-steps of 32 bytes; one commit group.
+template <int D, int BN>
+__device__ __forceinline__ void fp8_issue_qk(float (&s)[BN / 2], unsigned sQw, unsigned sKs) {
+#pragma unroll
+  for (int ks = 0; ks < D / 32; ++ks)
+    sm90::wgmma_fp8_ss<BN>(s, sm90::gmma_desc_kmajor<128>(sQw + ks * 32), sm90::gmma_desc_kmajor<128>(sKs + ks * 32),
+                           ks > 0 ? 1 : 0);
+  sm90::wg_commit();
+}
+// O += P V: BN / 32 k-steps, B = V^T at sVs ([BN / VW][D][VW], K-major, VW-byte swizzle); one commit group.
+template <int D, int BN, int VW>
+__device__ __forceinline__ void fp8_issue_pv(float (&o)[D / 2], const unsigned (&pk)[BN / 32][4], unsigned sVs) {
+  static_assert(D == 128, "P V is m64n128k32");
+#pragma unroll
+  for (int kb = 0; kb < BN / 32; ++kb)
+    sm90::wgmma_fp8_rs_n128(o, pk[kb], sm90::gmma_desc_kmajor<VW>(sVs + (32 * kb / VW) * (D * VW) + (32 * kb) % VW), 1);
+  sm90::wg_commit();
+}
+
+// A consumer warpgroup on work item I: ws_compute_item's phases (mainloop_ws.cuh; Q from shared memory)
+// with the FP8 products, softmax and packing above, and the scales.
+template <class Variant, class C, int STAGES, bool LSE = false>
+__device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8Scales& fs, const WorkItem& I,
+                                                 const WSSmem& sm, int cw, int lane, int NK, WSComputeState& cs) {
+  constexpr int D = C::kD, BN = C::kBN, NT = C::kNT, DT = C::kDT, KB = C::kKB;
+  constexpr int NTH = C::kConsumerThreads;
+  constexpr bool kQCoords = Variant::kHasMask || Variant::kHasBias;
+  constexpr bool kModify = Variant::kHasSoftcap || Variant::kHasBias;
+  const int grp = cw >> 2;
+  const int row_base = cw * 16 + (lane >> 2);
+  // the descales: S carries amax_q amax_k / 448^2, O amax_v / 448 (fp8_prep.cuh)
+  const int bh = I.b * p.H + I.h, nbh = p.B * p.H;
+  auto descale = [](float a) { return a > 0.f ? a * (1.f / kFp8Max) : 1.f; };
+  const float dqk = descale(__ldg(fs.amax + bh)) * descale(__ldg(fs.amax + nbh + bh));
+  const float dv = descale(__ldg(fs.amax + 2 * nbh + bh));
+  ScoreScale sc = score_scale<Variant>(p);
+  if constexpr (Variant::kHasSoftcap) {
+    sc.pre *= dqk;  // tanh(x_true pre)
+  } else {
+    sc.sl *= dqk;      // (x_true + bias_f bias) sl = (x + bias_f / dqk bias) sl dqk
+    sc.bias_f /= dqk;
+  }
+
+  Coords<int> qc[2];
+  int qkey[2];
+  row_keys<kQCoords>(p, nullptr, nullptr, I.b, I.q0, row_base, qkey, qc);
+  typename Variant::BiasRow br[2];
+  if constexpr (Variant::kHasBias) {
+    br[0] = Variant::bias_row(qc[0], I.h, p.shape);
+    br[1] = Variant::bias_row(qc[1], I.h, p.shape);
+  }
+
+  const unsigned sQw = sm.q + grp * 64 * 128;  // this warpgroup's 64 rows
+  if (I.n_tot > 0) {
+    sm90::mbar_wait(sm.q_full, cs.q_parity);
+    cs.q_parity ^= 1u;
+  }
+
+  float oacc[D / 2];
+  float sacc[BN / 2];
+  float mrow[2], lrow[2], alpha[2];
+  unsigned pk[KB][4];
+#pragma unroll
+  for (int i = 0; i < D / 2; ++i) oacc[i] = 0.f;
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i) sacc[i] = 0.f;
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr) {
+    mrow[hr] = sm80::neg_inf();
+    lrow[hr] = 0.f;
+    alpha[hr] = 1.f;
+  }
+#pragma unroll
+  for (int kb = 0; kb < KB; ++kb)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) pk[kb][e] = 0u;
+  int vslot = 0;
+  unsigned vpar = 0;
+
+  // one phase per key tile, as ws_compute_item's (the comments there)
+  auto phase = [&](int j, const bool kPV, const bool kQK) {
+    const int ti = kQK ? I.tile(j) : 0;
+    if (kQK) sm90::mbar_wait(sm.full_k + 8 * cs.slot, cs.parity);
+    if (kPV) sm90::mbar_wait(sm.full_v + 8 * vslot, vpar);
+    sm90::fence_proxy_async();
+    sm90::named_sync(1 + grp, NTH);
+    sm90::wg_fence();
+    if (kQK) fp8_issue_qk<D, BN>(sacc, sQw, sm.k + cs.slot * C::kTileBytes);
+    if (kPV) fp8_issue_pv<D, BN, C::kVW>(oacc, pk, sm.v + vslot * C::kTileBytes);
+    else sm90::wg_commit_empty();
+    sm90::named_arrive(2 - grp, NTH);
+
+    if (kQK) {
+      sm90::wg_wait<1>();
+      sm90::fence_regs(sacc);
+      constexpr bool kStage = KeyStaging<Variant>::kStage || C::kBiasWords > 0;
+      if (!kStage && lane == 0) sm90::mbar_arrive(sm.empty_k + 8 * cs.slot);
+      if (j == I.n_tot - 1 && lane == 0) sm90::mbar_arrive(sm.q_empty);  // the item's last QK^T
+      const int kv0 = ti * BN;
+      const unsigned skeys = sm.keys + cs.slot * (BN * 4u);
+      if constexpr (kModify)
+        modify_tile<Variant, NT>(sacc, sc, br, lane, sm.bias + cs.slot * (BN * C::kBiasWords * 4u));
+      const bool partial = j >= I.n_full;
+      if (partial || kv0 + BN > NK)
+        mask_tile<Variant, NT>(sacc, p, nullptr, nullptr, kv0, NK, partial, qkey, qc, lane, skeys);
+      if (kStage) {
+        __syncwarp();
+        if (lane == 0) sm90::mbar_arrive(sm.empty_k + 8 * cs.slot);
+      }
+      fp8_online_softmax<NT>(sacc, mrow, lrow, alpha, sc.sl);
+    }
+    sm90::wg_wait<0>();
+    sm90::fence_regs(oacc);
+    if (kPV && lane == 0) sm90::mbar_arrive(sm.empty_v + 8 * vslot);
+    if (kQK) {
+      fp8_rescale_and_pack<DT, KB>(oacc, alpha, sacc, pk);
+      vslot = cs.slot;
+      vpar = cs.parity;
+      if (++cs.slot == STAGES) {
+        cs.slot = 0;
+        cs.parity ^= 1u;
+      }
+    }
+  };
+
+  if (I.n_tot > 0) {
+#pragma unroll 1
+    for (int j = 0; j < I.n_tot; ++j) phase(j, sm90::opaque(j) != 0, true);
+    phase(I.n_tot, true, false);
+  }
+
+#pragma unroll
+  for (int i = 0; i < D / 2; ++i) oacc[i] *= dv;
+  // the row maximum the log-sum-exp sees: P was exp2(s sl - m sl + 8)
+  const float mlse[2] = {mrow[0] - 8.f / sc.sl, mrow[1] - 8.f / sc.sl};
+  store_rows<DT, LSE>(p, oacc, lrow, mlse, sc.sl, I, nullptr, row_base, lane);
+}
+#endif
+#endif
+
+}  // namespace moga
