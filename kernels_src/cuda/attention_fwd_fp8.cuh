@@ -6,8 +6,9 @@
 //   template <class Variant, int D, int BM, int BN, int STAGES, bool LSE = false>
 //   __global__ void attention_fwd_fp8(moga::AttnParams p, moga::TmaMaps tm, moga::Fp8Scales fs);
 //        D = 128, BM = 128, BN in {128, 192}, 384 threads, grid and scheduling as attention_fwd_ws,
-//        AttnFwdFp8Cfg<...>::kSmemBytes dynamic shared memory. p as for attention_fwd_tma (p.q, p.k,
-//        p.v are not read: the maps are); out stays bf16. Kernels without a gather only (p.perm null).
+//        AttnFwdFp8Cfg<...>::kSmemBytes dynamic shared memory. p as for attention_fwd_ws (p.q, p.k,
+//        p.v are not read: the maps are); out stays bf16. Gathered kernels too: the maps are then of the
+//        copies the prep wrote in the kernel's sorted order (p.perm, p.gid as for attention_fwd_ws).
 //        tm.q, tm.k: e4m3 [B][rows][H][128], boxes 128 x BM / 128 x BN, 128-byte swizzle; tm.v: e4m3
 //        V^T [B][H][128][ldv], boxes VW x 128 (mainloop_fp8.cuh). fs: the amax of q, k, v per (b, h).
 // NVRTC-compatible: no host standard headers.

@@ -2,7 +2,8 @@
 // v: two launches after a memset of the scales.
 //   fp8_amax_kernel      amax[t][b H + h] = max |x| over tensor t's (batch b, head h) slice (t: 0 q, 1 k,
 //                        2 v), one atomicMax per block of 64 rows (floats >= 0 order as their bits).
-//   fp8_quantize_kernel  x * 448 / amax (1 when amax = 0) as e4m3 (round to nearest, saturating): q8 and
+//   fp8_quantize_kernel  x * 448 / amax (1 when amax = 0) as e4m3 (round to nearest, saturating), in the
+//                        identity order or a gathered kernel's (Fp8PrepParams::perm): q8 and
 //                        k8 packed [B][rows][H][D]; v transposed into vt8 [B][H][D][ldv] (keys
 //                        contiguous: FP8 wgmma reads its B operand K-major only), each key at column
 //                        fp8_key_slot of its 16-key block, zeros past Nk up to ldv = Nk rounded up to 64.
@@ -46,6 +47,10 @@ struct Fp8PrepParams {
   long long ldv;
   int B, H;
   float* amax;                    // [3][B H], zero before fp8_amax_kernel
+  // fp8_quantize_kernel only, optional: a gathered kernel's token order ([B][rows], rows = its sorted
+  // length; -1: padding, written as zeros): row n of q8, k8 and key n of vt8 are token perm[b][n] (the
+  // attention then runs in that order, as the bf16 kernels do through perm). nullptr: the identity.
+  const int* perm;
 };
 
 // The kernel's view of the scales (third parameter of attention_fwd_fp8).
@@ -73,10 +78,11 @@ __device__ __forceinline__ void fp8_load8(const unsigned short* src, float (&x)[
 // 0.135 -> 0.047 with outlier channels). The butterfly in Sylvester order: stages of 1, 2, 4 columns inside
 // the thread, 8 .. 64 across lanes (xor 1 .. 8). Every lane of the warp calls it (the shuffles).
 __device__ __forceinline__ void fp8_row8(const Fp8PrepParams& p, int t, const unsigned short* base, int n, int c,
-                                         float (&x)[8]) {
+                                         float (&x)[8], const int* perm = nullptr) {
 #pragma unroll
   for (int e = 0; e < 8; ++e) x[e] = 0.f;
-  if (n < p.rows[t]) fp8_load8(base + n * p.sn[t] + c * 8, x);
+  const int tok = n >= p.rows[t] ? -1 : perm ? __ldg(perm + n) : n;  // perm: this batch item's order
+  if (tok >= 0) fp8_load8(base + tok * p.sn[t] + c * 8, x);
   if (t < 2) {
 #pragma unroll
     for (int len = 1; len < 8; len <<= 1)
@@ -142,7 +148,7 @@ __global__ void __launch_bounds__(256) fp8_quantize_kernel(const Fp8PrepParams p
   for (int i = threadIdx.x; i < kFp8RowsPerBlock * (kFp8D / 8); i += 256) {
     const int r = i / (kFp8D / 8), c = i % (kFp8D / 8), n = n0 + r;
     float x[8];
-    fp8_row8(p, t, base, n, c, x);
+    fp8_row8(p, t, base, n, c, x, p.perm ? p.perm + (long long)b * rows : nullptr);
     const unsigned lo = sm90::pack_e4m3x4(x[0] * s, x[1] * s, x[2] * s, x[3] * s);
     const unsigned hi = sm90::pack_e4m3x4(x[4] * s, x[5] * s, x[6] * s, x[7] * s);
     if (t < 2) {

@@ -14,6 +14,9 @@
 //   scales         the scores carry amax_q amax_k / 448^2 (folded into ScoreScale), O amax_v / 448 (before
 //                  the epilogue).
 // Score modifications, masks and the epilogue are the bf16 kernel's (score_pass.cuh, epilogue.cuh).
+// Gathered kernels (computed or routed groups, p.perm set): the prep wrote q8, k8 and V^T in the kernel's
+// sorted order, so the copies are the same boxes; perm and gid serve the staged key and bias columns,
+// the visibility of partial tiles and the epilogue's un-permute, as in attention_fwd_ws.
 // NVRTC-compatible: no host standard headers.
 #pragma once
 #include "fp8_prep.cuh"
@@ -66,6 +69,7 @@ template <class Variant, class C, int STAGES>
 __device__ __forceinline__ void fp8_load_item(const AttnParams& p, const TmaMaps& tm, const WorkItem& I,
                                               const WSSmem& sm, int tid, int NK, WSLoadState& ls) {
   const bool issue = tid == 0;
+  const int* perm = p.perm ? p.perm + (long long)I.b * p.N : nullptr;  // staged columns of gathered kernels
   if (issue) {
     sm90::mbar_wait(sm.q_empty, ls.q_empty_parity);
     sm90::mbar_arrive_expect_tx(sm.q_full, C::kQBytes);
@@ -89,7 +93,8 @@ __device__ __forceinline__ void fp8_load_item(const AttnParams& p, const TmaMaps
 #pragma unroll 1
         for (int r = tid; r < C::kBN; r += 128) {
           const int s = kv0 + r;
-          const int v = s < NK ? encode_key<Variant>(s, p) : 0;
+          const int t = s < NK ? (perm ? __ldg(perm + s) : s) : -1;
+          const int v = t >= 0 ? encode_key<Variant>(t, p) : 0;
           asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * r), "r"(v) : "memory");
         }
       }
@@ -98,8 +103,9 @@ __device__ __forceinline__ void fp8_load_item(const AttnParams& p, const TmaMaps
 #pragma unroll 1
         for (int col = tid; col < C::kBN; col += 128) {
           const int s = kv0 + col;
+          const int t = s < NK ? (perm ? __ldg(perm + s) : s) : -1;
           typename Variant::BiasCol bc{};
-          if (s < NK) bc = Variant::bias_col(coords_of(s, p.shape), I.h, p.shape);
+          if (t >= 0) bc = Variant::bias_col(coords_of(t, p.shape), I.h, p.shape);
           store_bias_col<Variant>(dst + col * (C::kBiasWords * 4u), bc);
         }
       }
@@ -205,6 +211,8 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
   constexpr bool kModify = Variant::kHasSoftcap || Variant::kHasBias;
   const int grp = cw >> 2;
   const int row_base = cw * 16 + (lane >> 2);
+  const int* perm = p.perm ? p.perm + (long long)I.b * p.N : nullptr;
+  const int* gid = p.gid ? p.gid + (long long)I.b * p.N : nullptr;
   // the descales: S carries amax_q amax_k / 448^2, O amax_v / 448 (fp8_prep.cuh)
   const int bh = I.b * p.H + I.h, nbh = p.B * p.H;
   auto descale = [](float a) { return a > 0.f ? a * (1.f / kFp8Max) : 1.f; };
@@ -220,7 +228,7 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
 
   Coords<int> qc[2];
   int qkey[2];
-  row_keys<kQCoords>(p, nullptr, nullptr, I.b, I.q0, row_base, qkey, qc);
+  row_keys<kQCoords>(p, perm, gid, I.b, I.q0, row_base, qkey, qc);
   typename Variant::BiasRow br[2];
   if constexpr (Variant::kHasBias) {
     br[0] = Variant::bias_row(qc[0], I.h, p.shape);
@@ -279,7 +287,7 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
         modify_tile<Variant, NT>(sacc, sc, br, lane, sm.bias + cs.slot * (BN * C::kBiasWords * 4u));
       const bool partial = j >= I.n_full;
       if (partial || kv0 + BN > NK)
-        mask_tile<Variant, NT>(sacc, p, nullptr, nullptr, kv0, NK, partial, qkey, qc, lane, skeys);
+        mask_tile<Variant, NT>(sacc, p, perm, gid, kv0, NK, partial, qkey, qc, lane, skeys);
       if (kStage) {
         __syncwarp();
         if (lane == 0) sm90::mbar_arrive(sm.empty_k + 8 * cs.slot);
@@ -310,7 +318,7 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
   for (int i = 0; i < D / 2; ++i) oacc[i] *= dv;
   // the row maximum the log-sum-exp sees: P was exp2(s sl - m sl + 8)
   const float mlse[2] = {mrow[0] - 8.f / sc.sl, mrow[1] - 8.f / sc.sl};
-  store_rows<DT, LSE>(p, oacc, lrow, mlse, sc.sl, I, nullptr, row_base, lane);
+  store_rows<DT, LSE>(p, oacc, lrow, mlse, sc.sl, I, perm, row_base, lane);
 }
 #endif
 #endif

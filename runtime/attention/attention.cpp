@@ -100,6 +100,18 @@ HopperPlan hopper_plan(const ref::KernelSpec& ks) {
 
 }  // namespace
 
+// The e4m3 copies of q, k and V^T one FP8 kernel reads (fp8.h), in the identity order or a gathered
+// kernel's sorted order, and the layout they were written for.
+struct Fp8Copy {
+  DBuf q, k, vt;
+  Fp8Layout lay;
+  bool done = false;
+  bool holds_memory() const { return q.b || k.b || vt.b; }
+};
+bool same_fp8_layout(const Fp8Layout& a, const Fp8Layout& b) {
+  return a.B == b.B && a.H == b.H && a.N == b.N && a.Nk == b.Nk;
+}
+
 // ---- the plan and the state ------------------------------------------------------------------------------
 
 struct PatternAttention::Impl {
@@ -147,11 +159,12 @@ struct PatternAttention::Impl {
     DBuf perm, gid, gate, seg, segend, hist, keys, rgid, rprob, qsum, kvsum, fcnt, fidx, pcnt, pidx, wpack;
     DBuf sched;  // attention_fwd_ws's item counter (AttnParams::item_counter), persistent grids only
     DBuf entry, rows;  // top-k > 1: entry index per sorted position; the attention's output at entry rows
+    Fp8Copy fp8;       // a gathered kernel on sm90.tma.fp8: q, k, V^T in e4m3 in its sorted order
     bool holds_memory() const {  // every DBuf above
       for (const DBuf* d : {&perm, &gid, &gate, &seg, &segend, &hist, &keys, &rgid, &rprob, &qsum, &kvsum, &fcnt, &fidx,
                             &pcnt, &pidx, &wpack, &sched, &entry, &rows})
         if (d->b) return true;
-      return false;
+      return fp8.holds_memory();
     }
     int G = 0, tq = 0, tk = 0, chunk = 0, nblk = 0, ld = 0;
     int align = 1;  // group starts at multiples of align in the sorted order (grouped kernels)
@@ -189,14 +202,21 @@ struct PatternAttention::Impl {
   }
   ShapeState* last = nullptr;
   uint64_t tick = 0;
-  // The e4m3 copies of q, k, V^T and their amax (fp8.h), shared by every FP8 kernel of a call; fp8_done: the
-  // layout they were last written for (RunOptions::prep = false reuses them when it matches).
-  DBuf fp8_q, fp8_k, fp8_vt, fp8_amax;
-  Fp8Layout fp8_lay;
-  bool fp8_done = false;
+  // FP8 (sm90.tma.fp8): the amax of q, k, v per (tensor, batch, head), shared by every FP8 kernel of a call,
+  // and the e4m3 copies in the identity order, shared by the FP8 kernels without a gather (gathered ones have
+  // their own, KWs::fp8). RunOptions::prep = false reuses them when their layout matches the call's.
+  DBuf fp8_amax_buf;
+  Fp8Layout fp8_amax_lay;
+  bool fp8_amax_done = false;
+  Fp8Copy fp8_id;
   bool any_fp8(int D) const;
-  void fp8_prep(Mod& m, const TensorView& q, const TensorView& k, const TensorView& v, const AttentionShape& s,
+  bool grouped_kernel(int ki) const { return plan[ki].kind == Kind::Keyed || plan[ki].kind == Kind::Routed; }
+  void fp8_amax(Mod& m, const TensorView& q, const TensorView& k, const TensorView& v, const AttentionShape& s,
                 CUstream stream);
+  // The copy in the identity order (perm null, rows N / Nk) or a gathered kernel's (perm [B][rows], rows its
+  // sorted length).
+  void fp8_quantize(Mod& m, const TensorView& q, const TensorView& k, const TensorView& v, const AttentionShape& s,
+                    Fp8Copy& c, const int* perm, int rows, CUstream stream);
   int sms = 0, smem_optin = 0;
   // The shared memory a block may have: the device's opt-in limit once a module is loaded, else Hopper's.
   int smem_limit() const { return smem_optin > 0 ? smem_optin : 227 * 1024; }
@@ -386,7 +406,8 @@ PatternAttention::Impl::Choice PatternAttention::Impl::choose(int ki, int D) con
                                                                              : Engine::MmaSync;
     v = e == Engine::Wgmma ? find_variant(p.hopper.variant) : &default_variant(e);
     if (e == Engine::Wgmma) planned = &p.hopper.tiles;
-    // FP8 (AttentionOptions::precision): the FP8 row at its own tiles, whatever row the plan names
+    // FP8 (AttentionOptions::precision): every kernel on the FP8 row (gathered ones read copies in their
+    // sorted order), at its own tiles whatever row the plan names
     if (e == Engine::Wgmma && options->precision == Precision::Fp8) {
       v = find_variant("sm90.tma.fp8");
       planned = nullptr;
@@ -1306,10 +1327,11 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   a.lse_rows = (long long)s.N * p.topk;
   const ModK& mk = m.k[ki];
   TmaMaps maps;  // attention_fwd_tma's second parameter (sm90.tma rows)
-  Fp8Scales fs{dp<const float>(fp8_amax)};  // attention_fwd_fp8's third (sm90.tma.fp8)
-  if (mk.v->fp8)
-    maps = make_fp8_tma_maps(fp8_q.ptr(), fp8_k.ptr(), fp8_vt.ptr(),
-                             fp8_map_shapes(fp8_lay, mk.t.block_m, mk.t.block_n));
+  Fp8Scales fs{dp<const float>(fp8_amax_buf)};  // attention_fwd_fp8's third (sm90.tma.fp8)
+  if (mk.v->fp8) {
+    const Fp8Copy& c = grouped ? w.fp8 : fp8_id;
+    maps = make_fp8_tma_maps(c.q.ptr(), c.k.ptr(), c.vt.ptr(), fp8_map_shapes(c.lay, mk.t.block_m, mk.t.block_n));
+  }
   else if (mk.v->tma)
     maps = make_tma_maps(q, k, v, a.N, Nk, mk.t.block_m, mk.t.block_n);
   void* args[] = {&a, &maps, &fs};
@@ -1352,36 +1374,57 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
 
 const char* precision_name(Precision p) { return p == Precision::Fp8 ? "fp8" : "bf16"; }
 
-// The e4m3 copies of q, k and V^T for the sm90.tma.fp8 kernels (fp8_prep.cuh): a memset of the amax, the
-// amax pass and the quantization (PDL behind the amax pass; the amax pass follows the memset normally).
-void PatternAttention::Impl::fp8_prep(Mod& m, const TensorView& q, const TensorView& k, const TensorView& v,
-                                      const AttentionShape& s, CUstream stream) {
-  const Fp8Layout l = fp8_layout(s.B, s.H, s.N, k.shape[1]);
-  fp8_q.ensure(l.q_bytes);
-  fp8_k.ensure(l.k_bytes);
-  fp8_vt.ensure(l.vt_bytes);
-  fp8_amax.ensure(l.amax_bytes);
+// FP8 (fp8_prep.cuh): the memset of the amax and the amax pass over q, k, v (in any order: the scales are
+// per (tensor, batch, head)); then per copy the quantization (PDL behind the previous launch).
+static Fp8PrepParams fp8_params(const TensorView& q, const TensorView& k, const TensorView& v, const AttentionShape& s,
+                                float* amax) {
   Fp8PrepParams pp{};
   const TensorView* src[3] = {&q, &k, &v};
   for (int t = 0; t < 3; ++t) {
     pp.src[t] = reinterpret_cast<const void*>(src[t]->ptr);
     pp.sb[t] = src[t]->strides[0], pp.sn[t] = src[t]->strides[1], pp.sh[t] = src[t]->strides[2];
   }
-  pp.rows[0] = (int)l.N, pp.rows[1] = pp.rows[2] = (int)l.Nk;
-  pp.q8 = reinterpret_cast<unsigned char*>(fp8_q.ptr());
-  pp.k8 = reinterpret_cast<unsigned char*>(fp8_k.ptr());
-  pp.vt8 = reinterpret_cast<unsigned char*>(fp8_vt.ptr());
-  pp.ldv = l.ldv;
+  pp.rows[0] = s.N, pp.rows[1] = pp.rows[2] = (int)k.shape[1];
   pp.B = s.B, pp.H = s.H;
-  pp.amax = dp<float>(fp8_amax);
-  CU_CHECK(jit::driver().cuMemsetD32Async(fp8_amax.ptr(), 0, 3 * (size_t)s.B * s.H, stream));
+  pp.amax = amax;
+  return pp;
+}
+static unsigned fp8_blocks(long long rows, long long ldv) {
+  return (unsigned)((std::max(rows, ldv) + kFp8RowsPerBlock - 1) / kFp8RowsPerBlock);
+}
+
+void PatternAttention::Impl::fp8_amax(Mod& m, const TensorView& q, const TensorView& k, const TensorView& v,
+                                      const AttentionShape& s, CUstream stream) {
+  const Fp8Layout l = fp8_layout(s.B, s.H, s.N, k.shape[1]);
+  fp8_amax_buf.ensure(l.amax_bytes);
+  Fp8PrepParams pp = fp8_params(q, k, v, s, dp<float>(fp8_amax_buf));
+  CU_CHECK(jit::driver().cuMemsetD32Async(fp8_amax_buf.ptr(), 0, 3 * (size_t)s.B * s.H, stream));
   void* a[] = {&pp};
-  const long long rows = std::max<long long>(l.N, l.ldv);
-  const unsigned gx = (unsigned)((rows + kFp8RowsPerBlock - 1) / kFp8RowsPerBlock);
-  launch_ex(m.fp8_amax, gx, (unsigned)s.H, 3u * (unsigned)s.B, 256, 0, stream, false, a);
-  launch_ex(m.fp8_quant, gx, (unsigned)s.H, 3u * (unsigned)s.B, 256, 0, stream, options->pdl, a);
-  fp8_lay = l;
-  fp8_done = true;
+  // behind the memset: a normal launch
+  launch_ex(m.fp8_amax, fp8_blocks(std::max<long long>(l.N, l.Nk), 0), (unsigned)s.H, 3u * (unsigned)s.B, 256, 0,
+            stream, false, a);
+  fp8_amax_lay = l;
+  fp8_amax_done = true;
+}
+
+void PatternAttention::Impl::fp8_quantize(Mod& m, const TensorView& q, const TensorView& k, const TensorView& v,
+                                          const AttentionShape& s, Fp8Copy& c, const int* perm, int rows,
+                                          CUstream stream) {
+  const Fp8Layout l = perm ? fp8_layout(s.B, s.H, rows, rows) : fp8_layout(s.B, s.H, s.N, k.shape[1]);
+  c.q.ensure(l.q_bytes);
+  c.k.ensure(l.k_bytes);
+  c.vt.ensure(l.vt_bytes);
+  Fp8PrepParams pp = fp8_params(q, k, v, s, dp<float>(fp8_amax_buf));
+  if (perm) pp.rows[0] = pp.rows[1] = pp.rows[2] = rows;
+  pp.perm = perm;
+  pp.q8 = reinterpret_cast<unsigned char*>(c.q.ptr());
+  pp.k8 = reinterpret_cast<unsigned char*>(c.k.ptr());
+  pp.vt8 = reinterpret_cast<unsigned char*>(c.vt.ptr());
+  pp.ldv = l.ldv;
+  void* a[] = {&pp};
+  launch_ex(m.fp8_quant, fp8_blocks(l.N, l.ldv), (unsigned)s.H, 3u * (unsigned)s.B, 256, 0, stream, options->pdl, a);
+  c.lay = l;
+  c.done = true;
 }
 
 // ---- run -------------------------------------------------------------------------------------------------
@@ -1415,11 +1458,17 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
                                         "once with prep first",
                                         spec().kernels[ki].name, s.describe()));
   im.phase_cb = opt.phase;
+  // FP8: the amax once per call, the identity-order copy for the kernels without a gather (gathered ones
+  // quantize in their order below, after their routing); prep = false reuses what matches the shape
+  bool fp8_fresh = false;
   if (opt.attention && m.fp8_quant) {
     const Fp8Layout l = fp8_layout(s.B, s.H, s.N, k.shape[1]);
-    const bool same = im.fp8_done && l.B == im.fp8_lay.B && l.H == im.fp8_lay.H && l.N == im.fp8_lay.N &&
-                      l.Nk == im.fp8_lay.Nk;
-    if (opt.prep || !same) im.fp8_prep(m, q, k, v, s, stream);
+    fp8_fresh = opt.prep || !im.fp8_amax_done || !same_fp8_layout(l, im.fp8_amax_lay);
+    if (fp8_fresh) im.fp8_amax(m, q, k, v, s, stream);
+    bool ungathered = false;
+    for (size_t ki = 0; ki < im.plan.size(); ++ki) ungathered |= m.k[ki].v->fp8 && !im.grouped_kernel((int)ki);
+    if (ungathered && (fp8_fresh || !im.fp8_id.done || !same_fp8_layout(l, im.fp8_id.lay)))
+      im.fp8_quantize(m, q, k, v, s, im.fp8_id, nullptr, 0, stream);
   }
   for (size_t ki = 0; ki < im.plan.size(); ++ki) {
     im.phase_ki = (int)ki;
@@ -1433,6 +1482,11 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
       }
       st.k[ki].ran = true;
       if (opt.mark) opt.mark((int)ki, true);
+    }
+    if (opt.attention && m.k[ki].v->fp8 && im.grouped_kernel((int)ki)) {  // its copy in its sorted order
+      Impl::KWs& w = st.k[ki];
+      if (fp8_fresh || !w.fp8.done || !same_fp8_layout(fp8_layout(s.B, s.H, w.Ns, w.Ns), w.fp8.lay))
+        im.fp8_quantize(m, q, k, v, s, w.fp8, dp<const int>(w.perm), w.Ns, stream);
     }
     if (opt.attention)
       im.attention(st, m, (int)ki, q, k, v, out, s, stream, opt.lse.empty() ? 0 : opt.lse[ki],

@@ -124,14 +124,14 @@ struct RouterInputs {
   std::vector<Given> routing;
 };
 
-// The precision of the attention products (AttentionOptions::precision). Fp8: q, k, v are quantized to
-// e4m3 per (tensor, batch, head) by a prep pass (two launches and a memset per call, before the first
-// kernel; its time is part of the layer) and the kernels without a gather (dense, masked, causal,
-// cross-attention) run registry row sm90.tma.fp8 (scores and P V in FP8 with f32 accumulation, softmax in
-// f32, out bf16); kernels with a gather (computed or routed groups) keep their bf16 row. Needs head dim 128
-// and an sm_90 target (else NotSupportedError); applies where the engine picks the row (a named variant
-// wins; a kernel with a tiles entry under Engine::Auto stays on sm80.mma). Accuracy: docs/performance.md,
-// "FP8".
+// The precision of the attention products (AttentionOptions::precision). Fp8: every kernel runs registry
+// row sm90.tma.fp8 (scores and P V in FP8 with f32 accumulation, softmax in f32, out bf16) on e4m3 copies
+// of q, k and V^T that a prep pass writes per call (fp8_prep.cuh: a memset and the amax pass per call,
+// per (tensor, batch, head) scales; one quantization in the token order for the kernels without a gather,
+// and one per gathered kernel in its sorted order after its routing; their time is part of the layer).
+// Needs head dim 128 and an sm_90 target (else NotSupportedError); applies where the engine picks the row
+// (a named variant wins; a kernel with a tiles entry under Engine::Auto stays on sm80.mma). Memory: N H D
+// bytes per copy and tensor (three per gathered kernel, three shared). Accuracy: docs/performance.md, "FP8".
 enum class Precision { Bf16, Fp8 };
 const char* precision_name(Precision p);  // "bf16", "fp8"
 

@@ -180,8 +180,8 @@ const std::vector<KernelVariant>& kernel_registry() {
       {"sm90.tma.static", "wgts", Engine::Wgmma, "sm90.tma, persistent with the static round-robin",
        Scheduler::PersistentStatic, kTmaTiles, true, true, "sm90.ws.static"},
       {"sm90.tma.fp8", "wgt8", Engine::Wgmma,
-       "sm90.tma on e4m3 Q, K, V^T (FP8 prep first; no gather: others run sm90.ws.sq in bf16)", Scheduler::ByKernel,
-       kFp8Tiles, true, true, "sm90.ws.sq", true},
+       "sm90.tma on e4m3 Q, K, V^T (an FP8 prep first; gathered kernels: copies in their sorted order)",
+       Scheduler::ByKernel, kFp8Tiles, true, true, nullptr, true},
   };
   return rows;
 }

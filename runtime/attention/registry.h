@@ -31,9 +31,10 @@
 //   sm90.tma.static      the same kernel, always persistent with the static round-robin (gather row
 //                        sm90.ws.static).
 //   sm90.tma.fp8         attention_fwd_fp8: sm90.tma's frame on e4m3 Q, K, V^T (fp8_prep.cuh quantizes
-//                        per (tensor, batch, head) and transposes V first; out stays bf16), D = 128,
-//                        BN 128 or 192 (default 128/192/2); AttentionOptions::precision = Fp8 runs it
-//                        for kernels without a gather; kernels with one run sm90.ws.sq (bf16).
+//                        per (tensor, batch, head) and transposes V first, in the kernel's sorted order
+//                        for gathered kernels; out stays bf16), D = 128, BN 128 or 192 (default
+//                        128/192/2); AttentionOptions::precision = Fp8 runs it for every kernel. Grid by
+//                        kernel (gathered kernels with short groups persistent, as sm90.ws).
 // Engine (attention.h) names the family a row belongs to: MmaSync or Wgmma.
 #pragma once
 

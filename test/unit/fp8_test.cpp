@@ -162,16 +162,15 @@ TEST(fp8_registry, RowAndPrecisionOption) {
   EXPECT_EQ(v.smem_bytes(128, kFp8Tiles, 0, 0), 1024 + 2 * 2 * 192 * 128 + 128 * 128 + 10 * 8 + 16 + 64);
   EXPECT_EQ(v.tile_space(128).size(), 6u);
 
-  // precision = fp8: dense and masked kernels run the row, grouped ones their bf16 gather row
-  PatternAttention full(load_builtin("full"), fp8_options());
-  EXPECT_STREQ(full.variant(0).name, "sm90.tma.fp8");
-  EXPECT_EQ(full.tiles(0), kFp8Tiles);
-  PatternAttention causal(load_builtin("causal"), fp8_options());
-  EXPECT_STREQ(causal.variant(0).name, "sm90.tma.fp8");
-  PatternAttention moga(load_builtin("moga"), fp8_options());
-  for (int ki = 0; ki < (int)moga.spec().kernels.size(); ++ki)
-    EXPECT_STREQ(moga.variant(ki).name, moga.spec().kernels[ki].grouped() ? "sm90.ws.sq" : "sm90.tma.fp8")
-        << moga.spec().kernels[ki].name;
+  // precision = fp8: every kernel runs the row (gathered ones too: the prep copies in their order)
+  EXPECT_EQ(v.gather_row, nullptr);
+  for (const char* name : {"full", "causal", "moga", "moga_dynamic", "stga", "frame_local", "radial"}) {
+    PatternAttention a(load_builtin(name), fp8_options());
+    for (int ki = 0; ki < (int)a.spec().kernels.size(); ++ki) {
+      EXPECT_STREQ(a.variant(ki).name, "sm90.tma.fp8") << name << " " << a.spec().kernels[ki].name;
+      EXPECT_EQ(a.tiles(ki).block_n % 64, 0) << name;
+    }
+  }
   // bf16 (the default) never runs it
   AttentionOptions bo;
   bo.arch = "sm_90";
@@ -193,14 +192,15 @@ TEST(fp8_registry, RowAndPrecisionOption) {
   EXPECT_STREQ(precision_name(Precision::Fp8), "fp8");
 }
 
-// NVRTC compiles the row for the dense, masked (causal) and hooks (mask, bias, softcap, gate) patterns with
-// the prep unit beside it; ptxas's report of each FP8 attention kernel printed (registers, spills). The
+// NVRTC compiles the row for the dense, masked (causal), hooks (mask, bias, softcap, gate) and moga (routed
+// and keyed: gathered) patterns with the prep unit beside it; ptxas's report of each FP8 attention kernel printed (registers, spills). The
 // consumers of the dense kernel at BN 128 must not spill.
 TEST(fp8_jit, CompilesTheRowWithPtxasReport) {
   char tmpl[] = "/tmp/moga-attn-fp8-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   setenv("MOGA_CACHE_DIR", tmpl, 1);
-  for (const LoadedPattern& lp : {load_builtin("full"), load_builtin("causal"), test_pattern("attn_hooks")}) {
+  for (const LoadedPattern& lp :
+       {load_builtin("full"), load_builtin("causal"), test_pattern("attn_hooks"), load_builtin("moga")}) {
     PatternAttention a(lp, fp8_options());
     const ModuleInfo mi = a.compile(128);
     bool prep = false;

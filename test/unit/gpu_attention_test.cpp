@@ -1173,8 +1173,10 @@ AttentionOptions fp8_options(const LoadedPattern& lp, const TileConfig& t = {}) 
   o.engine = Engine::Wgmma;  // a tiles entry keeps Auto on sm80.mma
   return o;
 }
-const char* const kFp8Builtins[] = {"full", "causal", "sliding_window", "radial", "moga"};
-const char* const kFp8TestPatterns[] = {"attn_hooks", "attn_softcap", "attn_all_masked"};
+const char* const kFp8Builtins[] = {"full", "causal", "sliding_window", "radial", "moga", "moga_dynamic", "stga",
+                                    "frame_local"};
+const char* const kFp8TestPatterns[] = {"attn_hooks", "attn_softcap", "attn_all_masked", "attn_routed_mix",
+                                        "attn_top2", "attn_small_groups"};
 void outlier_inputs(std::vector<float>& x, int which) { moga::test::add_outlier_channels(x, 128, which); }
 }  // namespace
 
@@ -1216,10 +1218,11 @@ TEST_F(gpu_attention, Fp8DenseAgrees) {
   std::cout << "full N=2100 H=9 sm90.tma.fp8 default: FP8 rel L2 " << r.rel << "\n";
 }
 
-// Every pattern the FP8 row runs (the kernels without a gather; gathered kernels of the same pattern keep
-// bf16: moga), at the row's default tiles: causal, sliding window, staged key columns (radial), mask + bias
-// + softcap + gate (attn_hooks), saturated softcaps and rows without keys (attn_softcap), all-masked rows
-// (exactly 0), the moga layer (frame-local in FP8 beside its routed and keyed branches in bf16).
+// Every structure in FP8 at the row's default tiles: causal, sliding window, staged key columns (radial),
+// the moga layer and its branches alone (routed, computed keys with shots: gathered kernels reading copies
+// in their sorted order), mask + bias + softcap + gate (attn_hooks), saturated softcaps and rows without
+// keys (attn_softcap), all-masked rows (exactly 0), a routed mixture, top-2 routing, small packed groups.
+// The routed kernels are fed the GPU's routing (the reference's), so FP8 error is all that differs.
 TEST_F(gpu_attention, Fp8PatternsAgree) {
   if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
   auto one = [&](const LoadedPattern& lp, const Problem& pr) {
@@ -1253,9 +1256,15 @@ TEST_F(gpu_attention, Fp8PatternsAgree) {
   one(load_builtin("sliding_window"), seq_problem(1, 1500, 2, 128));
   one(load_builtin("radial"), video_problem(1, 5, 13, 17, 2, 128));
   one(load_builtin("moga"), video_problem(2, 5, 13, 17, 2, 128, {0, 3}));
+  one(load_builtin("moga_dynamic"), video_problem(2, 5, 13, 17, 2, 128));
+  one(load_builtin("stga"), video_problem(2, 5, 13, 17, 2, 128, {0, 3}));
+  one(load_builtin("frame_local"), video_problem(2, 5, 13, 17, 2, 128));
   one(test_pattern("attn_hooks"), seq_problem(2, 1000, 3, 128));
   one(test_pattern("attn_softcap"), seq_problem(1, 1001, 2, 128));
   one(test_pattern("attn_all_masked"), seq_problem(2, 1000, 2, 128));
+  one(test_pattern("attn_routed_mix"), seq_problem(2, 1000, 2, 128));
+  one(test_pattern("attn_top2"), seq_problem(2, 1001, 3, 128));
+  one(test_pattern("attn_small_groups"), seq_problem(2, 1001, 2, 128));
 }
 
 // ---- the JIT cache, filled on every core before the first test -------------------------------------------
