@@ -90,6 +90,16 @@ class Pattern:
     def use_tuned(self, v: bool):
         self._native.use_tuned = bool(v)
 
+    @property
+    def precision(self) -> str:
+        """The attention's precision on the GPU: ``"bf16"`` (default) or ``"fp8"`` (e4m3 q, k, v with
+        per-head scales, f32 softmax, bf16 output; Hopper, head dim 128; docs/python.md, "FP8")."""
+        return self._native.precision
+
+    @precision.setter
+    def precision(self, v: str):
+        self._native.precision = str(v)
+
     def __repr__(self):
         ks = ", ".join(f"{k['name']}:{k['structure']}" for k in self.kernels)
         return f"<moga.Pattern {self.name} ({self.layout}; {ks}) from {self.origin}>"

@@ -111,7 +111,7 @@ ref::Shape ref_shape(const PyShape& s) {
 }
 
 std::string tiles_key(const rt::AttentionOptions& o) {
-  std::string k;
+  std::string k = rt::precision_name(o.precision) + std::string(";");
   for (const auto& [name, t] : o.tiles) k += fmt::format("{}:{}/{}/{}/{};", name, t.block_m, t.block_n, t.warps, t.stages);
   return k;
 }
@@ -146,7 +146,8 @@ class Pattern {
     auto it = by_shape_.find(key);
     if (it != by_shape_.end()) return *it->second;
     rt::AttentionOptions o = base_;
-    if (use_tuned_) {
+    // the tuning database holds bf16 rows only: FP8 runs the runtime's own choice (sm90.tma.fp8)
+    if (use_tuned_ && base_.precision == rt::Precision::Bf16) {
       try {
         std::vector<std::string> notes;
         rt::AttentionOptions t = tune::tuned_attention_options(p_, s, base_, &notes);
@@ -215,6 +216,14 @@ class Pattern {
     forget_shapes();
   }
   bool use_tuned() const { return use_tuned_; }
+  // AttentionOptions::precision for every later call: "bf16" (default) or "fp8" (rt::Precision::Fp8).
+  void set_precision(const std::string& v) {
+    if (v != "bf16" && v != "fp8")
+      throw std::invalid_argument("precision: \"bf16\" or \"fp8\", got \"" + v + "\"");
+    base_.precision = v == "fp8" ? rt::Precision::Fp8 : rt::Precision::Bf16;
+    forget_shapes();
+  }
+  std::string precision() const { return rt::precision_name(base_.precision); }
   rt::PatternAttention* last() const { return last_; }
   void set_last(rt::PatternAttention* a) { last_ = a; }
 
@@ -782,6 +791,7 @@ NB_MODULE(_moga, m) {
       .def_prop_ro("kernels", &kernels_of)
       .def_prop_ro("routed_kernels", [](const Pattern& p) { return p.routed(); })
       .def_prop_rw("use_tuned", &Pattern::use_tuned, &Pattern::set_use_tuned)
+      .def_prop_rw("precision", &Pattern::precision, &Pattern::set_precision)
       .def("validate", &validate, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a)
       .def("run", &run, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a, "tokens"_a, "stream"_a)
       .def("run_train", &run_train, "q"_a, "k"_a, "v"_a, "out"_a, "shape"_a, "router_x"_a.none(), "router_w"_a,
