@@ -1403,6 +1403,7 @@ void PatternAttention::Impl::fp8_amax(Mod& m, const TensorView& q, const TensorV
   // behind the memset: a normal launch
   launch_ex(m.fp8_amax, fp8_blocks(std::max<long long>(l.N, l.Nk), 0), (unsigned)s.H, 3u * (unsigned)s.B, 256, 0,
             stream, false, a);
+  phase("fp8 amax");
   fp8_amax_lay = l;
   fp8_amax_done = true;
 }
@@ -1423,6 +1424,7 @@ void PatternAttention::Impl::fp8_quantize(Mod& m, const TensorView& q, const Ten
   pp.ldv = l.ldv;
   void* a[] = {&pp};
   launch_ex(m.fp8_quant, fp8_blocks(l.N, l.ldv), (unsigned)s.H, 3u * (unsigned)s.B, 256, 0, stream, options->pdl, a);
+  phase("fp8 quantize");
   c.lay = l;
   c.done = true;
 }
@@ -1461,6 +1463,7 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
   // FP8: the amax once per call, the identity-order copy for the kernels without a gather (gathered ones
   // quantize in their order below, after their routing); prep = false reuses what matches the shape
   bool fp8_fresh = false;
+  im.phase_ki = 0;
   if (opt.attention && m.fp8_quant) {
     const Fp8Layout l = fp8_layout(s.B, s.H, s.N, k.shape[1]);
     fp8_fresh = opt.prep || !im.fp8_amax_done || !same_fp8_layout(l, im.fp8_amax_lay);
