@@ -278,7 +278,9 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
     bf.run(view(q), view(k), view(v), view(o), s, routed ? &ri : nullptr, st, one);
     BackwardInputs bi{view(q), view(k), view(v), view(o), view(dout), one.lse};
     BackwardOutputs bg{view(dq), view(dk), view(dv)};
-    if (routed) {
+    if (routed) {  // the routed branch's own training forward: router + attention with its log-sum-exp
+      r["dynamic_fwd_train_ms"] =
+          median_ms([&] { bf.run(view(q), view(k), view(v), view(o), s, &ri, st, one); }, iters, st);
       const PatternAttention::Routing br = bf.last_routing(0, st);
       gid.upload(br.gid);
       prob.upload(br.prob);
@@ -291,6 +293,10 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
   }
   r["branch_bwd_ms"] = branches;
   r["branch_bwd_phases"] = branch_phases;
+  // the routed branch as a layer of its own (the issue's peer is this branch alone): its training forward, its
+  // backward, the router backward (the same shapes as the mixture's)
+  r["dynamic_layer_fwd_bwd_ms"] = r["dynamic_fwd_train_ms"].get<double>() +
+                                  branches["moga_dynamic_M16"].get<double>() + r["router_bwd_ms"].get<double>();
   r["peer_flex_pytorch_way_ms_issue"] = 6.64;  // not measured here: the issue's figure (H200)
   std::fprintf(stderr, "%s\n", r.dump().c_str());
   std::printf("moga M=16 N=%d: forward %.3f ms (training: lse + branches %.3f), backward %.3f, router backward %.3f, "
@@ -563,7 +569,8 @@ int main(int argc, char** argv) {
     json peer_rows = json::array();
     if (!no_peers) {
       const std::string tmp = fmt::format("/tmp/moga-bench-bwd-peers-{}.json", (long long)std::time(nullptr));
-      const std::string cmd = fmt::format("python3 {} --json {} --n {} --iters {} 1>&2", peers, tmp, ns, iters);
+      const std::string cmd = fmt::format("python3 {} --json {} --n {} --iters {}{} 1>&2", peers, tmp, ns, iters,
+                                          with_moga ? " --moga 21x30x52 --m 16" : "");
       std::fprintf(stderr, "peers: %s\n", cmd.c_str());
       const int rc = std::system(cmd.c_str());
       std::ifstream f(tmp);
@@ -576,6 +583,23 @@ int main(int argc, char** argv) {
       }
     }
     result["peers"] = peer_rows;
+    if (with_moga) {  // like with like, the peer measured in this run (bench/peers/backward_peers.py --moga)
+      json& mg = result["moga"];
+      const std::pair<const char*, const char*> cmp[] = {{"moga_dynamic train", "dynamic_layer_fwd_bwd_ms"},
+                                                         {"moga train", "layer_fwd_bwd_ms"}};
+      for (const auto& [pc, ours] : cmp) {
+        double peer = -1;
+        for (const json& p : peer_rows)
+          if (p.value("case", "") == pc && p.contains("fwd_bwd_ms")) peer = p["fwd_bwd_ms"].get<double>();
+        const double me = mg[ours].get<double>();
+        mg["vs_peer"][pc] = {{"ours_ms", me}, {"peer_ms", peer}, {"speedup", peer > 0 ? peer / me : 0.0}};
+        std::printf("%s forward + backward (router, attention, router backward) at N=32760, M=16: ours %.3f ms, "
+                    "FlexAttention the PyTorch way %s ms (this run): %s\n",
+                    std::string(pc) == "moga train" ? "moga layer (3 branches)" : "routed branch (moga_dynamic)", me,
+                    peer > 0 ? fmt::format("{:.3f}", peer).c_str() : "-",
+                    peer > 0 ? fmt::format("ours {:.2f}x faster", peer / me).c_str() : "no peer figure");
+      }
+    }
     // one line per N and backward row: ours / cuDNN (< 1: ours is faster), and the row against the first
     // (the default) in time and in its gradients (rel L2, the largest of dq, dk, dv)
     std::printf("%-7s %-10s %9s %9s %-9s %9s %9s %9s %9s %11s %11s %10s\n", "N", "fwd", "fwd ms", "+lse ms", "bwd row",
