@@ -267,6 +267,10 @@ void check_run_options(const RunOptions& o) {
   if (o.backend != "cpu" && o.backend != "gpu" && o.backend != "auto")
     throw OptionError("--backend", "must be cpu, gpu or auto, got '" + o.backend + "'");
   if (o.gpus < 1 || o.gpus > 1024) throw OptionError("--gpus", std::to_string(o.gpus), "must be between 1 and 1024");
+  if (o.attention_precision != "bf16" && o.attention_precision != "fp8")
+    throw OptionError("--attention-precision", o.attention_precision, "must be bf16 or fp8");
+  if (o.attention_precision == "fp8" && o.backend == "cpu")
+    throw OptionError("--attention-precision", "fp8", "runs on the GPU backend (--backend gpu or auto), not --backend cpu");
   if (o.threads < 0 || o.threads > 4096) throw OptionError("--threads", std::to_string(o.threads), "must be between 1 and 4096");
   if (o.steps < 0 || o.steps > 100000) throw OptionError("--steps", std::to_string(o.steps), "must be between 1 and 100000");
   if (!std::isfinite(o.shift) || o.shift <= 0) throw OptionError("--shift", fmt::format("{}", o.shift), "must be a positive number");
@@ -476,6 +480,11 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
     Weights w = o.weights == "random" ? random_weights(cfg, o.seed, M) : load_weights(o.weights, cfg, M, &note);
     if (use_gpu) gdit = std::make_unique<gpu::GpuDiT>(std::move(w), gpu_lp);
     else cdit = std::make_unique<cpu::CpuDiT>(std::move(w), pattern, threads);
+  }
+  if (o.attention_precision == "fp8") {
+    if (!gdit) throw OptionError("--attention-precision", "fp8", "runs on the GPU backend; this run is on the CPU");
+    gdit->set_attention_precision(rt::Precision::Fp8);  // before the sequence-parallel instance is made
+    out << "attention: fp8 (e4m3 q, k, v per head, registry row sm90.tma.fp8; cross-attention bf16)\n";
   }
   if (par && gdit) gdit->set_sequence_parallel(par->comm);
   out << (o.weights == "random" ? fmt::format("weights: random (seed {}{})", o.seed, use_gpu ? ", generated on the GPU" : "")

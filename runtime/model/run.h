@@ -43,6 +43,9 @@ struct RunOptions {
   // CUDA events after the router and every self-attention branch; the table splits attention by
   // branch (GPU backend; off: one event for the whole self-attention, the default step's cost).
   bool profile_branches = false;
+  // The self-attention's precision on the GPU backend: "bf16" or "fp8" (rt::Precision::Fp8: every branch on
+  // the FP8 row; Hopper, head dim 128). The cross-attention stays bf16.
+  std::string attention_precision = "bf16";
   // Set by the CLI when --config was not given and it chose one for the backend (default_config).
   bool config_defaulted = false;
   // Debug: one forward of `forward_latent` (key `latent`, [16, F, H, W]) at `forward_timestep`,

@@ -93,6 +93,18 @@ TEST(ModelRobust, RunOptionsAreCheckedBeforeAnyWork) {
   o = RunOptions();
   o.gpus = 0;
   EXPECT_EQ((check_error(o, &flag), flag), "--gpus");
+  o = RunOptions();
+  o.attention_precision = "fp16";
+  EXPECT_TRUE(has(check_error(o, &flag), "--attention-precision fp16: must be bf16 or fp8") &&
+              flag == "--attention-precision")
+      << check_error(o);
+  o.attention_precision = "fp8";
+  o.backend = "cpu";
+  EXPECT_TRUE(has(check_error(o, &flag), "--attention-precision fp8: runs on the GPU backend") &&
+              flag == "--attention-precision")
+      << check_error(o);
+  o.backend = "auto";
+  EXPECT_EQ(check_error(o), "");
   // Missing inputs name the flag and the path (a file error, not a usage error).
   o = RunOptions();
   o.weights = dir + "/none.safetensors";

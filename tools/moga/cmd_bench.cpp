@@ -1,6 +1,6 @@
 // `moga bench PATTERN.moga [--shape N|FxHxW] [--shots ...] [--param k=v]... [--heads 12] [--head-dim 128]
 //                          [--iters 20] [--d-model 1536] [--json OUT] [--peer SCRIPT | --no-peers]
-//                          [--peer-timeout-s 300]`
+//                          [--peer-timeout-s 300] [--fp8]`
 //
 // How fast is this pattern, and how does the same mask run in PyTorch? On the GPU, bf16, B = 1, fresh
 // random inputs (router inputs too):
@@ -21,6 +21,8 @@
 // masks built outside the kernel timing; routed branches route, sort, document-mask, gate and
 // scatter as "MoGA the PyTorch way" in attention_peers.py) and dense SDPA on cuDNN at the same shape.
 // Ratios: ours layer / flex kernel (target <= 0.8, issue #12) and ours layer / cuDNN dense (<= 1.0).
+// --fp8: ours in FP8 (AttentionOptions::precision = Fp8: every kernel on sm90.tma.fp8; the layer includes the
+// per-call quantization of q, k, v, the kernel time reuses the last call's e4m3 copies); the peers stay bf16.
 // Exit codes: as `moga check` (pattern_run.h): 0 ran (targets are reported, not enforced), 1 a run
 // failed, 2 bad pattern or argument, 3 no CUDA device, 4 refused by the GPU runtime.
 #include <fmt/format.h>
@@ -62,6 +64,7 @@ struct BenchArgs {
   bool no_peers = false;
   int peer_timeout_s = 300;
   bool router_wgmma = false;
+  bool fp8 = false;
 };
 
 // The command line back from the parsed arguments (for the JSON: what to run to repeat it).
@@ -73,6 +76,7 @@ std::string command_line(const BenchArgs& a) {
   s += fmt::format(" --heads {} --head-dim {} --iters {} --d-model {}", a.heads, a.head_dim, a.iters, a.d_model);
   if (a.no_peers) s += " --no-peers";
   if (a.router_wgmma) s += " --router-wgmma";
+  if (a.fp8) s += " --fp8";
   return s;
 }
 
@@ -187,6 +191,7 @@ json bench_ours(const CompiledFile& f, const Problem& p, const BenchArgs& a) {
   const rt::AttentionShape& s = p.attn;
   rt::AttentionOptions opts;
   opts.router_wgmma = a.router_wgmma;
+  if (a.fp8) opts.precision = rt::Precision::Fp8;
   rt::PatternAttention attn(f.pattern, opts);
   Inputs in = make_inputs(attn, s, a.d_model, 1234);
   const rt::RouterInputs* router = in.routed ? &in.router : nullptr;
@@ -417,6 +422,7 @@ Command register_bench(CLI::App& app) {
   sub->add_flag("--router-wgmma", a->router_wgmma,
                 "the router on warpgroup MMA (AttentionOptions::router_wgmma)");
   sub->add_option("--peer-timeout-s", a->peer_timeout_s, "kill the peer after this many seconds");
+  sub->add_flag("--fp8", a->fp8, "ours in FP8 (e4m3) attention (Hopper, head dim 128); the peers stay bf16");
   return {sub, [a] { return run_bench(*a); }};
 }
 

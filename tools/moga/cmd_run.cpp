@@ -151,6 +151,11 @@ Command register_run(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("-o,--out", o.out_dir, "write latent.safetensors and preview.png here");
   sub->add_flag("--no-progress", a->no_progress, "no progress bar");
+  sub->add_option("--attention-precision", o.attention_precision,
+                  "GPU: the self-attention in bf16 or fp8 (e4m3 q, k, v per head; Hopper, head dim 128; the "
+                  "cross-attention stays bf16)")
+      ->check(CLI::IsMember({"bf16", "fp8"}))
+      ->capture_default_str();
   sub->add_flag("--profile-branches", o.profile_branches,
                 "GPU: time the router and each self-attention branch with CUDA events (the table splits attention by "
                 "branch; the default step records one event for the whole self-attention)");

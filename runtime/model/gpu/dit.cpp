@@ -298,6 +298,7 @@ struct GpuDiT::Impl {
   void keep_original_routers();
   long long rope_key[3] = {-1, -1, -1};
   bool profile = false;       // set_profile_branches: an event per self-attention branch and the router
+  rt::Precision precision = rt::Precision::Bf16;  // set_attention_precision
   bool dit_cache_hit = true;  // the DiT kernels' module came from the disk cache (init_common)
   double dit_compile_s = 0;
 
@@ -468,6 +469,7 @@ void GpuDiT::set_sequence_parallel(std::shared_ptr<parallel::Communicator> comm)
     // every step's attention writes its log-sum-exp for the merge
     rt::AttentionOptions o;
     o.lse = true;
+    o.precision = impl_->precision;
     impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, o);  // choose_tiles keeps it
   }
   impl_->sp = std::make_unique<parallel::UlyssesGpu>(std::move(comm));
@@ -500,6 +502,13 @@ void GpuDiT::Impl::self_attention(CUdeviceptr qkv_all, CUdeviceptr out, long lon
 const rt::PatternAttention& GpuDiT::self_attention() const { return *impl_->attn; }
 const rt::PatternAttention& GpuDiT::cross_attention() const { return *impl_->cross; }
 void GpuDiT::set_profile_branches(bool on) { impl_->profile = on; }
+void GpuDiT::set_attention_precision(rt::Precision p) {
+  impl_->precision = p;
+  rt::AttentionOptions o;
+  o.precision = p;
+  impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, o);
+  impl_->tiles_for.clear();
+}
 bool GpuDiT::profile_branches() const { return impl_->profile; }
 
 int GpuDiT::world() const { return impl_->sp ? impl_->sp->world() : 1; }
@@ -625,6 +634,7 @@ void GpuDiT::Impl::calibrate_router(int layer, CUdeviceptr h, long long s0, long
 void GpuDiT::Impl::choose_tiles(int gf, int gh, int gw, int heads, int D, const std::vector<int>& shots) {
   Impl& I = *this;
   if (I.ring) return;  // the ring's instance writes the log-sum-exp (set_sequence_parallel); default tiles
+  if (I.precision != rt::Precision::Bf16) return;  // the tuning database holds bf16 rows only
   const std::string key = fmt::format("{}x{}x{} h{} d{}", gf, gh, gw, heads, D);
   if (I.tiles_for == key) return;
   I.tiles_for = key;

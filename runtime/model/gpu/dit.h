@@ -125,6 +125,10 @@ class GpuDiT {
   void set_profile_branches(bool on);
   bool profile_branches() const;
 
+  // The self-attention's precision (rt::AttentionOptions::precision; Fp8: every branch on sm90.tma.fp8, the
+  // tuning database not read). Set before prepare() and set_sequence_parallel(); the cross-attention stays bf16.
+  void set_attention_precision(rt::Precision p);
+
   // Router calibration (runtime/model/router_calibration.h; routed patterns only, Off by default):
   // First: the first forward replaces each block's router (bf16, in the weight arena) by its
   // calibrated version, computed from that block's router input over all N tokens (with sequence
