@@ -63,9 +63,10 @@ namespace {
 
 constexpr int kH = 12, kD = 128;
 
-// The backward rows that run on the device at D = 128 (the default first).
+// The backward rows that run on the device at D = 128, sm80.mma first (the reference the others are compared
+// with; the default row is named in the JSON as default_row).
 std::vector<std::string> bwd_rows(const std::string& arch) {
-  std::vector<std::string> r = {default_backward(arch, kD).name};
+  std::vector<std::string> r = {"sm80.mma"};
   for (const auto& v : backward_registry())
     if (v.check(arch, kD).empty() && r[0] != v.name) r.push_back(v.name);
   return r;
@@ -527,12 +528,14 @@ int main(int argc, char** argv) {
       to.deterministic = true;
       AttentionBackward btd(pat, to);
       r["bwd_det_phases"] = phases(btd, [&] { btd.run(in, g, s, st); }, iters);
-      print_phases(fmt::format("full N={} atomic dQ", N).c_str(), r["bwd_phases"]);
-      print_phases(fmt::format("full N={} deterministic dQ", N).c_str(), r["bwd_det_phases"]);
+      const std::string def = default_backward(dev.arch(), kD).name;
+      r["default_row"] = def;
+      print_phases(fmt::format("full N={} atomic dQ (default row {})", N, def).c_str(), r["bwd_phases"]);
+      print_phases(fmt::format("full N={} deterministic dQ (default row {})", N, def).c_str(), r["bwd_det_phases"]);
       const double flops = 4.0 * N * (double)N * kH * kD;
       r["fwd_tflops"] = flops / r["fwd_ms"].get<double>() * 1e-9;
-      // every backward row; the first (the default) also under the plain keys. The gradients of each row are
-      // compared with the first's (rel L2 per tensor: the engines must agree at full size too).
+      // every backward row; the first (sm80.mma, the reference) also under the plain keys. The gradients of each
+      // row are compared with the first's (rel L2 per tensor: the engines must agree at full size too).
       std::vector<unsigned short> rq, rk, rv;
       json by_row = json::object();
       for (size_t i = 0; i < brows.size(); ++i) {
@@ -546,7 +549,7 @@ int main(int argc, char** argv) {
                                         {"dv", rel_l2_bf16(dv, rv, n)}};
         }
         e["bwd_det_ms"] = median_ms([&] { bwd_det[i]->run(in, g, s, st); }, iters, st);
-        if (i > 0) {  // the default row's phases are above
+        if (i > 0) {  // sm80.mma's: bench_backward --plan and the history; the default row's are above too
           BackwardOptions tp = bwd_options(brows[i]);
           tp.time_phases = true;
           AttentionBackward bp(pat, tp);
@@ -601,7 +604,7 @@ int main(int argc, char** argv) {
       }
     }
     // one line per N and backward row: ours / cuDNN (< 1: ours is faster), and the row against the first
-    // (the default) in time and in its gradients (rel L2, the largest of dq, dk, dv)
+    // (sm80.mma) in time and in its gradients (rel L2, the largest of dq, dk, dv); * marks the default row
     std::printf("%-7s %-10s %9s %9s %-9s %9s %9s %9s %9s %11s %11s %10s\n", "N", "fwd", "fwd ms", "+lse ms", "bwd row",
                 "bwd ms", "bwd TF/s", "det ms", "cuDNN ms", "ours/cuDNN", "vs first", "rel L2");
     for (const json& r : rows) {
@@ -618,7 +621,8 @@ int main(int argc, char** argv) {
           for (const auto& [t, x] : e["rel_l2_vs_" + brows[0]].items()) rel = std::max(rel, x.get<double>());
         std::printf("%-7d %-10s %9.3f %9.3f %-9s %9.3f %9.1f %9.3f %9s %11s %10.2fx %10s\n", r["N"].get<int>(),
                     r["engine"].get<std::string>().c_str(), r["fwd_ms"].get<double>(), r["fwd_lse_ms"].get<double>(),
-                    row.c_str(), ms, e["bwd_tflops"].get<double>(), e["bwd_det_ms"].get<double>(),
+                    (row + (row == r.value("default_row", "") ? "*" : "")).c_str(), ms, e["bwd_tflops"].get<double>(),
+                    e["bwd_det_ms"].get<double>(),
                     peer > 0 ? fmt::format("{:.3f}", peer).c_str() : "-",
                     peer > 0 ? fmt::format("{:.2f}x", ms / peer).c_str() : "-", ms / first,
                     row == brows[0] ? "-" : fmt::format("{:.2e}", rel).c_str());

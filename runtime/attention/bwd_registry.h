@@ -18,7 +18,7 @@
 //             groups, top-k rows) runs the row's cp.async kernel (sm90.wg, sm90.wg.bulk).
 // Selection (choose_backward): a named row (BackwardOptions::engine, else the environment variable
 // MOGA_BWD_ENGINE), refused with the reason when it cannot run the target or head dim; else the default:
-// sm80.mma everywhere until sm90.wg has been verified on an H200 (kWgmmaDefault). Header-only (small).
+// sm90.wg.tma on sm_90 at D = 128 (verified and measured on an H200), sm80.mma elsewhere. Header-only (small).
 #pragma once
 
 #include <fmt/format.h>
@@ -53,9 +53,12 @@ struct BackwardVariant {
 };
 
 namespace bwd_registry_detail {
-// sm90.wg becomes the sm_90 default once gpu_backward has passed on it (docs/performance.md, "Backward on
-// wgmma"); until then it runs when named.
-inline constexpr bool kWgmmaDefault = false;
+// The sm_90 default at D = 128: sm90.wg.tma (kernels without a gather: the TMA kernel; the others: sm90.wg's),
+// the best of the rows on the H200 over dense and the moga layer (docs/performance.md, "Backward on wgmma":
+// dense 45.0 ms at 32,760 vs 44.1 for .tma.bulk and 80.0 for sm80.mma; the layer 15.65 ms vs 15.89 and 20.6).
+// D = 64 stays on sm80.mma until the wg rows have passed gpu_backward there.
+inline constexpr bool kWgmmaDefault = true;
+inline constexpr const char* kWgmmaDefaultRow = "sm90.wg.tma";
 
 inline bool sm90(const std::string& arch) { return arch == "sm_90" || arch == "sm_90a"; }
 }  // namespace bwd_registry_detail
@@ -108,9 +111,8 @@ inline std::string backward_names() {
 }
 
 inline const BackwardVariant& default_backward(const std::string& arch, int D) {
-  // (sm90.wg.bulk is measured beside sm90.wg by bench_backward; the faster becomes the default once verified)
-  const BackwardVariant& wg = *find_backward("sm90.wg");
-  if (bwd_registry_detail::kWgmmaDefault && wg.check(arch, D).empty()) return wg;
+  const BackwardVariant& wg = *find_backward(bwd_registry_detail::kWgmmaDefaultRow);
+  if (bwd_registry_detail::kWgmmaDefault && D == 128 && wg.check(arch, D).empty()) return wg;
   return *find_backward("sm80.mma");
 }
 

@@ -501,6 +501,7 @@ class gpu_backward : public ::testing::Test {
   }
 };
 
+constexpr const char* kMmaRow = "sm80.mma";  // the mma.sync backward (the fallback: tested on every device)
 constexpr const char* kWgRow = "sm90.wg";  // the wgmma backward (attention_bwd_wg.cuh)
 constexpr const char* kWgBulkRow = "sm90.wg.bulk";  // the same with dQ by bulk reductions
 // and with the TMA producer (kernels without a gather; the others run the rows above)
@@ -557,7 +558,8 @@ class Precompile : public ::testing::Environment {
   void SetUp() override {
     if (!jit::device_available()) return;
     jit::Device::get().make_current();
-    // engine: 0 mma.sync, 1 wgmma, 2 backward, 3 backward on sm90.wg, 4 on sm90.wg.bulk, 5, 6 the tma rows;
+    // engine: 0 mma.sync, 1 wgmma, 2 backward on sm80.mma, 3 on sm90.wg, 4 on sm90.wg.bulk, 5, 6 the tma rows,
+    // 7 the default row;
     // only what the tests selected to run need (--gtest_filter: gpu-check's rows split the suite)
     std::vector<std::string> selected;
     const ::testing::UnitTest& ut = *::testing::UnitTest::GetInstance();
@@ -579,7 +581,7 @@ class Precompile : public ::testing::Environment {
     }
     if (jit::Device::get().arch() == "sm_90" && need_mma_bwd)
       for (const char* p : {"causal", "bwd_hooks", "bwd_holes", "natten2d", "moga", "attn_top2_mix"})
-        jobs.insert({p, 128, 1});
+        jobs.insert({p, 128, 1}), jobs.insert({p, 128, 7});
     const std::vector<std::tuple<std::string, int, int>> list(jobs.begin(), jobs.end());
     std::atomic<size_t> next{0};
     std::vector<std::thread> pool;
@@ -590,10 +592,11 @@ class Precompile : public ::testing::Environment {
           const auto& [p, D, kind] = list[i];
           try {
             if (kind >= 2) {
-              BackwardOptions bo;
+              BackwardOptions bo;  // kind 7: the default row (the Lse tests)
+              if (kind == 2) bo.engine = kMmaRow;
               if (kind == 3) bo.engine = kWgRow;
               if (kind == 4) bo.engine = kWgBulkRow;
-              if (kind >= 5) bo.engine = kWgTmaRows[kind - 5];
+              if (kind == 5 || kind == 6) bo.engine = kWgTmaRows[kind - 5];
               AttentionBackward(pattern_named(p), bo).compile(D);
             } else {
               AttentionOptions o;
@@ -612,11 +615,11 @@ class Precompile : public ::testing::Environment {
 const auto* const kPrecompile = ::testing::AddGlobalTestEnvironment(new Precompile);
 
 TEST_F(gpu_backward, EveryPatternAtomicDq) {
-  for (const Case& c : cases()) check(c, Engine::MmaSync, false);
+  for (const Case& c : cases()) check(c, Engine::MmaSync, false, 1, nullptr, false, kMmaRow);
 }
 
 TEST_F(gpu_backward, EveryPatternDeterministicDq) {
-  for (const Case& c : cases()) check(c, Engine::MmaSync, true);
+  for (const Case& c : cases()) check(c, Engine::MmaSync, true, 1, nullptr, false, kMmaRow);
 }
 
 TEST_F(gpu_backward, LseFromTheWgmmaForward) {
@@ -645,7 +648,7 @@ TEST_F(gpu_backward, CapturesIntoAGraph) {
                           Case{"attn_routed_mix", AttentionShape::seq(1, 333, 2, 128)},
                           Case{"bwd_routed_gate", AttentionShape::seq(2, 150, 2, 128)},
                           Case{"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)}})
-      check(c, Engine::MmaSync, det, 1, nullptr, true);
+      check(c, Engine::MmaSync, det, 1, nullptr, true, kMmaRow);
 }
 
 // The wgmma backward (backward row sm90.wg) on every case (D = 64 and 128): the same checks (float64 reference, rel L2
@@ -712,10 +715,10 @@ TEST_F(gpu_backward, SortedRowsGiveTheSameBits) {
                         Case{"moga", AttentionShape::make_video(1, 3, 10, 13, 2, 128)},
                         Case{"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)},
                         Case{"attn_top2", AttentionShape::seq(1, 97, 2, 64)}}) {
-    sorted_rows_ = true;
-    const auto a = check(c, Engine::MmaSync, true);
+    sorted_rows_ = true;  // (the mma.sync kernel's option: the wg rows gather in their producer)
+    const auto a = check(c, Engine::MmaSync, true, 1, nullptr, false, kMmaRow);
     sorted_rows_ = false;
-    const auto b = check(c, Engine::MmaSync, true);
+    const auto b = check(c, Engine::MmaSync, true, 1, nullptr, false, kMmaRow);
     ASSERT_EQ(a.size(), b.size()) << c.pattern;
     EXPECT_TRUE(a == b) << c.pattern << ": sorted rows and gathered rows gave different gradient bits";
   }
@@ -725,7 +728,8 @@ TEST_F(gpu_backward, DeterministicModeIsBitIdentical) {
   for (const Case& c : {Case{"bwd_hooks", AttentionShape::seq(2, 333, 2, 128)},
                         Case{"moga", AttentionShape::make_video(1, 3, 10, 13, 2, 128)},
                         Case{"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)}}) {
-    const auto a = check(c, Engine::MmaSync, true), b = check(c, Engine::MmaSync, true);
+    const auto a = check(c, Engine::MmaSync, true, 1, nullptr, false, kMmaRow);
+    const auto b = check(c, Engine::MmaSync, true, 1, nullptr, false, kMmaRow);
     ASSERT_EQ(a.size(), b.size()) << c.pattern;
     EXPECT_TRUE(a == b) << c.pattern << ": two deterministic runs gave different gradient bits";
   }
