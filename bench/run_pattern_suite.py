@@ -5,6 +5,7 @@
 
   bench/run_pattern_suite.sh [--moga build/bin/moga] [--out DIR] [--budget-s 540] [--patterns a,b]
                              [--iters 20] [--no-peers] [--resume] [--strict-targets] [--jobs 8]
+                             [--variant ROW]
 
 Each file's `# suite:` line gives its shapes (bench/patterns/README.md). Exit codes of moga check /
 bench (tools/moga/pattern_run.h): 0 pass, 1 fail, 2 bad pattern, 3 no GPU, 4 refused by the GPU
@@ -14,7 +15,9 @@ only); then every pattern's check, then the benchmarks in file order until --bud
 rest are "skipped: budget"; --resume with the same --out runs only what is missing, so a second call
 finishes the suite).
 Writes DIR/pattern_suite.json (every row, date, device, commit) and per pattern DIR/<name>.check.log,
-DIR/<name>.bench.json. Exit 1 when a check fails or a run breaks (a target missed only with
+DIR/<name>.bench.json. --variant ROW runs every kernel of every pattern on that kernel registry row
+(`moga check/bench --variant`; e.g. sm90.ws beside the default run, into another --out, for an A/B).
+Exit 1 when a check fails or a run breaks (a target missed only with
 --strict-targets), else 0.
 """
 import argparse
@@ -113,7 +116,9 @@ def main():
                     "output against a dense computation of the same programs at the check shape (pattern_peer.py --verify)")
     ap.add_argument("--strict-targets", action="store_true", help="exit 1 when a speed target is missed")
     ap.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1), help="parallel JIT precompiles")
+    ap.add_argument("--variant", default="", help="run every kernel on this kernel registry row (moga --variant)")
     a = ap.parse_args()
+    vopt = ["--variant", a.variant] if a.variant else []
     t_start = time.time()
     os.makedirs(a.out, exist_ok=True)
     pat_dir = os.path.join(ROOT, "bench", "patterns")
@@ -133,7 +138,8 @@ def main():
     commit = os.environ.get("MOGA_COMMIT") or subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True).stdout.strip() or "unknown"
     result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "commit": commit, "command": " ".join(sys.argv), "budget_s": a.budget_s, "rows": []}
+              "commit": commit, "command": " ".join(sys.argv), "budget_s": a.budget_s, "rows": [],
+              "variant": a.variant or "default"}
 
     def left():
         return a.budget_s - (time.time() - t_start)
@@ -142,7 +148,7 @@ def main():
     # Fill the JIT cache for every pattern at once (NVRTC on all cores); refusals show up here already.
     def precompile(n):
         keys = suite_line(os.path.join(pat_dir, n + ".moga"))
-        return run([a.moga, "check", os.path.join(pat_dir, n + ".moga"), "--cpu-only", "--shape", keys.get("check", "")],
+        return run([a.moga, "check", os.path.join(pat_dir, n + ".moga"), "--cpu-only", "--shape", keys.get("check", "")] + vopt,
                    min(PRECOMPILE_CAP_S, left()), os.path.join(a.out, n + ".precompile.log"))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as ex:
         list(ex.map(precompile, todo))
@@ -161,7 +167,7 @@ def main():
         if left() < 20:
             row["check"] = "skipped: budget"
             continue
-        rc, out = run([a.moga, "check", path, "--shape", keys.get("check", "")], min(CHECK_CAP_S, left()),
+        rc, out = run([a.moga, "check", path, "--shape", keys.get("check", "")] + vopt, min(CHECK_CAP_S, left()),
                       os.path.join(a.out, n + ".check.log"))
         row["check"] = check_status(rc, out)
         print(f"{n}: check {row['check']}", flush=True)
@@ -180,7 +186,7 @@ def main():
         if os.path.exists(bj):
             os.remove(bj)
         cmd = [a.moga, "bench", path, "--shape", keys.get("bench", ""), "--iters", str(a.iters), "--json", bj,
-               "--peer-timeout-s", str(int(max(30, min(BENCH_CAP_S, left()) - 30)))]
+               "--peer-timeout-s", str(int(max(30, min(BENCH_CAP_S, left()) - 30)))] + vopt
         if a.no_peers:
             cmd.append("--no-peers")
         rc, out = run(cmd, min(BENCH_CAP_S, left()), os.path.join(a.out, n + ".bench.log"))
@@ -196,6 +202,7 @@ def main():
                    flex_layer_ms=peers.get("flex", {}).get("layer_ms"), flex_kernel_ms=peers.get("flex", {}).get("kernel_ms"),
                    cudnn_ms=peers.get("cudnn", {}).get("ms"), ratios=b.get("ratios", {}),
                    phases=o.get("phases"), host_enqueue_ms=o.get("host_enqueue_ms"))
+        row["engines"] = [k.get("engine") for k in o.get("kernels", [])]  # "wgmma sm90.tma 128x176" per kernel
         row["bench"] = "ok" if rc == 0 else f"FAIL (exit {rc})"
         perr = peers.get("error") or peers.get("flex", {}).get("error")
         if perr:
@@ -211,7 +218,7 @@ def main():
         with open(result_path, "w") as f:
             json.dump(result, f, indent=1)
         print(f"{n}: layer {fmt_ms(row['layer_ms'])} ms, flex kernel {fmt_ms(row['flex_kernel_ms'])} ms, "
-              f"cuDNN {fmt_ms(row['cudnn_ms'])} ms", flush=True)
+              f"cuDNN {fmt_ms(row['cudnn_ms'])} ms [{'; '.join(str(e) for e in row['engines'])}]", flush=True)
         if row.get("phases"):  # moga bench's per-launch split (RunOptions::phase)
             print(f"{n}: kernel {fmt_ms(row['kernel_ms'])} ms; phases " +
                   " ".join(f"{p['phase']} {p['ms']:.3f}" for p in row["phases"]) +
@@ -223,7 +230,8 @@ def main():
 
     # ---- the table -------------------------------------------------------------------------------------
     print()
-    print(f"pattern suite: {len(result['rows'])} patterns, {result['seconds']:.0f} s, results in {result_path}")
+    print(f"pattern suite: {len(result['rows'])} patterns, variant {result['variant']}, {result['seconds']:.0f} s, "
+          f"results in {result_path}")
     hdr = f"{'pattern':<22} {'check':<8} {'layer ms':>9} {'flex ms':>9} {'cuDNN ms':>9} {'ours/flex':>10} {'ours/cuDNN':>11}  note"
     print(hdr)
     failed, t_pass, t_total = 0, 0, 0

@@ -27,7 +27,7 @@ SHIPPED = ["causal", "frame_local", "full", "moga", "moga_dynamic", "natten2d", 
 # config id tag -> registry row (runtime/attention/registry.h; Config::id in runtime/tune/space.h)
 ROWS = {"": "sm80.mma", "wg": "sm90.ws", "wgi": "sm90.ws.items", "wgp": "sm90.ws.persistent",
         "wgs": "sm90.ws.static", "wgq": "sm90.ws.sq", "wgt": "sm90.tma", "wgtp": "sm90.tma.persistent",
-        "wgts": "sm90.tma.static"}
+        "wgts": "sm90.tma.static", "wgtc": "sm90.tma.sorted"}
 ID = r"(?:[a-z]+_)?bm\d+_bn\d+_w\d+_s\d+"
 HEAD = re.compile(r"^(\S+)\.(\S+)\s+B=\d+ N=(\d+).* -> bucket")
 KEPT = re.compile(rf"^\s+({ID})\s+smem\s+\d+ B\s")

@@ -8,9 +8,12 @@
 //   template <class Variant, int D, int BM, int BN, int STAGES, bool LSE = false>
 //   __global__ void attention_fwd_tma(moga::AttnParams p, moga::TmaMaps tm);   BM = 128, BN in
 //        {64, 128, 176}, 384 threads, grid and scheduling as attention_fwd_ws, AttnFwdWSCfg<..., true>
-//        ::kSmemBytes dynamic shared memory. Kernels without a gather only (p.perm null; the runtime
-//        sends gathered kernels to sm90.ws.sq). tm: the maps of q, k, v (params.cuh TmaMaps; host side
-//        runtime/attention/tma_maps.h), __grid_constant__ so the copy engine reads them in place.
+//        ::kSmemBytes dynamic shared memory. tm: the maps of q, k, v (params.cuh TmaMaps; host side
+//        runtime/attention/tma_maps.h), __grid_constant__ so the copy engine reads them in place: of
+//        the inputs for kernels without a gather (p.perm null), of their sorted copies for gathered
+//        ones (row sm90.tma.sorted: sorted_copy.cuh; p.perm then gives the original tokens for the
+//        staged columns, the masks and the epilogue's scatter; row sm90.tma sends gathered kernels to
+//        the cp.async gather row sm90.ws.sq instead).
 // NVRTC-compatible: no host standard headers.
 #pragma once
 #include "attention_fwd_ws.cuh"

@@ -1,7 +1,10 @@
 // The TMA producer of the warp-specialized attention kernel (attention_fwd_tma.cuh, registry row
 // sm90.tma): the copies of one work item as bulk tensor copies (tma_sm90.cuh) into the same rings and
-// layouts the cp.async producer fills (mainloop_ws.cuh), for kernels without a gather (p.perm null:
-// dense, masked, causal, cross-attention). One thread issues every copy: Q as D/64 boxes of 64 columns x
+// layouts the cp.async producer fills (mainloop_ws.cuh). The copy engine cannot gather rows: the maps
+// are of tensors in the kernel's token order, the inputs themselves for kernels without a gather (p.perm
+// null: dense, masked, causal, cross-attention), the sorted copies (sorted_copy.cuh, row sm90.tma.sorted)
+// for gathered ones, whose staged key and bias columns still read the original token through p.perm.
+// One thread issues every copy: Q as D/64 boxes of 64 columns x
 // BM rows ([D/64][BM][64], the SS wgmma's layout), K and V as D/64 boxes of 64 columns x BN rows
 // ([D/64][BN][64]); the 128-byte swizzle of the maps is exactly the rings' (chunk c of row r at
 // r * 128 + ((c ^ (r & 7)) << 4) from a 1024-aligned block). Rows past N (Nk) arrive as zeros.
@@ -22,6 +25,8 @@ __device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps
                                               const WSSmem& sm, int tid, int NK, WSLoadState& ls) {
   constexpr int kBlocks = C::kD / 64;
   const bool issue = tid == 0;
+  // gathered kernels: sorted position -> original token (ungrouped ones compile to the identity, as before)
+  const int* pm = Variant::kGrouped && p.perm ? p.perm + (long long)I.b * p.N : nullptr;
   if (issue) {  // Q, once both consumer warpgroups issued the previous item's last QK^T
     sm90::mbar_wait(sm.q_empty, ls.q_empty_parity);
     sm90::mbar_arrive_expect_tx(sm.q_full, C::kQBytes);
@@ -51,7 +56,8 @@ __device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps
 #pragma unroll 1
         for (int r = tid; r < C::kBN; r += 128) {
           const int s = kv0 + r;
-          const int v = s < NK ? encode_key<Variant>(s, p) : 0;
+          const int t = s < NK ? (pm ? __ldg(pm + s) : s) : -1;  // -1: past NK, or padding of aligned groups
+          const int v = t >= 0 ? encode_key<Variant>(t, p) : 0;
           asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * r), "r"(v) : "memory");
         }
       }
@@ -60,8 +66,9 @@ __device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps
 #pragma unroll 1
         for (int col = tid; col < C::kBN; col += 128) {
           const int s = kv0 + col;
+          const int t = s < NK ? (pm ? __ldg(pm + s) : s) : -1;
           typename Variant::BiasCol bc{};
-          if (s < NK) bc = Variant::bias_col(coords_of(s, p.shape), I.h, p.shape);
+          if (t >= 0) bc = Variant::bias_col(coords_of(t, p.shape), I.h, p.shape);
           store_bias_col<Variant>(dst + col * (C::kBiasWords * 4u), bc);
         }
       }

@@ -12,6 +12,7 @@
 
 #include "kernels_src/cuda/prep.cuh"  // parameter structs, sort_plan, counting_sort_host, router planning
 #include "kernels_src/cuda/router_wg.cuh"  // router_wg_smem_bytes, router_wg_n (host constants)
+#include "kernels_src/cuda/sorted_copy.cuh"  // SortedCopyParams
 #include "runtime/attention/host_shape.h"
 #include "runtime/attention/fp8.h"
 #include "runtime/attention/tma_maps.h"
@@ -149,7 +150,7 @@ struct PatternAttention::Impl {
     std::map<std::string, std::pair<CUmodule, std::string>> symbols;  // expression -> (module, mangled)
     std::vector<ModK> k;
     CUfunction pack = nullptr, hist = nullptr, scatter = nullptr, summary = nullptr, gmap = nullptr,
-               combine = nullptr;
+               combine = nullptr, sorted_copy = nullptr;
     CUfunction fp8_amax = nullptr, fp8_quant = nullptr;  // fp8_prep.cuh, when a kernel runs sm90.tma.fp8
     size_t scatter_smem_attr = 0;
   };
@@ -160,9 +161,10 @@ struct PatternAttention::Impl {
     DBuf sched;  // attention_fwd_ws's item counter (AttnParams::item_counter), persistent grids only
     DBuf entry, rows;  // top-k > 1: entry index per sorted position; the attention's output at entry rows
     Fp8Copy fp8;       // a gathered kernel on sm90.tma.fp8: q, k, V^T in e4m3 in its sorted order
+    DBuf sorted;       // sm90.tma.sorted on a gathered kernel: q, k, v in the sorted order, [3][B][Ns][H][D]
     bool holds_memory() const {  // every DBuf above
       for (const DBuf* d : {&perm, &gid, &gate, &seg, &segend, &hist, &keys, &rgid, &rprob, &qsum, &kvsum, &fcnt, &fidx,
-                            &pcnt, &pidx, &wpack, &sched, &entry, &rows})
+                            &pcnt, &pidx, &wpack, &sched, &entry, &rows, &sorted})
         if (d->b) return true;
       return fp8.holds_memory();
     }
@@ -291,6 +293,8 @@ struct PatternAttention::Impl {
   void attention(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k, const TensorView& v,
                  const TensorView& out, const AttentionShape& s, CUstream stream, CUdeviceptr lse,
                  const TensorView* branch);
+  TensorView sorted_copies(ShapeState& st, Mod& m, int ki, const TensorView& q, const TensorView& k,
+                           const TensorView& v, const AttentionShape& s, CUstream stream);
 };
 
 static TileConfig resolve_tiles(const ref::KernelSpec& ks, const AttentionOptions& o) {
@@ -637,11 +641,13 @@ static std::string router_wg_expr(int M) {
 }
 static const char* kPrepExprs[] = {"moga::router_pack_weight_kernel", "moga::sort_hist_kernel",
                                    "moga::sort_scatter_kernel", "moga::tile_summary_kernel",
-                                   "moga::block_map_grouped_kernel", "moga::topk_combine_kernel"};
+                                   "moga::block_map_grouped_kernel", "moga::topk_combine_kernel",
+                                   "moga::sorted_copy_kernel"};
 
 
-// The source of the units that need no generated code: prep.cuh alone (no variant struct).
-static const std::string kPrepSource = "#include \"prep.cuh\"\n";
+// The sources of the units that need no generated code (no variant struct): prep.cuh with sorted_copy.cuh,
+// the wgmma router.
+static const std::string kPrepSource = "#include \"prep.cuh\"\n#include \"sorted_copy.cuh\"\n";
 static const std::string kRouterWgSource = "#include \"router_wg.cuh\"\n";
 // The FP8 quantization (fp8_prep.cuh), a unit of its own where a kernel runs sm90.tma.fp8.
 static const std::string kFp8PrepSource = "#include \"fp8_prep.cuh\"\n";
@@ -823,6 +829,7 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     m->summary = fn(kPrepExprs[3]);
     m->gmap = fn(kPrepExprs[4]);
     m->combine = fn(kPrepExprs[5]);
+    m->sorted_copy = fn(kPrepExprs[6]);
   }
   if (any_fp8(D)) {
     m->fp8_amax = fn(kFp8Exprs[0]);
@@ -1331,9 +1338,22 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   if (mk.v->fp8) {
     const Fp8Copy& c = grouped ? w.fp8 : fp8_id;
     maps = make_fp8_tma_maps(c.q.ptr(), c.k.ptr(), c.vt.ptr(), fp8_map_shapes(c.lay, mk.t.block_m, mk.t.block_n));
-  }
-  else if (mk.v->tma)
+  } else if (mk.v->tma && grouped) {
+    // a bf16 TMA row without a gather row (sm90.tma.sorted): the kernel loads sorted copies of q, k, v
+    const TensorView sq = sorted_copies(st, m, ki, q, k, v, s, stream);
+    const size_t each = (size_t)s.B * w.Ns * s.H * s.D;
+    const TensorView sk = TensorView::contiguous(sq.ptr + each * 2, DType::BF16, {s.B, w.Ns, s.H, s.D});
+    const TensorView sv = TensorView::contiguous(sq.ptr + each * 4, DType::BF16, {s.B, w.Ns, s.H, s.D});
+    a.q = reinterpret_cast<const void*>(sq.ptr);
+    a.k = reinterpret_cast<const void*>(sk.ptr);
+    a.v = reinterpret_cast<const void*>(sv.ptr);
+    a.q_sb = a.k_sb = a.v_sb = (long long)w.Ns * s.H * s.D;
+    a.q_sn = a.k_sn = a.v_sn = (long long)s.H * s.D;
+    a.q_sh = a.k_sh = a.v_sh = s.D;
+    maps = make_tma_maps(sq, sk, sv, w.Ns, w.Ns, mk.t.block_m, mk.t.block_n);
+  } else if (mk.v->tma) {
     maps = make_tma_maps(q, k, v, a.N, Nk, mk.t.block_m, mk.t.block_n);
+  }
   void* args[] = {&a, &maps, &fs};
   CUfunction fn = lse ? mk.attn_lse : mk.attn;
   const unsigned tq = (unsigned)((w.Ns + mk.t.block_m - 1) / mk.t.block_m);
@@ -1427,6 +1447,30 @@ void PatternAttention::Impl::fp8_quantize(Mod& m, const TensorView& q, const Ten
   phase("fp8 quantize");
   c.lay = l;
   c.done = true;
+}
+
+// sorted_copy_kernel (sorted_copy.cuh): q, k, v of kernel ki in its sorted order (w.perm, padding zero) into
+// w.sorted, [3][B][Ns][H][D]; returns the q part (k and v follow at B Ns H D elements each). Every call (the
+// inputs change between calls; the order may too), after the prep that wrote perm.
+TensorView PatternAttention::Impl::sorted_copies(ShapeState& st, Mod& m, int ki, const TensorView& q,
+                                                 const TensorView& k, const TensorView& v, const AttentionShape& s,
+                                                 CUstream stream) {
+  KWs& w = st.k[ki];
+  const size_t each = (size_t)s.B * w.Ns * s.H * s.D;
+  w.sorted.ensure(3 * each * sizeof(unsigned short));
+  SortedCopyParams c{};
+  const TensorView* src[3] = {&q, &k, &v};
+  for (int i = 0; i < 3; ++i) {
+    c.src[i] = reinterpret_cast<const void*>(src[i]->ptr);
+    c.sb[i] = src[i]->strides[0], c.sn[i] = src[i]->strides[1], c.sh[i] = src[i]->strides[2];
+    c.dst[i] = reinterpret_cast<void*>(w.sorted.ptr() + i * each * sizeof(unsigned short));
+  }
+  c.perm = dp<const int>(w.perm);
+  c.B = s.B, c.Ns = w.Ns, c.H = s.H, c.D = s.D, c.n_tensors = 3;
+  void* a[] = {&c};
+  launch_ex(m.sorted_copy, (unsigned)((size_t)s.B * w.Ns), 1, 1, 256, 0, stream, options->pdl, a);
+  phase("sorted copy");
+  return TensorView::contiguous(w.sorted.ptr(), DType::BF16, {s.B, w.Ns, s.H, s.D});
 }
 
 // ---- run -------------------------------------------------------------------------------------------------

@@ -35,6 +35,11 @@
 //                        for gathered kernels; out stays bf16), D = 128, BN 128 or 192 (default
 //                        128/192/2); AttentionOptions::precision = Fp8 runs it for every kernel. Grid by
 //                        kernel (gathered kernels with short groups persistent, as sm90.ws).
+//   sm90.tma.sorted      the TMA kernel for gathered kernels too (no gather row): before the kernel, a
+//                        pass (sorted_copy.cuh) writes q, k and v in the kernel's sorted token order (one
+//                        more read and write of 3 x N H D bf16 per call), and the tensor maps are of those
+//                        copies; default tiles 128/128/2 (aligned groups pad to lcm(BM, BN)); grid by kernel
+//                        (persistent for routed kernels with short groups and for packed groups).
 // Engine (attention.h) names the family a row belongs to: MmaSync or Wgmma.
 #pragma once
 
@@ -64,7 +69,9 @@ struct KernelVariant {
   TileConfig default_tiles;  // Wgmma rows: their default; MmaSync: none (the manifest's)
   bool q_smem = false;       // Wgmma rows: Q from shared memory (attention_fwd_ws's kQSmem)
   bool tma = false;          // attention_fwd_tma (TMA producer: q, k, v through tensor maps, no gather)
-  const char* gather_row = nullptr;  // tma rows: the row a kernel with a gather (perm) runs instead
+  // tma rows: the row a kernel with a gather (perm) runs instead; nullptr on a tma row: gathered kernels
+  // run it on copies in their sorted order (sm90.tma.sorted: bf16 q, k, v; sm90.tma.fp8: its e4m3 copies)
+  const char* gather_row = nullptr;
   bool fp8 = false;          // attention_fwd_fp8 (e4m3 operands from the FP8 prep; tma too)
 
   // Whether the row runs on the target `arch` ("sm_90", "sm_90a", "sm_80", ...).

@@ -28,6 +28,10 @@ inline constexpr TileConfig kTmaTiles{128, 176, 8, 2};
 // The default of the FP8 row (sm90.tma.fp8): BN = 192 (FlashAttention-3's FP8 tile with V pre-transposed), 2
 // stages.
 inline constexpr TileConfig kFp8Tiles{128, 192, 8, 2};
+// The default of the sorted-copy TMA row (sm90.tma.sorted), whose kernels are mostly gathered: BN = 128,
+// because aligned groups are padded to lcm(BM, BN) entries (1,408 at BN 176), 2 stages (3 at BN 128 leave
+// no room for staged columns).
+inline constexpr TileConfig kTmaSortedTiles{128, 128, 8, 2};
 
 // Whether `arch` ("sm_90", "sm_90a", "sm_80", ...) can run the wgmma kernel: sm_90 only (wgmma is an
 // sm_90a feature; Blackwell has none).

@@ -27,12 +27,12 @@ rt::AttentionOptions tuned_attention_options(const rt::LoadedPattern& pattern, c
   for (const KernelInfo& k : all_kernels(manifest)) {
     if (base.tiles.count(k.kernel)) continue;  // the caller's explicit choice wins
     const Choice c = best_config(k, shape, db, limits, versions);
-    // The untuned wgmma default is what Engine::Auto runs without entries (sm90.tma for dense kernels,
-    // sm90.ws 128/128/3 or, with a bias, sm90.ws.sq otherwise); sm90.ws 128/128/3 as a tuned result is
-    // left without entries too where Auto runs it (a kernel neither dense nor with a bias); anything else is
+    // The untuned wgmma default is what Engine::Auto runs without entries (sm90.tma for kernels without a
+    // gather, sm90.ws 128/128/3 or, with a bias, sm90.ws.sq for gathered ones); sm90.ws 128/128/3 as a tuned
+    // result is left without entries too where Auto runs it (a gathered kernel without a bias); anything else is
     // named: a tiles entry (without a variant entry it selects sm80.mma) and, for a wgmma row, the variant.
     const bool autos = c.source == Source::Default ? c.config.wgmma()
-                                                   : c.config == Config::wgmma_kernel() && !k.dense && !k.bias;
+                                                   : c.config == Config::wgmma_kernel() && k.gathers && !k.bias;
     if (!autos) {
       base.tiles[k.kernel] = rt::TileConfig{c.config.block_m, c.config.block_n, c.config.warps, c.config.stages};
       if (c.config.wgmma()) base.variants[k.kernel] = c.config.variant;

@@ -217,9 +217,9 @@ Space build_space(const KernelInfo& k, int D, const DeviceLimits& lim) {
 }
 
 std::optional<Config> heuristic_default(const KernelInfo& k, const Space& space, const DeviceLimits& lim) {
-  // The runtime's own default (Engine::Auto): the wgmma kernel where it can run (the TMA row for dense
-  // kernels, attention.cpp Impl::choose).
-  if (k.dense && static_check(Config::tma_kernel(), space.head_dim, lim).empty()) return Config::tma_kernel();
+  // The runtime's own default (Engine::Auto): the wgmma kernel where it can run (the TMA row for kernels
+  // without a gather, dense or masked: attention.cpp Impl::choose).
+  if (!k.gathers && static_check(Config::tma_kernel(), space.head_dim, lim).empty()) return Config::tma_kernel();
   if (static_check(Config::wgmma_kernel(), space.head_dim, lim).empty()) return Config::wgmma_kernel();
   if (static_check(k.tiles, space.head_dim, lim).empty()) return k.tiles;
   if (space.kept.empty()) return std::nullopt;

@@ -29,7 +29,7 @@ struct Config {
   std::string variant = "sm80.mma";  // the registry row
 
   static Config wgmma_kernel() { return Config{128, 128, 8, 3, "sm90.ws"}; }
-  // What the runtime runs for a dense kernel (no mask, no gather) on sm_90 at D = 128 (Engine::Auto).
+  // What the runtime runs for a kernel without a gather (dense or masked) on sm_90 at D = 128 (Engine::Auto).
   static Config tma_kernel() { return Config{128, 176, 8, 2, "sm90.tma"}; }
   bool wgmma() const { return variant != "sm80.mma"; }
   // "bm128_bn64_w4_s2" (sm80.mma) or the row's tag first: "wg_bm128_bn128_w8_s3" (sm90.ws; the spelling
@@ -54,7 +54,8 @@ struct KernelInfo {
   int index = 0;             // position in the manifest's kernel list
   Config tiles;              // the manifest's "tiles" (the compiler's default choice)
   int manifest_head_dim = 128;
-  bool gathers = false;      // a "key" or "route" (sorted tokens): rows without a gather (sm90.tma) do not tune it
+  bool gathers = false;      // a "key" or "route" (sorted tokens): rows with a gather row (sm90.tma) do not tune it;
+                             // without one the runtime's own choice is sm90.tma (Config::tma_kernel)
   bool dense = false;        // no mask and no gather: the runtime's own choice is sm90.tma (Config::tma_kernel)
   bool bias = false;         // a bias: the runtime's own choice is sm90.ws.sq unless dense
   // "tunable": parameter -> candidate values. Missing parameters (or a manifest without "tunable")

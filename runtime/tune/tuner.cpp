@@ -269,7 +269,7 @@ Choice best_config(const KernelInfo& k, const Shape& shape, const TuneDb& db, co
   if (d == Config::wgmma_kernel())
     return {*d, Source::Default, "the runtime's own choice here (Engine::Auto: sm90.ws 128/128/3); nothing tuned"};
   if (d == Config::tma_kernel())
-    return {*d, Source::Default, "the runtime's own choice here (Engine::Auto, dense: sm90.tma 128/176/2); nothing tuned"};
+    return {*d, Source::Default, "the runtime's own choice here (Engine::Auto, no gather: sm90.tma 128/176/2); nothing tuned"};
   return {*d, Source::Default,
           fmt::format("the valid config closest to the manifest's tiles {}, which cannot run: {}; nothing tuned",
                       k.tiles.id(), static_check(k.tiles, shape.D, lim))};

@@ -22,6 +22,28 @@ set(_attn_test_patterns
   "bwd_holes|${_attn_pat}/bwd_holes.moga"
   "bwd_mix|${_attn_pat}/bwd_mix.moga"
   "bwd_routed_gate|${_attn_pat}/bwd_routed_gate.moga")
+# The benchmark suite's patterns (bench/patterns) with parameters scaled to the GPU tests' small shapes
+# (N ~ 2k, video 5x13x17), so each has empty, full and partial tiles there: gpu_attention's
+# SuitePatternsOnTheTmaRows runs them on sm90.tma and sm90.tma.sorted.
+set(_suite ${PROJECT_SOURCE_DIR}/bench/patterns)
+list(APPEND _attn_test_patterns
+  "suite_alibi_causal|${_suite}/alibi_causal.moga"
+  "suite_dinat2d|${_suite}/dinat2d.moga|kr=2,kc=2"
+  "suite_document_causal|${_suite}/document_causal.moga|long=300,short=100"
+  "suite_gemma2_local_softcap|${_suite}/gemma2_local_softcap.moga|window=300"
+  "suite_longformer_dilated|${_suite}/longformer_dilated.moga|w=40,dil=3"
+  "suite_natten3d|${_suite}/natten3d.moga|kr=3,kc=3"
+  "suite_nsa_mixture|${_suite}/nsa_mixture.moga|window=200,M=5"
+  "suite_prefix_lm|${_suite}/prefix_lm.moga|prefix=300"
+  "suite_routed_causal_m64|${_suite}/routed_causal_m64.moga|M=8"
+  "suite_routed_m256|${_suite}/routed_m256.moga|M=64"
+  "suite_routed_m4|${_suite}/routed_m4.moga"
+  "suite_sta3d|${_suite}/sta3d.moga|tt=2,th=3,tw=4"
+  "suite_streaming_sinks|${_suite}/streaming_sinks.moga|window=300"
+  "suite_svg_mixture|${_suite}/svg_mixture.moga"
+  "suite_svg_spatial|${_suite}/svg_spatial.moga"
+  "suite_svg_temporal|${_suite}/svg_temporal.moga"
+  "suite_top2_routing|${_suite}/top2_routing.moga|M=4")
 
 add_library(moga_attention_test_patterns STATIC)
 target_link_libraries(moga_attention_test_patterns PUBLIC moga_attention)

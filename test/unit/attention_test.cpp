@@ -2,7 +2,10 @@
 // PatternAttention::validate() (run() calls it before any launch, so a fake device pointer is enough
 // to exercise them), plus one NVRTC compile of a shipped pattern (needs NVRTC, not a device).
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 #include <stdlib.h>
+
+#include <cstdio>
 
 #include <unistd.h>
 
@@ -10,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <sstream>
 #include <set>
 #include <string>
 
@@ -18,6 +23,8 @@
 #include "runtime/attention/pattern.h"
 #include "runtime/attention/tensor.h"
 #include "runtime/attention/tma_maps.h"
+#include "runtime/jit/jit.h"
+#include "runtime/kernels/embedded.h"
 
 namespace moga::rt {
 const std::vector<CompiledText>& test_patterns();
@@ -435,8 +442,9 @@ TEST(attention_registry, TmaRowSendsGatheredKernelsToItsGatherRow) {
   }
 }
 
-// Without a named row, dense kernels (no mask, no gather) run sm90.tma on the wgmma engine (measured faster:
-// docs/performance.md, "v12"); masked and gathered ones keep sm90.ws; Auto with a tile entry stays sm80.mma.
+// Without a named row, kernels without a gather (dense, masked, with or without bias and softcap) run sm90.tma
+// on the wgmma engine (measured faster: docs/performance.md, "v12"); gathered ones keep sm90.ws (with a bias
+// sm90.ws.sq); Auto with a tile entry stays sm80.mma.
 TEST(attention_registry, DenseKernelsRunTheTmaRowByDefault) {
   PatternAttention full(load_builtin("full"), for_arch("sm_90"));
   EXPECT_STREQ(full.variant(0, 128).name, "sm90.tma");
@@ -446,8 +454,13 @@ TEST(attention_registry, DenseKernelsRunTheTmaRowByDefault) {
   EXPECT_STREQ(forced.variant(0, 64).name, "sm90.tma");
   for (const char* name : {"causal", "sliding_window", "radial"}) {
     PatternAttention a(load_builtin(name), for_arch("sm_90"));
-    EXPECT_STREQ(a.variant(0, 128).name, "sm90.ws") << name;
+    EXPECT_STREQ(a.variant(0, 128).name, "sm90.tma") << name;
+    EXPECT_EQ(a.tiles(0, 128), kTmaTiles) << name;
   }
+  PatternAttention hooks(test_pattern("attn_hooks"), for_arch("sm_90"));  // mask + bias + softcap + gate
+  EXPECT_STREQ(hooks.variant(0, 128).name, "sm90.tma");
+  PatternAttention moga(load_builtin("moga"), for_arch("sm_90"));  // every kernel gathered
+  for (int ki = 0; ki < 3; ++ki) EXPECT_STREQ(moga.variant(ki, 128).name, "sm90.ws") << ki;
   AttentionOptions entry = for_arch("sm_90");
   entry.tiles["full"] = TileConfig{128, 128, 8, 2};
   EXPECT_STREQ(PatternAttention(load_builtin("full"), entry).variant(0, 128).name, "sm80.mma");
@@ -463,7 +476,7 @@ TEST(attention_registry, DenseKernelsRunTheTmaRowByDefault) {
 TEST(attention_registry, TheManifestsPlanIsWhatRuns) {
   LoadedPattern lp = load_builtin("causal");
   ASSERT_TRUE(lp.spec.kernels[0].plan_sm90.has_value()) << "moga-compile wrote no plan";
-  EXPECT_EQ(lp.spec.kernels[0].plan_sm90->variant, "sm90.ws");
+  EXPECT_EQ(lp.spec.kernels[0].plan_sm90->variant, "sm90.tma");  // a mask, no gather
   lp.spec.kernels[0].plan_sm90 = moga::ref::HopperPlanSpec{"sm90.ws.items", 128, 64, 8, 4, {64, 128}};
   PatternAttention a(lp, for_arch("sm_90"));
   EXPECT_STREQ(a.variant(0, 128).name, "sm90.ws.items");
@@ -471,9 +484,33 @@ TEST(attention_registry, TheManifestsPlanIsWhatRuns) {
   EXPECT_STREQ(a.variant(0, 64).name, "sm90.ws.items") << "the plan lists D = 64";
   EXPECT_STREQ(PatternAttention(lp, for_arch("sm_80")).variant(0, 128).name, "sm80.mma");
   lp.spec.kernels[0].plan_sm90.reset();
-  EXPECT_STREQ(PatternAttention(lp, for_arch("sm_90")).variant(0, 128).name, "sm90.ws");
+  EXPECT_STREQ(PatternAttention(lp, for_arch("sm_90")).variant(0, 128).name, "sm90.tma");
   lp.spec.kernels[0].plan_sm90 = moga::ref::HopperPlanSpec{"sm80.mma", 128, 64, 4, 2, {128}};
   expect_error<PatternError>([&] { PatternAttention bad(lp, for_arch("sm_90")); }, {"'sm80.mma'", "kernel 'causal'"});
+}
+
+// The sorted-copy TMA row (sm90.tma.sorted): no gather row, so gathered kernels stay on it (the runtime
+// writes sorted copies of q, k, v for them), its own default tiles (BN 128: aligned groups pad to
+// lcm(BM, BN)), the TMA kernel's name expression; named for the moga layer every kernel runs it.
+TEST(attention_registry, SortedTmaRowKeepsGatheredKernels) {
+  const KernelVariant& v = *find_variant("sm90.tma.sorted");
+  EXPECT_TRUE(v.tma);
+  EXPECT_TRUE(v.q_smem);
+  EXPECT_EQ(v.gather_row, nullptr);
+  EXPECT_EQ(v.scheduler, Scheduler::ByKernel);
+  EXPECT_EQ(v.default_tiles, kTmaSortedTiles);
+  EXPECT_EQ(&row_for_kernel(v, true), &v);
+  EXPECT_EQ(v.check_tiles(kTmaSortedTiles, 128), "");
+  EXPECT_EQ(v.kernel_expr("moga_gen_moga::stga", 128, kTmaSortedTiles),
+            "moga::attention_fwd_tma<moga_gen_moga::stga, 128, 128, 128, 2>");
+  AttentionOptions o = for_arch("sm_90");
+  o.variant = "sm90.tma.sorted";
+  PatternAttention moga(load_builtin("moga"), o);
+  for (int ki = 0; ki < 3; ++ki) {
+    EXPECT_STREQ(moga.variant(ki, 128).name, "sm90.tma.sorted") << ki;
+    EXPECT_EQ(moga.tiles(ki, 128), kTmaSortedTiles) << ki;
+    EXPECT_EQ(moga.group_layout(ki, AttentionShape::make_video(1, 21, 30, 52, 12, 128)).align, 128) << ki;
+  }
 }
 
 // The tensor maps' shapes (the driver call itself needs a device): innermost first, byte strides, a box of
@@ -518,6 +555,124 @@ TEST(attention_jit, CompilesTheTmaRowWithoutADevice) {
     const ModuleInfo mi = a.compile(128);
     for (const std::string& row : mi.variants) EXPECT_EQ(row, "sm90.tma") << lp.name;
   }
+  unsetenv("MOGA_CACHE_DIR");
+  std::filesystem::remove_all(tmpl);
+}
+
+// NVRTC compiles the sorted-copy row for sm_90a without a device on gathered kernels (routed, computed
+// groups, staged keys through perm, top-2 entry rows), and the prep unit holds sorted_copy_kernel.
+TEST(attention_jit, CompilesTheSortedTmaRowWithoutADevice) {
+  char tmpl[] = "/tmp/moga-attn-tma-sorted-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  setenv("MOGA_CACHE_DIR", tmpl, 1);
+  AttentionOptions o = for_arch("sm_90");
+  o.variant = "sm90.tma.sorted";
+  for (const LoadedPattern& lp : {load_builtin("moga"), test_pattern("attn_top2_mix")}) {
+    PatternAttention a(lp, o);
+    const ModuleInfo mi = a.compile(128);
+    EXPECT_EQ(mi.arch, "sm_90a");
+    for (const std::string& row : mi.variants) EXPECT_EQ(row, "sm90.tma.sorted") << lp.name;
+    int tma = 0;
+    for (const std::string& k : mi.kernels) tma += k.rfind("moga::attention_fwd_tma<", 0) == 0 ? 1 : 0;
+    EXPECT_EQ(tma, (int)a.spec().kernels.size()) << lp.name << ": one attention_fwd_tma per kernel";
+    EXPECT_NE(std::find(mi.kernels.begin(), mi.kernels.end(), "moga::sorted_copy_kernel"), mi.kernels.end());
+  }
+  unsetenv("MOGA_CACHE_DIR");
+  std::filesystem::remove_all(tmpl);
+}
+
+namespace {
+// ptxas's report (NVRTC --ptxas-options=-v) of one kernel: registers per thread and spill bytes.
+struct PtxasUse {
+  int regs = -1, spill_stores = -1, spill_loads = -1;
+};
+// The entries of an NVRTC log by mangled name ("Compiling entry function '...'" opens an entry; its
+// "N bytes spill stores, M bytes spill loads" and "Used R registers" lines follow).
+std::map<std::string, PtxasUse> parse_ptxas_log(const std::string& log) {
+  std::map<std::string, PtxasUse> out;
+  std::istringstream in(log);
+  std::string line, cur;
+  while (std::getline(in, line)) {
+    const size_t e = line.find("entry function '");
+    if (e != std::string::npos) {
+      const size_t b = e + 16, q = line.find('\'', b);
+      cur = line.substr(b, q - b);
+      out[cur];
+      continue;
+    }
+    if (cur.empty()) continue;
+    int a = 0, c = 0;
+    const size_t sp = line.find("bytes spill stores");
+    if (sp != std::string::npos && std::sscanf(line.c_str() + line.rfind(',', sp) + 1, "%d", &a) == 1) {
+      out[cur].spill_stores = a;
+      if (std::sscanf(line.c_str() + sp, "bytes spill stores, %d bytes spill loads", &c) == 1) out[cur].spill_loads = c;
+    }
+    const size_t u = line.find("Used ");
+    if (u != std::string::npos && std::sscanf(line.c_str() + u, "Used %d registers", &a) == 1) out[cur].regs = a;
+  }
+  return out;
+}
+}  // namespace
+
+// Registers and spill of the TMA kernel where it runs now, compiled by NVRTC for sm_90a with ptxas's report:
+// every kernel of every shipped pattern, of the benchmark suite (suite_*) and of the hooks / video-bias test
+// patterns, on the runtime's own choice at D = 128 (sm90.tma for kernels without a gather) and, for
+// gathered kernels, on sm90.tma.sorted. Printed per kernel; ptxas must report every entry, within the
+// 168 registers of __launch_bounds__(384, 1), and the spill (docs/performance.md "v12": a few bytes, all
+// in the producer around its copies) at most 64 bytes.
+TEST(attention_jit, TmaKernelsRegistersAndSpill) {
+  char tmpl[] = "/tmp/moga-attn-ptxas-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  setenv("MOGA_CACHE_DIR", tmpl, 1);  // a cache miss: ptxas runs and logs
+  std::vector<LoadedPattern> pats;
+  for (const std::string& n : builtin_names()) pats.push_back(load_builtin(n));
+  for (const auto& e : test_patterns()) {
+    const std::string label = e.label;
+    if (label.rfind("suite_", 0) == 0 || label == "attn_hooks" || label == "attn_video_bias")
+      pats.push_back(load_from_text(e.cuda, e.manifest, e.label));
+  }
+  int entries = 0;
+  for (const LoadedPattern& lp : pats) {
+    moga::jit::CompileOptions o;
+    o.name = "ptxas-" + lp.spec.pattern;
+    o.arch = "sm_90a";
+    o.flags = {"--ptxas-options=-v"};
+    o.defines = {"MOGA_NO_PREP_KERNELS"};
+    for (const auto& h : moga::kernels::embedded_headers()) o.headers.push_back({h.name, h.text});
+    std::vector<std::string> what;  // "kernel on row tiles", per name expression
+    for (const char* row : {"", "sm90.tma.sorted"}) {
+      AttentionOptions ao = for_arch("sm_90");
+      ao.variant = row;
+      PatternAttention a(lp, ao);
+      for (int ki = 0; ki < (int)a.spec().kernels.size(); ++ki) {
+        const KernelVariant& v = a.variant(ki, 128);
+        if (!v.tma || (*row && !a.spec().kernels[ki].grouped())) continue;  // sorted: only its gathered kernels
+        const TileConfig t = a.tiles(ki, 128);
+        const std::string expr =
+            v.kernel_expr(fmt::format("moga_gen_{}::{}", a.spec().pattern, a.spec().kernels[ki].name), 128, t);
+        if (std::find(o.name_expressions.begin(), o.name_expressions.end(), expr) != o.name_expressions.end()) continue;
+        o.name_expressions.push_back(expr);
+        what.push_back(fmt::format("{}::{} on {} {}/{}/{}", a.spec().pattern, a.spec().kernels[ki].name, v.name,
+                                   t.block_m, t.block_n, t.stages));
+      }
+    }
+    if (o.name_expressions.empty()) continue;
+    const moga::jit::CompiledKernel ck = moga::jit::compile(lp.cuda, o);
+    const std::map<std::string, PtxasUse> use = parse_ptxas_log(ck.log);
+    for (size_t i = 0; i < o.name_expressions.size(); ++i) {
+      auto it = use.find(ck.symbol(o.name_expressions[i]));
+      ASSERT_NE(it, use.end()) << what[i] << ": no ptxas report for " << o.name_expressions[i] << " in\n" << ck.log;
+      const PtxasUse& u = it->second;
+      std::cout << "ptxas " << what[i] << ": " << u.regs << " registers, " << u.spill_stores << " B spill stores, "
+                << u.spill_loads << " B spill loads\n";
+      EXPECT_GT(u.regs, 0) << what[i];
+      EXPECT_LE(u.regs, 168) << what[i];
+      EXPECT_GE(u.spill_stores, 0) << what[i] << ": no spill line";
+      EXPECT_LE(u.spill_stores, 64) << what[i];
+      ++entries;
+    }
+  }
+  EXPECT_GE(entries, 20);
   unsetenv("MOGA_CACHE_DIR");
   std::filesystem::remove_all(tmpl);
 }

@@ -1096,6 +1096,52 @@ TEST_F(gpu_attention, TmaRowAgrees) {
   }
 }
 
+namespace {
+// The benchmark suite's patterns (bench/patterns, embedded as suite_<name> with parameters for small
+// shapes: test/unit/attention.cmake) and the rows SuitePatternsOnTheTmaRows runs them on.
+const char* const kSuitePatterns[] = {
+    "suite_alibi_causal",   "suite_dinat2d",        "suite_document_causal", "suite_gemma2_local_softcap",
+    "suite_longformer_dilated", "suite_natten3d",   "suite_nsa_mixture",     "suite_prefix_lm",
+    "suite_routed_causal_m64", "suite_routed_m256", "suite_routed_m4",       "suite_sta3d",
+    "suite_streaming_sinks", "suite_svg_mixture",   "suite_svg_spatial",     "suite_svg_temporal",
+    "suite_top2_routing"};
+const char* const kSuiteRows[] = {"sm90.tma", "sm90.tma.sorted"};
+AttentionOptions row_options(const char* row) {
+  AttentionOptions o;
+  o.variant = row;
+  return o;
+}
+}  // namespace
+
+// Every pattern of the benchmark suite on the TMA rows against the float64 reference (outputs poisoned,
+// odd lengths: N = 1999 with two batch items, video 5 x 13 x 17): sm90.tma (the default for kernels
+// without a gather: masks, bias, softcap, ragged last tiles; gathered kernels run its gather row) and
+// sm90.tma.sorted (every kernel on the TMA kernel, gathered ones on sorted copies of q, k, v: computed
+// groups, routed top-1 and top-2, packed small groups, mixtures). Then all-masked rows on both rows: exactly 0.
+TEST_F(gpu_attention, SuitePatternsOnTheTmaRows) {
+  if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
+  for (const char* row : kSuiteRows) {
+    for (const char* name : kSuitePatterns) {
+      LoadedPattern lp = test_pattern(name);
+      const bool video = lp.spec.layout == ref::Layout::Video;
+      PatternAttention attn(std::move(lp), row_options(row));
+      const Problem pr = video ? video_problem(1, 5, 13, 17, 2, 128) : seq_problem(2, 1999, 2, 128);
+      for (int ki = 0; ki < (int)attn.spec().kernels.size(); ++ki) {
+        const bool gathered = attn.spec().kernels[ki].grouped();
+        const std::string want = std::string(row) == "sm90.tma" && gathered ? "sm90.ws.sq" : row;
+        EXPECT_EQ(attn.variant(ki, 128).name, want) << name << " kernel " << ki;
+      }
+      expect_close(run(attn, pr), std::string(name) + " " + pr.s.describe() + " " + row);
+    }
+    PatternAttention masked(test_pattern("attn_all_masked"), row_options(row));
+    const Outcome r = run(masked, seq_problem(2, 1000, 2, 128));
+    long long nonzero = 0;
+    for (float f : r.out) nonzero += f != 0.f;
+    EXPECT_EQ(nonzero, 0) << "all-masked rows must be exactly 0 on " << row;
+    expect_close(r, std::string("attn_all_masked ") + row);
+  }
+}
+
 // Persistent grids with more work items than SMs, so CTAs loop: the dynamic scheduler (sm90.ws.persistent:
 // CTAs claim items from an atomic counter) and the static round-robin (sm90.ws.static) agree with the reference, over
 // repeated calls on one object (the counter resets itself at the end of every launch); the same grids of the TMA
@@ -1319,6 +1365,11 @@ class WarmJitCache : public ::testing::Environment {
         for (const char* n : kTmaTestPatterns)  // the video bias's staged columns do not fit every tile
           if (std::string(n) != "attn_video_bias" || find_variant("sm90.tma")->check_tiles(t, 128, 227 * 1024, 4).empty())
             items.push_back({testp(n), {}, 128, t});
+      }
+    if (wgmma_arch(arch))  // SuitePatternsOnTheTmaRows
+      for (const char* row : kSuiteRows) {
+        for (const char* n : kSuitePatterns) items.push_back({testp(n), row_options(row), 128});
+        items.push_back({testp("attn_all_masked"), row_options(row), 128});
       }
     const unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), items.size()));
     std::atomic<size_t> next{0};

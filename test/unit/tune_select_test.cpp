@@ -41,11 +41,11 @@ TEST(TuneSelect, RuntimeUsesTheTunedBestElseTheDefault) {
   const auto manifest = nlohmann::json::parse(causal.manifest_json);
   const tune::KernelInfo k = tune::kernel_info(manifest, "causal");
   // Without a device the target is an sm_90 (as the runtime's): the default is the runtime's own
-  // choice there, sm90.ws 128/128/3, which needs no entry (Engine::Auto runs it).
+  // choice there, sm90.tma 128/176/2 (a mask, no gather), which needs no entry (Engine::Auto runs it).
   EXPECT_EQ(before.tiles.count("causal"), 0u);
   EXPECT_EQ(before.variants.count("causal"), 0u);
   ASSERT_EQ(notes.size(), 1u);
-  EXPECT_NE(notes[0].find("wg_bm128_bn128_w8_s3 (default)"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[0].find("wgt_bm128_bn176_w8_s2 (default)"), std::string::npos) << notes[0];
 
   PlantedRunner runner;
   runner.best = tune::Config{64, 64, 4, 2};

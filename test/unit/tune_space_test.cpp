@@ -291,7 +291,7 @@ TEST(TuneSpace, WgmmaRowsAreCandidatesOnlyWhereTheyRun) {
       rows += v.tile_space(128).size();
       if (!v.gather_row) gathering_rows += v.tile_space(128).size();
     }
-  EXPECT_EQ(rows, 5u * 5u + 3u * 6u);  // five wgmma rows of five tile configurations each, three TMA rows of six
+  EXPECT_EQ(rows, 5u * 5u + 4u * 6u);  // five wgmma rows of five tile configurations each, four TMA rows of six
   EXPECT_FALSE(k.gathers);        // the sample's stga has no key
   EXPECT_EQ(with.kept.size(), without.kept.size() + rows);
   // with a key (computed groups: sorted tokens) the row without a gather (sm90.tma) is no candidate
@@ -300,7 +300,7 @@ TEST(TuneSpace, WgmmaRowsAreCandidatesOnlyWhereTheyRun) {
   const KernelInfo kk = kernel_info(keyed, "stga");
   EXPECT_TRUE(kk.gathers);
   EXPECT_EQ(build_space(kk, 128, sm90).kept.size(), without.kept.size() + gathering_rows);
-  EXPECT_EQ(gathering_rows, 5u * 5u);
+  EXPECT_EQ(gathering_rows, 5u * 5u + 6u);  // the cp.async rows and sm90.tma.sorted (sorted copies)
   EXPECT_NE(std::find(with.kept.begin(), with.kept.end(), wg), with.kept.end());
   EXPECT_NE(std::find(with.kept.begin(), with.kept.end(), pers), with.kept.end());
   EXPECT_EQ(std::find(without.kept.begin(), without.kept.end(), wg), without.kept.end());
@@ -309,10 +309,12 @@ TEST(TuneSpace, WgmmaRowsAreCandidatesOnlyWhereTheyRun) {
   EXPECT_NE(static_check(wg, 64, sm90).find("head dim 128"), std::string::npos);
   EXPECT_NE(static_check(Config{128, 128, 8, 4, "sm90.ws"}, 128, sm90).find("shared memory"), std::string::npos);
 
-  EXPECT_EQ(*heuristic_default(k, with, sm90), wg);
+  // stga here has a mask and no gather: the runtime's own choice is the TMA row's 128/176/2, a keyed one's sm90.ws
+  EXPECT_EQ(*heuristic_default(k, with, sm90), Config::tma_kernel());
+  EXPECT_EQ(*heuristic_default(kk, build_space(kk, 128, sm90), sm90), wg);
   EXPECT_EQ(*heuristic_default(k, without, mma_only()), k.tiles);
   EXPECT_EQ(*heuristic_default(k, d64, sm90), k.tiles);
-  // a dense kernel (no mask, no gather): the runtime's own choice is the TMA row's 128/176/2
+  // a dense kernel (no mask, no gather): the same
   const KernelInfo local = kernel_info(sample_manifest(), "local");
   EXPECT_TRUE(local.dense);
   EXPECT_FALSE(k.dense);

@@ -65,6 +65,7 @@ struct BenchArgs {
   int peer_timeout_s = 300;
   bool router_wgmma = false;
   bool fp8 = false;
+  std::string variant;  // --variant: every kernel on this registry row
 };
 
 // The command line back from the parsed arguments (for the JSON: what to run to repeat it).
@@ -77,6 +78,7 @@ std::string command_line(const BenchArgs& a) {
   if (a.no_peers) s += " --no-peers";
   if (a.router_wgmma) s += " --router-wgmma";
   if (a.fp8) s += " --fp8";
+  if (!a.variant.empty()) s += " --variant " + a.variant;
   return s;
 }
 
@@ -189,7 +191,7 @@ json bench_ours(const CompiledFile& f, const Problem& p, const BenchArgs& a) {
   jit::Device& dev = jit::Device::get();
   dev.make_current();
   const rt::AttentionShape& s = p.attn;
-  rt::AttentionOptions opts;
+  rt::AttentionOptions opts = variant_options(a.variant);
   opts.router_wgmma = a.router_wgmma;
   if (a.fp8) opts.precision = rt::Precision::Fp8;
   rt::PatternAttention attn(f.pattern, opts);
@@ -378,7 +380,11 @@ int run_bench(const BenchArgs& a) {
     return code;
   };
   try {
-    rt::PatternAttention probe(f.pattern);  // the constructor refuses what the GPU path lacks
+    rt::PatternAttention probe(f.pattern, variant_options(a.variant));  // refuses what the GPU path lacks
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "moga bench: {}\n", e.what());
+    r["error"] = e.what();
+    return write(kExitBadInput);
   } catch (const rt::NotSupportedError& e) {
     fmt::print("refused: {}\n", e.what());
     r["refused"] = e.what();
@@ -423,6 +429,9 @@ Command register_bench(CLI::App& app) {
                 "the router on warpgroup MMA (AttentionOptions::router_wgmma)");
   sub->add_option("--peer-timeout-s", a->peer_timeout_s, "kill the peer after this many seconds");
   sub->add_flag("--fp8", a->fp8, "ours in FP8 (e4m3) attention (Hopper, head dim 128); the peers stay bf16");
+  sub->add_option("--variant", a->variant,
+                  "run every kernel on this kernel registry row (e.g. sm90.ws, sm90.tma, sm90.tma.sorted; "
+                  "default: the runtime's choice per kernel)");
   return {sub, [a] { return run_bench(*a); }};
 }
 

@@ -51,6 +51,7 @@ struct CheckArgs {
   int d_model = 64;
   bool cpu_only = false;
   bool fp8 = false;
+  std::string variant;  // --variant: every kernel on this registry row
 };
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
@@ -221,9 +222,12 @@ int run_check(const CheckArgs& a) {
   print_kernels(f, p);
   std::unique_ptr<rt::PatternAttention> attn;
   try {
-    rt::AttentionOptions o;
+    rt::AttentionOptions o = variant_options(a.variant);
     if (a.fp8) o.precision = rt::Precision::Fp8;
     attn = std::make_unique<rt::PatternAttention>(f.pattern, o);
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "moga check: {}\n", e.what());
+    return kExitBadInput;
   } catch (const rt::NotSupportedError& e) {
     fmt::print("refused: {}\n", e.what());
     return kExitRefused;
@@ -259,6 +263,9 @@ Command register_check(CLI::App& app) {
   sub->add_option("--seed", a->seed, "random inputs' seed");
   sub->add_option("--d-model", a->d_model, "router input width (routed patterns; a multiple of 8)")
       ->check(CLI::PositiveNumber);
+  sub->add_option("--variant", a->variant,
+                  "run every kernel on this kernel registry row (e.g. sm90.ws, sm90.tma, sm90.tma.sorted; "
+                  "default: the runtime's choice per kernel)");
   sub->add_flag("--cpu-only", a->cpu_only, "no GPU run: compile, sparsity, runtime acceptance, NVRTC module");
   sub->add_flag("--fp8", a->fp8, "FP8 (e4m3) attention (Hopper, head dim 128), checked against rel L2 6e-2");
   return {sub, [a] { return run_check(*a); }};

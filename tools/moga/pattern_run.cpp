@@ -238,10 +238,21 @@ Compare compare(const std::vector<float>& got, const std::vector<double>& want) 
 std::string engine_note(const rt::PatternAttention& attn, int ki, int head_dim) {
   try {
     const rt::TileConfig t = attn.tiles(ki, head_dim);
-    return fmt::format("{} {}x{}", rt::engine_name(attn.engine(ki, head_dim)), t.block_m, t.block_n);
+    return fmt::format("{} {} {}x{}", rt::engine_name(attn.engine(ki, head_dim)), attn.variant(ki, head_dim).name,
+                       t.block_m, t.block_n);
   } catch (const std::exception& e) {
     return fmt::format("engine unknown ({})", e.what());
   }
+}
+
+rt::AttentionOptions variant_options(const std::string& variant) {
+  rt::AttentionOptions o;
+  if (variant.empty()) return o;
+  if (!rt::find_variant(variant))
+    throw UsageError(fmt::format("--variant '{}': no such kernel registry row (rows: {})", variant,
+                                 rt::variant_names()));
+  o.variant = variant;
+  return o;
 }
 
 rt::LoadedPattern single_kernel(const CompiledFile& f, int ki) {

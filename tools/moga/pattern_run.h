@@ -109,8 +109,13 @@ struct Compare {
 };
 Compare compare(const std::vector<float>& got, const std::vector<double>& want);
 
-// "engine wgmma 128x128" for kernel ki at head dim D, or the reason it is unknown.
+// "wgmma sm90.tma 128x176" (engine, registry row, tiles) for kernel ki at head dim D, or the reason it is
+// unknown.
 std::string engine_note(const rt::PatternAttention& attn, int ki, int head_dim);
+
+// The runtime options of --variant ROW (every kernel on that registry row; "" = the runtime's own choice);
+// throws UsageError naming the rows when ROW is none of them.
+rt::AttentionOptions variant_options(const std::string& variant);
 
 // A copy of the pattern with only kernel ki, written as the first (non-accumulating) kernel: runs one
 // branch alone through the same generated source (the runtime names kernels by their manifest name).
