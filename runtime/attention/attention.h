@@ -52,12 +52,13 @@
 //   sm90.tma  attention_fwd_tma<moga_gen_P::K, D, 128, BN, S> (the same consumers, Q in shared memory, a TMA
 //             producer; tensor maps made per call, tma_maps.h) for kernels without a gather (dense,
 //             masked, cross-attention); BN 64, 128 or 176 (default 128/176/2); the engine's
-//             default for dense kernels (no mask, no gather); a kernel with a gather (keyed, routed)
-//             named onto it runs sm90.ws.sq (docs/performance.md, "v12").
+//             default for kernels without a gather (dense and masked); a kernel with a gather (keyed,
+//             routed) named onto it runs sm90.ws.sq (docs/performance.md, "v12"). sm90.tma.sorted runs
+//             gathered kernels on it too, on sorted copies of q, k, v made per call ("v13").
 // Which row: AttentionOptions::variants[kernel name], else AttentionOptions::variant, else by engine:
 //   Auto     (the default) the wgmma engine where it is the faster kernel: head dim 128 on an sm_90 target,
-//            for every kernel that has no AttentionOptions::tiles entry (dense kernels: sm90.tma; others
-//            with a bias: sm90.ws.sq; the rest sm90.ws); sm80.mma otherwise (D = 64, other
+//            for every kernel that has no AttentionOptions::tiles entry (kernels without a gather:
+//            sm90.tma; gathered ones with a bias: sm90.ws.sq; the rest sm90.ws); sm80.mma otherwise (D = 64, other
 //            archs, and kernels with a tile entry: a tile entry without a named variant is an mma.sync
 //            configuration, e.g. a tuning database's older entries).
 //   MmaSync  sm80.mma for every kernel; Wgmma those wgmma rows for every kernel at both head dims (64 and

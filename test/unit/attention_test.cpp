@@ -755,7 +755,7 @@ TEST(attention_engine, ForcedWgmma) {
   PatternAttention old(load_builtin("causal"), for_arch("sm_80", Engine::Wgmma));
   Args a = seq_args(1, 1000, 2, 128);
   expect_error<NotSupportedError>([&] { old.validate(a.q, a.k, a.v, a.o, a.s, nullptr); },
-                                  {"kernel 'causal': variant sm90.ws (wgmma) needs an sm_90 (Hopper) target; this one is sm_80"});
+                                  {"kernel 'causal': variant sm90.tma (wgmma) needs an sm_90 (Hopper) target; this one is sm_80"});
   expect_error<NotSupportedError>([&] { old.compile(128); }, {"(wgmma) needs an sm_90"});
 }
 
@@ -767,17 +767,19 @@ TEST(attention_engine, ForcedMmaSync) {
   }
 }
 
-// The bias plan (attn-plan-score) reaches the runtime: a bias kernel runs sm90.ws.sq (Q in shared memory
-// leaves registers for the row terms), its default tiles drop to 2 stages to hold the staged column words
-// (3 words, padded to 4, x 128 columns x 3 stages do not fit beside K, V and Q), and a sequence longer than
-// the float32 terms' exact range is refused before any launch, naming the bound.
+// The bias plan (attn-plan-score) reaches the runtime: a gathered bias kernel runs sm90.ws.sq (Q in shared
+// memory leaves registers for the row terms), its default tiles drop to 2 stages to hold the staged column
+// words (3 words, padded to 4, x 128 columns x 3 stages do not fit beside K, V and Q); one without a gather
+// runs sm90.tma (Q in shared memory too) at its 128/176/2; a sequence longer than the float32 terms' exact
+// range is refused before any launch, naming the bound.
 TEST(attention_engine, BiasPlanOnTheWgmmaKernel) {
   PatternAttention attn(test_pattern("attn_video_bias"), for_arch("sm_90"));
   for (int ki = 0; ki < 2; ++ki) {
     EXPECT_EQ(attn.spec().kernels[ki].bias_col_words, 3);
     EXPECT_EQ(attn.spec().kernels[ki].bias_f32_max_n, 2097152);
-    EXPECT_STREQ(attn.variant(ki, 128).name, "sm90.ws.sq");
-    EXPECT_EQ(attn.tiles(ki, 128).block_n, 128);
+    const bool gathered = attn.spec().kernels[ki].grouped();  // routed; local has a mask only
+    EXPECT_STREQ(attn.variant(ki, 128).name, gathered ? "sm90.ws.sq" : "sm90.tma");
+    EXPECT_EQ(attn.tiles(ki, 128).block_n, gathered ? 128 : 176);
     EXPECT_EQ(attn.tiles(ki, 128).stages, 2);
     EXPECT_NE(attn.variant(ki, 128).check_tiles({128, 128, 8, 3}, 128, 227 * 1024, 3), "");
   }

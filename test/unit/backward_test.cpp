@@ -357,7 +357,7 @@ TEST(attention_backward, ForwardLseModuleKeepsTheDefaultKernel) {
     for (const auto& k : plain.kernels)
       EXPECT_NE(std::find(lse.kernels.begin(), lse.kernels.end(), k), lse.kernels.end()) << k;
     const std::string want = e == Engine::MmaSync ? "moga::attention_fwd<moga_gen_causal::causal, 128, 128, 64, 4, 2, true>"
-                                                  : "moga::attention_fwd_ws<moga_gen_causal::causal, 128, 128, 128, 3, false, true>";
+                                                  : "moga::attention_fwd_tma<moga_gen_causal::causal, 128, 128, 176, 2, true>";  // sm90.tma
     EXPECT_NE(std::find(lse.kernels.begin(), lse.kernels.end(), want), lse.kernels.end()) << want;
   }
 }
