@@ -3,7 +3,9 @@
 // layouts the cp.async producer fills (mainloop_ws.cuh). The copy engine cannot gather rows: the maps
 // are of tensors in the kernel's token order, the inputs themselves for kernels without a gather (p.perm
 // null: dense, masked, causal, cross-attention), the sorted copies (sorted_copy.cuh, row sm90.tma.sorted)
-// for gathered ones, whose staged key and bias columns still read the original token through p.perm.
+// for gathered ones, whose staged key and bias columns still read the original token through p.perm;
+// or, when every tile of the order holds consecutive tokens (TmaMaps::rows_by_perm: groups by frame or
+// document), the inputs themselves, each tile's box starting at the token of its first position.
 // One thread issues every copy: Q as D/64 boxes of 64 columns x
 // BM rows ([D/64][BM][64], the SS wgmma's layout), K and V as D/64 boxes of 64 columns x BN rows
 // ([D/64][BN][64]); the 128-byte swizzle of the maps is exactly the rings' (chunk c of row r at
@@ -19,6 +21,7 @@
 namespace moga {
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+
 // Producer thread tid (0 issues the copies; with C::kStaging all 128 threads run this) on item I.
 template <class Variant, class C, int STAGES>
 __device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps& tm, const WorkItem& I,
@@ -27,12 +30,21 @@ __device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps
   const bool issue = tid == 0;
   // gathered kernels: sorted position -> original token (ungrouped ones compile to the identity, as before)
   const int* pm = Variant::kGrouped && p.perm ? p.perm + (long long)I.b * p.N : nullptr;
+  // rows_by_perm: the box of the tile at sorted position s0 starts at its first token (a tile of padding
+  // only, never in the map, starts at row p.N >= the tensor's rows: zero-filled)
+  const bool by_perm = Variant::kGrouped && pm && tm.rows_by_perm;
+  auto row_of = [&](int s0) {
+    if (!by_perm) return s0;
+    const int t = __ldg(pm + s0);
+    return t >= 0 ? t : p.N;
+  };
   if (issue) {  // Q, once both consumer warpgroups issued the previous item's last QK^T
+    const int qrow = row_of(I.q0);
     sm90::mbar_wait(sm.q_empty, ls.q_empty_parity);
     sm90::mbar_arrive_expect_tx(sm.q_full, C::kQBytes);
 #pragma unroll
     for (int blk = 0; blk < kBlocks; ++blk)
-      sm90::tma_load_4d(sm.q + blk * (C::kBM * 128), &tm.q, sm.q_full, 64 * blk, I.q0, I.h, I.b);
+      sm90::tma_load_4d(sm.q + blk * (C::kBM * 128), &tm.q, sm.q_full, 64 * blk, qrow, I.h, I.b);
   }
   ls.q_empty_parity ^= 1u;
 #pragma unroll 1
@@ -41,12 +53,13 @@ __device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps
     const unsigned par = ((ls.count / STAGES) & 1) ^ 1;
     const bool reuse = ls.count >= STAGES;  // the slot held tile count - STAGES: wait for its release
     auto copy = [&](const TmaMap* map, unsigned ring, unsigned full, unsigned empty) {
+      const int row = row_of(kv0);
       if (reuse) sm90::mbar_wait(empty + 8 * ls.slot, par);
       sm90::mbar_arrive_expect_tx(full + 8 * ls.slot, C::kTileBytes);
       const unsigned dst = ring + ls.slot * C::kTileBytes;
 #pragma unroll
       for (int blk = 0; blk < kBlocks; ++blk)
-        sm90::tma_load_4d(dst + blk * C::kHalfBytes, map, full + 8 * ls.slot, 64 * blk, kv0, I.h, I.b);
+        sm90::tma_load_4d(dst + blk * C::kHalfBytes, map, full + 8 * ls.slot, 64 * blk, row, I.h, I.b);
     };
     if (issue) copy(&tm.k, sm.k, sm.full_k, sm.empty_k);
     if constexpr (C::kStaging) {  // the slot's staged columns, one arrival per thread on full K

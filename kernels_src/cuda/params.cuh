@@ -100,6 +100,10 @@ struct alignas(128) TmaMap {
 // parameter block, and a map must sit in parameter, constant or global memory for the copy engine.
 struct TmaMaps {
   TmaMap q, k, v;
+  // Gathered kernels whose tiles hold consecutive tokens (runtime/attention/group_layout.h contiguous_tiles):
+  // 1 = the maps are of the unsorted q, k, v and the box of the tile at sorted position s0 starts at row
+  // perm[s0] (mainloop_tma.cuh); 0 = the maps are in the kernel's token order (rows s0 ...).
+  int rows_by_perm = 0;
 };
 
 }  // namespace moga

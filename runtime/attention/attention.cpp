@@ -162,6 +162,8 @@ struct PatternAttention::Impl {
     DBuf entry, rows;  // top-k > 1: entry index per sorted position; the attention's output at entry rows
     Fp8Copy fp8;       // a gathered kernel on sm90.tma.fp8: q, k, V^T in e4m3 in its sorted order
     DBuf sorted;       // sm90.tma.sorted on a gathered kernel: q, k, v in the sorted order, [3][B][Ns][H][D]
+    bool contiguous = false;  // computed groups whose tiles hold consecutive tokens (contiguous_tiles): no copy
+    bool by_perm = false;     // the last launch loaded its tiles by perm from q, k, v (TmaMaps::rows_by_perm)
     bool holds_memory() const {  // every DBuf above
       for (const DBuf* d : {&perm, &gid, &gate, &seg, &segend, &hist, &keys, &rgid, &rprob, &qsum, &kvsum, &fcnt, &fidx,
                             &pcnt, &pidx, &wpack, &sched, &entry, &rows, &sorted})
@@ -1025,6 +1027,7 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
         w.perm.b->upload(perm);
         w.gid.b->upload(gid);
         w.seg.b->upload(seg);
+        w.contiguous = contiguous_tiles(perm, B, w.Ns, t.block_m, t.block_n);
         block_map(st, m, (int)ki, true, stream, false);
         break;
       }
@@ -1333,11 +1336,16 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   a.lse = reinterpret_cast<float*>(lse);
   a.lse_rows = (long long)s.N * p.topk;
   const ModK& mk = m.k[ki];
-  TmaMaps maps;  // attention_fwd_tma's second parameter (sm90.tma rows)
+  TmaMaps maps{};  // attention_fwd_tma's second parameter (sm90.tma rows)
   Fp8Scales fs{dp<const float>(fp8_amax_buf)};  // attention_fwd_fp8's third (sm90.tma.fp8)
+  w.by_perm = !mk.v->fp8 && mk.v->tma && grouped && w.contiguous;
   if (mk.v->fp8) {
     const Fp8Copy& c = grouped ? w.fp8 : fp8_id;
     maps = make_fp8_tma_maps(c.q.ptr(), c.k.ptr(), c.vt.ptr(), fp8_map_shapes(c.lay, mk.t.block_m, mk.t.block_n));
+  } else if (w.by_perm) {
+    // tiles of consecutive tokens (computed groups by frame, by document): boxes of the inputs by perm
+    maps = make_tma_maps(q, k, v, s.N, s.N, mk.t.block_m, mk.t.block_n);
+    maps.rows_by_perm = 1;
   } else if (mk.v->tma && grouped) {
     // a bf16 TMA row without a gather row (sm90.tma.sorted): the kernel loads sorted copies of q, k, v
     const TensorView sq = sorted_copies(st, m, ki, q, k, v, s, stream);
@@ -1694,6 +1702,13 @@ PatternAttention::Order PatternAttention::last_order(int ki, CUstream stream, bo
     }
   }
   return c;
+}
+
+bool PatternAttention::last_tma_by_perm(int ki) const {
+  const Impl& im = *impl_;
+  if (!im.last) throw ArgumentError("last_tma_by_perm: no run yet");
+  if (ki < 0 || ki >= (int)im.plan.size()) throw ArgumentError(fmt::format("last_tma_by_perm: no kernel {}", ki));
+  return im.last->k[ki].by_perm;
 }
 
 PatternAttention::Layout PatternAttention::group_layout(int ki, const AttentionShape& shape) const {

@@ -322,6 +322,10 @@ class PatternAttention {
     long long padded_pairs = 0, packed_pairs = 0;  // the tile pairs each layout runs (routed: estimates)
   };
   Layout group_layout(int ki, const AttentionShape& shape) const;
+  // Whether the last run of kernel ki, a gathered kernel on a TMA row without a gather row
+  // (sm90.tma.sorted), loaded its tiles straight from q, k, v by perm (computed groups whose tiles hold
+  // consecutive tokens: group_layout.h contiguous_tiles) rather than from sorted copies.
+  bool last_tma_by_perm(int ki) const;
   struct MapStats {
     int tq = 0, tk = 0;
     long long full = 0, partial = 0, empty = 0;  // tile pairs over all batch items

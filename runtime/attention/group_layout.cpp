@@ -12,6 +12,20 @@ namespace {
 long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
 }  // namespace
 
+bool contiguous_tiles(const std::vector<int>& perm, int B, int Ns, int BM, int BN) {
+  if ((long long)perm.size() != (long long)B * Ns) return false;
+  for (int tile : {BM, BN})
+    for (int b = 0; b < B; ++b) {
+      const int* pm = perm.data() + (size_t)b * Ns;
+      for (int s0 = 0; s0 < Ns; s0 += tile) {
+        const int t0 = pm[s0], end = std::min(Ns, s0 + tile);
+        for (int s = s0 + 1; s < end; ++s)
+          if (pm[s] >= 0 && (t0 < 0 || pm[s] != t0 + (s - s0))) return false;
+      }
+    }
+  return true;
+}
+
 const char* group_layout_name(GroupLayout l) {
   switch (l) {
     case GroupLayout::Auto: return "auto";

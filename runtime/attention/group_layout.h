@@ -36,4 +36,13 @@ long long packed_tile_pairs_estimate(long long Ne, int M, int BM, int BN);
 // Padded or Packed: `requested` unless it is Auto, else by the pair counts (header comment).
 GroupLayout choose_group_layout(GroupLayout requested, long long padded_pairs, long long packed_pairs);
 
+// Whether every tile of a sorted order (perm [B][Ns], -1 at padding) holds consecutive original tokens: for
+// each tile of BM positions and of BN positions (starts at multiples of the tile), either every position is
+// padding, or its first position is a token t0 and every token in it sits at its offset from t0
+// (perm[s0 + i] = t0 + i; padding may fill the rest). Then the TMA kernel can load the tile as a box of
+// rows t0 .. t0 + tile - 1 of the unsorted q, k, v (its padding rows read other tokens, which the kernel
+// masks: padding is never visible, and a query row of padding is never written): computed groups of
+// contiguous tokens (by frame, by document) need no sorted copy (sm90.tma.sorted, kernels_src/cuda/sorted_copy.cuh).
+bool contiguous_tiles(const std::vector<int>& perm, int B, int Ns, int BM, int BN);
+
 }  // namespace moga::rt

@@ -513,6 +513,30 @@ TEST(attention_registry, SortedTmaRowKeepsGatheredKernels) {
   }
 }
 
+// contiguous_tiles: every tile of BM and of BN sorted positions holds consecutive tokens from its first one
+// (padding may follow them, or fill the tile); a jump inside a tile, or a token after a tile's leading
+// padding, makes the order need sorted copies.
+TEST(attention_layout, ContiguousTiles) {
+  // groups of 5 and 3 consecutive tokens, each padded to a block of 8; tiles of 4 and 8
+  const std::vector<int> padded = {0, 1, 2, 3, 4, -1, -1, -1, 5, 6, 7, -1, -1, -1, -1, -1};
+  EXPECT_TRUE(contiguous_tiles(padded, 1, 16, 8, 4));
+  EXPECT_TRUE(contiguous_tiles(padded, 1, 16, 4, 4));
+  // two batch items: the second's tokens are its own (they restart at 0)
+  std::vector<int> two = padded;
+  two.insert(two.end(), padded.begin(), padded.end());
+  EXPECT_TRUE(contiguous_tiles(two, 2, 16, 8, 4));
+  // groups by a stride (svg_temporal's cells): 0, 2, 4 ... is not consecutive
+  EXPECT_FALSE(contiguous_tiles({0, 2, 4, 6, 1, 3, 5, 7}, 1, 8, 4, 4));
+  // consecutive groups packed into one tile (no padding between them) are still consecutive
+  EXPECT_TRUE(contiguous_tiles({0, 1, 2, 3, 4, 5, 6, 7}, 1, 8, 8, 8));
+  // a tile of 8 holding the end of one group and the start of the next after padding jumps
+  EXPECT_FALSE(contiguous_tiles({0, 1, 2, -1, 3, 4, 5, 6}, 1, 8, 8, 4));
+  EXPECT_TRUE(contiguous_tiles({0, 1, 2, -1, 3, 4, 5, 6}, 1, 8, 4, 4));  // at tiles of 4 each starts afresh
+  // a token after leading padding: the tile's box would start at no token
+  EXPECT_FALSE(contiguous_tiles({-1, 0, 1, 2}, 1, 4, 4, 4));
+  EXPECT_FALSE(contiguous_tiles({0, 1}, 2, 4, 4, 4)) << "perm of another size";
+}
+
 // The tensor maps' shapes (the driver call itself needs a device): innermost first, byte strides, a box of
 // 64 columns; a dimension of length 1 gets the packed stride; a zero stride along a longer one is refused.
 TEST(attention_tma, MapShapes) {

@@ -1132,6 +1132,14 @@ TEST_F(gpu_attention, SuitePatternsOnTheTmaRows) {
         EXPECT_EQ(attn.variant(ki, 128).name, want) << name << " kernel " << ki;
       }
       expect_close(run(attn, pr), std::string(name) + " " + pr.s.describe() + " " + row);
+      // computed groups of consecutive tokens load their tiles by perm from q, k, v (no sorted copy);
+      // strided groups (svg_temporal) and routed ones load sorted copies
+      if (std::string(row) == "sm90.tma.sorted") {
+        const std::string n = name;
+        const bool want_by_perm = n == "suite_dinat2d" || n == "suite_document_causal";
+        if (want_by_perm || n == "suite_svg_temporal" || n == "suite_routed_m4")
+          EXPECT_EQ(attn.last_tma_by_perm(0), want_by_perm) << name;
+      }
     }
     PatternAttention masked(test_pattern("attn_all_masked"), row_options(row));
     const Outcome r = run(masked, seq_problem(2, 1000, 2, 128));
