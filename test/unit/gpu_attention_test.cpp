@@ -1333,7 +1333,8 @@ class WarmJitCache : public ::testing::Environment {
       std::function<LoadedPattern()> load;
       AttentionOptions o;
       int D;
-      TileConfig tma{};  // block_m != 0: o = tma_options(pattern, tma)
+      TileConfig tma{};  // block_m != 0: o = tma_options(pattern, tma), or with row_all:
+      const char* row_all = nullptr;  // o.variant = row_all with tiles tma on every kernel (EveryWgmmaRow...)
     };
     std::vector<Item> items;
     auto builtin = [](const char* n) { return [n] { return load_builtin(n); }; };
@@ -1374,6 +1375,17 @@ class WarmJitCache : public ::testing::Environment {
           if (std::string(n) != "attn_video_bias" || find_variant("sm90.tma")->check_tiles(t, 128, 227 * 1024, 4).empty())
             items.push_back({testp(n), {}, 128, t});
       }
+    if (wgmma_arch(arch)) {  // EveryWgmmaRowAndTileConfigAgrees on sm90.tma.sorted (no gather row: every kernel)
+      const KernelVariant& sv = *find_variant("sm90.tma.sorted");
+      for (const TileConfig& t : sv.tile_space(128)) {
+        for (const char* n : {"full", "moga_dynamic"}) items.push_back({builtin(n), {}, 128, t, sv.name});
+        items.push_back({testp("attn_hooks"), {}, 128, t, sv.name});
+        if (sv.check_tiles(t, 128, 227 * 1024, 4).empty()) items.push_back({testp("attn_video_bias"), {}, 128, t, sv.name});
+        if (t != sv.default_tiles) continue;
+        for (const char* n : {"moga", "causal"}) items.push_back({builtin(n), {}, 128, t, sv.name});
+        items.push_back({testp("attn_top2_mix"), {}, 128, t, sv.name});
+      }
+    }
     if (wgmma_arch(arch))  // SuitePatternsOnTheTmaRows
       for (const char* row : kSuiteRows) {
         for (const char* n : kSuitePatterns) items.push_back({testp(n), row_options(row), 128});
@@ -1389,7 +1401,11 @@ class WarmJitCache : public ::testing::Environment {
         for (size_t i; (i = next++) < items.size();) {
           try {
             LoadedPattern lp = items[i].load();
-            const AttentionOptions o = items[i].tma.block_m ? tma_options(lp, items[i].tma) : items[i].o;
+            AttentionOptions o = items[i].tma.block_m && !items[i].row_all ? tma_options(lp, items[i].tma) : items[i].o;
+            if (items[i].row_all) {
+              o.variant = items[i].row_all;
+              for (const auto& ks : lp.spec.kernels) o.tiles[ks.name] = items[i].tma;
+            }
             PatternAttention a(std::move(lp), o);
             a.compile(items[i].D);
           } catch (const std::exception& ex) {  // the test that needs it reports it
