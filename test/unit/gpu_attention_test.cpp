@@ -151,7 +151,9 @@ class gpu_attention : public ::testing::Test {
   }
   uint64_t seed_ = 0;
 
-  void check_cross(PatternAttention& attn, const std::string& tag, const std::function<void(int)>& expect_rows);
+  // tol: the bound (FP8: kFp8Tol); only_d != 0: the cases at that head dim alone (FP8 runs D = 128)
+  void check_cross(PatternAttention& attn, const std::string& tag, const std::function<void(int)>& expect_rows,
+                   double tol = kTol, int only_d = 0);
 
   // Runs `attn` on random inputs and the CPU reference on the same inputs and routing.
   Outcome run(PatternAttention& attn, Problem p, RunOptions ro = {}) {
@@ -608,7 +610,7 @@ std::vector<double> cross_reference(const std::vector<float>& q, const std::vect
 // Dense cross-attention (keys and values of another length Nk, also as views of one packed k|v tensor)
 // on `attn` (pattern full) against the float64 reference; expect_rows(D) checks which kernel runs at D.
 void gpu_attention::check_cross(PatternAttention& attn, const std::string& tag,
-                                const std::function<void(int)>& expect_rows) {
+                                const std::function<void(int)>& expect_rows, double tol, int only_d) {
   struct Case {
     int B, N, Nk, H, D;
     bool packed_kv;
@@ -618,6 +620,7 @@ void gpu_attention::check_cross(PatternAttention& attn, const std::string& tag,
                         {3, 1, 16, 2, 128, true},      {2, 1000, 512, 2, 128, true},  {2, 1000, 1000, 2, 128, false}};
   int ci = 0;
   for (const Case& c : cases) {
+    if (only_d && c.D != only_d) continue;
     expect_rows(c.D);
     std::mt19937_64 rng(seed_ + 7919 * ++ci);
     const size_t nq = (size_t)c.B * c.N * c.H * c.D, nk = (size_t)c.B * c.Nk * c.H * c.D;
@@ -665,7 +668,7 @@ void gpu_attention::check_cross(PatternAttention& attn, const std::string& tag,
                              " Nk=" + std::to_string(c.Nk) + " H=" + std::to_string(c.H) + " D=" +
                              std::to_string(c.D) + (c.packed_kv ? " packed k|v" : "") + " [" + tag + "]";
     EXPECT_EQ(unwritten, 0) << what << ": elements left unwritten (still NaN)";
-    EXPECT_LE(rel, kTol) << what << ": relative L2 error";
+    EXPECT_LE(rel, tol) << what << ": relative L2 error";
     std::cout << what << ": rel L2 " << rel << "\n";
     // dense: every (query tile, key tile) pair full, key tiles over Nk
     const TileConfig t = attn.tiles(0, c.D);
@@ -1237,6 +1240,7 @@ void outlier_inputs(std::vector<float>& x, int which) { moga::test::add_outlier_
 // Dense FP8 at every tile configuration of the row, odd lengths, two batch items, on uniform(-1, 1) inputs
 // and on inputs with outlier channels: within kFp8Tol of float64 and within kFp8ModelTol of the host model of
 // the FP8 algorithm; the bf16 path (sm90.tma) on the same inputs printed beside; every element written.
+// Then more items than SMs, and dense cross-attention (check_cross at D = 128, FP8's bound).
 TEST_F(gpu_attention, Fp8DenseAgrees) {
   if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
   const KernelVariant& v = *find_variant("sm90.tma.fp8");
@@ -1266,6 +1270,9 @@ TEST_F(gpu_attention, Fp8DenseAgrees) {
   }
   // more work items than SMs, a ragged length, three heads
   PatternAttention attn(full, fp8_options(full));
+  // dense cross-attention (keys of other lengths, packed k|v views, a single query) at D = 128
+  check_cross(attn, "sm90.tma.fp8", [&](int D) { EXPECT_STREQ(attn.variant(0, D).name, "sm90.tma.fp8"); }, kFp8Tol,
+              128);
   const Outcome r = run(attn, seq_problem(1, 2100, 9, 128));  // 17 query tiles x 9 heads
   EXPECT_EQ(r.unwritten, 0);
   EXPECT_LE(r.rel, kFp8Tol);
