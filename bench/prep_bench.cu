@@ -206,8 +206,9 @@ struct SortOut {
 };
 static void check_sort(const char* name, int B, int Ne, int k, int G, const std::vector<int>& keys,
                        const std::vector<float>* probs, SortOut& so);
+// hist_readers: SortParams::hist_readers (the scatter clears the histogram after its last block read it).
 static void run_sort_gpu(SortOut& so, int B, int Ne, int k, int G, const int* d_keys, const float* d_probs, bool order,
-                         cudaStream_t st = 0, bool pdl = false, bool hist_done = false);
+                         cudaStream_t st = 0, bool pdl = false, bool hist_done = false, int* hist_readers = nullptr);
 
 static void test_router(const char* name, int B, int N, int d, int M, int topk, int pad, int cfg, bool linear_layout,
                         std::mt19937_64& rng, RouterOut* keep, bool ties = false, bool fused_sort = false,
@@ -379,7 +380,7 @@ static void test_router(const char* name, int B, int N, int d, int M, int topk, 
 // ---- sort -------------------------------------------------------------------------------------------------------
 
 static void run_sort_gpu(SortOut& so, int B, int Ne, int k, int G, const int* d_keys, const float* d_probs, bool order,
-                         cudaStream_t st, bool pdl, bool hist_done) {
+                         cudaStream_t st, bool pdl, bool hist_done, int* hist_readers) {
   so.B = B;
   so.Ne = Ne;
   so.G = G;
@@ -406,6 +407,7 @@ static void run_sort_gpu(SortOut& so, int B, int Ne, int k, int G, const int* d_
   p.gid = so.gid.p;
   p.gate = d_probs ? so.gate.p : nullptr;
   p.err = nullptr;
+  p.hist_readers = hist_readers;
   CK(launch_sort(p, st, pdl, hist_done));
 }
 
@@ -711,7 +713,7 @@ static float median(std::vector<float> v) {
 
 struct TimingRow {
   int N, M, cfg, grid;
-  float router, router_alt, sort, map, stream_total, graph, graph_pdl, summ, map_gen, floor_us;
+  float router, router_alt, sort, map, stream_total, graph, graph_pdl, summ, map_gen, floor_us, no_memset;
   float variants[kRouterConfigs][2];
 };
 
@@ -840,6 +842,34 @@ static TimingRow time_pipeline(int N, int M, int d, std::mt19937_64& rng) {
   row.sort = median(ts);
   row.map = median(tm);
   row.stream_total = median(tt);
+
+  // The runtime's flow (SortParams::hist_readers): no memset, the scatter clears the histogram after its
+  // last block read it; router -> scatter -> map with PDL, one event pair around the three. The histogram
+  // must be all zero after every call.
+  {
+    DBuf<int> readers(1);
+    CK(cudaMemset(readers.p, 0, sizeof(int)));
+    CK(cudaMemset(so.scratch.p, 0, so.scratch.n * sizeof(int)));
+    std::vector<float> tn;
+    int nonzero = 0;
+    for (int r = 0; r < reps + warm; ++r) {
+      rp.x = x[r & 1].p;
+      CK(cudaEventRecord(ev[0], st));
+      CK(launch_router(rp, cfg, st, true, grid_mode));
+      run_sort_gpu(so, B, N, 1, M, gtok.p, ptok.p, true, st, true, /*hist_done=*/true, readers.p);
+      CK(launch_block_map_grouped(gp, st, true));
+      CK(cudaEventRecord(ev[1], st));
+      CK(cudaEventSynchronize(ev[1]));
+      if (r == warm) {
+        const auto h = so.scratch.down();
+        for (int v : h) nonzero += v != 0;
+        nonzero += readers.down()[0] != 0;
+      }
+      if (r >= warm) tn.push_back(elapsed_us(0, 1));
+    }
+    row.no_memset = median(tn);
+    EXPECT(nonzero == 0, "N=%d M=%d: the scatter left %d histogram cells (or its counter) non-zero", N, M, nonzero);
+  }
 
   // graph replay of the whole pipeline, without and with programmatic dependent launch
   for (int pdl = 0; pdl < 2; ++pdl) {
@@ -1139,16 +1169,16 @@ int main(int argc, char** argv) {
   }
   printf("\nMoGA routed prep (memset + router with fused histogram + scatter + grouped map), B=1, d=1536, top-1,\n"
          "BM=128 BN=64, median of 30, us. floor = bytes(x) / 3.0 TB/s. router: with memset + fused histogram;\n"
-         "(alone) = the same configuration without them.\n"
+         "(alone) = the same configuration without them. stream: memset + router + scatter + map with an event\n"
+         "between each; no-mset: the runtime's flow (no memset, the scatter clears the histogram, PDL), one pair.\n"
          "summ / map-gen: tile summaries and the generic block-map kernel (needed only by branches with a mask).\n");
-  printf("%6s %3s %4s %7s %7s %6s %6s %8s %8s %8s %6s %6s %6s %7s %7s\n", "N", "M", "cfg", "router", "(alone)", "sort", "map",
-         "stream", "graph", "g+pdl", "summ", "mapgen", "floor", "alone/fl", "best/fl");
+  printf("%6s %3s %4s %7s %7s %6s %6s %8s %8s %8s %8s %6s %6s %6s %7s %7s\n", "N", "M", "cfg", "router", "(alone)", "sort",
+         "map", "stream", "no-mset", "graph", "g+pdl", "summ", "mapgen", "floor", "alone/fl", "best/fl");
   for (const auto& r : rows) {
     const float best = std::min(r.graph, r.graph_pdl);
-    printf("%6d %3d %2d/%c %7.1f %7.1f %6.1f %6.1f %8.1f %8.1f %8.1f %6.1f %6.1f %6.1f %7.2f %7.2f\n", r.N, r.M, r.cfg,
-           r.grid ? 'w' : 'p', r.router,
-           r.router_alt, r.sort, r.map, r.stream_total, r.graph, r.graph_pdl, r.summ, r.map_gen, r.floor_us,
-           r.router_alt / r.floor_us, best / r.floor_us);
+    printf("%6d %3d %2d/%c %7.1f %7.1f %6.1f %6.1f %8.1f %8.1f %8.1f %8.1f %6.1f %6.1f %6.1f %7.2f %7.2f\n", r.N, r.M,
+           r.cfg, r.grid ? 'w' : 'p', r.router, r.router_alt, r.sort, r.map, r.stream_total, r.no_memset, r.graph,
+           r.graph_pdl, r.summ, r.map_gen, r.floor_us, r.router_alt / r.floor_us, best / r.floor_us);
   }
   printf("%s: %d checks, %d failed (seed %llu)\n", g_fail ? "FAILED" : "PASSED", g_checks, g_fail, seed);
   return g_fail ? 1 : 0;
