@@ -21,21 +21,6 @@ struct FixedRowMax {
 };
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
-// 2^x on the FMA pipe (FlashAttention-4's offload). With a softcap every score costs two MUFU ops (tanh and
-// exp2: 16 per clock per SM), which at the dense kernel's rate take as long as its wgmmas; one exponential in
-// four computed here instead leaves MUFU headroom. x = j + f with j = round(x) (the 1.5 2^23 shift puts j in
-// the low mantissa bits of y), 2^f on [-1/2, 1/2] by a cubic (relative error 7.5e-5, bf16 P keeps 2^-9),
-// 2^j added into the exponent field (bits(y) << 23 = j << 23). Valid for x >= -125 (the fixed-max softmax has
-// x > -73); below -126 (a masked score's -inf) exactly 0.
-__device__ __forceinline__ float ex2_fma(float x) {
-  const float kShift = 12582912.f;  // 1.5 * 2^23
-  const float y = __fadd_rn(x, kShift);
-  const float f = __fsub_rn(x, __fsub_rn(y, kShift));
-  const float p = fmaf(fmaf(fmaf(0.0551716648f, f, 0.242611155f), f, 0.693260968f), f, 0.999928057f);
-  const float r = __int_as_float(__float_as_int(p) + (__float_as_int(y) << 23));
-  return x < -126.f ? 0.f : r;
-}
-
 // An item's accumulators and row statistics before its first tile (kFixedMax: m = 0 from the start).
 template <int D, int BN, bool kFixedMax = false>
 __device__ __forceinline__ void init_tile_state(float (&o)[D / 2], float (&s)[BN / 2], float (&mrow)[2],
@@ -59,8 +44,7 @@ __device__ __forceinline__ void init_tile_state(float (&o)[D / 2], float (&s)[BN
 // Online softmax (fp32, base 2) of the tile: new row max m, alpha = exp2((m_old - m) sl), s <- exp2(s sl -
 // m sl), l <- l alpha + row sum. sl: the scale in base 2 (score_scale: the softmax scale, or the softcap's).
 // A row that has seen only masked keys so far keeps m = -inf and l = 0 (its exps of -inf are 0).
-// kFixedMax (FixedRowMax): s <- exp2(s sl), l <- l + row sum; m stays 0 and alpha 1 (a quarter of the exps on
-// the FMA pipe: ex2_fma).
+// kFixedMax (FixedRowMax): s <- exp2(s sl), l <- l + row sum; m stays 0 and alpha 1.
 template <int NT, bool kFixedMax = false>
 __device__ __forceinline__ void online_softmax(float* s, float (&mrow)[2], float (&lrow)[2], float (&alpha)[2],
                                                float sl) {
@@ -72,8 +56,7 @@ __device__ __forceinline__ void online_softmax(float* s, float (&mrow)[2], float
       for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const float x = s[4 * nt + 2 * hr + e] * sl;
-          const float pe = (nt & 3) == 3 ? ex2_fma(x) : sm80::ex2(x);  // one in four on the FMA pipe
+          const float pe = sm80::ex2(s[4 * nt + 2 * hr + e] * sl);
           s[4 * nt + 2 * hr + e] = pe;
           sum += pe;
         }
