@@ -218,12 +218,6 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
                           {{gid.ptr(), prob.ptr()}}};
   const BackwardOutputs g{view(dq), view(dk), view(dv), {dgate.ptr()}};
   r["bwd_ms"] = median_ms([&] { bwd.run(in, g, s, st); }, iters, st);
-  {
-    BackwardOptions go;
-    go.sorted_rows = false;  // A/B: the rows' values gathered in the key-tile loop (the code before sorted_rows)
-    AttentionBackward bg(pat, go);
-    r["bwd_gathered_rows_ms"] = median_ms([&] { bg.run(in, g, s, st); }, iters, st);
-  }
   BackwardOptions to;
   to.time_phases = true;
   AttentionBackward bwd_t(pat, to);
@@ -305,8 +299,6 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
               N, r["fwd_plain_ms"].get<double>(), r["fwd_train_ms"].get<double>(), r["bwd_ms"].get<double>(),
               r["router_bwd_ms"].get<double>(), r["layer_fwd_bwd_ms"].get<double>());
   std::printf("  each branch's backward alone: %s ms\n", branches.dump().c_str());
-  std::printf("  backward with the rows' values gathered in the loop (BackwardOptions::sorted_rows false): %.3f ms\n",
-              r["bwd_gathered_rows_ms"].get<double>());
   print_phases("moga backward", r["bwd_phases"]);
   for (const auto& [name, p] : branch_phases.items()) print_phases(name.c_str(), p);
   std::printf("  each branch's backward alone: %s ms; the layer's backward per backward row: %s ms\n",
@@ -360,7 +352,7 @@ int plan(double dense_ms, double bw_gbs) {
 }
 
 // The A/B rows (--ab, default on with the moga rows): the same tile-pair work per pair through three paths, at
-// N = 32,768 (no ragged tile), B = 1, H = 12, D = 128, atomic dQ, each with BackwardOptions::sorted_rows on and off:
+// N = 32,768 (no ragged tile), B = 1, H = 12, D = 128, atomic dQ, the default backward row:
 //   full                 dense (seq): no perm, no block map, 512 query tiles per key-tile CTA
 //   frame_local 1x128x256    one frame, so one computed group: the same 512 x 512 full pairs through the grouped
 //                        path (perm gathers, row values by row id, the block map's index loads)
@@ -400,9 +392,8 @@ json grouped_ab(int iters, CUstream st, std::mt19937_64& rng) {
     fwd.run(view(q), view(k), view(v), view(o), c.s, nullptr, st, ro);
     const BackwardInputs in{view(q), view(k), view(v), view(o), view(dout), {lse.ptr()}};
     const BackwardOutputs g{view(dq), view(dk), view(dv)};
-    for (bool sorted : {true, false}) {  // BackwardOptions::sorted_rows: the query rows' values by cp.async or gathered
+    {
       BackwardOptions bo;
-      bo.sorted_rows = sorted;
       AttentionBackward bwd(pat, bo);
       const double ms = median_ms([&] { bwd.run(in, g, c.s, st); }, iters, st);
       bo.time_phases = true;
@@ -413,10 +404,10 @@ json grouped_ab(int iters, CUstream st, std::mt19937_64& rng) {
         if (x["phase"].get<std::string>().find(": main") != std::string::npos) main_ms += x["ms"].get<double>();
       const double us = main_ms * 1e3 / c.pairs;
       if (full_us == 0) full_us = us;
-      rows.push_back({{"case", c.name}, {"sorted_rows", sorted}, {"N", N}, {"pairs", c.pairs}, {"bwd_ms", ms},
+      rows.push_back({{"case", c.name}, {"N", N}, {"pairs", c.pairs}, {"bwd_ms", ms},
                       {"main_ms", main_ms}, {"us_per_pair", us}, {"phases", ph}});
-      std::printf("  %-22s %-14s %8.0f pairs  backward %8.3f ms  main kernel %8.3f ms  %.4f us/pair  %.2fx\n",
-                  c.name, sorted ? "sorted rows" : "gathered rows", c.pairs, ms, main_ms, us, us / full_us);
+      std::printf("  %-22s %8.0f pairs  backward %8.3f ms  main kernel %8.3f ms  %.4f us/pair  %.2fx\n", c.name,
+                  c.pairs, ms, main_ms, us, us / full_us);
     }
   }
   return rows;

@@ -239,8 +239,6 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
   const bf16_t* gk = static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh;
   const bf16_t* gv = static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh;
   const bf16_t* gdo = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + h * p.do_sh;
-  const float* lse = p.lse + ((long long)b * a.H + h) * N;
-  const float* dlt = p.dq_delta + ((long long)b * a.H + h) * N;
   const int* perm = a.perm ? a.perm + (long long)b * N : nullptr;
   const int* tok = p.tok ? p.tok + (long long)b * N : nullptr;
   const int* gid = a.gid ? a.gid + (long long)b * N : nullptr;
@@ -265,28 +263,15 @@ __global__ void __launch_bounds__(128, 1) attention_bwd(const AttnBwdParams p) {
     const unsigned base = sSt + stage * C::kStageBytes;
     load_tile<D>(base, gq, a.q_sn, tok, qt * BM, N, tid);
     load_tile<D>(base + C::kTileBytes, gdo, p.do_sn, tok, qt * BM, N, tid);
-    if (p.srows) {  // the rows' values at their sorted positions (attn_bwd_rows_kernel): cp.async, no dependent loads
-      if (tid < 6 * 16) {  // plane tid / 16 in the stage's order: lse2, D, row id, group id, wg, token; 16 bytes each
-        const int plane = tid >> 4, c = tid & 15, pi = plane < 4 ? (plane & 1) : 2;
-        const long long s0 = (long long)qt * BM + c * 4;
-        const void* src = plane < 2 || plane == 4
-                              ? static_cast<const void*>(p.srows + (((long long)b * a.H + h) * 3 + pi) * p.srow_ld + s0)
-                              : static_cast<const void*>(p.sints + ((long long)b * 3 + pi) * p.srow_ld + s0);
-        sm80::cp_async16(sm80::smem_u32(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes) + plane * BM * 4 + c * 16,
-                         src, true);
-      }
-    } else if (tid < BM) {  // plain loads: the slot was released by the previous iteration's last barrier
-      float* f = reinterpret_cast<float*>(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes);
-      int* ti = reinterpret_cast<int*>(f + 2 * BM);
-      const int s = qt * BM + tid;
-      const bool ok = s < N;
-      const int t = ok ? token_at(perm, s) : 0;
-      f[tid] = lse2_of(lse, t, ok);
-      f[BM + tid] = ok ? __ldg(dlt + t) : 0.f;
-      ti[tid] = t;
-      ti[BM + tid] = ok && gid ? __ldg(gid + s) : 0;
-      if constexpr (kCoords) ti[3 * BM + tid] = ok ? token_at(tok, s) : 0;
-      f[4 * BM + tid] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + s) : a.weight;
+    // the query rows' values at their sorted positions (attn_bwd_rows_kernel): cp.async, no dependent loads
+    if (tid < 6 * 16) {  // plane tid / 16 in the stage's order: lse2, D, row id, group id, wg, token; 16 bytes each
+      const int plane = tid >> 4, c = tid & 15, pi = plane < 4 ? (plane & 1) : 2;
+      const long long s0 = (long long)qt * BM + c * 4;
+      const void* src = plane < 2 || plane == 4
+                            ? static_cast<const void*>(p.srows + (((long long)b * a.H + h) * 3 + pi) * p.srow_ld + s0)
+                            : static_cast<const void*>(p.sints + ((long long)b * 3 + pi) * p.srow_ld + s0);
+      sm80::cp_async16(sm80::smem_u32(st_gen + stage * C::kStageBytes + 2 * C::kTileBytes) + plane * BM * 4 + c * 16,
+                       src, true);
     }
   };
 

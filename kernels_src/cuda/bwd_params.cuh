@@ -44,10 +44,10 @@ struct AttnBwdParams {
   long long dq_sb, dq_sn, dq_sh, dk_sb, dk_sn, dk_sh, dv_sb, dv_sn, dv_sh;
   BlockMapT mapT;        // key-major map for attention_bwd (full_cnt nullptr: dense)
   float* dgate;          // gated kernels (a.gate set): [B][N] d L / d gate by row
-  // Optional (attn_bwd_rows_kernel writes them, attention_bwd's query-tile loads read them; nullptr: those
-  // gather each row's values through perm instead): every query row's values at its sorted position, in the
-  // layout of attention_bwd's stage, so one tile's rows are six contiguous 256-byte runs (cp.async, no
-  // dependent loads). srows [B][H][3][srow_ld] float: base-2 lse (+inf past N or for a row without keys), D,
+  // attention_bwd's (the mma.sync key-tile kernel's; attn_bwd_rows_kernel writes them): every query row's
+  // values at its sorted position, in the layout of attention_bwd's stage, so one tile's rows are six
+  // contiguous 256-byte runs (cp.async, no dependent loads; measured: docs/performance.md, "The moga
+  // backward's host path and phases"). srows [B][H][3][srow_ld] float: base-2 lse (+inf past N or for a row without keys), D,
   // weight * gate; sints [B][3][srow_ld] int: row id, group id, token; srow_ld = the sorted length rounded up
   // to 64 (a multiple of attention_bwd's BM).
   float* srows;

@@ -563,10 +563,10 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
   for (const Impl::Kern& kn : im.kerns) kmax = std::max(kmax, kn.ks->topk());
   float* const delta = ensure(im.delta, (size_t)s.B * s.H * s.N * kmax * sizeof(float));
   float* const eacc = kmax > 1 ? ensure(im.eacc, 3 * tok_elems * kmax * sizeof(float)) : nullptr;
-  // BackwardOptions::sorted_rows, for the mma.sync key-tile kernel (attention_bwd reads them in runs of its BM
-  // = 64 rows; attention_bwd_wg's producer gathers the rows itself)
+  // The query rows' values in sorted order (AttnBwdParams::srows) for the mma.sync key-tile kernel, which reads
+  // them in runs of its BM = 64 rows (attention_bwd_wg's producer gathers the rows itself)
   constexpr int kRowRun = 64;
-  const bool sorted_rows = options_.sorted_rows && !var.wgmma;
+  const bool sorted_rows = !var.wgmma;
   const int srow_ld = (s.N * kmax + kRowRun - 1) / kRowRun * kRowRun;
   float* const srows = sorted_rows ? ensure(im.srows, (size_t)s.B * s.H * 3 * srow_ld * 4) : nullptr;
   int* const sints = sorted_rows ? reinterpret_cast<int*>(ensure(im.sints, (size_t)s.B * 3 * srow_ld * 4)) : nullptr;

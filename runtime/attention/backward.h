@@ -72,10 +72,6 @@ struct BackwardOptions {
   // The backward kernel row (bwd_registry.h: "sm80.mma", "sm90.wg"); "" = the MOGA_BWD_ENGINE environment
   // variable, else the default for the target and head dim. A row that cannot run there is an ArgumentError.
   std::string engine;
-  // The query rows' values (lse, D, gate, ids) gathered into sorted order once per kernel (attn_bwd_rows_kernel)
-  // so that the key-tile kernel copies each tile's by cp.async; false: it gathers them through perm in its loop
-  // (dependent loads every query tile). For A/B (bench_backward's grouped_ab); the results are the same bits.
-  bool sorted_rows = true;
 };
 
 // One phase of the last run() (BackwardOptions::time_phases): what it launched ("dynamic: route (sort, block

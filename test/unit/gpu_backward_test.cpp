@@ -277,7 +277,6 @@ void check_dlogits(const Router& r, const Dev& dgate, const std::vector<double>&
 
 class gpu_backward : public ::testing::Test {
  protected:
-  bool sorted_rows_ = true;  // BackwardOptions::sorted_rows of the backward check() runs
 
   void SetUp() override {
     std::string why;
@@ -422,7 +421,6 @@ class gpu_backward : public ::testing::Test {
     BackwardOptions bo;
     bo.deterministic = deterministic;
     if (bwd_row) bo.engine = bwd_row;
-    bo.sorted_rows = sorted_rows_;
     AttentionBackward bwd(pat, bo);
     std::vector<unsigned short> bits;
     for (int r = 0; r < runs; ++r) {
@@ -704,24 +702,6 @@ TEST_F(gpu_backward, WgmmaBackwardCapturesIntoAGraph) {
                           Case{"bwd_routed_gate", AttentionShape::seq(2, 150, 2, 128)},
                           Case{"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)}})
       check(c, Engine::MmaSync, det, 1, nullptr, true, kWgRow);
-}
-
-// BackwardOptions::sorted_rows (the query rows' values gathered once, copied by cp.async) against the gather in
-// the key-tile loop: the same values reach shared memory, so deterministic runs give the same bits; every
-// kind of row order (identity with a mask, computed groups, routed top 1 and top 2, a mixture).
-TEST_F(gpu_backward, SortedRowsGiveTheSameBits) {
-  for (const Case& c : {Case{"bwd_hooks", AttentionShape::seq(2, 333, 2, 128)},
-                        Case{"frame_local", AttentionShape::make_video(2, 3, 9, 11, 2, 128)},
-                        Case{"moga", AttentionShape::make_video(1, 3, 10, 13, 2, 128)},
-                        Case{"attn_top2_mix", AttentionShape::make_video(1, 3, 9, 11, 2, 128)},
-                        Case{"attn_top2", AttentionShape::seq(1, 97, 2, 64)}}) {
-    sorted_rows_ = true;  // (the mma.sync kernel's option: the wg rows gather in their producer)
-    const auto a = check(c, Engine::MmaSync, true, 1, nullptr, false, kMmaRow);
-    sorted_rows_ = false;
-    const auto b = check(c, Engine::MmaSync, true, 1, nullptr, false, kMmaRow);
-    ASSERT_EQ(a.size(), b.size()) << c.pattern;
-    EXPECT_TRUE(a == b) << c.pattern << ": sorted rows and gathered rows gave different gradient bits";
-  }
 }
 
 TEST_F(gpu_backward, DeterministicModeIsBitIdentical) {
