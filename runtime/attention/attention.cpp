@@ -1725,6 +1725,23 @@ PatternAttention::Layout PatternAttention::group_layout(int ki, const AttentionS
   return im.layout_for(p, tiles(ki, shape.D), &keys, G, shape.N);
 }
 
+PatternAttention::Fp8Inputs PatternAttention::last_fp8_inputs(int ki, CUstream stream) const {
+  const Impl& im = *impl_;
+  if (!im.last) throw ArgumentError("last_fp8_inputs: no run yet");
+  if (ki < 0 || ki >= (int)im.plan.size()) throw ArgumentError(fmt::format("last_fp8_inputs: no kernel {}", ki));
+  const Fp8Copy& c = im.grouped_kernel(ki) ? im.last->k[ki].fp8 : im.fp8_id;
+  if (!c.done || !im.fp8_amax_done)
+    throw ArgumentError(fmt::format("last_fp8_inputs: kernel {} did not run in FP8", ki));
+  sync(stream);
+  Fp8Inputs r;
+  r.B = c.lay.B, r.H = c.lay.H, r.rows = c.lay.N, r.rows_kv = c.lay.Nk, r.ldv = c.lay.ldv;
+  r.q = download<unsigned char>(c.q, c.lay.q_bytes);
+  r.k = download<unsigned char>(c.k, c.lay.k_bytes);
+  r.vt = download<unsigned char>(c.vt, c.lay.vt_bytes);
+  r.amax = download<float>(im.fp8_amax_buf, c.lay.amax_bytes / sizeof(float));
+  return r;
+}
+
 PatternAttention::MapStats PatternAttention::last_block_map(int ki, CUstream stream) const {
   const Impl& im = *impl_;
   if (!im.last) throw ArgumentError("last_block_map: no run yet");

@@ -332,6 +332,16 @@ class PatternAttention {
   };
   // Block map of kernel ki (dense kernels: every pair full) for the last run's shape.
   MapStats last_block_map(int ki, CUstream stream = nullptr) const;
+  // The e4m3 inputs FP8 kernel ki (registry row sm90.tma.fp8) read in the last run (fp8_prep.cuh): q8 [B][rows]
+  // [H][128], k8 [B][rows_kv][H][128], vt8 [B][H][128][ldv] as raw e4m3 bytes, amax [3][B H]; rows in the
+  // kernel's order (a gathered kernel's sorted order). ArgumentError when kernel ki did not run FP8.
+  struct Fp8Inputs {
+    int B = 0, H = 0;
+    long long rows = 0, rows_kv = 0, ldv = 0;
+    std::vector<unsigned char> q, k, vt;
+    std::vector<float> amax;
+  };
+  Fp8Inputs last_fp8_inputs(int ki, CUstream stream = nullptr) const;
 
  private:
   struct Impl;

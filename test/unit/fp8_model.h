@@ -29,6 +29,14 @@ inline double round_e4m3(double x) {
   return std::copysign(std::min(r, 448.0), x);
 }
 
+// The value of an e4m3 byte (NaN for S.1111.111).
+inline double decode_e4m3(unsigned char b) {
+  const int e = (b >> 3) & 15, m = b & 7;
+  if (e == 15 && m == 7) return std::numeric_limits<double>::quiet_NaN();
+  const double v = e == 0 ? std::ldexp((double)m, -9) : std::ldexp(1.0 + m / 8.0, e - 7);
+  return (b & 0x80) ? -v : v;
+}
+
 // x (D values, D a power of two) times the orthonormal Hadamard matrix H / sqrt(D) (Sylvester order: the
 // butterfly of fp8_prep.cuh's rotation).
 inline void hadamard_rows(float* x, int D) {
@@ -39,7 +47,7 @@ inline void hadamard_rows(float* x, int D) {
         x[j] = a + b;
         x[j + len] = a - b;
       }
-  const float f = 1.f / std::sqrt((float)D);
+  const float f = (float)(1.0 / std::sqrt((double)D));  // the device's constant (1 / sqrt(128) to float)
   for (int i = 0; i < D; ++i) x[i] *= f;
 }
 

@@ -121,7 +121,11 @@ TEST(fp8_layout, KeySlotsMatchThePackingOfP) {
           slots.insert(moga::fp8_key_slot(key));
         }
   EXPECT_EQ(slots.size(), 192u) << "a permutation";
-  for (int r = 0; r < 64; ++r) EXPECT_EQ(moga::fp8_key_slot(r) / 16, r / 16) << "stays in its block of 16";
+  for (int r = 0; r < 64; ++r) {
+    EXPECT_EQ(moga::fp8_key_slot(r) / 16, r / 16) << "stays in its block of 16";
+    const int c = moga::fp8_key_slot(r);  // the inverse the GPU test reads V^T with
+    EXPECT_EQ((c & ~15) | (((c >> 1) & 1) << 3) | (((c >> 2) & 3) << 1) | (c & 1), r);
+  }
 }
 
 TEST(fp8_layout, PrepLayoutAndMapShapes) {

@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "kernels_src/cuda/fp8_prep.cuh"
 #include "kernels_src/cuda/prep.cuh"
 #include "runtime/attention/attention.h"
 #include "runtime/attention/compiled_embed.h"
@@ -1277,6 +1278,75 @@ TEST_F(gpu_attention, Fp8DenseAgrees) {
   EXPECT_EQ(r.unwritten, 0);
   EXPECT_LE(r.rel, kFp8Tol);
   std::cout << "full N=2100 H=9 sm90.tma.fp8 default: FP8 rel L2 " << r.rel << "\n";
+}
+
+// The prep's e4m3 inputs (PatternAttention::last_fp8_inputs) against the host's quantization of the same bf16
+// tensors (fp8_prep.cuh): the amax per (tensor, batch, head), q8 and k8 (Hadamard-rotated rows) and V^T
+// (transposed, key n at column fp8_key_slot(n), zeros past the keys) element by element; equal but for float
+// rounding ties (then one e4m3 step apart). Dense (the token order) and a routed kernel (its sorted order,
+// padding rows zero). Localizes an FP8 failure to the prep or the kernel.
+TEST_F(gpu_attention, Fp8PrepMatchesTheHostQuantization) {
+  if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
+  auto check = [&](PatternAttention& attn, const Problem& pr, int ki, const std::string& what) {
+    const Outcome r = run(attn, pr);
+    const PatternAttention::Fp8Inputs in = attn.last_fp8_inputs(ki);
+    const int B = pr.s.B, N = pr.s.N, H = pr.s.H, D = 128;
+    std::vector<int> perm;  // the kernel's order: [B][rows] tokens, -1 padding
+    if (attn.spec().kernels[ki].grouped()) perm = attn.last_order(ki, nullptr, /*raw=*/true).perm;
+    ASSERT_EQ(in.B, B);
+    const long long rows = in.rows;
+    ASSERT_EQ(perm.empty() ? (long long)N : (long long)perm.size() / B, rows) << what;
+    const std::vector<float>* src[3] = {&r.q, &r.k, &r.v};
+    long long mismatched = 0, far = 0, total = 0, amax_off = 0;
+    for (int t = 0; t < 3; ++t)
+      for (int b = 0; b < B; ++b)
+        for (int h = 0; h < H; ++h) {
+          // rows of this (b, h) in the kernel's order, rotated for q and k
+          std::vector<float> x((size_t)rows * D, 0.f);
+          for (long long n = 0; n < rows; ++n) {
+            const int tok = perm.empty() ? (int)n : perm[(size_t)b * rows + n];
+            if (tok < 0) continue;
+            for (int d = 0; d < D; ++d) x[n * D + d] = (*src[t])[(((size_t)b * N + tok) * H + h) * D + d];
+            if (t < 2) moga::test::hadamard_rows(x.data() + n * D, D);
+          }
+          float amax = 0.f;
+          for (float f : x) amax = std::max(amax, std::fabs(f));
+          const float dev_amax = in.amax[(size_t)t * B * H + b * H + h];
+          amax_off += std::fabs(dev_amax - amax) > 1e-6f * amax;
+          const float sc = dev_amax > 0.f ? 448.f / dev_amax : 1.f;
+          for (long long n = 0; n < rows; ++n)
+            for (int d = 0; d < D; ++d) {
+              const double want = moga::test::round_e4m3((double)(x[n * D + d] * sc));
+              const size_t at = t == 0   ? ((size_t)(b * rows + n) * H + h) * D + d
+                                : t == 1 ? ((size_t)(b * in.rows_kv + n) * H + h) * D + d
+                                         : ((size_t)(b * H + h) * D + d) * in.ldv + moga::fp8_key_slot((int)n);
+              const double got = moga::test::decode_e4m3((t == 0 ? in.q : t == 1 ? in.k : in.vt)[at]);
+              ++total;
+              if (got != want) {
+                ++mismatched;
+                far += std::fabs(got - want) > std::fabs(want) * 0.126 + std::ldexp(1.0, -9);
+              }
+            }
+          if (t == 2)  // V^T columns whose key is past the keys: zeros (column c holds key key_of(c))
+            for (int d = 0; d < D; ++d)
+              for (long long c = 0; c < in.ldv; ++c) {
+                const long long key = (c & ~15LL) | (((c >> 1) & 1) << 3) | (((c >> 2) & 3) << 1) | (c & 1);
+                if (key >= rows) far += in.vt[((size_t)(b * H + h) * D + d) * in.ldv + c] != 0;
+              }
+        }
+    std::cout << what << ": " << total << " e4m3 values, " << mismatched << " one step off the host's (ties), " << far
+              << " further; amax off " << amax_off << "\n";
+    EXPECT_EQ(amax_off, 0) << what;
+    EXPECT_EQ(far, 0) << what;
+    EXPECT_LE(mismatched, total / 1000) << what;
+  };
+  const LoadedPattern full = load_builtin("full"), dyn = load_builtin("moga_dynamic");
+  PatternAttention a(full, fp8_options(full));
+  Problem pr = seq_problem(2, 1000, 2, 128);
+  pr.inputs = outlier_inputs;
+  check(a, pr, 0, "prep, full (token order)");
+  PatternAttention d(dyn, fp8_options(dyn));
+  check(d, video_problem(2, 5, 13, 17, 2, 128), 0, "prep, moga_dynamic (sorted order)");
 }
 
 // Every structure in FP8 at the row's default tiles: causal, sliding window, staged key columns (radial),
