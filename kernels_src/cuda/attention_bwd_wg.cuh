@@ -207,17 +207,20 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     const int c = tid % C::kCH, r0 = tid / C::kCH;
     const unsigned soff = r0 * 128 + (((c & 7) ^ (r0 & 7)) << 4);
     const unsigned kvoff = soff + (c >> 3) * C::kKVBlock, qoff = soff + (c >> 3) * C::kQBlock;
-    auto rows = [&](unsigned dst, const bf16_t* g, long long sn, int s0, int nrows) {
+    // the same rows of two tensors (K and V, Q and dO): one token load per row for both
+    auto rows = [&](unsigned dst1, const bf16_t* g1, long long sn1, unsigned dst2, const bf16_t* g2, long long sn2,
+                    int s0, int nrows) {
       for (int i = 0; i < nrows; i += C::kLdStep) {
         const int s = s0 + r0 + i;
         const bool ok = s < N;
         const long long t = ok ? token_at(tok, s) : 0;
-        sm80::cp_async16(dst + i * 128, g + t * sn + c * 8, ok);
+        sm80::cp_async16(dst1 + i * 128, g1 + t * sn1 + c * 8, ok);
+        sm80::cp_async16(dst2 + i * 128, g2 + t * sn2 + c * 8, ok);
       }
     };
     if (n_tot == 0) return;  // no query tile sees the key tile: nothing to copy
-    rows(sK + kvoff, static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh, a.k_sn, kv0, BN);
-    rows(sV + kvoff, static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh, a.v_sn, kv0, BN);
+    rows(sK + kvoff, static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh, a.k_sn, sV + kvoff,
+         static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh, a.v_sn, kv0, BN);
     sm90::cp_async_mbar_arrive(bar_kv);
     const bf16_t* gq = static_cast<const bf16_t*>(a.q) + b * a.q_sb + h * a.q_sh;
     const bf16_t* gdo = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + h * p.do_sh;
@@ -225,8 +228,8 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     for (int j = 0; j < n_tot; ++j) {
       const int st = j % S, q0 = tile_of(j) * BM;
       if (j >= S) sm90::mbar_wait(bar_empty + 8 * st, ((j / S) - 1) & 1);
-      rows(base + C::kQOff + st * C::kQBytes + qoff, gq, a.q_sn, q0, BM);
-      rows(base + C::kdOOff + st * C::kQBytes + qoff, gdo, p.do_sn, q0, BM);
+      rows(base + C::kQOff + st * C::kQBytes + qoff, gq, a.q_sn, base + C::kdOOff + st * C::kQBytes + qoff, gdo,
+           p.do_sn, q0, BM);
       sm90::cp_async_mbar_arrive(bar_full + 8 * st);
       row_values(st, q0, tid, 128);
       sm90::mbar_arrive(bar_full + 8 * st);
