@@ -13,10 +13,13 @@
 //        (then attn_bwd_fold_kernel); false: no dQ (attention_bwd_dq<V, D, 128> computes it). DQ_BULK (backward
 //        row sm90.wg.bulk): the same sums staged in shared memory and added by one bulk reduction per row
 //        (cp.reduce.async.bulk .add.f32, 256 bytes: FA3's dQ path, there by TMA) instead of 16 red.v2 per thread.
-//   template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
+//   template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false>
 //   __global__ void attention_bwd_wg_tma(AttnBwdParams p, BwdTmaMaps tm);   the same for kernels without a
 //        gather (p.perm, p.tok null; rows sm90.wg.tma*): the producer is one warp whose lane 0 issues TMA boxes
-//        of q, k, v, dout (tm: bwd_params.cuh, __grid_constant__), setmaxnreg 24 / 240.
+//        of q, k, v, dout (tm: bwd_params.cuh, __grid_constant__), setmaxnreg 24 / 240. DK_RS (row
+//        sm90.wg.tma.rs): dK += dS^T Q from dS^T in registers (RS, FA3's Mma_dKV_is_RS), which the consumers'
+//        240 registers hold without serializing the wgmmas (at 224, the cp.async kernel's, they do not); dS
+//        then goes to shared memory only for dQ (not at all without DQ_ATOMIC).
 //
 // One CTA per key tile of 128 keys, three warpgroups:
 //   warpgroup 0, producer (setmaxnreg down to kProducerRegs): K and V of the key tile once (kv_full), then
@@ -97,9 +100,11 @@ __device__ __forceinline__ void pack_a(const float (&x)[32], int kb, unsigned (&
 }  // namespace bwd_wg_detail
 
 // The kernels' body; tm: the TMA maps (TMA: attention_bwd_wg_tma), else nullptr.
-template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK, bool TMA>
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK, bool TMA, bool DK_RS>
 __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, const BwdTmaMaps* tm) {
   static_assert(DQ_ATOMIC || !DQ_BULK, "DQ_BULK is a way of adding dQ: it needs DQ_ATOMIC");
+  static_assert(TMA || !DK_RS, "DK_RS needs the TMA kernel's 240 consumer registers");
+  constexpr bool kStoreDS = DQ_ATOMIC || !DK_RS;  // dS^T in shared memory: for dQ, or for an SS dK
 #if defined(MOGA_HAS_WGMMA)
   using namespace bwd_detail;
   using C = AttnBwdWgCfg<D>;
@@ -371,7 +376,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     // 2 kb + half, swizzled), read by dK's and dQ's wgmma
     const unsigned sDS = base + C::kDSOff + (j & 1) * C::kDSBytes;
 #pragma unroll
-    for (int kb = 0; kb < 4; ++kb) {
+    for (int kb = 0; kb < (kStoreDS ? 4 : 0); ++kb) {
       unsigned da[4];
       bwd_wg_detail::pack_a(dp, kb, da);
 #pragma unroll
@@ -384,9 +389,17 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     }
     // the dS stores before the wgmma (async proxy) reads them: this warpgroup's rows (dK), or both
     // warpgroups' (dQ reads all 128 keys)
-    sm90::fence_proxy_async();
-    if constexpr (DQ_ATOMIC && C::kSplitD) sm90::named_sync(1, C::kConsumerThreads);
-    else sm90::named_sync(2 + g, 128);
+    if constexpr (kStoreDS) {
+      sm90::fence_proxy_async();
+      if constexpr (DQ_ATOMIC && C::kSplitD) sm90::named_sync(1, C::kConsumerThreads);
+      else sm90::named_sync(2 + g, 128);
+    }
+    // DK_RS: dS^T's A fragments, all packed before the fence (packing between the wgmmas makes ptxas insert
+    // a warpgroup arrive before each, C7519)
+    unsigned da[DK_RS ? 4 : 1][4];
+    if constexpr (DK_RS)
+#pragma unroll
+      for (int kb = 0; kb < 4; ++kb) bwd_wg_detail::pack_a(dp, kb, da[kb]);
     sm90::wg_fence();
     float dq[32];
     if constexpr (DQ_ATOMIC) {
@@ -403,12 +416,15 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     // dK += dS^T Q: SS, A = this warpgroup's 64 dS^T rows (K-major: queries contiguous), B = Q rows
 #pragma unroll
     for (int kb = 0; kb < 4; ++kb)
-      if constexpr (D == 128)
+      if constexpr (DK_RS) {  // A = dS^T packed from its accumulator (rows: this warpgroup's keys)
+        sm90::wgmma_rs<D, 1>(dk, da[kb], sm90::gmma_desc_sw128(sQ + kb * 2048, C::kQBlock, 1024), 1);
+      } else if constexpr (D == 128) {
         sm90::wgmma_ss_n128_t1(dk, sm90::gmma_desc_sw128(sDS + g * 64 * 128 + kb * 32, 16, 1024),
                                sm90::gmma_desc_sw128(sQ + kb * 2048, C::kQBlock, 1024), 1);
-      else
+      } else {
         sm90::wgmma_ss_n64_t1(dk, sm90::gmma_desc_sw128(sDS + g * 64 * 128 + kb * 32, 16, 1024),
                               sm90::gmma_desc_sw128(sQ + kb * 2048, C::kQBlock, 1024), 1);
+      }
     sm90::wg_commit();
     if constexpr (DQ_ATOMIC) {
       sm90::wg_wait<1>();  // dV and dQ in (groups complete in order)
@@ -495,12 +511,12 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
 
 template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
 __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p) {
-  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, false>(p, nullptr);
+  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, false, false>(p, nullptr);
 }
-template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false>
 __global__ void __launch_bounds__(384, 1)
     attention_bwd_wg_tma(const __grid_constant__ AttnBwdParams p, const __grid_constant__ BwdTmaMaps tm) {
-  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true>(p, &tm);
+  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true, DK_RS>(p, &tm);
 }
 
 template <int D>

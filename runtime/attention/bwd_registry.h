@@ -16,6 +16,8 @@
 //   sm90.wg.tma, sm90.wg.tma.bulk  the same two with a TMA producer (attention_bwd_wg_tma: one lane issues the
 //             boxes, setmaxnreg 24 / 240) for kernels without a gather; a kernel with one (computed or routed
 //             groups, top-k rows) runs the row's cp.async kernel (sm90.wg, sm90.wg.bulk).
+//   sm90.wg.tma.rs  sm90.wg.tma with dK += dS^T Q from registers (FA3's RS dK; fits the TMA kernel's 240
+//             registers only), to measure against it; gathering kernels: sm90.wg.
 // Selection (choose_backward): a named row (BackwardOptions::engine, else the environment variable
 // MOGA_BWD_ENGINE), refused with the reason when it cannot run the target or head dim; else the default:
 // sm90.wg.tma on sm_90 at D = 128 (verified and measured on an H200), sm80.mma elsewhere. Header-only (small).
@@ -39,6 +41,7 @@ struct BackwardVariant {
   bool wgmma;              // built for the "a" target (sm_90a)
   bool dq_bulk = false;    // attention_bwd_wg's DQ_BULK (dQ by bulk reductions)
   bool tma = false;        // attention_bwd_wg_tma for kernels without a gather
+  bool dk_rs = false;      // its DK_RS (dK from dS^T in registers; the TMA kernel only)
 
   // Why the row cannot run at arch / head dim D, or "" when it can.
   std::string check(const std::string& arch, int D) const;
@@ -71,9 +74,10 @@ inline std::string BackwardVariant::check(const std::string& arch, int D) const 
 }
 
 inline std::string BackwardVariant::main_expr(const std::string& v, int D, bool dq_atomic, bool gathers) const {
-  const char* k = !wgmma ? "attention_bwd" : uses_tma(gathers) ? "attention_bwd_wg_tma" : "attention_bwd_wg";
-  return fmt::format("moga::{}<{}, {}, {}{}>", k, v, D, dq_atomic ? "true" : "false",
-                     dq_bulk && dq_atomic ? ", true" : "");
+  const bool t = uses_tma(gathers), bulk = dq_bulk && dq_atomic;
+  const char* k = !wgmma ? "attention_bwd" : t ? "attention_bwd_wg_tma" : "attention_bwd_wg";
+  const std::string tail = t && dk_rs ? fmt::format(", {}, true", bulk ? "true" : "false") : bulk ? ", true" : "";
+  return fmt::format("moga::{}<{}, {}, {}{}>", k, v, D, dq_atomic ? "true" : "false", tail);
 }
 inline std::string BackwardVariant::dq_expr(const std::string& v, int D) const {
   return block_n == 64 ? fmt::format("moga::attention_bwd_dq<{}, {}>", v, D)
@@ -94,6 +98,8 @@ inline const std::vector<BackwardVariant>& backward_registry() {
        384, true, false, true},
       {"sm90.wg.tma.bulk", "attention_bwd_wg, TMA producer and dQ by bulk reductions (gathers: sm90.wg.bulk)", 64, 128,
        384, true, true, true},
+      {"sm90.wg.tma.rs", "sm90.wg.tma with dK from dS^T in registers (RS; gathers: sm90.wg)", 64, 128, 384, true, false,
+       true, true},
   };
   return rows;
 }

@@ -280,7 +280,11 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   expect_error<ArgumentError>([] { choose_backward("sm_80", 128, "sm90.wg"); },
                               {"BackwardOptions::engine 'sm90.wg'", "sm_90 only", "sm_80"});
   expect_error<ArgumentError>([] { choose_backward("sm_90", 128, "fa3"); },
-                              {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk, sm90.wg.tma, sm90.wg.tma.bulk"});
+                              {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk, sm90.wg.tma, sm90.wg.tma.bulk, sm90.wg.tma.rs"});
+  const BackwardVariant& rs = *find_backward("sm90.wg.tma.rs");
+  EXPECT_EQ(rs.main_expr("V", 128, true), "moga::attention_bwd_wg_tma<V, 128, true, false, true>");
+  EXPECT_EQ(rs.main_expr("V", 128, false), "moga::attention_bwd_wg_tma<V, 128, false, false, true>");
+  EXPECT_EQ(rs.main_expr("V", 128, true, true), "moga::attention_bwd_wg<V, 128, true>");
   // the TMA rows: their TMA kernel for kernels without a gather, the cp.async one for the others
   const BackwardVariant& tma = *find_backward("sm90.wg.tma.bulk");
   EXPECT_EQ(tma.main_expr("V", 128, true), "moga::attention_bwd_wg_tma<V, 128, true, true>");
@@ -313,7 +317,8 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
       {"sm90.wg.bulk", {"full", "bwd_hooks", "moga_dynamic", "attn_top2_mix"}},  // its dQ only differs
       // the TMA producer on kernels without a gather (dense, masked, softcap and bias, a mixture of them)
       {"sm90.wg.tma", {"full", "causal", "bwd_hooks", "bwd_mix", "attn_video_bias"}},
-      {"sm90.wg.tma.bulk", {"full", "bwd_holes"}}};
+      {"sm90.wg.tma.bulk", {"full", "bwd_holes"}},
+      {"sm90.wg.tma.rs", {"full", "causal", "bwd_hooks", "attn_video_bias"}}};
   // D = 64 (dQ per warpgroup over its own keys): a dense, a softcap + bias, a routed and a top-2 mixture kernel
   const std::vector<const char*> d64 = {"full", "bwd_hooks", "moga_dynamic", "attn_top2_mix"};
   for (const auto& [row, pats] : runs)

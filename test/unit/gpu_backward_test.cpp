@@ -503,7 +503,7 @@ constexpr const char* kMmaRow = "sm80.mma";  // the mma.sync backward (the fallb
 constexpr const char* kWgRow = "sm90.wg";  // the wgmma backward (attention_bwd_wg.cuh)
 constexpr const char* kWgBulkRow = "sm90.wg.bulk";  // the same with dQ by bulk reductions
 // and with the TMA producer (kernels without a gather; the others run the rows above)
-constexpr const char* kWgTmaRows[] = {"sm90.wg.tma", "sm90.wg.tma.bulk"};
+constexpr const char* kWgTmaRows[] = {"sm90.wg.tma", "sm90.wg.tma.bulk", "sm90.wg.tma.rs"};
 
 std::vector<Case> cases() {
   std::vector<Case> c;
@@ -557,7 +557,7 @@ class Precompile : public ::testing::Environment {
     if (!jit::device_available()) return;
     jit::Device::get().make_current();
     // engine: 0 mma.sync, 1 wgmma, 2 backward on sm80.mma, 3 on sm90.wg, 4 on sm90.wg.bulk, 5, 6 the tma rows,
-    // 7 the default row;
+    // 7 the default row, 8 sm90.wg.tma.rs;
     // only what the tests selected to run need (--gtest_filter: gpu-check's rows split the suite)
     std::vector<std::string> selected;
     const ::testing::UnitTest& ut = *::testing::UnitTest::GetInstance();
@@ -575,7 +575,8 @@ class Precompile : public ::testing::Environment {
       jobs.insert({c.pattern, c.s.D, 0});
       if (need_mma_bwd) jobs.insert({c.pattern, c.s.D, 2});
       if (sm90 && need_wg) jobs.insert({c.pattern, c.s.D, 3}), jobs.insert({c.pattern, c.s.D, 4});
-      if (sm90 && need_tma) jobs.insert({c.pattern, c.s.D, 5}), jobs.insert({c.pattern, c.s.D, 6});
+      if (sm90 && need_tma)
+        for (int kind : {5, 6, 8}) jobs.insert({c.pattern, c.s.D, kind});
     }
     if (jit::Device::get().arch() == "sm_90" && need_mma_bwd)
       for (const char* p : {"causal", "bwd_hooks", "bwd_holes", "natten2d", "moga", "attn_top2_mix"})
@@ -595,6 +596,7 @@ class Precompile : public ::testing::Environment {
               if (kind == 3) bo.engine = kWgRow;
               if (kind == 4) bo.engine = kWgBulkRow;
               if (kind == 5 || kind == 6) bo.engine = kWgTmaRows[kind - 5];
+              if (kind == 8) bo.engine = kWgTmaRows[2];
               AttentionBackward(pattern_named(p), bo).compile(D);
             } else {
               AttentionOptions o;
@@ -670,8 +672,8 @@ TEST_F(gpu_backward, WgmmaBackwardTmaEveryPattern) {
   for (const char* row : kWgTmaRows)
     for (const Case& c : cases())
       check(c, Engine::MmaSync, false, 1, nullptr, false, row);
-  for (const Case& c : cases())
-    check(c, Engine::MmaSync, true, 1, nullptr, false, kWgTmaRows[0]);
+  for (const char* row : {kWgTmaRows[0], kWgTmaRows[2]})  // (.tma.bulk's deterministic kernel is .tma's)
+    for (const Case& c : cases()) check(c, Engine::MmaSync, true, 1, nullptr, false, row);
 }
 
 TEST_F(gpu_backward, WgmmaBackwardEveryPatternDeterministicDq) {
