@@ -2,7 +2,7 @@
 // cuDNN's (torch SDPA, cuDNN backend: bench/peers/backward_peers.py), in one run on one device; and the MoGA
 // layer's training step (--moga: the `moga` pattern at M = 16, routed + STGA + frame-local).
 //
-//   moga_bench_backward [--json FILE] [--n 8190,32760] [--iters N] [--peers SCRIPT | --no-peers] [--no-moga]
+//   moga_bench_backward [--json FILE] [--n 8190,32760] [--d 128,64] [--iters N] [--peers SCRIPT | --no-peers] [--no-moga]
 //                       [--no-ab] [--plan [--dense-ms MS] [--bw GBS]]
 // --ab rows (default on): the grouped path's cost per tile pair against dense (grouped_ab below).
 //
@@ -12,7 +12,7 @@
 // (the peer: FlexAttention the PyTorch way, 6.64 ms on an H200); and each branch's backward alone
 // (moga_dynamic M=16, stga, frame_local: their sum against the mixture's is the mixture's overhead).
 //
-// bf16, B = 1, H = 12, D = 128 (the peer configuration). Per N: the forward with the log-sum-exp
+// bf16, B = 1, H = 12, D = 128 (the peer configuration; --d adds 64, without a peer). Per N: the forward with the log-sum-exp
 // (Auto engine: wgmma on Hopper) and without, the backward with atomic dQ and with the deterministic dQ pass
 // on every backward row that runs on the device (bwd_registry.h: sm80.mma, and sm90.wg on sm_90; the layer's
 // backward too), and the relative L2 between the rows' gradients (same inputs: a check at full size);
@@ -423,7 +423,7 @@ std::string today() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string json_path, peers = "bench/peers/backward_peers.py", ns = "8190,32760";
+  std::string json_path, peers = "bench/peers/backward_peers.py", ns = "8190,32760", ds = "128,64";
   int iters = 10;
   bool no_peers = false, with_moga = true, plan_only = false, with_ab = true;
   double dense_ms = 92.7, bw = 3300;
@@ -442,12 +442,13 @@ int main(int argc, char** argv) {
     else if (a == "--peers") peers = next();
     else if (a == "--no-peers") no_peers = true;
     else if (a == "--no-moga") with_moga = false;
+    else if (a == "--d") ds = next();
     else if (a == "--no-ab") with_ab = false;
     else if (a == "--plan") plan_only = true;
     else if (a == "--dense-ms") dense_ms = std::atof(next().c_str());
     else if (a == "--bw") bw = std::atof(next().c_str());
     else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--n N,N] [--iters N] [--peers SCRIPT | --no-peers] [--no-moga] [--no-ab] "
+      std::fprintf(stderr, "usage: %s [--json FILE] [--n N,N] [--d 128,64] [--iters N] [--peers SCRIPT | --no-peers] [--no-moga] [--no-ab] "
                    "[--plan [--dense-ms MS] [--bw GBS]]\n",
                    argv[0]);
       return 2;
@@ -466,6 +467,16 @@ int main(int argc, char** argv) {
       return 2;
     }
     p = c == std::string::npos ? ns.size() : c + 1;
+  }
+  std::vector<int> Ds;  // head dims of the dense rows (the peer script and the moga rows: D = 128)
+  for (size_t p = 0; p < ds.size();) {
+    const size_t c = ds.find(',', p);
+    Ds.push_back(std::atoi(ds.substr(p, c - p).c_str()));
+    if (Ds.back() != 64 && Ds.back() != 128) {
+      std::fprintf(stderr, "--d %s: head dims are 64 or 128\n", ds.c_str());
+      return 2;
+    }
+    p = c == std::string::npos ? ds.size() : c + 1;
   }
   if (plan_only) return plan(dense_ms, bw);
   std::string why;
@@ -495,18 +506,19 @@ int main(int argc, char** argv) {
     result["iters"] = iters;
     result["method"] = "CUDA events per call, 3 warm-up calls, median of iters calls";
     json rows = json::array();
+    for (int D : Ds)
     for (int N : Ns) {
-      const size_t n = (size_t)N * kH * kD;
+      const size_t n = (size_t)N * kH * D;
       jit::DeviceBuffer q(n * 2), k(n * 2), v(n * 2), o(n * 2), dout(n * 2), dq(n * 2), dk(n * 2), dv(n * 2),
           lse((size_t)kH * N * 4);
       for (jit::DeviceBuffer* b : {&q, &k, &v, &dout}) fill_random(*b, n, rng);
       auto view = [&](const jit::DeviceBuffer& b) {
-        return TensorView::contiguous(b.ptr(), DType::BF16, {1, N, kH, kD});
+        return TensorView::contiguous(b.ptr(), DType::BF16, {1, N, kH, D});
       };
-      const AttentionShape s = AttentionShape::seq(1, N, kH, kD);
+      const AttentionShape s = AttentionShape::seq(1, N, kH, D);
       RunOptions with_lse;
       with_lse.lse = {lse.ptr()};
-      json r = {{"case", "full"}, {"N", N}, {"B", 1}, {"H", kH}, {"D", kD}, {"engine", engine_name(fwd.engine(0, kD))}};
+      json r = {{"case", "full"}, {"N", N}, {"B", 1}, {"H", kH}, {"D", D}, {"engine", engine_name(fwd.engine(0, D))}};
       r["fwd_ms"] = median_ms([&] { fwd.run(view(q), view(k), view(v), view(o), s, nullptr, st); }, iters, st);
       r["fwd_lse_ms"] =
           median_ms([&] { fwd.run(view(q), view(k), view(v), view(o), s, nullptr, st, with_lse); }, iters, st);
@@ -519,11 +531,12 @@ int main(int argc, char** argv) {
       to.deterministic = true;
       AttentionBackward btd(pat, to);
       r["bwd_det_phases"] = phases(btd, [&] { btd.run(in, g, s, st); }, iters);
-      const std::string def = default_backward(dev.arch(), kD).name;
+      const std::string def = default_backward(dev.arch(), D).name;
       r["default_row"] = def;
-      print_phases(fmt::format("full N={} atomic dQ (default row {})", N, def).c_str(), r["bwd_phases"]);
-      print_phases(fmt::format("full N={} deterministic dQ (default row {})", N, def).c_str(), r["bwd_det_phases"]);
-      const double flops = 4.0 * N * (double)N * kH * kD;
+      print_phases(fmt::format("full N={} D={} atomic dQ (default row {})", N, D, def).c_str(), r["bwd_phases"]);
+      print_phases(fmt::format("full N={} D={} deterministic dQ (default row {})", N, D, def).c_str(),
+                   r["bwd_det_phases"]);
+      const double flops = 4.0 * N * (double)N * kH * D;
       r["fwd_tflops"] = flops / r["fwd_ms"].get<double>() * 1e-9;
       // every backward row; the first (sm80.mma, the reference) also under the plain keys. The gradients of each
       // row are compared with the first's (rel L2 per tensor: the engines must agree at full size too).
@@ -545,7 +558,7 @@ int main(int argc, char** argv) {
           tp.time_phases = true;
           AttentionBackward bp(pat, tp);
           e["bwd_phases"] = phases(bp, [&] { bp.run(in, g, s, st); }, iters);
-          print_phases(fmt::format("full N={} atomic dQ, {}", N, brows[i]).c_str(), e["bwd_phases"]);
+          print_phases(fmt::format("full N={} D={} atomic dQ, {}", N, D, brows[i]).c_str(), e["bwd_phases"]);
         }
         e["bwd_tflops"] = 2.5 * flops / e["bwd_ms"].get<double>() * 1e-9;
         e["bwd_det_tflops"] = 2.5 * flops / e["bwd_det_ms"].get<double>() * 1e-9;
@@ -596,12 +609,13 @@ int main(int argc, char** argv) {
     }
     // one line per N and backward row: ours / cuDNN (< 1: ours is faster), and the row against the first
     // (sm80.mma) in time and in its gradients (rel L2, the largest of dq, dk, dv); * marks the default row
-    std::printf("%-7s %-10s %9s %9s %-9s %9s %9s %9s %9s %11s %11s %10s\n", "N", "fwd", "fwd ms", "+lse ms", "bwd row",
-                "bwd ms", "bwd TF/s", "det ms", "cuDNN ms", "ours/cuDNN", "vs first", "rel L2");
+    std::printf("%-7s %-4s %-10s %9s %9s %-17s %9s %9s %9s %9s %11s %11s %10s\n", "N", "D", "fwd", "fwd ms", "+lse ms",
+                "bwd row", "bwd ms", "bwd TF/s", "det ms", "cuDNN ms", "ours/cuDNN", "vs first", "rel L2");
     for (const json& r : rows) {
       double peer = -1;
       for (const json& p : peer_rows)
-        if (p.value("peer", "") == "sdpa_cudnn" && p.value("N", 0) == r["N"].get<int>() && p.contains("bwd_ms"))
+        if (p.value("peer", "") == "sdpa_cudnn" && p.value("N", 0) == r["N"].get<int>() && p.contains("bwd_ms") &&
+            r["D"].get<int>() == 128)  // the peer script runs D = 128
           peer = p["bwd_ms"].get<double>();
       const double first = r["bwd_ms"].get<double>();
       for (const std::string& row : brows) {
@@ -610,8 +624,8 @@ int main(int argc, char** argv) {
         double rel = 0;
         if (e.contains("rel_l2_vs_" + brows[0]))
           for (const auto& [t, x] : e["rel_l2_vs_" + brows[0]].items()) rel = std::max(rel, x.get<double>());
-        std::printf("%-7d %-10s %9.3f %9.3f %-9s %9.3f %9.1f %9.3f %9s %11s %10.2fx %10s\n", r["N"].get<int>(),
-                    r["engine"].get<std::string>().c_str(), r["fwd_ms"].get<double>(), r["fwd_lse_ms"].get<double>(),
+        std::printf("%-7d %-4d %-10s %9.3f %9.3f %-17s %9.3f %9.1f %9.3f %9s %11s %10.2fx %10s\n", r["N"].get<int>(),
+                    r["D"].get<int>(), r["engine"].get<std::string>().c_str(), r["fwd_ms"].get<double>(), r["fwd_lse_ms"].get<double>(),
                     (row + (row == r.value("default_row", "") ? "*" : "")).c_str(), ms, e["bwd_tflops"].get<double>(),
                     e["bwd_det_ms"].get<double>(),
                     peer > 0 ? fmt::format("{:.3f}", peer).c_str() : "-",
