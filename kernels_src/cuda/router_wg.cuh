@@ -12,7 +12,9 @@
 //
 // RouterParams as for router_kernel except: w_packed has NW rows ([NW][d_pad], zero past M: pack with
 // Mp = NW), kc / kst are not used. 256 threads, dynamic shared memory router_wg_smem_bytes(NW, STAGES),
-// grid <= the resident CTAs (each loops over row tiles blockIdx.x + i gridDim.x). Compiled for sm_90a only
+// grid <= the resident CTAs (each loops over row tiles blockIdx.x + i gridDim.x). ROWS = 64: tiles of 64
+// rows, the second warpgroup only copying (twice the CTAs where 128-row tiles leave SMs idle: 4,096 tokens
+// are 32 tiles of 128). Compiled for sm_90a only
 // (its own NVRTC unit: runtime/attention, router_wgmma). NVRTC-compatible.
 #pragma once
 #include "prep.cuh"
@@ -23,7 +25,7 @@
 
 namespace moga {
 
-constexpr int kRouterWgRows = 128;  // token rows per CTA tile: two warpgroups of 64
+constexpr int kRouterWgRows = 128;  // token rows per CTA tile: two warpgroups of 64 (ROWS = 64: one)
 constexpr int kRouterWgKc = 64;     // k columns per stage: one 128-byte swizzle row
 constexpr int kRouterWgThreads = 256;
 
@@ -43,9 +45,10 @@ __device__ __forceinline__ void cp_async16_zfill(unsigned dst, const void* src, 
 }
 }  // namespace prep_detail
 
-template <int NW, int STAGES>
+template <int NW, int STAGES, int ROWS = kRouterWgRows>
 __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const RouterParams p) {
   static_assert(NW == 64 || NW == 128 || NW == 256, "router_wg_kernel: NW is 64, 128 or 256");
+  static_assert(ROWS == 64 || ROWS == 128, "router_wg_kernel: tiles of 64 or 128 rows");
   static_assert(STAGES >= 2, "router_wg_kernel: at least two stages");
   using namespace prep_detail;
   extern __shared__ __align__(128) unsigned char router_wg_smem_raw[];
@@ -54,7 +57,7 @@ __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const Ro
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
   const int g = lane >> 2, t = lane & 3;
   const long long rows = (long long)p.B * p.N;
-  const long long ntiles = (rows + kRouterWgRows - 1) / kRouterWgRows;
+  const long long ntiles = (rows + ROWS - 1) / ROWS;
   const int nk = p.d_pad / kRouterWgKc;
   grid_dep_wait();
   if ((long long)blockIdx.x >= ntiles) return;  // block-uniform
@@ -69,9 +72,9 @@ __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const Ro
       const int k0 = (int)(L % nk) * kRouterWgKc;
       const unsigned sa = base + (unsigned)(L % STAGES) * kStage, sb = sa + kA;
 #pragma unroll
-      for (int i = 0; i < kRouterWgRows * 8 / kRouterWgThreads; ++i) {  // x: 128 rows of 8 chunks
+      for (int i = 0; i < ROWS * 8 / kRouterWgThreads; ++i) {  // x: ROWS rows of 8 chunks
         const int idx = tid + kRouterWgThreads * i, r = idx >> 3, c = idx & 7;
-        const long long row = tile * kRouterWgRows + r;
+        const long long row = tile * ROWS + r;
         const bool ok = row < rows && k0 + 8 * c < p.d;  // d is a multiple of 8: a chunk is in or out
         const unsigned short* src = xb;
         if (ok) {
@@ -101,22 +104,24 @@ __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const Ro
     const int kc = (int)(L % nk);
     const unsigned sa = base + (unsigned)(L % STAGES) * kStage;
     const unsigned sx = sa + wg * 64 * 128, sw = sa + kA;  // this warpgroup's 64 rows; all NW weight rows
-    sm90::wg_fence();
+    if (wg * 64 < ROWS) {  // warpgroup-uniform
+      sm90::wg_fence();
 #pragma unroll
-    for (int ks = 0; ks < kRouterWgKc / 16; ++ks)
-      sm90::wgmma_ss<NW>(acc, sm90::gmma_desc_sw128(sx + ks * 32, 16, 1024), sm90::gmma_desc_sw128(sw + ks * 32, 16, 1024),
-                         (kc > 0 || ks > 0) ? 1 : 0);
-    sm90::wg_commit();
-    sm90::wg_wait<0>();
-    sm90::fence_regs(acc);
-    if (kc == nk - 1) {
-      const long long tile = blockIdx.x + (L / nk) * (long long)gridDim.x;
-      float a3[1][NW / 8][4];  // router_epilogue's view (MT = 1): register renames, no copy
+      for (int ks = 0; ks < kRouterWgKc / 16; ++ks)
+        sm90::wgmma_ss<NW>(acc, sm90::gmma_desc_sw128(sx + ks * 32, 16, 1024),
+                           sm90::gmma_desc_sw128(sw + ks * 32, 16, 1024), (kc > 0 || ks > 0) ? 1 : 0);
+      sm90::wg_commit();
+      sm90::wg_wait<0>();
+      sm90::fence_regs(acc);
+      if (kc == nk - 1) {
+        const long long tile = blockIdx.x + (L / nk) * (long long)gridDim.x;
+        float a3[1][NW / 8][4];  // router_epilogue's view (MT = 1): register renames, no copy
 #pragma unroll
-      for (int j = 0; j < NW / 8; ++j)
+        for (int j = 0; j < NW / 8; ++j)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) a3[0][j][e] = acc[4 * j + e];
-      router_epilogue<NW / 8, 1>(p, a3, tile * kRouterWgRows + wg * 64 + (warp & 3) * 16, rows, g, t);
+          for (int e = 0; e < 4; ++e) a3[0][j][e] = acc[4 * j + e];
+        router_epilogue<NW / 8, 1>(p, a3, tile * ROWS + wg * 64 + (warp & 3) * 16, rows, g, t);
+      }
     }
   }
   cp_async_wait<0>();

@@ -138,6 +138,7 @@ struct PatternAttention::Impl {
     int smem = 0;
     int router_threads = 0, router_mt = 1;
     bool router_wg = false;  // router_wg_kernel (AttentionOptions::router_wgmma), else router_kernel
+    CUfunction router_small = nullptr;  // router_wg: the 64-row tile instantiation (few row tiles)
     size_t router_smem_attr = 0;  // max dynamic smem set so far
     int router_blocks_per_sm = 0;
     size_t router_occ_smem = 0;
@@ -244,9 +245,9 @@ struct PatternAttention::Impl {
   }
   // Rows of the packed router weight of kernel p: 8 ceil(M / 8) for router_kernel, the wgmma N otherwise.
   int router_mp(const KPlan& p) const { return router_wg(p) ? router_wg_n(p.M) : 8 * ((p.M + 7) / 8); }
-  // The router launch of kernel p over rows = rp.B * rp.N: rp.kc / rp.kst, its shared memory (*smem; the
-  // function's attribute raised to it), and its grid.
-  RouterGrid router_setup(ModK& mk, const KPlan& p, RouterParams& rp, size_t* smem);
+  // The router launch of kernel p over rows = rp.B * rp.N: rp.kc / rp.kst, the function (*fn), its shared
+  // memory (*smem; the functions' attribute raised to it), and its grid.
+  RouterGrid router_setup(ModK& mk, const KPlan& p, RouterParams& rp, size_t* smem, CUfunction* fn);
   // Every check of the plan at head dim D: forced wgmma on a target without it, v7 tile rules.
   void check_plan(int D) const;
   // The arch the module for D is compiled for: sm_90a when a kernel runs wgmma, else the option's.
@@ -637,9 +638,10 @@ static std::string router_expr(int M, int cfg) {
   return fmt::format("moga::router_kernel<{}, {}, {}, {}, {}, {}>", (M + 7) / 8, c.MT, c.S, c.THREADS, c.NH,
                      c.L2 ? "true" : "false");
 }
-static std::string router_wg_expr(int M) {
+// rows: the CTA's tile, 128 (two warpgroups) or 64 (one; where 128-row tiles leave SMs idle)
+static std::string router_wg_expr(int M, int rows) {
   const int nw = router_wg_n(M);
-  return fmt::format("moga::router_wg_kernel<{}, {}>", nw, router_wg_stages(nw));
+  return fmt::format("moga::router_wg_kernel<{}, {}, {}>", nw, router_wg_stages(nw), rows);
 }
 static const char* kPrepExprs[] = {"moga::router_pack_weight_kernel", "moga::sort_hist_kernel",
                                    "moga::sort_scatter_kernel", "moga::tile_summary_kernel",
@@ -674,7 +676,7 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
   };
   std::vector<Unit> units;
   std::map<std::string, std::string> routers;  // expression -> unit name (the same for every pattern)
-  std::map<std::string, std::string> wg_routers;  // the same for router_wg_kernel (sm_90a units)
+  std::map<std::string, std::string> wg_routers;  // unit name -> M (router_wg_kernel, sm_90a units)
   bool any_prep = false;
   for (const auto& p : plan) {
     const Choice c = choose(p.index, D);
@@ -692,7 +694,7 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
       units.push_back({&pattern->cuda, std::move(o)});
     }
     if (router_wg(p))
-      wg_routers[router_wg_expr(p.M)] = fmt::format("moga-router-wg-n{}", router_wg_n(p.M));
+      wg_routers[fmt::format("moga-router-wg-n{}", router_wg_n(p.M))] = std::to_string(p.M);
     else if (p.kind == Kind::Routed)
       routers[router_expr(p.M, options->router_config)] =
           fmt::format("moga-router-nt{}-cfg{}", (p.M + 7) / 8, options->router_config);
@@ -704,9 +706,9 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
     o.name_expressions = {expr};
     units.push_back({&kPrepSource, std::move(o)});
   }
-  for (const auto& [expr, name] : wg_routers) {
+  for (const auto& [name, m] : wg_routers) {
     jit::CompileOptions o = base(name, target_arch().back() == 'a' ? target_arch() : target_arch() + "a");
-    o.name_expressions = {expr};
+    o.name_expressions = {router_wg_expr(std::stoi(m), kRouterWgRows), router_wg_expr(std::stoi(m), 64)};
     units.push_back({&kRouterWgSource, std::move(o)});
   }
   if (any_prep) {
@@ -812,7 +814,8 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     if (p.mask) k.bmap = fn(fmt::format("moga::block_map_kernel<{}>", p.variant));
     if (p.gate_prog) k.gate = fn(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
     if (router_wg(p)) {
-      k.router = fn(router_wg_expr(p.M));
+      k.router = fn(router_wg_expr(p.M, kRouterWgRows));
+      k.router_small = fn(router_wg_expr(p.M, 64));
       k.router_threads = kRouterWgThreads;
       k.router_wg = true;
     } else if (p.kind == Kind::Routed) {
@@ -1085,7 +1088,8 @@ PatternAttention::Layout PatternAttention::Impl::layout_for(const KPlan& p, cons
   return l;
 }
 
-RouterGrid PatternAttention::Impl::router_setup(ModK& mk, const KPlan& p, RouterParams& rp, size_t* smem) {
+RouterGrid PatternAttention::Impl::router_setup(ModK& mk, const KPlan& p, RouterParams& rp, size_t* smem,
+                                                CUfunction* fn) {
   const int NT = (p.M + 7) / 8;
   size_t rsmem = 0;
   if (mk.router_wg) {
@@ -1098,6 +1102,8 @@ RouterGrid PatternAttention::Impl::router_setup(ModK& mk, const KPlan& p, Router
   const jit::Driver& drv = jit::driver();
   if (rsmem > mk.router_smem_attr) {
     CU_CHECK(drv.cuFuncSetAttribute(mk.router, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)rsmem));
+    if (mk.router_small)
+      CU_CHECK(drv.cuFuncSetAttribute(mk.router_small, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)rsmem));
     mk.router_smem_attr = rsmem;
   }
   if (mk.router_occ_smem != rsmem) {
@@ -1108,10 +1114,18 @@ RouterGrid PatternAttention::Impl::router_setup(ModK& mk, const KPlan& p, Router
   if (mk.router_blocks_per_sm < 1)
     throw ArgumentError(fmt::format("kernel '{}': the router for d_model {} does not fit on an SM", p.ks->name, rp.d));
   *smem = rsmem;
+  *fn = mk.router;
   const long long rows = (long long)rp.B * rp.N;
-  if (mk.router_wg) {  // one CTA per 128 rows, at most the resident ones (they loop)
-    const long long tiles = (rows + kRouterWgRows - 1) / kRouterWgRows;
-    return {std::max(1LL, std::min(tiles, (long long)mk.router_blocks_per_sm * std::max(sms, 1))), kRouterWgThreads};
+  if (mk.router_wg) {
+    // one CTA per 128 rows, at most the resident ones (they loop); tiles of 64 rows when the 128-row tiles
+    // leave SMs idle (same smem: the second warpgroup only copies)
+    const long long cap = (long long)mk.router_blocks_per_sm * std::max(sms, 1);
+    long long tiles = (rows + kRouterWgRows - 1) / kRouterWgRows;
+    if (tiles < cap && mk.router_small) {
+      *fn = mk.router_small;
+      tiles = (rows + 63) / 64;
+    }
+    return {std::max(1LL, std::min(tiles, cap)), kRouterWgThreads};
   }
   return router_grid(rows, mk.router_mt, mk.router_threads, mk.router_blocks_per_sm, sms);
 }
@@ -1170,13 +1184,14 @@ void PatternAttention::Impl::routed_prep(ShapeState& st, Mod& m, int ki, const R
   rp.hist_chunk = w.chunk;
   rp.hist_ld = w.ld;
   size_t rsmem = 0;
-  const RouterGrid rg = router_setup(mk, p, rp, &rsmem);
+  CUfunction rfn = nullptr;
+  const RouterGrid rg = router_setup(mk, p, rp, &rsmem, &rfn);
   {
     void* a[] = {&rp};
     // PDL behind the stream's previous kernel (the pack, or whatever ran before); behind a memset it
     // launches normally
     w.hist_zero = false;
-    launch_ex(mk.router, (unsigned)rg.blocks, 1, 1, (unsigned)rg.threads, (unsigned)rsmem, stream,
+    launch_ex(rfn, (unsigned)rg.blocks, 1, 1, (unsigned)rg.threads, (unsigned)rsmem, stream,
               pdl && (repack || !memset), a);
     phase("router");
   }
@@ -1629,9 +1644,10 @@ void PatternAttention::route(int ki, const TensorView& x, const TensorView& wt, 
   rp.hist_chunk = 1;
   rp.hist_ld = 1;
   size_t rsmem = 0;
-  const RouterGrid rg = im.router_setup(mk, p, rp, &rsmem);
+  CUfunction rfn = nullptr;
+  const RouterGrid rg = im.router_setup(mk, p, rp, &rsmem, &rfn);
   void* a[] = {&rp};
-  launch_ex(mk.router, (unsigned)rg.blocks, 1, 1, (unsigned)rg.threads, (unsigned)rsmem, stream, options_.pdl, a);
+  launch_ex(rfn, (unsigned)rg.blocks, 1, 1, (unsigned)rg.threads, (unsigned)rsmem, stream, options_.pdl, a);
 }
 
 // ---- inspection ------------------------------------------------------------------------------------------

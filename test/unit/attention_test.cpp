@@ -930,10 +930,12 @@ TEST(attention_jit, CompilesTheWgmmaRouterWithoutADevice) {
     return r;
   };
   using V = std::vector<std::string>;
-  EXPECT_EQ(units_of("attn_route256", "sm_90", true), (V{"moga-router-wg-n256@sm_90a", "moga::router_wg_kernel<256, 4>"}));
+  EXPECT_EQ(units_of("attn_route256", "sm_90", true), (V{"moga-router-wg-n256@sm_90a", "moga::router_wg_kernel<256, 4, 128>",
+                                                        "moga::router_wg_kernel<256, 4, 64>"}));
   EXPECT_EQ(units_of("attn_route256", "sm_90", false),
             (V{"moga-router-nt32-cfg1@sm_90", "moga::router_kernel<32, 1, 2, 256, 2, true>"}));
-  EXPECT_EQ(units_of("attn_route64", "sm_90", true), (V{"moga-router-wg-n64@sm_90a", "moga::router_wg_kernel<64, 8>"}));
+  EXPECT_EQ(units_of("attn_route64", "sm_90", true),
+            (V{"moga-router-wg-n64@sm_90a", "moga::router_wg_kernel<64, 8, 128>", "moga::router_wg_kernel<64, 8, 64>"}));
   EXPECT_EQ(units_of("attn_route64", "sm_90", false),
             (V{"moga-router-nt8-cfg1@sm_90", "moga::router_kernel<8, 1, 3, 512, 2, true>"}));
   EXPECT_EQ(units_of("attn_route256", "sm_80", true),

@@ -877,7 +877,7 @@ GPU_TEST(RouterOf256GroupsPaddedOddLength) {
 // AttentionOptions::router_wgmma: the warpgroup-MMA router (router_wg.cuh) against the CPU router (clear
 // margins agree, probabilities within 1e-4) and the order and maps it leads to: two batch items, packed at
 // 2,001 tokens (d_model 64: one k stage past d zero-filled; 1536), padded at an odd 5,001 with d_model 200
-// (a partial last stage); N = 256 and N = 64.
+// (a partial last stage); N = 256 and N = 64; tiles of 64 rows (few tiles) and of 128 (B = 2 x 9,001).
 GPU_TEST(RouterOnWgmmaMatchesTheCpuRouter) {
   AttentionOptions o = opts();
   o.router_wgmma = true;
@@ -894,6 +894,11 @@ GPU_TEST(RouterOnWgmmaMatchesTheCpuRouter) {
   expect_close_public(run_public(padded, q), "attn_route256, wgmma router, padded, N = 5001, d_model=200");
   PatternAttention m64(test_pattern("attn_route64"), o);  // N = 64: M = 64 groups
   expect_close_public(run_public(m64, q), "attn_route64, wgmma router, padded, N = 5001, d_model=200");
+  // the cases above are fewer 128-row tiles than SMs (64-row CTAs); 18,002 rows fill a 132-SM GPU with
+  // 128-row ones (the persistent loop, a ragged last tile)
+  Problem big = seq_problem(2, 9001, 2, 128);
+  big.d_model = 136;
+  expect_close_public(run_public(attn, big), "attn_route256, wgmma router, 128-row tiles, B = 2, N = 9001");
 }
 
 // The routed layer is CUDA-graph capturable (no host copy, synchronisation or host decision on device data
