@@ -155,18 +155,22 @@ __device__ __forceinline__ void fp8_online_softmax(float* s, float (&mrow)[2], f
   }
 }
 
-// O *= alpha per row; P as e4m3 A fragments: k-step kb's register 2 half + hr holds the thread's row hr
-// columns 32 kb + 16 half + {2t, 2t + 1, 8 + 2t, 9 + 2t} (t = lane % 4) as its k = 4t .. 4t + 3
-// (wgmma_fp8.cuh), accumulators s[16 kb + 8 half + 2 hr + {0, 1, 4, 5}].
+// O *= alpha per row, skipped when no row of the warp has a new maximum (alpha = exp2(0) = 1 for all 16 rows:
+// the product would be O itself; late in a long row most tiles raise no maximum, and with FP8's halved MMA
+// time the softmax's 64 multiplies per tile are on the critical path); P as e4m3 A fragments: k-step kb's
+// register 2 half + hr holds the thread's row hr columns 32 kb + 16 half + {2t, 2t + 1, 8 + 2t, 9 + 2t}
+// (t = lane % 4) as its k = 4t .. 4t + 3 (wgmma_fp8.cuh), accumulators s[16 kb + 8 half + 2 hr + {0, 1, 4, 5}].
 template <int DT, int KB>
 __device__ __forceinline__ void fp8_rescale_and_pack(float* o, const float (&alpha)[2], const float* s,
                                                      unsigned (&pk)[KB][4]) {
+  if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {  // warp-uniform
 #pragma unroll
-  for (int dt = 0; dt < DT; ++dt) {
-    o[4 * dt + 0] *= alpha[0];
-    o[4 * dt + 1] *= alpha[0];
-    o[4 * dt + 2] *= alpha[1];
-    o[4 * dt + 3] *= alpha[1];
+    for (int dt = 0; dt < DT; ++dt) {
+      o[4 * dt + 0] *= alpha[0];
+      o[4 * dt + 1] *= alpha[0];
+      o[4 * dt + 2] *= alpha[1];
+      o[4 * dt + 3] *= alpha[1];
+    }
   }
 #pragma unroll
   for (int kb = 0; kb < KB; ++kb)
