@@ -20,11 +20,13 @@
 // NVRTC-compatible: no host standard headers.
 #pragma once
 #include "fp8_prep.cuh"
-#include "mainloop_ws.cuh"
-#include "tma_sm90.cuh"
+#include "mainloop_tma.cuh"
 #include "wgmma_fp8.cuh"
 
 namespace moga {
+
+// log2 of FP8 P's largest value: the softmax places the row maximum at 2^8 (the header comment)
+constexpr int kFp8Log2Max = 8;
 
 // The FP8 kernel's shared memory and register split (the member names of AttnFwdWSCfg, so ws_smem_layout
 // and ws_init_barriers serve it).
@@ -86,30 +88,9 @@ __device__ __forceinline__ void fp8_load_item(const AttnParams& p, const TmaMaps
       sm90::mbar_arrive_expect_tx(sm.full_k + 8 * ls.slot, C::kTileBytes);
       sm90::tma_load_4d(sm.k + ls.slot * C::kTileBytes, &tm.k, sm.full_k + 8 * ls.slot, 0, kv0, I.h, I.b);
     }
-    if constexpr (C::kStaging) {
+    if constexpr (C::kStaging) {  // the slot's staged columns (mainloop_tma.cuh), one arrival per thread
       if (reuse && !issue) sm90::mbar_wait(sm.empty_k + 8 * ls.slot, par);
-      if constexpr (KeyStaging<Variant>::kStage) {
-        const unsigned dst = sm.keys + ls.slot * (C::kBN * 4u);
-#pragma unroll 1
-        for (int r = tid; r < C::kBN; r += 128) {
-          const int s = kv0 + r;
-          const int t = s < NK ? (perm ? __ldg(perm + s) : s) : -1;
-          const int v = t >= 0 ? encode_key<Variant>(t, p) : 0;
-          asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * r), "r"(v) : "memory");
-        }
-      }
-      if constexpr (C::kBiasWords > 0) {
-        const unsigned dst = sm.bias + ls.slot * (C::kBN * C::kBiasWords * 4u);
-#pragma unroll 1
-        for (int col = tid; col < C::kBN; col += 128) {
-          const int s = kv0 + col;
-          const int t = s < NK ? (perm ? __ldg(perm + s) : s) : -1;
-          typename Variant::BiasCol bc{};
-          if (t >= 0) bc = Variant::bias_col(coords_of(t, p.shape), I.h, p.shape);
-          store_bias_col<Variant>(dst + col * (C::kBiasWords * 4u), bc);
-        }
-      }
-      sm90::mbar_arrive(sm.full_k + 8 * ls.slot);
+      tma_stage_columns<Variant, C>(p, perm, sm, ls.slot, kv0, NK, I.h, tid);
     }
     if (issue) {
       if (reuse) sm90::mbar_wait(sm.empty_v + 8 * ls.slot, par);
@@ -125,36 +106,6 @@ __device__ __forceinline__ void fp8_load_item(const AttnParams& p, const TmaMaps
   }
 }
 
-// Online softmax of one tile for FP8 P (the header comment): alpha = exp2((m_old - m) sl), s <- exp2(s sl -
-// m sl + 8), l <- l alpha + row sum. A row with only masked keys so far keeps m = -inf, l = 0, P = 0.
-template <int NT>
-__device__ __forceinline__ void fp8_online_softmax(float* s, float (&mrow)[2], float (&lrow)[2], float (&alpha)[2],
-                                                   float sl) {
-  constexpr float kOffset = 8.f;  // log2 of P's largest value
-#pragma unroll
-  for (int hr = 0; hr < 2; ++hr) {
-    float mx = mrow[hr];
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt) mx = fmaxf(mx, fmaxf(s[4 * nt + 2 * hr], s[4 * nt + 2 * hr + 1]));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-    const float ms = (mx == sm80::neg_inf() ? 0.f : mx) * sl;
-    alpha[hr] = sm80::ex2(mrow[hr] * sl - ms);
-    mrow[hr] = mx;
-    const float mo = ms - kOffset;
-    float sum = 0.f;
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const float pe = sm80::ex2(fmaf(s[4 * nt + 2 * hr + e], sl, -mo));
-        s[4 * nt + 2 * hr + e] = pe;
-        sum += pe;
-      }
-    lrow[hr] = lrow[hr] * alpha[hr] + sum;
-  }
-}
-
 // O *= alpha per row, skipped when no row of the warp has a new maximum (alpha = exp2(0) = 1 for all 16 rows:
 // the product would be O itself; late in a long row most tiles raise no maximum, and with FP8's halved MMA
 // time the softmax's 64 multiplies per tile are on the critical path); P as e4m3 A fragments: k-step kb's
@@ -163,15 +114,7 @@ __device__ __forceinline__ void fp8_online_softmax(float* s, float (&mrow)[2], f
 template <int DT, int KB>
 __device__ __forceinline__ void fp8_rescale_and_pack(float* o, const float (&alpha)[2], const float* s,
                                                      unsigned (&pk)[KB][4]) {
-  if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {  // warp-uniform
-#pragma unroll
-    for (int dt = 0; dt < DT; ++dt) {
-      o[4 * dt + 0] *= alpha[0];
-      o[4 * dt + 1] *= alpha[0];
-      o[4 * dt + 2] *= alpha[1];
-      o[4 * dt + 3] *= alpha[1];
-    }
-  }
+  if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) rescale_o<DT>(o, alpha);  // warp-uniform
 #pragma unroll
   for (int kb = 0; kb < KB; ++kb)
 #pragma unroll
@@ -296,7 +239,7 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
         __syncwarp();
         if (lane == 0) sm90::mbar_arrive(sm.empty_k + 8 * cs.slot);
       }
-      fp8_online_softmax<NT>(sacc, mrow, lrow, alpha, sc.sl);
+      online_softmax<NT, false, kFp8Log2Max>(sacc, mrow, lrow, alpha, sc.sl);  // P in [0, 2^8]
     }
     sm90::wg_wait<0>();
     sm90::fence_regs(oacc);
@@ -321,7 +264,7 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
 #pragma unroll
   for (int i = 0; i < D / 2; ++i) oacc[i] *= dv;
   // the row maximum the log-sum-exp sees: P was exp2(s sl - m sl + 8)
-  const float mlse[2] = {mrow[0] - 8.f / sc.sl, mrow[1] - 8.f / sc.sl};
+  const float mlse[2] = {mrow[0] - kFp8Log2Max / sc.sl, mrow[1] - kFp8Log2Max / sc.sl};
   store_rows<DT, LSE>(p, oacc, lrow, mlse, sc.sl, I, perm, row_base, lane);
 }
 #endif

@@ -22,6 +22,37 @@ namespace moga {
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 
+// The staged key and bias columns of ring slot `slot` (key tile at kv0), written by producer thread tid of
+// 128, then its arrival on full K (the release of the stores before the consumers' wait). pm: sorted position
+// -> original token (gathered kernels), or null. Shared by the TMA producers (tma_load_item, the FP8 kernel's
+// fp8_load_item).
+template <class Variant, class C>
+__device__ __forceinline__ void tma_stage_columns(const AttnParams& p, const int* pm, const WSSmem& sm, int slot,
+                                                  int kv0, int NK, int h, int tid) {
+  if constexpr (KeyStaging<Variant>::kStage) {
+    const unsigned dst = sm.keys + slot * (C::kBN * 4u);
+#pragma unroll 1
+    for (int r = tid; r < C::kBN; r += 128) {
+      const int s = kv0 + r;
+      const int t = s < NK ? (pm ? __ldg(pm + s) : s) : -1;  // -1: past NK, or padding of aligned groups
+      const int v = t >= 0 ? encode_key<Variant>(t, p) : 0;
+      asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * r), "r"(v) : "memory");
+    }
+  }
+  if constexpr (C::kBiasWords > 0) {
+    const unsigned dst = sm.bias + slot * (C::kBN * C::kBiasWords * 4u);
+#pragma unroll 1
+    for (int col = tid; col < C::kBN; col += 128) {
+      const int s = kv0 + col;
+      const int t = s < NK ? (pm ? __ldg(pm + s) : s) : -1;
+      typename Variant::BiasCol bc{};
+      if (t >= 0) bc = Variant::bias_col(coords_of(t, p.shape), h, p.shape);
+      store_bias_col<Variant>(dst + col * (C::kBiasWords * 4u), bc);
+    }
+  }
+  sm90::mbar_arrive(sm.full_k + 8 * slot);
+}
+
 // Producer thread tid (0 issues the copies; with C::kStaging all 128 threads run this) on item I.
 template <class Variant, class C, int STAGES>
 __device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps& tm, const WorkItem& I,
@@ -64,28 +95,7 @@ __device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps
     if (issue) copy(&tm.k, sm.k, sm.full_k, sm.empty_k);
     if constexpr (C::kStaging) {  // the slot's staged columns, one arrival per thread on full K
       if (reuse && !issue) sm90::mbar_wait(sm.empty_k + 8 * ls.slot, par);
-      if constexpr (KeyStaging<Variant>::kStage) {
-        const unsigned dst = sm.keys + ls.slot * (C::kBN * 4u);
-#pragma unroll 1
-        for (int r = tid; r < C::kBN; r += 128) {
-          const int s = kv0 + r;
-          const int t = s < NK ? (pm ? __ldg(pm + s) : s) : -1;  // -1: past NK, or padding of aligned groups
-          const int v = t >= 0 ? encode_key<Variant>(t, p) : 0;
-          asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * r), "r"(v) : "memory");
-        }
-      }
-      if constexpr (C::kBiasWords > 0) {
-        const unsigned dst = sm.bias + ls.slot * (C::kBN * C::kBiasWords * 4u);
-#pragma unroll 1
-        for (int col = tid; col < C::kBN; col += 128) {
-          const int s = kv0 + col;
-          const int t = s < NK ? (pm ? __ldg(pm + s) : s) : -1;
-          typename Variant::BiasCol bc{};
-          if (t >= 0) bc = Variant::bias_col(coords_of(t, p.shape), I.h, p.shape);
-          store_bias_col<Variant>(dst + col * (C::kBiasWords * 4u), bc);
-        }
-      }
-      sm90::mbar_arrive(sm.full_k + 8 * ls.slot);  // release: the stores before the consumers' wait
+      tma_stage_columns<Variant, C>(p, pm, sm, ls.slot, kv0, NK, I.h, tid);
     }
     if (issue) copy(&tm.v, sm.v, sm.full_v, sm.empty_v);
     ls.slot = ls.slot + 1 == STAGES ? 0 : ls.slot + 1;

@@ -45,7 +45,9 @@ __device__ __forceinline__ void init_tile_state(float (&o)[D / 2], float (&s)[BN
 // m sl), l <- l alpha + row sum. sl: the scale in base 2 (score_scale: the softmax scale, or the softcap's).
 // A row that has seen only masked keys so far keeps m = -inf and l = 0 (its exps of -inf are 0).
 // kFixedMax (FixedRowMax): s <- exp2(s sl), l <- l + row sum; m stays 0 and alpha 1.
-template <int NT, bool kFixedMax = false>
+// kLog2Max (not with kFixedMax): the row maximum placed at 2^kLog2Max instead of 1, s <- exp2(s sl - m sl +
+// kLog2Max) (the FP8 kernel's P in [0, 256], mainloop_fp8.cuh); l sums the same values, so O / l is unchanged.
+template <int NT, bool kFixedMax = false, int kLog2Max = 0>
 __device__ __forceinline__ void online_softmax(float* s, float (&mrow)[2], float (&lrow)[2], float (&alpha)[2],
                                                float sl) {
   if constexpr (kFixedMax) {
@@ -74,12 +76,14 @@ __device__ __forceinline__ void online_softmax(float* s, float (&mrow)[2], float
       const float ms = m_use * sl;
       alpha[hr] = sm80::ex2(mrow[hr] * sl - ms);
       mrow[hr] = mx;
+      float mo = ms;  // the exponent's offset
+      if constexpr (kLog2Max != 0) mo -= (float)kLog2Max;
       float sum = 0.f;
 #pragma unroll
       for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-          const float pe = sm80::ex2(fmaf(s[4 * nt + 2 * hr + e], sl, -ms));
+          const float pe = sm80::ex2(fmaf(s[4 * nt + 2 * hr + e], sl, -mo));
           s[4 * nt + 2 * hr + e] = pe;
           sum += pe;
         }
@@ -90,18 +94,22 @@ __device__ __forceinline__ void online_softmax(float* s, float (&mrow)[2], float
 
 // O *= alpha per row (not with kFixedMax: alpha is 1); P (bf16 pairs, the A fragments of the P.V product)
 // from the exponentiated scores.
+// O *= alpha per row (the accumulator layout: o[4 dt + 2 hr + e]).
+template <int DT>
+__device__ __forceinline__ void rescale_o(float* o, const float (&alpha)[2]) {
+#pragma unroll
+  for (int dt = 0; dt < DT; ++dt) {
+    o[4 * dt + 0] *= alpha[0];
+    o[4 * dt + 1] *= alpha[0];
+    o[4 * dt + 2] *= alpha[1];
+    o[4 * dt + 3] *= alpha[1];
+  }
+}
+
 template <int DT, int KB, bool kFixedMax = false>
 __device__ __forceinline__ void rescale_and_pack(float* o, const float (&alpha)[2], const float* s,
                                                  unsigned (&pk)[KB][4]) {
-  if constexpr (!kFixedMax) {
-#pragma unroll
-    for (int dt = 0; dt < DT; ++dt) {
-      o[4 * dt + 0] *= alpha[0];
-      o[4 * dt + 1] *= alpha[0];
-      o[4 * dt + 2] *= alpha[1];
-      o[4 * dt + 3] *= alpha[1];
-    }
-  }
+  if constexpr (!kFixedMax) rescale_o<DT>(o, alpha);
 #pragma unroll
   for (int kb = 0; kb < KB; ++kb) {
     pk[kb][0] = sm80::pack_bf16x2(s[8 * kb + 0], s[8 * kb + 1]);

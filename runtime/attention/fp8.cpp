@@ -41,18 +41,7 @@ Fp8MapShapes fp8_map_shapes(const Fp8Layout& l, int block_m, int block_n) {
 
 namespace {
 TmaMap encode(CUdeviceptr ptr, const TmaShape& s, CUtensorMapSwizzle swizzle) {
-  const cuuint32_t elem[4] = {1, 1, 1, 1};
-  cuuint64_t dims[4], strides[3];
-  cuuint32_t box[4];
-  for (int i = 0; i < 4; ++i) dims[i] = s.dims[i], box[i] = s.box[i];
-  for (int i = 0; i < 3; ++i) strides[i] = s.strides[i];
-  CUtensorMap m;
-  CU_CHECK(jit::driver().cuTensorMapEncodeTiled(&m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, reinterpret_cast<void*>(ptr), dims,
-                                                strides, box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
-                                                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE));
-  TmaMap r;
-  std::memcpy(&r, &m, sizeof r);
-  return r;
+  return encode_tma_map(ptr, s, CU_TENSOR_MAP_DATA_TYPE_UINT8, swizzle);  // e4m3 bytes
 }
 }  // namespace
 

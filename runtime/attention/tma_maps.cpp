@@ -43,23 +43,27 @@ TmaShape tma_shape(const TensorView& t, const char* arg, int64_t rows, int box_r
   return s;
 }
 
-namespace {
-TmaMap encode(const TensorView& t, const char* arg, int64_t rows, int box_rows) {
-  const TmaShape s = tma_shape(t, arg, rows, box_rows);
+TmaMap encode_tma_map(CUdeviceptr ptr, const TmaShape& s, CUtensorMapDataType type, CUtensorMapSwizzle swizzle) {
   const cuuint32_t elem[4] = {1, 1, 1, 1};
   cuuint64_t dims[4], strides[3];
   cuuint32_t box[4];
   for (int i = 0; i < 4; ++i) dims[i] = s.dims[i], box[i] = s.box[i];
   for (int i = 0; i < 3; ++i) strides[i] = s.strides[i];
   CUtensorMap m;
-  // zero fill out of range (rows past N or Nk), 128-byte swizzle = the rings' layout
-  CU_CHECK(jit::driver().cuTensorMapEncodeTiled(&m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, reinterpret_cast<void*>(t.ptr),
-                                                dims, strides, box, elem, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                                                CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                                                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE));
+  // zero fill out of range (rows past N or Nk)
+  CU_CHECK(jit::driver().cuTensorMapEncodeTiled(&m, type, 4, reinterpret_cast<void*>(ptr), dims, strides, box, elem,
+                                                CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
+                                                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE));
   TmaMap r;
   std::memcpy(&r, &m, sizeof r);
   return r;
+}
+
+namespace {
+// bf16, 128-byte swizzle = the rings' layout
+TmaMap encode(const TensorView& t, const char* arg, int64_t rows, int box_rows) {
+  return encode_tma_map(t.ptr, tma_shape(t, arg, rows, box_rows), CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                        CU_TENSOR_MAP_SWIZZLE_128B);
 }
 }  // namespace
 

@@ -7,6 +7,8 @@
 //   TmaMaps m = make_tma_maps(q, k, v, N, Nk, 128, 176);   // boxes 64 x 128 (q), 64 x 176 (k, v)
 #pragma once
 
+#include <cuda.h>
+
 #include <cstdint>
 
 #include "kernels_src/cuda/params.cuh"
@@ -27,6 +29,9 @@ struct TmaShape {
 // length 1 gets the packed stride whatever the view says (the copy engine never steps along it).
 TmaShape tma_shape(const TensorView& t, const char* arg, int64_t rows, int box_rows);
 
+// The driver's map of a 4-D tensor at ptr with shape s (cuTensorMapEncodeTiled, out-of-range elements zero);
+// jit::CudaError when the driver refuses it. make_tma_maps' and the FP8 row's (fp8.h) maps.
+TmaMap encode_tma_map(CUdeviceptr ptr, const TmaShape& s, CUtensorMapDataType type, CUtensorMapSwizzle swizzle);
 // One view's map (rows rows, boxes of 64 columns x box_rows rows); needs the driver. Throws as make_tma_maps.
 TmaMap make_tma_map(const TensorView& t, const char* arg, int64_t rows, int box_rows);
 
