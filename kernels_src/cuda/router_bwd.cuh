@@ -59,26 +59,32 @@ __global__ void __launch_bounds__(256) router_bwd_hist_kernel(const RouterBwdPar
   }
 }
 
-// grid (ceil(n / 64), ceil(m / 64), splits), 256 threads: thread (ty, tx) owns rows 4 ty.., columns 4 tx..
-template <bool A_BF16, bool B_BF16>
-__global__ void __launch_bounds__(256) router_bwd_gemm_kernel(const RouterGemmParams p) {
+// grid (ceil(n / TN), ceil(m / TM), splits), 256 threads, TM = 4096 / TN: thread (ty, tx) owns rows 4 ty..,
+// columns 4 tx... TN = 64 (64 x 64 tiles), or 16 for the router's skinny products (n = M <= 16: the logits x W
+// and dW = x^T dl), whose 64-wide tiles would leave 3/4 of every thread's products on zero columns.
+template <bool A_BF16, bool B_BF16, int TN>
+__global__ void __launch_bounds__(256, 2) router_bwd_gemm_kernel(const RouterGemmParams p) {
   using router_bwd_detail::load;
-  constexpr int T = 64, BK = 16;
-  __shared__ float As[BK][T + 4], Bs[BK][T + 4];
-  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  const int i0 = blockIdx.y * T, j0 = blockIdx.x * T;
+  constexpr int TM = 4096 / TN, BK = 16, TX = TN / 4;
+  __shared__ float As[BK][TM + 4], Bs[BK][TN + 4];
+  const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
+  const int i0 = blockIdx.y * TM, j0 = blockIdx.x * TN;
   const int kb = blockIdx.z * p.k_split, ke = min(p.k, kb + p.k_split);
+  // consecutive threads along the operand's unit-stride dimension (coalesced loads; uniform per launch)
+  const bool a_i_fast = p.sa0 == 1, b_k_fast = p.sb0 == 1 && p.sb1 != 1;
   float acc[4][4] = {};
   for (int k0 = kb; k0 < ke; k0 += BK) {
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {  // 64 x 16 of A and 16 x 64 of B, 4 elements per thread each
+    for (int e = 0; e < TM * BK / 256; ++e) {  // TM x 16 of A
       const int x = tid + e * 256;
-      // consecutive threads along the operand's unit-stride dimension (coalesced loads; uniform per launch)
-      const bool a_i_fast = p.sa0 == 1, b_k_fast = p.sb0 == 1 && p.sb1 != 1;
-      const int ai = a_i_fast ? x % T : x / BK, ak = a_i_fast ? x / T : x % BK;
+      const int ai = a_i_fast ? x % TM : x / BK, ak = a_i_fast ? x / TM : x % BK;
       const int i = i0 + ai, k = k0 + ak;
       As[ak][ai] = i < p.m && k < ke ? load<A_BF16>(p.A, i * p.sa0 + k * p.sa1) : 0.f;
-      const int bk = b_k_fast ? x % BK : x / T, bj = b_k_fast ? x / BK : x % T;
+    }
+#pragma unroll
+    for (int e = 0; e < BK * TN / 256; ++e) {  // 16 x TN of B
+      const int x = tid + e * 256;
+      const int bk = b_k_fast ? x % BK : x / TN, bj = b_k_fast ? x / BK : x % TN;
       const int j = j0 + bj, kk = k0 + bk;
       Bs[bk][bj] = j < p.n && kk < ke ? load<B_BF16>(p.B, kk * p.sb0 + j * p.sb1) : 0.f;
     }

@@ -16,14 +16,16 @@ namespace moga::rt {
 namespace {
 const std::string kSource = "#include \"router_bwd.cuh\"\n";
 const char* kExprs[] = {"moga::router_bwd_hist_kernel",
-                        "moga::router_bwd_gemm_kernel<true, true>",    // logits = x W
-                        "moga::router_bwd_gemm_kernel<false, true>",   // dx = dl W^T
-                        "moga::router_bwd_gemm_kernel<true, false>",   // dW partials = x^T dl
+                        "moga::router_bwd_gemm_kernel<true, true, 64>",    // logits = x W
+                        "moga::router_bwd_gemm_kernel<false, true, 64>",   // dx = dl W^T
+                        "moga::router_bwd_gemm_kernel<true, false, 64>",   // dW partials = x^T dl
                         "moga::router_bwd_softmax_kernel",
                         "moga::router_bwd_loss_kernel",
-                        "moga::router_bwd_reduce_kernel"};
-constexpr int kTile = 64;     // router_bwd_gemm_kernel's
-constexpr int kSplitK = 1024; // tokens per dW partial
+                        "moga::router_bwd_reduce_kernel",
+                        "moga::router_bwd_gemm_kernel<true, true, 16>",    // logits, M <= 16
+                        "moga::router_bwd_gemm_kernel<true, false, 16>"};  // dW partials, M <= 16
+constexpr int kExprCount = sizeof(kExprs) / sizeof(kExprs[0]);
+constexpr int kSplitK = 512;  // tokens per dW partial
 
 void launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, CUstream st, void** args) {
   CU_CHECK(jit::driver().cuLaunchKernel(f, gx, gy, gz, 256, 1, 1, 0, st, args, nullptr));
@@ -34,8 +36,8 @@ unsigned cdiv(long long a, long long b) { return (unsigned)((a + b - 1) / b); }
 struct RouterBackward::Impl {
   jit::CompiledKernel ck;
   std::unique_ptr<jit::Module> mod;
-  CUfunction f[7] = {};
-  std::unique_ptr<jit::DeviceBuffer> dl, counts, psum, part;
+  CUfunction f[kExprCount] = {};
+  std::unique_ptr<jit::DeviceBuffer> dl, counts, psum, part, lpart;
   PhaseTimer timer;
   jit::CompileOptions options(const RouterBackwardOptions& o) const {
     jit::CompileOptions c;
@@ -49,7 +51,7 @@ struct RouterBackward::Impl {
     if (mod) return;
     ck = jit::compile(kSource, options(o));
     mod = std::make_unique<jit::Module>(ck, jit::Device::get());
-    for (int i = 0; i < 7; ++i) f[i] = mod->function(ck.symbol(kExprs[i]).c_str());
+    for (int i = 0; i < kExprCount; ++i) f[i] = mod->function(ck.symbol(kExprs[i]).c_str());
   }
   template <class T>
   static T* buf(std::unique_ptr<jit::DeviceBuffer>& b, size_t bytes) {
@@ -134,17 +136,37 @@ void RouterBackward::run(const RouterBackwardArgs& a, CUstream stream) {
     void* args[] = {&p};
     launch(im.f[0], std::min<unsigned>(cdiv((long long)T * k_, 256), 4096), 1, 1, stream, args);
   }
-  auto gemm = [&](int fi, const void* A, long long sa0, long long sa1, const void* Bm, long long sb0, long long sb1,
-                  float* C, long long ldc, int m, int n, int k, int k_split, bool acc) {
+  // fi: the 64 x 64 instantiation; fi16 (or -1): the 256 x 16 one, taken when n <= 16 (router_bwd.cuh)
+  auto gemm = [&](int fi, int fi16, const void* A, long long sa0, long long sa1, const void* Bm, long long sb0,
+                  long long sb1, float* C, long long ldc, int m, int n, int k, int k_split, bool acc) {
     RouterGemmParams g{A, Bm, C, sa0, sa1, sb0, sb1, ldc, (long long)m * ldc, m, n, k, k_split, acc ? 1 : 0};
     void* args[] = {&g};
-    launch(im.f[fi], cdiv(n, kTile), cdiv(m, kTile), cdiv(k, k_split), stream, args);
+    const bool skinny = fi16 >= 0 && n <= 16;
+    const int tn = skinny ? 16 : 64, tmr = 4096 / tn;
+    launch(im.f[skinny ? fi16 : fi], cdiv(n, tn), cdiv(m, tmr), cdiv(k, k_split), stream, args);
+  };
+  auto reduce = [&](const float* part, float* out, long long n, int splits) {
+    void* args[] = {&part, &out, &n, &splits};
+    launch(im.f[6], std::min<unsigned>(cdiv(n, 256), 4096), 1, 1, stream, args);
   };
   const void* x = reinterpret_cast<const void*>(a.x.ptr);
   const void* w = reinterpret_cast<const void*>(a.w.ptr);
   const long long w0 = a.w.strides[0], w1 = a.w.strides[1];
   tm.mark("logits = x W", stream);
-  gemm(1, x, xs, 1, w, w0, w1, p.dl, M, T, M, d, d, false);  // logits = x W
+  {
+    // logits = x W; skinny (M <= 16): T / 256 row blocks, so the d_model sum is split (fixed-order reduce) until
+    // there are ~4 blocks per SM's worth
+    const long long row_blocks = cdiv(T, M <= 16 ? 256 : 64);
+    const int want = (int)std::clamp<long long>(512 / std::max<long long>(row_blocks, 1), 1, 8);
+    const int ks = (int)((cdiv(d, want) + 15) / 16 * 16), lsplits = (int)cdiv(d, ks);
+    if (lsplits == 1) {
+      gemm(1, 7, x, xs, 1, w, w0, w1, p.dl, M, T, M, d, d, false);
+    } else {
+      float* lp = im.buf<float>(im.lpart, (size_t)lsplits * T * M * 4);
+      gemm(1, 7, x, xs, 1, w, w0, w1, lp, M, T, M, d, ks, false);
+      reduce(lp, p.dl, (long long)T * M, lsplits);
+    }
+  }
   tm.mark("softmax Jacobian", stream);
   {
     void* args[] = {&p};
@@ -158,17 +180,14 @@ void RouterBackward::run(const RouterBackwardArgs& a, CUstream stream) {
   }
   // dx = dl W^T: B(k = m, j) = W[j][m]
   tm.mark("dx = dl W^T", stream);
-  gemm(2, p.dl, M, 1, w, w1, w0, reinterpret_cast<float*>(a.dx), d, T, d, M, M, a.accumulate_dx);
+  gemm(2, -1, p.dl, M, 1, w, w1, w0, reinterpret_cast<float*>(a.dx), d, T, d, M, M, a.accumulate_dx);
   // dW = x^T dl: A(i = feature, k = token) = x[token][feature], split-K partials then a fixed-order sum
   int splits = (int)cdiv(T, kSplitK);
   float* part = im.buf<float>(im.part, (size_t)splits * d * M * 4);
   tm.mark("dW partials = x^T dl", stream);
-  gemm(3, x, 1, xs, p.dl, M, 1, part, M, d, M, T, kSplitK, false);
+  gemm(3, 8, x, 1, xs, p.dl, M, 1, part, M, d, M, T, kSplitK, false);
   tm.mark("dW reduce", stream);
-  long long n = (long long)d * M;
-  float* dw = reinterpret_cast<float*>(a.dw);
-  void* args[] = {&part, &dw, &n, &splits};
-  launch(im.f[6], std::min<unsigned>(cdiv(n, 256), 4096), 1, 1, stream, args);
+  reduce(part, reinterpret_cast<float*>(a.dw), (long long)d * M, splits);
   tm.mark("end", stream);
 }
 
