@@ -44,29 +44,14 @@ __global__ void __launch_bounds__(384, 1)
   __syncthreads();
 
   if (warp < 4) {  // ---- producer ----
-    sm90::setmaxnreg_dec<C::kProducerRegs>();
-    constexpr int kThreads = C::kStaging ? 128 : 32;
-    if (tid >= kThreads) return;
-    WSLoadState ls;
-#pragma unroll 1
-    for (int it = blockIdx.x; it < n_items; it = ring.producer_next(it, tid, kThreads)) {
-      ring.claim(tid);
-      const WorkItem I = work_item(p, it, Tq, BM, n_kv_dense);
-      if (I.n_tot > 0) fp8_load_item<Variant, C, STAGES>(p, tm, I, sm, tid, NK, ls);
-    }
-    ring.finish(tid);
+    tma_producer_loop<C>(p, ring, tid, Tq, n_items, n_kv_dense, [&](const WorkItem& I, WSLoadState& ls) {
+      fp8_load_item<Variant, C, STAGES>(p, tm, I, sm, tid, NK, ls);
+    });
     return;
   }
-  // ---- consumers (ws_consumers with the FP8 item) ----
-  sm90::setmaxnreg_inc<C::kConsumerRegs>();
-  const int cw = warp - 4;
-  const int grp = cw >> 2;
-  if (grp == 1) sm90::named_arrive(1, C::kConsumerThreads);
-  WSComputeState cs;
-#pragma unroll 1
-  for (int it = blockIdx.x; it < n_items; it = ring.consumer_next(it, lane))
-    fp8_compute_item<Variant, C, STAGES, LSE>(p, fs, work_item(p, it, Tq, BM, n_kv_dense), sm, cw, lane, NK, cs);
-  if (grp == 0) sm90::named_sync(1, C::kConsumerThreads);
+  ws_consumer_loop<C>(p, ring, warp, lane, Tq, n_items, n_kv_dense, [&](const WorkItem& I, int cw, WSComputeState& cs) {
+    fp8_compute_item<Variant, C, STAGES, LSE>(p, fs, I, sm, cw, lane, NK, cs);
+  });
 #else
   (void)p;
   (void)tm;

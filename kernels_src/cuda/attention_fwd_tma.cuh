@@ -48,17 +48,9 @@ __global__ void __launch_bounds__(384, 1)
   __syncthreads();  // the last CTA-wide barrier: the roles part here
 
   if (warp < 4) {  // ---- producer ----
-    sm90::setmaxnreg_dec<C::kProducerRegs>();
-    constexpr int kThreads = C::kStaging ? 128 : 32;  // without staging one warp walks the items
-    if (tid >= kThreads) return;
-    WSLoadState ls;
-#pragma unroll 1
-    for (int it = blockIdx.x; it < n_items; it = ring.producer_next(it, tid, kThreads)) {
-      ring.claim(tid);
-      const WorkItem I = work_item(p, it, Tq, BM, n_kv_dense);
-      if (I.n_tot > 0) tma_load_item<Variant, C, STAGES>(p, tm, I, sm, tid, NK, ls);
-    }
-    ring.finish(tid);
+    tma_producer_loop<C>(p, ring, tid, Tq, n_items, n_kv_dense, [&](const WorkItem& I, WSLoadState& ls) {
+      tma_load_item<Variant, C, STAGES>(p, tm, I, sm, tid, NK, ls);
+    });
     return;
   }
   ws_consumers<Variant, C, STAGES, true, LSE>(p, sm, ring, warp, lane, Tq, n_items, n_kv_dense, NK);

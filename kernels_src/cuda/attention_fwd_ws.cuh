@@ -109,10 +109,11 @@ __device__ __forceinline__ void ws_init_barriers(const WSSmem& sm, const ItemRin
 }
 
 // Warpgroups 1 and 2 (warp 4..11): take the consumers' registers, then compute every item of the CTA
-// in the ping-pong order (warpgroup 0 of the consumers leads).
-template <class Variant, class C, int STAGES, bool kQSmem, bool LSE, int kRing>
-__device__ __forceinline__ void ws_consumers(const AttnParams& p, const WSSmem& sm, ItemRing<kRing>& ring, int warp,
-                                             int lane, int Tq, int n_items, int n_kv_dense, int NK) {
+// in the ping-pong order (warpgroup 0 of the consumers leads): compute(I, consumer warp, state) per item
+// (ws_consumers: ws_compute_item; the FP8 kernel: fp8_compute_item).
+template <class C, int kRing, class Compute>
+__device__ __forceinline__ void ws_consumer_loop(const AttnParams& p, ItemRing<kRing>& ring, int warp, int lane, int Tq,
+                                                 int n_items, int n_kv_dense, Compute&& compute) {
   sm90::setmaxnreg_inc<C::kConsumerRegs>();
   const int cw = warp - 4;  // consumer warp 0..7
   const int grp = cw >> 2;  // consumer warpgroup: 0 leads the ping-pong
@@ -120,8 +121,15 @@ __device__ __forceinline__ void ws_consumers(const AttnParams& p, const WSSmem& 
   WSComputeState cs;
 #pragma unroll 1
   for (int it = blockIdx.x; it < n_items; it = ring.consumer_next(it, lane))
-    ws_compute_item<Variant, C, STAGES, kQSmem, LSE>(p, work_item(p, it, Tq, C::kBM, n_kv_dense), sm, cw, lane, NK, cs);
+    compute(work_item(p, it, Tq, C::kBM, n_kv_dense), cw, cs);
   if (grp == 0) sm90::named_sync(1, C::kConsumerThreads);
+}
+template <class Variant, class C, int STAGES, bool kQSmem, bool LSE, int kRing>
+__device__ __forceinline__ void ws_consumers(const AttnParams& p, const WSSmem& sm, ItemRing<kRing>& ring, int warp,
+                                             int lane, int Tq, int n_items, int n_kv_dense, int NK) {
+  ws_consumer_loop<C>(p, ring, warp, lane, Tq, n_items, n_kv_dense, [&](const WorkItem& I, int cw, WSComputeState& cs) {
+    ws_compute_item<Variant, C, STAGES, kQSmem, LSE>(p, I, sm, cw, lane, NK, cs);
+  });
 }
 #endif
 

@@ -53,6 +53,25 @@ __device__ __forceinline__ void tma_stage_columns(const AttnParams& p, const int
   sm90::mbar_arrive(sm.full_k + 8 * slot);
 }
 
+// The producer warpgroup of a TMA kernel (attention_fwd_tma, attention_fwd_fp8): gives registers back, keeps
+// the threads that work (one warp, or all 128 when they stage columns) and walks the CTA's items,
+// load(I, state) per item with key tiles.
+template <class C, int kRing, class Load>
+__device__ __forceinline__ void tma_producer_loop(const AttnParams& p, ItemRing<kRing>& ring, int tid, int Tq,
+                                                  int n_items, int n_kv_dense, Load&& load) {
+  sm90::setmaxnreg_dec<C::kProducerRegs>();
+  constexpr int kThreads = C::kStaging ? 128 : 32;  // without staging one warp walks the items
+  if (tid >= kThreads) return;
+  WSLoadState ls;
+#pragma unroll 1
+  for (int it = blockIdx.x; it < n_items; it = ring.producer_next(it, tid, kThreads)) {
+    ring.claim(tid);
+    const WorkItem I = work_item(p, it, Tq, C::kBM, n_kv_dense);
+    if (I.n_tot > 0) load(I, ls);
+  }
+  ring.finish(tid);
+}
+
 // Producer thread tid (0 issues the copies; with C::kStaging all 128 threads run this) on item I.
 template <class Variant, class C, int STAGES>
 __device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps& tm, const WorkItem& I,
