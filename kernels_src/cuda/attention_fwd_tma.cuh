@@ -49,7 +49,7 @@ __global__ void __launch_bounds__(384, 1)
 
   if (warp < 4) {  // ---- producer ----
     tma_producer_loop<C>(p, ring, tid, Tq, n_items, n_kv_dense, [&](const WorkItem& I, WSLoadState& ls) {
-      tma_load_item<Variant, C, STAGES>(p, tm, I, sm, tid, NK, ls);
+      tma_load_item<Variant, C, STAGES, LSE>(p, tm, I, sm, tid, NK, ls);
     });
     return;
   }

@@ -162,7 +162,7 @@ __global__ void __launch_bounds__(384, 1) attention_fwd_ws(const AttnParams p) {
     for (int it = blockIdx.x; it < n_items; it = ring.producer_next(it, tid)) {
       ring.claim(tid);
       const WorkItem I = work_item(p, it, Tq, BM, n_kv_dense);
-      if (I.n_tot > 0) ws_load_item<Variant, C, STAGES, kQSmem>(p, I, sm, tid, p.N, NK, ls);
+      if (I.n_tot > 0) ws_load_item<Variant, C, STAGES, kQSmem, LSE>(p, I, sm, tid, p.N, NK, ls);
     }
     ring.finish(tid);
     sm90::cp_async_wait_all();

@@ -25,17 +25,17 @@ namespace moga {
 // The staged key and bias columns of ring slot `slot` (key tile at kv0), written by producer thread tid of
 // 128, then its arrival on full K (the release of the stores before the consumers' wait). pm: sorted position
 // -> original token (gathered kernels), or null. Shared by the TMA producers (tma_load_item, the FP8 kernel's
-// fp8_load_item).
+// fp8_load_item). kpos0: the global position of key 0 (AttnParams::kv_pos0; the LSE instantiations), else 0.
 template <class Variant, class C>
 __device__ __forceinline__ void tma_stage_columns(const AttnParams& p, const int* pm, const WSSmem& sm, int slot,
-                                                  int kv0, int NK, int h, int tid) {
+                                                  int kv0, int NK, int h, int tid, int kpos0 = 0) {
   if constexpr (KeyStaging<Variant>::kStage) {
     const unsigned dst = sm.keys + slot * (C::kBN * 4u);
 #pragma unroll 1
     for (int r = tid; r < C::kBN; r += 128) {
       const int s = kv0 + r;
       const int t = s < NK ? (pm ? __ldg(pm + s) : s) : -1;  // -1: past NK, or padding of aligned groups
-      const int v = t >= 0 ? encode_key<Variant>(t, p) : 0;
+      const int v = t >= 0 ? encode_key<Variant>(t + kpos0, p) : 0;
       asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * r), "r"(v) : "memory");
     }
   }
@@ -46,7 +46,7 @@ __device__ __forceinline__ void tma_stage_columns(const AttnParams& p, const int
       const int s = kv0 + col;
       const int t = s < NK ? (pm ? __ldg(pm + s) : s) : -1;
       typename Variant::BiasCol bc{};
-      if (t >= 0) bc = Variant::bias_col(coords_of(t, p.shape), h, p.shape);
+      if (t >= 0) bc = Variant::bias_col(coords_of(t + kpos0, p.shape), h, p.shape);
       store_bias_col<Variant>(dst + col * (C::kBiasWords * 4u), bc);
     }
   }
@@ -73,7 +73,8 @@ __device__ __forceinline__ void tma_producer_loop(const AttnParams& p, ItemRing<
 }
 
 // Producer thread tid (0 issues the copies; with C::kStaging all 128 threads run this) on item I.
-template <class Variant, class C, int STAGES>
+// kPos: the staged key columns at global positions (AttnParams::kv_pos0; the LSE instantiations).
+template <class Variant, class C, int STAGES, bool kPos = false>
 __device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps& tm, const WorkItem& I,
                                               const WSSmem& sm, int tid, int NK, WSLoadState& ls) {
   constexpr int kBlocks = C::kD / 64;
@@ -83,6 +84,7 @@ __device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps
   // rows_by_perm: the box of the tile at sorted position s0 starts at its first token (a tile of padding
   // only, never in the map, starts at row p.N >= the tensor's rows: zero-filled)
   const bool by_perm = Variant::kGrouped && pm && tm.rows_by_perm;
+  const int kpos0 = kPos ? p.kv_pos0 : 0;
   auto row_of = [&](int s0) {
     if (!by_perm) return s0;
     const int t = __ldg(pm + s0);
@@ -114,7 +116,7 @@ __device__ __forceinline__ void tma_load_item(const AttnParams& p, const TmaMaps
     if (issue) copy(&tm.k, sm.k, sm.full_k, sm.empty_k);
     if constexpr (C::kStaging) {  // the slot's staged columns, one arrival per thread on full K
       if (reuse && !issue) sm90::mbar_wait(sm.empty_k + 8 * ls.slot, par);
-      tma_stage_columns<Variant, C>(p, pm, sm, ls.slot, kv0, NK, I.h, tid);
+      tma_stage_columns<Variant, C>(p, pm, sm, ls.slot, kv0, NK, I.h, tid, kpos0);
     }
     if (issue) copy(&tm.v, sm.v, sm.full_v, sm.empty_v);
     ls.slot = ls.slot + 1 == STAGES ? 0 : ls.slot + 1;

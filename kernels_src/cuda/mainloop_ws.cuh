@@ -38,7 +38,8 @@ struct WSLoadState {
 // tile that used it STAGES tiles earlier). Thread t copies 16-byte chunk t % CH of rows t / CH + kLdStep i
 // (i < kKVRows) of every tile (kLdStep = 8 rows at D = 128, 16 at D = 64: a multiple of 8, so row r0's
 // swizzle serves all of them). Rows past N (or Nk) and padding of aligned groups (perm -1) are zero-filled.
-template <class Variant, class C, int STAGES, bool kQSmem>
+// kPos: the key columns' coordinates at global positions (AttnParams::kv_pos0; the LSE instantiations).
+template <class Variant, class C, int STAGES, bool kQSmem, bool kPos = false>
 __device__ __forceinline__ void ws_load_item(const AttnParams& p, const WorkItem& I, const WSSmem& sm, int tid,
                                              int N, int NK, WSLoadState& ls) {
   typedef unsigned short bf16_t;
@@ -52,6 +53,7 @@ __device__ __forceinline__ void ws_load_item(const AttnParams& p, const WorkItem
                                : r0 * RB + ((c ^ (r0 & 7)) << 4);
   constexpr unsigned kQRowStep = kQSmem ? 128u : (unsigned)RB;
   const int* pm = p.perm ? p.perm + (long long)I.b * N : nullptr;
+  const int kpos0 = kPos ? p.kv_pos0 : 0;
   {  // Q
     const char* src =
         reinterpret_cast<const char*>(static_cast<const bf16_t*>(p.q) + I.b * p.q_sb + I.h * p.q_sh + c * 8);
@@ -104,7 +106,7 @@ __device__ __forceinline__ void ws_load_item(const AttnParams& p, const WorkItem
       for (int col = tid; col < C::kBN; col += 128) {
         const int s = kv0 + col;
         const int t = s < NK ? (pm ? __ldg(pm + s) : s) : -1;
-        const int v = t >= 0 ? encode_key<Variant>(t, p) : 0;
+        const int v = t >= 0 ? encode_key<Variant>(t + kpos0, p) : 0;
         asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(dst + 4u * col), "r"(v) : "memory");
       }
       sm90::mbar_arrive(sm.full_k + 8 * ls.slot);  // release: the stores before the consumers' wait
@@ -119,7 +121,7 @@ __device__ __forceinline__ void ws_load_item(const AttnParams& p, const WorkItem
         const int s = kv0 + col;
         const int t = s < NK ? (pm ? __ldg(pm + s) : s) : -1;
         typename Variant::BiasCol bc{};
-        if (t >= 0) bc = Variant::bias_col(coords_of(t, p.shape), I.h, p.shape);
+        if (t >= 0) bc = Variant::bias_col(coords_of(t + kpos0, p.shape), I.h, p.shape);
         store_bias_col<Variant>(dst + col * (C::kBiasWords * 4u), bc);
       }
       sm90::mbar_arrive(sm.full_k + 8 * ls.slot);
@@ -163,7 +165,9 @@ __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkI
 
   Coords<int> qc[2];
   int qkey[2];  // the row's group id; with aligned groups (p.seg_end) the end of the row's group instead
-  row_keys<kQCoords>(p, perm, gid, I.b, I.q0, row_base, qkey, qc);
+  // LSE: the ring's instantiation, whose calls may be slices of the sequence (AttnParams::q_pos0 / kv_pos0)
+  const int qpos0 = LSE ? p.q_pos0 : 0, kpos0 = LSE ? p.kv_pos0 : 0;
+  row_keys<kQCoords>(p, perm, gid, I.b, I.q0, row_base, qkey, qc, qpos0);
   typename Variant::BiasRow br[2];  // the bias's row terms (attn-plan-score), once per item
   if constexpr (Variant::kHasBias) {
     br[0] = Variant::bias_row(qc[0], I.h, p.shape);
@@ -227,7 +231,7 @@ __device__ __forceinline__ void ws_compute_item(const AttnParams& p, const WorkI
         modify_tile<Variant, NT>(sacc, sc, br, lane, sm.bias + cs.slot * (BN * C::kBiasWords * 4u));
       const bool partial = j >= I.n_full;
       if (partial || kv0 + BN > NK)
-        mask_tile<Variant, NT>(sacc, p, perm, gid, kv0, NK, partial, qkey, qc, lane, skeys);
+        mask_tile<Variant, NT>(sacc, p, perm, gid, kv0, NK, partial, qkey, qc, lane, skeys, kpos0);
       if (kStage) {
         __syncwarp();
         if (lane == 0) sm90::mbar_arrive(sm.empty_k + 8 * cs.slot);

@@ -86,6 +86,13 @@ struct AttnParams {
   // of top-k routing) or its original token; lse_rows: N (N*k with out_row).
   float* lse;
   long long lse_rows;
+
+  // Token offsets (ring attention, docs/distributed.md): the global position of the call's first query
+  // row and first key row, so a mask or bias sees the coordinates coords_of(pos0 + local token) of the
+  // whole sequence (shape) while q holds a slice of it and k / v a block of Nk keys. Read by the LSE
+  // instantiations of attention_fwd_ws / attention_fwd_tma only (the ring runs those); the default
+  // ones never read them and compile to the kernels they were. 0, 0: the call's tokens are the sequence.
+  int q_pos0, kv_pos0;
 };
 
 // A TMA tensor map (the driver's CUtensorMap: 128 opaque bytes, 128-byte aligned as cuda.h declares it;

@@ -109,16 +109,17 @@ __device__ __forceinline__ Coords<int> decode_key(int v, const AttnParams& p) {
   }
   return c;
 }
-// The coordinates of key column ks (tile column ks - kv0): staged, or from perm and coords_of.
+// The coordinates of key column ks (tile column ks - kv0): staged, or from perm and coords_of. pos0: the
+// global position of key 0 (AttnParams::kv_pos0; staged columns hold it already).
 template <class Variant>
 __device__ __forceinline__ Coords<int> key_coords(const AttnParams& p, const int* perm, int ks, int kv0, bool cv,
-                                                  unsigned skeys) {
+                                                  unsigned skeys, int pos0 = 0) {
   if constexpr (KeyStaging<Variant>::kStage) {
     int v;
     asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(v) : "r"(skeys + 4u * (ks - kv0)));
     return decode_key<Variant>(v, p);
   } else {
-    return coords_of(cv ? (perm ? __ldg(perm + ks) : ks) : 0, p.shape);
+    return coords_of((cv ? (perm ? __ldg(perm + ks) : ks) : 0) + pos0, p.shape);
   }
 }
 
@@ -179,10 +180,11 @@ __device__ __forceinline__ ScoreScale score_scale(const AttnParams& p) {
 }
 
 // The keys mask_tile compares a warp's two rows (query positions q0 + row_base and + 8) with, and their
-// coordinates when the variant's mask or bias needs them (once per row and work item).
+// coordinates when the variant's mask or bias needs them (once per row and work item). pos0: the global
+// position of query row 0 (AttnParams::q_pos0).
 template <bool kQCoords>
 __device__ __forceinline__ void row_keys(const AttnParams& p, const int* perm, const int* gid, int b, int q0,
-                                         int row_base, int (&qkey)[2], Coords<int> (&qc)[2]) {
+                                         int row_base, int (&qkey)[2], Coords<int> (&qc)[2], int pos0 = 0) {
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     const int qs = q0 + row_base + hr * 8;
@@ -190,7 +192,7 @@ __device__ __forceinline__ void row_keys(const AttnParams& p, const int* perm, c
     qkey[hr] = row_key(p, gid, b, qs, ok);
     if constexpr (kQCoords) {
       const int t = ok ? (perm ? __ldg(perm + qs) : qs) : 0;
-      qc[hr] = coords_of(t, p.shape);
+      qc[hr] = coords_of(t + pos0, p.shape);
     }
   }
 }
@@ -219,12 +221,12 @@ __device__ __forceinline__ void modify_tile(float* s, const ScoreScale& sc, cons
 }
 
 // Visibility on a partial tile or the ragged last tile: -inf where the key is not visible. Branch-free per
-// element: a column past NK reads the tile's first column's group and coordinates (kv0 < NK: a key) and is
+// element (kpos0: AttnParams::kv_pos0 of the LSE instantiations, else 0): a column past NK reads the tile's first column's group and coordinates (kv0 < NK: a key) and is
 // then dropped by cv, so the loads need no guard, the conditions combine with &, and the store is a select.
 template <class Variant, int NT>
 __device__ __forceinline__ void mask_tile(float* s, const AttnParams& p, const int* perm_in, const int* gid_in,
                                           int kv0, int NK, bool partial, const int (&qkey)[2],
-                                          const Coords<int> (&qc)[2], int lane, unsigned skeys) {
+                                          const Coords<int> (&qc)[2], int lane, unsigned skeys, int kpos0 = 0) {
   const int* perm = Variant::kGrouped ? perm_in : nullptr;  // ungrouped kernels run in the identity order
   const int* gid = Variant::kGrouped ? gid_in : nullptr;
   if (!partial) {  // a full tile that is the ragged last one: only the columns past NK
@@ -248,7 +250,7 @@ __device__ __forceinline__ void mask_tile(float* s, const AttnParams& p, const i
       const int kl = cv ? ks : kv0;  // the column the loads read
       const int kg = by_gid ? __ldg(gid + kl) : 0;
       Coords<int> kc;
-      if constexpr (Variant::kHasMask) kc = key_coords<Variant>(p, perm, kl, kv0, true, skeys);
+      if constexpr (Variant::kHasMask) kc = key_coords<Variant>(p, perm, kl, kv0, true, skeys, kpos0);
 #pragma unroll
       for (int hr = 0; hr < 2; ++hr) {
         bool vis = cv & (by_gid ? qkey[hr] == kg : true) & (by_seg ? ks < qkey[hr] : true);

@@ -159,6 +159,8 @@ struct PatternAttention::Impl {
 
   struct KWs {
     DBuf perm, gid, gate, seg, segend, hist, keys, rgid, rprob, qsum, kvsum, fcnt, fidx, pcnt, pidx, wpack;
+    DBuf slice_map;  // RunOptions::seq_tokens on a masked kernel: every key tile partial ([B][tq] x 2, [B][tq][tk])
+    int slice_tq = 0, slice_tk = 0, slice_b = 0;
     DBuf sched;  // attention_fwd_ws's item counter (AttnParams::item_counter), persistent grids only
     DBuf entry, rows;  // top-k > 1: entry index per sorted position; the attention's output at entry rows
     Fp8Copy fp8;       // a gathered kernel on sm90.tma.fp8: q, k, V^T in e4m3 in its sorted order
@@ -167,7 +169,7 @@ struct PatternAttention::Impl {
     bool by_perm = false;     // the last launch loaded its tiles by perm from q, k, v (TmaMaps::rows_by_perm)
     bool holds_memory() const {  // every DBuf above
       for (const DBuf* d : {&perm, &gid, &gate, &seg, &segend, &hist, &keys, &rgid, &rprob, &qsum, &kvsum, &fcnt, &fidx,
-                            &pcnt, &pidx, &wpack, &sched, &entry, &rows, &sorted})
+                            &pcnt, &pidx, &wpack, &sched, &entry, &rows, &sorted, &slice_map})
         if (d->b) return true;
       return fp8.holds_memory();
     }
@@ -287,6 +289,10 @@ struct PatternAttention::Impl {
   // RunOptions::phase of the current run() for kernel phase_ki (unset during the static per-shape work).
   std::function<void(int, const char*)> phase_cb;
   int phase_ki = 0;
+  // The current run()'s RunOptions token offsets (seq = 0: the call is the whole sequence).
+  struct Slice {
+    long long q0 = 0, kv0 = 0, seq = 0;
+  } slice;
   void phase(const char* name) const {
     if (phase_cb) phase_cb(phase_ki, name);
   }
@@ -505,7 +511,7 @@ static const TensorView* weight_for(const RouterInputs& r, const std::vector<int
 }
 
 void PatternAttention::validate(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
-                                const AttentionShape& s, const RouterInputs* router) const {
+                                const AttentionShape& s, const RouterInputs* router, long long seq_tokens) const {
   const auto& spec = pattern_.spec;
   const std::string pname = spec.pattern;
   if (s.B < 1 || s.H < 1 || s.N < 1)
@@ -528,9 +534,11 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
   if (s.video) {
     if (s.F < 1 || s.Hgt < 1 || s.Wid < 1)
       throw ArgumentError(fmt::format("shape: video grid F x H x W must be positive, got {}", s.describe()));
-    if ((long long)s.F * s.Hgt * s.Wid != s.N)
-      throw ArgumentError(fmt::format("shape: video grid {}x{}x{} = {} tokens does not match N = {}", s.F, s.Hgt,
-                                      s.Wid, (long long)s.F * s.Hgt * s.Wid, s.N));
+    // a slice of a sequence (RunOptions::seq_tokens): the grid is the whole sequence's
+    if ((long long)s.F * s.Hgt * s.Wid != (seq_tokens ? seq_tokens : s.N))
+      throw ArgumentError(fmt::format("shape: video grid {}x{}x{} = {} tokens does not match {} = {}", s.F, s.Hgt,
+                                      s.Wid, (long long)s.F * s.Hgt * s.Wid, seq_tokens ? "RunOptions::seq_tokens" : "N",
+                                      seq_tokens ? seq_tokens : s.N));
     if (!s.shot_starts.empty()) {
       if (s.shot_starts[0] != 0)
         throw ArgumentError(fmt::format("shape: shot starts must begin at frame 0, got {}", s.describe()));
@@ -563,12 +571,14 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
       throw ArgumentError(fmt::format("k: B * Nk must be below 2^31, got {}", k.describe()));
     // Only dense kernels (no token order, no block map, nothing that reads key coordinates) can attend
     // to keys of another length: a mask, a group key, a router or a bias program relate query and key
-    // positions of one sequence.
+    // positions of one sequence. A slice of one sequence (RunOptions::seq_tokens: ring attention) gives
+    // masks and biases those positions (validate_slice checks the rest).
     for (const auto& p : impl_->plan) {
-      const char* why = p.kind == Kind::Masked   ? "has a mask (it relates query and key positions of one sequence)"
+      const bool slice = seq_tokens > 0;
+      const char* why = p.kind == Kind::Masked && !slice ? "has a mask (it relates query and key positions of one sequence)"
                         : p.kind == Kind::Keyed  ? "groups tokens by a key (one token order for queries and keys)"
                         : p.kind == Kind::Routed ? "is routed (one token order for queries and keys)"
-                        : p.ks->bias             ? "has a bias program (it reads key coordinates)"
+                        : p.ks->bias && !slice   ? "has a bias program (it reads key coordinates)"
                                                  : nullptr;
       if (why)
         throw ArgumentError(fmt::format("k: {} keys/values but q has N = {} tokens: keys of another length than the "
@@ -582,10 +592,10 @@ void PatternAttention::validate(const TensorView& q, const TensorView& k, const 
                                     overlaps(out, q) ? "q" : overlaps(out, k) ? "k" : "v"));
   impl_->check_plan(s.D);
   for (const auto& p : impl_->plan)
-    if (p.ks->bias_f32_max_n > 0 && s.N > p.ks->bias_f32_max_n)
+    if (p.ks->bias_f32_max_n > 0 && std::max<long long>(s.N, seq_tokens) > p.ks->bias_f32_max_n)
       throw ArgumentError(fmt::format("shape: kernel '{}' evaluates its bias's integer terms in float32, exact for N "
                                       "<= {} (attn-plan-score); N = {} is longer",
-                                      p.ks->name, p.ks->bias_f32_max_n, s.N));
+                                      p.ks->name, p.ks->bias_f32_max_n, std::max<long long>(s.N, seq_tokens)));
   for (const auto& p : impl_->plan)
     if (impl_->choose(p.index, s.D).engine() == Engine::Wgmma &&
         (long long)((s.N + kWgmmaTiles.block_m - 1) / kWgmmaTiles.block_m) * s.H * s.B > INT_MAX)
@@ -1326,6 +1336,39 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   a.weight = (float)p.ks->weight;
   a.accumulate = ki > 0 ? 1 : 0;
   a.shape = st.ms;
+  if (slice.seq > 0) {  // a slice of a sequence (RunOptions::q_offset): the coordinates of the whole one
+    a.q_pos0 = (int)slice.q0;
+    a.kv_pos0 = (int)slice.kv0;
+    a.shape.N = (int)slice.seq;
+    if (!s.video) a.shape.W = (int)slice.seq;  // layout seq: one row of the whole sequence
+    if (p.kind == Kind::Masked) {
+      // The block map (static_prep's) classifies the tiles of a whole sequence at offset 0; this call's
+      // tiles are at other positions, so every key tile is visited as partial and the mask decides each
+      // element (empty tiles cost a tile; classifying them at the global positions is the next step).
+      const int tq = (w.Ns + m.k[ki].t.block_m - 1) / m.k[ki].t.block_m;
+      const int tk = (Nk + m.k[ki].t.block_n - 1) / m.k[ki].t.block_n;
+      if (w.slice_tq != tq || w.slice_tk != tk || w.slice_b != s.B) {
+        std::vector<int> h((size_t)s.B * tq * (2 + tk), 0);  // [full_cnt][part_cnt][part_idx], full_idx unread
+        int* pc = h.data() + (size_t)s.B * tq;
+        int* pi = pc + (size_t)s.B * tq;
+        for (long long r = 0; r < (long long)s.B * tq; ++r) {
+          pc[r] = tk;
+          for (int j = 0; j < tk; ++j) pi[r * tk + j] = j;
+        }
+        if (w.slice_map.b) CU_CHECK(jit::driver().cuCtxSynchronize());  // a queued launch may read the old map
+        w.slice_map.ensure(sizeof(int) * h.size());
+        w.slice_map.b->upload(h.data(), sizeof(int) * h.size());
+        w.slice_tq = tq, w.slice_tk = tk, w.slice_b = s.B;
+      }
+      const int* base = dp<const int>(w.slice_map);
+      a.map.full_cnt = base;
+      a.map.full_idx = base + 2LL * s.B * tq;
+      a.map.part_cnt = base + (long long)s.B * tq;
+      a.map.part_idx = base + 2LL * s.B * tq;
+      a.map.num_q_tiles = tq;
+      a.map.num_kv_tiles = tk;
+    }
+  }
   const KeyFieldBits kb = key_field_bits(s);
   a.key_col_bits = kb.col;
   a.key_row_bits = kb.row;
@@ -1498,10 +1541,54 @@ TensorView PatternAttention::Impl::sorted_copies(ShapeState& st, Mod& m, int ki,
 
 // ---- run -------------------------------------------------------------------------------------------------
 
+void PatternAttention::validate_slice(const RunOptions& opt, const TensorView& q, const TensorView& k,
+                                      const AttentionShape& s) const {
+  const long long T = opt.seq_tokens;
+  if (T == 0) {
+    if (opt.q_offset || opt.kv_offset)
+      throw ArgumentError(fmt::format("RunOptions: q_offset {} / kv_offset {} given without seq_tokens (the length of "
+                                      "the sequence the call is a slice of)",
+                                      opt.q_offset, opt.kv_offset));
+    return;
+  }
+  const long long Nq = q.rank == 4 ? q.shape[1] : s.N, Nk = k.rank == 4 ? k.shape[1] : s.N;
+  if (T < 0 || T >= (1LL << 31))
+    throw ArgumentError(fmt::format("RunOptions::seq_tokens must be in [1, 2^31), got {}", T));
+  if (opt.q_offset < 0 || opt.q_offset + Nq > T)
+    throw ArgumentError(fmt::format("RunOptions::q_offset {}: the {} queries must lie in the sequence of seq_tokens = {} "
+                                    "tokens",
+                                    opt.q_offset, Nq, T));
+  if (opt.kv_offset < 0 || opt.kv_offset + Nk > T)
+    throw ArgumentError(fmt::format("RunOptions::kv_offset {}: the {} keys must lie in the sequence of seq_tokens = {} "
+                                    "tokens",
+                                    opt.kv_offset, Nk, T));
+  const std::string pname = spec().pattern;
+  for (const auto& p : impl_->plan) {
+    const char* why = p.kind == Kind::Keyed    ? "groups tokens by a key (one token order for queries and keys)"
+                      : p.kind == Kind::Routed ? "is routed (one token order for queries and keys)"
+                      : p.gate_prog            ? "has a gate program (its gates are filled at the call's own positions)"
+                                               : nullptr;
+    if (why)
+      throw ArgumentError(fmt::format("RunOptions: token offsets (a slice of a sequence of {} tokens) need dense or "
+                                      "masked kernels, and kernel '{}' of pattern '{}' {}",
+                                      T, p.ks->name, pname, why));
+    const Impl::Choice c = impl_->choose(p.index, s.D);
+    if (c.engine() != Engine::Wgmma || c.v->fp8)
+      throw ArgumentError(fmt::format("RunOptions: token offsets need the bf16 wgmma kernels; kernel '{}' of pattern "
+                                      "'{}' runs on {} ({}), which takes no offsets",
+                                      p.ks->name, pname, c.v->name, engine_name(c.engine())));
+    if (opt.lse.empty() || !opt.lse[p.index])
+      throw ArgumentError(fmt::format("RunOptions: token offsets need RunOptions::lse for every kernel (the "
+                                      "log-sum-exp instantiation reads them; ring attention merges by it), and "
+                                      "kernel '{}' of pattern '{}' has none",
+                                      p.ks->name, pname));
+  }
+}
+
 void PatternAttention::run(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
                            const AttentionShape& s, const RouterInputs* router, CUstream stream,
                            const RunOptions& opt) {
-  validate(q, k, v, out, s, router);
+  validate(q, k, v, out, s, router, opt.seq_tokens);
   if (!opt.lse.empty()) {
     if (!options_.lse)
       throw ArgumentError("RunOptions::lse given, but the PatternAttention was built without AttentionOptions::lse");
@@ -1513,7 +1600,9 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
       if (p % 4) throw ArgumentError("RunOptions::lse: a buffer is not 4-byte aligned");
   }
   validate_branches(opt.branch_out, q, k, v, out, s);
+  validate_slice(opt, q, k, s);
   Impl& im = *impl_;
+  im.slice = {opt.q_offset, opt.kv_offset, opt.seq_tokens};
   jit::Device::get().make_current();
   Impl::Mod& m = im.module(s.D);
   Impl::ShapeState& st = im.shape_state(s);

@@ -191,6 +191,17 @@ struct RunOptions {
   // Memory: sum over kernels of B N k H D bf16 (moga: 3 buffers the size of out). Empty: not kept; else one
   // entry per kernel, and it needs AttentionOptions::lse (else ArgumentError).
   std::vector<TensorView> branch_out;
+  // Ring attention (docs/distributed.md, runtime/parallel/ring_gpu.h): the call's N queries are the tokens
+  // [q_offset, q_offset + N) and its Nk keys (k.shape[1]) the tokens [kv_offset, kv_offset + Nk) of a
+  // sequence of seq_tokens tokens, so masks and bias programs see the coordinates of the whole sequence (the
+  // shape's video grid is then that sequence's: F * Hgt * Wid = seq_tokens). seq_tokens = 0: the call is the
+  // whole sequence (offsets 0). Taken by dense and masked kernels on the wgmma engine (bf16) with lse given for
+  // every kernel (the log-sum-exp instantiation reads the offsets); a group key, a router, a gate program or
+  // the mma.sync / FP8 kernels refuse it (one token order for queries and keys; kernels without offsets).
+  // A masked kernel then visits every key tile as partial (its block map at the global positions is not
+  // built yet): correct, but tiles the mask empties cost a full tile.
+  long long q_offset = 0, kv_offset = 0;
+  long long seq_tokens = 0;
   // Profiling (the DiT's per-branch table): called on the host after kernel ki's launches are queued,
   // once its per-call preparation is (routed kernels: prep = true) and once its attention is
   // (prep = false), so the caller can record an event on `stream` between branches. Unset: nothing.
@@ -260,8 +271,12 @@ class PatternAttention {
   const std::vector<int>& routed_kernels() const { return routed_; }
 
   // Every check run() makes, without touching the device. Throws ArgumentError / NotSupportedError.
+  // seq_tokens: RunOptions::seq_tokens (the call is a slice of a sequence that long; 0: it is the sequence).
   void validate(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
-                const AttentionShape& shape, const RouterInputs* router) const;
+                const AttentionShape& shape, const RouterInputs* router, long long seq_tokens = 0) const;
+  // RunOptions' token offsets (q_offset, kv_offset, seq_tokens) for q [B, N, H, D] and k [B, Nk, H, D]: in
+  // range, and every kernel able to take them (the header of RunOptions::q_offset). No device needed.
+  void validate_slice(const RunOptions& opt, const TensorView& q, const TensorView& k, const AttentionShape& shape) const;
 
   // RunOptions::branch_out's checks (run() makes them, and AttentionBackward::validate): empty, or one contiguous
   // bf16 [B, N k, H, D] per kernel, 16-byte aligned, overlapping none of q, k, v, out and each other; needs

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <cstdio>
 #include <limits>
 #include <random>
@@ -18,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "kernels_src/cuda/lse_merge.cuh"
+#include "runtime/attention/attention.h"
 #include "runtime/model/run.h"
 #include "runtime/parallel/ring_gpu.h"
 #include "runtime/parallel/usp_cpu.h"
@@ -405,6 +407,99 @@ TEST(ParallelUspEquivalence, Refusals) {
   ref::RefInputs si;
   si.video = kGrid105;
   EXPECT_THROW(kv_needs(l, spec, ref::make_shape(spec, si), {}), ShardingError);
+}
+
+
+// ---- token offsets (ring steps of masked patterns on the GPU) ---------------------------------------------
+
+// RunOptions::q_offset / kv_offset / seq_tokens: every check run() makes before the device (validate_slice,
+// and validate()'s grid and key-length rules for a slice), with the messages naming what was given.
+TEST(ParallelUsp, TokenOffsetsValidated) {
+  rt::AttentionOptions o;
+  o.arch = "sm_90";
+  o.lse = true;
+  const int H = 2, D = 128;
+  auto view = [&](unsigned long long at, long long n) {
+    return rt::TensorView::contiguous(at << 24, rt::DType::BF16, {1, n, H, D});
+  };
+  const rt::TensorView q = view(1, 101), k = view(2, 77), v = view(3, 77), out = view(4, 101);
+  auto message = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const rt::ArgumentError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  auto contains = [](const std::string& m, const char* part) { return m.find(part) != std::string::npos; };
+  rt::PatternAttention causal(rt::load_builtin("causal"), o);
+  const rt::AttentionShape seq = rt::AttentionShape::seq(1, 101, H, D);
+  rt::RunOptions ro;
+  ro.lse = {1 << 20};
+  ro.q_offset = 150, ro.kv_offset = 3, ro.seq_tokens = 300;
+  EXPECT_NO_THROW(causal.validate_slice(ro, q, k, seq));
+  EXPECT_NO_THROW(causal.validate(q, k, v, out, seq, nullptr, ro.seq_tokens)) << "a masked kernel takes Nk != N in a slice";
+  std::string m = message([&] { causal.validate(q, k, v, out, seq, nullptr); });
+  EXPECT_TRUE(contains(m, "has a mask")) << m;  // without the slice: cross-attention rules
+  rt::RunOptions bad = ro;
+  bad.q_offset = 200;  // 200 + 101 > 300
+  m = message([&] { causal.validate_slice(bad, q, k, seq); });
+  EXPECT_TRUE(contains(m, "q_offset 200") && contains(m, "seq_tokens = 300")) << m;
+  bad = ro, bad.kv_offset = -1;
+  m = message([&] { causal.validate_slice(bad, q, k, seq); });
+  EXPECT_TRUE(contains(m, "kv_offset -1")) << m;
+  bad = ro, bad.seq_tokens = 0;
+  m = message([&] { causal.validate_slice(bad, q, k, seq); });
+  EXPECT_TRUE(contains(m, "without seq_tokens")) << m;
+  bad = ro, bad.lse = {0};
+  m = message([&] { causal.validate_slice(bad, q, k, seq); });
+  EXPECT_TRUE(contains(m, "RunOptions::lse") && contains(m, "'causal'")) << m;
+  // the mma.sync engine has no offsets
+  rt::AttentionOptions o80 = o;
+  o80.arch = "sm_80";
+  rt::PatternAttention causal80(rt::load_builtin("causal"), o80);
+  m = message([&] { causal80.validate_slice(ro, q, k, seq); });
+  EXPECT_TRUE(contains(m, "takes no offsets")) << m;
+  // video: the grid is the whole sequence's (5 x 6 x 10 = 300 tokens) while the call holds 101 queries
+  rt::PatternAttention radial(rt::load_builtin("radial"), o);  // a masked video pattern (staged key columns)
+  const rt::AttentionShape vid = [&] {
+    rt::AttentionShape s = rt::AttentionShape::make_video(1, 5, 6, 10, H, D, {0, 3});
+    s.N = 101;
+    return s;
+  }();
+  EXPECT_NO_THROW(radial.validate(q, k, v, out, vid, nullptr, 300));
+  EXPECT_NO_THROW(radial.validate_slice(ro, q, k, vid));
+  m = message([&] { radial.validate(q, k, v, out, vid, nullptr, 0); });
+  EXPECT_TRUE(contains(m, "does not match N = 101")) << m;
+  m = message([&] { radial.validate(q, k, v, out, vid, nullptr, 299); });
+  EXPECT_TRUE(contains(m, "RunOptions::seq_tokens = 299")) << m;
+  // keyed kernels (stga: the compiler turns its region / temporal-group equalities into a group key) and
+  // routed ones: one token order for queries and keys, refused
+  rt::PatternAttention stga(rt::load_builtin("stga"), o);
+  m = message([&] { stga.validate_slice(ro, q, k, vid); });
+  EXPECT_TRUE(contains(m, "kernel 'stga' of pattern 'stga' groups tokens by a key")) << m;
+  rt::PatternAttention moga(rt::load_builtin("moga"), o);
+  rt::RunOptions r3 = ro;
+  r3.lse = {1 << 20, 1 << 21, 1 << 22};
+  m = message([&] { moga.validate_slice(r3, q, k, vid); });
+  EXPECT_TRUE(contains(m, "is routed") || contains(m, "groups tokens by a key")) << m;
+}
+
+// The log-sum-exp instantiations (the ones that read the offsets) of masked patterns compile with NVRTC
+// for the H200 on both wgmma rows (no GPU needed; their default instantiations' SASS is unchanged: the
+// offsets are read only under LSE, docs/distributed.md).
+TEST(ParallelUsp, OffsetKernelsCompileWithNvrtc) {
+  for (const char* row : {"sm90.ws", "sm90.tma"})
+    for (const char* pat : {"causal", "sliding_window", "radial"}) {
+      rt::AttentionOptions o;
+      o.arch = "sm_90";
+      o.lse = true;
+      o.variant = row;
+      rt::PatternAttention a(rt::load_builtin(pat), o);
+      const rt::ModuleInfo info = a.compile(128);
+      EXPECT_EQ(info.arch, "sm_90a") << pat << " " << row;
+      for (const std::string& v : info.variants) EXPECT_EQ(v, row) << pat;
+    }
 }
 
 }  // namespace
