@@ -21,11 +21,14 @@ bool ring_supported(const ref::PatternSpec& spec, std::string* why) {
   if (spec.kernels.size() != 1)
     return no(fmt::format("pattern '{}' has {} branches (the merge needs each branch's output apart)", spec.pattern,
                           spec.kernels.size()));
+  // Masks and biases see the global positions through the token offsets (RunOptions::q_offset); a group key
+  // or a router sorts queries and keys in one token order, which a step's slices do not share.
   const ref::KernelSpec& k = spec.kernels[0];
-  const char* what = k.route ? "a router" : k.key ? "a group key" : k.mask ? "a mask" : k.bias ? "a bias" : k.gate ? "a gate program" : nullptr;
-  if (what) return no(fmt::format("kernel '{}' of pattern '{}' has {} (the kernels take no token offset)", k.name, spec.pattern, what));
-  if (spec.layout != ref::Layout::Seq)  // a group's queries become a sequence of their own
-    return no(fmt::format("pattern '{}' has layout video (a group's queries need their grid positions)", spec.pattern));
+  const char* what = k.route ? "a router" : k.key ? "a group key" : k.gate ? "a gate program" : nullptr;
+  if (what)
+    return no(fmt::format("kernel '{}' of pattern '{}' has {} (one token order for queries and keys; the ring's "
+                          "steps hold slices of the sequence)",
+                          k.name, spec.pattern, what));
   return true;
 }
 
@@ -39,8 +42,8 @@ void check_usp(int heads, int P, const ref::PatternSpec& spec) {
   for (int g = 1; g <= heads; ++g)
     if (heads % g == 0) ok += (ok.empty() ? "" : ", ") + std::to_string(g);
   throw ShardingError(fmt::format("{} attention heads over {} GPUs need Ulysses groups of {} and a ring of {}; the GPU "
-                                  "ring attention runs dense patterns only and {} (use {} GPUs for '{}', or a dense "
-                                  "pattern such as --attention full)",
+                                  "ring attention runs dense and masked single-kernel patterns only and {} (use {} GPUs "
+                                  "for '{}', or a dense pattern such as --attention full)",
                                   heads, P, U, P / U, why, ok, spec.pattern));
 }
 
@@ -135,7 +138,9 @@ void RingGpu::attend(CUdeviceptr heads, CUdeviceptr out, const Attend& attn, CUs
       kv_ld = 2LL * Hl * D;
       nk = l_.group_count(l_.source_group(r, s));
     }
-    attn(heads, 3LL * Hl * D, k, v, kv_ld, nk, part_->ptr(), part_lse_->ptr(), stream);
+    // the tokens' global positions: the own group's first query, the source group's first key
+    const long long q_pos0 = l_.group_start(l_.group_of(r)), kv_pos0 = l_.group_start(l_.source_group(r, s));
+    attn(heads, 3LL * Hl * D, k, v, kv_ld, nk, q_pos0, kv_pos0, part_->ptr(), part_lse_->ptr(), stream);
     if (s > 0) CU_CHECK(d.cuEventRecord(used_[s % 2], stream));
     CUdeviceptr acc = acc_->ptr(), acc_lse = acc_lse_->ptr(), part = part_->ptr(), part_lse = part_lse_->ptr();
     CUdeviceptr dst = s + 1 == R ? out : 0;

@@ -9,11 +9,14 @@
 // RunOptions::lse); lse_merge_bf16 (kernels_src/cuda/lse_merge.cuh) folds it into the running f32
 // output, and the last fold writes the bf16 result for the all-to-all back.
 //
-// Dense patterns only (ring_supported): the attention kernels take no token offset, so the keys of a
-// block and the queries of a group must not need their coordinates: every kernel without mask, key,
-// router, bias or gate program, and one kernel (the merge folds each kernel's own output; the
-// attention sums the kernels into one). Routed and masked patterns run when R = 1 (pure Ulysses); their
-// ring plan (usp_plan.h kv_needs) is built and checked on the CPU (usp_cpu.h).
+// Dense and masked single-kernel patterns (ring_supported): each step passes the global positions of
+// the group's first query and the block's first key (RunOptions::q_offset / kv_offset / seq_tokens), so a
+// mask or bias sees the coordinates of the whole sequence; a masked step visits every key tile (no block
+// map at the global positions yet), and every block still travels (usp_plan.h kv_needs says which keys
+// a group needs; sending only those is not built). Not yet: group keys and routers (one token order for
+// queries and keys; the keyed / routed sort of a step's slices is not built) and mixtures (one kernel:
+// the merge folds each kernel's own output, RunOptions::branch_out + lse per kernel would give them).
+// Those run when R = 1 (pure Ulysses); their ring plan is built and checked on the CPU (usp_cpu.h).
 #pragma once
 
 #include <cuda.h>
@@ -48,9 +51,11 @@ class RingGpu {
  public:
   // One step's attention, enqueued on `stream`: the group's Ng queries (bf16 rows of q_ld elements, Hl
   // heads of D at column h*D) against nk keys (k, v rows of kv_ld elements), output bf16 [Ng][Hl][D]
-  // into `out` and the log-sum-exp f32 [Hl][Ng] into `lse`.
+  // into `out` and the log-sum-exp f32 [Hl][Ng] into `lse`. q_pos0 / kv_pos0: the sequence positions
+  // of the first query and the first key (RunOptions::q_offset / kv_offset).
   using Attend = std::function<void(CUdeviceptr q, long long q_ld, CUdeviceptr k, CUdeviceptr v, long long kv_ld,
-                                    long long nk, CUdeviceptr out, CUdeviceptr lse, CUstream stream)>;
+                                    long long nk, long long q_pos0, long long kv_pos0, CUdeviceptr out,
+                                    CUdeviceptr lse, CUstream stream)>;
 
   // ring: a communicator over the same ranks as the world's (Communicator::split), used only here.
   explicit RingGpu(std::unique_ptr<Communicator> ring);
@@ -64,6 +69,7 @@ class RingGpu {
   // over all N keys. Everything on `stream` (and the ring's stream, joined through events).
   void attend(CUdeviceptr heads, CUdeviceptr out, const Attend& attn, CUstream stream);
   Communicator& comm() { return *comm_; }
+  const UspLayout& layout() const { return l_; }
 
  private:
   void post_recv(int step, CUdeviceptr own_kv, size_t own_bytes);

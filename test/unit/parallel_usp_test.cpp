@@ -129,6 +129,14 @@ TEST(ParallelUsp, GpuRunAcceptsWhatTheRingRuns) {
     EXPECT_NE(m.find("use 1, 2, 3, 4, 6, 12 GPUs for 'moga'"), std::string::npos) << m;
   }
   EXPECT_THROW(check_usp(12, 5, stga), ShardingError);
+  // masked single-kernel patterns: the steps pass their token offsets (seq and video layout)
+  for (const char* name : {"causal", "sliding_window", "radial"}) {
+    const ref::PatternSpec spec = model::embedded_pattern(name);
+    EXPECT_TRUE(ring_supported(spec, &why)) << name << ": " << why;
+    EXPECT_NO_THROW(check_usp(12, 8, spec)) << name;
+  }
+  EXPECT_FALSE(ring_supported(stga, &why));
+  EXPECT_NE(why.find("has a group key (one token order for queries and keys"), std::string::npos) << why;
 }
 
 // ---- the merge -----------------------------------------------------------------------------------------

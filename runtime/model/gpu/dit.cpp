@@ -488,11 +488,18 @@ void GpuDiT::Impl::self_attention(CUdeviceptr qkv_all, CUdeviceptr out, long lon
               rt::TensorView::contiguous(out, rt::DType::BF16, {1, N, hl, D}), shape, router, st, ro);
     return;
   }
+  const ref::KernelSpec& k0 = attn->spec().kernels[0];
+  const bool coords = k0.mask.has_value() || k0.bias.has_value();
+  const long long seq_tokens = ring->layout().N;
   ring->attend(qkv_all, out,
                [&](CUdeviceptr q, long long q_ld, CUdeviceptr k, CUdeviceptr v, long long kv_ld, long long nk,
-                   CUdeviceptr o, CUdeviceptr lse, CUstream s) {
+                   long long q_pos0, long long kv_pos0, CUdeviceptr o, CUdeviceptr lse, CUstream s) {
                  rt::RunOptions r = ro;
                  r.lse = {lse};
+                 if (coords) {  // a mask or bias: the positions of the whole sequence (dense kernels need none)
+                   r.q_offset = q_pos0, r.kv_offset = kv_pos0;
+                   r.seq_tokens = seq_tokens;
+                 }
                  attn->run(view(q, N, q_ld), view(k, nk, kv_ld), view(v, nk, kv_ld),
                            rt::TensorView::contiguous(o, rt::DType::BF16, {1, N, hl, D}), shape, nullptr, s, r);
                },
@@ -681,9 +688,7 @@ GpuDiT::Impl::Geometry GpuDiT::Impl::geometry(int F, int H, int W, const std::ve
     g.hl = sp->heads_local();
     g.nq = sp->group_count();
   }
-  if (ring) {  // a dense pattern (ring_supported): the group's queries as a sequence of their own
-    g.shape = rt::AttentionShape::seq(1, (int)g.nq, g.hl, D);
-  } else if (pattern.spec.layout == ref::Layout::Video) {
+  if (pattern.spec.layout == ref::Layout::Video) {
     std::vector<int> shots;
     if (g.nshots > 1)
       for (int s = 0; s < g.nshots; ++s) shots.push_back(shot_starts[s] / c.patch[0]);
@@ -691,6 +696,9 @@ GpuDiT::Impl::Geometry GpuDiT::Impl::geometry(int F, int H, int W, const std::ve
   } else {
     g.shape = rt::AttentionShape::seq(1, (int)g.N, g.hl, D);
   }
+  // ring (ring_supported): a step's queries are the group's nq tokens; a video grid stays the whole
+  // sequence's (the steps pass RunOptions::seq_tokens and their offsets)
+  if (ring) g.shape.N = (int)g.nq;
   return g;
 }
 
