@@ -489,14 +489,15 @@ void GpuDiT::Impl::self_attention(CUdeviceptr qkv_all, CUdeviceptr out, long lon
     return;
   }
   const ref::KernelSpec& k0 = attn->spec().kernels[0];
-  const bool coords = k0.mask.has_value() || k0.bias.has_value();
+  // a video shape's grid is the whole sequence's, so its steps always pass their slice (dense seq kernels need none)
+  const bool coords = k0.mask.has_value() || k0.bias.has_value() || shape.video;
   const long long seq_tokens = ring->layout().N;
   ring->attend(qkv_all, out,
                [&](CUdeviceptr q, long long q_ld, CUdeviceptr k, CUdeviceptr v, long long kv_ld, long long nk,
                    long long q_pos0, long long kv_pos0, CUdeviceptr o, CUdeviceptr lse, CUstream s) {
                  rt::RunOptions r = ro;
                  r.lse = {lse};
-                 if (coords) {  // a mask or bias: the positions of the whole sequence (dense kernels need none)
+                 if (coords) {  // a mask, a bias or a video grid: the positions of the whole sequence
                    r.q_offset = q_pos0, r.kv_offset = kv_pos0;
                    r.seq_tokens = seq_tokens;
                  }
