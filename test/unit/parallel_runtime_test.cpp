@@ -295,7 +295,7 @@ TEST(ParallelRun, ArgumentErrors) {
   o.config = "tiny";  // 2 heads
   o.progress = false;
   o.gpus = 3;
-  o.attention = "moga";  // 3 GPUs need a ring of 3 (2 heads): the GPU ring runs dense patterns only
+  o.attention = "moga";  // 3 GPUs need a ring of 3 (2 heads): the GPU ring runs no mixture
   std::string m = run_error(o);
   EXPECT_TRUE(has(m, "2 attention heads over 3 GPUs") && has(m, "ring of 3") && has(m, "use 1, 2 GPUs for 'moga'")) << m;
   if (!jit::device_available()) {  // `full` runs on 3 GPUs (Ulysses x ring): the next check is the device
