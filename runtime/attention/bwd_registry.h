@@ -20,7 +20,7 @@
 //             registers only), to measure against it; gathering kernels: sm90.wg.
 // Selection (choose_backward): a named row (BackwardOptions::engine, else the environment variable
 // MOGA_BWD_ENGINE), refused with the reason when it cannot run the target or head dim; else the default:
-// sm90.wg.tma on sm_90 at D = 128 (verified and measured on an H200), sm80.mma elsewhere. Header-only (small).
+// sm90.wg.tma on sm_90 (verified and measured on an H200), sm80.mma elsewhere. Header-only (small).
 #pragma once
 
 #include <fmt/format.h>
@@ -59,7 +59,7 @@ namespace bwd_registry_detail {
 // The sm_90 default at D = 128: sm90.wg.tma (kernels without a gather: the TMA kernel; the others: sm90.wg's),
 // the best of the rows on the H200 over dense and the moga layer (docs/performance.md, "Backward on wgmma":
 // dense 45.0 ms at 32,760 vs 44.1 for .tma.bulk and 80.0 for sm80.mma; the layer 15.65 ms vs 15.89 and 20.6).
-// D = 64 stays on sm80.mma until the wg rows have passed gpu_backward there.
+// D = 64 too since GPU batch 2 (gpu_backward_wg and _tma passed on the D = 64 cases, bench_backward --d 64).
 inline constexpr bool kWgmmaDefault = true;
 inline constexpr const char* kWgmmaDefaultRow = "sm90.wg.tma";
 
@@ -118,7 +118,7 @@ inline std::string backward_names() {
 
 inline const BackwardVariant& default_backward(const std::string& arch, int D) {
   const BackwardVariant& wg = *find_backward(bwd_registry_detail::kWgmmaDefaultRow);
-  if (bwd_registry_detail::kWgmmaDefault && D == 128 && wg.check(arch, D).empty()) return wg;
+  if (bwd_registry_detail::kWgmmaDefault && wg.check(arch, D).empty()) return wg;
   return *find_backward("sm80.mma");
 }
 

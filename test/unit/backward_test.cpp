@@ -223,12 +223,13 @@ TEST(attention_backward, CompilesWithoutADevice) {
   BackwardOptions o;
   o.arch = "sm_90";
   AttentionBackward b(pattern_named("bwd_hooks"), o);
-  // the default rows: sm90.wg.tma at D = 128 on sm_90 (the TMA kernel without a gather), sm80.mma at 64
+  // the default row on sm_90: sm90.wg.tma (the TMA kernel without a gather)
   const auto k128 = b.compile(128), k64 = b.compile(64);
   EXPECT_NE(std::find(k128.begin(), k128.end(), "moga::attention_bwd_wg_tma<moga_gen_bwd_hooks::hooks, 128, true>"),
             k128.end());
-  EXPECT_NE(std::find(k64.begin(), k64.end(), "moga::attention_bwd<moga_gen_bwd_hooks::hooks, 64, true>"), k64.end());
-  EXPECT_NE(std::find(k64.begin(), k64.end(), "moga::attention_bwd_dq<moga_gen_bwd_hooks::hooks, 64>"), k64.end());
+  EXPECT_NE(std::find(k64.begin(), k64.end(), "moga::attention_bwd_wg_tma<moga_gen_bwd_hooks::hooks, 64, true>"),
+            k64.end());
+  EXPECT_NE(std::find(k64.begin(), k64.end(), "moga::attention_bwd_dq<moga_gen_bwd_hooks::hooks, 64, 128>"), k64.end());
   expect_error<ArgumentError>([&] { b.compile(96); }, {"head dim 96"});
   // a mixture with a top-2 kernel: one unit per kernel (in parallel) and the shared one
   AttentionBackward mix(pattern_named("attn_top2_mix"), o);
@@ -273,7 +274,7 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   EXPECT_STREQ(choose_backward("sm_90", 128, "sm90.wg").name, "sm90.wg");
   EXPECT_STREQ(choose_backward("sm_90", 128, "sm80.mma").name, "sm80.mma");
   EXPECT_STREQ(choose_backward("sm_80", 128, "").name, "sm80.mma");
-  EXPECT_STREQ(choose_backward("sm_90", 64, "auto").name, "sm80.mma");  // D = 64 on wgmma: not the default yet
+  EXPECT_STREQ(choose_backward("sm_90", 64, "auto").name, "sm90.wg.tma");
   EXPECT_STREQ(choose_backward("sm_90", 128, "").name, "sm90.wg.tma");     // the sm_90 default at D = 128
   EXPECT_STREQ(choose_backward("sm_90a", 128, "auto").name, "sm90.wg.tma");
   EXPECT_STREQ(choose_backward("sm_90", 64, "sm90.wg").name, "sm90.wg");
