@@ -13,13 +13,18 @@
 //        (then attn_bwd_fold_kernel); false: no dQ (attention_bwd_dq<V, D, 128> computes it). DQ_BULK (backward
 //        row sm90.wg.bulk): the same sums staged in shared memory and added by one bulk reduction per row
 //        (cp.reduce.async.bulk .add.f32, 256 bytes: FA3's dQ path, there by TMA) instead of 16 red.v2 per thread.
-//   template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false>
+//   template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false, int TILE_M = 64>
 //   __global__ void attention_bwd_wg_tma(AttnBwdParams p, BwdTmaMaps tm);   the same for kernels without a
 //        gather (p.perm, p.tok null; rows sm90.wg.tma*): the producer is one warp whose lane 0 issues TMA boxes
 //        of q, k, v, dout (tm: bwd_params.cuh, __grid_constant__), setmaxnreg 24 / 240. DK_RS (row
 //        sm90.wg.tma.rs): dK += dS^T Q from dS^T in registers (RS, FA3's Mma_dKV_is_RS), which the consumers'
 //        240 registers hold without serializing the wgmmas (at 224, the cp.async kernel's, they do not); dS
-//        then goes to shared memory only for dQ (not at all without DQ_ATOMIC).
+//        then goes to shared memory only for dQ (not at all without DQ_ATOMIC). TILE_M = 80 (row sm90.wg.tma.m80,
+//        D = 128, DK_RS, no DQ_BULK; kernels without a block map, since the maps and attention_bwd_dq are at 64
+//        rows): FlashAttention-3's dense tile (flash_bwd_launch_template.h: kBlockM 80 without causal, local or
+//        softcap there), 25% more work per tile pair for the same barriers and waits; S^T and dP^T are
+//        m64n80, and dQ, as m80 is no wgmma shape, dQ^T = K^T dS^T (m64n80 per warpgroup: its 64 head-dim
+//        columns; FA3's dQ_swapAB), added by red.v2 after one exchange between lanes (pairs along columns).
 //
 // One CTA per key tile of 128 keys, three warpgroups:
 //   warpgroup 0, producer (setmaxnreg down to kProducerRegs): K and V of the key tile once (kv_full), then
@@ -50,14 +55,17 @@
 
 namespace moga {
 
-template <int D>
+// BM: the query rows of a tile pair, 64, or 80 (row sm90.wg.tma.m80: FlashAttention-3's dense D = 128 tile, TMA
+// kernel with dK from registers only; its dQ is dQ^T = K^T dS^T, FA3's dQ_swapAB, as m80 is no wgmma shape)
+template <int D, int BM = 64>
 struct AttnBwdWgCfg {
   static_assert(D == 64 || D == 128, "attention_bwd_wg: D = 64 or 128");
+  static_assert(BM == 64 || (BM == 80 && D == 128), "attention_bwd_wg: BM = 64, or 80 at D = 128");
   // D = 128: dQ's columns are split over the two consumer warpgroups (n64 each, over all 128 keys: both
   // warpgroups' dS, one barrier across them); D = 64: each warpgroup adds its own 64 keys' share of every
   // column (twice the dQ reductions of a 64-wide row, no barrier across the warpgroups)
   static constexpr bool kSplitD = D == 128;
-  static constexpr int kBM = 64, kBN = 128, kThreads = 384, kConsumerThreads = 256, kStages = 2;
+  static constexpr int kBM = BM, kBN = 128, kThreads = 384, kConsumerThreads = 256, kStages = 2;
   // 168 * 384 = 64,512 registers (__launch_bounds__(384, 1)): the cp.async producer 56 * 128 (attention_fwd_ws's
   // figure: it spills below) + 224 * 256 for the consumers (dK, dV: 2 x 64 accumulators; S^T, dP^T: 2 x 32;
   // dQ: 32; packed P^T and dS^T: 2 x 16).
@@ -71,7 +79,8 @@ struct AttnBwdWgCfg {
   static constexpr int kKVBlock = kBN * 128;         // one 64-column block of K or V
   static constexpr int kQBytes = kBM * D * 2;        // [D/64][BM][64]
   static constexpr int kQBlock = kBM * 128;
-  static constexpr int kDSBytes = kBN * kBM * 2;     // dS^T [BN][BM]: one 128-byte row per key
+  // dS^T [BM/64 up][BN][64]: one 128-byte row per key and 64 queries (BM = 80: a second block, 16 queries used)
+  static constexpr int kDSBlock = kBN * 128, kDSBytes = (kBM + 63) / 64 * kDSBlock;
   static constexpr int kRowWords = 6;                // lse2, D, wg (float); row id, group id, token (int)
   static constexpr int kRowBytes = kRowWords * kBM * 4;
   static constexpr int kKOff = 0, kVOff = kKVBytes;
@@ -81,7 +90,7 @@ struct AttnBwdWgCfg {
   static constexpr int kRowOff = kDSOff + 2 * kDSBytes;
   // DQ_BULK: each consumer warpgroup's 64 dQ rows of 64 floats, staged for the bulk reductions; a pitch of 288
   // bytes (not 256) keeps the accumulator's stores to two ways per bank
-  static constexpr int kDQPitch = 288, kDQBytes = kBM * kDQPitch;
+  static constexpr int kDQPitch = 288, kDQBytes = BM == 64 ? kBM * kDQPitch : 0;  // (BM = 80: no DQ_BULK)
   static constexpr int kDQOff = kRowOff + kStages * kRowBytes;
   static constexpr int kBarOff = kDQOff + 2 * kDQBytes;  // kv_full, q_full[S], q_empty[S]
   static constexpr int kSmemBytes = 1024 + kBarOff + (1 + 2 * kStages) * 8;
@@ -89,9 +98,10 @@ struct AttnBwdWgCfg {
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 namespace bwd_wg_detail {
-// bf16 A fragment k-step kb (16 columns) of a warpgroup's m64n64 accumulator x (wgmma's per-warp layout is
+// bf16 A fragment k-step kb (16 columns) of a warpgroup's m64nN accumulator x (wgmma's per-warp layout is
 // the m16n8 one: x[4 nt + 2 hr + e]) = attention_bwd's pack_a on the flat array.
-__device__ __forceinline__ void pack_a(const float (&x)[32], int kb, unsigned (&a)[4]) {
+template <int R>
+__device__ __forceinline__ void pack_a(const float (&x)[R], int kb, unsigned (&a)[4]) {
   a[0] = sm80::pack_bf16x2(x[8 * kb + 0], x[8 * kb + 1]);
   a[1] = sm80::pack_bf16x2(x[8 * kb + 2], x[8 * kb + 3]);
   a[2] = sm80::pack_bf16x2(x[8 * kb + 4], x[8 * kb + 5]);
@@ -99,15 +109,16 @@ __device__ __forceinline__ void pack_a(const float (&x)[32], int kb, unsigned (&
 }
 }  // namespace bwd_wg_detail
 
-// The kernels' body; tm: the TMA maps (TMA: attention_bwd_wg_tma), else nullptr.
-template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK, bool TMA, bool DK_RS>
+// The kernels' body; tm: the TMA maps (TMA: attention_bwd_wg_tma), else nullptr. TILE_M: AttnBwdWgCfg's BM.
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK, bool TMA, bool DK_RS, int TILE_M = 64>
 __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, const BwdTmaMaps* tm) {
   static_assert(DQ_ATOMIC || !DQ_BULK, "DQ_BULK is a way of adding dQ: it needs DQ_ATOMIC");
   static_assert(TMA || !DK_RS, "DK_RS needs the TMA kernel's 240 consumer registers");
+  static_assert(TILE_M == 64 || (TMA && DK_RS && !DQ_BULK), "BM = 80: the TMA kernel with DK_RS, dQ by red.v2");
   constexpr bool kStoreDS = DQ_ATOMIC || !DK_RS;  // dS^T in shared memory: for dQ, or for an SS dK
 #if defined(MOGA_HAS_WGMMA)
   using namespace bwd_detail;
-  using C = AttnBwdWgCfg<D>;
+  using C = AttnBwdWgCfg<D, TILE_M>;
   constexpr int BM = C::kBM, BN = C::kBN, S = C::kStages;
   constexpr bool kTransform = Variant::kHasSoftcap || Variant::kHasBias;
   constexpr bool kCoords = Variant::kHasMask || Variant::kHasBias;
@@ -277,20 +288,20 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     sm90::mbar_wait(bar_full + 8 * st, (j / S) & 1);
     sm90::fence_proxy_async();
 
-    // S^T = K_g Q^T and dP^T = V_g dO^T (64 keys x 64 queries), K-major A and B
-    float s[32], dp[32];
+    // S^T = K_g Q^T and dP^T = V_g dO^T (64 keys x BM queries), K-major A and B
+    float s[BM / 2], dp[BM / 2];
     sm90::wg_fence();
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks) {
       const unsigned ko = (ks >> 2) * C::kKVBlock + (ks & 3) * 32, qo = (ks >> 2) * C::kQBlock + (ks & 3) * 32;
-      sm90::wgmma_ss_n64(s, sm90::gmma_desc_sw128(sKg + ko, 16, 1024), sm90::gmma_desc_sw128(sQ + qo, 16, 1024),
+      sm90::wgmma_ss<BM>(s, sm90::gmma_desc_sw128(sKg + ko, 16, 1024), sm90::gmma_desc_sw128(sQ + qo, 16, 1024),
                          ks > 0 ? 1 : 0);
     }
     sm90::wg_commit();
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks) {
       const unsigned ko = (ks >> 2) * C::kKVBlock + (ks & 3) * 32, qo = (ks >> 2) * C::kQBlock + (ks & 3) * 32;
-      sm90::wgmma_ss_n64(dp, sm90::gmma_desc_sw128(sVg + ko, 16, 1024), sm90::gmma_desc_sw128(sdO + qo, 16, 1024),
+      sm90::wgmma_ss<BM>(dp, sm90::gmma_desc_sw128(sVg + ko, 16, 1024), sm90::gmma_desc_sw128(sdO + qo, 16, 1024),
                          ks > 0 ? 1 : 0);
     }
     sm90::wg_commit();
@@ -304,7 +315,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
       sm90::wg_wait<1>();
       sm90::fence_regs(s);
 #pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
+      for (int nt = 0; nt < BM / 8; ++nt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int qcol = nt * 8 + 2 * (lane & 3) + e, qs = q0 + qcol;
@@ -326,7 +337,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
       sm90::wg_wait<0>();
       sm90::fence_regs(dp);
 #pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
+      for (int nt = 0; nt < BM / 8; ++nt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int qcol = nt * 8 + 2 * (lane & 3) + e;
@@ -343,7 +354,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
       sm90::fence_regs(s);
       sm90::fence_regs(dp);
 #pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
+      for (int nt = 0; nt < BM / 8; ++nt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int qcol = nt * 8 + 2 * (lane & 3) + e, qs = q0 + qcol;
@@ -364,25 +375,26 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     }
     // dV += (wg P)^T dO: RS, B = dO rows (MN-major: D contiguous); issued before the dS stores, which then
     // overlap it
-    unsigned pa[4][4];
+    unsigned pa[BM / 16][4];
 #pragma unroll
-    for (int kb = 0; kb < 4; ++kb) bwd_wg_detail::pack_a(s, kb, pa[kb]);
+    for (int kb = 0; kb < BM / 16; ++kb) bwd_wg_detail::pack_a(s, kb, pa[kb]);
     sm90::wg_fence();
 #pragma unroll
-    for (int kb = 0; kb < 4; ++kb)
+    for (int kb = 0; kb < BM / 16; ++kb)
       sm90::wgmma_rs<D, 1>(dv, pa[kb], sm90::gmma_desc_sw128(sdO + kb * 2048, C::kQBlock, 1024), 1);
     sm90::wg_commit();
     // dS^T to shared memory (rows krow0, krow0 + 8; query columns 16 kb + 8 half + 2 (lane & 3): chunk
-    // 2 kb + half, swizzled), read by dK's and dQ's wgmma
+    // 2 kb + half of the 64-query blocks, swizzled), read by dK's and dQ's wgmma
     const unsigned sDS = base + C::kDSOff + (j & 1) * C::kDSBytes;
 #pragma unroll
-    for (int kb = 0; kb < (kStoreDS ? 4 : 0); ++kb) {
+    for (int kb = 0; kb < (kStoreDS ? BM / 16 : 0); ++kb) {
       unsigned da[4];
       bwd_wg_detail::pack_a(dp, kb, da);
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
-        const int r = krow0 + (q & 1) * 8, chunk = 2 * kb + (q >> 1);
-        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(sDS + r * 128 + ((chunk ^ (r & 7)) << 4) + (lane & 3) * 4),
+        const int r = krow0 + (q & 1) * 8, chunk = 2 * kb + (q >> 1), blk = chunk >> 3;
+        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(sDS + blk * C::kDSBlock + r * 128 + (((chunk & 7) ^ (r & 7)) << 4) +
+                                                      (lane & 3) * 4),
                      "r"(da[q])
                      : "memory");
       }
@@ -396,13 +408,21 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     }
     // DK_RS: dS^T's A fragments, all packed before the fence (packing between the wgmmas makes ptxas insert
     // a warpgroup arrive before each, C7519)
-    unsigned da[DK_RS ? 4 : 1][4];
+    unsigned da[DK_RS ? BM / 16 : 1][4];
     if constexpr (DK_RS)
 #pragma unroll
-      for (int kb = 0; kb < 4; ++kb) bwd_wg_detail::pack_a(dp, kb, da[kb]);
+      for (int kb = 0; kb < BM / 16; ++kb) bwd_wg_detail::pack_a(dp, kb, da[kb]);
     sm90::wg_fence();
-    float dq[32];
-    if constexpr (DQ_ATOMIC) {
+    float dq[BM / 2];  // BM = 64: dQ[64 queries][64 columns]; 80: dQ^T[64 columns][80 queries]
+    if constexpr (DQ_ATOMIC && BM == 80) {
+      // dQ^T[64 g .. 64 g + 63][queries] = K^T dS^T over all 128 keys: A = K's column block g (MN-major: the
+      // head-dim columns contiguous), B = dS^T (MN-major: queries contiguous, 80 of them over two 64-query blocks)
+#pragma unroll
+      for (int ks = 0; ks < BN / 16; ++ks)
+        sm90::wgmma_ss_n80<1, 1>(dq, sm90::gmma_desc_sw128(sK + g * C::kKVBlock + ks * 2048, C::kKVBlock, 1024),
+                                 sm90::gmma_desc_sw128(sDS + ks * 2048, C::kDSBlock, 1024), ks > 0 ? 1 : 0);
+      sm90::wg_commit();
+    } else if constexpr (DQ_ATOMIC) {
 #pragma unroll
       for (int ks = 0; ks < (C::kSplitD ? BN : 64) / 16; ++ks) {
         // D = 128: all keys, K's column block g; D = 64: this warpgroup's keys (dS^T and K rows 64 g ..)
@@ -415,7 +435,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     }
     // dK += dS^T Q: SS, A = this warpgroup's 64 dS^T rows (K-major: queries contiguous), B = Q rows
 #pragma unroll
-    for (int kb = 0; kb < 4; ++kb)
+    for (int kb = 0; kb < BM / 16; ++kb)
       if constexpr (DK_RS) {  // A = dS^T packed from its accumulator (rows: this warpgroup's keys)
         sm90::wgmma_rs<D, 1>(dk, da[kb], sm90::gmma_desc_sw128(sQ + kb * 2048, C::kQBlock, 1024), 1);
       } else if constexpr (D == 128) {
@@ -429,7 +449,24 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     if constexpr (DQ_ATOMIC) {
       sm90::wg_wait<1>();  // dV and dQ in (groups complete in order)
       sm90::fence_regs(dq);
-      if constexpr (DQ_BULK) {
+      if constexpr (BM == 80) {
+        // dQ^T's fragment holds pairs along queries (rows of dq_acc); lanes l and l ^ 4 hold head-dim columns c,
+        // c + 1 (c even) of the same queries: one exchange gives each a pair along columns (the even lane query
+        // 8 nt + 2 (lane & 3), the odd one the next), added by red.v2 as BM = 64 does (8 rows x 32 bytes a warp)
+        const bool odd = (lane >> 2) & 1;
+#pragma unroll
+        for (int nt = 0; nt < BM / 8; ++nt) {
+          const int qcol = nt * 8 + 2 * (lane & 3) + (odd ? 1 : 0);
+          const bool ok = q0 + qcol < N;
+          float* row = gdq + (long long)srow[qcol] * a.H * D + w * 16 + ((lane >> 2) & ~1);
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr) {
+            const float x0 = dq[4 * nt + 2 * hr], x1 = dq[4 * nt + 2 * hr + 1];
+            const float y = __shfl_xor_sync(0xffffffffu, odd ? x0 : x1, 4);
+            if (ok) red_add2(row + hr * 8, (odd ? y : x0) * scale, (odd ? x1 : y) * scale);
+          }
+        }
+      } else if constexpr (DQ_BULK) {
         // warp w holds rows 16 w .. 16 w + 15 whole: it stages them and its lanes 0..15 reduce one row each, so
         // only the warp synchronizes. The rows are free once this lane's reductions of the last tile read them.
         if (lane < 16) sm90::bulk_wait_read_all();
@@ -513,14 +550,14 @@ template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
 __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p) {
   attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, false, false>(p, nullptr);
 }
-template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false>
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false, int TILE_M = 64>
 __global__ void __launch_bounds__(384, 1)
     attention_bwd_wg_tma(const __grid_constant__ AttnBwdParams p, const __grid_constant__ BwdTmaMaps tm) {
-  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true, DK_RS>(p, &tm);
+  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true, DK_RS, TILE_M>(p, &tm);
 }
 
-template <int D>
-__device__ int attn_bwd_wg_smem_bytes = AttnBwdWgCfg<D>::kSmemBytes;
+template <int D, int TILE_M = 64>
+__device__ int attn_bwd_wg_smem_bytes = AttnBwdWgCfg<D, TILE_M>::kSmemBytes;
 #endif
 
 }  // namespace moga

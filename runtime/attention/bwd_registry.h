@@ -18,6 +18,10 @@
 //             groups, top-k rows) runs the row's cp.async kernel (sm90.wg, sm90.wg.bulk).
 //   sm90.wg.tma.rs  sm90.wg.tma with dK += dS^T Q from registers (FA3's RS dK; fits the TMA kernel's 240
 //             registers only), to measure against it; gathering kernels: sm90.wg.
+//   sm90.wg.tma.m80  sm90.wg.tma.rs on FlashAttention-3's dense D = 128 tile, 80 queries x 128 keys (dQ^T = K^T dS^T),
+//             for plain kernels (no block map, gather, softcap or bias: FA3 takes 64 rows under a softcap too, and
+//             here its 32 registers serialize the wgmmas); the others and D = 64 run sm90.wg.tma.rs (the maps and
+//             the deterministic dQ pass stay at 64-row tiles).
 // Selection (choose_backward): a named row (BackwardOptions::engine, else the environment variable
 // MOGA_BWD_ENGINE), refused with the reason when it cannot run the target or head dim; else the default:
 // sm90.wg.tma on sm_90 (verified and measured on an H200), sm80.mma elsewhere. Header-only (small).
@@ -42,13 +46,19 @@ struct BackwardVariant {
   bool dq_bulk = false;    // attention_bwd_wg's DQ_BULK (dQ by bulk reductions)
   bool tma = false;        // attention_bwd_wg_tma for kernels without a gather
   bool dk_rs = false;      // its DK_RS (dK from dS^T in registers; the TMA kernel only)
+  int plain_m = 64;        // the TMA kernel's query rows (TILE_M) at D = 128 for plain kernels
+
+  // The main kernel's query rows per tile pair (the TMA boxes of q and dout): plain_m for a D = 128 plain kernel
+  // (no block map, gather, softcap or bias), else block_m (the maps' tiles).
+  int tile_m(int D, bool plain) const { return tma && plain && D == 128 ? plain_m : block_m; }
 
   // Why the row cannot run at arch / head dim D, or "" when it can.
   std::string check(const std::string& arch, int D) const;
   // NVRTC name expressions: the main kernel (dq_atomic: dQ by atomics in it; gathers: the kernel's rows are
   // gathered through perm, so a tma row runs its cp.async kernel), the deterministic dQ kernel, and the
   // __device__ int of the main kernel's dynamic shared memory.
-  std::string main_expr(const std::string& v, int D, bool dq_atomic, bool gathers = false) const;
+  // plain: the kernel has no block map, gather, softcap or bias (tile_m).
+  std::string main_expr(const std::string& v, int D, bool dq_atomic, bool gathers = false, bool plain = false) const;
   // Whether the main kernel of a kernel that gathers (or not) takes the TMA maps (BwdTmaMaps) as well.
   bool uses_tma(bool gathers) const { return tma && !gathers; }
   std::string dq_expr(const std::string& v, int D) const;
@@ -73,10 +83,13 @@ inline std::string BackwardVariant::check(const std::string& arch, int D) const 
   return "";
 }
 
-inline std::string BackwardVariant::main_expr(const std::string& v, int D, bool dq_atomic, bool gathers) const {
+inline std::string BackwardVariant::main_expr(const std::string& v, int D, bool dq_atomic, bool gathers,
+                                              bool plain) const {
   const bool t = uses_tma(gathers), bulk = dq_bulk && dq_atomic;
   const char* k = !wgmma ? "attention_bwd" : t ? "attention_bwd_wg_tma" : "attention_bwd_wg";
-  const std::string tail = t && dk_rs ? fmt::format(", {}, true", bulk ? "true" : "false") : bulk ? ", true" : "";
+  const int m = tile_m(D, plain && !gathers);
+  std::string tail = t && dk_rs ? fmt::format(", {}, true", bulk ? "true" : "false") : bulk ? ", true" : "";
+  if (m != 64) tail += fmt::format(", {}", m);  // (the TMA rows with dk_rs only: the registry's rows)
   return fmt::format("moga::{}<{}, {}, {}{}>", k, v, D, dq_atomic ? "true" : "false", tail);
 }
 inline std::string BackwardVariant::dq_expr(const std::string& v, int D) const {
@@ -84,6 +97,8 @@ inline std::string BackwardVariant::dq_expr(const std::string& v, int D) const {
                        : fmt::format("moga::attention_bwd_dq<{}, {}, {}>", v, D, block_n);
 }
 inline std::string BackwardVariant::smem_expr(int D) const {
+  // the module's kernels share one figure: the larger tile's when the row has one (it needs more)
+  if (wgmma && plain_m != 64 && D == 128) return fmt::format("&moga::attn_bwd_wg_smem_bytes<{}, {}>", D, plain_m);
   return fmt::format("&moga::{}<{}>", wgmma ? "attn_bwd_wg_smem_bytes" : "attn_bwd_smem_bytes", D);
 }
 
@@ -100,6 +115,8 @@ inline const std::vector<BackwardVariant>& backward_registry() {
        384, true, true, true},
       {"sm90.wg.tma.rs", "sm90.wg.tma with dK from dS^T in registers (RS; gathers: sm90.wg)", 64, 128, 384, true, false,
        true, true},
+      {"sm90.wg.tma.m80", "sm90.wg.tma.rs on FA3's 80x128 tile for plain kernels (no map, gather, softcap, bias)", 64, 128,
+       384, true, false, true, true, 80},
   };
   return rows;
 }

@@ -281,11 +281,25 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   expect_error<ArgumentError>([] { choose_backward("sm_80", 128, "sm90.wg"); },
                               {"BackwardOptions::engine 'sm90.wg'", "sm_90 only", "sm_80"});
   expect_error<ArgumentError>([] { choose_backward("sm_90", 128, "fa3"); },
-                              {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk, sm90.wg.tma, sm90.wg.tma.bulk, sm90.wg.tma.rs"});
+                              {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk, sm90.wg.tma, sm90.wg.tma.bulk, sm90.wg.tma.rs, sm90.wg.tma.m80"});
   const BackwardVariant& rs = *find_backward("sm90.wg.tma.rs");
   EXPECT_EQ(rs.main_expr("V", 128, true), "moga::attention_bwd_wg_tma<V, 128, true, false, true>");
   EXPECT_EQ(rs.main_expr("V", 128, false), "moga::attention_bwd_wg_tma<V, 128, false, false, true>");
   EXPECT_EQ(rs.main_expr("V", 128, true, true), "moga::attention_bwd_wg<V, 128, true>");
+  // sm90.wg.tma.m80: the 80-row tile for plain kernels at D = 128 only; maps, gathers, D = 64: sm90.wg.tma.rs's
+  const BackwardVariant& m80 = *find_backward("sm90.wg.tma.m80");
+  EXPECT_EQ(m80.main_expr("V", 128, true, false, true), "moga::attention_bwd_wg_tma<V, 128, true, false, true, 80>");
+  EXPECT_EQ(m80.main_expr("V", 128, false, false, true), "moga::attention_bwd_wg_tma<V, 128, false, false, true, 80>");
+  EXPECT_EQ(m80.main_expr("V", 128, true, false, false), "moga::attention_bwd_wg_tma<V, 128, true, false, true>");
+  EXPECT_EQ(m80.main_expr("V", 64, true, false, true), "moga::attention_bwd_wg_tma<V, 64, true, false, true>");
+  EXPECT_EQ(m80.main_expr("V", 128, true, true, false), "moga::attention_bwd_wg<V, 128, true>");
+  EXPECT_EQ(m80.tile_m(128, true), 80);
+  EXPECT_EQ(m80.tile_m(128, false), 64);
+  EXPECT_EQ(m80.tile_m(64, true), 64);
+  EXPECT_EQ(rs.tile_m(128, true), 64);
+  EXPECT_EQ(m80.dq_expr("V", 128), rs.dq_expr("V", 128));  // the dQ pass over 64-row query tiles
+  EXPECT_EQ(m80.smem_expr(128), "&moga::attn_bwd_wg_smem_bytes<128, 80>");
+  EXPECT_EQ(m80.smem_expr(64), rs.smem_expr(64));
   // the TMA rows: their TMA kernel for kernels without a gather, the cp.async one for the others
   const BackwardVariant& tma = *find_backward("sm90.wg.tma.bulk");
   EXPECT_EQ(tma.main_expr("V", 128, true), "moga::attention_bwd_wg_tma<V, 128, true, true>");
@@ -319,7 +333,9 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
       // the TMA producer on kernels without a gather (dense, masked, softcap and bias, a mixture of them)
       {"sm90.wg.tma", {"full", "causal", "bwd_hooks", "bwd_mix", "attn_video_bias"}},
       {"sm90.wg.tma.bulk", {"full", "bwd_holes"}},
-      {"sm90.wg.tma.rs", {"full", "causal", "bwd_hooks", "attn_video_bias"}}};
+      {"sm90.wg.tma.rs", {"full", "causal", "bwd_hooks", "attn_video_bias"}},
+      // the 80-query tile on the kernels without a map (dense, softcap, bias), 64 on the masked one
+      {"sm90.wg.tma.m80", {"full", "causal", "bwd_hooks", "attn_video_bias", "attn_softcap"}}};
   // D = 64 (dQ per warpgroup over its own keys): a dense, a softcap + bias, a routed and a top-2 mixture kernel
   const std::vector<const char*> d64 = {"full", "bwd_hooks", "moga_dynamic", "attn_top2_mix"};
   for (const auto& [row, pats] : runs)
