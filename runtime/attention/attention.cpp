@@ -695,9 +695,14 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
     if (c.v->needs_arch_specific()) arch = target_arch().back() == 'a' ? target_arch() : target_arch() + "a";
     jit::CompileOptions o = base(fmt::format("moga-{}-{}-d{}", pattern->spec.pattern, p.ks->name, D), arch);
     o.name_expressions = {c.v->kernel_expr(p.variant, D, c.t), c.v->smem_expr(p.variant, D, c.t)};
-    if (p.mask) o.name_expressions.push_back(fmt::format("moga::block_map_kernel<{}>", p.variant));
-    if (p.gate_prog) o.name_expressions.push_back(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
+    // The block map and gate fill in a unit of their own, compiled beside the attention kernel: ptxas's time
+    // grows with a unit's code, and a mask's interval rules are a good part of it (docs/performance.md,
+    // "Compile time"); plain target code, they run no wgmma.
+    jit::CompileOptions aux = base(fmt::format("moga-{}-{}-map", pattern->spec.pattern, p.ks->name), options->arch);
+    if (p.mask) aux.name_expressions.push_back(fmt::format("moga::block_map_kernel<{}>", p.variant));
+    if (p.gate_prog) aux.name_expressions.push_back(fmt::format("moga::gate_fill_kernel<{}>", p.variant));
     units.push_back({&pattern->cuda, o});
+    if (!aux.name_expressions.empty()) units.push_back({&pattern->cuda, std::move(aux)});
     if (options->lse) {  // the log-sum-exp instantiation (AttentionOptions::lse): a unit of its own, in parallel
       o.name = fmt::format("moga-{}-{}-lse-d{}", pattern->spec.pattern, p.ks->name, D);
       o.name_expressions = {c.v->kernel_expr(p.variant, D, c.t, true)};
