@@ -19,7 +19,8 @@
 //   dit_calib_col_sums    router calibration: per row chunk, the column sums of h bf16 [N][d]
 //   dit_calib_logit_moments  router calibration: per row chunk, the sum and sum of squares of each
 //                         group's logits W'_m . h_t (W' f32 [M][d])
-//   dit_calib_project     router calibration step 1 on the device: the chunk sums added in order (double),
+//   dit_calib_fold        router calibration: fixed runs of chunk sums added in order (double)
+//   dit_calib_project     router calibration step 1 on the device: the folded sums added in order (double),
 //                         W' = W - (W u) u^T from the block's original router (one block)
 //   dit_calib_equalize    router calibration step 2 on the device: per-group logit spread from the
 //                         moments, W'' = W' * mean(s) / s_m, rounded to bf16 into the arena (one block)
@@ -260,11 +261,28 @@ DIT_EXTERN void dit_rms_rope(unsigned short* p, long long ld, int d, float eps, 
 // ---- router calibration (runtime/model/router_calibration.h) -------------------------------------------
 
 // Deterministic partial sums, no atomics: chunk c covers rows [c * chunk_rows, (c + 1) * chunk_rows) in
-// order and writes its own slot; the host adds the chunks in order (in double). One block per chunk.
+// order and writes its own slot; dit_calib_fold adds fixed runs of consecutive chunks in order (double),
+// and the one-block steps add those runs in order. Every sum's order depends only on N, so every rank of
+// a sequence-parallel run (which sees all N rows) computes what one GPU does. One block per chunk.
 
-// part[c][j] = sum over the chunk's rows of h[r][j].
+// part[c][j] = sum over the chunk's rows of h[r][j], in row order. A thread owns four adjacent columns
+// (one 8-byte load per row; d % 4 != 0: one column per load), the row loop unrolled so that each thread
+// keeps several loads in flight: the pass reads h once at the copy rate.
 DIT_EXTERN void dit_calib_col_sums(const unsigned short* h, long long N, int d, int chunk_rows, float* part) {
   const long long c = blockIdx.x, r0 = c * chunk_rows, r1 = r0 + chunk_rows < N ? r0 + chunk_rows : N;
+  if ((d & 3) == 0) {
+    for (int j = 4 * threadIdx.x; j < d; j += 4 * blockDim.x) {
+      float a = 0.f, b = 0.f, e = 0.f, f = 0.f;
+#pragma unroll 8
+      for (long long r = r0; r < r1; ++r) {
+        const float4 v = dit_ld_bf4(h + r * d + j);
+        a += v.x, b += v.y, e += v.z, f += v.w;
+      }
+      float* o = part + c * d + j;
+      o[0] = a, o[1] = b, o[2] = e, o[3] = f;
+    }
+    return;
+  }
   for (int j = threadIdx.x; j < d; j += blockDim.x) {
     float s = 0.f;
     for (long long r = r0; r < r1; ++r) s += dit_bf2f(h[r * d + j]);
@@ -273,43 +291,91 @@ DIT_EXTERN void dit_calib_col_sums(const unsigned short* h, long long N, int d, 
 }
 
 // part[c][m] = sum over the chunk's rows of l, part[c][M + m] = sum of l^2, l = sum_j W[m][j] h[r][j]
-// (W f32 [M][d]). Warp w owns groups w, w + warps, ...; a logit is a lane-strided dot product reduced
-// by a fixed butterfly.
+// (W f32 [M][d], 16-byte aligned rows when d % 4 == 0). Warp w takes the chunk's rows w, w + warps, ...;
+// a lane holds four adjacent columns per 128 (one 8-byte load of h and one float4 of W per group), eight
+// groups at a time in registers, so h is read once per eight groups, not once per group; each row's
+// logits are reduced by a fixed butterfly, a warp's rows added in order, the warps in warp order.
 DIT_EXTERN void dit_calib_logit_moments(const unsigned short* h, long long N, int d, const float* W, int M, int chunk_rows,
                                         float* part) {
+  constexpr int G = 8;  // groups per pass over the chunk
+  __shared__ float red[32][2 * G];
   const long long c = blockIdx.x, r0 = c * chunk_rows, r1 = r0 + chunk_rows < N ? r0 + chunk_rows : N;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-  for (int m = warp; m < M; m += warps) {
-    const float* w = W + (long long)m * d;
-    float s = 0.f, q = 0.f;
-    for (long long r = r0; r < r1; ++r) {
+  for (int m0 = 0; m0 < M; m0 += G) {
+    const int mb = M - m0 < G ? M - m0 : G;
+    float s[G], q[G];
+#pragma unroll
+    for (int i = 0; i < G; ++i) s[i] = q[i] = 0.f;
+    for (long long r = r0 + warp; r < r1; r += warps) {
       const unsigned short* hr = h + r * d;
-      float l = 0.f;
-      for (int j = lane; j < d; j += 32) l += w[j] * dit_bf2f(hr[j]);
-      for (int o = 16; o > 0; o >>= 1) l += __shfl_xor_sync(0xffffffffu, l, o);
-      s += l;
-      q += l * l;
+      float l[G];
+#pragma unroll
+      for (int i = 0; i < G; ++i) l[i] = 0.f;
+      if ((d & 3) == 0) {
+        for (int j = 4 * lane; j < d; j += 128) {
+          const float4 v = dit_ld_bf4(hr + j);
+#pragma unroll
+          for (int i = 0; i < G; ++i)
+            if (i < mb) {
+              const float4 w = __ldg(reinterpret_cast<const float4*>(W + (long long)(m0 + i) * d + j));
+              l[i] += w.x * v.x + w.y * v.y + w.z * v.z + w.w * v.w;
+            }
+        }
+      } else {
+        for (int j = lane; j < d; j += 32) {
+          const float v = dit_bf2f(hr[j]);
+#pragma unroll
+          for (int i = 0; i < G; ++i)
+            if (i < mb) l[i] += W[(long long)(m0 + i) * d + j] * v;
+        }
+      }
+#pragma unroll
+      for (int i = 0; i < G; ++i) {
+        for (int o = 16; o > 0; o >>= 1) l[i] += __shfl_xor_sync(0xffffffffu, l[i], o);
+        s[i] += l[i];
+        q[i] += l[i] * l[i];
+      }
     }
-    if (lane == 0) {
-      part[c * 2 * M + m] = s;
-      part[c * 2 * M + M + m] = q;
+    __syncthreads();  // red may still be read by the previous group block
+    if (lane == 0)
+#pragma unroll
+      for (int i = 0; i < G; ++i) red[warp][i] = s[i], red[warp][G + i] = q[i];
+    __syncthreads();
+    if (threadIdx.x < 2 * mb) {
+      const int i = threadIdx.x % mb, sq = threadIdx.x / mb;  // sq: 0 the sum, 1 the sum of squares
+      float t = 0.f;
+      for (int w = 0; w < warps; ++w) t += red[w][sq * G + i];
+      part[c * 2 * M + sq * M + m0 + i] = t;
     }
   }
 }
 
-// The host math of router_calibration.cpp on the device, so that a calibrating forward makes no host
-// round trip (it used to download the partial sums twice per block and upload W' and W''). The chunk
-// sums are added in chunk order in double, as on the host; the dot products are reduced in another
-// order than the host's (a relative difference of ~1e-16).
+// sums[f][j] = sum over chunks [f * fold, (f + 1) * fold) of part[c][j], in chunk order, in double (part f32
+// [chunks][width]). A grid of (width / 256, folds): the one-block steps below then add ceil(chunks / fold)
+// values per column instead of all chunks one after another.
+DIT_EXTERN void dit_calib_fold(const float* part, long long chunks, int width, int fold, double* sums) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= width) return;
+  const long long c0 = (long long)blockIdx.y * fold, c1 = c0 + fold < chunks ? c0 + fold : chunks;
+  double s = 0.0;
+#pragma unroll 8
+  for (long long c = c0; c < c1; ++c) s += (double)part[c * width + j];
+  sums[(long long)blockIdx.y * width + j] = s;
+}
 
-// Step 1, one block: hs[j] = sum over chunks of part[c][j]; u = hs / |hs|; Wp = W - (W u) u^T, W the
-// block's original router (f32 [M][d]); |hs| = 0 (or not finite) keeps W.
-DIT_EXTERN void dit_calib_project(const float* part, long long chunks, int d, const float* W, int M, double* hs, float* Wp) {
+// The host math of router_calibration.cpp on the device, so that a calibrating forward makes no host
+// round trip (it used to download the partial sums twice per block and upload W' and W''). The sums
+// are added in a fixed order in double, as on the host; the order differs from the host's (a relative
+// difference of ~1e-16).
+
+// Step 1, one block: hs[j] = sum over f of sums[f][j] (dit_calib_fold's, in order); u = hs / |hs|;
+// Wp = W - (W u) u^T, W the block's original router (f32 [M][d]); |hs| = 0 (or not finite) keeps W.
+DIT_EXTERN void dit_calib_project(const double* sums, long long folds, int d, const float* W, int M, double* hs, float* Wp) {
   __shared__ double red[32];
   double n2 = 0.0;
   for (int j = threadIdx.x; j < d; j += blockDim.x) {
     double s = 0.0;
-    for (long long c = 0; c < chunks; ++c) s += (double)part[c * d + j];
+    for (long long f = 0; f < folds; ++f) s += sums[f * d + j];
     hs[j] = s;  // read back below by the same thread
     n2 += s * s;
   }
@@ -327,16 +393,16 @@ DIT_EXTERN void dit_calib_project(const float* part, long long chunks, int d, co
   }
 }
 
-// Step 2, one block (M <= 64): lsum[m], lsq[m] = the moments' chunk sums in order; s_m = the logit
-// standard deviation over N tokens; rows with s_m > 0 scaled by mean(s) / s_m (mean over those rows),
-// the others kept; the result rounded to bf16 into out [M][d] (the arena's router).
-DIT_EXTERN void dit_calib_equalize(const float* part, long long chunks, int M, long long N, const float* Wp, int d,
+// Step 2, one block (M <= 64): lsum[m], lsq[m] = the moments' sums (dit_calib_fold's over width 2M) in
+// order; s_m = the logit standard deviation over N tokens; rows with s_m > 0 scaled by mean(s) / s_m (mean
+// over those rows), the others kept; the result rounded to bf16 into out [M][d] (the arena's router).
+DIT_EXTERN void dit_calib_equalize(const double* sums, long long folds, int M, long long N, const float* Wp, int d,
                                    unsigned short* out) {
   __shared__ double sd[64], k[64];
   if (threadIdx.x < M) {
     const int m = threadIdx.x;
     double ls = 0.0, lq = 0.0;
-    for (long long c = 0; c < chunks; ++c) ls += (double)part[c * 2 * M + m], lq += (double)part[c * 2 * M + M + m];
+    for (long long f = 0; f < folds; ++f) ls += sums[f * 2 * M + m], lq += sums[f * 2 * M + M + m];
     const double mean = ls / (double)N, var = lq / (double)N - mean * mean;
     sd[m] = N > 0 && var > 0.0 ? sqrt(var) : 0.0;
   }

@@ -254,6 +254,58 @@ TEST(GpuModel, DeviceRandomWeightsEqualHost) {
   EXPECT_LE(worst, 1e-2);
 }
 
+// The device calibration (gpu::DeviceCalibration, dit_calib_*) against the host's float64 math
+// (router_calibration.h) on the same bf16 tokens: widths with and without the kernels' 4-column loads
+// (d % 4), more groups than one register pass holds (M > 8), token counts that end inside a row chunk
+// and inside a fold (N not a multiple of 64 or of 64 * 64). The output is bf16; the host's is rounded the
+// same way, so they differ only where the two summation orders straddle a rounding boundary. The
+// output buffer is poisoned first.
+TEST(GpuModel, DeviceCalibrationMatchesHost) {
+  REQUIRE_DEVICE();
+  const jit::Module mod(gpu::compile_dit_kernels());
+  const gpu::DeviceCalibration cal(mod);
+  struct Case {
+    long long N;
+    int d, M;
+  };
+  for (const Case c : {Case{1000, 128, 5}, Case{4097 * 2 + 3, 130, 11}, Case{64 * 64 + 1, 1536, 5}, Case{300, 36, 64}}) {
+    // tokens with a shared mean direction (what the calibration removes) plus noise
+    std::vector<float> h = normal_vec((size_t)c.N * c.d, 11), W = normal_vec((size_t)c.M * c.d, 12, 0.02f);
+    const std::vector<float> mean = normal_vec(c.d, 13, 2.f);
+    for (long long t = 0; t < c.N; ++t)
+      for (int j = 0; j < c.d; ++j) h[t * c.d + j] = round_bf(h[t * c.d + j] + mean[j]);
+    for (float& x : W) x = round_bf(x);
+    std::vector<float> want = calibrate_router(W, c.M, c.d, h.data(), c.N, 2);
+    for (float& x : want) x = round_bf(x);
+    auto to_bf = [](const std::vector<float>& v) {
+      std::vector<uint16_t> r(v.size());
+      for (size_t i = 0; i < v.size(); ++i) {
+        uint32_t u;
+        std::memcpy(&u, &v[i], 4);
+        r[i] = (uint16_t)(u >> 16);  // v is bf16-exact
+      }
+      return r;
+    };
+    const gpu::DeviceCalibration::Sizes z = gpu::DeviceCalibration::sizes(c.N, c.d, c.M);
+    jit::DeviceBuffer dh(h.size() * 2), dW(W.size() * 4), part(z.part), sums(z.sums), hs(z.hs), wp(z.wp), out(W.size() * 2);
+    dh.upload(to_bf(h));
+    dW.upload(W);
+    out.fill_bytes(0xff);
+    cal.run(dh.ptr(), c.N, c.d, dW.ptr(), c.M, {part.ptr(), sums.ptr(), hs.ptr(), wp.ptr()}, out.ptr(), nullptr);
+    jit::Device::get().synchronize();
+    const std::vector<uint16_t> ob = out.download<uint16_t>();
+    std::vector<float> got(ob.size());
+    for (size_t i = 0; i < ob.size(); ++i) {
+      const uint32_t u = (uint32_t)ob[i] << 16;
+      std::memcpy(&got[i], &u, 4);
+    }
+    const double e = rel_l2(got, want);
+    std::printf("  device calibration N=%lld d=%d M=%d: relative L2 vs host %.3e\n", c.N, c.d, c.M, e);
+    EXPECT_LE(e, 1e-3) << "N=" << c.N << " d=" << c.d << " M=" << c.M;  // bf16 ulp flips only (one ulp = 4e-3 relative)
+    EXPECT_GT(rel_l2(got, W), 1e-2) << "the calibration left the router unchanged";
+  }
+}
+
 TEST(GpuModel, GemmEpilogues) {
   REQUIRE_DEVICE();
   const int rows = 77, in = 96, out = 40;

@@ -60,6 +60,28 @@ void check_device_memory(const GpuMemory& need, const std::string& what);
 // The DiT's own kernels, compiled (or found in the disk cache) by NVRTC. compile() needs no device.
 jit::CompiledKernel compile_dit_kernels();
 
+// Router calibration on the device (router_calibration.h's two steps by dit_kernels.cuh's dit_calib_*),
+// queued on a stream with no host round trip; GpuDiT runs it per block, the tests against the host's.
+struct DeviceCalibration {
+  // Scratch for N tokens of width d and M groups (bytes, each >= 256): chunk partials, their folds,
+  // the column sums (double), W' (f32).
+  struct Sizes {
+    size_t part, sums, hs, wp;
+  };
+  static Sizes sizes(long long N, int d, int M);
+  struct Scratch {
+    CUdeviceptr part, sums, hs, wp;
+  };
+  explicit DeviceCalibration(const jit::Module& dit_kernels);
+  // h: bf16 [N][d] (all tokens); orig: the block's original router f32 [M][d] (16-byte aligned, M <= 64);
+  // out: the calibrated router, bf16 [M][d].
+  void run(CUdeviceptr h, long long N, int d, CUdeviceptr orig, int M, const Scratch& s, CUdeviceptr out,
+           CUstream stream) const;
+
+ private:
+  CUfunction sums_, fold_, project_, moments_, equalize_;
+};
+
 // A text context after text_embedding, with every block's cross-attention k/v ([T][2d] bf16, k
 // RMS-normed): computed once, used by every step.
 struct GpuContext {
