@@ -2,7 +2,7 @@
 //
 //   moga_bench_attention [--json FILE] [--peers bench/peers/attention_peers.py | --no-peers | --peers-from FILE]
 //                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-rN,<registry row>]
-//                        [--cases default|scoremod|smallgroups|dense]
+//                        [--cases default|scoremod|smallgroups|dense|fp8]
 //
 // Cases (bf16, B = 1, H = 12, D = 128; video grids 21x30x52 = 32,760 and 21x45x80 = 75,600 tokens):
 //   full            dense attention: ms and TFLOP/s = 4 N^2 H D / t, vs SDPA's flash and cuDNN backends;
@@ -18,6 +18,8 @@
 //   the cost of each score modification in one run (issue #12, item 3).
 // --cases dense instead: full, full with a softcap, full with ALiBi, causal (kernels without a gather: what
 //   the TMA row sm90.tma runs itself), at both grids; the peers then run their dense cases only (issue #16).
+// --cases fp8 instead: full alone at 32,760 and 187,200 tokens (30x60x104, the paper's longest video): the
+//   FP8 rows' A/B beside sm90.tma and the dense peers (SDPA flash, cuDNN) of the same run (issue #16).
 // --cases smallgroups instead: groups much smaller than a tile (issue #12, item 4): svg_temporal (1,560
 //   groups of 21 tokens at 21x30x52), frame_local at 520x7x9 (frames of 63 tokens), moga_dynamic M = 64
 //   and 256 at 8x16x32 (4,096 tokens); engines wgmma (the layout Auto picks), wg-pad, wg-ua, mma by
@@ -96,6 +98,9 @@ struct Grid {
   int N() const { return F * Hg * Wd; }
 };
 const Grid kGrids[] = {{21, 30, 52}, {21, 45, 80}};
+// --cases fp8: 32,760 and the paper's longest video, 187,200 tokens (30 x 60 x 104; one dense call is ~0.25 s
+// in FP8, 2.2e14 FLOP, and q, k, v take 58 MB each)
+const Grid kFp8Grids[] = {{21, 30, 52}, {30, 60, 104}};
 constexpr int kH = 12, kD = 128, kDModel = 1536;
 
 LoadedPattern pattern_for(const std::string& name, int M) {
@@ -271,11 +276,18 @@ const SmallCase kSmallCases[] = {
 bool g_scoremod = false;     // --cases scoremod
 bool g_smallgroups = false;  // --cases smallgroups
 bool g_dense = false;        // --cases dense
+bool g_fp8 = false;          // --cases fp8
+// The grids of the run: --cases fp8's, or the two video grids.
+std::vector<Grid> grids() {
+  if (g_fp8) return {std::begin(kFp8Grids), std::end(kFp8Grids)};
+  return {std::begin(kGrids), std::end(kGrids)};
+}
 std::vector<CaseSpec> cases(const std::vector<int>& Ms) {
   if (g_scoremod)  // a pattern with and without its score modification, side by side
     return {{"routed6", 6, true},    {"routed6_cap", 6, true}, {"routed6_bias", 6, true}, {"routed6_cap_bias", 6, true},
             {"full", 0, false},      {"full_cap", 0, false},   {"full_alibi", 0, false}};
   if (g_dense) return {{"full", 0, false}, {"full_cap", 0, false}, {"full_alibi", 0, false}, {"causal", 0, false}};
+  if (g_fp8) return {{"full", 0, false}};
   if (g_smallgroups) {
     std::vector<CaseSpec> c;
     for (const SmallCase& sc : kSmallCases) c.push_back({sc.pname, sc.M, true});
@@ -340,7 +352,7 @@ json run_ours(const std::vector<int>& Ms, const std::vector<std::string>& engine
               std::mt19937_64& rng, CUstream st) {
   json rows = json::array();
   precompile(Ms, engines, false);
-  for (const Grid& g : kGrids) {
+  for (const Grid& g : grids()) {
     const int N = g.N();
     const size_t nel = (size_t)N * kH * kD;
     Inputs in;
@@ -349,7 +361,7 @@ json run_ours(const std::vector<int>& Ms, const std::vector<std::string>& engine
       in.q.push_back(random_device(nel, 1.f, rng));
       in.k.push_back(random_device(nel, 1.f, rng));
       in.v.push_back(random_device(nel, 1.f, rng));
-      in.x.push_back(random_device((size_t)N * kDModel, 1.f, rng));
+      if (!g_fp8) in.x.push_back(random_device((size_t)N * kDModel, 1.f, rng));  // the routed cases' router input
     }
     in.out = std::make_unique<jit::DeviceBuffer>(nel * 2);
     auto view = [&](const jit::DeviceBuffer& b) {
@@ -703,11 +715,12 @@ int main(int argc, char** argv) {
     }
     else if (a == "--cases") {
       const std::string v = next();
-      if (v != "scoremod" && v != "smallgroups" && v != "dense" && v != "default")
-        throw std::runtime_error("--cases: default, scoremod, smallgroups or dense, got '" + v + "'");
+      if (v != "scoremod" && v != "smallgroups" && v != "dense" && v != "fp8" && v != "default")
+        throw std::runtime_error("--cases: default, scoremod, smallgroups, dense or fp8, got '" + v + "'");
       g_scoremod = v == "scoremod";
       g_smallgroups = v == "smallgroups";
       g_dense = v == "dense";
+      g_fp8 = v == "fp8";
     }
     else if (a == "--quick") quick = true;
     else if (a == "--iters") iters = std::max(10, std::stoi(next()));
@@ -783,14 +796,14 @@ int main(int argc, char** argv) {
     } else if (!no_peers) {
       const std::string tmp = fmt::format("/tmp/moga-bench-peers-{}.json", (unsigned long long)seed);
       std::string Ns;
-      for (const Grid& g : kGrids) {
+      for (const Grid& g : grids()) {
         Ns += (Ns.empty() ? "" : ",") + fmt::format("{}x{}x{}", g.F, g.Hg, g.Wd);
         if (quick) break;
       }
       std::string ms;
       for (int M : Ms) ms += (ms.empty() ? "" : ",") + std::to_string(M);
       const std::string cmd = fmt::format("python3 {} --json {} --grids {} --m {} --iters {} --budget-s {}{} 1>&2",
-                                          peers, tmp, Ns, ms, iters, peer_budget, g_dense ? " --dense-only" : "");
+                                          peers, tmp, Ns, ms, iters, peer_budget, g_dense || g_fp8 ? " --dense-only" : "");
       std::fprintf(stderr, "peers: %s\n", cmd.c_str());
       const int rc = std::system(cmd.c_str());
       std::ifstream f(tmp);

@@ -3,8 +3,9 @@
 // memory) on the e4m3 copies of q, k and v^T that fp8_prep.cuh writes, with the scales it computes
 // (mainloop_fp8.cuh: layouts, products, softmax, scales).
 //
-//   template <class Variant, int D, int BM, int BN, int STAGES, bool LSE = false>
+//   template <class Variant, int D, int BM, int BN, int STAGES, bool LSE = false, bool kOverlap = false>
 //   __global__ void attention_fwd_fp8(moga::AttnParams p, moga::TmaMaps tm, moga::Fp8Scales fs);
+//        kOverlap: row sm90.tma.fp8.ov, the softmax under the P V before it (mainloop_fp8.cuh).
 //        D = 128, BM = 128, BN in {128, 192}, 384 threads, grid and scheduling as attention_fwd_ws,
 //        AttnFwdFp8Cfg<...>::kSmemBytes dynamic shared memory. p as for attention_fwd_ws (p.q, p.k,
 //        p.v are not read: the maps are); out stays bf16. Gathered kernels too: the maps are then of the
@@ -18,7 +19,7 @@
 
 namespace moga {
 
-template <class Variant, int D, int BM, int BN, int STAGES, bool LSE = false>
+template <class Variant, int D, int BM, int BN, int STAGES, bool LSE = false, bool kOverlap = false>
 __global__ void __launch_bounds__(384, 1)
     attention_fwd_fp8(const __grid_constant__ AttnParams p, const __grid_constant__ TmaMaps tm, const Fp8Scales fs) {
 #if defined(MOGA_HAS_WGMMA)
@@ -50,7 +51,7 @@ __global__ void __launch_bounds__(384, 1)
     return;
   }
   ws_consumer_loop<C>(p, ring, warp, lane, Tq, n_items, n_kv_dense, [&](const WorkItem& I, int cw, WSComputeState& cs) {
-    fp8_compute_item<Variant, C, STAGES, LSE>(p, fs, I, sm, cw, lane, NK, cs);
+    fp8_compute_item<Variant, C, STAGES, LSE, kOverlap>(p, fs, I, sm, cw, lane, NK, cs);
   });
 #else
   (void)p;

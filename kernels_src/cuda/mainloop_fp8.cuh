@@ -106,15 +106,11 @@ __device__ __forceinline__ void fp8_load_item(const AttnParams& p, const TmaMaps
   }
 }
 
-// O *= alpha per row, skipped when no row of the warp has a new maximum (alpha = exp2(0) = 1 for all 16 rows:
-// the product would be O itself; late in a long row most tiles raise no maximum, and with FP8's halved MMA
-// time the softmax's 64 multiplies per tile are on the critical path); P as e4m3 A fragments: k-step kb's
-// register 2 half + hr holds the thread's row hr columns 32 kb + 16 half + {2t, 2t + 1, 8 + 2t, 9 + 2t}
-// (t = lane % 4) as its k = 4t .. 4t + 3 (wgmma_fp8.cuh), accumulators s[16 kb + 8 half + 2 hr + {0, 1, 4, 5}].
-template <int DT, int KB>
-__device__ __forceinline__ void fp8_rescale_and_pack(float* o, const float (&alpha)[2], const float* s,
-                                                     unsigned (&pk)[KB][4]) {
-  if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) rescale_o<DT>(o, alpha);  // warp-uniform
+// P as e4m3 A fragments: k-step kb's register 2 half + hr holds the thread's row hr columns 32 kb + 16 half +
+// {2t, 2t + 1, 8 + 2t, 9 + 2t} (t = lane % 4) as its k = 4t .. 4t + 3 (wgmma_fp8.cuh), accumulators
+// s[16 kb + 8 half + 2 hr + {0, 1, 4, 5}].
+template <int KB>
+__device__ __forceinline__ void fp8_pack_p(const float* s, unsigned (&pk)[KB][4]) {
 #pragma unroll
   for (int kb = 0; kb < KB; ++kb)
 #pragma unroll
@@ -124,6 +120,13 @@ __device__ __forceinline__ void fp8_rescale_and_pack(float* o, const float (&alp
         const float* x = s + 16 * kb + 8 * half + 2 * hr;
         pk[kb][2 * half + hr] = sm90::pack_e4m3x4(x[0], x[1], x[4], x[5]);
       }
+}
+
+// Whether O needs its rescale: no row of the warp has a new maximum when alpha = exp2(0) = 1 for all 16 rows
+// (the product would be O itself; late in a long row most tiles raise no maximum, and with FP8's halved MMA
+// time the softmax's 64 multiplies per tile are on the critical path). Warp-uniform.
+__device__ __forceinline__ bool fp8_needs_rescale(const float (&alpha)[2]) {
+  return __any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f);
 }
 
 #if defined(MOGA_HAS_WGMMA)
@@ -149,7 +152,15 @@ __device__ __forceinline__ void fp8_issue_pv(float (&o)[D / 2], const unsigned (
 
 // A consumer warpgroup on work item I: ws_compute_item's phases (mainloop_ws.cuh; Q from shared memory)
 // with the FP8 products, softmax and packing above, and the scales.
-template <class Variant, class C, int STAGES, bool LSE = false>
+// kOverlap (row sm90.tma.fp8.ov): the softmax of tile j really runs under P V(j-1). ptxas schedules the
+// wgmma wait, an instruction without operands, to the top of its basic block: in one block with the softmax
+// it sat above the exps (SASS of sm90.tma.fp8: WARPGROUP.DEPBAR.LE gsb0, 0x0 before the first FMNMX, all 96
+// MUFU.EX2 after it), so each tile's softmax waited for the P V before it. Here the vote on O's rescale
+// branches first and the wait opens the block of each arm, below the softmax. Also without the
+// fence.proxy.async before each turn (a MEMBAR.ALL.CTA in SASS): every tile the wgmmas read came by TMA
+// (async proxy) and the staged columns are read by generic loads, so no generic write needs ordering
+// before an async-proxy read.
+template <class Variant, class C, int STAGES, bool LSE = false, bool kOverlap = false>
 __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8Scales& fs, const WorkItem& I,
                                                  const WSSmem& sm, int cw, int lane, int NK, WSComputeState& cs) {
   constexpr int D = C::kD, BN = C::kBN, NT = C::kNT, DT = C::kDT, KB = C::kKB;
@@ -214,7 +225,7 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
     const int ti = kQK ? I.tile(j) : 0;
     if (kQK) sm90::mbar_wait(sm.full_k + 8 * cs.slot, cs.parity);
     if (kPV) sm90::mbar_wait(sm.full_v + 8 * vslot, vpar);
-    sm90::fence_proxy_async();
+    if constexpr (!kOverlap) sm90::fence_proxy_async();
     sm90::named_sync(1 + grp, NTH);
     sm90::wg_fence();
     if (kQK) fp8_issue_qk<D, BN>(sacc, sQw, sm.k + cs.slot * C::kTileBytes);
@@ -241,11 +252,23 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
       }
       online_softmax<NT, false, kFp8Log2Max>(sacc, mrow, lrow, alpha, sc.sl);  // P in [0, 2^8]
     }
-    sm90::wg_wait<0>();
-    sm90::fence_regs(oacc);
+    if constexpr (kOverlap) {
+      if (kQK && fp8_needs_rescale(alpha)) {
+        sm90::wg_wait<0>();
+        sm90::fence_regs(oacc);
+        rescale_o<DT>(oacc, alpha);
+      } else {
+        sm90::wg_wait<0>();
+        sm90::fence_regs(oacc);
+      }
+    } else {
+      sm90::wg_wait<0>();
+      sm90::fence_regs(oacc);
+    }
     if (kPV && lane == 0) sm90::mbar_arrive(sm.empty_v + 8 * vslot);
     if (kQK) {
-      fp8_rescale_and_pack<DT, KB>(oacc, alpha, sacc, pk);
+      if (!kOverlap && fp8_needs_rescale(alpha)) rescale_o<DT>(oacc, alpha);
+      fp8_pack_p<KB>(sacc, pk);
       vslot = cs.slot;
       vpar = cs.parity;
       if (++cs.slot == STAGES) {

@@ -128,7 +128,7 @@ std::string KernelVariant::kernel_expr(const std::string& v, int D, const TileCo
   // lse = false names the default instantiation exactly as before (the same kernel, the same cache entry)
   if (fp8)
     return fmt::format("moga::attention_fwd_fp8<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages,
-                       lse ? ", true" : "");
+                       fp8_overlap ? (lse ? ", true, true" : ", false, true") : lse ? ", true" : "");
   if (tma)
     return fmt::format("moga::attention_fwd_tma<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages,
                        lse ? ", true" : "");
@@ -182,6 +182,9 @@ const std::vector<KernelVariant>& kernel_registry() {
       {"sm90.tma.fp8", "wgt8", Engine::Wgmma,
        "sm90.tma on e4m3 Q, K, V^T (an FP8 prep first; gathered kernels: copies in their sorted order)",
        Scheduler::ByKernel, kFp8Tiles, true, true, nullptr, true},
+      {"sm90.tma.fp8.ov", "wgt8o", Engine::Wgmma,
+       "sm90.tma.fp8 with the softmax under the P V before it (FlashAttention-3's intra-warpgroup overlap)",
+       Scheduler::ByKernel, kFp8Tiles, true, true, nullptr, true, true},
       {"sm90.tma.sorted", "wgtc", Engine::Wgmma,
        "sm90.tma for every kernel: gathered ones load sorted copies of q, k, v (one extra pass)", Scheduler::ByKernel,
        kTmaSortedTiles, true, true, nullptr},

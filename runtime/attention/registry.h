@@ -35,6 +35,9 @@
 //                        for gathered kernels; out stays bf16), D = 128, BN 128 or 192 (default
 //                        128/192/2); AttentionOptions::precision = Fp8 runs it for every kernel. Grid by
 //                        kernel (gathered kernels with short groups persistent, as sm90.ws).
+//   sm90.tma.fp8.ov      the same kernel with FlashAttention-3's intra-warpgroup overlap as the SASS runs it: the
+//                        softmax of tile j under P V(j-1) (the wgmma wait in a basic block below the softmax;
+//                        in sm90.tma.fp8 ptxas hoists it above the exps), no proxy fence per tile (kOverlap).
 //   sm90.tma.sorted      the TMA kernel for gathered kernels too (no gather row): before the kernel, a
 //                        pass (sorted_copy.cuh) writes q, k and v in the kernel's sorted token order (one
 //                        more read and write of 3 x N H D bf16 per call), and the tensor maps are of those
@@ -73,6 +76,7 @@ struct KernelVariant {
   // run it on copies in their sorted order (sm90.tma.sorted: bf16 q, k, v; sm90.tma.fp8: its e4m3 copies)
   const char* gather_row = nullptr;
   bool fp8 = false;          // attention_fwd_fp8 (e4m3 operands from the FP8 prep; tma too)
+  bool fp8_overlap = false;  // attention_fwd_fp8's kOverlap: the softmax under the P V before it (mainloop_fp8.cuh)
 
   // Whether the row runs on the target `arch` ("sm_90", "sm_90a", "sm_80", ...).
   bool runs_on(const std::string& arch) const;

@@ -1229,10 +1229,14 @@ constexpr double kFp8ModelTol = 1.5e-2;
 // Patterns whose softmax scale is far above 1/sqrt(D) (attn_softcap: 4 and 2): logits of tens, where e4m3's
 // relative error of q and k becomes whole units of logit; the bound for them.
 constexpr double kFp8LargeLogitsTol = 0.15;
-// The precision option, with tiles t on every kernel the row runs itself (block_m 0: the row's default).
-AttentionOptions fp8_options(const LoadedPattern& lp, const TileConfig& t = {}) {
+// The FP8 rows: the default of precision = Fp8 and its A/B row (the softmax under the P V before it).
+const char* const kFp8Rows[] = {"sm90.tma.fp8", "sm90.tma.fp8.ov"};
+// The precision option, with tiles t on every kernel the row runs itself (block_m 0: the row's default);
+// row: a registry row other than the precision's default (kFp8Rows).
+AttentionOptions fp8_options(const LoadedPattern& lp, const TileConfig& t = {}, const char* row = nullptr) {
   AttentionOptions o;
   o.precision = Precision::Fp8;
+  if (row) o.variant = row;
   if (t.block_m)
     for (const auto& ks : lp.spec.kernels)
       if (!ks.grouped()) o.tiles[ks.name] = t;
@@ -1252,40 +1256,41 @@ void outlier_inputs(std::vector<float>& x, int which) { moga::test::add_outlier_
 // Then more items than SMs, and dense cross-attention (check_cross at D = 128, FP8's bound).
 TEST_F(gpu_attention, Fp8DenseAgrees) {
   if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
-  const KernelVariant& v = *find_variant("sm90.tma.fp8");
   const LoadedPattern full = load_builtin("full");
   PatternAttention bf16(full);
-  for (const TileConfig& t : v.tile_space(128)) {
-    const std::string tag = fmt::format(" sm90.tma.fp8 {}/{}/{}", t.block_m, t.block_n, t.stages);
-    PatternAttention attn(full, fp8_options(full, t));
-    ASSERT_STREQ(attn.variant(0, 128).name, "sm90.tma.fp8");
-    for (bool outliers : {false, true}) {
-      if (outliers && t != v.default_tiles && t.block_n != 128) continue;  // outliers: BN 192 and 128 once each
-      Problem pr = seq_problem(2, 1000, 2, 128);
-      if (outliers) pr.inputs = outlier_inputs;
-      const std::string what = std::string(outliers ? "full, outlier channels" : "full, uniform") + tag;
-      const Outcome r = run(attn, pr);
-      EXPECT_EQ(r.unwritten, 0) << what;
-      EXPECT_LE(r.rel, kFp8Tol) << what;
-      const std::vector<double> model =
-          moga::test::fp8_attention_model(r.q, r.k, r.v, 2, 1000, 1000, 2, 128, t.block_n, /*rotate=*/true);
-      std::vector<double> got(r.out.begin(), r.out.end());
-      const double vs_model = moga::test::rel_l2(got, model);
-      EXPECT_LE(vs_model, kFp8ModelTol) << what << ": the kernel is not the FP8 algorithm";
-      const Outcome b = run(bf16, pr);
-      std::cout << what << ": FP8 rel L2 " << r.rel << " (bound " << kFp8Tol << "; vs the host FP8 model " << vs_model
-                << ", bound " << kFp8ModelTol << "); bf16 sm90.tma " << b.rel << "\n";
+  for (const char* row : kFp8Rows) {
+    const KernelVariant& v = *find_variant(row);
+    for (const TileConfig& t : v.tile_space(128)) {
+      const std::string tag = fmt::format(" {} {}/{}/{}", row, t.block_m, t.block_n, t.stages);
+      PatternAttention attn(full, fp8_options(full, t, row));
+      ASSERT_STREQ(attn.variant(0, 128).name, row);
+      for (bool outliers : {false, true}) {
+        if (outliers && t != v.default_tiles && t.block_n != 128) continue;  // outliers: BN 192 and 128 once each
+        Problem pr = seq_problem(2, 1000, 2, 128);
+        if (outliers) pr.inputs = outlier_inputs;
+        const std::string what = std::string(outliers ? "full, outlier channels" : "full, uniform") + tag;
+        const Outcome r = run(attn, pr);
+        EXPECT_EQ(r.unwritten, 0) << what;
+        EXPECT_LE(r.rel, kFp8Tol) << what;
+        const std::vector<double> model =
+            moga::test::fp8_attention_model(r.q, r.k, r.v, 2, 1000, 1000, 2, 128, t.block_n, /*rotate=*/true);
+        std::vector<double> got(r.out.begin(), r.out.end());
+        const double vs_model = moga::test::rel_l2(got, model);
+        EXPECT_LE(vs_model, kFp8ModelTol) << what << ": the kernel is not the FP8 algorithm";
+        const Outcome b = run(bf16, pr);
+        std::cout << what << ": FP8 rel L2 " << r.rel << " (bound " << kFp8Tol << "; vs the host FP8 model " << vs_model
+                  << ", bound " << kFp8ModelTol << "); bf16 sm90.tma " << b.rel << "\n";
+      }
     }
+    // more work items than SMs, a ragged length, three heads
+    PatternAttention attn(full, fp8_options(full, {}, row));
+    // dense cross-attention (keys of other lengths, packed k|v views, a single query) at D = 128
+    check_cross(attn, row, [&](int D) { EXPECT_STREQ(attn.variant(0, D).name, row); }, kFp8Tol, 128);
+    const Outcome r = run(attn, seq_problem(1, 2100, 9, 128));  // 17 query tiles x 9 heads
+    EXPECT_EQ(r.unwritten, 0);
+    EXPECT_LE(r.rel, kFp8Tol);
+    std::cout << "full N=2100 H=9 " << row << " default: FP8 rel L2 " << r.rel << "\n";
   }
-  // more work items than SMs, a ragged length, three heads
-  PatternAttention attn(full, fp8_options(full));
-  // dense cross-attention (keys of other lengths, packed k|v views, a single query) at D = 128
-  check_cross(attn, "sm90.tma.fp8", [&](int D) { EXPECT_STREQ(attn.variant(0, D).name, "sm90.tma.fp8"); }, kFp8Tol,
-              128);
-  const Outcome r = run(attn, seq_problem(1, 2100, 9, 128));  // 17 query tiles x 9 heads
-  EXPECT_EQ(r.unwritten, 0);
-  EXPECT_LE(r.rel, kFp8Tol);
-  std::cout << "full N=2100 H=9 sm90.tma.fp8 default: FP8 rel L2 " << r.rel << "\n";
 }
 
 // The prep's e4m3 inputs (PatternAttention::last_fp8_inputs) against the host's quantization of the same bf16
@@ -1364,11 +1369,12 @@ TEST_F(gpu_attention, Fp8PrepMatchesTheHostQuantization) {
 // The routed kernels are fed the GPU's routing (the reference's), so FP8 error is all that differs.
 TEST_F(gpu_attention, Fp8PatternsAgree) {
   if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device";
+  for (const char* row : kFp8Rows) {
   auto one = [&](const LoadedPattern& lp, const Problem& pr, double tol = kFp8Tol) {
-    PatternAttention attn(lp, fp8_options(lp));
+    PatternAttention attn(lp, fp8_options(lp, {}, row));
     int fp8 = 0;
     for (int ki = 0; ki < (int)lp.spec.kernels.size(); ++ki)
-      fp8 += std::string(attn.variant(ki, 128).name) == "sm90.tma.fp8";
+      fp8 += std::string(attn.variant(ki, 128).name) == row;
     EXPECT_GT(fp8, 0) << lp.name << ": no kernel runs FP8";
     const Outcome r = run(attn, pr);
     EXPECT_EQ(r.unwritten, 0) << lp.name;
@@ -1389,7 +1395,7 @@ TEST_F(gpu_attention, Fp8PatternsAgree) {
     else EXPECT_LE(r.rel, tol) << lp.name;
     PatternAttention bf16(lp);
     std::cout << lp.name << " " << pr.s.describe() << " (" << fp8 << " of " << lp.spec.kernels.size()
-              << " kernels FP8): rel L2 " << r.rel << " (bound " << tol << "); bf16 " << run(bf16, pr).rel << "\n";
+              << " kernels on " << row << "): rel L2 " << r.rel << " (bound " << tol << "); bf16 " << run(bf16, pr).rel << "\n";
   };
   one(load_builtin("causal"), seq_problem(2, 1000, 2, 128));
   one(load_builtin("sliding_window"), seq_problem(1, 1500, 2, 128));
@@ -1407,6 +1413,7 @@ TEST_F(gpu_attention, Fp8PatternsAgree) {
   one(test_pattern("attn_routed_mix"), seq_problem(2, 1000, 2, 128));
   one(test_pattern("attn_top2"), seq_problem(2, 1001, 3, 128));
   one(test_pattern("attn_small_groups"), seq_problem(2, 1001, 2, 128));
+  }
 }
 
 // ---- the JIT cache, filled on every core before the first test -------------------------------------------
@@ -1446,11 +1453,13 @@ class WarmJitCache : public ::testing::Environment {
       items.push_back({builtin("moga"), tile_override_options(e), 128});
       // (Auto modules are these: the same instantiations and arch, so the same cache entries.)
     }
-    if (wgmma_arch(arch)) {  // the FP8 tests: every tile of the row on full, the default on the others
-      for (const TileConfig& t : find_variant("sm90.tma.fp8")->tile_space(128))
-        items.push_back({builtin("full"), fp8_options(load_builtin("full"), t), 128});
-      for (const char* n : kFp8Builtins) items.push_back({builtin(n), fp8_options(load_builtin(n)), 128});
-      for (const char* n : kFp8TestPatterns) items.push_back({testp(n), fp8_options(test_pattern(n)), 128});
+    if (wgmma_arch(arch)) {  // the FP8 tests: every tile of each FP8 row on full, the default on the others
+      for (const char* row : kFp8Rows) {
+        for (const TileConfig& t : find_variant(row)->tile_space(128))
+          items.push_back({builtin("full"), fp8_options(load_builtin("full"), t, row), 128});
+        for (const char* n : kFp8Builtins) items.push_back({builtin(n), fp8_options(load_builtin(n), {}, row), 128});
+        for (const char* n : kFp8TestPatterns) items.push_back({testp(n), fp8_options(test_pattern(n), {}, row), 128});
+      }
       if (fp8_only) {  // the bf16 runs beside them (Auto; otherwise the Wgmma items above are these modules)
         for (const char* n : kFp8Builtins) items.push_back({builtin(n), {}, 128});
         for (const char* n : kFp8TestPatterns) items.push_back({testp(n), {}, 128});
