@@ -1,10 +1,7 @@
 // The FP8 attention kernel's inputs (attention_fwd_fp8.cuh, registry row sm90.tma.fp8) from the bf16 q, k,
-// v, after a memset of the scales (and fp8_prep_kernel's counters).
-//   fp8_prep_kernel      both below in one launch, reading each input once from DRAM: the amax and the
-//                        identity-order copy, slice by slice (fp8_prep_kernel's comment).
+// v: two launches after a memset of the scales.
 //   fp8_amax_kernel      amax[t][b H + h] = max |x| over tensor t's (batch b, head h) slice (t: 0 q, 1 k,
-//                        2 v), one atomicMax per block of 64 rows (floats >= 0 order as their bits); alone
-//                        when every FP8 kernel gathers (each then quantizes in its own order).
+//                        2 v), one atomicMax per block of 64 rows (floats >= 0 order as their bits).
 //   fp8_quantize_kernel  x * 448 / amax (1 when amax = 0) as e4m3 (round to nearest, saturating), in the
 //                        identity order or a gathered kernel's (Fp8PrepParams::perm): q8 and
 //                        k8 packed [B][rows][H][D]; v transposed into vt8 [B][H][D][ldv] (keys
@@ -14,7 +11,7 @@
 // The scales are per (tensor, batch, head): per-tensor granularity of FlashAttention-3's descale factors,
 // one finer (a head's outlier channels do not coarsen the other heads). The kernel multiplies the scores
 // by amax_q amax_k / 448^2 (folded into the softmax scale) and O by amax_v / 448.
-// Grid of the two: (ceil(max(N, ldv) / 64), H, 3 B), 256 threads; head dim 128 (kFp8D).
+// Grid of both: (ceil(max(N, ldv) / 64), H, 3 B), 256 threads; head dim 128 (kFp8D).
 // NVRTC-compatible: no host standard headers (host code includes it for Fp8PrepParams and fp8_key_slot).
 #pragma once
 #include "params.cuh"
@@ -49,9 +46,7 @@ struct Fp8PrepParams {
   unsigned char* vt8;             // [B][H][D][ldv]
   long long ldv;
   int B, H;
-  float* amax;                    // [3][B H], zero before fp8_amax_kernel / fp8_prep_kernel
-  // fp8_prep_kernel only: [3 B H] blocks of amax done per slice, then the item counter; zero before it
-  unsigned* sync;
+  float* amax;                    // [3][B H], zero before fp8_amax_kernel
   // fp8_quantize_kernel only, optional: a gathered kernel's token order ([B][rows], rows = its sorted
   // length; -1: padding, written as zeros): row n of q8, k8 and key n of vt8 are token perm[b][n] (the
   // attention then runs in that order, as the bf16 kernels do through perm). nullptr: the identity.
@@ -100,12 +95,11 @@ __device__ __forceinline__ void fp8_row8(const Fp8PrepParams& p, int t, const un
         }
 #pragma unroll
     for (int m = 1; m < 16; m <<= 1) {
-      // this thread holds the pair's higher columns (o - x) or its lower ones (x + o): one FFMA, exact either way
-      const float sgn = (c & m) != 0 ? -1.f : 1.f;
+      const bool upper = (c & m) != 0;  // this thread holds the pair's higher columns
 #pragma unroll
       for (int e = 0; e < 8; ++e) {
         const float o = __shfl_xor_sync(0xffffffffu, x[e], m);
-        x[e] = fmaf(sgn, x[e], o);
+        x[e] = upper ? o - x[e] : x[e] + o;
       }
     }
     constexpr float kNorm = 0.08838834764831845f;  // 1 / sqrt(128)
@@ -114,12 +108,14 @@ __device__ __forceinline__ void fp8_row8(const Fp8PrepParams& p, int t, const un
   }
 }
 
-// The amax of rows n0 .. n0 + 63 of slice (t, b, h): the block's maximum of |x| (every thread gets it; 256 threads).
-__device__ __forceinline__ float fp8_block_amax(const Fp8PrepParams& p, int t, int b, int h, int n0) {
+__global__ void __launch_bounds__(256) fp8_amax_kernel(const Fp8PrepParams p) {
+  grid_dep_wait();
+  const int t = blockIdx.z % 3, b = blockIdx.z / 3, h = blockIdx.y;
+  const int n0 = blockIdx.x * kFp8RowsPerBlock, rows = p.rows[t];
+  if (n0 >= rows) return;  // uniform per block
   const unsigned short* base = static_cast<const unsigned short*>(p.src[t]) + b * p.sb[t] + h * p.sh[t];
   float m = 0.f;
-  // 4 rows a thread, unrolled: their loads issue together
-#pragma unroll
+#pragma unroll 1
   for (int i = threadIdx.x; i < kFp8RowsPerBlock * (kFp8D / 8); i += 256) {  // the same trip count in every thread
     float x[8];
     fp8_row8(p, t, base, n0 + i / (kFp8D / 8), i % (kFp8D / 8), x);
@@ -131,19 +127,24 @@ __device__ __forceinline__ float fp8_block_amax(const Fp8PrepParams& p, int t, i
   __shared__ float wm[8];
   if ((threadIdx.x & 31) == 0) wm[threadIdx.x >> 5] = m;
   __syncthreads();
+  if (threadIdx.x == 0) {
 #pragma unroll
-  for (int w = 0; w < 8; ++w) m = fmaxf(m, wm[w]);
-  return m;
+    for (int w = 1; w < 8; ++w) m = fmaxf(m, wm[w]);
+    atomicMax(reinterpret_cast<int*>(p.amax) + t * p.B * p.H + b * p.H + h, __float_as_int(m));
+  }
 }
 
-// The e4m3 copy of rows (or V^T keys) n0 .. n0 + 63 of slice (t, b, h) at amax a (256 threads).
-__device__ __forceinline__ void fp8_block_quantize(const Fp8PrepParams& p, int t, int b, int h, int n0, float a) {
-  const int rows = p.rows[t];
+__global__ void __launch_bounds__(256) fp8_quantize_kernel(const Fp8PrepParams p) {
+  grid_dep_wait();
+  const int t = blockIdx.z % 3, b = blockIdx.z / 3, h = blockIdx.y;
+  const int n0 = blockIdx.x * kFp8RowsPerBlock, rows = p.rows[t];
+  if (n0 >= (t == 2 ? p.ldv : rows)) return;  // uniform per block
+  const float a = p.amax[t * p.B * p.H + b * p.H + h];
   const float s = a > 0.f ? kFp8Max / a : 1.f;
   const unsigned short* base = static_cast<const unsigned short*>(p.src[t]) + b * p.sb[t] + h * p.sh[t];
   // V^T of the block: [D][64 keys], rows 80 bytes apart (16-byte aligned, fewer bank conflicts than 64)
   __shared__ __align__(16) unsigned char sv[kFp8D][kFp8RowsPerBlock + 16];
-#pragma unroll
+#pragma unroll 1
   for (int i = threadIdx.x; i < kFp8RowsPerBlock * (kFp8D / 8); i += 256) {
     const int r = i / (kFp8D / 8), c = i % (kFp8D / 8), n = n0 + r;
     float x[8];
@@ -168,86 +169,6 @@ __device__ __forceinline__ void fp8_block_quantize(const Fp8PrepParams& p, int t
     for (int i = threadIdx.x; i < kFp8D * (kFp8RowsPerBlock / 16); i += 256) {
       const int d = i / (kFp8RowsPerBlock / 16), cc = i % (kFp8RowsPerBlock / 16);
       *reinterpret_cast<uint4*>(dst + d * p.ldv + cc * 16) = *reinterpret_cast<const uint4*>(&sv[d][cc * 16]);
-    }
-  }
-}
-
-__global__ void __launch_bounds__(256) fp8_amax_kernel(const Fp8PrepParams p) {
-  grid_dep_wait();
-  const int t = blockIdx.z % 3, b = blockIdx.z / 3, h = blockIdx.y;
-  const int n0 = blockIdx.x * kFp8RowsPerBlock;
-  if (n0 >= p.rows[t]) return;  // uniform per block
-  const float m = fp8_block_amax(p, t, b, h, n0);
-  if (threadIdx.x == 0) atomicMax(reinterpret_cast<int*>(p.amax) + t * p.B * p.H + b * p.H + h, __float_as_int(m));
-}
-
-__global__ void __launch_bounds__(256) fp8_quantize_kernel(const Fp8PrepParams p) {
-  grid_dep_wait();
-  const int t = blockIdx.z % 3, b = blockIdx.z / 3, h = blockIdx.y;
-  const int n0 = blockIdx.x * kFp8RowsPerBlock;
-  if (n0 >= (t == 2 ? p.ldv : p.rows[t])) return;  // uniform per block
-  fp8_block_quantize(p, t, b, h, n0, p.amax[t * p.B * p.H + b * p.H + h]);
-}
-
-// How many slices the quantization runs behind the amax in fp8_prep_kernel.
-constexpr int kFp8PrepLag = 2;
-
-// fp8_amax_kernel and fp8_quantize_kernel (identity order) in one launch that reads each input once from
-// DRAM. Slices s = t B H + b H + h (the amax's index); their blocks of 64 rows are items, claimed in order from
-// p.sync's counter by a persistent grid (a few blocks per SM): step k holds the amax blocks of slice k, then
-// the quantize blocks of slice k - kFp8PrepLag. A quantize block waits until its slice's amax blocks are all
-// done (they were claimed before it, by blocks that are running and wait for nothing: no deadlock), and
-// re-reads rows that the amax read two slices earlier, ~20 MB of traffic before (8.4 MB a slice at N = 32,760,
-// H = 12): still in the 50 MB L2. The two separate kernels read q, k, v twice (604 MB at 32,760).
-// Grid: any number of 256-thread blocks (fewer than the items; the runtime launches 4 per SM). A block's
-// shared item, maximum and V^T tile are reused across its items: the claim's two barriers order them.
-__global__ void __launch_bounds__(256) fp8_prep_kernel(const Fp8PrepParams p) {
-  grid_dep_wait();
-  const int BH = p.B * p.H, S = 3 * BH;
-  auto n_amax = [&](int t) { return (p.rows[t] + kFp8RowsPerBlock - 1) / kFp8RowsPerBlock; };
-  auto n_quant = [&](int t) {
-    return (int)(((t == 2 ? p.ldv : p.rows[t]) + kFp8RowsPerBlock - 1) / kFp8RowsPerBlock);
-  };
-  auto step_items = [&](int k) {
-    return (k < S ? n_amax(k / BH) : 0) + (k >= kFp8PrepLag ? n_quant((k - kFp8PrepLag) / BH) : 0);
-  };
-  long long total = 0;
-  for (int t = 0; t < 3; ++t) total += (long long)BH * (n_amax(t) + n_quant(t));
-  unsigned* done = p.sync;
-  unsigned* counter = p.sync + S;
-  __shared__ long long item;
-  int k = 0;           // the step of the last item (tickets grow, so the walk only moves forward)
-  long long base = 0;  // its first item
-  for (;;) {
-    if (threadIdx.x == 0) item = (long long)atomicAdd(counter, 1u);
-    __syncthreads();
-    const long long i = item;
-    __syncthreads();  // item is read before the next claim writes it
-    if (i >= total) return;
-    while (i >= base + step_items(k)) base += step_items(k++);
-    int off = (int)(i - base);
-    const bool is_amax = k < S && off < n_amax(k / BH);
-    const int sl = is_amax ? k : k - kFp8PrepLag;
-    if (!is_amax && k < S) off -= n_amax(k / BH);
-    const int t = sl / BH, b = (sl % BH) / p.H, h = sl % p.H;
-    const int n0 = off * kFp8RowsPerBlock;
-    if (is_amax) {
-      const float m = fp8_block_amax(p, t, b, h, n0);
-      if (threadIdx.x == 0) {
-        atomicMax(reinterpret_cast<int*>(p.amax) + sl, __float_as_int(m));
-        __threadfence();  // the maximum before the count that publishes it
-        atomicAdd(done + sl, 1u);
-      }
-    } else {
-      __shared__ float a;
-      if (threadIdx.x == 0) {
-        const unsigned need = (unsigned)n_amax(t);
-        while (atomicAdd(done + sl, 0u) < need) __nanosleep(256);
-        __threadfence();
-        a = __int_as_float(atomicMax(reinterpret_cast<int*>(p.amax) + sl, 0));  // the final maximum (L2)
-      }
-      __syncthreads();
-      fp8_block_quantize(p, t, b, h, n0, a);
     }
   }
 }

@@ -152,7 +152,7 @@ struct PatternAttention::Impl {
     std::vector<ModK> k;
     CUfunction pack = nullptr, hist = nullptr, scatter = nullptr, summary = nullptr, gmap = nullptr,
                combine = nullptr, sorted_copy = nullptr;
-    CUfunction fp8_amax = nullptr, fp8_quant = nullptr, fp8_prep = nullptr;  // fp8_prep.cuh, when a kernel runs FP8
+    CUfunction fp8_amax = nullptr, fp8_quant = nullptr;  // fp8_prep.cuh, when a kernel runs sm90.tma.fp8
     size_t scatter_smem_attr = 0;
   };
   std::map<int, std::unique_ptr<Mod>> mods;
@@ -218,9 +218,8 @@ struct PatternAttention::Impl {
   Fp8Copy fp8_id;
   bool any_fp8(int D) const;
   bool grouped_kernel(int ki) const { return plan[ki].kind == Kind::Keyed || plan[ki].kind == Kind::Routed; }
-  // with_copy: the identity-order copy too, in the same launch (fp8_prep_kernel: each input read once)
   void fp8_amax(Mod& m, const TensorView& q, const TensorView& k, const TensorView& v, const AttentionShape& s,
-                bool with_copy, CUstream stream);
+                CUstream stream);
   // The copy in the identity order (perm null, rows N / Nk) or a gathered kernel's (perm [B][rows], rows its
   // sorted length).
   void fp8_quantize(Mod& m, const TensorView& q, const TensorView& k, const TensorView& v, const AttentionShape& s,
@@ -666,7 +665,7 @@ static const std::string kPrepSource = "#include \"prep.cuh\"\n#include \"sorted
 static const std::string kRouterWgSource = "#include \"router_wg.cuh\"\n";
 // The FP8 quantization (fp8_prep.cuh), a unit of its own where a kernel runs sm90.tma.fp8.
 static const std::string kFp8PrepSource = "#include \"fp8_prep.cuh\"\n";
-static const char* kFp8Exprs[] = {"moga::fp8_amax_kernel", "moga::fp8_quantize_kernel", "moga::fp8_prep_kernel"};
+static const char* kFp8Exprs[] = {"moga::fp8_amax_kernel", "moga::fp8_quantize_kernel"};
 
 bool PatternAttention::Impl::any_fp8(int D) const {
   for (const KPlan& p : plan)
@@ -855,7 +854,6 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
   if (any_fp8(D)) {
     m->fp8_amax = fn(kFp8Exprs[0]);
     m->fp8_quant = fn(kFp8Exprs[1]);
-    m->fp8_prep = fn(kFp8Exprs[2]);
   }
   return *mods.emplace(D, std::move(m)).first->second;
 }
@@ -1486,37 +1484,17 @@ static unsigned fp8_blocks(long long rows, long long ldv) {
   return (unsigned)((std::max(rows, ldv) + kFp8RowsPerBlock - 1) / kFp8RowsPerBlock);
 }
 
-// Copy c's buffers for layout l, and the params' destinations in them.
-static void fp8_copy_into(Fp8Copy& c, const Fp8Layout& l, Fp8PrepParams& pp) {
-  c.q.ensure(l.q_bytes);
-  c.k.ensure(l.k_bytes);
-  c.vt.ensure(l.vt_bytes);
-  pp.q8 = reinterpret_cast<unsigned char*>(c.q.ptr());
-  pp.k8 = reinterpret_cast<unsigned char*>(c.k.ptr());
-  pp.vt8 = reinterpret_cast<unsigned char*>(c.vt.ptr());
-  pp.ldv = l.ldv;
-}
-
 void PatternAttention::Impl::fp8_amax(Mod& m, const TensorView& q, const TensorView& k, const TensorView& v,
-                                      const AttentionShape& s, bool with_copy, CUstream stream) {
+                                      const AttentionShape& s, CUstream stream) {
   const Fp8Layout l = fp8_layout(s.B, s.H, s.N, k.shape[1]);
-  fp8_amax_buf.ensure(l.amax_bytes + l.sync_bytes);
+  fp8_amax_buf.ensure(l.amax_bytes);
   Fp8PrepParams pp = fp8_params(q, k, v, s, dp<float>(fp8_amax_buf));
-  pp.sync = reinterpret_cast<unsigned*>(fp8_amax_buf.ptr() + l.amax_bytes);
-  CU_CHECK(jit::driver().cuMemsetD32Async(fp8_amax_buf.ptr(), 0, (l.amax_bytes + l.sync_bytes) / 4, stream));
+  CU_CHECK(jit::driver().cuMemsetD32Async(fp8_amax_buf.ptr(), 0, 3 * (size_t)s.B * s.H, stream));
   void* a[] = {&pp};
   // behind the memset: a normal launch
-  if (with_copy) {  // fp8_prep_kernel: a persistent grid of 4 blocks per SM claims the items
-    fp8_copy_into(fp8_id, l, pp);
-    launch_ex(m.fp8_prep, (unsigned)std::max(1, 4 * sms), 1, 1, 256, 0, stream, false, a);
-    phase("fp8 amax + quantize");
-    fp8_id.lay = l;
-    fp8_id.done = true;
-  } else {
-    launch_ex(m.fp8_amax, fp8_blocks(std::max<long long>(l.N, l.Nk), 0), (unsigned)s.H, 3u * (unsigned)s.B, 256, 0,
-              stream, false, a);
-    phase("fp8 amax");
-  }
+  launch_ex(m.fp8_amax, fp8_blocks(std::max<long long>(l.N, l.Nk), 0), (unsigned)s.H, 3u * (unsigned)s.B, 256, 0,
+            stream, false, a);
+  phase("fp8 amax");
   fp8_amax_lay = l;
   fp8_amax_done = true;
 }
@@ -1525,10 +1503,16 @@ void PatternAttention::Impl::fp8_quantize(Mod& m, const TensorView& q, const Ten
                                           const AttentionShape& s, Fp8Copy& c, const int* perm, int rows,
                                           CUstream stream) {
   const Fp8Layout l = perm ? fp8_layout(s.B, s.H, rows, rows) : fp8_layout(s.B, s.H, s.N, k.shape[1]);
+  c.q.ensure(l.q_bytes);
+  c.k.ensure(l.k_bytes);
+  c.vt.ensure(l.vt_bytes);
   Fp8PrepParams pp = fp8_params(q, k, v, s, dp<float>(fp8_amax_buf));
   if (perm) pp.rows[0] = pp.rows[1] = pp.rows[2] = rows;
   pp.perm = perm;
-  fp8_copy_into(c, l, pp);
+  pp.q8 = reinterpret_cast<unsigned char*>(c.q.ptr());
+  pp.k8 = reinterpret_cast<unsigned char*>(c.k.ptr());
+  pp.vt8 = reinterpret_cast<unsigned char*>(c.vt.ptr());
+  pp.ldv = l.ldv;
   void* a[] = {&pp};
   launch_ex(m.fp8_quant, fp8_blocks(l.N, l.ldv), (unsigned)s.H, 3u * (unsigned)s.B, 256, 0, stream, options->pdl, a);
   phase("fp8 quantize");
@@ -1644,10 +1628,10 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
   if (opt.attention && m.fp8_quant) {
     const Fp8Layout l = fp8_layout(s.B, s.H, s.N, k.shape[1]);
     fp8_fresh = opt.prep || !im.fp8_amax_done || !same_fp8_layout(l, im.fp8_amax_lay);
+    if (fp8_fresh) im.fp8_amax(m, q, k, v, s, stream);
     bool ungathered = false;
     for (size_t ki = 0; ki < im.plan.size(); ++ki) ungathered |= m.k[ki].v->fp8 && !im.grouped_kernel((int)ki);
-    if (fp8_fresh) im.fp8_amax(m, q, k, v, s, ungathered, stream);  // with the identity copy when a kernel reads it
-    else if (ungathered && (!im.fp8_id.done || !same_fp8_layout(l, im.fp8_id.lay)))
+    if (ungathered && (fp8_fresh || !im.fp8_id.done || !same_fp8_layout(l, im.fp8_id.lay)))
       im.fp8_quantize(m, q, k, v, s, im.fp8_id, nullptr, 0, stream);
   }
   for (size_t ki = 0; ki < im.plan.size(); ++ki) {

@@ -210,9 +210,8 @@ struct RunOptions {
   // kernel ki is queued, with the phase it belongs to: "memset" (the router's histogram cleared), "pack"
   // (router weight), "router", "hist" (a given routing's histogram), "scatter" (segment offsets, order,
   // gates), "summary" (tile summaries of a masked kernel), "map" (block map), "gate" (gate program),
-  // "attention", "combine" (top-k rows summed), "fp8 amax" (the scales' memset and pass, reported as kernel 0's),
-  // "fp8 amax + quantize" (the same with the token-order e4m3 copy in one launch, fp8_prep_kernel) and "fp8
-  // quantize" (an e4m3 copy: kernel 0's for the token order, a gathered kernel's own). A caller recording an event on `stream` at each call gets
+  // "attention", "combine" (top-k rows summed), "fp8 amax" (the scales' memset and pass, reported as kernel 0's)
+  // and "fp8 quantize" (an e4m3 copy: kernel 0's for the token order, a gathered kernel's own). A caller recording an event on `stream` at each call gets
   // the time of every phase; an event between two launches also keeps them from overlapping through PDL.
   // Static per-shape work (the first call at a shape) is not reported. Unset: nothing.
   std::function<void(int ki, const char* phase)> phase;

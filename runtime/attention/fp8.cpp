@@ -17,7 +17,6 @@ Fp8Layout fp8_layout(int B, int H, int64_t N, int64_t Nk) {
   l.k_bytes = bh * Nk * kFp8D;
   l.vt_bytes = bh * kFp8D * l.ldv;
   l.amax_bytes = 3 * bh * sizeof(float);
-  l.sync_bytes = (3 * bh + 1) * sizeof(unsigned);
   return l;
 }
 

@@ -18,12 +18,11 @@
 
 namespace moga::rt {
 
-// q8 [B][N][H][128], k8 [B][Nk][H][128], vt8 [B][H][128][ldv] (ldv = Nk rounded up to 64), amax float [3][B H];
-// fp8_prep_kernel's counters (Fp8PrepParams::sync) unsigned [3 B H + 1], after the amax in the same buffer.
+// q8 [B][N][H][128], k8 [B][Nk][H][128], vt8 [B][H][128][ldv] (ldv = Nk rounded up to 64), amax float [3][B H].
 struct Fp8Layout {
   int B = 0, H = 0;
   int64_t N = 0, Nk = 0, ldv = 0;
-  size_t q_bytes = 0, k_bytes = 0, vt_bytes = 0, amax_bytes = 0, sync_bytes = 0;
+  size_t q_bytes = 0, k_bytes = 0, vt_bytes = 0, amax_bytes = 0;
 };
 Fp8Layout fp8_layout(int B, int H, int64_t N, int64_t Nk);
 
