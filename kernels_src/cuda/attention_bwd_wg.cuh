@@ -13,7 +13,8 @@
 //        (then attn_bwd_fold_kernel); false: no dQ (attention_bwd_dq<V, D, 128> computes it). DQ_BULK (backward
 //        row sm90.wg.bulk): the same sums staged in shared memory and added by one bulk reduction per row
 //        (cp.reduce.async.bulk .add.f32, 256 bytes: FA3's dQ path, there by TMA) instead of 16 red.v2 per thread.
-//   template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false, int TILE_M = 64>
+//   template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false, int TILE_M = 64,
+//             bool DV_EARLY = false>
 //   __global__ void attention_bwd_wg_tma(AttnBwdParams p, BwdTmaMaps tm);   the same for kernels without a
 //        gather (p.perm, p.tok null; rows sm90.wg.tma*): the producer is one warp whose lane 0 issues TMA boxes
 //        of q, k, v, dout (tm: bwd_params.cuh, __grid_constant__), setmaxnreg 24 / 240. DK_RS (row
@@ -25,6 +26,8 @@
 //        softcap there), 25% more work per tile pair for the same barriers and waits; S^T and dP^T are
 //        m64n80, and dQ, as m80 is no wgmma shape, dQ^T = K^T dS^T (m64n80 per warpgroup: its 64 head-dim
 //        columns; FA3's dQ_swapAB), added by red.v2 after one exchange between lanes (pairs along columns).
+//        DV_EARLY (row sm90.wg.tma.rs.dv; no softcap): dV += (wg P)^T dO is issued as soon as P is formed, behind
+//        dP^T's products, so the tensor cores run it while dS^T is formed (FA3 and the default issue it after dS).
 //
 // One CTA per key tile of 128 keys, three warpgroups:
 //   warpgroup 0, producer (setmaxnreg down to kProducerRegs): K and V of the key tile once (kv_full), then
@@ -110,12 +113,15 @@ __device__ __forceinline__ void pack_a(const float (&x)[R], int kb, unsigned (&a
 }  // namespace bwd_wg_detail
 
 // The kernels' body; tm: the TMA maps (TMA: attention_bwd_wg_tma), else nullptr. TILE_M: AttnBwdWgCfg's BM.
-template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK, bool TMA, bool DK_RS, int TILE_M = 64>
+// DV_EARLY: dV issued right after P, before dP^T is waited for (kernels without a softcap).
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK, bool TMA, bool DK_RS, int TILE_M = 64, bool DV_EARLY = false>
 __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, const BwdTmaMaps* tm) {
   static_assert(DQ_ATOMIC || !DQ_BULK, "DQ_BULK is a way of adding dQ: it needs DQ_ATOMIC");
   static_assert(TMA || !DK_RS, "DK_RS needs the TMA kernel's 240 consumer registers");
   static_assert(TILE_M == 64 || (TMA && DK_RS && !DQ_BULK), "BM = 80: the TMA kernel with DK_RS, dQ by red.v2");
+  static_assert(TILE_M == 64 || !DV_EARLY, "DV_EARLY at BM = 80 serializes the wgmmas (registers; ptxas C7512)");
   constexpr bool kStoreDS = DQ_ATOMIC || !DK_RS;  // dS^T in shared memory: for dQ, or for an SS dK
+  constexpr bool kDvEarly = DV_EARLY && !Variant::kHasSoftcap;
 #if defined(MOGA_HAS_WGMMA)
   using namespace bwd_detail;
   using C = AttnBwdWgCfg<D, TILE_M>;
@@ -311,6 +317,17 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     // both at once after it.
     const bool partial = j >= n_full;
     const bool elem = kTransform || partial || kv0 + BN > N;
+    unsigned pa[BM / 16][4];  // wg P^T, packed: dV's A fragments
+    // dV += (wg P)^T dO from x = wg P^T: RS, B = dO rows (MN-major: D contiguous)
+    auto issue_dv = [&](const float (&x)[BM / 2]) {
+#pragma unroll
+      for (int kb = 0; kb < BM / 16; ++kb) bwd_wg_detail::pack_a(x, kb, pa[kb]);
+      sm90::wg_fence();
+#pragma unroll
+      for (int kb = 0; kb < BM / 16; ++kb)
+        sm90::wgmma_rs<D, 1>(dv, pa[kb], sm90::gmma_desc_sw128(sdO + kb * 2048, C::kQBlock, 1024), 1);
+      sm90::wg_commit();
+    };
     if constexpr (!Variant::kHasSoftcap) {
       sm90::wg_wait<1>();
       sm90::fence_regs(s);
@@ -334,7 +351,22 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
             s[i] = sm80::ex2(y2 - l2);  // P
           }
         }
-      sm90::wg_wait<0>();
+      if constexpr (kDvEarly) {
+        // dV += (wg P)^T dO now, queued behind dP^T's products: the tensor cores run it while dS^T is formed
+        float sw[BM / 2];
+#pragma unroll
+        for (int nt = 0; nt < BM / 8; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const float wg = sl2[2 * BM + nt * 8 + 2 * (lane & 3) + e];
+#pragma unroll
+            for (int hr = 0; hr < 2; ++hr) sw[4 * nt + 2 * hr + e] = s[4 * nt + 2 * hr + e] * wg;
+          }
+        issue_dv(sw);
+        sm90::wg_wait<1>();  // dP^T in; dV may run on
+      } else {
+        sm90::wg_wait<0>();
+      }
       sm90::fence_regs(dp);
 #pragma unroll
       for (int nt = 0; nt < BM / 8; ++nt)
@@ -346,7 +378,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
           for (int hr = 0; hr < 2; ++hr) {
             const int i = 4 * nt + 2 * hr + e;
             dp[i] = s[i] * (dp[i] * wg - dd);  // dS (bwd_params.cuh's formula)
-            s[i] *= wg;                        // dV's weight of dO_i
+            if constexpr (!kDvEarly) s[i] *= wg;  // dV's weight of dO_i
           }
         }
     } else {
@@ -373,16 +405,8 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
           }
         }
     }
-    // dV += (wg P)^T dO: RS, B = dO rows (MN-major: D contiguous); issued before the dS stores, which then
-    // overlap it
-    unsigned pa[BM / 16][4];
-#pragma unroll
-    for (int kb = 0; kb < BM / 16; ++kb) bwd_wg_detail::pack_a(s, kb, pa[kb]);
-    sm90::wg_fence();
-#pragma unroll
-    for (int kb = 0; kb < BM / 16; ++kb)
-      sm90::wgmma_rs<D, 1>(dv, pa[kb], sm90::gmma_desc_sw128(sdO + kb * 2048, C::kQBlock, 1024), 1);
-    sm90::wg_commit();
+    // dV, issued before the dS stores, which then overlap it (kDvEarly: issued above)
+    if constexpr (!kDvEarly) issue_dv(s);
     // dS^T to shared memory (rows krow0, krow0 + 8; query columns 16 kb + 8 half + 2 (lane & 3): chunk
     // 2 kb + half of the 64-query blocks, swizzled), read by dK's and dQ's wgmma
     const unsigned sDS = base + C::kDSOff + (j & 1) * C::kDSBytes;
@@ -550,10 +574,11 @@ template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
 __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p) {
   attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, false, false>(p, nullptr);
 }
-template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false, int TILE_M = 64>
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false, int TILE_M = 64,
+          bool DV_EARLY = false>
 __global__ void __launch_bounds__(384, 1)
     attention_bwd_wg_tma(const __grid_constant__ AttnBwdParams p, const __grid_constant__ BwdTmaMaps tm) {
-  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true, DK_RS, TILE_M>(p, &tm);
+  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true, DK_RS, TILE_M, DV_EARLY>(p, &tm);
 }
 
 template <int D, int TILE_M = 64>

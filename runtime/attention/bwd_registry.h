@@ -22,6 +22,9 @@
 //             for plain kernels (no block map, gather, softcap or bias: FA3 takes 64 rows under a softcap too, and
 //             here its 32 registers serialize the wgmmas); the others and D = 64 run sm90.wg.tma.rs (the maps and
 //             the deterministic dQ pass stay at 64-row tiles).
+//   sm90.wg.tma.rs.dv  sm90.wg.tma.rs with dV issued right after P, before dP^T is waited for (DV_EARLY: dS^T is
+//             formed while dV runs on the tensor cores; kernels without a softcap). At 80 rows the packed P's
+//             registers serialize the wgmmas (C7512), so it keeps 64.
 // Selection (choose_backward): a named row (BackwardOptions::engine, else the environment variable
 // MOGA_BWD_ENGINE), refused with the reason when it cannot run the target or head dim; else the default:
 // sm90.wg.tma on sm_90 (verified and measured on an H200), sm80.mma elsewhere. Header-only (small).
@@ -47,6 +50,7 @@ struct BackwardVariant {
   bool tma = false;        // attention_bwd_wg_tma for kernels without a gather
   bool dk_rs = false;      // its DK_RS (dK from dS^T in registers; the TMA kernel only)
   int plain_m = 64;        // the TMA kernel's query rows (TILE_M) at D = 128 for plain kernels
+  bool dv_early = false;   // the TMA kernel's DV_EARLY
 
   // The main kernel's query rows per tile pair (the TMA boxes of q and dout): plain_m for a D = 128 plain kernel
   // (no block map, gather, softcap or bias), else block_m (the maps' tiles).
@@ -89,7 +93,8 @@ inline std::string BackwardVariant::main_expr(const std::string& v, int D, bool 
   const char* k = !wgmma ? "attention_bwd" : t ? "attention_bwd_wg_tma" : "attention_bwd_wg";
   const int m = tile_m(D, plain && !gathers);
   std::string tail = t && dk_rs ? fmt::format(", {}, true", bulk ? "true" : "false") : bulk ? ", true" : "";
-  if (m != 64) tail += fmt::format(", {}", m);  // (the TMA rows with dk_rs only: the registry's rows)
+  if (t && (m != 64 || dv_early)) tail += fmt::format(", {}", m);  // (TMA rows with dk_rs only: the registry's)
+  if (t && dv_early) tail += ", true";
   return fmt::format("moga::{}<{}, {}, {}{}>", k, v, D, dq_atomic ? "true" : "false", tail);
 }
 inline std::string BackwardVariant::dq_expr(const std::string& v, int D) const {
@@ -117,6 +122,8 @@ inline const std::vector<BackwardVariant>& backward_registry() {
        true, true},
       {"sm90.wg.tma.m80", "sm90.wg.tma.rs on FA3's 80x128 tile for plain kernels (no map, gather, softcap, bias)", 64, 128,
        384, true, false, true, true, 80},
+      {"sm90.wg.tma.rs.dv", "sm90.wg.tma.rs with dV issued before dP^T is waited for (DV_EARLY)", 64, 128, 384, true,
+       false, true, true, 64, true},
   };
   return rows;
 }
