@@ -212,8 +212,13 @@ HopperPlan default_hopper_plan(const KernelTraits& k) {
   // causal 13-18%; "v13": the suite's masked patterns). Gathered kernels: a bias's row terms and staged
   // column words need the registers Q would take, so with Q in shared memory (sm90.ws.sq) its kernel does
   // not spill; the rest sm90.ws (sm90.tma.sorted, the TMA kernel on sorted copies, is their A/B). D = 64
-  // stays on sm80.mma until the wgmma rows are measured there.
-  const KernelVariant* v = find_variant(!k.gathers ? "sm90.tma" : k.bias ? "sm90.ws.sq" : "sm90.ws");
+  // stays on sm80.mma until the wgmma rows are measured there. A computed key in token order (groups of
+  // consecutive tokens) without a bias runs sm90.tma.sorted, which loads its tiles from q, k, v without a copy
+  // (docs/performance.md "v13", measured: document_causal 0.747 -> 0.625 ms, dinat2d 1.155 -> 1.067).
+  const KernelVariant* v = find_variant(!k.gathers                  ? "sm90.tma"
+                                        : k.bias                    ? "sm90.ws.sq"
+                                        : k.key_in_order            ? "sm90.tma.sorted"
+                                                                    : "sm90.ws");
   v = &row_for_kernel(*v, k.gathers);
   return {v->name, v->default_tiles, {128}};
 }

@@ -126,6 +126,8 @@ struct KernelTraits {
   bool gathers = false;  // a computed key or a router: the kernel runs in group order (perm)
   bool masked = false;   // a mask program
   bool bias = false;     // a bias program
+  bool key_in_order = false;  // a computed key non-decreasing in the token index (attn KeyOrder.h): its groups
+                              // are runs of consecutive tokens at every shape
 };
 struct HopperPlan {
   std::string variant;         // a registry row (Engine::Wgmma)

@@ -460,7 +460,15 @@ TEST(attention_registry, DenseKernelsRunTheTmaRowByDefault) {
   PatternAttention hooks(test_pattern("attn_hooks"), for_arch("sm_90"));  // mask + bias + softcap + gate
   EXPECT_STREQ(hooks.variant(0, 128).name, "sm90.tma");
   PatternAttention moga(load_builtin("moga"), for_arch("sm_90"));  // every kernel gathered
-  for (int ki = 0; ki < 3; ++ki) EXPECT_STREQ(moga.variant(ki, 128).name, "sm90.ws") << ki;
+  for (int ki = 0; ki < 2; ++ki) EXPECT_STREQ(moga.variant(ki, 128).name, "sm90.ws") << ki;  // a router, STGA's key
+  EXPECT_STREQ(moga.variant(2, 128).name, "sm90.tma.sorted");  // frame_local: a key in token order (no copy)
+  for (const char* name : {"frame_local", "natten2d"}) {  // groups by frame
+    PatternAttention a(load_builtin(name), for_arch("sm_90"));
+    EXPECT_STREQ(a.variant(0, 128).name, "sm90.tma.sorted") << name;
+    EXPECT_EQ(a.tiles(0, 128), kTmaSortedTiles) << name;
+  }
+  PatternAttention stga(load_builtin("stga"), for_arch("sm_90"));  // a key not in token order
+  EXPECT_STREQ(stga.variant(0, 128).name, "sm90.ws");
   AttentionOptions entry = for_arch("sm_90");
   entry.tiles["full"] = TileConfig{128, 128, 8, 2};
   EXPECT_STREQ(PatternAttention(load_builtin("full"), entry).variant(0, 128).name, "sm80.mma");
@@ -706,7 +714,8 @@ TEST(attention_engine, AutoPicksWgmmaAtHeadDim128OnSm90) {
   EXPECT_EQ(attn.arch(), "sm_90");
   for (int ki = 0; ki < 3; ++ki) {
     EXPECT_EQ(attn.engine(ki, 128), Engine::Wgmma) << ki;
-    EXPECT_EQ(attn.tiles(ki, 128), kWgmmaTiles) << ki;  // block maps are built with 128/128
+    // block maps are built with 128/128; frame_local (ki 2: a key in token order) runs sm90.tma.sorted
+    EXPECT_EQ(attn.tiles(ki, 128), ki == 2 ? kTmaSortedTiles : kWgmmaTiles) << ki;
     EXPECT_EQ(attn.engine(ki, 64), Engine::MmaSync) << ki;  // D = 64: v7 is faster (docs/performance.md, v9)
     const auto& m = attn.spec().kernels[ki].tiles;
     EXPECT_EQ(attn.tiles(ki, 64), (TileConfig{m.block_m, m.block_n, m.warps, m.stages})) << ki;
@@ -757,7 +766,7 @@ TEST(attention_engine, ForcedWgmma) {
   for (int ki = 0; ki < 3; ++ki)
     for (int D : {64, 128}) {
       EXPECT_EQ(attn.engine(ki, D), Engine::Wgmma) << ki << " D=" << D;
-      EXPECT_EQ(attn.tiles(ki, D), kWgmmaTiles);
+      EXPECT_EQ(attn.tiles(ki, D), ki == 2 ? kTmaSortedTiles : kWgmmaTiles) << ki;  // frame_local: sm90.tma.sorted
     }
   // an entry that agrees with (or leaves to) the one wgmma configuration is fine ...
   AttentionOptions ok = for_arch("sm_90", Engine::Wgmma);
@@ -865,9 +874,11 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
   EXPECT_GE(info.kernels.size(), 9u);
   EXPECT_EQ(info.arch, "sm_90a");
   EXPECT_EQ(info.engines, std::vector<Engine>(3, Engine::Wgmma));
-  int wg = 0;
+  int wg = 0, tma = 0;
   for (const auto& k : info.kernels) wg += k.rfind("moga::attention_fwd_ws<", 0) == 0 ? 1 : 0;
-  EXPECT_EQ(wg, 3) << "one attention_fwd_ws (v11, the wgmma default) instantiation per kernel";
+  for (const auto& k : info.kernels) tma += k.rfind("moga::attention_fwd_tma<", 0) == 0 ? 1 : 0;
+  EXPECT_EQ(wg, 2) << "one attention_fwd_ws (v11, the gathered default) instantiation per gathered kernel";
+  EXPECT_EQ(tma, 1) << "frame_local (groups by frame: in token order) on sm90.tma.sorted";
   EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(),
                       "moga::attention_fwd_ws<moga_gen_moga::stga, 128, 128, 128, 3>"),
             info.kernels.end());
@@ -965,7 +976,7 @@ TEST(attention_jit, CompilesMixedAndHeadDim64Modules) {
                       "moga::attention_fwd<moga_gen_moga::stga, 128, 64, 64, 4, 2>"),
             mixed.kernels.end());
   EXPECT_NE(std::find(mixed.kernels.begin(), mixed.kernels.end(),
-                      "moga::attention_fwd_ws<moga_gen_moga::frame_local, 128, 128, 128, 3>"),
+                      "moga::attention_fwd_tma<moga_gen_moga::frame_local, 128, 128, 128, 2>"),
             mixed.kernels.end());
   PatternAttention causal(load_builtin("causal"), for_arch("sm_90"));
   const ModuleInfo d64 = causal.compile(64);

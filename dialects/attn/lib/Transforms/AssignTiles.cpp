@@ -1,6 +1,7 @@
 //===- AssignTiles.cpp - default tiles and the tunable space --------------===//
 #include "attn/AttnOps.h"
 #include "attn/AttnPasses.h"
+#include "KeyOrder.h"
 #include "runtime/attention/registry.h"
 
 namespace mlir::attn {
@@ -53,6 +54,7 @@ struct AttnAssignTiles : mlir::attn::impl::AttnAssignTilesBase<AttnAssignTiles> 
       traits.gathers = !k.getKey().empty() || k.getRouting();
       traits.masked = !k.getMask().empty();
       traits.bias = !k.getBias().empty();
+      traits.key_in_order = !k.getKey().empty() && !k.getRouting() && keyInTokenOrder(k.getKey());
       const moga::rt::HopperPlan hp = moga::rt::default_hopper_plan(traits);
       SmallVector<Attribute> dims;
       for (int d : hp.head_dims) dims.push_back(i64(d));
