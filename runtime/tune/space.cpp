@@ -103,6 +103,15 @@ KernelInfo info_of(const json& manifest, const json& entry, int index) {
   k.gathers = set("key") || set("route");
   k.dense = !k.gathers && !set("mask");
   k.bias = set("bias");
+  if (auto plan = entry.find("plan"); plan != entry.end() && plan->is_object() && plan->contains("sm_90")) {
+    const json& h = (*plan)["sm_90"];
+    const std::string pw = where + " plan.sm_90";
+    k.plan = {get_int(h, "block_m", pw), get_int(h, "block_n", pw), get_int(h, "warps", pw), get_int(h, "stages", pw),
+              h.value("variant", std::string())};
+    if (h.contains("head_dims") && h["head_dims"].is_array())
+      for (const json& d : h["head_dims"])
+        if (d.is_number_integer()) k.plan_head_dims.push_back(d.get<int>());
+  }
   k.block_m = tunable_list(entry, "block_m", k.tiles.block_m, where);
   k.block_n = tunable_list(entry, "block_n", k.tiles.block_n, where);
   k.warps = tunable_list(entry, "warps", k.tiles.warps, where);
@@ -220,6 +229,12 @@ std::optional<Config> heuristic_default(const KernelInfo& k, const Space& space,
   // The runtime's own default (Engine::Auto): the wgmma kernel where it can run (the TMA row for kernels
   // without a gather, dense or masked: attention.cpp Impl::choose).
   if (!k.gathers && static_check(Config::tma_kernel(), space.head_dim, lim).empty()) return Config::tma_kernel();
+  // a gathered kernel: the manifest's plan where it names a row at this head dim (sm90.tma.sorted for a key in
+  // token order, sm90.ws.sq with a bias, sm90.ws), as Impl::choose launches it
+  const auto& pd = k.plan_head_dims;
+  if (k.gathers && k.plan.wgmma() && !k.plan.variant.empty() &&
+      std::find(pd.begin(), pd.end(), space.head_dim) != pd.end() && static_check(k.plan, space.head_dim, lim).empty())
+    return k.plan;
   if (static_check(Config::wgmma_kernel(), space.head_dim, lim).empty()) return Config::wgmma_kernel();
   if (static_check(k.tiles, space.head_dim, lim).empty()) return k.tiles;
   if (space.kept.empty()) return std::nullopt;

@@ -58,6 +58,10 @@ struct KernelInfo {
                              // without one the runtime's own choice is sm90.tma (Config::tma_kernel)
   bool dense = false;        // no mask and no gather: the runtime's own choice is sm90.tma (Config::tma_kernel)
   bool bias = false;         // a bias: the runtime's own choice is sm90.ws.sq unless dense
+  // the manifest's Hopper plan ("plan".sm_90: the row and tiles the runtime launches) and its head dims; no
+  // variant when the manifest has none (hand-written)
+  Config plan;
+  std::vector<int> plan_head_dims;
   // "tunable": parameter -> candidate values. Missing parameters (or a manifest without "tunable")
   // contribute the "tiles" value alone.
   std::vector<int> block_m, block_n, warps, stages;

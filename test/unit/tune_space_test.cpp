@@ -312,6 +312,14 @@ TEST(TuneSpace, WgmmaRowsAreCandidatesOnlyWhereTheyRun) {
   // stga here has a mask and no gather: the runtime's own choice is the TMA row's 128/176/2, a keyed one's sm90.ws
   EXPECT_EQ(*heuristic_default(k, with, sm90), Config::tma_kernel());
   EXPECT_EQ(*heuristic_default(kk, build_space(kk, 128, sm90), sm90), wg);
+  // a gathered kernel whose manifest plan names a row (attn-assign-tiles: a key in token order runs
+  // sm90.tma.sorted) defaults to that row at the plan's head dims, as the runtime launches it; not at others
+  json planned = keyed;
+  planned["kernels"][0]["plan"] = {{"sm_90", {{"variant", "sm90.tma.sorted"}, {"block_m", 128}, {"block_n", 128},
+                                              {"warps", 8}, {"stages", 2}, {"head_dims", {128}}}}};
+  const KernelInfo kp = kernel_info(planned, "stga");
+  EXPECT_EQ(*heuristic_default(kp, build_space(kp, 128, sm90), sm90), (Config{128, 128, 8, 2, "sm90.tma.sorted"}));
+  EXPECT_EQ(*heuristic_default(kp, build_space(kp, 64, sm90), sm90), *heuristic_default(kk, build_space(kk, 64, sm90), sm90));
   EXPECT_EQ(*heuristic_default(k, without, mma_only()), k.tiles);
   EXPECT_EQ(*heuristic_default(k, d64, sm90), k.tiles);
   // a dense kernel (no mask, no gather): the same
