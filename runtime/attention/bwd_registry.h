@@ -27,7 +27,8 @@
 //             registers serialize the wgmmas (C7512), so it keeps 64.
 // Selection (choose_backward): a named row (BackwardOptions::engine, else the environment variable
 // MOGA_BWD_ENGINE), refused with the reason when it cannot run the target or head dim; else the default:
-// sm90.wg.tma on sm_90 (verified and measured on an H200), sm80.mma elsewhere. Header-only (small).
+// sm90.wg.tma.rs on sm_90 at D = 128, sm90.wg.tma at D = 64 (verified and measured on an H200), sm80.mma elsewhere.
+// Header-only (small).
 #pragma once
 
 #include <fmt/format.h>
@@ -70,12 +71,17 @@ struct BackwardVariant {
 };
 
 namespace bwd_registry_detail {
-// The sm_90 default at D = 128: sm90.wg.tma (kernels without a gather: the TMA kernel; the others: sm90.wg's),
-// the best of the rows on the H200 over dense and the moga layer (docs/performance.md, "Backward on wgmma":
+// The sm_90 default: sm90.wg.tma at D = 64, sm90.wg.tma.rs at D = 128 (kernels without a gather: the TMA kernel;
+// the others: sm90.wg's). sm90.wg.tma was the best of session 4's rows on the H200 over dense and the moga layer
+// (docs/performance.md, "Backward on wgmma":
 // dense 45.0 ms at 32,760 vs 44.1 for .tma.bulk and 80.0 for sm80.mma; the layer 15.65 ms vs 15.89 and 20.6).
 // D = 64 too since GPU batch 2 (gpu_backward_wg and _tma passed on the D = 64 cases, bench_backward --d 64).
+// D = 128 since session 5's final batch: sm90.wg.tma.rs (dK from registers), 42.81 ms vs .tma's 44.69 at 32,760 in
+// one run (.m80 47.39, .rs.dv 47.30; docs/performance.md, "Backward on FlashAttention-3's dense tile"), every case of
+// gpu_backward_wg_tma passed on it; D = 64 keeps .tma (.rs there is tested, not measured).
 inline constexpr bool kWgmmaDefault = true;
 inline constexpr const char* kWgmmaDefaultRow = "sm90.wg.tma";
+inline constexpr const char* kWgmmaDefaultRow128 = "sm90.wg.tma.rs";
 
 inline bool sm90(const std::string& arch) { return arch == "sm_90" || arch == "sm_90a"; }
 }  // namespace bwd_registry_detail
@@ -141,7 +147,8 @@ inline std::string backward_names() {
 }
 
 inline const BackwardVariant& default_backward(const std::string& arch, int D) {
-  const BackwardVariant& wg = *find_backward(bwd_registry_detail::kWgmmaDefaultRow);
+  const BackwardVariant& wg =
+      *find_backward(D == 128 ? bwd_registry_detail::kWgmmaDefaultRow128 : bwd_registry_detail::kWgmmaDefaultRow);
   if (bwd_registry_detail::kWgmmaDefault && wg.check(arch, D).empty()) return wg;
   return *find_backward("sm80.mma");
 }

@@ -223,9 +223,10 @@ TEST(attention_backward, CompilesWithoutADevice) {
   BackwardOptions o;
   o.arch = "sm_90";
   AttentionBackward b(pattern_named("bwd_hooks"), o);
-  // the default row on sm_90: sm90.wg.tma (the TMA kernel without a gather)
+  // the default rows on sm_90: sm90.wg.tma.rs at D = 128, sm90.wg.tma at 64 (the TMA kernel without a gather)
   const auto k128 = b.compile(128), k64 = b.compile(64);
-  EXPECT_NE(std::find(k128.begin(), k128.end(), "moga::attention_bwd_wg_tma<moga_gen_bwd_hooks::hooks, 128, true>"),
+  EXPECT_NE(std::find(k128.begin(), k128.end(),
+                      "moga::attention_bwd_wg_tma<moga_gen_bwd_hooks::hooks, 128, true, false, true>"),
             k128.end());
   EXPECT_NE(std::find(k64.begin(), k64.end(), "moga::attention_bwd_wg_tma<moga_gen_bwd_hooks::hooks, 64, true>"),
             k64.end());
@@ -275,8 +276,8 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   EXPECT_STREQ(choose_backward("sm_90", 128, "sm80.mma").name, "sm80.mma");
   EXPECT_STREQ(choose_backward("sm_80", 128, "").name, "sm80.mma");
   EXPECT_STREQ(choose_backward("sm_90", 64, "auto").name, "sm90.wg.tma");
-  EXPECT_STREQ(choose_backward("sm_90", 128, "").name, "sm90.wg.tma");     // the sm_90 default at D = 128
-  EXPECT_STREQ(choose_backward("sm_90a", 128, "auto").name, "sm90.wg.tma");
+  EXPECT_STREQ(choose_backward("sm_90", 128, "").name, "sm90.wg.tma.rs");     // the sm_90 default at D = 128
+  EXPECT_STREQ(choose_backward("sm_90a", 128, "auto").name, "sm90.wg.tma.rs");
   EXPECT_STREQ(choose_backward("sm_90", 64, "sm90.wg").name, "sm90.wg");
   expect_error<ArgumentError>([] { choose_backward("sm_80", 128, "sm90.wg"); },
                               {"BackwardOptions::engine 'sm90.wg'", "sm_90 only", "sm_80"});
