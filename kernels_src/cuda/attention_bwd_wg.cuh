@@ -14,7 +14,7 @@
 //        row sm90.wg.bulk): the same sums staged in shared memory and added by one bulk reduction per row
 //        (cp.reduce.async.bulk .add.f32, 256 bytes: FA3's dQ path, there by TMA) instead of 16 red.v2 per thread.
 //   template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false, int TILE_M = 64,
-//             bool DV_EARLY = false>
+//             bool DV_EARLY = false, bool PINGPONG = false>
 //   __global__ void attention_bwd_wg_tma(AttnBwdParams p, BwdTmaMaps tm);   the same for kernels without a
 //        gather (p.perm, p.tok null; rows sm90.wg.tma*): the producer is one warp whose lane 0 issues TMA boxes
 //        of q, k, v, dout (tm: bwd_params.cuh, __grid_constant__), setmaxnreg 24 / 240. DK_RS (row
@@ -28,6 +28,11 @@
 //        columns; FA3's dQ_swapAB), added by red.v2 after one exchange between lanes (pairs along columns).
 //        DV_EARLY (row sm90.wg.tma.rs.dv; no softcap): dV += (wg P)^T dO is issued as soon as P is formed, behind
 //        dP^T's products, so the tensor cores run it while dS^T is formed (FA3 and the default issue it after dS).
+//        PINGPONG (row sm90.wg.tma.rs.pp): the two consumer warpgroups issue S^T and dP^T in turn, warpgroup 0
+//        first (named barriers 4 and 5, FA3's forward order: wait for the other's issue, issue, let the other
+//        go), so the tensor cores run one warpgroup's S^T, dP^T whole before the other's: the first forms P and
+//        dS (the exps) while the second's products run, and the second while the first's dV runs, instead of
+//        both forming them at once with the tensor cores idle (ncu: 1 CTA/SM, issue active 29%).
 //
 // One CTA per key tile of 128 keys, three warpgroups:
 //   warpgroup 0, producer (setmaxnreg down to kProducerRegs): K and V of the key tile once (kv_full), then
@@ -113,8 +118,10 @@ __device__ __forceinline__ void pack_a(const float (&x)[R], int kb, unsigned (&a
 }  // namespace bwd_wg_detail
 
 // The kernels' body; tm: the TMA maps (TMA: attention_bwd_wg_tma), else nullptr. TILE_M: AttnBwdWgCfg's BM.
-// DV_EARLY: dV issued right after P, before dP^T is waited for (kernels without a softcap).
-template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK, bool TMA, bool DK_RS, int TILE_M = 64, bool DV_EARLY = false>
+// DV_EARLY: dV issued right after P, before dP^T is waited for (kernels without a softcap). PINGPONG: the consumer
+// warpgroups issue S^T and dP^T in turn.
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK, bool TMA, bool DK_RS, int TILE_M = 64, bool DV_EARLY = false,
+          bool PINGPONG = false>
 __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, const BwdTmaMaps* tm) {
   static_assert(DQ_ATOMIC || !DQ_BULK, "DQ_BULK is a way of adding dQ: it needs DQ_ATOMIC");
   static_assert(TMA || !DK_RS, "DK_RS needs the TMA kernel's 240 consumer registers");
@@ -285,6 +292,11 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     sm90::mbar_wait(bar_kv, 0);
     sm90::fence_proxy_async();
   }
+  // PINGPONG: warpgroup g issues S^T, dP^T after the other's issue (barrier 4 + g: warpgroup 1's arrival lets
+  // warpgroup 0 go first), then lets the other go (5 - g); warpgroup 0 takes warpgroup 1's last arrival after the
+  // loop. Each barrier's phase pairs one warpgroup's issue with the other's wait, so the order holds every tile.
+  if constexpr (PINGPONG)
+    if (g == 1) sm90::named_arrive(4, C::kConsumerThreads);
 #pragma unroll 1
   for (int j = 0; j < n_tot; ++j) {
     const int st = j % S, q0 = tile_of(j) * BM;
@@ -296,6 +308,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
 
     // S^T = K_g Q^T and dP^T = V_g dO^T (64 keys x BM queries), K-major A and B
     float s[BM / 2], dp[BM / 2];
+    if constexpr (PINGPONG) sm90::named_sync(4 + g, C::kConsumerThreads);
     sm90::wg_fence();
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks) {
@@ -311,6 +324,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
                          ks > 0 ? 1 : 0);
     }
     sm90::wg_commit();
+    if constexpr (PINGPONG) sm90::named_arrive(5 - g, C::kConsumerThreads);
     // P^T and dS^T, element (key row, query column); the per-element pass only where the forward has one.
     // Without a softcap P needs S only: it is formed while dP^T's products still run (FA3's order), and dS
     // after; a softcap's chain factor 1 - tanh^2 would take 32 more registers across the wait, so it forms
@@ -531,6 +545,8 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     if (lane == 0) sm90::mbar_arrive(bar_empty + 8 * st);  // this warp is done with Q, dO and the row values
   }
 
+  if constexpr (PINGPONG)
+    if (g == 0) sm90::named_sync(4, C::kConsumerThreads);  // warpgroup 1's last arrival
   if constexpr (DQ_BULK)
     if (lane < 16) sm90::bulk_wait_all();  // the last rows' reductions done before the CTA ends
   // dK = scale * sum dS q, dV = sum wg P dO: added to the float32 accumulators, or bf16 at the key rows
@@ -575,10 +591,10 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
   attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, false, false>(p, nullptr);
 }
 template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false, int TILE_M = 64,
-          bool DV_EARLY = false>
+          bool DV_EARLY = false, bool PINGPONG = false>
 __global__ void __launch_bounds__(384, 1)
     attention_bwd_wg_tma(const __grid_constant__ AttnBwdParams p, const __grid_constant__ BwdTmaMaps tm) {
-  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true, DK_RS, TILE_M, DV_EARLY>(p, &tm);
+  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true, DK_RS, TILE_M, DV_EARLY, PINGPONG>(p, &tm);
 }
 
 template <int D, int TILE_M = 64>

@@ -25,6 +25,8 @@
 //   sm90.wg.tma.rs.dv  sm90.wg.tma.rs with dV issued right after P, before dP^T is waited for (DV_EARLY: dS^T is
 //             formed while dV runs on the tensor cores; kernels without a softcap). At 80 rows the packed P's
 //             registers serialize the wgmmas (C7512), so it keeps 64.
+//   sm90.wg.tma.rs.pp  sm90.wg.tma.rs with the two consumer warpgroups issuing S^T, dP^T in turn (PINGPONG: named
+//             barriers, FA3's forward order), so one forms P and dS while the other's products run; gathers: sm90.wg.
 // Selection (choose_backward): a named row (BackwardOptions::engine, else the environment variable
 // MOGA_BWD_ENGINE), refused with the reason when it cannot run the target or head dim; else the default:
 // sm90.wg.tma.rs on sm_90 at D = 128, sm90.wg.tma at D = 64 (verified and measured on an H200), sm80.mma elsewhere.
@@ -52,6 +54,7 @@ struct BackwardVariant {
   bool dk_rs = false;      // its DK_RS (dK from dS^T in registers; the TMA kernel only)
   int plain_m = 64;        // the TMA kernel's query rows (TILE_M) at D = 128 for plain kernels
   bool dv_early = false;   // the TMA kernel's DV_EARLY
+  bool pingpong = false;   // the TMA kernel's PINGPONG
 
   // The main kernel's query rows per tile pair (the TMA boxes of q and dout): plain_m for a D = 128 plain kernel
   // (no block map, gather, softcap or bias), else block_m (the maps' tiles).
@@ -99,8 +102,10 @@ inline std::string BackwardVariant::main_expr(const std::string& v, int D, bool 
   const char* k = !wgmma ? "attention_bwd" : t ? "attention_bwd_wg_tma" : "attention_bwd_wg";
   const int m = tile_m(D, plain && !gathers);
   std::string tail = t && dk_rs ? fmt::format(", {}, true", bulk ? "true" : "false") : bulk ? ", true" : "";
-  if (t && (m != 64 || dv_early)) tail += fmt::format(", {}", m);  // (TMA rows with dk_rs only: the registry's)
-  if (t && dv_early) tail += ", true";
+  // (TMA rows with dk_rs only: the registry's)
+  if (t && (m != 64 || dv_early || pingpong)) tail += fmt::format(", {}", m);
+  if (t && (dv_early || pingpong)) tail += dv_early ? ", true" : ", false";
+  if (t && pingpong) tail += ", true";
   return fmt::format("moga::{}<{}, {}, {}{}>", k, v, D, dq_atomic ? "true" : "false", tail);
 }
 inline std::string BackwardVariant::dq_expr(const std::string& v, int D) const {
@@ -130,6 +135,8 @@ inline const std::vector<BackwardVariant>& backward_registry() {
        384, true, false, true, true, 80},
       {"sm90.wg.tma.rs.dv", "sm90.wg.tma.rs with dV issued before dP^T is waited for (DV_EARLY)", 64, 128, 384, true,
        false, true, true, 64, true},
+      {"sm90.wg.tma.rs.pp", "sm90.wg.tma.rs with the consumer warpgroups issuing S^T, dP^T in turn (PINGPONG)", 64, 128,
+       384, true, false, true, true, 64, false, true},
   };
   return rows;
 }

@@ -282,7 +282,7 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   expect_error<ArgumentError>([] { choose_backward("sm_80", 128, "sm90.wg"); },
                               {"BackwardOptions::engine 'sm90.wg'", "sm_90 only", "sm_80"});
   expect_error<ArgumentError>([] { choose_backward("sm_90", 128, "fa3"); },
-                              {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk, sm90.wg.tma, sm90.wg.tma.bulk, sm90.wg.tma.rs, sm90.wg.tma.m80, sm90.wg.tma.rs.dv"});
+                              {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk, sm90.wg.tma, sm90.wg.tma.bulk, sm90.wg.tma.rs, sm90.wg.tma.m80, sm90.wg.tma.rs.dv, sm90.wg.tma.rs.pp"});
   const BackwardVariant& rs = *find_backward("sm90.wg.tma.rs");
   EXPECT_EQ(rs.main_expr("V", 128, true), "moga::attention_bwd_wg_tma<V, 128, true, false, true>");
   EXPECT_EQ(rs.main_expr("V", 128, false), "moga::attention_bwd_wg_tma<V, 128, false, false, true>");
@@ -306,6 +306,13 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   EXPECT_EQ(dv.main_expr("V", 128, true, false, false), "moga::attention_bwd_wg_tma<V, 128, true, false, true, 64, true>");
   EXPECT_EQ(dv.main_expr("V", 64, false, false, true), "moga::attention_bwd_wg_tma<V, 64, false, false, true, 64, true>");
   EXPECT_EQ(dv.main_expr("V", 128, true, true, false), "moga::attention_bwd_wg<V, 128, true>");
+  const BackwardVariant& pp = *find_backward("sm90.wg.tma.rs.pp");
+  EXPECT_EQ(pp.main_expr("V", 128, true, false, true),
+            "moga::attention_bwd_wg_tma<V, 128, true, false, true, 64, false, true>");
+  EXPECT_EQ(pp.main_expr("V", 64, false, false, true),
+            "moga::attention_bwd_wg_tma<V, 64, false, false, true, 64, false, true>");
+  EXPECT_EQ(pp.main_expr("V", 128, true, true, false), "moga::attention_bwd_wg<V, 128, true>");
+  EXPECT_EQ(pp.smem_expr(128), rs.smem_expr(128));
   // the TMA rows: their TMA kernel for kernels without a gather, the cp.async one for the others
   const BackwardVariant& tma = *find_backward("sm90.wg.tma.bulk");
   EXPECT_EQ(tma.main_expr("V", 128, true), "moga::attention_bwd_wg_tma<V, 128, true, true>");
@@ -342,13 +349,16 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
       {"sm90.wg.tma.rs", {"full", "causal", "bwd_hooks", "attn_video_bias"}},
       // the 80-query tile on the kernels without a map (dense, softcap, bias), 64 on the masked one
       {"sm90.wg.tma.m80", {"full", "causal", "bwd_hooks", "attn_video_bias", "attn_softcap"}},
-      {"sm90.wg.tma.rs.dv", {"full", "causal", "bwd_hooks", "attn_video_bias"}}};
+      {"sm90.wg.tma.rs.dv", {"full", "causal", "bwd_hooks", "attn_video_bias"}},
+      {"sm90.wg.tma.rs.pp", {"full", "causal", "bwd_hooks", "attn_video_bias", "attn_softcap"}}};
   // D = 64 (dQ per warpgroup over its own keys): a dense, a softcap + bias, a routed and a top-2 mixture kernel
   const std::vector<const char*> d64 = {"full", "bwd_hooks", "moga_dynamic", "attn_top2_mix"};
   for (const auto& [row, pats] : runs)
   for (const char* pat : pats)
   for (int D : {128, 64}) {
-    if (D == 64 && (std::string(row) != "sm90.wg" || std::find(d64.begin(), d64.end(), std::string(pat)) == d64.end()))
+    // sm90.wg and .rs.pp at D = 64 (.rs.pp: its turns without the dS exchange, which D = 64 does not have)
+    const bool d64_row = std::string(row) == "sm90.wg" || std::string(row) == "sm90.wg.tma.rs.pp";
+    if (D == 64 && (!d64_row || std::find(d64.begin(), d64.end(), std::string(pat)) == d64.end()))
       continue;
     o.engine = row;
     AttentionBackward b(pattern_named(pat), o);

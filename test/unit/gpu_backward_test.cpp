@@ -504,9 +504,10 @@ constexpr const char* kWgRow = "sm90.wg";  // the wgmma backward (attention_bwd_
 constexpr const char* kWgBulkRow = "sm90.wg.bulk";  // the same with dQ by bulk reductions
 // and with the TMA producer (kernels without a gather; the others run the rows above); .m80: the 80-query tile on
 // the plain kernels (full at 1, 64, 200 and 1,111 tokens, the plain branches of the mixtures), .rs elsewhere;
-// .rs.dv: .rs with dV issued before dP^T is waited for
+// .rs.dv: .rs with dV issued before dP^T is waited for; .rs.pp: .rs with the consumer warpgroups issuing S^T, dP^T
+// in turn
 constexpr const char* kWgTmaRows[] = {"sm90.wg.tma", "sm90.wg.tma.bulk", "sm90.wg.tma.rs", "sm90.wg.tma.m80",
-                                      "sm90.wg.tma.rs.dv"};
+                                      "sm90.wg.tma.rs.dv", "sm90.wg.tma.rs.pp"};
 
 std::vector<Case> cases() {
   std::vector<Case> c;
@@ -560,7 +561,7 @@ class Precompile : public ::testing::Environment {
     if (!jit::device_available()) return;
     jit::Device::get().make_current();
     // engine: 0 mma.sync, 1 wgmma, 2 backward on sm80.mma, 3 on sm90.wg, 4 on sm90.wg.bulk, 5, 6 the tma rows,
-    // 7 the default row, 8 sm90.wg.tma.rs, 9 sm90.wg.tma.m80, 10 .rs.dv;
+    // 7 the default row, 8 sm90.wg.tma.rs, 9 sm90.wg.tma.m80, 10 .rs.dv, 11 .rs.pp;
     // only what the tests selected to run need (--gtest_filter: gpu-check's rows split the suite)
     std::vector<std::string> selected;
     const ::testing::UnitTest& ut = *::testing::UnitTest::GetInstance();
@@ -579,7 +580,7 @@ class Precompile : public ::testing::Environment {
       if (need_mma_bwd) jobs.insert({c.pattern, c.s.D, 2});
       if (sm90 && need_wg) jobs.insert({c.pattern, c.s.D, 3}), jobs.insert({c.pattern, c.s.D, 4});
       if (sm90 && need_tma)
-        for (int kind : {5, 6, 8, 9, 10}) jobs.insert({c.pattern, c.s.D, kind});
+        for (int kind : {5, 6, 8, 9, 10, 11}) jobs.insert({c.pattern, c.s.D, kind});
     }
     if (jit::Device::get().arch() == "sm_90" && need_mma_bwd)
       for (const char* p : {"causal", "bwd_hooks", "bwd_holes", "natten2d", "moga", "attn_top2_mix"})
@@ -599,7 +600,7 @@ class Precompile : public ::testing::Environment {
               if (kind == 3) bo.engine = kWgRow;
               if (kind == 4) bo.engine = kWgBulkRow;
               if (kind == 5 || kind == 6) bo.engine = kWgTmaRows[kind - 5];
-              if (kind >= 8 && kind <= 10) bo.engine = kWgTmaRows[kind - 6];
+              if (kind >= 8 && kind <= 11) bo.engine = kWgTmaRows[kind - 6];
               AttentionBackward(pattern_named(p), bo).compile(D);
             } else {
               AttentionOptions o;
@@ -675,7 +676,8 @@ TEST_F(gpu_backward, WgmmaBackwardTmaEveryPattern) {
   for (const char* row : kWgTmaRows)
     for (const Case& c : cases())
       check(c, Engine::MmaSync, false, 1, nullptr, false, row);
-  for (const char* row : {kWgTmaRows[0], kWgTmaRows[2], kWgTmaRows[3], kWgTmaRows[4]})  // (.tma.bulk's det: .tma's)
+  // deterministic dQ: every TMA row but .tma.bulk (its main kernel without dQ is .tma's)
+  for (const char* row : {kWgTmaRows[0], kWgTmaRows[2], kWgTmaRows[3], kWgTmaRows[4], kWgTmaRows[5]})
     for (const Case& c : cases()) check(c, Engine::MmaSync, true, 1, nullptr, false, row);
 }
 
