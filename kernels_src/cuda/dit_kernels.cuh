@@ -14,6 +14,9 @@
 //                         (ga + gb) (gate null: 1; assign: x = ...), then bf16 h = LN(x) * (one + sa + sb)
 //                         + (ta + tb): adaLN modulation (one = 1, table + time embedding) or an affine LN
 //                         (one = 0); y null: the norm alone
+//                         With h8 given (`--gemm-precision fp8`): h also as e4m3 rows, h8s[row] = amax / 448
+//   dit_quant_rows        bf16 rows -> e4m3 rows with one f32 scale per row (amax / 448), optionally GELU(tanh)
+//                         first: the FP8 GEMMs' operands (weights per output channel, activations per token)
 //   dit_rms_rope          in place on bf16 rows: RMSNorm over all of d (weight w), then optionally
 //                         Wan's 3-D RoPE from a cos/sin table [N][D/2][2]
 //   dit_calib_col_sums    router calibration: per row chunk, the column sums of h bf16 [N][d]
@@ -47,6 +50,36 @@ __device__ __forceinline__ float dit_block_sum(float v, float* red) {
   for (int i = 0; i < nw; ++i) s += red[i];
   return s;
 }
+
+// Max over the block (blockDim.x a multiple of 32, <= 1024); every thread gets the result.
+__device__ __forceinline__ float dit_block_max(float v, float* red) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nw = blockDim.x >> 5;
+  __syncthreads();
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  float m = 0.f;
+  for (int i = 0; i < nw; ++i) m = fmaxf(m, red[i]);
+  return m;
+}
+
+// Four floats times s as four e4m3 bytes (round to nearest even, saturating to +-448), x0 in the lowest byte
+// (cvt ... e4m3x2 puts its first operand in the upper byte). e4m3 conversion needs sm_89: the host refuses FP8
+// GEMMs below it, so the fallback is never run.
+__device__ __forceinline__ unsigned dit_e4m3x4(float x0, float x1, float x2, float x3) {
+#if __CUDA_ARCH__ >= 890
+  unsigned short lo, hi;
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(lo) : "f"(x1), "f"(x0));
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(hi) : "f"(x3), "f"(x2));
+  return (unsigned)lo | ((unsigned)hi << 16);
+#else
+  __trap();
+  return 0u;
+#endif
+}
+// 448 / amax (1 for an all-zero row: its bytes are 0 whatever the scale) and the dequantization scale amax / 448.
+__device__ __forceinline__ float dit_e4m3_inv_scale(float amax) { return amax > 0.f ? 448.f / amax : 1.f; }
+__device__ __forceinline__ float dit_e4m3_scale(float amax) { return amax > 0.f ? amax / 448.f : 1.f; }
 
 // The same in double (router calibration); every thread gets the result.
 __device__ __forceinline__ double dit_block_sum_d(double v, double* red) {
@@ -176,7 +209,7 @@ __device__ __forceinline__ float dit_opt(const float* p, int i) { return p ? p[i
 // (affine LN). Two-pass moments from registers, fp32.
 DIT_EXTERN void dit_add_ln(float* x, const unsigned short* y, const float* ga, const float* gb, int assign,
                            unsigned short* h, int d, float eps, float one, const float* sa, const float* sb,
-                           const float* ta, const float* tb) {
+                           const float* ta, const float* tb, unsigned char* h8, float* h8s) {
   __shared__ float red[32];
   const long long row = blockIdx.x;
   float4* xr = (float4*)(x + row * d);
@@ -223,7 +256,49 @@ DIT_EXTERN void dit_add_ln(float* x, const unsigned short* y, const float* ga, c
         o[j] = (in[j] - mean) * rstd * (one + dit_opt(sa, i + j) + dit_opt(sb, i + j)) + dit_opt(ta, i + j) +
                dit_opt(tb, i + j);
       dit_st_bf4(h + row * d + i, o[0], o[1], o[2], o[3]);
+      v[k] = make_float4(o[0], o[1], o[2], o[3]);  // kept for the e4m3 copy
     }
+  }
+  if (!h8) return;
+  float am = 0.f;
+#pragma unroll
+  for (int k = 0; k < DIT_MAX_G; ++k)
+    if (threadIdx.x + k * blockDim.x < G)
+      am = fmaxf(am, fmaxf(fmaxf(fabsf(v[k].x), fabsf(v[k].y)), fmaxf(fabsf(v[k].z), fabsf(v[k].w))));
+  am = dit_block_max(am, red);
+  const float inv = dit_e4m3_inv_scale(am);
+  if (threadIdx.x == 0) h8s[row] = dit_e4m3_scale(am);
+#pragma unroll
+  for (int k = 0; k < DIT_MAX_G; ++k) {
+    const int g = threadIdx.x + k * blockDim.x;
+    if (g < G) *(unsigned*)(h8 + row * d + 4 * g) = dit_e4m3x4(v[k].x * inv, v[k].y * inv, v[k].z * inv, v[k].w * inv);
+  }
+}
+
+// One block per row r of x bf16 [rows][ld] (cols % 4 == 0, ld % 4 == 0, 8-byte aligned): q[r * cols + i] =
+// e4m3(f(x[r][i]) * 448 / amax_r), scale[r] = amax_r / 448 (1 for a zero row), amax_r = max |f(x[r][.])|,
+// f = GELU(tanh) when gelu (the FFN's activation, applied here to the bias-added GEMM output: the FP8 GEMM
+// runs a bias epilogue only), else the identity. Two passes over the row; the second re-reads it from L1/L2.
+__device__ __forceinline__ float dit_gelu_tanh(float x) {
+  return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+DIT_EXTERN void dit_quant_rows(const unsigned short* x, long long ld, int cols, int gelu, unsigned char* q, float* scale) {
+  __shared__ float red[32];
+  const long long row = blockIdx.x;
+  const unsigned short* xr = x + row * ld;
+  float am = 0.f;
+  for (int i = 4 * threadIdx.x; i < cols; i += 4 * blockDim.x) {
+    float4 v = dit_ld_bf4(xr + i);
+    if (gelu) v = make_float4(dit_gelu_tanh(v.x), dit_gelu_tanh(v.y), dit_gelu_tanh(v.z), dit_gelu_tanh(v.w));
+    am = fmaxf(am, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+  }
+  am = dit_block_max(am, red);
+  const float inv = dit_e4m3_inv_scale(am);
+  if (threadIdx.x == 0) scale[row] = dit_e4m3_scale(am);
+  for (int i = 4 * threadIdx.x; i < cols; i += 4 * blockDim.x) {
+    float4 v = dit_ld_bf4(xr + i);
+    if (gelu) v = make_float4(dit_gelu_tanh(v.x), dit_gelu_tanh(v.y), dit_gelu_tanh(v.z), dit_gelu_tanh(v.w));
+    *(unsigned*)(q + row * (long long)cols + i) = dit_e4m3x4(v.x * inv, v.y * inv, v.z * inv, v.w * inv);
   }
 }
 

@@ -182,6 +182,15 @@ struct NullBuf : std::streambuf {
 
 RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, const ParallelRun* par);
 
+// The estimate's terms that depend on the run's precisions and the pattern's grouped kernels.
+gpu::GpuMemoryOptions gpu_memory_options(const RunOptions& o, const ref::PatternSpec& p) {
+  gpu::GpuMemoryOptions m;
+  m.attention_fp8 = o.attention_precision == "fp8";
+  m.gemm_fp8 = o.gemm_precision == "fp8";
+  for (const auto& k : p.kernels) m.grouped_kernels += k.grouped() ? 1 : 0;
+  return m;
+}
+
 }  // namespace
 
 // ---- run --------------------------------------------------------------------------------------------
@@ -271,6 +280,10 @@ void check_run_options(const RunOptions& o) {
     throw OptionError("--attention-precision", o.attention_precision, "must be bf16 or fp8");
   if (o.attention_precision == "fp8" && o.backend == "cpu")
     throw OptionError("--attention-precision", "fp8", "runs on the GPU backend (--backend gpu or auto), not --backend cpu");
+  if (o.gemm_precision != "bf16" && o.gemm_precision != "fp8")
+    throw OptionError("--gemm-precision", o.gemm_precision, "must be bf16 or fp8");
+  if (o.gemm_precision == "fp8" && o.backend == "cpu")
+    throw OptionError("--gemm-precision", "fp8", "runs on the GPU backend (--backend gpu or auto), not --backend cpu");
   if (o.threads < 0 || o.threads > 4096) throw OptionError("--threads", std::to_string(o.threads), "must be between 1 and 4096");
   if (o.steps < 0 || o.steps > 100000) throw OptionError("--steps", std::to_string(o.steps), "must be between 1 and 100000");
   if (!std::isfinite(o.shift) || o.shift <= 0) throw OptionError("--shift", fmt::format("{}", o.shift), "must be a positive number");
@@ -447,7 +460,7 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
   if (use_gpu) {
     gpu_lp = gpu::gpu_pattern(o.attention, pattern);
     const int n_ctx = nshots + (o.cfg ? 1 : 0);  // at most: one context per shot, the negative
-    const gpu::GpuMemory need = gpu::estimate_gpu_memory(cfg, N, M, std::max(1, n_ctx));
+    const gpu::GpuMemory need = gpu::estimate_gpu_memory(cfg, N, M, std::max(1, n_ctx), gpu_memory_options(o, pattern));
     size_t fr = 0, tot = 0;
     gpu::device_memory(&fr, &tot);
     out << "gpu backend allocates: " << gpu::format_gpu_memory(need)
@@ -485,6 +498,12 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
     if (!gdit) throw OptionError("--attention-precision", "fp8", "runs on the GPU backend; this run is on the CPU");
     gdit->set_attention_precision(rt::Precision::Fp8);  // before the sequence-parallel instance is made
     out << "attention: fp8 (e4m3 q, k, v per head, registry row sm90.tma.fp8; cross-attention bf16)\n";
+  }
+  if (o.gemm_precision == "fp8") {
+    if (!gdit) throw OptionError("--gemm-precision", "fp8", "runs on the GPU backend; this run is on the CPU");
+    gdit->set_gemm_precision(gpu::GemmPrecision::Fp8);
+    out << "gemm: fp8 (cuBLASLt e4m3, per-channel x per-token scales: q|k|v, o, cross q/o, FFN; patch, head and text "
+           "bf16)\n";
   }
   if (par && gdit) gdit->set_sequence_parallel(par->comm);
   out << (o.weights == "random" ? fmt::format("weights: random (seed {}{})", o.seed, use_gpu ? ", generated on the GPU" : "")
@@ -673,7 +692,8 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
                        res.steps.size(), med, res.steps[0].seconds / std::max(med, 1e-12));
   }
   if (use_gpu) {
-    const gpu::GpuMemory est = gpu::estimate_gpu_memory(cfg, N, M, std::max<int>(1, (int)gcond.size() + (int)gneg.size()));
+    const gpu::GpuMemory est = gpu::estimate_gpu_memory(cfg, N, M, std::max<int>(1, (int)gcond.size() + (int)gneg.size()),
+                                                        gpu_memory_options(o, pattern));
     const size_t peak = gpu_free_min == SIZE_MAX || gpu_free0 < gpu_free_min ? 0 : gpu_free0 - gpu_free_min;
     const double dev = peak ? 100.0 * ((double)est.total() - (double)peak) / (double)peak : 0.0;
     out << fmt::format("gpu memory: estimated {}, measured peak {} (free before the model minus the least free after any "

@@ -46,6 +46,9 @@ struct RunOptions {
   // The self-attention's precision on the GPU backend: "bf16" or "fp8" (rt::Precision::Fp8: every branch on
   // the FP8 row; Hopper, head dim 128). The cross-attention stays bf16.
   std::string attention_precision = "bf16";
+  // The block linears' precision on the GPU backend: "bf16" or "fp8" (gpu::GemmPrecision::Fp8: cuBLASLt e4m3
+  // GEMMs with per-channel x per-token scales; Hopper).
+  std::string gemm_precision = "bf16";
   // Set by the CLI when --config was not given and it chose one for the backend (default_config).
   bool config_defaulted = false;
   // Debug: one forward of `forward_latent` (key `latent`, [16, F, H, W]) at `forward_timestep`,

@@ -33,6 +33,7 @@
 #include "runtime/model/weights.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/check.h"
+#include "test/unit/fp8_model.h"  // round_e4m3, decode_e4m3
 
 using namespace moga;
 using namespace moga::model;
@@ -189,6 +190,18 @@ TEST(GpuModelBuild, MemoryEstimate) {
   EXPECT_GE(b.weights, (size_t)param_count(big) * 2);
   EXPECT_GT(b.activations, (size_t)75600 * big.ffn_dim * 2 + (size_t)75600 * big.dim * (4 + 5 * 2));
   EXPECT_LT(b.total(), (size_t)60 << 30);
+  // FP8 GEMMs: an e4m3 copy of the block linears (1 byte a parameter: between 1/2 and 1x the bf16 arena's
+  // share), and the inputs' copies; FP8 attention: q, k, V^T copies shared and per grouped kernel (moga: 3)
+  gpu::GpuMemoryOptions f8;
+  f8.gemm_fp8 = true;
+  const gpu::GpuMemory g8 = gpu::estimate_gpu_memory(c, 32760, 5, 1, f8);
+  EXPECT_GT(g8.weights - r.weights, (size_t)param_count(c) / 2);
+  EXPECT_LT(g8.weights - r.weights, (size_t)param_count(c));
+  EXPECT_EQ(g8.activations - r.activations, 2 * ((size_t)32760 * c.dim) + (size_t)32760 * c.ffn_dim + 3 * (size_t)131072);  // 32,760 scales of 4 bytes, 256-aligned
+  f8 = {};
+  f8.attention_fp8 = true, f8.grouped_kernels = 3;
+  const gpu::GpuMemory a8 = gpu::estimate_gpu_memory(c, 187200, 5, 1, f8);
+  EXPECT_EQ(a8.other - gpu::estimate_gpu_memory(c, 187200, 5, 1).other, (size_t)12 * 187200 * c.dim);
 }
 
 TEST(GpuModelBuild, PatternsForTheGpu) {
@@ -349,6 +362,115 @@ TEST(GpuModel, GemmEpilogues) {
   }
 }
 
+// The FP8 block linear (dit_quant_rows + Gemm::linear_fp8, cuBLASLt's outer-vector scales) on odd rows with
+// a zero row: (1) the quantization against the host's e4m3 rounding of x * 448 / amax per row (GELU first for
+// the FFN's copy), scale = amax / 448; (2) the GEMM against float64 on the dequantized operands (what cuBLASLt
+// computes up to its fast accumulation and the bf16 output: bound 1e-2) and against float64 on the unquantized
+// bf16 operands (the FP8 error a user sees: bound 6e-2, printed). Outputs poisoned first.
+TEST(GpuModel, Fp8LinearMatchesReference) {
+  REQUIRE_DEVICE();
+  if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "FP8 GEMMs need sm_90, this device is " << jit::Device::get().arch();
+  const jit::Module mod(gpu::compile_dit_kernels());
+  const CUfunction quant = mod.function("dit_quant_rows");
+  const int rows = 333, in = 272, out = 208;
+  std::vector<float> X = normal_vec((size_t)rows * in, 31), Wt = normal_vec((size_t)out * in, 32, 0.05f), b = normal_vec(out, 33);
+  for (int i = 0; i < in; ++i) X[(size_t)7 * in + i] = 0.f;  // an all-zero row: scale 1, bytes 0, output = bias
+  for (float& v : X) v = round_bf(v);
+  for (float& v : Wt) v = round_bf(v);
+  for (float& v : b) v = round_bf(v);
+  auto to_bf = [](const std::vector<float>& v) {
+    std::vector<uint16_t> r(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      uint32_t u;
+      std::memcpy(&u, &v[i], 4);
+      r[i] = (uint16_t)(u >> 16);
+    }
+    return r;
+  };
+  jit::DeviceBuffer dX(X.size() * 2), dW(Wt.size() * 2), db(b.size() * 2), dX8(X.size()), dXs(rows * 4), dW8(Wt.size()),
+      dWs(out * 4), dY((size_t)rows * out * 2);
+  dX.upload(to_bf(X)), dW.upload(to_bf(Wt)), db.upload(to_bf(b));
+  auto run_quant = [&](CUdeviceptr x, int r, int cols, int gelu, CUdeviceptr q, CUdeviceptr sc) {
+    long long ld = cols;
+    void* args[] = {&x, &ld, &cols, &gelu, &q, &sc};
+    jit::launch(quant, {(unsigned)r, 1, 1}, {256, 1, 1}, 0, nullptr, args);
+  };
+  // (1) the quantization, identity and GELU
+  auto check_quant = [&](const std::vector<float>& v, int r, int cols, int gelu, const jit::DeviceBuffer& q,
+                         const jit::DeviceBuffer& sc, std::vector<double>* deq) {
+    const std::vector<unsigned char> qb = q.download<unsigned char>();
+    const std::vector<float> s = sc.download<float>();
+    ASSERT_GE(qb.size(), (size_t)r * cols);
+    ASSERT_GE(s.size(), (size_t)r);
+    long long bad = 0;
+    deq->assign((size_t)r * cols, 0.0);
+    for (int i = 0; i < r; ++i) {
+      double am = 0;
+      std::vector<double> f(cols);
+      for (int j = 0; j < cols; ++j) {
+        const double x = v[(size_t)i * cols + j];
+        f[j] = gelu ? 0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) : x;
+        am = std::max(am, std::fabs(f[j]));
+      }
+      const double want_s = am > 0 ? am / 448.0 : 1.0;
+      EXPECT_NEAR(s[i], want_s, 1e-6 * want_s) << "row " << i << (gelu ? " (gelu)" : "");
+      for (int j = 0; j < cols; ++j) {
+        const double got = test::decode_e4m3(qb[(size_t)i * cols + j]);
+        const double want = test::round_e4m3(f[j] * (am > 0 ? 448.0 / am : 1.0));
+        // one e4m3 step at most where float32 GELU/tanh lands on the other side of a rounding boundary
+        if (std::fabs(got - want) > std::ldexp(1.0, std::max(-6, (int)std::floor(std::log2(std::fabs(want) + 1e-30))) - 3) + 1e-12)
+          ++bad;
+        (*deq)[(size_t)i * cols + j] = got * s[i];
+      }
+    }
+    EXPECT_EQ(bad, 0) << "e4m3 bytes off by more than one step" << (gelu ? " (gelu)" : "");
+  };
+  dX8.fill_bytes(0xff), dXs.fill_bytes(0xff), dW8.fill_bytes(0xff), dWs.fill_bytes(0xff);
+  run_quant(dX.ptr(), rows, in, 0, dX8.ptr(), dXs.ptr());
+  run_quant(dW.ptr(), out, in, 0, dW8.ptr(), dWs.ptr());
+  jit::Device::get().synchronize();
+  std::vector<double> xq, wq, gq;
+  check_quant(X, rows, in, 0, dX8, dXs, &xq);
+  check_quant(Wt, out, in, 0, dW8, dWs, &wq);
+  {
+    jit::DeviceBuffer g8(X.size()), gs(rows * 4);
+    g8.fill_bytes(0xff), gs.fill_bytes(0xff);
+    run_quant(dX.ptr(), rows, in, 1, g8.ptr(), gs.ptr());
+    jit::Device::get().synchronize();
+    check_quant(X, rows, in, 1, g8, gs, &gq);
+  }
+  // (2) the GEMM
+  gpu::Gemm gemm;
+  for (gpu::Epilogue e : {gpu::Epilogue::None, gpu::Epilogue::Bias}) {
+    dY.fill_bytes(0xff);
+    gemm.linear_fp8(dW8.ptr(), dWs.ptr(), e == gpu::Epilogue::Bias ? db.ptr() : 0, out, in, dX8.ptr(), in, dXs.ptr(), rows,
+                    dY.ptr(), out, e, nullptr);
+    jit::Device::get().synchronize();
+    const std::vector<uint16_t> yb = dY.download<uint16_t>();
+    std::vector<float> y(yb.size()), ref_q(yb.size()), ref(yb.size());
+    for (size_t i = 0; i < yb.size(); ++i) {
+      const uint32_t u = (uint32_t)yb[i] << 16;
+      std::memcpy(&y[i], &u, 4);
+    }
+    for (int r = 0; r < rows; ++r)
+      for (int o = 0; o < out; ++o) {
+        double sq = e == gpu::Epilogue::Bias ? b[o] : 0.0, s = sq;
+        for (int i = 0; i < in; ++i) {
+          sq += xq[(size_t)r * in + i] * wq[(size_t)o * in + i];
+          s += (double)X[(size_t)r * in + i] * Wt[(size_t)o * in + i];
+        }
+        ref_q[(size_t)r * out + o] = (float)sq, ref[(size_t)r * out + o] = (float)s;
+      }
+    const double eq = rel_l2(y, ref_q), ef = rel_l2(y, ref);
+    std::printf("fp8 linear %s: relative L2 %.2e vs float64 on the e4m3 operands, %.2e vs float64 on bf16 (FP8's error)\n",
+                e == gpu::Epilogue::Bias ? "bias" : "no epilogue", eq, ef);
+    EXPECT_LE(eq, 1e-2);
+    EXPECT_LE(ef, 6e-2);
+    for (int o = 0; o < out; ++o)  // the zero row
+      EXPECT_EQ(y[(size_t)7 * out + o], e == gpu::Epilogue::Bias ? round_bf(b[o]) : 0.f) << "zero row, channel " << o;
+  }
+}
+
 TEST(GpuModel, TimeEmbeddingMatchesCpu) {
   REQUIRE_DEVICE();
   const ModelConfig cfg = config_by_name("tiny");
@@ -373,7 +495,12 @@ struct ForwardCase {
   RouterCalibration calibrate = RouterCalibration::Off;  // router calibration on both backends (routed patterns)
   bool prepare = false;  // GpuDiT::prepare() before the forward (the forward must not change)
   bool profile = false;  // per-branch events (StageTimes::branches)
+  bool gemm_fp8 = false;  // the GPU's block linears in FP8 (set_gemm_precision): bound kFp8GemmTol
 };
+
+// A forward with FP8 block linears against the CPU's float32: e4m3 keeps 3 mantissa bits (a relative rounding
+// error of up to 2^-4 per operand, ~3-4% rel L2 per GEMM output); the residual stream dilutes it.
+constexpr double kFp8GemmTol = 1.5e-1;
 
 // The calibrated routers of both backends: the same up to bf16 (the GPU calibrates from bf16 h and
 // the bf16 original W, the CPU from f32); the routing agrees closely (a few tokens may flip at
@@ -447,6 +574,7 @@ void forward_case(const ForwardCase& fc) {
   cpu::CpuDiT c(copy_weights(w), spec, 2);
   g.set_router_calibration(fc.calibrate);
   c.set_router_calibration(fc.calibrate);
+  if (fc.gemm_fp8) g.set_gemm_precision(gpu::GemmPrecision::Fp8);
   const size_t lat_n = (size_t)cfg.in_channels * fc.F * fc.H * fc.W;
   const std::vector<float> latent = normal_vec(lat_n, 21);
   std::vector<std::shared_ptr<gpu::GpuContext>> gctx;
@@ -504,7 +632,11 @@ void forward_case(const ForwardCase& fc) {
               "gpu stages: attention %.3f ms, gemm %.3f ms, other %.3f ms%s\n",
               fc.pattern, fc.F, fc.H, fc.W, fc.shots.size(), fc.contexts, fc.t, err, mx, rms, tg.attention * 1e3,
               tg.gemm * 1e3, tg.other * 1e3, M ? fmt::format("; router group counts differ by {}", flips).c_str() : "");
-  if (M && flips) {
+  if (fc.gemm_fp8) {
+    std::printf("  FP8 block linears: bound %.1e\n", kFp8GemmTol);
+    EXPECT_LE(err, kFp8GemmTol);
+    EXPECT_GT(err, 1e-3) << "an FP8 forward equal to float32: the e4m3 GEMMs did not run";
+  } else if (M && flips) {
     std::printf("  routing differs from the CPU's (bf16 near-ties): bound 1e-1 instead of %.0e\n", kTol);
     EXPECT_LE(err, 1e-1);
   } else {
@@ -519,6 +651,13 @@ void forward_case(const ForwardCase& fc) {
 TEST(GpuModel, ForwardFullMatchesCpu) {
   REQUIRE_DEVICE();
   forward_case({"full", 4, 8, 8, {}, 1, 731.5});
+}
+
+TEST(GpuModel, ForwardFp8GemmMatchesCpu) {
+  REQUIRE_DEVICE();
+  if (jit::Device::get().arch() != "sm_90") GTEST_SKIP() << "FP8 GEMMs need sm_90, this device is " << jit::Device::get().arch();
+  forward_case({"full", 3, 6, 10, {}, 1, 731.5, RouterCalibration::Off, false, false, /*gemm_fp8=*/true});
+  forward_case({"moga", 4, 8, 8, {0, 2}, 2, 12.25, RouterCalibration::Off, false, false, /*gemm_fp8=*/true});
 }
 
 TEST(GpuModel, ForwardFullOddGridMatchesCpu) {

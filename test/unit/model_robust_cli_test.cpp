@@ -105,6 +105,16 @@ TEST(ModelRobust, RunOptionsAreCheckedBeforeAnyWork) {
       << check_error(o);
   o.backend = "auto";
   EXPECT_EQ(check_error(o), "");
+  o = RunOptions();
+  o.gemm_precision = "int8";
+  EXPECT_TRUE(has(check_error(o, &flag), "--gemm-precision int8: must be bf16 or fp8") && flag == "--gemm-precision")
+      << check_error(o);
+  o.gemm_precision = "fp8";
+  o.backend = "cpu";
+  EXPECT_TRUE(has(check_error(o, &flag), "--gemm-precision fp8: runs on the GPU backend") && flag == "--gemm-precision")
+      << check_error(o);
+  o.backend = "auto";
+  EXPECT_EQ(check_error(o), "");
   // Missing inputs name the flag and the path (a file error, not a usage error).
   o = RunOptions();
   o.weights = dir + "/none.safetensors";

@@ -156,6 +156,11 @@ Command register_run(CLI::App& app) {
                   "cross-attention stays bf16)")
       ->check(CLI::IsMember({"bf16", "fp8"}))
       ->capture_default_str();
+  sub->add_option("--gemm-precision", o.gemm_precision,
+                  "GPU: the block linears (q|k|v, o, cross q/o, FFN) in bf16 or fp8 (cuBLASLt e4m3 with per-channel x "
+                  "per-token scales; Hopper)")
+      ->check(CLI::IsMember({"bf16", "fp8"}))
+      ->capture_default_str();
   sub->add_flag("--profile-branches", o.profile_branches,
                 "GPU: time the router and each self-attention branch with CUDA events (the table splits attention by "
                 "branch; the default step records one event for the whole self-attention)");

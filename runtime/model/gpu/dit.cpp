@@ -217,14 +217,44 @@ unsigned round32(long long n) { return (unsigned)std::min<long long>(1024, std::
 
 }  // namespace
 
+namespace {
+// The block linears that run in FP8 with --gemm-precision fp8: (name, out, in) per block.
+std::vector<std::tuple<std::string, int, int>> fp8_linears(const ModelConfig& c) {
+  std::vector<std::tuple<std::string, int, int>> v;
+  for (int li = 0; li < c.layers; ++li) {
+    const std::string p = "blocks." + std::to_string(li) + ".";
+    v.emplace_back(p + "self_attn.q", 3 * c.dim, c.dim);  // q|k|v concatenated (make_layout)
+    v.emplace_back(p + "self_attn.o", c.dim, c.dim);
+    v.emplace_back(p + "cross_attn.q", c.dim, c.dim);
+    v.emplace_back(p + "cross_attn.o", c.dim, c.dim);
+    v.emplace_back(p + "ffn.0", c.ffn_dim, c.dim);
+    v.emplace_back(p + "ffn.2", c.dim, c.ffn_dim);
+  }
+  return v;
+}
+size_t fp8_weight_bytes(const ModelConfig& c) {
+  size_t b = 0;
+  for (const auto& [name, out, in] : fp8_linears(c)) b += align256((size_t)out * in) + align256((size_t)out * 4);
+  return b;
+}
+}  // namespace
+
 // ---- memory -------------------------------------------------------------------------------------------
 
-GpuMemory estimate_gpu_memory(const ModelConfig& c, long long N, int M, int n_contexts) {
+GpuMemory estimate_gpu_memory(const ModelConfig& c, long long N, int M, int n_contexts, const GpuMemoryOptions& o) {
   GpuMemory m;
   m.weights = make_layout(c, M).bytes;
   m.activations = activation_bytes(c, N);
   m.contexts = (size_t)std::max(1, n_contexts) * context_bytes(c);
   m.other = Gemm::kWorkspace + (size_t)N * 64 + kMargin;
+  if (o.gemm_fp8) {  // the e4m3 block linears, and the inputs' copies: h, a [N][d], the FFN's [N][ffn], 3 scale rows
+    m.weights += fp8_weight_bytes(c);
+    m.activations += 2 * align256((size_t)N * c.dim) + align256((size_t)N * c.ffn_dim) + 3 * align256((size_t)N * 4);
+  }
+  // FP8 attention: e4m3 q, k and V^T of N H D bytes each in the token order and per grouped kernel in its
+  // sorted order (attention.h, Precision); without this term the estimate was 19% under the measured peak at
+  // 187,200 tokens (session 5: 10.58 vs 13.12 GiB).
+  if (o.attention_fp8) m.other += (size_t)3 * (1 + o.grouped_kernels) * align256((size_t)N * c.dim);
   return m;
 }
 
@@ -309,7 +339,7 @@ struct GpuDiT::Impl {
   std::unique_ptr<jit::DeviceBuffer> arena;
   jit::CompiledKernel ck;
   std::unique_ptr<jit::Module> mod;
-  CUfunction k_fill_normal, k_fill_const, k_f2bf, k_patchify, k_unpatchify, k_gemv, k_add_ln, k_rms;
+  CUfunction k_fill_normal, k_fill_const, k_f2bf, k_patchify, k_unpatchify, k_gemv, k_add_ln, k_rms, k_quant;
   std::unique_ptr<DeviceCalibration> calibration;
   Gemm gemm;
   std::unique_ptr<rt::PatternAttention> attn;
@@ -340,6 +370,15 @@ struct GpuDiT::Impl {
   long long rope_key[3] = {-1, -1, -1};
   bool profile = false;       // set_profile_branches: an event per self-attention branch and the router
   rt::Precision precision = rt::Precision::Bf16;  // set_attention_precision
+  // FP8 GEMMs (set_gemm_precision): every block linear's weight as e4m3 rows with one f32 scale per output
+  // channel (w8_slots: linear name -> offsets of its bytes and scales in w8), and e4m3 copies of their inputs
+  // with one scale per token: h (dit_add_ln writes it beside the bf16 h), the attention outputs, the FFN's
+  // GELU output (dit_quant_rows). Patch embedding, head, text embedding and the context's k/v stay bf16.
+  bool gemm_fp8 = false;
+  std::unique_ptr<jit::DeviceBuffer> w8;
+  std::map<std::string, std::pair<size_t, size_t>> w8_slots;
+  Grow h8, h8s, a8, a8s, f8, f8s;
+  void quantize_weights();
   bool dit_cache_hit = true;  // the DiT kernels' module came from the disk cache (init_common)
   double dit_compile_s = 0;
 
@@ -377,7 +416,21 @@ struct GpuDiT::Impl {
               CUdeviceptr sa, CUdeviceptr sb, CUdeviceptr ta, CUdeviceptr tb) {
     const int d = cfg.dim;
     launch(k_add_ln, (unsigned)rows, round32((d / 4 + 1) / 2), s, x.ptr(), yin, ga, gb, assign, h.ptr(), d, (float)cfg.eps,
-           one, sa, sb, ta, tb);
+           one, sa, sb, ta, tb, gemm_fp8 ? h8.ptr() : CUdeviceptr(0), gemm_fp8 ? h8s.ptr() : CUdeviceptr(0));
+  }
+  // e4m3 rows q [rows][cols] with scales sc [rows] of bf16 rows x [rows][cols] (GELU(tanh) first when gelu).
+  void quant_rows(CUstream s, CUdeviceptr xin, long long rows, int cols, int gelu, CUdeviceptr q, CUdeviceptr sc) {
+    launch(k_quant, (unsigned)rows, 256, s, xin, (long long)cols, cols, gelu, q, sc);
+  }
+  // Y = X W^T + b of the block linear `name` (W bf16 [out][in], X [rows][in]); with FP8 GEMMs from X's e4m3
+  // copy X8 and its scales X8s, and W's.
+  void linear(const std::string& name, int out, int in, CUdeviceptr X, CUdeviceptr X8, CUdeviceptr X8s, long long rows,
+              CUdeviceptr Y, long long ldy, Epilogue epi, CUstream s) {
+    if (!gemm_fp8) return gemm.linear(w(name + ".weight"), w(name + ".bias"), out, in, X, in, (int)rows, Y, ldy, epi, s);
+    const auto it = w8_slots.find(name);
+    if (it == w8_slots.end()) throw std::runtime_error("gpu weights: no e4m3 copy of '" + name + ".weight'");
+    gemm.linear_fp8(w8->ptr() + it->second.first, w8->ptr() + it->second.second, w(name + ".bias"), out, in, X8, in, X8s,
+                    (int)rows, Y, ldy, epi, s);
   }
   void rms(CUstream s, CUdeviceptr p, long long ld, long long rows, CUdeviceptr wt, CUdeviceptr rope_cs) {
     const int d = cfg.dim, D = cfg.head_dim();
@@ -406,6 +459,7 @@ void GpuDiT::init_common() {
   I.k_gemv = I.mod->function("dit_gemv");
   I.k_add_ln = I.mod->function("dit_add_ln");
   I.k_rms = I.mod->function("dit_rms_rope");
+  I.k_quant = I.mod->function("dit_quant_rows");
   I.calibration = std::make_unique<DeviceCalibration>(*I.mod);
   CU_CHECK(jit::driver().cuStreamCreate(&stream_, CU_STREAM_DEFAULT));
   I.cross = make_cross_attention();
@@ -556,6 +610,42 @@ void GpuDiT::set_attention_precision(rt::Precision p) {
   impl_->tiles_for.clear();
 }
 bool GpuDiT::profile_branches() const { return impl_->profile; }
+
+
+const char* gemm_precision_name(GemmPrecision p) { return p == GemmPrecision::Fp8 ? "fp8" : "bf16"; }
+
+void GpuDiT::Impl::quantize_weights() {
+  w8_slots.clear();
+  w8 = std::make_unique<jit::DeviceBuffer>(std::max<size_t>(256, fp8_weight_bytes(cfg)));
+  size_t off = 0;
+  for (const auto& [name, out, in] : fp8_linears(cfg)) {
+    const size_t bytes = off, scales = off + align256((size_t)out * in);
+    off = scales + align256((size_t)out * 4);
+    const CUdeviceptr W = w(name + ".weight");
+    if (layout.slots.at(name + ".weight").numel != (long long)out * in)
+      throw std::runtime_error(fmt::format("gpu weights: '{}.weight' is not [{}][{}]", name, out, in));
+    quant_rows(nullptr, W, out, in, 0, w8->ptr() + bytes, w8->ptr() + scales);
+    w8_slots[name] = {bytes, scales};
+  }
+  CU_CHECK(jit::driver().cuStreamSynchronize(nullptr));
+}
+
+void GpuDiT::set_gemm_precision(GemmPrecision p) {
+  Impl& I = *impl_;
+  if (p == GemmPrecision::Bf16) {
+    I.gemm_fp8 = false, I.w8.reset(), I.w8_slots.clear();
+    return;
+  }
+  // cuBLASLt's outer-vector (per channel x per token) FP8 scaling exists on sm_90 only (cuBLAS 12.9+).
+  const std::string arch = jit::Device::get().arch();
+  if (arch != "sm_90")
+    throw std::runtime_error(fmt::format("--gemm-precision fp8 needs an sm_90 GPU (cuBLASLt's per-channel FP8 scaling is "
+                                         "Hopper's); {} is {}",
+                                         jit::Device::get().name(), arch));
+  I.quantize_weights();
+  I.gemm_fp8 = true;
+}
+GemmPrecision GpuDiT::gemm_precision() const { return impl_->gemm_fp8 ? GemmPrecision::Fp8 : GemmPrecision::Bf16; }
 
 int GpuDiT::world() const { return impl_->sp ? impl_->sp->world() : 1; }
 
@@ -747,6 +837,10 @@ void GpuDiT::Impl::buffers(const Geometry& g) {
   x.ensure(n * d * 4), h.ensure(n * d * 2), qkv.ensure(n * 3 * d * 2), a.ensure(n * d * 2), y.ensure(n * d * 2);
   ffh.ensure(n * c.ffn_dim * 2), cols.ensure(N * P * 2), ho.ensure(N * O * 2), lat_in.ensure(N * P * 4);
   lat_out.ensure(N * O * 4), rope.ensure(N * (D / 2) * 2 * 4);
+  if (gemm_fp8) {
+    h8.ensure(n * d), h8s.ensure(n * 4), a8.ensure(n * d), a8s.ensure(n * 4);
+    f8.ensure(n * c.ffn_dim), f8s.ensure(n * 4);
+  }
   if (sp && M) {
     const size_t routed = attn->routed_kernels().size();
     rgid.ensure(routed * N * 4), rprob.ensure(routed * N * 4);
@@ -940,8 +1034,7 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
       I.calibrate_router(li, h, s0, n, N, st);
       I.ev.mark(st, &StageTimes::other, &StageTimes::calibration);
     }
-    I.gemm.linear(I.w(p + "self_attn.q.weight"), I.w(p + "self_attn.q.bias"), 3 * d, d, h, d, (int)n, qkv, 3 * d,
-                  Epilogue::Bias, st);
+    I.linear(p + "self_attn.q", 3 * d, d, h, I.h8.ptr(), I.h8s.ptr(), n, qkv, 3 * d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
     I.rms(st, qkv, 3 * d, n, I.w(p + "self_attn.norm_q.weight"), rope_local);
     I.rms(st, qkv + (size_t)d * 2, 3 * d, n, I.w(p + "self_attn.norm_k.weight"), rope_local);
@@ -988,7 +1081,8 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
       for (int g : r.gid)
         if (g >= 0 && g < M_) ++routing->counts[li][g];
     }
-    I.gemm.linear(I.w(p + "self_attn.o.weight"), I.w(p + "self_attn.o.bias"), d, d, a, d, (int)n, y, d, Epilogue::Bias, st);
+    if (I.gemm_fp8) I.quant_rows(st, a, n, d, 0, I.a8.ptr(), I.a8s.ptr());
+    I.linear(p + "self_attn.o", d, d, a, I.a8.ptr(), I.a8s.ptr(), n, y, d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
     // x += y * m2; h = norm3(x) (affine LN)
     I.add_ln(st, y, chunk_of(mod, 2), chunk_of(te0, 2), 0, n, 0.f, I.w(p + "norm3.weight"), 0, I.w(p + "norm3.bias"), 0);
@@ -996,7 +1090,7 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
 
     // ---- cross-attention: x += o(attn(rms(q(norm3(x))), k_ctx, v_ctx))
     const CUdeviceptr qc = qkv;  // [N][d] contiguous, reusing the q|k|v buffer
-    I.gemm.linear(I.w(p + "cross_attn.q.weight"), I.w(p + "cross_attn.q.bias"), d, d, h, d, (int)n, qc, d, Epilogue::Bias, st);
+    I.linear(p + "cross_attn.q", d, d, h, I.h8.ptr(), I.h8s.ptr(), n, qc, d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
     I.rms(st, qc, d, n, I.w(p + "cross_attn.norm_q.weight"), 0);
     I.ev.mark(st, &StageTimes::other);
@@ -1020,17 +1114,19 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
       I.cross->run(cq, ck, cv, co, rt::AttentionShape::seq(1, (int)rows, heads, D), nullptr, st);
     }
     I.ev.mark(st, &StageTimes::attention, &StageTimes::cross);
-    I.gemm.linear(I.w(p + "cross_attn.o.weight"), I.w(p + "cross_attn.o.bias"), d, d, a, d, (int)n, y, d, Epilogue::Bias, st);
+    if (I.gemm_fp8) I.quant_rows(st, a, n, d, 0, I.a8.ptr(), I.a8s.ptr());
+    I.linear(p + "cross_attn.o", d, d, a, I.a8.ptr(), I.a8s.ptr(), n, y, d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
     // x += y; h = LN(x)(1 + m4) + m3
     I.add_ln(st, y, 0, 0, 0, n, 1.f, chunk_of(mod, 4), chunk_of(te0, 4), chunk_of(mod, 3), chunk_of(te0, 3));
     I.ev.mark(st, &StageTimes::other);
 
     // ---- FFN: x += ffn2(gelu(ffn0(LN(x)(1+m4)+m3))) * m5
-    I.gemm.linear(I.w(p + "ffn.0.weight"), I.w(p + "ffn.0.bias"), c.ffn_dim, d, h, d, (int)n, ffh, c.ffn_dim,
-                  Epilogue::GeluBias, st);
-    I.gemm.linear(I.w(p + "ffn.2.weight"), I.w(p + "ffn.2.bias"), d, c.ffn_dim, ffh, c.ffn_dim, (int)n, y, d, Epilogue::Bias,
-                  st);
+    // FP8: the bias-added output in bf16, then GELU(tanh) inside its quantization (dit_quant_rows)
+    I.linear(p + "ffn.0", c.ffn_dim, d, h, I.h8.ptr(), I.h8s.ptr(), n, ffh, c.ffn_dim,
+             I.gemm_fp8 ? Epilogue::Bias : Epilogue::GeluBias, st);
+    if (I.gemm_fp8) I.quant_rows(st, ffh, n, c.ffn_dim, 1, I.f8.ptr(), I.f8s.ptr());
+    I.linear(p + "ffn.2", d, c.ffn_dim, ffh, I.f8.ptr(), I.f8s.ptr(), n, y, d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
     // x += y * m5; h = the next block's LN(x)(1 + m1) + m0, or the head's LN(x)(1 + n1) + n0 with
     // n = head.modulation + e

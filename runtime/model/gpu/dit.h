@@ -43,13 +43,21 @@ class Gemm;
 // What the GPU backend allocates for one forward at N tokens (weights + activations + scratch); the
 // same arithmetic as the allocations in GpuDiT (checked by the tests against the device's usage).
 struct GpuMemory {
-  size_t weights = 0;      // the bf16/f32 weight arena
+  size_t weights = 0;      // the bf16/f32 weight arena (+ the e4m3 copies of the block linears with FP8 GEMMs)
   size_t activations = 0;  // per-forward buffers (x f32, h, qkv, attention out, y, FFN hidden, patches, latents)
   size_t contexts = 0;     // per context: text embedding + every block's k/v of the text
-  size_t other = 0;        // cuBLASLt workspace, attention workspaces, RoPE table, modules (margin)
+  size_t other = 0;        // cuBLASLt workspace, attention workspaces (FP8 attention's e4m3 copies), RoPE table,
+                           // modules (margin)
   size_t total() const { return weights + activations + contexts + other; }
 };
-GpuMemory estimate_gpu_memory(const ModelConfig& c, long long tokens, int router_groups, int n_contexts);
+// Precisions and the self-attention's grouped kernels (routed or keyed: FP8 attention keeps e4m3 copies of q, k
+// and V^T per grouped kernel besides the shared ones) for the terms that depend on them.
+struct GpuMemoryOptions {
+  bool attention_fp8 = false, gemm_fp8 = false;
+  int grouped_kernels = 0;
+};
+GpuMemory estimate_gpu_memory(const ModelConfig& c, long long tokens, int router_groups, int n_contexts,
+                              const GpuMemoryOptions& o = {});
 std::string format_gpu_memory(const GpuMemory& m);
 
 // The device's free and total memory (cuMemGetInfo on the primary context). Throws without a device.
@@ -106,6 +114,10 @@ struct PrepareReport {
 constexpr const char* kCrossPattern = "full";
 std::unique_ptr<rt::PatternAttention> make_cross_attention(const std::string& arch = "");
 
+// The block linears' precision (GpuDiT::set_gemm_precision; `moga run --gemm-precision`).
+enum class GemmPrecision { Bf16, Fp8 };
+const char* gemm_precision_name(GemmPrecision p);  // "bf16", "fp8"
+
 class GpuDiT {
  public:
   // From host weights (consumed: each tensor is converted to bf16, uploaded and released).
@@ -150,6 +162,15 @@ class GpuDiT {
   // The self-attention's precision (rt::AttentionOptions::precision; Fp8: every branch on sm90.tma.fp8, the
   // tuning database not read). Set before prepare() and set_sequence_parallel(); the cross-attention stays bf16.
   void set_attention_precision(rt::Precision p);
+
+  // The block linears' precision. Fp8: q|k|v, o, the cross-attention's q and o and both FFN layers run cuBLASLt
+  // e4m3 GEMMs with one f32 scale per output channel of the weight and per token of the input (outer-vector
+  // scaling, sm_90 only: elsewhere this throws naming the device); the weights are quantized here once (an
+  // e4m3 copy beside the bf16 arena), the inputs per forward (dit_add_ln writes h's copy, dit_quant_rows the
+  // attention outputs' and the FFN's GELU output). Patch embedding, head and the text's k/v stay bf16.
+  // Set after the weights are final (any time before a forward).
+  void set_gemm_precision(GemmPrecision p);
+  GemmPrecision gemm_precision() const;
 
   // Router calibration (runtime/model/router_calibration.h; routed patterns only, Off by default):
   // First: the first forward replaces each block's router (bf16, in the weight arena) by its

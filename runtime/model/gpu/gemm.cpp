@@ -15,8 +15,9 @@ void check(cublasStatus_t s, const char* what, const GemmArgs* a = nullptr) {
   if (s == CUBLAS_STATUS_SUCCESS) return;
   std::string shape;
   if (a)
-    shape = fmt::format(" (m={} n={} k={} batch={} trans {}{} lda={} ldb={} ldd={} out {} epilogue {})", a->m, a->n, a->k,
-                        a->batch, a->transa ? 'T' : 'N', a->transb ? 'T' : 'N', a->lda, a->ldb, a->ldd,
+    shape = fmt::format(" (m={} n={} k={} batch={} trans {}{} lda={} ldb={} ldd={} in {} out {} epilogue {})", a->m, a->n,
+                        a->k, a->batch, a->transa ? 'T' : 'N', a->transb ? 'T' : 'N', a->lda, a->ldb, a->ldd,
+                        a->in == InType::E4M3 ? "e4m3 (row/column scales)" : "bf16",
                         a->out == OutType::BF16 ? "bf16" : "f32", (int)a->epi);
   throw std::runtime_error(fmt::format("cuBLASLt: {} failed: {}{}", what, cublasLtGetStatusString(s), shape));
 }
@@ -62,12 +63,18 @@ Gemm::Gemm() : impl_(std::make_unique<Impl>()) {}
 Gemm::~Gemm() = default;
 
 void Gemm::run(const GemmArgs& a, CUstream stream) {
+  const bool fp8 = a.in == InType::E4M3;
+  if (fp8 && (!a.transa || a.transb || a.batch != 1 || !a.scale_a || !a.scale_b))
+    throw std::invalid_argument(fmt::format("cuBLASLt FP8 GEMM: needs transa = T, transb = N, batch 1 and both scale "
+                                            "vectors (got trans {}{}, batch {})",
+                                            a.transa ? 'T' : 'N', a.transb ? 'T' : 'N', a.batch));
   impl_->init();
   const uint32_t alA = alignment(a.A), alB = alignment(a.B), alD = alignment(a.D),
                  alBias = a.bias ? alignment(a.bias) : 256;
   const std::string key = fmt::format("{}{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {}", a.transa ? 'T' : 'N',
                                       a.transb ? 'T' : 'N', a.m, a.n, a.k, a.lda, a.strideA, a.ldb, a.strideB, a.ldd,
-                                      a.strideD, (int)a.out, a.batch, (int)a.epi, alA, alB, alD, alBias, a.bias ? 1 : 0);
+                                      a.strideD, (int)a.out, a.batch, (int)a.epi, alA, alB, alD, alBias, a.bias ? 1 : 0) +
+                          (fp8 ? " e4m3" : "");
   auto it = impl_->plans.find(key);
   if (it == impl_->plans.end()) {
     auto p = std::make_unique<Plan>();
@@ -80,6 +87,21 @@ void Gemm::run(const GemmArgs& a, CUstream stream) {
     if (a.epi == Epilogue::Bias) epi = CUBLASLT_EPILOGUE_BIAS;
     if (a.epi == Epilogue::GeluBias) epi = CUBLASLT_EPILOGUE_GELU_BIAS;
     check(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), "set EPILOGUE", &a);
+    if (fp8) {
+      if (a.epi == Epilogue::GeluBias) throw std::invalid_argument("cuBLASLt FP8 GEMM: GELU_BIAS is not used (bias only)");
+      const cublasLtMatmulMatrixScale_t vec = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+      check(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &vec, sizeof(vec)), "set A_SCALE_MODE", &a);
+      check(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &vec, sizeof(vec)), "set B_SCALE_MODE", &a);
+      // Fast accumulation (no periodic promotion of the tensor cores' partial sums), as Transformer Engine's
+      // forward GEMMs: the e4m3 rounding of the operands dominates the error.
+      const int8_t fast = 1;
+      check(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof(fast)), "set FAST_ACCUM", &a);
+      if (a.bias) {
+        const cudaDataType_t bt = CUDA_R_16BF;
+        check(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt)),
+              "set BIAS_DATA_TYPE", &a);
+      }
+    }
     if (a.epi != Epilogue::None) {
       if (!a.bias) throw std::runtime_error("cuBLASLt: a bias epilogue without a bias pointer");
       const void* bp = reinterpret_cast<const void*>(a.bias);
@@ -94,8 +116,9 @@ void Gemm::run(const GemmArgs& a, CUstream stream) {
               "set STRIDED_BATCH_OFFSET", &a);
       }
     };
-    layout(&p->la, CUDA_R_16BF, a.transa ? a.k : a.m, a.transa ? a.m : a.k, a.lda, a.strideA);
-    layout(&p->lb, CUDA_R_16BF, a.transb ? a.n : a.k, a.transb ? a.k : a.n, a.ldb, a.strideB);
+    const cudaDataType_t in_t = fp8 ? CUDA_R_8F_E4M3 : CUDA_R_16BF;
+    layout(&p->la, in_t, a.transa ? a.k : a.m, a.transa ? a.m : a.k, a.lda, a.strideA);
+    layout(&p->lb, in_t, a.transb ? a.n : a.k, a.transb ? a.k : a.n, a.ldb, a.strideB);
     layout(&p->ld, dt, a.m, a.n, a.ldd, a.strideD);
 
     cublasLtMatmulPreference_t pref = nullptr;
@@ -121,6 +144,12 @@ void Gemm::run(const GemmArgs& a, CUstream stream) {
     const void* bp = reinterpret_cast<const void*>(a.bias);
     check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof(bp)), "set BIAS_POINTER", &a);
   }
+  if (fp8) {  // the scale vectors change per call (each weight and activation has its own)
+    const void* sa = reinterpret_cast<const void*>(a.scale_a);
+    const void* sb = reinterpret_cast<const void*>(a.scale_b);
+    check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa, sizeof(sa)), "set A_SCALE_POINTER", &a);
+    check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sb, sizeof(sb)), "set B_SCALE_POINTER", &a);
+  }
   const float alpha = a.alpha, beta = 0.f;
   void* D = reinterpret_cast<void*>(a.D);
   check(cublasLtMatmul(impl_->handle, p.desc, &alpha, reinterpret_cast<const void*>(a.A), p.la,
@@ -140,6 +169,21 @@ void Gemm::linear(CUdeviceptr W, CUdeviceptr bias, int out, int in, CUdeviceptr 
   a.out = ot;
   a.epi = epi;
   a.bias = bias;
+  run(a, stream);
+}
+
+void Gemm::linear_fp8(CUdeviceptr W8, CUdeviceptr w_scale, CUdeviceptr bias, int out, int in, CUdeviceptr X8, long long ldx,
+                      CUdeviceptr x_scale, int rows, CUdeviceptr Y, long long ldy, Epilogue epi, CUstream stream) {
+  GemmArgs a;
+  a.transa = true, a.transb = false;
+  a.m = out, a.n = rows, a.k = in;
+  a.A = W8, a.lda = in;
+  a.B = X8, a.ldb = ldx;
+  a.D = Y, a.ldd = ldy;
+  a.epi = epi;
+  a.bias = bias;
+  a.in = InType::E4M3;
+  a.scale_a = w_scale, a.scale_b = x_scale;
   run(a, stream);
 }
 

@@ -1,6 +1,8 @@
 // cuBLASLt GEMMs of the GPU backend: bf16 operands, fp32 accumulation, bf16 (or f32) output, bias and
 // GELU(tanh)+bias in the epilogue, strided batches (unused by the model since cross-attention runs in the
-// fused attention kernel; kept for A/B checks).
+// fused attention kernel; kept for A/B checks). FP8 (`--gemm-precision fp8`): e4m3 operands with one f32
+// scale per row of A and per column of B (cuBLASLt's outer-vector scaling, CUBLASLT_MATMUL_MATRIX_SCALE_
+// OUTER_VEC_32F: Hopper only, cuBLAS >= 12.9), i.e. per output channel of the weight and per token.
 //
 // Column-major, as cuBLASLt: D[m x n] = alpha * op(A) op(B) (+ bias[m] broadcast over columns).
 // A row-major activation X [rows][in] is the column-major in x rows matrix with ld = its row stride, and
@@ -23,6 +25,7 @@ namespace moga::model::gpu {
 
 enum class Epilogue { None, Bias, GeluBias };
 enum class OutType { BF16, F32 };
+enum class InType { BF16, E4M3 };
 
 struct GemmArgs {
   bool transa = false, transb = false;
@@ -38,6 +41,10 @@ struct GemmArgs {
   float alpha = 1.f;
   Epilogue epi = Epilogue::None;
   CUdeviceptr bias = 0;  // [m], bf16 for a bf16 output, f32 for f32
+  // E4M3: A and B are e4m3 (transa = T, transb = N: cuBLASLt's FP8 layout rule), D = (A B) * scale_a[i] *
+  // scale_b[j] (+ bias); scale_a f32 [m], scale_b f32 [n]; batch 1.
+  InType in = InType::BF16;
+  CUdeviceptr scale_a = 0, scale_b = 0;
 };
 
 class Gemm {
@@ -54,6 +61,12 @@ class Gemm {
   // Y[rows][out] (row stride ldy) = X[rows][in] (row stride ldx) . W^T + b, W bf16 [out][in] row-major.
   void linear(CUdeviceptr W, CUdeviceptr bias, int out, int in, CUdeviceptr X, long long ldx, int rows, CUdeviceptr Y,
               long long ldy, Epilogue epi, CUstream stream, OutType ot = OutType::BF16);
+
+  // The same from e4m3 operands (InType::E4M3): W8 [out][in] with w_scale f32 [out], X8 [rows][in] (row
+  // stride ldx bytes) with x_scale f32 [rows]; Y bf16. Bias or no epilogue (GELU runs in the quantization
+  // of its output, dit_quant_rows).
+  void linear_fp8(CUdeviceptr W8, CUdeviceptr w_scale, CUdeviceptr bias, int out, int in, CUdeviceptr X8, long long ldx,
+                  CUdeviceptr x_scale, int rows, CUdeviceptr Y, long long ldy, Epilogue epi, CUstream stream);
 
   size_t workspace_bytes() const { return kWorkspace; }
   static constexpr size_t kWorkspace = 32u << 20;
