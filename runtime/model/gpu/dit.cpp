@@ -622,8 +622,10 @@ void GpuDiT::Impl::quantize_weights() {
     const size_t bytes = off, scales = off + align256((size_t)out * in);
     off = scales + align256((size_t)out * 4);
     const CUdeviceptr W = w(name + ".weight");
-    if (layout.slots.at(name + ".weight").numel != (long long)out * in)
-      throw std::runtime_error(fmt::format("gpu weights: '{}.weight' is not [{}][{}]", name, out, in));
+    // q|k|v: three [d][d] slots one after another (make_layout), read as one [3d][d]
+    const long long parts = name.size() > 11 && name.compare(name.size() - 11, 11, "self_attn.q") == 0 ? 3 : 1;
+    if (layout.slots.at(name + ".weight").numel * parts != (long long)out * in)
+      throw std::runtime_error(fmt::format("gpu weights: '{}.weight' is not [{}][{}]", name, out / parts, in));
     quant_rows(nullptr, W, out, in, 0, w8->ptr() + bytes, w8->ptr() + scales);
     w8_slots[name] = {bytes, scales};
   }

@@ -121,6 +121,12 @@ void Gemm::run(const GemmArgs& a, CUstream stream) {
     layout(&p->lb, in_t, a.transb ? a.n : a.k, a.transb ? a.k : a.n, a.ldb, a.strideB);
     layout(&p->ld, dt, a.m, a.n, a.ldd, a.strideD);
 
+    if (fp8) {  // the heuristic refuses a vector scale mode without its pointers (INVALID_VALUE); run() resets them
+      const void* sa = reinterpret_cast<const void*>(a.scale_a);
+      const void* sb = reinterpret_cast<const void*>(a.scale_b);
+      check(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa, sizeof(sa)), "set A_SCALE_POINTER", &a);
+      check(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sb, sizeof(sb)), "set B_SCALE_POINTER", &a);
+    }
     cublasLtMatmulPreference_t pref = nullptr;
     check(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate", &a);
     const uint64_t wsb = kWorkspace;
@@ -131,8 +137,14 @@ void Gemm::run(const GemmArgs& a, CUstream stream) {
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &alD, sizeof(alD));
     cublasLtMatmulHeuristicResult_t res{};
     int found = 0;
-    const cublasStatus_t hs =
+    cublasStatus_t hs =
         cublasLtMatmulAlgoGetHeuristic(impl_->handle, p->desc, p->la, p->lb, p->ld, p->ld, pref, 1, &res, &found);
+    if (fp8 && (hs != CUBLAS_STATUS_SUCCESS || found == 0)) {  // then without fast accumulation
+      const int8_t precise = 0;
+      check(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &precise, sizeof(precise)),
+            "set FAST_ACCUM", &a);
+      hs = cublasLtMatmulAlgoGetHeuristic(impl_->handle, p->desc, p->la, p->lb, p->ld, p->ld, pref, 1, &res, &found);
+    }
     cublasLtMatmulPreferenceDestroy(pref);
     check(hs, "cublasLtMatmulAlgoGetHeuristic", &a);
     if (found == 0) check(CUBLAS_STATUS_NOT_SUPPORTED, "cublasLtMatmulAlgoGetHeuristic (no algorithm)", &a);
