@@ -71,6 +71,18 @@ float round_bf(float f) {
   return r;
 }
 
+// The bf16 bit patterns of v rounded to bf16 (to nearest even).
+std::vector<uint16_t> to_bf(const std::vector<float>& v) {
+  std::vector<uint16_t> r(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    const float f = round_bf(v[i]);
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    r[i] = (uint16_t)(u >> 16);
+  }
+  return r;
+}
+
 // Synthetic weights with every branch active (see the header comment).
 Weights test_weights(const ModelConfig& cfg, uint64_t seed, int M) {
   Weights w = random_weights(cfg, seed, M);
@@ -290,15 +302,6 @@ TEST(GpuModel, DeviceCalibrationMatchesHost) {
     for (float& x : W) x = round_bf(x);
     std::vector<float> want = calibrate_router(W, c.M, c.d, h.data(), c.N, 2);
     for (float& x : want) x = round_bf(x);
-    auto to_bf = [](const std::vector<float>& v) {
-      std::vector<uint16_t> r(v.size());
-      for (size_t i = 0; i < v.size(); ++i) {
-        uint32_t u;
-        std::memcpy(&u, &v[i], 4);
-        r[i] = (uint16_t)(u >> 16);  // v is bf16-exact
-      }
-      return r;
-    };
     const gpu::DeviceCalibration::Sizes z = gpu::DeviceCalibration::sizes(c.N, c.d, c.M);
     jit::DeviceBuffer dh(h.size() * 2), dW(W.size() * 4), part(z.part), sums(z.sums), hs(z.hs), wp(z.wp), out(W.size() * 2);
     dh.upload(to_bf(h));
@@ -324,16 +327,6 @@ TEST(GpuModel, GemmEpilogues) {
   const int rows = 77, in = 96, out = 40;
   const std::vector<float> X = normal_vec((size_t)rows * in, 1), Wt = normal_vec((size_t)out * in, 2, 0.1f),
                            b = normal_vec(out, 3);
-  auto to_bf = [](const std::vector<float>& v) {
-    std::vector<uint16_t> r(v.size());
-    for (size_t i = 0; i < v.size(); ++i) {
-      const float f = round_bf(v[i]);
-      uint32_t u;
-      std::memcpy(&u, &f, 4);
-      r[i] = (uint16_t)(u >> 16);
-    }
-    return r;
-  };
   jit::DeviceBuffer dX(X.size() * 2), dW(Wt.size() * 2), db(b.size() * 2), dY((size_t)rows * out * 2);
   dX.upload(to_bf(X));
   dW.upload(to_bf(Wt));
@@ -378,15 +371,6 @@ TEST(GpuModel, Fp8LinearMatchesReference) {
   for (float& v : X) v = round_bf(v);
   for (float& v : Wt) v = round_bf(v);
   for (float& v : b) v = round_bf(v);
-  auto to_bf = [](const std::vector<float>& v) {
-    std::vector<uint16_t> r(v.size());
-    for (size_t i = 0; i < v.size(); ++i) {
-      uint32_t u;
-      std::memcpy(&u, &v[i], 4);
-      r[i] = (uint16_t)(u >> 16);
-    }
-    return r;
-  };
   jit::DeviceBuffer dX(X.size() * 2), dW(Wt.size() * 2), db(b.size() * 2), dX8(X.size()), dXs(rows * 4), dW8(Wt.size()),
       dWs(out * 4), dY((size_t)rows * out * 2);
   dX.upload(to_bf(X)), dW.upload(to_bf(Wt)), db.upload(to_bf(b));

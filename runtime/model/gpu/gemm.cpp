@@ -170,30 +170,32 @@ void Gemm::run(const GemmArgs& a, CUstream stream) {
         "cublasLtMatmul", &a);
 }
 
-void Gemm::linear(CUdeviceptr W, CUdeviceptr bias, int out, int in, CUdeviceptr X, long long ldx, int rows, CUdeviceptr Y,
-                  long long ldy, Epilogue epi, CUstream stream, OutType ot) {
+namespace {
+// Y[rows][out] = X W^T (+ b): transa = T over W [out][in], B = X, m = out, n = rows, k = in (header comment).
+GemmArgs linear_args(CUdeviceptr W, CUdeviceptr bias, int out, int in, CUdeviceptr X, long long ldx, int rows, CUdeviceptr Y,
+                     long long ldy, Epilogue epi) {
   GemmArgs a;
   a.transa = true, a.transb = false;
   a.m = out, a.n = rows, a.k = in;
   a.A = W, a.lda = in;
   a.B = X, a.ldb = ldx;
   a.D = Y, a.ldd = ldy;
-  a.out = ot;
   a.epi = epi;
   a.bias = bias;
+  return a;
+}
+}  // namespace
+
+void Gemm::linear(CUdeviceptr W, CUdeviceptr bias, int out, int in, CUdeviceptr X, long long ldx, int rows, CUdeviceptr Y,
+                  long long ldy, Epilogue epi, CUstream stream, OutType ot) {
+  GemmArgs a = linear_args(W, bias, out, in, X, ldx, rows, Y, ldy, epi);
+  a.out = ot;
   run(a, stream);
 }
 
 void Gemm::linear_fp8(CUdeviceptr W8, CUdeviceptr w_scale, CUdeviceptr bias, int out, int in, CUdeviceptr X8, long long ldx,
                       CUdeviceptr x_scale, int rows, CUdeviceptr Y, long long ldy, Epilogue epi, CUstream stream) {
-  GemmArgs a;
-  a.transa = true, a.transb = false;
-  a.m = out, a.n = rows, a.k = in;
-  a.A = W8, a.lda = in;
-  a.B = X8, a.ldb = ldx;
-  a.D = Y, a.ldd = ldy;
-  a.epi = epi;
-  a.bias = bias;
+  GemmArgs a = linear_args(W8, bias, out, in, X8, ldx, rows, Y, ldy, epi);
   a.in = InType::E4M3;
   a.scale_a = w_scale, a.scale_b = x_scale;
   run(a, stream);
