@@ -176,6 +176,7 @@ struct PatternAttention::Impl {
     int G = 0, tq = 0, tk = 0, chunk = 0, nblk = 0, ld = 0;
     int align = 1;  // group starts at multiples of align in the sorted order (grouped kernels)
     bool packed = false;  // GroupLayout::Packed: several groups to a block of align positions
+    bool runs = false;    // keyed with a mask: laid out by the mask's runs (AttentionOptions::mask_runs)
     int Ns = 0;     // length of the sorted order per batch item: N, or the padded length when align > 1
     bool static_done = false, ran = false;
     CUdeviceptr wpack_src = 0;
@@ -1007,9 +1008,17 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
       w.align = l.align;
       w.packed = l.layout == GroupLayout::Packed;
     }
+    MaskRuns runs;
+    if (p.kind == Kind::Keyed && p.ks->mask && w.align > 1 && !w.packed && options->mask_runs) {
+      ref::ElementEvaluator ev(*p.ks->mask);
+      const MaskShape& hm = st.host.mask();
+      runs = mask_runs(std::vector<int>(keys.begin(), keys.begin() + N), w.G, w.align,
+                       [&](int q, int kv) { return ev.mask(st.host.coords(q), st.host.coords(kv), hm); });
+    }
+    w.runs = runs.runs() > 0;
     // entries of the sorted order: a token once, or k times for top-k routing (entry e = token e / k)
     const int Ne = p.kind == Kind::Routed ? N * p.topk : N;
-    w.Ns = grouped ? aligned_sorted_length(Ne, w.G, w.align) : N;
+    w.Ns = grouped ? aligned_sorted_length(Ne, w.runs ? runs.runs() : w.G, w.align) : N;
     const size_t BNs = (size_t)B * w.Ns;
     w.tq = (w.Ns + t.block_m - 1) / t.block_m;
     w.tk = (w.Ns + t.block_n - 1) / t.block_n;
@@ -1032,9 +1041,22 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
         block_map(st, m, (int)ki, false, stream, false);
         break;
       case Kind::Keyed: {
-        std::vector<int> perm(BNs), gid(BNs), seg((size_t)B * (w.G + 1)), scratch(w.G), segend((size_t)B * w.G);
-        counting_sort_host(keys.data(), nullptr, B, N, 1, w.G, scratch.data(), seg.data(), perm.data(), gid.data(),
-                           nullptr, nullptr, w.align, w.Ns, segend.data(), /*by_size=*/false, w.packed);
+        std::vector<int> perm(BNs), gid(BNs), seg((size_t)B * (w.G + 1)), segend((size_t)B * w.G);
+        if (!w.runs) {
+          std::vector<int> scratch(w.G);
+          counting_sort_host(keys.data(), nullptr, B, N, 1, w.G, scratch.data(), seg.data(), perm.data(), gid.data(),
+                             nullptr, nullptr, w.align, w.Ns, segend.data(), /*by_size=*/false, w.packed);
+        } else {  // sorted by run, each run aligned; then gid, seg, seg_end of the groups the runs belong to
+          const int R = runs.runs();
+          std::vector<int> run_keys((size_t)B * N), scratch(R), seg_run((size_t)B * (R + 1)), end_run((size_t)B * R);
+          for (int b = 0; b < B; ++b) std::copy(runs.run_of.begin(), runs.run_of.end(), run_keys.begin() + (size_t)b * N);
+          counting_sort_host(run_keys.data(), nullptr, B, N, 1, R, scratch.data(), seg_run.data(), perm.data(),
+                             gid.data(), nullptr, nullptr, w.align, w.Ns, end_run.data());
+          for (int b = 0; b < B; ++b)
+            runs_to_groups(runs, w.G, w.Ns, seg_run.data() + (size_t)b * (R + 1), end_run.data() + (size_t)b * R,
+                           gid.data() + (size_t)b * w.Ns, seg.data() + (size_t)b * (w.G + 1),
+                           segend.data() + (size_t)b * w.G);
+        }
         if (w.align > 1) {
           w.segend.ensure(sizeof(int) * segend.size());
           w.segend.b->upload(segend);
@@ -1326,7 +1348,8 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   a.perm = grouped ? dp<const int>(w.perm) : nullptr;
   a.gid = grouped ? dp<const int>(w.gid) : nullptr;
   // packed groups share tiles: visibility by group id (seg_end null); seg_offsets still bounds the query tiles
-  a.seg_end = grouped && w.align > 1 && !w.packed ? dp<const int>(w.segend) : nullptr;
+  // mask runs: padding inside a group's span, so visibility by group id too (the map keeps seg_end's span)
+  a.seg_end = grouped && w.align > 1 && !w.packed && !w.runs ? dp<const int>(w.segend) : nullptr;
   a.seg_offsets = grouped && w.align > 1 ? dp<const int>(w.seg) : nullptr;
   a.G = w.G;
   if (p.kind != Kind::Dense) {

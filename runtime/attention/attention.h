@@ -161,6 +161,11 @@ struct AttentionOptions {
   // tile pairs for the group sizes (keyed: the exact sizes; routed: N k / M each). Padded / Packed force
   // one (A/B benchmarks, tests).
   GroupLayout group_layout = GroupLayout::Auto;
+  // Keyed kernels with a mask, Padded layout: each run of a group whose tokens all see each other through
+  // the mask (group_layout.h mask_runs; stga: a temporal group inside a region) starts at a multiple of
+  // lcm(BM, BN), so the mask's boundaries fall on tile edges and its partial tiles become full or empty.
+  // Visibility on partial tiles is then by group id (as Packed), the block map unchanged. false: groups only.
+  bool mask_runs = true;
   // The registry row (registry.h) every kernel runs, by kernel name, and for kernels without an entry;
   // "" = chosen by engine. Unknown names, or a row of the other family than a forced engine, are
   // ArgumentErrors (constructor). For A/B runs and the tuner (e.g. "sm90.ws.static").

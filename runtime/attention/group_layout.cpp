@@ -12,6 +12,24 @@ namespace {
 long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
 }  // namespace
 
+void runs_to_groups(const MaskRuns& r, int G, int Ns, const int* seg_run, const int* seg_end_run, int* gid, int* seg,
+                    int* seg_end) {
+  const int R = r.runs();
+  for (int s = 0; s < Ns; ++s)
+    if (gid[s] >= 0) gid[s] = r.group_of_run[gid[s]];
+  std::vector<int> first(G, -1), last(G, -1);
+  for (int k = 0; k < R; ++k) {
+    const int g = r.group_of_run[k];
+    if (first[g] < 0) first[g] = k;
+    last[g] = k;
+  }
+  seg[G] = seg_run[R];
+  for (int g = G - 1; g >= 0; --g) {
+    seg[g] = first[g] >= 0 ? seg_run[first[g]] : seg[g + 1];
+    seg_end[g] = first[g] >= 0 ? seg_end_run[last[g]] : seg[g];
+  }
+}
+
 bool contiguous_tiles(const std::vector<int>& perm, int B, int Ns, int BM, int BN) {
   if ((long long)perm.size() != (long long)B * Ns) return false;
   for (int tile : {BM, BN})

@@ -43,6 +43,57 @@ GroupLayout choose_group_layout(GroupLayout requested, long long padded_pairs, l
 // rows t0 .. t0 + tile - 1 of the unsorted q, k, v (its padding rows read other tokens, which the kernel
 // masks: padding is never visible, and a query row of padding is never written): computed groups of
 // contiguous tokens (by frame, by document) need no sorted copy (sm90.tma.sorted, kernels_src/cuda/sorted_copy.cuh).
+// Runs of a keyed kernel with a mask (AttentionOptions::mask_runs; docs/performance.md, "STGA at a quarter
+// of the rate"). keys [N] (0 <= key < G); sees(q, kv): the mask between tokens q and kv. Within each group,
+// in token order, a run ends before the first token that does not see the run's first token both ways.
+// Laid out each at a multiple of align, the mask's boundaries inside a group fall on tile edges. Layout
+// only: which pairs are visible stays the group and the mask. Empty (no runs) when they would not pay: every
+// group one run, a mean run shorter than 2 align, or more than N / 8 positions of added padding.
+struct MaskRuns {
+  std::vector<int> run_of;        // [N] run id, ascending in (group, token)
+  std::vector<int> group_of_run;  // [R]
+  int runs() const { return (int)group_of_run.size(); }
+};
+template <class Sees>
+MaskRuns mask_runs(const std::vector<int>& keys, int G, int align, Sees&& sees);
+// The sorted order of counting_sort_host over run ids (seg_run [R + 1], seg_end_run [R], gid [Ns]: run ids
+// or -1) turned into the groups' (one batch item): gid becomes the run's group (padding -1), seg [G + 1]
+// and seg_end [G] span each group's runs (an empty group: an empty span where the next one starts).
+void runs_to_groups(const MaskRuns& r, int G, int Ns, const int* seg_run, const int* seg_end_run, int* gid, int* seg,
+                    int* seg_end);
+
 bool contiguous_tiles(const std::vector<int>& perm, int B, int Ns, int BM, int BN);
+
+template <class Sees>
+MaskRuns mask_runs(const std::vector<int>& keys, int G, int align, Sees&& sees) {
+  const int N = (int)keys.size();
+  std::vector<std::vector<int>> members(G);
+  for (int t = 0; t < N; ++t) members[keys[t]].push_back(t);
+  MaskRuns r;
+  r.run_of.assign(N, -1);
+  long long pad_runs = 0, pad_groups = 0;
+  for (int g = 0; g < G; ++g) {
+    const std::vector<int>& m = members[g];
+    if (m.empty()) continue;
+    pad_groups += (align - (long long)m.size() % align) % align;
+    int start = m[0], len = 0;
+    auto close = [&] { pad_runs += (align - len % align) % align; };
+    r.group_of_run.push_back(g);
+    for (int t : m) {
+      if (t != start && !(sees(t, start) && sees(start, t))) {
+        close();
+        r.group_of_run.push_back(g);
+        start = t, len = 0;
+      }
+      r.run_of[t] = r.runs() - 1;
+      ++len;
+    }
+    close();
+  }
+  int nonempty = 0;
+  for (const auto& m : members) nonempty += !m.empty();
+  const bool pays = r.runs() > nonempty && (long long)N >= 2LL * align * r.runs() && pad_runs - pad_groups <= N / 8;
+  return pays ? r : MaskRuns{};
+}
 
 }  // namespace moga::rt

@@ -23,6 +23,7 @@
 #include "runtime/attention/pattern.h"
 #include "runtime/attention/tensor.h"
 #include "runtime/attention/tma_maps.h"
+#include "kernels_src/cuda/prep.cuh"  // counting_sort_host, aligned_sorted_length
 #include "runtime/jit/jit.h"
 #include "runtime/kernels/embedded.h"
 
@@ -989,6 +990,44 @@ TEST(attention_jit, CompilesMixedAndHeadDim64Modules) {
 }
 
 // ---- group layout (group_layout.h): padded or packed, chosen per shape from the group sizes -----------
+
+// mask_runs: a run ends before the first token of its group that does not see the run's first token both
+// ways; runs_to_groups gives the groups' spans over their runs. Keys: token t in group t % 2 (N = 1,200);
+// the mask: same block of 300 tokens (t / 300), so each group has runs of 150 tokens (4 per group).
+TEST(attention_group_layout, MaskRuns) {
+  const int N = 1200, G = 3, align = 32;  // group 2 empty
+  std::vector<int> keys(N);
+  for (int t = 0; t < N; ++t) keys[t] = t % 2;
+  auto sees = [](int q, int kv) { return q / 300 == kv / 300; };
+  const MaskRuns r = mask_runs(keys, G, align, sees);
+  ASSERT_EQ(r.runs(), 8);
+  EXPECT_EQ(r.group_of_run, (std::vector<int>{0, 0, 0, 0, 1, 1, 1, 1}));
+  EXPECT_EQ(r.run_of[0], 0);
+  EXPECT_EQ(r.run_of[298], 0);
+  EXPECT_EQ(r.run_of[300], 1);
+  EXPECT_EQ(r.run_of[1], 4);
+  EXPECT_EQ(r.run_of[1199], 7);
+  // every run's tokens see each other; consecutive runs of one group do not
+  for (int t = 0; t < N; ++t)
+    for (int u = 0; u < N; u += 37)
+      if (r.run_of[t] == r.run_of[u]) EXPECT_TRUE(sees(t, u)) << t << " " << u;
+  // sorted by run, each run at a multiple of 32 (150 -> 160 positions), then the groups' spans
+  const int R = r.runs(), Ns = (int)moga::aligned_sorted_length(N, R, align);
+  std::vector<int> perm(Ns), gid(Ns), scratch(R), seg_run(R + 1), end_run(R), seg(G + 1), seg_end(G);
+  moga::counting_sort_host(r.run_of.data(), nullptr, 1, N, 1, R, scratch.data(), seg_run.data(), perm.data(), gid.data(),
+                     nullptr, nullptr, align, Ns, end_run.data());
+  runs_to_groups(r, G, Ns, seg_run.data(), end_run.data(), gid.data(), seg.data(), seg_end.data());
+  EXPECT_EQ(seg, (std::vector<int>{0, 4 * 160, 8 * 160, 8 * 160}));
+  EXPECT_EQ(seg_end, (std::vector<int>{3 * 160 + 150, 7 * 160 + 150, 8 * 160}));
+  for (int s = 0; s < seg[G]; ++s) {
+    const int in_run = (s % 160) < 150;
+    EXPECT_EQ(gid[s], in_run ? s / (4 * 160) : -1) << "position " << s;
+    if (in_run) EXPECT_EQ(keys[perm[s]], gid[s]);
+  }
+  // runs that would not pay: one run per group (a mask that holds everywhere), or runs shorter than 2 align
+  EXPECT_EQ(mask_runs(keys, G, align, [](int, int) { return true; }).runs(), 0);
+  EXPECT_EQ(mask_runs(keys, G, align, [](int q, int kv) { return q / 100 == kv / 100; }).runs(), 0);
+}
 
 TEST(attention_group_layout, TilePairCounts) {
   // 1,560 groups of 21 tokens (svg_temporal at 21x30x52): padded, a tile pair per group; packed, 6 groups

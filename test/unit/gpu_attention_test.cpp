@@ -503,6 +503,30 @@ GPU_TEST(MogaLayerUnalignedGroups) {
   for (int ki : {0, 1, 2}) EXPECT_TRUE(attn.last_order(ki, nullptr, true).packed) << "kernel " << ki;
 }
 GPU_TEST(Natten2d) { check(this, "natten2d", video_problem(2, 5, 13, 17, 2, 128)); }
+// Mask runs (AttentionOptions::mask_runs): stga's temporal groups inside each region start at tile edges
+// (F = 9 at 15 x 30, shots {0, 5}: runs of 480 / 420 tokens and one frame of 120 / 105, padding inside a
+// region's span, invisible by group id; the borrowed frames of the adjacent shot stay visible through
+// the mask). On and off against the reference; on, the raw order has padding between two positions of one
+// group; the moga layer (stga its kernel 1) with runs on the same shape.
+GPU_TEST(StgaMaskRuns) {
+  const Problem p = video_problem(2, 9, 15, 30, 2, 128, {0, 5});
+  for (bool runs : {true, false}) {
+    AttentionOptions o = opts();
+    o.mask_runs = runs;
+    PatternAttention attn(load_builtin("stga"), o);
+    expect_close_public(run_public(attn, p), std::string("stga mask_runs ") + (runs ? "on " : "off ") + p.s.describe());
+    const PatternAttention::Order ord = attn.last_order(0, nullptr, /*raw=*/true);
+    bool inner_padding = false;
+    for (int s = 1, last_g = -1, pad = 0; s < ord.N && !inner_padding; ++s) {
+      const int g = ord.gid[s - 1];
+      if (g >= 0) last_g = g, pad = 0;
+      else ++pad;
+      inner_padding = pad > 0 && ord.gid[s] >= 0 && ord.gid[s] == last_g;
+    }
+    EXPECT_EQ(inner_padding, runs) << "mask_runs " << runs << ": padding inside a group's span";
+  }
+  check(this, "moga", p);
+}
 // lengths that are an exact multiple of 128 (no partial last tile), and below one tile
 GPU_TEST(CausalExactTileMultiple) { check(this, "causal", seq_problem(1, 1024, 2, 128)); }
 GPU_TEST(TinyLengths) {
