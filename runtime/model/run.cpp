@@ -185,7 +185,7 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
 // The estimate's terms that depend on the run's precisions and the pattern's grouped kernels.
 gpu::GpuMemoryOptions gpu_memory_options(const RunOptions& o, const ref::PatternSpec& p) {
   gpu::GpuMemoryOptions m;
-  m.attention_fp8 = o.attention_precision == "fp8";
+  m.attention_fp8 = o.attention_precision != "bf16";
   m.gemm_fp8 = o.gemm_precision == "fp8";
   for (const auto& k : p.kernels) m.grouped_kernels += k.grouped() ? 1 : 0;
   return m;
@@ -276,10 +276,11 @@ void check_run_options(const RunOptions& o) {
   if (o.backend != "cpu" && o.backend != "gpu" && o.backend != "auto")
     throw OptionError("--backend", "must be cpu, gpu or auto, got '" + o.backend + "'");
   if (o.gpus < 1 || o.gpus > 1024) throw OptionError("--gpus", std::to_string(o.gpus), "must be between 1 and 1024");
-  if (o.attention_precision != "bf16" && o.attention_precision != "fp8")
-    throw OptionError("--attention-precision", o.attention_precision, "must be bf16 or fp8");
-  if (o.attention_precision == "fp8" && o.backend == "cpu")
-    throw OptionError("--attention-precision", "fp8", "runs on the GPU backend (--backend gpu or auto), not --backend cpu");
+  if (o.attention_precision != "bf16" && o.attention_precision != "fp8" && o.attention_precision != "fp8-routed")
+    throw OptionError("--attention-precision", o.attention_precision, "must be bf16 or fp8 (or fp8-routed)");
+  if (o.attention_precision != "bf16" && o.backend == "cpu")
+    throw OptionError("--attention-precision", o.attention_precision,
+                      "runs on the GPU backend (--backend gpu or auto), not --backend cpu");
   if (o.gemm_precision != "bf16" && o.gemm_precision != "fp8")
     throw OptionError("--gemm-precision", o.gemm_precision, "must be bf16 or fp8");
   if (o.gemm_precision == "fp8" && o.backend == "cpu")
@@ -494,10 +495,15 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
     if (use_gpu) gdit = std::make_unique<gpu::GpuDiT>(std::move(w), gpu_lp);
     else cdit = std::make_unique<cpu::CpuDiT>(std::move(w), pattern, threads);
   }
-  if (o.attention_precision == "fp8") {
-    if (!gdit) throw OptionError("--attention-precision", "fp8", "runs on the GPU backend; this run is on the CPU");
-    gdit->set_attention_precision(rt::Precision::Fp8);  // before the sequence-parallel instance is made
-    out << "attention: fp8 (e4m3 q, k, v per head, registry row sm90.tma.fp8; cross-attention bf16)\n";
+  if (o.attention_precision != "bf16") {
+    if (!gdit)
+      throw OptionError("--attention-precision", o.attention_precision, "runs on the GPU backend; this run is on the CPU");
+    // before the sequence-parallel instance is made
+    gdit->set_attention_precision(rt::Precision::Fp8, /*routed_only=*/o.attention_precision == "fp8-routed");
+    out << (o.attention_precision == "fp8-routed"
+                ? "attention: fp8 on the routed branches (e4m3 q, k, v per head, registry row sm90.tma.fp8), the static "
+                  "branches and cross-attention bf16\n"
+                : "attention: fp8 (e4m3 q, k, v per head, registry row sm90.tma.fp8; cross-attention bf16)\n");
   }
   if (o.gemm_precision == "fp8") {
     if (!gdit) throw OptionError("--gemm-precision", "fp8", "runs on the GPU backend; this run is on the CPU");

@@ -400,6 +400,12 @@ class gpu_attention : public ::testing::Test {
         const PatternAttention::Layout lay = attn.group_layout(ki, s);
         const bool packed = lay.layout == GroupLayout::Packed;
         order = ref::aligned_order(order, G, lay.align, /*by_size=*/ks.route.has_value() && !packed, packed);
+        // mask runs (AttentionOptions::mask_runs) lay a keyed kernel with a mask out by run: the CPU then
+        // classifies the GPU's own order (its runs: StgaMaskRuns and attention_group_layout.MaskRuns)
+        if (!ks.route && ks.mask && attn.options().mask_runs) {
+          const PatternAttention::Order raw = attn.last_order(ki, nullptr, /*raw=*/true);
+          if (raw.perm != order.perm) order.Ne = raw.N, order.perm = raw.perm, order.gid = raw.gid;
+        }
       }
       const ref::BlockMap cpu = ref::build_block_map(ks, shape, order, bo);
       const auto gpu = attn.last_block_map(ki);

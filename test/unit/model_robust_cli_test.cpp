@@ -95,7 +95,7 @@ TEST(ModelRobust, RunOptionsAreCheckedBeforeAnyWork) {
   EXPECT_EQ((check_error(o, &flag), flag), "--gpus");
   o = RunOptions();
   o.attention_precision = "fp16";
-  EXPECT_TRUE(has(check_error(o, &flag), "--attention-precision fp16: must be bf16 or fp8") &&
+  EXPECT_TRUE(has(check_error(o, &flag), "--attention-precision fp16: must be bf16 or fp8 (or fp8-routed)") &&
               flag == "--attention-precision")
       << check_error(o);
   o.attention_precision = "fp8";
@@ -103,6 +103,11 @@ TEST(ModelRobust, RunOptionsAreCheckedBeforeAnyWork) {
   EXPECT_TRUE(has(check_error(o, &flag), "--attention-precision fp8: runs on the GPU backend") &&
               flag == "--attention-precision")
       << check_error(o);
+  o.attention_precision = "fp8-routed";
+  EXPECT_TRUE(has(check_error(o, &flag), "--attention-precision fp8-routed: runs on the GPU backend") &&
+              flag == "--attention-precision")
+      << check_error(o);
+  o.attention_precision = "fp8";
   o.backend = "auto";
   EXPECT_EQ(check_error(o), "");
   o = RunOptions();

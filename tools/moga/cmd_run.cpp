@@ -153,8 +153,8 @@ Command register_run(CLI::App& app) {
   sub->add_flag("--no-progress", a->no_progress, "no progress bar");
   sub->add_option("--attention-precision", o.attention_precision,
                   "GPU: the self-attention in bf16 or fp8 (e4m3 q, k, v per head; Hopper, head dim 128; the "
-                  "cross-attention stays bf16)")
-      ->check(CLI::IsMember({"bf16", "fp8"}))
+                  "cross-attention stays bf16), or fp8-routed (FP8 for the routed branches only)")
+      ->check(CLI::IsMember({"bf16", "fp8", "fp8-routed"}))
       ->capture_default_str();
   sub->add_option("--gemm-precision", o.gemm_precision,
                   "GPU: the block linears (q|k|v, o, cross q/o, FFN) in bf16 or fp8 (cuBLASLt e4m3 with per-channel x "

@@ -370,6 +370,15 @@ struct GpuDiT::Impl {
   long long rope_key[3] = {-1, -1, -1};
   bool profile = false;       // set_profile_branches: an event per self-attention branch and the router
   rt::Precision precision = rt::Precision::Bf16;  // set_attention_precision
+  std::map<std::string, std::string> fp8_variants;  // routed_only: the FP8 row by kernel name
+  // The self-attention's options: its precision (all kernels, or the routed ones by name), the LSE for a ring.
+  rt::AttentionOptions attention_options(bool lse) const {
+    rt::AttentionOptions o;
+    o.lse = lse;
+    if (fp8_variants.empty()) o.precision = precision;
+    else o.variants = fp8_variants;
+    return o;
+  }
   // FP8 GEMMs (set_gemm_precision): every block linear's weight as e4m3 rows with one f32 scale per output
   // channel (w8_slots: linear name -> offsets of its bytes and scales in w8), and e4m3 copies of their inputs
   // with one scale per token: h (dit_add_ln writes it beside the bf16 h), the attention outputs, the FFN's
@@ -559,10 +568,7 @@ void GpuDiT::set_sequence_parallel(std::shared_ptr<parallel::Communicator> comm)
   if (parallel::ulysses_size(cfg_.heads, comm->world()) != comm->world()) {
     impl_->ring = std::make_unique<parallel::RingGpu>(comm->split());
     // every step's attention writes its log-sum-exp for the merge
-    rt::AttentionOptions o;
-    o.lse = true;
-    o.precision = impl_->precision;
-    impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, o);  // choose_tiles keeps it
+    impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, impl_->attention_options(true));  // choose_tiles keeps it
   }
   impl_->sp = std::make_unique<parallel::UlyssesGpu>(std::move(comm));
 }
@@ -602,11 +608,13 @@ void GpuDiT::Impl::self_attention(CUdeviceptr qkv_all, CUdeviceptr out, long lon
 const rt::PatternAttention& GpuDiT::self_attention() const { return *impl_->attn; }
 const rt::PatternAttention& GpuDiT::cross_attention() const { return *impl_->cross; }
 void GpuDiT::set_profile_branches(bool on) { impl_->profile = on; }
-void GpuDiT::set_attention_precision(rt::Precision p) {
+void GpuDiT::set_attention_precision(rt::Precision p, bool routed_only) {
   impl_->precision = p;
-  rt::AttentionOptions o;
-  o.precision = p;
-  impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, o);
+  impl_->fp8_variants.clear();
+  if (p == rt::Precision::Fp8 && routed_only)
+    for (const auto& k : impl_->pattern.spec.kernels)
+      if (k.route) impl_->fp8_variants[k.name] = "sm90.tma.fp8";
+  impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, impl_->attention_options(false));
   impl_->tiles_for.clear();
 }
 bool GpuDiT::profile_branches() const { return impl_->profile; }

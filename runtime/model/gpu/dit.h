@@ -160,8 +160,11 @@ class GpuDiT {
   bool profile_branches() const;
 
   // The self-attention's precision (rt::AttentionOptions::precision; Fp8: every branch on sm90.tma.fp8, the
-  // tuning database not read). Set before prepare() and set_sequence_parallel(); the cross-attention stays bf16.
-  void set_attention_precision(rt::Precision p);
+  // tuning database not read). routed_only: only the routed kernels run the FP8 row (AttentionOptions::variants
+  // by name); the static ones, whose FP8 prep costs more than FP8 saves at 1,560-token groups (the H200,
+  // docs/performance.md "FP8 on the routed branch only"), stay bf16. Set before prepare() and
+  // set_sequence_parallel(); the cross-attention stays bf16.
+  void set_attention_precision(rt::Precision p, bool routed_only = false);
 
   // The block linears' precision. Fp8: q|k|v, o, the cross-attention's q and o and both FFN layers run cuBLASLt
   // e4m3 GEMMs with one f32 scale per output channel of the weight and per token of the input (outer-vector
