@@ -43,6 +43,8 @@ GroupLayout choose_group_layout(GroupLayout requested, long long padded_pairs, l
 // rows t0 .. t0 + tile - 1 of the unsorted q, k, v (its padding rows read other tokens, which the kernel
 // masks: padding is never visible, and a query row of padding is never written): computed groups of
 // contiguous tokens (by frame, by document) need no sorted copy (sm90.tma.sorted, kernels_src/cuda/sorted_copy.cuh).
+bool contiguous_tiles(const std::vector<int>& perm, int B, int Ns, int BM, int BN);
+
 // Runs of a keyed kernel with a mask (AttentionOptions::mask_runs; docs/performance.md, "STGA at a quarter
 // of the rate"). keys [N] (0 <= key < G); sees(q, kv): the mask between tokens q and kv. Within each group,
 // in token order, a run ends before the first token that does not see the run's first token both ways.
@@ -61,8 +63,6 @@ MaskRuns mask_runs(const std::vector<int>& keys, int G, int align, Sees&& sees);
 // and seg_end [G] span each group's runs (an empty group: an empty span where the next one starts).
 void runs_to_groups(const MaskRuns& r, int G, int Ns, const int* seg_run, const int* seg_end_run, int* gid, int* seg,
                     int* seg_end);
-
-bool contiguous_tiles(const std::vector<int>& perm, int B, int Ns, int BM, int BN);
 
 template <class Sees>
 MaskRuns mask_runs(const std::vector<int>& keys, int G, int align, Sees&& sees) {
