@@ -18,7 +18,8 @@
 //   dit_quant_rows        bf16 rows -> e4m3 rows with one f32 scale per row (amax / 448), optionally GELU(tanh)
 //                         first: the FP8 GEMMs' operands (weights per output channel, activations per token)
 //   dit_rms_rope          in place on bf16 rows: RMSNorm over all of d (weight w), then optionally
-//                         Wan's 3-D RoPE from a cos/sin table [N][D/2][2]
+//                         Wan's 3-D RoPE from a cos/sin table [N][D/2][2]; two row sets per launch (q and k)
+//   (the three row kernels run on row teams: runtime/model/gpu/row_teams.h gives their launch geometry)
 //   dit_calib_col_sums    router calibration: per row chunk, the column sums of h bf16 [N][d]
 //   dit_calib_logit_moments  router calibration: per row chunk, the sum and sum of squares of each
 //                         group's logits W'_m . h_t (W' f32 [M][d])
@@ -37,30 +38,6 @@ __device__ __forceinline__ unsigned short dit_f2bf(float f) {
   if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;  // NaN stays NaN
   u += 0x7fffu + ((u >> 16) & 1u);
   return (unsigned short)(u >> 16);
-}
-
-// Sum over the block (blockDim.x a multiple of 32, <= 1024); every thread gets the result.
-__device__ __forceinline__ float dit_block_sum(float v, float* red) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nw = blockDim.x >> 5;
-  __syncthreads();  // red may still be read by a previous call
-  if (lane == 0) red[warp] = v;
-  __syncthreads();
-  float s = 0.f;
-  for (int i = 0; i < nw; ++i) s += red[i];
-  return s;
-}
-
-// Max over the block (blockDim.x a multiple of 32, <= 1024); every thread gets the result.
-__device__ __forceinline__ float dit_block_max(float v, float* red) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, nw = blockDim.x >> 5;
-  __syncthreads();
-  if (lane == 0) red[warp] = v;
-  __syncthreads();
-  float m = 0.f;
-  for (int i = 0; i < nw; ++i) m = fmaxf(m, red[i]);
-  return m;
 }
 
 // Four floats times s as four e4m3 bytes (round to nearest even, saturating to +-448), x0 in the lowest byte
@@ -186,14 +163,24 @@ DIT_EXTERN void dit_gemv(const unsigned short* W, const unsigned short* b, const
 }
 
 // ---- residual + norms ----------------------------------------------------------------------------------
+//
+// Row kernels run on *row teams*: T = 32 W threads (W warps, a power of two, chosen on the host by
+// runtime/model/gpu/row_teams.h from the row's width) share one row, thread t holding the row's float4
+// groups t, t + T, ... (at most DIT_TEAM_K) in registers, so a row is read from memory once and written
+// once. A block runs blockDim.x / T teams, each team rows_per_team rows one after another. One warp per
+// row reduces with shuffles only, larger teams with one named barrier per team: no block-wide barrier per
+// row, which is what held the one-block-per-row kernels at about half the copy rate (session 7's `full`
+// step: 33 ms of norms). The group counts keep each kernel at <= 128 registers (two 256-thread blocks an SM).
 
-#define DIT_MAX_G 6  // float4 groups per thread: d <= 24 * blockDim.x
+#define DIT_TEAM_K 12   // float4 groups per thread (dit_rms_rope, dit_quant_rows): a row of at most 48 T columns
+#define DIT_LN_K 6      // dit_add_ln's, whose f32 rows take twice the registers: 1,536 columns on 2-warp teams
+#define DIT_MAX_TEAMS 8  // teams per block (named barriers 1..8; 0 is __syncthreads)
 
-__device__ __forceinline__ float4 dit_ld_bf4(const unsigned short* p) {  // 4 bf16, 8-byte aligned
-  const uint2 u = *(const uint2*)p;
+__device__ __forceinline__ float4 dit_bf4(uint2 u) {  // 4 bf16 in two words, the first in the low half
   return make_float4(__uint_as_float(u.x << 16), __uint_as_float(u.x & 0xffff0000u), __uint_as_float(u.y << 16),
                      __uint_as_float(u.y & 0xffff0000u));
 }
+__device__ __forceinline__ float4 dit_ld_bf4(const unsigned short* p) { return dit_bf4(*(const uint2*)p); }  // 8-byte aligned
 __device__ __forceinline__ void dit_st_bf4(unsigned short* p, float a, float b, float c, float e) {
   uint2 u;
   u.x = (unsigned)dit_f2bf(a) | ((unsigned)dit_f2bf(b) << 16);
@@ -201,135 +188,222 @@ __device__ __forceinline__ void dit_st_bf4(unsigned short* p, float a, float b, 
   *(uint2*)p = u;
 }
 __device__ __forceinline__ float dit_opt(const float* p, int i) { return p ? p[i] : 0.f; }
+__device__ __forceinline__ float dit_sum4(float4 v) { return (v.x + v.y) + (v.z + v.w); }
+__device__ __forceinline__ float dit_amax4(float4 v) {
+  return fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+}
 
-// One block per row (d % 4 == 0, rows 16-byte aligned). The gated residual and the next norm in one pass:
+// This thread's team: its index in the block, its thread index t in the team, and the team's slice of the
+// block's reduction scratch (one float per warp).
+struct DitTeam {
+  int T, id, t;
+  float* red;
+  __device__ DitTeam(int team_threads, float* scratch)
+      : T(team_threads), id(threadIdx.x / team_threads), t(threadIdx.x % team_threads), red(scratch + id * 32) {}
+  __device__ void sync() const {
+    if (T > 32) asm volatile("bar.sync %0, %1;\n" ::"r"(id + 1), "r"(T) : "memory");
+    else __syncwarp();
+  }
+  // The sum (or max) over the team; every thread of it gets the result.
+  template <bool Max>
+  __device__ float reduce(float v) const {
+    for (int o = 16; o > 0; o >>= 1) {
+      const float u = __shfl_xor_sync(0xffffffffu, v, o);
+      v = Max ? fmaxf(v, u) : v + u;
+    }
+    if (T == 32) return v;
+    sync();  // the scratch may still be read by the previous reduction
+    if ((threadIdx.x & 31) == 0) red[t >> 5] = v;
+    sync();
+    float r = red[0];
+    for (int i = 1; i < (T >> 5); ++i) r = Max ? fmaxf(r, red[i]) : r + red[i];
+    return r;
+  }
+  __device__ float sum(float v) const { return reduce<false>(v); }
+  __device__ float max(float v) const { return reduce<true>(v); }
+  // The team's r-th row of this block (rows_per_team rows each, teams interleaved so that a block's teams
+  // read neighbouring rows at the same time).
+  __device__ long long row(int r, int rows_per_team) const {
+    return ((long long)blockIdx.x * rows_per_team + r) * (blockDim.x / T) + id;
+  }
+};
+
+// e4m3 bytes of v * inv at group g of a row of 4-byte groups.
+__device__ __forceinline__ void dit_st_e4m3x4(unsigned char* row, int g, float4 v, float inv) {
+  *(unsigned*)(row + 4 * g) = dit_e4m3x4(v.x * inv, v.y * inv, v.z * inv, v.w * inv);
+}
+
+// Rows of d (d % 4 == 0, rows 16-byte aligned). The gated residual and the next norm in one pass:
 //   y given:  x = (assign ? 0 : x) + y * g,  g = ga[i] + gb[i] (ga null: 1); x written back (f32)
 //   then      h = (x - mean) * rstd * (one + sa[i] + sb[i]) + ta[i] + tb[i]   (bf16; null tables read 0)
 // one = 1 with the adaLN tables (LN without affine, modulated), one = 0 with sa = weight, ta = bias
-// (affine LN). Two-pass moments from registers, fp32.
-DIT_EXTERN void dit_add_ln(float* x, const unsigned short* y, const float* ga, const float* gb, int assign,
+// (affine LN). Two-pass moments from registers, fp32. The three combined tables (gate, scale, shift) are
+// built once per block in dynamic shared memory (12 d bytes).
+DIT_EXTERN __launch_bounds__(256, 2) void dit_add_ln(float* x, const unsigned short* y, const float* ga, const float* gb, int assign,
                            unsigned short* h, int d, float eps, float one, const float* sa, const float* sb,
-                           const float* ta, const float* tb, unsigned char* h8, float* h8s) {
-  __shared__ float red[32];
-  const long long row = blockIdx.x;
-  float4* xr = (float4*)(x + row * d);
-  const int G = d >> 2;
-  float4 v[DIT_MAX_G];
-  float s = 0.f;
+                           const float* ta, const float* tb, unsigned char* h8, float* h8s, long long rows,
+                           int team_threads, int rows_per_team) {
+  extern __shared__ float4 dit_tables4[];
+  __shared__ float red[DIT_MAX_TEAMS * 32];
+  float* gate = (float*)dit_tables4;
+  float* scale = gate + d;
+  float* shift = scale + d;
+  for (int i = threadIdx.x; i < d; i += blockDim.x) {
+    gate[i] = ga ? ga[i] + dit_opt(gb, i) : 1.f;
+    scale[i] = one + dit_opt(sa, i) + dit_opt(sb, i);
+    shift[i] = dit_opt(ta, i) + dit_opt(tb, i);
+  }
+  __syncthreads();
+  const DitTeam tm(team_threads, red);
+  const int G = d >> 2, T = tm.T;
+  for (int r = 0; r < rows_per_team; ++r) {
+    const long long row = tm.row(r, rows_per_team);
+    if (row >= rows) return;  // the same for the whole team
+    float4* xr = (float4*)(x + row * d);
+    float4 v[DIT_LN_K];
+    uint2 yv[DIT_LN_K];  // y's bf16 as loaded
 #pragma unroll
-  for (int k = 0; k < DIT_MAX_G; ++k) {
-    const int g = threadIdx.x + k * blockDim.x;
-    v[k] = make_float4(0.f, 0.f, 0.f, 0.f);
-    if (g < G) {
-      if (!(y && assign)) v[k] = xr[g];
-      if (y) {
-        const float4 yv = dit_ld_bf4(y + row * d + 4 * g);
-        const int i = 4 * g;
-        const float g0 = ga ? ga[i] + dit_opt(gb, i) : 1.f, g1 = ga ? ga[i + 1] + dit_opt(gb, i + 1) : 1.f;
-        const float g2 = ga ? ga[i + 2] + dit_opt(gb, i + 2) : 1.f, g3 = ga ? ga[i + 3] + dit_opt(gb, i + 3) : 1.f;
-        v[k].x += yv.x * g0, v[k].y += yv.y * g1, v[k].z += yv.z * g2, v[k].w += yv.w * g3;
-        xr[g] = v[k];
+    for (int k = 0; k < DIT_LN_K; ++k) {  // every load of the row first
+      const int g = tm.t + k * T;
+      v[k] = make_float4(0.f, 0.f, 0.f, 0.f);
+      yv[k] = make_uint2(0u, 0u);
+      if (g < G) {
+        if (!(y && assign)) v[k] = xr[g];
+        if (y) yv[k] = *(const uint2*)(y + row * d + 4 * g);
       }
-      s += (v[k].x + v[k].y) + (v[k].z + v[k].w);
     }
-  }
-  const float mean = dit_block_sum(s, red) / d;
-  float s2 = 0.f;
+    float s = 0.f;
 #pragma unroll
-  for (int k = 0; k < DIT_MAX_G; ++k) {
-    const int g = threadIdx.x + k * blockDim.x;
-    if (g < G) {
-      const float a = v[k].x - mean, b = v[k].y - mean, c = v[k].z - mean, e = v[k].w - mean;
-      s2 += (a * a + b * b) + (c * c + e * e);
+    for (int k = 0; k < DIT_LN_K; ++k) {
+      const int g = tm.t + k * T;
+      if (g < G) {
+        if (y) {
+          const float4 gt = ((const float4*)gate)[g];
+          const float4 yf = dit_bf4(yv[k]);
+          v[k].x += yf.x * gt.x, v[k].y += yf.y * gt.y, v[k].z += yf.z * gt.z, v[k].w += yf.w * gt.w;
+          xr[g] = v[k];
+        }
+        s += dit_sum4(v[k]);
+      }
     }
-  }
-  const float rstd = rsqrtf(dit_block_sum(s2, red) / d + eps);
+    const float mean = tm.sum(s) / d;
+    float s2 = 0.f;
 #pragma unroll
-  for (int k = 0; k < DIT_MAX_G; ++k) {
-    const int g = threadIdx.x + k * blockDim.x;
-    if (g < G) {
-      const int i = 4 * g;
-      float o[4];
-      const float in[4] = {v[k].x, v[k].y, v[k].z, v[k].w};
+    for (int k = 0; k < DIT_LN_K; ++k)
+      if (tm.t + k * T < G) {
+        const float a = v[k].x - mean, b = v[k].y - mean, c = v[k].z - mean, e = v[k].w - mean;
+        s2 += (a * a + b * b) + (c * c + e * e);
+      }
+    const float rstd = rsqrtf(tm.sum(s2) / d + eps);
+    float am = 0.f;
 #pragma unroll
-      for (int j = 0; j < 4; ++j)
-        o[j] = (in[j] - mean) * rstd * (one + dit_opt(sa, i + j) + dit_opt(sb, i + j)) + dit_opt(ta, i + j) +
-               dit_opt(tb, i + j);
-      dit_st_bf4(h + row * d + i, o[0], o[1], o[2], o[3]);
-      v[k] = make_float4(o[0], o[1], o[2], o[3]);  // kept for the e4m3 copy
+    for (int k = 0; k < DIT_LN_K; ++k) {
+      const int g = tm.t + k * T;
+      if (g < G) {
+        const float4 sc = ((const float4*)scale)[g], sh = ((const float4*)shift)[g];
+        v[k] = make_float4((v[k].x - mean) * rstd * sc.x + sh.x, (v[k].y - mean) * rstd * sc.y + sh.y,
+                           (v[k].z - mean) * rstd * sc.z + sh.z, (v[k].w - mean) * rstd * sc.w + sh.w);
+        dit_st_bf4(h + row * d + 4 * g, v[k].x, v[k].y, v[k].z, v[k].w);
+        am = fmaxf(am, dit_amax4(v[k]));  // kept for the e4m3 copy
+      }
     }
-  }
-  if (!h8) return;
-  float am = 0.f;
+    if (!h8) continue;
+    am = tm.max(am);
+    const float inv = dit_e4m3_inv_scale(am);
+    if (tm.t == 0) h8s[row] = dit_e4m3_scale(am);
 #pragma unroll
-  for (int k = 0; k < DIT_MAX_G; ++k)
-    if (threadIdx.x + k * blockDim.x < G)
-      am = fmaxf(am, fmaxf(fmaxf(fabsf(v[k].x), fabsf(v[k].y)), fmaxf(fabsf(v[k].z), fabsf(v[k].w))));
-  am = dit_block_max(am, red);
-  const float inv = dit_e4m3_inv_scale(am);
-  if (threadIdx.x == 0) h8s[row] = dit_e4m3_scale(am);
-#pragma unroll
-  for (int k = 0; k < DIT_MAX_G; ++k) {
-    const int g = threadIdx.x + k * blockDim.x;
-    if (g < G) *(unsigned*)(h8 + row * d + 4 * g) = dit_e4m3x4(v[k].x * inv, v[k].y * inv, v[k].z * inv, v[k].w * inv);
+    for (int k = 0; k < DIT_LN_K; ++k)
+      if (tm.t + k * T < G) dit_st_e4m3x4(h8 + row * d, tm.t + k * T, v[k], inv);
   }
 }
 
-// One block per row r of x bf16 [rows][ld] (cols % 4 == 0, ld % 4 == 0, 8-byte aligned): q[r * cols + i] =
+// GELU(tanh) as x * sigmoid(2u), u = sqrt(2 / pi) (x + 0.044715 x^3): the same function as
+// 0.5 x (1 + tanh u), with ex2.approx and a fast division (relative error ~1e-7, where tanh.approx's
+// 5e-4 absolute error would be a large relative error of 1 + tanh u for negative x) at two MUFU operations
+// an element: the FFN's hidden row is 8,960 wide, and libdevice's tanhf made its quantization
+// compute-bound.
+__device__ __forceinline__ float dit_gelu_tanh(float x) {
+  const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+  return __fdividef(x, 1.f + __expf(-2.f * u));
+}
+__device__ __forceinline__ float4 dit_gelu4(float4 v) {
+  return make_float4(dit_gelu_tanh(v.x), dit_gelu_tanh(v.y), dit_gelu_tanh(v.z), dit_gelu_tanh(v.w));
+}
+
+// Rows r of x bf16 [rows][ld] (cols % 4 == 0, ld % 4 == 0, 8-byte aligned): q[r * cols + i] =
 // e4m3(f(x[r][i]) * 448 / amax_r), scale[r] = amax_r / 448 (1 for a zero row), amax_r = max |f(x[r][.])|,
 // f = GELU(tanh) when gelu (the FFN's activation, applied here to the bias-added GEMM output: the FP8 GEMM
-// runs a bias epilogue only), else the identity. Two passes over the row; the second re-reads it from L1/L2.
-__device__ __forceinline__ float dit_gelu_tanh(float x) {
-  return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-}
-DIT_EXTERN void dit_quant_rows(const unsigned short* x, long long ld, int cols, int gelu, unsigned char* q, float* scale) {
-  __shared__ float red[32];
-  const long long row = blockIdx.x;
-  const unsigned short* xr = x + row * ld;
-  float am = 0.f;
-  for (int i = 4 * threadIdx.x; i < cols; i += 4 * blockDim.x) {
-    float4 v = dit_ld_bf4(xr + i);
-    if (gelu) v = make_float4(dit_gelu_tanh(v.x), dit_gelu_tanh(v.y), dit_gelu_tanh(v.z), dit_gelu_tanh(v.w));
-    am = fmaxf(am, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
-  }
-  am = dit_block_max(am, red);
-  const float inv = dit_e4m3_inv_scale(am);
-  if (threadIdx.x == 0) scale[row] = dit_e4m3_scale(am);
-  for (int i = 4 * threadIdx.x; i < cols; i += 4 * blockDim.x) {
-    float4 v = dit_ld_bf4(xr + i);
-    if (gelu) v = make_float4(dit_gelu_tanh(v.x), dit_gelu_tanh(v.y), dit_gelu_tanh(v.z), dit_gelu_tanh(v.w));
-    *(unsigned*)(q + row * (long long)cols + i) = dit_e4m3x4(v.x * inv, v.y * inv, v.z * inv, v.w * inv);
+// runs a bias epilogue only), else the identity. One read of the row (held in registers by its team).
+DIT_EXTERN __launch_bounds__(512) void dit_quant_rows(const unsigned short* x, long long ld, int cols, int gelu, unsigned char* q, float* scale,
+                               long long rows, int team_threads, int rows_per_team) {
+  __shared__ float red[DIT_MAX_TEAMS * 32];
+  const DitTeam tm(team_threads, red);
+  const int G = cols >> 2, T = tm.T;
+  for (int r = 0; r < rows_per_team; ++r) {
+    const long long row = tm.row(r, rows_per_team);
+    if (row >= rows) return;
+    const unsigned short* xr = x + row * ld;
+    float4 v[DIT_TEAM_K];
+#pragma unroll
+    for (int k = 0; k < DIT_TEAM_K; ++k) {
+      const int g = tm.t + k * T;
+      v[k] = g < G ? dit_ld_bf4(xr + 4 * g) : make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+    float am = 0.f;
+#pragma unroll
+    for (int k = 0; k < DIT_TEAM_K; ++k) {
+      if (gelu) v[k] = dit_gelu4(v[k]);  // GELU(0) = 0: the groups past the row stay 0
+      am = fmaxf(am, dit_amax4(v[k]));
+    }
+    am = tm.max(am);
+    const float inv = dit_e4m3_inv_scale(am);
+    if (tm.t == 0) scale[row] = dit_e4m3_scale(am);
+#pragma unroll
+    for (int k = 0; k < DIT_TEAM_K; ++k)
+      if (tm.t + k * T < G) dit_st_e4m3x4(q + row * (long long)cols, tm.t + k * T, v[k], inv);
   }
 }
 
-// One block per row r: p[r * ld + i], i < d (d % 4 == 0, ld % 4 == 0, p 8-byte aligned), in place.
+// In place on rows r of p bf16 [rows][ld], r < rows, i < d (d % 4 == 0, ld % 4 == 0, p 8-byte aligned):
 // RMSNorm over all d (fp32 sum of squares), times w[i]; then, with rope, each head's pairs (2j, 2j+1)
-// rotate by the table's (cos, sin)[r][j] (j < D/2), as runtime/model/cpu/rope.cpp. 4 values a thread
-// step (two pairs of one head: D/2 is even).
-DIT_EXTERN void dit_rms_rope(unsigned short* p, long long ld, int d, float eps, const float* w, const float* rope_cs,
-                             int D) {
-  __shared__ float red[32];
-  unsigned short* row = p + (long long)blockIdx.x * ld;
-  const int G = d >> 2;
-  float s2 = 0.f;
-  for (int g = threadIdx.x; g < G; g += blockDim.x) {
-    const float4 v = dit_ld_bf4(row + 4 * g);
-    s2 += (v.x * v.x + v.y * v.y) + (v.z * v.z + v.w * v.w);
-  }
-  const float rs = rsqrtf(dit_block_sum(s2, red) / d + eps);
-  const int half = D / 2;
-  for (int g = threadIdx.x; g < G; g += blockDim.x) {
-    const int i = 4 * g;
-    const float4 v = dit_ld_bf4(row + i);
-    float a = v.x * rs * w[i], b = v.y * rs * w[i + 1], c = v.z * rs * w[i + 2], e = v.w * rs * w[i + 3];
-    if (rope_cs) {
-      const int j = (i >> 1) % half;  // pair index within the head (even)
-      const float4 t = *(const float4*)(rope_cs + ((long long)blockIdx.x * half + j) * 2);  // cos j, sin j, cos j+1, sin j+1
-      const float a2 = a * t.x - b * t.y, b2 = a * t.y + b * t.x;
-      const float c2 = c * t.z - e * t.w, e2 = c * t.w + e * t.z;
-      a = a2, b = b2, c = c2, e = e2;
+// rotate by the table's (cos, sin)[r][j] (j < D/2), as runtime/model/cpu/rope.cpp. Grid y = 2 normalizes a
+// second set of rows in the same launch, p + p2 with weight w2 (q and k of the self-attention's q|k|v
+// rows, one launch). A thread's group is two pairs of one head (D/2 is even).
+DIT_EXTERN __launch_bounds__(256, 2) void dit_rms_rope(unsigned short* p, long long ld, int d, float eps, const float* w, const float* rope_cs,
+                             int D, long long rows, int team_threads, int rows_per_team, long long p2, const float* w2) {
+  __shared__ float red[DIT_MAX_TEAMS * 32];
+  if (blockIdx.y == 1) p += p2, w = w2;
+  const DitTeam tm(team_threads, red);
+  const int G = d >> 2, T = tm.T, half = D / 2;
+  for (int r = 0; r < rows_per_team; ++r) {
+    const long long row = tm.row(r, rows_per_team);
+    if (row >= rows) return;
+    unsigned short* pr = p + row * ld;
+    uint2 v[DIT_TEAM_K];  // the row's bf16 as loaded (half the registers of floats)
+    float s2 = 0.f;
+#pragma unroll
+    for (int k = 0; k < DIT_TEAM_K; ++k) {
+      const int g = tm.t + k * T;
+      v[k] = g < G ? *(const uint2*)(pr + 4 * g) : make_uint2(0u, 0u);
+      const float4 f = dit_bf4(v[k]);
+      s2 += (f.x * f.x + f.y * f.y) + (f.z * f.z + f.w * f.w);
     }
-    dit_st_bf4(row + i, a, b, c, e);
+    const float rs = rsqrtf(tm.sum(s2) / d + eps);
+#pragma unroll
+    for (int k = 0; k < DIT_TEAM_K; ++k) {
+      const int g = tm.t + k * T, i = 4 * g;
+      if (g >= G) continue;
+      const float4 wt = *(const float4*)(w + i), f = dit_bf4(v[k]);
+      float a = f.x * rs * wt.x, b = f.y * rs * wt.y, c = f.z * rs * wt.z, e = f.w * rs * wt.w;
+      if (rope_cs) {
+        const int j = (i >> 1) % half;  // pair index within the head (even)
+        const float4 t = *(const float4*)(rope_cs + (row * half + j) * 2);  // cos j, sin j, cos j+1, sin j+1
+        const float a2 = a * t.x - b * t.y, b2 = a * t.y + b * t.x;
+        const float c2 = c * t.z - e * t.w, e2 = c * t.w + e * t.z;
+        a = a2, b = b2, c = c2, e = e2;
+      }
+      dit_st_bf4(pr + i, a, b, c, e);
+    }
   }
 }
 

@@ -13,14 +13,16 @@ struct StageTimes {
   double attention = 0, gemm = 0, other = 0;  // seconds; total() is their sum
   // Parts of `attention`, so that a step's table can say where its attention time went: the
   // cross-attention (always), the routed kernels' router + sort + block map ("router"), and each
-  // self-attention kernel of the pattern by name (profiled runs only: an event per branch). And a part
-  // of `other`: the router calibration of random routers (the forwards that calibrate).
-  double cross = 0, router = 0, calibration = 0;
+  // self-attention kernel of the pattern by name (profiled runs only: an event per branch). Parts of
+  // `other`: the router calibration of random routers (the forwards that calibrate) and the row norms
+  // (residual + LayerNorm, RMSNorm + RoPE: dit_add_ln, dit_rms_rope). A part of `gemm`: the FP8 GEMMs'
+  // activation quantization (dit_quant_rows; profiled runs only, an event between it and its GEMM).
+  double cross = 0, router = 0, calibration = 0, norms = 0, quant = 0;
   std::map<std::string, double> branches;
   double total() const { return attention + gemm + other; }
   StageTimes& operator+=(const StageTimes& o) {
     attention += o.attention, gemm += o.gemm, other += o.other, cross += o.cross, router += o.router,
-        calibration += o.calibration;
+        calibration += o.calibration, norms += o.norms, quant += o.quant;
     for (const auto& [k, v] : o.branches) branches[k] += v;
     return *this;
   }
@@ -28,7 +30,7 @@ struct StageTimes {
   StageTimes operator-(const StageTimes& o) const {
     StageTimes d = *this;
     d.attention -= o.attention, d.gemm -= o.gemm, d.other -= o.other, d.cross -= o.cross, d.router -= o.router,
-    d.calibration -= o.calibration;
+    d.calibration -= o.calibration, d.norms -= o.norms, d.quant -= o.quant;
     for (const auto& [k, v] : o.branches) d.branches[k] -= v;
     return d;
   }

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <streambuf>
 
+#include "runtime/attention/registry.h"
 #include "runtime/kernels/embedded.h"
 #include "runtime/model/config.h"
 #include "runtime/model/cpu/dit.h"
@@ -182,12 +183,44 @@ struct NullBuf : std::streambuf {
 
 RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, const ParallelRun* par);
 
-// The estimate's terms that depend on the run's precisions and the pattern's grouped kernels.
+// --kernel-variant KERNEL=ROW, checked against the pattern's kernels and the registry before any work.
+std::map<std::string, std::string> kernel_variants(const RunOptions& o, const ref::PatternSpec& p, bool use_gpu) {
+  std::map<std::string, std::string> v;
+  for (const std::string& kv : o.kernel_variants) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
+      throw OptionError("--kernel-variant", kv, "must be KERNEL=ROW (e.g. stga=sm90.tma.sorted)");
+    const std::string name = kv.substr(0, eq), row = kv.substr(eq + 1);
+    std::string names;
+    bool found = false;
+    for (const auto& k : p.kernels) {
+      names += (names.empty() ? "" : ", ") + k.name;
+      found |= k.name == name;
+    }
+    if (!found)
+      throw OptionError("--kernel-variant", kv, fmt::format("pattern '{}' has no kernel '{}' (its kernels: {})", p.pattern,
+                                                            name, names));
+    if (!rt::find_variant(row))
+      throw OptionError("--kernel-variant", kv, fmt::format("no kernel registry row '{}' (rows: {})", row, rt::variant_names()));
+    if (!v.emplace(name, row).second) throw OptionError("--kernel-variant", kv, fmt::format("kernel '{}' named twice", name));
+    if (!use_gpu) throw OptionError("--kernel-variant", kv, "runs on the GPU backend; this run is on the CPU");
+  }
+  return v;
+}
+
+// The estimate's terms that depend on the run's precisions: the FP8 kernels' e4m3 copies, one set per gathered
+// kernel and one shared by the others (`fp8-routed`: the routed kernels only, each with a gather).
 gpu::GpuMemoryOptions gpu_memory_options(const RunOptions& o, const ref::PatternSpec& p) {
   gpu::GpuMemoryOptions m;
-  m.attention_fp8 = o.attention_precision != "bf16";
   m.gemm_fp8 = o.gemm_precision == "fp8";
-  for (const auto& k : p.kernels) m.grouped_kernels += k.grouped() ? 1 : 0;
+  bool shared = false;
+  for (const auto& k : p.kernels) {
+    const bool fp8 = o.attention_precision == "fp8" || (o.attention_precision == "fp8-routed" && k.route.has_value());
+    if (!fp8) continue;
+    if (k.grouped()) ++m.fp8_attention_copies;
+    else shared = true;
+  }
+  m.fp8_attention_copies += shared ? 1 : 0;
   return m;
 }
 
@@ -408,6 +441,7 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
 
   const ref::PatternSpec pattern = o.pattern ? *o.pattern : embedded_pattern(o.attention);
   const int M = cpu::pattern_router_groups(pattern);
+  const std::map<std::string, std::string> variants = kernel_variants(o, pattern, use_gpu);
 
   // Latent shape.
   RunResult res;
@@ -504,6 +538,10 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
                 ? "attention: fp8 on the routed branches (e4m3 q, k, v per head, registry row sm90.tma.fp8), the static "
                   "branches and cross-attention bf16\n"
                 : "attention: fp8 (e4m3 q, k, v per head, registry row sm90.tma.fp8; cross-attention bf16)\n");
+  }
+  if (!variants.empty()) {
+    gdit->set_kernel_variants(variants);
+    for (const auto& [k, row] : variants) out << fmt::format("attention: kernel '{}' on registry row {}\n", k, row);
   }
   if (o.gemm_precision == "fp8") {
     if (!gdit) throw OptionError("--gemm-precision", "fp8", "runs on the GPU backend; this run is on the CPU");
@@ -679,7 +717,10 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
     out << fmt::format("  {:<14} {:>10.4f} {:>12.4f}   (all-to-alls and all-gathers over NCCL, part of other)\n", "  comm",
                        gdit->comm_seconds(), gdit->comm_seconds() / std::max<size_t>(1, res.steps.size()));
   row("gemm", T.gemm, steady.gemm);
+  if (use_gpu && gdit->profile_branches() && T.quant > 0)
+    row("  fp8 quant", T.quant, steady.quant, "  (activations to e4m3 for the FP8 GEMMs, part of gemm)");
   row("other", T.other, steady.other);
+  if (use_gpu) row("  norms", T.norms, steady.norms, "  (residual + LayerNorm, RMSNorm + RoPE; part of other)");
   if (use_gpu && M && res.routers_calibrated) row("  calibration", T.calibration, steady.calibration, "  (router calibration, part of other)");
   row("total", T.total(), steady.total());
   if (first_steady) out << "  * mean of steps 2.." << res.steps.size() << " (step 1 below)\n";

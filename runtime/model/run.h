@@ -50,6 +50,9 @@ struct RunOptions {
   // The block linears' precision on the GPU backend: "bf16" or "fp8" (gpu::GemmPrecision::Fp8: cuBLASLt e4m3
   // GEMMs with per-channel x per-token scales; Hopper).
   std::string gemm_precision = "bf16";
+  // GPU: self-attention kernels on named kernel registry rows, "KERNEL=ROW" each (--kernel-variant, e.g.
+  // "stga=sm90.tma.sorted"): AttentionOptions::variants, over the precision's choice for that kernel.
+  std::vector<std::string> kernel_variants;
   // Set by the CLI when --config was not given and it chose one for the backend (default_config).
   bool config_defaulted = false;
   // Debug: one forward of `forward_latent` (key `latent`, [16, F, H, W]) at `forward_timestep`,

@@ -29,6 +29,7 @@
 #include "runtime/model/cpu/dit.h"
 #include "runtime/model/gpu/dit.h"
 #include "runtime/model/gpu/gemm.h"
+#include "runtime/model/gpu/row_kernels.h"
 #include "runtime/model/run.h"
 #include "runtime/model/weights.h"
 #include "runtime/jit/driver.h"
@@ -203,7 +204,7 @@ TEST(GpuModelBuild, MemoryEstimate) {
   EXPECT_GT(b.activations, (size_t)75600 * big.ffn_dim * 2 + (size_t)75600 * big.dim * (4 + 5 * 2));
   EXPECT_LT(b.total(), (size_t)60 << 30);
   // FP8 GEMMs: an e4m3 copy of the block linears (1 byte a parameter: between 1/2 and 1x the bf16 arena's
-  // share), and the inputs' copies; FP8 attention: q, k, V^T copies shared and per grouped kernel (moga: 3)
+  // share), and the inputs' copies; FP8 attention: q, k, V^T per copy set (moga in FP8: one per branch, 3)
   gpu::GpuMemoryOptions f8;
   f8.gemm_fp8 = true;
   const gpu::GpuMemory g8 = gpu::estimate_gpu_memory(c, 32760, 5, 1, f8);
@@ -211,9 +212,9 @@ TEST(GpuModelBuild, MemoryEstimate) {
   EXPECT_LT(g8.weights - r.weights, (size_t)param_count(c));
   EXPECT_EQ(g8.activations - r.activations, 2 * ((size_t)32760 * c.dim) + (size_t)32760 * c.ffn_dim + 3 * (size_t)131072);  // 32,760 scales of 4 bytes, 256-aligned
   f8 = {};
-  f8.attention_fp8 = true, f8.grouped_kernels = 3;
+  f8.fp8_attention_copies = 3;
   const gpu::GpuMemory a8 = gpu::estimate_gpu_memory(c, 187200, 5, 1, f8);
-  EXPECT_EQ(a8.other - gpu::estimate_gpu_memory(c, 187200, 5, 1).other, (size_t)12 * 187200 * c.dim);
+  EXPECT_EQ(a8.other - gpu::estimate_gpu_memory(c, 187200, 5, 1).other, (size_t)9 * 187200 * c.dim);
 }
 
 TEST(GpuModelBuild, PatternsForTheGpu) {
@@ -375,9 +376,7 @@ TEST(GpuModel, Fp8LinearMatchesReference) {
       dWs(out * 4), dY((size_t)rows * out * 2);
   dX.upload(to_bf(X)), dW.upload(to_bf(Wt)), db.upload(to_bf(b));
   auto run_quant = [&](CUdeviceptr x, int r, int cols, int gelu, CUdeviceptr q, CUdeviceptr sc) {
-    long long ld = cols;
-    void* args[] = {&x, &ld, &cols, &gelu, &q, &sc};
-    jit::launch(quant, {(unsigned)r, 1, 1}, {256, 1, 1}, 0, nullptr, args);
+    gpu::launch_quant_rows(quant, x, cols, r, cols, gelu, q, sc, nullptr);
   };
   // (1) the quantization, identity and GELU
   auto check_quant = [&](const std::vector<float>& v, int r, int cols, int gelu, const jit::DeviceBuffer& q,
@@ -452,6 +451,163 @@ TEST(GpuModel, Fp8LinearMatchesReference) {
     EXPECT_LE(ef, 6e-2);
     for (int o = 0; o < out; ++o)  // the zero row
       EXPECT_EQ(y[(size_t)7 * out + o], e == gpu::Epilogue::Bias ? round_bf(b[o]) : 0.f) << "zero row, channel " << o;
+  }
+}
+
+// The row kernels (dit_add_ln, dit_rms_rope, dit_quant_rows) against float64 on the host at the widths that
+// pick each team size (runtime/model/gpu/row_kernels.h): 64 columns (one warp, a thread's groups mostly
+// empty), 1,536 (wan-1.3b's d: one warp holding 12 groups a thread for dit_rms_rope, two warps for
+// dit_add_ln; 8,195 rows: several rows a team and a ragged last block), 5,120 (wan-14b's d: 4- and 8-warp
+// teams, named barriers), 8,960 and 13,824 (8- and 16-warp teams: the FFN hidden's quantization). Outputs poisoned first; the q|k|v rows' v part must stay untouched.
+TEST(GpuModel, RowKernelsMatchReference) {
+  REQUIRE_DEVICE();
+  const jit::Module mod(gpu::compile_dit_kernels());
+  const CUfunction add_ln = mod.function("dit_add_ln"), rms = mod.function("dit_rms_rope"),
+                   quant = mod.function("dit_quant_rows");
+  const float eps = 1e-6f;
+  auto bf_vals = [](const std::vector<uint16_t>& b) {
+    std::vector<float> v(b.size());
+    for (size_t i = 0; i < b.size(); ++i) {
+      const uint32_t u = (uint32_t)b[i] << 16;
+      std::memcpy(&v[i], &u, 4);
+    }
+    return v;
+  };
+  for (const auto& [d, rows] : std::vector<std::pair<int, long long>>{{64, 37}, {1536, 8195}, {5120, 1031}}) {
+    SCOPED_TRACE(fmt::format("d = {}, rows = {}", d, rows));
+    CU_CHECK(jit::driver().cuFuncSetAttribute(add_ln, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                              (int)gpu::add_ln_shared_bytes(d)));
+    const size_t n = (size_t)rows * d;
+    std::vector<float> x = normal_vec(n, 41), yf = normal_vec(n, 42), t[6];
+    for (int k = 0; k < 6; ++k) t[k] = normal_vec(d, 43 + k, 0.3f);
+    for (float& v : yf) v = round_bf(v);
+    // (A) x += y (ga + gb), h = LN(x) (1 + sa + sb) + ta + tb with the e4m3 copy; (B) x = y, h = LN(x) sa + ta.
+    for (const bool modulated : {true, false}) {
+      SCOPED_TRACE(modulated ? "adaLN, residual added, e4m3 copy" : "assigned, affine LN");
+      jit::DeviceBuffer dx(n * 4), dy(n * 2), dh(n * 2), dh8(n), dh8s(rows * 4), dt(6 * d * 4);
+      dx.upload(x), dy.upload(to_bf(yf));
+      std::vector<float> tables;
+      for (auto& v : t) tables.insert(tables.end(), v.begin(), v.end());
+      dt.upload(tables);
+      dh.fill_bytes(0xff), dh8.fill_bytes(0xff), dh8s.fill_bytes(0xff);
+      auto tab = [&](int k) { return dt.ptr() + (size_t)k * d * 4; };
+      gpu::AddLn a;
+      a.x = dx.ptr(), a.y = dy.ptr(), a.h = dh.ptr(), a.d = d, a.eps = eps;
+      if (modulated) {
+        a.ga = tab(0), a.gb = tab(1), a.one = 1.f, a.sa = tab(2), a.sb = tab(3), a.ta = tab(4), a.tb = tab(5);
+        a.h8 = dh8.ptr(), a.h8s = dh8s.ptr();
+      } else {
+        a.assign = 1, a.one = 0.f, a.sa = tab(2), a.ta = tab(4);
+      }
+      gpu::launch_add_ln(add_ln, a, rows, nullptr);
+      jit::Device::get().synchronize();
+      std::vector<float> xr(n), hr(n);
+      for (long long r = 0; r < rows; ++r) {
+        double mean = 0, var = 0;
+        for (int i = 0; i < d; ++i) {
+          const size_t at = (size_t)r * d + i;
+          const double g = modulated ? (double)t[0][i] + t[1][i] : 1.0;
+          xr[at] = (float)((modulated ? (double)x[at] : 0.0) + (double)yf[at] * g);
+          mean += xr[at];
+        }
+        mean /= d;
+        for (int i = 0; i < d; ++i) var += ((double)xr[(size_t)r * d + i] - mean) * ((double)xr[(size_t)r * d + i] - mean);
+        const double rstd = 1.0 / std::sqrt(var / d + eps);
+        for (int i = 0; i < d; ++i) {
+          const size_t at = (size_t)r * d + i;
+          const double sc = modulated ? 1.0 + t[2][i] + t[3][i] : t[2][i], sh = modulated ? (double)t[4][i] + t[5][i] : t[4][i];
+          hr[at] = (float)((xr[at] - mean) * rstd * sc + sh);
+        }
+      }
+      const double ex = rel_l2(dx.download<float>(), xr), eh = rel_l2(bf_vals(dh.download<uint16_t>()), hr);
+      EXPECT_LE(ex, 1e-6) << "the residual x";
+      EXPECT_LE(eh, 5e-3) << "h (bf16)";
+      if (modulated) {
+        const std::vector<unsigned char> q = dh8.download<unsigned char>();
+        const std::vector<float> sc = dh8s.download<float>();
+        std::vector<float> deq(n);
+        long long bad_scale = 0;
+        for (long long r = 0; r < rows; ++r) {
+          double am = 0;
+          for (int i = 0; i < d; ++i) am = std::max(am, std::fabs((double)hr[(size_t)r * d + i]));
+          if (!(std::fabs(sc[r] - am / 448.0) <= 1e-4 * am / 448.0)) ++bad_scale;
+          for (int i = 0; i < d; ++i) deq[(size_t)r * d + i] = (float)(test::decode_e4m3(q[(size_t)r * d + i]) * sc[r]);
+        }
+        EXPECT_EQ(bad_scale, 0) << "e4m3 scales (amax / 448 of the row)";
+        const double e8 = rel_l2(deq, hr);
+        std::printf("add_ln d=%d: x %.1e, h %.1e, e4m3 copy %.1e (relative L2)\n", d, ex, eh, e8);
+        EXPECT_LE(e8, 5e-2) << "h's e4m3 copy";
+      }
+    }
+    // q and k of q|k|v rows [rows][3d] in one launch, RoPE over heads of D = min(d, 128).
+    const int D = std::min(d, 128), half = D / 2;
+    std::vector<float> p = normal_vec(3 * n, 51), w = normal_vec(d, 52, 0.2f), w2 = normal_vec(d, 53, 0.2f),
+                       cs((size_t)rows * half * 2);
+    for (float& v : p) v = round_bf(v);
+    for (float& v : w) v += 1.f;
+    for (float& v : w2) v += 1.f;
+    for (size_t i = 0; i < cs.size() / 2; ++i) {
+      const double th = 0.37 * (double)i;
+      cs[2 * i] = (float)std::cos(th), cs[2 * i + 1] = (float)std::sin(th);
+    }
+    jit::DeviceBuffer dp(3 * n * 2), dw(d * 4), dw2(d * 4), dcs(cs.size() * 4);
+    const std::vector<uint16_t> pb = to_bf(p);
+    dp.upload(pb), dw.upload(w), dw2.upload(w2), dcs.upload(cs);
+    gpu::launch_rms_rope(rms, dp.ptr(), 3 * d, d, eps, dw.ptr(), dcs.ptr(), D, rows, nullptr, d, dw2.ptr());
+    jit::Device::get().synchronize();
+    const std::vector<uint16_t> got = dp.download<uint16_t>();
+    std::vector<float> ref(2 * n), out(2 * n);
+    long long v_changed = 0;
+    for (long long r = 0; r < rows; ++r)
+      for (int part = 0; part < 2; ++part) {
+        const size_t row = (size_t)r * 3 * d + (size_t)part * d;
+        const std::vector<float>& wt = part ? w2 : w;
+        double ss = 0;
+        for (int i = 0; i < d; ++i) ss += (double)p[row + i] * p[row + i];
+        const double rs = 1.0 / std::sqrt(ss / d + eps);
+        for (int i = 0; i < d; i += 2) {
+          const int j = (i / 2) % half;
+          const double c = cs[((size_t)r * half + j) * 2], sn = cs[((size_t)r * half + j) * 2 + 1];
+          const double a = p[row + i] * rs * wt[i], b = p[row + i + 1] * rs * wt[i + 1];
+          const size_t o = (size_t)r * 2 * d + (size_t)part * d + i;
+          ref[o] = (float)(a * c - b * sn), ref[o + 1] = (float)(a * sn + b * c);
+          out[o] = bf_vals({got[row + i]})[0], out[o + 1] = bf_vals({got[row + i + 1]})[0];
+        }
+        for (int i = 0; i < d; ++i) v_changed += got[(size_t)r * 3 * d + 2 * d + i] != pb[(size_t)r * 3 * d + 2 * d + i];
+      }
+    const double er = rel_l2(out, ref);
+    std::printf("rms_rope d=%d: q and k %.1e (relative L2)\n", d, er);
+    EXPECT_LE(er, 5e-3) << "q and k after RMSNorm and RoPE";
+    EXPECT_EQ(v_changed, 0) << "the v columns of q|k|v were written";
+  }
+  // dit_quant_rows with GELU on the FFN hidden's widths (8- and 16-warp teams).
+  for (const auto& [cols, rows] : std::vector<std::pair<int, long long>>{{8960, 1100}, {13824, 9}}) {
+    SCOPED_TRACE(fmt::format("quant cols = {}, rows = {}", cols, rows));
+    const size_t n = (size_t)rows * cols;
+    std::vector<float> xv = normal_vec(n, 61, 2.f);
+    for (float& v : xv) v = round_bf(v);
+    jit::DeviceBuffer dx(n * 2), dq(n), ds(rows * 4);
+    dx.upload(to_bf(xv)), dq.fill_bytes(0xff), ds.fill_bytes(0xff);
+    gpu::launch_quant_rows(quant, dx.ptr(), cols, rows, cols, 1, dq.ptr(), ds.ptr(), nullptr);
+    jit::Device::get().synchronize();
+    const std::vector<unsigned char> q = dq.download<unsigned char>();
+    const std::vector<float> sc = ds.download<float>();
+    std::vector<float> ref(n), deq(n);
+    long long bad_scale = 0;
+    for (long long r = 0; r < rows; ++r) {
+      double am = 0;
+      for (int i = 0; i < cols; ++i) {
+        const double v = xv[(size_t)r * cols + i];
+        ref[(size_t)r * cols + i] = (float)(0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))));
+        am = std::max(am, std::fabs((double)ref[(size_t)r * cols + i]));
+      }
+      if (!(std::fabs(sc[r] - am / 448.0) <= 1e-5 * am / 448.0)) ++bad_scale;
+      for (int i = 0; i < cols; ++i) deq[(size_t)r * cols + i] = (float)(test::decode_e4m3(q[(size_t)r * cols + i]) * sc[r]);
+    }
+    EXPECT_EQ(bad_scale, 0) << "e4m3 scales (amax / 448 of GELU(row))";
+    const double e = rel_l2(deq, ref);
+    std::printf("quant_rows gelu cols=%d: %.1e (relative L2 of the dequantized rows)\n", cols, e);
+    EXPECT_LE(e, 5e-2);
   }
 }
 

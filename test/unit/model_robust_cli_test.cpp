@@ -290,12 +290,18 @@ TEST(ModelRobust, CliRefusesBeforeWorkAndLeavesOutUntouched) {
   fs::create_directories(dir + "/out");
   write_bytes(dir + "/out/latent.safetensors", "earlier");
   const auto mtime = fs::last_write_time(dir + "/out/latent.safetensors");
-  for (const std::string bad : {"--steps -1", "--steps 0", "--shots 0,9", "--attention nope"}) {
+  for (const std::string bad : {"--steps -1", "--steps 0", "--shots 0,9", "--attention nope", "--kernel-variant stga",
+                                "--kernel-variant nope=sm90.tma", "--kernel-variant stga=sm90.nope"}) {
     const Cli r = cli(dir, "run --no-progress --weights " + dir + "/w.safetensors --out " + dir + "/out " + bad);
     EXPECT_EQ(r.code, 2) << bad << "\n" << r.log;
     EXPECT_FALSE(has(r.log, "loaded")) << "weights were loaded before refusing " << bad << ":\n" << r.log;
     EXPECT_FALSE(has(r.log, "moga run: config")) << bad << ":\n" << r.log;
   }
+  // --kernel-variant names what was wrong: the form, the pattern's kernels, the registry's rows
+  const Cli kv = cli(dir, "run --no-progress --attention moga --kernel-variant nope=sm90.tma --out " + dir + "/out");
+  EXPECT_TRUE(has(kv.log, "pattern 'moga' has no kernel 'nope'") && has(kv.log, "stga")) << kv.log;
+  const Cli kr = cli(dir, "run --no-progress --attention moga --kernel-variant stga=sm90.nope --out " + dir + "/out");
+  EXPECT_TRUE(has(kr.log, "no kernel registry row 'sm90.nope'") && has(kr.log, "sm90.tma.sorted")) << kr.log;
   EXPECT_EQ(read_bytes(dir + "/out/latent.safetensors"), "earlier");
   EXPECT_EQ(fs::last_write_time(dir + "/out/latent.safetensors"), mtime);
   EXPECT_EQ(modeltest::list_dir(dir + "/out").size(), 1u);

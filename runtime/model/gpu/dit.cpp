@@ -19,6 +19,7 @@
 #include "runtime/model/cpu/embedding.h"
 #include "runtime/model/cpu/rope.h"
 #include "runtime/model/gpu/gemm.h"
+#include "runtime/model/gpu/row_kernels.h"
 #include "runtime/model/router_calibration.h"
 #include "runtime/parallel/nccl_comm.h"
 #include "runtime/parallel/sharding.h"
@@ -251,10 +252,9 @@ GpuMemory estimate_gpu_memory(const ModelConfig& c, long long N, int M, int n_co
     m.weights += fp8_weight_bytes(c);
     m.activations += 2 * align256((size_t)N * c.dim) + align256((size_t)N * c.ffn_dim) + 3 * align256((size_t)N * 4);
   }
-  // FP8 attention: e4m3 q, k and V^T of N H D bytes each in the token order and per grouped kernel in its
-  // sorted order (attention.h, Precision); without this term the estimate was 19% under the measured peak at
-  // 187,200 tokens (session 5: 10.58 vs 13.12 GiB).
-  if (o.attention_fp8) m.other += (size_t)3 * (1 + o.grouped_kernels) * align256((size_t)N * c.dim);
+  // FP8 attention: e4m3 q, k and V^T of N H D bytes each per copy set (GpuMemoryOptions); without this term
+  // the estimate was 19% under the measured peak at 187,200 tokens (session 5: 10.58 vs 13.12 GiB).
+  m.other += (size_t)3 * o.fp8_attention_copies * align256((size_t)N * c.dim);
   return m;
 }
 
@@ -370,13 +370,16 @@ struct GpuDiT::Impl {
   long long rope_key[3] = {-1, -1, -1};
   bool profile = false;       // set_profile_branches: an event per self-attention branch and the router
   rt::Precision precision = rt::Precision::Bf16;  // set_attention_precision
-  std::map<std::string, std::string> fp8_variants;  // routed_only: the FP8 row by kernel name
-  // The self-attention's options: its precision (all kernels, or the routed ones by name), the LSE for a ring.
+  std::map<std::string, std::string> fp8_variants;   // routed_only: the FP8 row by kernel name
+  std::map<std::string, std::string> user_variants;  // set_kernel_variants (--kernel-variant)
+  // The self-attention's options: its precision (all kernels, or the routed ones by name), the rows a user
+  // named (they win), the LSE for a ring.
   rt::AttentionOptions attention_options(bool lse) const {
     rt::AttentionOptions o;
     o.lse = lse;
     if (fp8_variants.empty()) o.precision = precision;
     else o.variants = fp8_variants;
+    for (const auto& [k, row] : user_variants) o.variants[k] = row;
     return o;
   }
   // FP8 GEMMs (set_gemm_precision): every block linear's weight as e4m3 rows with one f32 scale per output
@@ -423,13 +426,17 @@ struct GpuDiT::Impl {
   // sub-layer fused with the norm of the next.
   void add_ln(CUstream s, CUdeviceptr yin, CUdeviceptr ga, CUdeviceptr gb, int assign, long long rows, float one,
               CUdeviceptr sa, CUdeviceptr sb, CUdeviceptr ta, CUdeviceptr tb) {
-    const int d = cfg.dim;
-    launch(k_add_ln, (unsigned)rows, round32((d / 4 + 1) / 2), s, x.ptr(), yin, ga, gb, assign, h.ptr(), d, (float)cfg.eps,
-           one, sa, sb, ta, tb, gemm_fp8 ? h8.ptr() : CUdeviceptr(0), gemm_fp8 ? h8s.ptr() : CUdeviceptr(0));
+    launch_add_ln(k_add_ln,
+                  {x.ptr(), yin, ga, gb, assign, h.ptr(), cfg.dim, (float)cfg.eps, one, sa, sb, ta, tb,
+                   gemm_fp8 ? h8.ptr() : CUdeviceptr(0), gemm_fp8 ? h8s.ptr() : CUdeviceptr(0)},
+                  rows, s);
   }
   // e4m3 rows q [rows][cols] with scales sc [rows] of bf16 rows x [rows][cols] (GELU(tanh) first when gelu).
-  void quant_rows(CUstream s, CUdeviceptr xin, long long rows, int cols, int gelu, CUdeviceptr q, CUdeviceptr sc) {
-    launch(k_quant, (unsigned)rows, 256, s, xin, (long long)cols, cols, gelu, q, sc);
+  // timed: an event after it (a profiled forward's `quant`, part of gemm).
+  void quant_rows(CUstream s, CUdeviceptr xin, long long rows, int cols, int gelu, CUdeviceptr q, CUdeviceptr sc,
+                  bool timed = false) {
+    launch_quant_rows(k_quant, xin, cols, rows, cols, gelu, q, sc, s);
+    if (timed) ev.mark(s, &StageTimes::gemm, &StageTimes::quant);
   }
   // Y = X W^T + b of the block linear `name` (W bf16 [out][in], X [rows][in]); with FP8 GEMMs from X's e4m3
   // copy X8 and its scales X8s, and W's.
@@ -441,9 +448,11 @@ struct GpuDiT::Impl {
     gemm.linear_fp8(w8->ptr() + it->second.first, w8->ptr() + it->second.second, w(name + ".bias"), out, in, X8, in, X8s,
                     (int)rows, Y, ldy, epi, s);
   }
-  void rms(CUstream s, CUdeviceptr p, long long ld, long long rows, CUdeviceptr wt, CUdeviceptr rope_cs) {
-    const int d = cfg.dim, D = cfg.head_dim();
-    launch(k_rms, (unsigned)rows, round32((d / 4 + 1) / 2), s, p, ld, d, (float)cfg.eps, wt, rope_cs, D);
+  // RMSNorm (and RoPE with rope_cs) in place on rows of p [rows][ld]; with wt2, also on p + p2 (elements)
+  // with weight wt2 in the same launch (q and k).
+  void rms(CUstream s, CUdeviceptr p, long long ld, long long rows, CUdeviceptr wt, CUdeviceptr rope_cs,
+           long long p2 = 0, CUdeviceptr wt2 = 0) {
+    launch_rms_rope(k_rms, p, ld, cfg.dim, (float)cfg.eps, wt, rope_cs, cfg.head_dim(), rows, s, p2, wt2);
   }
   void gemv(CUstream s, const std::string& name, CUdeviceptr xin, CUdeviceptr yout, int in, int out, int silu_in,
             int silu_out) {
@@ -469,6 +478,8 @@ void GpuDiT::init_common() {
   I.k_add_ln = I.mod->function("dit_add_ln");
   I.k_rms = I.mod->function("dit_rms_rope");
   I.k_quant = I.mod->function("dit_quant_rows");
+  // wan-14b's d = 5,120 needs 60 KB of dit_add_ln's tables, above the 48 KB a launch gets by default
+  CU_CHECK(jit::driver().cuFuncSetAttribute(I.k_add_ln, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)add_ln_shared_bytes(I.cfg.dim)));
   I.calibration = std::make_unique<DeviceCalibration>(*I.mod);
   CU_CHECK(jit::driver().cuStreamCreate(&stream_, CU_STREAM_DEFAULT));
   I.cross = make_cross_attention();
@@ -614,6 +625,11 @@ void GpuDiT::set_attention_precision(rt::Precision p, bool routed_only) {
   if (p == rt::Precision::Fp8 && routed_only)
     for (const auto& k : impl_->pattern.spec.kernels)
       if (k.route) impl_->fp8_variants[k.name] = "sm90.tma.fp8";
+  impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, impl_->attention_options(false));
+  impl_->tiles_for.clear();
+}
+void GpuDiT::set_kernel_variants(const std::map<std::string, std::string>& by_kernel) {
+  impl_->user_variants = by_kernel;
   impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, impl_->attention_options(false));
   impl_->tiles_for.clear();
 }
@@ -778,6 +794,7 @@ void GpuDiT::Impl::choose_tiles(int gf, int gh, int gw, int heads, int D, const 
   Impl& I = *this;
   if (I.ring) return;  // the ring's instance writes the log-sum-exp (set_sequence_parallel); default tiles
   if (I.precision != rt::Precision::Bf16) return;  // the tuning database holds bf16 rows only
+  if (!I.user_variants.empty()) return;            // rows the user named are not overridden by tuned tiles
   const std::string key = fmt::format("{}x{}x{} h{} d{}", gf, gh, gw, heads, D);
   if (I.tiles_for == key) return;
   I.tiles_for = key;
@@ -1030,7 +1047,7 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     routing->M = M_;
     routing->counts.assign(M_ ? c.layers : 0, std::vector<int>(M_, 0));
   }
-  I.ev.mark(st, &StageTimes::other);
+  I.ev.mark(st, &StageTimes::other, &StageTimes::norms);
 
   // Router calibration (mode First: the first forward; Step: a new timestep): block by block (each
   // block's router input depends on the calibrated routers before it).
@@ -1046,9 +1063,8 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
     }
     I.linear(p + "self_attn.q", 3 * d, d, h, I.h8.ptr(), I.h8s.ptr(), n, qkv, 3 * d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
-    I.rms(st, qkv, 3 * d, n, I.w(p + "self_attn.norm_q.weight"), rope_local);
-    I.rms(st, qkv + (size_t)d * 2, 3 * d, n, I.w(p + "self_attn.norm_k.weight"), rope_local);
-    I.ev.mark(st, &StageTimes::other);
+    I.rms(st, qkv, 3 * d, n, I.w(p + "self_attn.norm_q.weight"), rope_local, d, I.w(p + "self_attn.norm_k.weight"));
+    I.ev.mark(st, &StageTimes::other, &StageTimes::norms);
     rt::RouterInputs router;
     if (M_) {
       router.x = rt::TensorView::contiguous(h, rt::DType::BF16, {1, n, d});
@@ -1091,19 +1107,19 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
       for (int g : r.gid)
         if (g >= 0 && g < M_) ++routing->counts[li][g];
     }
-    if (I.gemm_fp8) I.quant_rows(st, a, n, d, 0, I.a8.ptr(), I.a8s.ptr());
+    if (I.gemm_fp8) I.quant_rows(st, a, n, d, 0, I.a8.ptr(), I.a8s.ptr(), I.profile);
     I.linear(p + "self_attn.o", d, d, a, I.a8.ptr(), I.a8s.ptr(), n, y, d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
     // x += y * m2; h = norm3(x) (affine LN)
     I.add_ln(st, y, chunk_of(mod, 2), chunk_of(te0, 2), 0, n, 0.f, I.w(p + "norm3.weight"), 0, I.w(p + "norm3.bias"), 0);
-    I.ev.mark(st, &StageTimes::other);
+    I.ev.mark(st, &StageTimes::other, &StageTimes::norms);
 
     // ---- cross-attention: x += o(attn(rms(q(norm3(x))), k_ctx, v_ctx))
     const CUdeviceptr qc = qkv;  // [N][d] contiguous, reusing the q|k|v buffer
     I.linear(p + "cross_attn.q", d, d, h, I.h8.ptr(), I.h8s.ptr(), n, qc, d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
     I.rms(st, qc, d, n, I.w(p + "cross_attn.norm_q.weight"), 0);
-    I.ev.mark(st, &StageTimes::other);
+    I.ev.mark(st, &StageTimes::other, &StageTimes::norms);
     // one dense attention per shot over its context: q = the shot's rows of this shard [rows][d] (heads
     // at column h * D), k | v = the context's [T][2d] rows of this block (k at column 0, v at d)
     for (int s = 0; s < nshots; ++s) {
@@ -1124,18 +1140,21 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
       I.cross->run(cq, ck, cv, co, rt::AttentionShape::seq(1, (int)rows, heads, D), nullptr, st);
     }
     I.ev.mark(st, &StageTimes::attention, &StageTimes::cross);
-    if (I.gemm_fp8) I.quant_rows(st, a, n, d, 0, I.a8.ptr(), I.a8s.ptr());
+    if (I.gemm_fp8) I.quant_rows(st, a, n, d, 0, I.a8.ptr(), I.a8s.ptr(), I.profile);
     I.linear(p + "cross_attn.o", d, d, a, I.a8.ptr(), I.a8s.ptr(), n, y, d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
     // x += y; h = LN(x)(1 + m4) + m3
     I.add_ln(st, y, 0, 0, 0, n, 1.f, chunk_of(mod, 4), chunk_of(te0, 4), chunk_of(mod, 3), chunk_of(te0, 3));
-    I.ev.mark(st, &StageTimes::other);
+    I.ev.mark(st, &StageTimes::other, &StageTimes::norms);
 
     // ---- FFN: x += ffn2(gelu(ffn0(LN(x)(1+m4)+m3))) * m5
     // FP8: the bias-added output in bf16, then GELU(tanh) inside its quantization (dit_quant_rows)
     I.linear(p + "ffn.0", c.ffn_dim, d, h, I.h8.ptr(), I.h8s.ptr(), n, ffh, c.ffn_dim,
              I.gemm_fp8 ? Epilogue::Bias : Epilogue::GeluBias, st);
-    if (I.gemm_fp8) I.quant_rows(st, ffh, n, c.ffn_dim, 1, I.f8.ptr(), I.f8s.ptr());
+    if (I.gemm_fp8) {
+      if (I.profile) I.ev.mark(st, &StageTimes::gemm);
+      I.quant_rows(st, ffh, n, c.ffn_dim, 1, I.f8.ptr(), I.f8s.ptr(), I.profile);
+    }
     I.linear(p + "ffn.2", d, c.ffn_dim, ffh, I.f8.ptr(), I.f8s.ptr(), n, y, d, Epilogue::Bias, st);
     I.ev.mark(st, &StageTimes::gemm);
     // x += y * m5; h = the next block's LN(x)(1 + m1) + m0, or the head's LN(x)(1 + n1) + n0 with
@@ -1148,7 +1167,7 @@ void GpuDiT::forward(const float* latent, int F, int H, int W, double timestep,
       const CUdeviceptr hm = I.w("head.modulation");
       I.add_ln(st, y, chunk_of(mod, 5), chunk_of(te0, 5), 0, n, 1.f, hm + (size_t)d * 4, te, hm, te);
     }
-    I.ev.mark(st, &StageTimes::other);
+    I.ev.mark(st, &StageTimes::other, &StageTimes::norms);
   }
 
   if (calibrate_this_forward) ++calibrations_, calibrated_t_ = timestep;

@@ -50,11 +50,12 @@ struct GpuMemory {
                            // modules (margin)
   size_t total() const { return weights + activations + contexts + other; }
 };
-// Precisions and the self-attention's grouped kernels (routed or keyed: FP8 attention keeps e4m3 copies of q, k
-// and V^T per grouped kernel besides the shared ones) for the terms that depend on them.
+// The terms that depend on the precisions: FP8 GEMMs, and FP8 attention's e4m3 copies of q, k and V^T, one set
+// per FP8 kernel with a gather (routed or keyed, in its sorted order) and one shared by the FP8 kernels without
+// (the token order; runtime/attention/attention.h, Precision).
 struct GpuMemoryOptions {
-  bool attention_fp8 = false, gemm_fp8 = false;
-  int grouped_kernels = 0;
+  bool gemm_fp8 = false;
+  int fp8_attention_copies = 0;
 };
 GpuMemory estimate_gpu_memory(const ModelConfig& c, long long tokens, int router_groups, int n_contexts,
                               const GpuMemoryOptions& o = {});
@@ -165,6 +166,10 @@ class GpuDiT {
   // docs/performance.md "FP8 on the routed branch only"), stay bf16. Set before prepare() and
   // set_sequence_parallel(); the cross-attention stays bf16.
   void set_attention_precision(rt::Precision p, bool routed_only = false);
+  // Self-attention kernels on named kernel registry rows (kernel name -> row; AttentionOptions::variants, over
+  // the precision's choice; the tuning database's tiles are then not applied). Throws as PatternAttention's
+  // constructor does for a row that does not fit the kernel.
+  void set_kernel_variants(const std::map<std::string, std::string>& by_kernel);
 
   // The block linears' precision. Fp8: q|k|v, o, the cross-attention's q and o and both FFN layers run cuBLASLt
   // e4m3 GEMMs with one f32 scale per output channel of the weight and per token of the input (outer-vector
