@@ -167,7 +167,9 @@ DIT_EXTERN void dit_gemv(const unsigned short* W, const unsigned short* b, const
 // Row kernels run on *row teams*: T = 32 W threads (W warps, a power of two, chosen on the host by
 // runtime/model/gpu/row_teams.h from the row's width) share one row, thread t holding the row's float4
 // groups t, t + T, ... (at most DIT_TEAM_K) in registers, so a row is read from memory once and written
-// once. A block runs blockDim.x / T teams, each team rows_per_team rows one after another. One warp per
+// once. A block runs blockDim.x / T teams; the grid is what stays resident (persistent), each team taking
+// rows grid-stride, so that every block ends within a row of the others (a grid of whole waves per row
+// count left a 1.3-wave tail: session 8's first H200 run). One warp per
 // row reduces with shuffles only, larger teams with one named barrier per team: no block-wide barrier per
 // row, which is what held the one-block-per-row kernels at about half the copy rate (session 7's `full`
 // step: 33 ms of norms). The group counts keep each kernel at <= 128 registers (two 256-thread blocks an SM).
@@ -221,10 +223,10 @@ struct DitTeam {
   }
   __device__ float sum(float v) const { return reduce<false>(v); }
   __device__ float max(float v) const { return reduce<true>(v); }
-  // The team's r-th row of this block (rows_per_team rows each, teams interleaved so that a block's teams
-  // read neighbouring rows at the same time).
-  __device__ long long row(int r, int rows_per_team) const {
-    return ((long long)blockIdx.x * rows_per_team + r) * (blockDim.x / T) + id;
+  // The team's r-th row (grid-stride over the block's slots; a block's teams read neighbouring rows at the
+  // same time).
+  __device__ long long row(long long r) const {
+    return ((long long)blockIdx.x + r * gridDim.x) * (blockDim.x / T) + id;
   }
 };
 
@@ -242,7 +244,7 @@ __device__ __forceinline__ void dit_st_e4m3x4(unsigned char* row, int g, float4 
 DIT_EXTERN __launch_bounds__(256, 2) void dit_add_ln(float* x, const unsigned short* y, const float* ga, const float* gb, int assign,
                            unsigned short* h, int d, float eps, float one, const float* sa, const float* sb,
                            const float* ta, const float* tb, unsigned char* h8, float* h8s, long long rows,
-                           int team_threads, int rows_per_team) {
+                           int team_threads) {
   extern __shared__ float4 dit_tables4[];
   __shared__ float red[DIT_MAX_TEAMS * 32];
   float* gate = (float*)dit_tables4;
@@ -256,8 +258,8 @@ DIT_EXTERN __launch_bounds__(256, 2) void dit_add_ln(float* x, const unsigned sh
   __syncthreads();
   const DitTeam tm(team_threads, red);
   const int G = d >> 2, T = tm.T;
-  for (int r = 0; r < rows_per_team; ++r) {
-    const long long row = tm.row(r, rows_per_team);
+  for (long long r = 0;; ++r) {
+    const long long row = tm.row(r);
     if (row >= rows) return;  // the same for the whole team
     float4* xr = (float4*)(x + row * d);
     float4 v[DIT_LN_K];
@@ -335,12 +337,12 @@ __device__ __forceinline__ float4 dit_gelu4(float4 v) {
 // f = GELU(tanh) when gelu (the FFN's activation, applied here to the bias-added GEMM output: the FP8 GEMM
 // runs a bias epilogue only), else the identity. One read of the row (held in registers by its team).
 DIT_EXTERN __launch_bounds__(512) void dit_quant_rows(const unsigned short* x, long long ld, int cols, int gelu, unsigned char* q, float* scale,
-                               long long rows, int team_threads, int rows_per_team) {
+                               long long rows, int team_threads) {
   __shared__ float red[DIT_MAX_TEAMS * 32];
   const DitTeam tm(team_threads, red);
   const int G = cols >> 2, T = tm.T;
-  for (int r = 0; r < rows_per_team; ++r) {
-    const long long row = tm.row(r, rows_per_team);
+  for (long long r = 0;; ++r) {
+    const long long row = tm.row(r);
     if (row >= rows) return;
     const unsigned short* xr = x + row * ld;
     float4 v[DIT_TEAM_K];
@@ -370,13 +372,13 @@ DIT_EXTERN __launch_bounds__(512) void dit_quant_rows(const unsigned short* x, l
 // second set of rows in the same launch, p + p2 with weight w2 (q and k of the self-attention's q|k|v
 // rows, one launch). A thread's group is two pairs of one head (D/2 is even).
 DIT_EXTERN __launch_bounds__(256, 2) void dit_rms_rope(unsigned short* p, long long ld, int d, float eps, const float* w, const float* rope_cs,
-                             int D, long long rows, int team_threads, int rows_per_team, long long p2, const float* w2) {
+                             int D, long long rows, int team_threads, long long p2, const float* w2) {
   __shared__ float red[DIT_MAX_TEAMS * 32];
   if (blockIdx.y == 1) p += p2, w = w2;
   const DitTeam tm(team_threads, red);
   const int G = d >> 2, T = tm.T, half = D / 2;
-  for (int r = 0; r < rows_per_team; ++r) {
-    const long long row = tm.row(r, rows_per_team);
+  for (long long r = 0;; ++r) {
+    const long long row = tm.row(r);
     if (row >= rows) return;
     unsigned short* pr = p + row * ld;
     uint2 v[DIT_TEAM_K];  // the row's bf16 as loaded (half the registers of floats)
