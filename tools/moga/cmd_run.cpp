@@ -163,7 +163,7 @@ Command register_run(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--kernel-variant", o.kernel_variants,
                   "GPU: run a self-attention kernel of the pattern on a kernel registry row, KERNEL=ROW (repeatable; "
-                  "e.g. stga=sm90.tma.sorted; `moga compile --dump lowered` names the kernels, docs/kernels.md the rows)");
+                  "e.g. stga=sm90.tma.sorted; `moga compile --dump lowered` names the kernels, docs/architecture.md the registry's rows)");
   sub->add_flag("--profile-branches", o.profile_branches,
                 "GPU: time the router and each self-attention branch with CUDA events (the table splits attention by "
                 "branch; the default step records one event for the whole self-attention)");

@@ -382,6 +382,12 @@ struct GpuDiT::Impl {
     for (const auto& [k, row] : user_variants) o.variants[k] = row;
     return o;
   }
+  // The self-attention made again after its options changed (precision, named rows); the tiles chosen
+  // for a shape are chosen again.
+  void remake_attention() {
+    attn = std::make_unique<rt::PatternAttention>(pattern, attention_options(false));
+    tiles_for.clear();
+  }
   // FP8 GEMMs (set_gemm_precision): every block linear's weight as e4m3 rows with one f32 scale per output
   // channel (w8_slots: linear name -> offsets of its bytes and scales in w8), and e4m3 copies of their inputs
   // with one scale per token: h (dit_add_ln writes it beside the bf16 h), the attention outputs, the FFN's
@@ -625,13 +631,11 @@ void GpuDiT::set_attention_precision(rt::Precision p, bool routed_only) {
   if (p == rt::Precision::Fp8 && routed_only)
     for (const auto& k : impl_->pattern.spec.kernels)
       if (k.route) impl_->fp8_variants[k.name] = "sm90.tma.fp8";
-  impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, impl_->attention_options(false));
-  impl_->tiles_for.clear();
+  impl_->remake_attention();
 }
 void GpuDiT::set_kernel_variants(const std::map<std::string, std::string>& by_kernel) {
   impl_->user_variants = by_kernel;
-  impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, impl_->attention_options(false));
-  impl_->tiles_for.clear();
+  impl_->remake_attention();
 }
 bool GpuDiT::profile_branches() const { return impl_->profile; }
 
