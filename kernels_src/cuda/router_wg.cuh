@@ -15,7 +15,7 @@
 // grid <= the resident CTAs (each loops over row tiles blockIdx.x + i gridDim.x). ROWS = 64: tiles of 64
 // rows, the second warpgroup only copying (twice the CTAs where 128-row tiles leave SMs idle: 4,096 tokens
 // are 32 tiles of 128). Compiled for sm_90a only
-// (its own NVRTC unit: runtime/attention, router_wgmma). NVRTC-compatible.
+// (its own NVRTC unit: runtime/attention, AttentionOptions::router_mma). NVRTC-compatible.
 #pragma once
 #include "prep.cuh"
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)

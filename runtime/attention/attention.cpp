@@ -22,6 +22,7 @@
 #include "runtime/jit/jit.h"
 #include "runtime/jit/module.h"
 #include "runtime/kernels/embedded.h"
+#include "runtime/reference/block_map.h"  // mean_key_tiles: the grid rule of masked kernels
 #include "runtime/reference/program.h"
 
 namespace moga::rt {
@@ -89,7 +90,14 @@ void launch_ex(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned thr
 // The kernel's Hopper plan: the manifest's (attn-assign-tiles wrote it), checked against the registry, or the
 // registry's rule for a manifest without one (hand-written).
 HopperPlan hopper_plan(const ref::KernelSpec& ks) {
-  if (!ks.plan_sm90) return default_hopper_plan({ks.grouped(), ks.mask.has_value(), ks.bias.has_value()});
+  if (!ks.plan_sm90) {
+    KernelTraits t;
+    t.gathers = ks.grouped();
+    t.masked = ks.mask.has_value();
+    t.bias = ks.bias.has_value();
+    if (ks.route) t.route_groups = ks.route->groups, t.route_topk = ks.route->topk;
+    return default_hopper_plan(t);
+  }
   const ref::HopperPlanSpec& m = *ks.plan_sm90;
   const KernelVariant* v = find_variant(m.variant);
   if (!v || v->engine != Engine::Wgmma)
@@ -137,7 +145,7 @@ struct PatternAttention::Impl {
     TileConfig t;                      // the tiles it runs with (block maps use its BM/BN)
     int smem = 0;
     int router_threads = 0, router_mt = 1;
-    bool router_wg = false;  // router_wg_kernel (AttentionOptions::router_wgmma), else router_kernel
+    bool router_wg = false;  // router_wg_kernel (AttentionOptions::router_mma), else router_kernel
     CUfunction router_small = nullptr;  // router_wg: the 64-row tile instantiation (few row tiles)
     size_t router_smem_attr = 0;  // max dynamic smem set so far
     int router_blocks_per_sm = 0;
@@ -179,6 +187,7 @@ struct PatternAttention::Impl {
     bool runs = false;    // keyed with a mask: laid out by the mask's runs (AttentionOptions::mask_runs)
     int Ns = 0;     // length of the sorted order per batch item: N, or the padded length when align > 1
     bool static_done = false, ran = false;
+    double key_tiles = -1;  // masked kernels on a ByKernel row: mean non-empty key tiles per item (static_prep)
     CUdeviceptr wpack_src = 0;
     int wpack_d = -1;
     long long w_sk = 0, w_sn = 0;
@@ -242,9 +251,10 @@ struct PatternAttention::Impl {
   // AttentionOptions::arch, else the device's (sm_90 without one); cached.
   const std::string& target_arch() const;
   mutable std::string arch_cache;
-  // Routed kernel p's router runs router_wg_kernel (AttentionOptions::router_wgmma, a wgmma arch).
+  // Routed kernel p's router runs router_wg_kernel (AttentionOptions::router_mma, a wgmma arch).
   bool router_wg(const KPlan& p) const {
-    return p.kind == Kind::Routed && options->router_wgmma && wgmma_arch(target_arch());
+    if (p.kind != Kind::Routed || !wgmma_arch(target_arch())) return false;
+    return options->router_mma == RouterMma::Wgmma || (options->router_mma == RouterMma::Auto && p.M > 64);
   }
   // Rows of the packed router weight of kernel p: 8 ceil(M / 8) for router_kernel, the wgmma N otherwise.
   int router_mp(const KPlan& p) const { return router_wg(p) ? router_wg_n(p.M) : 8 * ((p.M + 7) / 8); }
@@ -1039,6 +1049,9 @@ void PatternAttention::Impl::static_prep(ShapeState& st, Mod& m, const Attention
         break;
       case Kind::Masked:
         block_map(st, m, (int)ki, false, stream, false);
+        // the grid rule's input (persistent_grid), from the mask on the host: the map above stays on the GPU
+        if (m.k[ki].v->scheduler == Scheduler::ByKernel)
+          w.key_tiles = ref::mean_key_tiles(*p.ks, st.host, t.block_m, t.block_n);
         break;
       case Kind::Keyed: {
         std::vector<int> perm(BNs), gid(BNs), seg((size_t)B * (w.G + 1)), segend((size_t)B * w.G);
@@ -1303,7 +1316,10 @@ void PatternAttention::Impl::sort_and_map(ShapeState& st, Mod& m, int ki, const 
 // routed groups of ~2k tokens (16 key tiles) -4%, ~0.5k -3.6%; ~4.7k (37 tiles) +1.5%, 8-19k +1..6%;
 // STGA's unequal items +27%. With the dynamic scheduler: 16 key tiles -5..-7%, 37 tiles -6%, 51 tiles -2%
 // (one CTA per item varied 17% there), 64+ tiles +-3%; the moga layer's static branches (STGA,
-// frame-local) +2% (docs/performance.md, "v11").
+// frame-local) +2% (docs/performance.md, "v11"). On the H200 (session 9, masked kernels on sm90.tma at
+// 32,768 tokens, BN 176, layer ms): streaming_sinks (~8 key tiles an item) -5%, longformer_dilated (~13)
+// -2%, gemma2_local_softcap (~23) -2%, natten3d (~17) -1%, sta3d (~57) 0%, sliding_window -22% (the tuner),
+// prefix_lm and alibi_causal (~94) +10% / +2%; routed_causal_m64 (masked, groups of 512) -12%.
 constexpr int kPersistentMaxTiles = 64;
 bool PatternAttention::Impl::persistent_grid(const KPlan& p, const KWs& w, const ModK& mk, int N) const {
   switch (mk.v->scheduler) {
@@ -1317,7 +1333,8 @@ bool PatternAttention::Impl::persistent_grid(const KPlan& p, const KWs& w, const
   // copies, compute and epilogue back to back (svg_temporal, 1 tile per item: 0.465 ms on the H200, 4.7x
   // the memory floor); a persistent CTA's producer copies the next item during the current one.
   if (w.packed) return true;
-  if (p.kind != Kind::Routed || p.mask || w.G < 1) return false;
+  if (p.kind == Kind::Masked) return w.key_tiles >= 0 && w.key_tiles < kPersistentMaxTiles;
+  if (p.kind != Kind::Routed || w.G < 1) return false;
   return (double)N / w.G / mk.t.block_n < kPersistentMaxTiles;
 }
 
@@ -1487,6 +1504,9 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
 // ---- FP8 -------------------------------------------------------------------------------------------------
 
 const char* precision_name(Precision p) { return p == Precision::Fp8 ? "fp8" : "bf16"; }
+const char* router_mma_name(RouterMma r) {
+  return r == RouterMma::Wgmma ? "wgmma" : r == RouterMma::MmaSync ? "mma.sync" : "auto";
+}
 
 // FP8 (fp8_prep.cuh): the memset of the amax and the amax pass over q, k, v (in any order: the scales are
 // per (tensor, batch, head)); then per copy the quantization (PDL behind the previous launch).

@@ -136,6 +136,10 @@ struct RouterInputs {
 enum class Precision { Bf16, Fp8 };
 const char* precision_name(Precision p);  // "bf16", "fp8"
 
+// The MMA a routed kernel's router runs on (AttentionOptions::router_mma).
+enum class RouterMma { Auto, MmaSync, Wgmma };
+const char* router_mma_name(RouterMma r);  // "auto", "mma.sync", "wgmma"
+
 struct AttentionOptions {
   std::map<std::string, TileConfig> tiles;  // by kernel name; missing or 0 fields: the manifest's
                                             // (an entry keeps that kernel on MmaSync under Auto)
@@ -145,12 +149,13 @@ struct AttentionOptions {
   std::string arch;
   bool pdl = true;                          // programmatic dependent launch of the prep and attention kernels
   int router_config = 1;                    // prep.cuh's router configuration (0..4)
-  // Routers on warpgroup MMA (kernels_src/cuda/router_wg.cuh, compiled for sm_90a; N = 64, 128 or 256 by M)
-  // instead of router_kernel's mma.sync configurations, on a wgmma arch (elsewhere ignored). The same
-  // rule (softmax, top-k, lowest index on ties) on logits summed in another order: near-ties (1e-3) may
-  // resolve differently, as between any two GPU routers. Off by default until measured (docs/performance.md,
-  // "Routed prep").
-  bool router_wgmma = false;
+  // The router's MMA: Wgmma = router_wg_kernel (kernels_src/cuda/router_wg.cuh, compiled for sm_90a; N = 64,
+  // 128 or 256 by M; on a wgmma arch only, elsewhere MmaSync), MmaSync = prep.cuh's router_kernel. Auto: Wgmma
+  // for more than 64 groups, measured on the H200 (docs/performance.md, "Routed prep": M = 256 0.145 vs 0.210
+  // ms at 32,760 tokens, 0.067 vs 0.140 at 4,096; M <= 64 0.089-0.094 vs 0.050-0.071). Both apply one rule
+  // (softmax, top-k, lowest index on ties) to logits summed in another order: near-ties (1e-3) may resolve
+  // differently, as between any two GPU routers.
+  RouterMma router_mma = RouterMma::Auto;
   std::vector<std::string> nvrtc_flags;     // extra NVRTC options (part of the cache key)
   // Threads compiling a module's units (ModuleInfo::units) at once; 0 = one per unit, at most the
   // hardware's. Not in the cache key: it changes when, not what, is compiled.

@@ -214,10 +214,17 @@ HopperPlan default_hopper_plan(const KernelTraits& k) {
   // not spill; the rest sm90.ws (sm90.tma.sorted, the TMA kernel on sorted copies, is their A/B). D = 64
   // stays on sm80.mma until the wgmma rows are measured there. A computed key in token order (groups of
   // consecutive tokens) without a bias runs sm90.tma.sorted, which loads its tiles from q, k, v without a copy
-  // (docs/performance.md "v13", measured: document_causal 0.747 -> 0.625 ms, dinat2d 1.155 -> 1.067).
+  // (docs/performance.md "v13", measured: document_causal 0.747 -> 0.625 ms, dinat2d 1.155 -> 1.067). A routed
+  // kernel without a mask with few groups per choice runs sm90.tma.sorted too, on copies in its sorted order
+  // (docs/performance.md, "Grids and rows by measurement", layer ms, sm90.ws -> sm90.tma.sorted, 32,760 / 75,600
+  // tokens: M = 4 3.556 -> 3.001 / 18.74 -> 16.37, M = 5 2.877 -> 2.508 / 14.85 -> 13.29, M = 16 1.065 -> 1.031 /
+  // 4.775 -> 4.530, top2_routing (M = 8, top 2) 6.514 -> 6.188; M = 64 0.468 -> 0.593 / 1.727 -> 1.739, M = 256
+  // 0.528 -> 0.736: there the copy costs more than it saves).
+  const bool long_groups = k.route_groups > 0 && !k.masked &&
+                           k.route_groups <= kSortedMaxGroupsPerChoice * std::max(1, k.route_topk);
   const KernelVariant* v = find_variant(!k.gathers                  ? "sm90.tma"
                                         : k.bias                    ? "sm90.ws.sq"
-                                        : k.key_in_order            ? "sm90.tma.sorted"
+                                        : k.key_in_order || long_groups ? "sm90.tma.sorted"
                                                                     : "sm90.ws");
   v = &row_for_kernel(*v, k.gathers);
   return {v->name, v->default_tiles, {128}};

@@ -13,8 +13,8 @@
 //   sm90.ws              attention_fwd_ws (warp-specialized wgmma: a producer warpgroup, two ping-pong
 //                        consumers; 384 threads), sm_90 only; BM 128, BN 64 or 128, 2-4 stages as shared
 //                        memory allows; the grid chosen by kernel: persistent with dynamic scheduling for
-//                        routed kernels with short groups and for packed groups (group_layout.h), one CTA
-//                        per work item otherwise.
+//                        routed kernels with short groups, for packed groups (group_layout.h) and for masked
+//                        kernels of few key tiles an item (< 64 on average), one CTA per work item otherwise.
 //   sm90.ws.items        the same kernel, always one CTA per work item.
 //   sm90.ws.persistent   the same kernel, always persistent with dynamic scheduling (atomic counter).
 //   sm90.ws.static       the same kernel, always persistent with the static round-robin.
@@ -24,8 +24,8 @@
 //                        producer (one thread issues bulk tensor copies; setmaxnreg 24 / 240), for
 //                        kernels without a gather (dense, masked, causal, cross-attention); BN 64, 128
 //                        or 176 (default 128/176/2); a kernel with a gather (computed or routed groups)
-//                        runs its gather_row, sm90.ws.sq, instead. Grid by kernel (one CTA per item:
-//                        only gathered kernels get persistent grids by kernel).
+//                        runs its gather_row, sm90.ws.sq, instead. Grid by kernel (as sm90.ws: masked
+//                        kernels of few key tiles an item persistent, dense ones one CTA per item).
 //   sm90.tma.persistent  the same kernel, always persistent with dynamic scheduling (gather row
 //                        sm90.ws.persistent).
 //   sm90.tma.static      the same kernel, always persistent with the static round-robin (gather row
@@ -56,7 +56,7 @@ namespace moga::rt {
 // How a row's grid is laid out.
 enum class Scheduler {
   QueryTiles,         // grid (ceil(N/BM), H, B): one CTA per query tile (sm80.mma)
-  ByKernel,           // work items; persistent + dynamic for routed kernels with short groups, else one per item
+  ByKernel,           // work items; persistent + dynamic for short items (routed, packed, masked), else one per item
   PerItem,            // one CTA per work item (b, h, query tile), 1-D grid
   PersistentDynamic,  // one CTA per SM, items claimed from an atomic counter (AttnParams::item_counter)
   PersistentStatic,   // one CTA per SM, CTA c takes items c, c + G, ...
@@ -128,7 +128,13 @@ struct KernelTraits {
   bool bias = false;     // a bias program
   bool key_in_order = false;  // a computed key non-decreasing in the token index (attn KeyOrder.h): its groups
                               // are runs of consecutive tokens at every shape
+  int route_groups = 0;       // a router's M (0: not routed)
+  int route_topk = 1;         // and its top k
 };
+// Routed kernels without a mask or bias and at most this many groups per choice (M / top k) run sm90.tma.sorted:
+// their groups are long (N k / M tokens), where the TMA kernel on sorted copies beats the gathering sm90.ws by
+// more than the copy costs (registry.cpp default_hopper_plan).
+constexpr int kSortedMaxGroupsPerChoice = 16;
 struct HopperPlan {
   std::string variant;         // a registry row (Engine::Wgmma)
   TileConfig tiles;            // its tiles (before the runtime drops stages that the device cannot hold)

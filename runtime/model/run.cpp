@@ -208,15 +208,24 @@ std::map<std::string, std::string> kernel_variants(const RunOptions& o, const re
   return v;
 }
 
-// The estimate's terms that depend on the run's precisions: the FP8 kernels' e4m3 copies, one set per gathered
-// kernel and one shared by the others (`fp8-routed`: the routed kernels only, each with a gather).
-gpu::GpuMemoryOptions gpu_memory_options(const RunOptions& o, const ref::PatternSpec& p) {
+// The estimate's terms that depend on the run's precisions and rows: the FP8 kernels' e4m3 copies, one set per
+// gathered kernel and one shared by the others (`fp8-routed`: the routed kernels only, each with a gather); the
+// bf16 copies of a gathered kernel on sm90.tma.sorted (its plan's row or --kernel-variant's), except a computed
+// key in token order, whose plan names that row because it needs no copy.
+gpu::GpuMemoryOptions gpu_memory_options(const RunOptions& o, const ref::PatternSpec& p,
+                                         const std::map<std::string, std::string>& variants) {
   gpu::GpuMemoryOptions m;
   m.gemm_fp8 = o.gemm_precision == "fp8";
   bool shared = false;
   for (const auto& k : p.kernels) {
     const bool fp8 = o.attention_precision == "fp8" || (o.attention_precision == "fp8-routed" && k.route.has_value());
-    if (!fp8) continue;
+    if (!fp8) {
+      const auto named = variants.find(k.name);
+      const bool planned = k.plan_sm90 && k.plan_sm90->variant == "sm90.tma.sorted";
+      const bool sorted = named != variants.end() ? named->second == "sm90.tma.sorted" : planned;
+      if (sorted && k.grouped() && (k.route || !planned)) ++m.bf16_sorted_copies;
+      continue;
+    }
     if (k.grouped()) ++m.fp8_attention_copies;
     else shared = true;
   }
@@ -495,7 +504,7 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
   if (use_gpu) {
     gpu_lp = gpu::gpu_pattern(o.attention, pattern);
     const int n_ctx = nshots + (o.cfg ? 1 : 0);  // at most: one context per shot, the negative
-    const gpu::GpuMemory need = gpu::estimate_gpu_memory(cfg, N, M, std::max(1, n_ctx), gpu_memory_options(o, pattern));
+    const gpu::GpuMemory need = gpu::estimate_gpu_memory(cfg, N, M, std::max(1, n_ctx), gpu_memory_options(o, pattern, variants));
     size_t fr = 0, tot = 0;
     gpu::device_memory(&fr, &tot);
     out << "gpu backend allocates: " << gpu::format_gpu_memory(need)
@@ -740,7 +749,7 @@ RunResult run_local(const RunOptions& o, std::ostream& out, std::ostream& err, c
   }
   if (use_gpu) {
     const gpu::GpuMemory est = gpu::estimate_gpu_memory(cfg, N, M, std::max<int>(1, (int)gcond.size() + (int)gneg.size()),
-                                                        gpu_memory_options(o, pattern));
+                                                        gpu_memory_options(o, pattern, variants));
     const size_t peak = gpu_free_min == SIZE_MAX || gpu_free0 < gpu_free_min ? 0 : gpu_free0 - gpu_free_min;
     const double dev = peak ? 100.0 * ((double)est.total() - (double)peak) / (double)peak : 0.0;
     out << fmt::format("gpu memory: estimated {}, measured peak {} (free before the model minus the least free after any "

@@ -220,6 +220,29 @@ BlockMap build_block_map(const KernelSpec& k, const Shape& shape, const TokenOrd
   return m;
 }
 
+double mean_key_tiles(const KernelSpec& k, const Shape& shape, int bm, int bn, int sample) {
+  if (k.grouped()) bad("mean_key_tiles: kernel '" + k.name + "' is grouped (its tiles follow its groups)");
+  if (bm < 1 || bn < 1 || sample < 1) bad("mean_key_tiles: tiles and sample must be positive");
+  const int N = shape.N();
+  TokenOrder order;
+  order.B = 1, order.N = N, order.Ne = N;
+  order.perm.resize(N);
+  std::iota(order.perm.begin(), order.perm.end(), 0);
+  order.gid.assign(N, 0);
+  const std::vector<TileSummary> qs = tile_summaries(order, shape, bm);
+  const std::vector<TileSummary> ks = tile_summaries(order, shape, bn, /*key_side=*/true);
+  std::unique_ptr<TileEvaluator> tev;
+  if (k.mask) tev = std::make_unique<TileEvaluator>(*k.mask);
+  const int tq = (int)qs.size(), n = std::min(tq, sample);
+  long long tiles = 0;
+  for (int r = 0; r < n; ++r) {
+    const TileSummary& q = qs[(size_t)((long long)r * tq / n)];  // evenly spread query tiles
+    for (const TileSummary& kv : ks)
+      tiles += classify_tile_pair(tev.get(), q, kv, shape.mask(), false) != TileClass::Empty;
+  }
+  return (double)tiles / n;
+}
+
 std::string BlockMap::summary() const {
   const double n = (double)std::max(1LL, pairs());
   char buf[512];

@@ -461,8 +461,11 @@ TEST(attention_registry, DenseKernelsRunTheTmaRowByDefault) {
   PatternAttention hooks(test_pattern("attn_hooks"), for_arch("sm_90"));  // mask + bias + softcap + gate
   EXPECT_STREQ(hooks.variant(0, 128).name, "sm90.tma");
   PatternAttention moga(load_builtin("moga"), for_arch("sm_90"));  // every kernel gathered
-  for (int ki = 0; ki < 2; ++ki) EXPECT_STREQ(moga.variant(ki, 128).name, "sm90.ws") << ki;  // a router, STGA's key
+  EXPECT_STREQ(moga.variant(0, 128).name, "sm90.tma.sorted");  // a router of 5 groups (long groups: copies)
+  EXPECT_STREQ(moga.variant(1, 128).name, "sm90.ws");          // STGA's key
   EXPECT_STREQ(moga.variant(2, 128).name, "sm90.tma.sorted");  // frame_local: a key in token order (no copy)
+  PatternAttention m64(test_pattern("attn_route64"), for_arch("sm_90"));  // 64 groups: short ones, no copy
+  EXPECT_STREQ(m64.variant(0, 128).name, "sm90.ws");
   for (const char* name : {"frame_local", "natten2d"}) {  // groups by frame
     PatternAttention a(load_builtin(name), for_arch("sm_90"));
     EXPECT_STREQ(a.variant(0, 128).name, "sm90.tma.sorted") << name;
@@ -715,8 +718,9 @@ TEST(attention_engine, AutoPicksWgmmaAtHeadDim128OnSm90) {
   EXPECT_EQ(attn.arch(), "sm_90");
   for (int ki = 0; ki < 3; ++ki) {
     EXPECT_EQ(attn.engine(ki, 128), Engine::Wgmma) << ki;
-    // block maps are built with 128/128; frame_local (ki 2: a key in token order) runs sm90.tma.sorted
-    EXPECT_EQ(attn.tiles(ki, 128), ki == 2 ? kTmaSortedTiles : kWgmmaTiles) << ki;
+    // block maps are built with 128/128; the router (ki 0: 5 groups) and frame_local (ki 2: a key in token
+    // order) run sm90.tma.sorted
+    EXPECT_EQ(attn.tiles(ki, 128), ki != 1 ? kTmaSortedTiles : kWgmmaTiles) << ki;
     EXPECT_EQ(attn.engine(ki, 64), Engine::MmaSync) << ki;  // D = 64: v7 is faster (docs/performance.md, v9)
     const auto& m = attn.spec().kernels[ki].tiles;
     EXPECT_EQ(attn.tiles(ki, 64), (TileConfig{m.block_m, m.block_n, m.warps, m.stages})) << ki;
@@ -767,7 +771,7 @@ TEST(attention_engine, ForcedWgmma) {
   for (int ki = 0; ki < 3; ++ki)
     for (int D : {64, 128}) {
       EXPECT_EQ(attn.engine(ki, D), Engine::Wgmma) << ki << " D=" << D;
-      EXPECT_EQ(attn.tiles(ki, D), ki == 2 ? kTmaSortedTiles : kWgmmaTiles) << ki;  // frame_local: sm90.tma.sorted
+      EXPECT_EQ(attn.tiles(ki, D), ki != 1 ? kTmaSortedTiles : kWgmmaTiles) << ki;  // the router, frame_local: sm90.tma.sorted
     }
   // an entry that agrees with (or leaves to) the one wgmma configuration is fine ...
   AttentionOptions ok = for_arch("sm_90", Engine::Wgmma);
@@ -878,8 +882,8 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
   int wg = 0, tma = 0;
   for (const auto& k : info.kernels) wg += k.rfind("moga::attention_fwd_ws<", 0) == 0 ? 1 : 0;
   for (const auto& k : info.kernels) tma += k.rfind("moga::attention_fwd_tma<", 0) == 0 ? 1 : 0;
-  EXPECT_EQ(wg, 2) << "one attention_fwd_ws (v11, the gathered default) instantiation per gathered kernel";
-  EXPECT_EQ(tma, 1) << "frame_local (groups by frame: in token order) on sm90.tma.sorted";
+  EXPECT_EQ(wg, 1) << "STGA's attention_fwd_ws (v11, the gathered default)";
+  EXPECT_EQ(tma, 2) << "the router of 5 groups and frame_local (groups by frame: in token order) on sm90.tma.sorted";
   EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(),
                       "moga::attention_fwd_ws<moga_gen_moga::stga, 128, 128, 128, 3>"),
             info.kernels.end());
@@ -928,34 +932,37 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
   std::filesystem::remove_all(tmpl);
 }
 
-// AttentionOptions::router_wgmma: the router compiles into its own sm_90a unit (router_wg_kernel, warpgroup
-// MMA, N = 64 / 128 / 256 by M); without the option, or on a target without wgmma, router_kernel.
+// AttentionOptions::router_mma: the router compiles into its own sm_90a unit (router_wg_kernel, warpgroup
+// MMA, N = 64 / 128 / 256 by M) when asked for Wgmma, and under Auto above 64 groups; MmaSync, Auto at 64
+// groups or fewer, or a target without wgmma: router_kernel.
 TEST(attention_jit, CompilesTheWgmmaRouterWithoutADevice) {
   char tmpl[] = "/tmp/moga-attn-jit-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   setenv("MOGA_CACHE_DIR", tmpl, 1);
-  auto units_of = [](const std::string& pattern, const std::string& arch, bool wg) {
+  auto units_of = [](const std::string& pattern, const std::string& arch, RouterMma r) {
     AttentionOptions o = for_arch(arch);
-    o.router_wgmma = wg;
+    o.router_mma = r;
     PatternAttention attn(test_pattern(pattern), o);
     const ModuleInfo info = attn.compile(128);
-    std::vector<std::string> r;
+    std::vector<std::string> out;
     for (const auto& u : info.units)
-      if (u.name.rfind("moga-router", 0) == 0) r.push_back(u.name + "@" + u.arch);
+      if (u.name.rfind("moga-router", 0) == 0) out.push_back(u.name + "@" + u.arch);
     for (const auto& k : info.kernels)
-      if (k.rfind("moga::router_kernel", 0) == 0 || k.rfind("moga::router_wg_kernel", 0) == 0) r.push_back(k);
-    return r;
+      if (k.rfind("moga::router_kernel", 0) == 0 || k.rfind("moga::router_wg_kernel", 0) == 0) out.push_back(k);
+    return out;
   };
   using V = std::vector<std::string>;
-  EXPECT_EQ(units_of("attn_route256", "sm_90", true), (V{"moga-router-wg-n256@sm_90a", "moga::router_wg_kernel<256, 4, 128>",
-                                                        "moga::router_wg_kernel<256, 4, 64>"}));
-  EXPECT_EQ(units_of("attn_route256", "sm_90", false),
-            (V{"moga-router-nt32-cfg1@sm_90", "moga::router_kernel<32, 1, 2, 256, 2, true>"}));
-  EXPECT_EQ(units_of("attn_route64", "sm_90", true),
+  const V wg256{"moga-router-wg-n256@sm_90a", "moga::router_wg_kernel<256, 4, 128>", "moga::router_wg_kernel<256, 4, 64>"};
+  const V mma256{"moga-router-nt32-cfg1@sm_90", "moga::router_kernel<32, 1, 2, 256, 2, true>"};
+  const V mma64{"moga-router-nt8-cfg1@sm_90", "moga::router_kernel<8, 1, 3, 512, 2, true>"};
+  EXPECT_EQ(units_of("attn_route256", "sm_90", RouterMma::Wgmma), wg256);
+  EXPECT_EQ(units_of("attn_route256", "sm_90", RouterMma::Auto), wg256);  // 256 groups
+  EXPECT_EQ(units_of("attn_route256", "sm_90", RouterMma::MmaSync), mma256);
+  EXPECT_EQ(units_of("attn_route64", "sm_90", RouterMma::Wgmma),
             (V{"moga-router-wg-n64@sm_90a", "moga::router_wg_kernel<64, 8, 128>", "moga::router_wg_kernel<64, 8, 64>"}));
-  EXPECT_EQ(units_of("attn_route64", "sm_90", false),
-            (V{"moga-router-nt8-cfg1@sm_90", "moga::router_kernel<8, 1, 3, 512, 2, true>"}));
-  EXPECT_EQ(units_of("attn_route256", "sm_80", true),
+  EXPECT_EQ(units_of("attn_route64", "sm_90", RouterMma::Auto), mma64);  // 64 groups
+  EXPECT_EQ(units_of("attn_route64", "sm_90", RouterMma::MmaSync), mma64);
+  EXPECT_EQ(units_of("attn_route256", "sm_80", RouterMma::Wgmma),
             (V{"moga-router-nt32-cfg1@sm_80", "moga::router_kernel<32, 1, 2, 256, 2, true>"}));
   unsetenv("MOGA_CACHE_DIR");
   std::filesystem::remove_all(tmpl);

@@ -904,13 +904,13 @@ GPU_TEST(RouterOf256GroupsPaddedOddLength) {
   EXPECT_FALSE(attn.last_order(0, nullptr, true).packed);
 }
 
-// AttentionOptions::router_wgmma: the warpgroup-MMA router (router_wg.cuh) against the CPU router (clear
+// AttentionOptions::router_mma = Wgmma: the warpgroup-MMA router (router_wg.cuh) against the CPU router (clear
 // margins agree, probabilities within 1e-4) and the order and maps it leads to: two batch items, packed at
 // 2,001 tokens (d_model 64: one k stage past d zero-filled; 1536), padded at an odd 5,001 with d_model 200
 // (a partial last stage); N = 256 and N = 64; tiles of 64 rows (few tiles) and of 128 (B = 2 x 9,001).
 GPU_TEST(RouterOnWgmmaMatchesTheCpuRouter) {
   AttentionOptions o = opts();
-  o.router_wgmma = true;
+  o.router_mma = RouterMma::Wgmma;
   PatternAttention attn(test_pattern("attn_route256"), o);
   Problem p = seq_problem(2, 2001, 2, 128);
   p.d_model = 64;
@@ -939,7 +939,7 @@ GPU_TEST(RoutedLayerReplaysFromACudaGraph) {
   for (const char* pattern : {"attn_route256", "attn_route64"})
     for (bool wg : {false, true}) {
       AttentionOptions o = opts();
-      o.router_wgmma = wg;
+      o.router_mma = wg ? RouterMma::Wgmma : RouterMma::MmaSync;
       if (std::string(pattern) == "attn_route64") o.group_layout = GroupLayout::Padded;
       PatternAttention attn(test_pattern(pattern), o);
       Problem p = seq_problem(2, 3001, 2, 128);

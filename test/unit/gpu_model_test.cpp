@@ -215,6 +215,11 @@ TEST(GpuModelBuild, MemoryEstimate) {
   f8.fp8_attention_copies = 3;
   const gpu::GpuMemory a8 = gpu::estimate_gpu_memory(c, 187200, 5, 1, f8);
   EXPECT_EQ(a8.other - gpu::estimate_gpu_memory(c, 187200, 5, 1).other, (size_t)9 * 187200 * c.dim);
+  // bf16 moga: its routed kernel on sm90.tma.sorted copies q, k, v (2 bytes each) in its sorted order
+  f8 = {};
+  f8.bf16_sorted_copies = 1;
+  const gpu::GpuMemory s16 = gpu::estimate_gpu_memory(c, 187200, 5, 1, f8);
+  EXPECT_EQ(s16.other - gpu::estimate_gpu_memory(c, 187200, 5, 1).other, (size_t)6 * 187200 * c.dim);
 }
 
 TEST(GpuModelBuild, PatternsForTheGpu) {

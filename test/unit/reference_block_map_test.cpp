@@ -58,6 +58,33 @@ TEST(ReferenceBlockMap, CausalIsExact) {
   EXPECT_EQ(mf.summary(), "causal: 8x8 tiles (BM=64, BN=64): 43.8% empty, 43.8% full, 12.5% partial; density <= 56.2% (tile bound)");
 }
 
+// mean_key_tiles (the runtime's grid rule): over every query tile it equals the block map's mean of non-empty
+// key tiles per query tile; sampled (fewer query tiles than there are) it stays within the spread of the rows;
+// grouped kernels are refused by name.
+TEST(ReferenceBlockMap, MeanKeyTilesMatchesTheMap) {
+  const KernelSpec k = make_kernel("causal", "masked", reftest::kCausalMask, nullptr, nullptr);
+  for (const auto& [N, bm, bn] : {std::tuple{5000, 128, 176}, {4097, 128, 64}, {77, 16, 24}}) {
+    SCOPED_TRACE("N " + std::to_string(N) + " BM " + std::to_string(bm) + " BN " + std::to_string(bn));
+    const Shape s = Shape::seq(N);
+    BlockMapOptions opt;
+    opt.block_m = bm, opt.block_n = bn, opt.density_budget = 0;
+    const BlockMap m = build_block_map(k, s, token_order(single_group(1, N), false), opt);
+    const double want = (double)(m.full + m.partial) / m.tq;
+    EXPECT_DOUBLE_EQ(mean_key_tiles(k, s, bm, bn, m.tq), want);
+    EXPECT_DOUBLE_EQ(mean_key_tiles(k, s, bm, bn, 1 << 20), want);
+    const double sampled = mean_key_tiles(k, s, bm, bn, 8);  // causal: row i sees i * bm / bn + 1 tiles
+    EXPECT_GT(sampled, 0.0);
+    EXPECT_NEAR(sampled, want, 0.25 * want + 1);
+  }
+  const KernelSpec grouped = make_kernel("frame_local", "grouped", nullptr, reftest::kFrameKey, nullptr, 16, 8);
+  try {
+    mean_key_tiles(grouped, Shape::video({5, 3, 4, {}}), 16, 8);
+    ADD_FAILURE() << "a grouped kernel was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("frame_local"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ReferenceBlockMap, FrameGroupsWithoutMaskAreExact) {
   // Grouped by frame, no mask: a tile pair is full iff both tiles lie in one and the same frame,
   // empty iff their frame ranges are disjoint.

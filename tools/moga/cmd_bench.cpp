@@ -65,7 +65,7 @@ struct BenchArgs {
   std::string peer;
   bool no_peers = false;
   int peer_timeout_s = 300;
-  bool router_wgmma = false;
+  std::string router = "auto";  // --router: AttentionOptions::router_mma
   bool fp8 = false;
   std::string variant;  // --variant: every kernel on this registry row
 };
@@ -78,7 +78,7 @@ std::string command_line(const BenchArgs& a) {
   for (const auto& p : a.params) s += " --param " + p;
   s += fmt::format(" --heads {} --head-dim {} --iters {} --d-model {}", a.heads, a.head_dim, a.iters, a.d_model);
   if (a.no_peers) s += " --no-peers";
-  if (a.router_wgmma) s += " --router-wgmma";
+  if (a.router != "auto") s += " --router " + a.router;
   if (a.fp8) s += " --fp8";
   if (!a.variant.empty()) s += " --variant " + a.variant;
   return s;
@@ -194,7 +194,8 @@ json bench_ours(const CompiledFile& f, const Problem& p, const BenchArgs& a) {
   dev.make_current();
   const rt::AttentionShape& s = p.attn;
   rt::AttentionOptions opts = variant_options(a.variant);
-  opts.router_wgmma = a.router_wgmma;
+  opts.router_mma = a.router == "wgmma" ? rt::RouterMma::Wgmma : a.router == "mma.sync" ? rt::RouterMma::MmaSync
+                                                                                       : rt::RouterMma::Auto;
   if (a.fp8) opts.precision = rt::Precision::Fp8;
   rt::PatternAttention attn(f.pattern, opts);
   Inputs in = make_inputs(attn, s, a.d_model, 1234);
@@ -428,8 +429,9 @@ Command register_bench(CLI::App& app) {
   sub->add_option("--json", a->json_out, "write the result (date, device, commit, command, ours, peers) here");
   sub->add_option("--peer", a->peer, "the peer script (default: bench/peers/pattern_peer.py)");
   sub->add_flag("--no-peers", a->no_peers, "do not run the PyTorch peers");
-  sub->add_flag("--router-wgmma", a->router_wgmma,
-                "the router on warpgroup MMA (AttentionOptions::router_wgmma)");
+  sub->add_option("--router", a->router,
+                  "the router's MMA: auto (warpgroup MMA above 64 groups), mma.sync or wgmma (AttentionOptions::router_mma)")
+      ->check(CLI::IsMember({"auto", "mma.sync", "wgmma"}));
   sub->add_option("--peer-timeout-s", a->peer_timeout_s, "kill the peer after this many seconds");
   sub->add_flag("--fp8", a->fp8, "ours in FP8 (e4m3) attention (Hopper, head dim 128); the peers stay bf16");
   sub->add_option("--variant", a->variant,

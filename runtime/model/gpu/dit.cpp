@@ -255,6 +255,9 @@ GpuMemory estimate_gpu_memory(const ModelConfig& c, long long N, int M, int n_co
   // FP8 attention: e4m3 q, k and V^T of N H D bytes each per copy set (GpuMemoryOptions); without this term
   // the estimate was 19% under the measured peak at 187,200 tokens (session 5: 10.58 vs 13.12 GiB).
   m.other += (size_t)3 * o.fp8_attention_copies * align256((size_t)N * c.dim);
+  // sm90.tma.sorted on a gathered kernel: bf16 q, k, v of N H D elements in its sorted order (attention.cpp
+  // sorted_copies; the groups' padding adds at most M x 127 rows)
+  m.other += (size_t)3 * o.bf16_sorted_copies * align256((size_t)N * c.dim * 2);
   return m;
 }
 

@@ -50,12 +50,14 @@ struct GpuMemory {
                            // modules (margin)
   size_t total() const { return weights + activations + contexts + other; }
 };
-// The terms that depend on the precisions: FP8 GEMMs, and FP8 attention's e4m3 copies of q, k and V^T, one set
-// per FP8 kernel with a gather (routed or keyed, in its sorted order) and one shared by the FP8 kernels without
-// (the token order; runtime/attention/attention.h, Precision).
+// The terms that depend on the precisions and rows: FP8 GEMMs, FP8 attention's e4m3 copies of q, k and V^T, one
+// set per FP8 kernel with a gather (routed or keyed, in its sorted order) and one shared by the FP8 kernels
+// without (the token order; runtime/attention/attention.h, Precision), and the bf16 q, k, v copies of a gathered
+// kernel on sm90.tma.sorted (registry.h).
 struct GpuMemoryOptions {
   bool gemm_fp8 = false;
   int fp8_attention_copies = 0;
+  int bf16_sorted_copies = 0;  // bf16 q, k, v in a gathered kernel's sorted order (sm90.tma.sorted), per kernel
 };
 GpuMemory estimate_gpu_memory(const ModelConfig& c, long long tokens, int router_groups, int n_contexts,
                               const GpuMemoryOptions& o = {});

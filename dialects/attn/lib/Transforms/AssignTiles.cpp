@@ -55,6 +55,11 @@ struct AttnAssignTiles : mlir::attn::impl::AttnAssignTilesBase<AttnAssignTiles> 
       traits.masked = !k.getMask().empty();
       traits.bias = !k.getBias().empty();
       traits.key_in_order = !k.getKey().empty() && !k.getRouting() && keyInTokenOrder(k.getKey());
+      if (Value r = k.getRouting())
+        if (auto route = r.getDefiningOp<RouteOp>()) {
+          traits.route_groups = static_cast<int>(route.getGroups());
+          traits.route_topk = static_cast<int>(route.getTopk());
+        }
       const moga::rt::HopperPlan hp = moga::rt::default_hopper_plan(traits);
       SmallVector<Attribute> dims;
       for (int d : hp.head_dims) dims.push_back(i64(d));
