@@ -188,6 +188,7 @@ struct PatternAttention::Impl {
     int Ns = 0;     // length of the sorted order per batch item: N, or the padded length when align > 1
     bool static_done = false, ran = false;
     double key_tiles = -1;  // masked kernels on a ByKernel row: mean non-empty key tiles per item (static_prep)
+    PatternAttention::Grid grid;  // the last attention launch's (last_grid)
     CUdeviceptr wpack_src = 0;
     int wpack_d = -1;
     long long w_sk = 0, w_sn = 0;
@@ -1470,9 +1471,13 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
   const unsigned tq = (unsigned)((w.Ns + mk.t.block_m - 1) / mk.t.block_m);
   if (mk.v->engine == Engine::Wgmma) {  // one work item (b, h, q tile) per CTA, a 1-D grid (validate() bounds it)
     unsigned grid = tq * (unsigned)s.H * (unsigned)s.B;
+    w.grid = {grid, (long long)grid, false, false, w.key_tiles};
     if (persistent_grid(p, w, mk, s.N * p.topk) && sms > 0 && (unsigned)sms < grid) {
       grid = (unsigned)sms;
-      if (mk.v->scheduler != Scheduler::PersistentStatic) {  // dynamic scheduling
+      w.grid.ctas = grid;
+      w.grid.persistent = true;
+      w.grid.dynamic = mk.v->scheduler != Scheduler::PersistentStatic;
+      if (w.grid.dynamic) {
         if (!w.sched.b) {
           w.sched.ensure(2 * sizeof(int));
           w.sched.b->upload(std::vector<int>{0, 0});  // the kernel leaves it zero after every launch
@@ -1482,8 +1487,10 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
     }
     launch_ex(fn, grid, 1, 1, mk.v->threads(mk.t), mk.smem, stream, options->pdl, args);
   }
-  else
+  else {
+    w.grid = {tq * (unsigned)s.H * (unsigned)s.B, 0, false, false, w.key_tiles};
     launch_ex(fn, tq, (unsigned)s.H, (unsigned)s.B, mk.v->threads(mk.t), mk.smem, stream, options->pdl, args);
+  }
   phase("attention");
   if (topk_rows) {
     TopkCombineParams c{};
@@ -1893,6 +1900,13 @@ PatternAttention::Fp8Inputs PatternAttention::last_fp8_inputs(int ki, CUstream s
   r.vt = download<unsigned char>(c.vt, c.lay.vt_bytes);
   r.amax = download<float>(im.fp8_amax_buf, c.lay.amax_bytes / sizeof(float));
   return r;
+}
+
+PatternAttention::Grid PatternAttention::last_grid(int ki) const {
+  const Impl& im = *impl_;
+  if (!im.last) throw ArgumentError("last_grid: no run yet");
+  if (ki < 0 || ki >= (int)im.plan.size()) throw ArgumentError(fmt::format("last_grid: no kernel {}", ki));
+  return im.last->k[ki].grid;
 }
 
 PatternAttention::MapStats PatternAttention::last_block_map(int ki, CUstream stream) const {

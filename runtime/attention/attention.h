@@ -47,7 +47,8 @@
 //             two consumer warpgroups, 384 threads; Hopper only: the module is compiled for sm_90a); tiles
 //             128/128 with 3 stages by default, BN 64 and 2-4 stages through a tiles entry; block maps are
 //             built with its BM/BN. The rows differ in the grid: sm90.ws by kernel (persistent with dynamic
-//             scheduling for routed kernels with short groups and packed groups, else one CTA per work item),
+//             scheduling for routed kernels with short groups, packed groups and masked kernels of fewer
+//             than 64 key tiles an item, else one CTA per work item; last_grid() says which ran),
 //             sm90.ws.items, sm90.ws.persistent, sm90.ws.static (docs/performance.md, "v11").
 //   sm90.tma  attention_fwd_tma<moga_gen_P::K, D, 128, BN, S> (the same consumers, Q in shared memory, a TMA
 //             producer; tensor maps made per call, tma_maps.h) for kernels without a gather (dense,
@@ -357,6 +358,16 @@ class PatternAttention {
   };
   // Block map of kernel ki (dense kernels: every pair full) for the last run's shape.
   MapStats last_block_map(int ki, CUstream stream = nullptr) const;
+  // The grid kernel ki's attention launched with in the last run: CTAs, whether they were persistent (fewer
+  // than the work items, each CTA taking several) and then dynamic (an atomic counter) or static
+  // (round-robin); key_tiles: the mean key tiles per item the grid rule read for a masked kernel (-1: none).
+  struct Grid {
+    unsigned ctas = 0;
+    long long items = 0;  // work items (b, h, query tile) of the wgmma kernels; 0 for sm80.mma's 3-D grid
+    bool persistent = false, dynamic = false;
+    double key_tiles = -1;
+  };
+  Grid last_grid(int ki) const;
   // The e4m3 inputs FP8 kernel ki (registry row sm90.tma.fp8) read in the last run (fp8_prep.cuh): q8 [B][rows]
   // [H][128], k8 [B][rows_kv][H][128], vt8 [B][H][128][ldv] as raw e4m3 bytes, amax [3][B H]; rows in the
   // kernel's order (a gathered kernel's sorted order). ArgumentError when kernel ki did not run FP8.

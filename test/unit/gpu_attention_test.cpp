@@ -491,6 +491,29 @@ GPU_TEST(Full) { check(this, "full", seq_problem(2, 1000, 2, 128)); }
 GPU_TEST(Causal) { check(this, "causal", seq_problem(2, 1000, 2, 128)); }
 GPU_TEST(CausalHeadDim64) { check(this, "causal", seq_problem(2, 1000, 3, 64)); }
 GPU_TEST(SlidingWindow) { check(this, "sliding_window", seq_problem(2, 1000, 2, 128)); }
+
+// The grid rule of masked kernels (attention.cpp persistent_grid): a window of ~4 key tiles an item over more
+// items than SMs runs on a persistent grid with dynamic scheduling, is still right, and reports the mean key tiles
+// the rule read (ref::mean_key_tiles at the kernel's tiles); mma.sync keeps its 3-D grid.
+GPU_TEST(MaskedKernelOfFewKeyTilesRunsPersistent) {
+  PatternAttention attn(load_builtin("sliding_window"), opts());
+  const Problem p = seq_problem(2, 5001, 4, 128);
+  expect_close_public(run_public(attn, p), "sliding_window, persistent grid");
+  const PatternAttention::Grid g = attn.last_grid(0);
+  if (GetParam() == Engine::MmaSync) {
+    EXPECT_FALSE(g.persistent);
+    EXPECT_EQ(g.items, 0);
+    return;
+  }
+  const TileConfig t = attn.tiles(0, 128);
+  const double want = ref::mean_key_tiles(attn.spec().kernels[0], ref::Shape::seq(5001), t.block_m, t.block_n);
+  EXPECT_DOUBLE_EQ(g.key_tiles, want);
+  EXPECT_GT(want, 1.0);
+  EXPECT_LT(want, 8.0);  // (2 x 256 + 128) / 176 + 1: about 4
+  EXPECT_EQ(g.items, 2LL * 4 * ((5001 + t.block_m - 1) / t.block_m));
+  EXPECT_TRUE(g.persistent && g.dynamic) << g.ctas << " CTAs for " << g.items << " items";
+  EXPECT_LT((long long)g.ctas, g.items);
+}
 GPU_TEST(MogaDynamic) { check(this, "moga_dynamic", video_problem(2, 5, 13, 17, 2, 128)); }
 GPU_TEST(Stga) { check(this, "stga", video_problem(2, 5, 13, 17, 2, 128, {0, 3})); }
 GPU_TEST(StgaOneShot) { check(this, "stga", video_problem(1, 5, 13, 17, 2, 128)); }

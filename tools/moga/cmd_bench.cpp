@@ -241,12 +241,16 @@ json bench_ours(const CompiledFile& f, const Problem& p, const BenchArgs& a) {
     const ref::Grouping g = k.route ? groups[ki] : static_grouping(attn.spec(), ki, p.ref);
     const VisiblePairs v = count_visible(k, p.ref, g, 1LL << 28, 99 + ki);
     const rt::PatternAttention::MapStats m = attn.last_block_map(ki, stream);
+    const rt::PatternAttention::Grid grid = attn.last_grid(ki);
     const double tiles = std::max(1.0, (double)m.tq * m.tk);
     kernels.push_back({{"name", k.name}, {"structure", ref::structure_name(k.structure)},
                        {"engine", engine_note(attn, ki, s.D)}, {"visible_pairs", v.pairs},
                        {"visible_exact", v.exact}, {"visible_sampled_rel_err", v.sampled_rel_err},
                        {"density", v.density}, {"tiles_full", m.full / tiles}, {"tiles_partial", m.partial / tiles},
-                       {"tiles_empty", m.empty / tiles}});
+                       {"tiles_empty", m.empty / tiles},
+                       {"grid", {{"ctas", grid.ctas}, {"items", grid.items}, {"persistent", grid.persistent},
+                                 {"scheduler", grid.persistent ? (grid.dynamic ? "dynamic" : "static") : "one CTA per item"},
+                                 {"mean_key_tiles", grid.key_tiles}}}});
     pairs += v.pairs;
     exact &= v.exact;
   }
@@ -338,6 +342,16 @@ void report(json& r) {
   fmt::print("  {:<28} {:>10} {:>10} {:>9}\n", "", "layer ms", "kernel ms", "TFLOP/s");
   fmt::print("  {:<28} {:>10.3f} {:>10.3f} {:>9.1f}   (first call {:.0f} ms)\n", "moga", o["layer_ms"].get<double>(),
              o["kernel_ms"].get<double>(), o["layer_tflops"].get<double>(), o["first_call_ms"].get<double>());
+  for (const auto& k : o["kernels"]) {  // what ran: the row, its tiles and its grid
+    const json& g = k["grid"];
+    fmt::print("  kernel {:<21} {}, {} CTAs{}{}\n", k["name"].get<std::string>(), k["engine"].get<std::string>(),
+               g["ctas"].get<unsigned>(),
+               g["persistent"].get<bool>() ? fmt::format(" persistent ({}) over {} items", g["scheduler"].get<std::string>(),
+                                                         g["items"].get<long long>())
+                                           : std::string(),
+               g["mean_key_tiles"].get<double>() >= 0 ? fmt::format(", {:.1f} key tiles an item", g["mean_key_tiles"].get<double>())
+                                                      : std::string());
+  }
   if (o.contains("phases") && !o["phases"].empty()) {
     fmt::print("  phases (an event after each launch; sum {:.3f} ms; host enqueue {:.3f} ms):\n",
                o["phases_total_ms"].get<double>(), o["host_enqueue_ms"].get<double>());
