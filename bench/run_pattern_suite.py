@@ -135,8 +135,10 @@ def main():
         for r in json.load(open(result_path)).get("rows", []):
             if not r.get("check", "").startswith("skipped") and r.get("bench") != "skipped: budget":
                 done[r["pattern"]] = r
-    commit = os.environ.get("MOGA_COMMIT") or subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True).stdout.strip() or "unknown"
+    # "-dirty": tracked files differ from the commit, so the binaries may be of another tree than it
+    commit = os.environ.get("MOGA_COMMIT") or subprocess.run(
+        ["git", "-C", ROOT, "describe", "--always", "--dirty", "--exclude=*", "--abbrev=7"], stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True).stdout.strip() or "unknown"
     result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
               "commit": commit, "command": " ".join(sys.argv), "budget_s": a.budget_s, "rows": [],
               "variant": a.variant or "default"}

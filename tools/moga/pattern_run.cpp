@@ -276,7 +276,8 @@ std::string git_commit_of(const std::string& path) {
   std::error_code ec;
   const auto dir = std::filesystem::absolute(path, ec).parent_path();
   // The command line is ours (a quoted folder), not the user's text: no shell injection beyond the path.
-  std::string cmd = "git -C '" + dir.string() + "' rev-parse --short HEAD 2>/dev/null";
+  // "-dirty": tracked files differ from the commit (the run may be of an uncommitted tree)
+  std::string cmd = "git -C '" + dir.string() + "' describe --always --dirty '--exclude=*' --abbrev=7 2>/dev/null";
   if (dir.string().find('\'') != std::string::npos) return "unknown";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return "unknown";

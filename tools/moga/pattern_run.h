@@ -123,7 +123,8 @@ rt::LoadedPattern single_kernel(const CompiledFile& f, int ki);
 
 // UTC "2026-12-01T22:30:00Z".
 std::string utc_now();
-// $MOGA_COMMIT, else `git rev-parse --short HEAD` of the tree holding `path`, else "unknown".
+// $MOGA_COMMIT, else the short commit of the tree holding `path` (`git describe --always --dirty`: "-dirty" when
+// tracked files differ from it), else "unknown".
 std::string git_commit_of(const std::string& path);
 
 }  // namespace moga::cli
