@@ -71,6 +71,26 @@ TEST(TuneSelect, RuntimeUsesTheTunedBestElseTheDefault) {
   const tune::Choice c = tune::best_config(k, shape, db, tune::DeviceLimits::assumed_h100(), opt.versions);
   EXPECT_TRUE(c.config.wgmma()) << c.config.id();
 
+  // A gathered kernel's untuned default is its plan (moga_dynamic: a router of 5 groups on sm90.tma.sorted): a
+  // tuned sm90.ws 128/128/3 must be named (Auto would run the plan), a tuned plan needs no entry.
+  {
+    const rt::LoadedPattern dyn = rt::load_builtin("moga_dynamic");
+    const tune::KernelInfo kd = tune::kernel_info(nlohmann::json::parse(dyn.manifest_json), "moga_dynamic");
+    const tune::Shape vs = tune::Shape::make_video(1, 21, 30, 52, 12, 128);
+    ASSERT_EQ(kd.plan.variant, "sm90.tma.sorted");
+    runner.best = tune::Config::wgmma_kernel();
+    tune::tune(kd, vs, runner, db, quiet, opt);
+    rt::AttentionOptions ws = tune::tuned_attention_options(dyn, vs, {});
+    EXPECT_EQ(ws.variants["moga_dynamic"], "sm90.ws");
+    EXPECT_EQ(ws.tiles["moga_dynamic"].block_n, 128);
+    EXPECT_EQ(ws.tiles["moga_dynamic"].stages, 3);
+    runner.best = kd.plan;
+    tune::tune(kd, vs, runner, db, quiet, opt);
+    rt::AttentionOptions planned = tune::tuned_attention_options(dyn, vs, {});
+    EXPECT_EQ(planned.variants.count("moga_dynamic"), 0u);
+    EXPECT_EQ(planned.tiles.count("moga_dynamic"), 0u);
+  }
+
   // An explicit choice of the caller wins over the database.
   rt::AttentionOptions mine;
   mine.tiles["causal"] = rt::TileConfig{128, 128, 8, 2};
