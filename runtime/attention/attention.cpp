@@ -1511,9 +1511,6 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
 // ---- FP8 -------------------------------------------------------------------------------------------------
 
 const char* precision_name(Precision p) { return p == Precision::Fp8 ? "fp8" : "bf16"; }
-const char* router_mma_name(RouterMma r) {
-  return r == RouterMma::Wgmma ? "wgmma" : r == RouterMma::MmaSync ? "mma.sync" : "auto";
-}
 
 // FP8 (fp8_prep.cuh): the memset of the amax and the amax pass over q, k, v (in any order: the scales are
 // per (tensor, batch, head)); then per copy the quantization (PDL behind the previous launch).

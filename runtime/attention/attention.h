@@ -139,7 +139,6 @@ const char* precision_name(Precision p);  // "bf16", "fp8"
 
 // The MMA a routed kernel's router runs on (AttentionOptions::router_mma).
 enum class RouterMma { Auto, MmaSync, Wgmma };
-const char* router_mma_name(RouterMma r);  // "auto", "mma.sync", "wgmma"
 
 struct AttentionOptions {
   std::map<std::string, TileConfig> tiles;  // by kernel name; missing or 0 fields: the manifest's
