@@ -223,12 +223,7 @@ BlockMap build_block_map(const KernelSpec& k, const Shape& shape, const TokenOrd
 double mean_key_tiles(const KernelSpec& k, const Shape& shape, int bm, int bn, int sample) {
   if (k.grouped()) bad("mean_key_tiles: kernel '" + k.name + "' is grouped (its tiles follow its groups)");
   if (bm < 1 || bn < 1 || sample < 1) bad("mean_key_tiles: tiles and sample must be positive");
-  const int N = shape.N();
-  TokenOrder order;
-  order.B = 1, order.N = N, order.Ne = N;
-  order.perm.resize(N);
-  std::iota(order.perm.begin(), order.perm.end(), 0);
-  order.gid.assign(N, 0);
+  const TokenOrder order = token_order(single_group(1, shape.N()), false);
   const std::vector<TileSummary> qs = tile_summaries(order, shape, bm);
   const std::vector<TileSummary> ks = tile_summaries(order, shape, bn, /*key_side=*/true);
   std::unique_ptr<TileEvaluator> tev;

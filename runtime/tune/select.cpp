@@ -27,13 +27,11 @@ rt::AttentionOptions tuned_attention_options(const rt::LoadedPattern& pattern, c
   for (const KernelInfo& k : all_kernels(manifest)) {
     if (base.tiles.count(k.kernel)) continue;  // the caller's explicit choice wins
     const Choice c = best_config(k, shape, db, limits, versions);
-    // The untuned wgmma default is what Engine::Auto runs without entries (heuristic_default: sm90.tma for
-    // kernels without a gather, the manifest's plan for gathered ones); a tuned result equal to it is left
-    // without entries too; anything else is named: a tiles entry (without a variant entry it selects sm80.mma)
-    // and, for a wgmma row, the variant (so a tuned sm90.ws for a router whose plan is sm90.tma.sorted is kept).
-    const std::optional<Config> auto_runs = heuristic_default(k, build_space(k, shape.D, limits), limits);
-    const bool autos = c.source == Source::Default ? c.config.wgmma()
-                                                   : c.config.wgmma() && auto_runs && c.config == *auto_runs;
+    // A wgmma choice equal to what Engine::Auto runs without entries (heuristic_default: sm90.tma for kernels
+    // without a gather, the manifest's plan for gathered ones; the untuned default is that choice) is left
+    // without entries; anything else is named: a tiles entry (without a variant entry it selects sm80.mma) and,
+    // for a wgmma row, the variant (so a tuned sm90.ws for a router whose plan is sm90.tma.sorted is kept).
+    const bool autos = c.config.wgmma() && c.config == heuristic_default(k, build_space(k, shape.D, limits), limits);
     if (!autos) {
       base.tiles[k.kernel] = rt::TileConfig{c.config.block_m, c.config.block_n, c.config.warps, c.config.stages};
       if (c.config.wgmma()) base.variants[k.kernel] = c.config.variant;
