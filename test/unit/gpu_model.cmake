@@ -3,5 +3,5 @@
 if(TARGET moga_model)
   moga_unit_test(moga_gpu_model_tests
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/gpu_model_test.cpp
-    LIBS moga_model)
+    LIBS moga_model moga_gemm)
 endif()

@@ -28,7 +28,7 @@
 #include "runtime/model/config.h"
 #include "runtime/model/cpu/dit.h"
 #include "runtime/model/gpu/dit.h"
-#include "runtime/model/gpu/gemm.h"
+#include "runtime/gemm/gemm.h"
 #include "runtime/model/gpu/row_kernels.h"
 #include "runtime/model/run.h"
 #include "runtime/model/weights.h"
@@ -337,8 +337,8 @@ TEST(GpuModel, GemmEpilogues) {
   dX.upload(to_bf(X));
   dW.upload(to_bf(Wt));
   db.upload(to_bf(b));
-  gpu::Gemm gemm;
-  for (gpu::Epilogue e : {gpu::Epilogue::Bias, gpu::Epilogue::GeluBias}) {
+  gemm::Gemm gemm;
+  for (gemm::Epilogue e : {gemm::Epilogue::Bias, gemm::Epilogue::GeluBias}) {
     dY.fill_bytes(0xff);
     gemm.linear(dW.ptr(), db.ptr(), out, in, dX.ptr(), in, rows, dY.ptr(), out, e, nullptr);
     jit::Device::get().synchronize();
@@ -352,11 +352,11 @@ TEST(GpuModel, GemmEpilogues) {
       for (int o = 0; o < out; ++o) {
         double s = round_bf(b[o]);
         for (int i = 0; i < in; ++i) s += (double)round_bf(X[(size_t)r * in + i]) * round_bf(Wt[(size_t)o * in + i]);
-        if (e == gpu::Epilogue::GeluBias) s = 0.5 * s * (1.0 + std::tanh(0.7978845608028654 * (s + 0.044715 * s * s * s)));
+        if (e == gemm::Epilogue::GeluBias) s = 0.5 * s * (1.0 + std::tanh(0.7978845608028654 * (s + 0.044715 * s * s * s)));
         ref[(size_t)r * out + o] = (float)s;
       }
     const double err = rel_l2(y, ref);
-    std::printf("linear %s: relative L2 %.2e\n", e == gpu::Epilogue::Bias ? "bias" : "gelu+bias", err);
+    std::printf("linear %s: relative L2 %.2e\n", e == gemm::Epilogue::Bias ? "bias" : "gelu+bias", err);
     EXPECT_LE(err, 1e-2);
   }
 }
@@ -428,10 +428,10 @@ TEST(GpuModel, Fp8LinearMatchesReference) {
     check_quant(X, rows, in, 1, g8, gs, &gq);
   }
   // (2) the GEMM
-  gpu::Gemm gemm;
-  for (gpu::Epilogue e : {gpu::Epilogue::None, gpu::Epilogue::Bias}) {
+  gemm::Gemm gemm;
+  for (gemm::Epilogue e : {gemm::Epilogue::None, gemm::Epilogue::Bias}) {
     dY.fill_bytes(0xff);
-    gemm.linear_fp8(dW8.ptr(), dWs.ptr(), e == gpu::Epilogue::Bias ? db.ptr() : 0, out, in, dX8.ptr(), in, dXs.ptr(), rows,
+    gemm.linear_fp8(dW8.ptr(), dWs.ptr(), e == gemm::Epilogue::Bias ? db.ptr() : 0, out, in, dX8.ptr(), in, dXs.ptr(), rows,
                     dY.ptr(), out, e, nullptr);
     jit::Device::get().synchronize();
     const std::vector<uint16_t> yb = dY.download<uint16_t>();
@@ -442,7 +442,7 @@ TEST(GpuModel, Fp8LinearMatchesReference) {
     }
     for (int r = 0; r < rows; ++r)
       for (int o = 0; o < out; ++o) {
-        double sq = e == gpu::Epilogue::Bias ? b[o] : 0.0, s = sq;
+        double sq = e == gemm::Epilogue::Bias ? b[o] : 0.0, s = sq;
         for (int i = 0; i < in; ++i) {
           sq += xq[(size_t)r * in + i] * wq[(size_t)o * in + i];
           s += (double)X[(size_t)r * in + i] * Wt[(size_t)o * in + i];
@@ -451,11 +451,11 @@ TEST(GpuModel, Fp8LinearMatchesReference) {
       }
     const double eq = rel_l2(y, ref_q), ef = rel_l2(y, ref);
     std::printf("fp8 linear %s: relative L2 %.2e vs float64 on the e4m3 operands, %.2e vs float64 on bf16 (FP8's error)\n",
-                e == gpu::Epilogue::Bias ? "bias" : "no epilogue", eq, ef);
+                e == gemm::Epilogue::Bias ? "bias" : "no epilogue", eq, ef);
     EXPECT_LE(eq, 1e-2);
     EXPECT_LE(ef, 6e-2);
     for (int o = 0; o < out; ++o)  // the zero row
-      EXPECT_EQ(y[(size_t)7 * out + o], e == gpu::Epilogue::Bias ? round_bf(b[o]) : 0.f) << "zero row, channel " << o;
+      EXPECT_EQ(y[(size_t)7 * out + o], e == gemm::Epilogue::Bias ? round_bf(b[o]) : 0.f) << "zero row, channel " << o;
   }
 }
 

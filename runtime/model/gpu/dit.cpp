@@ -18,7 +18,7 @@
 #include "runtime/model/cpu/dit.h"
 #include "runtime/model/cpu/embedding.h"
 #include "runtime/model/cpu/rope.h"
-#include "runtime/model/gpu/gemm.h"
+#include "runtime/gemm/gemm.h"
 #include "runtime/model/gpu/row_kernels.h"
 #include "runtime/model/router_calibration.h"
 #include "runtime/parallel/nccl_comm.h"
@@ -28,6 +28,11 @@
 #include "runtime/parallel/ulysses_gpu.h"
 
 namespace moga::model::gpu {
+
+using gemm::Epilogue;
+using gemm::GemmArgs;
+using gemm::InType;
+using gemm::OutType;
 
 namespace {
 

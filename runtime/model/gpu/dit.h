@@ -36,9 +36,13 @@ namespace moga::parallel {
 class Communicator;
 }
 
+namespace moga::gemm {
+class Gemm;
+}
+
 namespace moga::model::gpu {
 
-class Gemm;
+using gemm::Gemm;
 
 // What the GPU backend allocates for one forward at N tokens (weights + activations + scratch); the
 // same arithmetic as the allocations in GpuDiT (checked by the tests against the device's usage).

@@ -1,4 +1,4 @@
-#include "runtime/model/gpu/gemm.h"
+#include "runtime/gemm/gemm.h"
 
 #include <cublasLt.h>
 #include <fmt/format.h>
@@ -7,7 +7,7 @@
 
 #include "runtime/jit/module.h"
 
-namespace moga::model::gpu {
+namespace moga::gemm {
 
 namespace {
 
@@ -201,4 +201,4 @@ void Gemm::linear_fp8(CUdeviceptr W8, CUdeviceptr w_scale, CUdeviceptr bias, int
   run(a, stream);
 }
 
-}  // namespace moga::model::gpu
+}  // namespace moga::gemm

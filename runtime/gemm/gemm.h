@@ -21,7 +21,7 @@
 #include <memory>
 #include <string>
 
-namespace moga::model::gpu {
+namespace moga::gemm {
 
 enum class Epilogue { None, Bias, GeluBias };
 enum class OutType { BF16, F32 };
@@ -76,4 +76,4 @@ class Gemm {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace moga::model::gpu
+}  // namespace moga::gemm
