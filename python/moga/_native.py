@@ -1,12 +1,12 @@
-"""Imports the extension with a readable error when it is missing or cannot load libnvrtc."""
+"""Imports the extension with a readable error when it is missing or cannot load libnvrtc / libcublasLt."""
 try:
     from . import _moga  # noqa: F401
 except ImportError as e:  # pragma: no cover - depends on the installation
     msg = str(e)
     hint = ""
-    if "libnvrtc" in msg:
-        hint = (" (the extension needs the CUDA toolkit's libnvrtc.so.13: add its folder, e.g. "
-                "/usr/local/cuda/lib64, to LD_LIBRARY_PATH)")
+    if "libnvrtc" in msg or "libcublasLt" in msg:
+        hint = (" (the extension needs the CUDA toolkit's libnvrtc.so.13 and libcublasLt.so.13: add its folder, "
+                "e.g. /usr/local/cuda/lib64, to LD_LIBRARY_PATH, or import torch first)")
     elif "_moga" in msg:
         import os
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "kernels_src/cuda/router_bwd.cuh"
+#include "runtime/gemm/gemm.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/jit.h"
@@ -15,29 +16,26 @@ namespace moga::rt {
 
 namespace {
 const std::string kSource = "#include \"router_bwd.cuh\"\n";
-const char* kExprs[] = {"moga::router_bwd_hist_kernel",
-                        "moga::router_bwd_gemm_kernel<true, true, 64>",    // logits = x W
-                        "moga::router_bwd_gemm_kernel<false, true, 64>",   // dx = dl W^T
-                        "moga::router_bwd_gemm_kernel<true, false, 64>",   // dW partials = x^T dl
-                        "moga::router_bwd_softmax_kernel",
-                        "moga::router_bwd_loss_kernel",
-                        "moga::router_bwd_reduce_kernel",
-                        "moga::router_bwd_gemm_kernel<true, true, 16>",    // logits, M <= 16
-                        "moga::router_bwd_gemm_kernel<true, false, 16>"};  // dW partials, M <= 16
-constexpr int kExprCount = sizeof(kExprs) / sizeof(kExprs[0]);
-constexpr int kSplitK = 512;  // tokens per dW partial
+const char* kExprs[] = {"moga::router_bwd_hist_kernel", "moga::router_bwd_pack_w_kernel",
+                        "moga::router_bwd_softmax_kernel", "moga::router_bwd_loss_kernel",
+                        "moga::router_bwd_fold_kernel"};
+enum { kHist, kPack, kSoftmax, kLoss, kFold, kExprCount };
+static_assert(sizeof(kExprs) / sizeof(kExprs[0]) == kExprCount);
 
-void launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, CUstream st, void** args) {
-  CU_CHECK(jit::driver().cuLaunchKernel(f, gx, gy, gz, 256, 1, 1, 0, st, args, nullptr));
+void launch(CUfunction f, unsigned gx, CUstream st, void** args) {
+  CU_CHECK(jit::driver().cuLaunchKernel(f, gx, 1, 1, 256, 1, 1, 0, st, args, nullptr));
 }
 unsigned cdiv(long long a, long long b) { return (unsigned)((a + b - 1) / b); }
+long long round_up(long long a, long long b) { return (a + b - 1) / b * b; }
 }  // namespace
 
 struct RouterBackward::Impl {
   jit::CompiledKernel ck;
   std::unique_ptr<jit::Module> mod;
   CUfunction f[kExprCount] = {};
-  std::unique_ptr<jit::DeviceBuffer> dl, counts, psum, part, lpart;
+  // wp: [W^T; W^T] bf16 [2M][d]; lg: the logits [T][ldl]; hl: [hi | lo] bf16 [T][ldh]; r: x^T [hi | lo] [2M][d]
+  std::unique_ptr<jit::DeviceBuffer> wp, lg, hl, r, counts, psum;
+  gemm::Gemm gemm;  // cuBLASLt: its handle and workspace on the first run
   PhaseTimer timer;
   jit::CompileOptions options(const RouterBackwardOptions& o) const {
     jit::CompileOptions c;
@@ -88,6 +86,12 @@ void RouterBackward::validate(const RouterBackwardArgs& a) const {
                                     x.strides[0], N, x.strides[1], x.describe()));
   if (B * N >= (int64_t(1) << 31) || B * N * x.strides[1] >= (int64_t(1) << 40))
     throw ArgumentError(fmt::format("x: {} tokens is too many for one call", B * N));
+  // cuBLASLt reads x as a bf16 operand: d_model and the strides multiples of 8 elements, the pointer 16-byte
+  // aligned (what the forward's router asks of x too)
+  expect_router_x(x, "x", B, N);
+  if (B * N > 1 && x.strides[1] < d)
+    throw ArgumentError(fmt::format("x: the token stride {} is below d_model {} (rows overlap), got {}", x.strides[1],
+                                    d, x.describe()));
   expect_router_w(a.w, "w", d, M_);
   if (!a.routing.gid || a.routing.gid % 4)
     throw ArgumentError("routing.gid: missing or not 4-byte aligned (device int32 [B][N][k], the forward's routing)");
@@ -112,82 +116,96 @@ void RouterBackward::run(const RouterBackwardArgs& a, CUstream stream) {
   jit::Device::get().make_current();
   Impl& im = *impl_;
   im.load(options_);
-  const int T = (int)(a.x.shape[0] * a.x.shape[1]), d = (int)a.x.shape[2], M = M_;
+  int T = (int)(a.x.shape[0] * a.x.shape[1]), d = (int)a.x.shape[2], M = M_;  // (kernel arguments: not const)
   const long long xs = a.x.strides[1];
   const bool balance = options_.balance_weight > 0;
+  const jit::Driver& drv = jit::driver();
+  if (T == 0) {  // no token: dW = 0 (dx and dlogits are empty), the balance loss 0
+    CU_CHECK(drv.cuMemsetD32Async(a.dw, 0, (size_t)d * M, stream));
+    if (a.balance_loss) CU_CHECK(drv.cuMemsetD32Async(a.balance_loss, 0, 1, stream));
+    return;
+  }
+  // Leading dimensions padded to 16 bytes (cuBLASLt's vectorised kernels): the logits' float32 rows to 4, the
+  // bf16 [hi | lo] rows to 8 elements (d is a multiple of 8: validate()).
+  const int ldl = (int)round_up(M, 4), ldh = (int)round_up(2 * M, 8);
 
   RouterBwdParams p{};
-  p.dl = a.dlogits ? reinterpret_cast<float*>(a.dlogits) : im.buf<float>(im.dl, (size_t)T * M * 4);
+  p.logits = im.buf<float>(im.lg, (size_t)T * ldl * 4);
+  p.dl = reinterpret_cast<float*>(a.dlogits);
+  p.hl = im.buf<unsigned short>(im.hl, (size_t)T * ldh * 2);
   p.gid = reinterpret_cast<const int*>(a.routing.gid);
   p.dgate = reinterpret_cast<const float*>(a.dgate);
-  p.T = T, p.M = M, p.k = k_;
+  p.T = T, p.M = M, p.k = k_, p.ldl = ldl, p.ldh = ldh;
   p.balance_weight = (float)options_.balance_weight;
   const unsigned sblocks = std::min<unsigned>(cdiv(T, 8), 1024);
+  const CUdeviceptr wp = (CUdeviceptr)im.buf<unsigned short>(im.wp, (size_t)2 * M * d * 2);
   PhaseTimer& tm = im.timer;
   tm.enabled = options_.time_phases;
   tm.start();
   if (balance) {
     tm.mark("group counts", stream);
     int* counts = im.buf<int>(im.counts, (size_t)M * 4);
-    CU_CHECK(jit::driver().cuMemsetD32Async((CUdeviceptr)counts, 0, M, stream));
+    CU_CHECK(drv.cuMemsetD32Async((CUdeviceptr)counts, 0, M, stream));
     p.counts = counts;
     p.psum = im.buf<float>(im.psum, (size_t)sblocks * M * 4);
     p.loss = reinterpret_cast<float*>(a.balance_loss);
     void* args[] = {&p};
-    launch(im.f[0], std::min<unsigned>(cdiv((long long)T * k_, 256), 4096), 1, 1, stream, args);
+    launch(im.f[kHist], std::min<unsigned>(cdiv((long long)T * k_, 256), 1024), stream, args);
   }
-  // fi: the 64 x 64 instantiation; fi16 (or -1): the 256 x 16 one, taken when n <= 16 (router_bwd.cuh)
-  auto gemm = [&](int fi, int fi16, const void* A, long long sa0, long long sa1, const void* Bm, long long sb0,
-                  long long sb1, float* C, long long ldc, int m, int n, int k, int k_split, bool acc) {
-    RouterGemmParams g{A, Bm, C, sa0, sa1, sb0, sb1, ldc, (long long)m * ldc, m, n, k, k_split, acc ? 1 : 0};
-    void* args[] = {&g};
-    const bool skinny = fi16 >= 0 && n <= 16;
-    const int tn = skinny ? 16 : 64, tmr = 4096 / tn;
-    launch(im.f[skinny ? fi16 : fi], cdiv(n, tn), cdiv(m, tmr), cdiv(k, k_split), stream, args);
-  };
-  auto reduce = [&](const float* part, float* out, long long n, int splits) {
-    void* args[] = {&part, &out, &n, &splits};
-    launch(im.f[6], std::min<unsigned>(cdiv(n, 256), 4096), 1, 1, stream, args);
-  };
-  const void* x = reinterpret_cast<const void*>(a.x.ptr);
-  const void* w = reinterpret_cast<const void*>(a.w.ptr);
-  const long long w0 = a.w.strides[0], w1 = a.w.strides[1];
-  tm.mark("logits = x W", stream);
+  tm.mark("pack [W^T; W^T] (bf16 [2M][d])", stream);
   {
-    // logits = x W; skinny (M <= 16): T / 256 row blocks, so the d_model sum is split (fixed-order reduce) until
-    // there are ~4 blocks per SM's worth
-    const long long row_blocks = cdiv(T, M <= 16 ? 256 : 64);
-    const int want = (int)std::clamp<long long>(512 / std::max<long long>(row_blocks, 1), 1, 8);
-    const int ks = (int)((cdiv(d, want) + 15) / 16 * 16), lsplits = (int)cdiv(d, ks);
-    if (lsplits == 1) {
-      gemm(1, 7, x, xs, 1, w, w0, w1, p.dl, M, T, M, d, d, false);
-    } else {
-      float* lp = im.buf<float>(im.lpart, (size_t)lsplits * T * M * 4);
-      gemm(1, 7, x, xs, 1, w, w0, w1, lp, M, T, M, d, ks, false);
-      reduce(lp, p.dl, (long long)T * M, lsplits);
-    }
+    const void* w = reinterpret_cast<const void*>(a.w.ptr);
+    long long s0 = a.w.strides[0], s1 = a.w.strides[1];
+    void* dst = reinterpret_cast<void*>(wp);
+    void* args[] = {&w, &s0, &s1, &dst, &d, &M};
+    launch(im.f[kPack], std::min<unsigned>(cdiv(2LL * M * d, 256), 1024), stream, args);
   }
-  tm.mark("softmax Jacobian", stream);
+  // Column-major throughout (gemm.h): x [T][d] row-major is the d x T matrix with ld xs; wp [2M][d] the d x 2M
+  // one with ld d (its first M columns are W); [hi | lo] [T][ldh] the ldh x T one.
+  gemm::GemmArgs g;
+  g.out = gemm::OutType::F32;
+  tm.mark("logits = x W (cuBLASLt)", stream);
+  g.transa = true, g.transb = false;  // logits^T (M x T) = W^T (M x d) . x^T (d x T)
+  g.m = M, g.n = T, g.k = d;
+  g.A = wp, g.lda = d;
+  g.B = a.x.ptr, g.ldb = xs;
+  g.D = (CUdeviceptr)p.logits, g.ldd = ldl;
+  im.gemm.run(g, stream);
+  tm.mark("softmax Jacobian, dl as bf16 hi + lo", stream);
   {
     void* args[] = {&p};
-    launch(im.f[4], sblocks, 1, 1, stream, args);
+    launch(im.f[kSoftmax], sblocks, stream, args);
   }
   if (p.loss) {
     tm.mark("balance loss", stream);
     int blocks = (int)sblocks;
     void* args[] = {&p, &blocks};
-    launch(im.f[5], 1, 1, 1, stream, args);
+    launch(im.f[kLoss], 1, stream, args);
   }
-  // dx = dl W^T: B(k = m, j) = W[j][m]
-  tm.mark("dx = dl W^T", stream);
-  gemm(2, -1, p.dl, M, 1, w, w1, w0, reinterpret_cast<float*>(a.dx), d, T, d, M, M, a.accumulate_dx);
-  // dW = x^T dl: A(i = feature, k = token) = x[token][feature], split-K partials then a fixed-order sum
-  int splits = (int)cdiv(T, kSplitK);
-  float* part = im.buf<float>(im.part, (size_t)splits * d * M * 4);
-  tm.mark("dW partials = x^T dl", stream);
-  gemm(3, 8, x, 1, xs, p.dl, M, 1, part, M, d, M, T, kSplitK, false);
-  tm.mark("dW reduce", stream);
-  reduce(part, reinterpret_cast<float*>(a.dw), (long long)d * M, splits);
+  tm.mark("dx = [hi | lo] [W^T; W^T] (cuBLASLt)", stream);
+  g.transa = false, g.transb = false;  // dx^T (d x T) = [W | W] (d x 2M) . [hi | lo]^T (2M x T)
+  g.m = d, g.n = T, g.k = 2 * M;
+  g.A = wp, g.lda = d;
+  g.B = (CUdeviceptr)p.hl, g.ldb = ldh;
+  g.D = a.dx, g.ldd = d;
+  g.beta = a.accumulate_dx ? 1.f : 0.f;
+  im.gemm.run(g, stream);
+  g.beta = 0.f;
+  tm.mark("dW = x^T [hi | lo] (cuBLASLt)", stream);
+  float* r = im.buf<float>(im.r, (size_t)2 * M * d * 4);
+  g.transa = false, g.transb = true;  // R (d x 2M) = x^T (d x T) . [hi | lo] (T x 2M); cuBLASLt splits T itself
+  g.m = d, g.n = 2 * M, g.k = T;
+  g.A = a.x.ptr, g.lda = xs;
+  g.B = (CUdeviceptr)p.hl, g.ldb = ldh;
+  g.D = (CUdeviceptr)r, g.ldd = d;
+  im.gemm.run(g, stream);
+  tm.mark("dW fold: hi part + lo part", stream);
+  {
+    const float* rp = r;
+    float* dw = reinterpret_cast<float*>(a.dw);
+    void* args[] = {&rp, &dw, &d, &M};
+    launch(im.f[kFold], std::min<unsigned>(cdiv((long long)d * M, 256), 1024), stream, args);
+  }
   tm.mark("end", stream);
 }
 

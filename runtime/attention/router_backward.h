@@ -14,15 +14,23 @@
 // reference's definition (runtime/reference/backward.h).
 //
 // Arguments: x bf16 [B, N, d] with d contiguous and its batch stride N times its token stride (the tokens one
-// [B N, d] matrix); W bf16 [d, M], any strides; gid int32 and prob float32 [B][N][k] (the forward's routing,
-// RouterInputs::Given; prob is not read: p is recomputed); dgate float32 [B][N][k] or 0 (the balance loss alone).
+// [B N, d] matrix); d and the strides multiples of 8 elements, the pointer 16-byte aligned (cuBLASLt's bf16
+// operand; the forward's router asks the same of x); W bf16 [d, M], any strides (packed per call); gid int32 and
+// prob float32 [B][N][k] (the forward's routing, RouterInputs::Given; prob is not read: p is recomputed); dgate
+// float32 [B][N][k] or 0 (the balance loss alone).
 // Outputs, float32 and contiguous: dx [B][N][d] (written, or added to when accumulate_dx: several routed kernels
 // share x), dW [d][M] (written), dlogits [B][N][M] (optional), balance_loss [1] (optional; needs
 // balance_weight > 0). Group ids outside [0, M) are ignored (AttentionBackward checks them).
 //
-// Kernels: kernels_src/cuda/router_bwd.cuh (SIMT GEMMs with float32 accumulation, a warp per token for the
-// softmax Jacobian, split-K partials for dW reduced in a fixed order): deterministic, bit-identical across runs.
-// Compiled once per process (NVRTC, cached on disk); no pattern code. Threads: one object per stream.
+// Kernels: the three products on cuBLASLt (runtime/gemm: bf16 operands, float32 accumulation and output):
+// logits = x W; dl split into two bf16 parts hi = bf16(dl), lo = bf16(dl - hi) (dl to ~2^-17 relative), then
+// dx = [hi | lo] [W^T; W^T] (one GEMM of k = 2M, beta = 1 when accumulate_dx) and dW = x^T [hi | lo] (k = T,
+// cuBLASLt's split-K) folded as dW = (x^T hi) + (x^T lo). The rest in kernels_src/cuda/router_bwd.cuh: the
+// packing of [W^T; W^T], a warp per token for the softmax Jacobian, the counts, the loss, the fold; compiled
+// once per process (NVRTC, cached on disk); no pattern code. Deterministic (fixed-order reductions; cuBLASLt
+// gives the same bits for the same shape on the same GPU and library). A cuBLASLt failure throws
+// std::runtime_error naming the call and its shape. Device memory: cuBLASLt's 32 MiB workspace and the
+// buffers of the largest call, per object. Threads: one object per stream.
 #pragma once
 
 #include <cuda.h>

@@ -15,10 +15,11 @@ void check(cublasStatus_t s, const char* what, const GemmArgs* a = nullptr) {
   if (s == CUBLAS_STATUS_SUCCESS) return;
   std::string shape;
   if (a)
-    shape = fmt::format(" (m={} n={} k={} batch={} trans {}{} lda={} ldb={} ldd={} in {} out {} epilogue {})", a->m, a->n,
-                        a->k, a->batch, a->transa ? 'T' : 'N', a->transb ? 'T' : 'N', a->lda, a->ldb, a->ldd,
+    shape = fmt::format(" (m={} n={} k={} batch={} trans {}{} lda={} ldb={} ldd={} in {} out {} epilogue {}{})", a->m,
+                        a->n, a->k, a->batch, a->transa ? 'T' : 'N', a->transb ? 'T' : 'N', a->lda, a->ldb, a->ldd,
                         a->in == InType::E4M3 ? "e4m3 (row/column scales)" : "bf16",
-                        a->out == OutType::BF16 ? "bf16" : "f32", (int)a->epi);
+                        a->out == OutType::BF16 ? "bf16" : "f32", (int)a->epi,
+                        a->beta != 0.f ? fmt::format(" beta={}", a->beta) : std::string());
   throw std::runtime_error(fmt::format("cuBLASLt: {} failed: {}{}", what, cublasLtGetStatusString(s), shape));
 }
 
@@ -162,7 +163,7 @@ void Gemm::run(const GemmArgs& a, CUstream stream) {
     check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa, sizeof(sa)), "set A_SCALE_POINTER", &a);
     check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sb, sizeof(sb)), "set B_SCALE_POINTER", &a);
   }
-  const float alpha = a.alpha, beta = 0.f;
+  const float alpha = a.alpha, beta = a.beta;
   void* D = reinterpret_cast<void*>(a.D);
   check(cublasLtMatmul(impl_->handle, p.desc, &alpha, reinterpret_cast<const void*>(a.A), p.la,
                        reinterpret_cast<const void*>(a.B), p.lb, &beta, D, p.ld, D, p.ld, &p.algo,

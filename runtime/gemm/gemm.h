@@ -4,7 +4,7 @@
 // scale per row of A and per column of B (cuBLASLt's outer-vector scaling, CUBLASLT_MATMUL_MATRIX_SCALE_
 // OUTER_VEC_32F: Hopper only, cuBLAS >= 12.9), i.e. per output channel of the weight and per token.
 //
-// Column-major, as cuBLASLt: D[m x n] = alpha * op(A) op(B) (+ bias[m] broadcast over columns).
+// Column-major, as cuBLASLt: D[m x n] = alpha * op(A) op(B) (+ beta * D) (+ bias[m] broadcast over columns).
 // A row-major activation X [rows][in] is the column-major in x rows matrix with ld = its row stride, and
 // a torch nn.Linear weight W [out][in] is the column-major in x out matrix: Y = X W^T + b is
 // gemm(transa = T, A = W, B = X) with m = out, n = rows, k = in (see Gemm::linear).
@@ -39,6 +39,7 @@ struct GemmArgs {
   OutType out = OutType::BF16;
   int batch = 1;
   float alpha = 1.f;
+  float beta = 0.f;  // D = alpha op(A) op(B) + beta D (D read as C: the router's accumulated dx); 0: D not read
   Epilogue epi = Epilogue::None;
   CUdeviceptr bias = 0;  // [m], bf16 for a bf16 output, f32 for f32
   // E4M3: A and B are e4m3 (transa = T, transb = N: cuBLASLt's FP8 layout rule), D = (A B) * scale_a[i] *

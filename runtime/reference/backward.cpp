@@ -225,66 +225,10 @@ void key_pass(KernelRun& r, std::vector<Worker>& workers, double* dk, double* dv
 // Pass 3: the router of routed kernel `ki` (router inputs given): dp -> dl -> dx, dW; the balance loss.
 void router_pass(const KernelSpec& k, int ki, const KernelRun& r, const Grouping& g, const RefInputs& in,
                  const BackwardOptions& opt, int threads, RefGrads& grads) {
-  const int B = in.B, N = g.N, M = k.route->groups, K = g.k, dm = in.d_model;
-  const float* W = in.router_weight[ki];
-  // p from x and W (route_tokens computes the logits; a given routing's gid still decides the groups).
-  const Grouping own = route_tokens(in.x, W, B, N, dm, M, k.route->topk);
-  const long long T = (long long)B * N;
-  std::vector<double> p((size_t)T * M);
-  for (long long t = 0; t < T; ++t) {
-    const double* l = own.logits.data() + t * M;
-    double mx = l[0], sum = 0;
-    for (int m = 1; m < M; ++m) mx = std::max(mx, l[m]);
-    for (int m = 0; m < M; ++m) sum += (p[t * M + m] = std::exp(l[m] - mx));
-    for (int m = 0; m < M; ++m) p[t * M + m] /= sum;
-  }
-  // Balance loss: F from the assignments used, P the mean probability.
-  std::vector<double> dbal(M, 0.0);
-  if (opt.balance_loss) {
-    std::vector<double> F(M, 0.0), P(M, 0.0);
-    for (long long t = 0; t < T; ++t)
-      for (int j = 0; j < K; ++j) F[g.gid[t * K + j]] += 1.0 / ((double)K * T);
-    for (long long t = 0; t < T; ++t)
-      for (int m = 0; m < M; ++m) P[m] += p[t * M + m] / (double)T;
-    for (int m = 0; m < M; ++m) {
-      grads.balance_loss += opt.balance_weight * M * F[m] * P[m];
-      dbal[m] = opt.balance_weight * M * F[m] / (double)T;
-    }
-  }
-  std::vector<double>& dW = grads.drouter_w[ki];
-  dW.assign((size_t)dm * M, 0.0);
-  std::vector<double>& dlog = grads.dlogits[ki];
-  dlog.assign((size_t)T * M, 0.0);
-  const int nthreads = detail::resolve_threads(threads);
-  // dl and dx per token (one writer each), then dW per row d summing the tokens in order: the same
-  // bits for any thread count.
-  std::vector<std::vector<double>> scratch(nthreads, std::vector<double>(M));
-  detail::parallel_for(T, nthreads, 16, [&](long long t, int wi) {
-    double* dp = scratch[wi].data();
-    double* dl = dlog.data() + t * M;
-    for (int m = 0; m < M; ++m) dp[m] = dbal[m];
-    if (k.route_gate)
-      for (int j = 0; j < K; ++j) dp[g.gid[t * K + j]] += r.dgate[t * K + j];
-    const double* pt = p.data() + t * M;
-    double pdp = 0;
-    for (int m = 0; m < M; ++m) pdp += pt[m] * dp[m];
-    for (int m = 0; m < M; ++m) dl[m] = pt[m] * (dp[m] - pdp);
-    double* dxt = grads.dx.data() + t * dm;
-    for (int d = 0; d < dm; ++d) {
-      const float* wr = W + (size_t)d * M;
-      double s = 0;
-      for (int m = 0; m < M; ++m) s += dl[m] * (double)wr[m];
-      dxt[d] += s;
-    }
-  });
-  detail::parallel_for(dm, nthreads, 1, [&](long long d, int) {
-    double* dWr = dW.data() + d * M;
-    for (long long t = 0; t < T; ++t) {
-      const double xv = in.x[t * dm + d];
-      const double* dl = dlog.data() + t * M;
-      for (int m = 0; m < M; ++m) dWr[m] += xv * dl[m];
-    }
-  });
+  reference_router_backward(in.x, in.router_weight[ki], (long long)in.B * g.N, in.d_model, k.route->groups, g.k,
+                            g.gid.data(), k.route_gate ? r.dgate.data() : nullptr, opt.balance_loss,
+                            opt.balance_weight, threads, grads.dlogits[ki], grads.drouter_w[ki], grads.dx.data(),
+                            &grads.balance_loss);
 }
 
 Shape checked_shape(const PatternSpec& spec, const RefInputs& in) {
@@ -298,6 +242,68 @@ Shape checked_shape(const PatternSpec& spec, const RefInputs& in) {
 }
 
 }  // namespace
+
+void reference_router_backward(const float* x, const float* W, long long T, int dm, int M, int K, const int* gid,
+                               const double* dgate, bool balance, double balance_weight, int threads,
+                               std::vector<double>& dlog, std::vector<double>& dW, double* dx, double* balance_loss) {
+  if (!x || !W || !gid || !dx || !balance_loss || T < 1 || dm < 1 || M < 1 || K < 1 || T >= (1LL << 31))
+    bad("router: x, W, gid, dx and balance_loss must be given, T, d_model, M and k >= 1 (T < 2^31)");
+  // p from x and W (route_tokens computes the logits; the given gid still decides the groups).
+  const Grouping own = route_tokens(x, W, 1, (int)T, dm, M, std::min(K, M));
+  std::vector<double> p((size_t)T * M);
+  for (long long t = 0; t < T; ++t) {
+    const double* l = own.logits.data() + t * M;
+    double mx = l[0], sum = 0;
+    for (int m = 1; m < M; ++m) mx = std::max(mx, l[m]);
+    for (int m = 0; m < M; ++m) sum += (p[t * M + m] = std::exp(l[m] - mx));
+    for (int m = 0; m < M; ++m) p[t * M + m] /= sum;
+  }
+  // Balance loss: F from the assignments used, P the mean probability.
+  std::vector<double> dbal(M, 0.0);
+  if (balance) {
+    std::vector<double> F(M, 0.0), P(M, 0.0);
+    for (long long t = 0; t < T; ++t)
+      for (int j = 0; j < K; ++j) F[gid[t * K + j]] += 1.0 / ((double)K * T);
+    for (long long t = 0; t < T; ++t)
+      for (int m = 0; m < M; ++m) P[m] += p[t * M + m] / (double)T;
+    for (int m = 0; m < M; ++m) {
+      *balance_loss += balance_weight * M * F[m] * P[m];
+      dbal[m] = balance_weight * M * F[m] / (double)T;
+    }
+  }
+  dW.assign((size_t)dm * M, 0.0);
+  dlog.assign((size_t)T * M, 0.0);
+  const int nthreads = detail::resolve_threads(threads);
+  // dl and dx per token (one writer each), then dW per row d summing the tokens in order: the same
+  // bits for any thread count.
+  std::vector<std::vector<double>> scratch(nthreads, std::vector<double>(M));
+  detail::parallel_for(T, nthreads, 16, [&](long long t, int wi) {
+    double* dp = scratch[wi].data();
+    double* dl = dlog.data() + t * M;
+    for (int m = 0; m < M; ++m) dp[m] = dbal[m];
+    if (dgate)
+      for (int j = 0; j < K; ++j) dp[gid[t * K + j]] += dgate[t * K + j];
+    const double* pt = p.data() + t * M;
+    double pdp = 0;
+    for (int m = 0; m < M; ++m) pdp += pt[m] * dp[m];
+    for (int m = 0; m < M; ++m) dl[m] = pt[m] * (dp[m] - pdp);
+    double* dxt = dx + t * dm;
+    for (int d = 0; d < dm; ++d) {
+      const float* wr = W + (size_t)d * M;
+      double s = 0;
+      for (int m = 0; m < M; ++m) s += dl[m] * (double)wr[m];
+      dxt[d] += s;
+    }
+  });
+  detail::parallel_for(dm, nthreads, 1, [&](long long d, int) {
+    double* dWr = dW.data() + d * M;
+    for (long long t = 0; t < T; ++t) {
+      const double xv = x[t * dm + d];
+      const double* dl = dlog.data() + t * M;
+      for (int m = 0; m < M; ++m) dWr[m] += xv * dl[m];
+    }
+  });
+}
 
 void reference_attention_backward(const PatternSpec& spec, const RefInputs& in, const double* dout,
                                   const BackwardOptions& opt, RefGrads& grads) {

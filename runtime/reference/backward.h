@@ -78,6 +78,17 @@ struct BackwardOptions {
 void reference_attention_backward(const PatternSpec& spec, const RefInputs& in, const double* dout,
                                   const BackwardOptions& opt, RefGrads& grads);
 
+// The router's gradient alone, for one routed kernel given its gate gradient: pass 3 of
+// reference_attention_backward (it calls this) and the float64 oracle of rt::RouterBackward. x [T][d_model],
+// W [d_model][M] row-major; gid [T][k] the routing used (dgate's groups and the balance loss's F; ids in
+// [0, M)); dgate [T][k] or null (no attention term); balance: add L_bal with balance_weight (its value ADDED to
+// *balance_loss, its gradient to dp). Writes dlogits [T][M] and dw [d_model][M]; ADDS dlogits W^T to dx
+// [T][d_model] (the caller's, sized). threads: 0 = every core; the same bits for any count.
+void reference_router_backward(const float* x, const float* w, long long T, int d_model, int M, int k, const int* gid,
+                               const double* dgate, bool balance, double balance_weight, int threads,
+                               std::vector<double>& dlogits, std::vector<double>& dw, double* dx,
+                               double* balance_loss);
+
 // Per-row natural-log log-sum-exp of each kernel's softmax(es) over z (scores after scale, softcap and
 // bias): what the GPU forward writes (float32 there). lse[kernel][((b*heads + h)*N + t)*k + j] for
 // group slot j of token t (k = the kernel's top-k, 1 if not routed); -inf for a row with no visible key

@@ -60,6 +60,7 @@ moga_unit_test(moga_gpu_attention_tests
   LIBS moga_attention_test_patterns moga_attention)
 
 # The backward (runtime/attention/backward.h) and the forward's log-sum-exp against a float64 oracle; GPU only.
+# gpu_router_backward_test.cpp: RouterBackward (cuBLASLt) on its own against the float64 router gradient.
 moga_unit_test(moga_gpu_backward_tests
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/gpu_backward_test.cpp
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/gpu_backward_test.cpp ${CMAKE_CURRENT_LIST_DIR}/gpu_router_backward_test.cpp
   LIBS moga_attention_test_patterns moga_attention)

@@ -72,7 +72,11 @@ struct TmpCache {
   }
   ~TmpCache() {
     unsetenv("MOGA_CACHE_DIR");
-    std::filesystem::remove_all(dir);
+    // MOGA_TEST_KEEP_JIT=1: the cubins stay for cuobjdump (SASS of a kernel one is changing)
+    if (const char* k = std::getenv("MOGA_TEST_KEEP_JIT"); k && std::string(k) == "1")
+      std::fprintf(stderr, "JIT cache kept: %s\n", dir);
+    else
+      std::filesystem::remove_all(dir);
   }
 };
 
@@ -353,9 +357,12 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
       {"sm90.wg.tma.rs.pp", {"full", "causal", "bwd_hooks", "attn_video_bias", "attn_softcap"}}};
   // D = 64 (dQ per warpgroup over its own keys): a dense, a softcap + bias, a routed and a top-2 mixture kernel
   const std::vector<const char*> d64 = {"full", "bwd_hooks", "moga_dynamic", "attn_top2_mix"};
+  // MOGA_BWD_COMPILE_ONLY=row:pattern compiles that one (e.g. to read its SASS with MOGA_TEST_KEEP_JIT=1)
+  const char* only = std::getenv("MOGA_BWD_COMPILE_ONLY");
   for (const auto& [row, pats] : runs)
   for (const char* pat : pats)
   for (int D : {128, 64}) {
+    if (only && std::string(only) != std::string(row) + ":" + pat) continue;
     // sm90.wg and .rs.pp at D = 64 (.rs.pp: its turns without the dS exchange, which D = 64 does not have)
     const bool d64_row = std::string(row) == "sm90.wg" || std::string(row) == "sm90.wg.tma.rs.pp";
     if (D == 64 && (!d64_row || std::find(d64.begin(), d64.end(), std::string(pat)) == d64.end()))
@@ -421,6 +428,26 @@ TEST(router_backward, ChecksSizesAndArguments) {
     b = a;
     b.x = TensorView::strided(kBase, DType::BF16, {2, 100, 64}, {12800, 64, 1});
     expect_error<ArgumentError>([&] { rb.validate(b); }, {"x: the batch stride 12800", "N times the token stride"});
+    // cuBLASLt's bf16 operand: d_model, the strides multiples of 8 elements, the pointer 16-byte aligned
+    b = a;
+    b.x = TensorView::contiguous(kBase, DType::BF16, {2, 100, 60});
+    b.w = TensorView::contiguous(kBase + kStep, DType::BF16, {60, 16});
+    expect_error<ArgumentError>([&] { rb.validate(b); }, {"x: d_model 60 must be a multiple of 8"});
+    b = a;
+    b.x = TensorView::strided(kBase, DType::BF16, {2, 100, 64}, {6800, 68, 1});
+    expect_error<ArgumentError>([&] { rb.validate(b); }, {"x: token stride 68", "multiple of 8"});
+    b = a;
+    b.x = TensorView::strided(kBase, DType::BF16, {2, 100, 64}, {4800, 48, 1});
+    expect_error<ArgumentError>([&] { rb.validate(b); }, {"x: the token stride 48 is below d_model 64"});
+    b = a;
+    b.x = TensorView::contiguous(kBase + 8, DType::BF16, {2, 100, 64});
+    expect_error<ArgumentError>([&] { rb.validate(b); }, {"x: data pointer", "16-byte aligned"});
+    b = a;
+    b.x = TensorView::strided(kBase, DType::BF16, {2, 100, 64}, {7200, 72, 1});  // padded rows: fine
+    EXPECT_NO_THROW(rb.validate(b));
+    b.x = TensorView::contiguous(kBase, DType::BF16, {1, 37, 200});  // d_model no multiple of 64, odd T: fine
+    b.w = TensorView::strided(kBase + kStep, DType::BF16, {200, 16}, {1, 200});  // W stored [M][d]: fine
+    EXPECT_NO_THROW(rb.validate(b));
     b = a;
     b.w = TensorView::contiguous(kBase + kStep, DType::BF16, {64, 8});
     expect_error<ArgumentError>([&] { rb.validate(b); }, {"w"});
@@ -453,7 +480,12 @@ TEST(router_backward, CompilesWithoutADevice) {
   RouterBackwardOptions o;
   o.arch = "sm_90";
   const auto k = RouterBackward(16, 1, o).compile();
-  EXPECT_NE(std::find(k.begin(), k.end(), "moga::router_bwd_softmax_kernel"), k.end());
+  // the small kernels around cuBLASLt's three products (no GEMM kernel of its own)
+  for (const char* want : {"moga::router_bwd_hist_kernel", "moga::router_bwd_pack_w_kernel",
+                           "moga::router_bwd_softmax_kernel", "moga::router_bwd_loss_kernel",
+                           "moga::router_bwd_fold_kernel"})
+    EXPECT_NE(std::find(k.begin(), k.end(), want), k.end()) << want;
+  EXPECT_EQ(k.size(), 5u);
 }
 
 // Routed kernels take the query-major grouped map (prep.cuh's grouped_map_row / grouped_map_class, what
