@@ -33,6 +33,10 @@
 //        go), so the tensor cores run one warpgroup's S^T, dP^T whole before the other's: the first forms P and
 //        dS (the exps) while the second's products run, and the second while the first's dV runs, instead of
 //        both forming them at once with the tensor cores idle (ncu: 1 CTA/SM, issue active 29%).
+//        LATE_RELEASE (row sm90.wg.tma.lr): a tile's last product (dK) is not waited for at the tile's end; the
+//        next tile's S^T, dP^T queue right behind it and the stage goes back to the producer after the next
+//        tile's first wait (which covers dK: groups complete in order), so the tensor cores do not drain
+//        between tiles.
 //
 // One CTA per key tile of 128 keys, three warpgroups:
 //   warpgroup 0, producer (setmaxnreg down to kProducerRegs): K and V of the key tile once (kv_full), then
@@ -106,6 +110,62 @@ struct AttnBwdWgCfg {
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 namespace bwd_wg_detail {
+// The element passes of a tile pair (attention_bwd_wg_body's consumers), instantiated with and without the
+// per-element pass (kElem: partial or ragged tiles, softcap, bias) and chosen once per tile: a branch on the tile
+// kind per element interleaves both copies' code, and the session-10 profile of the dense kernel had ~9% of its
+// stall samples waiting for instruction fetch there (no_inst, branch_resolving).
+struct ElemCtx {
+  const AttnParams* a;
+  const float* sl2;  // the stage's row values: lse2 [BM], D [BM], weight * gate [BM]
+  const int* srow;   // row id [BM], group id [BM], token [BM]
+  const int* kg;     // this thread's two key rows' group ids
+  const Coords<int>* kc;  // and coordinates (kCoords)
+  int lane, q0, kv0, krow0, N, h;
+  bool grouped, partial;
+};
+// P^T = exp2(y2 - lse2) in place of S^T (x: wgmma's m64nBM accumulator of this warpgroup's 64 keys)
+template <class Variant, int BM, bool kElem, bool kCoords>
+__device__ __forceinline__ void form_p(float (&s)[BM / 2], const ElemCtx& c) {
+#pragma unroll
+  for (int nt = 0; nt < BM / 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int qcol = nt * 8 + 2 * (c.lane & 3) + e, qs = c.q0 + qcol;
+      const float l2 = c.sl2[qcol];
+      Coords<int> qc;
+      if constexpr (kCoords && kElem) qc = coords_of(c.srow[2 * BM + qcol], c.a->shape);
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const int ks = c.kv0 + c.krow0 + hr * 8, i = 4 * nt + 2 * hr + e;
+        float cap;
+        const float y2 = kElem ? bwd_detail::logit2<Variant>(s[i], *c.a, c.grouped, ks < c.N && qs < c.N, c.partial, ks,
+                                                 c.srow[BM + qcol], c.kg[hr], qc, c.kc[hr], c.h, cap)
+                               : s[i] * c.a->scale_log2;
+        s[i] = sm80::ex2(y2 - l2);
+      }
+    }
+}
+// P^T weighted for dV (in s) and dS^T (in dp) at once, from S^T and dP^T (a softcap's chain factor needs both)
+template <class Variant, int BM, bool kElem, bool kCoords>
+__device__ __forceinline__ void form_p_ds(float (&s)[BM / 2], float (&dp)[BM / 2], const ElemCtx& c) {
+#pragma unroll
+  for (int nt = 0; nt < BM / 8; ++nt)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int qcol = nt * 8 + 2 * (c.lane & 3) + e, qs = c.q0 + qcol;
+      const float l2 = c.sl2[qcol], dd = c.sl2[BM + qcol], wg = c.sl2[2 * BM + qcol];
+      Coords<int> qc;
+      if constexpr (kCoords && kElem) qc = coords_of(c.srow[2 * BM + qcol], c.a->shape);
+#pragma unroll
+      for (int hr = 0; hr < 2; ++hr) {
+        const int ks = c.kv0 + c.krow0 + hr * 8, i = 4 * nt + 2 * hr + e;
+        const float2 pd = bwd_detail::p_and_ds<Variant>(s[i], dp[i], kElem, *c.a, c.grouped, ks < c.N && qs < c.N, c.partial, ks,
+                                            c.srow[BM + qcol], c.kg[hr], qc, c.kc[hr], c.h, l2, wg, dd);
+        dp[i] = pd.y;      // dS
+        s[i] = pd.x * wg;  // dV's weight of dO_i
+      }
+    }
+}
 // bf16 A fragment k-step kb (16 columns) of a warpgroup's m64nN accumulator x (wgmma's per-warp layout is
 // the m16n8 one: x[4 nt + 2 hr + e]) = attention_bwd's pack_a on the flat array.
 template <int R>
@@ -121,7 +181,7 @@ __device__ __forceinline__ void pack_a(const float (&x)[R], int kb, unsigned (&a
 // DV_EARLY: dV issued right after P, before dP^T is waited for (kernels without a softcap). PINGPONG: the consumer
 // warpgroups issue S^T and dP^T in turn.
 template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK, bool TMA, bool DK_RS, int TILE_M = 64, bool DV_EARLY = false,
-          bool PINGPONG = false>
+          bool PINGPONG = false, bool LATE_RELEASE = false>
 __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, const BwdTmaMaps* tm) {
   static_assert(DQ_ATOMIC || !DQ_BULK, "DQ_BULK is a way of adding dQ: it needs DQ_ATOMIC");
   static_assert(TMA || !DK_RS, "DK_RS needs the TMA kernel's 240 consumer registers");
@@ -288,9 +348,12 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
   float* gdq = DQ_ATOMIC ? p.dq_acc + (long long)b * N * a.H * D + (long long)h * D + (C::kSplitD ? g * 64 : 0) : nullptr;
   const unsigned sdq = base + C::kDQOff + g * C::kDQBytes;
 
+  // cp.async's copies are generic-proxy writes that the wgmmas (async proxy) read: a proxy fence after each wait.
+  // TMA's boxes are async-proxy writes already, and the fence (MEMBAR.ALL.CTA first) would also wait for the
+  // previous tile's dQ reductions: the session-10 profile had ~5% of the stall samples there.
   if (n_tot > 0) {
     sm90::mbar_wait(bar_kv, 0);
-    sm90::fence_proxy_async();
+    if constexpr (!TMA) sm90::fence_proxy_async();
   }
   // PINGPONG: warpgroup g issues S^T, dP^T after the other's issue (barrier 4 + g: warpgroup 1's arrival lets
   // warpgroup 0 go first), then lets the other go (5 - g); warpgroup 0 takes warpgroup 1's last arrival after the
@@ -304,7 +367,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     const float* sl2 = reinterpret_cast<const float*>(gbase + C::kRowOff + st * C::kRowBytes);
     const int* srow = reinterpret_cast<const int*>(sl2 + 3 * BM);  // row id, group id, token
     sm90::mbar_wait(bar_full + 8 * st, (j / S) & 1);
-    sm90::fence_proxy_async();
+    if constexpr (!TMA) sm90::fence_proxy_async();
 
     // S^T = K_g Q^T and dP^T = V_g dO^T (64 keys x BM queries), K-major A and B
     float s[BM / 2], dp[BM / 2];
@@ -342,29 +405,22 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
         sm90::wgmma_rs<D, 1>(dv, pa[kb], sm90::gmma_desc_sw128(sdO + kb * 2048, C::kQBlock, 1024), 1);
       sm90::wg_commit();
     };
+    // LATE_RELEASE: the previous tile's dK (SS: it reads that stage's Q) completed with this wait (groups complete in
+    // order), so its stage goes back to the producer only now; the tensor cores ran S^T, dP^T right behind it
+    auto release_previous = [&]() {
+      if constexpr (LATE_RELEASE) {
+        sm90::fence_regs(dk);
+        __syncwarp();
+        if (j > 0 && sm90::elect_one()) sm90::mbar_arrive(bar_empty + 8 * ((j + S - 1) % S));
+      }
+    };
     if constexpr (!Variant::kHasSoftcap) {
       sm90::wg_wait<1>();
       sm90::fence_regs(s);
-#pragma unroll
-      for (int nt = 0; nt < BM / 8; ++nt)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int qcol = nt * 8 + 2 * (lane & 3) + e, qs = q0 + qcol;
-          const float l2 = sl2[qcol];
-          const int qg = srow[BM + qcol];
-          Coords<int> qc;
-          if constexpr (kCoords)
-            if (elem) qc = coords_of(srow[2 * BM + qcol], a.shape);
-#pragma unroll
-          for (int hr = 0; hr < 2; ++hr) {
-            const int ks = kv0 + krow0 + hr * 8, i = 4 * nt + 2 * hr + e;
-            float cap;
-            const float y2 = elem ? logit2<Variant>(s[i], a, gid != nullptr, ks < N && qs < N, partial, ks, qg, kg[hr],
-                                                    qc, kc[hr], h, cap)
-                                  : s[i] * a.scale_log2;
-            s[i] = sm80::ex2(y2 - l2);  // P
-          }
-        }
+      release_previous();
+      const bwd_wg_detail::ElemCtx ec{&a, sl2, srow, kg, kc, lane, q0, kv0, krow0, N, h, gid != nullptr, partial};
+      if (kTransform || elem) bwd_wg_detail::form_p<Variant, BM, true, kCoords>(s, ec);
+      else bwd_wg_detail::form_p<Variant, BM, false, kCoords>(s, ec);
       if constexpr (kDvEarly) {
         // dV += (wg P)^T dO now, queued behind dP^T's products: the tensor cores run it while dS^T is formed
         float sw[BM / 2];
@@ -399,25 +455,10 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
       sm90::wg_wait<0>();
       sm90::fence_regs(s);
       sm90::fence_regs(dp);
-#pragma unroll
-      for (int nt = 0; nt < BM / 8; ++nt)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int qcol = nt * 8 + 2 * (lane & 3) + e, qs = q0 + qcol;
-          const float l2 = sl2[qcol], dd = sl2[BM + qcol], wg = sl2[2 * BM + qcol];
-          const int qg = srow[BM + qcol];
-          Coords<int> qc;
-          if constexpr (kCoords)
-            if (elem) qc = coords_of(srow[2 * BM + qcol], a.shape);
-#pragma unroll
-          for (int hr = 0; hr < 2; ++hr) {
-            const int ks = kv0 + krow0 + hr * 8, i = 4 * nt + 2 * hr + e;
-            const float2 pd = p_and_ds<Variant>(s[i], dp[i], elem, a, gid != nullptr, ks < N && qs < N, partial, ks,
-                                                qg, kg[hr], qc, kc[hr], h, l2, wg, dd);
-            dp[i] = pd.y;       // dS
-            s[i] = pd.x * wg;   // dV's weight of dO_i
-          }
-        }
+      release_previous();
+      const bwd_wg_detail::ElemCtx ec{&a, sl2, srow, kg, kc, lane, q0, kv0, krow0, N, h, gid != nullptr, partial};
+      if (kTransform || elem) bwd_wg_detail::form_p_ds<Variant, BM, true, kCoords>(s, dp, ec);
+      else bwd_wg_detail::form_p_ds<Variant, BM, false, kCoords>(s, dp, ec);
     }
     // dV, issued before the dS stores, which then overlap it (kDvEarly: issued above)
     if constexpr (!kDvEarly) issue_dv(s);
@@ -485,6 +526,16 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
       }
     sm90::wg_commit();
     if constexpr (DQ_ATOMIC) {
+      // the red.v2 rows (BM = 64, by register): both rows' addresses before the wait, so the shared-memory loads
+      // hide under it, and both live through the interleaved reductions: no address register of one is rewritten
+      // while a reduction still reads it (the session-10 profile: ~5% of the stall samples on such a rewrite).
+      // Rows past N are added too, unpredicated: their dQ is exactly 0 (P = 0 there: lse2 = +inf, Q and dO zero-
+      // filled), and their row id is 0, a valid row.
+      float* dq_row[2];
+      if constexpr (BM == 64 && !DQ_BULK)
+#pragma unroll
+        for (int hr = 0; hr < 2; ++hr)
+          dq_row[hr] = gdq + (size_t)(unsigned)srow[w * 16 + (lane >> 2) + hr * 8] * (unsigned)(a.H * D) + 2 * (lane & 3);
       sm90::wg_wait<1>();  // dV and dQ in (groups complete in order)
       sm90::fence_regs(dq);
       if constexpr (BM == 80) {
@@ -526,23 +577,29 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
           sm90::bulk_commit();
         }
       } else {
+        // scaled in place first: the reductions read dq's registers after they issue, and nothing writes them again
+        // before the next tile's dQ product
 #pragma unroll
-        for (int hr = 0; hr < 2; ++hr) {
-          const int r = w * 16 + (lane >> 2) + hr * 8;
-          if (q0 + r < N) {
-            float* row = gdq + (long long)srow[r] * a.H * D + 2 * (lane & 3);
+        for (int i = 0; i < BM / 2; ++i) dq[i] *= scale;
 #pragma unroll
-            for (int nt = 0; nt < 8; ++nt)
-              red_add2(row + nt * 8, dq[4 * nt + 2 * hr] * scale, dq[4 * nt + 2 * hr + 1] * scale);
-          }
-        }
+        for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+          for (int hr = 0; hr < 2; ++hr)
+            red_add2(dq_row[hr] + nt * 8, dq[4 * nt + 2 * hr], dq[4 * nt + 2 * hr + 1]);
       }
     }
+    if constexpr (!LATE_RELEASE) {
+      sm90::wg_wait<0>();
+      sm90::fence_regs(dk);
+      sm90::fence_regs(dv);
+      __syncwarp();
+      if (sm90::elect_one()) sm90::mbar_arrive(bar_empty + 8 * st);  // this warp is done with Q, dO and the row values
+    }
+  }
+  if constexpr (LATE_RELEASE) {  // the last tile's dK (no stage to release: nothing more is loaded)
     sm90::wg_wait<0>();
     sm90::fence_regs(dk);
     sm90::fence_regs(dv);
-    __syncwarp();
-    if (lane == 0) sm90::mbar_arrive(bar_empty + 8 * st);  // this warp is done with Q, dO and the row values
   }
 
   if constexpr (PINGPONG)
@@ -591,10 +648,10 @@ __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p
   attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, false, false>(p, nullptr);
 }
 template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false, int TILE_M = 64,
-          bool DV_EARLY = false, bool PINGPONG = false>
+          bool DV_EARLY = false, bool PINGPONG = false, bool LATE_RELEASE = false>
 __global__ void __launch_bounds__(384, 1)
     attention_bwd_wg_tma(const __grid_constant__ AttnBwdParams p, const __grid_constant__ BwdTmaMaps tm) {
-  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true, DK_RS, TILE_M, DV_EARLY, PINGPONG>(p, &tm);
+  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true, DK_RS, TILE_M, DV_EARLY, PINGPONG, LATE_RELEASE>(p, &tm);
 }
 
 template <int D, int TILE_M = 64>

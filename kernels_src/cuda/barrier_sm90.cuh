@@ -38,6 +38,14 @@ __device__ __forceinline__ void named_sync(int id, int count) {
 __device__ __forceinline__ void named_arrive(int id, int count) {
   asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
+// One lane of the (converged) warp, chosen by the hardware: a per-warp action without threadIdx, which ptxas
+// would otherwise rematerialize (S2R) where registers are short, right after the dQ reductions that still read them.
+__device__ __forceinline__ bool elect_one() {
+  unsigned ok;
+  asm volatile("{\n .reg .pred p;\n .reg .b32 r;\n elect.sync r|p, 0xffffffff;\n selp.u32 %0, 1, 0, p;\n}\n"
+               : "=r"(ok));
+  return ok != 0;
+}
 __device__ __forceinline__ void fence_proxy_async() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }

@@ -55,6 +55,7 @@ struct BackwardVariant {
   int plain_m = 64;        // the TMA kernel's query rows (TILE_M) at D = 128 for plain kernels
   bool dv_early = false;   // the TMA kernel's DV_EARLY
   bool pingpong = false;   // the TMA kernel's PINGPONG
+  bool late_release = false;  // the TMA kernel's LATE_RELEASE
 
   // The main kernel's query rows per tile pair (the TMA boxes of q and dout): plain_m for a D = 128 plain kernel
   // (no block map, gather, softcap or bias), else block_m (the maps' tiles).
@@ -100,12 +101,18 @@ inline std::string BackwardVariant::main_expr(const std::string& v, int D, bool 
                                               bool plain) const {
   const bool t = uses_tma(gathers), bulk = dq_bulk && dq_atomic;
   const char* k = !wgmma ? "attention_bwd" : t ? "attention_bwd_wg_tma" : "attention_bwd_wg";
-  const int m = tile_m(D, plain && !gathers);
-  std::string tail = t && dk_rs ? fmt::format(", {}, true", bulk ? "true" : "false") : bulk ? ", true" : "";
-  // (TMA rows with dk_rs only: the registry's)
-  if (t && (m != 64 || dv_early || pingpong)) tail += fmt::format(", {}", m);
-  if (t && (dv_early || pingpong)) tail += dv_early ? ", true" : ", false";
-  if (t && pingpong) tail += ", true";
+  // the template arguments after <Variant, D, DQ_ATOMIC>, up to the last one that is not its default (the TMA
+  // kernel: DQ_BULK, DK_RS, TILE_M, DV_EARLY, PINGPONG, LATE_RELEASE; the cp.async kernel: DQ_BULK)
+  std::vector<std::string> args = {bulk ? "true" : "false"}, defaults = {"false"};
+  if (t) {
+    const auto b = [](bool x) { return std::string(x ? "true" : "false"); };
+    args.insert(args.end(), {b(dk_rs), std::to_string(tile_m(D, plain)), b(dv_early), b(pingpong), b(late_release)});
+    defaults.insert(defaults.end(), {"false", "64", "false", "false", "false"});
+  }
+  size_t n = args.size();
+  while (n > 0 && args[n - 1] == defaults[n - 1]) --n;
+  std::string tail;
+  for (size_t i = 0; i < n; ++i) tail += ", " + args[i];
   return fmt::format("moga::{}<{}, {}, {}{}>", k, v, D, dq_atomic ? "true" : "false", tail);
 }
 inline std::string BackwardVariant::dq_expr(const std::string& v, int D) const {
@@ -137,6 +144,8 @@ inline const std::vector<BackwardVariant>& backward_registry() {
        false, true, true, 64, true},
       {"sm90.wg.tma.rs.pp", "sm90.wg.tma.rs with the consumer warpgroups issuing S^T, dP^T in turn (PINGPONG)", 64, 128,
        384, true, false, true, true, 64, false, true},
+      {"sm90.wg.tma.lr", "sm90.wg.tma releasing a stage after the next tile's S^T (LATE_RELEASE: dK in flight across "
+       "tiles)", 64, 128, 384, true, false, true, false, 64, false, false, true},
   };
   return rows;
 }

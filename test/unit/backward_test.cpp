@@ -286,11 +286,15 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   expect_error<ArgumentError>([] { choose_backward("sm_80", 128, "sm90.wg"); },
                               {"BackwardOptions::engine 'sm90.wg'", "sm_90 only", "sm_80"});
   expect_error<ArgumentError>([] { choose_backward("sm_90", 128, "fa3"); },
-                              {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk, sm90.wg.tma, sm90.wg.tma.bulk, sm90.wg.tma.rs, sm90.wg.tma.m80, sm90.wg.tma.rs.dv, sm90.wg.tma.rs.pp"});
+                              {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk, sm90.wg.tma, sm90.wg.tma.bulk, sm90.wg.tma.rs, sm90.wg.tma.m80, sm90.wg.tma.rs.dv, sm90.wg.tma.rs.pp, sm90.wg.tma.lr"});
   const BackwardVariant& rs = *find_backward("sm90.wg.tma.rs");
   EXPECT_EQ(rs.main_expr("V", 128, true), "moga::attention_bwd_wg_tma<V, 128, true, false, true>");
   EXPECT_EQ(rs.main_expr("V", 128, false), "moga::attention_bwd_wg_tma<V, 128, false, false, true>");
   EXPECT_EQ(rs.main_expr("V", 128, true, true), "moga::attention_bwd_wg<V, 128, true>");
+  // sm90.wg.tma.lr: every template argument up to LATE_RELEASE; its gathered kernels run sm90.wg's
+  const BackwardVariant& lr = *find_backward("sm90.wg.tma.lr");
+  EXPECT_EQ(lr.main_expr("V", 128, true), "moga::attention_bwd_wg_tma<V, 128, true, false, false, 64, false, false, true>");
+  EXPECT_EQ(lr.main_expr("V", 128, true, true), "moga::attention_bwd_wg<V, 128, true>");
   // sm90.wg.tma.m80: the 80-row tile for plain kernels at D = 128 only; maps, gathers, D = 64: sm90.wg.tma.rs's
   const BackwardVariant& m80 = *find_backward("sm90.wg.tma.m80");
   EXPECT_EQ(m80.main_expr("V", 128, true, false, true), "moga::attention_bwd_wg_tma<V, 128, true, false, true, 80>");
@@ -354,7 +358,8 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
       // the 80-query tile on the kernels without a map (dense, softcap, bias), 64 on the masked one
       {"sm90.wg.tma.m80", {"full", "causal", "bwd_hooks", "attn_video_bias", "attn_softcap"}},
       {"sm90.wg.tma.rs.dv", {"full", "causal", "bwd_hooks", "attn_video_bias"}},
-      {"sm90.wg.tma.rs.pp", {"full", "causal", "bwd_hooks", "attn_video_bias", "attn_softcap"}}};
+      {"sm90.wg.tma.rs.pp", {"full", "causal", "bwd_hooks", "attn_video_bias", "attn_softcap"}},
+      {"sm90.wg.tma.lr", {"full", "causal", "bwd_hooks", "attn_video_bias", "attn_softcap"}}};
   // D = 64 (dQ per warpgroup over its own keys): a dense, a softcap + bias, a routed and a top-2 mixture kernel
   const std::vector<const char*> d64 = {"full", "bwd_hooks", "moga_dynamic", "attn_top2_mix"};
   // MOGA_BWD_COMPILE_ONLY=row:pattern compiles that one (e.g. to read its SASS with MOGA_TEST_KEEP_JIT=1)

@@ -506,8 +506,9 @@ constexpr const char* kWgBulkRow = "sm90.wg.bulk";  // the same with dQ by bulk 
 // the plain kernels (full at 1, 64, 200 and 1,111 tokens, the plain branches of the mixtures), .rs elsewhere;
 // .rs.dv: .rs with dV issued before dP^T is waited for; .rs.pp: .rs with the consumer warpgroups issuing S^T, dP^T
 // in turn
-constexpr const char* kWgTmaRows[] = {"sm90.wg.tma", "sm90.wg.tma.bulk", "sm90.wg.tma.rs", "sm90.wg.tma.m80",
-                                      "sm90.wg.tma.rs.dv", "sm90.wg.tma.rs.pp"};
+constexpr const char* kWgTmaRows[] = {"sm90.wg.tma",       "sm90.wg.tma.bulk",  "sm90.wg.tma.rs", "sm90.wg.tma.m80",
+                                      "sm90.wg.tma.rs.dv", "sm90.wg.tma.rs.pp", "sm90.wg.tma.lr"};
+constexpr int kTmaKind = 100;  // Precompile's kind of kWgTmaRows[i]: kTmaKind + i
 
 std::vector<Case> cases() {
   std::vector<Case> c;
@@ -560,8 +561,8 @@ class Precompile : public ::testing::Environment {
   void SetUp() override {
     if (!jit::device_available()) return;
     jit::Device::get().make_current();
-    // engine: 0 mma.sync, 1 wgmma, 2 backward on sm80.mma, 3 on sm90.wg, 4 on sm90.wg.bulk, 5, 6 the tma rows,
-    // 7 the default row, 8 sm90.wg.tma.rs, 9 sm90.wg.tma.m80, 10 .rs.dv, 11 .rs.pp;
+    // engine: 0 mma.sync, 1 wgmma, 2 backward on sm80.mma, 3 on sm90.wg, 4 on sm90.wg.bulk, 7 the default row,
+    // kTmaKind + i the TMA row kWgTmaRows[i];
     // only what the tests selected to run need (--gtest_filter: gpu-check's rows split the suite)
     std::vector<std::string> selected;
     const ::testing::UnitTest& ut = *::testing::UnitTest::GetInstance();
@@ -580,7 +581,7 @@ class Precompile : public ::testing::Environment {
       if (need_mma_bwd) jobs.insert({c.pattern, c.s.D, 2});
       if (sm90 && need_wg) jobs.insert({c.pattern, c.s.D, 3}), jobs.insert({c.pattern, c.s.D, 4});
       if (sm90 && need_tma)
-        for (int kind : {5, 6, 8, 9, 10, 11}) jobs.insert({c.pattern, c.s.D, kind});
+        for (int i = 0; i < (int)std::size(kWgTmaRows); ++i) jobs.insert({c.pattern, c.s.D, kTmaKind + i});
     }
     if (jit::Device::get().arch() == "sm_90" && need_mma_bwd)
       for (const char* p : {"causal", "bwd_hooks", "bwd_holes", "natten2d", "moga", "attn_top2_mix"})
@@ -599,8 +600,7 @@ class Precompile : public ::testing::Environment {
               if (kind == 2) bo.engine = kMmaRow;
               if (kind == 3) bo.engine = kWgRow;
               if (kind == 4) bo.engine = kWgBulkRow;
-              if (kind == 5 || kind == 6) bo.engine = kWgTmaRows[kind - 5];
-              if (kind >= 8 && kind <= 11) bo.engine = kWgTmaRows[kind - 6];
+              if (kind >= kTmaKind) bo.engine = kWgTmaRows[kind - kTmaKind];
               AttentionBackward(pattern_named(p), bo).compile(D);
             } else {
               AttentionOptions o;
@@ -677,8 +677,9 @@ TEST_F(gpu_backward, WgmmaBackwardTmaEveryPattern) {
     for (const Case& c : cases())
       check(c, Engine::MmaSync, false, 1, nullptr, false, row);
   // deterministic dQ: every TMA row but .tma.bulk (its main kernel without dQ is .tma's)
-  for (const char* row : {kWgTmaRows[0], kWgTmaRows[2], kWgTmaRows[3], kWgTmaRows[4], kWgTmaRows[5]})
-    for (const Case& c : cases()) check(c, Engine::MmaSync, true, 1, nullptr, false, row);
+  for (const char* row : kWgTmaRows)
+    if (std::string(row) != "sm90.wg.tma.bulk")
+      for (const Case& c : cases()) check(c, Engine::MmaSync, true, 1, nullptr, false, row);
 }
 
 TEST_F(gpu_backward, WgmmaBackwardEveryPatternDeterministicDq) {
