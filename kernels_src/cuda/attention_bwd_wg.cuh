@@ -13,30 +13,16 @@
 //        (then attn_bwd_fold_kernel); false: no dQ (attention_bwd_dq<V, D, 128> computes it). DQ_BULK (backward
 //        row sm90.wg.bulk): the same sums staged in shared memory and added by one bulk reduction per row
 //        (cp.reduce.async.bulk .add.f32, 256 bytes: FA3's dQ path, there by TMA) instead of 16 red.v2 per thread.
-//   template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false, int TILE_M = 64,
-//             bool DV_EARLY = false, bool PINGPONG = false>
+//   template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false>
 //   __global__ void attention_bwd_wg_tma(AttnBwdParams p, BwdTmaMaps tm);   the same for kernels without a
-//        gather (p.perm, p.tok null; rows sm90.wg.tma*): the producer is one warp whose lane 0 issues TMA boxes
+//        gather (p.tok null; rows sm90.wg.tma*): the producer is one warp whose lane 0 issues TMA boxes
 //        of q, k, v, dout (tm: bwd_params.cuh, __grid_constant__), setmaxnreg 24 / 240. DK_RS (row
 //        sm90.wg.tma.rs): dK += dS^T Q from dS^T in registers (RS, FA3's Mma_dKV_is_RS), which the consumers'
 //        240 registers hold without serializing the wgmmas (at 224, the cp.async kernel's, they do not); dS
-//        then goes to shared memory only for dQ (not at all without DQ_ATOMIC). TILE_M = 80 (row sm90.wg.tma.m80,
-//        D = 128, DK_RS, no DQ_BULK; kernels without a block map, since the maps and attention_bwd_dq are at 64
-//        rows): FlashAttention-3's dense tile (flash_bwd_launch_template.h: kBlockM 80 without causal, local or
-//        softcap there), 25% more work per tile pair for the same barriers and waits; S^T and dP^T are
-//        m64n80, and dQ, as m80 is no wgmma shape, dQ^T = K^T dS^T (m64n80 per warpgroup: its 64 head-dim
-//        columns; FA3's dQ_swapAB), added by red.v2 after one exchange between lanes (pairs along columns).
-//        DV_EARLY (row sm90.wg.tma.rs.dv; no softcap): dV += (wg P)^T dO is issued as soon as P is formed, behind
-//        dP^T's products, so the tensor cores run it while dS^T is formed (FA3 and the default issue it after dS).
-//        PINGPONG (row sm90.wg.tma.rs.pp): the two consumer warpgroups issue S^T and dP^T in turn, warpgroup 0
-//        first (named barriers 4 and 5, FA3's forward order: wait for the other's issue, issue, let the other
-//        go), so the tensor cores run one warpgroup's S^T, dP^T whole before the other's: the first forms P and
-//        dS (the exps) while the second's products run, and the second while the first's dV runs, instead of
-//        both forming them at once with the tensor cores idle (ncu: 1 CTA/SM, issue active 29%).
-//        LATE_RELEASE (row sm90.wg.tma.lr): a tile's last product (dK) is not waited for at the tile's end; the
-//        next tile's S^T, dP^T queue right behind it and the stage goes back to the producer after the next
-//        tile's first wait (which covers dK: groups complete in order), so the tensor cores do not drain
-//        between tiles.
+//        then goes to shared memory only for dQ (not at all without DQ_ATOMIC).
+//        Measured and retired (docs/performance.md; git has them): FA3's 80-row dense tile, dV issued before
+//        dP^T is waited for, the consumer warpgroups' S^T / dP^T in turn, and dK left in flight into the next
+//        tile; all were slower than sm90.wg.tma on the H200.
 //
 // One CTA per key tile of 128 keys, three warpgroups:
 //   warpgroup 0, producer (setmaxnreg down to kProducerRegs): K and V of the key tile once (kv_full), then
@@ -67,17 +53,14 @@
 
 namespace moga {
 
-// BM: the query rows of a tile pair, 64, or 80 (row sm90.wg.tma.m80: FlashAttention-3's dense D = 128 tile, TMA
-// kernel with dK from registers only; its dQ is dQ^T = K^T dS^T, FA3's dQ_swapAB, as m80 is no wgmma shape)
-template <int D, int BM = 64>
+template <int D>
 struct AttnBwdWgCfg {
   static_assert(D == 64 || D == 128, "attention_bwd_wg: D = 64 or 128");
-  static_assert(BM == 64 || (BM == 80 && D == 128), "attention_bwd_wg: BM = 64, or 80 at D = 128");
   // D = 128: dQ's columns are split over the two consumer warpgroups (n64 each, over all 128 keys: both
   // warpgroups' dS, one barrier across them); D = 64: each warpgroup adds its own 64 keys' share of every
   // column (twice the dQ reductions of a 64-wide row, no barrier across the warpgroups)
   static constexpr bool kSplitD = D == 128;
-  static constexpr int kBM = BM, kBN = 128, kThreads = 384, kConsumerThreads = 256, kStages = 2;
+  static constexpr int kBM = 64, kBN = 128, kThreads = 384, kConsumerThreads = 256, kStages = 2;
   // 168 * 384 = 64,512 registers (__launch_bounds__(384, 1)): the cp.async producer 56 * 128 (attention_fwd_ws's
   // figure: it spills below) + 224 * 256 for the consumers (dK, dV: 2 x 64 accumulators; S^T, dP^T: 2 x 32;
   // dQ: 32; packed P^T and dS^T: 2 x 16).
@@ -91,8 +74,8 @@ struct AttnBwdWgCfg {
   static constexpr int kKVBlock = kBN * 128;         // one 64-column block of K or V
   static constexpr int kQBytes = kBM * D * 2;        // [D/64][BM][64]
   static constexpr int kQBlock = kBM * 128;
-  // dS^T [BM/64 up][BN][64]: one 128-byte row per key and 64 queries (BM = 80: a second block, 16 queries used)
-  static constexpr int kDSBlock = kBN * 128, kDSBytes = (kBM + 63) / 64 * kDSBlock;
+  // dS^T [BN][64]: one 128-byte row per key and 64 queries
+  static constexpr int kDSBlock = kBN * 128, kDSBytes = kDSBlock;
   static constexpr int kRowWords = 6;                // lse2, D, wg (float); row id, group id, token (int)
   static constexpr int kRowBytes = kRowWords * kBM * 4;
   static constexpr int kKOff = 0, kVOff = kKVBytes;
@@ -102,7 +85,7 @@ struct AttnBwdWgCfg {
   static constexpr int kRowOff = kDSOff + 2 * kDSBytes;
   // DQ_BULK: each consumer warpgroup's 64 dQ rows of 64 floats, staged for the bulk reductions; a pitch of 288
   // bytes (not 256) keeps the accumulator's stores to two ways per bank
-  static constexpr int kDQPitch = 288, kDQBytes = BM == 64 ? kBM * kDQPitch : 0;  // (BM = 80: no DQ_BULK)
+  static constexpr int kDQPitch = 288, kDQBytes = kBM * kDQPitch;
   static constexpr int kDQOff = kRowOff + kStages * kRowBytes;
   static constexpr int kBarOff = kDQOff + 2 * kDQBytes;  // kv_full, q_full[S], q_empty[S]
   static constexpr int kSmemBytes = 1024 + kBarOff + (1 + 2 * kStages) * 8;
@@ -177,21 +160,15 @@ __device__ __forceinline__ void pack_a(const float (&x)[R], int kb, unsigned (&a
 }
 }  // namespace bwd_wg_detail
 
-// The kernels' body; tm: the TMA maps (TMA: attention_bwd_wg_tma), else nullptr. TILE_M: AttnBwdWgCfg's BM.
-// DV_EARLY: dV issued right after P, before dP^T is waited for (kernels without a softcap). PINGPONG: the consumer
-// warpgroups issue S^T and dP^T in turn.
-template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK, bool TMA, bool DK_RS, int TILE_M = 64, bool DV_EARLY = false,
-          bool PINGPONG = false, bool LATE_RELEASE = false>
+// The kernels' body; tm: the TMA maps (TMA: attention_bwd_wg_tma), else nullptr.
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK, bool TMA, bool DK_RS>
 __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, const BwdTmaMaps* tm) {
   static_assert(DQ_ATOMIC || !DQ_BULK, "DQ_BULK is a way of adding dQ: it needs DQ_ATOMIC");
   static_assert(TMA || !DK_RS, "DK_RS needs the TMA kernel's 240 consumer registers");
-  static_assert(TILE_M == 64 || (TMA && DK_RS && !DQ_BULK), "BM = 80: the TMA kernel with DK_RS, dQ by red.v2");
-  static_assert(TILE_M == 64 || !DV_EARLY, "DV_EARLY at BM = 80 serializes the wgmmas (registers; ptxas C7512)");
   constexpr bool kStoreDS = DQ_ATOMIC || !DK_RS;  // dS^T in shared memory: for dQ, or for an SS dK
-  constexpr bool kDvEarly = DV_EARLY && !Variant::kHasSoftcap;
 #if defined(MOGA_HAS_WGMMA)
   using namespace bwd_detail;
-  using C = AttnBwdWgCfg<D, TILE_M>;
+  using C = AttnBwdWgCfg<D>;
   constexpr int BM = C::kBM, BN = C::kBN, S = C::kStages;
   constexpr bool kTransform = Variant::kHasSoftcap || Variant::kHasBias;
   constexpr bool kCoords = Variant::kHasMask || Variant::kHasBias;
@@ -355,11 +332,6 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     sm90::mbar_wait(bar_kv, 0);
     if constexpr (!TMA) sm90::fence_proxy_async();
   }
-  // PINGPONG: warpgroup g issues S^T, dP^T after the other's issue (barrier 4 + g: warpgroup 1's arrival lets
-  // warpgroup 0 go first), then lets the other go (5 - g); warpgroup 0 takes warpgroup 1's last arrival after the
-  // loop. Each barrier's phase pairs one warpgroup's issue with the other's wait, so the order holds every tile.
-  if constexpr (PINGPONG)
-    if (g == 1) sm90::named_arrive(4, C::kConsumerThreads);
 #pragma unroll 1
   for (int j = 0; j < n_tot; ++j) {
     const int st = j % S, q0 = tile_of(j) * BM;
@@ -371,7 +343,6 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
 
     // S^T = K_g Q^T and dP^T = V_g dO^T (64 keys x BM queries), K-major A and B
     float s[BM / 2], dp[BM / 2];
-    if constexpr (PINGPONG) sm90::named_sync(4 + g, C::kConsumerThreads);
     sm90::wg_fence();
 #pragma unroll
     for (int ks = 0; ks < D / 16; ++ks) {
@@ -387,7 +358,6 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
                          ks > 0 ? 1 : 0);
     }
     sm90::wg_commit();
-    if constexpr (PINGPONG) sm90::named_arrive(5 - g, C::kConsumerThreads);
     // P^T and dS^T, element (key row, query column); the per-element pass only where the forward has one.
     // Without a softcap P needs S only: it is formed while dP^T's products still run (FA3's order), and dS
     // after; a softcap's chain factor 1 - tanh^2 would take 32 more registers across the wait, so it forms
@@ -405,38 +375,13 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
         sm90::wgmma_rs<D, 1>(dv, pa[kb], sm90::gmma_desc_sw128(sdO + kb * 2048, C::kQBlock, 1024), 1);
       sm90::wg_commit();
     };
-    // LATE_RELEASE: the previous tile's dK (SS: it reads that stage's Q) completed with this wait (groups complete in
-    // order), so its stage goes back to the producer only now; the tensor cores ran S^T, dP^T right behind it
-    auto release_previous = [&]() {
-      if constexpr (LATE_RELEASE) {
-        sm90::fence_regs(dk);
-        __syncwarp();
-        if (j > 0 && sm90::elect_one()) sm90::mbar_arrive(bar_empty + 8 * ((j + S - 1) % S));
-      }
-    };
     if constexpr (!Variant::kHasSoftcap) {
       sm90::wg_wait<1>();
       sm90::fence_regs(s);
-      release_previous();
       const bwd_wg_detail::ElemCtx ec{&a, sl2, srow, kg, kc, lane, q0, kv0, krow0, N, h, gid != nullptr, partial};
       if (kTransform || elem) bwd_wg_detail::form_p<Variant, BM, true, kCoords>(s, ec);
       else bwd_wg_detail::form_p<Variant, BM, false, kCoords>(s, ec);
-      if constexpr (kDvEarly) {
-        // dV += (wg P)^T dO now, queued behind dP^T's products: the tensor cores run it while dS^T is formed
-        float sw[BM / 2];
-#pragma unroll
-        for (int nt = 0; nt < BM / 8; ++nt)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const float wg = sl2[2 * BM + nt * 8 + 2 * (lane & 3) + e];
-#pragma unroll
-            for (int hr = 0; hr < 2; ++hr) sw[4 * nt + 2 * hr + e] = s[4 * nt + 2 * hr + e] * wg;
-          }
-        issue_dv(sw);
-        sm90::wg_wait<1>();  // dP^T in; dV may run on
-      } else {
-        sm90::wg_wait<0>();
-      }
+      sm90::wg_wait<0>();
       sm90::fence_regs(dp);
 #pragma unroll
       for (int nt = 0; nt < BM / 8; ++nt)
@@ -448,20 +393,19 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
           for (int hr = 0; hr < 2; ++hr) {
             const int i = 4 * nt + 2 * hr + e;
             dp[i] = s[i] * (dp[i] * wg - dd);  // dS (bwd_params.cuh's formula)
-            if constexpr (!kDvEarly) s[i] *= wg;  // dV's weight of dO_i
+            s[i] *= wg;  // dV's weight of dO_i
           }
         }
     } else {
       sm90::wg_wait<0>();
       sm90::fence_regs(s);
       sm90::fence_regs(dp);
-      release_previous();
       const bwd_wg_detail::ElemCtx ec{&a, sl2, srow, kg, kc, lane, q0, kv0, krow0, N, h, gid != nullptr, partial};
       if (kTransform || elem) bwd_wg_detail::form_p_ds<Variant, BM, true, kCoords>(s, dp, ec);
       else bwd_wg_detail::form_p_ds<Variant, BM, false, kCoords>(s, dp, ec);
     }
-    // dV, issued before the dS stores, which then overlap it (kDvEarly: issued above)
-    if constexpr (!kDvEarly) issue_dv(s);
+    // dV, issued before the dS stores, which then overlap it
+    issue_dv(s);
     // dS^T to shared memory (rows krow0, krow0 + 8; query columns 16 kb + 8 half + 2 (lane & 3): chunk
     // 2 kb + half of the 64-query blocks, swizzled), read by dK's and dQ's wgmma
     const unsigned sDS = base + C::kDSOff + (j & 1) * C::kDSBytes;
@@ -492,16 +436,8 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
 #pragma unroll
       for (int kb = 0; kb < BM / 16; ++kb) bwd_wg_detail::pack_a(dp, kb, da[kb]);
     sm90::wg_fence();
-    float dq[BM / 2];  // BM = 64: dQ[64 queries][64 columns]; 80: dQ^T[64 columns][80 queries]
-    if constexpr (DQ_ATOMIC && BM == 80) {
-      // dQ^T[64 g .. 64 g + 63][queries] = K^T dS^T over all 128 keys: A = K's column block g (MN-major: the
-      // head-dim columns contiguous), B = dS^T (MN-major: queries contiguous, 80 of them over two 64-query blocks)
-#pragma unroll
-      for (int ks = 0; ks < BN / 16; ++ks)
-        sm90::wgmma_ss_n80<1, 1>(dq, sm90::gmma_desc_sw128(sK + g * C::kKVBlock + ks * 2048, C::kKVBlock, 1024),
-                                 sm90::gmma_desc_sw128(sDS + ks * 2048, C::kDSBlock, 1024), ks > 0 ? 1 : 0);
-      sm90::wg_commit();
-    } else if constexpr (DQ_ATOMIC) {
+    float dq[BM / 2];  // dQ[64 queries][64 columns]
+    if constexpr (DQ_ATOMIC) {
 #pragma unroll
       for (int ks = 0; ks < (C::kSplitD ? BN : 64) / 16; ++ks) {
         // D = 128: all keys, K's column block g; D = 64: this warpgroup's keys (dS^T and K rows 64 g ..)
@@ -526,36 +462,19 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
       }
     sm90::wg_commit();
     if constexpr (DQ_ATOMIC) {
-      // the red.v2 rows (BM = 64, by register): both rows' addresses before the wait, so the shared-memory loads
+      // the red.v2 rows (by register): both rows' addresses before the wait, so the shared-memory loads
       // hide under it, and both live through the interleaved reductions: no address register of one is rewritten
       // while a reduction still reads it (the session-10 profile: ~5% of the stall samples on such a rewrite).
       // Rows past N are added too, unpredicated: their dQ is exactly 0 (P = 0 there: lse2 = +inf, Q and dO zero-
       // filled), and their row id is 0, a valid row.
       float* dq_row[2];
-      if constexpr (BM == 64 && !DQ_BULK)
+      if constexpr (!DQ_BULK)
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr)
           dq_row[hr] = gdq + (size_t)(unsigned)srow[w * 16 + (lane >> 2) + hr * 8] * (unsigned)(a.H * D) + 2 * (lane & 3);
       sm90::wg_wait<1>();  // dV and dQ in (groups complete in order)
       sm90::fence_regs(dq);
-      if constexpr (BM == 80) {
-        // dQ^T's fragment holds pairs along queries (rows of dq_acc); lanes l and l ^ 4 hold head-dim columns c,
-        // c + 1 (c even) of the same queries: one exchange gives each a pair along columns (the even lane query
-        // 8 nt + 2 (lane & 3), the odd one the next), added by red.v2 as BM = 64 does (8 rows x 32 bytes a warp)
-        const bool odd = (lane >> 2) & 1;
-#pragma unroll
-        for (int nt = 0; nt < BM / 8; ++nt) {
-          const int qcol = nt * 8 + 2 * (lane & 3) + (odd ? 1 : 0);
-          const bool ok = q0 + qcol < N;
-          float* row = gdq + (long long)srow[qcol] * a.H * D + w * 16 + ((lane >> 2) & ~1);
-#pragma unroll
-          for (int hr = 0; hr < 2; ++hr) {
-            const float x0 = dq[4 * nt + 2 * hr], x1 = dq[4 * nt + 2 * hr + 1];
-            const float y = __shfl_xor_sync(0xffffffffu, odd ? x0 : x1, 4);
-            if (ok) red_add2(row + hr * 8, (odd ? y : x0) * scale, (odd ? x1 : y) * scale);
-          }
-        }
-      } else if constexpr (DQ_BULK) {
+      if constexpr (DQ_BULK) {
         // warp w holds rows 16 w .. 16 w + 15 whole: it stages them and its lanes 0..15 reduce one row each, so
         // only the warp synchronizes. The rows are free once this lane's reductions of the last tile read them.
         if (lane < 16) sm90::bulk_wait_read_all();
@@ -588,22 +507,13 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
             red_add2(dq_row[hr] + nt * 8, dq[4 * nt + 2 * hr], dq[4 * nt + 2 * hr + 1]);
       }
     }
-    if constexpr (!LATE_RELEASE) {
-      sm90::wg_wait<0>();
-      sm90::fence_regs(dk);
-      sm90::fence_regs(dv);
-      __syncwarp();
-      if (sm90::elect_one()) sm90::mbar_arrive(bar_empty + 8 * st);  // this warp is done with Q, dO and the row values
-    }
-  }
-  if constexpr (LATE_RELEASE) {  // the last tile's dK (no stage to release: nothing more is loaded)
     sm90::wg_wait<0>();
     sm90::fence_regs(dk);
     sm90::fence_regs(dv);
+    __syncwarp();
+    if (sm90::elect_one()) sm90::mbar_arrive(bar_empty + 8 * st);  // this warp is done with Q, dO and the row values
   }
 
-  if constexpr (PINGPONG)
-    if (g == 0) sm90::named_sync(4, C::kConsumerThreads);  // warpgroup 1's last arrival
   if constexpr (DQ_BULK)
     if (lane < 16) sm90::bulk_wait_all();  // the last rows' reductions done before the CTA ends
   // dK = scale * sum dS q, dV = sum wg P dO: added to the float32 accumulators, or bf16 at the key rows
@@ -647,15 +557,14 @@ template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false>
 __global__ void __launch_bounds__(384, 1) attention_bwd_wg(const AttnBwdParams p) {
   attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, false, false>(p, nullptr);
 }
-template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false, int TILE_M = 64,
-          bool DV_EARLY = false, bool PINGPONG = false, bool LATE_RELEASE = false>
+template <class Variant, int D, bool DQ_ATOMIC, bool DQ_BULK = false, bool DK_RS = false>
 __global__ void __launch_bounds__(384, 1)
     attention_bwd_wg_tma(const __grid_constant__ AttnBwdParams p, const __grid_constant__ BwdTmaMaps tm) {
-  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true, DK_RS, TILE_M, DV_EARLY, PINGPONG, LATE_RELEASE>(p, &tm);
+  attention_bwd_wg_body<Variant, D, DQ_ATOMIC, DQ_BULK, true, DK_RS>(p, &tm);
 }
 
-template <int D, int TILE_M = 64>
-__device__ int attn_bwd_wg_smem_bytes = AttnBwdWgCfg<D, TILE_M>::kSmemBytes;
+template <int D>
+__device__ int attn_bwd_wg_smem_bytes = AttnBwdWgCfg<D>::kSmemBytes;
 #endif
 
 }  // namespace moga

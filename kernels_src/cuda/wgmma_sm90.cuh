@@ -149,20 +149,6 @@ __device__ __forceinline__ void wgmma_ss_n128_t1(float (&d)[64], unsigned long l
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
       : "l"(desc_a), "l"(desc_b), "r"(scale_d));
 }
-// n80, SS: the backward's products over FlashAttention-3's 80-query tile (row sm90.wg.tma.m80): S^T = K Q^T and
-// dP^T = V dO^T with both operands K-major (TA = TB = 0), dQ^T = K^T dS^T with both MN-major (1, 1: A = K rows of
-// 64 head-dim columns, B = dS^T rows of the 80 queries)
-template <int TA = 0, int TB = 0>
-__device__ __forceinline__ void wgmma_ss_n80(float (&d)[40], unsigned long long desc_a, unsigned long long desc_b,
-                                              int scale_d) {
-  asm volatile(
-      "{\n .reg .pred p;\n setp.ne.b32 p, %42, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n80k16.f32.bf16.bf16 "
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39}, "
-      "%40, %41, p, 1, 1, %43, %44;\n}\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39])
-      : "l"(desc_a), "l"(desc_b), "r"(scale_d), "n"(TA), "n"(TB));
-}
 // m64n64 SS with B MN-major (trans-b 1): the backward's dK += dS^T Q at D = 64 (attention_bwd_wg.cuh).
 __device__ __forceinline__ void wgmma_ss_n64_t1(float (&d)[32], unsigned long long desc_a, unsigned long long desc_b,
                                                 int scale_d) {
@@ -176,9 +162,8 @@ __device__ __forceinline__ void wgmma_ss_n64_t1(float (&d)[32], unsigned long lo
 }
 template <int N>
 __device__ __forceinline__ void wgmma_ss(float (&d)[N / 2], unsigned long long da, unsigned long long db, int scale_d) {
-  static_assert(N == 64 || N == 80 || N == 128 || N == 176 || N == 256, "wgmma_ss: n64, n80, n128, n176 or n256");
+  static_assert(N == 64 || N == 128 || N == 176 || N == 256, "wgmma_ss: n64, n128, n176 or n256");
   if constexpr (N == 64) wgmma_ss_n64(d, da, db, scale_d);
-  else if constexpr (N == 80) wgmma_ss_n80(d, da, db, scale_d);
   else if constexpr (N == 128) wgmma_ss_n128(d, da, db, scale_d);
   else if constexpr (N == 176) wgmma_ss_n176(d, da, db, scale_d);
   else wgmma_ss_n256(d, da, db, scale_d);

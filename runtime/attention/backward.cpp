@@ -128,11 +128,6 @@ struct AttentionBackward::Impl {
 
   // Whether the kernel's rows are gathered (sorted by group: computed key or routing).
   static bool gathers(const Kern& k) { return k.ks->key || k.ks->route; }
-  // Plain: no block map (shape_state builds them for masks, computed keys, routing), softcap or bias (a TMA row's
-  // plain_m tile applies: bwd_registry.h).
-  static bool plain(const Kern& k) {
-    return !k.ks->mask && !k.ks->key && !k.ks->route && !k.ks->softcap && !k.ks->bias;
-  }
   // The backward row at head dim D (bwd_registry.h: BackwardOptions::engine, MOGA_BWD_ENGINE, the default).
   static const BackwardVariant& variant(const BackwardOptions& o, int D) {
     return choose_backward(o.arch.empty() ? jit::CompileOptions{}.resolved_arch() : o.arch, D, o.engine);
@@ -141,7 +136,7 @@ struct AttentionBackward::Impl {
   // has them).
   std::vector<std::string> kernel_exprs(const Kern& k, const BackwardVariant& v, int D) const {
     const bool g = gathers(k);
-    std::vector<std::string> e = {v.main_expr(k.variant, D, true, g, plain(k)), v.main_expr(k.variant, D, false, g, plain(k)),
+    std::vector<std::string> e = {v.main_expr(k.variant, D, true, g), v.main_expr(k.variant, D, false, g),
                                   v.dq_expr(k.variant, D)};
     if (k.ks->route && k.ks->mask) e.push_back(fmt::format("moga::block_map_kernel<{}>", k.variant));
     if (k.ks->route && k.ks->gate) e.push_back(fmt::format("moga::gate_fill_kernel<{}>", k.variant));
@@ -671,7 +666,7 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
     // TMA rows, kernels without a gather: the maps of q, k, v, dout (encoded per call: the pointers change)
     BwdTmaMaps tm{};
     if (var.uses_tma(Impl::gathers(kn))) {
-      const int qrows = var.tile_m(s.D, Impl::plain(kn));  // the main kernel's query tile
+      const int qrows = var.block_m;  // the main kernel's query tile
       tm.q = make_tma_map(in.q, "q", s.N, qrows);
       tm.k = make_tma_map(in.k, "k", s.N, var.block_n);
       tm.v = make_tma_map(in.v, "v", s.N, var.block_n);

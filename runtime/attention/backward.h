@@ -33,8 +33,8 @@
 // NotSupportedError in validate().
 //
 // Kernels, by backward row (bwd_registry.h; BackwardOptions::engine): sm80.mma (FlashAttention-2 structure on
-// mma.sync, 64x64 tiles; sm_80+, Hopper included) or sm90.wg* (FlashAttention-3's on wgmma, 64x128 tiles; 80x128
-// for plain kernels on sm90.wg.tma.m80; sm_90; kernels_src/cuda/attention_bwd_wg.cuh), per kernel of the pattern:
+// mma.sync, 64x64 tiles; sm_80+, Hopper included) or sm90.wg* (FlashAttention-3's on wgmma, 64x128 tiles;
+// sm_90; kernels_src/cuda/attention_bwd_wg.cuh), per kernel of the pattern:
 // a preprocess (D_i = rowsum(dO * O)), one CTA per key tile looping over the query tiles that see it (dK, dV in
 // registers) and then either
 //   deterministic = false: dQ by float32 atomics in the same kernel + a conversion to bf16, or

@@ -18,18 +18,11 @@
 //             groups, top-k rows) runs the row's cp.async kernel (sm90.wg, sm90.wg.bulk).
 //   sm90.wg.tma.rs  sm90.wg.tma with dK += dS^T Q from registers (FA3's RS dK; fits the TMA kernel's 240
 //             registers only), to measure against it; gathering kernels: sm90.wg.
-//   sm90.wg.tma.m80  sm90.wg.tma.rs on FlashAttention-3's dense D = 128 tile, 80 queries x 128 keys (dQ^T = K^T dS^T),
-//             for plain kernels (no block map, gather, softcap or bias: FA3 takes 64 rows under a softcap too, and
-//             here its 32 registers serialize the wgmmas); the others and D = 64 run sm90.wg.tma.rs (the maps and
-//             the deterministic dQ pass stay at 64-row tiles).
-//   sm90.wg.tma.rs.dv  sm90.wg.tma.rs with dV issued right after P, before dP^T is waited for (DV_EARLY: dS^T is
-//             formed while dV runs on the tensor cores; kernels without a softcap). At 80 rows the packed P's
-//             registers serialize the wgmmas (C7512), so it keeps 64.
-//   sm90.wg.tma.rs.pp  sm90.wg.tma.rs with the two consumer warpgroups issuing S^T, dP^T in turn (PINGPONG: named
-//             barriers, FA3's forward order), so one forms P and dS while the other's products run; gathers: sm90.wg.
+//   Retired after measuring slower on the H200 (docs/performance.md; git has them): sm90.wg.tma.m80 (FA3's 80-row
+//   dense tile), .rs.dv (dV before dP^T's wait), .rs.pp (ping-pong turns), .lr (dK in flight into the next tile).
 // Selection (choose_backward): a named row (BackwardOptions::engine, else the environment variable
 // MOGA_BWD_ENGINE), refused with the reason when it cannot run the target or head dim; else the default:
-// sm90.wg.tma.rs on sm_90 at D = 128, sm90.wg.tma at D = 64 (verified and measured on an H200), sm80.mma elsewhere.
+// sm90.wg.tma on sm_90 (verified and measured on an H200), sm80.mma elsewhere.
 // Header-only (small).
 #pragma once
 
@@ -52,22 +45,13 @@ struct BackwardVariant {
   bool dq_bulk = false;    // attention_bwd_wg's DQ_BULK (dQ by bulk reductions)
   bool tma = false;        // attention_bwd_wg_tma for kernels without a gather
   bool dk_rs = false;      // its DK_RS (dK from dS^T in registers; the TMA kernel only)
-  int plain_m = 64;        // the TMA kernel's query rows (TILE_M) at D = 128 for plain kernels
-  bool dv_early = false;   // the TMA kernel's DV_EARLY
-  bool pingpong = false;   // the TMA kernel's PINGPONG
-  bool late_release = false;  // the TMA kernel's LATE_RELEASE
-
-  // The main kernel's query rows per tile pair (the TMA boxes of q and dout): plain_m for a D = 128 plain kernel
-  // (no block map, gather, softcap or bias), else block_m (the maps' tiles).
-  int tile_m(int D, bool plain) const { return tma && plain && D == 128 ? plain_m : block_m; }
 
   // Why the row cannot run at arch / head dim D, or "" when it can.
   std::string check(const std::string& arch, int D) const;
   // NVRTC name expressions: the main kernel (dq_atomic: dQ by atomics in it; gathers: the kernel's rows are
   // gathered through perm, so a tma row runs its cp.async kernel), the deterministic dQ kernel, and the
   // __device__ int of the main kernel's dynamic shared memory.
-  // plain: the kernel has no block map, gather, softcap or bias (tile_m).
-  std::string main_expr(const std::string& v, int D, bool dq_atomic, bool gathers = false, bool plain = false) const;
+  std::string main_expr(const std::string& v, int D, bool dq_atomic, bool gathers = false) const;
   // Whether the main kernel of a kernel that gathers (or not) takes the TMA maps (BwdTmaMaps) as well.
   bool uses_tma(bool gathers) const { return tma && !gathers; }
   std::string dq_expr(const std::string& v, int D) const;
@@ -75,17 +59,14 @@ struct BackwardVariant {
 };
 
 namespace bwd_registry_detail {
-// The sm_90 default: sm90.wg.tma at D = 64, sm90.wg.tma.rs at D = 128 (kernels without a gather: the TMA kernel;
-// the others: sm90.wg's). sm90.wg.tma was the best of session 4's rows on the H200 over dense and the moga layer
-// (docs/performance.md, "Backward on wgmma":
-// dense 45.0 ms at 32,760 vs 44.1 for .tma.bulk and 80.0 for sm80.mma; the layer 15.65 ms vs 15.89 and 20.6).
-// D = 64 too since GPU batch 2 (gpu_backward_wg and _tma passed on the D = 64 cases, bench_backward --d 64).
-// D = 128 since session 5's final batch: sm90.wg.tma.rs (dK from registers), 42.81 ms vs .tma's 44.69 at 32,760 in
-// one run (.m80 47.39, .rs.dv 47.30; docs/performance.md, "Backward on FlashAttention-3's dense tile"), every case of
-// gpu_backward_wg_tma passed on it; D = 64 keeps .tma (.rs there is tested, not measured).
+// The sm_90 default: sm90.wg.tma at both head dims (kernels without a gather: the TMA kernel; the others:
+// sm90.wg's). D = 64 since GPU batch 2 of session 4; D = 128 since session 10: after the element passes became
+// straight-line copies and the TMA waits lost their proxy fence, sm90.wg.tma ran 39.25 / 39.33 / 39.39 ms at 32,760
+// in two calls against .rs's 40.31 / 39.84 / 40.32 (docs/performance.md, "Backward from the profile"); .rs had been
+// the D = 128 default since session 5 (42.81 vs 44.69 then). The rows that measured slower than both (80-row tile,
+// early dV, ping-pong turns, late stage release) are retired; git and docs/performance.md keep them.
 inline constexpr bool kWgmmaDefault = true;
 inline constexpr const char* kWgmmaDefaultRow = "sm90.wg.tma";
-inline constexpr const char* kWgmmaDefaultRow128 = "sm90.wg.tma.rs";
 
 inline bool sm90(const std::string& arch) { return arch == "sm_90" || arch == "sm_90a"; }
 }  // namespace bwd_registry_detail
@@ -97,22 +78,12 @@ inline std::string BackwardVariant::check(const std::string& arch, int D) const 
   return "";
 }
 
-inline std::string BackwardVariant::main_expr(const std::string& v, int D, bool dq_atomic, bool gathers,
-                                              bool plain) const {
+inline std::string BackwardVariant::main_expr(const std::string& v, int D, bool dq_atomic, bool gathers) const {
   const bool t = uses_tma(gathers), bulk = dq_bulk && dq_atomic;
   const char* k = !wgmma ? "attention_bwd" : t ? "attention_bwd_wg_tma" : "attention_bwd_wg";
-  // the template arguments after <Variant, D, DQ_ATOMIC>, up to the last one that is not its default (the TMA
-  // kernel: DQ_BULK, DK_RS, TILE_M, DV_EARLY, PINGPONG, LATE_RELEASE; the cp.async kernel: DQ_BULK)
-  std::vector<std::string> args = {bulk ? "true" : "false"}, defaults = {"false"};
-  if (t) {
-    const auto b = [](bool x) { return std::string(x ? "true" : "false"); };
-    args.insert(args.end(), {b(dk_rs), std::to_string(tile_m(D, plain)), b(dv_early), b(pingpong), b(late_release)});
-    defaults.insert(defaults.end(), {"false", "64", "false", "false", "false"});
-  }
-  size_t n = args.size();
-  while (n > 0 && args[n - 1] == defaults[n - 1]) --n;
-  std::string tail;
-  for (size_t i = 0; i < n; ++i) tail += ", " + args[i];
+  // the template arguments after <Variant, D, DQ_ATOMIC> that are not their defaults: DQ_BULK, then (the TMA
+  // kernel) DK_RS
+  const std::string tail = t && dk_rs ? fmt::format(", {}, true", bulk ? "true" : "false") : bulk ? ", true" : "";
   return fmt::format("moga::{}<{}, {}, {}{}>", k, v, D, dq_atomic ? "true" : "false", tail);
 }
 inline std::string BackwardVariant::dq_expr(const std::string& v, int D) const {
@@ -120,8 +91,6 @@ inline std::string BackwardVariant::dq_expr(const std::string& v, int D) const {
                        : fmt::format("moga::attention_bwd_dq<{}, {}, {}>", v, D, block_n);
 }
 inline std::string BackwardVariant::smem_expr(int D) const {
-  // the module's kernels share one figure: the larger tile's when the row has one (it needs more)
-  if (wgmma && plain_m != 64 && D == 128) return fmt::format("&moga::attn_bwd_wg_smem_bytes<{}, {}>", D, plain_m);
   return fmt::format("&moga::{}<{}>", wgmma ? "attn_bwd_wg_smem_bytes" : "attn_bwd_smem_bytes", D);
 }
 
@@ -138,14 +107,6 @@ inline const std::vector<BackwardVariant>& backward_registry() {
        384, true, true, true},
       {"sm90.wg.tma.rs", "sm90.wg.tma with dK from dS^T in registers (RS; gathers: sm90.wg)", 64, 128, 384, true, false,
        true, true},
-      {"sm90.wg.tma.m80", "sm90.wg.tma.rs on FA3's 80x128 tile for plain kernels (no map, gather, softcap, bias)", 64, 128,
-       384, true, false, true, true, 80},
-      {"sm90.wg.tma.rs.dv", "sm90.wg.tma.rs with dV issued before dP^T is waited for (DV_EARLY)", 64, 128, 384, true,
-       false, true, true, 64, true},
-      {"sm90.wg.tma.rs.pp", "sm90.wg.tma.rs with the consumer warpgroups issuing S^T, dP^T in turn (PINGPONG)", 64, 128,
-       384, true, false, true, true, 64, false, true},
-      {"sm90.wg.tma.lr", "sm90.wg.tma releasing a stage after the next tile's S^T (LATE_RELEASE: dK in flight across "
-       "tiles)", 64, 128, 384, true, false, true, false, 64, false, false, true},
   };
   return rows;
 }
@@ -163,8 +124,7 @@ inline std::string backward_names() {
 }
 
 inline const BackwardVariant& default_backward(const std::string& arch, int D) {
-  const BackwardVariant& wg =
-      *find_backward(D == 128 ? bwd_registry_detail::kWgmmaDefaultRow128 : bwd_registry_detail::kWgmmaDefaultRow);
+  const BackwardVariant& wg = *find_backward(bwd_registry_detail::kWgmmaDefaultRow);
   if (bwd_registry_detail::kWgmmaDefault && wg.check(arch, D).empty()) return wg;
   return *find_backward("sm80.mma");
 }

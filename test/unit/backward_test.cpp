@@ -227,10 +227,9 @@ TEST(attention_backward, CompilesWithoutADevice) {
   BackwardOptions o;
   o.arch = "sm_90";
   AttentionBackward b(pattern_named("bwd_hooks"), o);
-  // the default rows on sm_90: sm90.wg.tma.rs at D = 128, sm90.wg.tma at 64 (the TMA kernel without a gather)
+  // the default row on sm_90: sm90.wg.tma at both head dims (the TMA kernel without a gather)
   const auto k128 = b.compile(128), k64 = b.compile(64);
-  EXPECT_NE(std::find(k128.begin(), k128.end(),
-                      "moga::attention_bwd_wg_tma<moga_gen_bwd_hooks::hooks, 128, true, false, true>"),
+  EXPECT_NE(std::find(k128.begin(), k128.end(), "moga::attention_bwd_wg_tma<moga_gen_bwd_hooks::hooks, 128, true>"),
             k128.end());
   EXPECT_NE(std::find(k64.begin(), k64.end(), "moga::attention_bwd_wg_tma<moga_gen_bwd_hooks::hooks, 64, true>"),
             k64.end());
@@ -280,47 +279,17 @@ TEST(attention_backward, RegistryChoosesARowByArchAndHeadDim) {
   EXPECT_STREQ(choose_backward("sm_90", 128, "sm80.mma").name, "sm80.mma");
   EXPECT_STREQ(choose_backward("sm_80", 128, "").name, "sm80.mma");
   EXPECT_STREQ(choose_backward("sm_90", 64, "auto").name, "sm90.wg.tma");
-  EXPECT_STREQ(choose_backward("sm_90", 128, "").name, "sm90.wg.tma.rs");     // the sm_90 default at D = 128
-  EXPECT_STREQ(choose_backward("sm_90a", 128, "auto").name, "sm90.wg.tma.rs");
+  EXPECT_STREQ(choose_backward("sm_90", 128, "").name, "sm90.wg.tma");     // the sm_90 default at D = 128
+  EXPECT_STREQ(choose_backward("sm_90a", 128, "auto").name, "sm90.wg.tma");
   EXPECT_STREQ(choose_backward("sm_90", 64, "sm90.wg").name, "sm90.wg");
   expect_error<ArgumentError>([] { choose_backward("sm_80", 128, "sm90.wg"); },
                               {"BackwardOptions::engine 'sm90.wg'", "sm_90 only", "sm_80"});
   expect_error<ArgumentError>([] { choose_backward("sm_90", 128, "fa3"); },
-                              {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk, sm90.wg.tma, sm90.wg.tma.bulk, sm90.wg.tma.rs, sm90.wg.tma.m80, sm90.wg.tma.rs.dv, sm90.wg.tma.rs.pp, sm90.wg.tma.lr"});
+                              {"'fa3'", "sm80.mma, sm90.wg, sm90.wg.bulk, sm90.wg.tma, sm90.wg.tma.bulk, sm90.wg.tma.rs"});
   const BackwardVariant& rs = *find_backward("sm90.wg.tma.rs");
   EXPECT_EQ(rs.main_expr("V", 128, true), "moga::attention_bwd_wg_tma<V, 128, true, false, true>");
   EXPECT_EQ(rs.main_expr("V", 128, false), "moga::attention_bwd_wg_tma<V, 128, false, false, true>");
   EXPECT_EQ(rs.main_expr("V", 128, true, true), "moga::attention_bwd_wg<V, 128, true>");
-  // sm90.wg.tma.lr: every template argument up to LATE_RELEASE; its gathered kernels run sm90.wg's
-  const BackwardVariant& lr = *find_backward("sm90.wg.tma.lr");
-  EXPECT_EQ(lr.main_expr("V", 128, true), "moga::attention_bwd_wg_tma<V, 128, true, false, false, 64, false, false, true>");
-  EXPECT_EQ(lr.main_expr("V", 128, true, true), "moga::attention_bwd_wg<V, 128, true>");
-  // sm90.wg.tma.m80: the 80-row tile for plain kernels at D = 128 only; maps, gathers, D = 64: sm90.wg.tma.rs's
-  const BackwardVariant& m80 = *find_backward("sm90.wg.tma.m80");
-  EXPECT_EQ(m80.main_expr("V", 128, true, false, true), "moga::attention_bwd_wg_tma<V, 128, true, false, true, 80>");
-  EXPECT_EQ(m80.main_expr("V", 128, false, false, true), "moga::attention_bwd_wg_tma<V, 128, false, false, true, 80>");
-  EXPECT_EQ(m80.main_expr("V", 128, true, false, false), "moga::attention_bwd_wg_tma<V, 128, true, false, true>");
-  EXPECT_EQ(m80.main_expr("V", 64, true, false, true), "moga::attention_bwd_wg_tma<V, 64, true, false, true>");
-  EXPECT_EQ(m80.main_expr("V", 128, true, true, false), "moga::attention_bwd_wg<V, 128, true>");
-  EXPECT_EQ(m80.tile_m(128, true), 80);
-  EXPECT_EQ(m80.tile_m(128, false), 64);
-  EXPECT_EQ(m80.tile_m(64, true), 64);
-  EXPECT_EQ(rs.tile_m(128, true), 64);
-  EXPECT_EQ(m80.dq_expr("V", 128), rs.dq_expr("V", 128));  // the dQ pass over 64-row query tiles
-  EXPECT_EQ(m80.smem_expr(128), "&moga::attn_bwd_wg_smem_bytes<128, 80>");
-  EXPECT_EQ(m80.smem_expr(64), rs.smem_expr(64));
-  const BackwardVariant& dv = *find_backward("sm90.wg.tma.rs.dv");
-  EXPECT_EQ(dv.main_expr("V", 128, true, false, true), "moga::attention_bwd_wg_tma<V, 128, true, false, true, 64, true>");
-  EXPECT_EQ(dv.main_expr("V", 128, true, false, false), "moga::attention_bwd_wg_tma<V, 128, true, false, true, 64, true>");
-  EXPECT_EQ(dv.main_expr("V", 64, false, false, true), "moga::attention_bwd_wg_tma<V, 64, false, false, true, 64, true>");
-  EXPECT_EQ(dv.main_expr("V", 128, true, true, false), "moga::attention_bwd_wg<V, 128, true>");
-  const BackwardVariant& pp = *find_backward("sm90.wg.tma.rs.pp");
-  EXPECT_EQ(pp.main_expr("V", 128, true, false, true),
-            "moga::attention_bwd_wg_tma<V, 128, true, false, true, 64, false, true>");
-  EXPECT_EQ(pp.main_expr("V", 64, false, false, true),
-            "moga::attention_bwd_wg_tma<V, 64, false, false, true, 64, false, true>");
-  EXPECT_EQ(pp.main_expr("V", 128, true, true, false), "moga::attention_bwd_wg<V, 128, true>");
-  EXPECT_EQ(pp.smem_expr(128), rs.smem_expr(128));
   // the TMA rows: their TMA kernel for kernels without a gather, the cp.async one for the others
   const BackwardVariant& tma = *find_backward("sm90.wg.tma.bulk");
   EXPECT_EQ(tma.main_expr("V", 128, true), "moga::attention_bwd_wg_tma<V, 128, true, true>");
@@ -354,12 +323,7 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
       // the TMA producer on kernels without a gather (dense, masked, softcap and bias, a mixture of them)
       {"sm90.wg.tma", {"full", "causal", "bwd_hooks", "bwd_mix", "attn_video_bias"}},
       {"sm90.wg.tma.bulk", {"full", "bwd_holes"}},
-      {"sm90.wg.tma.rs", {"full", "causal", "bwd_hooks", "attn_video_bias"}},
-      // the 80-query tile on the kernels without a map (dense, softcap, bias), 64 on the masked one
-      {"sm90.wg.tma.m80", {"full", "causal", "bwd_hooks", "attn_video_bias", "attn_softcap"}},
-      {"sm90.wg.tma.rs.dv", {"full", "causal", "bwd_hooks", "attn_video_bias"}},
-      {"sm90.wg.tma.rs.pp", {"full", "causal", "bwd_hooks", "attn_video_bias", "attn_softcap"}},
-      {"sm90.wg.tma.lr", {"full", "causal", "bwd_hooks", "attn_video_bias", "attn_softcap"}}};
+      {"sm90.wg.tma.rs", {"full", "causal", "bwd_hooks", "attn_video_bias", "attn_softcap"}}};
   // D = 64 (dQ per warpgroup over its own keys): a dense, a softcap + bias, a routed and a top-2 mixture kernel
   const std::vector<const char*> d64 = {"full", "bwd_hooks", "moga_dynamic", "attn_top2_mix"};
   // MOGA_BWD_COMPILE_ONLY=row:pattern compiles that one (e.g. to read its SASS with MOGA_TEST_KEEP_JIT=1)
@@ -368,8 +332,8 @@ TEST(attention_backward, WgmmaEngineCompilesEveryKernelKind) {
   for (const char* pat : pats)
   for (int D : {128, 64}) {
     if (only && std::string(only) != std::string(row) + ":" + pat) continue;
-    // sm90.wg and .rs.pp at D = 64 (.rs.pp: its turns without the dS exchange, which D = 64 does not have)
-    const bool d64_row = std::string(row) == "sm90.wg" || std::string(row) == "sm90.wg.tma.rs.pp";
+    // sm90.wg and sm90.wg.tma at D = 64
+    const bool d64_row = std::string(row) == "sm90.wg" || std::string(row) == "sm90.wg.tma";
     if (D == 64 && (!d64_row || std::find(d64.begin(), d64.end(), std::string(pat)) == d64.end()))
       continue;
     o.engine = row;

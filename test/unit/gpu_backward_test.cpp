@@ -502,12 +502,8 @@ class gpu_backward : public ::testing::Test {
 constexpr const char* kMmaRow = "sm80.mma";  // the mma.sync backward (the fallback: tested on every device)
 constexpr const char* kWgRow = "sm90.wg";  // the wgmma backward (attention_bwd_wg.cuh)
 constexpr const char* kWgBulkRow = "sm90.wg.bulk";  // the same with dQ by bulk reductions
-// and with the TMA producer (kernels without a gather; the others run the rows above); .m80: the 80-query tile on
-// the plain kernels (full at 1, 64, 200 and 1,111 tokens, the plain branches of the mixtures), .rs elsewhere;
-// .rs.dv: .rs with dV issued before dP^T is waited for; .rs.pp: .rs with the consumer warpgroups issuing S^T, dP^T
-// in turn
-constexpr const char* kWgTmaRows[] = {"sm90.wg.tma",       "sm90.wg.tma.bulk",  "sm90.wg.tma.rs", "sm90.wg.tma.m80",
-                                      "sm90.wg.tma.rs.dv", "sm90.wg.tma.rs.pp", "sm90.wg.tma.lr"};
+// and with the TMA producer (kernels without a gather; the others run the rows above); .rs: dK from registers
+constexpr const char* kWgTmaRows[] = {"sm90.wg.tma", "sm90.wg.tma.bulk", "sm90.wg.tma.rs"};
 constexpr int kTmaKind = 100;  // Precompile's kind of kWgTmaRows[i]: kTmaKind + i
 
 std::vector<Case> cases() {
