@@ -77,6 +77,7 @@
 #include <vector>
 
 #include "runtime/attention/attention.h"
+#include "runtime/attention/bf16.h"
 #include "runtime/attention/compiled_embed.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
@@ -119,12 +120,6 @@ LoadedPattern pattern_for(const std::string& name, int M) {
 bool routed_case(const std::string& p) { return p == "moga_dynamic" || p.rfind("routed6", 0) == 0; }
 bool dense_case(const std::string& p) { return p == "full" || p.rfind("full_", 0) == 0; }
 
-unsigned short f2bf(float f) {
-  unsigned u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (unsigned short)(u >> 16);
-}
 
 // Random bf16 on the device (uniform [-a, a]), generated on the host once.
 std::unique_ptr<jit::DeviceBuffer> random_device(size_t n, float a, std::mt19937_64& rng) {

@@ -39,6 +39,7 @@
 #include "kernels_src/cuda/fp8_prep.cuh"
 #include "kernels_src/cuda/prep.cuh"
 #include "runtime/attention/attention.h"
+#include "runtime/attention/bf16.h"
 #include "runtime/attention/compiled_embed.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/check.h"
@@ -60,19 +61,6 @@ namespace {
 
 constexpr double kTol = 1e-2;
 
-unsigned short f2bf(float f) {
-  unsigned u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
-  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
-  return (unsigned short)(u >> 16);
-}
-float bf2f(unsigned short h) {
-  unsigned u = (unsigned)h << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 float round_bf(float f) { return bf2f(f2bf(f)); }
 
 uint64_t base_seed() {

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "runtime/attention/attention.h"
+#include "runtime/attention/bf16.h"
 #include "runtime/attention/backward.h"
 #include "runtime/attention/compiled_embed.h"
 #include "runtime/attention/router_backward.h"
@@ -64,19 +65,6 @@ constexpr double kFwdTol = 1e-2;  // the forward's bound (gpu_attention_test): b
 // below this (the inputs are O(1)).
 constexpr double kCancelTol = 1e-4;
 
-unsigned short f2bf(float f) {
-  unsigned u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (unsigned short)(u >> 16);
-}
-float bf2f(unsigned short h) {
-  unsigned u = (unsigned)h << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 uint64_t base_seed() {
   static const uint64_t s = [] {

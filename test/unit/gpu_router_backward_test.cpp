@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "runtime/attention/router_backward.h"
+#include "runtime/attention/bf16.h"
 #include "runtime/jit/check.h"
 #include "runtime/jit/driver.h"
 #include "runtime/jit/module.h"
@@ -37,19 +38,6 @@ namespace {
 constexpr double kDlogitsTol = 1e-4, kProductTol = 1e-3, kLossTol = 1e-4;
 constexpr double kBalanceWeight = 0.1;
 
-unsigned short f2bf(float f) {
-  unsigned u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (unsigned short)(u >> 16);
-}
-float bf2f(unsigned short h) {
-  unsigned u = (unsigned)h << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 double rel_l2(const std::vector<float>& got, const std::vector<double>& ref) {
   double e = 0, r = 0;

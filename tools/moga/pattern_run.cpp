@@ -1,5 +1,6 @@
 // See pattern_run.h.
 #include "tools/moga/pattern_run.h"
+#include "runtime/attention/bf16.h"
 
 #include <fmt/format.h>
 #include <stdio.h>
@@ -68,19 +69,6 @@ Problem make_problem(const ref::PatternSpec& spec, const std::string& shape_text
   return p;
 }
 
-unsigned short f2bf(float f) {
-  unsigned u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (unsigned short)(u >> 16);
-}
-float bf2f(unsigned short h) {
-  const unsigned u = (unsigned)h << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 void DeviceTensor::upload(const std::vector<float>& values) {
   host = values;

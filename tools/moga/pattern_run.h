@@ -12,6 +12,7 @@
 
 #include "nlohmann/json.hpp"
 #include "runtime/attention/attention.h"
+#include "runtime/attention/bf16.h"
 #include "runtime/jit/module.h"
 #include "runtime/reference/attention.h"
 #include "runtime/reference/block_map.h"
@@ -56,8 +57,8 @@ Problem make_problem(const ref::PatternSpec& spec, const std::string& shape_text
                      int heads, int head_dim, const std::string& default_seq, const std::string& default_video);
 
 // bf16 conversions (round to nearest even), as the GPU sees the inputs.
-unsigned short f2bf(float f);
-float bf2f(unsigned short h);
+using rt::bf2f;
+using rt::f2bf;
 
 // A bf16 device tensor and its exact host values (as floats).
 struct DeviceTensor {
