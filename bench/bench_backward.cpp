@@ -10,7 +10,8 @@
 // the forward as training runs it (log-sum-exp and kept branch rows), AttentionBackward (atomic dQ) with the
 // forward's routing, RouterBackward with the balance loss (0.1), and their sum: the layer's forward + backward
 // (the peer: FlexAttention the PyTorch way, 6.64 ms on an H200); and each branch's backward alone
-// (moga_dynamic M=16, stga, frame_local: their sum against the mixture's is the mixture's overhead).
+// (moga_dynamic M=16, stga, frame_local: their sum against the mixture's is the mixture's overhead), the routed one
+// also in the dense sorted order (BackwardOptions::align_groups off: JSON dynamic_bwd_unaligned_ms).
 //
 // bf16, B = 1, H = 12, D = 128 (the peer configuration; --d adds 64, without a peer). Per N: the forward with the log-sum-exp
 // (Auto engine: wgmma on Hopper) and without, the backward with atomic dQ and with the deterministic dQ pass
@@ -283,6 +284,12 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
       bg.dgate = {dgate.ptr()};
     }
     branches[name] = median_ms([&] { bb.run(bi, bg, s, st); }, iters, st);
+    if (routed) {  // the routed branch in the dense sorted order (BackwardOptions::align_groups off), to compare
+      BackwardOptions uo;
+      uo.align_groups = false;
+      AttentionBackward bu(bp, uo);
+      r["dynamic_bwd_unaligned_ms"] = median_ms([&] { bu.run(bi, bg, s, st); }, iters, st);
+    }
     AttentionBackward bt(bp, to);
     branch_phases[name] = phases(bt, [&] { bt.run(bi, bg, s, st); }, iters);
   }
@@ -298,7 +305,8 @@ json moga_layer(int iters, CUstream st, std::mt19937_64& rng) {
               "layer forward + backward %.3f ms (FlexAttention the PyTorch way, the issue's figure: 6.64)\n",
               N, r["fwd_plain_ms"].get<double>(), r["fwd_train_ms"].get<double>(), r["bwd_ms"].get<double>(),
               r["router_bwd_ms"].get<double>(), r["layer_fwd_bwd_ms"].get<double>());
-  std::printf("  each branch's backward alone: %s ms\n", branches.dump().c_str());
+  std::printf("  each branch's backward alone: %s ms (the routed one in the dense sorted order: %.3f)\n",
+              branches.dump().c_str(), r["dynamic_bwd_unaligned_ms"].get<double>());
   print_phases("moga backward", r["bwd_phases"]);
   for (const auto& [name, p] : branch_phases.items()) print_phases(name.c_str(), p);
   std::printf("  each branch's backward alone: %s ms; the layer's backward per backward row: %s ms\n",

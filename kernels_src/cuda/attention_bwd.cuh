@@ -67,7 +67,8 @@ __device__ __forceinline__ int token_at(const int* perm, int s) { return perm ? 
 
 // 64 rows of a [..][token][..][D] bf16 tensor starting at sorted position r0 into a swizzled tile
 // (attention_fwd's layout: 16-byte chunk c of row r at chunk c ^ (r & 7)), gathered through perm at token
-// (tok: the token at each sorted position, bwd_params.cuh "Rows"); rows past N are zero-filled.
+// (tok: the token at each sorted position, bwd_params.cuh "Rows"); rows past N (the sorted positions) and
+// padding (tok -1, aligned groups) are zero-filled.
 template <int D>
 __device__ __forceinline__ void load_tile(unsigned dst, const bf16_t* g, long long sn, const int* tok, int r0, int N,
                                           int tid) {
@@ -76,8 +77,9 @@ __device__ __forceinline__ void load_tile(unsigned dst, const bf16_t* g, long lo
 #pragma unroll
   for (int i = 0; i < C::kRows; ++i) {
     const int row = r + i * C::kRowStep, s = r0 + row;
-    const bool ok = s < N;
-    const long long t = ok ? token_at(tok, s) : 0;
+    const int t0 = s < N ? token_at(tok, s) : -1;
+    const bool ok = t0 >= 0;
+    const long long t = ok ? t0 : 0;
     sm80::cp_async16(dst + row * C::kRowBytes + ((c ^ (row & 7)) << 4), g + t * sn + c * 8, ok);
   }
 }
@@ -447,14 +449,15 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
 
   const AttnParams& a = p.a;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, q0 = qt * BM;
+  // N: rows (lse, D, accumulators); Ns: sorted positions (AttnBwdParams::ns: aligned groups' padding, -1)
+  const int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, Ns = p.ns > 0 ? p.ns : N, q0 = qt * BM;
   const bf16_t* gq = static_cast<const bf16_t*>(a.q) + b * a.q_sb + h * a.q_sh;
   const bf16_t* gk = static_cast<const bf16_t*>(a.k) + b * a.k_sb + h * a.k_sh;
   const bf16_t* gv = static_cast<const bf16_t*>(a.v) + b * a.v_sb + h * a.v_sh;
   const bf16_t* gdo = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + h * p.do_sh;
-  const int* perm = a.perm ? a.perm + (long long)b * N : nullptr;
-  const int* tok = p.tok ? p.tok + (long long)b * N : nullptr;
-  const int* gid = a.gid ? a.gid + (long long)b * N : nullptr;
+  const int* perm = a.perm ? a.perm + (long long)b * Ns : nullptr;
+  const int* tok = p.tok ? p.tok + (long long)b * Ns : nullptr;
+  const int* gid = a.gid ? a.gid + (long long)b * Ns : nullptr;
 
   int n_full, n_part = 0;
   const int *full_idx = nullptr, *part_idx = nullptr;
@@ -465,7 +468,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
     full_idx = a.map.full_idx + bi * a.map.num_kv_tiles;
     part_idx = a.map.part_idx + bi * a.map.num_kv_tiles;
   } else {
-    n_full = (N + MAP_BN - 1) / MAP_BN;
+    n_full = (Ns + MAP_BN - 1) / MAP_BN;
   }
   static_assert(MAP_BN % BN == 0, "map key tiles are whole 64-key tiles");
   constexpr int R = MAP_BN / BN;  // 64-key tiles per map tile
@@ -476,11 +479,11 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
   };
   auto issue = [&](int stage, int kt) {
     const unsigned base = sKV + stage * 2 * C::kTileBytes;
-    load_tile<D>(base, gk, a.k_sn, tok, kt * BN, N, tid);
-    load_tile<D>(base + C::kTileBytes, gv, a.v_sn, tok, kt * BN, N, tid);
+    load_tile<D>(base, gk, a.k_sn, tok, kt * BN, Ns, tid);
+    load_tile<D>(base + C::kTileBytes, gv, a.v_sn, tok, kt * BN, Ns, tid);
   };
-  load_tile<D>(sQ, gq, a.q_sn, tok, q0, N, tid);
-  load_tile<D>(sdO, gdo, p.do_sn, tok, q0, N, tid);
+  load_tile<D>(sQ, gq, a.q_sn, tok, q0, Ns, tid);
+  load_tile<D>(sdO, gdo, p.do_sn, tok, q0, Ns, tid);
   if (n_tot > 0) issue(0, tile_of(0));
   sm80::cp_async_commit();
 
@@ -490,13 +493,13 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
   Coords<int> qc[2];
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
-    const int qs = q0 + row0 + hr * 8;
-    const bool ok = qs < N;
-    qtok[hr] = ok ? token_at(perm, qs) : 0;
+    const int qs = q0 + row0 + hr * 8, t0 = qs < Ns ? token_at(perm, qs) : -1;
+    const bool ok = t0 >= 0;  // past the end or padding: no keys, no output
+    qtok[hr] = ok ? t0 : -1;
     qg[hr] = ok && gid ? __ldg(gid + qs) : 0;
     l2[hr] = lse2_of(p.lse + ((long long)b * a.H + h) * N, qtok[hr], ok);
     dd[hr] = ok ? __ldg(p.dq_delta + ((long long)b * a.H + h) * N + qtok[hr]) : 0.f;
-    wg[hr] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + qs) : a.weight;
+    wg[hr] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * Ns + qs) : a.weight;
     if constexpr (kCoords) qc[hr] = coords_of(ok ? token_at(tok, qs) : 0, a.shape);
   }
   float dq[DT][4];
@@ -525,22 +528,22 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
     mma_two_abt<D, NT>(s, dp, sQ, sdO, sK, sV, a_lane, xa, b_lane, xb);
 
     const bool partial = j / R >= n_full;
-    const bool elem = kTransform || partial || kv0 + BN > N;
+    const bool elem = kTransform || partial || kv0 + BN > Ns;
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int ks = kv0 + nt * 8 + 2 * (lane & 3) + e;
-        const bool kv_ok = ks < N;
+        const bool kv_ok = ks < Ns;  // padding keys: their group id (-1) matches no query's
         const int kg = gid && partial && kv_ok ? __ldg(gid + ks) : 0;
         Coords<int> kc;
         if constexpr (kCoords)
-          if (elem) kc = coords_of(kv_ok ? token_at(tok, ks) : 0, a.shape);
+          if (elem) kc = coords_of(kv_ok ? max(token_at(tok, ks), 0) : 0, a.shape);
 #pragma unroll
         for (int hr = 0; hr < 2; ++hr) {
           const int qs = q0 + row0 + hr * 8;
           float& x = s[nt][2 * hr + e];
-          x = p_and_ds<Variant>(x, dp[nt][2 * hr + e], elem, a, gid != nullptr, kv_ok && qs < N, partial, ks, qg[hr],
+          x = p_and_ds<Variant>(x, dp[nt][2 * hr + e], elem, a, gid != nullptr, kv_ok && qs < Ns, partial, ks, qg[hr],
                                 kg, qc[hr], kc, h, l2[hr], wg[hr], dd[hr]).y;  // dS
         }
       }
@@ -558,7 +561,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
   if (p.dq_acc) {  // rows (qtok: the row ids) of the float32 accumulator, one owner each
 #pragma unroll
     for (int hr = 0; hr < 2; ++hr) {
-      if (q0 + row0 + hr * 8 >= N) continue;
+      if (qtok[hr] < 0) continue;
       float* r = p.dq_acc + (((long long)b * N + qtok[hr]) * a.H + h) * D + 2 * (lane & 3);
 #pragma unroll
       for (int dt = 0; dt < DT; ++dt) add2(r + dt * 8, dq[dt][2 * hr] * scale, dq[dt][2 * hr + 1] * scale);
@@ -568,8 +571,7 @@ __global__ void __launch_bounds__(128, 1) attention_bwd_dq(const AttnBwdParams p
   bf16_t* gdq = static_cast<bf16_t*>(p.dq) + b * p.dq_sb + h * p.dq_sh;
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
-    const int qs = q0 + row0 + hr * 8;
-    if (qs >= N) continue;
+    if (qtok[hr] < 0) continue;
     unsigned* r = reinterpret_cast<unsigned*>(gdq + (long long)qtok[hr] * p.dq_sn) + (lane & 3);
 #pragma unroll
     for (int dt = 0; dt < DT; ++dt) r[dt * 4] = sm80::pack_bf16x2(dq[dt][2 * hr] * scale, dq[dt][2 * hr + 1] * scale);
@@ -642,14 +644,17 @@ __global__ void __launch_bounds__(256) attn_bwd_fold_kernel(const AttnBwdFoldPar
 }
 
 // d L / d gate of row perm[s] = sum_h D[b][h][row] / gate[b][s] (fixed order over h: deterministic); one thread
-// per sorted position; p.dgate [B][N] by row (top k > 1: [B][N / k][k], the forward's routing layout).
+// per sorted position (AttnBwdParams::ns of them a batch item; padding skipped); p.dgate [B][N] by row (top k >
+// 1: [B][N / k][k], the forward's routing layout).
 template <int D>
 __global__ void __launch_bounds__(256) attn_bwd_gate_kernel(const AttnBwdParams p) {
   grid_dep_wait();
-  const long long n = (long long)p.a.B * p.a.N;
+  const int ns = p.ns > 0 ? p.ns : p.a.N;
+  const long long n = (long long)p.a.B * ns;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    const int b = (int)(i / p.a.N), s = (int)(i % p.a.N);
+    const int b = (int)(i / ns), s = (int)(i % ns);
     const int t = p.a.perm ? __ldg(p.a.perm + i) : s;
+    if (t < 0) continue;  // padding of aligned groups
     float acc = 0.f;
     for (int h = 0; h < p.a.H; ++h) acc += __ldg(p.dq_delta + ((long long)b * p.a.H + h) * p.a.N + t);
     const float g = __ldg(p.a.gate + i);

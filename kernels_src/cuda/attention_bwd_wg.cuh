@@ -103,7 +103,7 @@ struct ElemCtx {
   const int* srow;   // row id [BM], group id [BM], token [BM]
   const int* kg;     // this thread's two key rows' group ids
   const Coords<int>* kc;  // and coordinates (kCoords)
-  int lane, q0, kv0, krow0, N, h;
+  int lane, q0, kv0, krow0, N, h;  // N: the sorted positions (AttnBwdParams::ns)
   bool grouped, partial;
 };
 // P^T = exp2(y2 - lse2) in place of S^T (x: wgmma's m64nBM accumulator of this warpgroup's 64 keys)
@@ -182,7 +182,9 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
 
   const AttnParams& a = p.a;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, kv0 = kt * BN;
+  // N: rows (lse, D, the accumulators' index space); Ns: sorted positions (tiles, perm, gid, tok, gate), Ns > N
+  // for aligned routed groups, whose padding (perm = tok = gid = -1) is zero rows that see no key and write nothing
+  const int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, N = a.N, Ns = p.ns > 0 ? p.ns : N, kv0 = kt * BN;
 
   // the query tiles that see this key tile: full first, then partial (as attention_bwd)
   int n_full, n_part = 0;
@@ -194,15 +196,15 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     full_idx = p.mapT.full_idx + bi * p.mapT.num_q_tiles;
     part_idx = p.mapT.part_idx + bi * p.mapT.num_q_tiles;
   } else {
-    n_full = (N + BM - 1) / BM;
+    n_full = (Ns + BM - 1) / BM;
   }
   const int n_tot = n_full + n_part;
   auto tile_of = [&](int j) -> int {
     return j < n_full ? (full_idx ? __ldg(full_idx + j) : j) : __ldg(part_idx + (j - n_full));
   };
-  const int* perm = a.perm ? a.perm + (long long)b * N : nullptr;
-  const int* tok = p.tok ? p.tok + (long long)b * N : nullptr;
-  const int* gid = a.gid ? a.gid + (long long)b * N : nullptr;
+  const int* perm = a.perm ? a.perm + (long long)b * Ns : nullptr;
+  const int* tok = p.tok ? p.tok + (long long)b * Ns : nullptr;
+  const int* gid = a.gid ? a.gid + (long long)b * Ns : nullptr;
 
   if (tid == 0) {
     // cp.async: one arrival per producer thread for its copies, and for Q / dO one more after the row values;
@@ -227,12 +229,12 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
       float* f = reinterpret_cast<float*>(gbase + C::kRowOff + st * C::kRowBytes);
       int* ti = reinterpret_cast<int*>(f + 3 * BM);
       for (int r = r0; r < BM; r += step) {
-        const int s = q0 + r;
-        const bool ok = s < N;
-        const int t = ok ? token_at(perm, s) : 0;
+        const int s = q0 + r, t0 = s < Ns ? token_at(perm, s) : -1;
+        const bool ok = t0 >= 0;  // past the end or padding: no keys (lse2 +inf), row id 0 (its dQ adds 0)
+        const int t = ok ? t0 : 0;
         f[r] = lse2_of(lse, t, ok);
         f[BM + r] = ok ? __ldg(dlt + t) : 0.f;
-        f[2 * BM + r] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * N + s) : a.weight;
+        f[2 * BM + r] = ok && a.gate ? a.weight * __ldg(a.gate + (long long)b * Ns + s) : a.weight;
         ti[r] = t;
         ti[BM + r] = ok && gid ? __ldg(gid + s) : 0;
         ti[2 * BM + r] = ok ? token_at(tok, s) : 0;
@@ -278,8 +280,9 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
                     int s0, int nrows) {
       for (int i = 0; i < nrows; i += C::kLdStep) {
         const int s = s0 + r0 + i;
-        const bool ok = s < N;
-        const long long t = ok ? token_at(tok, s) : 0;
+        const int t0 = s < Ns ? token_at(tok, s) : -1;
+        const bool ok = t0 >= 0;  // past the end or padding: zero-filled
+        const long long t = ok ? t0 : 0;
         sm80::cp_async16(dst1 + i * 128, g1 + t * sn1 + c * 8, ok);
         sm80::cp_async16(dst2 + i * 128, g2 + t * sn2 + c * 8, ok);
       }
@@ -313,8 +316,8 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     const int ks = kv0 + krow0 + hr * 8;
-    kg[hr] = gid && ks < N ? __ldg(gid + ks) : 0;
-    if constexpr (kCoords) kc[hr] = coords_of(ks < N ? token_at(tok, ks) : 0, a.shape);
+    kg[hr] = gid && ks < Ns ? __ldg(gid + ks) : 0;
+    if constexpr (kCoords) kc[hr] = coords_of(ks < Ns ? max(token_at(tok, ks), 0) : 0, a.shape);
   }
   float dk[D / 2], dv[D / 2];
 #pragma unroll
@@ -363,7 +366,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     // after; a softcap's chain factor 1 - tanh^2 would take 32 more registers across the wait, so it forms
     // both at once after it.
     const bool partial = j >= n_full;
-    const bool elem = kTransform || partial || kv0 + BN > N;
+    const bool elem = kTransform || partial || kv0 + BN > Ns;
     unsigned pa[BM / 16][4];  // wg P^T, packed: dV's A fragments
     // dV += (wg P)^T dO from x = wg P^T: RS, B = dO rows (MN-major: D contiguous)
     auto issue_dv = [&](const float (&x)[BM / 2]) {
@@ -378,7 +381,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
     if constexpr (!Variant::kHasSoftcap) {
       sm90::wg_wait<1>();
       sm90::fence_regs(s);
-      const bwd_wg_detail::ElemCtx ec{&a, sl2, srow, kg, kc, lane, q0, kv0, krow0, N, h, gid != nullptr, partial};
+      const bwd_wg_detail::ElemCtx ec{&a, sl2, srow, kg, kc, lane, q0, kv0, krow0, Ns, h, gid != nullptr, partial};
       if (kTransform || elem) bwd_wg_detail::form_p<Variant, BM, true, kCoords>(s, ec);
       else bwd_wg_detail::form_p<Variant, BM, false, kCoords>(s, ec);
       sm90::wg_wait<0>();
@@ -400,7 +403,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
       sm90::wg_wait<0>();
       sm90::fence_regs(s);
       sm90::fence_regs(dp);
-      const bwd_wg_detail::ElemCtx ec{&a, sl2, srow, kg, kc, lane, q0, kv0, krow0, N, h, gid != nullptr, partial};
+      const bwd_wg_detail::ElemCtx ec{&a, sl2, srow, kg, kc, lane, q0, kv0, krow0, Ns, h, gid != nullptr, partial};
       if (kTransform || elem) bwd_wg_detail::form_p_ds<Variant, BM, true, kCoords>(s, dp, ec);
       else bwd_wg_detail::form_p_ds<Variant, BM, false, kCoords>(s, dp, ec);
     }
@@ -492,7 +495,7 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
         __syncwarp();
         if (lane < 16) {
           const int r = w * 16 + lane;
-          if (q0 + r < N) sm90::bulk_reduce_add_f32(gdq + (long long)srow[r] * a.H * D, sdq + r * C::kDQPitch, 256);
+          if (q0 + r < Ns) sm90::bulk_reduce_add_f32(gdq + (long long)srow[r] * a.H * D, sdq + r * C::kDQPitch, 256);
           sm90::bulk_commit();
         }
       } else {
@@ -520,9 +523,9 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
   if (p.dk_acc) {
 #pragma unroll
     for (int hr = 0; hr < 2; ++hr) {
-      const int ks = kv0 + krow0 + hr * 8;
-      if (ks >= N) continue;
-      const long long o = (((long long)b * N + token_at(perm, ks)) * a.H + h) * D + 2 * (lane & 3);
+      const int ks = kv0 + krow0 + hr * 8, t = ks < Ns ? token_at(perm, ks) : -1;
+      if (t < 0) continue;  // past the end or padding
+      const long long o = (((long long)b * N + t) * a.H + h) * D + 2 * (lane & 3);
 #pragma unroll
       for (int dt = 0; dt < D / 8; ++dt) {
         add2(p.dk_acc + o + dt * 8, dk[4 * dt + 2 * hr] * scale, dk[4 * dt + 2 * hr + 1] * scale);
@@ -536,8 +539,8 @@ __device__ __forceinline__ void attention_bwd_wg_body(const AttnBwdParams& p, co
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     const int ks = kv0 + krow0 + hr * 8;
-    if (ks >= N) continue;
-    const long long t = token_at(perm, ks);  // rows are tokens here (host: bf16 outputs only then)
+    const long long t = ks < Ns ? token_at(perm, ks) : -1;  // rows are tokens here (host: bf16 outputs only then)
+    if (t < 0) continue;  // past the end or padding
     unsigned* rk = reinterpret_cast<unsigned*>(gdk + t * p.dk_sn) + (lane & 3);
     unsigned* rv = reinterpret_cast<unsigned*>(gdv + t * p.dv_sn) + (lane & 3);
 #pragma unroll

@@ -23,6 +23,10 @@ struct BlockMapT {
 struct AttnBwdParams {
   AttnParams a;          // q, k, v (bf16), o unused, strides, B, N (rows), H, scale_log2, weight, shape, map
   int topk;              // rows per token (1: rows are tokens)
+  // Sorted positions per batch item (the stride of a.perm, a.gid, p.tok, a.gate and the tiles' space): a.N, or
+  // (ns > a.N) the padded length of aligned routed groups (prep.cuh SortParams::align), whose padding positions
+  // hold perm = tok = gid = -1 (the wgmma kernels skip them: zero rows, P = 0, no output); 0: a.N.
+  int ns;
   const int* tok;        // [B][N]: the token at each sorted position (= a.perm when rows are tokens; top k: row / k,
                          // precomputed so that no kernel divides per row), nullptr: identity
   const void* dout;      // bf16 [B][N / topk][H][D]

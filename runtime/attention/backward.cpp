@@ -99,6 +99,11 @@ struct AttentionBackward::Impl {
     // routed kernels (sorted on the device every call): the sort's histogram and segment offsets; under a mask,
     // the tile summaries (the key-major map is then a transpose; without a mask it is the query-major one)
     std::unique_ptr<jit::DeviceBuffer> hist, seg, qsum, kvsum;
+    // routed kernels on a wgmma row: groups aligned to lcm(block_m, block_n) (prep.cuh SortParams::align, the
+    // forward's layout: no tile straddles two groups), ns sorted positions a batch item (AttnBwdParams::ns) and the
+    // end of each group's entries [B][G]; align 1: the dense sorted order, ns = N k
+    std::unique_ptr<jit::DeviceBuffer> segend;
+    int align = 1, ns = 0;
     int tq = 0, tk = 0;
     int tile_q = 64, tile_kv = 64;  // routed: the map's tiles (the row's block_m, block_n)
     // A routed kernel's key-major map is the transpose of its query-major one (attn_bwd_transpose_map_kernel)
@@ -116,6 +121,7 @@ struct AttentionBackward::Impl {
     std::vector<Order> order;  // per kernel (routed: device buffers, refilled by route() every call)
   };
   std::map<ShapeKey, std::unique_ptr<ShapeState>> shapes;
+  bool align_groups = true;  // BackwardOptions::align_groups (alloc_routed)
   void alloc_routed(int ki, const AttentionShape& s, ShapeState& st, const BackwardVariant& v);
   void route(int ki, const AttentionShape& s, ShapeState& st, const Mod& m, const RouterInputs::Given& given,
              CUstream stream);
@@ -188,6 +194,7 @@ AttentionBackward::AttentionBackward(LoadedPattern pattern, BackwardOptions opti
       forward_(pattern_, training_forward()),
       impl_(std::make_unique<Impl>()) {
   impl_->timer.enabled = options_.time_phases;
+  impl_->align_groups = options_.align_groups;
   const auto& spec = pattern_.spec;
   for (const ref::KernelSpec& k : spec.kernels) {
     Impl::Kern kn;
@@ -433,14 +440,19 @@ void AttentionBackward::Impl::alloc_routed(int ki, const AttentionShape& s, Shap
   const int k = ks.topk(), G = ks.route->groups, Ne = s.N * k, B = s.B;
   Order& od = st.order[ki];
   od.tile_q = v.block_m, od.tile_kv = v.block_n;
-  od.tq = (Ne + od.tile_q - 1) / od.tile_q;
-  od.tk = (Ne + od.tile_kv - 1) / od.tile_kv;
-  const size_t n = (size_t)B * Ne, qtiles = (size_t)B * od.tq, ktiles = (size_t)B * od.tk, pairs = qtiles * od.tk;
+  // aligned groups for the wgmma kernels (they skip padding positions); the mma.sync kernel's sorted-rows pass
+  // does not know padding, so its order stays dense
+  od.align = v.wgmma && align_groups ? std::lcm(v.block_m, v.block_n) : 1;
+  od.ns = aligned_sorted_length(Ne, G, od.align);
+  od.tq = (od.ns + od.tile_q - 1) / od.tile_q;
+  od.tk = (od.ns + od.tile_kv - 1) / od.tile_kv;
+  const size_t n = (size_t)B * od.ns, qtiles = (size_t)B * od.tq, ktiles = (size_t)B * od.tk, pairs = qtiles * od.tk;
   od.perm = device_ints(n);
   od.gid = device_ints(n);
   if (k > 1) od.tok = device_ints(n);
   if (ks.route_gate || ks.gate) od.gate = device_ints(n);  // float32, the same size
   od.seg = device_ints((size_t)B * (G + 1));
+  if (od.align > 1) od.segend = device_ints((size_t)B * G);
   od.hist = device_ints((size_t)sort_scratch_ints(B, Ne, G));
   od.fcnt = device_ints(qtiles), od.pcnt = device_ints(qtiles), od.fidx = device_ints(pairs), od.pidx = device_ints(pairs);
   if (od.transposed_map(ks)) {  // key-major map by transpose, else it is the query-major one (bwd_map.cuh)
@@ -454,8 +466,8 @@ void AttentionBackward::Impl::alloc_routed(int ki, const AttentionShape& s, Shap
 }
 
 // Routed kernels, every call, on the device and on `stream` only (no host copy, no synchronization): the
-// forward's routing (gid / prob, [B][N][k]) sorted stably by group (prep.cuh's counting sort, unaligned: the
-// backward's order is the forward's without its padding), the 64x64 block map from the sorted groups (and the
+// forward's routing (gid / prob, [B][N][k]) sorted stably by group (prep.cuh's counting sort; aligned to the
+// row's tiles on the wgmma rows, Order::align), the block map from the sorted groups (and the
 // mask's tile summaries), the key-major map (a transpose under a mask, else the same lists), the gate at the
 // sorted positions (the router probability from the sort, a gate program on top). Top k > 1: the sorted
 // positions hold entry rows e = t k + j (the sort's `entry`), their tokens in `tok`. Group ids outside [0, M)
@@ -479,7 +491,9 @@ void AttentionBackward::Impl::route(int ki, const AttentionShape& s, ShapeState&
   sp.perm = tokens;
   sp.gid = ip(od.gid);
   sp.gate = ks.route_gate ? gate : nullptr;
-  sp.out_ld = Ne;
+  sp.align = od.align;
+  sp.out_ld = od.ns;
+  sp.seg_end = ip(od.segend);
   sp.entry = k > 1 ? ip(od.perm) : nullptr;
   {
     void* a[] = {&sp};  // sort_hist_kernel writes every cell the scatter reads: no memset
@@ -491,7 +505,8 @@ void AttentionBackward::Impl::route(int ki, const AttentionShape& s, ShapeState&
     GroupMapParams gp{};
     gp.gid = ip(od.gid);
     gp.seg_offsets = ip(od.seg);
-    gp.B = B, gp.Ne = Ne, gp.G = G, gp.tile_q = od.tile_q, gp.tile_kv = od.tile_kv, gp.tq = od.tq, gp.tk = od.tk;
+    gp.seg_end = ip(od.segend);
+    gp.B = B, gp.Ne = od.ns, gp.G = G, gp.tile_q = od.tile_q, gp.tile_kv = od.tile_kv, gp.tq = od.tq, gp.tk = od.tk;
     gp.full_cnt = ip(od.fcnt), gp.full_idx = ip(od.fidx), gp.part_cnt = ip(od.pcnt), gp.part_idx = ip(od.pidx);
     void* a[] = {&gp};
     launch(m.gmap, qblocks, 1, 1, 256, 0, stream, a);
@@ -500,7 +515,7 @@ void AttentionBackward::Impl::route(int ki, const AttentionShape& s, ShapeState&
     sm.perm = tokens;
     sm.gid = ip(od.gid);
     sm.shape = st.ms;
-    sm.B = B, sm.Ne = Ne, sm.tile_q = od.tile_q, sm.tile_kv = od.tile_kv, sm.tq = od.tq, sm.tk = od.tk;
+    sm.B = B, sm.Ne = od.ns, sm.tile_q = od.tile_q, sm.tile_kv = od.tile_kv, sm.tq = od.tq, sm.tk = od.tk;
     sm.q_out = reinterpret_cast<TileSummary*>(od.qsum->ptr());
     sm.kv_out = reinterpret_cast<TileSummary*>(od.kvsum->ptr());
     void* a1[] = {&sm};
@@ -510,6 +525,7 @@ void AttentionBackward::Impl::route(int ki, const AttentionShape& s, ShapeState&
     bp.qsum = sm.q_out, bp.kvsum = sm.kv_out;
     bp.B = B, bp.tq = od.tq, bp.tk = od.tk, bp.grouped = 1;
     bp.seg_offsets = ip(od.seg);
+    bp.seg_end = ip(od.segend);
     bp.G = G, bp.tile_kv = od.tile_kv, bp.shape = st.ms;
     bp.full_cnt = ip(od.fcnt), bp.full_idx = ip(od.fidx), bp.part_cnt = ip(od.pcnt), bp.part_idx = ip(od.pidx);
     void* a2[] = {&bp};
@@ -525,10 +541,10 @@ void AttentionBackward::Impl::route(int ki, const AttentionShape& s, ShapeState&
   }
   if (ks.gate) {  // gate_fill_kernel: the program's value at each sorted position (times the probability)
     const int* perm = tokens;
-    int b = B, ne = Ne, mul = ks.route_gate ? 1 : 0;
+    int b = B, ne = od.ns, mul = ks.route_gate ? 1 : 0;
     MaskShape ms = st.ms;
     void* a[] = {&perm, &gate, &b, &ne, &ms, &mul};
-    launch(mk.gfill, (unsigned)(((long long)B * Ne + 255) / 256), 1, 1, 256, 0, stream, a);
+    launch(mk.gfill, (unsigned)(((long long)B * od.ns + 255) / 256), 1, 1, 256, 0, stream, a);
   }
 }
 
@@ -653,6 +669,8 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
     const Impl::Order& od = st.order[ki];
     auto ip = [](const std::unique_ptr<jit::DeviceBuffer>& b) { return reinterpret_cast<const int*>(b->ptr()); };
     if (od.perm) a.perm = ip(od.perm), a.gid = ip(od.gid), p.tok = od.tok ? ip(od.tok) : a.perm;
+    const int Ns = ks.route && od.ns > 0 ? od.ns : Ne;  // sorted positions (aligned routed groups: padded)
+    p.ns = Ns;
     if (od.gate) a.gate = reinterpret_cast<const float*>(od.gate->ptr());
     if (od.fcnt) {
       a.map = {ip(od.fcnt), ip(od.fidx), ip(od.pcnt), ip(od.pidx), od.tq, od.tk};
@@ -684,12 +702,12 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
     }
     if (p.dgate) {
       im.phase(ks.name + ": gate gradient", stream);
-      const size_t n = (size_t)s.B * Ne;
+      const size_t n = (size_t)s.B * Ns;
       launch(m.gate, (unsigned)std::min<size_t>((n + 255) / 256, 65535u * 8), 1, 1, 256, 0, stream, args);
     }
     // the row's main kernel: one CTA per key tile; attention_bwd_dq: one per 64-row query tile
-    const unsigned key_tiles = (unsigned)((Ne + var.block_n - 1) / var.block_n);
-    const unsigned q_tiles = (unsigned)((Ne + var.block_m - 1) / var.block_m);
+    const unsigned key_tiles = (unsigned)((Ns + var.block_n - 1) / var.block_n);
+    const unsigned q_tiles = (unsigned)((Ns + var.block_m - 1) / var.block_m);
     const unsigned thr = (unsigned)var.threads;
     const Impl::Mod::K& mk = m.k[ki];
     im.phase(ks.name + (det ? ": main (dK, dV)" : ": main (dK, dV, atomic dQ)"), stream);

@@ -73,6 +73,10 @@ struct BackwardOptions {
   // The backward kernel row (bwd_registry.h: "sm80.mma", "sm90.wg"); "" = the MOGA_BWD_ENGINE environment
   // variable, else the default for the target and head dim. A row that cannot run there is an ArgumentError.
   std::string engine;
+  // Routed kernels on the wgmma rows: every group starts at a multiple of the tiles' lcm in the sorted order
+  // (the forward's AttentionOptions::align_groups; no tile straddles two groups, padding positions are skipped);
+  // false: the dense sorted order (to measure against). The mma.sync row always runs the dense order.
+  bool align_groups = true;
 };
 
 // One phase of the last run() (BackwardOptions::time_phases): what it launched ("dynamic: route (sort, block
