@@ -95,14 +95,12 @@ __device__ __forceinline__ void red_add2(float* dst, float x, float y) {
 #endif
 }
 
-// dst[0] += x, dst[1] += y: a float32 accumulator row this thread alone updates in this launch
-__device__ __forceinline__ void add2(float* dst, float x, float y) {
-  float2* d = reinterpret_cast<float2*>(dst);
-  float2 o = *d;
-  o.x += x;
-  o.y += y;
-  *d = o;
-}
+// dst[0] += x, dst[1] += y: a float32 accumulator row this thread alone updates in this launch (the kernels of a
+// mixture add in launch order, so the sums stay deterministic). A reduction, not a load and a store: the compiler
+// cannot hoist the next row's load above a store that may alias it, so a thread's 64 read-modify-writes of dK and
+// dV were 64 memory latencies in a row (25% of the stall samples of the moga mixture's routed kernel on the H200,
+// session 11; docs/performance.md "The accumulators' epilogue").
+__device__ __forceinline__ void add2(float* dst, float x, float y) { red_add2(dst, x, y); }
 
 // base-2 log-sum-exp of a row (token t) for P = exp2(y2 - lse2): +inf for rows past N (ok false) and rows that
 // saw no key, so that P = 0
