@@ -91,9 +91,11 @@ struct AttentionBackward::Impl {
 
   // A row order and its block map on the device.
   struct Order {
-    // masked or grouped kernels: the 64x64 block map, query-major (attention_bwd_dq) and key-major (attention_bwd)
+    // masked or grouped kernels: the block map at the row's tiles, query-major (attention_bwd_dq) and key-major
+    // (the main kernel)
     std::unique_ptr<jit::DeviceBuffer> fcnt, fidx, pcnt, pidx, tfcnt, tfidx, tpcnt, tpidx;
-    // grouped kernels: the rows sorted by group (stable), [B][N k] each; routed + gated: gate at sorted positions
+    // grouped kernels: the rows sorted by group (stable), [B][N k] each ([B][ns] for aligned routed groups);
+    // routed + gated: gate at sorted positions
     std::unique_ptr<jit::DeviceBuffer> perm, gid, gate;
     std::unique_ptr<jit::DeviceBuffer> tok;  // top k: the token at each sorted position (perm holds entry rows)
     // routed kernels (sorted on the device every call): the sort's histogram and segment offsets; under a mask,
