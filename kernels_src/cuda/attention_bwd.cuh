@@ -193,29 +193,34 @@ __device__ __forceinline__ void mma_a_tile(float (*acc)[4], const unsigned (&a)[
 }
 }  // namespace bwd_detail
 
-// D_r = o_scale * rowsum(dO_t * O_r) (t = r / topk): one warp per (b, r, h) row.
+// D_r = o_scale * rowsum(dO_t * O_r) (t = r / topk): D / 8 lanes per (b, r, h) row, 16 bytes of dO and of O each
+// (rows are 16-byte aligned: the runtime's expect_bnhd), rows in (b, r, h) order so that consecutive lane groups
+// read consecutive memory of the [B][N][H][D] layouts. The index arithmetic is 32-bit (the runtime refuses
+// B N k H D / 8 >= 2^31): a 64-bit division is a ~70-instruction subroutine, and the one-warp-a-row version (three
+// of them a row, 4-byte loads) took 0.102-0.103 ms for 200 MB at 32,760 x 12 x 128 on an H100; this one 0.078
+// (docs/performance.md, "The backward's row kernels and the gather's tokens").
 template <int D>
 __global__ void __launch_bounds__(256) attn_bwd_preprocess_kernel(const AttnBwdParams p) {
   using bwd_detail::bf16_t;
+  constexpr unsigned kL = D / 8;  // lanes per row: a power of two dividing 32
   grid_dep_wait();
-  const long long rows = (long long)p.a.B * p.a.N * p.a.H;
-  const int lane = threadIdx.x & 31;
-  for (long long r = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5; r < rows;
-       r += ((long long)gridDim.x * blockDim.x) >> 5) {
-    const int h = (int)(r % p.a.H);
-    const long long bs = r / p.a.H;
-    const int s = (int)(bs % p.a.N), b = (int)(bs / p.a.N);
-    const bf16_t* go = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + (s / p.topk) * p.do_sn + h * p.do_sh;
+  const unsigned H = (unsigned)p.a.H, N = (unsigned)p.a.N, topk = (unsigned)p.topk;
+  const unsigned rows = (unsigned)p.a.B * N * H, c = threadIdx.x % kL;
+  // the row's kL lanes (xor offsets below kL stay inside them): the last rows may leave a warp's other groups idle
+  const unsigned group = ((kL == 32 ? 0u : (1u << kL)) - 1u) << ((threadIdx.x & 31) & ~(kL - 1));
+  for (unsigned r = (blockIdx.x * blockDim.x + threadIdx.x) / kL; r < rows; r += gridDim.x * (blockDim.x / kL)) {
+    const unsigned h = r % H, bs = r / H, s = bs % N, b = bs / N;
+    const bf16_t* go = static_cast<const bf16_t*>(p.dout) + b * p.do_sb + (s / topk) * p.do_sn + h * p.do_sh;
     const bf16_t* o = static_cast<const bf16_t*>(p.out) + b * p.o_sb + s * p.o_sn + h * p.o_sh;
+    const uint4 x = __ldg(reinterpret_cast<const uint4*>(go) + c), y = __ldg(reinterpret_cast<const uint4*>(o) + c);
+    const unsigned xs[4] = {x.x, x.y, x.z, x.w}, ys[4] = {y.x, y.y, y.z, y.w};
     float acc = 0.f;
 #pragma unroll
-    for (int d = lane * 2; d < D; d += 64) {
-      const unsigned x = *reinterpret_cast<const unsigned*>(go + d), y = *reinterpret_cast<const unsigned*>(o + d);
-      acc += sm80::bf16lo_to_f32(x) * sm80::bf16lo_to_f32(y) + sm80::bf16hi_to_f32(x) * sm80::bf16hi_to_f32(y);
-    }
+    for (int i = 0; i < 4; ++i)
+      acc += sm80::bf16lo_to_f32(xs[i]) * sm80::bf16lo_to_f32(ys[i]) + sm80::bf16hi_to_f32(xs[i]) * sm80::bf16hi_to_f32(ys[i]);
 #pragma unroll
-    for (int o2 = 16; o2 > 0; o2 >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o2);
-    if (lane == 0) p.dq_delta[((long long)b * p.a.H + h) * p.a.N + s] = acc * p.o_scale;
+    for (unsigned o2 = kL / 2; o2 > 0; o2 >>= 1) acc += __shfl_xor_sync(group, acc, o2);
+    if (c == 0) p.dq_delta[((long long)b * H + h) * N + s] = acc * p.o_scale;
   }
 }
 
@@ -606,31 +611,32 @@ __global__ void __launch_bounds__(256) attn_bwd_rows_kernel(const AttnBwdParams 
 }
 
 // AttnBwdFoldParams (bwd_params.cuh): one thread per 8 elements of a token row, grid-stride; blockIdx.y the tensor.
+// 32-bit index arithmetic, as attn_bwd_preprocess_kernel's (the runtime refuses B N k H D / 8 >= 2^31).
 template <int D>
 __global__ void __launch_bounds__(256) attn_bwd_fold_kernel(const AttnBwdFoldParams p) {
   grid_dep_wait();
   const int i = blockIdx.y;
   if (!p.src[i]) return;
-  const long long n = (long long)p.B * p.N * p.H * (D / 8);
-  for (long long x = blockIdx.x * (long long)blockDim.x + threadIdx.x; x < n; x += (long long)gridDim.x * blockDim.x) {
-    const int c = (int)(x % (D / 8));
-    const long long r = x / (D / 8);
-    const int h = (int)(r % p.H);
-    const long long bt = r / p.H;  // b * N + t
+  constexpr unsigned kC = D / 8;
+  const unsigned H = (unsigned)p.H, N = (unsigned)p.N, k = (unsigned)p.k;
+  const unsigned n = (unsigned)p.B * N * H * kC;
+  for (unsigned x = blockIdx.x * blockDim.x + threadIdx.x; x < n; x += gridDim.x * blockDim.x) {
+    const unsigned c = x % kC, r = x / kC;  // r = (b N + t) H + h
+    const unsigned h = r % H, bt = r / H;
     float v[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-    for (int j = 0; j < p.k; ++j) {
-      const float4* src = reinterpret_cast<const float4*>(p.src[i] + ((bt * p.k + j) * p.H + h) * D + c * 8);
-      const float4 a = src[0], b = src[1];
+    for (unsigned j = 0; j < k; ++j) {
+      const float4* src = reinterpret_cast<const float4*>(p.src[i] + ((unsigned long long)(bt * k + j) * H + h) * D + c * 8);
+      const float4 a = __ldg(src), b = __ldg(src + 1);
       v[0] += a.x, v[1] += a.y, v[2] += a.z, v[3] += a.w, v[4] += b.x, v[5] += b.y, v[6] += b.z, v[7] += b.w;
     }
     if (p.acc[i]) {
-      float4* dst = reinterpret_cast<float4*>(p.acc[i] + r * D + c * 8);
+      float4* dst = reinterpret_cast<float4*>(p.acc[i] + (unsigned long long)r * D + c * 8);
       float4 a = dst[0], b = dst[1];
       a.x += v[0], a.y += v[1], a.z += v[2], a.w += v[3], b.x += v[4], b.y += v[5], b.z += v[6], b.w += v[7];
       dst[0] = a, dst[1] = b;
       continue;
     }
-    const int t = (int)(bt % p.N), b = (int)(bt / p.N);
+    const unsigned t = bt % N, b = bt / N;
     uint4 o;
     o.x = sm80::pack_bf16x2(v[0], v[1]);
     o.y = sm80::pack_bf16x2(v[2], v[3]);

@@ -270,6 +270,13 @@ void AttentionBackward::validate(const BackwardInputs& in, const BackwardOutputs
                                         "supported by the backward yet",
                                         in.k.shape[1], s.N));
   expect_bnhd(in.dout, "dout", s.B, s.N, s.H, s.D);
+  // the preprocess and fold kernels index 16-byte chunks of every row (B N k H of them, k the largest top k) in 32 bits
+  int kmax = 1;
+  for (const Impl::Kern& k : im.kerns) kmax = std::max(kmax, k.ks->topk());
+  if ((uint64_t)s.B * s.N * kmax * s.H * (s.D / 8) >= (uint64_t(1) << 31))
+    throw NotSupportedError(fmt::format("backward: B {} x N {} x top k {} x H {} x D / 8 = {} chunks of 16 bytes; the "
+                                        "backward's row kernels index them in 32 bits (at most 2^31 - 1): split the batch",
+                                        s.B, s.N, kmax, s.H, (uint64_t)s.B * s.N * kmax * s.H * (s.D / 8)));
   expect_bnhd(g.dq, "dq", s.B, s.N, s.H, s.D);
   expect_bnhd(g.dk, "dk", s.B, s.N, s.H, s.D);
   expect_bnhd(g.dv, "dv", s.B, s.N, s.H, s.D);
@@ -693,9 +700,10 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
       tm.dout = make_tma_map(in.dout, "dout", s.N, qrows);
     }
     void* args[] = {&p, &tm};  // the kernels without maps read only p
-    const unsigned warps_blocks = (unsigned)std::min<size_t>((rows + 7) / 8, 65535u * 4);
+    // attn_bwd_preprocess_kernel: D / 8 threads a row
+    const unsigned pre_blocks = (unsigned)std::min<size_t>((rows * (s.D / 8) + 255) / 256, 65535u * 8);
     im.phase(ks.name + ": preprocess", stream);
-    launch(m.pre, warps_blocks, 1, 1, 256, 0, stream, args);
+    launch(m.pre, pre_blocks, 1, 1, 256, 0, stream, args);
     if (srows) {
       p.srows = srows, p.sints = sints, p.srow_ld = (Ne + kRowRun - 1) / kRowRun * kRowRun;
       im.phase(ks.name + ": sorted rows", stream);

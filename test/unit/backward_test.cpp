@@ -129,6 +129,20 @@ TEST(attention_backward, ValidateNamesTheArgument) {
     x.in.v = t(2, 2, 50, 3, 128);
     expect_error<NotSupportedError>([&] { full.validate(x.in, x.g, x.s); }, {"cross-attention", "k has 50 tokens"});
   }
+  {  // 2^24 tokens x 8 heads x 16 chunks of a row: 2^31, past the row kernels' 32-bit index
+    auto big = [](int N) {  // 32 GiB tensors, 64 GiB apart
+      auto v = [&](int i) { return TensorView::contiguous(CUdeviceptr(i) << 36, DType::BF16, {1, N, 8, 128}); };
+      Args a;
+      a.s = AttentionShape::seq(1, N, 8, 128);
+      a.in = {v(1), v(2), v(3), v(4), v(5), {kLse}};
+      a.g = {v(6), v(7), v(8)};
+      return a;
+    };
+    Args x = big(1 << 24);
+    expect_error<NotSupportedError>([&] { b.validate(x.in, x.g, x.s); }, {"N 16777216", "2147483648 chunks", "32 bits"});
+    Args y = big((1 << 24) - 1);  // one token fewer fits
+    EXPECT_NO_THROW(b.validate(y.in, y.g, y.s));
+  }
 }
 
 TEST(attention_backward, RoutedNeedsTheForwardsRoutingAndDgate) {
