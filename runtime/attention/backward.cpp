@@ -136,6 +136,12 @@ struct AttentionBackward::Impl {
 
   // Whether the kernel's rows are gathered (sorted by group: computed key or routing).
   static bool gathers(const Kern& k) { return k.ks->key || k.ks->route; }
+  // The largest top k of the pattern's kernels (1 without routing): the rows a token holds at most.
+  int max_topk() const {
+    int k = 1;
+    for (const Kern& kn : kerns) k = std::max(k, kn.ks->topk());
+    return k;
+  }
   // The backward row at head dim D (bwd_registry.h: BackwardOptions::engine, MOGA_BWD_ENGINE, the default).
   static const BackwardVariant& variant(const BackwardOptions& o, int D) {
     return choose_backward(o.arch.empty() ? jit::CompileOptions{}.resolved_arch() : o.arch, D, o.engine);
@@ -271,12 +277,12 @@ void AttentionBackward::validate(const BackwardInputs& in, const BackwardOutputs
                                         in.k.shape[1], s.N));
   expect_bnhd(in.dout, "dout", s.B, s.N, s.H, s.D);
   // the preprocess and fold kernels index 16-byte chunks of every row (B N k H of them, k the largest top k) in 32 bits
-  int kmax = 1;
-  for (const Impl::Kern& k : im.kerns) kmax = std::max(kmax, k.ks->topk());
-  if ((uint64_t)s.B * s.N * kmax * s.H * (s.D / 8) >= (uint64_t(1) << 31))
+  const int kmax = im.max_topk();
+  const uint64_t chunks = (uint64_t)s.B * s.N * kmax * s.H * (s.D / 8);
+  if (chunks >= (uint64_t(1) << 31))
     throw NotSupportedError(fmt::format("backward: B {} x N {} x top k {} x H {} x D / 8 = {} chunks of 16 bytes; the "
                                         "backward's row kernels index them in 32 bits (at most 2^31 - 1): split the batch",
-                                        s.B, s.N, kmax, s.H, (uint64_t)s.B * s.N * kmax * s.H * (s.D / 8)));
+                                        s.B, s.N, kmax, s.H, chunks));
   expect_bnhd(g.dq, "dq", s.B, s.N, s.H, s.D);
   expect_bnhd(g.dk, "dk", s.B, s.N, s.H, s.D);
   expect_bnhd(g.dv, "dv", s.B, s.N, s.H, s.D);
@@ -584,8 +590,7 @@ void AttentionBackward::run(const BackwardInputs& in, const BackwardOutputs& g, 
   // entry rows to eacc, folded per token into acc (mixture) or into the bf16 gradients.
   const bool direct = nk == 1 && im.kerns[0].ks->topk() == 1;
   // Workspaces at their largest first: a buffer replaced inside the loop could still be read by queued launches.
-  int kmax = 1;
-  for (const Impl::Kern& kn : im.kerns) kmax = std::max(kmax, kn.ks->topk());
+  const int kmax = im.max_topk();
   float* const delta = ensure(im.delta, (size_t)s.B * s.H * s.N * kmax * sizeof(float));
   float* const eacc = kmax > 1 ? ensure(im.eacc, 3 * tok_elems * kmax * sizeof(float)) : nullptr;
   // The query rows' values in sorted order (AttnBwdParams::srows) for the mma.sync key-tile kernel, which reads
