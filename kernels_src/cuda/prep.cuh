@@ -15,6 +15,8 @@
 //   block_map_kernel<V>            per (query tile, key tile): empty / full / partial -> BCSR (params.cuh)
 //   block_map_grouped_kernel       the same map for a grouped branch without a mask, from gid and
 //                                  seg_offsets alone (no summaries)
+//   query_range_map_kernel         a map's key-tile counts with the query tiles outside a token range
+//                                  given none (RunOptions::query_begin / query_end)
 //
 // Host code (no CUDA needed): classify_tile_pair<V>, build_block_map_host<V>, tile_summaries_host,
 // counting_sort_host, compute_keys_host<V>, block_map_stats: the same classification on the CPU, for
@@ -182,6 +184,20 @@ struct GroupMapParams {
   int* full_idx;
   int* part_cnt;
   int* part_idx;
+};
+
+// A query range (RunOptions::query_begin / query_end: the Ulysses x ring gather of docs/distributed.md): the
+// counts of a block map, copied, with every query tile that holds no token of [t0, t1) given no key tiles, so
+// the attention computes only the tiles of the wanted rows (the others' rows are left unspecified). The
+// tile lists are the map's own (only the counts change).
+struct QueryRangeParams {
+  const int* perm;       // [B][Ne] token at each sorted position (-1: padding), nullptr: the identity order
+  const int* full_cnt;   // [B][tq], the map's
+  const int* part_cnt;   // [B][tq], or nullptr
+  int B, Ne, tq, tile_q;
+  int t0, t1;            // the wanted tokens
+  int* out_full;         // [B][tq]
+  int* out_part;         // [B][tq] (written when part_cnt is given)
 };
 
 // ---- shared by host and device ----------------------------------------------------------------------
@@ -1025,6 +1041,30 @@ __global__ void __launch_bounds__(256) block_map_grouped_kernel(const GroupMapPa
     if (lane == 0) {
       p.full_cnt[w] = nf;
       p.part_cnt[w] = np;
+    }
+  }
+}
+#endif
+
+// One warp per (b, query tile), grid-stride; 256 threads.
+#ifndef MOGA_NO_PREP_KERNELS  // compile units without the prep kernels (runtime/attention compile_units)
+__global__ void __launch_bounds__(256) query_range_map_kernel(const QueryRangeParams p) {
+  grid_dep_wait();
+  const int lane = threadIdx.x & 31;
+  const long long nw = (long long)p.B * p.tq;
+  for (long long w = (blockIdx.x * (long long)blockDim.x + threadIdx.x) >> 5; w < nw;
+       w += ((long long)gridDim.x * blockDim.x) >> 5) {
+    const int b = (int)(w / p.tq), i = (int)(w - (long long)b * p.tq);
+    const int end = imin((i + 1) * p.tile_q, p.Ne);
+    bool in = false;
+    for (int s = i * p.tile_q + lane; s < end; s += 32) {
+      const int t = p.perm ? __ldg(p.perm + (long long)b * p.Ne + s) : s;
+      in |= t >= p.t0 && t < p.t1;
+    }
+    in = __any_sync(0xffffffffu, in);
+    if (lane == 0) {
+      p.out_full[w] = in ? __ldg(p.full_cnt + w) : 0;
+      if (p.part_cnt) p.out_part[w] = in ? __ldg(p.part_cnt + w) : 0;
     }
   }
 }

@@ -159,7 +159,7 @@ struct PatternAttention::Impl {
     std::map<std::string, std::pair<CUmodule, std::string>> symbols;  // expression -> (module, mangled)
     std::vector<ModK> k;
     CUfunction pack = nullptr, hist = nullptr, scatter = nullptr, summary = nullptr, gmap = nullptr,
-               combine = nullptr, sorted_copy = nullptr;
+               combine = nullptr, sorted_copy = nullptr, qrange = nullptr;
     CUfunction fp8_amax = nullptr, fp8_quant = nullptr;  // fp8_prep.cuh, when a kernel runs sm90.tma.fp8
     size_t scatter_smem_attr = 0;
   };
@@ -169,6 +169,7 @@ struct PatternAttention::Impl {
     DBuf perm, gid, gate, seg, segend, hist, keys, rgid, rprob, qsum, kvsum, fcnt, fidx, pcnt, pidx, wpack;
     DBuf slice_map;  // RunOptions::seq_tokens on a masked kernel: every key tile partial ([B][tq] x 2, [B][tq][tk])
     int slice_tq = 0, slice_tk = 0, slice_b = 0;
+    DBuf qrange_cnt;  // RunOptions::query_begin / query_end: the map's counts, tiles outside the range 0 ([2][B][tq])
     DBuf sched;  // attention_fwd_ws's item counter (AttnParams::item_counter), persistent grids only
     DBuf entry, rows;  // top-k > 1: entry index per sorted position; the attention's output at entry rows
     Fp8Copy fp8;       // a gathered kernel on sm90.tma.fp8: q, k, V^T in e4m3 in its sorted order
@@ -177,7 +178,7 @@ struct PatternAttention::Impl {
     bool by_perm = false;     // the last launch loaded its tiles by perm from q, k, v (TmaMaps::rows_by_perm)
     bool holds_memory() const {  // every DBuf above
       for (const DBuf* d : {&perm, &gid, &gate, &seg, &segend, &hist, &keys, &rgid, &rprob, &qsum, &kvsum, &fcnt, &fidx,
-                            &pcnt, &pidx, &wpack, &sched, &entry, &rows, &sorted, &slice_map})
+                            &pcnt, &pidx, &wpack, &sched, &entry, &rows, &sorted, &slice_map, &qrange_cnt})
         if (d->b) return true;
       return fp8.holds_memory();
     }
@@ -305,6 +306,10 @@ struct PatternAttention::Impl {
   struct Slice {
     long long q0 = 0, kv0 = 0, seq = 0;
   } slice;
+  // The current run()'s RunOptions query range (t1 = 0: every query).
+  struct QueryRange {
+    long long t0 = 0, t1 = 0;
+  } qrange;
   void phase(const char* name) const {
     if (phase_cb) phase_cb(phase_ki, name);
   }
@@ -668,7 +673,7 @@ static std::string router_wg_expr(int M, int rows) {
 static const char* kPrepExprs[] = {"moga::router_pack_weight_kernel", "moga::sort_hist_kernel",
                                    "moga::sort_scatter_kernel", "moga::tile_summary_kernel",
                                    "moga::block_map_grouped_kernel", "moga::topk_combine_kernel",
-                                   "moga::sorted_copy_kernel"};
+                                   "moga::sorted_copy_kernel", "moga::query_range_map_kernel"};
 
 
 // The sources of the units that need no generated code (no variant struct): prep.cuh with sorted_copy.cuh,
@@ -862,6 +867,7 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     m->gmap = fn(kPrepExprs[4]);
     m->combine = fn(kPrepExprs[5]);
     m->sorted_copy = fn(kPrepExprs[6]);
+    m->qrange = fn(kPrepExprs[7]);
   }
   if (any_fp8(D)) {
     m->fp8_amax = fn(kFp8Exprs[0]);
@@ -1415,6 +1421,24 @@ void PatternAttention::Impl::attention(ShapeState& st, Mod& m, int ki, const Ten
       a.map.num_kv_tiles = tk;
     }
   }
+  if (qrange.t1 > 0) {  // RunOptions::query_begin / query_end (validate_slice: every kernel has a map, top 1)
+    const int tq = w.tq, B = s.B;
+    w.qrange_cnt.ensure(sizeof(int) * 2 * (size_t)B * tq);
+    QueryRangeParams qp{};
+    qp.perm = a.perm;
+    qp.full_cnt = a.map.full_cnt;
+    qp.part_cnt = a.map.part_cnt;
+    qp.B = B, qp.Ne = w.Ns, qp.tq = tq, qp.tile_q = m.k[ki].t.block_m;
+    qp.t0 = (int)qrange.t0, qp.t1 = (int)qrange.t1;
+    qp.out_full = dp<int>(w.qrange_cnt);
+    qp.out_part = qp.out_full + (size_t)B * tq;
+    void* qa[] = {&qp};
+    const long long blocks = std::min<long long>(std::max<long long>(((long long)B * tq + 7) / 8, 1), 65535);
+    launch_ex(m.qrange, (unsigned)blocks, 1, 1, 256, 0, stream, options->pdl, qa);
+    phase("map");
+    a.map.full_cnt = qp.out_full;
+    if (a.map.part_cnt) a.map.part_cnt = qp.out_part;
+  }
   const KeyFieldBits kb = key_field_bits(s);
   a.key_col_bits = kb.col;
   a.key_row_bits = kb.row;
@@ -1593,8 +1617,29 @@ TensorView PatternAttention::Impl::sorted_copies(ShapeState& st, Mod& m, int ki,
 
 // ---- run -------------------------------------------------------------------------------------------------
 
+void PatternAttention::validate_query_range(const RunOptions& opt, const AttentionShape& s) const {
+  const long long t0 = opt.query_begin, t1 = opt.query_end;
+  if (t0 == 0 && t1 == 0) return;
+  if (t0 < 0 || t1 <= t0 || t1 > s.N)
+    throw ArgumentError(fmt::format("RunOptions: the query range [{}, {}) must be a non-empty range of the {} tokens",
+                                    t0, t1, s.N));
+  if (opt.seq_tokens)
+    throw ArgumentError("RunOptions: a query range and token offsets (seq_tokens) together (the ring's steps are "
+                        "slices, the gather's call is the whole sequence)");
+  for (const auto& p : impl_->plan) {
+    const char* why = p.kind == Kind::Dense ? "is dense (no block map to leave the other query tiles out of)"
+                      : p.topk > 1          ? "routes top k > 1 (entry rows, not token rows)"
+                                            : nullptr;
+    if (why)
+      throw ArgumentError(fmt::format("RunOptions: a query range [{}, {}) needs a block map in every kernel, and kernel "
+                                      "'{}' of pattern '{}' {}",
+                                      t0, t1, p.ks->name, spec().pattern, why));
+  }
+}
+
 void PatternAttention::validate_slice(const RunOptions& opt, const TensorView& q, const TensorView& k,
                                       const AttentionShape& s) const {
+  validate_query_range(opt, s);
   const long long T = opt.seq_tokens;
   if (T == 0) {
     if (opt.q_offset || opt.kv_offset)
@@ -1655,6 +1700,7 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
   validate_slice(opt, q, k, s);
   Impl& im = *impl_;
   im.slice = {opt.q_offset, opt.kv_offset, opt.seq_tokens};
+  im.qrange = {opt.query_begin, opt.query_end};
   jit::Device::get().make_current();
   Impl::Mod& m = im.module(s.D);
   Impl::ShapeState& st = im.shape_state(s);

@@ -212,6 +212,13 @@ struct RunOptions {
   // built yet): correct, but tiles the mask empties cost a full tile.
   long long q_offset = 0, kv_offset = 0;
   long long seq_tokens = 0;
+  // The gather of Ulysses x ring (docs/distributed.md, "Gather K/V, slice the queries"): the call holds the
+  // whole sequence, but only the rows of tokens [query_begin, query_end) are wanted. Each kernel's block map
+  // then gives no key tiles to the query tiles that hold none of those tokens (in its sorted order: a routed or
+  // keyed kernel's tiles of the range are those of every group's stretch of it), so the work is about the
+  // range's share plus a partly used tile or two per group; rows outside the range are left unspecified. Every
+  // kernel needs a block map (masked, keyed or routed; top 1), else ArgumentError. 0, 0: every query.
+  long long query_begin = 0, query_end = 0;
   // Profiling (the DiT's per-branch table): called on the host after kernel ki's launches are queued,
   // once its per-call preparation is (routed kernels: prep = true) and once its attention is
   // (prep = false), so the caller can record an event on `stream` between branches. Unset: nothing.
@@ -287,6 +294,9 @@ class PatternAttention {
   // RunOptions' token offsets (q_offset, kv_offset, seq_tokens) for q [B, N, H, D] and k [B, Nk, H, D]: in
   // range, and every kernel able to take them (the header of RunOptions::q_offset). No device needed.
   void validate_slice(const RunOptions& opt, const TensorView& q, const TensorView& k, const AttentionShape& shape) const;
+  // RunOptions::query_begin / query_end (validate_slice makes this check too): a range of the shape's tokens, no
+  // token offsets beside it, and a block map in every kernel. No device needed.
+  void validate_query_range(const RunOptions& opt, const AttentionShape& shape) const;
 
   // RunOptions::branch_out's checks (run() makes them, and AttentionBackward::validate): empty, or one contiguous
   // bf16 [B, N k, H, D] per kernel, 16-byte aligned, overlapping none of q, k, v, out and each other; needs

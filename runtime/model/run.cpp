@@ -407,7 +407,11 @@ RunResult run_dit(const RunOptions& o, std::ostream& out, std::ostream& err) {
       const int U = parallel::ulysses_size(cfg.heads, world);
       out << fmt::format("moga run: {} GPUs, {} over NCCL {} (rank 0 reports; ranks 1..{} are child processes)\n", world,
                          U == world ? std::string("Ulysses sequence parallelism")
-                                    : fmt::format("Ulysses groups of {} x ring attention over {}", U, world / U),
+                                    : fmt::format("Ulysses groups of {} x {} over {} ring groups", U,
+                                                  parallel::cross_group(pattern) == parallel::CrossGroup::Ring
+                                                      ? "ring attention"
+                                                      : "K/V gather (query ranges)",
+                                                  world / U),
                          parallel::nccl_version(), world - 1);
       out.flush();
       children = parallel::Ranks::start(world, parallel::unique_id_to_hex(id), devices, "moga run --gpus");

@@ -13,38 +13,19 @@
 
 namespace moga::parallel {
 
-bool ring_supported(const ref::PatternSpec& spec, std::string* why) {
-  auto no = [&](const std::string& w) {
-    if (why) *why = w;
-    return false;
-  };
-  if (spec.kernels.size() != 1)
-    return no(fmt::format("pattern '{}' has {} branches (the merge needs each branch's output apart)", spec.pattern,
-                          spec.kernels.size()));
-  // Masks and biases see the global positions through the token offsets (RunOptions::q_offset); a group key
-  // or a router sorts queries and keys in one token order, which a step's slices do not share.
-  const ref::KernelSpec& k = spec.kernels[0];
-  const char* what = k.route ? "a router" : k.key ? "a group key" : k.gate ? "a gate program" : nullptr;
-  if (what)
-    return no(fmt::format("kernel '{}' of pattern '{}' has {} (one token order for queries and keys; the ring's "
-                          "steps hold slices of the sequence)",
-                          k.name, spec.pattern, what));
-  return true;
-}
-
 void check_usp(int heads, int P, const ref::PatternSpec& spec) {
   check_pattern_head_free(spec);
   const int U = ulysses_size(heads, P);
   if (U == P) return;
-  std::string why;
-  if (ring_supported(spec, &why)) return;
+  std::string ring, gather;
+  if (ring_supported(spec, &ring) || gather_supported(spec, &gather)) return;
   std::string ok;
   for (int g = 1; g <= heads; ++g)
     if (heads % g == 0) ok += (ok.empty() ? "" : ", ") + std::to_string(g);
-  throw ShardingError(fmt::format("{} attention heads over {} GPUs need Ulysses groups of {} and a ring of {}; the GPU "
-                                  "ring attention runs dense and masked single-kernel patterns only and {} (use {} GPUs "
-                                  "for '{}', or a dense pattern such as --attention full)",
-                                  heads, P, U, P / U, why, ok, spec.pattern));
+  throw ShardingError(fmt::format("{} attention heads over {} GPUs need Ulysses groups of {} and a ring of {}; the ring "
+                                  "steps run one dense or masked kernel, and {}; the gather runs kernels with a block "
+                                  "map, and {} (use {} GPUs for '{}')",
+                                  heads, P, U, P / U, ring, gather, ok, spec.pattern));
 }
 
 jit::CompiledKernel compile_lse_merge(const std::string& arch) {
@@ -57,7 +38,7 @@ jit::CompiledKernel compile_lse_merge(const std::string& arch) {
   return jit::compile("#include \"lse_merge.cuh\"\n", o);
 }
 
-RingGpu::RingGpu(std::unique_ptr<Communicator> ring) : comm_(std::move(ring)) {
+RingGpu::RingGpu(std::unique_ptr<Communicator> ring, CrossGroup mode) : comm_(std::move(ring)), mode_(mode) {
   if (!comm_) throw std::invalid_argument("RingGpu: no communicator");
   const jit::Driver& d = jit::driver();
   CU_CHECK(d.cuStreamCreate(&ring_, CU_STREAM_NON_BLOCKING));
@@ -80,6 +61,15 @@ void RingGpu::prepare(const UspLayout& l) {
   long long ng = 0;
   for (int g = 0; g < l.R; ++g) ng = std::max(ng, l.group_count(g));
   const size_t row = (size_t)l.Hl() * l.D;  // elements of one token's heads, one component
+  if (mode_ == CrossGroup::Gather) {
+    q_all_ = fit(std::move(q_all_), (size_t)l.N * row * 2);
+    // the other groups' query rows are never written: zero, so the tiles the range keeps partly hold finite rows
+    CU_CHECK(jit::driver().cuMemsetD8(q_all_->ptr(), 0, q_all_->bytes()));
+    kv_all_ = fit(std::move(kv_all_), (size_t)l.N * 2 * row * 2);
+    out_all_ = fit(std::move(out_all_), (size_t)l.N * row * 2);
+    prepared_ = true;
+    return;
+  }
   own_kv_ = fit(std::move(own_kv_), (size_t)ng * 2 * row * 2);
   for (auto& b : kv_) b = fit(std::move(b), (size_t)ng * 2 * row * 2);
   part_ = fit(std::move(part_), (size_t)ng * row * 2);
@@ -107,8 +97,41 @@ void RingGpu::post_recv(int s, CUdeviceptr own_kv, size_t own_bytes) {
   CU_CHECK(d.cuEventRecord(recv_[s % 2], ring_));
 }
 
+void RingGpu::gather(CUdeviceptr heads, CUstream stream) {
+  if (!prepared_ || mode_ != CrossGroup::Gather) throw std::logic_error("RingGpu::gather before prepare() or in ring mode");
+  const jit::Driver& d = jit::driver();
+  const int r = comm_->rank(), g = l_.group_of(r);
+  const long long ng = l_.group_count(g), t0 = l_.group_start(g);
+  const size_t row = (size_t)l_.Hl() * l_.D * 2;  // bytes of one token's heads, one component
+  Copy3D c;  // the group's rows of [Ng][3][Hl][D]: q into q_all, k|v into kv_all, at token t0
+  c.src_pitch = 3 * row;
+  c.height = (size_t)ng;
+  c.src_slice_rows = c.dst_slice_rows = (size_t)std::max<long long>(1, ng);
+  c.dst_offset = (size_t)t0 * row;
+  c.dst_pitch = c.width = row;
+  copy3d_device(c, heads, q_all_->ptr(), stream);
+  c.src_offset = row;
+  c.dst_offset = (size_t)t0 * 2 * row;
+  c.dst_pitch = c.width = 2 * row;
+  copy3d_device(c, heads, kv_all_->ptr(), stream);
+  // The ring's stream waits for the packs, which follow the previous layer's attention (the last reader of
+  // kv_all) on `stream`; then every other group's k|v from its member u, the own block to each.
+  CU_CHECK(d.cuEventRecord(packed_, stream));
+  CU_CHECK(d.cuStreamWaitEvent(ring_, packed_, 0));
+  comm_->group_start();
+  for (int s = 1; s < l_.R; ++s) {
+    comm_->send(kv_all_->ptr() + (size_t)t0 * 2 * row, (size_t)ng * 2 * row, l_.send_to(r, s), ring_);
+    const int src = l_.source_group(r, s);
+    comm_->recv(kv_all_->ptr() + (size_t)l_.group_start(src) * 2 * row, (size_t)l_.group_count(src) * 2 * row,
+                l_.recv_from(r, s), ring_);
+  }
+  comm_->group_end();
+  CU_CHECK(d.cuEventRecord(recv_[0], ring_));
+  CU_CHECK(d.cuStreamWaitEvent(stream, recv_[0], 0));
+}
+
 void RingGpu::attend(CUdeviceptr heads, CUdeviceptr out, const Attend& attn, CUstream stream) {
-  if (!prepared_) throw std::logic_error("RingGpu::attend before prepare()");
+  if (!prepared_ || mode_ != CrossGroup::Ring) throw std::logic_error("RingGpu::attend before prepare() or in gather mode");
   const jit::Driver& d = jit::driver();
   const int r = comm_->rank(), R = l_.R, Hl = l_.Hl(), D = l_.D;
   const long long ng = l_.group_count(l_.group_of(r));

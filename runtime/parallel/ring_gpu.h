@@ -13,10 +13,13 @@
 // the group's first query and the block's first key (RunOptions::q_offset / kv_offset / seq_tokens), so a
 // mask or bias sees the coordinates of the whole sequence; a masked step visits every key tile (no block
 // map at the global positions yet), and every block still travels (usp_plan.h kv_needs says which keys
-// a group needs; sending only those is not built). Not yet: group keys and routers (one token order for
-// queries and keys; the keyed / routed sort of a step's slices is not built) and mixtures (one kernel:
-// the merge folds each kernel's own output, RunOptions::branch_out + lse per kernel would give them).
-// Those run when R = 1 (pure Ulysses); their ring plan is built and checked on the CPU (usp_cpu.h).
+// a group needs; sending only those is not built).
+//
+// Group keys, routers and mixtures (CrossGroup::Gather, usp_plan.h gather_supported): gather() puts the
+// group's q and k|v at their token rows of [N]-row buffers and receives the other groups' k|v from the
+// same member of each (one NCCL group on the ring's stream: the dense ring's bytes, not overlapped with
+// this layer's attention); the caller then runs the whole pattern over all N keys with the group's tokens
+// as the query range (RunOptions::query_begin / query_end) into out_all() and takes the group's rows.
 #pragma once
 
 #include <cuda.h>
@@ -36,12 +39,10 @@ struct PatternSpec;
 
 namespace moga::parallel {
 
-// True when the GPU ring can run `spec`; else false with the reason ("kernel 'stga' has a mask").
-bool ring_supported(const ref::PatternSpec& spec, std::string* why = nullptr);
-
 // `moga run --gpus P` for H heads and this pattern (usp_plan.h's rule): ShardingError when the pattern reads
-// the head index (check_pattern_head_free), or when P needs a ring (H % P != 0) and the GPU ring cannot run
-// the pattern; the message names the GPU counts that run it without one (the divisors of H).
+// the head index (check_pattern_head_free), or when P needs a ring (H % P != 0) and neither the ring steps nor
+// the gather runs the pattern; the message gives both reasons and the GPU counts that need neither (the
+// divisors of H).
 void check_usp(int heads, int P, const ref::PatternSpec& spec);
 
 // The merge kernel (lse_merge_bf16), through NVRTC and the cache; arch "" = the device's.
@@ -58,7 +59,7 @@ class RingGpu {
                                     CUdeviceptr lse, CUstream stream)>;
 
   // ring: a communicator over the same ranks as the world's (Communicator::split), used only here.
-  explicit RingGpu(std::unique_ptr<Communicator> ring);
+  RingGpu(std::unique_ptr<Communicator> ring, CrossGroup mode);
   ~RingGpu();
   RingGpu(const RingGpu&) = delete;
   RingGpu& operator=(const RingGpu&) = delete;
@@ -68,19 +69,28 @@ class RingGpu {
   // heads: [Ng][3][Hl][D] bf16; out: [Ng][Hl][D] bf16, the merged attention of the group's queries
   // over all N keys. Everything on `stream` (and the ring's stream, joined through events).
   void attend(CUdeviceptr heads, CUdeviceptr out, const Attend& attn, CUstream stream);
+  // Gather mode: heads [Ng][3][Hl][D] -> q_all() [N][Hl][D] (the group's rows; the others stay zero) and
+  // kv_all() [N][2][Hl][D] (every group's), on `stream` (the ring's stream joined through events).
+  void gather(CUdeviceptr heads, CUstream stream);
+  CUdeviceptr q_all() const { return q_all_->ptr(); }
+  CUdeviceptr kv_all() const { return kv_all_->ptr(); }
+  CUdeviceptr out_all() const { return out_all_->ptr(); }  // [N][Hl][D], for the whole-sequence call
+  CrossGroup mode() const { return mode_; }
   Communicator& comm() { return *comm_; }
   const UspLayout& layout() const { return l_; }
 
  private:
   void post_recv(int step, CUdeviceptr own_kv, size_t own_bytes);
   std::unique_ptr<Communicator> comm_;
+  CrossGroup mode_;
   UspLayout l_;
   bool prepared_ = false;
   CUstream ring_ = nullptr;
   CUevent packed_ = nullptr, recv_[2] = {nullptr, nullptr}, used_[2] = {nullptr, nullptr};
   std::unique_ptr<jit::Module> mod_;
   CUfunction merge_ = nullptr;
-  std::unique_ptr<jit::DeviceBuffer> own_kv_, kv_[2], part_, part_lse_, acc_, acc_lse_;
+  std::unique_ptr<jit::DeviceBuffer> own_kv_, kv_[2], part_, part_lse_, acc_, acc_lse_;  // Ring
+  std::unique_ptr<jit::DeviceBuffer> q_all_, kv_all_, out_all_;                          // Gather
 };
 
 }  // namespace moga::parallel

@@ -99,8 +99,10 @@ UspCpuResult emulate_usp_attention(const UspLayout& l, const UspCpuInputs& in) {
     emulate_exchange(plans, src, dst);
   }
 
-  // Every rank computes the same plan from the same gathered routing.
-  res.needs = kv_needs(l, spec, shape, routing, in.tile);
+  // Every rank computes the same plan from the same gathered routing (the gather sends every key).
+  res.mode = in.mode ? *in.mode : cross_group(spec);
+  const bool gather = res.mode == CrossGroup::Gather && R > 1;
+  res.needs = gather ? kv_needs_all(l) : kv_needs(l, spec, shape, routing, in.tile);
 
   std::vector<std::vector<double>> outl(l.P);  // [Ng][Hl][D] per rank
   const size_t NHl = (size_t)N * HlD;
@@ -113,6 +115,35 @@ UspCpuResult emulate_usp_attention(const UspLayout& l, const UspCpuInputs& in) {
     for (long long t = 0; t < ng; ++t)
       std::memcpy(&qb[(size_t)(g0 + t) * HlD], &heads[r][((size_t)t * C + 0) * HlD], sizeof(float) * HlD);
     const size_t K = spec.kernels.size();
+    if (gather) {
+      // Every group's k, v from its member with this rank's heads (the own group's from this rank), then the
+      // whole pattern for the group's query rows over all N keys.
+      std::fill(kb.begin(), kb.end(), kPoison);
+      std::fill(vb.begin(), vb.end(), kPoison);
+      for (int sg = 0; sg < R; ++sg) {
+        const int sr = l.rank_of(sg, l.member_of(r));
+        const long long s0 = l.group_start(sg);
+        for (long long t = s0; t < s0 + l.group_count(sg); ++t) {
+          if (sg != g && t == in.withhold_key) continue;
+          const float* src = &heads[sr][(size_t)(t - s0) * C * HlD];
+          std::memcpy(&kb[(size_t)t * HlD], src + HlD, sizeof(float) * HlD);
+          std::memcpy(&vb[(size_t)t * HlD], src + 2 * HlD, sizeof(float) * HlD);
+        }
+        if (sg != g) res.keys_delivered += l.group_count(sg);
+      }
+      ref::RefInputs ri = shape_in;
+      ri.B = 1;
+      ri.heads = Hl;
+      ri.head_dim = D;
+      ri.q = qb.data(), ri.k = kb.data(), ri.v = vb.data();
+      ri.routing = routing;
+      ri.q_rows = {(int)g0, (int)(g0 + ng)};
+      ri.threads = in.threads;
+      ref::RefOutput all;
+      ref::reference_attention<double>(spec, ri, all);
+      outl[r].assign(all.out.begin() + (size_t)g0 * HlD, all.out.begin() + (size_t)(g0 + ng) * HlD);
+      continue;
+    }
     std::vector<std::vector<double>> acc(K, std::vector<double>((size_t)ng * HlD, 0.0));
     std::vector<std::vector<double>> acc_lse(K, std::vector<double>((size_t)Hl * ng, -std::numeric_limits<double>::infinity()));
     for (const RingStep& st : steps) {

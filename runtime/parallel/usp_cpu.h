@@ -7,9 +7,13 @@
 // row it was not given, shows in the output), computes each kernel's partial attention of its queries
 // over that block with its log-sum-exp (the reference's q_rows / kv_rows / lse), folds it into the
 // kernel's running output with lse_merge.cuh's merge_row, sums the kernels and runs the all-to-all
-// back. The tests compare the assembled output with the single-process reference.
+// back. In gather mode (CrossGroup::Gather, as the GPU runs group keys, routers and mixtures) a rank
+// instead receives the k, v of every other group from the same member of it (again NaN wherever nothing
+// was sent) and computes the whole pattern for its group's query rows over all N keys (the reference's
+// q_rows), with nothing to merge. The tests compare the assembled output with the single-process reference.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "runtime/parallel/usp_plan.h"
@@ -31,12 +35,14 @@ struct UspCpuInputs {
   int tile = 64;                             // the mask filter's tile (usp_plan.h kv_needs)
   int threads = 2;
   long long withhold_key = -1;  // testing: this token's key is never delivered by a ring step (-1: none)
+  std::optional<CrossGroup> mode;  // unset: cross_group(spec), what the GPU runs
 };
 
 struct UspCpuResult {
   std::vector<double> out;               // [N][H][D], every rank's output rows at their tokens
   std::vector<ref::Grouping> routing;    // per kernel: the gathered routing (routed kernels), else empty
-  KvNeeds needs;                         // the plan's keys per (destination, source) group
+  CrossGroup mode = CrossGroup::Ring;   // what ran
+  KvNeeds needs;                         // the plan's keys per (destination, source) group (gather: all)
   long long keys_delivered = 0;          // keys received over the network, summed over ranks
 };
 

@@ -19,6 +19,50 @@ int ulysses_size(int heads, int P) {
   return std::gcd(heads, P);
 }
 
+bool ring_supported(const ref::PatternSpec& spec, std::string* why) {
+  auto no = [&](const std::string& w) {
+    if (why) *why = w;
+    return false;
+  };
+  if (spec.kernels.size() != 1)
+    return no(fmt::format("pattern '{}' has {} branches (the merge needs each branch's output apart)", spec.pattern,
+                          spec.kernels.size()));
+  // Masks and biases see the global positions through the token offsets (RunOptions::q_offset); a group key
+  // or a router sorts queries and keys in one token order, which a step's slices do not share.
+  const ref::KernelSpec& k = spec.kernels[0];
+  const char* what = k.route ? "a router" : k.key ? "a group key" : k.gate ? "a gate program" : nullptr;
+  if (what)
+    return no(fmt::format("kernel '{}' of pattern '{}' has {} (one token order for queries and keys; the ring's "
+                          "steps hold slices of the sequence)",
+                          k.name, spec.pattern, what));
+  return true;
+}
+
+bool gather_supported(const ref::PatternSpec& spec, std::string* why) {
+  for (const ref::KernelSpec& k : spec.kernels) {
+    // the query range leaves query tiles out of a kernel's block map; a dense kernel has none
+    const char* what = !k.route && !k.key && !k.mask ? "is dense (no block map to restrict to the group's queries)"
+                       : k.route && k.route->topk != 1 ? "routes top k > 1 (the gathered routing holds one group a token)"
+                                                       : nullptr;
+    if (what) {
+      if (why) *why = fmt::format("kernel '{}' of pattern '{}' {}", k.name, spec.pattern, what);
+      return false;
+    }
+  }
+  return true;
+}
+
+CrossGroup cross_group(const ref::PatternSpec& spec) {
+  std::string ring, gather;
+  if (ring_supported(spec, &ring)) return CrossGroup::Ring;
+  if (gather_supported(spec, &gather)) return CrossGroup::Gather;
+  throw ShardingError(fmt::format("no attention across ring groups runs pattern '{}': not the ring steps ({}), not the "
+                                  "gather ({})",
+                                  spec.pattern, ring, gather));
+}
+
+const char* cross_group_name(CrossGroup c) { return c == CrossGroup::Ring ? "ring" : "gather"; }
+
 UspLayout UspLayout::make(long long N, int H, int D, int P) {
   if (D < 1) throw ShardingError(fmt::format("head dim {} must be >= 1", D));
   UspLayout l;

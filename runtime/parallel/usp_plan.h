@@ -25,8 +25,14 @@
 //     (router id, or key-program id) is the group of some query of the destination, and its mask tile
 //     (tiles of `tile` tokens, the block map's interval test) is not empty for the destination's query
 //     tiles; the union over kernels. An ungrouped kernel without a mask needs every key.
+//   * Across the groups (CrossGroup). Ring: the steps above, the group's queries against one group's keys each,
+//     merged by their log-sum-exp (one kernel, dense or masked: ring_supported). Gather: every rank receives
+//     the k, v of all the other groups for its heads (the dense ring's bytes, in one exchange) and runs the
+//     whole pattern once over all N keys with its group's tokens as the query range (RunOptions::query_begin /
+//     query_end): group keys, routers and mixtures, nothing to merge (gather_supported).
 #pragma once
 
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -42,6 +48,17 @@ namespace moga::parallel {
 
 // U = gcd(heads, P): the Ulysses group size (the rule above).
 int ulysses_size(int heads, int P);
+
+enum class CrossGroup { Ring, Gather };
+// Ring: one kernel without a group key, router or gate program (dense, masked or biased); else false with the
+// reason ("kernel 'stga' of pattern 'stga' has a group key ...").
+bool ring_supported(const ref::PatternSpec& spec, std::string* why = nullptr);
+// Gather: every kernel has a block map to restrict to the query range (masked, keyed or routed) and routes
+// top 1 (the gathered routing holds one group a token); else false with the reason.
+bool gather_supported(const ref::PatternSpec& spec, std::string* why = nullptr);
+// Ring when ring_supported, else Gather when gather_supported, else ShardingError naming both reasons.
+CrossGroup cross_group(const ref::PatternSpec& spec);
+const char* cross_group_name(CrossGroup c);  // "ring", "gather"
 
 struct UspLayout {
   long long N = 0;

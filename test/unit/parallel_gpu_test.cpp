@@ -8,7 +8,9 @@
 //     lse_merge_bf16, equals `full` over all keys (rel L2 <= 1e-2, bf16);
 //   * ring steps of masked patterns (causal; radial, video, staged key columns): query slices x key blocks run with their
 //     token offsets (RunOptions::q_offset / kv_offset / seq_tokens), merged by their log-sum-exp, equal the
-//     float64 reference of the whole sequence and the one-call result (rel L2 <= 1e-2).
+//     float64 reference of the whole sequence and the one-call result (rel L2 <= 1e-2);
+//   * the gather's query ranges (RunOptions::query_begin / query_end): the range's rows equal the whole call's
+//     bit for bit and the float64 reference (moga with a given routing, stga, causal).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -340,6 +342,98 @@ TEST_F(ParallelGpu, RingStepsWithTokenOffsetsMergedByLseEqualTheWholeSequence) {
     EXPECT_EQ(nan, 0) << c.pattern;
     EXPECT_LE(rel_ref, 1e-2) << c.pattern;
     EXPECT_LE(rel_whole, 1e-2) << c.pattern;
+  }
+}
+
+// The gather of Ulysses x ring (RingGpu::gather, docs/distributed.md): one call over the whole sequence with a
+// query range (RunOptions::query_begin / query_end) gives, for the range's rows, exactly the rows of the call
+// without one (bit for bit: each row's arithmetic is the same), and they match the float64 reference; the
+// range's maps left query tiles out (some row outside it differs from the whole call). moga (routed with the
+// given routing + STGA + frame-local), stga and causal; ranges that cut tiles and groups, outputs NaN-poisoned.
+TEST_F(ParallelGpu, QueryRangeRowsEqualTheWholeCall) {
+  const int F = 5, Hg = 12, Wd = 21, H = 2, D = 128, dm = 256;
+  const long long N = (long long)F * Hg * Wd;  // 1,260 tokens: not a multiple of a tile
+  const size_t el = (size_t)N * H * D, row = (size_t)H * D;
+  const jit::Driver& d = jit::driver();
+  const std::vector<unsigned short> hq = random_bf16(el, 21, 2.f), hk = random_bf16(el, 22, 2.f), hv = random_bf16(el, 23);
+  jit::DeviceBuffer q(el * 2), k(el * 2), v(el * 2), x((size_t)N * dm * 2), w((size_t)dm * 64 * 2), whole(el * 2),
+      part(el * 2), gid(N * 4), prob(N * 4);
+  q.upload(hq);
+  k.upload(hk);
+  v.upload(hv);
+  x.upload(random_bf16((size_t)N * dm, 24));
+  w.upload(random_bf16((size_t)dm * 64, 25, 0.2f));
+  std::vector<float> fq(el), fk(el), fv(el);
+  for (size_t i = 0; i < el; ++i) fq[i] = (float)bf16_value(hq[i]), fk[i] = (float)bf16_value(hk[i]), fv[i] = (float)bf16_value(hv[i]);
+  auto view = [&](const jit::DeviceBuffer& b) { return rt::TensorView::contiguous(b.ptr(), rt::DType::BF16, {1, N, H, D}); };
+  const long long ranges[][2] = {{0, 631}, {631, N}, {400, 777}};
+  for (const char* name : {"moga", "stga", "causal"}) {
+    rt::PatternAttention a(rt::load_builtin(name));
+    const bool video = a.spec().layout == ref::Layout::Video;
+    const rt::AttentionShape shape = video ? rt::AttentionShape::make_video(1, F, Hg, Wd, H, D, {0, 3})
+                                           : rt::AttentionShape::seq(1, (int)N, H, D);
+    rt::RouterInputs router;  // routed kernels: the router once, then its routing given (as the ranks get it)
+    ref::Grouping g;
+    std::vector<const ref::Grouping*> routing(a.spec().kernels.size(), nullptr);
+    if (!a.routed_kernels().empty()) {
+      const int ki = a.routed_kernels()[0], M = a.spec().kernels[ki].route->groups;
+      ASSERT_LE(M, 64);
+      rt::RouterInputs r0;
+      r0.x = rt::TensorView::contiguous(x.ptr(), rt::DType::BF16, {1, N, dm});
+      r0.weights = {rt::TensorView::contiguous(w.ptr(), rt::DType::BF16, {dm, M})};
+      a.run(view(q), view(k), view(v), view(whole), shape, &r0, nullptr);
+      const auto r = a.last_routing(ki);
+      gid.upload(r.gid.data(), N * 4);
+      prob.upload(r.prob.data(), N * 4);
+      router.routing = {{gid.ptr(), prob.ptr()}};
+      g.B = 1, g.N = (int)N, g.M = M, g.gid = r.gid;
+      g.prob.assign(r.prob.begin(), r.prob.end());
+      routing[ki] = &g;
+    }
+    const rt::RouterInputs* rp = router.routing.empty() ? nullptr : &router;
+    CU_CHECK(d.cuMemsetD8Async(whole.ptr(), 0xff, whole.bytes(), nullptr));
+    a.run(view(q), view(k), view(v), view(whole), shape, rp, nullptr);
+    ref::RefInputs in;
+    in.B = 1, in.heads = H, in.head_dim = D, in.N = video ? 0 : (int)N;
+    if (video) in.video = ref::VideoShape{F, Hg, Wd, {0, 3}};
+    in.q = fq.data(), in.k = fk.data(), in.v = fv.data();
+    in.routing = routing;
+    in.threads = 2;
+    ref::RefOutput want;
+    ref::reference_attention<double>(a.spec(), in, want);
+    std::vector<unsigned short> hw(el), hp(el);
+    CU_CHECK(d.cuCtxSynchronize());
+    whole.download(hw.data(), el * 2);
+    for (const auto& [t0, t1] : ranges) {
+      CU_CHECK(d.cuMemsetD8Async(part.ptr(), 0xff, part.bytes(), nullptr));
+      rt::RunOptions ro;
+      ro.query_begin = t0, ro.query_end = t1;
+      a.run(view(q), view(k), view(v), view(part), shape, rp, nullptr, ro);
+      CU_CHECK(d.cuCtxSynchronize());
+      part.download(hp.data(), el * 2);
+      long long differ_in = 0, differ_out = 0;
+      double num = 0, den = 0;
+      for (long long t = 0; t < N; ++t)
+        for (size_t e = 0; e < row; ++e) {
+          const size_t i = (size_t)t * row + e;
+          const bool in_range = t >= t0 && t < t1;
+          (in_range ? differ_in : differ_out) += hp[i] != hw[i];
+          if (in_range) {
+            const double got = bf16_value(hp[i]), r = want.out[i];
+            num += (got - r) * (got - r), den += r * r;
+          }
+        }
+      const double rel = std::sqrt(num / den);
+      std::printf("%s, %lld tokens, query range [%lld, %lld): %lld of the range's values differ from the whole call, "
+                  "rel L2 %.2e vs the float64 reference; %lld values outside differ (tiles left out)\n",
+                  name, N, t0, t1, differ_in, rel, differ_out);
+      EXPECT_EQ(differ_in, 0) << name << " [" << t0 << ", " << t1 << ")";
+      EXPECT_LE(rel, 1e-2) << name << " [" << t0 << ", " << t1 << ")";
+      EXPECT_GT(differ_out, 0) << name << " [" << t0 << ", " << t1 << "): no query tile was left out";
+    }
+    rt::RunOptions bad;  // refused before any launch, naming the range
+    bad.query_begin = 5, bad.query_end = N + 1;
+    EXPECT_THROW(a.run(view(q), view(k), view(v), view(part), shape, rp, nullptr, bad), rt::ArgumentError);
   }
 }
 

@@ -295,14 +295,23 @@ TEST(ParallelRun, ArgumentErrors) {
   o.config = "tiny";  // 2 heads
   o.progress = false;
   o.gpus = 3;
-  o.attention = "moga";  // 3 GPUs need a ring of 3 (2 heads): the GPU ring runs no mixture
+  // 3 GPUs need a ring of 3 (2 heads): a mixture with a dense branch runs neither as ring steps (one kernel)
+  // nor as the gather (a block map in every kernel)
+  ref::PatternSpec dense_branch = model::embedded_pattern("moga");
+  dense_branch.kernels[1].key.reset();
+  dense_branch.kernels[1].mask.reset();
+  o.pattern = dense_branch;
   std::string m = run_error(o);
-  EXPECT_TRUE(has(m, "2 attention heads over 3 GPUs") && has(m, "ring of 3") && has(m, "use 1, 2 GPUs for 'moga'")) << m;
-  if (!jit::device_available()) {  // `full` runs on 3 GPUs (Ulysses x ring): the next check is the device
-    o.attention = "full";
-    m = run_error(o);
-    EXPECT_EQ(m.rfind("--gpus 3: no CUDA device: ", 0), 0u) << m;
-  }
+  EXPECT_TRUE(has(m, "2 attention heads over 3 GPUs") && has(m, "ring of 3") && has(m, "is dense") &&
+              has(m, "use 1, 2 GPUs for 'moga'"))
+      << m;
+  o.pattern.reset();
+  if (!jit::device_available())  // `full` (ring steps) and `moga` (the gather) run on 3 GPUs: the next check is the device
+    for (const char* p : {"full", "moga"}) {
+      o.attention = p;
+      m = run_error(o);
+      EXPECT_EQ(m.rfind("--gpus 3: no CUDA device: ", 0), 0u) << p << ": " << m;
+    }
   o.attention = "full";
   o.gpus = 2;
   o.backend = "cpu";
@@ -322,10 +331,10 @@ TEST(ParallelRun, ArgumentErrors) {
     EXPECT_EQ(m.rfind("--gpus 2: no CUDA device: ", 0), 0u) << m;
     o.gpus = 64;
     o.config = "wan-1.3b";  // 12 heads: the heads are checked before the devices
-    o.attention = "moga";
+    o.pattern = dense_branch;
     m = run_error(o);
     EXPECT_TRUE(has(m, "12 attention heads over 64 GPUs") && has(m, "groups of 4 and a ring of 16")) << m;
-    o.attention = "full";
+    o.pattern.reset();
   }
   // A rank started with a world that does not match --gpus.
   {
@@ -358,9 +367,15 @@ TEST(ParallelRun, CliGpusErrors) {
     ss << f.rdbuf();
     return std::make_pair(rc, ss.str());
   };
-  auto [rc, text] = run("--config tiny --attention moga --gpus 3");
+  // a pattern file whose mixture has a dense branch: neither ring steps nor the gather run it on 3 GPUs of 2 heads
+  const std::string dense_mix = (fs::temp_directory_path() / ("moga_dense_mix_" + std::to_string(::getpid()) + ".moga")).string();
+  std::ofstream(dense_mix) << "pattern dense_mix\nlayout video\nparam M = 4\nbranch routed {\n  route linear(M) top 1\n  group route\n"
+                              "  gate route.prob\n}\nbranch local {\n  mask abs(q.frame - kv.frame) <= 1\n}\n"
+                              "branch everything {\n  mask true\n}\noutput mean(routed, local, everything)\n";
+  auto [rc, text] = run("--config tiny --attention " + dense_mix + " --gpus 3");
   EXPECT_NE(rc, 0);
   EXPECT_TRUE(has(text, "moga: error:") && has(text, "2 attention heads over 3 GPUs")) << text;
+  std::remove(dense_mix.c_str());
   std::tie(rc, text) = run("--config tiny --gpus 2 --backend cpu");
   EXPECT_NE(rc, 0);
   EXPECT_TRUE(has(text, "--backend cpu")) << text;

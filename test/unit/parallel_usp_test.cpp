@@ -107,8 +107,9 @@ TEST(ParallelUsp, RingScheduleIsAPermutationPerStep) {
   EXPECT_FALSE(runs.contains(2) || runs.contains(6) || runs.contains(10));
 }
 
-// What `moga run --gpus P` accepts: any P for a dense pattern; a ring (H % P != 0) only for what the GPU
-// ring runs, with an error naming the GPU counts that need none.
+// What `moga run --gpus P` accepts: any P for a dense or masked single kernel (ring steps) and for patterns
+// whose kernels all have a block map (the gather); else a ring (H % P != 0) is refused, naming the GPU counts
+// that need none.
 TEST(ParallelUsp, GpuRunAcceptsWhatTheRingRuns) {
   const ref::PatternSpec full = model::embedded_pattern("full"), moga = model::embedded_pattern("moga"),
                          stga = model::embedded_pattern("stga");
@@ -119,16 +120,37 @@ TEST(ParallelUsp, GpuRunAcceptsWhatTheRingRuns) {
   EXPECT_FALSE(ring_supported(moga, &why));
   EXPECT_NE(why.find("3 branches"), std::string::npos) << why;
   for (int P : {1, 2, 3, 5, 7, 8, 16, 64}) EXPECT_NO_THROW(check_usp(12, P, full)) << P;
-  for (int P : {1, 2, 3, 4, 6, 12}) EXPECT_NO_THROW(check_usp(12, P, moga)) << P;
+  // group keys, routers and mixtures: the gather (every kernel has a block map), any GPU count
+  for (int P : {1, 2, 3, 4, 5, 6, 7, 8, 12, 16}) {
+    EXPECT_NO_THROW(check_usp(12, P, moga)) << P;
+    EXPECT_NO_THROW(check_usp(12, P, stga)) << P;
+  }
+  EXPECT_EQ(cross_group(full), CrossGroup::Ring);
+  EXPECT_EQ(cross_group(moga), CrossGroup::Gather);
+  EXPECT_EQ(cross_group(stga), CrossGroup::Gather);
+  // neither: a mixture with a dense branch (no block map to restrict, and two branches), or routed top 2
+  ref::PatternSpec dense_branch = moga;
+  dense_branch.kernels[1].key.reset();
+  dense_branch.kernels[1].mask.reset();
+  EXPECT_FALSE(gather_supported(dense_branch, &why));
+  EXPECT_NE(why.find("kernel '" + dense_branch.kernels[1].name + "' of pattern 'moga' is dense"), std::string::npos) << why;
   try {
-    check_usp(12, 8, moga);
-    FAIL() << "moga on 8 GPUs of 12 heads accepted";
+    check_usp(12, 8, dense_branch);
+    FAIL() << "a mixture with a dense branch on 8 GPUs of 12 heads accepted";
   } catch (const ShardingError& e) {
     const std::string m = e.what();
     EXPECT_NE(m.find("12 attention heads over 8 GPUs need Ulysses groups of 4 and a ring of 2"), std::string::npos) << m;
+    EXPECT_NE(m.find("3 branches"), std::string::npos) << m;
+    EXPECT_NE(m.find("is dense"), std::string::npos) << m;
     EXPECT_NE(m.find("use 1, 2, 3, 4, 6, 12 GPUs for 'moga'"), std::string::npos) << m;
   }
-  EXPECT_THROW(check_usp(12, 5, stga), ShardingError);
+  EXPECT_NO_THROW(check_usp(12, 6, dense_branch));  // no ring: pure Ulysses runs it
+  EXPECT_THROW(cross_group(dense_branch), ShardingError);
+  ref::PatternSpec top2 = moga;
+  for (auto& k : top2.kernels)
+    if (k.route) k.route->topk = 2;
+  EXPECT_FALSE(gather_supported(top2, &why));
+  EXPECT_NE(why.find("routes top k > 1"), std::string::npos) << why;
   // masked single-kernel patterns: the steps pass their token offsets (seq and video layout)
   for (const char* name : {"causal", "sliding_window", "radial"}) {
     const ref::PatternSpec spec = model::embedded_pattern(name);
@@ -284,7 +306,7 @@ ref::RefOutput single_process(const ref::PatternSpec& spec, const Inputs& x, int
 }
 
 UspCpuResult sharded(const ref::PatternSpec& spec, const UspLayout& l, const Inputs& x, const ref::VideoShape& grid,
-                     long long withhold = -1) {
+                     long long withhold = -1, std::optional<CrossGroup> mode = std::nullopt) {
   UspCpuInputs in;
   in.spec = &spec;
   in.video = grid;
@@ -297,6 +319,7 @@ UspCpuResult sharded(const ref::PatternSpec& spec, const UspLayout& l, const Inp
     if (spec.kernels[i].route) in.router_weight[i] = x.w.data();
   in.tile = 16;
   in.withhold_key = withhold;
+  in.mode = mode;
   return emulate_usp_attention(l, in);
 }
 
@@ -318,14 +341,15 @@ Diff compare(const std::vector<double>& a, const std::vector<double>& ref) {
 }
 
 // Returns the fraction of the dense ring's keys the plan sent.
-double expect_sharded_equals_single(const Case& cs, bool frame_routing = false) {
+double expect_sharded_equals_single(const Case& cs, bool frame_routing = false,
+                                    std::optional<CrossGroup> mode = std::nullopt) {
   const ref::PatternSpec spec = model::embedded_pattern(cs.pattern);
   const int D = 4;
   const long long N = (long long)cs.grid.F * cs.grid.H * cs.grid.W;
   const UspLayout l = UspLayout::make(N, cs.H, D, cs.P);
   const Inputs x = make_inputs(spec, N, cs.H, D, cs.grid, frame_routing);
   const ref::RefOutput single = single_process(spec, x, cs.H, D, cs.grid);
-  const UspCpuResult got = sharded(spec, l, x, cs.grid);
+  const UspCpuResult got = sharded(spec, l, x, cs.grid, -1, mode);
   for (size_t ki = 0; ki < spec.kernels.size(); ++ki)
     if (spec.kernels[ki].route) {
       EXPECT_EQ(got.routing[ki].gid, single.groups[ki].gid) << cs.pattern;
@@ -333,12 +357,15 @@ double expect_sharded_equals_single(const Case& cs, bool frame_routing = false) 
     }
   const Diff d = compare(got.out, single.out);
   const double frac = l.R == 1 ? 1.0 : (double)got.needs.sent_tokens() / got.needs.all_tokens(l);
-  std::printf("%-12s P = %d (U = %d x R = %d), N = %lld%s: rel L2 %.2e, %lld of %zu values differ; %s\n",
-              cs.pattern.c_str(), cs.P, l.U, l.R, N, cs.grid.shot_starts.size() > 1 ? " (shots)" : "", d.rel_l2, d.differ,
+  std::printf("%-12s P = %d (U = %d x R = %d, %s), N = %lld%s: rel L2 %.2e, %lld of %zu values differ; %s\n",
+              cs.pattern.c_str(), cs.P, l.U, l.R, cross_group_name(got.mode), N,
+              cs.grid.shot_starts.size() > 1 ? " (shots)" : "", d.rel_l2, d.differ,
               single.out.size(),
               l.R == 1 ? "no ring" : fmt::format("keys sent {:.1f}% of the dense ring's", 100 * frac).c_str());
   EXPECT_EQ(d.nan, 0) << cs.pattern << " P " << cs.P;
-  if (l.R == 1) EXPECT_EQ(d.differ, 0) << cs.pattern << " P " << cs.P << ": pure Ulysses must be bit-identical";
+  // pure Ulysses and the gather compute every row as one process does; the ring's merge reorders the sums
+  if (l.R == 1 || got.mode == CrossGroup::Gather)
+    EXPECT_EQ(d.differ, 0) << cs.pattern << " P " << cs.P << ": pure Ulysses and the gather must be bit-identical";
   else EXPECT_LE(d.rel_l2, 1e-12) << cs.pattern << " P " << cs.P;
   EXPECT_EQ(got.keys_delivered, got.needs.sent_tokens() * l.U);  // every member of a group gets its block
   return frac;
@@ -349,11 +376,14 @@ const ref::VideoShape kGrid108{3, 4, 9, {}};         // 108 tokens: not a multip
 const ref::VideoShape kShots126{6, 3, 7, {0, 4}};    // 126 tokens, 2 shots: not a multiple of 5 or 8
 const ref::VideoShape kShots75{5, 3, 5, {0, 2}};     // 75 tokens, 2 shots: not a multiple of 6, 7 or 8
 
+// Each pattern as the GPU runs it (full: ring steps; stga, moga: the gather), and stga, moga through the ring
+// steps too (the plan a per-step sort would run; its key filter is what KeysTravelOnlyWhereNeeded measures).
 TEST(ParallelUspEquivalence, EightRanksTwelveHeads) {  // U = 4, R = 2: the wan-1.3b case
   for (const char* p : {"full", "stga", "moga"}) {
     expect_sharded_equals_single({p, 8, kGrid105});
     expect_sharded_equals_single({p, 8, kShots126});
   }
+  for (const char* p : {"stga", "moga"}) expect_sharded_equals_single({p, 8, kShots126}, false, CrossGroup::Ring);
 }
 
 TEST(ParallelUspEquivalence, FiveSixSevenRanks) {  // 1 x 5, 6 x 1, 1 x 7
@@ -362,6 +392,23 @@ TEST(ParallelUspEquivalence, FiveSixSevenRanks) {  // 1 x 5, 6 x 1, 1 x 7
     expect_sharded_equals_single({p, 6, kShots75});
     expect_sharded_equals_single({p, 7, kShots75});
   }
+  expect_sharded_equals_single({"moga", 7, kShots75}, false, CrossGroup::Ring);
+}
+
+// The gather as the GPU runs it: every other group's keys arrive (the dense ring's count), the result is the
+// single process's bit for bit, and a key withheld from another group changes it (the check bites).
+TEST(ParallelUspEquivalence, GatherSendsEveryKeyOnce) {
+  const ref::PatternSpec spec = model::embedded_pattern("moga");
+  const UspLayout l = UspLayout::make(126, 12, 4, 8);  // 4 x 2
+  const Inputs x = make_inputs(spec, 126, 12, 4, kShots126, false);
+  const ref::RefOutput single = single_process(spec, x, 12, 4, kShots126);
+  const UspCpuResult got = sharded(spec, l, x, kShots126);
+  EXPECT_EQ(got.mode, CrossGroup::Gather);
+  EXPECT_EQ(got.keys_delivered, l.U * (l.R - 1) * l.N);  // each rank: the N - N_g keys of the other group
+  EXPECT_EQ(compare(got.out, single.out).differ, 0);
+  const long long key = l.group_start(1);  // group 1's first key, which group 0 receives
+  const Diff d = compare(sharded(spec, l, x, kShots126, key).out, single.out);
+  EXPECT_GT(d.differ, 0) << "withholding key " << key << " changed nothing";
 }
 
 // A group's keys travel only where queries need them: STGA's mask and a routing that follows the frames
@@ -369,9 +416,10 @@ TEST(ParallelUspEquivalence, FiveSixSevenRanks) {  // 1 x 5, 6 x 1, 1 x 7
 // on the receiver). Withholding one key the plan sends changes the result: the check bites.
 TEST(ParallelUspEquivalence, KeysTravelOnlyWhereNeeded) {
   const ref::VideoShape grid{8, 4, 4, {0, 4}};  // 128 tokens, 2 shots; 8 ranks of 12 heads -> 2 groups of a shot
-  EXPECT_LT(expect_sharded_equals_single({"stga", 8, grid}), 0.8);
-  EXPECT_LT(expect_sharded_equals_single({"moga_dynamic", 8, grid}, true), 0.8);
-  EXPECT_LT(expect_sharded_equals_single({"stga", 7, {7, 4, 5, {}}}), 0.6);  // 140 tokens, 7 groups of a frame
+  const CrossGroup ring = CrossGroup::Ring;  // the ring steps' plan (the GPU gathers these patterns' keys)
+  EXPECT_LT(expect_sharded_equals_single({"stga", 8, grid}, false, ring), 0.8);
+  EXPECT_LT(expect_sharded_equals_single({"moga_dynamic", 8, grid}, true, ring), 0.8);
+  EXPECT_LT(expect_sharded_equals_single({"stga", 7, {7, 4, 5, {}}}, false, ring), 0.6);  // 140 tokens, 7 groups of a frame
   EXPECT_DOUBLE_EQ(expect_sharded_equals_single({"full", 8, grid}), 1.0);
 
   const ref::PatternSpec spec = model::embedded_pattern("stga");
@@ -379,10 +427,10 @@ TEST(ParallelUspEquivalence, KeysTravelOnlyWhereNeeded) {
   const UspLayout l = UspLayout::make(N, 12, 4, 8);
   const Inputs x = make_inputs(spec, N, 12, 4, grid, false);
   const ref::RefOutput single = single_process(spec, x, 12, 4, grid);
-  const KvNeeds needs = sharded(spec, l, x, grid).needs;
+  const KvNeeds needs = sharded(spec, l, x, grid, -1, ring).needs;
   ASSERT_FALSE(needs.at(1, 0).runs.empty());
   const long long key = needs.at(1, 0).runs.back().second - 1;  // group 0's last needed key, for group 1
-  const Diff d = compare(sharded(spec, l, x, grid, key).out, single.out);
+  const Diff d = compare(sharded(spec, l, x, grid, key, ring).out, single.out);
   EXPECT_GT(d.differ, 0) << "withholding key " << key << " changed nothing";
 }
 
@@ -422,6 +470,42 @@ TEST(ParallelUspEquivalence, Refusals) {
 
 // RunOptions::q_offset / kv_offset / seq_tokens: every check run() makes before the device (validate_slice,
 // and validate()'s grid and key-length rules for a slice), with the messages naming what was given.
+// RunOptions::query_begin / query_end (the gather's call): a non-empty range of the tokens, not beside token
+// offsets, and a block map in every kernel; each refusal names what was given. No device needed.
+TEST(ParallelUsp, QueryRangeValidated) {
+  auto message = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const rt::ArgumentError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  auto contains = [](const std::string& m, const char* part) { return m.find(part) != std::string::npos; };
+  rt::AttentionOptions o;
+  o.arch = "sm_90";
+  rt::PatternAttention moga(rt::load_builtin("moga"), o), full(rt::load_builtin("full"), o),
+      causal(rt::load_builtin("causal"), o);
+  const rt::AttentionShape vid = rt::AttentionShape::make_video(1, 5, 6, 10, 2, 128, {0, 3});  // 300 tokens
+  rt::RunOptions ro;
+  ro.query_begin = 150, ro.query_end = 300;
+  EXPECT_NO_THROW(moga.validate_query_range(ro, vid));
+  EXPECT_NO_THROW(causal.validate_query_range(ro, rt::AttentionShape::seq(1, 300, 2, 128)));
+  EXPECT_NO_THROW(full.validate_query_range(rt::RunOptions{}, vid)) << "no range: nothing to check";
+  std::string m = message([&] { full.validate_query_range(ro, rt::AttentionShape::seq(1, 300, 2, 128)); });
+  EXPECT_TRUE(contains(m, "kernel 'full' of pattern 'full' is dense") && contains(m, "[150, 300)")) << m;
+  rt::RunOptions bad = ro;
+  bad.query_end = 301;
+  m = message([&] { moga.validate_query_range(bad, vid); });
+  EXPECT_TRUE(contains(m, "[150, 301)") && contains(m, "300 tokens")) << m;
+  bad = ro, bad.query_begin = 300;
+  m = message([&] { moga.validate_query_range(bad, vid); });
+  EXPECT_TRUE(contains(m, "[300, 300)")) << m;
+  bad = ro, bad.seq_tokens = 600;
+  m = message([&] { moga.validate_query_range(bad, vid); });
+  EXPECT_TRUE(contains(m, "token offsets")) << m;
+}
+
 TEST(ParallelUsp, TokenOffsetsValidated) {
   rt::AttentionOptions o;
   o.arch = "sm_90";

@@ -591,9 +591,11 @@ void GpuDiT::set_sequence_parallel(std::shared_ptr<parallel::Communicator> comm)
   parallel::check_usp(cfg_.heads, comm->world(), impl_->pattern.spec);
   impl_->ring.reset();
   if (parallel::ulysses_size(cfg_.heads, comm->world()) != comm->world()) {
-    impl_->ring = std::make_unique<parallel::RingGpu>(comm->split());
-    // every step's attention writes its log-sum-exp for the merge
-    impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, impl_->attention_options(true));  // choose_tiles keeps it
+    const parallel::CrossGroup mode = parallel::cross_group(impl_->pattern.spec);
+    impl_->ring = std::make_unique<parallel::RingGpu>(comm->split(), mode);
+    // ring steps: every step's attention writes its log-sum-exp for the merge (the gather merges nothing)
+    if (mode == parallel::CrossGroup::Ring)
+      impl_->attn = std::make_unique<rt::PatternAttention>(impl_->pattern, impl_->attention_options(true));  // choose_tiles keeps it
   }
   impl_->sp = std::make_unique<parallel::UlyssesGpu>(std::move(comm));
 }
@@ -604,6 +606,19 @@ void GpuDiT::Impl::self_attention(CUdeviceptr qkv_all, CUdeviceptr out, long lon
   auto view = [&](CUdeviceptr p, long long n, long long ld) {
     return rt::TensorView::strided(p, rt::DType::BF16, {1, n, hl, D}, {n * ld, ld, D, 1});
   };
+  if (ring && ring->mode() == parallel::CrossGroup::Gather) {
+    // the group's N queries as the query range of one call over the whole sequence (every group's keys)
+    const parallel::UspLayout& l = ring->layout();
+    const long long t0 = l.group_start(l.group_of(ring->comm().rank())), ld = (long long)hl * D;
+    if (ro.attention) ring->gather(qkv_all, st);
+    rt::RunOptions r = ro;
+    r.query_begin = t0, r.query_end = t0 + N;
+    attn->run(view(ring->q_all(), l.N, ld), view(ring->kv_all(), l.N, 2 * ld), view(ring->kv_all() + (size_t)ld * 2, l.N, 2 * ld),
+              rt::TensorView::contiguous(ring->out_all(), rt::DType::BF16, {1, l.N, hl, D}), shape, router, st, r);
+    if (ro.attention)
+      CU_CHECK(jit::driver().cuMemcpyDtoDAsync(out, ring->out_all() + (size_t)t0 * ld * 2, (size_t)N * ld * 2, st));
+    return;
+  }
   if (!ring) {
     const long long ld3 = 3LL * hl * D;
     attn->run(view(qkv_all, N, ld3), view(qkv_all + (size_t)hl * D * 2, N, ld3),
@@ -804,7 +819,8 @@ void GpuDiT::Impl::calibrate_router(int layer, CUdeviceptr h, long long s0, long
 // Once per shape: a new PatternAttention recompiles nothing the disk cache already holds.
 void GpuDiT::Impl::choose_tiles(int gf, int gh, int gw, int heads, int D, const std::vector<int>& shots) {
   Impl& I = *this;
-  if (I.ring) return;  // the ring's instance writes the log-sum-exp (set_sequence_parallel); default tiles
+  // the ring steps' instance writes the log-sum-exp (set_sequence_parallel); default tiles
+  if (I.ring && I.ring->mode() == parallel::CrossGroup::Ring) return;
   if (I.precision != rt::Precision::Bf16) return;  // the tuning database holds bf16 rows only
   if (!I.user_variants.empty()) return;            // rows the user named are not overridden by tuned tiles
   const std::string key = fmt::format("{}x{}x{} h{} d{}", gf, gh, gw, heads, D);
@@ -861,9 +877,9 @@ GpuDiT::Impl::Geometry GpuDiT::Impl::geometry(int F, int H, int W, const std::ve
   } else {
     g.shape = rt::AttentionShape::seq(1, (int)g.N, g.hl, D);
   }
-  // ring (ring_supported): a step's queries are the group's nq tokens; a video grid stays the whole
-  // sequence's (the steps pass RunOptions::seq_tokens and their offsets)
-  if (ring) g.shape.N = (int)g.nq;
+  // ring steps (ring_supported): a step's queries are the group's nq tokens; a video grid stays the whole
+  // sequence's (the steps pass RunOptions::seq_tokens and their offsets). The gather's call is the whole sequence.
+  if (ring && ring->mode() == parallel::CrossGroup::Ring) g.shape.N = (int)g.nq;
   return g;
 }
 
@@ -974,7 +990,7 @@ PrepareReport GpuDiT::prepare(int F, int H, int W, const std::vector<int>& shot_
       for (size_t j = 0; j < routed; ++j) router.routing.push_back({I.rgid.ptr() + j * N * 4, I.rprob.ptr() + j * N * 4});
     }
   }
-  if (I.ring) {  // prep only: one run at the group's shape (the ring's exchanges start with a forward)
+  if (I.ring && I.ring->mode() == parallel::CrossGroup::Ring) {  // prep only: one run at the group's shape (the ring's exchanges start with a forward)
     const long long nq = g.nq, ld3 = 3LL * hl * D;
     auto view = [&](CUdeviceptr p) { return rt::TensorView::strided(p, rt::DType::BF16, {1, nq, hl, D}, {nq * ld3, ld3, D, 1}); };
     I.attn->run(view(I.sp->heads()), view(I.sp->heads() + (size_t)hl * D * 2), view(I.sp->heads() + (size_t)2 * hl * D * 2),

@@ -217,8 +217,10 @@ class GpuDiT {
   // arguments. Call before the first forward.
   // Heads that P does not divide: Ulysses inside groups of U = gcd(H, P) ranks, ring attention across
   // the R = P / U groups (runtime/parallel/usp_plan.h, ring_gpu.h): the self-attention of a group's
-  // tokens runs R steps over the groups' K/V blocks, merged by their log-sum-exp. The ring runs dense
-  // patterns (parallel::ring_supported); others throw ShardingError naming the GPU counts with R = 1.
+  // tokens runs R steps over the groups' K/V blocks, merged by their log-sum-exp (one dense or masked kernel:
+  // parallel::ring_supported), or, for group keys, routers and mixtures, one call over every group's K/V with
+  // the group's tokens as the query range (parallel::gather_supported); others throw ShardingError naming the
+  // GPU counts with R = 1.
   void set_sequence_parallel(std::shared_ptr<parallel::Communicator> comm);
   int world() const;
   // GPU time spent in the exchanges by all forwards so far (part of StageTimes::other).
