@@ -115,6 +115,24 @@ UspCpuResult emulate_usp_attention(const UspLayout& l, const UspCpuInputs& in) {
     for (long long t = 0; t < ng; ++t)
       std::memcpy(&qb[(size_t)(g0 + t) * HlD], &heads[r][((size_t)t * C + 0) * HlD], sizeof(float) * HlD);
     const size_t K = spec.kernels.size();
+    // Token t's k and v, from rank sr's heads (its group starts at s0), into this rank's key buffers.
+    auto deliver = [&](int sr, long long s0, long long t) {
+      const float* src = &heads[sr][(size_t)(t - s0) * C * HlD];
+      std::memcpy(&kb[(size_t)t * HlD], src + HlD, sizeof(float) * HlD);
+      std::memcpy(&vb[(size_t)t * HlD], src + 2 * HlD, sizeof(float) * HlD);
+    };
+    // The reference's inputs for this rank: its group's query rows against kb / vb.
+    auto rank_inputs = [&] {
+      ref::RefInputs ri = shape_in;
+      ri.B = 1;
+      ri.heads = Hl;
+      ri.head_dim = D;
+      ri.q = qb.data(), ri.k = kb.data(), ri.v = vb.data();
+      ri.routing = routing;
+      ri.q_rows = {(int)g0, (int)(g0 + ng)};
+      ri.threads = in.threads;
+      return ri;
+    };
     if (gather) {
       // Every group's k, v from its member with this rank's heads (the own group's from this rank), then the
       // whole pattern for the group's query rows over all N keys.
@@ -125,22 +143,12 @@ UspCpuResult emulate_usp_attention(const UspLayout& l, const UspCpuInputs& in) {
         const long long s0 = l.group_start(sg);
         for (long long t = s0; t < s0 + l.group_count(sg); ++t) {
           if (sg != g && t == in.withhold_key) continue;
-          const float* src = &heads[sr][(size_t)(t - s0) * C * HlD];
-          std::memcpy(&kb[(size_t)t * HlD], src + HlD, sizeof(float) * HlD);
-          std::memcpy(&vb[(size_t)t * HlD], src + 2 * HlD, sizeof(float) * HlD);
+          deliver(sr, s0, t);
         }
         if (sg != g) res.keys_delivered += l.group_count(sg);
       }
-      ref::RefInputs ri = shape_in;
-      ri.B = 1;
-      ri.heads = Hl;
-      ri.head_dim = D;
-      ri.q = qb.data(), ri.k = kb.data(), ri.v = vb.data();
-      ri.routing = routing;
-      ri.q_rows = {(int)g0, (int)(g0 + ng)};
-      ri.threads = in.threads;
       ref::RefOutput all;
-      ref::reference_attention<double>(spec, ri, all);
+      ref::reference_attention<double>(spec, rank_inputs(), all);
       outl[r].assign(all.out.begin() + (size_t)g0 * HlD, all.out.begin() + (size_t)(g0 + ng) * HlD);
       continue;
     }
@@ -166,22 +174,13 @@ UspCpuResult emulate_usp_attention(const UspLayout& l, const UspCpuInputs& in) {
       for (const auto& [b, e] : runs.runs)
         for (long long t = b; t < e; ++t) {
           if (t == in.withhold_key && st.step > 0) continue;
-          const float* src = &heads[sr][(size_t)(t - s0) * C * HlD];
-          std::memcpy(&kb[(size_t)t * HlD], src + HlD, sizeof(float) * HlD);
-          std::memcpy(&vb[(size_t)t * HlD], src + 2 * HlD, sizeof(float) * HlD);
+          deliver(sr, s0, t);
         }
       // This step's partial attention, per kernel, with its log-sum-exp.
-      ref::RefInputs ri = shape_in;
-      ri.B = 1;
-      ri.heads = Hl;
-      ri.head_dim = D;
-      ri.q = qb.data(), ri.k = kb.data(), ri.v = vb.data();
-      ri.routing = routing;
+      ref::RefInputs ri = rank_inputs();
       ri.per_kernel = true;
       ri.lse = true;
-      ri.q_rows = {(int)g0, (int)(g0 + ng)};
       ri.kv_rows = {(int)s0, (int)(s0 + l.group_count(sg))};
-      ri.threads = in.threads;
       ref::RefOutput part;
       ref::reference_attention<double>(spec, ri, part);
       for (size_t ki = 0; ki < K; ++ki)

@@ -470,18 +470,20 @@ TEST(ParallelUspEquivalence, Refusals) {
 
 // RunOptions::q_offset / kv_offset / seq_tokens: every check run() makes before the device (validate_slice,
 // and validate()'s grid and key-length rules for a slice), with the messages naming what was given.
+// The ArgumentError f throws (its message), or "(no error)".
+std::string message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const rt::ArgumentError& e) {
+    return std::string(e.what());
+  }
+  return std::string("(no error)");
+}
+bool contains(const std::string& m, const char* part) { return m.find(part) != std::string::npos; }
+
 // RunOptions::query_begin / query_end (the gather's call): a non-empty range of the tokens, not beside token
 // offsets, and a block map in every kernel; each refusal names what was given. No device needed.
 TEST(ParallelUsp, QueryRangeValidated) {
-  auto message = [](const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const rt::ArgumentError& e) {
-      return std::string(e.what());
-    }
-    return std::string("(no error)");
-  };
-  auto contains = [](const std::string& m, const char* part) { return m.find(part) != std::string::npos; };
   rt::AttentionOptions o;
   o.arch = "sm_90";
   rt::PatternAttention moga(rt::load_builtin("moga"), o), full(rt::load_builtin("full"), o),
@@ -515,15 +517,6 @@ TEST(ParallelUsp, TokenOffsetsValidated) {
     return rt::TensorView::contiguous(at << 24, rt::DType::BF16, {1, n, H, D});
   };
   const rt::TensorView q = view(1, 101), k = view(2, 77), v = view(3, 77), out = view(4, 101);
-  auto message = [](const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const rt::ArgumentError& e) {
-      return std::string(e.what());
-    }
-    return std::string("(no error)");
-  };
-  auto contains = [](const std::string& m, const char* part) { return m.find(part) != std::string::npos; };
   rt::PatternAttention causal(rt::load_builtin("causal"), o);
   const rt::AttentionShape seq = rt::AttentionShape::seq(1, 101, H, D);
   rt::RunOptions ro;
