@@ -3,7 +3,8 @@
 // layer's training step (--moga: the `moga` pattern at M = 16, routed + STGA + frame-local).
 //
 //   moga_bench_backward [--json FILE] [--n 8190,32760] [--d 128,64] [--iters N] [--peers SCRIPT | --no-peers] [--no-moga]
-//                       [--no-ab] [--plan [--dense-ms MS] [--bw GBS]]
+//                       [--no-dense] [--no-ab] [--plan [--dense-ms MS] [--bw GBS]]
+// --no-dense: no dense rows (nor the peer's), e.g. for an A/B of the moga rows alone within one device call.
 // --ab rows (default on): the grouped path's cost per tile pair against dense (grouped_ab below).
 //
 // --moga rows (default on; video 21 x 30 x 52 = 32,760 tokens, B = 1, H = 12, D = 128, router d_model 1536):
@@ -433,7 +434,7 @@ std::string today() {
 int main(int argc, char** argv) {
   std::string json_path, peers = "bench/peers/backward_peers.py", ns = "8190,32760", ds = "128,64";
   int iters = 10;
-  bool no_peers = false, with_moga = true, plan_only = false, with_ab = true;
+  bool no_peers = false, with_moga = true, plan_only = false, with_ab = true, with_dense = true;
   double dense_ms = 92.7, bw = 3300;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -452,12 +453,13 @@ int main(int argc, char** argv) {
     else if (a == "--no-moga") with_moga = false;
     else if (a == "--d") ds = next();
     else if (a == "--no-ab") with_ab = false;
+    else if (a == "--no-dense") with_dense = false;
     else if (a == "--plan") plan_only = true;
     else if (a == "--dense-ms") dense_ms = std::atof(next().c_str());
     else if (a == "--bw") bw = std::atof(next().c_str());
     else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--n N,N] [--d 128,64] [--iters N] [--peers SCRIPT | --no-peers] [--no-moga] [--no-ab] "
-                   "[--plan [--dense-ms MS] [--bw GBS]]\n",
+      std::fprintf(stderr, "usage: %s [--json FILE] [--n N,N] [--d 128,64] [--iters N] [--peers SCRIPT | --no-peers] [--no-moga] [--no-dense] "
+                   "[--no-ab] [--plan [--dense-ms MS] [--bw GBS]]\n",
                    argv[0]);
       return 2;
     }
@@ -487,6 +489,10 @@ int main(int argc, char** argv) {
     p = c == std::string::npos ? ds.size() : c + 1;
   }
   if (plan_only) return plan(dense_ms, bw);
+  if (!with_dense) {
+    Ns.clear();
+    ns = "none";  // the peer script's word for no dense rows
+  }
   std::string why;
   if (!jit::device_available(&why)) {
     std::fprintf(stderr, "no CUDA device: %s\n", why.c_str());

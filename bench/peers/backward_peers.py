@@ -118,13 +118,13 @@ def moga_train(grid, M, iters):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", required=True)
-    ap.add_argument("--n", default="8190,32760")
+    ap.add_argument("--n", default="8190,32760", help="dense lengths, or 'none' (the MoGA rows alone)")
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--moga", default="", help="FxHxW: also the MoGA training step the PyTorch way (see above)")
     ap.add_argument("--m", type=int, default=16)
     a = ap.parse_args()
     rows = []
-    for n in [int(x) for x in a.n.split(",")]:
+    for n in [] if a.n == "none" else [int(x) for x in a.n.split(",")]:
         for name, backend in (("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION), ("sdpa_flash", SDPBackend.FLASH_ATTENTION)):
             row = {"peer": name, "case": "full", "N": n, "B": 1, "H": H, "D": D}
             try:
