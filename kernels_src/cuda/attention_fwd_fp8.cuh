@@ -3,9 +3,11 @@
 // memory) on the e4m3 copies of q, k and v^T that fp8_prep.cuh writes, with the scales it computes
 // (mainloop_fp8.cuh: layouts, products, softmax, scales).
 //
-//   template <class Variant, int D, int BM, int BN, int STAGES, bool LSE = false, bool kOverlap = false>
+//   template <class Variant, int D, int BM, int BN, int STAGES, bool LSE = false, bool kOverlap = false,
+//             bool kSum = false>
 //   __global__ void attention_fwd_fp8(moga::AttnParams p, moga::TmaMaps tm, moga::Fp8Scales fs);
 //        kOverlap: row sm90.tma.fp8.ov, the softmax under the P V before it (mainloop_fp8.cuh).
+//        kSum: row sm90.tma.fp8.sum, the rows' sums by the P V product (n136 on V^T with 8 rows of ones).
 //        D = 128, BM = 128, BN in {128, 192}, 384 threads, grid and scheduling as attention_fwd_ws,
 //        AttnFwdFp8Cfg<...>::kSmemBytes dynamic shared memory. p as for attention_fwd_ws (p.q, p.k,
 //        p.v are not read: the maps are); out stays bf16. Gathered kernels too: the maps are then of the
@@ -19,11 +21,11 @@
 
 namespace moga {
 
-template <class Variant, int D, int BM, int BN, int STAGES, bool LSE = false, bool kOverlap = false>
+template <class Variant, int D, int BM, int BN, int STAGES, bool LSE = false, bool kOverlap = false, bool kSum = false>
 __global__ void __launch_bounds__(384, 1)
     attention_fwd_fp8(const __grid_constant__ AttnParams p, const __grid_constant__ TmaMaps tm, const Fp8Scales fs) {
 #if defined(MOGA_HAS_WGMMA)
-  using C = AttnFwdFp8Cfg<D, BM, BN, STAGES, BiasStage<Variant>::kWords, KeyStaging<Variant>::kStage ? 1 : 0>;
+  using C = AttnFwdFp8Cfg<D, BM, BN, STAGES, BiasStage<Variant>::kWords, KeyStaging<Variant>::kStage ? 1 : 0, kSum>;
   extern __shared__ __align__(128) unsigned char smem_fp8_raw[];
   const unsigned base = (sm80::smem_u32(smem_fp8_raw) + 1023u) & ~1023u;  // kSmemBytes has the slack
   const WSSmem sm = ws_smem_layout<C, STAGES>(base);
@@ -42,6 +44,7 @@ __global__ void __launch_bounds__(384, 1)
   const int n_kv_dense = (NK + BN - 1) / BN;
 
   if (tid == 0) ws_init_barriers<STAGES>(sm, ring, 1 + (C::kStaging ? 128 : 0), 1, 1);
+  if constexpr (kSum) fp8_fill_ones<C, STAGES>(sm, tid, C::kThreads);
   __syncthreads();
 
   if (warp < 4) {  // ---- producer ----
@@ -51,7 +54,7 @@ __global__ void __launch_bounds__(384, 1)
     return;
   }
   ws_consumer_loop<C>(p, ring, warp, lane, Tq, n_items, n_kv_dense, [&](const WorkItem& I, int cw, WSComputeState& cs) {
-    fp8_compute_item<Variant, C, STAGES, LSE, kOverlap>(p, fs, I, sm, cw, lane, NK, cs);
+    fp8_compute_item<Variant, C, STAGES, LSE, kOverlap, kSum>(p, fs, I, sm, cw, lane, NK, cs);
   });
 #else
   (void)p;
@@ -63,9 +66,9 @@ __global__ void __launch_bounds__(384, 1)
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 // attention_fwd_fp8's dynamic shared memory (entry.cuh's helpers)
-template <class V, int D, int BM, int BN, int STAGES>
+template <class V, int D, int BM, int BN, int STAGES, bool SUM = false>
 __device__ int attn_fwd_fp8_smem_bytes =
-    AttnFwdFp8Cfg<D, BM, BN, STAGES, BiasStage<V>::kWords, KeyStaging<V>::kStage ? 1 : 0>::kSmemBytes;
+    AttnFwdFp8Cfg<D, BM, BN, STAGES, BiasStage<V>::kWords, KeyStaging<V>::kStage ? 1 : 0, SUM>::kSmemBytes;
 #endif
 
 }  // namespace moga

@@ -14,8 +14,9 @@ namespace moga {
 // out[token] : 0) + weight * gate * O / l, written at the token's original position (perm), bf16 pairs
 // straight from the accumulators. Rows past N and padding of aligned groups (perm -1) are not written;
 // a row that saw no key (l = 0) writes 0. LSE: also the row's log-sum-exp (params.cuh AttnParams::lse) from
-// its max (in the units the softmax scaled by sl) and its sum.
-template <int DT, bool LSE = false>
+// its max (in the units the softmax scaled by sl) and its sum. lrow: the thread's partial sums of its columns,
+// added over the quad here; kWholeL: the rows' whole sums already (sm90.tma.fp8.sum's P V product).
+template <int DT, bool LSE = false, bool kWholeL = false>
 __device__ __forceinline__ void store_rows(const AttnParams& p, const float* o, const float (&lrow)[2],
                                            const float (&mrow)[2], float sl, const WorkItem& I, const int* perm,
                                            int row_base, int lane) {
@@ -24,8 +25,10 @@ __device__ __forceinline__ void store_rows(const AttnParams& p, const float* o, 
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     float lt = lrow[hr];
-    lt += __shfl_xor_sync(0xffffffffu, lt, 1);
-    lt += __shfl_xor_sync(0xffffffffu, lt, 2);
+    if constexpr (!kWholeL) {
+      lt += __shfl_xor_sync(0xffffffffu, lt, 1);
+      lt += __shfl_xor_sync(0xffffffffu, lt, 2);
+    }
     const int qs = I.q0 + row_base + hr * 8;
     const long long t = qs >= p.N ? -1
                         : p.out_row ? __ldg(p.out_row + (long long)I.b * p.N + qs)

@@ -11,6 +11,8 @@
 //                  l sums the same scaled values, so the factor cancels in O / l.
 //   O += P V       RS wgmma m64n128k32 e4m3, BN / 32 k-steps; P packed from the thread's own accumulators
 //                  (fp8_pack_p; V^T's keys are stored in the matching order, fp8_prep.cuh fp8_key_slot).
+//                  kSum (row sm90.tma.fp8.sum, the FP8 default): m64n136k32 on V^T blocks with 8 rows of 1.0
+//                  after their D rows, so O's last 8 columns are l and the softmax adds no score.
 //   scales         the scores carry amax_q amax_k / 448^2 (folded into ScoreScale), O amax_v / 448 (before
 //                  the epilogue).
 // Score modifications, masks and the epilogue are the bf16 kernel's (score_pass.cuh, epilogue.cuh).
@@ -30,7 +32,8 @@ constexpr int kFp8Log2Max = 8;
 
 // The FP8 kernel's shared memory and register split (the member names of AttnFwdWSCfg, so ws_smem_layout
 // and ws_init_barriers serve it).
-template <int D, int BM, int BN, int STAGES, int BIAS_WORDS = 0, int KEY_WORDS = 1>
+// SUM (row sm90.tma.fp8.sum): each V^T block has 8 more rows, all e4m3 1.0, after its D (the rows' sums by P V).
+template <int D, int BM, int BN, int STAGES, int BIAS_WORDS = 0, int KEY_WORDS = 1, bool SUM = false>
 struct AttnFwdFp8Cfg {
   static constexpr int kD = D, kBM = BM, kBN = BN;
   static constexpr int kThreads = 384;
@@ -39,10 +42,12 @@ struct AttnFwdFp8Cfg {
   static constexpr int kKB = BN / 32;                  // k-steps of P V (32 keys each)
   static constexpr int kVW = BN % 128 == 0 ? 128 : 64;  // keys per V^T box row (its swizzle in bytes)
   static constexpr int kQBytes = BM * D;
-  static constexpr int kTileBytes = BN * D;            // K [BN][D] or V^T [BN / VW][D][VW], e4m3
+  static constexpr int kTileBytes = BN * D;            // K [BN][D], e4m3
+  static constexpr int kVRows = SUM ? D + 8 : D;       // V^T [BN / VW][kVRows][VW]
+  static constexpr int kVTileBytes = BN * kVRows;
   static constexpr int kKOff = 0;
   static constexpr int kVOff = STAGES * kTileBytes;
-  static constexpr int kQOff = 2 * STAGES * kTileBytes;
+  static constexpr int kQOff = kVOff + (STAGES * kVTileBytes + 1023) / 1024 * 1024;
   static constexpr int kBarOff = kQOff + kQBytes;
   static constexpr int kRing = 4;
   static constexpr int kRingOff = kBarOff + (4 * STAGES + 2) * 8;
@@ -60,6 +65,8 @@ struct AttnFwdFp8Cfg {
   static_assert(BM == 128, "two consumer warpgroups of 64 rows");
   static_assert(STAGES >= 2, "STAGES >= 2");
   static_assert((STAGES * kTileBytes) % 1024 == 0, "rings on 1024-byte boundaries (the swizzle's period)");
+  static_assert(kVTileBytes % (8 * kVW) == 0 && (kVRows * kVW) % (8 * kVW) == 0,
+                "V^T blocks on their swizzle's period (8 rows)");
   static_assert(kSmemBytes <= 232448, "exceeds the 227 KB of shared memory a Hopper CTA can have");
 };
 
@@ -95,10 +102,10 @@ __device__ __forceinline__ void fp8_load_item(const AttnParams& p, const TmaMaps
     if (issue) {
       if (reuse) sm90::mbar_wait(sm.empty_v + 8 * ls.slot, par);
       sm90::mbar_arrive_expect_tx(sm.full_v + 8 * ls.slot, C::kTileBytes);
-      const unsigned dst = sm.v + ls.slot * C::kTileBytes;
+      const unsigned dst = sm.v + ls.slot * C::kVTileBytes;
 #pragma unroll
       for (int blk = 0; blk < C::kBN / C::kVW; ++blk)
-        sm90::tma_load_4d(dst + blk * (C::kD * C::kVW), &tm.v, sm.full_v + 8 * ls.slot, kv0 + blk * C::kVW, 0, I.h,
+        sm90::tma_load_4d(dst + blk * (C::kVRows * C::kVW), &tm.v, sm.full_v + 8 * ls.slot, kv0 + blk * C::kVW, 0, I.h,
                           I.b);
     }
     ls.slot = ls.slot + 1 == STAGES ? 0 : ls.slot + 1;
@@ -140,14 +147,31 @@ __device__ __forceinline__ void fp8_issue_qk(float (&s)[BN / 2], unsigned sQw, u
                            ks > 0 ? 1 : 0);
   sm90::wg_commit();
 }
-// O += P V: BN / 32 k-steps, B = V^T at sVs ([BN / VW][D][VW], K-major, VW-byte swizzle); one commit group.
-template <int D, int BN, int VW>
-__device__ __forceinline__ void fp8_issue_pv(float (&o)[D / 2], const unsigned (&pk)[BN / 32][4], unsigned sVs) {
-  static_assert(D == 128, "P V is m64n128k32");
+// O += P V: BN / 32 k-steps, B = V^T at sVs ([BN / VW][VR][VW], K-major, VW-byte swizzle); one commit group.
+// VR = D + 8 (SUM): the product is n136 and o[D / 2 .. D / 2 + 3] gather the rows' sums of P.
+template <int D, int BN, int VW, int VR>
+__device__ __forceinline__ void fp8_issue_pv(float (&o)[VR / 2], const unsigned (&pk)[BN / 32][4], unsigned sVs) {
+  static_assert(D == 128 && (VR == D || VR == D + 8), "P V is m64n128k32, or m64n136k32 with the row sums");
 #pragma unroll
-  for (int kb = 0; kb < BN / 32; ++kb)
-    sm90::wgmma_fp8_rs_n128(o, pk[kb], sm90::gmma_desc_kmajor<VW>(sVs + (32 * kb / VW) * (D * VW) + (32 * kb) % VW), 1);
+  for (int kb = 0; kb < BN / 32; ++kb) {
+    const unsigned long long b = sm90::gmma_desc_kmajor<VW>(sVs + (32 * kb / VW) * (VR * VW) + (32 * kb) % VW);
+    if constexpr (VR == D) sm90::wgmma_fp8_rs_n128(o, pk[kb], b, 1);
+    else sm90::wgmma_fp8_rs_n136(o, pk[kb], b, 1);
+  }
   sm90::wg_commit();
+}
+
+// SUM: the 8 rows of e4m3 1.0 after each V^T block of every stage (TMA never writes them), by all threads before the
+// roles part; the fence makes the generic stores visible to the wgmmas (async proxy).
+template <class C, int STAGES>
+__device__ __forceinline__ void fp8_fill_ones(const WSSmem& sm, int tid, int nthreads) {
+  constexpr int kBlocks = STAGES * (C::kBN / C::kVW), kWords = 8 * C::kVW / 4;
+  for (int i = tid; i < kBlocks * kWords; i += nthreads) {
+    const int blk = i / kWords, w = i % kWords;
+    const unsigned addr = sm.v + blk * (C::kVRows * C::kVW) + C::kD * C::kVW + 4 * w;
+    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(0x38383838u) : "memory");  // e4m3 1.0 = 0x38
+  }
+  sm90::fence_proxy_async();
 }
 
 // A consumer warpgroup on work item I: ws_compute_item's phases (mainloop_ws.cuh; Q from shared memory)
@@ -160,11 +184,16 @@ __device__ __forceinline__ void fp8_issue_pv(float (&o)[D / 2], const unsigned (
 // fence.proxy.async before each turn (a MEMBAR.ALL.CTA in SASS): every tile the wgmmas read came by TMA
 // (async proxy) and the staged columns are read by generic loads, so no generic write needs ordering
 // before an async-proxy read.
-template <class Variant, class C, int STAGES, bool LSE = false, bool kOverlap = false>
+// kSum (row sm90.tma.fp8.sum, C::kVRows = D + 8): the rows' sums come from the P V product (columns D .. D + 7 of
+// O, by V^T's rows of ones) instead of 2 NT FADDs a row and tile (the profile's consumers issue-bound, docs/
+// performance.md); they sum the e4m3 P that multiplied V, and are rescaled with O.
+template <class Variant, class C, int STAGES, bool LSE = false, bool kOverlap = false, bool kSum = false>
 __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8Scales& fs, const WorkItem& I,
                                                  const WSSmem& sm, int cw, int lane, int NK, WSComputeState& cs) {
   constexpr int D = C::kD, BN = C::kBN, NT = C::kNT, DT = C::kDT, KB = C::kKB;
   constexpr int NTH = C::kConsumerThreads;
+  constexpr int VR = C::kVRows, OT = VR / 8;  // O's accumulator: D / 2 values a thread, + 4 row sums with kSum
+  static_assert(kSum == (VR != D), "kSum needs the configuration's rows of ones (AttnFwdFp8Cfg SUM)");
   constexpr bool kQCoords = Variant::kHasMask || Variant::kHasBias;
   constexpr bool kModify = Variant::kHasSoftcap || Variant::kHasBias;
   const int grp = cw >> 2;
@@ -199,12 +228,12 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
     cs.q_parity ^= 1u;
   }
 
-  float oacc[D / 2];
+  float oacc[VR / 2];
   float sacc[BN / 2];
   float mrow[2], lrow[2], alpha[2];
   unsigned pk[KB][4];
 #pragma unroll
-  for (int i = 0; i < D / 2; ++i) oacc[i] = 0.f;
+  for (int i = 0; i < VR / 2; ++i) oacc[i] = 0.f;
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) sacc[i] = 0.f;
 #pragma unroll
@@ -229,7 +258,7 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
     sm90::named_sync(1 + grp, NTH);
     sm90::wg_fence();
     if (kQK) fp8_issue_qk<D, BN>(sacc, sQw, sm.k + cs.slot * C::kTileBytes);
-    if (kPV) fp8_issue_pv<D, BN, C::kVW>(oacc, pk, sm.v + vslot * C::kTileBytes);
+    if (kPV) fp8_issue_pv<D, BN, C::kVW, VR>(oacc, pk, sm.v + vslot * C::kVTileBytes);
     else sm90::wg_commit_empty();
     sm90::named_arrive(2 - grp, NTH);
 
@@ -250,13 +279,13 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
         __syncwarp();
         if (lane == 0) sm90::mbar_arrive(sm.empty_k + 8 * cs.slot);
       }
-      online_softmax<NT, false, kFp8Log2Max>(sacc, mrow, lrow, alpha, sc.sl);  // P in [0, 2^8]
+      online_softmax<NT, false, kFp8Log2Max, !kSum>(sacc, mrow, lrow, alpha, sc.sl);  // P in [0, 2^8]
     }
     if constexpr (kOverlap) {
       if (kQK && fp8_needs_rescale(alpha)) {
         sm90::wg_wait<0>();
         sm90::fence_regs(oacc);
-        rescale_o<DT>(oacc, alpha);
+        rescale_o<OT>(oacc, alpha);
       } else {
         sm90::wg_wait<0>();
         sm90::fence_regs(oacc);
@@ -267,7 +296,7 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
     }
     if (kPV && lane == 0) sm90::mbar_arrive(sm.empty_v + 8 * vslot);
     if (kQK) {
-      if (!kOverlap && fp8_needs_rescale(alpha)) rescale_o<DT>(oacc, alpha);
+      if (!kOverlap && fp8_needs_rescale(alpha)) rescale_o<OT>(oacc, alpha);
       fp8_pack_p<KB>(sacc, pk);
       vslot = cs.slot;
       vpar = cs.parity;
@@ -288,7 +317,11 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
   for (int i = 0; i < D / 2; ++i) oacc[i] *= dv;
   // the row maximum the log-sum-exp sees: P was exp2(s sl - m sl + 8)
   const float mlse[2] = {mrow[0] - kFp8Log2Max / sc.sl, mrow[1] - kFp8Log2Max / sc.sl};
-  store_rows<DT, LSE>(p, oacc, lrow, mlse, sc.sl, I, perm, row_base, lane);
+  if constexpr (kSum) {  // every column of D .. D + 7 holds the row's sum
+    lrow[0] = oacc[D / 2];
+    lrow[1] = oacc[D / 2 + 2];
+  }
+  store_rows<DT, LSE, kSum>(p, oacc, lrow, mlse, sc.sl, I, perm, row_base, lane);
 }
 #endif
 #endif

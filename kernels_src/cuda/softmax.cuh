@@ -47,7 +47,8 @@ __device__ __forceinline__ void init_tile_state(float (&o)[D / 2], float (&s)[BN
 // kFixedMax (FixedRowMax): s <- exp2(s sl), l <- l + row sum; m stays 0 and alpha 1.
 // kLog2Max (not with kFixedMax): the row maximum placed at 2^kLog2Max instead of 1, s <- exp2(s sl - m sl +
 // kLog2Max) (the FP8 kernel's P in [0, 256], mainloop_fp8.cuh); l sums the same values, so O / l is unchanged.
-template <int NT, bool kFixedMax = false, int kLog2Max = 0>
+// kSum = false: l is not touched (sm90.tma.fp8.sum: the P V product sums the rows).
+template <int NT, bool kFixedMax = false, int kLog2Max = 0, bool kSum = true>
 __device__ __forceinline__ void online_softmax(float* s, float (&mrow)[2], float (&lrow)[2], float (&alpha)[2],
                                                float sl) {
   if constexpr (kFixedMax) {
@@ -85,9 +86,9 @@ __device__ __forceinline__ void online_softmax(float* s, float (&mrow)[2], float
         for (int e = 0; e < 2; ++e) {
           const float pe = sm80::ex2(fmaf(s[4 * nt + 2 * hr + e], sl, -mo));
           s[4 * nt + 2 * hr + e] = pe;
-          sum += pe;
+          if constexpr (kSum) sum += pe;
         }
-      lrow[hr] = lrow[hr] * alpha[hr] + sum;
+      if constexpr (kSum) lrow[hr] = lrow[hr] * alpha[hr] + sum;
     }
   }
 }

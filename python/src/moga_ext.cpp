@@ -146,7 +146,7 @@ class Pattern {
     auto it = by_shape_.find(key);
     if (it != by_shape_.end()) return *it->second;
     rt::AttentionOptions o = base_;
-    // the tuning database holds bf16 rows only: FP8 runs the runtime's own choice (sm90.tma.fp8)
+    // the tuning database holds bf16 rows only: FP8 runs the runtime's own choice (rt::kFp8DefaultRow)
     if (use_tuned_ && base_.precision == rt::Precision::Bf16) {
       try {
         std::vector<std::string> notes;

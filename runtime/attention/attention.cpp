@@ -439,7 +439,7 @@ PatternAttention::Impl::Choice PatternAttention::Impl::choose(int ki, int D) con
     // FP8 (AttentionOptions::precision): every kernel on the FP8 row (gathered ones read copies in their
     // sorted order), at its own tiles whatever row the plan names
     if (e == Engine::Wgmma && options->precision == Precision::Fp8) {
-      v = find_variant("sm90.tma.fp8");
+      v = find_variant(kFp8DefaultRow);
       planned = nullptr;
     }
   }

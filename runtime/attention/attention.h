@@ -127,7 +127,8 @@ struct RouterInputs {
 };
 
 // The precision of the attention products (AttentionOptions::precision). Fp8: every kernel runs registry
-// row sm90.tma.fp8 (scores and P V in FP8 with f32 accumulation, softmax in f32, out bf16) on e4m3 copies
+// row kFp8DefaultRow, sm90.tma.fp8.sum (scores and P V in FP8 with f32 accumulation, softmax in f32, the rows'
+// sums by the P V product, out bf16) on e4m3 copies
 // of q, k and V^T that a prep pass writes per call (fp8_prep.cuh: a memset and the amax pass per call,
 // per (tensor, batch, head) scales; one quantization in the token order for the kernels without a gather,
 // and one per gathered kernel in its sorted order after its routing; their time is part of the layer).
@@ -377,7 +378,7 @@ class PatternAttention {
     double key_tiles = -1;
   };
   Grid last_grid(int ki) const;
-  // The e4m3 inputs FP8 kernel ki (registry row sm90.tma.fp8) read in the last run (fp8_prep.cuh): q8 [B][rows]
+  // The e4m3 inputs FP8 kernel ki (an FP8 registry row, sm90.tma.fp8*) read in the last run (fp8_prep.cuh): q8 [B][rows]
   // [H][128], k8 [B][rows_kv][H][128], vt8 [B][H][128][ldv] as raw e4m3 bytes, amax [3][B H]; rows in the
   // kernel's order (a gathered kernel's sorted order). ArgumentError when kernel ki did not run FP8.
   struct Fp8Inputs {

@@ -78,9 +78,10 @@ std::string mma_check(const TileConfig& t, int D) {
 }
 
 // AttnFwdFp8Cfg (kernels_src/cuda/mainloop_fp8.cuh): ws_smem's layout with e4m3 tiles (one byte per element).
-int fp8_smem(int D, const TileConfig& t, int bias_words, int key_words) {
-  const int tile = t.block_n * D, q = t.block_m * D;
-  return 1024 + 2 * t.stages * tile + q + (4 * t.stages + 2) * 8 + 4 * 4 + 2 * 4 * 8 +
+// sum: V^T blocks of D + 8 rows (SUM), the V ring rounded up to 1024 bytes.
+int fp8_smem(int D, const TileConfig& t, int bias_words, int key_words, bool sum) {
+  const int tile = t.block_n * D, q = t.block_m * D, vring = (t.stages * t.block_n * (sum ? D + 8 : D) + 1023) / 1024 * 1024;
+  return 1024 + t.stages * tile + vring + q + (4 * t.stages + 2) * 8 + 4 * 4 + 2 * 4 * 8 +
          t.stages * t.block_n * 4 * key_words + t.stages * t.block_n * bias_stage_words(bias_words) * 4;
 }
 
@@ -126,9 +127,15 @@ std::string KernelVariant::check_tiles(const TileConfig& t, int D, int smem_limi
 
 std::string KernelVariant::kernel_expr(const std::string& v, int D, const TileConfig& t, bool lse) const {
   // lse = false names the default instantiation exactly as before (the same kernel, the same cache entry)
-  if (fp8)
-    return fmt::format("moga::attention_fwd_fp8<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages,
-                       fp8_overlap ? (lse ? ", true, true" : ", false, true") : lse ? ", true" : "");
+  if (fp8) {  // the template's trailing flags LSE, kOverlap, kSum: named up to the last one set
+    const bool flags[] = {lse, fp8_overlap, fp8_sum};
+    int last = -1;
+    for (int i = 0; i < 3; ++i)
+      if (flags[i]) last = i;
+    std::string tail;
+    for (int i = 0; i <= last; ++i) tail += flags[i] ? ", true" : ", false";
+    return fmt::format("moga::attention_fwd_fp8<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages, tail);
+  }
   if (tma)
     return fmt::format("moga::attention_fwd_tma<{}, {}, {}, {}, {}{}>", v, D, t.block_m, t.block_n, t.stages,
                        lse ? ", true" : "");
@@ -141,13 +148,13 @@ std::string KernelVariant::kernel_expr(const std::string& v, int D, const TileCo
 
 std::string KernelVariant::smem_expr(const std::string& v, int D, const TileConfig& t) const {
   if (engine == Engine::Wgmma)
-    return fmt::format("&moga::attn_fwd_{}_smem_bytes<{}, {}, {}, {}, {}>", fp8 ? "fp8" : tma ? "tma" : "ws", v, D, t.block_m,
-                       t.block_n, t.stages);
+    return fmt::format("&moga::attn_fwd_{}_smem_bytes<{}, {}, {}, {}, {}{}>", fp8 ? "fp8" : tma ? "tma" : "ws", v, D, t.block_m,
+                       t.block_n, t.stages, fp8_sum ? ", true" : "");
   return fmt::format("&moga::attn_fwd_smem_bytes<{}, {}, {}, {}, {}>", D, t.block_m, t.block_n, t.warps, t.stages);
 }
 
 int KernelVariant::smem_bytes(int D, const TileConfig& t, int bias_words, int key_words) const {
-  if (fp8) return fp8_smem(D, t, bias_words, key_words);
+  if (fp8) return fp8_smem(D, t, bias_words, key_words, fp8_sum);
   return engine == Engine::Wgmma ? ws_smem(D, t, bias_words, key_words) : mma_smem(D, t);
 }
 
@@ -185,6 +192,9 @@ const std::vector<KernelVariant>& kernel_registry() {
       {"sm90.tma.fp8.ov", "wgt8o", Engine::Wgmma,
        "sm90.tma.fp8 with the softmax under the P V before it (FlashAttention-3's intra-warpgroup overlap)",
        Scheduler::ByKernel, kFp8Tiles, true, true, nullptr, true, true},
+      {"sm90.tma.fp8.sum", "wgt8s", Engine::Wgmma,
+       "sm90.tma.fp8 with the rows' sums by the P V product (n136 on V^T with 8 rows of ones: no FADD per score)",
+       Scheduler::ByKernel, kFp8Tiles, true, true, nullptr, true, false, true},
       {"sm90.tma.sorted", "wgtc", Engine::Wgmma,
        "sm90.tma for every kernel: gathered ones load sorted copies of q, k, v (one extra pass)", Scheduler::ByKernel,
        kTmaSortedTiles, true, true, nullptr},

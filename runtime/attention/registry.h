@@ -33,11 +33,13 @@
 //   sm90.tma.fp8         attention_fwd_fp8: sm90.tma's frame on e4m3 Q, K, V^T (fp8_prep.cuh quantizes
 //                        per (tensor, batch, head) and transposes V first, in the kernel's sorted order
 //                        for gathered kernels; out stays bf16), D = 128, BN 128 or 192 (default
-//                        128/192/2); AttentionOptions::precision = Fp8 runs it for every kernel. Grid by
-//                        kernel (gathered kernels with short groups persistent, as sm90.ws).
+//                        128/192/2). Grid by kernel (gathered kernels with short groups persistent, as sm90.ws).
 //   sm90.tma.fp8.ov      the same kernel with FlashAttention-3's intra-warpgroup overlap as the SASS runs it: the
 //                        softmax of tile j under P V(j-1) (the wgmma wait in a basic block below the softmax;
 //                        in sm90.tma.fp8 ptxas hoists it above the exps), no proxy fence per tile (kOverlap).
+//   sm90.tma.fp8.sum     sm90.tma.fp8 with the rows' sums l by the tensor cores: P V is n136 on V^T blocks with 8
+//                        rows of e4m3 1.0 after their D, so O's columns D .. D + 7 are l (no FADD per score; kSum).
+//                        AttentionOptions::precision = Fp8 runs it for every kernel (kFp8DefaultRow).
 //   sm90.tma.sorted      the TMA kernel for gathered kernels too (no gather row): before the kernel, a
 //                        pass (sorted_copy.cuh) writes q, k and v in the kernel's sorted token order (one
 //                        more read and write of 3 x N H D bf16 per call), and the tensor maps are of those
@@ -77,6 +79,7 @@ struct KernelVariant {
   const char* gather_row = nullptr;
   bool fp8 = false;          // attention_fwd_fp8 (e4m3 operands from the FP8 prep; tma too)
   bool fp8_overlap = false;  // attention_fwd_fp8's kOverlap: the softmax under the P V before it (mainloop_fp8.cuh)
+  bool fp8_sum = false;      // attention_fwd_fp8's kSum: the rows' sums by the P V product (mainloop_fp8.cuh)
 
   // Whether the row runs on the target `arch` ("sm_90", "sm_90a", "sm_80", ...).
   bool runs_on(const std::string& arch) const;
@@ -111,6 +114,9 @@ const std::vector<KernelVariant>& kernel_registry();
 const KernelVariant* find_variant(const std::string& name);
 // The row an engine runs when no variant is named: MmaSync -> sm80.mma, Wgmma -> sm90.ws.
 const KernelVariant& default_variant(Engine e);
+// The row AttentionOptions::precision = Fp8 runs every kernel on: sm90.tma.fp8.sum (1-2% faster than
+// sm90.tma.fp8 on dense at 32,760 and 187,200 tokens in one run, same bounds on every FP8 test; docs/performance.md).
+constexpr const char* kFp8DefaultRow = "sm90.tma.fp8.sum";
 // The row a kernel runs when `v` is asked for: v itself, or for a kernel with a gather (gathers: its
 // tokens are sorted, perm) on a row that cannot gather (tma) the row's gather_row.
 const KernelVariant& row_for_kernel(const KernelVariant& v, bool gathers);

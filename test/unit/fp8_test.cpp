@@ -165,13 +165,26 @@ TEST(fp8_registry, RowAndPrecisionOption) {
   // e4m3 tiles: half the bf16 row's bytes per tile (Q 16 KB, K and V^T 24 KB per stage at BN 192)
   EXPECT_EQ(v.smem_bytes(128, kFp8Tiles, 0, 0), 1024 + 2 * 2 * 192 * 128 + 128 * 128 + 10 * 8 + 16 + 64);
   EXPECT_EQ(v.tile_space(128).size(), 6u);
+  // sm90.tma.fp8.sum: the kSum instantiation (LSE, kOverlap named false before it), its own shared-memory symbol,
+  // V^T blocks of 136 rows (the V ring 2 x 192 x 136 = 52,224 B, already a multiple of 1,024)
+  const KernelVariant& vs = *find_variant("sm90.tma.fp8.sum");
+  EXPECT_EQ(vs.kernel_expr("moga_gen_full::full", 128, kFp8Tiles),
+            "moga::attention_fwd_fp8<moga_gen_full::full, 128, 128, 192, 2, false, false, true>");
+  EXPECT_EQ(vs.kernel_expr("moga_gen_full::full", 128, kFp8Tiles, true),
+            "moga::attention_fwd_fp8<moga_gen_full::full, 128, 128, 192, 2, true, false, true>");
+  EXPECT_EQ(vs.smem_expr("moga_gen_full::full", 128, kFp8Tiles),
+            "&moga::attn_fwd_fp8_smem_bytes<moga_gen_full::full, 128, 128, 192, 2, true>");
+  EXPECT_EQ(vs.smem_bytes(128, kFp8Tiles, 0, 0), 1024 + 2 * 192 * 128 + 2 * 192 * 136 + 128 * 128 + 10 * 8 + 16 + 64);
+  // three stages at BN 192: 3 x 26,112 = 78,336 B of V^T rounded up to 78,848
+  EXPECT_EQ(vs.smem_bytes(128, TileConfig{128, 192, 8, 3}, 0, 0),
+            1024 + 3 * 192 * 128 + 78848 + 128 * 128 + 14 * 8 + 16 + 64);
 
   // precision = fp8: every kernel runs the row (gathered ones too: the prep copies in their order)
   EXPECT_EQ(v.gather_row, nullptr);
   for (const char* name : {"full", "causal", "moga", "moga_dynamic", "stga", "frame_local", "radial"}) {
     PatternAttention a(load_builtin(name), fp8_options());
     for (int ki = 0; ki < (int)a.spec().kernels.size(); ++ki) {
-      EXPECT_STREQ(a.variant(ki).name, "sm90.tma.fp8") << name << " " << a.spec().kernels[ki].name;
+      EXPECT_STREQ(a.variant(ki).name, kFp8DefaultRow) << name << " " << a.spec().kernels[ki].name;
       EXPECT_EQ(a.tiles(ki).block_n % 64, 0) << name;
     }
   }
@@ -210,12 +223,14 @@ TEST(fp8_jit, CompilesTheRowWithPtxasReport) {
     bool prep = false;
     for (const auto& u : mi.units) prep |= u.name == "moga-fp8-prep";
     EXPECT_TRUE(prep) << lp.name << ": no FP8 prep unit";
-    for (int ki = 0; ki < (int)a.spec().kernels.size(); ++ki) EXPECT_STREQ(a.variant(ki).name, "sm90.tma.fp8");
+    for (int ki = 0; ki < (int)a.spec().kernels.size(); ++ki) EXPECT_STREQ(a.variant(ki).name, kFp8DefaultRow);
   }
-  // ptxas -v on the dense kernel at both key tiles (the source the runtime compiles)
+  // ptxas -v on the dense kernel at both key tiles (the source the runtime compiles), of the default row and of
+  // sm90.tma.fp8.sum (its n136 P V and rows of ones)
   const LoadedPattern full = load_builtin("full");
-  const KernelVariant& v = *find_variant("sm90.tma.fp8");
+  for (const char* row : {"sm90.tma.fp8", "sm90.tma.fp8.sum"})
   for (int bn : {128, 192}) {
+    const KernelVariant& v = *find_variant(row);
     moga::jit::CompileOptions o;
     o.arch = "sm_90a";
     o.name = "fp8-ptxas-report";
@@ -225,11 +240,11 @@ TEST(fp8_jit, CompilesTheRowWithPtxasReport) {
     const TileConfig t{128, bn, 8, 2};
     o.name_expressions = {v.kernel_expr("moga_gen_full::full", 128, t)};
     const moga::jit::CompiledKernel ck = moga::jit::compile(full.cuda, o);
-    std::cout << "sm90.tma.fp8 128/" << bn << "/2 ptxas:\n" << ck.log << "\n";
+    std::cout << row << " 128/" << bn << "/2 ptxas:\n" << ck.log << "\n";
     std::smatch m;
     const std::regex spill("(\\d+) bytes spill stores");
     ASSERT_TRUE(std::regex_search(ck.log, m, spill)) << "no ptxas report in the log";
-    if (bn == 128) EXPECT_EQ(m[1], "0") << "the dense FP8 kernel at BN 128 spills";
+    if (bn == 128) EXPECT_EQ(m[1], "0") << row << ": the dense FP8 kernel at BN 128 spills";
   }
   unsetenv("MOGA_CACHE_DIR");
   std::filesystem::remove_all(tmpl);

@@ -1257,7 +1257,7 @@ TEST_F(gpu_attention, AutoEngineOnThisDevice) {
   expect_close(run(attn, video_problem(2, 5, 13, 17, 2, 128, {0, 3})), "moga auto D=128 again");
 }
 
-// ---- FP8 (AttentionOptions::precision = Fp8: registry row sm90.tma.fp8) -------------------------------------
+// ---- FP8 (AttentionOptions::precision = Fp8: registry row kFp8DefaultRow, sm90.tma.fp8.sum) ------------------
 
 namespace {
 // The FP8 bound (rel L2 against float64): the host model of the algorithm (test/unit/fp8_model.h, its CPU
@@ -1270,8 +1270,9 @@ constexpr double kFp8ModelTol = 1.5e-2;
 // Patterns whose softmax scale is far above 1/sqrt(D) (attn_softcap: 4 and 2): logits of tens, where e4m3's
 // relative error of q and k becomes whole units of logit; the bound for them.
 constexpr double kFp8LargeLogitsTol = 0.15;
-// The FP8 rows: the default of precision = Fp8 and its A/B row (the softmax under the P V before it).
-const char* const kFp8Rows[] = {"sm90.tma.fp8", "sm90.tma.fp8.ov"};
+// The FP8 rows: the default of precision = Fp8 and its A/B rows (the softmax under the P V before it; the rows'
+// sums by the P V product).
+const char* const kFp8Rows[] = {"sm90.tma.fp8", "sm90.tma.fp8.ov", "sm90.tma.fp8.sum"};
 // The precision option, with tiles t on every kernel the row runs itself (block_m 0: the row's default);
 // row: a registry row other than the precision's default (kFp8Rows).
 AttentionOptions fp8_options(const LoadedPattern& lp, const TileConfig& t = {}, const char* row = nullptr) {

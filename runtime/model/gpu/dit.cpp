@@ -18,6 +18,7 @@
 #include "runtime/model/cpu/dit.h"
 #include "runtime/model/cpu/embedding.h"
 #include "runtime/model/cpu/rope.h"
+#include "runtime/attention/registry.h"
 #include "runtime/gemm/gemm.h"
 #include "runtime/model/gpu/row_kernels.h"
 #include "runtime/model/router_calibration.h"
@@ -653,7 +654,7 @@ void GpuDiT::set_attention_precision(rt::Precision p, bool routed_only) {
   impl_->fp8_variants.clear();
   if (p == rt::Precision::Fp8 && routed_only)
     for (const auto& k : impl_->pattern.spec.kernels)
-      if (k.route) impl_->fp8_variants[k.name] = "sm90.tma.fp8";
+      if (k.route) impl_->fp8_variants[k.name] = rt::kFp8DefaultRow;
   impl_->remake_attention();
 }
 void GpuDiT::set_kernel_variants(const std::map<std::string, std::string>& by_kernel) {
