@@ -12,7 +12,8 @@
 //   O += P V       RS wgmma m64n128k32 e4m3, BN / 32 k-steps; P packed from the thread's own accumulators
 //                  (fp8_pack_p; V^T's keys are stored in the matching order, fp8_prep.cuh fp8_key_slot).
 //                  kSum (row sm90.tma.fp8.sum, the FP8 default): m64n136k32 on V^T blocks with 8 rows of 1.0
-//                  after their D rows, so O's last 8 columns are l and the softmax adds no score.
+//                  after their D rows, so O's last 8 columns are l and the softmax adds no score; and the
+//                  conditional rescale (kFp8LazyLog2: a row's maximum moves only by more than 0.8 in log2 units).
 //   scales         the scores carry amax_q amax_k / 448^2 (folded into ScoreScale), O amax_v / 448 (before
 //                  the epilogue).
 // Score modifications, masks and the epilogue are the bf16 kernel's (score_pass.cuh, epilogue.cuh).
@@ -29,6 +30,10 @@ namespace moga {
 
 // log2 of FP8 P's largest value: the softmax places the row maximum at 2^8 (the header comment)
 constexpr int kFp8Log2Max = 8;
+// The conditional rescale's margin (online_softmax's lazy, kSum rows): a row's maximum moves only when a tile's
+// exceeds it by more than 0.8 in log2 units, so P <= 2^8.8 = 445.7 stays inside e4m3's 448 (and l, summed from
+// the same e4m3 P by the P V product, matches it exactly).
+constexpr float kFp8LazyLog2 = 0.8f;
 
 // The FP8 kernel's shared memory and register split (the member names of AttnFwdWSCfg, so ws_smem_layout
 // and ws_init_barriers serve it).
@@ -130,8 +135,9 @@ __device__ __forceinline__ void fp8_pack_p(const float* s, unsigned (&pk)[KB][4]
 }
 
 // Whether O needs its rescale: no row of the warp has a new maximum when alpha = exp2(0) = 1 for all 16 rows
-// (the product would be O itself; late in a long row most tiles raise no maximum, and with FP8's halved MMA
-// time the softmax's 64 multiplies per tile are on the critical path). Warp-uniform.
+// (the product would be O itself; late in a long row most tiles raise no maximum, with kSum's conditional rescale
+// nearly none, and with FP8's halved MMA time the softmax's 64 multiplies per tile are on the critical path).
+// Warp-uniform.
 __device__ __forceinline__ bool fp8_needs_rescale(const float (&alpha)[2]) {
   return __any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f);
 }
@@ -186,7 +192,8 @@ __device__ __forceinline__ void fp8_fill_ones(const WSSmem& sm, int tid, int nth
 // before an async-proxy read.
 // kSum (row sm90.tma.fp8.sum, C::kVRows = D + 8): the rows' sums come from the P V product (columns D .. D + 7 of
 // O, by V^T's rows of ones) instead of 2 NT FADDs a row and tile (the profile's consumers issue-bound, docs/
-// performance.md); they sum the e4m3 P that multiplied V, and are rescaled with O.
+// performance.md); they sum the e4m3 P that multiplied V, and are rescaled with O. With it the conditional rescale
+// (kFp8LazyLog2): most tiles then leave every row's maximum, and the vote skips O's 68 multiplies.
 template <class Variant, class C, int STAGES, bool LSE = false, bool kOverlap = false, bool kSum = false>
 __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8Scales& fs, const WorkItem& I,
                                                  const WSSmem& sm, int cw, int lane, int NK, WSComputeState& cs) {
@@ -279,7 +286,8 @@ __device__ __forceinline__ void fp8_compute_item(const AttnParams& p, const Fp8S
         __syncwarp();
         if (lane == 0) sm90::mbar_arrive(sm.empty_k + 8 * cs.slot);
       }
-      online_softmax<NT, false, kFp8Log2Max, !kSum>(sacc, mrow, lrow, alpha, sc.sl);  // P in [0, 2^8]
+      // P in [0, 2^8], or [0, 2^8.8] with kSum's conditional rescale
+      online_softmax<NT, false, kFp8Log2Max, !kSum>(sacc, mrow, lrow, alpha, sc.sl, kSum ? kFp8LazyLog2 : 0.f);
     }
     if constexpr (kOverlap) {
       if (kQK && fp8_needs_rescale(alpha)) {

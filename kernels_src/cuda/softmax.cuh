@@ -48,9 +48,12 @@ __device__ __forceinline__ void init_tile_state(float (&o)[D / 2], float (&s)[BN
 // kLog2Max (not with kFixedMax): the row maximum placed at 2^kLog2Max instead of 1, s <- exp2(s sl - m sl +
 // kLog2Max) (the FP8 kernel's P in [0, 256], mainloop_fp8.cuh); l sums the same values, so O / l is unchanged.
 // kSum = false: l is not touched (sm90.tma.fp8.sum: the P V product sums the rows).
+// lazy > 0 (FlashAttention-4's conditional rescale): a row keeps its old maximum while the tile's exceeds it by at
+// most lazy / sl (P then reaches 2^(kLog2Max + lazy), which the caller's format must hold), so alpha stays exactly 1
+// and the caller's vote skips O's rescale; a larger jump takes the new maximum as before.
 template <int NT, bool kFixedMax = false, int kLog2Max = 0, bool kSum = true>
 __device__ __forceinline__ void online_softmax(float* s, float (&mrow)[2], float (&lrow)[2], float (&alpha)[2],
-                                               float sl) {
+                                               float sl, float lazy = 0.f) {
   if constexpr (kFixedMax) {
 #pragma unroll
     for (int hr = 0; hr < 2; ++hr) {
@@ -73,6 +76,7 @@ __device__ __forceinline__ void online_softmax(float* s, float (&mrow)[2], float
       for (int nt = 0; nt < NT; ++nt) mx = fmaxf(mx, fmaxf(s[4 * nt + 2 * hr], s[4 * nt + 2 * hr + 1]));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      if (lazy > 0.f && mrow[hr] != sm80::neg_inf() && (mx - mrow[hr]) * sl <= lazy) mx = mrow[hr];
       const float m_use = mx == sm80::neg_inf() ? 0.f : mx;
       const float ms = m_use * sl;
       alpha[hr] = sm80::ex2(mrow[hr] * sl - ms);
@@ -93,8 +97,6 @@ __device__ __forceinline__ void online_softmax(float* s, float (&mrow)[2], float
   }
 }
 
-// O *= alpha per row (not with kFixedMax: alpha is 1); P (bf16 pairs, the A fragments of the P.V product)
-// from the exponentiated scores.
 // O *= alpha per row (the accumulator layout: o[4 dt + 2 hr + e]).
 template <int DT>
 __device__ __forceinline__ void rescale_o(float* o, const float (&alpha)[2]) {
@@ -107,6 +109,8 @@ __device__ __forceinline__ void rescale_o(float* o, const float (&alpha)[2]) {
   }
 }
 
+// O *= alpha per row (not with kFixedMax: alpha is 1); P (bf16 pairs, the A fragments of the P.V product)
+// from the exponentiated scores.
 template <int DT, int KB, bool kFixedMax = false>
 __device__ __forceinline__ void rescale_and_pack(float* o, const float (&alpha)[2], const float* s,
                                                  unsigned (&pk)[KB][4]) {

@@ -1,7 +1,8 @@
 // A host model of the FP8 attention path (kernels_src/cuda/fp8_prep.cuh + mainloop_fp8.cuh), in double
 // except where the kernel rounds to e4m3: q, k, v quantized per (batch, head) with 448 / amax, the scores
 // of e4m3 products descaled, the online softmax per key tile of BN with P = e4m3(exp2((s - m) sl + 8))
-// (m: the running row maximum at that tile), l over the unrounded values, O = sum P V8 dv / l. What the
+// (m: the running row maximum at that tile), l over the unrounded values, O = sum P V8 dv / l (Fp8Algo: the
+// default row's variant, sm90.tma.fp8.sum: l over the e4m3 P and the conditional rescale). What the
 // FP8 error is for given inputs (the CPU test states it against float64 attention), and what the GPU
 // kernel should reproduce up to float32 and exp2 differences (the GPU tests compare both).
 // Dense attention without modifications (scale 1/sqrt(D)); layout [B][N][H][D].
@@ -51,11 +52,23 @@ inline void hadamard_rows(float* x, int D) {
   for (int i = 0; i < D; ++i) x[i] *= f;
 }
 
+// Where the FP8 rows' softmax differs (mainloop_fp8.cuh): sm90.tma.fp8 / .ov are the defaults below;
+// sm90.tma.fp8.sum sums l from the e4m3 P (the P V product with rows of ones) and keeps a row's maximum while a
+// tile's exceeds it by at most lazy_log2 in log2 units (kFp8LazyLog2, the conditional rescale).
+struct Fp8Algo {
+  bool sum_e4m3 = false;
+  double lazy_log2 = 0;
+};
+inline Fp8Algo fp8_algo_of_row(const char* row) {
+  return std::strcmp(row, "sm90.tma.fp8.sum") == 0 ? Fp8Algo{true, 0.8} : Fp8Algo{};
+}
+
 // FP8 model of dense attention: out [B][N][H][D] from q [B][N][H][D], k, v [B][Nk][H][D]. rotate: q and k
 // rotated by the Hadamard matrix before quantization (FlashAttention-3's incoherent processing: Q H (K H)^T =
 // Q K^T, the outlier channels spread over all).
 inline std::vector<double> fp8_attention_model(std::vector<float> q, std::vector<float> k, const std::vector<float>& v,
-                                               int B, int N, int Nk, int H, int D, int BN, bool rotate = false) {
+                                               int B, int N, int Nk, int H, int D, int BN, bool rotate = false,
+                                               Fp8Algo algo = {}) {
   if (rotate) {
     for (size_t i = 0; i < q.size(); i += D) hadamard_rows(q.data() + i, D);
     for (size_t i = 0; i < k.size(); i += D) hadamard_rows(k.data() + i, D);
@@ -100,14 +113,16 @@ inline std::vector<double> fp8_attention_model(std::vector<float> q, std::vector
             s[j] = acc;
             mt = std::max(mt, acc);
           }
+          if (algo.lazy_log2 > 0 && m != -std::numeric_limits<double>::infinity() && (mt - m) * slq <= algo.lazy_log2)
+            mt = m;
           const double alpha = std::exp2((m - mt) * slq);
           m = mt;
           l *= alpha;
           for (double& x : o) x *= alpha;
           for (int j = 0; j < nj; ++j) {
             const double p = std::exp2((s[j] - m) * slq + 8.0);
-            l += p;
             const double p8 = round_e4m3(p);
+            l += algo.sum_e4m3 ? p8 : p;
             for (int d = 0; d < D; ++d) o[d] += p8 * v8[(size_t)(j0 + j) * D + d];
           }
         }

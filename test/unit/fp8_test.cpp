@@ -98,6 +98,14 @@ TEST(fp8_model, ErrorAgainstFloat64) {
                   << ": FP8 model rel L2 " << rel << " (bound " << kFp8Bound << ")\n";
         if (rot) EXPECT_LE(rel, kFp8Bound);
         EXPECT_GT(rel, 1e-3) << "the model must carry FP8 rounding";
+        if (!rot) continue;
+        // the default row's algorithm (l from the e4m3 P, the conditional rescale): the same bound
+        const double rel_sum = rel_l2(
+            fp8_attention_model(t[0], t[1], t[2], B, N, N, H, D, bn, rot, moga::test::fp8_algo_of_row("sm90.tma.fp8.sum")),
+            ref);
+        std::cout << "  sm90.tma.fp8.sum's algorithm: FP8 model rel L2 " << rel_sum << "\n";
+        EXPECT_LE(rel_sum, kFp8Bound);
+        EXPECT_NE(rel_sum, rel) << "the row's algorithm must change the rounding";
       }
   }
 }

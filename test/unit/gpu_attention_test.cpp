@@ -1315,7 +1315,8 @@ TEST_F(gpu_attention, Fp8DenseAgrees) {
         EXPECT_EQ(r.unwritten, 0) << what;
         EXPECT_LE(r.rel, kFp8Tol) << what;
         const std::vector<double> model =
-            moga::test::fp8_attention_model(r.q, r.k, r.v, 2, 1000, 1000, 2, 128, t.block_n, /*rotate=*/true);
+            moga::test::fp8_attention_model(r.q, r.k, r.v, 2, 1000, 1000, 2, 128, t.block_n, /*rotate=*/true,
+                                            moga::test::fp8_algo_of_row(row));
         std::vector<double> got(r.out.begin(), r.out.end());
         const double vs_model = moga::test::rel_l2(got, model);
         EXPECT_LE(vs_model, kFp8ModelTol) << what << ": the kernel is not the FP8 algorithm";
