@@ -1,7 +1,7 @@
 // moga_bench_attention: the runtime layer (runtime/attention) on the GPU, against PyTorch peers.
 //
 //   moga_bench_attention [--json FILE] [--peers bench/peers/attention_peers.py | --no-peers | --peers-from FILE]
-//                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-rN,<registry row>]
+//                        [--quick] [--iters N] [--precompile] [--engines mma,wgmma,mixed,wg-ua,wg-pad,wg-fb,wg-rN,<registry row>]
 //                        [--cases default|scoremod|smallgroups|dense|fp8]
 //
 // Cases (bf16, B = 1, H = 12, D = 128; video grids 21x30x52 = 32,760 and 21x45x80 = 75,600 tokens):
@@ -34,6 +34,8 @@
 //            the routed and frame-local branches on sm90.ws, in one sm_90a module.
 //   wg-ua    (A/B, routed cases only) wgmma with packed groups (AttentionOptions::group_layout = Packed)
 //   wg-pad   (A/B, routed cases only) wgmma with padded groups (group_layout = Padded)
+//   wg-fb    (A/B) wgmma with the bias's float split only (AttentionOptions::packed_bias = false: no byte-packed
+//            distance sums)
 //   wg-rN    (A/B, routed cases only) wgmma with router configuration N (AttentionOptions::router_config)
 //   fp8      AttentionOptions::precision = Fp8 with the engine's choice (sm90.tma.fp8 for the kernels without
 //            a gather, bf16 rows for the others); layer = quantization + attention, kernel = attention alone
@@ -188,9 +190,9 @@ const KernelVariant* row_engine(const std::string& e, TileConfig* tiles = nullpt
   if (tiles) *tiles = t;
   return v;
 }
-// A wgmma A/B variant (header comment): wg-ua, wg-rN with N digits.
+// A wgmma A/B variant (header comment): wg-ua, wg-pad, wg-fb, wg-rN with N digits.
 bool ab_engine(const std::string& e) {
-  if (e == "wg-ua" || e == "wg-pad") return true;
+  if (e == "wg-ua" || e == "wg-pad" || e == "wg-fb") return true;
   return e.size() > 4 && e.rfind("wg-r", 0) == 0 && e.find_first_not_of("0123456789", 4) == std::string::npos;
 }
 
@@ -227,9 +229,13 @@ AttentionOptions options_for(const LoadedPattern& lp, const std::string& engine,
     opts.engine = Engine::Wgmma;
     if (engine == "wg-ua") opts.group_layout = GroupLayout::Packed;
     if (engine == "wg-pad") opts.group_layout = GroupLayout::Padded;
+    if (engine == "wg-fb") opts.packed_bias = false;
     if (engine.rfind("wg-r", 0) == 0) opts.router_config = std::stoi(engine.substr(4));
     if (tiles_note)
-      *tiles_note = std::string("default rows") + (engine == "wg-ua" ? " packed" : engine == "wg-pad" ? " padded" : "");
+      *tiles_note = std::string("default rows") + (engine == "wg-ua"    ? " packed"
+                                                   : engine == "wg-pad" ? " padded"
+                                                   : engine == "wg-fb"  ? " float bias"
+                                                                        : "");
     return opts;
   }
   opts.engine = Engine::MmaSync;
@@ -253,6 +259,7 @@ bool runs(const CaseSpec& c, const std::string& engine) {
   if (engine == "mixed") return c.pname == "moga";
   // registry rows cover every case
   if (row_engine(engine)) return true;
+  if (engine == "wg-fb") return true;  // the float bias split: every case (those without a bias as a check)
   if (ab_engine(engine)) return c.pname == "moga" || c.pname == "moga_dynamic";
   return true;
 }
@@ -702,7 +709,7 @@ int main(int argc, char** argv) {
         const size_t e = std::min(v.find(',', b), v.size());
         const std::string x = v.substr(b, e - b);
         if (x != "mma" && x != "wgmma" && x != "mixed" && x != "fp8" && !ab_engine(x) && !row_engine(x))
-          throw std::runtime_error("--engines: mma, wgmma, mixed, fp8, wg-ua, wg-rN and/or a wgmma registry row (" +
+          throw std::runtime_error("--engines: mma, wgmma, mixed, fp8, wg-ua, wg-pad, wg-fb, wg-rN and/or a wgmma registry row (" +
                                    variant_names() + ", optionally :BNxSTAGES), got '" + x + "'");
         engines.push_back(x);
         b = e + 1;

@@ -37,10 +37,15 @@ std::string opExprF32(mlir::Operation& op, const std::function<std::string(unsig
 /// its kBiasColWords 32-bit words per column), `bias_elem(r, c)` per element, `bias_fma(r, c, f, x)` =
 /// x + f * bias with the bias's row-uniform factors folded into f (the wgmma kernel's element step), and
 /// `bias(q, kv, h, s)` composing them (the mma.sync kernel's per-element form). Members of the variant
-/// struct.
+/// struct. A kernel with byte-packed sums (attn-plan-score's attn.u8) also gets the split that evaluates
+/// them on packed coordinates: BiasRowU8 / BiasColU8 / kBiasColWordsU8 and bias_row_u8 / bias_col_u8 /
+/// bias_elem_u8 / bias_fma_u8, which kernels_src/cuda/score_pass.cuh's moga::BiasBytes<V> puts in place of
+/// the float one.
 std::string emitBias(mlir::attn::KernelOp k);
-/// The number of 32-bit column terms of that split (BiasCol's members; 0 without a bias).
+/// The number of 32-bit column terms of that split (BiasCol's members; 0 without a bias), and of the
+/// byte-packed split (0 without one).
 int biasColWords(mlir::attn::KernelOp k);
+int biasColWordsU8(mlir::attn::KernelOp k);
 
 /// Whether the wgmma kernel stages the key columns the mask reads (Variant::kStageKeys; the manifest's
 /// "stage_keys", which sizes the shared memory on the host).

@@ -1,12 +1,14 @@
 // A kernel's bias split by attn-plan-score's placement (attn.at / attn.f32 on each op): the row part,
 // the column part (staged per key column by the wgmma kernel's producer), the element part, and the
-// composed per-element form. See codegen.h emitBias.
+// composed per-element form; with byte-packed sums (attn.u8) a second split that evaluates them on
+// packed coordinates. See codegen.h emitBias.
 #include <map>
 #include <set>
 
 #include "compiler/codegen/codegen.h"
 #include "fmt/format.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 
 namespace moga::codegen {
 
@@ -32,6 +34,19 @@ Place placeOf(Operation* op) {
 
 bool isF32(Operation* op) { return op && op->hasAttr("attn.f32"); }
 
+// The coordinates of a byte-packed sum's distances (attn-plan-score distanceTree), leaf by leaf: the
+// row-placed operand of each subtraction into `row`, the column-placed one into `col`.
+void distanceLeaves(Operation* op, std::map<Operation*, Place>& place, std::vector<Operation*>& row,
+                    std::vector<Operation*>& col) {
+  if (isa<math::AbsIOp>(op)) {
+    Operation* sub = op->getOperand(0).getDefiningOp();
+    for (Value c : sub->getOperands())
+      (place.at(c.getDefiningOp()) == Place::Row ? row : col).push_back(c.getDefiningOp());
+    return;
+  }
+  for (Value o : op->getOperands()) distanceLeaves(o.getDefiningOp(), place, row, col);
+}
+
 const char* cppType(Type t, bool colWord) {
   if (t.isInteger(1)) return colWord ? "int" : "bool";
   if (t.isInteger(64)) return "int";
@@ -52,15 +67,29 @@ struct BiasEmitter {
   };
   std::set<std::pair<Operation*, bool>, ByIndex> rowMembers{ByIndex{&index}}, colMembers{ByIndex{&index}};
   bool hInt = false, hFloat = false;  // the element part reads h (block argument 2)
+  // The byte-packed form (bytes): the sums marked attn.u8, by their index; each is a row word u8_i of the
+  // query's coordinates and a column word of the key's (after the other column words), and the ops under
+  // them (attn.u8_part) are not emitted.
+  bool bytes = false;
+  std::vector<Operation*> words;
 
-  explicit BiasEmitter(Region& r) : body(r.front()) {
+  bool skipped(Operation& op) { return bytes && op.hasAttr("attn.u8_part"); }
+  bool packed(Operation* op) const { return bytes && op->hasAttr("attn.u8"); }
+  static int wordIndex(Operation* op) { return (int)op->getAttrOfType<IntegerAttr>("attn.u8").getInt(); }
+
+  BiasEmitter(Region& r, bool packedBytes) : body(r.front()), bytes(packedBytes) {
     int n = 0;
     for (Operation& op : body.without_terminator()) {
       index[&op] = n++;
       if (!isa<arith::ConstantOp>(op)) place[&op] = placeOf(&op);
+      if (packed(&op)) {
+        const int w = wordIndex(&op);
+        if ((int)words.size() <= w) words.resize(w + 1);
+        words[w] = &op;
+      }
     }
     for (Operation& op : body.without_terminator()) {
-      if (isa<arith::ConstantOp>(op) || place[&op] != Place::Elem) continue;
+      if (isa<arith::ConstantOp>(op) || place[&op] != Place::Elem || skipped(op) || packed(&op)) continue;
       for (Value o : op.getOperands()) {
         const bool asFloat = isF32(&op) && o.getType().isInteger(64);
         if (auto arg = llvm::dyn_cast<BlockArgument>(o)) {
@@ -130,6 +159,15 @@ struct BiasEmitter {
       if (hInt) s += indent + "out.h = h;\n";
       if (hFloat) s += indent + "out.h_f = (float)h;\n";
     }
+    for (size_t w = 0; w < words.size(); ++w) {  // the packed coordinates: byte i = distance i's
+      std::vector<Operation*> row, col;
+      distanceLeaves(words[w], place, row, col);
+      std::string args;
+      for (Operation* c : p == Place::Row ? row : col) args += fmt::format("{}v{}", args.empty() ? "" : ", ", index[c]);
+      for (size_t i = row.size(); i < 4; ++i) args += ", 0";
+      if (p == Place::Row) s += fmt::format("{}out.u8_{} = moga::pack_u8x4({});\n", indent, w, args);
+      else s += fmt::format("{}out.w[{}] = moga::pack_u8x4({});\n", indent, colMembers.size() + w, args);
+    }
     return s + indent + "return out;\n";
   }
 
@@ -178,8 +216,14 @@ struct BiasEmitter {
       peeled.insert(d);
     }
     for (Operation& op : body.without_terminator()) {
-      if (isa<arith::ConstantOp>(op) || place[&op] != Place::Elem || peeled.count(&op)) continue;
+      if (isa<arith::ConstantOp>(op) || place[&op] != Place::Elem || peeled.count(&op) || skipped(op)) continue;
       const bool f32 = isF32(&op);
+      if (packed(&op)) {  // the sum of the word's byte distances: one VABSDIFF4
+        const int w = wordIndex(&op);
+        s += fmt::format("{}const auto v{} = ({})moga::sad_u8x4(r.u8_{}, c.w[{}]);\n", indent, index[&op],
+                         f32 ? "float" : "int", w, colMembers.size() + w);
+        continue;
+      }
       auto a = [&](unsigned i) {
         Value o = op.getOperand(i);
         return ref(o, f32 && o.getType().isInteger(64));
@@ -198,10 +242,11 @@ struct BiasEmitter {
   std::string structDef(const char* name, Place p) {
     const auto& members = p == Place::Row ? rowMembers : colMembers;
     if (p == Place::Col) {  // 32-bit words, as the producer stages them (floats by their bits)
-      if (members.empty()) return fmt::format("  struct {} {{}};\n", name);
-      std::string s = fmt::format("  struct {} {{ unsigned w[{}]; }};  //", name, members.size());
+      if (colWords() == 0) return fmt::format("  struct {} {{}};\n", name);
+      std::string s = fmt::format("  struct {} {{ unsigned w[{}]; }};  //", name, colWords());
       for (auto [d, asFloat] : members)
         s += fmt::format(" {} v{}{}", colIsFloat(d, asFloat) ? "float" : "int", index[d], asFloat ? "_f" : "");
+      for (size_t w = 0; w < words.size(); ++w) s += fmt::format(" u8x4 v{}", index[words[w]]);
       return s + "\n";
     }
     std::string s = fmt::format("  struct {} {{", name);
@@ -210,14 +255,44 @@ struct BiasEmitter {
                        member(d, asFloat, index[d]));
     if (p == Place::Row && hInt) s += " int h;";
     if (p == Place::Row && hFloat) s += " float h_f;";
+    for (size_t w = 0; w < words.size(); ++w) s += fmt::format(" unsigned u8_{};", w);
     return s + " };\n";
+  }
+  int colWords() const { return (int)(colMembers.size() + words.size()); }
+
+  // The split's definitions: the structs, kBiasColWords<suffix>, bias_row / bias_col / bias_elem / bias_fma
+  // with the suffix on every name (the byte-packed split: "U8" on the types and the constant, "_u8" on the
+  // functions).
+  std::string split(const char* typeSuffix, const char* fnSuffix, const std::string& constants = "") {
+    const std::string row = std::string("BiasRow") + typeSuffix, col = std::string("BiasCol") + typeSuffix;
+    std::string s = structDef(row.c_str(), Place::Row) + structDef(col.c_str(), Place::Col);
+    s += fmt::format("  static constexpr int kBiasColWords{} = {};\n", typeSuffix, colWords()) + constants;
+    s += fmt::format("  MOGA_HD static {0} bias_row{1}(const moga::Coords<int>& q, int h, const moga::MaskShape& s) {{\n"
+                     "    (void)q; (void)h; (void)s;\n",
+                     row, fnSuffix);
+    s += part(Place::Row, row.c_str(), "q", "    ") + "  }\n";
+    s += fmt::format("  MOGA_HD static {0} bias_col{1}(const moga::Coords<int>& kv, int h, const moga::MaskShape& s) {{\n"
+                     "    (void)kv; (void)h; (void)s;\n",
+                     col, fnSuffix);
+    s += part(Place::Col, col.c_str(), "kv", "    ") + "  }\n";
+    s += fmt::format("  MOGA_HD static float bias_elem{}(const {}& r, const {}& c) {{\n    (void)r; (void)c;\n", fnSuffix,
+                     row, col);
+    s += elemPart("    ") + "  }\n";
+    s += fmt::format("  MOGA_HD static float bias_fma{}(const {}& r, const {}& c, float f, float x) {{\n"
+                     "    (void)r; (void)c;\n",
+                     fnSuffix, row, col);
+    return s + elemPart("    ", true) + "  }\n";
   }
 };
 
 }  // namespace
 
 int biasColWords(attn::KernelOp k) {
-  return k.getBias().empty() ? 0 : static_cast<int>(BiasEmitter(k.getBias()).colMembers.size());
+  return k.getBias().empty() ? 0 : BiasEmitter(k.getBias(), false).colWords();
+}
+
+int biasColWordsU8(attn::KernelOp k) {
+  return k.getBias().empty() || !k.getBiasU8Attr() ? 0 : BiasEmitter(k.getBias(), true).colWords();
 }
 
 std::string emitBias(attn::KernelOp k) {
@@ -235,26 +310,16 @@ std::string emitBias(attn::KernelOp k) {
            "  MOGA_HD static float bias(const moga::Coords<int>&, const moga::Coords<int>&, int,\n"
            "                          const moga::MaskShape&) { return 0.0f; }\n";
   }
-  BiasEmitter e(k.getBias());
-  s += e.structDef("BiasRow", Place::Row);
-  s += e.structDef("BiasCol", Place::Col);
-  s += fmt::format("  static constexpr int kBiasColWords = {};\n", e.colMembers.size());
-  s += fmt::format("  static constexpr long long kBiasF32MaxN = {};  // attn-plan-score bias_f32_max_n\n",
-                   k.getBiasF32MaxN().value_or(0));
-  s += "  MOGA_HD static BiasRow bias_row(const moga::Coords<int>& q, int h, const moga::MaskShape& s) {\n"
-       "    (void)q; (void)h; (void)s;\n";
-  s += e.part(Place::Row, "BiasRow", "q", "    ") + "  }\n";
-  s += "  MOGA_HD static BiasCol bias_col(const moga::Coords<int>& kv, int h, const moga::MaskShape& s) {\n"
-       "    (void)kv; (void)h; (void)s;\n";
-  s += e.part(Place::Col, "BiasCol", "kv", "    ") + "  }\n";
-  s += "  MOGA_HD static float bias_elem(const BiasRow& r, const BiasCol& c) {\n    (void)r; (void)c;\n";
-  s += e.elemPart("    ") + "  }\n";
-  s += "  MOGA_HD static float bias_fma(const BiasRow& r, const BiasCol& c, float f, float x) {\n"
-       "    (void)r; (void)c;\n";
-  s += e.elemPart("    ", true) + "  }\n";
+  s += BiasEmitter(k.getBias(), false)
+           .split("", "", fmt::format("  static constexpr long long kBiasF32MaxN = {};  // attn-plan-score bias_f32_max_n\n",
+                                      k.getBiasF32MaxN().value_or(0)));
   s += "  MOGA_HD static float bias(const moga::Coords<int>& q, const moga::Coords<int>& kv, int h,\n"
        "                          const moga::MaskShape& s) {\n"
        "    return bias_elem(bias_row(q, h, s), bias_col(kv, h, s));\n  }\n";
+  if (k.getBiasU8Attr()) {
+    s += "  // The byte-packed split (attn.u8; moga::BiasBytes runs it while the shape's coordinates fit a byte).\n";
+    s += BiasEmitter(k.getBias(), true).split("U8", "_u8");
+  }
   return s;
 }
 

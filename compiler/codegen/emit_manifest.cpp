@@ -31,6 +31,15 @@ json regionOrNull(Region& r, std::vector<std::string> args) {
   return r.empty() ? json(nullptr) : serializeRegion(r, args);
 }
 
+// The byte-packed bias split (attn-plan-score bias_u8): the coordinates that must be below 256 for it and
+// its column words, or null.
+json biasBytes(attn::KernelOp k) {
+  if (!k.getBiasU8Attr()) return nullptr;
+  json coords = json::array();
+  for (Attribute a : k.getBiasU8Attr()) coords.push_back(cast<StringAttr>(a).getValue().str());
+  return {{"coords", coords}, {"col_words", biasColWordsU8(k)}};
+}
+
 }  // namespace
 
 json emitManifest(attn::PatternOp p, const json& params) {
@@ -68,7 +77,8 @@ json emitManifest(attn::PatternOp p, const json& params) {
         {"stage_keys", stageKeys(k)},
         {"bias_plan", k.getBias().empty() ? json(nullptr)
                                           : json{{"col_words", biasColWords(k)},
-                                                 {"f32_max_n", k.getBiasF32MaxN().value_or(0)}}},
+                                                 {"f32_max_n", k.getBiasF32MaxN().value_or(0)},
+                                                 {"u8", biasBytes(k)}}},
         {"gate", regionOrNull(k.getGate(), {"q"})},
     });
   }

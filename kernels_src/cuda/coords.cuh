@@ -23,6 +23,28 @@ struct Coords {
   T pos, frame, row, col, shot, shot_start, shot_end;
 };
 
+// Byte-packed coordinates (attn-plan-score attn.u8): four values below 256 in one word, and the sum of the
+// four byte distances of two such words, |a0 - b0| + ... + |a3 - b3|, which is one VABSDIFF4 on the GPU
+// (float32 takes two instructions per distance). The runtime runs the packed split only while every
+// coordinate it packs is below 256 (attention.cpp bias_bytes_fit).
+MOGA_HD inline unsigned pack_u8x4(int a, int b, int c, int d) {
+  return (unsigned)a | (unsigned)b << 8 | (unsigned)c << 16 | (unsigned)d << 24;
+}
+MOGA_HD inline unsigned sad_u8x4(unsigned a, unsigned b) {
+#if defined(__CUDA_ARCH__) || defined(__CUDACC_RTC__)
+  unsigned r;
+  asm("vabsdiff4.u32.u32.u32.add %0, %1, %2, %3;\n" : "=r"(r) : "r"(a), "r"(b), "r"(0u));
+  return r;
+#else
+  unsigned r = 0;
+  for (int i = 0; i < 32; i += 8) {
+    const int x = (int)(a >> i & 255u), y = (int)(b >> i & 255u);
+    r += (unsigned)(x > y ? x - y : y - x);
+  }
+  return r;
+#endif
+}
+
 MOGA_HD inline Coords<int> coords_of(int tok, const MaskShape& s) {
   Coords<int> c;
   const int hw = s.H * s.W;

@@ -128,6 +128,21 @@ __device__ __forceinline__ Coords<int> key_coords(const AttnParams& p, const int
 // kBiasColWords 32-bit words to shared memory ([STAGES][BN][words], words padded to 1, 2 or a
 // multiple of 4 so a column is one vector load); each consumer thread reads its columns' words and
 // combines them with its two rows' bias_row values (once per work item) per element.
+// A variant with its bias's byte-packed split (codegen: BiasRowU8 / BiasColU8 / bias_*_u8, when attn-plan-score
+// found sums of coordinate distances) in place of the float one, for the kernels that read the split (the
+// wgmma forward kernels); bias() (the mma.sync and backward kernels' per-element form) stays the float one.
+// The runtime names it (moga::BiasBytes<moga_gen_P::K>) while the shape's packed coordinates are below 256.
+template <class V>
+struct BiasBytes : V {
+  using BiasRow = typename V::BiasRowU8;
+  using BiasCol = typename V::BiasColU8;
+  static constexpr int kBiasColWords = V::kBiasColWordsU8;
+  MOGA_HD static BiasRow bias_row(const Coords<int>& q, int h, const MaskShape& s) { return V::bias_row_u8(q, h, s); }
+  MOGA_HD static BiasCol bias_col(const Coords<int>& kv, int h, const MaskShape& s) { return V::bias_col_u8(kv, h, s); }
+  MOGA_HD static float bias_elem(const BiasRow& r, const BiasCol& c) { return V::bias_elem_u8(r, c); }
+  MOGA_HD static float bias_fma(const BiasRow& r, const BiasCol& c, float f, float x) { return V::bias_fma_u8(r, c, f, x); }
+};
+
 template <class Variant>
 struct BiasStage {
   static constexpr int kColWords = Variant::kHasBias ? Variant::kBiasColWords : 0;

@@ -153,6 +153,7 @@ struct PatternAttention::Impl {
   };
   struct Mod {
     int D = 0;
+    unsigned bytes = 0;  // the kernels (bit ki) whose attention kernel runs the byte-packed bias (bias_bytes)
     // one loaded module per compile unit (compile_units), and where each name expression lives
     std::vector<jit::CompiledKernel> cks;
     std::vector<std::unique_ptr<jit::Module>> mods;
@@ -163,7 +164,7 @@ struct PatternAttention::Impl {
     CUfunction fp8_amax = nullptr, fp8_quant = nullptr;  // fp8_prep.cuh, when a kernel runs sm90.tma.fp8
     size_t scatter_smem_attr = 0;
   };
-  std::map<int, std::unique_ptr<Mod>> mods;
+  std::map<std::pair<int, unsigned>, std::unique_ptr<Mod>> mods;  // by (D, bytes)
 
   struct KWs {
     DBuf perm, gid, gate, seg, segend, hist, keys, rgid, rprob, qsum, kvsum, fcnt, fidx, pcnt, pidx, wpack;
@@ -276,9 +277,21 @@ struct PatternAttention::Impl {
     const std::string* source;
     jit::CompileOptions options;
   };
-  std::vector<Unit> compile_units(int D) const;
+  std::vector<Unit> compile_units(int D, unsigned bytes) const;
   std::vector<jit::CompiledKernel> compile_now(const std::vector<Unit>& units) const;
-  Mod& module(int D);
+  // The module of head dim D whose kernels in `bytes` (bit ki) run their bias's byte-packed split.
+  Mod& module(int D, unsigned bytes);
+  // Any module of head dim D already built (the router's kernels are the same in each), else the default one.
+  Mod& any_module(int D);
+  // The kernels with a byte-packed bias split (AttentionOptions::packed_bias): all of them (default_bytes, what
+  // compile() builds), or those whose packed coordinates are below 256 at shape s (seq_tokens: the whole
+  // sequence of a slice; bias_bytes).
+  unsigned default_bytes() const;
+  unsigned bias_bytes(const AttentionShape& s, long long seq_tokens) const;
+  // The variant struct kernel p's attention kernel instantiates: p.variant, or moga::BiasBytes<p.variant>.
+  std::string attn_variant(const KPlan& p, unsigned bytes) const {
+    return bytes >> p.index & 1u ? fmt::format("moga::BiasBytes<{}>", p.variant) : p.variant;
+  }
   ShapeState& shape_state(const AttentionShape& s);
   void static_prep(ShapeState& st, Mod& m, const AttentionShape& s, CUstream stream);
   // Keyed kernel p: its keys over one batch item's N tokens (the manifest's key program; the generated
@@ -503,6 +516,9 @@ Engine PatternAttention::engine(int ki, int head_dim) const { return impl_->choo
 const KernelVariant& PatternAttention::variant(int ki, int head_dim) const { return *impl_->choose(ki, head_dim).v; }
 TileConfig PatternAttention::tiles(int ki, int head_dim) const { return impl_->choose(ki, head_dim).t; }
 std::string PatternAttention::arch() const { return impl_->target_arch(); }
+unsigned PatternAttention::packed_bias_kernels(const AttentionShape& s, long long seq_tokens) const {
+  return impl_->bias_bytes(s, seq_tokens);
+}
 
 // ---- validation ------------------------------------------------------------------------------------------
 
@@ -690,7 +706,35 @@ bool PatternAttention::Impl::any_fp8(int D) const {
   return false;
 }
 
-std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(int D) const {
+// The largest value coordinate `c` takes at shape s (seq_tokens: the whole sequence of a slice).
+static long long coord_max(const std::string& c, const AttentionShape& s, long long seq_tokens) {
+  const long long n = std::max<long long>(s.N, seq_tokens);
+  const int shots = s.shot_starts.empty() ? 1 : (int)s.shot_starts.size();
+  if (c == "pos") return n - 1;
+  if (!s.video) return c == "col" ? n - 1 : c == "shot_end" ? 1 : 0;
+  if (c == "frame" || c == "shot_start") return s.F - 1;
+  if (c == "row") return s.Hgt - 1;
+  if (c == "col") return s.Wid - 1;
+  if (c == "shot") return shots - 1;
+  return s.F;  // shot_end
+}
+
+unsigned PatternAttention::Impl::default_bytes() const {
+  unsigned m = 0;
+  for (const KPlan& p : plan)
+    if (options->packed_bias && !p.ks->bias_u8_coords.empty() && p.index < 32) m |= 1u << p.index;
+  return m;
+}
+
+unsigned PatternAttention::Impl::bias_bytes(const AttentionShape& s, long long seq_tokens) const {
+  unsigned m = default_bytes();
+  for (const KPlan& p : plan)
+    for (const std::string& c : p.ks->bias_u8_coords)
+      if (coord_max(c, s, seq_tokens) > 255) m &= ~(1u << p.index);
+  return m;
+}
+
+std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(int D, unsigned bytes) const {
   check_plan(D);
   auto base = [&](std::string name, std::string arch) {
     jit::CompileOptions o;
@@ -711,7 +755,8 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
     std::string arch = options->arch;
     if (c.v->needs_arch_specific()) arch = target_arch().back() == 'a' ? target_arch() : target_arch() + "a";
     jit::CompileOptions o = base(fmt::format("moga-{}-{}-d{}", pattern->spec.pattern, p.ks->name, D), arch);
-    o.name_expressions = {c.v->kernel_expr(p.variant, D, c.t), c.v->smem_expr(p.variant, D, c.t)};
+    const std::string av = attn_variant(p, bytes);
+    o.name_expressions = {c.v->kernel_expr(av, D, c.t), c.v->smem_expr(av, D, c.t)};
     // The block map and gate fill in a unit of their own, compiled beside the attention kernel: ptxas's time
     // grows with a unit's code, and a mask's interval rules are a good part of it (docs/performance.md,
     // "Compile time"); plain target code, they run no wgmma.
@@ -722,7 +767,7 @@ std::vector<PatternAttention::Impl::Unit> PatternAttention::Impl::compile_units(
     if (!aux.name_expressions.empty()) units.push_back({&pattern->cuda, std::move(aux)});
     if (options->lse) {  // the log-sum-exp instantiation (AttentionOptions::lse): a unit of its own, in parallel
       o.name = fmt::format("moga-{}-{}-lse-d{}", pattern->spec.pattern, p.ks->name, D);
-      o.name_expressions = {c.v->kernel_expr(p.variant, D, c.t, true)};
+      o.name_expressions = {c.v->kernel_expr(av, D, c.t, true)};
       units.push_back({&pattern->cuda, std::move(o)});
     }
     if (router_wg(p))
@@ -767,7 +812,7 @@ std::vector<jit::CompiledKernel> PatternAttention::Impl::compile_now(const std::
 ModuleInfo PatternAttention::compile(int D) {
   if (D != 64 && D != 128)
     throw ArgumentError(fmt::format("head dim {} is not supported: the kernels exist for D = 64 and 128", D));
-  const std::vector<Impl::Unit> units = impl_->compile_units(D);
+  const std::vector<Impl::Unit> units = impl_->compile_units(D, impl_->default_bytes());
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<jit::CompiledKernel> cks = impl_->compile_now(units);
   ModuleInfo info;
@@ -791,8 +836,13 @@ ModuleInfo PatternAttention::compile(int D) {
   return info;
 }
 
-PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
-  auto it = mods.find(D);
+PatternAttention::Impl::Mod& PatternAttention::Impl::any_module(int D) {
+  auto it = mods.lower_bound({D, 0u});
+  return it != mods.end() && it->first.first == D ? *it->second : module(D, default_bytes());
+}
+
+PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D, unsigned bytes) {
+  auto it = mods.find({D, bytes});
   if (it != mods.end()) return *it->second;
   jit::Device& dev = jit::Device::get();
   if (!sms) {
@@ -801,7 +851,8 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
   }
   auto m = std::make_unique<Mod>();
   m->D = D;
-  const std::vector<Unit> units = compile_units(D);
+  m->bytes = bytes;
+  const std::vector<Unit> units = compile_units(D, bytes);
   m->cks = compile_now(units);
   for (size_t i = 0; i < units.size(); ++i) {
     m->mods.push_back(std::make_unique<jit::Module>(m->cks[i], dev));
@@ -827,10 +878,11 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     const Choice c = choose(p.index, D);
     k.v = c.v;
     k.t = c.t;
-    k.attn = fn(c.v->kernel_expr(p.variant, D, c.t));
+    const std::string av = attn_variant(p, bytes);
+    k.attn = fn(c.v->kernel_expr(av, D, c.t));
     CUdeviceptr g = 0;
     size_t gbytes = 0;
-    const auto& [smod, sname] = sym(c.v->smem_expr(p.variant, D, c.t));
+    const auto& [smod, sname] = sym(c.v->smem_expr(av, D, c.t));
     CU_CHECK(jit::driver().cuModuleGetGlobal(&g, &gbytes, smod, sname.c_str()));
     CU_CHECK(d.cuMemcpyDtoH(&k.smem, g, sizeof(int)));
     if (k.smem > smem_optin)
@@ -840,7 +892,7 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
                                       c.t.stages, D, k.smem, smem_optin));
     CU_CHECK(d.cuFuncSetAttribute(k.attn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k.smem));
     if (options->lse) {  // same shared memory: the log-sum-exp goes straight from registers to global memory
-      k.attn_lse = fn(c.v->kernel_expr(p.variant, D, c.t, true));
+      k.attn_lse = fn(c.v->kernel_expr(av, D, c.t, true));
       CU_CHECK(d.cuFuncSetAttribute(k.attn_lse, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k.smem));
     }
     if (p.mask) k.bmap = fn(fmt::format("moga::block_map_kernel<{}>", p.variant));
@@ -873,7 +925,7 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D) {
     m->fp8_amax = fn(kFp8Exprs[0]);
     m->fp8_quant = fn(kFp8Exprs[1]);
   }
-  return *mods.emplace(D, std::move(m)).first->second;
+  return *mods.emplace(std::make_pair(D, bytes), std::move(m)).first->second;
 }
 
 // ---- per-shape state ---------------------------------------------------------------------------------------
@@ -1702,7 +1754,7 @@ void PatternAttention::run(const TensorView& q, const TensorView& k, const Tenso
   im.slice = {opt.q_offset, opt.kv_offset, opt.seq_tokens};
   im.qrange = {opt.query_begin, opt.query_end};
   jit::Device::get().make_current();
-  Impl::Mod& m = im.module(s.D);
+  Impl::Mod& m = im.module(s.D, im.bias_bytes(s, opt.seq_tokens));
   Impl::ShapeState& st = im.shape_state(s);
   const bool fresh = std::any_of(st.k.begin(), st.k.end(), [](const Impl::KWs& w) { return !w.static_done; });
   im.phase_cb = nullptr;  // the static per-shape work is not reported (a throwing run may have left it set)
@@ -1798,7 +1850,7 @@ void PatternAttention::route(int ki, const TensorView& x, const TensorView& wt, 
   if (!gid || !prob || (gid % 4) || (prob % 4))
     throw ArgumentError("route: gid and prob must be non-null, 4-byte aligned device pointers");
   jit::Device::get().make_current();
-  Impl::Mod& m = im.module(head_dim);
+  Impl::Mod& m = im.any_module(head_dim);
   Impl::ModK& mk = m.k[ki];
   const int B = (int)x.shape[0], N = (int)x.shape[1], M = p.M;
   const int d = (int)x.shape[2], d_pad = round_up(d, 128), Mp = im.router_mp(p);

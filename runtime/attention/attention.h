@@ -181,6 +181,11 @@ struct AttentionOptions {
   // log-sum-exp (RunOptions::lse). false: the module holds exactly the kernels it held before.
   bool lse = false;
   Precision precision = Precision::Bf16;  // Fp8: see Precision
+  // A bias with sums of coordinate distances (attn-plan-score's attn.u8: the video bias |dframe| + |drow| +
+  // |dcol|) runs its byte-packed split on the wgmma forward kernels (moga::BiasBytes: one VABSDIFF4 a sum
+  // per element) while the coordinates it packs are below 256 at the call's shape, the float split
+  // otherwise (a module of its own per choice). false: always the float split (the A/B).
+  bool packed_bias = true;
 };
 
 // Which parts of run() to do. Benchmarks time the attention kernels alone with {prep=false}: the
@@ -283,6 +288,9 @@ class PatternAttention {
   Engine engine(int ki, int head_dim = 128) const;
   TileConfig tiles(int ki, int head_dim = 128) const;
   const KernelVariant& variant(int ki, int head_dim = 128) const;
+  // The kernels (bit ki) whose wgmma forward kernel runs its bias's byte-packed split at shape s
+  // (AttentionOptions::packed_bias; seq_tokens: RunOptions::seq_tokens of a slice). No device work.
+  unsigned packed_bias_kernels(const AttentionShape& s, long long seq_tokens = 0) const;
   // The target arch the engine choice is made for (AttentionOptions::arch, else the device's, else sm_90).
   std::string arch() const;
   // Indices of the routed kernels, in manifest order.

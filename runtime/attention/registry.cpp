@@ -230,12 +230,16 @@ HopperPlan default_hopper_plan(const KernelTraits& k) {
   // tokens: M = 4 3.556 -> 3.001 / 18.74 -> 16.37, M = 5 2.877 -> 2.508 / 14.85 -> 13.29, M = 16 1.065 -> 1.031 /
   // 4.775 -> 4.530, top2_routing (M = 8, top 2) 6.514 -> 6.188; M = 64 0.468 -> 0.593 / 1.727 -> 1.739, M = 256
   // 0.528 -> 0.736: there the copy costs more than it saves).
+  // A gathered kernel with a bias that runs on sorted copies anyway (long routed groups, a key in token order)
+  // takes the TMA kernel too: Q in shared memory as on sm90.ws.sq, no spill (ptxas: 168 registers, 0 B, float and
+  // byte-packed splits), and measured faster (session 17, H100, routed6_bias 32,760 tokens: 2.556 vs 2.756 ms,
+  // routed6_cap_bias 2.969 vs 3.346; docs/performance.md "The video bias on packed bytes").
   const bool long_groups = k.route_groups > 0 && !k.masked &&
                            k.route_groups <= kSortedMaxGroupsPerChoice * std::max(1, k.route_topk);
-  const KernelVariant* v = find_variant(!k.gathers                  ? "sm90.tma"
-                                        : k.bias                    ? "sm90.ws.sq"
+  const KernelVariant* v = find_variant(!k.gathers                      ? "sm90.tma"
                                         : k.key_in_order || long_groups ? "sm90.tma.sorted"
-                                                                    : "sm90.ws");
+                                        : k.bias                        ? "sm90.ws.sq"
+                                                                        : "sm90.ws");
   v = &row_for_kernel(*v, k.gathers);
   return {v->name, v->default_tiles, {128}};
 }

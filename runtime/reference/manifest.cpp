@@ -454,6 +454,19 @@ KernelSpec parse_kernel(const json& kj, size_t ki, Layout layout, const std::str
     if (!b->is_object()) fail(bw, "must be an object {\"col_words\", \"f32_max_n\"} or null, got " + kind_of(*b));
     k.bias_col_words = (int)get_int(require(*b, "col_words", bw), bw, "col_words", 0, 64);
     k.bias_f32_max_n = get_int(require(*b, "f32_max_n", bw), bw, "f32_max_n", 0, 1LL << 31);
+    if (const json* u = find(*b, "u8"); u && !u->is_null()) {
+      const std::string uw = bw + ": u8";
+      if (!u->is_object()) fail(uw, "must be an object {\"coords\", \"col_words\"} or null, got " + kind_of(*u));
+      k.bias_u8_col_words = (int)get_int(require(*u, "col_words", uw), uw, "col_words", 1, 64);
+      const json& cs = require(*u, "coords", uw);
+      if (!cs.is_array() || cs.empty()) fail(uw, "\"coords\" must be a non-empty array of coordinate names");
+      for (const auto& x : cs) {
+        CoordField c;
+        if (!x.is_string() || !parse_coord(x.get<std::string>(), &c))
+          fail(uw, "\"coords\" holds " + brief(x) + ", not a coordinate (pos frame row col shot shot_start shot_end)");
+        k.bias_u8_coords.push_back(x.get<std::string>());
+      }
+    }
   }
 
   if (const json* u = find(kj, "uses"); u && !u->is_null()) {

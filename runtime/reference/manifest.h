@@ -124,6 +124,10 @@ struct KernelSpec {
   // stages per key column (shared memory), and the longest sequence for which its float32 element
   // terms are exact (0: none are evaluated in float32, no limit).
   int bias_col_words = 0;
+  // The byte-packed split (manifest "bias_plan"."u8"; attn-plan-score bias_u8): the coordinates it packs,
+  // which must be below 256 for it to run, and its column words. Empty: none.
+  std::vector<std::string> bias_u8_coords;
+  int bias_u8_col_words = 0;
   bool stage_keys = true;  // the wgmma kernel stages key columns for the mask (manifest "stage_keys"; absent: true)
   long long bias_f32_max_n = 0;
   TileSpec tiles;

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <random>
 #include <sstream>
 #include <set>
 #include <string>
@@ -805,18 +806,19 @@ TEST(attention_engine, ForcedMmaSync) {
   }
 }
 
-// The bias plan (attn-plan-score) reaches the runtime: a gathered bias kernel runs sm90.ws.sq (Q in shared
-// memory leaves registers for the row terms), its default tiles drop to 2 stages to hold the staged column
-// words (3 words, padded to 4, x 128 columns x 3 stages do not fit beside K, V and Q); one without a gather
-// runs sm90.tma (Q in shared memory too) at its 128/176/2; a sequence longer than the float32 terms' exact
-// range is refused before any launch, naming the bound.
+// The bias plan (attn-plan-score) reaches the runtime: a gathered bias kernel of long routed groups (M = 4, top
+// 2) runs sm90.tma.sorted (Q in shared memory leaves registers for the row terms) at 128/128/2 (3 staged
+// column words, padded to 4, x 128 columns x 3 stages do not fit beside K, V and Q; at M = 17 it would run
+// sm90.ws.sq: lit codegen/plan.test); one without a gather runs sm90.tma (Q in shared memory
+// too) at its 128/176/2; a sequence longer than the float32 terms' exact range is refused before any launch,
+// naming the bound.
 TEST(attention_engine, BiasPlanOnTheWgmmaKernel) {
   PatternAttention attn(test_pattern("attn_video_bias"), for_arch("sm_90"));
   for (int ki = 0; ki < 2; ++ki) {
     EXPECT_EQ(attn.spec().kernels[ki].bias_col_words, 3);
     EXPECT_EQ(attn.spec().kernels[ki].bias_f32_max_n, 2097152);
     const bool gathered = attn.spec().kernels[ki].grouped();  // routed; local has a mask only
-    EXPECT_STREQ(attn.variant(ki, 128).name, gathered ? "sm90.ws.sq" : "sm90.tma");
+    EXPECT_STREQ(attn.variant(ki, 128).name, gathered ? "sm90.tma.sorted" : "sm90.tma");
     EXPECT_EQ(attn.tiles(ki, 128).block_n, gathered ? 128 : 176);
     EXPECT_EQ(attn.tiles(ki, 128).stages, 2);
     EXPECT_NE(attn.variant(ki, 128).check_tiles({128, 128, 8, 3}, 128, 227 * 1024, 3), "");
@@ -841,12 +843,64 @@ TEST(attention_engine, BiasPlanOnTheWgmmaKernel) {
   setenv("MOGA_CACHE_DIR", tmpl, 1);
   const ModuleInfo info = attn.compile(128);
   EXPECT_NE(std::find(info.kernels.begin(), info.kernels.end(),
-                      "moga::attention_fwd_ws<moga_gen_attn_video_bias::routed, 128, 128, 128, 2, true>"),
+                      "moga::attention_fwd_tma<moga::BiasBytes<moga_gen_attn_video_bias::routed>, 128, 128, 128, 2>"),
             info.kernels.end());
   PatternAttention mma(test_pattern("attn_video_bias"), for_arch("sm_90", Engine::MmaSync));
   EXPECT_NO_THROW(mma.compile(128));
   unsetenv("MOGA_CACHE_DIR");
   std::filesystem::remove_all(tmpl);
+}
+
+// The byte-packed bias (attn-plan-score attn.u8): the routed branch's |dframe| + |drow| + |dcol| is one packed
+// word per row and one staged column word (3 float words before); it runs while frame, row and col are below
+// 256 at the call's shape, the float split otherwise or with AttentionOptions::packed_bias = false. The local
+// branch (min(|dcol|, 4), a modulo) has no such sum. NVRTC compiles both forms (one module each).
+TEST(attention_engine, BytePackedBiasByShape) {
+  PatternAttention attn(test_pattern("attn_video_bias"), for_arch("sm_90"));
+  const auto& ks = attn.spec().kernels;
+  EXPECT_EQ(ks[0].bias_u8_coords, (std::vector<std::string>{"frame", "row", "col"}));
+  EXPECT_EQ(ks[0].bias_u8_col_words, 1);
+  EXPECT_TRUE(ks[1].bias_u8_coords.empty());
+  EXPECT_EQ(attn.packed_bias_kernels(AttentionShape::make_video(1, 5, 13, 17, 2, 128)), 1u);
+  EXPECT_EQ(attn.packed_bias_kernels(AttentionShape::make_video(1, 256, 2, 2, 2, 128)), 1u) << "frame 255 fits";
+  EXPECT_EQ(attn.packed_bias_kernels(AttentionShape::make_video(1, 257, 2, 2, 2, 128)), 0u) << "frame 256 does not";
+  EXPECT_EQ(attn.packed_bias_kernels(AttentionShape::make_video(1, 3, 3, 300, 2, 128)), 0u) << "col 299";
+  EXPECT_EQ(attn.packed_bias_kernels(AttentionShape::make_video(1, 2, 300, 2, 2, 128)), 0u) << "row 299";
+  // a slice of a longer sequence: the whole grid's coordinates count
+  EXPECT_EQ(attn.packed_bias_kernels(AttentionShape::make_video(1, 5, 13, 17, 2, 128), 5 * 13 * 17), 1u);
+  AttentionOptions off = for_arch("sm_90");
+  off.packed_bias = false;
+  PatternAttention plain(test_pattern("attn_video_bias"), off);
+  EXPECT_EQ(plain.packed_bias_kernels(AttentionShape::make_video(1, 5, 13, 17, 2, 128)), 0u);
+  char tmpl[] = "/tmp/moga-attn-bytes-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  setenv("MOGA_CACHE_DIR", tmpl, 1);
+  const ModuleInfo packed = attn.compile(128), wide = plain.compile(128);
+  const std::string expr = "moga::attention_fwd_tma<{}, 128, 128, 128, 2>";  // sm90.tma.sorted
+  auto has = [](const ModuleInfo& m, const std::string& e) {
+    return std::find(m.kernels.begin(), m.kernels.end(), e) != m.kernels.end();
+  };
+  EXPECT_TRUE(has(packed, fmt::format(expr, "moga::BiasBytes<moga_gen_attn_video_bias::routed>")));
+  EXPECT_TRUE(has(wide, fmt::format(expr, "moga_gen_attn_video_bias::routed")));
+  EXPECT_FALSE(has(packed, fmt::format(expr, "moga_gen_attn_video_bias::routed")));
+  unsetenv("MOGA_CACHE_DIR");
+  std::filesystem::remove_all(tmpl);
+}
+
+// The host form of the packed coordinates' distance sum (coords.cuh; the GPU runs VABSDIFF4): byte i of each
+// word, |a_i - b_i| summed, on random bytes and the extremes.
+TEST(attention_engine, PackedDistanceSum) {
+  std::mt19937 rng(7);
+  for (int it = 0; it < 1000; ++it) {
+    int a[4], b[4], want = 0;
+    for (int i = 0; i < 4; ++i) {
+      a[i] = it == 0 ? 255 * (i & 1) : (int)(rng() % 256);
+      b[i] = it == 0 ? 255 * !(i & 1) : (int)(rng() % 256);
+      want += std::abs(a[i] - b[i]);
+    }
+    ASSERT_EQ(moga::sad_u8x4(moga::pack_u8x4(a[0], a[1], a[2], a[3]), moga::pack_u8x4(b[0], b[1], b[2], b[3])),
+              (unsigned)want);
+  }
 }
 
 // The wgmma kernel's grid is 1-D over (q tile, head, batch) items: validate() bounds it.

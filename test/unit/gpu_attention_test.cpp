@@ -1241,6 +1241,31 @@ TEST_F(gpu_attention, VideoBiasPlanAgrees) {
   }
 }
 
+// The byte-packed bias (attn-plan-score attn.u8; moga::BiasBytes): the routed branch's sum of coordinate
+// distances as one VABSDIFF4 where frame, row and col are below 256, the float split where one is not (a grid
+// 300 columns wide, 3 x 2 x 300: col up to 299; and 1 x 2 x 256: col 255, the last that fits) and with
+// AttentionOptions::packed_bias = false, against the float64 reference; the packed and the float split on the
+// same inputs differ only in rounding (float32 holds these distance sums exactly either way).
+TEST_F(gpu_attention, BytePackedBiasAgrees) {
+  if (!wgmma_arch(jit::Device::get().arch())) GTEST_SKIP() << "needs an sm_90 device (the split runs on wgmma)";
+  AttentionOptions off;
+  off.packed_bias = false;
+  PatternAttention packed(test_pattern("attn_video_bias")), plain(test_pattern("attn_video_bias"), off);
+  const Problem small = video_problem(1, 5, 13, 17, 2, 128, {0, 3});
+  ASSERT_EQ(packed.packed_bias_kernels(small.s), 1u);
+  ASSERT_EQ(plain.packed_bias_kernels(small.s), 0u);
+  const Outcome a = run(packed, small), b = run(plain, small);
+  expect_close(a, "attn_video_bias packed");
+  expect_close(b, "attn_video_bias float split");
+  EXPECT_LE(std::fabs(a.rel - b.rel), 2e-3) << "the two splits compute the same bias";
+  const Problem wide = video_problem(1, 3, 2, 300, 2, 128), edge = video_problem(1, 1, 2, 256, 2, 128);
+  ASSERT_EQ(packed.packed_bias_kernels(wide.s), 0u);
+  ASSERT_EQ(packed.packed_bias_kernels(edge.s), 1u);
+  expect_close(run(packed, wide), "attn_video_bias 3x2x300 (float split by shape)");
+  expect_close(run(packed, edge), "attn_video_bias 1x2x256 (packed, col 255)");
+  expect_close(run(packed, small), "attn_video_bias packed again (its module kept beside the float one)");
+}
+
 TEST_F(gpu_attention, AutoEngineOnThisDevice) {
   const bool hopper = wgmma_arch(jit::Device::get().arch());
   PatternAttention attn(load_builtin("moga"));
@@ -1448,6 +1473,9 @@ TEST_F(gpu_attention, Fp8PatternsAgree) {
   one(load_builtin("stga"), video_problem(2, 5, 13, 17, 2, 128, {0, 3}));
   one(load_builtin("frame_local"), video_problem(2, 5, 13, 17, 2, 128));
   one(test_pattern("attn_hooks"), seq_problem(2, 1000, 3, 128));
+  // the video bias's byte-packed split (moga::BiasBytes) on the FP8 kernel, its float split at a grid 300 wide
+  one(test_pattern("attn_video_bias"), video_problem(1, 5, 13, 17, 2, 128, {0, 3}));
+  one(test_pattern("attn_video_bias"), video_problem(1, 3, 2, 300, 2, 128));
   // softmax scales 4 and 2 (45x and 23x 1/sqrt(128)): logits in +-50, and FP8's score error grows with the
   // logits (e4m3's relative rounding of q and k): 0.105 on the H200 (2026-12-02) against ~0.04 at the usual
   // scale; checked against kFp8LargeLogitsTol (docs/performance.md, "FP8": FP8 is for ordinary scales)

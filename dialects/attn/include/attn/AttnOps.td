@@ -223,7 +223,9 @@ def Attn_KernelOp : Attn_Op<"kernel", [MemoryEffects<[MemWrite]>, IsolatedFromAb
     (`key_uses`: what the kernel's producer stages per key column, so the per-element pass computes
     no coordinates) and the structure the classifier found; `attn-plan-score` places each
     term of the bias (row / column / element, `attn.at`), marks the integer element terms evaluated in
-    float32 (`attn.f32`) and the longest sequence for which that is exact (`bias_f32_max_n`);
+    float32 (`attn.f32`) and the longest sequence for which that is exact (`bias_f32_max_n`), and the
+    sums of coordinate distances it evaluates on packed bytes when the shape allows (`attn.u8`, and
+    `bias_u8`: the coordinates that must then be below 256);
     `attn-assign-tiles` adds the mma.sync tile sizes and their tunable space (`tiles`, `tunable`) and
     the plan the runtime launches on Hopper (`plan`: `sm_90` = the kernel registry's row, its tiles and
     the head dims it runs at; runtime/attention/registry.h default_hopper_plan).
@@ -247,6 +249,7 @@ def Attn_KernelOp : Attn_Op<"kernel", [MemoryEffects<[MemWrite]>, IsolatedFromAb
                        OptionalAttr<StrArrayAttr>:$key_uses,
                        OptionalAttr<StrAttr>:$structure,
                        OptionalAttr<I64Attr>:$bias_f32_max_n,
+                       OptionalAttr<StrArrayAttr>:$bias_u8,
                        OptionalAttr<DictionaryAttr>:$tiles,
                        OptionalAttr<DictionaryAttr>:$tunable,
                        OptionalAttr<DictionaryAttr>:$plan);

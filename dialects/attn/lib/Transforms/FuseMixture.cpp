@@ -63,7 +63,7 @@ struct AttnFuseMixture : mlir::attn::impl::AttnFuseMixtureBase<AttnFuseMixture> 
             a.getLoc(), a.getRouting(), name, builder.getF64FloatAttr(c.weight),
             builder.getBoolAttr(i != 0), routeGate ? builder.getUnitAttr() : UnitAttr(),
             a.getScaleAttr(), a.getSoftcapAttr(), /*uses=*/ArrayAttr(), /*key_uses=*/ArrayAttr(), /*structure=*/StringAttr(),
-            /*bias_f32_max_n=*/IntegerAttr(),
+            /*bias_f32_max_n=*/IntegerAttr(), /*bias_u8=*/ArrayAttr(),
             /*tiles=*/DictionaryAttr(), /*tunable=*/DictionaryAttr(), /*plan=*/DictionaryAttr());
         cloneRegion(a.getMask(), kernel.getMask());
         cloneRegion(a.getKey(), kernel.getKey());

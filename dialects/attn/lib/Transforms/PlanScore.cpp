@@ -12,6 +12,12 @@
 // below the kernel's `bias_f32_max_n` (coordinates, dims and the head index are bounded by N there). Float32 arithmetic is full rate on the GPU; the integer path needs a
 // conversion per element (I2F, a quarter-rate instruction) and integer temporaries that spill the
 // consumer warpgroups' registers. The runtime refuses a launch above `bias_f32_max_n`.
+// A sum of two to four coordinate distances |q.a - kv.b| (the video bias |dframe| + |drow| + |dcol|) is marked
+// for packed bytes: its root `attn.u8 = i` (the kernel's i-th such sum), the subtractions, absolute values and
+// inner sums under it `attn.u8_part`, and the kernel's `bias_u8` lists the coordinates read. While each of them
+// is below 256 (the runtime checks the shape), the query's coordinates are one 32-bit word per row, the key's
+// one staged word per column, and the sum is one VABSDIFF4 (four byte distances summed) per element where
+// float32 takes two instructions per distance; the float form stays for the shapes that do not fit.
 //===----------------------------------------------------------------------===//
 #include "attn/AttnOps.h"
 #include "attn/AttnPasses.h"
@@ -62,6 +68,33 @@ double bound(Value v, double x, llvm::DenseMap<Value, double>& memo) {
   return b;
 }
 
+// The distances of a byte-packed sum (attn.u8): the root's operands through addi to absi(subi(a, b)),
+// a and b coordinates of the two tokens (one row-placed, one column-placed), every op but the root used
+// once. Appends the leaves' absi ops and the tree's ops below the root; false when `op` is not such a
+// tree (a leaf alone is one).
+bool distanceTree(Operation* op, llvm::DenseMap<Value, unsigned>& dep, SmallVectorImpl<Operation*>& leaves,
+                  SmallVectorImpl<Operation*>& parts) {
+  if (auto a = dyn_cast<math::AbsIOp>(op)) {
+    auto sub = a.getOperand().getDefiningOp<arith::SubIOp>();
+    if (!sub || !sub->hasOneUse()) return false;
+    auto l = sub.getLhs().getDefiningOp<CoordOp>(), r = sub.getRhs().getDefiningOp<CoordOp>();
+    if (!l || !r) return false;
+    const unsigned dl = dep.lookup(l.getResult()), dr = dep.lookup(r.getResult());
+    if ((dl | dr) != (kQ | kKV) || dl == dr) return false;
+    leaves.push_back(op);
+    parts.push_back(sub);
+    return true;
+  }
+  auto add = dyn_cast<arith::AddIOp>(op);
+  if (!add) return false;
+  for (Value o : add->getOperands()) {
+    Operation* d = o.getDefiningOp();
+    if (!d || !d->hasOneUse() || !distanceTree(d, dep, leaves, parts)) return false;
+    parts.push_back(d);
+  }
+  return true;
+}
+
 struct AttnPlanScore : mlir::attn::impl::AttnPlanScoreBase<AttnPlanScore> {
   void runOnOperation() override {
     getOperation().walk([&](KernelOp k) { plan(k); });
@@ -70,6 +103,7 @@ struct AttnPlanScore : mlir::attn::impl::AttnPlanScoreBase<AttnPlanScore> {
   static void plan(KernelOp k) {
     Region& r = k.getBias();
     k.removeBiasF32MaxNAttr();
+    k.removeBiasU8Attr();
     if (r.empty()) return;
     Block& body = r.front();
     MLIRContext* ctx = k.getContext();
@@ -85,6 +119,8 @@ struct AttnPlanScore : mlir::attn::impl::AttnPlanScoreBase<AttnPlanScore> {
     for (Operation& op : body.without_terminator()) {
       op.removeAttr("attn.at");
       op.removeAttr("attn.f32");
+      op.removeAttr("attn.u8");
+      op.removeAttr("attn.u8_part");
       if (isa<arith::ConstantOp>(op)) continue;
       const unsigned d = at(&op);
       dep[op.getResult(0)] = d;
@@ -118,6 +154,7 @@ struct AttnPlanScore : mlir::attn::impl::AttnPlanScoreBase<AttnPlanScore> {
         }
       }
     }
+    planBytes(k, elem, dep);
     if (f32.empty()) return;
 
     // Exactness, for coordinates, dims and h below N: the integer values the float32 ops make or read
@@ -142,6 +179,32 @@ struct AttnPlanScore : mlir::attn::impl::AttnPlanScoreBase<AttnPlanScore> {
     if (maxN < 65536) return;
     for (Operation* op : f32) op->setAttr("attn.f32", UnitAttr::get(ctx));
     k.setBiasF32MaxNAttr(IntegerAttr::get(IntegerType::get(ctx, 64), maxN));
+  }
+
+  // The byte-packed sums (the header comment): the largest distance trees of 2-4 leaves, outermost first.
+  static void planBytes(KernelOp k, ArrayRef<Operation*> elem, llvm::DenseMap<Value, unsigned>& dep) {
+    MLIRContext* ctx = k.getContext();
+    llvm::DenseSet<Operation*> taken;
+    SmallVector<StringRef> coords;
+    int64_t n = 0;
+    for (Operation* op : llvm::reverse(elem)) {  // users before their operands: the outermost sum first
+      if (taken.contains(op) || !isa<arith::AddIOp>(op)) continue;
+      SmallVector<Operation*> leaves, parts;
+      if (!distanceTree(op, dep, leaves, parts) || leaves.size() > 4) continue;
+      op->setAttr("attn.u8", IntegerAttr::get(IntegerType::get(ctx, 64), n++));
+      for (Operation* p : parts) {
+        p->setAttr("attn.u8_part", UnitAttr::get(ctx));
+        taken.insert(p);
+      }
+      for (Operation* leaf : leaves)
+        for (Value c : leaf->getOperand(0).getDefiningOp()->getOperands()) {
+          StringRef name = stringifyCoord(c.getDefiningOp<CoordOp>().getCoord());
+          if (!llvm::is_contained(coords, name)) coords.push_back(name);
+        }
+    }
+    if (n > 0) k.setBiasU8Attr(ArrayAttr::get(ctx, llvm::to_vector(llvm::map_range(coords, [&](StringRef c) -> Attribute {
+                                 return StringAttr::get(ctx, c);
+                               }))));
   }
 };
 
