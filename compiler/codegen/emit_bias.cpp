@@ -220,8 +220,8 @@ struct BiasEmitter {
       const bool f32 = isF32(&op);
       if (packed(&op)) {  // the sum of the word's byte distances: one VABSDIFF4
         const int w = wordIndex(&op);
-        s += fmt::format("{}const auto v{} = ({})moga::sad_u8x4(r.u8_{}, c.w[{}]);\n", indent, index[&op],
-                         f32 ? "float" : "int", w, colMembers.size() + w);
+        s += fmt::format("{}const auto v{} = {}(r.u8_{}, c.w[{}]);\n", indent, index[&op],
+                         f32 ? "moga::sad_u8x4_f" : "(int)moga::sad_u8x4", w, colMembers.size() + w);
         continue;
       }
       auto a = [&](unsigned i) {

@@ -45,6 +45,19 @@ MOGA_HD inline unsigned sad_u8x4(unsigned a, unsigned b) {
 #endif
 }
 
+// The same sum as a float, exactly: the accumulator starts at the bits of 2^23, whose unit in the last place
+// is 1, so the word is the float 2^23 + sum, and one full-rate FADD takes 2^23 off (an I2F conversion is a
+// quarter-rate instruction; the sums are at most 4 x 255).
+MOGA_HD inline float sad_u8x4_f(unsigned a, unsigned b) {
+#if defined(__CUDA_ARCH__) || defined(__CUDACC_RTC__)
+  unsigned r;
+  asm("vabsdiff4.u32.u32.u32.add %0, %1, %2, %3;\n" : "=r"(r) : "r"(a), "r"(b), "r"(0x4B000000u));
+  return __uint_as_float(r) - 8388608.0f;
+#else
+  return static_cast<float>(sad_u8x4(a, b));
+#endif
+}
+
 MOGA_HD inline Coords<int> coords_of(int tok, const MaskShape& s) {
   Coords<int> c;
   const int hw = s.H * s.W;

@@ -898,8 +898,9 @@ TEST(attention_engine, PackedDistanceSum) {
       b[i] = it == 0 ? 255 * !(i & 1) : (int)(rng() % 256);
       want += std::abs(a[i] - b[i]);
     }
-    ASSERT_EQ(moga::sad_u8x4(moga::pack_u8x4(a[0], a[1], a[2], a[3]), moga::pack_u8x4(b[0], b[1], b[2], b[3])),
-              (unsigned)want);
+    const unsigned pa = moga::pack_u8x4(a[0], a[1], a[2], a[3]), pb = moga::pack_u8x4(b[0], b[1], b[2], b[3]);
+    ASSERT_EQ(moga::sad_u8x4(pa, pb), (unsigned)want);
+    ASSERT_EQ(moga::sad_u8x4_f(pa, pb), (float)want);
   }
 }
 
