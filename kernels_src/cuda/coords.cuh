@@ -26,7 +26,7 @@ struct Coords {
 // Byte-packed coordinates (attn-plan-score attn.u8): four values below 256 in one word, and the sum of the
 // four byte distances of two such words, |a0 - b0| + ... + |a3 - b3|, which is one VABSDIFF4 on the GPU
 // (float32 takes two instructions per distance). The runtime runs the packed split only while every
-// coordinate it packs is below 256 (attention.cpp bias_bytes_fit).
+// coordinate it packs is below 256 at the call's shape (attention.cpp bias_bytes).
 MOGA_HD inline unsigned pack_u8x4(int a, int b, int c, int d) {
   return (unsigned)a | (unsigned)b << 8 | (unsigned)c << 16 | (unsigned)d << 24;
 }

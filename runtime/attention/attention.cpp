@@ -153,7 +153,6 @@ struct PatternAttention::Impl {
   };
   struct Mod {
     int D = 0;
-    unsigned bytes = 0;  // the kernels (bit ki) whose attention kernel runs the byte-packed bias (bias_bytes)
     // one loaded module per compile unit (compile_units), and where each name expression lives
     std::vector<jit::CompiledKernel> cks;
     std::vector<std::unique_ptr<jit::Module>> mods;
@@ -290,8 +289,10 @@ struct PatternAttention::Impl {
   unsigned bias_bytes(const AttentionShape& s, long long seq_tokens) const;
   // The variant struct kernel p's attention kernel instantiates: p.variant, or moga::BiasBytes<p.variant>.
   std::string attn_variant(const KPlan& p, unsigned bytes) const {
-    return bytes >> p.index & 1u ? fmt::format("moga::BiasBytes<{}>", p.variant) : p.variant;
+    return bytes & bytes_bit(p.index) ? fmt::format("moga::BiasBytes<{}>", p.variant) : p.variant;
   }
+  // Kernel ki's bit in those masks (none past 32 kernels: they keep the float split).
+  static unsigned bytes_bit(int ki) { return ki < 32 ? 1u << ki : 0u; }
   ShapeState& shape_state(const AttentionShape& s);
   void static_prep(ShapeState& st, Mod& m, const AttentionShape& s, CUstream stream);
   // Keyed kernel p: its keys over one batch item's N tokens (the manifest's key program; the generated
@@ -722,7 +723,7 @@ static long long coord_max(const std::string& c, const AttentionShape& s, long l
 unsigned PatternAttention::Impl::default_bytes() const {
   unsigned m = 0;
   for (const KPlan& p : plan)
-    if (options->packed_bias && !p.ks->bias_u8_coords.empty() && p.index < 32) m |= 1u << p.index;
+    if (options->packed_bias && !p.ks->bias_u8_coords.empty()) m |= bytes_bit(p.index);
   return m;
 }
 
@@ -730,7 +731,7 @@ unsigned PatternAttention::Impl::bias_bytes(const AttentionShape& s, long long s
   unsigned m = default_bytes();
   for (const KPlan& p : plan)
     for (const std::string& c : p.ks->bias_u8_coords)
-      if (coord_max(c, s, seq_tokens) > 255) m &= ~(1u << p.index);
+      if (coord_max(c, s, seq_tokens) > 255) m &= ~bytes_bit(p.index);
   return m;
 }
 
@@ -851,7 +852,6 @@ PatternAttention::Impl::Mod& PatternAttention::Impl::module(int D, unsigned byte
   }
   auto m = std::make_unique<Mod>();
   m->D = D;
-  m->bytes = bytes;
   const std::vector<Unit> units = compile_units(D, bytes);
   m->cks = compile_now(units);
   for (size_t i = 0; i < units.size(); ++i) {
