@@ -217,6 +217,28 @@ MOGA_HD inline Tri classify_tile_pair(const TileSummary& q, const TileSummary& k
 
 MOGA_HD inline int round_up(int a, int b) { return (a + b - 1) / b * b; }
 
+// n / d for a loop-invariant d (1 <= d < 2^31) and any 32-bit n without a division: q = (n + mulhi(m, n)) >> l,
+// l = ceil(log2 d), 2^32 + m = ceil(2^(32+l) / d) (Granlund-Montgomery's round-up multiplier, exact for every
+// n < 2^32). For the loops whose bodies sit between a barrier and the next MMA issue, where a 64-bit
+// division is a ~70-instruction subroutine (router_wg_kernel's x rows).
+struct DivU32 {
+  unsigned m;
+  int l;
+};
+MOGA_HD inline DivU32 make_div_u32(unsigned d) {
+  int l = 0;
+  while ((1ull << l) < d) ++l;
+  return {(unsigned)(((1ull << (32 + l)) + d - 1) / d - (1ull << 32)), l};
+}
+MOGA_HD inline unsigned div_u32(unsigned n, const DivU32& f) {
+#if defined(__CUDA_ARCH__)
+  const unsigned t = __umulhi(f.m, n);
+#else
+  const unsigned t = (unsigned)(((unsigned long long)f.m * n) >> 32);
+#endif
+  return (unsigned)(((unsigned long long)t + n) >> f.l);
+}
+
 // The block map of a grouped branch without a mask, from the sorted group ids and segment offsets alone
 // (block_map_grouped_kernel; the host tests run the same rule). Query tile i holds groups glo..ghi
 // (positions [pa, pb) = [seg[glo], seg[ghi+1])); the key tiles overlapping [pa, pb) are the non-empty

@@ -64,57 +64,70 @@ __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const Ro
   const long long total = (ntiles - blockIdx.x + gridDim.x - 1) / gridDim.x * nk;  // (tile, k chunk) steps
   const unsigned short* xb = static_cast<const unsigned short*>(p.x);
   const unsigned short* wb = static_cast<const unsigned short*>(p.w_packed);
-  // Step L: k chunk L % nk of this CTA's tile L / nk, into stage L % STAGES; one commit group per step
-  // (an empty one past the end keeps the wait counts uniform).
-  auto load = [&](long long L) {
-    if (L < total) {
-      const long long tile = blockIdx.x + (L / nk) * (long long)gridDim.x;
-      const int k0 = (int)(L % nk) * kRouterWgKc;
-      const unsigned sa = base + (unsigned)(L % STAGES) * kStage, sb = sa + kA;
+  // x's row r = b N + n at b x_sb + n x_sn, b by div_u32 (rows < 2^32: the runtime checks). The loader runs
+  // under each step's wgmmas, between their issue and their wait, so nothing in it may branch (ptxas then
+  // serializes the wgmmas, C7518) or be long: the first form of this kernel divided in 64 bits per row and
+  // step (a ~70-instruction subroutine each) and found the step's tile, chunk and stage by three more, ~1,600
+  // instructions a thread ahead of each 4-wgmma step (docs/performance.md, "The router's loader").
+  const DivU32 by_n = make_div_u32((unsigned)p.N);
+  // Step L (the loader's position: tile ld_tile, k chunk ld_kc, stage ld_stage, counted, not divided) into its
+  // stage; one commit group per step (an empty one past the end keeps the wait counts uniform).
+  long long ld_step = 0, ld_tile = blockIdx.x;
+  int ld_kc = 0, ld_stage = 0;
+  auto load_next = [&]() {
+    const bool live = ld_step < total;  // past the end: zero-fills into the free stage, no branch
+    const int k0 = ld_kc * kRouterWgKc;
+    const unsigned sa = base + (unsigned)ld_stage * kStage, sb = sa + kA;
 #pragma unroll
-      for (int i = 0; i < ROWS * 8 / kRouterWgThreads; ++i) {  // x: ROWS rows of 8 chunks
-        const int idx = tid + kRouterWgThreads * i, r = idx >> 3, c = idx & 7;
-        const long long row = tile * ROWS + r;
-        const bool ok = row < rows && k0 + 8 * c < p.d;  // d is a multiple of 8: a chunk is in or out
-        const unsigned short* src = xb;
-        if (ok) {
-          const long long b = row / p.N, n = row - b * p.N;
-          src = xb + b * p.x_sb + n * p.x_sn + k0 + 8 * c;
-        }
-        cp_async16_zfill(sa + r * 128 + ((c ^ (r & 7)) << 4), src, ok);
-      }
+    for (int i = 0; i < ROWS * 8 / kRouterWgThreads; ++i) {  // x: ROWS rows of 8 chunks
+      const int idx = tid + kRouterWgThreads * i, r = idx >> 3, c = idx & 7;
+      const long long row = ld_tile * ROWS + r;
+      const bool ok = live && row < rows && k0 + 8 * c < p.d;  // d is a multiple of 8: a chunk is in or out
+      const unsigned b = div_u32((unsigned)row, by_n), n = (unsigned)row - b * (unsigned)p.N;
+      const unsigned short* src = xb + (ok ? b * p.x_sb + n * p.x_sn + k0 + 8 * c : 0);
+      cp_async16_zfill(sa + r * 128 + ((c ^ (r & 7)) << 4), src, ok);
+    }
 #pragma unroll
-      for (int i = 0; i < NW * 8 / kRouterWgThreads; ++i) {  // W_r: NW rows of 8 chunks (zero-padded)
-        const int idx = tid + kRouterWgThreads * i, r = idx >> 3, c = idx & 7;
-        cp_async16_zfill(sb + r * 128 + ((c ^ (r & 7)) << 4), wb + (long long)r * p.d_pad + k0 + 8 * c, true);
-      }
+    for (int i = 0; i < NW * 8 / kRouterWgThreads; ++i) {  // W_r: NW rows of 8 chunks (zero-padded)
+      const int idx = tid + kRouterWgThreads * i, r = idx >> 3, c = idx & 7;
+      cp_async16_zfill(sb + r * 128 + ((c ^ (r & 7)) << 4), wb + (long long)r * p.d_pad + k0 + 8 * c, live);
     }
     cp_async_commit();
+    ++ld_step;
+    if (++ld_kc == nk) ld_kc = 0, ld_tile += gridDim.x;
+    if (++ld_stage == STAGES) ld_stage = 0;
   };
 #pragma unroll
-  for (int s = 0; s < STAGES - 1; ++s) load(s);
+  for (int s = 0; s < STAGES - 1; ++s) load_next();
   float acc[NW / 2];
 #pragma unroll
   for (int i = 0; i < NW / 2; ++i) acc[i] = 0.f;
+  long long tile = blockIdx.x;
+  int kc = 0, stage = 0;
   for (long long L = 0; L < total; ++L) {
     cp_async_wait<STAGES - 2>();  // step L's group is complete (this thread's copies)
     sm90::fence_proxy_async();    // its generic-proxy writes before the wgmmas (async proxy) read them
     __syncthreads();              // everyone's copies are in; everyone is past step L - 1's wgmmas
-    load(L + STAGES - 1);         // into step L - 1's stage
-    const int kc = (int)(L % nk);
-    const unsigned sa = base + (unsigned)(L % STAGES) * kStage;
+    const unsigned sa = base + (unsigned)stage * kStage;
     const unsigned sx = sa + wg * 64 * 128, sw = sa + kA;  // this warpgroup's 64 rows; all NW weight rows
-    if (wg * 64 < ROWS) {  // warpgroup-uniform
+    const bool computes = ROWS == 128 || wg == 0;           // warpgroup-uniform
+    // The loader under the wgmmas where every warpgroup computes; with 64-row tiles (the second warpgroup only
+    // copies) ptxas would serialize the wgmmas across the divergent path (C7518): it goes ahead of them there.
+    constexpr bool kLoadUnder = ROWS == 128;
+    if constexpr (!kLoadUnder) load_next();  // into step L - 1's stage, which every warpgroup finished
+    if (computes) {
       sm90::wg_fence();
 #pragma unroll
       for (int ks = 0; ks < kRouterWgKc / 16; ++ks)
         sm90::wgmma_ss<NW>(acc, sm90::gmma_desc_sw128(sx + ks * 32, 16, 1024),
                            sm90::gmma_desc_sw128(sw + ks * 32, 16, 1024), (kc > 0 || ks > 0) ? 1 : 0);
       sm90::wg_commit();
+    }
+    if constexpr (kLoadUnder) load_next();
+    if (computes) {
       sm90::wg_wait<0>();
       sm90::fence_regs(acc);
       if (kc == nk - 1) {
-        const long long tile = blockIdx.x + (L / nk) * (long long)gridDim.x;
         float a3[1][NW / 8][4];  // router_epilogue's view (MT = 1): register renames, no copy
 #pragma unroll
         for (int j = 0; j < NW / 8; ++j)
@@ -123,6 +136,8 @@ __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const Ro
         router_epilogue<NW / 8, 1>(p, a3, tile * ROWS + wg * 64 + (warp & 3) * 16, rows, g, t);
       }
     }
+    if (++kc == nk) kc = 0, tile += gridDim.x;
+    if (++stage == STAGES) stage = 0;
   }
   cp_async_wait<0>();
 }

@@ -1226,6 +1226,9 @@ RouterGrid PatternAttention::Impl::router_setup(ModK& mk, const KPlan& p, Router
   *fn = mk.router;
   const long long rows = (long long)rp.B * rp.N;
   if (mk.router_wg) {
+    if (rows > 0xffffffffLL)  // router_wg_kernel finds a row's batch item with a 32-bit div_u32
+      throw NotSupportedError(fmt::format("kernel '{}': the wgmma router takes at most 2^32 - 1 token rows, got B {} x "
+                                          "N {}", p.ks->name, rp.B, rp.N));
     // one CTA per 128 rows, at most the resident ones (they loop); tiles of 64 rows when the 128-row tiles
     // leave SMs idle (same smem: the second warpgroup only copies)
     const long long cap = (long long)mk.router_blocks_per_sm * std::max(sms, 1);

@@ -3,6 +3,8 @@
 // tests) and compiled here by NVRTC (attention_test.cpp, CompilesTheMogaLayerWithoutADevice).
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "kernels_src/cuda/prep.cuh"
 
 namespace moga {
@@ -57,6 +59,26 @@ TEST(prep_router_grid, CoversEveryTile) {
       for (int threads : {256, 512})
         for (int per_sm : {1, 2})
           for (int sms : {1, 78, 132}) expect_covers(rows, MT, threads, per_sm, sms);
+}
+
+// div_u32 (router_wg_kernel's x rows) against the division: every divisor shape (1, powers of two and their
+// neighbours, the sequence lengths the DiT runs, the largest int) at the numerators where a round-up multiplier
+// goes wrong first (multiples of d and their neighbours, 2^32 - 1) and on random ones.
+TEST(prep_div_u32, MatchesTheDivisionForEveryNumerator) {
+  std::vector<unsigned> ds{1, 2, 3, 5, 7, 641, 4096, 32760, 75600, 187200, 2147483647u};
+  for (int l = 1; l < 31; ++l) ds.insert(ds.end(), {(1u << l) - 1, 1u << l, (1u << l) + 1});
+  unsigned long long x = 0x9e3779b97f4a7c15ull;
+  for (unsigned d : ds) {
+    const DivU32 f = make_div_u32(d);
+    std::vector<unsigned> ns{0u, 1u, d - 1, d, d + 1, 0xffffffffu, 0xffffffffu - d, 0xffffffffu / d * d,
+                             0xffffffffu / d * d - 1};
+    for (int i = 0; i < 2000; ++i) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      ns.push_back((unsigned)x);
+      ns.push_back((unsigned)(x >> 32) % (64u * d + 1));  // small quotients
+    }
+    for (unsigned n : ns) ASSERT_EQ(div_u32(n, f), n / d) << n << " / " << d;
+  }
 }
 
 }  // namespace
