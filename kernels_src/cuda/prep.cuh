@@ -285,11 +285,16 @@ MOGA_HD inline int aligned_sorted_length(int Ne, int G, int align) {
 }
 
 // SortParams::by_size: where group g's span starts when the spans go smallest first (ties: the higher id
-// first); sizes[G] are the groups' entry counts. O(G) per group (routed G <= 256).
-MOGA_HD inline int span_start_by_size(const int* sizes, int G, int g, int align) {
+// first); sizes[G] are the groups' entry counts, padded(o) group o's span (its size rounded up to the
+// alignment). O(G) per group (routed G <= 256): the scatter kernel passes the spans from shared memory, since a
+// rounding in the loop is an integer division by a runtime align, ~20 instructions, G times per thread in
+// every block (sort_scatter_kernel at M = 256 spent most of its 56-69 us there; docs/performance.md).
+template <class Padded>
+MOGA_HD inline int span_start_by_size(const int* sizes, int G, int g, Padded padded) {
   int start = 0;
+  const int n = sizes[g];
   for (int o = 0; o < G; ++o)
-    if (sizes[o] < sizes[g] || (sizes[o] == sizes[g] && o > g)) start += round_up(sizes[o], align);
+    if (sizes[o] < n || (sizes[o] == n && o > g)) start += padded(o);
   return start;
 }
 
@@ -713,6 +718,7 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
   __shared__ int s_used;                // the padded total (aligned groups): where the tail padding starts
   int* s_base = prep_s_scatter;         // [G]: this block's count before it, then its running offsets
   int* s_total = prep_s_scatter + p.G;  // [G]: group sizes
+  int* s_span = prep_s_scatter + 2 * p.G;  // [G]: group sizes rounded up to align (by_size)
   grid_dep_wait();
   const int blk = blockIdx.x, b = blockIdx.y;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
@@ -774,9 +780,13 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     int run = block_exclusive_scan(local, s_warp, &total);
     int* seg = p.seg_offsets + (long long)b * (p.G + 1);
     const bool by_size = p.by_size && al > 1;
+    if (by_size) {  // block-uniform
+      for (int gq = g0; gq < g1; ++gq) s_span[gq] = round_up(s_total[gq], al);
+      __syncthreads();
+    }
     for (int gq = g0; gq < g1; ++gq) {
       // by_size: the longest group's span ends the order (the kernels schedule it first)
-      const int start = by_size ? span_start_by_size(s_total, p.G, gq, al) : run;
+      const int start = by_size ? span_start_by_size(s_total, p.G, gq, [&](int o) { return s_span[o]; }) : run;
       if (blk == 0) seg[gq] = start;
       if (blk == 0 && p.seg_end) p.seg_end[(long long)b * p.G + gq] = start + s_total[gq];
       if (!(p.packed && al > 1)) s_base[gq] += start;  // packed: below
@@ -840,7 +850,7 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
       }
     } else {
       // bitonic sort of (Ne - size) << 32 | g
-      long long* s_ord = reinterpret_cast<long long*>(prep_s_scatter + 2 * round_up(p.G, 2));
+      long long* s_ord = reinterpret_cast<long long*>(prep_s_scatter + 3 * round_up(p.G, 2));
       int P = 1;
       while (P < p.G) P <<= 1;
       for (int i = threadIdx.x; i < P; i += blockDim.x)
@@ -1205,7 +1215,8 @@ inline void counting_sort_host(const int* keys, const float* probs, int B, int N
     for (int g = 0; g < G; ++g) scratch[g] = seg[g + 1];  // sizes
     for (int g = 0; g < G; ++g) seg[g + 1] = seg[g] + round_up(scratch[g], al);
     if (by_size && al > 1)  // seg[G], the padded total, is unchanged
-      for (int g = 0; g < G; ++g) seg[g] = span_start_by_size(scratch, G, g, al);
+      for (int g = 0; g < G; ++g)
+        seg[g] = span_start_by_size(scratch, G, g, [&](int o) { return round_up(scratch[o], al); });
     if (packed && al > 1) seg[G] = packed_span_starts(scratch, G, al, seg);
     for (long long s = 0; s < ld; ++s) {
       perm[bo_out + s] = -1;
@@ -1309,7 +1320,7 @@ inline long long sort_scratch_ints(int B, int Ne, int G) {
 }
 
 inline size_t sort_scatter_smem_bytes(int G, bool order) {
-  size_t s = (size_t)2 * round_up(G, 2) * 4;
+  size_t s = (size_t)3 * round_up(G, 2) * 4;
   if (order && G > 256) {
     int P = 1;
     while (P < G) P <<= 1;

@@ -256,7 +256,7 @@ struct PatternAttention::Impl {
   // Routed kernel p's router runs router_wg_kernel (AttentionOptions::router_mma, a wgmma arch).
   bool router_wg(const KPlan& p) const {
     if (p.kind != Kind::Routed || !wgmma_arch(target_arch())) return false;
-    return options->router_mma == RouterMma::Wgmma || (options->router_mma == RouterMma::Auto && p.M > 64);
+    return options->router_mma != RouterMma::MmaSync;
   }
   // Rows of the packed router weight of kernel p: 8 ceil(M / 8) for router_kernel, the wgmma N otherwise.
   int router_mp(const KPlan& p) const { return router_wg(p) ? router_wg_n(p.M) : 8 * ((p.M + 7) / 8); }

@@ -152,8 +152,9 @@ struct AttentionOptions {
   int router_config = 1;                    // prep.cuh's router configuration (0..4)
   // The router's MMA: Wgmma = router_wg_kernel (kernels_src/cuda/router_wg.cuh, compiled for sm_90a; N = 64,
   // 128 or 256 by M; on a wgmma arch only, elsewhere MmaSync), MmaSync = prep.cuh's router_kernel. Auto: Wgmma
-  // for more than 64 groups, measured on the H200 (docs/performance.md, "Routed prep": M = 256 0.145 vs 0.210
-  // ms at 32,760 tokens, 0.067 vs 0.140 at 4,096; M <= 64 0.089-0.094 vs 0.050-0.071). Both apply one rule
+  // at every M since its loader lost its divisions (docs/performance.md, "The router's loader", H100: M = 256
+  // 0.107 vs 0.213 ms at 32,760 tokens, M = 64 0.067 vs 0.075, M = 16 0.061 vs 0.064, M = 64 at 4,096 0.027
+  // vs 0.052; before it, mma.sync won at M <= 64). Both apply one rule
   // (softmax, top-k, lowest index on ties) to logits summed in another order: near-ties (1e-3) may resolve
   // differently, as between any two GPU routers.
   RouterMma router_mma = RouterMma::Auto;

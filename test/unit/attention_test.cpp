@@ -952,17 +952,18 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
     return bytes.find(sym) != std::string::npos;
   };
   // One unit per attention kernel (sm_90a), one per kernel with a block map or gate fill (plain sm_90, beside
-  // it: a unit's ptxas time grows with its code), one for the router (M = 5), one for the prep kernels
-  // (plain sm_90: no wgmma there), compiled in parallel.
+  // it: a unit's ptxas time grows with its code), one for the router (M = 5: the wgmma router, sm_90a), one for
+  // the prep kernels (plain sm_90: no wgmma there), compiled in parallel.
   std::vector<std::string> units;
   for (const auto& u : info.units) {
     units.push_back(u.name);
     EXPECT_FALSE(u.cache_hit) << u.name;
-    const bool wgmma_unit = u.name.find("moga-moga-") == 0 && u.name.find("-map") == std::string::npos;
+    const bool wgmma_unit = (u.name.find("moga-moga-") == 0 && u.name.find("-map") == std::string::npos) ||
+                            u.name.find("moga-router-wg-") == 0;
     EXPECT_EQ(u.arch, wgmma_unit ? "sm_90a" : "sm_90") << u.name;
   }
   EXPECT_EQ(units, (std::vector<std::string>{"moga-moga-dynamic-d128", "moga-moga-stga-d128", "moga-moga-stga-map",
-                                             "moga-moga-frame_local-d128", "moga-router-nt1-cfg1", "moga-prep"}));
+                                             "moga-moga-frame_local-d128", "moga-router-wg-n64", "moga-prep"}));
   for (const auto& u : info.units)  // the attention kernel's unit holds no block map (its own unit does)
     if (u.name.find("-map") == std::string::npos)
       EXPECT_FALSE(has(u.cache_path, "block_map_kernel")) << u.name;
@@ -988,8 +989,8 @@ TEST(attention_jit, CompilesTheMogaLayerWithoutADevice) {
 }
 
 // AttentionOptions::router_mma: the router compiles into its own sm_90a unit (router_wg_kernel, warpgroup
-// MMA, N = 64 / 128 / 256 by M) when asked for Wgmma, and under Auto above 64 groups; MmaSync, Auto at 64
-// groups or fewer, or a target without wgmma: router_kernel.
+// MMA, N = 64 / 128 / 256 by M) when asked for Wgmma and under Auto; MmaSync, or a target without wgmma:
+// router_kernel.
 TEST(attention_jit, CompilesTheWgmmaRouterWithoutADevice) {
   char tmpl[] = "/tmp/moga-attn-jit-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
@@ -1015,7 +1016,8 @@ TEST(attention_jit, CompilesTheWgmmaRouterWithoutADevice) {
   EXPECT_EQ(units_of("attn_route256", "sm_90", RouterMma::MmaSync), mma256);
   EXPECT_EQ(units_of("attn_route64", "sm_90", RouterMma::Wgmma),
             (V{"moga-router-wg-n64@sm_90a", "moga::router_wg_kernel<64, 8, 128>", "moga::router_wg_kernel<64, 8, 64>"}));
-  EXPECT_EQ(units_of("attn_route64", "sm_90", RouterMma::Auto), mma64);  // 64 groups
+  EXPECT_EQ(units_of("attn_route64", "sm_90", RouterMma::Auto),  // every M since the loader's fix
+            (V{"moga-router-wg-n64@sm_90a", "moga::router_wg_kernel<64, 8, 128>", "moga::router_wg_kernel<64, 8, 64>"}));
   EXPECT_EQ(units_of("attn_route64", "sm_90", RouterMma::MmaSync), mma64);
   EXPECT_EQ(units_of("attn_route256", "sm_80", RouterMma::Wgmma),
             (V{"moga-router-nt32-cfg1@sm_80", "moga::router_kernel<32, 1, 2, 256, 2, true>"}));

@@ -444,7 +444,7 @@ Command register_bench(CLI::App& app) {
   sub->add_option("--peer", a->peer, "the peer script (default: bench/peers/pattern_peer.py)");
   sub->add_flag("--no-peers", a->no_peers, "do not run the PyTorch peers");
   sub->add_option("--router", a->router,
-                  "the router's MMA: auto (warpgroup MMA above 64 groups), mma.sync or wgmma (AttentionOptions::router_mma)")
+                  "the router's MMA: auto (warpgroup MMA on sm_90), mma.sync or wgmma (AttentionOptions::router_mma)")
       ->check(CLI::IsMember({"auto", "mma.sync", "wgmma"}));
   sub->add_option("--peer-timeout-s", a->peer_timeout_s, "kill the peer after this many seconds");
   sub->add_flag("--fp8", a->fp8, "ours in FP8 (e4m3) attention (Hopper, head dim 128); the peers stay bf16");
