@@ -104,16 +104,16 @@ __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const Ro
   for (int i = 0; i < NW / 2; ++i) acc[i] = 0.f;
   long long tile = blockIdx.x;
   int kc = 0, stage = 0;
+  // The loader under the wgmmas where every warpgroup computes; with 64-row tiles (the second warpgroup only
+  // copies) ptxas would serialize the wgmmas across the divergent path (C7518): it goes ahead of them there.
+  constexpr bool kLoadUnder = ROWS == 128;
+  const bool computes = kLoadUnder || wg == 0;  // warpgroup-uniform
   for (long long L = 0; L < total; ++L) {
     cp_async_wait<STAGES - 2>();  // step L's group is complete (this thread's copies)
     sm90::fence_proxy_async();    // its generic-proxy writes before the wgmmas (async proxy) read them
     __syncthreads();              // everyone's copies are in; everyone is past step L - 1's wgmmas
     const unsigned sa = base + (unsigned)stage * kStage;
     const unsigned sx = sa + wg * 64 * 128, sw = sa + kA;  // this warpgroup's 64 rows; all NW weight rows
-    const bool computes = ROWS == 128 || wg == 0;           // warpgroup-uniform
-    // The loader under the wgmmas where every warpgroup computes; with 64-row tiles (the second warpgroup only
-    // copies) ptxas would serialize the wgmmas across the divergent path (C7518): it goes ahead of them there.
-    constexpr bool kLoadUnder = ROWS == 128;
     if constexpr (!kLoadUnder) load_next();  // into step L - 1's stage, which every warpgroup finished
     if (computes) {
       sm90::wg_fence();
