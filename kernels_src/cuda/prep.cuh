@@ -466,55 +466,80 @@ __device__ __forceinline__ void router_mma(float (&acc)[MT][NT][4], const uint4 
 
 // Softmax + top-k of the warp's 16*MT rows. C fragment: lane (g, t) holds, for n-tile nt, columns
 // nt*8 + 2t + {0,1} of rows g (acc[..][0..1]) and g + 8 (acc[..][2..3]); a row lives in 4 lanes.
+// Columns at or past M (zero weight rows: logit 0) become -inf once, so the scans below need no column
+// guard and ex2 gives them 0. Rank 0 scans in column order with a strict > (the lowest index of the
+// maximum in the lane); rank j > 0 is the largest (value, lowest index) after rank j - 1's (pv, pi): no
+// set of chosen columns to keep, so any M. The first form guarded every element by col < M and ran expf:
+// ~5,000 instructions a warp per tile at M = 256, the tensor cores idle meanwhile (docs/performance.md,
+// "The router's loader").
 template <int NT, int MT>
 __device__ __forceinline__ void router_epilogue(const RouterParams& p, const float (&acc)[MT][NT][4],
                                                 long long row0, long long rows, int g, int t) {
   const float kNegInf = __int_as_float(0xff800000);
+  constexpr float kLog2e = 1.4426950408889634f;
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
       const long long r = row0 + mt * 16 + g + 8 * rr;
-      // rank j is the largest (value, lowest index) after rank j - 1's (pv, pi) in that order: no set of
-      // chosen columns to keep, so any M
-      float gmax = 0.f, sum = 1.f, pv = __int_as_float(0x7f800000);
-      int pi = -1;
+      // Columns as c = nt * 8 + e (the lane's own, compile-time) and lim = M - 2t: col = c + 2t < M is c < lim,
+      // so no column index lives in a register across the k loop of the caller.
+      const int lim = p.M - 2 * t;
+      float v[NT][2];
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) v[nt][e] = nt * 8 + e < lim ? acc[mt][nt][2 * rr + e] : kNegInf;
+      float bm = v[0][0];
+      int bi = 0;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e)
+          if (v[nt][e] > bm) bm = v[nt][e], bi = nt * 8 + e;
+      bi += 2 * t;
+#pragma unroll
+      for (int o = 1; o <= 2; o <<= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, bm, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (ov > bm || (ov == bm && oi < bi)) bm = ov, bi = oi;
+      }
+      const float gmax = bm, ms = gmax * kLog2e;
+      float sum = 0.f;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) sum += sm80::ex2(fmaf(v[nt][e], kLog2e, -ms));
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const float inv = 1.f / sum;
       for (int j = 0; j < p.topk; ++j) {
-        float bm = kNegInf;
-        int bi = kIntMax;
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const int col = nt * 8 + 2 * t + e;
-            const float v = acc[mt][nt][2 * rr + e];
-            const bool after = v < pv || (v == pv && col > pi);
-            if (col < p.M && after && (v > bm || (v == bm && col < bi))) { bm = v; bi = col; }
-          }
-#pragma unroll
-        for (int o = 1; o <= 2; o <<= 1) {
-          const float ov = __shfl_xor_sync(0xffffffffu, bm, o);
-          const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-          if (ov > bm || (ov == bm && oi < bi)) { bm = ov; bi = oi; }
-        }
-        if (j == 0) {
-          gmax = bm;
-          float s = 0.f;
+        if (j > 0) {
+          const float pv = bm;
+          const int pl = bi - 2 * t;  // rank j - 1's column in the lane's c
+          int bl = kIntMax;
+          bm = kNegInf;
 #pragma unroll
           for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
-            for (int e = 0; e < 2; ++e)
-              if (nt * 8 + 2 * t + e < p.M) s += expf(acc[mt][nt][2 * rr + e] - gmax);
-          s += __shfl_xor_sync(0xffffffffu, s, 1);
-          s += __shfl_xor_sync(0xffffffffu, s, 2);
-          sum = s;
+            for (int e = 0; e < 2; ++e) {
+              const int c = nt * 8 + e;
+              const float x = v[nt][e];
+              const bool after = x < pv || (x == pv && c > pl);
+              if (after && (x > bm || (x == bm && c < bl))) bm = x, bl = c;
+            }
+          bi = bl == kIntMax ? kIntMax : bl + 2 * t;
+#pragma unroll
+          for (int o = 1; o <= 2; o <<= 1) {
+            const float ov = __shfl_xor_sync(0xffffffffu, bm, o);
+            const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+            if (ov > bm || (ov == bm && oi < bi)) bm = ov, bi = oi;
+          }
         }
-        pv = bm;
-        pi = bi;
         if (t == 0 && r < rows) {
           const int gsel = bi < p.M ? bi : 0;
           p.gid[r * p.topk + j] = gsel;
-          p.prob[r * p.topk + j] = expf(bm - gmax) / sum;
+          p.prob[r * p.topk + j] = sm80::ex2(fmaf(bm, kLog2e, -ms)) * inv;
           if (p.hist != nullptr) {
             const long long b = r / p.N;
             const long long e = (r - b * p.N) * p.topk + j;
@@ -527,8 +552,7 @@ __device__ __forceinline__ void router_epilogue(const RouterParams& p, const flo
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
-            const int col = nt * 8 + 2 * t + e;
-            if (col < p.M) p.logits[r * p.M + col] = acc[mt][nt][2 * rr + e];
+            if (nt * 8 + e < lim) p.logits[r * p.M + nt * 8 + 2 * t + e] = v[nt][e];
           }
       }
     }

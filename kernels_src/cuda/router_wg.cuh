@@ -64,41 +64,54 @@ __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const Ro
   const long long total = (ntiles - blockIdx.x + gridDim.x - 1) / gridDim.x * nk;  // (tile, k chunk) steps
   const unsigned short* xb = static_cast<const unsigned short*>(p.x);
   const unsigned short* wb = static_cast<const unsigned short*>(p.w_packed);
-  // x's row r = b N + n at b x_sb + n x_sn, b by div_u32 (rows < 2^32: the runtime checks). The loader runs
-  // under each step's wgmmas, between their issue and their wait, so nothing in it may branch (ptxas then
-  // serializes the wgmmas, C7518) or be long: the first form of this kernel divided in 64 bits per row and
-  // step (a ~70-instruction subroutine each) and found the step's tile, chunk and stage by three more, ~1,600
-  // instructions a thread ahead of each 4-wgmma step (docs/performance.md, "The router's loader").
+  // The loader runs under each step's wgmmas, between their issue and their wait, so nothing in it may
+  // branch (ptxas then serializes the wgmmas, C7518) or be long: a thread's copies are pointer + k0 from
+  // sources found once per tile (enter_tile, outside the wgmmas) and destinations fixed per thread. The first
+  // form divided in 64 bits per row and step (~1,600 instructions a thread ahead of each 4-wgmma step); the
+  // second (div_u32, counted tile / chunk / stage) still spent ~330 per step, on a chain that outlasted the
+  // step's wgmmas (docs/performance.md, "The router's loader").
+  constexpr int kXi = ROWS * 8 / kRouterWgThreads, kWi = NW * 8 / kRouterWgThreads;  // copies per step
+  const int lr = tid >> 3, lc = tid & 7;  // the thread copies rows lr + 32 i, 16-byte chunk lc of each
+  const unsigned dst = lr * 128 + ((lc ^ (lr & 7)) << 4);  // + 4096 i: rows 32 apart keep the swizzle
+  const unsigned short* wsrc = wb + (long long)lr * p.d_pad + 8 * lc;
+  const int wstep = 32 * p.d_pad;  // elements between the thread's weight rows
+  // x's row r = b N + n at b x_sb + n x_sn, b by div_u32 (rows < 2^32: the runtime checks).
   const DivU32 by_n = make_div_u32((unsigned)p.N);
+  const unsigned short* xsrc[kXi];
+  unsigned xok = 0;  // bit i: the thread's row i is in the loader's tile
+  auto enter_tile = [&](long long tile) {
+#pragma unroll
+    for (int i = 0; i < kXi; ++i) {
+      const long long row = tile * ROWS + lr + 32 * i;
+      const unsigned b = div_u32((unsigned)row, by_n), n = (unsigned)row - b * (unsigned)p.N;
+      const bool ok = row < rows;
+      xsrc[i] = xb + (ok ? b * p.x_sb + n * p.x_sn + 8 * lc : 0);
+      xok = ok ? xok | 1u << i : xok & ~(1u << i);
+    }
+  };
   // Step L (the loader's position: tile ld_tile, k chunk ld_kc, stage ld_stage, counted, not divided) into its
   // stage; one commit group per step (an empty one past the end keeps the wait counts uniform).
   long long ld_step = 0, ld_tile = blockIdx.x;
   int ld_kc = 0, ld_stage = 0;
-  auto load_next = [&]() {
-    const bool live = ld_step < total;  // past the end: zero-fills into the free stage, no branch
+  auto enter_if_new = [&]() {  // a branch: never between a step's wgmma issue and its wait
+    if (ld_kc == 0) enter_tile(ld_tile);
+  };
+  auto load_next = [&]() {  // branch-free
+    const bool live = ld_step < total;  // past the end: zero-fills into the free stage
     const int k0 = ld_kc * kRouterWgKc;
-    const unsigned sa = base + (unsigned)ld_stage * kStage, sb = sa + kA;
+    const bool col_ok = live && k0 + 8 * lc < p.d;  // d is a multiple of 8: a chunk is in or out
+    const unsigned sa = base + (unsigned)ld_stage * kStage + dst, sb = sa + kA;
 #pragma unroll
-    for (int i = 0; i < ROWS * 8 / kRouterWgThreads; ++i) {  // x: ROWS rows of 8 chunks
-      const int idx = tid + kRouterWgThreads * i, r = idx >> 3, c = idx & 7;
-      const long long row = ld_tile * ROWS + r;
-      const bool ok = live && row < rows && k0 + 8 * c < p.d;  // d is a multiple of 8: a chunk is in or out
-      const unsigned b = div_u32((unsigned)row, by_n), n = (unsigned)row - b * (unsigned)p.N;
-      const unsigned short* src = xb + (ok ? b * p.x_sb + n * p.x_sn + k0 + 8 * c : 0);
-      cp_async16_zfill(sa + r * 128 + ((c ^ (r & 7)) << 4), src, ok);
-    }
+    for (int i = 0; i < kXi; ++i) cp_async16_zfill(sa + 4096 * i, xsrc[i] + k0, col_ok && (xok >> i & 1u));
 #pragma unroll
-    for (int i = 0; i < NW * 8 / kRouterWgThreads; ++i) {  // W_r: NW rows of 8 chunks (zero-padded)
-      const int idx = tid + kRouterWgThreads * i, r = idx >> 3, c = idx & 7;
-      cp_async16_zfill(sb + r * 128 + ((c ^ (r & 7)) << 4), wb + (long long)r * p.d_pad + k0 + 8 * c, live);
-    }
+    for (int i = 0; i < kWi; ++i) cp_async16_zfill(sb + 4096 * i, wsrc + i * wstep + k0, live);
     cp_async_commit();
     ++ld_step;
     if (++ld_kc == nk) ld_kc = 0, ld_tile += gridDim.x;
     if (++ld_stage == STAGES) ld_stage = 0;
   };
 #pragma unroll
-  for (int s = 0; s < STAGES - 1; ++s) load_next();
+  for (int s = 0; s < STAGES - 1; ++s) enter_if_new(), load_next();
   float acc[NW / 2];
 #pragma unroll
   for (int i = 0; i < NW / 2; ++i) acc[i] = 0.f;
@@ -114,6 +127,7 @@ __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const Ro
     __syncthreads();              // everyone's copies are in; everyone is past step L - 1's wgmmas
     const unsigned sa = base + (unsigned)stage * kStage;
     const unsigned sx = sa + wg * 64 * 128, sw = sa + kA;  // this warpgroup's 64 rows; all NW weight rows
+    enter_if_new();  // the sources of this step's load (step L + STAGES - 1), ahead of the wgmmas
     if constexpr (!kLoadUnder) load_next();  // into step L - 1's stage, which every warpgroup finished
     if (computes) {
       sm90::wg_fence();
