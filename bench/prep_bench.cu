@@ -505,27 +505,34 @@ __global__ void soundness_kernel(const int* perm, const int* gid, int Ne, int gr
   if (vis_n) atomicAdd(&bad[2], vis_n);
 }
 
+// The tile summaries by their definition (TileSummary, prep.cuh): every field's [min, max] over the tile's real
+// entries (padding of aligned groups, perm -1, skipped; a tile of padding only is the empty [INT_MAX, INT_MIN]);
+// the gid interval doubled, and on key tiles (key_side) with padding its upper end made odd.
 static void ref_summaries(const std::vector<int>* perm, const std::vector<int>* gid, int B, int Ne, const MaskShape& s,
-                          int T, std::vector<TileSummary>& out) {
+                          int T, bool key_side, std::vector<TileSummary>& out) {
   const int nt = (Ne + T - 1) / T;
   out.assign((size_t)B * nt, TileSummary{});
   for (int b = 0; b < B; ++b)
     for (int i = 0; i < nt; ++i) {
       TileSummary& o = out[(size_t)b * nt + i];
-      bool first = true;
+      Ivl* f[8] = {&o.c.pos, &o.c.frame, &o.c.row, &o.c.col, &o.c.shot, &o.c.shot_start, &o.c.shot_end, &o.gid};
+      for (int k = 0; k < 8; ++k) *f[k] = Ivl(kIntMax, kIntMin);
+      bool padded = false, any = false;
       for (int q = i * T; q < std::min(Ne, (i + 1) * T); ++q) {
         const size_t e = (size_t)b * Ne + q;
+        if (perm && (*perm)[e] < 0) {
+          padded = true;
+          continue;
+        }
         const Coords<int> c = coords_of(perm ? (*perm)[e] : q, s);
-        const int gv = gid ? (*gid)[e] : 0;
-        Ivl* f[8] = {&o.c.pos, &o.c.frame, &o.c.row, &o.c.col, &o.c.shot, &o.c.shot_start, &o.c.shot_end, &o.gid};
-        const int v[8] = {c.pos, c.frame, c.row, c.col, c.shot, c.shot_start, c.shot_end, gv};
+        const int v[8] = {c.pos, c.frame, c.row, c.col, c.shot, c.shot_start, c.shot_end, gid ? 2 * (*gid)[e] : 0};
         for (int k = 0; k < 8; ++k) {
-          if (first) *f[k] = Ivl(v[k], v[k]);
           f[k]->lo = std::min(f[k]->lo, v[k]);
           f[k]->hi = std::max(f[k]->hi, v[k]);
         }
-        first = false;
+        any = true;
       }
+      if (key_side && padded && any) o.gid.hi += 1;
     }
 }
 
@@ -586,16 +593,19 @@ static void test_map(const char* name, int B, int Ne, const HostShape& hs, const
   }
   const auto gq = qs.down(), gk = ks.down();
   std::vector<TileSummary> rq, rk;
-  ref_summaries(d_perm ? &perm : nullptr, d_gid ? &gid : nullptr, B, Ne, hs.h, BM, rq);
-  ref_summaries(d_perm ? &perm : nullptr, d_gid ? &gid : nullptr, B, Ne, hs.h, BN, rk);
+  ref_summaries(d_perm ? &perm : nullptr, d_gid ? &gid : nullptr, B, Ne, hs.h, BM, false, rq);
+  ref_summaries(d_perm ? &perm : nullptr, d_gid ? &gid : nullptr, B, Ne, hs.h, BN, true, rk);
   const int bad_sum = (int)(std::memcmp(gq.data(), rq.data(), rq.size() * sizeof(TileSummary)) != 0) +
                       (int)(std::memcmp(gk.data(), rk.data(), rk.size() * sizeof(TileSummary)) != 0);
   EXPECT(bad_sum == 0, "map %s: tile summaries differ from the reference", name);
   // also the header's host summaries must agree
   {
-    std::vector<TileSummary> hq((size_t)B * tq);
+    std::vector<TileSummary> hq((size_t)B * tq), hk((size_t)B * tk);
     tile_summaries_host(d_perm ? perm.data() : nullptr, d_gid ? gid.data() : nullptr, B, Ne, hs.h, BM, hq.data());
-    EXPECT(std::memcmp(hq.data(), rq.data(), rq.size() * sizeof(TileSummary)) == 0, "map %s: tile_summaries_host differs", name);
+    tile_summaries_host(d_perm ? perm.data() : nullptr, d_gid ? gid.data() : nullptr, B, Ne, hs.h, BN, hk.data(), true);
+    EXPECT(std::memcmp(hq.data(), rq.data(), rq.size() * sizeof(TileSummary)) == 0 &&
+               std::memcmp(hk.data(), rk.data(), rk.size() * sizeof(TileSummary)) == 0,
+           "map %s: tile_summaries_host differs", name);
   }
   // block map
   DBuf<int> fc((size_t)B * tq), fi((size_t)B * tq * tk), pc((size_t)B * tq), pi((size_t)B * tq * tk);

@@ -115,43 +115,52 @@ __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const Ro
   float acc[NW / 2];
 #pragma unroll
   for (int i = 0; i < NW / 2; ++i) acc[i] = 0.f;
-  long long tile = blockIdx.x;
-  int kc = 0, stage = 0;
+  int stage = 0;
   // The loader under the wgmmas where every warpgroup computes; with 64-row tiles (the second warpgroup only
   // copies) ptxas would serialize the wgmmas across the divergent path (C7518): it goes ahead of them there.
   constexpr bool kLoadUnder = ROWS == 128;
   const bool computes = kLoadUnder || wg == 0;  // warpgroup-uniform
-  for (long long L = 0; L < total; ++L) {
-    cp_async_wait<STAGES - 2>();  // step L's group is complete (this thread's copies)
-    sm90::fence_proxy_async();    // its generic-proxy writes before the wgmmas (async proxy) read them
-    __syncthreads();              // everyone's copies are in; everyone is past step L - 1's wgmmas
-    const unsigned sa = base + (unsigned)stage * kStage;
-    const unsigned sx = sa + wg * 64 * 128, sw = sa + kA;  // this warpgroup's 64 rows; all NW weight rows
-    enter_if_new();  // the sources of this step's load (step L + STAGES - 1), ahead of the wgmmas
-    if constexpr (!kLoadUnder) load_next();  // into step L - 1's stage, which every warpgroup finished
-    if (computes) {
-      sm90::wg_fence();
+  // Tiles outside, k chunks inside, the epilogue between: with 128-row tiles a step's wgmmas stay in flight
+  // into the next step, and a branch with wgmmas pending whose other path reads the accumulator (the
+  // epilogue inside the step loop) makes ptxas serialize them (C7518).
+  for (long long tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
+    for (int kc = 0; kc < nk; ++kc) {
+      cp_async_wait<STAGES - 2>();  // this step's group is complete (this thread's copies)
+      sm90::fence_proxy_async();    // its generic-proxy writes before the wgmmas (async proxy) read them
+      __syncthreads();              // everyone's copies are in (64-row tiles: everyone is past the last wgmmas)
+      const unsigned sa = base + (unsigned)stage * kStage;
+      const unsigned sx = sa + wg * 64 * 128, sw = sa + kA;  // this warpgroup's 64 rows; all NW weight rows
+      enter_if_new();  // the sources of this step's load (STAGES - 1 steps ahead), before the wgmmas
+      if constexpr (!kLoadUnder) load_next();  // into the previous step's stage, which every warpgroup finished
+      if (computes) {
+        sm90::wg_fence();
 #pragma unroll
-      for (int ks = 0; ks < kRouterWgKc / 16; ++ks)
-        sm90::wgmma_ss<NW>(acc, sm90::gmma_desc_sw128(sx + ks * 32, 16, 1024),
-                           sm90::gmma_desc_sw128(sw + ks * 32, 16, 1024), (kc > 0 || ks > 0) ? 1 : 0);
-      sm90::wg_commit();
+        for (int ks = 0; ks < kRouterWgKc / 16; ++ks)
+          sm90::wgmma_ss<NW>(acc, sm90::gmma_desc_sw128(sx + ks * 32, 16, 1024),
+                             sm90::gmma_desc_sw128(sw + ks * 32, 16, 1024), (kc > 0 || ks > 0) ? 1 : 0);
+        sm90::wg_commit();
+      }
+      if constexpr (kLoadUnder) {
+        // This step's wgmmas stay in flight across the next barrier (the tensor pipe does not drain between
+        // steps): the stage reloaded here is the previous step's, free once every warpgroup's is done.
+        sm90::wg_wait<1>();
+        sm90::named_sync(1, kRouterWgThreads);
+        load_next();
+      } else if (computes) {
+        sm90::wg_wait<0>();
+      }
+      if (++stage == STAGES) stage = 0;
     }
-    if constexpr (kLoadUnder) load_next();
     if (computes) {
       sm90::wg_wait<0>();
       sm90::fence_regs(acc);
-      if (kc == nk - 1) {
-        float a3[1][NW / 8][4];  // router_epilogue's view (MT = 1): register renames, no copy
+      float a3[1][NW / 8][4];  // router_epilogue's view (MT = 1): register renames, no copy
 #pragma unroll
-        for (int j = 0; j < NW / 8; ++j)
+      for (int j = 0; j < NW / 8; ++j)
 #pragma unroll
-          for (int e = 0; e < 4; ++e) a3[0][j][e] = acc[4 * j + e];
-        router_epilogue<NW / 8, 1>(p, a3, tile * ROWS + wg * 64 + (warp & 3) * 16, rows, g, t);
-      }
+        for (int e = 0; e < 4; ++e) a3[0][j][e] = acc[4 * j + e];
+      router_epilogue<NW / 8, 1>(p, a3, tile * ROWS + wg * 64 + (warp & 3) * 16, rows, g, t);
     }
-    if (++kc == nk) kc = 0, tile += gridDim.x;
-    if (++stage == STAGES) stage = 0;
   }
   cp_async_wait<0>();
 }
