@@ -285,28 +285,17 @@ MOGA_HD inline int aligned_sorted_length(int Ne, int G, int align) {
 }
 
 // SortParams::by_size: where group g's span starts when the spans go smallest first (ties: the higher id
-// first); sizes[G] are the groups' entry counts, each span rounded up to align. O(G) per group: the host's
-// rule (counting_sort_host); sort_scatter_kernel gets the same starts from size_rank and one scan.
-MOGA_HD inline int span_start_by_size(const int* sizes, int G, int g, int align) {
+// first); sizes[G] are the groups' entry counts, padded(o) group o's span (its size rounded up to the
+// alignment). O(G) per group (routed G <= 256): the scatter kernel passes the spans from shared memory, since a
+// rounding in the loop is an integer division by a runtime align, ~20 instructions, G times per thread in
+// every block (sort_scatter_kernel at M = 256 spent most of its 56-69 us there; docs/performance.md).
+template <class Padded>
+MOGA_HD inline int span_start_by_size(const int* sizes, int G, int g, Padded padded) {
   int start = 0;
   const int n = sizes[g];
   for (int o = 0; o < G; ++o)
-    if (sizes[o] < n || (sizes[o] == n && o > g)) start += round_up(sizes[o], align);
+    if (sizes[o] < n || (sizes[o] == n && o > g)) start += padded(o);
   return start;
-}
-
-// Group g's rank by size, descending, ties to the lower id (SortParams::order's order): the groups before it
-// are the larger ones and the equal ones of lower id, so by_size's span of g starts after exactly the groups
-// ranked after it. One compare per group o, split at o = g (shared-memory broadcasts: every thread of a warp
-// reads the same sizes[o]).
-MOGA_HD inline int size_rank(const int* sizes, int G, int g) {
-  const int n = sizes[g];
-  int rank = 0;
-#pragma unroll 4
-  for (int o = 0; o < g; ++o) rank += sizes[o] >= n;
-#pragma unroll 4
-  for (int o = g + 1; o < G; ++o) rank += sizes[o] > n;
-  return rank;
 }
 
 // SortParams::packed: the start of each group (sizes[G] entries each) in id order; returns the used
@@ -753,7 +742,7 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
   __shared__ int s_used;                // the padded total (aligned groups): where the tail padding starts
   int* s_base = prep_s_scatter;         // [G]: this block's count before it, then its running offsets
   int* s_total = prep_s_scatter + p.G;  // [G]: group sizes
-  int* s_span = prep_s_scatter + 2 * p.G;  // [G] (by_size): spans by size rank, their prefix, then the starts
+  int* s_span = prep_s_scatter + 2 * p.G;  // [G]: group sizes rounded up to align (by_size)
   grid_dep_wait();
   const int blk = blockIdx.x, b = blockIdx.y;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
@@ -814,46 +803,14 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     int total;
     int run = block_exclusive_scan(local, s_warp, &total);
     int* seg = p.seg_offsets + (long long)b * (p.G + 1);
-    const bool by_size = p.by_size && al > 1;  // block-uniform
-    // by_size (G <= 1024: at most 4 groups a thread): the longest group's span ends the layout (the kernels
-    // schedule it first). Each of the thread's groups gets its size rank; s_span holds the spans by rank, then
-    // in place their exclusive prefix; group g starts after every group ranked after it: total - prefix(rank
-    // g) - span g. The first form summed the smaller groups' spans per group, O(G) with two loads and a
-    // rounding each, and block 0 ranked every group again for the order: 31-57 us at M = 256
-    // (docs/performance.md, "The router's loader and epilogue").
-    int rk[4] = {0, 0, 0, 0};
-    if (by_size) {
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-        if (g0 + j < g1) {
-          rk[j] = size_rank(s_total, p.G, g0 + j);
-          s_span[rk[j]] = round_up(s_total[g0 + j], al);
-        }
+    const bool by_size = p.by_size && al > 1;
+    if (by_size) {  // block-uniform
+      for (int gq = g0; gq < g1; ++gq) s_span[gq] = round_up(s_total[gq], al);
       __syncthreads();
-      int lsum = 0;
-      for (int r = g0; r < g1; ++r) lsum += s_span[r];  // the thread's ranks are the same range
-      int unused;
-      int pre = block_exclusive_scan(lsum, s_warp, &unused);
-      for (int r = g0; r < g1; ++r) {
-        const int sp = s_span[r];
-        s_span[r] = pre;
-        pre += sp;
-      }
-      __syncthreads();
-      int st[4];
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-        if (g0 + j < g1) {
-          st[j] = total - s_span[rk[j]] - round_up(s_total[g0 + j], al);
-          if (blk == 0 && p.order != nullptr) p.order[(long long)b * p.G + rk[j]] = g0 + j;
-        }
-      __syncthreads();  // every rank's prefix is read: s_span becomes the starts by group
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-        if (g0 + j < g1) s_span[g0 + j] = st[j];
     }
     for (int gq = g0; gq < g1; ++gq) {
-      const int start = by_size ? s_span[gq] : run;  // the thread's own groups: no barrier
+      // by_size: the longest group's span ends the order (the kernels schedule it first)
+      const int start = by_size ? span_start_by_size(s_total, p.G, gq, [&](int o) { return s_span[o]; }) : run;
       if (blk == 0) seg[gq] = start;
       if (blk == 0 && p.seg_end) p.seg_end[(long long)b * p.G + gq] = start + s_total[gq];
       if (!(p.packed && al > 1)) s_base[gq] += start;  // packed: below
@@ -902,10 +859,19 @@ __global__ void __launch_bounds__(256) sort_scatter_kernel(const SortParams p) {
     for (int s = s_used + (int)threadIdx.x; s < p.out_ld; s += blockDim.x) pad(s);
     __syncthreads();  // s_base is read above and updated by the scatter below (block-uniform branch)
   }
-  if (blk == 0 && p.order != nullptr && !(p.by_size && p.align > 1)) {  // by_size wrote it with the starts
+  if (blk == 0 && p.order != nullptr) {
     int* order = p.order + (long long)b * p.G;
     if (p.G <= 256) {
-      for (int gq = threadIdx.x; gq < p.G; gq += blockDim.x) order[size_rank(s_total, p.G, gq)] = gq;
+      // rank of each group by (size desc, g asc): O(G) per group
+      for (int gq = threadIdx.x; gq < p.G; gq += blockDim.x) {
+        const int sz = s_total[gq];
+        int rank = 0;
+        for (int o = 0; o < p.G; ++o) {
+          const int so = s_total[o];
+          rank += (so > sz) || (so == sz && o < gq);
+        }
+        order[rank] = gq;
+      }
     } else {
       // bitonic sort of (Ne - size) << 32 | g
       long long* s_ord = reinterpret_cast<long long*>(prep_s_scatter + 3 * round_up(p.G, 2));
@@ -1274,7 +1240,7 @@ inline void counting_sort_host(const int* keys, const float* probs, int B, int N
     for (int g = 0; g < G; ++g) seg[g + 1] = seg[g] + round_up(scratch[g], al);
     if (by_size && al > 1)  // seg[G], the padded total, is unchanged
       for (int g = 0; g < G; ++g)
-        seg[g] = span_start_by_size(scratch, G, g, al);
+        seg[g] = span_start_by_size(scratch, G, g, [&](int o) { return round_up(scratch[o], al); });
     if (packed && al > 1) seg[G] = packed_span_starts(scratch, G, al, seg);
     for (long long s = 0; s < ld; ++s) {
       perm[bo_out + s] = -1;
