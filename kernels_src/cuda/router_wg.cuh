@@ -93,7 +93,9 @@ __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const Ro
   // stage; one commit group per step (an empty one past the end keeps the wait counts uniform).
   long long ld_step = 0, ld_tile = blockIdx.x;
   int ld_kc = 0, ld_stage = 0;
-  auto enter_if_new = [&]() {  // a branch: never between a step's wgmma issue and its wait
+  // A branch, so ahead of this step's wgmma issue; the previous step's wgmmas may be in flight across it (128-row
+  // tiles), which ptxas allows because it touches no accumulator (no C7518 with nvcc 13.0).
+  auto enter_if_new = [&]() {
     if (ld_kc == 0) enter_tile(ld_tile);
   };
   auto load_next = [&]() {  // branch-free
