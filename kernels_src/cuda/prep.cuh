@@ -471,7 +471,7 @@ __device__ __forceinline__ void router_mma(float (&acc)[MT][NT][4], const uint4 
 // maximum in the lane); rank j > 0 is the largest (value, lowest index) after rank j - 1's (pv, pi): no
 // set of chosen columns to keep, so any M. The first form guarded every element by col < M and ran expf:
 // ~5,000 instructions a warp per tile at M = 256, the tensor cores idle meanwhile (docs/performance.md,
-// "The router's loader").
+// "The router's loader and epilogue, second part").
 template <int NT, int MT>
 __device__ __forceinline__ void router_epilogue(const RouterParams& p, const float (&acc)[MT][NT][4],
                                                 long long row0, long long rows, int g, int t) {

@@ -66,7 +66,7 @@ __global__ void __launch_bounds__(kRouterWgThreads, 1) router_wg_kernel(const Ro
   const unsigned short* wb = static_cast<const unsigned short*>(p.w_packed);
   // The loader runs under each step's wgmmas, between their issue and their wait, so nothing in it may
   // branch (ptxas then serializes the wgmmas, C7518) or be long: a thread's copies are pointer + k0 from
-  // sources found once per tile (enter_tile, outside the wgmmas) and destinations fixed per thread. The first
+  // sources found once per tile (enter_tile, ahead of the wgmma issue) and destinations fixed per thread. The first
   // form divided in 64 bits per row and step (~1,600 instructions a thread ahead of each 4-wgmma step); the
   // second (div_u32, counted tile / chunk / stage) still spent ~330 per step, on a chain that outlasted the
   // step's wgmmas (docs/performance.md, "The router's loader").
