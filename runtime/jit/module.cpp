@@ -122,6 +122,9 @@ DeviceBuffer::~DeviceBuffer() {
 void DeviceBuffer::upload(const void* src, size_t bytes) {
   if (bytes > bytes_) throw std::out_of_range(fmt::format("upload of {} B into {} B", bytes, bytes_));
   CU_CHECK(driver().cuMemcpyHtoD(ptr_, src, bytes));
+  // From pageable memory cuMemcpyHtoD may return once the bytes are staged, before the DMA lands: work on a
+  // non-blocking stream (a caller's, or a graph's) would not wait for it. Done on return, on every stream.
+  CU_CHECK(driver().cuStreamSynchronize(CU_STREAM_LEGACY));
 }
 
 void DeviceBuffer::download(void* dst, size_t bytes) const {
@@ -131,6 +134,7 @@ void DeviceBuffer::download(void* dst, size_t bytes) const {
 
 void DeviceBuffer::fill_bytes(unsigned char value) {
   CU_CHECK(driver().cuMemsetD8(ptr_, value, bytes_));
+  CU_CHECK(driver().cuStreamSynchronize(CU_STREAM_LEGACY));  // asynchronous on device memory: as upload
 }
 
 }  // namespace moga::jit

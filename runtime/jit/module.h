@@ -82,6 +82,8 @@ class DeviceBuffer {
 
   CUdeviceptr ptr() const { return ptr_; }
   size_t bytes() const { return bytes_; }
+  // upload and fill_bytes are complete on return (the legacy stream synchronized), so work on any stream,
+  // non-blocking ones included, sees the new bytes.
   void upload(const void* src, size_t bytes);
   void download(void* dst, size_t bytes) const;
   void fill_bytes(unsigned char value);  // e.g. 0xFF poisons floats with NaN

@@ -432,7 +432,6 @@ class gpu_backward : public ::testing::Test {
         gk.poison();
         gv.poison();
         if (dgate) dgate->poison();
-        CU_CHECK(d.cuCtxSynchronize());  // the poison is on the legacy stream, which cs (non-blocking) does not wait for
         CUgraph graph = nullptr;
         CU_CHECK(d.cuStreamBeginCapture(cs, CU_STREAM_CAPTURE_MODE_GLOBAL));
         std::string err;
